@@ -1,0 +1,53 @@
+# ticketloop — the two commands a new user needs are `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := intake routing sla feedback retrospective
+PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test test-unit test-integration test-e2e lint typecheck format bench token clean
+
+$(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
+		$(addprefix -e ,$(PACKAGES)) \
+		pytest pytest-asyncio pytest-timeout ruff mypy
+	touch $(STAMP)
+
+install: $(STAMP) ## install everything into .venv
+
+run: install ## run the whole system on embedded PostgreSQL + Tansu (Ctrl-C stops it)
+	$(BIN)/ticketloop run
+
+test: install lint typecheck ## lint, type-check and run every test tier
+	$(BIN)/pytest
+
+test-unit: install
+	$(BIN)/pytest tests/unit
+
+test-integration: install
+	$(BIN)/pytest tests/integration
+
+test-e2e: install
+	$(BIN)/pytest tests/e2e
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install ## measure the loop's latency on the embedded stack
+	$(BIN)/python -m ticketloop_embedded bench
+
+token: install ## print a bearer token: make token ROLE=agent SUB=agent-1
+	$(BIN)/ticketloop token --role $(or $(ROLE),agent) --sub $(or $(SUB),dev-agent)
+
+clean:
+	rm -rf $(VENV) .ticketloop .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The embedded stack: everything ticketloop needs, on one machine, with no Docker."""

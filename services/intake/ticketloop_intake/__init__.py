@@ -1,0 +1,1 @@
+"""intake: accepts problems from every channel, keeps tickets and their timeline."""

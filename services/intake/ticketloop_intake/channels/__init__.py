@@ -1,0 +1,1 @@
+"""Channel clients: the registered apps, sites, bots and counters that report problems."""

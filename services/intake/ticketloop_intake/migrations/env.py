@@ -1,0 +1,7 @@
+"""Alembic environment of intake (the shared runner does the work)."""
+
+from ticketloop_intake.app import create_app  # noqa: F401  (imports every model)
+from ticketloop_intake.db import Base
+from ticketloop_shared.migrations import run_env
+
+run_env(Base.metadata)

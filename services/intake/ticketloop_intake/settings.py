@@ -1,0 +1,31 @@
+"""intake's settings (`TICKETLOOP_INTAKE_*`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from ticketloop_shared.settings import ServiceSettings, embedded_database_url
+from ticketloop_shared.targets import ResponseTargets
+
+DEV_CHANNEL_KEY = "tl-dev-channel-key"
+
+
+class IntakeSettings(ServiceSettings):
+    """Where intake listens and stores, and how it numbers tickets."""
+
+    model_config = SettingsConfigDict(env_prefix="TICKETLOOP_INTAKE_", extra="ignore")
+
+    database_url: str = embedded_database_url("ticketloop_intake")
+    http_port: int = 8001
+    ticket_number_prefix: str = Field(default="T", pattern=r"^[A-Z]{1,4}$")
+    # A channel client created at start with this key, for development and the 5-minute tour.
+    dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)
+    targets: ResponseTargets = Field(default_factory=ResponseTargets)
+
+    @model_validator(mode="after")
+    def _no_dev_key_in_production(self) -> IntakeSettings:
+        key = self.dev_channel_key
+        if self.platform.env == "production" and key is not None and key.get_secret_value() == DEV_CHANNEL_KEY:
+            raise ValueError("unset TICKETLOOP_INTAKE_DEV_CHANNEL_KEY (or set a real key) in production")
+        return self

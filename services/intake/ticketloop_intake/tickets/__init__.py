@@ -1,0 +1,1 @@
+"""Tickets: acceptance, read-back, replies, resolution, and the timeline of each."""

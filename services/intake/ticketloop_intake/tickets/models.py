@@ -1,0 +1,74 @@
+"""ORM models of tickets and their timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Sequence, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ticketloop_intake.db import Base
+from ticketloop_shared.ids import new_id
+
+TICKET_NUMBER_SEQ = Sequence("ticket_number_seq", metadata=Base.metadata)
+
+
+class Ticket(Base):
+    """One customer problem, as accepted and as it progresses."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_customer", "customer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    status: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(20))
+    channel_client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channel_clients.id"))
+    category: Mapped[str] = mapped_column(String(40))
+    need: Mapped[str] = mapped_column(String(40))
+    urgency: Mapped[str] = mapped_column(String(20))
+    subject: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    customer_id: Mapped[str] = mapped_column(String(100))
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_contact: Mapped[str | None] = mapped_column(String(200))
+    customer_since: Mapped[date | None] = mapped_column(Date)
+    customer_annual_spend: Mapped[float | None] = mapped_column(Float)
+    customer_preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    expected_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledgement_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_response_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolution_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    assignee_id: Mapped[str | None] = mapped_column(String(100))
+    assignee_name: Mapped[str | None] = mapped_column(String(200))
+    department_id: Mapped[str | None] = mapped_column(String(100))
+    department_name: Mapped[str | None] = mapped_column(String(200))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    timeline: Mapped[list[TimelineEntry]] = relationship(
+        back_populates="ticket", lazy="raise", order_by="TimelineEntry.at"
+    )
+
+
+class TimelineEntry(Base):
+    """Something that happened to a ticket: created, assigned, a reply, resolved."""
+
+    __tablename__ = "timeline"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str | None] = mapped_column(Text)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="timeline", lazy="raise")

@@ -1,0 +1,70 @@
+"""Database plumbing: the metadata naming convention, engines, sessions, creating a database."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+from sqlalchemy import MetaData
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_metadata() -> MetaData:
+    """A service's own metadata, with constraint names Alembic can diff reliably."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An asyncpg engine; pre-ping so a restarted PostgreSQL costs one retry, not an error."""
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit (responses are built after it)."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction: commit on success, roll back on any error. Service code only flushes."""
+    async with factory() as session, session.begin():
+        yield session
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The same database as a plain DSN for asyncpg (LISTEN connections, admin tasks)."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def ensure_database(url: str) -> bool:
+    """Create the URL's database if it is missing; True when it was created.
+
+    Lets one PostgreSQL server host a database per service with no manual step.
+    """
+    parsed = make_url(url)
+    name = parsed.database
+    if not name:
+        raise ValueError(f"database URL has no database name: {parsed!r}")
+    admin = asyncpg_dsn(parsed.set(database="postgres").render_as_string(hide_password=False))
+    conn = await asyncpg.connect(admin)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            return False
+        return True
+    finally:
+        await conn.close()

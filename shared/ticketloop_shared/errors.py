@@ -1,0 +1,65 @@
+"""Business errors: each carries its HTTP status and a machine-readable code, so an expected
+outcome is never a 500 and every client can branch on `error.code`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """Base of every expected failure; rendered as `{"error": {"code", "message", "details"}}`."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+
+class NotFound(DomainError):
+    """The addressed resource does not exist (or is not visible to the caller)."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    """The request is well-formed but clashes with the current state."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    """A lifecycle change that is not allowed from the current status."""
+
+    code = "invalid_transition"
+
+
+class Unprocessable(DomainError):
+    """The body parsed but its content is not acceptable."""
+
+    status_code = 422
+    code = "unprocessable"
+
+
+class Unauthorized(DomainError):
+    """No credentials, or credentials that do not verify."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """Valid credentials that do not allow this action."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class PermanentEventError(Exception):
+    """An event that can never be handled (bad content); it goes straight to the dead-letter topic."""

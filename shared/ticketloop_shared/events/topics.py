@@ -1,0 +1,33 @@
+"""Topic names: one topic per event family, all under a configurable prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+FAMILIES = ("ticket", "sla", "feedback", "review", "customer")
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Resolves topic names under a prefix (`ticketloop.ticket`, …, `ticketloop.deadletter`)."""
+
+    prefix: str = "ticketloop"
+
+    def for_family(self, family: str) -> str:
+        """Topic that carries every event of one family."""
+        if family not in FAMILIES:
+            raise ValueError(f"unknown event family {family!r}")
+        return f"{self.prefix}.{family}"
+
+    def for_type(self, event_type: str) -> str:
+        """Topic of a versioned type such as `ticket.created.v1`."""
+        return self.for_family(event_type.split(".", 1)[0])
+
+    @property
+    def deadletter(self) -> str:
+        """Where messages that keep failing are parked, with their error."""
+        return f"{self.prefix}.deadletter"
+
+    def all(self) -> list[str]:
+        """Every topic the system uses, for creating them at start."""
+        return [self.for_family(f) for f in FAMILIES] + [self.deadletter]

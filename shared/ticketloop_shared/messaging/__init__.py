@@ -1,0 +1,1 @@
+"""Kafka plumbing: producer, topics, transactional outbox and relay, idempotent consumer."""
