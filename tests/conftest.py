@@ -1,0 +1,72 @@
+"""Session-wide real infrastructure: one embedded PostgreSQL and one Tansu broker, on free
+ports; each test gets its own databases and its own topic prefix, so tests never share state."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from ticketloop_embedded.broker import EmbeddedBroker
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.postgres import EmbeddedPostgres
+from ticketloop_shared.db import ensure_database
+from ticketloop_shared.settings import PlatformSettings
+
+
+@dataclass
+class Infra:
+    """The running PostgreSQL server and broker."""
+
+    pg: EmbeddedPostgres
+    broker: EmbeddedBroker
+    root: Path
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """Start PostgreSQL and the broker once per test session; stop them at the end."""
+    root = Path(tempfile.mkdtemp(prefix="ticketloop-test-"))
+    pg = EmbeddedPostgres(root / "pg", free_port())
+    pg.start()
+    broker = EmbeddedBroker(free_port(), log_path=root / "broker.log")
+    try:
+        broker.start()
+        yield Infra(pg=pg, broker=broker, root=root)
+    finally:
+        broker.stop()
+        pg.stop()
+
+
+@pytest.fixture
+def platform(infra: Infra) -> PlatformSettings:
+    """Backbone settings for one test: its own topic prefix, short timeouts."""
+    return PlatformSettings(
+        kafka_bootstrap=infra.broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        topic_partitions=4,
+        kafka_session_timeout_ms=3000,
+        kafka_heartbeat_ms=500,
+        consumer_max_attempts=3,
+        consumer_backoff_seconds=0.05,
+        consumer_backoff_max_seconds=0.2,
+        outbox_fallback_poll_seconds=0.5,
+        log_json=False,
+    )
+
+
+@pytest.fixture
+def new_database(infra: Infra) -> Callable[[str], Awaitable[str]]:
+    """Create a fresh, empty database and return its URL."""
+
+    async def create(label: str) -> str:
+        url = infra.pg.url(f"{label}_{uuid.uuid4().hex[:10]}")
+        await ensure_database(url)
+        return url
+
+    return create
+

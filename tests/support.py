@@ -1,0 +1,168 @@
+"""Builders and helpers the tests share: real services on real ports, real Kafka reads."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+
+from ticketloop_embedded.ports import free_port
+from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.runtime import Runtime
+from ticketloop_shared.settings import DEV_SECRET, PlatformSettings
+
+DEV_CHANNEL_KEY = "tl-dev-channel-key"
+
+
+def agent_headers(sub: str = "agent-test", role: Role = Role.AGENT, secret: str = DEV_SECRET) -> dict[str, str]:
+    """Authorization header of a staff member."""
+    return {"Authorization": f"Bearer {issue_token(secret, sub=sub, role=role, name=sub)}"}
+
+
+def admin_headers() -> dict[str, str]:
+    """Authorization header of an administrator."""
+    return agent_headers("admin-test", Role.ADMIN)
+
+
+def channel_headers(key: str = DEV_CHANNEL_KEY, **extra: str) -> dict[str, str]:
+    """Headers of the development channel client."""
+    return {"X-Api-Key": key, **extra}
+
+
+def create_ticket_body(**overrides: Any) -> dict[str, Any]:
+    """A valid `POST /v1/tickets` body."""
+    body: dict[str, Any] = {
+        "channel": "web",
+        "customer": {"id": f"cust-{uuid.uuid4().hex[:8]}", "name": "Jane Doe", "contact": "jane@example.com"},
+        "category": "billing",
+        "need": "refund",
+        "urgency": "normal",
+        "subject": "Charged twice",
+        "description": "My card was charged twice for order 1234.",
+    }
+    body.update(overrides)
+    return body
+
+
+@dataclass
+class RunningService:
+    """A service app served by uvicorn inside the test's event loop, on a real port."""
+
+    app: FastAPI
+    url: str
+    client: httpx.AsyncClient
+
+    @property
+    def runtime(self) -> Runtime:
+        """The service's live resources (engine, outbox, consumer)."""
+        runtime: Runtime = self.app.state.runtime
+        return runtime
+
+
+@asynccontextmanager
+async def serve(app: FastAPI, *, wait_consumer: bool = True) -> AsyncIterator[RunningService]:
+    """Serve `app` on 127.0.0.1 at a free port until the block ends."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during start-up")
+            await asyncio.sleep(0.02)
+        url = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            running = RunningService(app=app, url=url, client=client)
+            if wait_consumer:
+                await wait_ready(client)
+            yield running
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def wait_ready(client: httpx.AsyncClient, timeout: float = 30) -> None:
+    """Until `/health/ready` is 200 (the consumer has joined its group)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        r = await client.get("/health/ready")
+        if r.status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise TimeoutError(f"service not ready: {r.text}")
+
+
+async def eventually(check: Callable[[], Any], *, timeout: float = 20, interval: float = 0.05) -> Any:
+    """Poll an async or sync `check` until it returns a truthy value; return that value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = check()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise TimeoutError(f"condition not met in {timeout}s (last value: {last!r})")
+
+
+async def read_topic(settings: PlatformSettings, topic: str, *, count: int, timeout: float = 20) -> list[Any]:
+    """Read `count` records from the start of `topic` (no group), as ConsumerRecords."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=25,
+    )
+    await consumer.start()
+    records: list[Any] = []
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(records) < count and loop.time() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for recs in batch.values():
+                records.extend(recs)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def read_events(settings: PlatformSettings, topic: str, *, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+    """Like `read_topic`, decoded as JSON envelopes."""
+    return [json.loads(r.value) for r in await read_topic(settings, topic, count=count, timeout=timeout)]
+
+
+async def publish(settings: PlatformSettings, *events: Any) -> None:
+    """Put events on their family topic as a producer service would (keyed by subject)."""
+    from aiokafka import AIOKafkaProducer
+
+    from ticketloop_shared.events import Topics
+
+    topics = Topics(settings.topic_prefix)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(
+                topics.for_type(event.type), value=event.to_json(), key=event.subject.encode()
+            )
+    finally:
+        await producer.stop()
