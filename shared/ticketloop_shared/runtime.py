@@ -59,7 +59,8 @@ class ServiceSpec:
     settings: ServiceSettings
     messaging: Messaging
     migrations: Path
-    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    # A map, or a function of the runtime that builds it (when handlers need its outbox/clock).
+    handlers: Mapping[str, Handler] | Callable[[Runtime], Mapping[str, Handler]] = field(default_factory=dict)
     periodic: list[Periodic] = field(default_factory=list)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
 
@@ -106,11 +107,12 @@ class Runtime:
         if self.spec.on_start is not None:
             await self.spec.on_start(self)
         self._spawn("outbox-relay", self.relay.run())
-        if self.spec.handlers:
+        handlers = self.spec.handlers(self) if callable(self.spec.handlers) else self.spec.handlers
+        if handlers:
             self.consumer = EventConsumer(
                 service=self.spec.name,
                 settings=self.platform,
-                handlers=self.spec.handlers,
+                handlers=handlers,
                 session_factory=self.sessions,
                 inbox=self.spec.messaging.inbox,
                 producer=self.producer,

@@ -14,7 +14,7 @@ from ticketloop_intake.db import messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets.endpoints import router as ticket_router
-from ticketloop_intake.tickets.handlers import HANDLERS
+from ticketloop_intake.tickets.handlers import handlers
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import unit_of_work
@@ -37,7 +37,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        handlers=HANDLERS,
+        handlers=handlers,
         on_start=on_start,
     )
     return create_service_app(

@@ -1,0 +1,1 @@
+"""feedback: surveys customers after resolution and records their satisfaction."""

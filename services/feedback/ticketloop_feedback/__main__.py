@@ -1,0 +1,8 @@
+"""`python -m ticketloop_feedback`: serve feedback (migrate with `python -m ticketloop_feedback migrate`)."""
+
+from ticketloop_feedback.app import MIGRATIONS, create_app
+from ticketloop_feedback.settings import FeedbackSettings
+from ticketloop_shared.cli import service_main
+
+if __name__ == "__main__":
+    service_main(FeedbackSettings, create_app, MIGRATIONS)

@@ -1,0 +1,38 @@
+"""feedback's application factory."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ticketloop_feedback.db import messaging
+from ticketloop_feedback.settings import FeedbackSettings
+from ticketloop_feedback.surveys.endpoints import router as survey_router
+from ticketloop_feedback.surveys.handlers import handlers
+from ticketloop_feedback.surveys.models import Survey  # noqa: F401  (registers the table)
+from ticketloop_shared.api import create_service_app
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.runtime import ServiceSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: FeedbackSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build feedback; nothing connects until the app starts."""
+    settings = settings or FeedbackSettings()
+    spec = ServiceSpec(
+        name="feedback",
+        settings=settings,
+        messaging=messaging,
+        migrations=MIGRATIONS,
+        handlers=partial(handlers, settings=settings),
+    )
+    return create_service_app(
+        spec,
+        title="ticketloop feedback",
+        description="Surveys customers after their problem is resolved; the link needs no login and is answered once.",
+        routers=[survey_router],
+        clock=clock,
+    )

@@ -1,0 +1,106 @@
+"""HTTP shapes of surveys: what the customer sees and sends, what staff see."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ticketloop_feedback.surveys.domain import (
+    COMMENT_MAX,
+    CSAT_MAX,
+    CSAT_MIN,
+    NPS_MAX,
+    NPS_MIN,
+    SurveyStatus,
+)
+
+
+class Question(BaseModel):
+    """One question of the survey, described so any front end can render it."""
+
+    id: str
+    kind: Literal["scale", "text"]
+    prompt: str
+    required: bool
+    min: int | None = None
+    max: int | None = None
+    max_length: int | None = None
+
+
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        id="csat",
+        kind="scale",
+        prompt="How satisfied are you with how we handled your problem?",
+        required=True,
+        min=CSAT_MIN,
+        max=CSAT_MAX,
+    ),
+    Question(
+        id="nps",
+        kind="scale",
+        prompt="How likely are you to recommend us to a friend or colleague?",
+        required=True,
+        min=NPS_MIN,
+        max=NPS_MAX,
+    ),
+    Question(
+        id="comment",
+        kind="text",
+        prompt="Is there anything we could have done better?",
+        required=False,
+        max_length=COMMENT_MAX,
+    ),
+)
+
+
+class SurveyAnswer(BaseModel):
+    """The customer's answer; strict, so a mistyped score is refused rather than guessed at."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    csat: Annotated[int, Field(strict=True, ge=CSAT_MIN, le=CSAT_MAX)]
+    nps: Annotated[int, Field(strict=True, ge=NPS_MIN, le=NPS_MAX)]
+    comment: Annotated[str | None, Field(strict=True, max_length=COMMENT_MAX)] = None
+
+    @field_validator("comment")
+    @classmethod
+    def _storable_comment(cls, value: str | None) -> str | None:
+        if value is not None and "\x00" in value:
+            raise ValueError("comment must not contain NUL characters")
+        return value or None  # a blank comment is no comment
+
+
+class PublicSurvey(BaseModel):
+    """What the link shows the customer: nothing about them, only what they are asked."""
+
+    status: SurveyStatus
+    ticket_number: str
+    expires_at: datetime
+    questions: list[Question]
+
+
+class AnswerOut(BaseModel):
+    """An answer as recorded."""
+
+    csat: int
+    nps: int
+    comment: str | None
+    answered_at: datetime
+
+
+class SurveyOut(BaseModel):
+    """A ticket's survey as staff see it: its link and, once given, its answer."""
+
+    id: uuid.UUID
+    ticket_id: uuid.UUID
+    ticket_number: str
+    customer_id: str
+    status: SurveyStatus
+    link: str
+    created_at: datetime
+    expires_at: datetime
+    answer: AnswerOut | None

@@ -1,0 +1,1 @@
+"""routing: owns the organisation (departments, agents, category map) and assigns tickets."""

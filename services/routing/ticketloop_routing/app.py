@@ -1,0 +1,46 @@
+"""routing's application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ticketloop_routing.assignments.endpoints import router as assignment_router
+from ticketloop_routing.assignments.handlers import handlers
+from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
+from ticketloop_routing.db import messaging
+from ticketloop_routing.organisation import service as organisation
+from ticketloop_routing.organisation.endpoints import router as organisation_router
+from ticketloop_routing.settings import RoutingSettings
+from ticketloop_shared.api import create_service_app
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.db import unit_of_work
+from ticketloop_shared.runtime import Runtime, ServiceSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build routing; nothing connects until the app starts."""
+    settings = settings or RoutingSettings()
+
+    async def on_start(runtime: Runtime) -> None:
+        async with unit_of_work(runtime.sessions) as session:
+            await organisation.load_if_empty(session, settings.organisation_file)
+
+    spec = ServiceSpec(
+        name="routing",
+        settings=settings,
+        messaging=messaging,
+        migrations=MIGRATIONS,
+        handlers=handlers,
+        on_start=on_start,
+    )
+    return create_service_app(
+        spec,
+        title="ticketloop routing",
+        description="Departments, agents and the category map; assigns every new ticket to an owner.",
+        routers=[organisation_router, assignment_router],
+        clock=clock,
+    )

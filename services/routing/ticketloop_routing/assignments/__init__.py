@@ -1,0 +1,1 @@
+"""Assignments: which department and agent own each ticket."""

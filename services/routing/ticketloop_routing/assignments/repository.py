@@ -1,0 +1,55 @@
+"""All SQL about assignments."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.organisation.models import Agent
+
+
+async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Assignment | None:
+    """The assignment of a ticket, if routing has seen it."""
+    stmt = select(Assignment).where(Assignment.ticket_id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def least_loaded_agent(session: AsyncSession, department_id: str) -> Agent | None:
+    """The active agent of a department with the fewest open tickets (ties: by id).
+
+    The department's agent rows are locked so two concurrent assignments see each other's load.
+    """
+    await session.execute(
+        select(Agent.id).where(Agent.department_id == department_id).order_by(Agent.id).with_for_update()
+    )
+    open_count = (
+        select(func.count())
+        .where(Assignment.agent_id == Agent.id, Assignment.closed_at.is_(None))
+        .correlate(Agent)
+        .scalar_subquery()
+    )
+    return await session.scalar(
+        select(Agent)
+        .where(Agent.department_id == department_id, Agent.active.is_(True))
+        .order_by(open_count, Agent.id)
+        .limit(1)
+    )
+
+
+async def close(session: AsyncSession, ticket_id: uuid.UUID, *, at: datetime) -> None:
+    """Mark the ticket's assignment closed, or remember the ticket as finished if unseen."""
+    await session.execute(
+        insert(Assignment)
+        .values(ticket_id=ticket_id, closed_at=at)
+        .on_conflict_do_update(
+            index_elements=[Assignment.ticket_id],
+            set_={"closed_at": func.coalesce(Assignment.closed_at, at)},
+        )
+    )

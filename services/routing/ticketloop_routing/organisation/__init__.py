@@ -1,0 +1,1 @@
+"""The organisation tickets are routed through: departments, agents and the category map."""

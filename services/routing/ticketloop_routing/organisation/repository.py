@@ -1,0 +1,71 @@
+"""All SQL about the organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
+
+
+async def has_departments(session: AsyncSession) -> bool:
+    """Whether any organisation was loaded yet."""
+    return (await session.scalar(select(func.count()).select_from(Department))) != 0
+
+
+async def replace(
+    session: AsyncSession,
+    *,
+    departments: list[Department],
+    agents: list[Agent],
+    routes: list[CategoryRoute],
+) -> None:
+    """Swap the whole organisation in one transaction (assignments keep their history)."""
+    await session.execute(delete(CategoryRoute))
+    await session.execute(delete(Agent))
+    await session.execute(delete(Department))
+    await session.flush()
+    session.add_all(departments)
+    await session.flush()
+    session.add_all(agents)
+    session.add_all(routes)
+    await session.flush()
+
+
+async def departments(session: AsyncSession) -> Sequence[Department]:
+    """Every department, by id."""
+    return (await session.scalars(select(Department).order_by(Department.id))).all()
+
+
+async def agents(session: AsyncSession, *, department_id: str | None = None) -> Sequence[tuple[Agent, int]]:
+    """Agents with their open-ticket counts, by id."""
+    open_count = (
+        select(func.count())
+        .where(Assignment.agent_id == Agent.id, Assignment.closed_at.is_(None))
+        .correlate(Agent)
+        .scalar_subquery()
+    )
+    stmt = select(Agent, open_count).order_by(Agent.id)
+    if department_id is not None:
+        stmt = stmt.where(Agent.department_id == department_id)
+    return [(a, int(n)) for a, n in (await session.execute(stmt)).all()]
+
+
+async def routes(session: AsyncSession) -> Sequence[CategoryRoute]:
+    """The category map."""
+    return (await session.scalars(select(CategoryRoute).order_by(CategoryRoute.category))).all()
+
+
+async def department_for(session: AsyncSession, category: str) -> Department | None:
+    """The department owning `category`, else the fallback department."""
+    dept = await session.scalar(
+        select(Department).join(CategoryRoute, CategoryRoute.department_id == Department.id).where(
+            CategoryRoute.category == category
+        )
+    )
+    if dept is None:
+        dept = await session.scalar(select(Department).where(Department.is_fallback.is_(True)))
+    return dept

@@ -1,0 +1,70 @@
+"""The organisation as configured (TOML file or `PUT /v1/organisation`) and as shown."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Slug = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+
+
+class DepartmentIn(BaseModel):
+    """A department."""
+
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+    id: str = Slug
+    name: str = Field(min_length=1, max_length=200)
+
+
+class AgentIn(BaseModel):
+    """An agent and their department."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Slug
+    name: str = Field(min_length=1, max_length=200)
+    department: str = Slug
+    active: bool = True
+
+
+class Organisation(BaseModel):
+    """A whole, consistent organisation: every reference points at a known department."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fallback_department: str = Slug
+    departments: list[DepartmentIn] = Field(min_length=1)
+    agents: list[AgentIn] = Field(min_length=1)
+    categories: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Organisation:
+        ids = [d.id for d in self.departments]
+        if len(ids) != len(set(ids)):
+            raise ValueError("department ids must be unique")
+        agent_ids = [a.id for a in self.agents]
+        if len(agent_ids) != len(set(agent_ids)):
+            raise ValueError("agent ids must be unique")
+        known = set(ids)
+        if self.fallback_department not in known:
+            raise ValueError(f"fallback_department {self.fallback_department!r} is not a department")
+        for agent in self.agents:
+            if agent.department not in known:
+                raise ValueError(f"agent {agent.id!r} belongs to unknown department {agent.department!r}")
+        for category, department in self.categories.items():
+            if department not in known:
+                raise ValueError(f"category {category!r} maps to unknown department {department!r}")
+        staffed = {a.department for a in self.agents if a.active}
+        if self.fallback_department not in staffed:
+            raise ValueError("the fallback department needs at least one active agent")
+        return self
+
+
+class AgentOut(BaseModel):
+    """An agent with their current load."""
+
+    id: str
+    name: str
+    department_id: str
+    active: bool
+    open_tickets: int

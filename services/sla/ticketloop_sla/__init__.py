@@ -1,0 +1,1 @@
+"""sla: runs the response-time clocks of every ticket and announces met and breached deadlines."""

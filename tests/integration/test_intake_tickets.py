@@ -1,0 +1,178 @@
+"""intake over real HTTP, on a real PostgreSQL and broker."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.support import (
+    RunningService,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    read_events,
+    serve,
+)
+from ticketloop_intake.app import create_app
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets.models import Ticket
+from ticketloop_shared.events import Topics
+from ticketloop_shared.settings import PlatformSettings
+
+
+@pytest.fixture
+async def intake(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[RunningService]:
+    settings = IntakeSettings(database_url=await new_database("intake"), platform=platform)
+    async with serve(create_app(settings)) as running:
+        yield running
+
+
+async def count_tickets(intake: RunningService) -> int:
+    async with intake.runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Ticket)) or 0)
+
+
+async def test_post_ticket_reads_back_number_deadlines_and_masked_contact(intake: RunningService) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(channel="phone"), headers=channel_headers())
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    assert ticket["status"] == "pending_assignment"
+    assert ticket["number"].startswith("T") and len(ticket["number"]) == 15
+    assert ticket["customer"]["contact_masked"] == "j***@example.com"
+    # voice channel: first response due 3 minutes after acceptance
+    created = ticket["created_at"]
+    from datetime import datetime
+
+    def at(s: str) -> datetime:
+        return datetime.fromisoformat(s)
+
+    assert (at(ticket["deadlines"]["first_response_due"]) - at(created)).total_seconds() == 180
+    assert (at(ticket["deadlines"]["acknowledgement_due"]) - at(created)).total_seconds() == 600
+    assert (at(ticket["deadlines"]["resolution_due"]) - at(created)).total_seconds() == 7200
+
+
+async def test_created_ticket_is_readable_right_after_the_response(intake: RunningService) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+    got = await intake.client.get(f"/v1/tickets/{r.json()['id']}", headers=agent_headers())
+    assert got.status_code == 200
+    assert got.json()["timeline"][0]["kind"] == "created"
+
+
+async def test_ticket_created_event_is_published_without_personal_data(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+    [event] = await read_events(platform, Topics(platform.topic_prefix).for_family("ticket"), count=1)
+    assert event["type"] == "ticket.created.v1"
+    assert event["subject"] == r.json()["id"]
+    assert event["data"]["number"] == r.json()["number"]
+    text = str(event)
+    assert "jane@example.com" not in text and "Jane Doe" not in text
+
+
+async def test_retry_with_same_idempotency_key_returns_the_same_ticket(intake: RunningService) -> None:
+    body = create_ticket_body()
+    headers = channel_headers(**{"Idempotency-Key": "retry-1"})
+    first = await intake.client.post("/v1/tickets", json=body, headers=headers)
+    second = await intake.client.post("/v1/tickets", json=body, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert await count_tickets(intake) == 1
+
+
+async def test_concurrent_retries_with_one_key_create_one_ticket(intake: RunningService) -> None:
+    body = create_ticket_body()
+    headers = channel_headers(**{"Idempotency-Key": "burst-1"})
+    responses = await asyncio.gather(
+        *(intake.client.post("/v1/tickets", json=body, headers=headers) for _ in range(12))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await count_tickets(intake) == 1
+
+
+async def test_idempotency_key_reused_for_another_request_is_refused(intake: RunningService) -> None:
+    headers = channel_headers(**{"Idempotency-Key": "k-2"})
+    await intake.client.post("/v1/tickets", json=create_ticket_body(subject="one"), headers=headers)
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(subject="two"), headers=headers)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "idempotency_key_reused"
+    assert await count_tickets(intake) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "loc"),
+    [
+        ({"channel": "fax"}, "enum", ["body", "channel"]),
+        ({"urgency": 3}, "enum", ["body", "urgency"]),
+        ({"subject": ""}, "string_too_short", ["body", "subject"]),
+        ({"colour": "red"}, "extra_forbidden", ["body", "colour"]),
+        ({"customer": {"name": "no id"}}, "missing", ["body", "customer", "id"]),
+        ({"expected_resolution_at": "2026-01-01T10:00:00"}, "timezone_aware", ["body", "expected_resolution_at"]),
+    ],
+)
+async def test_bad_fields_get_a_precise_422_and_write_nothing(
+    intake: RunningService, change: dict[str, object], code: str, loc: list[object]
+) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(**change), headers=channel_headers())
+    assert r.status_code == 422
+    error = r.json()["error"]
+    assert error["code"] == "validation_error"
+    assert {"loc": loc, "type": code} in [{"loc": d["loc"], "type": d["type"]} for d in error["details"]]
+    assert await count_tickets(intake) == 0
+
+
+async def test_oversized_body_gets_413(intake: RunningService) -> None:
+    r = await intake.client.post(
+        "/v1/tickets",
+        content=b"{" + b" " * 2_000_000 + b"}",
+        headers={**channel_headers(), "content-type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "body_too_large"
+
+
+async def test_credentials_are_checked(intake: RunningService) -> None:
+    body = create_ticket_body()
+    assert (await intake.client.post("/v1/tickets", json=body)).json()["error"]["code"] == "missing_credentials"
+    r = await intake.client.post("/v1/tickets", json=body, headers={"X-Api-Key": "wrong"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_api_key")
+    r = await intake.client.get("/v1/tickets", headers={"Authorization": "Bearer tl1.forged.sig"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_token")
+
+
+async def test_reply_then_resolve_walks_the_lifecycle(intake: RunningService) -> None:
+    ticket = (await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())).json()
+    url = f"/v1/tickets/{ticket['id']}"
+    r = await intake.client.post(f"{url}/replies", json={"body": "Looking into it"}, headers=agent_headers())
+    assert (r.status_code, r.json()["status"]) == (201, "in_progress")
+    assert r.json()["first_response_at"] is not None
+    r = await intake.client.post(f"{url}/resolve", json={"resolution": "Refunded"}, headers=agent_headers())
+    assert (r.status_code, r.json()["status"]) == (200, "resolved")
+    r = await intake.client.post(f"{url}/resolve", json={"resolution": "again"}, headers=agent_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "ticket_resolved")
+    kinds = [e["kind"] for e in (await intake.client.get(url, headers=agent_headers())).json()["timeline"]]
+    assert kinds == ["created", "reply", "resolved"]
+
+
+async def test_unknown_ticket_is_404(intake: RunningService) -> None:
+    r = await intake.client.post(
+        "/v1/tickets/01a2097d-7752-7fc7-9a56-041da0bf56f3/replies", json={"body": "x"}, headers=agent_headers()
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "ticket_not_found")
+    r = await intake.client.get("/v1/tickets/not-a-uuid", headers=agent_headers())
+    assert r.status_code == 422
+
+
+async def test_list_filters_and_paginates(intake: RunningService) -> None:
+    for category in ("billing", "billing", "account"):
+        await intake.client.post("/v1/tickets", json=create_ticket_body(category=category), headers=channel_headers())
+    page = (await intake.client.get("/v1/tickets?category=billing&limit=1", headers=agent_headers())).json()
+    assert page["total"] == 2 and len(page["items"]) == 1
+    assert page["items"][0]["category"] == "billing"

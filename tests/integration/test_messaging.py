@@ -1,0 +1,289 @@
+"""The shared backbone on the real broker and PostgreSQL: outbox relay, inbox, dead letters,
+consumer groups. A tiny test schema stands in for a service's tables."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from tests.builders import create_ticket_created
+from tests.support import eventually, publish, read_topic
+from ticketloop_shared.db import make_engine, make_sessionmaker, unit_of_work
+from ticketloop_shared.events import EventType, Topics
+from ticketloop_shared.messaging.consumer import EventConsumer, Handler
+from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
+from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay
+from ticketloop_shared.runtime import Messaging
+from ticketloop_shared.settings import PlatformSettings
+
+metadata = MetaData()
+messaging = Messaging.on(metadata)
+effects = Table(
+    "effects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", UUID(as_uuid=True), nullable=False),
+    Column("note", String(50), nullable=False),
+)
+
+
+@dataclass
+class Backbone:
+    """A database with outbox/inbox/effects, a started producer and the topics."""
+
+    url: str
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    platform: PlatformSettings
+    topics: Topics
+    producer: Any
+
+    def relay(self, cls: type[OutboxRelay] = OutboxRelay, **kwargs: Any) -> OutboxRelay:
+        return cls(
+            service="test",
+            engine=self.engine,
+            table=messaging.outbox,
+            producer=self.producer,
+            database_url=self.url,
+            **kwargs,
+        )
+
+    def consumer(self, handlers: dict[str, Handler], **kwargs: Any) -> EventConsumer:
+        return EventConsumer(
+            service="test",
+            settings=self.platform,
+            handlers=handlers,
+            session_factory=self.sessions,
+            inbox=messaging.inbox,
+            producer=self.producer,
+            **kwargs,
+        )
+
+    async def effect_count(self) -> int:
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(select(func.count()).select_from(effects)) or 0)
+
+
+@pytest.fixture
+async def backbone(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[Backbone]:
+    url = await new_database("backbone")
+    engine = make_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    topics = Topics(platform.topic_prefix)
+    await ensure_topics(platform, topics.all())
+    producer = make_producer(platform, client_id="test")
+    await producer.start()
+    try:
+        yield Backbone(url, engine, make_sessionmaker(engine), platform, topics, producer)
+    finally:
+        await producer.stop()
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running(*coros: Awaitable[Any]) -> AsyncIterator[list[asyncio.Task[Any]]]:
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        yield tasks
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+
+
+def record_effect(note: str = "handled") -> Handler:
+    async def handle(session: AsyncSession, event: Any) -> None:
+        await session.execute(effects.insert().values(event_id=event.id, note=note))
+
+    return handle
+
+
+async def stage(backbone: Backbone, n: int) -> list[Any]:
+    """Commit `n` ticket.created events to the outbox, as a service transaction would."""
+    outbox = Outbox(messaging.outbox, backbone.topics)
+    events = [create_ticket_created() for _ in range(n)]
+    async with unit_of_work(backbone.sessions) as session:
+        for e in events:
+            await outbox.add(session, e)
+    return events
+
+
+async def test_rows_committed_while_no_relay_runs_are_published_when_one_starts(backbone: Backbone) -> None:
+    events = await stage(backbone, 5)  # the process "died" right after this commit
+    relay = backbone.relay()
+    assert await relay.pending() == 5
+    assert await relay.drain() == 5
+    assert await relay.pending() == 0
+    records = await read_topic(backbone.platform, backbone.topics.for_family("ticket"), count=5)
+    assert sorted(r.key.decode() for r in records) == sorted(e.subject for e in events)
+
+
+class DiesBeforeMarking(OutboxRelay):
+    """A relay whose process dies after Kafka acknowledged a batch but before marking it sent."""
+
+    async def publish_pending(self) -> int:
+        original = self.engine
+        self.engine = _FailingCommit(original)  # type: ignore[assignment]
+        try:
+            return await super().publish_pending()
+        finally:
+            self.engine = original
+
+
+class _FailingCommit:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[Any]:
+        async with self._engine.begin() as conn:
+            yield conn
+            raise ConnectionResetError("process killed before commit")
+
+
+async def test_relay_dying_between_publish_and_mark_loses_nothing_and_doubles_no_effect(
+    backbone: Backbone,
+) -> None:
+    events = await stage(backbone, 3)
+    with pytest.raises(ConnectionResetError):
+        await backbone.relay(DiesBeforeMarking).publish_pending()
+    relay = backbone.relay()
+    assert await relay.pending() == 3, "nothing was marked sent"
+    assert await relay.drain() == 3  # the restarted relay publishes them again
+    topic = backbone.topics.for_family("ticket")
+    assert len(await read_topic(backbone.platform, topic, count=6)) == 6  # each is on the topic twice
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()})
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 3))
+        await asyncio.sleep(0.5)
+    assert await backbone.effect_count() == 3
+    assert consumer.handled == 3
+    async with backbone.engine.connect() as conn:
+        handled = set((await conn.scalars(select(effects.c.event_id))).all())
+    assert handled == {e.id for e in events}
+
+
+async def _equals(value: Awaitable[int], expected: int) -> bool:
+    return await value == expected
+
+
+async def test_relay_is_woken_by_the_commit_not_by_its_poll(backbone: Backbone) -> None:
+    relay = backbone.relay(fallback_poll_seconds=60)
+    async with running(relay.run()):
+        await asyncio.sleep(0.3)  # let it LISTEN and go idle
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        await stage(backbone, 1)
+        await eventually(lambda: relay.published == 1, timeout=5, interval=0.01)
+        assert loop.time() - start < 2, "published promptly, far inside the 60 s fallback poll"
+
+
+async def test_an_event_delivered_twice_has_one_effect(backbone: Backbone) -> None:
+    event = create_ticket_created()
+    await publish(backbone.platform, event, event)
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()})
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+        await asyncio.sleep(0.5)
+    assert await backbone.effect_count() == 1
+
+
+async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes_on(backbone: Backbone) -> None:
+    topic = backbone.topics.for_family("ticket")
+    await backbone.producer.send_and_wait(topic, value=b"{not json", key=b"k1")
+    bad = create_ticket_created().model_dump(mode="json")
+    bad["data"]["created_at"] = "yesterday"
+    await backbone.producer.send_and_wait(topic, value=json.dumps(bad).encode(), key=b"k1")
+    good = create_ticket_created()
+    await publish(backbone.platform, good)
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()})
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+    dead = await read_topic(backbone.platform, backbone.topics.deadletter, count=2)
+    assert [r.value for r in dead] == [b"{not json", json.dumps(bad).encode()]
+    headers = [dict(r.headers) for r in dead]
+    assert b"undecodable" in headers[0]["x-error"]
+    assert b"created_at" in headers[1]["x-error"]
+    assert headers[1]["x-original-topic"] == topic.encode()
+    assert headers[1]["x-consumer-group"] == consumer.group_id.encode()
+
+
+async def test_a_handler_that_keeps_failing_is_dead_lettered_after_capped_retries(backbone: Backbone) -> None:
+    failing, fine = create_ticket_created(), create_ticket_created()
+    calls = 0
+    record = record_effect()
+
+    async def broken_for_one(session: AsyncSession, event: Any) -> None:
+        nonlocal calls
+        if event.id == failing.id:
+            calls += 1
+            raise RuntimeError("downstream table missing")
+        await record(session, event)
+
+    await publish(backbone.platform, failing, fine)
+    consumer = backbone.consumer({EventType.TICKET_CREATED: broken_for_one})
+    async with running(consumer.run()):
+        [dead] = await read_topic(backbone.platform, backbone.topics.deadletter, count=1)
+        await eventually(lambda: _equals(backbone.effect_count(), 1))  # the consumer went on
+    assert calls == backbone.platform.consumer_max_attempts
+    assert b"downstream table missing" in dict(dead.headers)["x-error"]
+    assert dead.key == failing.subject.encode()
+    assert dead.value == failing.to_json()
+
+
+async def test_a_transient_failure_is_retried_and_applied_once(backbone: Backbone) -> None:
+    attempts = 0
+
+    async def flaky(session: AsyncSession, event: Any) -> None:
+        nonlocal attempts
+        attempts += 1
+        await session.execute(effects.insert().values(event_id=event.id, note="try"))
+        if attempts == 1:
+            raise ConnectionError("database restarted")  # the insert above rolls back with it
+
+    await publish(backbone.platform, create_ticket_created())
+    consumer = backbone.consumer({EventType.TICKET_CREATED: flaky})
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+    assert attempts == 2
+    assert await backbone.effect_count() == 1
+
+
+async def test_two_copies_of_a_consumer_share_the_partitions_and_handle_each_event_once(
+    backbone: Backbone,
+) -> None:
+    first = backbone.consumer({EventType.TICKET_CREATED: record_effect("a")}, client_id="copy-a")
+    second = backbone.consumer({EventType.TICKET_CREATED: record_effect("b")}, client_id="copy-b")
+    assert first.group_id == second.group_id
+    events = [create_ticket_created() for _ in range(60)]
+    async with running(first.run(), second.run()):
+        await eventually(lambda: first.assignment() and second.assignment(), timeout=20)
+        await eventually(
+            lambda: len(first.assignment()) + len(second.assignment()) == backbone.platform.topic_partitions
+        )
+        assert first.assignment().isdisjoint(second.assignment())
+        await publish(backbone.platform, *events)
+        await eventually(lambda: _equals(backbone.effect_count(), 60))
+        await asyncio.sleep(0.5)
+    async with backbone.engine.connect() as conn:
+        rows = (await conn.execute(select(effects.c.event_id, effects.c.note))).all()
+    assert len(rows) == 60 and len({r.event_id for r in rows}) == 60
+    notes = {r.note for r in rows}
+    assert notes == {"a", "b"}, "both copies handled a share"
+    assert first.handled + second.handled == 60
