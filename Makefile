@@ -12,7 +12,7 @@ $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
 		$(addprefix -e ,$(PACKAGES)) \
-		pytest pytest-asyncio pytest-timeout ruff mypy
+		pytest pytest-asyncio pytest-timeout ruff mypy PyYAML types-PyYAML
 	touch $(STAMP)
 
 install: $(STAMP) ## install everything into .venv

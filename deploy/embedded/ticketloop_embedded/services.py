@@ -66,6 +66,8 @@ class ServiceProcess:
     def start(self) -> None:
         """Spawn `python -m ticketloop_<name>`."""
         out: IO[bytes] | None = None
+        if self._log is not None:
+            self._log.close()
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()

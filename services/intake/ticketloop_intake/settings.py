@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url
@@ -22,6 +22,11 @@ class IntakeSettings(ServiceSettings):
     # A channel client created at start with this key, for development and the 5-minute tour.
     dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)
     targets: ResponseTargets = Field(default_factory=ResponseTargets)
+
+    @field_validator("dev_channel_key", mode="before")
+    @classmethod
+    def _empty_means_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
     @model_validator(mode="after")
     def _no_dev_key_in_production(self) -> IntakeSettings:

@@ -1,0 +1,128 @@
+"""`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.stack import Stack, StackConfig
+from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.settings import EMBEDDED_BROKER_PORT, EMBEDDED_PG_PORT, PlatformSettings
+
+DEV_CHANNEL_KEY = "tl-dev-channel-key"
+
+
+def say(message: str) -> None:
+    """Progress for a person watching the terminal."""
+    print(f"[ticketloop] {message}", flush=True)  # noqa: T201
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def config_from_env() -> StackConfig:
+    """Ports and folder of the embedded stack (`TICKETLOOP_EMBEDDED_*`)."""
+    env = os.environ
+    return StackConfig(
+        data_dir=Path(env.get("TICKETLOOP_EMBEDDED_DATA_DIR", ".ticketloop")).resolve(),
+        pg_port=int(env.get("TICKETLOOP_EMBEDDED_PG_PORT", EMBEDDED_PG_PORT)),
+        broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
+        service_ports={
+            s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES
+        },
+    )
+
+
+def print_welcome(stack: Stack) -> None:
+    """URLs and development credentials: everything the README's tour needs."""
+    secret = PlatformSettings().auth_secret.get_secret_value()
+    say("")
+    say("ticketloop is running. Services (OpenAPI docs at <url>/docs):")
+    for name, proc in stack.services.items():
+        say(f"  {name:<14} {proc.url}")
+    say("Development credentials (change TICKETLOOP_AUTH_SECRET outside development):")
+    say(f"  channel API key   X-Api-Key: {os.environ.get('TICKETLOOP_INTAKE_DEV_CHANNEL_KEY', DEV_CHANNEL_KEY)}")
+    say(f"  agent token       Authorization: Bearer {issue_token(secret, sub='agent-fin-1', role=Role.AGENT, name='Ravi Iyer')}")
+    say(f"  admin token       Authorization: Bearer {issue_token(secret, sub='admin', role=Role.ADMIN, name='Admin')}")
+    say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
+
+
+def run() -> int:
+    """Start everything, restart what dies, stop everything on Ctrl-C or SIGTERM."""
+    signal.signal(signal.SIGINT, _raise_stop)
+    signal.signal(signal.SIGTERM, _raise_stop)
+    stack = Stack(config_from_env(), say=say)
+    try:
+        stack.start()
+        print_welcome(stack)
+        backoff: dict[str, float] = {}
+        while True:
+            time.sleep(1)
+            for name in stack.dead():
+                if name == "broker":
+                    say("broker died; restarting it. It is memory-only: topics, offsets and unconsumed events are gone")
+                    stack.restart_broker()
+                    continue
+                proc = stack.services[name]
+                say(f"{name} exited with status {proc.process and proc.process.poll()}; restarting (log: {proc.log_path})")
+                time.sleep(backoff.get(name, 0))
+                backoff[name] = min(backoff.get(name, 0.5) * 2, 30)
+                proc.restarts += 1
+                proc.start()
+    except _Stop:
+        say("stopping: services, then the broker, then PostgreSQL")
+        return 0
+    except Exception as exc:
+        say(f"failed: {exc}")
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stack.stop()
+        say("stopped")
+
+
+def token(role: str, sub: str, name: str, ttl: int | None) -> int:
+    """Print a bearer token signed with TICKETLOOP_AUTH_SECRET."""
+    secret = PlatformSettings().auth_secret.get_secret_value()
+    print(issue_token(secret, sub=sub, role=Role(role), name=name or sub, ttl_seconds=ttl))  # noqa: T201
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `ticketloop` command."""
+    parser = argparse.ArgumentParser(prog="ticketloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the whole system on embedded PostgreSQL and Tansu")
+    tok = sub.add_parser("token", help="print a staff bearer token")
+    tok.add_argument("--role", choices=[r.value for r in Role], default="agent")
+    tok.add_argument("--sub", default="dev-agent")
+    tok.add_argument("--name", default="")
+    tok.add_argument("--ttl", type=int, default=None, help="seconds until it expires (default: never)")
+    bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
+    bench.add_argument("--tickets", type=int, default=200)
+    bench.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args(argv)
+    if args.command in (None, "run"):
+        sys.exit(run())
+    if args.command == "token":
+        sys.exit(token(args.role, args.sub, args.name, args.ttl))
+    if args.command == "bench":
+        from ticketloop_embedded.bench import bench as run_bench
+
+        sys.exit(run_bench(tickets=args.tickets, concurrency=args.concurrency, say=say))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""`ticketloop bench`: measure the loop on a throw-away embedded stack and print the figures.
+
+Measures what a channel and an agent feel: `POST /v1/tickets` latency, and how long until
+routing's `ticket.assigned` is on the topic and until intake shows the assignee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer
+
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.stack import Say, Stack, StackConfig
+from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.events import Topics
+
+CHANNEL_KEY = "tl-dev-channel-key"
+
+
+def _ms(values: list[float]) -> str:
+    values = sorted(values)
+    p95 = values[max(0, int(len(values) * 0.95) - 1)]
+    return (
+        f"n={len(values)} p50={statistics.median(values) * 1000:.1f}ms "
+        f"p95={p95 * 1000:.1f}ms max={values[-1] * 1000:.1f}ms"
+    )
+
+
+async def _measure(stack: Stack, tickets: int, concurrency: int, say: Say) -> None:
+    intake = stack.services["intake"].url
+    platform = stack.platform()
+    secret = platform.auth_secret.get_secret_value()
+    agent = {"Authorization": f"Bearer {issue_token(secret, sub='bench', role=Role.AGENT)}"}
+    seen: dict[str, float] = {}
+    consumer = AIOKafkaConsumer(
+        Topics(platform.topic_prefix).for_family("ticket"),
+        bootstrap_servers=platform.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=None,
+        fetch_max_wait_ms=10,
+    )
+    await consumer.start()
+
+    async def watch() -> None:
+        while True:
+            batch = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batch.values():
+                for r in records:
+                    event: dict[str, Any] = json.loads(r.value)
+                    if event["type"] == "ticket.assigned.v1":
+                        seen.setdefault(event["subject"], now)
+
+    watcher = asyncio.create_task(watch())
+    posted: dict[str, float] = {}
+    post_latency: list[float] = []
+    visible: list[float] = []
+    limiter = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(base_url=intake, timeout=30) as client:
+
+        async def one(i: int) -> None:
+            body = {
+                "channel": "web",
+                "customer": {"id": f"bench-{i}", "name": "Bench Customer"},
+                "category": ["billing", "product_quality", "logistics_delay", "account"][i % 4],
+                "subject": "benchmark ticket",
+                "description": "measuring the loop",
+            }
+            async with limiter:
+                start = time.perf_counter()
+                r = await client.post("/v1/tickets", json=body, headers={"X-Api-Key": CHANNEL_KEY})
+                post_latency.append(time.perf_counter() - start)
+                r.raise_for_status()
+                tid = r.json()["id"]
+                posted[tid] = start
+                while True:
+                    got = await client.get(f"/v1/tickets/{tid}", headers=agent)
+                    if got.json()["assignee"] is not None:
+                        visible.append(time.perf_counter() - start)
+                        return
+                    await asyncio.sleep(0.005)
+
+        say(f"bench: {tickets} tickets, {concurrency} at a time")
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(tickets)))
+        elapsed = time.perf_counter() - started
+    deadline = time.monotonic() + 30
+    while len(seen) < tickets and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    watcher.cancel()
+    await consumer.stop()
+    to_assigned = [seen[t] - s for t, s in posted.items() if t in seen]
+    say(f"POST /v1/tickets latency:                  {_ms(post_latency)}")
+    say(f"POST -> ticket.assigned on the topic:      {_ms(to_assigned)}")
+    say(f"POST -> assignee visible in GET /tickets:  {_ms(visible)}")
+    say(f"throughput (create + wait for assignment): {tickets / elapsed:.1f} tickets/s")
+
+
+def bench(*, tickets: int, concurrency: int, say: Say) -> int:
+    """Run the benchmark on free ports in a temporary folder; print the figures."""
+    root = Path(tempfile.mkdtemp(prefix="ticketloop-bench-"))
+    config = StackConfig(
+        data_dir=root,
+        pg_port=free_port(),
+        broker_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
+    )
+    stack = Stack(config, say=say)
+    try:
+        stack.start()
+        asyncio.run(_measure(stack, tickets, concurrency, say))
+    finally:
+        stack.stop()
+    return 0

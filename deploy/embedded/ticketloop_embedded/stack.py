@@ -1,0 +1,125 @@
+"""The whole system on one machine: PostgreSQL, the broker and the five services, started in
+order and stopped in reverse (clients first, so the broker stops fast)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ticketloop_embedded.broker import EmbeddedBroker
+from ticketloop_embedded.postgres import EmbeddedPostgres
+from ticketloop_embedded.services import SERVICES, ServiceDef, ServiceProcess
+from ticketloop_shared.db import ensure_database
+from ticketloop_shared.events import Topics
+from ticketloop_shared.messaging.kafka import ensure_topics
+from ticketloop_shared.settings import PlatformSettings
+
+Say = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class StackConfig:
+    """Where everything lives and listens."""
+
+    data_dir: Path
+    pg_port: int
+    broker_port: int
+    service_ports: dict[str, int]
+    env: dict[str, str] = field(default_factory=dict)
+    services: tuple[ServiceDef, ...] = SERVICES
+
+
+class Stack:
+    """Start, watch and stop the embedded system."""
+
+    def __init__(self, config: StackConfig, say: Say = _quiet) -> None:
+        self.config = config
+        self.say = say
+        self.pg = EmbeddedPostgres(config.data_dir / "pg", config.pg_port)
+        self.broker = EmbeddedBroker(config.broker_port, log_path=config.data_dir / "logs" / "broker.log")
+        self.services: dict[str, ServiceProcess] = {}
+
+    @property
+    def platform_env(self) -> dict[str, str]:
+        """Environment every service gets."""
+        return {"TICKETLOOP_KAFKA_BOOTSTRAP": self.broker.bootstrap, **self.config.env}
+
+    def platform(self) -> PlatformSettings:
+        """The backbone settings the services run with (env applied)."""
+        overrides = {k.removeprefix("TICKETLOOP_").lower(): v for k, v in self.platform_env.items()}
+        return PlatformSettings.model_validate(
+            {k: v for k, v in overrides.items() if k in PlatformSettings.model_fields}
+        )
+
+    def start(self) -> None:
+        """Bring everything up; raises (after stopping what started) if any part fails."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        self.say(f"PostgreSQL: starting on 127.0.0.1:{self.config.pg_port} (data in {self.pg.data_dir})")
+        self.pg.start()
+        asyncio.run(self._create_databases())
+        self.say(f"broker: starting Tansu on {self.broker.bootstrap} (memory-only)")
+        self.broker.start()
+        self.create_topics()
+        for sdef in self.config.services:
+            env = {
+                **self.platform_env,
+                f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database),
+            }
+            proc = ServiceProcess(
+                sdef,
+                port=self.config.service_ports[sdef.name],
+                env=env,
+                log_path=self.config.data_dir / "logs" / f"{sdef.name}.log",
+            )
+            self.services[sdef.name] = proc
+            self.say(f"{sdef.name}: starting on {proc.url}")
+            proc.start()
+        for proc in self.services.values():
+            proc.wait_ready(timeout=90)
+            self.say(f"{proc.sdef.name}: ready")
+        self.say(f"all ready in {time.monotonic() - started:.1f}s")
+
+    async def _create_databases(self) -> None:
+        for sdef in self.config.services:
+            await ensure_database(self.pg.url(sdef.database))
+
+    def create_topics(self) -> None:
+        """Create every topic with its partition count (again after a broker restart)."""
+        platform = self.platform()
+        asyncio.run(ensure_topics(platform, Topics(platform.topic_prefix).all()))
+
+    def dead(self) -> list[str]:
+        """Names of the parts that stopped running."""
+        down = [name for name, proc in self.services.items() if not proc.alive()]
+        if not self.broker.alive():
+            down.append("broker")
+        return down
+
+    def restart_broker(self) -> None:
+        """A new, empty broker on the same port, with the topics recreated."""
+        self.broker.stop()
+        self.broker.start()
+        self.create_topics()
+
+    def stop(self) -> None:
+        """Services first (in parallel), then the broker, then PostgreSQL."""
+        procs: Iterable[ServiceProcess] = list(self.services.values())
+        with ThreadPoolExecutor(max_workers=len(self.config.services)) as pool:
+            list(pool.map(lambda p: p.stop(), procs))
+        self.broker.stop()
+        self.pg.stop()

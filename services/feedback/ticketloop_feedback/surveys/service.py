@@ -1,0 +1,172 @@
+"""The rules of surveys. Every change writes its event to the outbox in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import NoReturn
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_feedback.surveys import repository
+from ticketloop_feedback.surveys.domain import (
+    SurveyAlreadyAnswered,
+    SurveyExpired,
+    SurveyNotFound,
+    SurveyStatus,
+    is_token_shaped,
+    new_token,
+    status_at,
+    survey_link,
+)
+from ticketloop_feedback.surveys.models import Survey
+from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, PublicSurvey, SurveyAnswer, SurveyOut
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.events import (
+    FeedbackReceived,
+    FeedbackReceivedData,
+    SurveySent,
+    SurveySentData,
+    TicketResolved,
+)
+from ticketloop_shared.messaging.outbox import Outbox
+
+SOURCE = "feedback"
+
+
+async def open_survey(
+    session: AsyncSession,
+    *,
+    resolved: TicketResolved,
+    outbox: Outbox,
+    clock: Clock,
+    public_base_url: str,
+    ttl: timedelta,
+) -> Survey | None:
+    """Survey the customer of a resolved ticket; a ticket gets one survey however often it resolves.
+
+    Returns None when the ticket already had one: nothing is written and nothing is announced.
+    """
+    now = clock.now()
+    ticket = resolved.data
+    survey = await repository.create_unless_exists(
+        session,
+        ticket_id=ticket.ticket_id,
+        ticket_number=ticket.number,
+        customer_id=ticket.customer_id,
+        token=new_token(),
+        created_at=now,
+        expires_at=now + ttl,
+    )
+    if survey is None:
+        return None
+    await outbox.add(
+        session,
+        SurveySent(
+            source=SOURCE,
+            subject=str(survey.ticket_id),
+            time=now,
+            **resolved.context().model_dump(),
+            data=SurveySentData(
+                survey_id=survey.id,
+                ticket_id=survey.ticket_id,
+                customer_id=survey.customer_id,
+                link=survey_link(public_base_url, survey.token),
+                expires_at=survey.expires_at,
+            ),
+        ),
+    )
+    return survey
+
+
+async def _by_token(session: AsyncSession, token: str) -> Survey:
+    survey = await repository.by_token(session, token) if is_token_shaped(token) else None
+    if survey is None:
+        raise SurveyNotFound("no survey behind this link")
+    return survey
+
+
+async def public_view(session: AsyncSession, *, token: str, clock: Clock) -> PublicSurvey:
+    """What the customer sees when opening the link."""
+    survey = await _by_token(session, token)
+    return PublicSurvey(
+        status=status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=clock.now()),
+        ticket_number=survey.ticket_number,
+        expires_at=survey.expires_at,
+        questions=list(QUESTIONS),
+    )
+
+
+async def answer(
+    session: AsyncSession,
+    *,
+    token: str,
+    reply: SurveyAnswer,
+    outbox: Outbox,
+    clock: Clock,
+) -> AnswerOut:
+    """Record the customer's one answer and announce the scores (never the comment's text)."""
+    now = clock.now()
+    survey = None
+    if is_token_shaped(token):
+        survey = await repository.record_answer(
+            session, token=token, csat=reply.csat, nps=reply.nps, comment=reply.comment, answered_at=now
+        )
+    if survey is None:
+        await _refuse(session, token, now)
+    await outbox.add(
+        session,
+        FeedbackReceived(
+            source=SOURCE,
+            subject=str(survey.ticket_id),
+            time=now,
+            data=FeedbackReceivedData(
+                survey_id=survey.id,
+                ticket_id=survey.ticket_id,
+                customer_id=survey.customer_id,
+                csat=reply.csat,
+                nps=reply.nps,
+                has_comment=reply.comment is not None,
+                answered_at=now,
+            ),
+        ),
+    )
+    return AnswerOut(csat=reply.csat, nps=reply.nps, comment=reply.comment, answered_at=now)
+
+
+async def _refuse(session: AsyncSession, token: str, now: datetime) -> NoReturn:
+    survey = await _by_token(session, token)
+    status = status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=now)
+    if status is SurveyStatus.EXPIRED:
+        raise SurveyExpired(
+            "this survey closed before it was answered", details={"expires_at": survey.expires_at.isoformat()}
+        )
+    if status is SurveyStatus.ANSWERED:
+        raise SurveyAlreadyAnswered("this survey has already been answered")
+    # Unreachable: the UPDATE only misses an open survey if another answer committed first.
+    raise RuntimeError(f"survey {survey.id} is open but refused an answer")
+
+
+async def staff_view(session: AsyncSession, *, ticket_id: uuid.UUID, clock: Clock, public_base_url: str) -> SurveyOut:
+    """A ticket's survey with its link and answer, for the agents following up."""
+    survey = await repository.by_ticket(session, ticket_id)
+    if survey is None:
+        raise SurveyNotFound(f"ticket {ticket_id} has no survey (yet)")
+    return SurveyOut(
+        id=survey.id,
+        ticket_id=survey.ticket_id,
+        ticket_number=survey.ticket_number,
+        customer_id=survey.customer_id,
+        status=status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=clock.now()),
+        link=survey_link(public_base_url, survey.token),
+        created_at=survey.created_at,
+        expires_at=survey.expires_at,
+        answer=answer_of(survey),
+    )
+
+
+def answer_of(survey: Survey) -> AnswerOut | None:
+    """The survey's answer, if it has one."""
+    if survey.answered_at is None or survey.csat is None or survey.nps is None:
+        return None
+    return AnswerOut(csat=survey.csat, nps=survey.nps, comment=survey.comment, answered_at=survey.answered_at)

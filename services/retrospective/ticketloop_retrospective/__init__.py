@@ -1,0 +1,1 @@
+"""retrospective: projects every loop event into read models and reports on them."""

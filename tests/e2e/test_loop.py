@@ -1,0 +1,147 @@
+"""The whole loop over real HTTP: the five services as separate processes, started by the same
+supervisor code as `make run`, on embedded PostgreSQL and the Tansu broker."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import agent_headers, channel_headers, create_ticket_body, eventually
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.stack import Stack, StackConfig
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    config = StackConfig(
+        data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-e2e-")),
+        pg_port=free_port(),
+        broker_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={
+            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
+            "TICKETLOOP_SLA_BREACH_CHECK_SECONDS": "1",
+        },
+    )
+    stack = Stack(config)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def url(stack: Stack, service: str) -> str:
+    return stack.services[service].url
+
+
+async def get_json(client: httpx.AsyncClient, address: str, **kwargs: Any) -> Any:
+    r = await client.get(address, headers=agent_headers(), **kwargs)
+    return r.json() if r.status_code == 200 else None
+
+
+async def test_one_ticket_goes_round_the_whole_loop(stack: Stack) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        # intake: a channel reports a problem
+        r = await http.post(
+            f"{url(stack, 'intake')}/v1/tickets",
+            json=create_ticket_body(category="billing"),
+            headers=channel_headers(**{"Idempotency-Key": "e2e-1"}),
+        )
+        assert r.status_code == 201, r.text
+        ticket_id = r.json()["id"]
+        ticket_url = f"{url(stack, 'intake')}/v1/tickets/{ticket_id}"
+
+        # routing assigns it to finance; intake shows the owner
+        async def assigned() -> Any:
+            t = await get_json(http, ticket_url)
+            return t if t and t["assignee"] else None
+
+        ticket = await eventually(assigned)
+        assert ticket["assignee"]["department_id"] == "finance"
+        assert ticket["status"] == "in_progress"
+
+        # sla runs both clocks
+        sla_url = f"{url(stack, 'sla')}/v1/tickets/{ticket_id}/sla"
+
+        async def clocks() -> dict[str, Any] | None:
+            body = await get_json(http, sla_url)
+            return {c["clock"]: c for c in body["clocks"]} if body else None
+
+        running = await eventually(clocks)
+        assert {c["status"] for c in running.values()} == {"running"}
+
+        # an agent replies and resolves
+        agent = agent_headers(ticket["assignee"]["agent_id"])
+        r = await http.post(f"{ticket_url}/replies", json={"body": "We are refunding you."}, headers=agent)
+        assert r.status_code == 201, r.text
+        r = await http.post(f"{ticket_url}/resolve", json={"resolution": "Refunded"}, headers=agent)
+        assert r.status_code == 200, r.text
+
+        async def both_met() -> dict[str, Any] | None:
+            c = await clocks()
+            return c if c and {x["status"] for x in c.values()} == {"met"} else None
+
+        await eventually(both_met)
+
+        # feedback sends a survey; the customer answers it without logging in
+        survey = await eventually(lambda: get_json(http, f"{url(stack, 'feedback')}/v1/tickets/{ticket_id}/survey"))
+        link = survey["link"]
+        token = link.rsplit("/", 1)[-1]
+        survey_url = f"{url(stack, 'feedback')}/v1/surveys/{token}"
+        assert (await http.get(survey_url)).json()["status"] == "open"
+        r = await http.post(survey_url, json={"csat": 5, "nps": 9, "comment": "Quick and kind"})
+        assert r.status_code == 201, r.text
+        assert (await http.post(survey_url, json={"csat": 1, "nps": 0})).status_code == 409
+
+        # retrospective's weekly report counts it with the right figures
+        year, week, _ = datetime.now(UTC).isocalendar()
+        report_url = f"{url(stack, 'retrospective')}/v1/reports/weekly"
+
+        async def report() -> Any:
+            body = await get_json(http, report_url, params={"week": f"{year}-W{week:02d}"})
+            return body if body and body["nps"]["responses"] == 1 and body["sla"]["met"] == 2 else None
+
+        weekly = await eventually(report)
+        assert weekly["tickets_opened"] == 1
+        assert weekly["tickets_resolved"] == 1
+        assert weekly["first_response"]["count"] == 1
+        assert weekly["resolution_time"]["count"] == 1
+        assert weekly["sla"] == {"met": 2, "breached": 0, "compliance_pct": 100.0}
+        assert weekly["csat"] == {"responses": 1, "average": 5.0}
+        assert weekly["nps"] == {"responses": 1, "promoters": 1, "passives": 0, "detractors": 0, "score": 100.0}
+        assert weekly["categories"] == [{"category": "billing", "tickets": 1, "share_pct": 100.0}]
+
+
+async def test_a_crashed_service_catches_up_on_restart_with_nothing_lost_or_doubled(stack: Stack) -> None:
+    routing = stack.services["routing"]
+    routing.kill()  # SIGKILL: no graceful shutdown, no offset commit on the way out
+    async with httpx.AsyncClient(timeout=30) as http:
+        ids = []
+        for i in range(5):
+            r = await http.post(
+                f"{url(stack, 'intake')}/v1/tickets",
+                json=create_ticket_body(category="product_quality", subject=f"crash {i}"),
+                headers=channel_headers(),
+            )
+            assert r.status_code == 201
+            ids.append(r.json()["id"])
+        routing.start()
+        routing.wait_ready(timeout=60)
+
+        async def all_assigned() -> bool:
+            tickets = [await get_json(http, f"{url(stack, 'intake')}/v1/tickets/{i}") for i in ids]
+            return all(t and t["assignee"] for t in tickets)
+
+        await eventually(all_assigned, timeout=40)
+        for ticket_id in ids:
+            t = await get_json(http, f"{url(stack, 'intake')}/v1/tickets/{ticket_id}")
+            assert [e["kind"] for e in t["timeline"]].count("assigned") == 1

@@ -1,0 +1,266 @@
+"""feedback over real HTTP, on a real PostgreSQL and broker: one survey per resolved ticket,
+reached without login, answered once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from tests.builders import T0, create_ticket_created, create_ticket_resolved
+from tests.support import RunningService, agent_headers, eventually, publish, read_events, serve
+from ticketloop_feedback.app import create_app
+from ticketloop_feedback.db import messaging
+from ticketloop_feedback.settings import FeedbackSettings
+from ticketloop_feedback.surveys.models import Survey
+from ticketloop_shared.clock import FrozenClock
+from ticketloop_shared.events import EventType, TicketResolved, Topics
+from ticketloop_shared.settings import PlatformSettings
+
+PUBLIC_URL = "https://surveys.example.test"
+NOW = T0 + timedelta(hours=2)
+GOOD_ANSWER = {"csat": 4, "nps": 9, "comment": "Quick and kind, thank you"}
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+async def feedback(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], clock: FrozenClock
+) -> AsyncIterator[RunningService]:
+    settings = FeedbackSettings(
+        database_url=await new_database("feedback"), platform=platform, public_base_url=PUBLIC_URL
+    )
+    async with serve(create_app(settings, clock=clock)) as running:
+        yield running
+
+
+def feedback_topic(platform: PlatformSettings) -> str:
+    return Topics(platform.topic_prefix).for_family("feedback")
+
+
+async def staff_survey(feedback: RunningService, ticket_id: uuid.UUID) -> dict[str, Any] | None:
+    r = await feedback.client.get(f"/v1/tickets/{ticket_id}/survey", headers=agent_headers())
+    return r.json() if r.status_code == 200 else None
+
+
+async def create_survey(feedback: RunningService, platform: PlatformSettings) -> tuple[TicketResolved, dict[str, Any]]:
+    """A resolved ticket's survey, made the real way: `ticket.resolved` over the broker."""
+    resolved = create_ticket_resolved(create_ticket_created())
+    await publish(platform, resolved)
+    survey: dict[str, Any] = await eventually(lambda: staff_survey(feedback, resolved.data.ticket_id))
+    return resolved, survey
+
+
+def link_path(link: str) -> str:
+    """The survey link's path, served by the test instance (the link's host is the public one)."""
+    assert link.startswith(f"{PUBLIC_URL}/v1/surveys/"), link
+    return urlsplit(link).path
+
+
+async def answer(feedback: RunningService, path: str, body: Any) -> httpx.Response:
+    return await feedback.client.post(path, json=body)
+
+
+async def count_surveys(feedback: RunningService) -> int:
+    async with feedback.runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Survey)) or 0)
+
+
+async def outbox_types(feedback: RunningService) -> list[str]:
+    """Every event feedback staged, in order: events leave only through this table."""
+    table = messaging.outbox
+    async with feedback.runtime.sessions() as session:
+        return list((await session.scalars(select(table.c.event_type).order_by(table.c.seq))).all())
+
+
+async def handled(feedback: RunningService, event_id: uuid.UUID) -> bool:
+    table = messaging.inbox
+    async with feedback.runtime.sessions() as session:
+        return await session.scalar(select(table.c.event_id).where(table.c.event_id == event_id)) is not None
+
+
+def at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+async def test_a_resolved_ticket_gets_one_survey_however_often_its_resolution_arrives(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    created = create_ticket_created()
+    resolved = create_ticket_resolved(created)
+    resolved_again = create_ticket_resolved(created, after=timedelta(hours=3))  # a new event for the same ticket
+    # One subject, so one partition: these are consumed in this order, and once the last one
+    # is in the inbox the redelivery before it has been handled too.
+    await publish(platform, resolved, resolved, resolved_again)
+    await eventually(lambda: handled(feedback, resolved_again.id))
+
+    assert await count_surveys(feedback) == 1
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+    [sent] = await read_events(platform, feedback_topic(platform), count=1)
+    assert sent["type"] == "feedback.survey_sent.v1"
+    assert (sent["source"], sent["subject"]) == ("feedback", str(created.data.ticket_id))
+    assert sent["causation_id"] == sent["correlation_id"] == str(resolved.id)
+    assert sent["data"]["ticket_id"] == str(created.data.ticket_id)
+    assert sent["data"]["customer_id"] == created.data.customer_id
+    assert at(sent["data"]["expires_at"]) == NOW + timedelta(days=14)
+
+    r = await feedback.client.get(link_path(sent["data"]["link"]))  # the link works, with no credentials
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["ticket_number"]) == ("open", created.data.number)
+
+
+async def test_the_link_needs_no_login_and_takes_exactly_one_answer(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    resolved, survey = await create_survey(feedback, platform)
+    path = link_path(survey["link"])
+
+    r = await feedback.client.get(path)
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    shown = r.json()
+    assert (shown["status"], shown["ticket_number"]) == ("open", resolved.data.number)
+    assert at(shown["expires_at"]) == NOW + timedelta(days=14)
+    questions = [(q["id"], q["kind"], q["required"], q["min"], q["max"]) for q in shown["questions"]]
+    assert questions == [("csat", "scale", True, 1, 5), ("nps", "scale", True, 0, 10), ("comment", "text", False, None, None)]
+
+    r = await answer(feedback, path, GOOD_ANSWER)
+    assert r.status_code == 201, r.text
+    assert r.json() == {**GOOD_ANSWER, "answered_at": r.json()["answered_at"]}
+    assert at(r.json()["answered_at"]) == NOW
+
+    events = await read_events(platform, feedback_topic(platform), count=2)
+    [received] = [e for e in events if e["type"] == "feedback.received.v1"]
+    assert received["subject"] == str(resolved.data.ticket_id)
+    assert received["data"] == {
+        "survey_id": survey["id"],
+        "ticket_id": str(resolved.data.ticket_id),
+        "customer_id": resolved.data.customer_id,
+        "csat": 4,
+        "nps": 9,
+        "has_comment": True,
+        "answered_at": received["data"]["answered_at"],
+    }
+    assert GOOD_ANSWER["comment"] not in json.dumps(received)  # the text stays in feedback's store
+
+    again = await answer(feedback, path, {"csat": 1, "nps": 0})
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "survey_already_answered")
+    assert (await feedback.client.get(path)).json()["status"] == "answered"
+    after = await staff_survey(feedback, resolved.data.ticket_id)
+    assert after is not None and after["answer"] == r.json()
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT, EventType.FEEDBACK_RECEIVED]
+
+
+async def test_answers_racing_each_other_record_exactly_one(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    resolved, survey = await create_survey(feedback, platform)
+    path = link_path(survey["link"])
+
+    responses = await asyncio.gather(*(answer(feedback, path, {"csat": c, "nps": c}) for c in range(1, 6)))
+
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409, 409]
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    recorded = await staff_survey(feedback, resolved.data.ticket_id)
+    assert recorded is not None and recorded["answer"] == winner
+    assert (await outbox_types(feedback)).count(EventType.FEEDBACK_RECEIVED) == 1
+
+
+async def test_bad_answers_get_a_precise_422_and_record_nothing(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    resolved, survey = await create_survey(feedback, platform)
+    path = link_path(survey["link"])
+    cases: list[tuple[dict[str, Any], str, list[str]]] = [
+        ({"csat": 0, "nps": 5}, "greater_than_equal", ["body", "csat"]),
+        ({"csat": 6, "nps": 5}, "less_than_equal", ["body", "csat"]),
+        ({"csat": 3, "nps": -1}, "greater_than_equal", ["body", "nps"]),
+        ({"csat": 3, "nps": 11}, "less_than_equal", ["body", "nps"]),
+        ({"csat": "5", "nps": 5}, "int_type", ["body", "csat"]),
+        ({"csat": 4.5, "nps": 5}, "int_type", ["body", "csat"]),
+        ({"csat": True, "nps": 5}, "int_type", ["body", "csat"]),
+        ({"nps": 5}, "missing", ["body", "csat"]),
+        ({"csat": 3, "nps": 5, "rating": 5}, "extra_forbidden", ["body", "rating"]),
+        ({"csat": 3, "nps": 5, "comment": "x" * 2001}, "string_too_long", ["body", "comment"]),
+        ({"csat": 3, "nps": 5, "comment": 42}, "string_type", ["body", "comment"]),
+        ({"csat": 3, "nps": 5, "comment": "nul\x00byte"}, "value_error", ["body", "comment"]),
+    ]
+    for body, code, loc in cases:
+        r = await answer(feedback, path, body)
+        assert r.status_code == 422, (body, r.text)
+        error = r.json()["error"]
+        assert error["code"] == "validation_error"
+        assert {"loc": loc, "type": code} in [{"loc": d["loc"], "type": d["type"]} for d in error["details"]], body
+
+    assert (await feedback.client.get(path)).json()["status"] == "open"
+    recorded = await staff_survey(feedback, resolved.data.ticket_id)
+    assert recorded is not None and recorded["answer"] is None
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+    # still answerable after all that, and a 2000-character comment is fine
+    r = await answer(feedback, path, {"csat": 5, "nps": 10, "comment": "y" * 2000})
+    assert r.status_code == 201, r.text
+
+
+async def test_a_link_that_is_not_a_survey_is_404(feedback: RunningService) -> None:
+    tokens = ["A" * 32, "short", "not%00a%00token%00at%00all", "x" * 300, "..%2F..%2Fhealth"]
+    for token in tokens:
+        for r in (
+            await feedback.client.get(f"/v1/surveys/{token}"),
+            await answer(feedback, f"/v1/surveys/{token}", GOOD_ANSWER),
+        ):
+            assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found"), (token, r.text)
+
+
+async def test_an_unanswered_survey_closes_at_its_expiry_with_410(
+    feedback: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    resolved, survey = await create_survey(feedback, platform)
+    path = link_path(survey["link"])
+    expires_at = at(survey["expires_at"])
+
+    clock.set(expires_at - timedelta(seconds=1))
+    assert (await feedback.client.get(path)).json()["status"] == "open"
+
+    clock.set(expires_at)
+    assert (await feedback.client.get(path)).json()["status"] == "expired"
+    r = await answer(feedback, path, GOOD_ANSWER)
+    assert (r.status_code, r.json()["error"]["code"]) == (410, "survey_expired")
+    recorded = await staff_survey(feedback, resolved.data.ticket_id)
+    assert recorded is not None and (recorded["status"], recorded["answer"]) == ("expired", None)
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+
+
+async def test_staff_read_a_tickets_survey_with_its_link(feedback: RunningService, platform: PlatformSettings) -> None:
+    resolved, _ = await create_survey(feedback, platform)
+    url = f"/v1/tickets/{resolved.data.ticket_id}/survey"
+
+    r = await feedback.client.get(url)
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "missing_credentials")
+    r = await feedback.client.get(url, headers={"Authorization": "Bearer tl1.forged.sig"})
+    assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_token")
+
+    r = await feedback.client.get(url, headers=agent_headers())
+    assert r.status_code == 200, r.text
+    survey = r.json()
+    assert survey["ticket_id"] == str(resolved.data.ticket_id)
+    assert (survey["ticket_number"], survey["customer_id"]) == (resolved.data.number, resolved.data.customer_id)
+    assert (survey["status"], survey["answer"]) == ("open", None)
+    assert at(survey["created_at"]) == NOW
+    assert (await feedback.client.get(link_path(survey["link"]))).status_code == 200
+
+    r = await feedback.client.get(f"/v1/tickets/{uuid.uuid4()}/survey", headers=agent_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found")
+    r = await feedback.client.get("/v1/tickets/not-a-uuid/survey", headers=agent_headers())
+    assert r.status_code == 422
