@@ -38,7 +38,10 @@ def create_ticket_created(**overrides: Any) -> TicketCreated:
     """`ticket.created` as intake emits it."""
     ref = ticket_ref(**overrides)
     return TicketCreated(
-        source="intake", subject=str(ref["ticket_id"]), time=ref["created_at"], data=TicketCreatedData(**ref, need="refund")
+        source="intake",
+        subject=str(ref["ticket_id"]),
+        time=ref["created_at"],
+        data=TicketCreatedData(**ref, need="refund"),
     )
 
 

@@ -69,4 +69,3 @@ def new_database(infra: Infra) -> Callable[[str], Awaitable[str]]:
         return url
 
     return create
-

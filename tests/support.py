@@ -75,7 +75,6 @@ async def serve(app: FastAPI, *, wait_consumer: bool = True) -> AsyncIterator[Ru
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     try:
         while not server.started:
@@ -145,7 +144,9 @@ async def read_topic(settings: PlatformSettings, topic: str, *, count: int, time
     return records
 
 
-async def read_events(settings: PlatformSettings, topic: str, *, count: int, timeout: float = 20) -> list[dict[str, Any]]:
+async def read_events(
+    settings: PlatformSettings, topic: str, *, count: int, timeout: float = 20
+) -> list[dict[str, Any]]:
     """Like `read_topic`, decoded as JSON envelopes."""
     return [json.loads(r.value) for r in await read_topic(settings, topic, count=count, timeout=timeout)]
 
@@ -161,8 +162,6 @@ async def publish(settings: PlatformSettings, *events: Any) -> None:
     await producer.start()
     try:
         for event in events:
-            await producer.send_and_wait(
-                topics.for_type(event.type), value=event.to_json(), key=event.subject.encode()
-            )
+            await producer.send_and_wait(topics.for_type(event.type), value=event.to_json(), key=event.subject.encode())
     finally:
         await producer.stop()

@@ -42,9 +42,7 @@ class PlatformSettings(BaseSettings):
     def _no_dev_secret_in_production(self) -> PlatformSettings:
         secret = self.auth_secret.get_secret_value()
         if self.env == "production" and (secret == DEV_SECRET or len(secret) < 32):
-            raise ValueError(
-                "TICKETLOOP_AUTH_SECRET must be set to a random value of 32+ characters in production"
-            )
+            raise ValueError("TICKETLOOP_AUTH_SECRET must be set to a random value of 32+ characters in production")
         return self
 
 

@@ -38,11 +38,7 @@ class Deadlines:
 
 def deadlines_for(targets: ResponseTargets, *, channel: str, received_at: datetime) -> Deadlines:
     """Deadlines of a ticket received on `channel` at `received_at` (voice answers faster)."""
-    first = (
-        targets.first_response_voice_minutes
-        if channel in VOICE_CHANNELS
-        else targets.first_response_text_minutes
-    )
+    first = targets.first_response_voice_minutes if channel in VOICE_CHANNELS else targets.first_response_text_minutes
     return Deadlines(
         acknowledgement_due=received_at + timedelta(minutes=targets.acknowledgement_minutes),
         first_response_due=received_at + timedelta(minutes=first),

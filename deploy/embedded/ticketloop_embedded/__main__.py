@@ -38,9 +38,7 @@ def config_from_env() -> StackConfig:
         data_dir=Path(env.get("TICKETLOOP_EMBEDDED_DATA_DIR", ".ticketloop")).resolve(),
         pg_port=int(env.get("TICKETLOOP_EMBEDDED_PG_PORT", EMBEDDED_PG_PORT)),
         broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
-        service_ports={
-            s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES
-        },
+        service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES},
     )
 
 
@@ -53,7 +51,8 @@ def print_welcome(stack: Stack) -> None:
         say(f"  {name:<14} {proc.url}")
     say("Development credentials (change TICKETLOOP_AUTH_SECRET outside development):")
     say(f"  channel API key   X-Api-Key: {os.environ.get('TICKETLOOP_INTAKE_DEV_CHANNEL_KEY', DEV_CHANNEL_KEY)}")
-    say(f"  agent token       Authorization: Bearer {issue_token(secret, sub='agent-fin-1', role=Role.AGENT, name='Ravi Iyer')}")
+    agent = issue_token(secret, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer")
+    say(f"  agent token       Authorization: Bearer {agent}")
     say(f"  admin token       Authorization: Bearer {issue_token(secret, sub='admin', role=Role.ADMIN, name='Admin')}")
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
@@ -75,7 +74,8 @@ def run() -> int:
                     stack.restart_broker()
                     continue
                 proc = stack.services[name]
-                say(f"{name} exited with status {proc.process and proc.process.poll()}; restarting (log: {proc.log_path})")
+                status = proc.process.poll() if proc.process else None
+                say(f"{name} exited with status {status}; restarting (log: {proc.log_path})")
                 time.sleep(backoff.get(name, 0))
                 backoff[name] = min(backoff.get(name, 0.5) * 2, 30)
                 proc.restarts += 1

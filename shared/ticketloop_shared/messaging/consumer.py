@@ -118,9 +118,7 @@ class EventConsumer:
             except Exception as exc:
                 if attempt == attempts:
                     log.exception("handler failed, giving up", extra={"event_id": str(event.id)})
-                    await self.deadletter(
-                        record, f"failed after {attempts} attempts: {exc!r}", event_type=event_type
-                    )
+                    await self.deadletter(record, f"failed after {attempts} attempts: {exc!r}", event_type=event_type)
                     return
                 HANDLER_RETRIES.labels(self.service, event_type).inc()
                 log.warning(
@@ -135,9 +133,7 @@ class EventConsumer:
 
     async def _apply(self, handler: Handler, event: AnyEvent) -> str:
         async with self.session_factory() as session, session.begin():
-            fresh = await claim(
-                session, self.inbox, consumer=self.group_id, event_id=event.id, event_type=event.type
-            )
+            fresh = await claim(session, self.inbox, consumer=self.group_id, event_id=event.id, event_type=event.type)
             if not fresh:
                 return "duplicate"
             await handler(session, event)

@@ -57,10 +57,7 @@ async def ensure_topics(settings: PlatformSettings, topics: list[str], *, attemp
             if missing:
                 try:
                     await admin.create_topics(
-                        [
-                            NewTopic(t, settings.topic_partitions, settings.topic_replication)
-                            for t in missing
-                        ]
+                        [NewTopic(t, settings.topic_partitions, settings.topic_replication) for t in missing]
                     )
                 except TopicAlreadyExistsError:
                     pass

@@ -151,9 +151,7 @@ class OutboxRelay:
                     )
                 )
             await asyncio.gather(*futures)
-            await conn.execute(
-                update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now())
-            )
+            await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         self.published += len(rows)
@@ -181,11 +179,9 @@ class OutboxRelay:
         cutoff = utcnow() - self.retention
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                delete(self.table).where(
-                    self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff
-                )
+                delete(self.table).where(self.table.c.published_at.is_not(None), self.table.c.published_at < cutoff)
             )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)
 
     async def _listen(self) -> None:
         try:

@@ -111,7 +111,7 @@ async def list_tickets(
             status=Status(t.status),
             channel=Channel(t.channel),
             category=Category(t.category),
-            urgency=t.urgency,  # type: ignore[arg-type]
+            urgency=t.urgency,
             subject=t.subject,
             customer_id=t.customer_id,
             assignee_id=t.assignee_id,
@@ -182,5 +182,3 @@ async def resolve(
         status_code=200,
         action=close,
     )
-
-

@@ -29,16 +29,16 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
 
 async def get_with_timeline(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
     """One ticket with its timeline loaded."""
-    return await session.scalar(
-        select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.timeline))
-    )
+    return await session.scalar(select(Ticket).where(Ticket.id == ticket_id).options(selectinload(Ticket.timeline)))
 
 
 async def timeline(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[TimelineEntry]:
     """A ticket's timeline, oldest first."""
     return (
         await session.scalars(
-            select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id).order_by(TimelineEntry.at, TimelineEntry.id)
+            select(TimelineEntry)
+            .where(TimelineEntry.ticket_id == ticket_id)
+            .order_by(TimelineEntry.at, TimelineEntry.id)
         )
     ).all()
 

@@ -179,7 +179,9 @@ async def resolve(
     ticket.updated_at = now
     repository.add_entry(
         session,
-        TimelineEntry(ticket_id=ticket.id, at=now, kind="resolved", actor=f"agent:{agent.sub}", body=request.resolution),
+        TimelineEntry(
+            ticket_id=ticket.id, at=now, kind="resolved", actor=f"agent:{agent.sub}", body=request.resolution
+        ),
     )
     await session.flush()
     await outbox.add(
@@ -244,10 +246,10 @@ async def to_out(session: AsyncSession, ticket: Ticket) -> TicketOut:
         id=ticket.id,
         number=ticket.number,
         status=Status(ticket.status),
-        channel=ticket.channel,  # type: ignore[arg-type]
-        category=ticket.category,  # type: ignore[arg-type]
-        need=ticket.need,  # type: ignore[arg-type]
-        urgency=ticket.urgency,  # type: ignore[arg-type]
+        channel=ticket.channel,
+        category=ticket.category,
+        need=ticket.need,
+        urgency=ticket.urgency,
         subject=ticket.subject,
         description=ticket.description,
         customer=CustomerOut(

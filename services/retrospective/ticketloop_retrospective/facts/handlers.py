@@ -33,7 +33,9 @@ async def on_ticket_replied(session: AsyncSession, event: TicketReplied) -> None
 async def on_ticket_resolved(session: AsyncSession, event: TicketResolved) -> None:
     """A resolution counts in its week and ends the ticket's handling time."""
     data = event.data
-    await service.record_ticket(session, ref=data, resolved_at=data.resolved_at, first_response_at=data.first_response_at)
+    await service.record_ticket(
+        session, ref=data, resolved_at=data.resolved_at, first_response_at=data.first_response_at
+    )
 
 
 async def on_ticket_assigned(session: AsyncSession, event: TicketAssigned) -> None:
@@ -48,9 +50,7 @@ async def on_sla_met(session: AsyncSession, event: SlaMet) -> None:
 
 async def on_sla_breached(session: AsyncSession, event: SlaBreached) -> None:
     """A breached clock counts against SLA compliance, whatever is reported after it."""
-    await service.record_clock_outcome(
-        session, data=event.data, outcome=ClockOutcome.BREACHED, reported_at=event.time
-    )
+    await service.record_clock_outcome(session, data=event.data, outcome=ClockOutcome.BREACHED, reported_at=event.time)
 
 
 async def on_feedback_received(session: AsyncSession, event: FeedbackReceived) -> None:

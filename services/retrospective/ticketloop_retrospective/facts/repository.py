@@ -19,11 +19,6 @@ from ticketloop_retrospective.facts.models import TicketFact
 from ticketloop_shared.events import ClockKind, ClockOutcome
 
 
-async def get(session: AsyncSession, ticket_id: uuid.UUID) -> TicketFact | None:
-    """The facts of one ticket, if any event about it has been seen."""
-    return await session.get(TicketFact, ticket_id)
-
-
 async def record_ticket(
     session: AsyncSession,
     *,

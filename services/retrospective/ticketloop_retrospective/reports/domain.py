@@ -37,24 +37,28 @@ class ReportWeek:
         """The week named `YYYY-Www`, or `InvalidWeek` saying what is wrong with it."""
         match = WEEK_FORMAT.fullmatch(value)
         if match is None:
-            raise InvalidWeek(
-                f"week {value!r} is not of the form YYYY-Www, e.g. 2026-W48", details={"week": value}
-            )
+            raise InvalidWeek(f"week {value!r} is not of the form YYYY-Www, e.g. 2026-W48", details={"week": value})
         year, week = int(match[1]), int(match[2])
         try:
             monday = date.fromisocalendar(year, week, 1)
+        except ValueError:
+            raise InvalidWeek(f"{year} has no ISO week {week}", details={"week": value}) from None
+        try:
             starts_at = datetime.combine(monday, time.min, tzinfo=zone)
             ends_at = datetime.combine(monday + timedelta(days=7), time.min, tzinfo=zone)
-            # The database compares instants; a week at the edge of the calendar cannot be one.
-            starts_at.astimezone(UTC), ends_at.astimezone(UTC)
-        except (ValueError, OverflowError):
-            raise InvalidWeek(f"{year} has no ISO week {week}", details={"week": value}) from None
+            # The database compares instants, so both ends must exist as UTC instants too.
+            starts_at.astimezone(UTC)
+            ends_at.astimezone(UTC)
+        except OverflowError:
+            raise InvalidWeek(f"week {value} runs past the supported calendar", details={"week": value}) from None
         return cls(label=f"{year:04d}-W{week:02d}", starts_at=starts_at, ends_at=ends_at)
 
 
 def round_half_up(value: Fraction | Decimal | float, places: int = 1) -> float:
     """Round as a person reading the report would (2.25 → 2.3), not as binary floats do."""
-    exact = Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(str(value))
+    exact = (
+        Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(str(value))
+    )
     rounded = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
     return rounded + 0.0  # turns -0.0 into 0.0
 
@@ -73,6 +77,6 @@ def nps_score(*, promoters: int, detractors: int, responses: int) -> float | Non
     return round_half_up(Fraction((promoters - detractors) * 100, responses))
 
 
-def mean(value: Fraction | Decimal | float | None, places: int = 1) -> float | None:
-    """A rounded average, None when there was nothing to average."""
+def rounded(value: Fraction | Decimal | float | None, places: int = 1) -> float | None:
+    """An average or median as reported; None when there was nothing to average."""
     return None if value is None else round_half_up(value, places)

@@ -62,9 +62,9 @@ async def routes(session: AsyncSession) -> Sequence[CategoryRoute]:
 async def department_for(session: AsyncSession, category: str) -> Department | None:
     """The department owning `category`, else the fallback department."""
     dept = await session.scalar(
-        select(Department).join(CategoryRoute, CategoryRoute.department_id == Department.id).where(
-            CategoryRoute.category == category
-        )
+        select(Department)
+        .join(CategoryRoute, CategoryRoute.department_id == Department.id)
+        .where(CategoryRoute.category == category)
     )
     if dept is None:
         dept = await session.scalar(select(Department).where(Department.is_fallback.is_(True)))

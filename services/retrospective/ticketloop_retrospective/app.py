@@ -1,0 +1,37 @@
+"""retrospective's application factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from ticketloop_retrospective.db import messaging
+from ticketloop_retrospective.facts.handlers import HANDLERS
+from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
+from ticketloop_retrospective.reports.endpoints import router as report_router
+from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_shared.api import create_service_app
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.runtime import ServiceSpec
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build retrospective; nothing connects until the app starts."""
+    settings = settings or RetrospectiveSettings()
+    spec = ServiceSpec(
+        name="retrospective",
+        settings=settings,
+        messaging=messaging,
+        migrations=MIGRATIONS,
+        handlers=HANDLERS,
+    )
+    return create_service_app(
+        spec,
+        title="ticketloop retrospective",
+        description="Every loop event projected into read models; weekly reports for staff.",
+        routers=[report_router],
+        clock=clock,
+    )

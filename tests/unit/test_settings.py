@@ -1,0 +1,22 @@
+"""Settings refuse development placeholders in production."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.settings import PlatformSettings
+
+
+def test_production_needs_a_real_secret() -> None:
+    with pytest.raises(ValidationError, match="TICKETLOOP_AUTH_SECRET"):
+        PlatformSettings(env="production")
+    PlatformSettings(env="production", auth_secret=SecretStr("x" * 40))
+
+
+def test_production_refuses_the_development_channel_key() -> None:
+    platform = PlatformSettings(env="production", auth_secret=SecretStr("x" * 40))
+    with pytest.raises(ValidationError, match="DEV_CHANNEL_KEY"):
+        IntakeSettings(platform=platform)
+    assert IntakeSettings(platform=platform, dev_channel_key="").dev_channel_key is None  # type: ignore[arg-type]
