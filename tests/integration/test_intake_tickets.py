@@ -176,3 +176,10 @@ async def test_list_filters_and_paginates(intake: RunningService) -> None:
     page = (await intake.client.get("/v1/tickets?category=billing&limit=1", headers=agent_headers())).json()
     assert page["total"] == 2 and len(page["items"]) == 1
     assert page["items"][0]["category"] == "billing"
+
+
+async def test_unknown_routes_and_methods_use_the_one_error_shape(intake: RunningService) -> None:
+    r = await intake.client.get("/v1/nothing-here")
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "route_not_found")
+    r = await intake.client.delete("/v1/tickets", headers=agent_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (405, "method_not_allowed")
