@@ -59,8 +59,8 @@ def round_half_up(value: Fraction | Decimal | float, places: int = 1) -> float:
     exact = (
         Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(str(value))
     )
-    rounded = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-    return rounded + 0.0  # turns -0.0 into 0.0
+    result = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+    return result + 0.0  # turns -0.0 into 0.0
 
 
 def percent(part: int, whole: int) -> float | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import tzinfo
+from fractions import Fraction
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.reports import repository
-from ticketloop_retrospective.reports.domain import ReportWeek, nps_score, percent, rounded
+from ticketloop_retrospective.reports.domain import ReportWeek, nps_score, percent, round_half_up, rounded
 from ticketloop_retrospective.reports.schemas import (
     CategoryShare,
     CsatFigures,
@@ -23,6 +24,9 @@ async def weekly_report(session: AsyncSession, *, week: str, zone: tzinfo) -> We
     window = ReportWeek.parse(week, zone)
     t = await repository.week_totals(session, starts_at=window.starts_at, ends_at=window.ends_at)
     categories = await repository.opened_by_category(session, starts_at=window.starts_at, ends_at=window.ends_at)
+    # Shares are of the categories' own total, counted by one statement, so they stay consistent
+    # with each other even if tickets arrive between this query and the one behind tickets_opened.
+    categorised = sum(count for _, count in categories)
     return WeeklyReport(
         week=window.label,
         starts_at=window.starts_at,
@@ -53,7 +57,7 @@ async def weekly_report(session: AsyncSession, *, week: str, zone: tzinfo) -> We
             score=nps_score(promoters=t.promoters, detractors=t.detractors, responses=t.nps_responses),
         ),
         categories=[
-            CategoryShare(category=category, tickets=count, share_pct=percent(count, t.opened) or 0.0)
+            CategoryShare(category=category, tickets=count, share_pct=round_half_up(Fraction(count * 100, categorised)))
             for category, count in categories
         ],
     )
