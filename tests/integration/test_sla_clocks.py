@@ -11,7 +11,7 @@ from uuid import UUID
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from tests.support import RunningService, agent_headers, eventually, publish, read_events, serve
 from ticketloop_shared.clock import FrozenClock
@@ -347,6 +347,37 @@ async def test_periodic_breach_check_follows_the_injected_clock(
         clocks = await clocks_of(sla, created.data.ticket_id)
         assert clocks["first_response"]["status"] == "breached"
         assert clocks["resolution"]["remaining_seconds"] == (RESOLUTION - FIRST_RESPONSE_VOICE).total_seconds()
+
+
+async def test_one_clock_that_cannot_be_breached_does_not_stop_the_sweep(
+    sla: RunningService, platform: PlatformSettings
+) -> None:
+    poisoned, healthy = ticket_created(created_at=T0), ticket_created(created_at=T0 + timedelta(minutes=1))
+    await publish(platform, poisoned, healthy)
+    for created in (poisoned, healthy):
+        await clocks_when(sla, created.data.ticket_id, lambda c: len(c) == 2)
+    # A real database failure for one ticket only: PostgreSQL refuses its outbox row.
+    async with unit_of_work(sla.runtime.sessions) as session:
+        await session.execute(
+            text(
+                "CREATE FUNCTION refuse_poisoned() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF NEW.key = '{poisoned.subject}' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$"
+            )
+        )
+        await session.execute(
+            text(
+                "CREATE TRIGGER refuse_poisoned BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_poisoned()"
+            )
+        )
+
+    # The poisoned clock is due first, so the sweep meets it first and must go on past it.
+    assert await sweep(sla, now=T0 + timedelta(minutes=30)) == 1
+    [event] = await read_events(platform, sla_topic(platform), count=1)
+    assert (event["type"], event["subject"]) == ("sla.breached.v1", healthy.subject)
+    assert (await clocks_of(sla, healthy.data.ticket_id))["first_response"]["status"] == "breached"
+    # left running, untouched, for the next sweep to retry
+    assert (await clocks_of(sla, poisoned.data.ticket_id))["first_response"]["status"] == "running"
+    assert await emitted(sla) == [("sla.breached.v1", "first_response")]
 
 
 async def test_breaches_are_listed_newest_first_and_paginated(sla: RunningService, platform: PlatformSettings) -> None:

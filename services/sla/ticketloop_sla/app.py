@@ -7,10 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_shared.api import create_service_app
-from ticketloop_shared.clock import Clock, SystemClock
+from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import unit_of_work
-from ticketloop_shared.events import Topics
-from ticketloop_shared.messaging.outbox import Outbox
 from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
 from ticketloop_sla.clocks import service
 from ticketloop_sla.clocks.endpoints import router as clock_router
@@ -26,22 +24,21 @@ async def check_breaches(runtime: Runtime) -> int:
     """One breach sweep at the runtime's (injectable) now, in its own transaction."""
     async with unit_of_work(runtime.sessions) as session:
         breached = await service.check_breaches(session, now=runtime.clock.now(), outbox=runtime.outbox)
-    runtime.wake_relay()
+    if breached:
+        runtime.wake_relay()
     return breached
 
 
 def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build sla; nothing connects until the app starts."""
     settings = settings or SlaSettings()
-    clock = clock or SystemClock()
-    # Handlers only get (session, event), so they carry the same outbox the runtime will build.
-    outbox = Outbox(messaging.outbox, Topics(settings.platform.topic_prefix))
     spec = ServiceSpec(
         name="sla",
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        handlers=build_handlers(targets=settings.targets, outbox=outbox, clock=clock),
+        # Built by the runtime at start: the handlers announce through its outbox, timed by its clock.
+        handlers=lambda runtime: build_handlers(targets=settings.targets, outbox=runtime.outbox, clock=runtime.clock),
         periodic=[Periodic("breach-check", settings.breach_check_seconds, check_breaches)],
     )
     return create_service_app(
