@@ -289,6 +289,25 @@ async def test_reply_arriving_before_created_still_ends_with_correct_clocks(
     assert await emitted(sla) == [("sla.met.v1", "first_response")]
 
 
+async def test_a_later_reply_overtaking_the_first_does_not_move_the_first_response_time(
+    sla: RunningService, platform: PlatformSettings
+) -> None:
+    created = ticket_created()
+    second = ticket_replied(created, at=T0 + timedelta(minutes=20), first_response=False)
+    first = ticket_replied(created, at=T0 + timedelta(minutes=10))
+    await publish(platform, created, second, first)
+
+    assert sla.runtime.consumer is not None
+    consumer = sla.runtime.consumer
+    await eventually(lambda: consumer.handled == 3)
+    clocks = await clocks_of(sla, created.data.ticket_id)
+    assert (clocks["first_response"]["status"], at(clocks["first_response"]["stopped_at"])) == (
+        "met",
+        T0 + timedelta(minutes=10),
+    )
+    assert await emitted(sla) == [("sla.met.v1", "first_response")]
+
+
 async def test_resolution_without_a_reply_stops_both_clocks(sla: RunningService, platform: PlatformSettings) -> None:
     created = ticket_created()
     await publish(platform, created, ticket_resolved(created, at=T0 + timedelta(minutes=10), first_response_at=None))

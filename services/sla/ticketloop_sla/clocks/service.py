@@ -71,8 +71,14 @@ async def record_reply(
     now: datetime,
     context: EventContext,
 ) -> None:
-    """An answer to the customer stops the first-response clock (later replies change nothing)."""
+    """The first answer to the customer stops the first-response clock.
+
+    Only the reply intake flags as the first one counts, so a later reply that overtakes it
+    on the way here cannot stop the clock at the wrong time.
+    """
     await start_clocks(session, ticket=data, targets=targets, now=now)
+    if not data.first_response:
+        return
     await _stop(
         session,
         ticket_id=data.ticket_id,
