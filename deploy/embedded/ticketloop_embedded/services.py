@@ -74,7 +74,11 @@ class ServiceProcess:
             out = self._log
         env = {**os.environ, **self.env, f"{self.sdef.env_prefix}HTTP_PORT": str(self.port)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", self.sdef.module], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", self.sdef.module],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor, which stops us in order
         )
 
     def alive(self) -> bool:
