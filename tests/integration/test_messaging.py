@@ -20,6 +20,7 @@ from tests.support import eventually, publish, read_topic
 from ticketloop_shared.db import make_engine, make_sessionmaker, unit_of_work
 from ticketloop_shared.events import EventType, Topics
 from ticketloop_shared.messaging.consumer import EventConsumer, Handler
+from ticketloop_shared.messaging.deadletter import replay
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay
 from ticketloop_shared.runtime import Messaging
@@ -214,8 +215,8 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
 
     consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()})
     async with running(consumer.run()):
+        dead = await read_topic(backbone.platform, backbone.topics.deadletter, count=2)
         await eventually(lambda: _equals(backbone.effect_count(), 1))
-    dead = await read_topic(backbone.platform, backbone.topics.deadletter, count=2)
     assert [r.value for r in dead] == [b"{not json", json.dumps(bad).encode()]
     headers = [dict(r.headers) for r in dead]
     assert b"undecodable" in headers[0]["x-error"]
@@ -245,6 +246,31 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_capped_retrie
     assert b"downstream table missing" in dict(dead.headers)["x-error"]
     assert dead.key == failing.subject.encode()
     assert dead.value == failing.to_json()
+
+
+async def test_a_dead_letter_is_replayed_to_its_topic_and_handled(backbone: Backbone) -> None:
+    event = create_ticket_created()
+    fixed = False
+    record = record_effect()
+
+    async def broken_until_fixed(session: AsyncSession, e: Any) -> None:
+        if not fixed:
+            raise RuntimeError("bug")
+        await record(session, e)
+
+    await publish(backbone.platform, event)
+    consumer = backbone.consumer({EventType.TICKET_CREATED: broken_until_fixed})
+    async with running(consumer.run()):
+        await read_topic(backbone.platform, backbone.topics.deadletter, count=1)
+        fixed = True
+        other = await replay(backbone.platform, group="another-service", idle_seconds=0.5)
+        assert (other.replayed, other.skipped) == (0, 1)
+        result = await replay(backbone.platform, group=consumer.group_id)
+        assert result.replayed == 1
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+        await publish(backbone.platform, event)  # and a later redelivery has no second effect
+        await asyncio.sleep(1)
+    assert await backbone.effect_count() == 1
 
 
 async def test_a_transient_failure_is_retried_and_applied_once(backbone: Backbone) -> None:
