@@ -1,0 +1,89 @@
+"""`ticketloop run` as a user runs it: it starts everything, prints URLs and credentials,
+restarts a service that dies, and on Ctrl-C stops every process it started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from ticketloop_embedded.ports import free_port, port_open
+from ticketloop_embedded.services import SERVICES
+
+
+def wait_for_line(log: Path, text: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = log.read_text()
+        if text in content:
+            return content
+        time.sleep(0.2)
+    raise TimeoutError(f"{text!r} not printed in {timeout}s; output:\n{log.read_text()[-3000:]}")
+
+
+def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
+    root = Path(tempfile.mkdtemp(prefix="ticketloop-run-"))
+    ports = {s.name: free_port() for s in SERVICES}
+    pg_port, broker_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "TICKETLOOP_EMBEDDED_DATA_DIR": str(root / "data"),
+        "TICKETLOOP_EMBEDDED_PG_PORT": str(pg_port),
+        "TICKETLOOP_EMBEDDED_BROKER_PORT": str(broker_port),
+        "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+        **{f"{s.env_prefix}HTTP_PORT": str(ports[s.name]) for s in SERVICES},
+    }
+    log = root / "run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ticketloop_embedded", "run"], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        printed = wait_for_line(log, "Stop: Ctrl-C", timeout=120)
+        for s in SERVICES:
+            assert f"http://127.0.0.1:{ports[s.name]}" in printed
+        assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer tl1." in printed
+        children = psutil.Process(proc.pid).children(recursive=True)
+
+        # a service that dies is restarted
+        routing = next(c for c in children if "ticketloop_routing" in " ".join(c.cmdline()))
+        routing.kill()
+        wait_for_line(log, "routing exited", timeout=10)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{ports['routing']}/health/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError("routing was not restarted")
+
+        # Ctrl-C stops services, broker and PostgreSQL, and the command exits 0
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+        assert "stopped" in log.read_text().splitlines()[-1]
+        for child in children:
+            assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, child
+        assert not port_open(broker_port) and not port_open(pg_port)
+        assert not any(port_open(p) for p in ports.values())
+        assert not (root / "data" / "pg" / "postmaster.pid").exists()
+    finally:
+        if proc.poll() is None:  # a failed assertion: still stop everything it started, in order
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(proc.pid).children(recursive=True):
+                    child.kill()
+                proc.kill()
+                proc.wait()
