@@ -1,5 +1,5 @@
 """`ticketloop run` as a user runs it: it starts everything, prints URLs and credentials,
-restarts a service that dies, and on Ctrl-C stops every process it started."""
+restarts a service or a broker that dies, and on Ctrl-C stops every process it started."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.support import agent_headers, channel_headers, create_ticket_body
 from ticketloop_embedded.ports import free_port, port_open
 from ticketloop_embedded.services import SERVICES
 
@@ -66,6 +67,29 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
             time.sleep(0.2)
         else:
             raise AssertionError("routing was not restarted")
+
+        # a dead broker is noticed, reported and replaced
+        broker = next(c for c in psutil.Process(proc.pid).children(recursive=True) if "tansu" in c.name())
+        broker.kill()
+        wait_for_line(log, "broker died", timeout=10)
+        deadline = time.monotonic() + 30
+        while not port_open(broker_port) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert port_open(broker_port), "broker was not restarted"
+        wait_for_line(log, "topics recreated", timeout=30)
+
+        # ... and the services carry on with the new broker: a new ticket still gets routed
+        intake = f"http://127.0.0.1:{ports['intake']}"
+        r = httpx.post(f"{intake}/v1/tickets", json=create_ticket_body(), headers=channel_headers(), timeout=10)
+        assert r.status_code == 201, r.text
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            ticket = httpx.get(f"{intake}/v1/tickets/{r.json()['id']}", headers=agent_headers(), timeout=10).json()
+            if ticket["assignee"]:
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("a ticket posted after the broker restart was never assigned")
 
         # Ctrl-C stops services, broker and PostgreSQL, and the command exits 0
         children = psutil.Process(proc.pid).children(recursive=True)

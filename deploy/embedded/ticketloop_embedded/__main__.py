@@ -72,6 +72,7 @@ def run() -> int:
                 if name == "broker":
                     say("broker died; restarting it. It is memory-only: topics, offsets and unconsumed events are gone")
                     stack.restart_broker()
+                    say("broker restarted and topics recreated; services reconnect by themselves")
                     continue
                 proc = stack.services[name]
                 status = proc.process.poll() if proc.process else None

@@ -20,6 +20,7 @@ from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events.catalog import AnyEvent, parse_event
 from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.messaging.inbox import claim
+from ticketloop_shared.messaging.kafka import make_consumer
 from ticketloop_shared.metrics import EVENTS_CONSUMED, HANDLER_RETRIES
 from ticketloop_shared.settings import PlatformSettings
 
@@ -65,9 +66,21 @@ class EventConsumer:
         return set(self._consumer.assignment()) if self._consumer else set()
 
     async def run(self) -> None:
-        """Consume until cancelled; the offset of a message is committed only after its effect."""
-        from ticketloop_shared.messaging.kafka import make_consumer
+        """Consume until cancelled; if the connection breaks, reconnect with backoff."""
+        delay = self.settings.consumer_backoff_seconds
+        while True:
+            try:
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.started.clear()
+                log.exception("consumer failed; reconnecting", extra={"group": self.group_id})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.settings.consumer_backoff_max_seconds)
 
+    async def _consume(self) -> None:
+        """One consumer session; the offset of a message is committed only after its effect."""
         consumer = make_consumer(
             self.settings, *self.subscribed_topics, group_id=self.group_id, client_id=self.client_id
         )
