@@ -187,7 +187,11 @@ def get_runtime(request: Request) -> Runtime:
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Dependency: the request's unit of work; committed before the response is sent."""
+    """Dependency: the request's unit of work.
+
+    Used with `scope="function"`, so the commit happens before the response is sent: a client
+    never sees a success for a change that then failed to commit.
+    """
     runtime: Runtime = request.app.state.runtime
     async with runtime.sessions() as session, session.begin():
         yield session
@@ -195,4 +199,4 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
