@@ -9,6 +9,7 @@ from typing import Any
 from ticketloop_shared.events import (
     TicketCreated,
     TicketCreatedData,
+    TicketRef,
     TicketReplied,
     TicketRepliedData,
     TicketResolved,
@@ -45,25 +46,45 @@ def create_ticket_created(**overrides: Any) -> TicketCreated:
     )
 
 
-def create_ticket_replied(created: TicketCreated, *, after: timedelta = timedelta(minutes=5)) -> TicketReplied:
-    """The first agent reply to a created ticket."""
-    ref = created.data.model_dump(include=set(TicketRepliedData.model_fields) & set(created.data.model_dump()))
-    at = created.data.created_at + after
+def _ref(created: TicketCreated) -> dict[str, Any]:
+    return created.data.model_dump(include=set(TicketRef.model_fields))
+
+
+def create_ticket_replied(
+    created: TicketCreated,
+    *,
+    at: datetime | None = None,
+    after: timedelta = timedelta(minutes=5),
+    first_response: bool = True,
+) -> TicketReplied:
+    """An agent's reply to a created ticket (at `at`, else `after` its creation), in its conversation."""
+    at = at or created.data.created_at + after
     return TicketReplied(
         source="intake",
         subject=created.subject,
         time=at,
-        data=TicketRepliedData(**ref, message_id=new_id(), agent_id="agent-1", replied_at=at, first_response=True),
+        **created.context().model_dump(),
+        data=TicketRepliedData(
+            **_ref(created), message_id=new_id(), agent_id="agent-1", replied_at=at, first_response=first_response
+        ),
     )
 
 
-def create_ticket_resolved(created: TicketCreated, *, after: timedelta = timedelta(minutes=60)) -> TicketResolved:
-    """The resolution of a created ticket."""
-    ref = created.data.model_dump(include=set(TicketResolvedData.model_fields) & set(created.data.model_dump()))
-    at = created.data.created_at + after
+def create_ticket_resolved(
+    created: TicketCreated,
+    *,
+    at: datetime | None = None,
+    after: timedelta = timedelta(minutes=60),
+    first_response_at: datetime | None = None,
+) -> TicketResolved:
+    """The resolution of a created ticket (at `at`, else `after` its creation), in its conversation."""
+    at = at or created.data.created_at + after
     return TicketResolved(
         source="intake",
         subject=created.subject,
         time=at,
-        data=TicketResolvedData(**ref, resolved_at=at, resolved_by="agent-1"),
+        **created.context().model_dump(),
+        data=TicketResolvedData(
+            **_ref(created), resolved_at=at, resolved_by="agent-1", first_response_at=first_response_at
+        ),
     )

@@ -13,17 +13,12 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import select, text
 
+from tests.builders import create_ticket_created, create_ticket_replied, create_ticket_resolved
 from tests.support import RunningService, agent_headers, eventually, publish, read_events, serve
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.db import unit_of_work
 from ticketloop_shared.events import (
     TicketCreated,
-    TicketCreatedData,
-    TicketRef,
-    TicketReplied,
-    TicketRepliedData,
-    TicketResolved,
-    TicketResolvedData,
     Topics,
 )
 from ticketloop_shared.ids import new_id
@@ -43,52 +38,7 @@ RESOLUTION = timedelta(minutes=120)
 
 def ticket_created(*, channel: str = "web", created_at: datetime = T0) -> TicketCreated:
     """A `ticket.created` for a fresh ticket."""
-    ticket_id = new_id()
-    return TicketCreated(
-        source="intake",
-        subject=str(ticket_id),
-        time=created_at,
-        data=TicketCreatedData(
-            ticket_id=ticket_id,
-            number=f"T{created_at:%Y%m%d}{ticket_id.int % 1_000_000:06d}",
-            channel=channel,
-            category="billing",
-            urgency="normal",
-            customer_id="cust-1",
-            created_at=created_at,
-            need="refund",
-        ),
-    )
-
-
-def _ref(created: TicketCreated) -> dict[str, Any]:
-    return created.data.model_dump(include=set(TicketRef.model_fields))
-
-
-def ticket_replied(created: TicketCreated, *, at: datetime, first_response: bool = True) -> TicketReplied:
-    """An agent's reply to the ticket of `created`, in the same conversation."""
-    return TicketReplied(
-        source="intake",
-        subject=created.subject,
-        time=at,
-        **created.context().model_dump(),
-        data=TicketRepliedData(
-            **_ref(created), message_id=new_id(), agent_id="agent-1", replied_at=at, first_response=first_response
-        ),
-    )
-
-
-def ticket_resolved(created: TicketCreated, *, at: datetime, first_response_at: datetime | None) -> TicketResolved:
-    """The ticket of `created` marked resolved."""
-    return TicketResolved(
-        source="intake",
-        subject=created.subject,
-        time=at,
-        **created.context().model_dump(),
-        data=TicketResolvedData(
-            **_ref(created), resolved_at=at, resolved_by="agent-1", first_response_at=first_response_at
-        ),
-    )
+    return create_ticket_created(channel=channel, created_at=created_at)
 
 
 # --- fixtures and helpers ---------------------------------------------------------------------
@@ -206,7 +156,7 @@ async def test_reply_before_the_deadline_meets_first_response_once(
     sla: RunningService, platform: PlatformSettings
 ) -> None:
     created = ticket_created()
-    replied = ticket_replied(created, at=T0 + timedelta(minutes=14))
+    replied = create_ticket_replied(created, at=T0 + timedelta(minutes=14))
     await publish(platform, created, replied)
 
     clocks = await clocks_when(sla, created.data.ticket_id, lambda c: c["first_response"]["status"] != "running")
@@ -259,8 +209,10 @@ async def test_breach_fires_at_the_deadline_not_before_and_only_once(
 
 async def test_the_same_reply_delivered_twice_has_one_effect(sla: RunningService, platform: PlatformSettings) -> None:
     created = ticket_created()
-    replied = ticket_replied(created, at=T0 + timedelta(minutes=5))
-    resolved = ticket_resolved(created, at=T0 + timedelta(minutes=30), first_response_at=T0 + timedelta(minutes=5))
+    replied = create_ticket_replied(created, at=T0 + timedelta(minutes=5))
+    resolved = create_ticket_resolved(
+        created, at=T0 + timedelta(minutes=30), first_response_at=T0 + timedelta(minutes=5)
+    )
     # Same key, same partition: once the resolution shows, both copies of the reply were consumed.
     await publish(platform, created, replied, replied, resolved)
 
@@ -276,7 +228,7 @@ async def test_reply_arriving_before_created_still_ends_with_correct_clocks(
     sla: RunningService, platform: PlatformSettings
 ) -> None:
     created = ticket_created(channel="phone")
-    await publish(platform, ticket_replied(created, at=T0 + timedelta(minutes=2)), created)
+    await publish(platform, create_ticket_replied(created, at=T0 + timedelta(minutes=2)), created)
 
     assert sla.runtime.consumer is not None
     consumer = sla.runtime.consumer
@@ -293,8 +245,8 @@ async def test_a_later_reply_overtaking_the_first_does_not_move_the_first_respon
     sla: RunningService, platform: PlatformSettings
 ) -> None:
     created = ticket_created()
-    second = ticket_replied(created, at=T0 + timedelta(minutes=20), first_response=False)
-    first = ticket_replied(created, at=T0 + timedelta(minutes=10))
+    second = create_ticket_replied(created, at=T0 + timedelta(minutes=20), first_response=False)
+    first = create_ticket_replied(created, at=T0 + timedelta(minutes=10))
     await publish(platform, created, second, first)
 
     assert sla.runtime.consumer is not None
@@ -310,7 +262,9 @@ async def test_a_later_reply_overtaking_the_first_does_not_move_the_first_respon
 
 async def test_resolution_without_a_reply_stops_both_clocks(sla: RunningService, platform: PlatformSettings) -> None:
     created = ticket_created()
-    await publish(platform, created, ticket_resolved(created, at=T0 + timedelta(minutes=10), first_response_at=None))
+    await publish(
+        platform, created, create_ticket_resolved(created, at=T0 + timedelta(minutes=10), first_response_at=None)
+    )
 
     clocks = await clocks_when(sla, created.data.ticket_id, lambda c: c["resolution"]["status"] != "running")
     for kind in ("first_response", "resolution"):
@@ -322,7 +276,7 @@ async def test_late_reply_before_any_sweep_is_a_breach_at_the_deadline(
     sla: RunningService, platform: PlatformSettings
 ) -> None:
     created = ticket_created()
-    await publish(platform, created, ticket_replied(created, at=T0 + timedelta(minutes=20)))
+    await publish(platform, created, create_ticket_replied(created, at=T0 + timedelta(minutes=20)))
 
     clocks = await clocks_when(sla, created.data.ticket_id, lambda c: c["first_response"]["status"] != "running")
     first = clocks["first_response"]
@@ -342,7 +296,7 @@ async def test_reply_after_a_swept_breach_records_the_stop_and_announces_nothing
     await clocks_when(sla, created.data.ticket_id, lambda c: len(c) == 2)
     assert await sweep(sla, now=T0 + timedelta(minutes=16)) == 1
 
-    await publish(platform, ticket_replied(created, at=T0 + timedelta(minutes=17)))
+    await publish(platform, create_ticket_replied(created, at=T0 + timedelta(minutes=17)))
     clocks = await clocks_when(sla, created.data.ticket_id, lambda c: c["first_response"]["stopped_at"] is not None)
     first = clocks["first_response"]
     assert (first["status"], at(first["breached_at"])) == ("breached", T0 + FIRST_RESPONSE_TEXT)
