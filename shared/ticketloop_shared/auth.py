@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ValidationError
 
 from ticketloop_shared.errors import Forbidden, Unauthorized
@@ -74,16 +75,19 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> Princi
     return principal
 
 
-def bearer_principal(request: Request) -> Principal:
+_bearer = HTTPBearer(auto_error=False, description="A staff token: `ticketloop token --role agent|admin`")
+
+
+def bearer_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
     """Dependency: the verified staff caller (the secret comes from the app's settings)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_token")
         raise Unauthorized("missing Authorization: Bearer <token> header", code="missing_credentials")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_token")
     secret: str = request.app.state.auth_secret
-    return verify_token(secret, token.strip())
+    return verify_token(secret, credentials.credentials.strip())
 
 
 def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
