@@ -8,6 +8,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -131,6 +132,23 @@ async def test_rows_committed_while_no_relay_runs_are_published_when_one_starts(
     assert await relay.pending() == 0
     records = await read_topic(backbone.platform, backbone.topics.for_family("ticket"), count=5)
     assert sorted(r.key.decode() for r in records) == sorted(e.subject for e in events)
+
+
+async def test_published_rows_are_kept_for_the_retention_window_then_purged(backbone: Backbone) -> None:
+    await stage(backbone, 3)
+    relay = backbone.relay(retention=timedelta(hours=1))
+    await relay.publish_pending()
+    await stage(backbone, 1)  # committed, not yet published: never purged
+    table = messaging.outbox
+    async with backbone.engine.begin() as conn:
+        oldest = (await conn.scalars(select(table.c.seq).order_by(table.c.seq).limit(2))).all()
+        await conn.execute(
+            table.update().where(table.c.seq.in_(oldest)).values(published_at=func.now() - timedelta(hours=2))
+        )
+    assert await relay.purge() == 2
+    async with backbone.engine.connect() as conn:
+        left = (await conn.execute(select(table.c.published_at))).all()
+    assert len(left) == 2 and sum(1 for r in left if r.published_at is None) == 1
 
 
 class DiesBeforeMarking(OutboxRelay):
