@@ -42,6 +42,7 @@ def create_ticket_created(**overrides: Any) -> TicketCreated:
         source="intake",
         subject=str(ref["ticket_id"]),
         time=ref["created_at"],
+        correlation_id=ref["ticket_id"],
         data=TicketCreatedData(**ref, need="refund"),
     )
 
@@ -57,13 +58,13 @@ def create_ticket_replied(
     after: timedelta = timedelta(minutes=5),
     first_response: bool = True,
 ) -> TicketReplied:
-    """An agent's reply to a created ticket (at `at`, else `after` its creation), in its conversation."""
+    """An agent's reply to a created ticket (at `at`, else `after` its creation), as intake emits it."""
     at = at or created.data.created_at + after
     return TicketReplied(
         source="intake",
         subject=created.subject,
         time=at,
-        **created.context().model_dump(),
+        correlation_id=created.correlation_id,
         data=TicketRepliedData(
             **_ref(created), message_id=new_id(), agent_id="agent-1", replied_at=at, first_response=first_response
         ),
@@ -77,13 +78,13 @@ def create_ticket_resolved(
     after: timedelta = timedelta(minutes=60),
     first_response_at: datetime | None = None,
 ) -> TicketResolved:
-    """The resolution of a created ticket (at `at`, else `after` its creation), in its conversation."""
+    """The resolution of a created ticket (at `at`, else `after` its creation), as intake emits it."""
     at = at or created.data.created_at + after
     return TicketResolved(
         source="intake",
         subject=created.subject,
         time=at,
-        **created.context().model_dump(),
+        correlation_id=created.correlation_id,
         data=TicketResolvedData(
             **_ref(created), resolved_at=at, resolved_by="agent-1", first_response_at=first_response_at
         ),

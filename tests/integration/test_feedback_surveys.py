@@ -111,7 +111,8 @@ async def test_a_resolved_ticket_gets_one_survey_however_often_its_resolution_ar
     [sent] = await read_events(platform, feedback_topic(platform), count=1)
     assert sent["type"] == "feedback.survey_sent.v1"
     assert (sent["source"], sent["subject"]) == ("feedback", str(created.data.ticket_id))
-    assert sent["causation_id"] == sent["correlation_id"] == str(resolved.id)
+    assert sent["causation_id"] == str(resolved.id)
+    assert sent["correlation_id"] == str(created.data.ticket_id)  # the ticket's conversation
     assert sent["data"]["ticket_id"] == str(created.data.ticket_id)
     assert sent["data"]["customer_id"] == created.data.customer_id
     assert at(sent["data"]["expires_at"]) == NOW + timedelta(days=14)

@@ -71,6 +71,7 @@ async def test_ticket_created_event_is_published_without_personal_data(
     assert event["type"] == "ticket.created.v1"
     assert event["subject"] == r.json()["id"]
     assert event["data"]["number"] == r.json()["number"]
+    assert event["correlation_id"] == r.json()["id"]  # the ticket id traces it through every service
     text = str(event)
     assert "jane@example.com" not in text and "Jane Doe" not in text
 

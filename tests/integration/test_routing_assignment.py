@@ -42,7 +42,7 @@ async def test_new_ticket_goes_to_the_department_owning_its_category(
     assert assigned["subject"] == str(created.data.ticket_id)
     assert assigned["data"]["agent_name"] == "Ravi Iyer"
     assert assigned["causation_id"] == str(created.id)
-    assert assigned["correlation_id"] == str(created.id)
+    assert assigned["correlation_id"] == str(created.data.ticket_id)
 
 
 async def test_load_is_spread_over_the_department(routing: RunningService, platform: PlatformSettings) -> None:

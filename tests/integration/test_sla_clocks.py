@@ -171,7 +171,7 @@ async def test_reply_before_the_deadline_meets_first_response_once(
     assert at(event["data"]["due_at"]) == T0 + FIRST_RESPONSE_TEXT
     assert at(event["data"]["stopped_at"]) == T0 + timedelta(minutes=14)
     # correlated with the conversation, caused by the reply
-    assert event["correlation_id"] == str(created.id)
+    assert event["correlation_id"] == str(created.data.ticket_id)
     assert event["causation_id"] == str(replied.id)
     assert await emitted(sla) == [("sla.met.v1", "first_response")]
 

@@ -59,7 +59,9 @@ def test_context_carries_correlation_from_cause_to_effect() -> None:
     created = create_ticket_created()
     ctx = created.context()
     assert ctx.causation_id == created.id
-    assert ctx.correlation_id == created.id
+    assert ctx.correlation_id == created.data.ticket_id  # kept from the cause
+    uncorrelated = created.model_copy(update={"correlation_id": None})
+    assert uncorrelated.context().correlation_id == created.id  # or started by it
 
 
 def test_published_catalog_matches_the_models() -> None:

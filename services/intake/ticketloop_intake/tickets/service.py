@@ -39,6 +39,8 @@ from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.targets import ResponseTargets, deadlines_for
 
 SOURCE = "intake"
+# Every event about a ticket, and every event those cause downstream, carries the ticket id as
+# its correlation id: one id traces a customer problem through all five services.
 
 
 def _ref(ticket: Ticket) -> dict[str, object]:
@@ -108,6 +110,7 @@ async def create_ticket(
             source=SOURCE,
             subject=str(ticket.id),
             time=now,
+            correlation_id=ticket.id,
             data=TicketCreatedData(
                 **_ref(ticket),
                 need=ticket.need,
@@ -153,6 +156,7 @@ async def reply(
             source=SOURCE,
             subject=str(ticket.id),
             time=now,
+            correlation_id=ticket.id,
             data=TicketRepliedData(
                 **_ref(ticket), message_id=entry.id, agent_id=agent.sub, replied_at=now, first_response=first
             ),
@@ -190,6 +194,7 @@ async def resolve(
             source=SOURCE,
             subject=str(ticket.id),
             time=now,
+            correlation_id=ticket.id,
             data=TicketResolvedData(
                 **_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
             ),
