@@ -194,6 +194,8 @@ async def test_breach_fires_at_the_deadline_not_before_and_only_once(
     assert event["data"]["clock"] == "first_response"
     assert at(event["data"]["breached_at"]) == due
     assert event["data"]["stopped_at"] is None
+    assert event["correlation_id"] == str(created.data.ticket_id)  # no cause, but the ticket's conversation
+    assert event["causation_id"] is None
     assert await topic_size(platform, sla_topic(platform)) == 1
 
     assert await sweep(sla, now=due) == 0

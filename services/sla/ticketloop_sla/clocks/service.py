@@ -136,7 +136,9 @@ async def check_breaches(session: AsyncSession, *, now: datetime, outbox: Outbox
                 change = domain.expire(_state(clock), now=now)
                 if change is None:
                     continue
-                await _apply(session, clock, change, outbox=outbox, now=now, context=EventContext())
+                # No event caused a sweep's breach; it still belongs to the ticket's conversation.
+                sweep_context = EventContext(correlation_id=ticket_id)
+                await _apply(session, clock, change, outbox=outbox, now=now, context=sweep_context)
         except Exception:
             log.exception(
                 "breach check failed for one clock; skipped", extra={"ticket_id": str(ticket_id), "clock": kind}
