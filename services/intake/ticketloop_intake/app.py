@@ -6,15 +6,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ticketloop_intake import channels, tickets  # noqa: F401  (models register on the metadata)
 from ticketloop_intake.channels import service as channel_service
 from ticketloop_intake.channels.endpoints import router as channel_router
-from ticketloop_intake.channels.models import ChannelClient  # noqa: F401
+from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
 from ticketloop_intake.db import messaging
-from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401
+from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets.endpoints import router as ticket_router
 from ticketloop_intake.tickets.handlers import handlers
+from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import unit_of_work
