@@ -5,33 +5,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ticketloop_shared import errors
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import DomainError
+from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
 from ticketloop_shared.logging import configure_logging
 from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from ticketloop_shared.runtime import Runtime, ServiceSpec
+from ticketloop_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    """The one error shape of the whole API."""
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return {"error": body}
+    """The one error shape of the whole API (defined with its OpenAPI model in `errors`)."""
+    return errors.error_body(code, message, details)
 
 
 class BodyLimit:
@@ -83,6 +84,35 @@ async def _no_receive() -> Message:
 
 
 _HTTP_CODES = {404: "route_not_found", 405: "method_not_allowed"}
+_NOT_AN_OBJECT = {"model_attributes_type", "model_type", "dict_type"}
+
+
+def _unreadable_body(exc: StarletteHTTPException) -> JSONResponse | None:
+    """FastAPI turns any failure to read a body into a bare 400; say which failure it was."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, _TooLarge):  # a chunked body over the limit, caught by FastAPI's body reader
+        return JSONResponse(error_body("body_too_large", "request body is too large"), status_code=413)
+    if isinstance(cause, UnicodeError):
+        return JSONResponse(error_body("bad_encoding", "request body must be UTF-8 encoded JSON"), status_code=400)
+    return JSONResponse(error_body("malformed_json", f"request body is not valid JSON: {cause}"), status_code=400)
+
+
+def _body_problem(problems: Sequence[Any]) -> JSONResponse | None:
+    """A body that is not JSON, or not a JSON object, is a 400 or 415 rather than a field-level 422."""
+    for problem in problems:
+        loc = tuple(problem.get("loc", ()))
+        if problem.get("type") == "json_invalid":
+            reason = (problem.get("ctx") or {}).get("error", "JSON decode error")
+            details = [{"loc": list(loc), "msg": str(reason)}]
+            return JSONResponse(error_body("malformed_json", "request body is not valid JSON", details), 400)
+        if loc == ("body",) and problem.get("type") in _NOT_AN_OBJECT:
+            if isinstance(problem.get("input"), bytes | bytearray):
+                message = "request body must be sent with Content-Type: application/json"
+                return JSONResponse(error_body("unsupported_media_type", message), status_code=415)
+            return JSONResponse(error_body("body_not_object", "request body must be a JSON object"), 400)
+    return None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -91,33 +121,85 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        unreadable = _unreadable_body(exc)
+        if unreadable is not None:
+            return unreadable
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return JSONResponse(
-            error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None)
-        )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope["path"]))
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in exc.errors()]
-        return JSONResponse(error_body("validation_error", "request did not validate", details), status_code=422)
+        problems = exc.errors()
+        body_problem = _body_problem(problems)
+        if body_problem is not None:
+            return body_problem
+        details = [{"loc": list(e.get("loc", ())), "type": e.get("type"), "msg": e.get("msg")} for e in problems]
+        message = "request did not validate"
+        if details:
+            first = details[0]
+            message += f": {'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+            if len(details) > 1:
+                message += f" (and {len(details) - 1} more)"
+        return JSONResponse(error_body("validation_error", message, details), status_code=422)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", extra={"path": request.url.path})
-        return JSONResponse(error_body("internal_error", "unexpected server error"), status_code=500)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Only what an outer middleware raises gets here; CatchUnexpected answers the rest.
+        return unexpected_response(exc)
+
+    # Innermost first: these sit inside the metrics and body-limit middleware added after them.
+    app.add_middleware(CatchUnexpected)
+    app.add_middleware(InputGuard)
 
 
-def _install_metrics(app: FastAPI, service: str) -> None:
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+class Metrics:
+    """Count and time requests per route template (a pure ASGI middleware: Starlette's
+    `BaseHTTPMiddleware` costs a task and a stream per request)."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, path, response.status_code).inc()
-        HTTP_LATENCY.labels(service, request.method, path).observe(time.perf_counter() - start)
-        return response
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            key = (scope["method"], path, status)
+            children = self._children.get(key)
+            if children is None:
+                children = (
+                    HTTP_REQUESTS.labels(self.service, scope["method"], path, status),
+                    HTTP_LATENCY.labels(self.service, scope["method"], path),
+                )
+                self._children[key] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - start)
+
+
+class Readiness(BaseModel):
+    """Whether the service can do its work, and if not, why."""
+
+    status: Literal["ok", "unavailable"]
+    problems: dict[str, str]
 
 
 def _ops_router() -> APIRouter:
@@ -128,7 +210,11 @@ def _ops_router() -> APIRouter:
         """The process is up."""
         return {"status": "ok"}
 
-    @router.get("/health/ready")
+    @router.get(
+        "/health/ready",
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "Not ready: `problems` says what is missing"}},
+    )
     async def ready(request: Request) -> JSONResponse:
         """The database answers, Kafka is connected and background work is running."""
         runtime: Runtime = request.app.state.runtime
@@ -136,7 +222,7 @@ def _ops_router() -> APIRouter:
         status = 200 if not problems else 503
         return JSONResponse({"status": "ok" if not problems else "unavailable", "problems": problems}, status)
 
-    @router.get("/metrics")
+    @router.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -172,11 +258,12 @@ def create_service_app(
     app.state.auth_secret = platform.auth_secret.get_secret_value()
     app.state.settings = spec.settings
     _install_error_handlers(app)
-    _install_metrics(app, spec.name)
+    app.add_middleware(Metrics, service=spec.name)
     app.add_middleware(BodyLimit, max_bytes=platform.max_body_bytes)
     app.include_router(_ops_router())
     for router in routers:
         app.include_router(router)
+    document_errors(app, skip=("/health/live", "/health/ready", "/metrics"))
     return app
 
 
@@ -186,17 +273,22 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+async def get_uow(request: Request) -> AsyncIterator[UnitOfWork[Any]]:
     """Dependency: the request's unit of work.
 
     Used with `scope="function"`, so the commit happens before the response is sent: a client
     never sees a success for a change that then failed to commit.
     """
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as session, session.begin():
-        yield session
-    runtime.wake_relay()
+    async with runtime.unit_of_work() as uow:
+        yield uow
+
+
+async def get_session(uow: Annotated[UnitOfWork[Any], Depends(get_uow, scope="function")]) -> AsyncSession:
+    """Dependency: the session of the request's unit of work (for reads and lookups)."""
+    return uow.session
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+UowDep = Annotated[UnitOfWork[Any], Depends(get_uow, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

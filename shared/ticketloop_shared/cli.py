@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from ticketloop_shared import migrations
 from ticketloop_shared.auth import Role, issue_token
 from ticketloop_shared.db import ensure_database
+from ticketloop_shared.logging import uvicorn_log_config
 from ticketloop_shared.settings import ServiceSettings
 
 
@@ -25,7 +26,12 @@ def service_main(
 ) -> None:
     """Parse the command line and serve, migrate, or issue a staff token."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "token"])
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "token", "dlq"])
+    parser.add_argument("dlq_action", nargs="?", choices=["list", "show", "replay"], help="for dlq")
+    parser.add_argument("dlq_id", nargs="?", type=int, help="for dlq show/replay: one letter's id")
+    parser.add_argument("--type", default=None, help="for dlq: only this event type")
+    parser.add_argument("--since", default=None, help="for dlq: only letters parked since (ISO time)")
+    parser.add_argument("--all", action="store_true", help="for dlq list: include replayed letters")
     parser.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value, help="for token")
     parser.add_argument("--sub", default="ops", help="for token: the staff member's id")
     parser.add_argument("--ttl", type=int, default=None, help="for token: seconds until it expires")
@@ -39,11 +45,38 @@ def service_main(
         asyncio.run(ensure_database(settings.database_url))
         migrations.upgrade(migrations_dir, settings.database_url)
         return
+    if args.command == "dlq":
+        from ticketloop_shared.dlq_cli import run_dlq
+
+        raise SystemExit(
+            asyncio.run(
+                run_dlq(
+                    settings,
+                    action=args.dlq_action or "list",
+                    letter_id=args.dlq_id,
+                    event_type=args.type,
+                    since=args.since,
+                    include_replayed=args.all,
+                )
+            )
+        )
+    workers = settings.http_workers
     uvicorn.run(
-        create_app(settings),
+        # Several workers need an importable factory; each worker builds its app from the environment.
+        f"{create_app.__module__}:{create_app.__name__}" if workers > 1 else create_app(settings),
+        factory=workers > 1,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
         host=settings.http_host,
         port=settings.http_port,
         log_level="warning",
+        # uvicorn's own lines (bind errors, bad requests) as JSON through the same filters as ours.
+        log_config=uvicorn_log_config(
+            create_app.__module__.split(".")[0].removeprefix("ticketloop_"),
+            level=settings.platform.log_level,
+            json_lines=settings.platform.log_json,
+        ),
         access_log=False,
         timeout_graceful_shutdown=10,
     )

@@ -25,8 +25,19 @@ def new_metadata() -> MetaData:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An asyncpg engine; pre-ping so a restarted PostgreSQL costs one retry, not an error."""
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    """An asyncpg engine; pre-ping so a restarted PostgreSQL costs one retry, not an error.
+
+    Statement parameters are customer data: `hide_parameters` keeps them out of every error
+    message. A connect timeout makes an unreachable server a prompt 503, not a minute's hang.
+    """
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"timeout": 10},
+    )
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -35,8 +46,9 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 @asynccontextmanager
-async def unit_of_work(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """One transaction: commit on success, roll back on any error. Service code only flushes."""
+async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A plain transaction for work that emits no events (seeding, tests): commit on success,
+    roll back on any error. Writes that emit events use the runtime's unit of work."""
     async with factory() as session, session.begin():
         yield session
 

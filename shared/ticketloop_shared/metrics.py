@@ -16,3 +16,22 @@ EVENTS_CONSUMED = Counter(
     ["service", "type", "outcome"],
 )
 HANDLER_RETRIES = Counter("ticketloop_handler_retries_total", "Event handler retries", ["service", "type"])
+CONSUMER_LAG = Gauge(
+    "ticketloop_consumer_lag",
+    "Messages between a partition's end and the consumer's position",
+    ["service", "partition"],
+)
+CONSUMER_PAUSED = Gauge(
+    "ticketloop_consumer_paused", "1 while the consumer waits for a dependency to come back", ["service"]
+)
+OFFSET_RESETS = Counter(
+    "ticketloop_consumer_offset_resets_total",
+    "Partitions whose position was past the log end (a replaced broker) and were re-read from the start",
+    ["service"],
+)
+BROKER_RESETS = Counter(
+    "ticketloop_broker_resets_total", "Times the relay found a replaced broker and republished its window", ["service"]
+)
+DEADLETTERS_PARKED = Counter(
+    "ticketloop_deadletters_parked_total", "Events parked as permanently failing", ["service", "type"]
+)

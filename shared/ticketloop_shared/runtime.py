@@ -1,30 +1,35 @@
-"""What one running service owns: its engine, producer, outbox relay, consumer and periodic
-sweeps. The FastAPI lifespan starts and stops it; nothing happens at import time."""
+"""What one running service owns: its engine, producer, outbox relay, consumer, broker watch
+and periodic sweeps. The FastAPI lifespan starts and stops it; nothing happens at import time."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketloop_shared import migrations
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker
+from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
-from ticketloop_shared.messaging.consumer import EventConsumer, Handler
+from ticketloop_shared.messaging.consumer import EventConsumer
+from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
-from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, outbox_table
+from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
 from ticketloop_shared.settings import ServiceSettings
+from ticketloop_shared.unit_of_work import Handlers, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +45,22 @@ class Periodic:
 
 @dataclass
 class Messaging:
-    """The outbox and inbox tables of one service's metadata."""
+    """The messaging tables of one service's metadata."""
 
     outbox: Table
     inbox: Table
+    dead_letters: Table
+    broker_epoch: Table
 
     @classmethod
     def on(cls, metadata: MetaData) -> Messaging:
-        """Add the outbox and inbox tables to a service's metadata."""
-        return cls(outbox=outbox_table(metadata), inbox=inbox_table(metadata))
+        """Add the outbox, inbox, dead-letter and broker-epoch tables to a service's metadata."""
+        return cls(
+            outbox=outbox_table(metadata),
+            inbox=inbox_table(metadata),
+            dead_letters=dead_letter_table(metadata),
+            broker_epoch=broker_epoch_table(metadata),
+        )
 
 
 @dataclass
@@ -59,8 +71,7 @@ class ServiceSpec:
     settings: ServiceSettings
     messaging: Messaging
     migrations: Path
-    # A map, or a function of the runtime that builds it (when handlers need its outbox/clock).
-    handlers: Mapping[str, Handler] | Callable[[Runtime], Mapping[str, Handler]] = field(default_factory=dict)
+    handlers: Handlers[Any] = field(default_factory=Handlers)
     periodic: list[Periodic] = field(default_factory=list)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
 
@@ -75,12 +86,26 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.topics = Topics(self.platform.topic_prefix)
         self.outbox = Outbox(spec.messaging.outbox, self.topics)
-        self.engine: AsyncEngine = make_engine(self.settings.database_url)
+        self.engine: AsyncEngine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size)
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.cluster_id: str | None = None
+        self.broker_problem: str | None = "not checked yet"
         self._tasks: list[asyncio.Task[Any]] = []
+
+    def unit_of_work(self, cause: Envelope | None = None) -> AbstractAsyncContextManager[UnitOfWork[Any]]:
+        """A transaction whose events go to the outbox and wake the relay after commit."""
+        return unit_of_work(
+            self.sessions,
+            outbox=self.outbox,
+            clock=self.clock,
+            settings=self.settings,
+            source=self.spec.name,
+            cause=cause,
+            on_commit=self.wake_relay,
+        )
 
     async def migrate(self) -> None:
         """Create the database if needed and bring its schema to head."""
@@ -88,7 +113,7 @@ class Runtime:
         await asyncio.to_thread(migrations.upgrade, self.spec.migrations, self.settings.database_url)
 
     async def start(self) -> None:
-        """Migrate, connect to Kafka, and start relay, consumer and sweeps as tasks."""
+        """Migrate, connect to Kafka, and start relay, consumer, broker watch and sweeps."""
         if self.settings.migrate_on_start:
             await self.migrate()
         await ensure_topics(self.platform, self.topics.all())
@@ -98,28 +123,72 @@ class Runtime:
             service=self.spec.name,
             engine=self.engine,
             table=self.spec.messaging.outbox,
+            epoch_table=self.spec.messaging.broker_epoch,
             producer=self.producer,
-            database_url=self.settings.database_url,
             batch_size=self.platform.outbox_batch_size,
             fallback_poll_seconds=self.platform.outbox_fallback_poll_seconds,
             retention=timedelta(hours=self.platform.outbox_retention_hours),
+            on_broker_reset=self._broker_reset,
         )
+        try:
+            await self._check_broker()
+        except Exception as exc:  # the watch below keeps trying
+            self.broker_problem = repr(exc)
+            log.warning("broker check failed at start", extra={"error": repr(exc)})
         if self.spec.on_start is not None:
             await self.spec.on_start(self)
         self._spawn("outbox-relay", self.relay.run())
-        handlers = self.spec.handlers(self) if callable(self.spec.handlers) else self.spec.handlers
+        self._spawn("broker-watch", self._watch_broker())
+        handlers = self.spec.handlers.by_type()
         if handlers:
             self.consumer = EventConsumer(
                 service=self.spec.name,
                 settings=self.platform,
                 handlers=handlers,
-                session_factory=self.sessions,
+                unit_of_work=self.unit_of_work,
                 inbox=self.spec.messaging.inbox,
+                dead_letters=self.spec.messaging.dead_letters,
                 producer=self.producer,
+                batch_size=self.settings.consumer_batch_size,
             )
             self._spawn("consumer", self.consumer.run())
         for job in self.spec.periodic:
             self._spawn(job.name, self._every(job))
+
+    async def _check_broker(self) -> None:
+        """Ask the broker who it is; a new cluster id means it was replaced."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.platform.kafka_bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            cluster = await admin.describe_cluster()
+        finally:
+            await admin.close()
+        cluster_id = str(cluster.get("cluster_id") or "")
+        self.broker_problem = None
+        if self.cluster_id is not None and cluster_id != self.cluster_id:
+            log.warning("broker cluster changed", extra={"before": self.cluster_id, "now": cluster_id})
+            await self._broker_reset()
+        self.cluster_id = cluster_id
+        if self.relay is not None and cluster_id:
+            await self.relay.observe_cluster(cluster_id)
+
+    async def _broker_reset(self) -> None:
+        """A replaced broker: recreate the topics and rejoin with no remembered positions."""
+        await ensure_topics(self.platform, self.topics.all(), attempts=3)
+        if self.consumer is not None:
+            self.consumer.restart()
+
+    async def _watch_broker(self) -> None:
+        while True:
+            await asyncio.sleep(self.platform.broker_check_seconds)
+            try:
+                await self._check_broker()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.broker_problem is None:
+                    log.warning("broker check failed", extra={"error": repr(exc)})
+                self.broker_problem = repr(exc)
 
     def _spawn(self, name: str, coro: Awaitable[Any]) -> None:
         task: asyncio.Task[Any] = asyncio.ensure_future(coro)
@@ -138,29 +207,33 @@ class Runtime:
                 await job.run(self)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("periodic job failed", extra={"job": job.name})
+            except Exception as exc:
+                log.warning("periodic job failed", extra={"job": job.name, "error": repr(exc)})
             await asyncio.sleep(job.interval)
 
     async def ready(self) -> dict[str, str]:
-        """Readiness of each dependency; empty values mean ready."""
+        """Readiness of each dependency; an empty map means ready."""
         problems: dict[str, str] = {}
         try:
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
         except Exception as exc:
-            problems["database"] = repr(exc)
+            problems["database"] = f"unavailable ({type(exc).__name__})"
         if self.producer is None:
             problems["kafka"] = "producer not started"
+        elif self.broker_problem is not None:
+            problems["kafka"] = f"broker unreachable ({self.broker_problem[:200]})"
         for task in self._tasks:
             if task.done():
                 problems[task.get_name()] = "stopped"
-        if self.consumer is not None and not self.consumer.started.is_set():
-            problems["consumer"] = "not yet joined its group"
+        if self.consumer is not None:
+            problems.update(self.consumer.problems())
+        if self.relay is not None and self.relay.last_error is not None:
+            problems["outbox-relay"] = f"failing ({self.relay.last_error[:200]})"
         return problems
 
     def wake_relay(self) -> None:
-        """Shortcut for the common case: this process just committed outbox rows."""
+        """This process just committed outbox rows."""
         if self.relay is not None:
             self.relay.wake()
 

@@ -28,6 +28,10 @@ class PlatformSettings(BaseSettings):
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25
+    kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
+    kafka_max_poll_interval_ms: int = Field(default=900_000, ge=10_000)
+    # How often each service asks the broker for its cluster id, to notice a replaced broker.
+    broker_check_seconds: float = Field(default=2.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = 0.2
     consumer_backoff_max_seconds: float = 5.0
@@ -55,6 +59,11 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     migrate_on_start: bool = True
+    # uvicorn worker processes; each runs its own relay and joins the consumer group.
+    http_workers: int = Field(default=1, ge=1, le=64)
+    # Events applied per consumer transaction (one inbox statement, one outbox statement).
+    consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
 

@@ -12,20 +12,22 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.builders import create_ticket_created
 from tests.support import eventually, publish, read_topic
-from ticketloop_shared.db import make_engine, make_sessionmaker, unit_of_work
+from ticketloop_shared.clock import SystemClock
+from ticketloop_shared.db import make_engine, make_sessionmaker, transaction
 from ticketloop_shared.events import EventType, Topics
-from ticketloop_shared.messaging.consumer import EventConsumer, Handler
-from ticketloop_shared.messaging.deadletter import replay
+from ticketloop_shared.messaging.consumer import EventConsumer
+from ticketloop_shared.messaging.deadletter import Filters, listing, replay
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
-from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay
+from ticketloop_shared.messaging.outbox import RELAY_LOCK_KEY, Outbox, OutboxRelay
 from ticketloop_shared.runtime import Messaging
-from ticketloop_shared.settings import PlatformSettings
+from ticketloop_shared.settings import PlatformSettings, ServiceSettings
+from ticketloop_shared.unit_of_work import Handler, UnitOfWork, unit_of_work
 
 metadata = MetaData()
 messaging = Messaging.on(metadata)
@@ -55,8 +57,17 @@ class Backbone:
             engine=self.engine,
             table=messaging.outbox,
             producer=self.producer,
-            database_url=self.url,
+            epoch_table=messaging.broker_epoch,
             **kwargs,
+        )
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[UnitOfWork[Any]]:
+        return unit_of_work(
+            self.sessions,
+            outbox=Outbox(messaging.outbox, self.topics),
+            clock=SystemClock(),
+            settings=ServiceSettings(database_url=self.url, platform=self.platform),
+            source="test",
         )
 
     def consumer(self, handlers: dict[str, Handler], **kwargs: Any) -> EventConsumer:
@@ -64,11 +75,15 @@ class Backbone:
             service="test",
             settings=self.platform,
             handlers=handlers,
-            session_factory=self.sessions,
+            unit_of_work=self.unit_of_work,
             inbox=messaging.inbox,
+            dead_letters=messaging.dead_letters,
             producer=self.producer,
             **kwargs,
         )
+
+    async def parked(self) -> list[dict[str, Any]]:
+        return await listing(self.engine, messaging.dead_letters, Filters(include_replayed=True))
 
     async def effect_count(self) -> int:
         async with self.engine.connect() as conn:
@@ -108,8 +123,8 @@ async def running(*coros: Awaitable[Any]) -> AsyncIterator[list[asyncio.Task[Any
 
 
 def record_effect(note: str = "handled") -> Handler:
-    async def handle(session: AsyncSession, event: Any) -> None:
-        await session.execute(effects.insert().values(event_id=event.id, note=note))
+    async def handle(uow: UnitOfWork[Any], event: Any) -> None:
+        await uow.session.execute(effects.insert().values(event_id=event.id, note=note))
 
     return handle
 
@@ -118,9 +133,8 @@ async def stage(backbone: Backbone, n: int) -> list[Any]:
     """Commit `n` ticket.created events to the outbox, as a service transaction would."""
     outbox = Outbox(messaging.outbox, backbone.topics)
     events = [create_ticket_created() for _ in range(n)]
-    async with unit_of_work(backbone.sessions) as session:
-        for e in events:
-            await outbox.add(session, e)
+    async with transaction(backbone.sessions) as session:
+        await outbox.write(session, events)
     return events
 
 
@@ -154,7 +168,7 @@ async def test_published_rows_are_kept_for_the_retention_window_then_purged(back
 class DiesBeforeMarking(OutboxRelay):
     """A relay whose process dies after Kafka acknowledged a batch but before marking it sent."""
 
-    async def publish_pending(self) -> int:
+    async def publish_pending(self) -> int | None:
         original = self.engine
         self.engine = _FailingCommit(original)  # type: ignore[assignment]
         try:
@@ -201,15 +215,48 @@ async def _equals(value: Awaitable[int], expected: int) -> bool:
     return await value == expected
 
 
-async def test_relay_is_woken_by_the_commit_not_by_its_poll(backbone: Backbone) -> None:
+async def test_relay_is_woken_by_its_process_after_the_commit_not_by_its_poll(backbone: Backbone) -> None:
     relay = backbone.relay(fallback_poll_seconds=60)
     async with running(relay.run()):
-        await asyncio.sleep(0.3)  # let it LISTEN and go idle
+        await asyncio.sleep(0.3)  # let it go idle
         loop = asyncio.get_running_loop()
         start = loop.time()
         await stage(backbone, 1)
+        relay.wake()  # what the unit of work does after a commit that wrote outbox rows
         await eventually(lambda: relay.published == 1, timeout=5, interval=0.01)
         assert loop.time() - start < 2, "published promptly, far inside the 60 s fallback poll"
+
+
+async def test_a_relay_that_finds_another_publishing_waits_for_it_and_then_publishes(backbone: Backbone) -> None:
+    await stage(backbone, 2)
+    first, second = backbone.relay(), backbone.relay()
+    async with backbone.engine.begin() as conn:  # hold the relay lock as a publishing replica would
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY})
+        assert await first.publish_pending() is None
+        waiting = asyncio.ensure_future(second.drain(busy_wait=0.02))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+    assert await waiting == 2
+
+
+async def test_a_new_broker_cluster_makes_the_relay_publish_its_retention_window_again(backbone: Backbone) -> None:
+    reset = 0
+
+    async def on_reset() -> None:
+        nonlocal reset
+        reset += 1
+
+    relay = backbone.relay(on_broker_reset=on_reset)
+    assert await relay.observe_cluster("cluster-a") is False  # first sight: nothing to redo
+    await stage(backbone, 3)
+    assert await relay.drain() == 3
+    assert await relay.observe_cluster("cluster-a") is False
+    assert await relay.pending() == 0
+    other_replica = backbone.relay()
+    assert await other_replica.observe_cluster("cluster-b") is True  # the broker was replaced
+    assert await relay.observe_cluster("cluster-b") is False, "noticed once, by whichever replica saw it first"
+    assert await relay.pending() == 3
+    assert await relay.drain() == 3
 
 
 async def test_an_event_delivered_twice_has_one_effect(backbone: Backbone) -> None:
@@ -237,6 +284,9 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes
         await eventually(lambda: _equals(backbone.effect_count(), 1))
     assert [r.value for r in dead] == [b"{not json", json.dumps(bad).encode()]
     headers = [dict(r.headers) for r in dead]
+    parked = await backbone.parked()
+    assert [p["event_type"] for p in parked] == ["unknown", EventType.TICKET_CREATED.value]
+    assert "undecodable" in parked[0]["error"] and "created_at" in parked[1]["error"]
     assert b"undecodable" in headers[0]["x-error"]
     assert b"created_at" in headers[1]["x-error"]
     assert headers[1]["x-original-topic"] == topic.encode()
@@ -248,56 +298,104 @@ async def test_a_handler_that_keeps_failing_is_dead_lettered_after_capped_retrie
     calls = 0
     record = record_effect()
 
-    async def broken_for_one(session: AsyncSession, event: Any) -> None:
+    async def broken_for_one(uow: UnitOfWork[Any], event: Any) -> None:
         nonlocal calls
         if event.id == failing.id:
             calls += 1
             raise RuntimeError("downstream table missing")
-        await record(session, event)
+        await record(uow, event)
 
     await publish(backbone.platform, failing, fine)
     consumer = backbone.consumer({EventType.TICKET_CREATED: broken_for_one})
     async with running(consumer.run()):
         [dead] = await read_topic(backbone.platform, backbone.topics.deadletter, count=1)
         await eventually(lambda: _equals(backbone.effect_count(), 1))  # the consumer went on
-    assert calls == backbone.platform.consumer_max_attempts
+    # once in the batch, then the capped attempts alone
+    assert calls == 1 + backbone.platform.consumer_max_attempts
     assert b"downstream table missing" in dict(dead.headers)["x-error"]
+    [parked] = await backbone.parked()
+    assert parked["event_id"] == failing.id and parked["attempts"] == backbone.platform.consumer_max_attempts
     assert dead.key == failing.subject.encode()
     assert dead.value == failing.to_json()
 
 
-async def test_a_dead_letter_is_replayed_to_its_topic_and_handled(backbone: Backbone) -> None:
+async def test_a_dead_letter_is_kept_in_the_database_and_replayed_to_its_topic(backbone: Backbone) -> None:
     event = create_ticket_created()
     fixed = False
     record = record_effect()
 
-    async def broken_until_fixed(session: AsyncSession, e: Any) -> None:
+    async def broken_until_fixed(uow: UnitOfWork[Any], e: Any) -> None:
         if not fixed:
             raise RuntimeError("bug")
-        await record(session, e)
+        await record(uow, e)
 
     await publish(backbone.platform, event)
     consumer = backbone.consumer({EventType.TICKET_CREATED: broken_until_fixed})
     async with running(consumer.run()):
-        await read_topic(backbone.platform, backbone.topics.deadletter, count=1)
+        await eventually(lambda: consumer.parked == 1)
         fixed = True
-        other = await replay(backbone.platform, group="another-service", idle_seconds=0.5)
-        assert (other.replayed, other.skipped) == (0, 1)
-        result = await replay(backbone.platform, group=consumer.group_id)
-        assert result.replayed == 1
+        assert await replay(backbone.engine, messaging.dead_letters, backbone.producer, Filters(event_type="x")) == 0
+        assert await replay(backbone.engine, messaging.dead_letters, backbone.producer, Filters()) == 1
         await eventually(lambda: _equals(backbone.effect_count(), 1))
+        assert await replay(backbone.engine, messaging.dead_letters, backbone.producer, Filters()) == 0, "once"
         await publish(backbone.platform, event)  # and a later redelivery has no second effect
         await asyncio.sleep(1)
     assert await backbone.effect_count() == 1
+    [letter] = await backbone.parked()
+    assert letter["replayed_at"] is not None
+
+
+async def test_a_dependency_outage_pauses_the_consumer_instead_of_parking_events(backbone: Backbone) -> None:
+    failures_left = backbone.platform.consumer_max_attempts * 3  # far more than the capped retries
+    record = record_effect()
+    paused_seen = False
+
+    async def database_down(uow: UnitOfWork[Any], event: Any) -> None:
+        nonlocal failures_left
+        if failures_left > 0:
+            failures_left -= 1
+            raise ConnectionRefusedError("connection to PostgreSQL refused")
+        await record(uow, event)
+
+    events = [create_ticket_created() for _ in range(3)]
+    await publish(backbone.platform, *events)
+    consumer = backbone.consumer({EventType.TICKET_CREATED: database_down})
+
+    def paused() -> bool:
+        nonlocal paused_seen
+        paused_seen = paused_seen or "paused" in consumer.problems().get("consumer", "")
+        return paused_seen
+
+    async with running(consumer.run()):
+        await eventually(paused, interval=0.01)
+        await eventually(lambda: _equals(backbone.effect_count(), 3))
+        assert consumer.problems() == {}, "ready again once the dependency is back"
+    assert consumer.parked == 0 and await backbone.parked() == []
+
+
+async def test_a_poll_batch_is_applied_in_one_transaction(backbone: Backbone) -> None:
+    transactions: set[int] = set()
+    record = record_effect()
+
+    async def note_transaction(uow: UnitOfWork[Any], event: Any) -> None:
+        transactions.add(id(uow))
+        await record(uow, event)
+
+    events = [create_ticket_created() for _ in range(40)]
+    await publish(backbone.platform, *events)
+    consumer = backbone.consumer({EventType.TICKET_CREATED: note_transaction}, batch_size=500)
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 40))
+    assert len(transactions) < 40, "events share transactions"
 
 
 async def test_a_transient_failure_is_retried_and_applied_once(backbone: Backbone) -> None:
     attempts = 0
 
-    async def flaky(session: AsyncSession, event: Any) -> None:
+    async def flaky(uow: UnitOfWork[Any], event: Any) -> None:
         nonlocal attempts
         attempts += 1
-        await session.execute(effects.insert().values(event_id=event.id, note="try"))
+        await uow.session.execute(effects.insert().values(event_id=event.id, note="try"))
         if attempts == 1:
             raise ConnectionError("database restarted")  # the insert above rolls back with it
 

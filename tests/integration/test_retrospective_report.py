@@ -3,15 +3,14 @@ service, in any order and any number of times, become the same weekly report."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY
 
+from tests.builders import Story
 from tests.support import RunningService, agent_headers, eventually, publish, serve
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.facts.models import TicketFact
@@ -19,19 +18,10 @@ from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.events import (
     ClockKind,
     Envelope,
-    FeedbackReceived,
-    FeedbackReceivedData,
     SlaBreached,
-    SlaClockData,
-    SlaMet,
-    TicketAssigned,
-    TicketAssignedData,
     TicketCreated,
-    TicketCreatedData,
     TicketReplied,
-    TicketRepliedData,
     TicketResolved,
-    TicketResolvedData,
 )
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.settings import PlatformSettings
@@ -46,87 +36,6 @@ FIRST_RESPONSE, RESOLUTION = ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION
 def at(day: int, hour: int, minute: int = 0) -> datetime:
     """An instant `day` days after the start of 2026-W48 (negative: the week before)."""
     return MONDAY + timedelta(days=day, hours=hour, minutes=minute)
-
-
-@dataclass
-class Story:
-    """One ticket, told as the events intake, routing, sla and feedback would emit about it."""
-
-    category: str
-    created_at: datetime
-    channel: str = "web"
-    ticket_id: uuid.UUID = field(default_factory=new_id)
-
-    def _ref(self) -> dict[str, Any]:
-        return {
-            "ticket_id": self.ticket_id,
-            "number": f"T{self.created_at:%Y%m%d}{self.ticket_id.int % 1_000_000:06d}",
-            "channel": self.channel,
-            "category": self.category,
-            "urgency": "normal",
-            "customer_id": f"cust-{self.ticket_id.hex[:6]}",
-            "created_at": self.created_at,
-        }
-
-    def _envelope(self, source: str, time: datetime) -> dict[str, Any]:
-        return {"source": source, "subject": str(self.ticket_id), "time": time}
-
-    def created(self) -> TicketCreated:
-        """`ticket.created` from intake."""
-        return TicketCreated(
-            **self._envelope("intake", self.created_at), data=TicketCreatedData(**self._ref(), need="refund")
-        )
-
-    def assigned(self, when: datetime, agent: str = "agent-1") -> TicketAssigned:
-        """`ticket.assigned` from routing."""
-        data = TicketAssignedData(
-            ticket_id=self.ticket_id,
-            department_id="dept-1",
-            department_name="After-sales",
-            agent_id=agent,
-            agent_name=agent.title(),
-            assigned_at=when,
-        )
-        return TicketAssigned(**self._envelope("routing", when), data=data)
-
-    def replied(self, when: datetime, *, first: bool = True) -> TicketReplied:
-        """`ticket.replied` from intake."""
-        data = TicketRepliedData(
-            **self._ref(), message_id=new_id(), agent_id="agent-1", replied_at=when, first_response=first
-        )
-        return TicketReplied(**self._envelope("intake", when), data=data)
-
-    def resolved(self, when: datetime, *, first_response_at: datetime | None = None) -> TicketResolved:
-        """`ticket.resolved` from intake."""
-        data = TicketResolvedData(
-            **self._ref(), resolved_at=when, resolved_by="agent-1", first_response_at=first_response_at
-        )
-        return TicketResolved(**self._envelope("intake", when), data=data)
-
-    def _clock(self, clock: ClockKind, **times: datetime) -> SlaClockData:
-        due = self.created_at + timedelta(minutes=15 if clock is FIRST_RESPONSE else 120)
-        return SlaClockData(ticket_id=self.ticket_id, clock=clock, started_at=self.created_at, due_at=due, **times)
-
-    def met(self, clock: ClockKind, when: datetime) -> SlaMet:
-        """`sla.met` from sla: the clock stopped at `when`."""
-        return SlaMet(**self._envelope("sla", when), data=self._clock(clock, stopped_at=when))
-
-    def breached(self, clock: ClockKind, when: datetime) -> SlaBreached:
-        """`sla.breached` from sla: the deadline passed at `when`."""
-        return SlaBreached(**self._envelope("sla", when), data=self._clock(clock, breached_at=when))
-
-    def answered(self, when: datetime, *, csat: int, nps: int) -> FeedbackReceived:
-        """`feedback.received` from feedback."""
-        data = FeedbackReceivedData(
-            survey_id=new_id(),
-            ticket_id=self.ticket_id,
-            customer_id=f"cust-{self.ticket_id.hex[:6]}",
-            csat=csat,
-            nps=nps,
-            has_comment=False,
-            answered_at=when,
-        )
-        return FeedbackReceived(**self._envelope("feedback", when), data=data)
 
 
 def week48() -> list[Envelope]:

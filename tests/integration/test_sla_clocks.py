@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -16,13 +16,14 @@ from sqlalchemy import select, text
 from tests.builders import create_ticket_created, create_ticket_replied, create_ticket_resolved
 from tests.support import RunningService, agent_headers, eventually, publish, read_events, serve
 from ticketloop_shared.clock import FrozenClock
-from ticketloop_shared.db import unit_of_work
+from ticketloop_shared.db import transaction
 from ticketloop_shared.events import (
     TicketCreated,
     Topics,
 )
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.settings import PlatformSettings
+from ticketloop_shared.unit_of_work import unit_of_work
 from ticketloop_sla.app import create_app
 from ticketloop_sla.clocks import service
 from ticketloop_sla.settings import SlaSettings
@@ -72,15 +73,23 @@ def sla_topic(platform: PlatformSettings) -> str:
 
 
 async def topic_size(platform: PlatformSettings, topic: str) -> int:
-    """How many records `topic` holds: exact and immediate, unlike reading until a timeout."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka_bootstrap, group_id=None)
+    """How many records `topic` holds, read to the high watermark of every partition (Tansu's
+    ListOffsets answer counts record batches, not records, so `end_offsets` would undercount)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=platform.kafka_bootstrap, group_id=None, fetch_max_wait_ms=50)
     await consumer.start()
     try:
         partitions = [TopicPartition(topic, p) for p in range(platform.topic_partitions)]
-        first, end = await consumer.beginning_offsets(partitions), await consumer.end_offsets(partitions)
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        count = 0
+        while True:
+            batch = await consumer.getmany(timeout_ms=300)
+            count += sum(len(records) for records in batch.values())
+            positions = [(await consumer.position(tp), consumer.highwater(tp)) for tp in partitions]
+            if all(end is not None and position >= end for position, end in positions):
+                return count
     finally:
         await consumer.stop()
-    return sum(end[tp] - first[tp] for tp in partitions)
 
 
 async def clocks_of(sla: RunningService, ticket_id: UUID) -> dict[str, dict[str, Any]]:
@@ -118,10 +127,16 @@ async def emitted(sla: RunningService) -> list[tuple[str, str]]:
 
 async def sweep(sla: RunningService, *, now: datetime) -> int:
     """One breach check at `now`, in its own unit of work on the running service."""
-    async with unit_of_work(sla.runtime.sessions) as session:
-        breached = await service.check_breaches(session, now=now, outbox=sla.runtime.outbox)
-    sla.runtime.wake_relay()
-    return breached
+    runtime = sla.runtime
+    async with unit_of_work(
+        runtime.sessions,
+        outbox=runtime.outbox,
+        clock=FrozenClock(now),
+        settings=cast(SlaSettings, runtime.settings),
+        source="sla",
+        on_commit=runtime.wake_relay,
+    ) as uow:
+        return await service.check_breaches(uow)
 
 
 def at(value: str | None) -> datetime | None:
@@ -332,7 +347,7 @@ async def test_one_clock_that_cannot_be_breached_does_not_stop_the_sweep(
     for created in (poisoned, healthy):
         await clocks_when(sla, created.data.ticket_id, lambda c: len(c) == 2)
     # A real database failure for one ticket only: PostgreSQL refuses its outbox row.
-    async with unit_of_work(sla.runtime.sessions) as session:
+    async with transaction(sla.runtime.sessions) as session:
         await session.execute(
             text(
                 "CREATE FUNCTION refuse_poisoned() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "

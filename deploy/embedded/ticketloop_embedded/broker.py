@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 from typing import IO
 
@@ -51,6 +52,10 @@ class EmbeddedBroker:
                 listener,
                 "--storage-engine",
                 "memory://tansu/",
+                # A new id per start, as a freshly formatted Kafka cluster has: it is how
+                # services notice that this memory-only broker was replaced and lost its data.
+                "--cluster-id",
+                f"tansu-{uuid.uuid4().hex[:12]}",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

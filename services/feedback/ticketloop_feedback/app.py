@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -10,7 +9,7 @@ from fastapi import FastAPI
 from ticketloop_feedback.db import messaging
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys.endpoints import router as survey_router
-from ticketloop_feedback.surveys.handlers import handlers
+from ticketloop_feedback.surveys.handlers import HANDLERS
 from ticketloop_feedback.surveys.models import Survey  # noqa: F401  (registers the table)
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
@@ -27,7 +26,7 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock | None 
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        handlers=partial(handlers, settings=settings),
+        handlers=HANDLERS,
     )
     return create_service_app(
         spec,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,14 +12,15 @@ from ticketloop_intake.channels.endpoints import router as channel_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
 from ticketloop_intake.db import messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
+from ticketloop_intake.idempotency.service import purge_expired
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets.endpoints import router as ticket_router
-from ticketloop_intake.tickets.handlers import handlers
+from ticketloop_intake.tickets.handlers import HANDLERS
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.db import unit_of_work
-from ticketloop_shared.runtime import Runtime, ServiceSpec
+from ticketloop_shared.db import transaction
+from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,16 +31,24 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
 
     async def on_start(runtime: Runtime) -> None:
         if settings.dev_channel_key is not None:
-            async with unit_of_work(runtime.sessions) as session:
+            async with transaction(runtime.sessions) as session:
                 await channel_service.seed_development_client(session, settings.dev_channel_key.get_secret_value())
+
+    async def forget_old_keys(runtime: Runtime) -> int:
+        """Idempotency keys are kept for a setting's hours, then forgotten."""
+        async with transaction(runtime.sessions) as session:
+            return await purge_expired(
+                session, now=runtime.clock.now(), ttl=timedelta(hours=settings.idempotency_ttl_hours)
+            )
 
     spec = ServiceSpec(
         name="intake",
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        handlers=handlers,
+        handlers=HANDLERS,
         on_start=on_start,
+        periodic=[Periodic("forget-idempotency-keys", 600, forget_old_keys)],
     )
     return create_service_app(
         spec,

@@ -22,6 +22,10 @@ class IntakeSettings(ServiceSettings):
     # A channel client created at start with this key, for development and the 5-minute tour.
     dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)
     targets: ResponseTargets = Field(default_factory=ResponseTargets)
+    # How long a verified channel key is trusted without asking the database again.
+    channel_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # How long an Idempotency-Key is remembered (a retry after that creates a new ticket).
+    idempotency_ttl_hours: float = Field(default=48.0, gt=0)
 
     @field_validator("dev_channel_key", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_routing.assignments.endpoints import router as assignment_router
-from ticketloop_routing.assignments.handlers import handlers
+from ticketloop_routing.assignments.handlers import HANDLERS
 from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
 from ticketloop_routing.db import messaging
 from ticketloop_routing.organisation import service as organisation
@@ -15,7 +15,7 @@ from ticketloop_routing.organisation.endpoints import router as organisation_rou
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.db import unit_of_work
+from ticketloop_shared.db import transaction
 from ticketloop_shared.runtime import Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,7 +26,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
     settings = settings or RoutingSettings()
 
     async def on_start(runtime: Runtime) -> None:
-        async with unit_of_work(runtime.sessions) as session:
+        async with transaction(runtime.sessions) as session:
             await organisation.load_if_empty(session, settings.organisation_file)
 
     spec = ServiceSpec(
@@ -34,7 +34,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        handlers=handlers,
+        handlers=HANDLERS,
         on_start=on_start,
     )
     return create_service_app(

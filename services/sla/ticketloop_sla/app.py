@@ -8,11 +8,10 @@ from fastapi import FastAPI
 
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.db import unit_of_work
 from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
 from ticketloop_sla.clocks import service
 from ticketloop_sla.clocks.endpoints import router as clock_router
-from ticketloop_sla.clocks.handlers import build_handlers
+from ticketloop_sla.clocks.handlers import HANDLERS
 from ticketloop_sla.clocks.models import SlaClock  # noqa: F401  (registers the table on the metadata)
 from ticketloop_sla.db import messaging
 from ticketloop_sla.settings import SlaSettings
@@ -22,11 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 async def check_breaches(runtime: Runtime) -> int:
     """One breach sweep at the runtime's (injectable) now, in its own transaction."""
-    async with unit_of_work(runtime.sessions) as session:
-        breached = await service.check_breaches(session, now=runtime.clock.now(), outbox=runtime.outbox)
-    if breached:
-        runtime.wake_relay()
-    return breached
+    async with runtime.unit_of_work() as uow:
+        return await service.check_breaches(uow)
 
 
 def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -37,8 +33,7 @@ def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = Non
         settings=settings,
         messaging=messaging,
         migrations=MIGRATIONS,
-        # Built by the runtime at start: the handlers announce through its outbox, timed by its clock.
-        handlers=lambda runtime: build_handlers(targets=settings.targets, outbox=runtime.outbox, clock=runtime.clock),
+        handlers=HANDLERS,
         periodic=[Periodic("breach-check", settings.breach_check_seconds, check_breaches)],
     )
     return create_service_app(

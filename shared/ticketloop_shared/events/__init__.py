@@ -2,6 +2,7 @@
 
 from ticketloop_shared.events.catalog import (
     ANY_EVENT,
+    EVENT_CLASSES,
     AnyEvent,
     ClockKind,
     ClockOutcome,
@@ -9,8 +10,10 @@ from ticketloop_shared.events.catalog import (
     FeedbackReceived,
     FeedbackReceivedData,
     SlaBreached,
+    SlaBreachedData,
     SlaClockData,
     SlaMet,
+    SlaMetData,
     SurveySent,
     SurveySentData,
     TicketAssigned,
@@ -22,6 +25,7 @@ from ticketloop_shared.events.catalog import (
     TicketRepliedData,
     TicketResolved,
     TicketResolvedData,
+    event_class_for,
     parse_event,
 )
 from ticketloop_shared.events.envelope import Envelope, EventContext
@@ -31,6 +35,7 @@ __all__ = [
     "ANY_EVENT",
     "AnyEvent",
     "ClockKind",
+    "EVENT_CLASSES",
     "ClockOutcome",
     "Envelope",
     "EventContext",
@@ -38,8 +43,10 @@ __all__ = [
     "FeedbackReceived",
     "FeedbackReceivedData",
     "SlaBreached",
+    "SlaBreachedData",
     "SlaClockData",
     "SlaMet",
+    "SlaMetData",
     "SurveySent",
     "SurveySentData",
     "TicketAssigned",
@@ -52,5 +59,6 @@ __all__ = [
     "TicketResolved",
     "TicketResolvedData",
     "Topics",
+    "event_class_for",
     "parse_event",
 ]

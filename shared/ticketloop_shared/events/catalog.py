@@ -101,7 +101,7 @@ class ClockOutcome(StrEnum):
 
 
 class SlaClockData(Payload):
-    """Payload of `sla.met` and `sla.breached`."""
+    """What `sla.met` and `sla.breached` say about a clock."""
 
     ticket_id: UUID
     clock: ClockKind
@@ -109,6 +109,14 @@ class SlaClockData(Payload):
     due_at: AwareDatetime
     stopped_at: AwareDatetime | None = None
     breached_at: AwareDatetime | None = None
+
+
+class SlaMetData(SlaClockData):
+    """Payload of `sla.met`."""
+
+
+class SlaBreachedData(SlaClockData):
+    """Payload of `sla.breached`."""
 
 
 class SurveySentData(Payload):
@@ -165,14 +173,14 @@ class SlaMet(Envelope):
     """Emitted by sla when a clock is stopped before its deadline."""
 
     type: Literal[EventType.SLA_MET] = EventType.SLA_MET
-    data: SlaClockData
+    data: SlaMetData
 
 
 class SlaBreached(Envelope):
     """Emitted by sla when a clock's deadline passes while it is still running."""
 
     type: Literal[EventType.SLA_BREACHED] = EventType.SLA_BREACHED
-    data: SlaClockData
+    data: SlaBreachedData
 
 
 class SurveySent(Envelope):
@@ -187,6 +195,32 @@ class FeedbackReceived(Envelope):
 
     type: Literal[EventType.FEEDBACK_RECEIVED] = EventType.FEEDBACK_RECEIVED
     data: FeedbackReceivedData
+
+
+EVENT_CLASSES: tuple[type[Envelope], ...] = (
+    TicketCreated,
+    TicketAssigned,
+    TicketReplied,
+    TicketResolved,
+    SlaMet,
+    SlaBreached,
+    SurveySent,
+    FeedbackReceived,
+)
+# Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
+_EVENT_FOR_PAYLOAD: dict[type[Payload], type[Envelope]] = {
+    cls.model_fields["data"].annotation: cls  # type: ignore[misc]
+    for cls in EVENT_CLASSES
+}
+assert len(_EVENT_FOR_PAYLOAD) == len(EVENT_CLASSES), "two event types share a payload class"
+
+
+def event_class_for(data: Payload) -> type[Envelope]:
+    """The event class whose payload `data` is."""
+    try:
+        return _EVENT_FOR_PAYLOAD[type(data)]
+    except KeyError:
+        raise TypeError(f"{type(data).__name__} is not the payload of any event type") from None
 
 
 AnyEvent = Annotated[

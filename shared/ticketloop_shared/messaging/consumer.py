@@ -1,5 +1,16 @@
-"""The idempotent event consumer every service runs: one consumer group per service, inbox
-dedup in the handler's transaction, capped retries with backoff, then the dead-letter topic."""
+"""The idempotent event consumer every service runs: one consumer group per service, a whole
+poll batch applied in one transaction with one inbox statement, and the offsets committed after
+the database commit.
+
+Failures are sorted, never guessed:
+- a dependency outage (database or broker down) is transient: the consumer keeps the batch,
+  reports itself not ready and retries with backoff for as long as it takes, then resumes where
+  it was; nothing is parked;
+- anything else in a batch makes the consumer re-apply that batch one event per transaction,
+  so one poison event cannot hold back the others; an event that is undecodable, invalid,
+  rejected by a rule, or failing after capped retries on a healthy database is parked
+  (`deadletter.py`) and the consumer goes on.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +18,53 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
+from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events.catalog import AnyEvent, parse_event
 from ticketloop_shared.events.topics import Topics
-from ticketloop_shared.messaging.inbox import claim
+from ticketloop_shared.faults import is_transient
+from ticketloop_shared.messaging.deadletter import Letter, park
+from ticketloop_shared.messaging.inbox import claim_many
 from ticketloop_shared.messaging.kafka import make_consumer
-from ticketloop_shared.metrics import EVENTS_CONSUMED, HANDLER_RETRIES
+from ticketloop_shared.metrics import (
+    CONSUMER_LAG,
+    CONSUMER_PAUSED,
+    DEADLETTERS_PARKED,
+    EVENTS_CONSUMED,
+    HANDLER_RETRIES,
+    OFFSET_RESETS,
+)
 from ticketloop_shared.settings import PlatformSettings
+from ticketloop_shared.unit_of_work import Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[AsyncSession, Any], Awaitable[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork[Any]]]
 
-MAX_ERROR_HEADER = 4000
+# How long a partition may have work waiting without the consumer moving before readiness says so.
+STUCK_AFTER_SECONDS = 60.0
+
+
+@dataclass
+class _Item:
+    """One record of a batch: decoded and typed, or already known to be poison."""
+
+    record: Record
+    event: AnyEvent | None = None
+    handler: Handler | None = None
+    poison: str | None = None
+    event_type: str = "unknown"
 
 
 class EventConsumer:
@@ -40,30 +76,54 @@ class EventConsumer:
         service: str,
         settings: PlatformSettings,
         handlers: Mapping[str, Handler],
-        session_factory: async_sessionmaker[AsyncSession],
+        unit_of_work: UowFactory,
         inbox: Table,
+        dead_letters: Table,
         producer: AIOKafkaProducer,
+        batch_size: int = 200,
         group_id: str | None = None,
         client_id: str | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
         self.handlers = dict(handlers)
-        self.session_factory = session_factory
+        self.unit_of_work = unit_of_work
         self.inbox = inbox
+        self.dead_letters = dead_letters
         self.producer = producer
+        self.batch_size = batch_size
         self.topics = Topics(settings.topic_prefix)
         self.group_id = group_id or f"{settings.topic_prefix}.{service}"
         self.client_id = client_id or f"{service}-consumer"
-        subscribed = sorted({self.topics.for_type(t) for t in self.handlers})
-        self.subscribed_topics = subscribed
+        self.subscribed_topics = sorted({self.topics.for_type(t) for t in self.handlers})
         self._consumer: AIOKafkaConsumer | None = None
+        self._restart = asyncio.Event()
         self.handled = 0
+        self.parked = 0
         self.started = asyncio.Event()
+        self.paused_for: str | None = None
+        self.lag: dict[str, int] = {}
+        self._last_progress = 0.0
+        self._last_check = 0.0
 
     def assignment(self) -> set[TopicPartition]:
         """Partitions this member currently owns."""
         return set(self._consumer.assignment()) if self._consumer else set()
+
+    def restart(self) -> None:
+        """Leave and rejoin with no remembered positions (the broker was replaced)."""
+        self._restart.set()
+
+    def problems(self) -> dict[str, str]:
+        """Why this consumer is not ready: not joined, waiting for a dependency, or stuck."""
+        if not self.started.is_set():
+            return {"consumer": "not yet joined its group"}
+        if self.paused_for is not None:
+            return {"consumer": f"paused: {self.paused_for}"}
+        loop = asyncio.get_running_loop()
+        if sum(self.lag.values()) > 0 and loop.time() - self._last_progress > STUCK_AFTER_SECONDS:
+            return {"consumer": f"stuck: lag {sum(self.lag.values())} and no progress for {STUCK_AFTER_SECONDS:.0f}s"}
+        return {}
 
     async def run(self) -> None:
         """Consume until cancelled; if the connection breaks, reconnect with backoff."""
@@ -71,112 +131,243 @@ class EventConsumer:
         while True:
             try:
                 await self._consume()
+                delay = self.settings.consumer_backoff_seconds
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 self.started.clear()
-                log.exception("consumer failed; reconnecting", extra={"group": self.group_id})
+                log.warning("consumer failed; reconnecting", extra={"group": self.group_id, "error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.consumer_backoff_max_seconds)
 
     async def _consume(self) -> None:
-        """One consumer session; the offset of a message is committed only after its effect."""
+        """One consumer session, until it breaks or a restart is asked for."""
         consumer = make_consumer(
-            self.settings, *self.subscribed_topics, group_id=self.group_id, client_id=self.client_id
+            self.settings,
+            *self.subscribed_topics,
+            group_id=self.group_id,
+            client_id=self.client_id,
+            max_poll_records=self.batch_size,
         )
         self._consumer = consumer
+        self._restart.clear()
         await consumer.start()
         self.started.set()
+        self._last_progress = asyncio.get_running_loop().time()
         try:
-            while True:
+            while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
-                for tp, records in batches.items():
-                    for record in records:
-                        await self.process(record)
+                if batches:
+                    await self.process_batch([r for records in batches.values() for r in records])
+                    self._last_progress = asyncio.get_running_loop().time()
+                    offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
                     try:
-                        await consumer.commit({tp: records[-1].offset + 1})
+                        await consumer.commit(offsets)
                     except (CommitFailedError, KafkaError) as exc:
                         # Lost the partition in a rebalance: the new owner re-reads these
                         # records and the inbox turns them into no-ops.
-                        log.warning("offset commit failed", extra={"error": repr(exc), "partition": str(tp)})
+                        log.warning("offset commit failed", extra={"error": repr(exc)})
+                await self._check_positions(consumer)
         finally:
+            self.started.clear()
             await consumer.stop()
 
-    async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Handle one record: decode, dedupe, apply with retries, or dead-letter it."""
+    async def _check_positions(self, consumer: AIOKafkaConsumer, every: float = 2.0) -> None:
+        """Publish lag per partition; a position past the log's end means the broker was
+        replaced under us, so that partition is read again from its start (the inbox drops
+        what was handled).
+
+        The end is the high watermark of the last fetch response: Tansu's ListOffsets answer
+        counts record batches, not records, so `end_offsets` cannot be trusted there.
+        """
+        loop = asyncio.get_running_loop()
+        if loop.time() - self._last_check < every:
+            return
+        self._last_check = loop.time()
+        for tp in list(consumer.assignment()):
+            end = consumer.highwater(tp)
+            if end is None:
+                continue
+            position = await consumer.position(tp)
+            if position > end:
+                log.error(
+                    "position past the log end; re-reading the partition from its start",
+                    extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
+                )
+                OFFSET_RESETS.labels(self.service).inc()
+                await consumer.seek_to_beginning(tp)
+                position = 0
+            lag = max(end - position, 0)
+            self.lag[f"{tp.topic}/{tp.partition}"] = lag
+            CONSUMER_LAG.labels(self.service, f"{tp.topic}/{tp.partition}").set(lag)
+
+    def _decode(self, record: Record) -> _Item:
+        item = _Item(record=record)
         try:
             raw = json.loads(record.value or b"")
-            event_type = raw["type"]
+            item.event_type = str(raw["type"])
         except (ValueError, TypeError, KeyError) as exc:
-            await self.deadletter(record, f"undecodable message: {exc!r}", event_type="unknown")
-            return
-        handler = self.handlers.get(event_type)
-        if handler is None:
-            EVENTS_CONSUMED.labels(self.service, event_type, "ignored").inc()
+            item.poison = f"undecodable message: {exc!r}"
+            return item
+        item.handler = self.handlers.get(item.event_type)
+        if item.handler is None:
+            return item
+        try:
+            item.event = parse_event(raw)
+        except ValidationError as exc:
+            item.poison = f"invalid {item.event_type}: {exc}"
+        return item
+
+    async def process_batch(self, records: list[Record]) -> None:
+        """Apply a poll batch: in one transaction if it all goes well, else event by event."""
+        items = [self._decode(r) for r in records]
+        for item in items:
+            if item.handler is None and item.poison is None:
+                EVENTS_CONSUMED.labels(self.service, item.event_type, "ignored").inc()
+        work = [i for i in items if i.handler is not None or i.poison is not None]
+        if not work:
             return
         try:
-            event = parse_event(raw)
-        except ValidationError as exc:
-            await self.deadletter(record, f"invalid {event_type}: {exc}", event_type=event_type)
-            return
+            await self._until_available(lambda: self._apply(work))
+        except Exception as exc:
+            log.warning("batch failed; applying it event by event", extra={"error": repr(exc), "size": len(work)})
+            for item in work:
+                await self._apply_alone(item)
 
+    async def _apply(self, items: list[_Item]) -> None:
+        """Handle every fresh event of `items` and park the poison ones, in one transaction."""
+        handled: list[_Item] = []
+        duplicates: list[_Item] = []
+        async with self.unit_of_work() as uow:
+            typed = [i for i in items if i.event is not None]
+            fresh = await claim_many(
+                uow.session,
+                self.inbox,
+                consumer=self.group_id,
+                events=[(i.event.id, i.event.type) for i in typed if i.event is not None],
+            )
+            for item in items:
+                if item.event is None:
+                    continue
+                if item.event.id not in fresh:
+                    duplicates.append(item)
+                    continue
+                fresh.discard(item.event.id)  # the same event twice in one batch: handle once
+                assert item.handler is not None
+                with uow.caused_by(item.event):
+                    await item.handler(uow, item.event)
+                handled.append(item)
+            letters = [self._letter(i, i.poison, attempts=1) for i in items if i.poison is not None]
+            await park(uow.session, self.dead_letters, letters)
+        for item in handled:
+            EVENTS_CONSUMED.labels(self.service, item.event_type, "handled").inc()
+        for item in duplicates:
+            EVENTS_CONSUMED.labels(self.service, item.event_type, "duplicate").inc()
+        self.handled += len(handled)
+        await self._announce([i for i in items if i.poison is not None])
+
+    async def _apply_alone(self, item: _Item) -> None:
+        """One event in its own transaction, retried a capped number of times; then parked."""
+        if item.poison is not None:
+            await self._until_available(partial(self._park, item, item.poison, attempts=1))
+            return
         attempts = self.settings.consumer_max_attempts
         delay = self.settings.consumer_backoff_seconds
         for attempt in range(1, attempts + 1):
             try:
-                outcome = await self._apply(handler, event)
+                await self._until_available(lambda: self._apply([item]))
+                return
             except PermanentEventError as exc:
-                await self.deadletter(record, f"rejected: {exc}", event_type=event_type)
+                await self._until_available(partial(self._park, item, f"rejected: {exc}", attempts=attempt))
                 return
             except Exception as exc:
                 if attempt == attempts:
-                    log.exception("handler failed, giving up", extra={"event_id": str(event.id)})
-                    await self.deadletter(record, f"failed after {attempts} attempts: {exc!r}", event_type=event_type)
+                    log.error(
+                        "handler failed on a healthy database; parking the event",
+                        extra={"event_type": item.event_type, "error": repr(exc)},
+                    )
+                    error = f"failed after {attempts} attempts: {exc!r}"
+                    await self._until_available(partial(self._park, item, error, attempts=attempts))
                     return
-                HANDLER_RETRIES.labels(self.service, event_type).inc()
-                log.warning(
-                    "handler failed, retrying",
-                    extra={"event_id": str(event.id), "attempt": attempt, "error": repr(exc)},
-                )
+                HANDLER_RETRIES.labels(self.service, item.event_type).inc()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.consumer_backoff_max_seconds)
-                continue
-            EVENTS_CONSUMED.labels(self.service, event_type, outcome).inc()
-            return
 
-    async def _apply(self, handler: Handler, event: AnyEvent) -> str:
-        async with self.session_factory() as session, session.begin():
-            fresh = await claim(session, self.inbox, consumer=self.group_id, event_id=event.id, event_type=event.type)
-            if not fresh:
-                return "duplicate"
-            await handler(session, event)
-        self.handled += 1
-        return "handled"
-
-    async def deadletter(self, record: ConsumerRecord[bytes, bytes], error: str, *, event_type: str) -> None:
-        """Park the original bytes with the error; retried until the broker takes it, because
-        committing past a message that is neither handled nor parked would lose it."""
-        headers = list(record.headers or ()) + [
-            ("x-error", error[:MAX_ERROR_HEADER].encode()),
-            ("x-original-topic", record.topic.encode()),
-            ("x-original-partition", str(record.partition).encode()),
-            ("x-original-offset", str(record.offset).encode()),
-            ("x-consumer-group", self.group_id.encode()),
-            ("x-failed-at", datetime.now(UTC).isoformat().encode()),
-        ]
+    async def _until_available(self, action: Callable[[], Awaitable[Any]]) -> None:
+        """Run `action`; while it fails because a dependency is down, wait and try again."""
         delay = self.settings.consumer_backoff_seconds
         while True:
             try:
-                await self.producer.send_and_wait(
-                    self.topics.deadletter, value=record.value, key=record.key, headers=headers
-                )
-                break
-            except KafkaError as exc:
-                log.warning("dead-letter publish failed, retrying", extra={"error": repr(exc)})
+                await action()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if self.paused_for is None:
+                    log.warning("dependency unavailable; consumer paused", extra={"error": repr(exc)})
+                self.paused_for = f"dependency unavailable ({type(exc).__name__})"
+                CONSUMER_PAUSED.labels(self.service).set(1)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.consumer_backoff_max_seconds)
-        EVENTS_CONSUMED.labels(self.service, event_type, "deadlettered").inc()
-        log.error(
-            "message dead-lettered",
-            extra={"topic": record.topic, "offset": record.offset, "error": error[:500]},
+                continue
+            if self.paused_for is not None:
+                log.warning("dependency back; consumer resumed")
+                self.paused_for = None
+                CONSUMER_PAUSED.labels(self.service).set(0)
+            return
+
+    def _letter(self, item: _Item, error: str | None, *, attempts: int) -> Letter:
+        r = item.record
+        return Letter(
+            consumer=self.group_id,
+            topic=r.topic,
+            partition=r.partition,
+            offset=r.offset,
+            key=r.key,
+            value=r.value,
+            headers=list(r.headers or ()),
+            event_id=item.event.id if item.event is not None else None,
+            event_type=item.event_type,
+            error=error or "",
+            attempts=attempts,
         )
+
+    async def _park(self, item: _Item, error: str, *, attempts: int) -> None:
+        async with self.unit_of_work() as uow:
+            await park(uow.session, self.dead_letters, [self._letter(item, error, attempts=attempts)])
+        item.poison = error
+        await self._announce([item])
+
+    async def _announce(self, items: list[_Item]) -> None:
+        """Count parked events and copy them to the dead-letter topic (best effort: the
+        database already holds them)."""
+        for item in items:
+            self.parked += 1
+            DEADLETTERS_PARKED.labels(self.service, item.event_type).inc()
+            EVENTS_CONSUMED.labels(self.service, item.event_type, "deadlettered").inc()
+            r = item.record
+            log.error(
+                "event parked",
+                extra={
+                    "topic": r.topic,
+                    "offset": r.offset,
+                    "event_type": item.event_type,
+                    "error": (item.poison or "")[:500],
+                },
+            )
+            headers = list(r.headers or ()) + [
+                ("x-error", (item.poison or "")[:4000].encode()),
+                ("x-original-topic", r.topic.encode()),
+                ("x-original-partition", str(r.partition).encode()),
+                ("x-original-offset", str(r.offset).encode()),
+                ("x-consumer-group", self.group_id.encode()),
+                ("x-failed-at", datetime.now(UTC).isoformat().encode()),
+            ]
+            try:
+                await asyncio.wait_for(
+                    self.producer.send_and_wait(self.topics.deadletter, value=r.value, key=r.key, headers=headers),
+                    timeout=10,
+                )
+            except (KafkaError, TimeoutError) as exc:
+                log.warning("dead-letter topic copy failed; the database copy stands", extra={"error": repr(exc)})

@@ -22,13 +22,19 @@ def make_producer(settings: PlatformSettings, *, client_id: str) -> AIOKafkaProd
         client_id=client_id,
         acks="all",
         enable_idempotence=False,
-        linger_ms=2,
+        linger_ms=settings.kafka_linger_ms,
         request_timeout_ms=15000,
     )
 
 
-def make_consumer(settings: PlatformSettings, *topics: str, group_id: str, client_id: str) -> AIOKafkaConsumer:
-    """A group member with manual commits; offsets are committed only after the DB commit."""
+def make_consumer(
+    settings: PlatformSettings, *topics: str, group_id: str, client_id: str, max_poll_records: int = 500
+) -> AIOKafkaConsumer:
+    """A group member with manual commits; offsets are committed only after the DB commit.
+
+    The poll interval is long because a consumer waiting out a database outage keeps its batch
+    (and its partitions) rather than bouncing through rebalances.
+    """
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -39,7 +45,8 @@ def make_consumer(settings: PlatformSettings, *topics: str, group_id: str, clien
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_ms,
         fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        max_poll_records=500,
+        max_poll_records=max_poll_records,
+        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
     )
 
 

@@ -2,7 +2,13 @@
 and a relay publishes them to Kafka afterwards.
 
 A crash between commit and publish loses nothing (the row waits); a crash between publish and
-marking the row sent publishes it again, which the consumers' inbox absorbs.
+marking the row sent publishes it again, which the consumers' inbox absorbs. Published rows are
+kept for a retention window: when the broker is replaced (a new cluster id, or a partition's log
+going backwards) the relay publishes that window again, so a memory-only broker's loss costs
+nothing either.
+
+No NOTIFY on the hot path: PostgreSQL serialises committing transactions that NOTIFY behind one
+global lock. Every process that writes outbox rows runs a relay and wakes it after its commit.
 """
 
 from __future__ import annotations
@@ -10,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
-import asyncpg
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
     BigInteger,
@@ -20,6 +27,7 @@ from sqlalchemy import (
     DateTime,
     Identity,
     Index,
+    Integer,
     MetaData,
     String,
     Table,
@@ -30,18 +38,16 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketloop_shared.clock import utcnow
-from ticketloop_shared.db import asyncpg_dsn
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
-from ticketloop_shared.metrics import EVENTS_PUBLISHED, OUTBOX_PENDING
+from ticketloop_shared.metrics import BROKER_RESETS, EVENTS_PUBLISHED, OUTBOX_PENDING
 
 log = logging.getLogger(__name__)
 
-NOTIFY_CHANNEL = "ticketloop_outbox"
 # Only one relay per database publishes at a time, which keeps each subject's events in
 # commit order even when a service runs several replicas (the others stand by).
 RELAY_LOCK_KEY = 0x7469636B6574  # "ticket"
@@ -65,6 +71,18 @@ def outbox_table(metadata: MetaData) -> Table:
     )
 
 
+def broker_epoch_table(metadata: MetaData) -> Table:
+    """The broker cluster the outbox was last published to (one row), so a replaced broker is
+    noticed once, by whichever replica sees it first, even after a restart of the service."""
+    return Table(
+        "broker_epoch",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("cluster_id", String(200), nullable=False),
+        Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
 class Outbox:
     """Writes events into a service's outbox within the caller's transaction."""
 
@@ -72,26 +90,33 @@ class Outbox:
         self.table = table
         self.topics = topics
 
-    async def add(self, session: AsyncSession, event: Envelope) -> None:
-        """Stage one event; it becomes visible to the relay when the transaction commits.
+    def rows(self, events: Sequence[Envelope]) -> list[dict[str, object]]:
+        """The outbox rows of `events`."""
+        return [
+            {
+                "event_id": event.id,
+                "topic": self.topics.for_type(event.type),
+                "key": event.subject,
+                "event_type": event.type,
+                "payload": event.model_dump_json(),
+                "headers": {"type": event.type, "source": event.source},
+            }
+            for event in events
+        ]
 
-        The NOTIFY is transactional too, so the relay wakes exactly when there is work.
-        """
-        await session.execute(
-            self.table.insert().values(
-                event_id=event.id,
-                topic=self.topics.for_type(event.type),
-                key=event.subject,
-                event_type=event.type,
-                payload=event.model_dump_json(),
-                headers={"type": event.type, "source": event.source},
-            )
-        )
-        await session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+    async def write(self, session: AsyncSession, events: Sequence[Envelope]) -> None:
+        """Stage events in one statement; they become visible to the relay at commit."""
+        if events:
+            await session.execute(insert(self.table), self.rows(events))
+
+    async def add(self, session: AsyncSession, event: Envelope) -> None:
+        """Stage one event (for callers outside a unit of work, such as tests)."""
+        await self.write(session, [event])
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order, woken by NOTIFY (with a fallback poll)."""
+    """Publishes committed outbox rows in order; woken by its own process after each commit,
+    with a fallback poll for rows committed by processes that run no relay."""
 
     def __init__(
         self,
@@ -100,29 +125,34 @@ class OutboxRelay:
         engine: AsyncEngine,
         table: Table,
         producer: AIOKafkaProducer,
-        database_url: str,
+        epoch_table: Table | None = None,
         batch_size: int = 500,
         fallback_poll_seconds: float = 1.0,
         retention: timedelta = timedelta(days=7),
+        on_broker_reset: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self.engine = engine
         self.table = table
+        self.epoch_table = epoch_table
         self.producer = producer
-        self.database_url = database_url
         self.batch_size = batch_size
         self.fallback_poll_seconds = fallback_poll_seconds
         self.retention = retention
+        self.on_broker_reset = on_broker_reset
         self._wake = asyncio.Event()
-        self._listener: asyncpg.Connection | None = None
+        self._high_water: dict[tuple[str, int], int] = {}
         self.published = 0
+        self.republished = 0
+        self.last_error: str | None = None
 
     def wake(self) -> None:
-        """Ask for a drain now (also called by the NOTIFY listener)."""
+        """Ask for a drain now (called after a commit that wrote outbox rows)."""
         self._wake.set()
 
-    async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows and mark them sent; returns how many.
+    async def publish_pending(self) -> int | None:
+        """Publish one batch of unpublished rows and mark them sent; returns how many, or None
+        when another relay holds the lock (it is publishing right now).
 
         Marking happens only after Kafka acknowledged every message of the batch; if any send
         fails the transaction rolls back and the whole batch is retried later.
@@ -131,7 +161,7 @@ class OutboxRelay:
         async with self.engine.begin() as conn:
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
             if not locked:
-                return 0
+                return None
             rows = (
                 await conn.execute(
                     select(t.c.seq, t.c.topic, t.c.key, t.c.event_type, t.c.payload, t.c.headers)
@@ -150,18 +180,44 @@ class OutboxRelay:
                         row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
                     )
                 )
-            await asyncio.gather(*futures)
+            results = await asyncio.gather(*futures)
             await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
+        regressed = self._log_went_back(results)
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         self.published += len(rows)
+        if regressed:
+            log.error("a partition's log went backwards: the broker was replaced", extra={"partition": regressed})
+            await self.broker_replaced(reason=f"log of {regressed} went backwards")
         return len(rows)
 
-    async def drain(self) -> int:
-        """Publish until nothing is pending; returns how many rows were published."""
+    def _log_went_back(self, results: Sequence[Any]) -> str | None:
+        """Track the highest offset each partition gave us; a lower one means a new, empty log."""
+        regressed = None
+        for meta in results:
+            key = (meta.topic, meta.partition)
+            seen = self._high_water.get(key, -1)
+            if meta.offset < seen:
+                regressed = f"{meta.topic}/{meta.partition}"
+                self._high_water.clear()
+            self._high_water[key] = max(meta.offset, self._high_water.get(key, -1))
+        return regressed
+
+    async def drain(self, *, busy_wait: float = 0.01, busy_limit: float = 2.0) -> int:
+        """Publish until nothing is pending; returns how many rows were published.
+
+        If another relay is publishing, wait for it (briefly) rather than assume it saw our rows.
+        """
         total = 0
+        waited = 0.0
         while True:
             n = await self.publish_pending()
+            if n is None:
+                if waited >= busy_limit:
+                    return total
+                await asyncio.sleep(busy_wait)
+                waited += busy_wait
+                continue
             total += n
             if n < self.batch_size:
                 return total
@@ -183,37 +239,70 @@ class OutboxRelay:
             )
         return int(result.rowcount or 0)
 
-    async def _listen(self) -> None:
-        try:
-            self._listener = await asyncpg.connect(asyncpg_dsn(self.database_url))
-            await self._listener.add_listener(NOTIFY_CHANNEL, lambda *_: self.wake())
-        except (OSError, asyncpg.PostgresError) as exc:
-            self._listener = None
-            log.warning("outbox LISTEN unavailable, polling only", extra={"error": repr(exc)})
+    async def republish_window(self) -> int:
+        """Mark every row published within the retention window unpublished again."""
+        cutoff = utcnow() - self.retention
+        t = self.table
+        async with self.engine.begin() as conn:
+            await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
+            result = await conn.execute(
+                update(t).where(t.c.published_at.is_not(None), t.c.published_at >= cutoff).values(published_at=None)
+            )
+        count = int(result.rowcount or 0)
+        self.republished += count
+        return count
+
+    async def observe_cluster(self, cluster_id: str) -> bool:
+        """Record the broker cluster we publish to; True (after republishing the retention
+        window) when it differs from the one recorded before: the broker was replaced."""
+        if self.epoch_table is None:
+            return False
+        e = self.epoch_table
+        async with self.engine.begin() as conn:
+            await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
+            known = await conn.scalar(select(e.c.cluster_id).where(e.c.id == 1))
+            if known == cluster_id:
+                return False
+            await conn.execute(
+                insert(e)
+                .values(id=1, cluster_id=cluster_id)
+                .on_conflict_do_update(index_elements=[e.c.id], set_={"cluster_id": cluster_id, "seen_at": func.now()})
+            )
+        if known is None:
+            return False
+        await self.broker_replaced(reason=f"cluster id changed from {known!r} to {cluster_id!r}")
+        return True
+
+    async def broker_replaced(self, *, reason: str) -> None:
+        """Publish the retention window again and let the owner reset its consumers."""
+        count = await self.republish_window()
+        BROKER_RESETS.labels(self.service).inc()
+        log.warning("broker replaced: republishing the outbox window", extra={"reason": reason, "rows": count})
+        if self.on_broker_reset is not None:
+            await self.on_broker_reset()
+        self.wake()
 
     async def run(self) -> None:
         """Relay forever; errors are logged and retried, never fatal."""
-        await self._listen()
         last_purge = 0.0
+        last_gauge = 0.0
         loop = asyncio.get_running_loop()
-        try:
-            while True:
-                self._wake.clear()
-                try:
-                    await self.drain()
+        while True:
+            self._wake.clear()
+            try:
+                await self.drain()
+                self.last_error = None
+                if loop.time() - last_gauge > 5:
+                    last_gauge = loop.time()
                     OUTBOX_PENDING.labels(self.service).set(await self.pending())
-                    if loop.time() - last_purge > 3600:
-                        last_purge = loop.time()
-                        await self.purge()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    log.exception("outbox relay failed; retrying")
-                    await asyncio.sleep(self.fallback_poll_seconds)
-                if self._listener is None or self._listener.is_closed():
-                    await self._listen()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.fallback_poll_seconds)
-        finally:
-            if self._listener is not None and not self._listener.is_closed():
-                await self._listener.close()
+                if loop.time() - last_purge > 3600:
+                    last_purge = loop.time()
+                    await self.purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = repr(exc)
+                log.warning("outbox relay failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(self.fallback_poll_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.fallback_poll_seconds)

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
 from ticketloop_feedback.surveys.schemas import AnswerOut, PublicSurvey, SurveyAnswer, SurveyOut
-from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_shared.api import RuntimeDep, SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.validation import Text
 
 router = APIRouter(prefix="/v1", tags=["surveys"])
 
@@ -23,7 +25,10 @@ def get_settings(request: Request) -> FeedbackSettings:
 
 
 SettingsDep = Annotated[FeedbackSettings, Depends(get_settings)]
-Token = Annotated[str, Path(description="The secret token from the survey link; it is the only credential.")]
+FeedbackUow = Annotated[UnitOfWork[FeedbackSettings], Depends(get_uow, scope="function")]
+Token = Annotated[
+    Text, Path(max_length=200, description="The secret token from the survey link; it is the only credential.")
+]
 
 # The URL carries the credential, so no cache along the way may keep the response.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -50,12 +55,10 @@ async def read_survey(token: Token, session: SessionDep, runtime: RuntimeDep, re
 
 
 @router.post("/surveys/{token}", status_code=201, response_model=AnswerOut, responses=_public_errors)
-async def answer_survey(
-    token: Token, body: SurveyAnswer, session: SessionDep, runtime: RuntimeDep, response: Response
-) -> AnswerOut:
+async def answer_survey(token: Token, body: SurveyAnswer, uow: FeedbackUow, response: Response) -> AnswerOut:
     """The customer answers, once; the scores are announced as `feedback.received`."""
     response.headers.update(NO_STORE)
-    return await service.answer(session, token=token, reply=body, outbox=runtime.outbox, clock=runtime.clock)
+    return await service.answer(uow, token=token, reply=body)
 
 
 @router.get("/tickets/{ticket_id}/survey", response_model=SurveyOut, responses=_staff_errors)

@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import repository
 from ticketloop_feedback.surveys.domain import (
     SurveyAlreadyAnswered,
@@ -22,59 +23,37 @@ from ticketloop_feedback.surveys.domain import (
 from ticketloop_feedback.surveys.models import Survey
 from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, PublicSurvey, SurveyAnswer, SurveyOut
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.events import (
-    FeedbackReceived,
-    FeedbackReceivedData,
-    SurveySent,
-    SurveySentData,
-    TicketResolved,
-)
-from ticketloop_shared.messaging.outbox import Outbox
+from ticketloop_shared.events import FeedbackReceivedData, SurveySentData, TicketResolvedData
+from ticketloop_shared.unit_of_work import UnitOfWork
 
-SOURCE = "feedback"
+FeedbackUnit = UnitOfWork[FeedbackSettings]
 
 
-async def open_survey(
-    session: AsyncSession,
-    *,
-    resolved: TicketResolved,
-    outbox: Outbox,
-    clock: Clock,
-    public_base_url: str,
-    ttl: timedelta,
-) -> Survey | None:
+async def open_survey(uow: FeedbackUnit, *, ticket: TicketResolvedData) -> Survey | None:
     """Survey the customer of a resolved ticket; a ticket gets one survey however often it resolves.
 
     Returns None when the ticket already had one: nothing is written and nothing is announced.
     """
-    now = clock.now()
-    ticket = resolved.data
+    now = uow.now()
     survey = await repository.create_unless_exists(
-        session,
+        uow.session,
         ticket_id=ticket.ticket_id,
         ticket_number=ticket.number,
         customer_id=ticket.customer_id,
         token=new_token(),
         created_at=now,
-        expires_at=now + ttl,
+        expires_at=now + timedelta(days=uow.settings.survey_ttl_days),
     )
     if survey is None:
         return None
-    await outbox.add(
-        session,
-        SurveySent(
-            source=SOURCE,
-            subject=str(survey.ticket_id),
-            time=now,
-            **resolved.context().model_dump(),
-            data=SurveySentData(
-                survey_id=survey.id,
-                ticket_id=survey.ticket_id,
-                customer_id=survey.customer_id,
-                link=survey_link(public_base_url, survey.token),
-                expires_at=survey.expires_at,
-            ),
-        ),
+    uow.emit(
+        SurveySentData(
+            survey_id=survey.id,
+            ticket_id=survey.ticket_id,
+            customer_id=survey.customer_id,
+            link=survey_link(uow.settings.public_base_url, survey.token),
+            expires_at=survey.expires_at,
+        )
     )
     return survey
 
@@ -97,16 +76,9 @@ async def public_view(session: AsyncSession, *, token: str, clock: Clock) -> Pub
     )
 
 
-async def answer(
-    session: AsyncSession,
-    *,
-    token: str,
-    reply: SurveyAnswer,
-    outbox: Outbox,
-    clock: Clock,
-) -> AnswerOut:
+async def answer(uow: FeedbackUnit, *, token: str, reply: SurveyAnswer) -> AnswerOut:
     """Record the customer's one answer and announce the scores (never the comment's text)."""
-    now = clock.now()
+    session, now = uow.session, uow.now()
     survey = None
     if is_token_shaped(token):
         survey = await repository.record_answer(
@@ -114,22 +86,16 @@ async def answer(
         )
     if survey is None:
         await _refuse(session, token, now)
-    await outbox.add(
-        session,
-        FeedbackReceived(
-            source=SOURCE,
-            subject=str(survey.ticket_id),
-            time=now,
-            data=FeedbackReceivedData(
-                survey_id=survey.id,
-                ticket_id=survey.ticket_id,
-                customer_id=survey.customer_id,
-                csat=reply.csat,
-                nps=reply.nps,
-                has_comment=reply.comment is not None,
-                answered_at=now,
-            ),
-        ),
+    uow.emit(
+        FeedbackReceivedData(
+            survey_id=survey.id,
+            ticket_id=survey.ticket_id,
+            customer_id=survey.customer_id,
+            csat=reply.csat,
+            nps=reply.nps,
+            has_comment=reply.comment is not None,
+            answered_at=now,
+        )
     )
     return AnswerOut(csat=reply.csat, nps=reply.nps, comment=reply.comment, answered_at=now)
 

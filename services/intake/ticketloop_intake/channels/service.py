@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+import uuid
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,14 +23,59 @@ def hash_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
-async def authenticate(session: AsyncSession, api_key: str | None) -> ChannelClient:
+@dataclass(frozen=True)
+class ChannelClientView:
+    """What a request needs to know about the calling channel client."""
+
+    id: uuid.UUID
+    name: str
+    channels: frozenset[str]
+
+
+class KeyCache:
+    """Verified keys remembered for a few seconds, per database: a busy channel posts hundreds
+    of tickets a second with the same key. A revoked key stops working within the TTL."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], tuple[float, ChannelClientView]] = {}
+
+    def get(self, db: str, key_hash: str) -> ChannelClientView | None:
+        """The cached client, if still fresh."""
+        entry = self._entries.get((db, key_hash))
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def put(self, db: str, key_hash: str, client: ChannelClientView, ttl: float) -> None:
+        """Remember a verified client for `ttl` seconds."""
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[(db, key_hash)] = (time.monotonic() + ttl, client)
+
+    def clear(self) -> None:
+        """Forget everything (after a key is revoked or a client changed in this process)."""
+        self._entries.clear()
+
+
+KEYS = KeyCache()
+
+
+async def authenticate(session: AsyncSession, api_key: str | None, *, cache_seconds: float = 5.0) -> ChannelClientView:
     """The client owning `api_key`, or a precise 401."""
     if not api_key:
         raise Unauthorized("missing X-Api-Key header", code="missing_credentials")
-    client = await repository.get_by_key_hash(session, hash_key(api_key))
+    key_hash = hash_key(api_key)
+    db = str(session.get_bind().engine.url)
+    cached = KEYS.get(db, key_hash)
+    if cached is not None:
+        return cached
+    client = await repository.get_by_key_hash(session, key_hash)
     if client is None:
         raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
-    return client
+    found = ChannelClientView(id=client.id, name=client.name, channels=frozenset(client.channels))
+    if cache_seconds > 0:
+        KEYS.put(db, key_hash, found, cache_seconds)
+    return found
 
 
 async def register(session: AsyncSession, *, name: str, channels: list[str]) -> tuple[ChannelClient, str]:
@@ -46,3 +94,4 @@ async def seed_development_client(session: AsyncSession, api_key: str) -> None:
     await repository.upsert(
         session, name=DEV_CLIENT_NAME, channels=[c.value for c in Channel], key_hash=hash_key(api_key)
     )
+    KEYS.clear()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import datetime, timedelta
 
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,11 @@ def fingerprint(method: str, path: str, body: BaseModel) -> str:
     return hashlib.sha256(f"{method} {path} {body.model_dump_json()}".encode()).hexdigest()
 
 
+def json_response(body: BaseModel, status_code: int, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response serialised by pydantic-core in one step (no jsonable_encoder pass)."""
+    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json", headers=headers)
+
+
 async def run_once(
     session: AsyncSession,
     *,
@@ -31,37 +36,58 @@ async def run_once(
     key: str | None,
     request_hash: str,
     status_code: int,
-    action: Callable[[], Awaitable[BaseModel]],
-) -> JSONResponse:
-    """Run `action` unless this key already ran; then replay its stored response.
+    action: Callable[[], Awaitable[tuple[uuid.UUID, BaseModel]]],
+    render: Callable[[uuid.UUID], Awaitable[BaseModel]],
+    now: datetime,
+    ttl: timedelta,
+) -> Response:
+    """Run `action` unless this key already ran; then answer with the resource it made, as it
+    now stands (`render`), and the first status.
 
     The key row is inserted first in the same transaction: a concurrent retry blocks on it
-    until the first request commits (then replays) or rolls back (then runs itself).
+    until the first request commits (then replays) or rolls back (then runs itself). A key
+    older than `ttl` is forgotten and may be used again.
     """
     if key is None:
-        return JSONResponse(jsonable_encoder(await action()), status_code=status_code)
+        return json_response((await action())[1], status_code)
     claimed = await session.execute(
         insert(IdempotencyRecord)
-        .values(scope=scope, key=key, request_hash=request_hash)
+        .values(scope=scope, key=key, request_hash=request_hash, created_at=now)
         .on_conflict_do_nothing()
         .returning(IdempotencyRecord.key)
     )
     if claimed.first() is None:
         record = await session.scalar(
-            select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            select(IdempotencyRecord)
+            .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+            .with_for_update()
         )
-        if record is None or record.response is None or record.status_code is None:
-            raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
-        if record.request_hash != request_hash:
-            raise Conflict(
-                "this Idempotency-Key was used for a different request",
-                code="idempotency_key_reused",
+        if record is not None and record.created_at < now - ttl:
+            record.request_hash, record.created_at, record.status_code, record.resource_id = (
+                request_hash,
+                now,
+                None,
+                None,
             )
-        return JSONResponse(record.response, status_code=record.status_code, headers={REPLAYED_HEADER: "true"})
-    body: Any = jsonable_encoder(await action())
+            await session.flush()
+        else:
+            if record is None or record.resource_id is None or record.status_code is None:
+                raise Conflict(
+                    "a request with this Idempotency-Key is still in progress", code="idempotency_in_progress"
+                )
+            if record.request_hash != request_hash:
+                raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+            return json_response(await render(record.resource_id), record.status_code, {REPLAYED_HEADER: "true"})
+    resource_id, body = await action()
     await session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .values(status_code=status_code, response=body)
+        .values(status_code=status_code, resource_id=resource_id)
     )
-    return JSONResponse(body, status_code=status_code)
+    return json_response(body, status_code)
+
+
+async def purge_expired(session: AsyncSession, *, now: datetime, ttl: timedelta) -> int:
+    """Forget keys older than `ttl`; returns how many."""
+    result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - ttl))
+    return int(getattr(result, "rowcount", 0) or 0)

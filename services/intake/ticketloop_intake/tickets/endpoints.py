@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.deps import ChannelDep
 from ticketloop_intake.idempotency.service import fingerprint, run_once
@@ -14,17 +16,27 @@ from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import Status
 from ticketloop_intake.tickets.schemas import (
+    AssigneeOut,
     Category,
     Channel,
+    CustomerOut,
+    DeadlinesOut,
     ReplyCreate,
     ResolveRequest,
     TicketCreate,
     TicketOut,
     TicketPage,
     TicketSummary,
+    TimelineEntryOut,
 )
-from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_intake.tickets.service import TicketView
+from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.privacy import mask_contact
+from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.validation import MAX_OFFSET, Text
+
+IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -47,37 +59,97 @@ _errors: dict[int | str, dict[str, object]] = {
 }
 
 
-@router.post("", status_code=201, response_model=TicketOut, responses=_errors)
-async def create_ticket(
-    body: TicketCreate,
-    request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    client: ChannelDep,
-    idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
-    """A channel reports a problem; the response reads back the ticket, its number and deadlines."""
-    settings: IntakeSettings = request.app.state.settings
-
-    async def create() -> TicketOut:
-        ticket = await service.create_ticket(
-            session,
-            report=body,
-            client=client,
-            outbox=runtime.outbox,
-            clock=runtime.clock,
-            targets=settings.targets,
-            number_prefix=settings.ticket_number_prefix,
+def render(view: TicketView) -> TicketOut:
+    """A ticket as read back to its channel and shown to agents (contact masked)."""
+    ticket = view.ticket
+    assignee = None
+    if ticket.assignee_id and ticket.assigned_at:
+        assignee = AssigneeOut(
+            agent_id=ticket.assignee_id,
+            agent_name=ticket.assignee_name or "",
+            department_id=ticket.department_id or "",
+            department_name=ticket.department_name or "",
+            assigned_at=ticket.assigned_at,
         )
-        return await service.to_out(session, ticket)
+    return TicketOut(
+        id=ticket.id,
+        number=ticket.number,
+        status=Status(ticket.status),
+        channel=Channel(ticket.channel),
+        category=Category(ticket.category),
+        need=ticket.need,
+        urgency=ticket.urgency,
+        subject=ticket.subject,
+        description=ticket.description,
+        customer=CustomerOut(
+            id=ticket.customer_id,
+            name=ticket.customer_name,
+            contact_masked=mask_contact(ticket.customer_contact),
+            customer_since=ticket.customer_since,
+            annual_spend=ticket.customer_annual_spend,
+            preferred_channel=ticket.customer_preferred_channel,
+        ),
+        assignee=assignee,
+        deadlines=DeadlinesOut(
+            acknowledgement_due=ticket.acknowledgement_due,
+            first_response_due=ticket.first_response_due,
+            resolution_due=ticket.resolution_due,
+        ),
+        expected_resolution_at=ticket.expected_resolution_at,
+        created_at=ticket.created_at,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        timeline=[TimelineEntryOut.model_validate(e) for e in view.timeline],
+    )
+
+
+def _renderer(session: AsyncSession) -> Callable[[uuid.UUID], Awaitable[TicketOut]]:
+    async def current(ticket_id: uuid.UUID) -> TicketOut:
+        return render(await service.read(session, ticket_id))
+
+    return current
+
+
+async def _once(
+    uow: UnitOfWork[IntakeSettings],
+    request: Request,
+    *,
+    scope: str,
+    key: str | None,
+    body: TicketCreate | ReplyCreate | ResolveRequest,
+    status_code: int,
+    action: Callable[[], Awaitable[TicketView]],
+) -> Response:
+    async def act() -> tuple[uuid.UUID, TicketOut]:
+        view = await action()
+        return view.ticket.id, render(view)
 
     return await run_once(
-        session,
+        uow.session,
+        scope=scope,
+        key=key,
+        request_hash=fingerprint("POST", request.url.path, body),
+        status_code=status_code,
+        action=act,
+        render=_renderer(uow.session),
+        now=uow.now(),
+        ttl=timedelta(hours=uow.settings.idempotency_ttl_hours),
+    )
+
+
+@router.post("", status_code=201, response_model=TicketOut, responses=_errors)
+async def create_ticket(
+    body: TicketCreate, request: Request, uow: IntakeUow, client: ChannelDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    """A channel reports a problem; the response reads back the ticket, its number and deadlines."""
+    return await _once(
+        uow,
+        request,
         scope=f"channel:{client.id}",
         key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body),
+        body=body,
         status_code=201,
-        action=create,
+        action=lambda: service.create_ticket(uow, report=body, client=client),
     )
 
 
@@ -88,10 +160,10 @@ async def list_tickets(
     status: Status | None = None,
     channel: Channel | None = None,
     category: Category | None = None,
-    customer_id: Annotated[str | None, Query(max_length=100)] = None,
-    assignee_id: Annotated[str | None, Query(max_length=100)] = None,
+    customer_id: Annotated[Text | None, Query(max_length=100)] = None,
+    assignee_id: Annotated[Text | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TicketPage:
     """Tickets, newest first, filtered and paginated."""
     rows, total = await repository.search(
@@ -125,7 +197,7 @@ async def list_tickets(
 @router.get("/{ticket_id}", response_model=TicketOut, responses=_errors)
 async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, _: CurrentStaff) -> TicketOut:
     """A ticket with its status, owner, deadlines and timeline."""
-    return await service.read(session, ticket_id)
+    return render(await service.read(session, ticket_id))
 
 
 @router.post("/{ticket_id}/replies", status_code=201, response_model=TicketOut, responses=_errors)
@@ -133,26 +205,18 @@ async def reply(
     ticket_id: uuid.UUID,
     body: ReplyCreate,
     request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    uow: IntakeUow,
     agent: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """An agent answers the customer."""
 
-    async def send() -> TicketOut:
-        ticket = await service.reply(
-            session, ticket_id=ticket_id, message=body, agent=agent, outbox=runtime.outbox, clock=runtime.clock
-        )
-        return await service.to_out(session, ticket)
+    async def send() -> TicketView:
+        ticket = await service.reply(uow, ticket_id=ticket_id, message=body, agent=agent)
+        return await service.view(uow.session, ticket)
 
-    return await run_once(
-        session,
-        scope=f"agent:{agent.sub}",
-        key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body),
-        status_code=201,
-        action=send,
+    return await _once(
+        uow, request, scope=f"agent:{agent.sub}", key=idempotency_key, body=body, status_code=201, action=send
     )
 
 
@@ -161,24 +225,16 @@ async def resolve(
     ticket_id: uuid.UUID,
     body: ResolveRequest,
     request: Request,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    uow: IntakeUow,
     agent: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """An agent marks the problem solved; the customer will be asked for feedback."""
 
-    async def close() -> TicketOut:
-        ticket = await service.resolve(
-            session, ticket_id=ticket_id, request=body, agent=agent, outbox=runtime.outbox, clock=runtime.clock
-        )
-        return await service.to_out(session, ticket)
+    async def close() -> TicketView:
+        ticket = await service.resolve(uow, ticket_id=ticket_id, request=body, agent=agent)
+        return await service.view(uow.session, ticket)
 
-    return await run_once(
-        session,
-        scope=f"agent:{agent.sub}",
-        key=idempotency_key,
-        request_hash=fingerprint("POST", request.url.path, body),
-        status_code=200,
-        action=close,
+    return await _once(
+        uow, request, scope=f"agent:{agent.sub}", key=idempotency_key, body=body, status_code=200, action=close
     )

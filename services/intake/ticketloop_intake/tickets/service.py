@@ -1,46 +1,47 @@
-"""The rules of tickets. Every change writes its event to the outbox in the same transaction."""
+"""The rules of tickets. Every change emits its event through the unit of work, so it reaches
+the outbox in the same transaction."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_intake.channels.models import ChannelClient
+from ticketloop_intake.channels.service import ChannelClientView
+from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import Action, Status, next_status
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
-from ticketloop_intake.tickets.schemas import (
-    AssigneeOut,
-    CustomerOut,
-    DeadlinesOut,
-    ReplyCreate,
-    ResolveRequest,
-    TicketCreate,
-    TicketOut,
-    TimelineEntryOut,
-)
+from ticketloop_intake.tickets.repository import NUMBERS
+from ticketloop_intake.tickets.schemas import ReplyCreate, ResolveRequest, TicketCreate
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import Forbidden, NotFound
 from ticketloop_shared.events import (
     TicketAssignedData,
-    TicketCreated,
     TicketCreatedData,
     TicketRef,
-    TicketReplied,
     TicketRepliedData,
-    TicketResolved,
     TicketResolvedData,
 )
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.messaging.outbox import Outbox
-from ticketloop_shared.privacy import mask_contact
-from ticketloop_shared.targets import ResponseTargets, deadlines_for
+from ticketloop_shared.targets import deadlines_for
+from ticketloop_shared.unit_of_work import UnitOfWork
 
-SOURCE = "intake"
 # Every event about a ticket, and every event those cause downstream, carries the ticket id as
-# its correlation id: one id traces a customer problem through all five services.
+# its correlation id (the unit of work's rule): one id traces a problem through all services.
+
+
+@dataclass(frozen=True)
+class TicketView:
+    """A ticket with its timeline, as the endpoints render it."""
+
+    ticket: Ticket
+    timeline: Sequence[TimelineEntry]
+
+
+IntakeUnit = UnitOfWork[IntakeSettings]
 
 
 def _ref(ticket: Ticket) -> dict[str, object]:
@@ -55,29 +56,25 @@ def _ref(ticket: Ticket) -> dict[str, object]:
     ).model_dump()
 
 
-async def create_ticket(
-    session: AsyncSession,
-    *,
-    report: TicketCreate,
-    client: ChannelClient,
-    outbox: Outbox,
-    clock: Clock,
-    targets: ResponseTargets,
-    number_prefix: str,
-) -> Ticket:
-    """Accept a reported problem: number it, fix its deadlines, record and announce it."""
+async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView) -> TicketView:
+    """Accept a reported problem: number it, fix its deadlines, record and announce it.
+
+    The hot path of the whole system: one statement writes the ticket and its first timeline
+    entry, the unit of work adds the outbox row, and nothing is read back.
+    """
     if report.channel.value not in client.channels:
         raise Forbidden(
             f"channel client {client.name!r} may not report on channel {report.channel.value!r}",
             code="channel_not_allowed",
         )
-    now = clock.now()
-    seq = await repository.next_number(session)
-    due = deadlines_for(targets, channel=report.channel.value, received_at=now)
+    settings = uow.settings
+    now = uow.now()
+    seq = await NUMBERS.next(uow.session)
+    due = deadlines_for(settings.targets, channel=report.channel.value, received_at=now)
     customer = report.customer
     ticket = Ticket(
         id=new_id(),
-        number=f"{number_prefix}{now:%Y%m%d}{seq:06d}",
+        number=f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}",
         status=Status.PENDING_ASSIGNMENT.value,
         channel=report.channel.value,
         channel_client_id=client.id,
@@ -99,28 +96,18 @@ async def create_ticket(
         created_at=now,
         updated_at=now,
     )
-    session.add(ticket)
-    repository.add_entry(
-        session, TimelineEntry(ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}", body=None)
+    entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
+    await repository.insert_new(uow.session, ticket, entry)
+    uow.emit(
+        TicketCreatedData(
+            **_ref(ticket),
+            need=ticket.need,
+            expected_resolution_at=ticket.expected_resolution_at,
+            customer_annual_spend=customer.annual_spend,
+            customer_since=customer.customer_since,
+        )
     )
-    await session.flush()
-    await outbox.add(
-        session,
-        TicketCreated(
-            source=SOURCE,
-            subject=str(ticket.id),
-            time=now,
-            correlation_id=ticket.id,
-            data=TicketCreatedData(
-                **_ref(ticket),
-                need=ticket.need,
-                expected_resolution_at=ticket.expected_resolution_at,
-                customer_annual_spend=customer.annual_spend,
-                customer_since=customer.customer_since,
-            ),
-        ),
-    )
-    return ticket
+    return TicketView(ticket=ticket, timeline=[entry])
 
 
 async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
@@ -130,82 +117,57 @@ async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
     return ticket
 
 
-async def reply(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    message: ReplyCreate,
-    agent: Principal,
-    outbox: Outbox,
-    clock: Clock,
-) -> Ticket:
+async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, agent: Principal) -> Ticket:
     """Send an agent's reply; the first one stops the first-response clock."""
-    ticket = await _locked(session, ticket_id)
+    ticket = await _locked(uow.session, ticket_id)
     ticket.status = next_status(Status(ticket.status), Action.REPLY).value
-    now = clock.now()
+    now = uow.now()
     first = ticket.first_response_at is None
     if first:
         ticket.first_response_at = now
     ticket.updated_at = now
-    entry = TimelineEntry(ticket_id=ticket.id, at=now, kind="reply", actor=f"agent:{agent.sub}", body=message.body)
-    repository.add_entry(session, entry)
-    await session.flush()
-    await outbox.add(
-        session,
-        TicketReplied(
-            source=SOURCE,
-            subject=str(ticket.id),
-            time=now,
-            correlation_id=ticket.id,
-            data=TicketRepliedData(
-                **_ref(ticket), message_id=entry.id, agent_id=agent.sub, replied_at=now, first_response=first
-            ),
-        ),
+    entry = TimelineEntry(
+        id=new_id(), ticket_id=ticket.id, at=now, kind="reply", actor=f"agent:{agent.sub}", body=message.body
+    )
+    repository.add_entry(uow.session, entry)
+    await uow.session.flush()
+    uow.emit(
+        TicketRepliedData(**_ref(ticket), message_id=entry.id, agent_id=agent.sub, replied_at=now, first_response=first)
     )
     return ticket
 
 
-async def resolve(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    request: ResolveRequest,
-    agent: Principal,
-    outbox: Outbox,
-    clock: Clock,
-) -> Ticket:
+async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequest, agent: Principal) -> Ticket:
     """Mark the problem solved; this starts the feedback step."""
-    ticket = await _locked(session, ticket_id)
+    ticket = await _locked(uow.session, ticket_id)
     ticket.status = next_status(Status(ticket.status), Action.RESOLVE).value
-    now = clock.now()
+    now = uow.now()
     ticket.resolved_at = now
     ticket.resolved_by = agent.sub
     ticket.updated_at = now
     repository.add_entry(
-        session,
+        uow.session,
         TimelineEntry(
-            ticket_id=ticket.id, at=now, kind="resolved", actor=f"agent:{agent.sub}", body=request.resolution
+            id=new_id(),
+            ticket_id=ticket.id,
+            at=now,
+            kind="resolved",
+            actor=f"agent:{agent.sub}",
+            body=request.resolution,
         ),
     )
-    await session.flush()
-    await outbox.add(
-        session,
-        TicketResolved(
-            source=SOURCE,
-            subject=str(ticket.id),
-            time=now,
-            correlation_id=ticket.id,
-            data=TicketResolvedData(
-                **_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
-            ),
-        ),
+    await uow.session.flush()
+    uow.emit(
+        TicketResolvedData(
+            **_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
+        )
     )
     return ticket
 
 
-async def record_assignment(session: AsyncSession, *, data: TicketAssignedData) -> None:
+async def record_assignment(uow: IntakeUnit, *, data: TicketAssignedData) -> None:
     """Show routing's choice of owner on the ticket (routing owns the decision)."""
-    ticket = await _locked(session, data.ticket_id)
+    ticket = await _locked(uow.session, data.ticket_id)
     if ticket.assigned_at is not None and ticket.assigned_at > data.assigned_at:
         return  # an older assignment arriving late must not replace a newer one
     ticket.status = next_status(Status(ticket.status), Action.ASSIGN).value
@@ -215,8 +177,9 @@ async def record_assignment(session: AsyncSession, *, data: TicketAssignedData) 
     ticket.department_name = data.department_name
     ticket.assigned_at = data.assigned_at
     repository.add_entry(
-        session,
+        uow.session,
         TimelineEntry(
+            id=new_id(),
             ticket_id=ticket.id,
             at=data.assigned_at,
             kind="assigned",
@@ -226,54 +189,15 @@ async def record_assignment(session: AsyncSession, *, data: TicketAssignedData) 
     )
 
 
-async def read(session: AsyncSession, ticket_id: uuid.UUID) -> TicketOut:
-    """The ticket as shown to its channel and to agents."""
+async def read(session: AsyncSession, ticket_id: uuid.UUID) -> TicketView:
+    """A ticket with its timeline."""
     ticket = await repository.get(session, ticket_id)
     if ticket is None:
         raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
-    return await to_out(session, ticket)
+    return await view(session, ticket)
 
 
-async def to_out(session: AsyncSession, ticket: Ticket) -> TicketOut:
-    """Render a ticket (contact masked) with its timeline."""
+async def view(session: AsyncSession, ticket: Ticket) -> TicketView:
+    """The ticket as it now stands, with its timeline (after a change in this transaction)."""
     await session.flush()
-    entries = await repository.timeline(session, ticket.id)
-    assignee = None
-    if ticket.assignee_id and ticket.assigned_at:
-        assignee = AssigneeOut(
-            agent_id=ticket.assignee_id,
-            agent_name=ticket.assignee_name or "",
-            department_id=ticket.department_id or "",
-            department_name=ticket.department_name or "",
-            assigned_at=ticket.assigned_at,
-        )
-    return TicketOut(
-        id=ticket.id,
-        number=ticket.number,
-        status=Status(ticket.status),
-        channel=ticket.channel,
-        category=ticket.category,
-        need=ticket.need,
-        urgency=ticket.urgency,
-        subject=ticket.subject,
-        description=ticket.description,
-        customer=CustomerOut(
-            id=ticket.customer_id,
-            name=ticket.customer_name,
-            contact_masked=mask_contact(ticket.customer_contact),
-            customer_since=ticket.customer_since,
-            annual_spend=ticket.customer_annual_spend,
-            preferred_channel=ticket.customer_preferred_channel,
-        ),
-        assignee=assignee,
-        deadlines=DeadlinesOut(
-            acknowledgement_due=ticket.acknowledgement_due,
-            first_response_due=ticket.first_response_due,
-            resolution_due=ticket.resolution_due,
-        ),
-        expected_resolution_at=ticket.expected_resolution_at,
-        created_at=ticket.created_at,
-        first_response_at=ticket.first_response_at,
-        resolved_at=ticket.resolved_at,
-        timeline=[TimelineEntryOut.model_validate(e) for e in entries],
-    )
+    return TicketView(ticket=ticket, timeline=await repository.timeline(session, ticket.id))

@@ -25,3 +25,14 @@ class Assignment(Base):
     agent_id: Mapped[str | None] = mapped_column(String(100))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AgentLoad(Base):
+    """How many open tickets an agent owns, kept as a counter so choosing the least-loaded
+    agent costs one indexed read however many tickets are open (it outlives organisation
+    changes, which replace the agent rows)."""
+
+    __tablename__ = "agent_load"
+
+    agent_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    open_tickets: Mapped[int] = mapped_column(default=0)

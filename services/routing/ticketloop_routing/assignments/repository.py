@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.assignments.models import AgentLoad, Assignment
 from ticketloop_routing.organisation.models import Agent
 
 
@@ -29,22 +29,39 @@ async def least_loaded_agent(session: AsyncSession, department_id: str) -> Agent
     await session.execute(
         select(Agent.id).where(Agent.department_id == department_id).order_by(Agent.id).with_for_update()
     )
-    open_count = (
-        select(func.count())
-        .where(Assignment.agent_id == Agent.id, Assignment.closed_at.is_(None))
-        .correlate(Agent)
-        .scalar_subquery()
-    )
     return await session.scalar(
         select(Agent)
+        .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
         .where(Agent.department_id == department_id, Agent.active.is_(True))
-        .order_by(open_count, Agent.id)
+        .order_by(func.coalesce(AgentLoad.open_tickets, 0), Agent.id)
         .limit(1)
     )
 
 
+async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:
+    """Count one more (or one fewer) open ticket for the agent."""
+    await session.execute(
+        insert(AgentLoad)
+        .values(agent_id=agent_id, open_tickets=max(delta, 0))
+        .on_conflict_do_update(
+            index_elements=[AgentLoad.agent_id],
+            set_={"open_tickets": func.greatest(AgentLoad.open_tickets + delta, 0)},
+        )
+    )
+
+
 async def close(session: AsyncSession, ticket_id: uuid.UUID, *, at: datetime) -> None:
-    """Mark the ticket's assignment closed, or remember the ticket as finished if unseen."""
+    """Mark the ticket's assignment closed (its agent carries one ticket fewer), or remember
+    the ticket as finished if unseen."""
+    open_agent = await session.scalar(
+        update(Assignment)
+        .where(Assignment.ticket_id == ticket_id, Assignment.closed_at.is_(None))
+        .values(closed_at=at)
+        .returning(Assignment.agent_id)
+    )
+    if open_agent is not None:
+        await add_load(session, open_agent, -1)
+        return
     await session.execute(
         insert(Assignment)
         .values(ticket_id=ticket_id, closed_at=at)

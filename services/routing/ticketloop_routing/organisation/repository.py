@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.assignments.models import AgentLoad
 from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
 
 
@@ -42,13 +42,11 @@ async def departments(session: AsyncSession) -> Sequence[Department]:
 
 async def agents(session: AsyncSession, *, department_id: str | None = None) -> Sequence[tuple[Agent, int]]:
     """Agents with their open-ticket counts, by id."""
-    open_count = (
-        select(func.count())
-        .where(Assignment.agent_id == Agent.id, Assignment.closed_at.is_(None))
-        .correlate(Agent)
-        .scalar_subquery()
+    stmt = (
+        select(Agent, func.coalesce(AgentLoad.open_tickets, 0))
+        .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
+        .order_by(Agent.id)
     )
-    stmt = select(Agent, open_count).order_by(Agent.id)
     if department_id is not None:
         stmt = stmt.where(Agent.department_id == department_id)
     return [(a, int(n)) for a, n in (await session.execute(stmt)).all()]

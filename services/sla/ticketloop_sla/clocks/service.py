@@ -13,28 +13,27 @@ from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
     ClockKind,
     ClockOutcome,
-    EventContext,
     EventType,
-    SlaBreached,
-    SlaClockData,
-    SlaMet,
+    SlaBreachedData,
+    SlaMetData,
     TicketRef,
     TicketRepliedData,
     TicketResolvedData,
 )
-from ticketloop_shared.messaging.outbox import Outbox
 from ticketloop_shared.targets import ResponseTargets, deadlines_for
+from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_sla.clocks import domain, repository
 from ticketloop_sla.clocks.models import SlaClock
 from ticketloop_sla.clocks.schemas import BreachOut, BreachPage, ClockOut, TicketSlaOut
+from ticketloop_sla.settings import SlaSettings
 
 log = logging.getLogger(__name__)
 
-SOURCE = "sla"
+SlaUnit = UnitOfWork[SlaSettings]
 
-_EVENTS: dict[EventType, type[SlaMet] | type[SlaBreached]] = {
-    EventType.SLA_MET: SlaMet,
-    EventType.SLA_BREACHED: SlaBreached,
+_PAYLOADS: dict[EventType, type[SlaMetData] | type[SlaBreachedData]] = {
+    EventType.SLA_MET: SlaMetData,
+    EventType.SLA_BREACHED: SlaBreachedData,
 }
 
 
@@ -62,72 +61,35 @@ async def start_clocks(session: AsyncSession, *, ticket: TicketRef, targets: Res
     )
 
 
-async def record_reply(
-    session: AsyncSession,
-    *,
-    data: TicketRepliedData,
-    targets: ResponseTargets,
-    outbox: Outbox,
-    now: datetime,
-    context: EventContext,
-) -> None:
+async def record_reply(uow: SlaUnit, *, data: TicketRepliedData) -> None:
     """The first answer to the customer stops the first-response clock.
 
     Only the reply intake flags as the first one counts, so a later reply that overtakes it
     on the way here cannot stop the clock at the wrong time.
     """
-    await start_clocks(session, ticket=data, targets=targets, now=now)
+    await start_clocks(uow.session, ticket=data, targets=uow.settings.targets, now=uow.now())
     if not data.first_response:
         return
-    await _stop(
-        session,
-        ticket_id=data.ticket_id,
-        kind=ClockKind.FIRST_RESPONSE,
-        at=data.replied_at,
-        outbox=outbox,
-        now=now,
-        context=context,
-    )
+    await _stop(uow, ticket_id=data.ticket_id, kind=ClockKind.FIRST_RESPONSE, at=data.replied_at)
 
 
-async def record_resolution(
-    session: AsyncSession,
-    *,
-    data: TicketResolvedData,
-    targets: ResponseTargets,
-    outbox: Outbox,
-    now: datetime,
-    context: EventContext,
-) -> None:
+async def record_resolution(uow: SlaUnit, *, data: TicketResolvedData) -> None:
     """Resolution stops the resolution clock, and the first-response clock if no reply has yet."""
-    await start_clocks(session, ticket=data, targets=targets, now=now)
+    await start_clocks(uow.session, ticket=data, targets=uow.settings.targets, now=uow.now())
     # A reply event still on its way must not leave the first-response clock running forever.
     await _stop(
-        session,
-        ticket_id=data.ticket_id,
-        kind=ClockKind.FIRST_RESPONSE,
-        at=data.first_response_at or data.resolved_at,
-        outbox=outbox,
-        now=now,
-        context=context,
+        uow, ticket_id=data.ticket_id, kind=ClockKind.FIRST_RESPONSE, at=data.first_response_at or data.resolved_at
     )
-    await _stop(
-        session,
-        ticket_id=data.ticket_id,
-        kind=ClockKind.RESOLUTION,
-        at=data.resolved_at,
-        outbox=outbox,
-        now=now,
-        context=context,
-    )
+    await _stop(uow, ticket_id=data.ticket_id, kind=ClockKind.RESOLUTION, at=data.resolved_at)
 
 
-async def check_breaches(session: AsyncSession, *, now: datetime, outbox: Outbox, limit: int = 500) -> int:
+async def check_breaches(uow: SlaUnit, *, limit: int = 500) -> int:
     """Breach the running clocks whose deadline has passed by `now`; returns how many.
 
     Each clock is changed inside its own savepoint, so one that fails is logged and skipped and
     the rest of the sweep still commits.
     """
+    session, now = uow.session, uow.now()
     breached = 0
     for clock in await repository.lock_due(session, now=now, limit=limit):
         ticket_id, kind = clock.ticket_id, clock.kind  # readable even after a rolled-back savepoint
@@ -136,9 +98,14 @@ async def check_breaches(session: AsyncSession, *, now: datetime, outbox: Outbox
                 change = domain.expire(_state(clock), now=now)
                 if change is None:
                     continue
-                # No event caused a sweep's breach; it still belongs to the ticket's conversation.
-                sweep_context = EventContext(correlation_id=ticket_id)
-                await _apply(session, clock, change, outbox=outbox, now=now, context=sweep_context)
+                # No event caused a sweep's breach; the unit of work still correlates it with the ticket.
+                marker = len(uow.events)
+                try:
+                    await _apply(uow, clock, change)
+                    await uow.flush_events()
+                except Exception:
+                    del uow.events[marker:]
+                    raise
         except Exception:
             log.exception(
                 "breach check failed for one clock; skipped", extra={"ticket_id": str(ticket_id), "clock": kind}
@@ -175,47 +142,28 @@ async def breaches(session: AsyncSession, *, limit: int, offset: int) -> BreachP
     return BreachPage(items=items, total=total, limit=limit, offset=offset)
 
 
-async def _stop(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    kind: ClockKind,
-    at: datetime,
-    outbox: Outbox,
-    now: datetime,
-    context: EventContext,
-) -> None:
-    clock = await repository.get(session, ticket_id, kind.value, for_update=True)
+async def _stop(uow: SlaUnit, *, ticket_id: uuid.UUID, kind: ClockKind, at: datetime) -> None:
+    clock = await repository.get(uow.session, ticket_id, kind.value, for_update=True)
     if clock is None:  # start_clocks ran in this transaction, so this is a broken invariant
         raise RuntimeError(f"{kind.value} clock of ticket {ticket_id} is missing")
     change = domain.stop(_state(clock), at=at)
     if change is not None:
-        await _apply(session, clock, change, outbox=outbox, now=now, context=context)
+        await _apply(uow, clock, change)
 
 
-async def _apply(
-    session: AsyncSession,
-    clock: SlaClock,
-    change: domain.Change,
-    *,
-    outbox: Outbox,
-    now: datetime,
-    context: EventContext,
-) -> None:
+async def _apply(uow: SlaUnit, clock: SlaClock, change: domain.Change) -> None:
+    now = uow.now()
     clock.status = change.status.value
     clock.stopped_at = change.stopped_at
     clock.breached_at = change.breached_at
     clock.updated_at = now
-    await session.flush()
+    await uow.session.flush()
     if change.announce is None:
         return
     # The envelope's time is when the fact happened: the stop for a met clock, the deadline for a breach.
     happened = change.breached_at if change.announce == EventType.SLA_BREACHED else change.stopped_at
-    event = _EVENTS[change.announce](
-        source=SOURCE,
-        subject=str(clock.ticket_id),
-        time=happened or now,
-        data=SlaClockData(
+    uow.emit(
+        _PAYLOADS[change.announce](
             ticket_id=clock.ticket_id,
             clock=ClockKind(clock.kind),
             started_at=clock.started_at,
@@ -223,9 +171,8 @@ async def _apply(
             stopped_at=clock.stopped_at,
             breached_at=clock.breached_at,
         ),
-        **context.model_dump(),
+        time=happened or now,
     )
-    await outbox.add(session, event)
 
 
 def _state(clock: SlaClock) -> domain.ClockState:

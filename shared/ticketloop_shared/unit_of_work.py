@@ -1,0 +1,184 @@
+"""One unit of work for every write: what an HTTP request and a consumer batch both hand to
+service code.
+
+Service code gets the session, the clock, the service's settings and `emit(data)`; it flushes,
+never commits, and never builds an envelope. `emit` stamps source, time, subject, correlation
+and causation from the cause (the event being handled, or none for a request or a sweep), and
+the events are written to the outbox in one statement just before the transaction commits.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.events.catalog import Payload, event_class_for
+from ticketloop_shared.events.envelope import Envelope
+from ticketloop_shared.messaging.outbox import Outbox
+from ticketloop_shared.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+E = TypeVar("E", bound=Envelope)
+
+
+def build_event(
+    data: Payload,
+    *,
+    source: str,
+    time: datetime,
+    subject: str | uuid.UUID | None = None,
+    cause: Envelope | None = None,
+    correlation_id: uuid.UUID | None = None,
+) -> Envelope:
+    """The envelope around `data`, stamped by the one rule every producer follows.
+
+    The subject defaults to the payload's `ticket_id`. Without a cause, the correlation id is
+    the subject (one id traces a ticket through all five services); with one, it is the
+    cause's correlation and the cause is the causation.
+    """
+    if subject is None:
+        ticket_id = getattr(data, "ticket_id", None)
+        if ticket_id is None:
+            raise ValueError(f"{type(data).__name__} has no ticket_id: pass subject=")
+        subject = ticket_id
+    if correlation_id is None:
+        if cause is not None:
+            correlation_id = cause.correlation_id or cause.id
+        elif isinstance(subject, uuid.UUID):
+            correlation_id = subject
+    make: Callable[..., Envelope] = event_class_for(data)
+    return make(
+        source=source,
+        subject=str(subject),
+        time=time,
+        correlation_id=correlation_id,
+        causation_id=cause.id if cause is not None else None,
+        traceparent=cause.traceparent if cause is not None else None,
+        data=data,
+    )
+
+
+@dataclass
+class UnitOfWork(Generic[S]):
+    """The session, clock, settings and event sink of one transaction."""
+
+    session: AsyncSession
+    clock: Clock
+    settings: S
+    source: str
+    outbox: Outbox
+    cause: Envelope | None = None
+    events: list[Envelope] = field(default_factory=list)
+    written: int = 0
+
+    def now(self) -> datetime:
+        """The current time from the injected clock."""
+        return self.clock.now()
+
+    def emit(
+        self,
+        data: Payload,
+        *,
+        subject: str | uuid.UUID | None = None,
+        time: datetime | None = None,
+        correlation_id: uuid.UUID | None = None,
+    ) -> Envelope:
+        """Stage the event carrying `data` (stamped by `build_event`); it is written to the
+        outbox with this transaction."""
+        event = build_event(
+            data,
+            source=self.source,
+            time=time or self.now(),
+            subject=subject,
+            cause=self.cause,
+            correlation_id=correlation_id,
+        )
+        self.events.append(event)
+        return event
+
+    async def flush_events(self) -> None:
+        """Write the staged events to the outbox now, inside the current savepoint (a sweep that
+        isolates each item needs an item's events to fail or succeed with it)."""
+        await self.outbox.write(self.session, self.events)
+        self.written += len(self.events)
+        self.events.clear()
+
+    @contextmanager
+    def caused_by(self, event: Envelope | None) -> Iterator[None]:
+        """Events emitted inside the block are caused by `event`."""
+        previous, self.cause = self.cause, event
+        try:
+            yield
+        finally:
+            self.cause = previous
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    outbox: Outbox,
+    clock: Clock,
+    settings: S,
+    source: str,
+    cause: Envelope | None = None,
+    on_commit: Callable[[], None] | None = None,
+) -> AsyncIterator[UnitOfWork[S]]:
+    """One transaction: the staged events go to the outbox, then commit; any error rolls back."""
+    async with sessions() as session:
+        async with session.begin():
+            uow = UnitOfWork(session=session, clock=clock, settings=settings, source=source, outbox=outbox, cause=cause)
+            yield uow
+            wrote = uow.written + len(uow.events)
+            await uow.flush_events()
+        if wrote and on_commit is not None:
+            on_commit()
+
+
+Handler = Callable[[UnitOfWork[Any], Any], Awaitable[None]]
+
+
+class Handlers(Generic[S]):
+    """A service's one map from event class to handler, registered once at import time.
+
+    HANDLERS = Handlers[IntakeSettings]()
+
+    @HANDLERS.on(TicketAssigned)
+    async def on_ticket_assigned(uow: UnitOfWork[IntakeSettings], event: TicketAssigned) -> None: ...
+    """
+
+    def __init__(self) -> None:
+        self._by_class: dict[type[Envelope], Handler] = {}
+
+    def on(
+        self, event_class: type[E]
+    ) -> Callable[[Callable[[UnitOfWork[S], E], Awaitable[None]]], Callable[[UnitOfWork[S], E], Awaitable[None]]]:
+        """Register the decorated function as the handler of `event_class`."""
+
+        def register(
+            handler: Callable[[UnitOfWork[S], E], Awaitable[None]],
+        ) -> Callable[[UnitOfWork[S], E], Awaitable[None]]:
+            if event_class in self._by_class:
+                raise ValueError(f"{event_class.__name__} already has a handler")
+            self._by_class[event_class] = cast(Handler, handler)
+            return handler
+
+        return register
+
+    def by_type(self) -> Mapping[str, Handler]:
+        """The handlers keyed by the versioned type name found on the wire."""
+        return {cls.model_fields["type"].default: handler for cls, handler in self._by_class.items()}
+
+    def classes(self) -> list[type[Envelope]]:
+        """The event classes handled."""
+        return list(self._by_class)
+
+    def __len__(self) -> int:
+        return len(self._by_class)
