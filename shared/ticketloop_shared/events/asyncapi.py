@@ -12,64 +12,75 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
 
-from ticketloop_shared.events.catalog import (
-    EventType,
-    FeedbackReceived,
-    SlaBreached,
-    SlaMet,
-    SurveySent,
-    TicketAssigned,
-    TicketCreated,
-    TicketReplied,
-    TicketResolved,
-)
+from ticketloop_shared.events.catalog import EVENT_CLASSES, EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
 
 MODELS: dict[EventType, type[Envelope]] = {
-    EventType.TICKET_CREATED: TicketCreated,
-    EventType.TICKET_ASSIGNED: TicketAssigned,
-    EventType.TICKET_REPLIED: TicketReplied,
-    EventType.TICKET_RESOLVED: TicketResolved,
-    EventType.SLA_MET: SlaMet,
-    EventType.SLA_BREACHED: SlaBreached,
-    EventType.FEEDBACK_SURVEY_SENT: SurveySent,
-    EventType.FEEDBACK_RECEIVED: FeedbackReceived,
+    EventType(cls.model_fields["type"].default): cls for cls in EVENT_CLASSES
 }
+KAFKA_BINDING = "0.5.0"
+REF_TEMPLATE = "#/components/schemas/{model}"
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The JSON Schema of one event as it appears on the wire."""
+    """The self-contained JSON Schema of one event as it appears on the wire."""
     return model.model_json_schema(mode="serialization")
 
 
 def asyncapi(topics: Topics | None = None) -> dict[str, Any]:
-    """The AsyncAPI document: one channel per topic, one message per event type."""
+    """The AsyncAPI 3 document: servers, one channel per topic with its Kafka binding, one
+    message per event type whose payload refers to `components/schemas` (every `$ref` resolves
+    inside the document)."""
     topics = topics or Topics()
+    keyed, definitions = models_json_schema(
+        [(model, "serialization") for model in MODELS.values()], ref_template=REF_TEMPLATE
+    )
+    schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
     channels: dict[str, Any] = {}
     messages: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     for event_type, model in MODELS.items():
         name = event_type.value.replace(".", "_")
         topic = topics.for_type(event_type)
+        payload_ref = keyed[(model, "serialization")]
         messages[name] = {
             "name": event_type.value,
             "title": event_type.value,
             "summary": (model.__doc__ or "").strip(),
             "contentType": "application/json",
-            "payload": json_schema(model),
+            "payload": payload_ref,
+            "bindings": {
+                "kafka": {
+                    "key": {"type": "string", "description": "The subject: ticket (or customer) id."},
+                    "bindingVersion": KAFKA_BINDING,
+                }
+            },
         }
         channel = channels.setdefault(
             topic.replace(".", "_"),
-            {"address": topic, "description": "Keyed by the subject (ticket id).", "messages": {}},
+            {
+                "address": topic,
+                "description": "Keyed by the subject (ticket id), so one ticket's events keep their order.",
+                "messages": {},
+                "bindings": {"kafka": {"topic": topic, "bindingVersion": KAFKA_BINDING}},
+            },
         )
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
-    for key in channels:
+    for key, channel in channels.items():
         operations[f"receive_{key}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{key}"},
-            "summary": f"Subscribe to {channels[key]['address']}",
+            "summary": f"Subscribe to {channel['address']}",
+            "messages": [{"$ref": f"#/channels/{key}/messages/{m}"} for m in channel["messages"]],
+            "bindings": {
+                "kafka": {
+                    "groupId": {"type": "string", "description": "Your own consumer group."},
+                    "bindingVersion": KAFKA_BINDING,
+                }
+            },
         }
     return {
         "asyncapi": "3.0.0",
@@ -77,12 +88,25 @@ def asyncapi(topics: Topics | None = None) -> dict[str, Any]:
             "title": "ticketloop events",
             "version": "1.0.0",
             "description": "Every fact ticketloop publishes. Schemas evolve additively; a breaking "
-            "change is a new `.vN` type. Payloads carry ids and masked values only.",
+            "change is a new `.vN` type. Payloads carry ids and masked values only. Delivery is at "
+            "least once: deduplicate on the envelope's `id`.",
         },
         "defaultContentType": "application/json",
+        "servers": {
+            "production": {
+                "host": "kafka:9092",
+                "protocol": "kafka",
+                "description": "Apache Kafka (KRaft) of docker-compose.yml; set TICKETLOOP_KAFKA_BOOTSTRAP.",
+            },
+            "embedded": {
+                "host": "127.0.0.1:19092",
+                "protocol": "kafka",
+                "description": "The Kafka-compatible broker that `make run` starts (memory-only).",
+            },
+        },
         "channels": channels,
         "operations": operations,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": schemas},
     }
 
 
