@@ -86,7 +86,9 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.topics = Topics(self.platform.topic_prefix)
         self.outbox = Outbox(spec.messaging.outbox, self.topics)
-        self.engine: AsyncEngine = make_engine(self.settings.database_url, pool_size=self.settings.db_pool_size)
+        self.engine: AsyncEngine = make_engine(
+            self.settings.database_url, pool_size=self.settings.db_pool_size, pre_ping=self.settings.db_pre_ping
+        )
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None

@@ -54,3 +54,8 @@ def next_status(current: Status, action: Action) -> Status:
             code=f"ticket_{current.value}",
             details={"status": current.value, "action": action.value},
         ) from None
+
+
+def transitions(action: Action) -> dict[Status, Status]:
+    """Every legal `from → to` of one action (for statements that apply the rule in SQL)."""
+    return dict(_TRANSITIONS[action])

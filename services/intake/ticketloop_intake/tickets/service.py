@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
-from ticketloop_intake.tickets.domain import Action, Status, next_status
+from ticketloop_intake.tickets.domain import Action, Status, next_status, transitions
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.tickets.repository import NUMBERS
 from ticketloop_intake.tickets.schemas import ReplyCreate, ResolveRequest, TicketCreate
@@ -97,7 +97,6 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
         updated_at=now,
     )
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
-    await repository.insert_new(uow.session, ticket, entry)
     uow.emit(
         TicketCreatedData(
             **_ref(ticket),
@@ -107,6 +106,8 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
             customer_since=customer.customer_since,
         )
     )
+    [outbox_row] = uow.claim_outbox_rows()
+    await repository.insert_new(uow.session, ticket, entry, outbox_row=outbox_row)
     return TicketView(ticket=ticket, timeline=[entry])
 
 
@@ -166,27 +167,25 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
 
 
 async def record_assignment(uow: IntakeUnit, *, data: TicketAssignedData) -> None:
-    """Show routing's choice of owner on the ticket (routing owns the decision)."""
-    ticket = await _locked(uow.session, data.ticket_id)
-    if ticket.assigned_at is not None and ticket.assigned_at > data.assigned_at:
-        return  # an older assignment arriving late must not replace a newer one
-    ticket.status = next_status(Status(ticket.status), Action.ASSIGN).value
-    ticket.assignee_id = data.agent_id
-    ticket.assignee_name = data.agent_name
-    ticket.department_id = data.department_id
-    ticket.department_name = data.department_name
-    ticket.assigned_at = data.assigned_at
-    repository.add_entry(
+    """Show routing's choice of owner on the ticket (routing owns the decision).
+
+    One statement applies the ASSIGN transition of `domain.py` and adds the timeline entry;
+    an older assignment arriving late does not replace a newer one.
+    """
+    applied = await repository.apply_assignment(
         uow.session,
-        TimelineEntry(
-            id=new_id(),
-            ticket_id=ticket.id,
-            at=data.assigned_at,
-            kind="assigned",
-            actor="routing",
-            body=f"{data.agent_name} ({data.department_name})",
-        ),
+        ticket_id=data.ticket_id,
+        statuses={k.value: v.value for k, v in transitions(Action.ASSIGN).items()},
+        agent_id=data.agent_id,
+        agent_name=data.agent_name,
+        department_id=data.department_id,
+        department_name=data.department_name,
+        assigned_at=data.assigned_at,
+        entry_id=new_id(),
+        entry_body=f"{data.agent_name} ({data.department_name})",
     )
+    if not applied and await repository.get(uow.session, data.ticket_id) is None:
+        raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
 
 
 async def read(session: AsyncSession, ticket_id: uuid.UUID) -> TicketView:

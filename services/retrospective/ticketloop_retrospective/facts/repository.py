@@ -10,13 +10,43 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import case, func, or_
+from sqlalchemy import Table, case, func, or_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.facts.models import TicketFact
 from ticketloop_shared.events import ClockKind, ClockOutcome
+
+_FACTS: Table = cast(Table, TicketFact.__table__)
+_insert = insert(_FACTS)
+# Built once, executed with parameters: the compiled statements are cached (a consumer applies
+# hundreds of these a second).
+_RECORD_TICKET = _insert.on_conflict_do_update(
+    index_elements=[_FACTS.c.ticket_id],
+    set_={
+        "number": _insert.excluded.number,
+        "channel": _insert.excluded.channel,
+        "category": _insert.excluded.category,
+        "urgency": _insert.excluded.urgency,
+        "customer_id": _insert.excluded.customer_id,
+        "created_at": _insert.excluded.created_at,
+        "first_response_at": func.least(_FACTS.c.first_response_at, _insert.excluded.first_response_at),
+        "resolved_at": func.greatest(_FACTS.c.resolved_at, _insert.excluded.resolved_at),
+        "updated_at": func.now(),
+    },
+)
+_RECORD_ASSIGNMENT = _insert.on_conflict_do_update(
+    index_elements=[_FACTS.c.ticket_id],
+    set_={
+        "assigned_at": _insert.excluded.assigned_at,
+        "agent_id": _insert.excluded.agent_id,
+        "department_id": _insert.excluded.department_id,
+        "updated_at": func.now(),
+    },
+    where=or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
+)
 
 
 async def record_ticket(
@@ -38,33 +68,19 @@ async def record_ticket(
     response is the earliest reply seen and the resolution the latest (LEAST/GREATEST ignore
     NULLs, so an event that does not know a time leaves it alone).
     """
-    stmt = insert(TicketFact).values(
-        ticket_id=ticket_id,
-        number=number,
-        channel=channel,
-        category=category,
-        urgency=urgency,
-        customer_id=customer_id,
-        created_at=created_at,
-        first_response_at=first_response_at,
-        resolved_at=resolved_at,
-    )
-    new = stmt.excluded
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[TicketFact.ticket_id],
-            set_={
-                TicketFact.number: new.number,
-                TicketFact.channel: new.channel,
-                TicketFact.category: new.category,
-                TicketFact.urgency: new.urgency,
-                TicketFact.customer_id: new.customer_id,
-                TicketFact.created_at: new.created_at,
-                TicketFact.first_response_at: func.least(TicketFact.first_response_at, new.first_response_at),
-                TicketFact.resolved_at: func.greatest(TicketFact.resolved_at, new.resolved_at),
-                TicketFact.updated_at: func.now(),
-            },
-        )
+        _RECORD_TICKET,
+        {
+            "ticket_id": ticket_id,
+            "number": number,
+            "channel": channel,
+            "category": category,
+            "urgency": urgency,
+            "customer_id": customer_id,
+            "created_at": created_at,
+            "first_response_at": first_response_at,
+            "resolved_at": resolved_at,
+        },
     )
 
 
@@ -72,21 +88,9 @@ async def record_assignment(
     session: AsyncSession, *, ticket_id: uuid.UUID, assigned_at: datetime, agent_id: str, department_id: str
 ) -> None:
     """Upsert the ticket's owner; an older assignment arriving late does not replace a newer one."""
-    stmt = insert(TicketFact).values(
-        ticket_id=ticket_id, assigned_at=assigned_at, agent_id=agent_id, department_id=department_id
-    )
-    new = stmt.excluded
     await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[TicketFact.ticket_id],
-            set_={
-                TicketFact.assigned_at: new.assigned_at,
-                TicketFact.agent_id: new.agent_id,
-                TicketFact.department_id: new.department_id,
-                TicketFact.updated_at: func.now(),
-            },
-            where=or_(TicketFact.assigned_at.is_(None), TicketFact.assigned_at <= new.assigned_at),
-        )
+        _RECORD_ASSIGNMENT,
+        {"ticket_id": ticket_id, "assigned_at": assigned_at, "agent_id": agent_id, "department_id": department_id},
     )
 
 

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.assignments.models import AgentLoad, Assignment
 from ticketloop_routing.organisation.models import Agent
+
+_ASSIGNMENTS: Table = cast(Table, Assignment.__table__)
+_INSERT_IF_NEW = insert(_ASSIGNMENTS).on_conflict_do_nothing().returning(_ASSIGNMENTS.c.ticket_id)
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Assignment | None:
@@ -24,11 +28,10 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
 async def least_loaded_agent(session: AsyncSession, department_id: str) -> Agent | None:
     """The active agent of a department with the fewest open tickets (ties: by id).
 
-    The department's agent rows are locked so two concurrent assignments see each other's load.
+    One indexed read of the load counters. Two replicas assigning in the same department at the
+    same instant may both pick the same agent; the counters stay exact (each assignment adds
+    one atomically), only the balance is off by one until the next choice.
     """
-    await session.execute(
-        select(Agent.id).where(Agent.department_id == department_id).order_by(Agent.id).with_for_update()
-    )
     return await session.scalar(
         select(Agent)
         .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
@@ -36,6 +39,31 @@ async def least_loaded_agent(session: AsyncSession, department_id: str) -> Agent
         .order_by(func.coalesce(AgentLoad.open_tickets, 0), Agent.id)
         .limit(1)
     )
+
+
+async def insert_if_new(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    ticket_number: str,
+    category: str,
+    department_id: str,
+    agent_id: str,
+    assigned_at: datetime,
+) -> bool:
+    """Record the assignment unless routing already has a row for the ticket; True if written."""
+    written = await session.execute(
+        _INSERT_IF_NEW,
+        {
+            "ticket_id": ticket_id,
+            "ticket_number": ticket_number,
+            "category": category,
+            "department_id": department_id,
+            "agent_id": agent_id,
+            "assigned_at": assigned_at,
+        },
+    )
+    return written.first() is not None
 
 
 async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:
