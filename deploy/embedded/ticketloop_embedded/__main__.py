@@ -1,4 +1,5 @@
-"""`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`."""
+"""`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`,
+`ticketloop chaos`."""
 
 from __future__ import annotations
 
@@ -69,10 +70,15 @@ def run() -> int:
         while True:
             time.sleep(1)
             for name in stack.dead():
+                if name == "postgres":
+                    say("PostgreSQL died; restarting it (committed data survives; services wait and retry)")
+                    stack.restart_postgres()
+                    say("PostgreSQL restarted")
+                    continue
                 if name == "broker":
-                    say("broker died; restarting it. It is memory-only: topics, offsets and unconsumed events are gone")
+                    say("broker died; restarting it. It is memory-only, so it starts empty")
                     stack.restart_broker()
-                    say("broker restarted and topics recreated; services reconnect by themselves")
+                    say("broker restarted with a new cluster id: services republish their outbox window and re-read")
                     continue
                 proc = stack.services[name]
                 status = proc.process.poll() if proc.process else None
@@ -114,11 +120,18 @@ def main(argv: list[str] | None = None) -> None:
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
     bench.add_argument("--tickets", type=int, default=200)
     bench.add_argument("--concurrency", type=int, default=10)
+    chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
+    chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
+    chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
     args = parser.parse_args(argv)
     if args.command in (None, "run"):
         sys.exit(run())
     if args.command == "token":
         sys.exit(token(args.role, args.sub, args.name, args.ttl))
+    if args.command == "chaos":
+        from ticketloop_embedded.chaos import chaos as run_chaos
+
+        sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say))
     if args.command == "bench":
         from ticketloop_embedded.bench import bench as run_bench
 

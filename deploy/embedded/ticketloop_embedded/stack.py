@@ -108,7 +108,13 @@ class Stack:
         down = [name for name, proc in self.services.items() if not proc.alive()]
         if not self.broker.alive():
             down.append("broker")
+        if not self.pg.running():
+            down.append("postgres")
         return down
+
+    def restart_postgres(self) -> None:
+        """Start PostgreSQL again on its data folder: committed data is intact (crash recovery)."""
+        self.pg.start()
 
     def restart_broker(self) -> None:
         """A new, empty broker on the same port, with the topics recreated."""

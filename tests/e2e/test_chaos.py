@@ -1,0 +1,54 @@
+"""Nothing lost, nothing doubled, whatever fails: steady load on the five services as separate
+processes while each is SIGKILLed, PostgreSQL is stopped and the broker is replaced by an empty
+one; then every service's database is counted against what the channel was told.
+
+`make chaos` runs the same plan longer, with a 60-second database outage, and prints the table.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ticketloop_embedded.chaos import default_faults, run_chaos
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.stack import Stack, StackConfig
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    config = StackConfig(
+        data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-chaos-")),
+        pg_port=free_port(),
+        broker_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={
+            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
+            "TICKETLOOP_BROKER_CHECK_SECONDS": "1",
+            "TICKETLOOP_LOG_LEVEL": "INFO",
+        },
+    )
+    stack = Stack(config)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.mark.timeout(300)
+async def test_every_fault_in_turn_loses_nothing_and_doubles_nothing(stack: Stack) -> None:
+    lines: list[str] = []
+    outcome = await run_chaos(
+        stack, rate=8, seconds=36, faults=default_faults(db_outage=8), drain_timeout=120, say=lines.append
+    )
+    report = "\n".join(lines) + "\n" + outcome.table()
+    assert len(outcome.faults) == 7, report
+    assert len(outcome.accepted) > 200, report
+    assert outcome.retries > 0, "the faults were felt by the channel: " + report
+    assert outcome.problems == [], report
