@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ticketloop_embedded.chaos import default_faults, run_chaos
+from ticketloop_embedded.chaos import Fault, default_faults, kill_service, run_chaos
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -51,4 +51,19 @@ async def test_every_fault_in_turn_loses_nothing_and_doubles_nothing(stack: Stac
     assert len(outcome.faults) == 7, report
     assert len(outcome.accepted) > 200, report
     assert outcome.retries > 0, "the faults were felt by the channel: " + report
+    assert outcome.problems == [], report
+
+
+@pytest.mark.timeout(300)
+async def test_a_burst_while_consumers_are_killed_ends_with_exact_counts_everywhere(stack: Stack) -> None:
+    lines: list[str] = []
+    faults = [
+        Fault(4, "kill routing", kill_service("routing")),
+        Fault(8, "kill retrospective", kill_service("retrospective")),
+    ]
+    outcome = await run_chaos(
+        stack, rate=150, seconds=20, faults=faults, drain_timeout=120, say=lines.append, resolve_every=0
+    )
+    report = "\n".join(lines) + "\n" + outcome.table()
+    assert len(outcome.accepted) >= 2500, report
     assert outcome.problems == [], report

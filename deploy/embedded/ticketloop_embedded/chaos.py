@@ -31,6 +31,7 @@ from ticketloop_shared.db import asyncpg_dsn
 from ticketloop_shared.events import Topics
 
 CHANNEL_KEY = "tl-dev-channel-key"
+IN_FLIGHT = 48
 # Personal data the load sends; none of it may appear in a log line or on a topic.
 NAME_MARK = "Zelda Quixote"
 CONTACT_DOMAIN = "chaos-mail.example"
@@ -56,6 +57,7 @@ class Outcome:
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     drained_after: float | None = None
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT), repr=False)
 
     def table(self) -> str:
         """The figures, one per line, for a person reading the terminal."""
@@ -116,23 +118,30 @@ def stack_services() -> list[str]:
 async def _retrying(
     client: httpx.AsyncClient, outcome: Outcome, method: str, url: str, **kwargs: Any
 ) -> httpx.Response:
-    """Send until the service answers with anything but a transient failure."""
+    """Send until the service answers with anything but a transient failure (backing off, as
+    a channel should; at most `IN_FLIGHT` requests at once, so an outage queues cheaply)."""
+    delay = 0.2
     while True:
         try:
-            r = await client.request(method, url, **kwargs)
+            async with outcome.gate:
+                r = await client.request(method, url, **kwargs)
             if r.status_code < 500 and r.status_code != 429:
                 return r
         except httpx.HTTPError:
             pass
         outcome.retries += 1
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
-async def _load(stack: Stack, outcome: Outcome, *, rate: float, seconds: float, agent: str, say: Say) -> None:
+async def _load(
+    stack: Stack, outcome: Outcome, *, rate: float, seconds: float, agent: str, resolve_every: int, say: Say
+) -> None:
     intake = stack.services["intake"].url
     counter = itertools.count()
     tasks: list[asyncio.Task[None]] = []
-    async with httpx.AsyncClient(timeout=10) as client:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
 
         async def one(n: int) -> None:
             body = {
@@ -149,7 +158,7 @@ async def _load(stack: Stack, outcome: Outcome, *, rate: float, seconds: float, 
                 return
             ticket_id = r.json()["id"]
             outcome.accepted.add(ticket_id)
-            if n % 3:
+            if not resolve_every or n % resolve_every:
                 return
             staff = {"Authorization": f"Bearer {agent}"}
             for step, payload in (("replies", {"body": "On it."}), ("resolve", {"resolution": "Fixed."})):
@@ -286,7 +295,14 @@ async def _personal_data_leaks(stack: Stack, log_dir: Path) -> list[str]:
 
 
 async def run_chaos(
-    stack: Stack, *, rate: float, seconds: float, faults: list[Fault], drain_timeout: float, say: Say
+    stack: Stack,
+    *,
+    rate: float,
+    seconds: float,
+    faults: list[Fault],
+    drain_timeout: float,
+    say: Say,
+    resolve_every: int = 3,
 ) -> Outcome:
     """Drive the load, inject the faults on schedule, wait for the system to settle, count."""
     outcome = Outcome()
@@ -302,7 +318,9 @@ async def run_chaos(
             outcome.faults.append(fault.name)
 
     say(f"chaos: {rate:.0f} tickets/s for {seconds:.0f}s with {len(faults)} faults")
-    await asyncio.gather(_load(stack, outcome, rate=rate, seconds=seconds, agent=agent, say=say), inject())
+    await asyncio.gather(
+        _load(stack, outcome, rate=rate, seconds=seconds, agent=agent, resolve_every=resolve_every, say=say), inject()
+    )
     say(
         f"load done: {len(outcome.accepted)} accepted, {len(outcome.resolved)} resolved; waiting for the loop to settle"
     )

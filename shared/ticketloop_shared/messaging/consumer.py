@@ -52,8 +52,10 @@ log = logging.getLogger(__name__)
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork[Any]]]
 
-# How long a partition may have work waiting without the consumer moving before readiness says so.
-STUCK_AFTER_SECONDS = 60.0
+# How long a partition may have work waiting without the consumer moving before it rejoins its
+# group (a fresh fetch state); readiness reports it meanwhile. A second time in a row, the
+# lagging partitions are read again from their start (the inbox drops what was handled).
+STUCK_AFTER_SECONDS = 30.0
 
 
 @dataclass
@@ -105,6 +107,7 @@ class EventConsumer:
         self.lag: dict[str, int] = {}
         self._last_progress = 0.0
         self._last_check = 0.0
+        self._stuck_restarts = 0
 
     def assignment(self) -> set[TopicPartition]:
         """Partitions this member currently owns."""
@@ -120,10 +123,13 @@ class EventConsumer:
             return {"consumer": "not yet joined its group"}
         if self.paused_for is not None:
             return {"consumer": f"paused: {self.paused_for}"}
-        loop = asyncio.get_running_loop()
-        if sum(self.lag.values()) > 0 and loop.time() - self._last_progress > STUCK_AFTER_SECONDS:
+        if self._stuck():
             return {"consumer": f"stuck: lag {sum(self.lag.values())} and no progress for {STUCK_AFTER_SECONDS:.0f}s"}
         return {}
+
+    def _stuck(self) -> bool:
+        loop = asyncio.get_running_loop()
+        return sum(self.lag.values()) > 0 and loop.time() - self._last_progress > STUCK_AFTER_SECONDS
 
     async def run(self) -> None:
         """Consume until cancelled; if the connection breaks, reconnect with backoff."""
@@ -151,6 +157,7 @@ class EventConsumer:
         )
         self._consumer = consumer
         self._restart.clear()
+        self.lag.clear()
         await consumer.start()
         self.started.set()
         self._last_progress = asyncio.get_running_loop().time()
@@ -160,6 +167,7 @@ class EventConsumer:
                 if batches:
                     await self.process_batch([r for records in batches.values() for r in records])
                     self._last_progress = asyncio.get_running_loop().time()
+                    self._stuck_restarts = 0
                     offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
                     try:
                         await consumer.commit(offsets)
@@ -168,6 +176,13 @@ class EventConsumer:
                         # records and the inbox turns them into no-ops.
                         log.warning("offset commit failed", extra={"error": repr(exc)})
                 await self._check_positions(consumer)
+                if self._stuck():
+                    self._stuck_restarts += 1
+                    log.error(
+                        "consumer stuck with work waiting; rejoining its group",
+                        extra={"lag": sum(self.lag.values()), "times": self._stuck_restarts},
+                    )
+                    return
         finally:
             self.started.clear()
             await consumer.stop()
@@ -189,7 +204,16 @@ class EventConsumer:
             if end is None:
                 continue
             position = await consumer.position(tp)
-            if position > end:
+            if self._stuck_restarts >= 2 and end > position:
+                log.error(
+                    "still stuck after rejoining; re-reading the partition from its start",
+                    extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
+                )
+                OFFSET_RESETS.labels(self.service).inc()
+                await consumer.seek_to_beginning(tp)
+                self._last_progress = loop.time()
+                position = 0
+            elif position > end:
                 log.error(
                     "position past the log end; re-reading the partition from its start",
                     extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
