@@ -6,13 +6,13 @@ SERVICES := intake routing sla feedback retrospective
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e lint typecheck format bench token clean
+.PHONY: install run test test-unit test-integration test-e2e test-contract test-fuzz fuzz lint typecheck format bench chaos token clean
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
 		$(addprefix -e ,$(PACKAGES)) \
-		pytest pytest-asyncio pytest-timeout ruff mypy PyYAML types-PyYAML
+		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML
 	touch $(STAMP)
 
 install: $(STAMP) ## install everything into .venv
@@ -32,6 +32,15 @@ test-integration: install
 test-e2e: install
 	$(BIN)/pytest tests/e2e
 
+test-contract: install ## producers' sample events through every consumer, and the published catalog
+	$(BIN)/pytest tests/contract
+
+test-fuzz: install ## the property-based fuzz tier alone (TICKETLOOP_FUZZ_CASES per service, default 100)
+	$(BIN)/pytest tests/fuzz
+
+fuzz: install ## a long fuzz run: 2000 generated requests per service
+	TICKETLOOP_FUZZ_CASES=2000 $(BIN)/pytest tests/fuzz --timeout=0
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -45,6 +54,9 @@ format: install
 
 bench: install ## measure the loop's latency on the embedded stack
 	$(BIN)/python -m ticketloop_embedded bench
+
+chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
+	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)
 
 token: install ## print a bearer token: make token ROLE=agent SUB=agent-1
 	$(BIN)/ticketloop token --role $(or $(ROLE),agent) --sub $(or $(SUB),dev-agent)

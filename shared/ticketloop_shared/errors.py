@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 
 class DomainError(Exception):
     """Base of every expected failure; rendered as `{"error": {"code", "message", "details"}}`."""
@@ -63,3 +65,25 @@ class Forbidden(DomainError):
 
 class PermanentEventError(Exception):
     """An event that can never be handled (bad content); it goes straight to the dead-letter topic."""
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable machine-readable `code`, a message for people, optional details."""
+
+    code: str = Field(examples=["validation_error"])
+    message: str
+    details: Any = Field(default=None, description="Present when there is more to say, e.g. the failing fields.")
+
+
+class ErrorResponse(BaseModel):
+    """The one error shape of every 4xx and 503 response."""
+
+    error: ErrorBody
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one error shape of the whole API, as a JSON-ready dict (details only when given)."""
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        body["details"] = details
+    return {"error": body}

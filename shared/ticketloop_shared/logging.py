@@ -1,10 +1,19 @@
-"""Structured logs: one JSON object per line on stdout, with the service name on every line."""
+"""Structured logs: one JSON object per line on stdout, with the service name on every line.
+
+Two filters sit on the handler: `RateLimit` keeps a failure that repeats on every request to one
+line per interval (with a count of what it held back), and `Redact` strips the customer data that
+database and validation errors echo (statement parameters, PostgreSQL's DETAIL, pydantic's input).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,20 +39,138 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
+        if record.exc_text:  # already rendered (and redacted) by a filter
+            entry["exc"] = record.exc_text
+        elif record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
-    """Install the formatter on the root logger; idempotent, called by each service at start."""
-    handler = logging.StreamHandler(sys.stdout)
+# What database and validation errors echo of the data they were given.
+_SECRETS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters: redacted]"),  # SQLAlchemy's statement parameters
+    (re.compile(r"(DETAIL:\s*)[^\n]*"), r"\1redacted"),  # PostgreSQL: key values, "Failing row contains (...)"
+    (re.compile(r"(invalid input for query argument \$\d+:)[^\n]*"), r"\1 redacted"),  # asyncpg argument errors
+    (re.compile(r"input_value=[^\n]*?(, input_type=)"), r"input_value=redacted\1"),  # pydantic errors
+)
+
+
+def redact(text: str) -> str:
+    """`text` without the statement parameters and row values that database errors carry."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class Redact(logging.Filter):
+    """Strip customer data from a record's message, string extras and exception text."""
+
+    _formatter = logging.Formatter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record in place; never drops it."""
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self._formatter.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed call; the formatter will report it
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and isinstance(value, str):
+                record.__dict__[key] = redact(value)
+        return True
+
+
+class RateLimit(logging.Filter):
+    """At most one warning-or-worse line per (logger, message template, exception type) per interval.
+
+    An outage fails every request the same way; one line every `interval` seconds says so, and the
+    next line of that kind carries `suppressed`: how many were held back. Info lines always pass.
+    """
+
+    def __init__(
+        self,
+        interval: float = 10.0,
+        *,
+        level: int = logging.WARNING,
+        max_kinds: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.interval = interval
+        self.level = level
+        self.max_kinds = max_kinds
+        self.clock = clock
+        self._kinds: dict[tuple[str, str, str], list[float]] = {}  # kind -> [last emitted at, suppressed]
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for a repeat inside the interval; otherwise pass, noting what was suppressed."""
+        if record.levelno < self.level:
+            return True
+        exc_type = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
+        kind = (record.name, str(record.msg), exc_type)
+        now = self.clock()
+        with self._lock:
+            state = self._kinds.get(kind)
+            if state is not None and now - state[0] < self.interval:
+                state[1] += 1
+                return False
+            if state is None and len(self._kinds) >= self.max_kinds:
+                self._forget_quiet_kinds(now)
+            self._kinds[kind] = [now, 0]
+        if state is not None and state[1]:
+            record.suppressed = int(state[1])
+        return True
+
+    def _forget_quiet_kinds(self, now: float) -> None:
+        """Bound memory: drop kinds outside their interval, or all of them if every one is recent."""
+        quiet = [kind for kind, (at, _) in self._kinds.items() if now - at >= self.interval]
+        for kind in quiet or list(self._kinds):
+            del self._kinds[kind]
+
+
+def _formatter(service: str, json_lines: bool) -> logging.Formatter:
     if json_lines:
-        handler.setFormatter(JsonFormatter(service))
-    else:
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s %(message)s"))
+        return JsonFormatter(service)
+    return logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s %(message)s")
+
+
+def log_handler(service: str, *, json_lines: bool = True) -> logging.Handler:
+    """The stdout handler every process uses: formatted, rate-limited, redacted."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(_formatter(service, json_lines))
+    handler.addFilter(RateLimit())  # first: a dropped record costs no redaction
+    handler.addFilter(Redact())
+    return handler
+
+
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def uvicorn_log_config(service: str, *, level: str = "INFO", json_lines: bool = True) -> dict[str, Any]:
+    """`log_config` for uvicorn: its loggers propagate to the root handler, so its lines are JSON too."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"stdout": {"()": log_handler, "service": service, "json_lines": json_lines}},
+        "loggers": {name: {"handlers": [], "propagate": True} for name in _UVICORN_LOGGERS},
+        "root": {"handlers": ["stdout"], "level": level.upper()},
+    }
+
+
+def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
+    """Install the handler on the root logger; idempotent, called by each service at start."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(service, json_lines=json_lines)]
+    for name in _UVICORN_LOGGERS:  # whatever uvicorn was configured with, its lines go the same way
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
     root.setLevel(level.upper())
     # aiokafka is chatty at INFO about every group rebalance step.
     logging.getLogger("aiokafka").setLevel(max(logging.WARNING, root.level))

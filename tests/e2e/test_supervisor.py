@@ -76,7 +76,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         while not port_open(broker_port) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert port_open(broker_port), "broker was not restarted"
-        wait_for_line(log, "topics recreated", timeout=30)
+        wait_for_line(log, "new cluster id", timeout=30)
 
         # ... and the services carry on with the new broker: a new ticket still gets routed
         intake = f"http://127.0.0.1:{ports['intake']}"

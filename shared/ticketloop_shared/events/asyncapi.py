@@ -18,9 +18,7 @@ from ticketloop_shared.events.catalog import EVENT_CLASSES, EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
 
-MODELS: dict[EventType, type[Envelope]] = {
-    EventType(cls.model_fields["type"].default): cls for cls in EVENT_CLASSES
-}
+MODELS: dict[EventType, type[Envelope]] = {EventType(cls.model_fields["type"].default): cls for cls in EVENT_CLASSES}
 KAFKA_BINDING = "0.5.0"
 REF_TEMPLATE = "#/components/schemas/{model}"
 

@@ -13,7 +13,7 @@ from ticketloop_feedback.surveys.schemas import AnswerOut, PublicSurvey, SurveyA
 from ticketloop_shared.api import RuntimeDep, SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.unit_of_work import UnitOfWork
-from ticketloop_shared.validation import Text
+from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1", tags=["surveys"])
 
@@ -27,7 +27,9 @@ def get_settings(request: Request) -> FeedbackSettings:
 SettingsDep = Annotated[FeedbackSettings, Depends(get_settings)]
 FeedbackUow = Annotated[UnitOfWork[FeedbackSettings], Depends(get_uow, scope="function")]
 Token = Annotated[
-    Text, Path(max_length=200, description="The secret token from the survey link; it is the only credential.")
+    str,
+    Path(description="The secret token from the survey link; it is the only credential."),
+    STORABLE,
 ]
 
 # The URL carries the credential, so no cache along the way may keep the response.

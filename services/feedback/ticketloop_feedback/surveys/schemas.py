@@ -16,6 +16,7 @@ from ticketloop_feedback.surveys.domain import (
     NPS_MIN,
     SurveyStatus,
 )
+from ticketloop_shared.validation import STORABLE
 
 
 class Question(BaseModel):
@@ -64,13 +65,11 @@ class SurveyAnswer(BaseModel):
 
     csat: Annotated[int, Field(strict=True, ge=CSAT_MIN, le=CSAT_MAX)]
     nps: Annotated[int, Field(strict=True, ge=NPS_MIN, le=NPS_MAX)]
-    comment: Annotated[str | None, Field(strict=True, max_length=COMMENT_MAX)] = None
+    comment: Annotated[str, Field(strict=True, max_length=COMMENT_MAX), STORABLE] | None = None
 
     @field_validator("comment")
     @classmethod
-    def _storable_comment(cls, value: str | None) -> str | None:
-        if value is not None and "\x00" in value:
-            raise ValueError("comment must not contain NUL characters")
+    def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None  # a blank comment is no comment
 
 

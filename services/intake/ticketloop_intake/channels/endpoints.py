@@ -12,7 +12,12 @@ from ticketloop_shared.auth import CurrentAdmin
 router = APIRouter(prefix="/v1/channel-clients", tags=["channel clients"])
 
 
-@router.post("", status_code=201, response_model=ChannelClientCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ChannelClientCreated,
+    responses={409: {"description": "A client with this name exists (`channel_client_exists`)"}},
+)
 async def register_client(body: ChannelClientCreate, session: SessionDep, _: CurrentAdmin) -> ChannelClientCreated:
     """Register a channel client; the response holds its API key, shown only here."""
     client, api_key = await service.register(session, name=body.name, channels=[c.value for c in body.channels])

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from ticketloop_intake.tickets.schemas import Channel
+from ticketloop_shared.validation import Text
 
 
 class ChannelClientCreate(BaseModel):
@@ -15,7 +16,7 @@ class ChannelClientCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: Text = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
     channels: list[Channel] = Field(min_length=1)
 
 

@@ -34,7 +34,7 @@ from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.unit_of_work import UnitOfWork
-from ticketloop_shared.validation import MAX_OFFSET, Text
+from ticketloop_shared.validation import MAX_OFFSET, ShortText
 
 IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 
@@ -160,8 +160,8 @@ async def list_tickets(
     status: Status | None = None,
     channel: Channel | None = None,
     category: Category | None = None,
-    customer_id: Annotated[Text | None, Query(max_length=100)] = None,
-    assignee_id: Annotated[Text | None, Query(max_length=100)] = None,
+    customer_id: Annotated[ShortText | None, Query()] = None,
+    assignee_id: Annotated[ShortText | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TicketPage:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketloop_intake.tickets.domain import Status
+from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
 
 
 class Channel(StrEnum):
@@ -58,11 +60,11 @@ class CustomerIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str = Field(min_length=1, max_length=100)
-    name: str = Field(min_length=1, max_length=200)
-    contact: str | None = Field(default=None, max_length=200)
+    id: Text = Field(min_length=1, max_length=100)
+    name: Text = Field(min_length=1, max_length=200)
+    contact: Annotated[str, Field(max_length=200), STORABLE] | None = None
     customer_since: date | None = None
-    annual_spend: float | None = Field(default=None, ge=0)
+    annual_spend: FiniteFloat | None = Field(default=None, ge=0)
     preferred_channel: Channel | None = None
 
 
@@ -76,9 +78,9 @@ class TicketCreate(BaseModel):
     category: Category
     need: Need = Need.INFORMATION
     urgency: Urgency = Urgency.NORMAL
-    subject: str = Field(min_length=1, max_length=200)
-    description: str = Field(min_length=1, max_length=10_000)
-    expected_resolution_at: AwareDatetime | None = None
+    subject: Text = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=10_000)
+    expected_resolution_at: Instant | None = None
 
 
 class ReplyCreate(BaseModel):
@@ -86,7 +88,7 @@ class ReplyCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    body: str = Field(min_length=1, max_length=10_000)
+    body: Text = Field(min_length=1, max_length=10_000)
 
 
 class ResolveRequest(BaseModel):
@@ -94,7 +96,7 @@ class ResolveRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    resolution: str = Field(min_length=1, max_length=5_000)
+    resolution: Text = Field(min_length=1, max_length=5_000)
 
 
 class CustomerOut(BaseModel):

@@ -11,6 +11,7 @@ from ticketloop_retrospective.reports.schemas import WeeklyReport
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
@@ -25,7 +26,7 @@ async def weekly_report(
     request: Request,
     session: SessionDep,
     _: CurrentStaff,
-    week: Annotated[str, Query(description="ISO week, `YYYY-Www`", examples=["2026-W48"])],
+    week: Annotated[str, Query(max_length=10, description="ISO week, `YYYY-Www`", examples=["2026-W48"]), STORABLE],
 ) -> WeeklyReport:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
     settings: RetrospectiveSettings = request.app.state.settings

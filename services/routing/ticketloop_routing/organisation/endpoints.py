@@ -10,6 +10,7 @@ from ticketloop_routing.organisation import repository, service
 from ticketloop_routing.organisation.schemas import AgentOut, DepartmentIn, Organisation
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
+from ticketloop_shared.validation import ShortText
 
 router = APIRouter(prefix="/v1", tags=["organisation"])
 
@@ -37,7 +38,7 @@ async def list_departments(session: SessionDep, _: CurrentStaff) -> list[Departm
 async def list_agents(
     session: SessionDep,
     _: CurrentStaff,
-    department_id: Annotated[str | None, Query(max_length=100)] = None,
+    department_id: Annotated[ShortText | None, Query()] = None,
 ) -> list[AgentOut]:
     """Agents with how many open tickets each owns."""
     return [

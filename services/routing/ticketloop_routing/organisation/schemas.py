@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Slug = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+from ticketloop_shared.validation import STORABLE, Text
+
+Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"), STORABLE]
 
 
 class DepartmentIn(BaseModel):
@@ -12,8 +16,8 @@ class DepartmentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", from_attributes=True)
 
-    id: str = Slug
-    name: str = Field(min_length=1, max_length=200)
+    id: Slug
+    name: Text = Field(min_length=1, max_length=200)
 
 
 class AgentIn(BaseModel):
@@ -21,9 +25,9 @@ class AgentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Slug
-    name: str = Field(min_length=1, max_length=200)
-    department: str = Slug
+    id: Slug
+    name: Text = Field(min_length=1, max_length=200)
+    department: Slug
     active: bool = True
 
 
@@ -32,10 +36,10 @@ class Organisation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fallback_department: str = Slug
+    fallback_department: Slug
     departments: list[DepartmentIn] = Field(min_length=1)
     agents: list[AgentIn] = Field(min_length=1)
-    categories: dict[str, str] = Field(default_factory=dict)
+    categories: dict[Annotated[str, Field(min_length=1, max_length=40), STORABLE], Slug] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Organisation:

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.validation import MAX_OFFSET
 from ticketloop_sla.clocks import service
 from ticketloop_sla.clocks.schemas import BreachPage, TicketSlaOut
 
@@ -34,7 +35,7 @@ async def list_breaches(
     _: CurrentStaff,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> BreachPage:
     """Missed deadlines, newest first, paginated."""
     return await service.breaches(session, limit=limit, offset=offset)

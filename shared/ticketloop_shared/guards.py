@@ -1,0 +1,197 @@
+"""The HTTP edge's last lines of defence, so every answer is a 4xx or a 503 in the one error shape:
+NUL bytes in the URL, `OPTIONS`/`405` with an honest `Allow`, dependency outages, and an OpenAPI
+document that lists every status a client can get."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ticketloop_shared.errors import ErrorResponse, error_body
+from ticketloop_shared.faults import is_transient
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+
+
+def unexpected_response(exc: BaseException) -> JSONResponse:
+    """503 with `Retry-After` when a dependency is down (it heals by itself), else a logged 500."""
+    if is_transient(exc):
+        log.warning("dependency unavailable, answering 503", exc_info=exc)
+        return JSONResponse(
+            error_body("dependency_unavailable", "a service this request needs is unavailable; retry shortly"),
+            status_code=503,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    log.error("unhandled error", exc_info=exc)
+    return JSONResponse(error_body("internal_error", "unexpected server error"), status_code=500)
+
+
+class CatchUnexpected:
+    """Answer an exception no handler took, instead of re-raising it: the server then neither logs it
+    a second time (with its statement parameters) nor drops the client's keep-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+        receive_error: BaseException | None = None
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        async def tracking_receive() -> Message:
+            nonlocal receive_error
+            try:
+                return await receive()
+            except BaseException as exc:
+                receive_error = exc
+                raise
+
+        try:
+            await self.app(scope, tracking_receive, tracking_send)
+        except Exception as exc:
+            # What an outer middleware raised through `receive` (the body limit) is its to answer.
+            if started or exc is receive_error:
+                raise
+            await unexpected_response(exc)(scope, receive, send)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves at this path (the router's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if route.methods and pattern is not None and pattern.match(path):
+            methods |= route.methods
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def _nul_locations(scope: Scope) -> list[list[str]]:
+    """Where the URL carries a NUL byte, as validation-error locations."""
+    found: list[list[str]] = []
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+    if b"%00" in raw_path or b"\x00" in raw_path or "\x00" in scope["path"]:
+        found.append(["path"])
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        names = [name.replace("\x00", "") for name, value in pairs if "\x00" in name or "\x00" in value]
+        found += [["query", name] for name in names] or [["query"]]
+    return found
+
+
+class InputGuard:
+    """Refuse NUL bytes anywhere in the URL with a precise 422, and answer `OPTIONS` with `Allow`."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        locations = _nul_locations(scope)
+        if locations:
+            details = [{"loc": loc, "type": "nul_byte", "msg": "NUL bytes are not allowed"} for loc in locations]
+            message = "request did not validate: NUL bytes are not allowed in the URL"
+            response: Response = JSONResponse(error_body("validation_error", message, details), status_code=422)
+            await response(scope, receive, send)
+            return
+        if scope["method"] == "OPTIONS":
+            app = scope.get("app")
+            methods = allowed_methods(app, scope["path"]) if isinstance(app, FastAPI) else []
+            if methods:
+                await Response(status_code=204, headers={"Allow": ", ".join(methods)})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+_DESCRIPTIONS = {
+    400: "The body is not readable: `malformed_json`, `bad_encoding` (not UTF-8) or `body_not_object`",
+    401: "Missing or invalid credentials",
+    403: "The credentials do not allow this",
+    404: "Not found",
+    413: "Body too large (`body_too_large`)",
+    415: "The body must be sent as `application/json` (`unsupported_media_type`)",
+    422: "Validation error (`validation_error`, with the failing fields in `details`)",
+    503: "A dependency (database or broker) is unavailable (`dependency_unavailable`); retry after `Retry-After`",
+}
+
+
+def _statuses(path: str, operation: dict[str, Any]) -> list[int]:
+    """The error statuses an operation can answer, from what it declares."""
+    statuses = [503]
+    has_params = bool(operation.get("parameters")) or "requestBody" in operation
+    if has_params:
+        statuses.append(422)
+    if "requestBody" in operation:
+        statuses += [400, 413, 415]
+    if operation.get("security"):
+        statuses += [401, 403]
+    if "{" in path:
+        statuses.append(404)
+    return statuses
+
+
+def _error_response(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """One documented error response: the endpoint's description if it gave one, the shared schema."""
+    response = dict(existing or {})
+    response.setdefault("description", _DESCRIPTIONS.get(status, "Error"))
+    response["content"] = {"application/json": {"schema": _ERROR_REF}}
+    if status == 503:
+        response["headers"] = {
+            "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+        }
+    return response
+
+
+def document_errors(app: FastAPI, *, skip: Iterable[str] = ()) -> None:
+    """Make the OpenAPI document list every error status each operation can answer, in the error shape.
+
+    Runs once, over the document FastAPI generates, so no endpoint can forget a status; the paths in
+    `skip` (health and metrics) keep what they declare themselves.
+    """
+    generate: Callable[[], dict[str, Any]] = app.openapi
+    skipped = set(skip)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(error_schema.pop("$defs", {}))
+        components["ErrorResponse"] = error_schema
+        for path, operations in schema.get("paths", {}).items():
+            if path in skipped:
+                continue
+            for operation in operations.values():
+                responses: dict[str, Any] = operation.setdefault("responses", {})
+                declared = [int(code) for code in responses if code.isdigit() and int(code) >= 400]
+                for status in sorted(set(_statuses(path, operation)) | set(declared)):
+                    responses[str(status)] = _error_response(status, responses.get(str(status)))
+        for unused in ("HTTPValidationError", "ValidationError"):
+            if unused in components and f"/{unused}" not in str(schema.get("paths")):
+                del components[unused]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,87 @@
+"""When its database goes away a service answers 503 with `Retry-After`, in the error shape, on the
+same keep-alive connection; when the database comes back, so does the service, with no restart."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import RunningService, admin_headers, channel_headers, create_ticket_body, eventually, serve
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.postgres import EmbeddedPostgres
+from ticketloop_intake.app import create_app
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.db import ensure_database
+from ticketloop_shared.settings import PlatformSettings
+
+
+@pytest.fixture
+def throwaway_pg() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of this test's own, so stopping it harms no other test."""
+    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketloop-outage-")) / "pg", free_port())
+    pg.start()
+    try:
+        yield pg
+    finally:
+        pg.stop()
+
+
+@pytest.fixture
+async def intake(throwaway_pg: EmbeddedPostgres, platform: PlatformSettings) -> AsyncIterator[RunningService]:
+    url = throwaway_pg.url(f"intake_{uuid.uuid4().hex[:10]}")
+    await ensure_database(url)
+    async with serve(create_app(IntakeSettings(database_url=url, platform=platform))) as running:
+        yield running
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["error"]["code"] == "dependency_unavailable"
+
+
+async def test_database_down_is_503_with_retry_after_and_recovers(
+    intake: RunningService, throwaway_pg: EmbeddedPostgres
+) -> None:
+    assert (await intake.client.get("/v1/tickets", headers=admin_headers())).status_code == 200
+
+    await asyncio.to_thread(throwaway_pg.stop)
+
+    assert_unavailable(await intake.client.get("/v1/tickets", headers=admin_headers()))
+    assert_unavailable(await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers()))
+    ready = await intake.client.get("/health/ready")
+    assert ready.status_code == 503 and "database" in ready.json()["problems"]
+
+    await asyncio.to_thread(throwaway_pg.start)
+
+    async def recovered() -> bool:
+        r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        return r.status_code == 201
+
+    await eventually(recovered, timeout=30, interval=0.2)
+    assert (await intake.client.get("/v1/tickets", headers=admin_headers())).status_code == 200
+
+
+async def test_a_503_keeps_the_connection_open(intake: RunningService, throwaway_pg: EmbeddedPostgres) -> None:
+    await asyncio.to_thread(throwaway_pg.stop)
+    host, port = intake.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        token = admin_headers()["Authorization"]
+        request = f"GET /v1/tickets HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\r\n".encode()
+        for _ in range(2):  # the second request travels on the connection the first 503 left open
+            writer.write(request)
+            await writer.drain()
+            head = (await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 15)).decode().lower()
+            assert head.startswith("http/1.1 503")
+            assert "connection: close" not in head
+            length = int(head.split("content-length:")[1].split("\r\n")[0])
+            await reader.readexactly(length)
+    finally:
+        writer.close()
