@@ -23,6 +23,7 @@ from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
+from ticketloop_shared.faults import is_transient
 from ticketloop_shared.messaging.consumer import EventConsumer
 from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
@@ -117,7 +118,7 @@ class Runtime:
     async def start(self) -> None:
         """Migrate, connect to Kafka, and start relay, consumer, broker watch and sweeps."""
         if self.settings.migrate_on_start:
-            await self.migrate()
+            await self._when_available("migrate", self.migrate)
         await ensure_topics(self.platform, self.topics.all())
         self.producer = make_producer(self.platform, client_id=f"{self.spec.name}-producer")
         await self.producer.start()
@@ -137,8 +138,9 @@ class Runtime:
         except Exception as exc:  # the watch below keeps trying
             self.broker_problem = repr(exc)
             log.warning("broker check failed at start", extra={"error": repr(exc)})
-        if self.spec.on_start is not None:
-            await self.spec.on_start(self)
+        on_start = self.spec.on_start
+        if on_start is not None:
+            await self._when_available("start-up", lambda: on_start(self))
         self._spawn("outbox-relay", self.relay.run())
         self._spawn("broker-watch", self._watch_broker())
         handlers = self.spec.handlers.by_type()
@@ -156,6 +158,23 @@ class Runtime:
             self._spawn("consumer", self.consumer.run())
         for job in self.spec.periodic:
             self._spawn(job.name, self._every(job))
+
+    async def _when_available(self, what: str, action: Callable[[], Awaitable[None]]) -> None:
+        """Run a start-up step, waiting out a dependency that is down (a service started during
+        a database restart comes up when it is back instead of crash-looping)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.startup_wait_seconds
+        delay = 0.5
+        while True:
+            try:
+                await action()
+                return
+            except Exception as exc:
+                if not is_transient(exc) or loop.time() > deadline:
+                    raise
+                log.warning(f"{what}: dependency unavailable, waiting", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     async def _check_broker(self) -> None:
         """Ask the broker who it is; a new cluster id means it was replaced."""
@@ -247,6 +266,8 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        if self.relay is not None:
+            self.relay.close()
         if self.producer is not None:
             await self.producer.stop()
         await self.engine.dispose()

@@ -66,6 +66,8 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Ping each pooled connection before use (a round trip per transaction; off by default).
     db_pre_ping: bool = False
+    # How long start-up waits for an unavailable database before giving up.
+    startup_wait_seconds: float = Field(default=300.0, ge=0)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
 

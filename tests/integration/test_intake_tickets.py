@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from tests.builders import Story
 from tests.support import (
     RunningService,
     agent_headers,
     channel_headers,
     create_ticket_body,
+    eventually,
+    publish,
     read_events,
     serve,
 )
@@ -184,3 +189,29 @@ async def test_unknown_routes_and_methods_use_the_one_error_shape(intake: Runnin
     assert (r.status_code, r.json()["error"]["code"]) == (404, "route_not_found")
     r = await intake.client.delete("/v1/tickets", headers=agent_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (405, "method_not_allowed")
+
+
+async def test_an_assignment_shows_its_owner_once_and_a_late_older_one_changes_nothing(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+    ticket = r.json()
+    story = Story(
+        created_at=datetime.fromisoformat(ticket["created_at"]),
+        ticket_id=uuid.UUID(ticket["id"]),
+        number=ticket["number"],
+        customer_id=ticket["customer"]["id"],
+    )
+    t0 = story.created_at
+    newer = story.assigned(t0 + timedelta(seconds=30), agent="agent-new")
+    older = story.assigned(t0 + timedelta(seconds=10), agent="agent-old")
+    unknown = Story().assigned(t0, agent="agent-x")  # a ticket intake never had: parked, not retried
+    await publish(platform, newer, newer, older, unknown)
+    consumer = intake.runtime.consumer
+    assert consumer is not None
+    await eventually(lambda: consumer.handled == 2 and consumer.parked == 1)
+
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert shown["status"] == "in_progress"
+    assert shown["assignee"]["agent_id"] == "agent-new"
+    assert [e["kind"] for e in shown["timeline"]].count("assigned") == 1

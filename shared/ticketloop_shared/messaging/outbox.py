@@ -145,6 +145,8 @@ class OutboxRelay:
         self.published = 0
         self.republished = 0
         self.last_error: str | None = None
+        self.settle_seconds = 20.0
+        self._second_pass: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
         """Ask for a drain now (called after a commit that wrote outbox rows)."""
@@ -239,9 +241,10 @@ class OutboxRelay:
             )
         return int(result.rowcount or 0)
 
-    async def republish_window(self) -> int:
-        """Mark every row published within the retention window unpublished again."""
-        cutoff = utcnow() - self.retention
+    async def republish_window(self, since: timedelta | None = None) -> int:
+        """Mark every row published within the retention window (or the last `since`)
+        unpublished again."""
+        cutoff = utcnow() - (since or self.retention)
         t = self.table
         async with self.engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
@@ -274,12 +277,34 @@ class OutboxRelay:
         return True
 
     async def broker_replaced(self, *, reason: str) -> None:
-        """Publish the retention window again and let the owner reset its consumers."""
+        """Publish the retention window again and let the owner reset its consumers.
+
+        Once the dust settles, what was published around the replacement is published a second
+        time: a record acknowledged by a broker in the middle of being replaced (topics being
+        recreated, consumers rejoining) has been seen to go missing on the embedded broker.
+        """
         count = await self.republish_window()
         BROKER_RESETS.labels(self.service).inc()
         log.warning("broker replaced: republishing the outbox window", extra={"reason": reason, "rows": count})
         if self.on_broker_reset is not None:
             await self.on_broker_reset()
+        self.wake()
+        if self._second_pass is None or self._second_pass.done():
+            self._second_pass = asyncio.ensure_future(self._republish_again())
+
+    def close(self) -> None:
+        """Cancel a pending second pass (the service is stopping)."""
+        if self._second_pass is not None:
+            self._second_pass.cancel()
+
+    async def _republish_again(self) -> None:
+        await asyncio.sleep(self.settle_seconds)
+        try:
+            count = await self.republish_window(since=timedelta(seconds=self.settle_seconds * 2 + 60))
+        except Exception as exc:
+            log.warning("second republish after a broker replacement failed", extra={"error": repr(exc)})
+            return
+        log.warning("broker replaced: second pass over what was published around it", extra={"rows": count})
         self.wake()
 
     async def run(self) -> None:
