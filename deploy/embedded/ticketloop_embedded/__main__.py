@@ -118,8 +118,12 @@ def main(argv: list[str] | None = None) -> None:
     tok.add_argument("--name", default="")
     tok.add_argument("--ttl", type=int, default=None, help="seconds until it expires (default: never)")
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
-    bench.add_argument("--tickets", type=int, default=200)
-    bench.add_argument("--concurrency", type=int, default=10)
+    bench.add_argument("--tickets", type=int, default=10000, help="tickets in the burst")
+    bench.add_argument("--concurrency", type=int, default=64, help="keep-alive connections posting at once")
+    bench.add_argument("--rate", type=float, default=100, help="tickets/s of the steady part")
+    bench.add_argument("--seconds", type=float, default=20, help="length of the steady part")
+    bench.add_argument("--skip-baseline", action="store_true")
+    bench.add_argument("--json", type=Path, default=Path("bench-result.json"), help="where to write the figures")
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
@@ -135,7 +139,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "bench":
         from ticketloop_embedded.bench import bench as run_bench
 
-        sys.exit(run_bench(tickets=args.tickets, concurrency=args.concurrency, say=say))
+        sys.exit(
+            run_bench(
+                tickets=args.tickets,
+                concurrency=args.concurrency,
+                rate=args.rate,
+                seconds=args.seconds,
+                skip_baseline=args.skip_baseline,
+                json_path=args.json,
+                say=say,
+            )
+        )
 
 
 if __name__ == "__main__":

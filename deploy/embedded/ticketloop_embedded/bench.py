@@ -1,129 +1,354 @@
-"""`ticketloop bench`: measure the loop on a throw-away embedded stack and print the figures.
+"""`ticketloop bench` (`make bench`): ticketloop against a baseline on the same machine, in one
+run, with the same load client and the same body; then the whole loop.
 
-Measures what a channel and an agent feel: `POST /v1/tickets` latency, and how long until
-routing's `ticket.assigned` is on the topic and until intake shows the assignee.
+1. baseline: a minimal FastAPI app (same validation, one INSERT) — accepted/s and latency;
+2. ticketloop `POST /v1/tickets`, same client, same concurrency — accepted/s, latency, ratio;
+3. the whole loop for that burst: counted in every service's database (assigned in routing and
+   shown in intake, SLA clocks in sla, a fact in retrospective), not assumed — drain time after
+   the last POST and tickets/s through the loop;
+4. a steady rate: POST → `ticket.assigned` on the topic, p50/p99;
+plus the largest outbox backlog and consumer lag seen, and the RSS of every process. Figures are
+printed and written as JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import statistics
+import os
+import re
+import subprocess
+import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+import psutil
+import uvloop
 from aiokafka import AIOKafkaConsumer
 
-from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.loadclient import Result, closed_loop, open_loop, post_request
+from ticketloop_embedded.ports import free_port, wait_for_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Say, Stack, StackConfig
-from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.db import asyncpg_dsn, ensure_database
 from ticketloop_shared.events import Topics
 
 CHANNEL_KEY = "tl-dev-channel-key"
+CATEGORIES = ["billing", "product_quality", "logistics_delay", "account"]
 
 
-def _ms(values: list[float]) -> str:
-    values = sorted(values)
-    p95 = values[max(0, int(len(values) * 0.95) - 1)]
-    return (
-        f"n={len(values)} p50={statistics.median(values) * 1000:.1f}ms "
-        f"p95={p95 * 1000:.1f}ms max={values[-1] * 1000:.1f}ms"
-    )
+def ticket_body(i: int) -> bytes:
+    """The same body for the baseline and ticketloop."""
+    return json.dumps(
+        {
+            "channel": "web",
+            "customer": {"id": f"bench-{i % 5000}", "name": "Bench Customer", "contact": "bench@example.com"},
+            "category": CATEGORIES[i % 4],
+            "subject": "benchmark ticket",
+            "description": "measuring the loop",
+        }
+    ).encode()
 
 
-async def _measure(stack: Stack, tickets: int, concurrency: int, say: Say) -> None:
-    intake = stack.services["intake"].url
+def _request(i: int) -> bytes:
+    return post_request("/v1/tickets", ticket_body(i), {"X-Api-Key": CHANNEL_KEY})
+
+
+@dataclass
+class Figures:
+    """One load run, as printed and written."""
+
+    requests: int
+    accepted_per_s: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+
+    @classmethod
+    def of(cls, r: Result) -> Figures:
+        """Summarise a load client result."""
+        return cls(
+            requests=r.ok + r.errors + sum(n for s, n in r.statuses.items() if not 200 <= s < 300),
+            accepted_per_s=round(r.rate, 1),
+            p50_ms=round(r.percentile(50) * 1000, 1),
+            p95_ms=round(r.percentile(95) * 1000, 1),
+            p99_ms=round(r.percentile(99) * 1000, 1),
+            errors=r.errors + sum(n for s, n in r.statuses.items() if not 200 <= s < 300),
+        )
+
+    def line(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"{self.accepted_per_s:8.1f} tickets/s  p50 {self.p50_ms:7.1f} ms  p95 {self.p95_ms:7.1f} ms  "
+            f"p99 {self.p99_ms:7.1f} ms  errors {self.errors}"
+        )
+
+
+@dataclass
+class Report:
+    """Everything the bench measured."""
+
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    baseline: Figures | None = None
+    ticketloop: Figures | None = None
+    ratio_to_baseline: float | None = None
+    loop: dict[str, Any] = field(default_factory=dict)
+    steady: dict[str, Any] = field(default_factory=dict)
+    max_outbox_backlog: int = 0
+    max_consumer_lag: int = 0
+    rss_mib: dict[str, float] = field(default_factory=dict)
+
+
+class Sampler:
+    """Samples outbox backlogs (every service's database) and consumer lag (every service's
+    /metrics) twice a second, keeping the largest seen."""
+
+    def __init__(self, stack: Stack, report: Report) -> None:
+        self.stack = stack
+        self.report = report
+
+    async def outbox_backlog(self) -> int:
+        """Rows committed but not yet published, summed over the services."""
+        total = 0
+        for s in SERVICES:
+            conn = await asyncpg.connect(asyncpg_dsn(self.stack.pg.url(s.database)))
+            try:
+                total += int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") or 0)
+            finally:
+                await conn.close()
+        return total
+
+    async def consumer_lag(self, client: httpx.AsyncClient) -> int:
+        """Sum of the `ticketloop_consumer_lag` gauges every service exposes."""
+        total = 0.0
+        for proc in self.stack.services.values():
+            try:
+                text = (await client.get(f"{proc.url}/metrics")).text
+            except httpx.HTTPError:
+                continue
+            for match in re.finditer(r"^ticketloop_consumer_lag\{[^}]*\} ([0-9.e+]+)$", text, re.M):
+                total += float(match.group(1))
+        return int(total)
+
+    async def run(self) -> None:
+        """Sample until cancelled."""
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                try:
+                    self.report.max_outbox_backlog = max(self.report.max_outbox_backlog, await self.outbox_backlog())
+                    self.report.max_consumer_lag = max(self.report.max_consumer_lag, await self.consumer_lag(client))
+                except (OSError, asyncpg.PostgresError):
+                    pass
+                await asyncio.sleep(0.5)
+
+
+async def loop_counts(stack: Stack) -> dict[str, int]:
+    """How far every service got, from its own database."""
+    queries = {
+        "intake_tickets": ("intake", "SELECT count(*) FROM tickets"),
+        "intake_assigned": ("intake", "SELECT count(*) FROM tickets WHERE assignee_id IS NOT NULL"),
+        "routing_assigned": ("routing", "SELECT count(*) FROM assignments WHERE agent_id IS NOT NULL"),
+        "sla_with_clocks": ("sla", "SELECT count(DISTINCT ticket_id) FROM clocks"),
+        "retrospective_facts": ("retrospective", "SELECT count(*) FROM ticket_facts"),
+    }
+    counts = {}
+    for label, (service, query) in queries.items():
+        conn = await asyncpg.connect(asyncpg_dsn(stack.pg.url(f"ticketloop_{service}")))
+        try:
+            counts[label] = int(await conn.fetchval(query) or 0)
+        finally:
+            await conn.close()
+    return counts
+
+
+async def wait_for_loop(stack: Stack, expected: int, say: Say, timeout: float = 600) -> float | None:
+    """Seconds until every service has counted `expected` tickets (None if it never did)."""
+    started = time.monotonic()
+    last = 0.0
+    while time.monotonic() - started < timeout:
+        counts = await loop_counts(stack)
+        if all(v >= expected for v in counts.values()):
+            return time.monotonic() - started
+        if time.monotonic() - last > 2:
+            last = time.monotonic()
+            say(f"    draining: {counts}")
+        await asyncio.sleep(0.2)
+    return None
+
+
+async def _progress(stack: Stack, say: Say, label: str) -> None:
+    base = (await loop_counts(stack))["intake_tickets"]
+    while True:
+        await asyncio.sleep(2)
+        now = await loop_counts(stack)
+        say(f"    {label}: {now['intake_tickets'] - base} accepted so far; loop {now}")
+
+
+async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict[str, Any]:
+    """POST at a steady rate; read `ticket.assigned` off the topic to time POST → assigned."""
     platform = stack.platform()
-    secret = platform.auth_secret.get_secret_value()
-    agent = {"Authorization": f"Bearer {issue_token(secret, sub='bench', role=Role.AGENT)}"}
-    seen: dict[str, float] = {}
     consumer = AIOKafkaConsumer(
         Topics(platform.topic_prefix).for_family("ticket"),
         bootstrap_servers=platform.kafka_bootstrap,
-        auto_offset_reset="earliest",
         group_id=None,
+        auto_offset_reset="latest",
         fetch_max_wait_ms=10,
     )
     await consumer.start()
+    await consumer.getmany(timeout_ms=500)  # join at the end of the log
+    seen: dict[str, float] = {}
 
     async def watch() -> None:
         while True:
-            batch = await consumer.getmany(timeout_ms=100)
+            batch = await consumer.getmany(timeout_ms=50)
             now = time.perf_counter()
             for records in batch.values():
                 for r in records:
-                    event: dict[str, Any] = json.loads(r.value)
+                    event = json.loads(r.value)
                     if event["type"] == "ticket.assigned.v1":
                         seen.setdefault(event["subject"], now)
 
     watcher = asyncio.create_task(watch())
-    async with httpx.AsyncClient(base_url=intake, timeout=30) as client:
-
-        async def post(i: int) -> tuple[str, float, float]:
-            body = {
-                "channel": "web",
-                "customer": {"id": f"bench-{i}", "name": "Bench Customer"},
-                "category": ["billing", "product_quality", "logistics_delay", "account"][i % 4],
-                "subject": "benchmark ticket",
-                "description": "measuring the loop",
-            }
-            start = time.perf_counter()
-            r = await client.post("/v1/tickets", json=body, headers={"X-Api-Key": CHANNEL_KEY})
-            r.raise_for_status()
-            return r.json()["id"], start, time.perf_counter() - start
-
-        async def wait_seen(ids: list[str]) -> None:
-            deadline = time.monotonic() + 60
-            while not all(t in seen for t in ids) and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-
-        # 1. one ticket at a time: the latency a channel and an agent see on an idle system
-        sequential = max(1, min(50, tickets))
-        say(f"bench 1/2: {sequential} tickets one at a time")
-        post_latency, visible, posted = [], [], {}
-        for i in range(sequential):
-            tid, start, took = await post(i)
-            post_latency.append(took)
-            posted[tid] = start
-            while (await client.get(f"/v1/tickets/{tid}", headers=agent)).json()["assignee"] is None:
-                await asyncio.sleep(0.01)
-            visible.append(time.perf_counter() - start)
-        await wait_seen(list(posted))
-        say(f"  POST /v1/tickets latency:                 {_ms(post_latency)}")
-        say(f"  POST -> ticket.assigned on the topic:     {_ms([seen[t] - s for t, s in posted.items()])}")
-        say(f"  POST -> assignee visible in GET (10ms poll): {_ms(visible)}")
-
-        # 2. a burst: how fast the loop absorbs load (no polling, the topic tells)
-        say(f"bench 2/2: {tickets} tickets, {concurrency} channels posting at once")
-        limiter = asyncio.Semaphore(concurrency)
-        burst: list[tuple[str, float, float]] = []
-
-        async def limited(i: int) -> None:
-            async with limiter:
-                burst.append(await post(sequential + i))
-
-        started = time.perf_counter()
-        await asyncio.gather(*(limited(i) for i in range(tickets)))
-        posted_all = time.perf_counter() - started
-        await wait_seen([t for t, _, _ in burst])
-        assigned_all = max(seen[t] for t, _, _ in burst if t in seen) - started
-        missing = sum(1 for t, _, _ in burst if t not in seen)
-        say(f"  POST /v1/tickets latency under load:      {_ms([took for _, _, took in burst])}")
-        say(f"  POST -> ticket.assigned under load:       {_ms([seen[t] - s for t, s, _ in burst if t in seen])}")
-        say(
-            f"  accepted: {tickets / posted_all:.0f} tickets/s; assigned: {tickets / assigned_all:.0f} tickets/s"
-            f"{f'; {missing} not assigned within 60 s' if missing else ''}"
-        )
+    port = stack.services["intake"].port
+    result = await open_loop(port, _request, rate=rate, seconds=seconds, keep_bodies=True)
+    posted = {json.loads(body)["id"]: due for due, body in result.bodies}
+    deadline = time.monotonic() + 30
+    while any(t not in seen for t in posted) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     watcher.cancel()
     await consumer.stop()
+    delays = sorted(seen[t] - due for t, due in posted.items() if t in seen)
+
+    def pct(p: float) -> float:
+        return round(delays[min(len(delays) - 1, int(len(delays) * p / 100))] * 1000, 1) if delays else float("nan")
+
+    figures = Figures.of(result)
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "post": asdict(figures),
+        "post_to_assigned_p50_ms": pct(50),
+        "post_to_assigned_p99_ms": pct(99),
+        "not_assigned_within_30s": sum(1 for t in posted if t not in seen),
+    }
 
 
-def bench(*, tickets: int, concurrency: int, say: Say) -> int:
-    """Run the benchmark on free ports in a temporary folder; print the figures."""
+def rss(stack: Stack) -> dict[str, float]:
+    """Resident memory of every service (with its worker processes), PostgreSQL and the broker."""
+    sizes: dict[str, float] = {}
+
+    def tree(pid: int) -> float:
+        try:
+            proc = psutil.Process(pid)
+            procs = [proc, *proc.children(recursive=True)]
+            return float(sum(p.memory_info().rss for p in procs)) / 2**20
+        except psutil.Error:
+            return float("nan")
+
+    for name, svc in stack.services.items():
+        if svc.process is not None:
+            sizes[name] = round(tree(svc.process.pid), 1)
+    if stack.broker.process is not None:
+        sizes["broker"] = round(tree(stack.broker.process.pid), 1)
+    return sizes
+
+
+async def measure(
+    stack: Stack,
+    report: Report,
+    *,
+    tickets: int,
+    concurrency: int,
+    rate: float,
+    seconds: float,
+    workers: int,
+    skip_baseline: bool,
+    say: Say,
+) -> None:
+    """The four parts, in order, each on an otherwise idle system."""
+    if not skip_baseline:
+        say(f"bench 1/4: baseline, {tickets} tickets from {concurrency} connections")
+        port = free_port()
+        dsn = asyncpg_dsn(stack.pg.url("bench_baseline"))
+        await ensure_database(stack.pg.url("bench_baseline"))
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ticketloop_embedded.baseline",
+                "--port",
+                str(port),
+                "--dsn",
+                dsn,
+                "--workers",
+                str(workers),
+            ],
+        )
+        try:
+            wait_for_port(port, timeout=30)
+            await closed_loop(port, _request, total=500, concurrency=concurrency)  # warm-up
+            result = await closed_loop(port, _request, total=tickets, concurrency=concurrency)
+            report.baseline = Figures.of(result)
+            say("  baseline:   " + report.baseline.line())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+    say(f"bench 2/4: ticketloop POST /v1/tickets, {tickets} tickets from {concurrency} connections")
+    port = stack.services["intake"].port
+    await closed_loop(port, _request, total=200, concurrency=8)  # warm-up (counted in the loop below)
+    await wait_for_loop(stack, 200, say)
+    sampler = asyncio.create_task(Sampler(stack, report).run())
+    progress = asyncio.create_task(_progress(stack, say, "burst"))
+    first_post = time.monotonic()
+    result = await closed_loop(port, _request, total=tickets, concurrency=concurrency)
+    last_post = time.monotonic()
+    progress.cancel()
+    report.ticketloop = Figures.of(result)
+    say("  ticketloop: " + report.ticketloop.line())
+    if report.baseline is not None:
+        report.ratio_to_baseline = round(report.ticketloop.accepted_per_s / report.baseline.accepted_per_s, 3)
+        say(f"  ratio to the baseline: {report.ratio_to_baseline:.2f}")
+
+    say("bench 3/4: the whole loop for that burst (counted in every service's database)")
+    expected = (await loop_counts(stack))["intake_tickets"]
+    drain = await wait_for_loop(stack, expected, say)
+    report.loop = {
+        "tickets": result.ok,
+        "post_seconds": round(last_post - first_post, 2),
+        "drained_after_last_post_s": round(drain, 2) if drain is not None else None,
+        "loop_tickets_per_s": round(result.ok / (last_post - first_post + drain), 1) if drain is not None else None,
+    }
+    say(f"  {report.loop}")
+
+    say(f"bench 4/4: steady {rate:.0f} tickets/s for {seconds:.0f}s, POST -> ticket.assigned read from the topic")
+    report.steady = await steady(stack, rate=rate, seconds=seconds, say=say)
+    say(f"  {report.steady}")
+    sampler.cancel()
+    report.rss_mib = rss(stack)
+    say(f"  largest outbox backlog {report.max_outbox_backlog}, largest consumer lag {report.max_consumer_lag}")
+    say(f"  RSS MiB: {report.rss_mib}")
+
+
+def bench(
+    *,
+    tickets: int,
+    concurrency: int,
+    rate: float,
+    seconds: float,
+    skip_baseline: bool,
+    json_path: Path,
+    say: Say,
+) -> int:
+    """Run the benchmark on free ports in a temporary folder; print and write the figures."""
+    workers = int(os.environ.get("TICKETLOOP_INTAKE_HTTP_WORKERS", "1"))
     root = Path(tempfile.mkdtemp(prefix="ticketloop-bench-"))
     config = StackConfig(
         data_dir=root,
@@ -132,10 +357,37 @@ def bench(*, tickets: int, concurrency: int, say: Say) -> int:
         service_ports={s.name: free_port() for s in SERVICES},
         env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
     )
+    report = Report(
+        machine={"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
+        settings={
+            "tickets": tickets,
+            "concurrency": concurrency,
+            "rate": rate,
+            "seconds": seconds,
+            "intake_workers": workers,
+        },
+    )
     stack = Stack(config, say=say)
     try:
         stack.start()
-        asyncio.run(_measure(stack, tickets, concurrency, say))
+        uvloop.run(
+            measure(
+                stack,
+                report,
+                tickets=tickets,
+                concurrency=concurrency,
+                rate=rate,
+                seconds=seconds,
+                workers=workers,
+                skip_baseline=skip_baseline,
+                say=say,
+            )
+        )
     finally:
         stack.stop()
-    return 0
+    json_path.write_text(json.dumps(asdict(report), indent=2) + "\n")
+    say(f"figures written to {json_path}")
+    failed = (
+        report.ticketloop is None or report.ticketloop.errors > 0 or not report.loop.get("drained_after_last_post_s")
+    )
+    return 1 if failed else 0
