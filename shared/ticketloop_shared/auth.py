@@ -16,9 +16,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from ticketloop_shared.errors import Forbidden, Unauthorized
+from ticketloop_shared.validation import STORABLE
 
 TOKEN_PREFIX = "tl1"
 
@@ -31,11 +32,12 @@ class Role(StrEnum):
 
 
 class Principal(BaseModel):
-    """The verified caller of a staff endpoint."""
+    """The verified caller of a staff endpoint (its id must fit where it is stored: a longer or
+    unstorable `sub` makes the token invalid, a 401, never a failed insert)."""
 
-    sub: str
+    sub: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
     role: Role
-    name: str = ""
+    name: Annotated[str, Field(max_length=200), STORABLE] = ""
     exp: int | None = None
 
 

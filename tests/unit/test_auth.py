@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ticketloop_shared.auth import Role, issue_token, verify_token
+from ticketloop_shared.auth import TOKEN_PREFIX, Role, _b64, _sign, issue_token, verify_token
 from ticketloop_shared.errors import Unauthorized
 
 SECRET = "s" * 40
@@ -42,3 +44,11 @@ def test_an_expired_token_is_refused() -> None:
     with pytest.raises(Unauthorized) as err:
         verify_token(SECRET, token, now=10**12)
     assert err.value.code == "token_expired"
+
+
+def test_a_token_whose_subject_cannot_be_stored_is_refused_as_invalid() -> None:
+    payload = _b64(json.dumps({"sub": "a" * 150, "role": "agent"}).encode())
+    token = f"{TOKEN_PREFIX}.{payload}.{_sign(SECRET, payload)}"  # signed, but by an older issuer
+    with pytest.raises(Unauthorized) as refused:
+        verify_token(SECRET, token)
+    assert refused.value.code == "invalid_token"
