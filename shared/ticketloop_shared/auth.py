@@ -29,6 +29,8 @@ class Role(StrEnum):
 
     AGENT = "agent"
     ADMIN = "admin"
+    # A delivery system (mailer, SMS gateway): fetches survey links to send; sees nothing else.
+    NOTIFIER = "notifier"
 
 
 class Principal(BaseModel):
@@ -92,6 +94,13 @@ def bearer_principal(
     return verify_token(secret, credentials.credentials.strip())
 
 
+def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+    """Dependency: the caller must be an agent or an administrator (a notifier is not staff)."""
+    if principal.role not in (Role.AGENT, Role.ADMIN):
+        raise Forbidden("this endpoint needs an agent or admin token", code="staff_required")
+    return principal
+
+
 def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
     """Dependency: the caller must be an administrator."""
     if principal.role != Role.ADMIN:
@@ -99,5 +108,13 @@ def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) ->
     return principal
 
 
-CurrentStaff = Annotated[Principal, Depends(bearer_principal)]
+def require_notifier(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+    """Dependency: the caller must be a delivery system (role `notifier`)."""
+    if principal.role != Role.NOTIFIER:
+        raise Forbidden("this endpoint needs a notifier token", code="notifier_required")
+    return principal
+
+
+CurrentStaff = Annotated[Principal, Depends(require_staff)]
 CurrentAdmin = Annotated[Principal, Depends(require_admin)]
+CurrentNotifier = Annotated[Principal, Depends(require_notifier)]
