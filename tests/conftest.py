@@ -13,7 +13,9 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
+from tests.support import TEST_SECRET
 from ticketloop_embedded.broker import EmbeddedBroker
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.postgres import EmbeddedPostgres
@@ -51,6 +53,7 @@ def platform(infra: Infra) -> PlatformSettings:
     """Backbone settings for one test: its own topic prefix, short timeouts."""
     return PlatformSettings(
         kafka_bootstrap=infra.broker.bootstrap,
+        auth_secret=SecretStr(TEST_SECRET),
         topic_prefix=f"t{uuid.uuid4().hex[:10]}",
         topic_partitions=4,
         kafka_session_timeout_ms=3000,

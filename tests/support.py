@@ -18,14 +18,18 @@ from fastapi import FastAPI
 from ticketloop_embedded.ports import free_port
 from ticketloop_shared.auth import Role, issue_token
 from ticketloop_shared.runtime import Runtime
-from ticketloop_shared.settings import DEV_SECRET, PlatformSettings
+from ticketloop_shared.settings import PlatformSettings
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"
+# The signing secret every test service runs with (the `platform` fixture and the e2e stacks).
+TEST_SECRET = "ticketloop-test-secret-0123456789abcdef"
 
 
-def agent_headers(sub: str = "agent-test", role: Role = Role.AGENT, secret: str = DEV_SECRET) -> dict[str, str]:
+def agent_headers(
+    sub: str = "agent-test", role: Role = Role.AGENT, secret: str = TEST_SECRET, ttl_seconds: int = 3600
+) -> dict[str, str]:
     """Authorization header of a staff member."""
-    return {"Authorization": f"Bearer {issue_token(secret, sub=sub, role=role, name=sub)}"}
+    return {"Authorization": f"Bearer {issue_token(secret, sub=sub, role=role, name=sub, ttl_seconds=ttl_seconds)}"}
 
 
 def admin_headers() -> dict[str, str]:

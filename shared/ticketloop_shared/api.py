@@ -118,7 +118,9 @@ def _body_problem(problems: Sequence[Any]) -> JSONResponse | None:
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status_code)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -246,6 +248,7 @@ def create_service_app(
         configure_logging(spec.name, level=platform.log_level, json_lines=platform.log_json)
         runtime = Runtime(spec, clock=clock)
         app.state.runtime = runtime
+        app.state.revocations = runtime.revocations
         await runtime.start()
         log.info("service started", extra={"port": spec.settings.http_port})
         try:
@@ -255,7 +258,8 @@ def create_service_app(
             log.info("service stopped")
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
-    app.state.auth_secret = platform.auth_secret.get_secret_value()
+    app.state.auth_secret = platform.signing_secret
+    app.state.token_max_ttl_seconds = platform.token_max_ttl_seconds
     app.state.settings = spec.settings
     _install_error_handlers(app)
     app.add_middleware(Metrics, service=spec.name)

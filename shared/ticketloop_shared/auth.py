@@ -1,6 +1,10 @@
 """Staff authentication: HMAC-signed bearer tokens that every service verifies with the shared
 secret, so no service needs to call another to know who is asking.
 
+Every token expires (`exp`), and carries an id (`jti`) and its issue time (`iat`) so an admin
+can revoke one token or all of a member's tokens: routing emits `staff.token_revoked`, every
+service keeps the list in its own database and refuses such tokens with 401 `token_revoked`.
+
 Channel API keys are different: they are registered clients owned by intake.
 """
 
@@ -11,14 +15,16 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from ticketloop_shared.errors import Forbidden, Unauthorized
+from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.validation import STORABLE
 
 TOKEN_PREFIX = "tl1"
@@ -40,7 +46,17 @@ class Principal(BaseModel):
     sub: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
     role: Role
     name: Annotated[str, Field(max_length=200), STORABLE] = ""
-    exp: int | None = None
+    jti: Annotated[str, Field(min_length=1, max_length=64)]
+    iat: int
+    exp: int
+
+
+class RevocationList(Protocol):
+    """What token verification asks of the revoked-token list a service keeps."""
+
+    def is_revoked(self, principal: Principal) -> bool:
+        """The token was revoked (by its id, or with all of its subject's earlier tokens)."""
+        ...
 
 
 def _b64(data: bytes) -> str:
@@ -55,14 +71,29 @@ def _sign(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{TOKEN_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
-def issue_token(secret: str, *, sub: str, role: Role, name: str = "", ttl_seconds: int | None = None) -> str:
-    """A bearer token for `sub` with `role`; without a ttl it does not expire."""
-    exp = int(time.time()) + ttl_seconds if ttl_seconds else None
-    payload = _b64(Principal(sub=sub, role=role, name=name, exp=exp).model_dump_json().encode())
+def issue_token(
+    secret: str, *, sub: str, role: Role, ttl_seconds: int, name: str = "", now: float | None = None
+) -> str:
+    """A bearer token for `sub` with `role`, valid for `ttl_seconds`."""
+    if ttl_seconds <= 0:
+        raise ValueError("a token's lifetime must be positive")
+    iat = int(now if now is not None else time.time())
+    principal = Principal(sub=sub, role=role, name=name, jti=uuid.uuid4().hex, iat=iat, exp=iat + ttl_seconds)
+    payload = _b64(principal.model_dump_json().encode())
     return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}"
 
 
-def verify_token(secret: str, token: str, *, now: float | None = None) -> Principal:
+def token_for(
+    platform: PlatformSettings, *, sub: str, role: Role, name: str = "", ttl_seconds: int | None = None
+) -> str:
+    """A token signed with this install's secret, for the default lifetime unless told."""
+    ttl = ttl_seconds or platform.token_ttl_seconds
+    if ttl > platform.token_max_ttl_seconds:
+        raise ValueError(f"a token may live at most {platform.token_max_ttl_seconds} s (TICKETLOOP_TOKEN_MAX_TTL_DAYS)")
+    return issue_token(platform.signing_secret, sub=sub, role=role, name=name, ttl_seconds=ttl)
+
+
+def verify_token(secret: str, token: str, *, max_ttl_seconds: int, now: float | None = None) -> Principal:
     """The principal inside a token, or `Unauthorized` with the precise reason."""
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
@@ -71,10 +102,18 @@ def verify_token(secret: str, token: str, *, now: float | None = None) -> Princi
     if not hmac.compare_digest(signature, _sign(secret, payload)):
         raise Unauthorized("bearer token signature does not verify", code="invalid_token")
     try:
-        principal = Principal.model_validate(json.loads(_unb64(payload)))
-    except (ValueError, ValidationError) as exc:
+        claims = json.loads(_unb64(payload))
+    except ValueError as exc:
         raise Unauthorized("bearer token payload is invalid", code="invalid_token") from exc
-    if principal.exp is not None and principal.exp < (now if now is not None else time.time()):
+    if not isinstance(claims, dict) or "exp" not in claims or "jti" not in claims:
+        raise Unauthorized("bearer token has no expiry or id; issue a new one", code="invalid_token")
+    try:
+        principal = Principal.model_validate(claims)
+    except ValidationError as exc:
+        raise Unauthorized("bearer token payload is invalid", code="invalid_token") from exc
+    if principal.exp - principal.iat > max_ttl_seconds:
+        raise Unauthorized("bearer token lifetime exceeds the allowed maximum", code="invalid_token")
+    if principal.exp < (now if now is not None else time.time()):
         raise Unauthorized("bearer token has expired", code="token_expired")
     return principal
 
@@ -91,7 +130,13 @@ def bearer_principal(
             raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_token")
         raise Unauthorized("missing Authorization: Bearer <token> header", code="missing_credentials")
     secret: str = request.app.state.auth_secret
-    return verify_token(secret, credentials.credentials.strip())
+    principal = verify_token(
+        secret, credentials.credentials.strip(), max_ttl_seconds=request.app.state.token_max_ttl_seconds
+    )
+    revocations: RevocationList | None = getattr(request.app.state, "revocations", None)
+    if revocations is not None and revocations.is_revoked(principal):
+        raise Unauthorized("bearer token has been revoked", code="token_revoked")
+    return principal
 
 
 def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:

@@ -12,7 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from ticketloop_shared import migrations
-from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.logging import uvicorn_log_config
 from ticketloop_shared.settings import ServiceSettings
@@ -34,12 +34,13 @@ def service_main(
     parser.add_argument("--all", action="store_true", help="for dlq list: include replayed letters")
     parser.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value, help="for token")
     parser.add_argument("--sub", default="ops", help="for token: the staff member's id")
-    parser.add_argument("--ttl", type=int, default=None, help="for token: seconds until it expires")
+    parser.add_argument(
+        "--ttl", type=int, default=None, help="for token: seconds until it expires (default TICKETLOOP_TOKEN_TTL_HOURS)"
+    )
     args = parser.parse_args(argv)
     settings: Any = settings_cls()
     if args.command == "token":
-        secret = settings.platform.auth_secret.get_secret_value()
-        print(issue_token(secret, sub=args.sub, role=Role(args.role), ttl_seconds=args.ttl))  # noqa: T201
+        print(token_for(settings.platform, sub=args.sub, role=Role(args.role), ttl_seconds=args.ttl))  # noqa: T201
         return
     if args.command == "migrate":
         asyncio.run(ensure_database(settings.database_url))

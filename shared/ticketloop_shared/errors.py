@@ -21,6 +21,11 @@ class DomainError(Exception):
             self.code = code
         self.details = details
 
+    @property
+    def headers(self) -> dict[str, str] | None:
+        """Response headers that go with this error (e.g. `Retry-After`)."""
+        return None
+
 
 class NotFound(DomainError):
     """The addressed resource does not exist (or is not visible to the caller)."""
@@ -61,6 +66,47 @@ class Forbidden(DomainError):
 
     status_code = 403
     code = "forbidden"
+
+
+class PreconditionFailed(DomainError):
+    """The `If-Match` the client sent no longer matches: someone changed the resource since."""
+
+    status_code = 412
+    code = "precondition_failed"
+
+
+class PreconditionRequired(DomainError):
+    """A change that must say which version it replaces (`If-Match`) did not."""
+
+    status_code = 428
+    code = "precondition_required"
+
+
+class TooManyRequests(DomainError):
+    """The caller went over a rate limit; `retry_after` says when to try again."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, policy: str, retry_after: int, limit: int, window_seconds: int) -> None:
+        details = {"policy": policy, "retry_after": retry_after, "limit": limit, "window_seconds": window_seconds}
+        super().__init__(message, code="rate_limited", details=details)
+        self.policy = policy
+        self.retry_after = retry_after
+        self.limit = limit
+        self.window_seconds = window_seconds
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """`Retry-After`, and the policy and state in both RateLimit header styles."""
+        return {
+            "Retry-After": str(self.retry_after),
+            "RateLimit-Policy": f'"{self.policy}";q={self.limit};w={self.window_seconds}',
+            "RateLimit": f'"{self.policy}";r=0;t={self.retry_after}',
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(self.retry_after),
+        }
 
 
 class PermanentEventError(Exception):

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketloop_shared import migrations
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker
+from ticketloop_shared.events.catalog import EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.faults import is_transient
@@ -29,6 +30,7 @@ from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
+from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
 from ticketloop_shared.settings import ServiceSettings
 from ticketloop_shared.unit_of_work import Handlers, UnitOfWork, unit_of_work
 
@@ -46,21 +48,24 @@ class Periodic:
 
 @dataclass
 class Messaging:
-    """The messaging tables of one service's metadata."""
+    """The plumbing tables of one service's metadata (messaging, and the revoked-token list
+    every service keeps the same way)."""
 
     outbox: Table
     inbox: Table
     dead_letters: Table
     broker_epoch: Table
+    revoked_tokens: Table
 
     @classmethod
     def on(cls, metadata: MetaData) -> Messaging:
-        """Add the outbox, inbox, dead-letter and broker-epoch tables to a service's metadata."""
+        """Add the outbox, inbox, dead-letter, broker-epoch and revoked-token tables."""
         return cls(
             outbox=outbox_table(metadata),
             inbox=inbox_table(metadata),
             dead_letters=dead_letter_table(metadata),
             broker_epoch=broker_epoch_table(metadata),
+            revoked_tokens=revoked_tokens_table(metadata),
         )
 
 
@@ -96,6 +101,7 @@ class Runtime:
         self.consumer: EventConsumer | None = None
         self.cluster_id: str | None = None
         self.broker_problem: str | None = "not checked yet"
+        self.revocations = Revocations(spec.messaging.revoked_tokens)
         self._tasks: list[asyncio.Task[Any]] = []
 
     def unit_of_work(self, cause: Envelope | None = None) -> AbstractAsyncContextManager[UnitOfWork[Any]]:
@@ -143,7 +149,14 @@ class Runtime:
             await self._when_available("start-up", lambda: on_start(self))
         self._spawn("outbox-relay", self.relay.run())
         self._spawn("broker-watch", self._watch_broker())
-        handlers = self.spec.handlers.by_type()
+        self._spawn(
+            "revocations",
+            self._every(Periodic("revocations", self.platform.revocation_refresh_seconds, self._refresh_revocations)),
+        )
+        handlers = {
+            **self.spec.handlers.by_type(),
+            EventType.STAFF_TOKEN_REVOKED.value: revocation_handler(self.spec.messaging.revoked_tokens),
+        }
         if handlers:
             self.consumer = EventConsumer(
                 service=self.spec.name,
@@ -158,6 +171,9 @@ class Runtime:
             self._spawn("consumer", self.consumer.run())
         for job in self.spec.periodic:
             self._spawn(job.name, self._every(job))
+
+    async def _refresh_revocations(self, _: Runtime) -> None:
+        await self.revocations.refresh(self.engine)
 
     async def _when_available(self, what: str, action: Callable[[], Awaitable[None]]) -> None:
         """Run a start-up step, waiting out a dependency that is down (a service started during

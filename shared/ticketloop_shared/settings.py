@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
+from functools import cached_property
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-DEV_SECRET = "ticketloop-development-secret-do-not-use-in-production"
 
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_BROKER_PORT = 19092
@@ -24,7 +27,15 @@ class PlatformSettings(BaseSettings):
     topic_prefix: str = "ticketloop"
     topic_partitions: int = Field(default=6, ge=1, le=1024)
     topic_replication: int = Field(default=1, ge=1)
-    auth_secret: SecretStr = SecretStr(DEV_SECRET)
+    # The staff-token signing secret. Required in production; in development it is generated
+    # once per install into `auth_secret_file` (never a constant anyone could look up).
+    auth_secret: SecretStr | None = None
+    auth_secret_file: Path = Path(".ticketloop/auth-secret")
+    # Staff tokens always expire: the default lifetime, and the longest one a token may claim.
+    token_ttl_hours: float = Field(default=12.0, gt=0)
+    token_max_ttl_days: float = Field(default=90.0, gt=0)
+    # How often each process re-reads its revoked-token list (revocation takes effect within this).
+    revocation_refresh_seconds: float = Field(default=1.0, gt=0)
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25
@@ -43,11 +54,30 @@ class PlatformSettings(BaseSettings):
     log_json: bool = True
 
     @model_validator(mode="after")
-    def _no_dev_secret_in_production(self) -> PlatformSettings:
-        secret = self.auth_secret.get_secret_value()
-        if self.env == "production" and (secret == DEV_SECRET or len(secret) < 32):
-            raise ValueError("TICKETLOOP_AUTH_SECRET must be set to a random value of 32+ characters in production")
+    def _secret_required_in_production(self) -> PlatformSettings:
+        if self.env == "production":
+            if self.auth_secret is None or len(self.auth_secret.get_secret_value()) < 32:
+                raise ValueError("TICKETLOOP_AUTH_SECRET must be set to a random value of 32+ characters in production")
+        elif self.auth_secret is not None and len(self.auth_secret.get_secret_value()) < 16:
+            raise ValueError("TICKETLOOP_AUTH_SECRET must have at least 16 characters")
         return self
+
+    @cached_property
+    def signing_secret(self) -> str:
+        """The secret staff tokens are signed with: the setting, or this install's own file."""
+        if self.auth_secret is not None:
+            return self.auth_secret.get_secret_value()
+        return read_or_create_secret(self.auth_secret_file)
+
+    @property
+    def token_ttl_seconds(self) -> int:
+        """Default lifetime of a new staff token."""
+        return int(self.token_ttl_hours * 3600)
+
+    @property
+    def token_max_ttl_seconds(self) -> int:
+        """Longest lifetime a staff token may carry (revocations are kept that long)."""
+        return int(self.token_max_ttl_days * 86400)
 
 
 class ServiceSettings(BaseSettings):
@@ -69,6 +99,26 @@ class ServiceSettings(BaseSettings):
     # How long start-up waits for an unavailable database before giving up.
     startup_wait_seconds: float = Field(default=300.0, ge=0)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept in `path`, created (mode 0600) on first use; processes racing to
+    create it all end up reading the one that won."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as out:
+                out.write(secrets.token_urlsafe(48))
+    for _ in range(50):  # the winner may still be writing
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise RuntimeError(f"secret file {path} is empty")
 
 
 def embedded_database_url(database: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import agent_headers, channel_headers, create_ticket_body, eventually
+from tests.support import TEST_SECRET, agent_headers, channel_headers, create_ticket_body, eventually
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -29,6 +29,7 @@ def stack() -> Iterator[Stack]:
             "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
             "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
             "TICKETLOOP_SLA_BREACH_CHECK_SECONDS": "1",
+            "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
         },
     )
     stack = Stack(config)

@@ -4,6 +4,7 @@ restarts a service or a broker that dies, and on Ctrl-C stops every process it s
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -51,6 +52,18 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         for s in SERVICES:
             assert f"http://127.0.0.1:{ports[s.name]}" in printed
         assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer tl1." in printed
+        agent_token = re.search(r"agent token\s+Authorization: Bearer (\S+)", printed)
+        assert agent_token is not None
+        staff = {"Authorization": f"Bearer {agent_token[1]}"}
+
+        # the signing secret was made for this install, readable by its owner only
+        secret_file = root / "data" / "auth-secret"
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+        assert len(secret_file.read_text().strip()) >= 32
+        intake = f"http://127.0.0.1:{ports['intake']}"
+        forged = agent_headers(secret="ticketloop-development-secret-do-not-use-in-production")
+        assert httpx.get(f"{intake}/v1/tickets", headers=forged, timeout=10).status_code == 401
+        assert httpx.get(f"{intake}/v1/tickets", headers=staff, timeout=10).status_code == 200
         children = psutil.Process(proc.pid).children(recursive=True)
 
         # a service that dies is restarted
@@ -79,12 +92,11 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         wait_for_line(log, "new cluster id", timeout=30)
 
         # ... and the services carry on with the new broker: a new ticket still gets routed
-        intake = f"http://127.0.0.1:{ports['intake']}"
         r = httpx.post(f"{intake}/v1/tickets", json=create_ticket_body(), headers=channel_headers(), timeout=10)
         assert r.status_code == 201, r.text
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            ticket = httpx.get(f"{intake}/v1/tickets/{r.json()['id']}", headers=agent_headers(), timeout=10).json()
+            ticket = httpx.get(f"{intake}/v1/tickets/{r.json()['id']}", headers=staff, timeout=10).json()
             if ticket["assignee"]:
                 break
             time.sleep(0.5)

@@ -103,6 +103,12 @@ async def _is_zero(value: Awaitable[int]) -> bool:
     return await value == 0
 
 
+async def put_organisation(routing: RunningService, org: dict[str, Any], headers: dict[str, str]) -> Any:
+    """PUT over the version just read, as a careful client does."""
+    etag = (await routing.client.get("/v1/organisation", headers=agent_headers())).headers["ETag"]
+    return await routing.client.put("/v1/organisation", json=org, headers={**headers, "If-Match": etag})
+
+
 async def test_admin_replaces_the_organisation_and_routing_follows(
     routing: RunningService, platform: PlatformSettings
 ) -> None:
@@ -112,8 +118,8 @@ async def test_admin_replaces_the_organisation_and_routing_follows(
         "agents": [{"id": "solo", "name": "Solo Agent", "department": "desk"}],
         "categories": {"billing": "desk"},
     }
-    assert (await routing.client.put("/v1/organisation", json=org, headers=agent_headers())).status_code == 403
-    r = await routing.client.put("/v1/organisation", json=org, headers=admin_headers())
+    assert (await put_organisation(routing, org, agent_headers())).status_code == 403
+    r = await put_organisation(routing, org, admin_headers())
     assert r.status_code == 200, r.text
     created = create_ticket_created(category="billing")
     await publish(platform, created)
@@ -127,6 +133,10 @@ async def test_admin_replaces_the_organisation_and_routing_follows(
         ({"categories": {"billing": "nowhere"}}, "unknown department"),
         ({"fallback_department": "nowhere"}, "fallback_department"),
         ({"agents": [{"id": "x", "name": "X", "department": "nowhere"}]}, "unknown department"),
+        (
+            {"agents": [{"id": "x", "name": "X", "department": "after_sales"}], "categories": {"billing": "finance"}},
+            "no active agent",
+        ),
     ],
 )
 async def test_an_inconsistent_organisation_is_refused_whole(
@@ -134,7 +144,7 @@ async def test_an_inconsistent_organisation_is_refused_whole(
 ) -> None:
     before = (await routing.client.get("/v1/organisation", headers=agent_headers())).json()
     org = {**before, **change}
-    r = await routing.client.put("/v1/organisation", json=org, headers=admin_headers())
+    r = await put_organisation(routing, org, admin_headers())
     assert r.status_code == 422
     assert fragment in str(r.json()["error"]["details"])
     assert (await routing.client.get("/v1/organisation", headers=agent_headers())).json() == before

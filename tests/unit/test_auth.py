@@ -1,20 +1,45 @@
-"""Staff bearer tokens."""
+"""Staff bearer tokens: signature, expiry, revocation, and the per-install signing secret."""
 
 from __future__ import annotations
 
 import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from pydantic import SecretStr, ValidationError
+from sqlalchemy import MetaData
 
-from ticketloop_shared.auth import TOKEN_PREFIX, Role, _b64, _sign, issue_token, verify_token
+from ticketloop_shared.auth import TOKEN_PREFIX, Role, _b64, _sign, issue_token, token_for, verify_token
 from ticketloop_shared.errors import Unauthorized
+from ticketloop_shared.revocation import Revocations, revoked_tokens_table
+from ticketloop_shared.settings import PlatformSettings, read_or_create_secret
 
 SECRET = "s" * 40
+DAY = 86_400
+
+
+def verify(token: str, **kwargs: Any) -> Any:
+    return verify_token(SECRET, token, max_ttl_seconds=90 * DAY, **kwargs)
+
+
+def signed(claims: dict[str, Any]) -> str:
+    payload = _b64(json.dumps(claims).encode())
+    return f"{TOKEN_PREFIX}.{payload}.{_sign(SECRET, payload)}"
 
 
 def test_a_token_verifies_to_its_principal() -> None:
-    principal = verify_token(SECRET, issue_token(SECRET, sub="agent-7", role=Role.AGENT, name="Ana"))
+    principal = verify(issue_token(SECRET, sub="agent-7", role=Role.AGENT, name="Ana", ttl_seconds=60))
     assert (principal.sub, principal.role, principal.name) == ("agent-7", Role.AGENT, "Ana")
+    assert principal.exp - principal.iat == 60 and len(principal.jti) == 32
+
+
+def test_every_token_gets_its_own_id() -> None:
+    one, two = (verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60)) for _ in range(2))
+    assert one.jti != two.jti
 
 
 @pytest.mark.parametrize(
@@ -22,33 +47,97 @@ def test_a_token_verifies_to_its_principal() -> None:
     [
         ("garbage", "invalid_token"),
         ("tl1.a.b", "invalid_token"),
-        (issue_token("another secret", sub="x", role=Role.ADMIN), "invalid_token"),
+        (issue_token("another secret", sub="x", role=Role.ADMIN, ttl_seconds=60), "invalid_token"),
     ],
 )
 def test_bad_tokens_are_refused_with_a_reason(token: str, code: str) -> None:
     with pytest.raises(Unauthorized) as err:
-        verify_token(SECRET, token)
+        verify(token)
     assert err.value.code == code
 
 
 def test_a_tampered_role_breaks_the_signature() -> None:
-    prefix, payload, sig = issue_token(SECRET, sub="x", role=Role.AGENT).split(".")
-    forged = issue_token(SECRET, sub="x", role=Role.ADMIN).split(".")[1]
+    prefix, payload, sig = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60).split(".")
+    forged = issue_token(SECRET, sub="x", role=Role.ADMIN, ttl_seconds=60).split(".")[1]
     with pytest.raises(Unauthorized):
-        verify_token(SECRET, f"{prefix}.{forged}.{sig}")
+        verify(f"{prefix}.{forged}.{sig}")
 
 
 def test_an_expired_token_is_refused() -> None:
-    token = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60)
-    verify_token(SECRET, token)
+    token = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60, now=1_000_000)
+    verify(token, now=1_000_059)
     with pytest.raises(Unauthorized) as err:
-        verify_token(SECRET, token, now=10**12)
+        verify(token, now=1_000_061)
     assert err.value.code == "token_expired"
 
 
-def test_a_token_whose_subject_cannot_be_stored_is_refused_as_invalid() -> None:
-    payload = _b64(json.dumps({"sub": "a" * 150, "role": "agent"}).encode())
-    token = f"{TOKEN_PREFIX}.{payload}.{_sign(SECRET, payload)}"  # signed, but by an older issuer
+def test_a_signed_token_without_expiry_is_refused() -> None:
+    """Tokens minted before expiry was mandatory must not live forever."""
     with pytest.raises(Unauthorized) as refused:
-        verify_token(SECRET, token)
+        verify(signed({"sub": "x", "role": "admin", "exp": None}))
     assert refused.value.code == "invalid_token"
+    with pytest.raises(Unauthorized, match="no expiry"):
+        verify(signed({"sub": "x", "role": "admin"}))
+
+
+def test_a_token_claiming_more_than_the_longest_lifetime_is_refused() -> None:
+    token = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=91 * DAY)
+    with pytest.raises(Unauthorized, match="maximum"):
+        verify(token)
+
+
+def test_a_token_whose_subject_cannot_be_stored_is_refused_as_invalid() -> None:
+    token = signed({"sub": "a" * 150, "role": "agent", "jti": "j", "iat": 1, "exp": 10**10})
+    with pytest.raises(Unauthorized) as refused:
+        verify(token)
+    assert refused.value.code == "invalid_token"
+
+
+def test_tokens_for_an_install_use_the_default_lifetime_and_respect_the_maximum() -> None:
+    platform = PlatformSettings(auth_secret=SecretStr(SECRET), token_ttl_hours=2, token_max_ttl_days=1)
+    principal = verify(token_for(platform, sub="x", role=Role.AGENT))
+    assert principal.exp - principal.iat == 7200
+    with pytest.raises(ValueError, match="at most"):
+        token_for(platform, sub="x", role=Role.AGENT, ttl_seconds=2 * DAY)
+
+
+def _revocations(*rows: dict[str, Any]) -> Revocations:
+    revocations = Revocations(revoked_tokens_table(MetaData()))
+    revocations.load([SimpleNamespace(**{"jti": None, "sub": None, "issued_before": None, **r}) for r in rows])
+    return revocations
+
+
+def test_a_revoked_token_id_is_revoked_and_no_other() -> None:
+    revoked = verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60))
+    other = verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60))
+    revocations = _revocations({"jti": revoked.jti})
+    assert revocations.is_revoked(revoked) and not revocations.is_revoked(other)
+
+
+def test_revoking_a_member_revokes_their_earlier_tokens_not_later_ones() -> None:
+    cutoff = 1_000_000
+    earlier = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff - 5), now=cutoff)
+    same_second = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff), now=cutoff)
+    later = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff + 1), now=cutoff)
+    someone_else = verify(issue_token(SECRET, sub="bo", role=Role.AGENT, ttl_seconds=60, now=cutoff), now=cutoff)
+    revocations = _revocations({"sub": "ana", "issued_before": datetime.fromtimestamp(cutoff, UTC)})
+    assert revocations.is_revoked(earlier) and revocations.is_revoked(same_second)
+    assert not revocations.is_revoked(later) and not revocations.is_revoked(someone_else)
+
+
+def test_the_development_secret_is_made_once_per_install_and_kept_private(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "auth-secret"
+    first = read_or_create_secret(path)
+    assert len(first) >= 32 and read_or_create_secret(path) == first
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert read_or_create_secret(tmp_path / "other" / "auth-secret") != first
+    platform = PlatformSettings(auth_secret_file=path)
+    assert platform.signing_secret == first
+
+
+def test_production_needs_a_real_secret() -> None:
+    with pytest.raises(ValidationError, match="TICKETLOOP_AUTH_SECRET"):
+        PlatformSettings(env="production")
+    with pytest.raises(ValidationError, match="TICKETLOOP_AUTH_SECRET"):
+        PlatformSettings(env="production", auth_secret=SecretStr("short"))
+    assert PlatformSettings(env="production", auth_secret=SecretStr("x" * 40)).signing_secret == "x" * 40

@@ -10,10 +10,11 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
-from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.settings import EMBEDDED_BROKER_PORT, EMBEDDED_PG_PORT, PlatformSettings
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"
@@ -43,18 +44,27 @@ def config_from_env() -> StackConfig:
     )
 
 
+def _secret_file_default(config: StackConfig) -> dict[str, Any]:
+    """Point at the data folder's secret unless the environment names a secret or a file."""
+    if "TICKETLOOP_AUTH_SECRET" in os.environ or "TICKETLOOP_AUTH_SECRET_FILE" in os.environ:
+        return {}
+    return {"auth_secret_file": config.data_dir / "auth-secret"}
+
+
 def print_welcome(stack: Stack) -> None:
     """URLs and development credentials: everything the README's tour needs."""
-    secret = PlatformSettings().auth_secret.get_secret_value()
+    platform = stack.platform()
     say("")
     say("ticketloop is running. Services (OpenAPI docs at <url>/docs):")
     for name, proc in stack.services.items():
         say(f"  {name:<14} {proc.url}")
-    say("Development credentials (change TICKETLOOP_AUTH_SECRET outside development):")
+    say(f"Development credentials (tokens valid {platform.token_ttl_hours:g} h; secret: {platform.auth_secret_file}):")
     say(f"  channel API key   X-Api-Key: {os.environ.get('TICKETLOOP_INTAKE_DEV_CHANNEL_KEY', DEV_CHANNEL_KEY)}")
-    agent = issue_token(secret, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer")
+    agent = token_for(platform, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer")
     say(f"  agent token       Authorization: Bearer {agent}")
-    say(f"  admin token       Authorization: Bearer {issue_token(secret, sub='admin', role=Role.ADMIN, name='Admin')}")
+    say(f"  admin token       Authorization: Bearer {token_for(platform, sub='admin', role=Role.ADMIN, name='Admin')}")
+    notifier = token_for(platform, sub="mailer", role=Role.NOTIFIER, name="Mailer")
+    say(f"  notifier token    Authorization: Bearer {notifier}")
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
 
@@ -101,9 +111,9 @@ def run() -> int:
 
 
 def token(role: str, sub: str, name: str, ttl: int | None) -> int:
-    """Print a bearer token signed with TICKETLOOP_AUTH_SECRET."""
-    secret = PlatformSettings().auth_secret.get_secret_value()
-    print(issue_token(secret, sub=sub, role=Role(role), name=name or sub, ttl_seconds=ttl))  # noqa: T201
+    """Print a bearer token signed with this install's secret (the one `ticketloop run` uses)."""
+    platform = PlatformSettings(**_secret_file_default(config_from_env()))
+    print(token_for(platform, sub=sub, role=Role(role), name=name or sub, ttl_seconds=ttl))  # noqa: T201
     return 0
 
 
@@ -116,7 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     tok.add_argument("--role", choices=[r.value for r in Role], default="agent")
     tok.add_argument("--sub", default="dev-agent")
     tok.add_argument("--name", default="")
-    tok.add_argument("--ttl", type=int, default=None, help="seconds until it expires (default: never)")
+    tok.add_argument(
+        "--ttl", type=int, default=None, help="seconds until it expires (default: TICKETLOOP_TOKEN_TTL_HOURS, 12 h)"
+    )
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
     bench.add_argument("--tickets", type=int, default=10000, help="tickets in the burst")
     bench.add_argument("--concurrency", type=int, default=64, help="keep-alive connections posting at once")

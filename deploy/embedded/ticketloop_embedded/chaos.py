@@ -26,7 +26,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ticketloop_embedded.stack import Say, Stack
-from ticketloop_shared.auth import Role, issue_token
+from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.db import asyncpg_dsn
 from ticketloop_shared.events import Topics
 
@@ -306,7 +306,7 @@ async def run_chaos(
 ) -> Outcome:
     """Drive the load, inject the faults on schedule, wait for the system to settle, count."""
     outcome = Outcome()
-    agent = issue_token(stack.platform().auth_secret.get_secret_value(), sub="agent-chaos", role=Role.AGENT)
+    agent = token_for(stack.platform(), sub="agent-chaos", role=Role.AGENT)
 
     async def inject() -> None:
         loop = asyncio.get_running_loop()

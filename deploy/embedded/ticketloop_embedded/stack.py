@@ -50,7 +50,13 @@ class Stack:
     @property
     def platform_env(self) -> dict[str, str]:
         """Environment every service gets."""
-        return {"TICKETLOOP_KAFKA_BOOTSTRAP": self.broker.bootstrap, **self.config.env}
+        return {
+            "TICKETLOOP_KAFKA_BOOTSTRAP": self.broker.bootstrap,
+            # Secrets generated once per install live in the data folder, not in the repo.
+            "TICKETLOOP_AUTH_SECRET_FILE": str(self.config.data_dir / "auth-secret"),
+            "TICKETLOOP_INTAKE_MASTER_KEY_FILE": str(self.config.data_dir / "intake-master-key"),
+            **self.config.env,
+        }
 
     def platform(self) -> PlatformSettings:
         """The backbone settings the services run with (env applied)."""

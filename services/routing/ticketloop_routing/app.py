@@ -6,14 +6,16 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ticketloop_routing.access.endpoints import router as access_router
 from ticketloop_routing.assignments.endpoints import router as assignment_router
 from ticketloop_routing.assignments.handlers import HANDLERS
 from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
-from ticketloop_routing.db import messaging
+from ticketloop_routing.db import audit, messaging
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.endpoints import router as organisation_router
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.api import create_service_app
+from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
 from ticketloop_shared.runtime import Runtime, ServiceSpec
@@ -40,7 +42,8 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
     return create_service_app(
         spec,
         title="ticketloop routing",
-        description="Departments, agents and the category map; assigns every new ticket to an owner.",
-        routers=[organisation_router, assignment_router],
+        description="Departments, agents and the category map; assigns every new ticket to an owner; "
+        "revokes staff tokens and keeps the audit log of those acts.",
+        routers=[organisation_router, assignment_router, access_router, audit_router(audit)],
         clock=clock,
     )

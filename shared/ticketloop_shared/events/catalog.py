@@ -27,6 +27,7 @@ class EventType(StrEnum):
     SLA_BREACHED = "sla.breached.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
     FEEDBACK_RECEIVED = "feedback.received.v1"
+    STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
 
 
 class Payload(BaseModel):
@@ -119,6 +120,18 @@ class SlaBreachedData(SlaClockData):
     """Payload of `sla.breached`."""
 
 
+class TokenRevokedData(Payload):
+    """Payload of `staff.token_revoked`: one token (`jti`), or every token of `sub` issued at or
+    before `issued_before`. Kept by every service until `expires_at`, when such tokens have
+    expired anyway."""
+
+    revocation_id: UUID
+    jti: str | None = None
+    sub: str | None = None
+    issued_before: AwareDatetime | None = None
+    expires_at: AwareDatetime
+
+
 class SurveySentData(Payload):
     """Payload of `feedback.survey_sent`; `link` is the no-login answer URL to deliver."""
 
@@ -190,6 +203,14 @@ class SurveySent(Envelope):
     data: SurveySentData
 
 
+class StaffTokenRevoked(Envelope):
+    """Emitted by routing when an admin revokes a staff token (or all of a member's tokens);
+    every service stops accepting it within its refresh interval."""
+
+    type: Literal[EventType.STAFF_TOKEN_REVOKED] = EventType.STAFF_TOKEN_REVOKED
+    data: TokenRevokedData
+
+
 class FeedbackReceived(Envelope):
     """Emitted by feedback when a customer answers a survey."""
 
@@ -206,6 +227,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SlaBreached,
     SurveySent,
     FeedbackReceived,
+    StaffTokenRevoked,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
 _EVENT_FOR_PAYLOAD: dict[type[Payload], type[Envelope]] = {
@@ -231,7 +253,8 @@ AnyEvent = Annotated[
     | SlaMet
     | SlaBreached
     | SurveySent
-    | FeedbackReceived,
+    | FeedbackReceived
+    | StaffTokenRevoked,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAMILIES = ("ticket", "sla", "feedback", "review", "customer")
+FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "staff")
 
 
 @dataclass(frozen=True)

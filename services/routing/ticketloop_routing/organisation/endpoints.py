@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 
 from ticketloop_routing.organisation import repository, service
 from ticketloop_routing.organisation.schemas import AgentOut, DepartmentIn, Organisation
@@ -15,17 +15,44 @@ from ticketloop_shared.validation import ShortText
 router = APIRouter(prefix="/v1", tags=["organisation"])
 
 
-@router.get("/organisation", response_model=Organisation)
-async def get_organisation(session: SessionDep, _: CurrentStaff) -> Organisation:
-    """The whole organisation as configured."""
-    return await service.current(session)
+_ETAG = {
+    "ETag": {"description": "The version to send back as `If-Match` when changing it", "schema": {"type": "string"}}
+}
 
 
-@router.put("/organisation", response_model=Organisation)
-async def put_organisation(body: Organisation, session: SessionDep, _: CurrentAdmin) -> Organisation:
-    """Replace the organisation (validated whole: every reference must resolve)."""
-    await service.replace(session, body)
-    return await service.current(session)
+@router.get("/organisation", response_model=Organisation, responses={200: {"headers": _ETAG}})
+async def get_organisation(session: SessionDep, _: CurrentStaff, response: Response) -> Organisation:
+    """The whole organisation as configured, with its version in `ETag`."""
+    org = await service.current(session)
+    response.headers["ETag"] = service.etag(org)
+    return org
+
+
+@router.put(
+    "/organisation",
+    response_model=Organisation,
+    responses={
+        200: {"headers": _ETAG},
+        409: {"description": "An agent removed by the change still owns open tickets (`agent_has_open_tickets`)"},
+        412: {"description": "The organisation changed since the `If-Match` version was read"},
+        428: {"description": "`If-Match` is missing"},
+    },
+)
+async def put_organisation(
+    body: Organisation,
+    session: SessionDep,
+    admin: CurrentAdmin,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(max_length=100, description="The ETag of the version being replaced")
+    ] = None,
+) -> Organisation:
+    """Replace the organisation: validated whole (every reference resolves, every routed
+    category has an active agent), only over the version the caller read, and audited."""
+    await service.replace_guarded(session, body, if_match=if_match, by=admin)
+    org = await service.current(session)
+    response.headers["ETag"] = service.etag(org)
+    return org
 
 
 @router.get("/departments", response_model=list[DepartmentIn])

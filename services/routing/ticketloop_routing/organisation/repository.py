@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.assignments.models import AgentLoad
 from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
+
+
+async def lock(session: AsyncSession) -> None:
+    """Serialise organisation changes until the transaction ends (so `If-Match` is checked and
+    the change made against the same version)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('ticketloop.routing.organisation'))"))
 
 
 async def has_departments(session: AsyncSession) -> bool:

@@ -61,6 +61,9 @@ class Organisation(BaseModel):
         staffed = {a.department for a in self.agents if a.active}
         if self.fallback_department not in staffed:
             raise ValueError("the fallback department needs at least one active agent")
+        for category, department in self.categories.items():
+            if department not in staffed:
+                raise ValueError(f"category {category!r} maps to department {department!r}, which has no active agent")
         return self
 
 

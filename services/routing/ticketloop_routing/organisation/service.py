@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_routing.db import audit
 from ticketloop_routing.organisation import repository
 from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
 from ticketloop_routing.organisation.schemas import AgentIn, DepartmentIn, Organisation
+from ticketloop_shared import audit as audit_log
+from ticketloop_shared.auth import Principal
+from ticketloop_shared.errors import Conflict, PreconditionFailed, PreconditionRequired
 
 
 def read_file(path: Path) -> Organisation:
@@ -31,6 +37,60 @@ async def replace(session: AsyncSession, org: Organisation) -> None:
         agents=[Agent(id=a.id, name=a.name, department_id=a.department, active=a.active) for a in org.agents],
         routes=[CategoryRoute(category=c, department_id=d) for c, d in org.categories.items()],
     )
+
+
+def etag(org: Organisation) -> str:
+    """The version of an organisation as stored, for `ETag` / `If-Match`."""
+    return '"' + hashlib.sha256(org.model_dump_json().encode()).hexdigest()[:32] + '"'
+
+
+async def replace_guarded(session: AsyncSession, new: Organisation, *, if_match: str | None, by: Principal) -> None:
+    """Replace the organisation only if the caller saw the current version, no open ticket loses
+    its owner, and the change is audited with what it changed."""
+    if if_match is None:
+        raise PreconditionRequired(
+            "send If-Match with the ETag of GET /v1/organisation, so a change cannot silently undo another",
+            code="if_match_required",
+        )
+    await repository.lock(session)
+    before = await current(session)
+    version = etag(before)
+    if if_match.removeprefix("W/").strip() != version:
+        raise PreconditionFailed(
+            "the organisation changed since you read it; read it again and re-apply your change",
+            code="organisation_changed",
+            details={"current_etag": version},
+        )
+    kept = {a.id for a in new.agents}
+    orphaned = sorted(a.id for a, open_tickets in await repository.agents(session) if open_tickets and a.id not in kept)
+    if orphaned:
+        raise Conflict(
+            "these agents still own open tickets; keep them with active = false instead of removing them",
+            code="agent_has_open_tickets",
+            details={"agents": orphaned},
+        )
+    await replace(session, new)
+    await audit_log.record(
+        session, audit, actor=by, action="organisation.replaced", subject="organisation", details=_changes(before, new)
+    )
+
+
+def _changes(before: Organisation, after: Organisation) -> dict[str, Any]:
+    """What a replacement changed, by id, for the audit log."""
+
+    def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
+        return {
+            "added": sorted(set(new) - set(old)),
+            "removed": sorted(set(old) - set(new)),
+            "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k]),
+        }
+
+    return {
+        "departments": diff({d.id: d.name for d in before.departments}, {d.id: d.name for d in after.departments}),
+        "agents": diff({a.id: a.model_dump() for a in before.agents}, {a.id: a.model_dump() for a in after.agents}),
+        "categories": diff(before.categories, after.categories),
+        "fallback_department": [before.fallback_department, after.fallback_department],
+    }
 
 
 async def load_if_empty(session: AsyncSession, path: Path) -> bool:

@@ -1,0 +1,1 @@
+"""Staff access: revoking tokens, and the audit log of sensitive acts."""

@@ -1,0 +1,155 @@
+"""Who may change what: the organisation only over the version read, audited; staff tokens
+revoked in routing are refused by every service within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from tests.builders import create_ticket_created
+from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, serve
+from ticketloop_routing.app import create_app as create_routing
+from ticketloop_routing.settings import RoutingSettings
+from ticketloop_shared.auth import Role
+from ticketloop_shared.settings import PlatformSettings
+from ticketloop_sla.app import create_app as create_sla
+from ticketloop_sla.settings import SlaSettings
+
+
+@pytest.fixture
+async def routing(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[RunningService]:
+    settings = RoutingSettings(database_url=await new_database("routing"), platform=platform)
+    async with serve(create_routing(settings)) as running:
+        yield running
+
+
+async def read_organisation(routing: RunningService) -> tuple[dict[str, Any], str]:
+    r = await routing.client.get("/v1/organisation", headers=agent_headers())
+    return r.json(), r.headers["ETag"]
+
+
+async def test_changing_the_organisation_needs_the_version_read(routing: RunningService) -> None:
+    org, etag = await read_organisation(routing)
+    org["departments"][0]["name"] = "Renamed"
+
+    missing = await routing.client.put("/v1/organisation", json=org, headers=admin_headers())
+    assert missing.status_code == 428 and missing.json()["error"]["code"] == "if_match_required"
+
+    done = await routing.client.put("/v1/organisation", json=org, headers={**admin_headers(), "If-Match": etag})
+    assert done.status_code == 200, done.text
+    assert done.headers["ETag"] != etag
+
+    stale = await routing.client.put("/v1/organisation", json=org, headers={**admin_headers(), "If-Match": etag})
+    assert stale.status_code == 412
+    assert stale.json()["error"]["details"]["current_etag"] == done.headers["ETag"]
+
+
+async def test_two_admins_racing_on_one_version_change_it_once(routing: RunningService) -> None:
+    org, etag = await read_organisation(routing)
+    first = {**org, "departments": [{**org["departments"][0], "name": "One"}, *org["departments"][1:]]}
+    second = {**org, "departments": [{**org["departments"][0], "name": "Two"}, *org["departments"][1:]]}
+    results = await asyncio.gather(
+        *(
+            routing.client.put("/v1/organisation", json=body, headers={**admin_headers(), "If-Match": etag})
+            for body in (first, second)
+        )
+    )
+    assert sorted(r.status_code for r in results) == [200, 412]
+
+
+async def test_an_agent_who_owns_open_tickets_cannot_be_removed(
+    routing: RunningService, platform: PlatformSettings
+) -> None:
+    created = create_ticket_created(category="billing")
+    await publish(platform, created)
+
+    async def assigned() -> bool:
+        r = await routing.client.get(f"/v1/assignments/{created.data.ticket_id}", headers=agent_headers())
+        return r.status_code == 200 and r.json()["agent_id"] == "agent-fin-1"
+
+    await eventually(assigned)
+    org, etag = await read_organisation(routing)
+    without = {**org, "agents": [a for a in org["agents"] if a["id"] != "agent-fin-1"], "categories": {}}
+    r = await routing.client.put("/v1/organisation", json=without, headers={**admin_headers(), "If-Match": etag})
+    assert r.status_code == 409 and r.json()["error"]["details"] == {"agents": ["agent-fin-1"]}
+
+    inactive = {**org, "agents": [{**a, "active": a["id"] != "agent-fin-1"} for a in org["agents"]]}
+    inactive["agents"].append({"id": "agent-fin-2", "name": "New Hire", "department": "finance", "active": True})
+    r = await routing.client.put("/v1/organisation", json=inactive, headers={**admin_headers(), "If-Match": etag})
+    assert r.status_code == 200, r.text
+
+
+async def test_organisation_changes_are_in_the_audit_log_for_admins_only(routing: RunningService) -> None:
+    org, etag = await read_organisation(routing)
+    org["agents"].append({"id": "agent-new", "name": "New", "department": "finance"})
+    r = await routing.client.put("/v1/organisation", json=org, headers={**admin_headers(), "If-Match": etag})
+    assert r.status_code == 200
+
+    assert (await routing.client.get("/v1/audit", headers=agent_headers())).status_code == 403
+    page = (await routing.client.get("/v1/audit?action=organisation.replaced", headers=admin_headers())).json()
+    [entry] = page["items"]
+    assert entry["actor"] == "admin-test" and entry["role"] == "admin"
+    assert entry["details"]["agents"] == {"added": ["agent-new"], "removed": [], "changed": []}
+
+
+async def test_a_revoked_token_is_refused_by_every_service(
+    routing: RunningService, platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    sla_settings = SlaSettings(database_url=await new_database("sla"), platform=platform)
+    async with serve(create_sla(sla_settings)) as sla:
+        leaked, other = agent_headers("agent-leaky"), agent_headers("agent-other")
+        assert (await routing.client.get("/v1/organisation", headers=leaked)).status_code == 200
+        assert (await sla.client.get("/v1/breaches", headers=leaked)).status_code == 200
+        jti = _jti(leaked)
+
+        assert (await routing.client.post("/v1/token-revocations", json={"jti": jti}, headers=other)).status_code == 403
+        r = await routing.client.post(
+            "/v1/token-revocations", json={"jti": jti, "reason": "pasted in a chat"}, headers=admin_headers()
+        )
+        assert r.status_code == 201, r.text
+
+        async def refused(service: RunningService) -> bool:
+            r = await service.client.get("/v1/organisation" if service is routing else "/v1/breaches", headers=leaked)
+            return r.status_code == 401 and r.json()["error"]["code"] == "token_revoked"
+
+        await eventually(lambda: refused(routing), timeout=5)
+        await eventually(lambda: refused(sla), timeout=10)
+        assert (await sla.client.get("/v1/breaches", headers=other)).status_code == 200
+
+        # all of a member's tokens issued so far; a token issued later works
+        await asyncio.sleep(1.1)  # token times have one-second resolution
+        r = await routing.client.post("/v1/token-revocations", json={"sub": "agent-other"}, headers=admin_headers())
+        assert r.status_code == 201
+        await eventually(lambda: _status_is(sla, other, 401), timeout=10)
+        await asyncio.sleep(1.1)
+        assert (await sla.client.get("/v1/breaches", headers=agent_headers("agent-other"))).status_code == 200
+
+        audit = (await routing.client.get("/v1/audit?action=token.revoked", headers=admin_headers())).json()
+        assert [e["subject"] for e in audit["items"]] == ["staff:agent-other", f"token:{jti}"]
+
+
+async def test_a_revocation_needs_exactly_one_target(routing: RunningService) -> None:
+    for body in ({}, {"jti": "a", "sub": "b"}):
+        r = await routing.client.post("/v1/token-revocations", json=body, headers=admin_headers())
+        assert r.status_code == 422
+
+
+async def test_a_notifier_token_is_not_staff(routing: RunningService) -> None:
+    r = await routing.client.get("/v1/organisation", headers=agent_headers("mailer", Role.NOTIFIER))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "staff_required"
+
+
+def _jti(headers: dict[str, str]) -> str:
+    payload = headers["Authorization"].split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
+
+
+async def _status_is(service: RunningService, headers: dict[str, str], status: int) -> bool:
+    return (await service.client.get("/v1/breaches", headers=headers)).status_code == status
