@@ -24,6 +24,7 @@ from ticketloop_shared.errors import DomainError
 from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
 from ticketloop_shared.logging import configure_logging
 from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from ticketloop_shared.ratelimit import RateLimits
 from ticketloop_shared.runtime import Runtime, ServiceSpec
 from ticketloop_shared.unit_of_work import UnitOfWork
 
@@ -260,6 +261,7 @@ def create_service_app(
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.auth_secret = platform.signing_secret
     app.state.token_max_ttl_seconds = platform.token_max_ttl_seconds
+    app.state.rate_limits = RateLimits(platform)
     app.state.settings = spec.settings
     _install_error_handlers(app)
     app.add_middleware(Metrics, service=spec.name)

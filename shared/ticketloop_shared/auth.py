@@ -19,11 +19,12 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Protocol
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from ticketloop_shared.errors import Forbidden, Unauthorized
+from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.validation import STORABLE
 
@@ -122,9 +123,24 @@ _bearer = HTTPBearer(auto_error=False, description="A staff token: `ticketloop t
 
 
 def bearer_principal(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request, response: Response, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """Dependency: the verified staff caller (the secret comes from the app's settings)."""
+    """Dependency: the verified staff caller, within its token's rate limit (an address that
+    keeps sending bad tokens is refused with 429 before its next one is even checked)."""
+    limits = rate_limits(request)
+    if limits is None:
+        return _verified(request, credentials)
+    limits.refuse_blocked_address(request)
+    try:
+        principal = _verified(request, credentials)
+    except Unauthorized:
+        limits.failed_credentials(request)
+        raise
+    limits.spend("staff", principal.jti, response)
+    return principal
+
+
+def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     if credentials is None:
         if request.headers.get("authorization"):
             raise Unauthorized("Authorization header must be 'Bearer <token>'", code="invalid_token")

@@ -132,6 +132,8 @@ _DESCRIPTIONS = {
     413: "Body too large (`body_too_large`)",
     415: "The body must be sent as `application/json` (`unsupported_media_type`)",
     422: "Validation error (`validation_error`, with the failing fields in `details`)",
+    429: "Rate limit exceeded (`rate_limited`: per channel client, per staff token, or too many failed "
+    "credentials from this address); retry after `Retry-After`",
     503: "A dependency (database or broker) is unavailable (`dependency_unavailable`); retry after `Retry-After`",
 }
 
@@ -145,7 +147,7 @@ def _statuses(path: str, operation: dict[str, Any]) -> list[int]:
     if "requestBody" in operation:
         statuses += [400, 413, 415]
     if operation.get("security"):
-        statuses += [401, 403]
+        statuses += [401, 403, 429]
     if "{" in path:
         statuses.append(404)
     return statuses
@@ -156,9 +158,14 @@ def _error_response(status: int, existing: dict[str, Any] | None) -> dict[str, A
     response = dict(existing or {})
     response.setdefault("description", _DESCRIPTIONS.get(status, "Error"))
     response["content"] = {"application/json": {"schema": _ERROR_REF}}
-    if status == 503:
+    if status in (429, 503):
         response["headers"] = {
             "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+        }
+    if status == 429:
+        response["headers"]["RateLimit"] = {
+            "description": 'The exhausted policy and when it resets: `"staff";r=0;t=12`',
+            "schema": {"type": "string"},
         }
     return response
 

@@ -36,6 +36,11 @@ class PlatformSettings(BaseSettings):
     token_max_ttl_days: float = Field(default=90.0, gt=0)
     # How often each process re-reads its revoked-token list (revocation takes effect within this).
     revocation_refresh_seconds: float = Field(default=1.0, gt=0)
+    # Requests per minute per channel client, per staff token, and failed credentials per client
+    # address (then 429 with Retry-After). Each process counts for itself; 0 turns a limit off.
+    rate_channel_per_minute: int = Field(default=60_000, ge=0)
+    rate_staff_per_minute: int = Field(default=1_200, ge=0)
+    rate_failed_credentials_per_minute: int = Field(default=30, ge=0)
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25

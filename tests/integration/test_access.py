@@ -12,7 +12,18 @@ from typing import Any
 import pytest
 
 from tests.builders import create_ticket_created
-from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    publish,
+    serve,
+)
+from ticketloop_intake.app import create_app as create_intake
+from ticketloop_intake.settings import IntakeSettings
 from ticketloop_routing.app import create_app as create_routing
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.auth import Role
@@ -153,3 +164,60 @@ def _jti(headers: dict[str, str]) -> str:
 
 async def _status_is(service: RunningService, headers: dict[str, str], status: int) -> bool:
     return (await service.client.get("/v1/breaches", headers=headers)).status_code == status
+
+
+async def test_a_staff_token_over_its_rate_gets_429_with_when_to_retry(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_staff_per_minute": 3})
+    settings = SlaSettings(database_url=await new_database("sla"), platform=limited)
+    async with serve(create_sla(settings)) as sla:
+        busy = agent_headers("agent-busy")
+        first = await sla.client.get("/v1/breaches", headers=busy)
+        assert first.status_code == 200
+        assert first.headers["RateLimit-Limit"] == "3" and first.headers["RateLimit-Remaining"] == "2"
+        for _ in range(2):
+            assert (await sla.client.get("/v1/breaches", headers=busy)).status_code == 200
+        over = await sla.client.get("/v1/breaches", headers=busy)
+        assert over.status_code == 429
+        assert over.json()["error"]["code"] == "rate_limited"
+        assert over.json()["error"]["details"]["policy"] == "staff"
+        assert 1 <= int(over.headers["Retry-After"]) <= 60
+        assert over.headers["RateLimit"].startswith('"staff";r=0;t=')
+        # another token has its own allowance
+        assert (await sla.client.get("/v1/breaches", headers=agent_headers("agent-calm"))).status_code == 200
+
+
+async def test_an_address_sending_bad_credentials_is_slowed_down(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        bad_token = {"Authorization": "Bearer tl1.forged.token"}
+        for _ in range(2):
+            assert (await intake.client.get("/v1/tickets", headers=bad_token)).status_code == 401
+        bad_key = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers={"X-Api-Key": "guess"})
+        assert bad_key.status_code == 401
+        # now even good credentials from this address wait, and guessing stops paying
+        for headers in (bad_token, agent_headers()):
+            refused = await intake.client.get("/v1/tickets", headers=headers)
+            assert refused.status_code == 429, refused.text
+            assert refused.json()["error"]["details"]["policy"] == "failed_credentials"
+        refused = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        assert refused.status_code == 429 and "Retry-After" in refused.headers
+
+
+async def test_a_channel_client_over_its_rate_gets_429(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_channel_per_minute": 2})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        for _ in range(2):
+            r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+            assert r.status_code == 201, r.text
+        over = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        assert over.status_code == 429 and over.json()["error"]["details"]["policy"] == "channel"
+        listed = (await intake.client.get("/v1/tickets", headers=agent_headers())).json()
+        assert listed["total"] == 2
