@@ -18,6 +18,7 @@ from ticketloop_shared.events import (
     SlaBreachedData,
     SlaMet,
     SlaMetData,
+    StaffTokenRevoked,
     SurveySent,
     SurveySentData,
     TicketAssigned,
@@ -29,6 +30,7 @@ from ticketloop_shared.events import (
     TicketRepliedData,
     TicketResolved,
     TicketResolvedData,
+    TokenRevokedData,
 )
 from ticketloop_shared.events.catalog import Payload
 from ticketloop_shared.ids import new_id
@@ -168,7 +170,18 @@ class Story:
             self.resolved(t + timedelta(hours=3), first_response_at=first),
             self.survey_sent(t + timedelta(hours=3)),
             self.answered(t + timedelta(hours=5)),
+            create_token_revoked(t + timedelta(hours=6)),
         ]
+
+
+def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTokenRevoked:
+    """`staff.token_revoked` as routing emits it: every token of `sub` issued until `when`."""
+    data = TokenRevokedData(
+        revocation_id=uuid.uuid4(), sub=sub, issued_before=when, expires_at=when + timedelta(days=90)
+    )
+    event = build_event(data, source="routing", time=when, subject=sub)
+    assert isinstance(event, StaffTokenRevoked)
+    return event
 
 
 def create_ticket_created(**overrides: Any) -> TicketCreated:

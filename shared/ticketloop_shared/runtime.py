@@ -32,7 +32,7 @@ from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
 from ticketloop_shared.settings import ServiceSettings
-from ticketloop_shared.unit_of_work import Handlers, UnitOfWork, unit_of_work
+from ticketloop_shared.unit_of_work import Handler, Handlers, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,14 @@ class ServiceSpec:
     handlers: Handlers[Any] = field(default_factory=Handlers)
     periodic: list[Periodic] = field(default_factory=list)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+
+
+def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Handler]:
+    """A service's own handlers plus those every service runs (keeping token revocations)."""
+    return {
+        **handlers.by_type(),
+        EventType.STAFF_TOKEN_REVOKED.value: revocation_handler(messaging.revoked_tokens),
+    }
 
 
 class Runtime:
@@ -153,10 +161,7 @@ class Runtime:
             "revocations",
             self._every(Periodic("revocations", self.platform.revocation_refresh_seconds, self._refresh_revocations)),
         )
-        handlers = {
-            **self.spec.handlers.by_type(),
-            EventType.STAFF_TOKEN_REVOKED.value: revocation_handler(self.spec.messaging.revoked_tokens),
-        }
+        handlers = all_handlers(self.spec.handlers, self.spec.messaging)
         if handlers:
             self.consumer = EventConsumer(
                 service=self.spec.name,

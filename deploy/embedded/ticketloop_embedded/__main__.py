@@ -41,6 +41,7 @@ def config_from_env() -> StackConfig:
         pg_port=int(env.get("TICKETLOOP_EMBEDDED_PG_PORT", EMBEDDED_PG_PORT)),
         broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
         service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES},
+        replicas={s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in SERVICES},
     )
 
 
@@ -135,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--rate", type=float, default=100, help="tickets/s of the steady part")
     bench.add_argument("--seconds", type=float, default=20, help="length of the steady part")
     bench.add_argument("--skip-baseline", action="store_true")
+    bench.add_argument("--routing-replicas", type=int, default=1, help="routing processes sharing its consumer group")
     bench.add_argument("--json", type=Path, default=Path("bench-result.json"), help="where to write the figures")
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
@@ -160,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                 skip_baseline=args.skip_baseline,
                 json_path=args.json,
                 say=say,
+                routing_replicas=args.routing_replicas,
             )
         )
 

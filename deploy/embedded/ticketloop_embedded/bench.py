@@ -346,6 +346,7 @@ def bench(
     skip_baseline: bool,
     json_path: Path,
     say: Say,
+    routing_replicas: int = 1,
 ) -> int:
     """Run the benchmark on free ports in a temporary folder; print and write the figures."""
     workers = int(os.environ.get("TICKETLOOP_INTAKE_HTTP_WORKERS", "1"))
@@ -356,6 +357,7 @@ def bench(
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
+        replicas={"routing": routing_replicas},
     )
     report = Report(
         machine={"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
@@ -365,6 +367,7 @@ def bench(
             "rate": rate,
             "seconds": seconds,
             "intake_workers": workers,
+            "routing_replicas": routing_replicas,
         },
     )
     stack = Stack(config, say=say)

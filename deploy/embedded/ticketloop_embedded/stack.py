@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ticketloop_embedded.broker import EmbeddedBroker
+from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.postgres import EmbeddedPostgres
 from ticketloop_embedded.services import SERVICES, ServiceDef, ServiceProcess
 from ticketloop_shared.db import ensure_database
@@ -35,6 +36,8 @@ class StackConfig:
     service_ports: dict[str, int]
     env: dict[str, str] = field(default_factory=dict)
     services: tuple[ServiceDef, ...] = SERVICES
+    # Extra processes per service (`{"routing": 2}`): one consumer group, separate HTTP ports.
+    replicas: dict[str, int] = field(default_factory=dict)
 
 
 class Stack:
@@ -86,18 +89,20 @@ class Stack:
                 **self.platform_env,
                 f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database),
             }
-            proc = ServiceProcess(
-                sdef,
-                port=self.config.service_ports[sdef.name],
-                env=env,
-                log_path=self.config.data_dir / "logs" / f"{sdef.name}.log",
-            )
-            self.services[sdef.name] = proc
-            self.say(f"{sdef.name}: starting on {proc.url}")
-            proc.start()
-        for proc in self.services.values():
+            for replica in range(1, max(1, self.config.replicas.get(sdef.name, 1)) + 1):
+                name = sdef.name if replica == 1 else f"{sdef.name}-{replica}"
+                proc = ServiceProcess(
+                    sdef,
+                    port=self.config.service_ports[sdef.name] if replica == 1 else free_port(),
+                    env=env,
+                    log_path=self.config.data_dir / "logs" / f"{name}.log",
+                )
+                self.services[name] = proc
+                self.say(f"{name}: starting on {proc.url}")
+                proc.start()
+        for name, proc in self.services.items():
             proc.wait_ready(timeout=90)
-            self.say(f"{proc.sdef.name}: ready")
+            self.say(f"{name}: ready")
         self.say(f"all ready in {time.monotonic() - started:.1f}s")
 
     async def _create_databases(self) -> None:
