@@ -21,6 +21,8 @@ from ticketloop_shared.events import (
     StaffTokenRevoked,
     SurveySent,
     SurveySentData,
+    SurveySentV2,
+    SurveySentV2Data,
     TicketAssigned,
     TicketAssignedData,
     TicketCreated,
@@ -133,8 +135,18 @@ class Story:
         data = SlaBreachedData(**self._clock(clock), breached_at=when)
         return _event(SlaBreached, data, source="sla", time=when)
 
-    def survey_sent(self, when: datetime) -> SurveySent:
-        """`feedback.survey_sent` from feedback (caused by `ticket.resolved`)."""
+    def survey_sent(self, when: datetime) -> SurveySentV2:
+        """`feedback.survey_sent.v2` from feedback (caused by `ticket.resolved`)."""
+        data = SurveySentV2Data(
+            survey_id=new_id(),
+            ticket_id=self.ticket_id,
+            customer_id=self.customer_id,
+            expires_at=when + timedelta(days=14),
+        )
+        return _event(SurveySentV2, data, source="feedback", time=when, cause=self.resolved(when))
+
+    def survey_sent_v1(self, when: datetime) -> SurveySent:
+        """`feedback.survey_sent.v1`, as old outbox rows replayed from the retention window carry it."""
         data = SurveySentData(
             survey_id=new_id(),
             ticket_id=self.ticket_id,
@@ -168,6 +180,7 @@ class Story:
             self.met(ClockKind.FIRST_RESPONSE, first),
             self.breached(ClockKind.RESOLUTION, t + timedelta(minutes=120)),
             self.resolved(t + timedelta(hours=3), first_response_at=first),
+            self.survey_sent_v1(t + timedelta(hours=3)),
             self.survey_sent(t + timedelta(hours=3)),
             self.answered(t + timedelta(hours=5)),
             create_token_revoked(t + timedelta(hours=6)),

@@ -16,6 +16,7 @@ from tests.support import TEST_SECRET, agent_headers, channel_headers, create_ti
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
+from ticketloop_shared.auth import Role
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +94,13 @@ async def test_one_ticket_goes_round_the_whole_loop(stack: Stack) -> None:
 
         await eventually(both_met)
 
-        # feedback sends a survey; the customer answers it without logging in
+        # feedback opens a survey; the delivery system fetches its link (staff never see it) and
+        # the customer answers it without logging in
         survey = await eventually(lambda: get_json(http, f"{url(stack, 'feedback')}/v1/tickets/{ticket_id}/survey"))
-        link = survey["link"]
+        assert "link" not in survey
+        notifier = agent_headers("mailer", Role.NOTIFIER)
+        deliveries = await http.get(f"{url(stack, 'feedback')}/v1/survey-deliveries", headers=notifier)
+        [link] = [d["link"] for d in deliveries.json()["items"] if d["survey_id"] == survey["id"]]
         token = link.rsplit("/", 1)[-1]
         survey_url = f"{url(stack, 'feedback')}/v1/surveys/{token}"
         assert (await http.get(survey_url)).json()["status"] == "open"

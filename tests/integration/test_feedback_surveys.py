@@ -16,11 +16,12 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.builders import T0, create_ticket_created, create_ticket_resolved
-from tests.support import RunningService, agent_headers, eventually, publish, read_events, serve
+from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, read_events, serve
 from ticketloop_feedback.app import create_app
 from ticketloop_feedback.db import messaging
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys.models import Survey
+from ticketloop_shared.auth import Role
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import EventType, TicketResolved, Topics
 from ticketloop_shared.settings import PlatformSettings
@@ -55,12 +56,23 @@ async def staff_survey(feedback: RunningService, ticket_id: uuid.UUID) -> dict[s
     return r.json() if r.status_code == 200 else None
 
 
+NOTIFIER = agent_headers("mailer", Role.NOTIFIER)
+
+
+async def link_for(feedback: RunningService, survey_id: str) -> str:
+    """The survey's link as the delivery system gets it (the only place a link is handed out)."""
+    page = (await feedback.client.get("/v1/survey-deliveries", headers=NOTIFIER)).json()
+    [link] = [item["link"] for item in page["items"] if item["survey_id"] == survey_id]
+    return str(link)
+
+
 async def create_survey(feedback: RunningService, platform: PlatformSettings) -> tuple[TicketResolved, dict[str, Any]]:
-    """A resolved ticket's survey, made the real way: `ticket.resolved` over the broker."""
+    """A resolved ticket's survey, made the real way: `ticket.resolved` over the broker; with
+    the link the customer was sent."""
     resolved = create_ticket_resolved(create_ticket_created())
     await publish(platform, resolved)
     survey: dict[str, Any] = await eventually(lambda: staff_survey(feedback, resolved.data.ticket_id))
-    return resolved, survey
+    return resolved, {**survey, "link": await link_for(feedback, survey["id"])}
 
 
 def link_path(link: str) -> str:
@@ -107,9 +119,9 @@ async def test_a_resolved_ticket_gets_one_survey_however_often_its_resolution_ar
     await eventually(lambda: handled(feedback, resolved_again.id))
 
     assert await count_surveys(feedback) == 1
-    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT_V2]
     [sent] = await read_events(platform, feedback_topic(platform), count=1)
-    assert sent["type"] == "feedback.survey_sent.v1"
+    assert sent["type"] == "feedback.survey_sent.v2"
     assert (sent["source"], sent["subject"]) == ("feedback", str(created.data.ticket_id))
     assert sent["causation_id"] == str(resolved.id)
     assert sent["correlation_id"] == str(created.data.ticket_id)  # the ticket's conversation
@@ -117,7 +129,10 @@ async def test_a_resolved_ticket_gets_one_survey_however_often_its_resolution_ar
     assert sent["data"]["customer_id"] == created.data.customer_id
     assert at(sent["data"]["expires_at"]) == NOW + timedelta(days=14)
 
-    r = await feedback.client.get(link_path(sent["data"]["link"]))  # the link works, with no credentials
+    assert set(sent["data"]) == {"survey_id", "ticket_id", "customer_id", "expires_at"}  # no link, no token
+    link = await link_for(feedback, sent["data"]["survey_id"])
+    assert link.rsplit("/", 1)[-1] not in json.dumps(sent)
+    r = await feedback.client.get(link_path(link))  # the link works, with no credentials
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["ticket_number"]) == ("open", created.data.number)
 
@@ -165,7 +180,7 @@ async def test_the_link_needs_no_login_and_takes_exactly_one_answer(
     assert (await feedback.client.get(path)).json()["status"] == "answered"
     after = await staff_survey(feedback, resolved.data.ticket_id)
     assert after is not None and after["answer"] == r.json()
-    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT, EventType.FEEDBACK_RECEIVED]
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT_V2, EventType.FEEDBACK_RECEIVED]
 
 
 async def test_answers_racing_each_other_record_exactly_one(
@@ -212,7 +227,7 @@ async def test_bad_answers_get_a_precise_422_and_record_nothing(
     assert (await feedback.client.get(path)).json()["status"] == "open"
     recorded = await staff_survey(feedback, resolved.data.ticket_id)
     assert recorded is not None and recorded["answer"] is None
-    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT_V2]
     # still answerable after all that, and a 2000-character comment is fine
     r = await answer(feedback, path, {"csat": 5, "nps": 10, "comment": "y" * 2000})
     assert r.status_code == 201, r.text
@@ -247,11 +262,14 @@ async def test_an_unanswered_survey_closes_at_its_expiry_with_410(
     assert (r.status_code, r.json()["error"]["code"]) == (410, "survey_expired")
     recorded = await staff_survey(feedback, resolved.data.ticket_id)
     assert recorded is not None and (recorded["status"], recorded["answer"]) == ("expired", None)
-    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT]
+    assert await outbox_types(feedback) == [EventType.FEEDBACK_SURVEY_SENT_V2]
 
 
-async def test_staff_read_a_tickets_survey_with_its_link(feedback: RunningService, platform: PlatformSettings) -> None:
-    resolved, _ = await create_survey(feedback, platform)
+async def test_staff_read_a_tickets_survey_but_never_its_link(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    resolved, sent = await create_survey(feedback, platform)
+    token = sent["link"].rsplit("/", 1)[-1]
     url = f"/v1/tickets/{resolved.data.ticket_id}/survey"
 
     r = await feedback.client.get(url)
@@ -266,9 +284,65 @@ async def test_staff_read_a_tickets_survey_with_its_link(feedback: RunningServic
     assert (survey["ticket_number"], survey["customer_id"]) == (resolved.data.number, resolved.data.customer_id)
     assert (survey["status"], survey["answer"]) == ("open", None)
     assert at(survey["created_at"]) == NOW
-    assert (await feedback.client.get(link_path(survey["link"]))).status_code == 200
+    assert "link" not in survey and token not in r.text
+    # a notifier is not staff, and staff cannot fetch links
+    assert (await feedback.client.get(url, headers=NOTIFIER)).status_code == 403
+    assert (await feedback.client.get("/v1/survey-deliveries", headers=agent_headers())).status_code == 403
+    assert (await feedback.client.get("/v1/survey-deliveries", headers=admin_headers())).status_code == 403
 
     r = await feedback.client.get(f"/v1/tickets/{uuid.uuid4()}/survey", headers=agent_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found")
     r = await feedback.client.get("/v1/tickets/not-a-uuid/survey", headers=agent_headers())
     assert r.status_code == 422
+
+
+async def test_the_delivery_system_fetches_each_link_until_it_reports_it_sent(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    first, second = create_ticket_resolved(create_ticket_created()), create_ticket_resolved(create_ticket_created())
+    await publish(platform, first, second)
+    await eventually(lambda: staff_survey(feedback, first.data.ticket_id))
+    await eventually(lambda: staff_survey(feedback, second.data.ticket_id))
+
+    page = (await feedback.client.get("/v1/survey-deliveries?limit=1", headers=NOTIFIER)).json()
+    [one] = page["items"]
+    rest = (await feedback.client.get(f"/v1/survey-deliveries?after={page['next_after']}", headers=NOTIFIER)).json()
+    assert len(rest["items"]) == 1 and rest["items"][0]["survey_id"] != one["survey_id"]
+    assert rest["next_after"] is None
+
+    r = await feedback.client.post(f"/v1/survey-deliveries/{one['survey_id']}/delivered", headers=NOTIFIER)
+    assert r.status_code == 200
+    again = await feedback.client.post(f"/v1/survey-deliveries/{one['survey_id']}/delivered", headers=NOTIFIER)
+    assert again.json()["delivered_at"] == r.json()["delivered_at"]  # idempotent: the first time stays
+    left = (await feedback.client.get("/v1/survey-deliveries", headers=NOTIFIER)).json()["items"]
+    assert [i["survey_id"] for i in left] == [rest["items"][0]["survey_id"]]
+    delivered = await staff_survey(feedback, uuid.UUID(one["ticket_id"]))
+    assert delivered is not None and delivered["delivered_at"] == r.json()["delivered_at"]
+
+    missing = await feedback.client.post(f"/v1/survey-deliveries/{uuid.uuid4()}/delivered", headers=NOTIFIER)
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "survey_not_found")
+
+    # every link handed out is audited, without the token
+    audit = (await feedback.client.get("/v1/audit?action=survey.link_issued", headers=admin_headers())).json()
+    assert {e["subject"] for e in audit["items"]} == {
+        f"survey:{one['survey_id']}",
+        f"survey:{rest['items'][0]['survey_id']}",
+    }
+    assert all(e["actor"] == "mailer" and e["role"] == "notifier" for e in audit["items"])
+    token = one["link"].rsplit("/", 1)[-1]
+    assert token not in json.dumps(audit)
+
+
+async def test_an_address_guessing_survey_links_is_slowed_down(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], clock: FrozenClock
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
+    settings = FeedbackSettings(
+        database_url=await new_database("feedback"), platform=limited, public_base_url=PUBLIC_URL
+    )
+    async with serve(create_app(settings, clock=clock)) as feedback:
+        for _ in range(3):
+            guess = await feedback.client.get(f"/v1/surveys/{'A' * 43}")
+            assert guess.status_code == 404
+        blocked = await feedback.client.post(f"/v1/surveys/{'B' * 43}", json=GOOD_ANSWER)
+        assert blocked.status_code == 429 and "Retry-After" in blocked.headers

@@ -26,6 +26,7 @@ class EventType(StrEnum):
     SLA_MET = "sla.met.v1"
     SLA_BREACHED = "sla.breached.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
+    FEEDBACK_SURVEY_SENT_V2 = "feedback.survey_sent.v2"
     FEEDBACK_RECEIVED = "feedback.received.v1"
     STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
 
@@ -133,12 +134,23 @@ class TokenRevokedData(Payload):
 
 
 class SurveySentData(Payload):
-    """Payload of `feedback.survey_sent`; `link` is the no-login answer URL to deliver."""
+    """Payload of `feedback.survey_sent.v1` (no longer emitted: its `link` is a credential, and
+    links do not travel on topics; kept so old outbox rows replayed still parse)."""
 
     survey_id: UUID
     ticket_id: UUID
     customer_id: str
     link: str
+    expires_at: AwareDatetime
+
+
+class SurveySentV2Data(Payload):
+    """Payload of `feedback.survey_sent.v2`: the survey exists and awaits delivery. The link is
+    not here; a delivery system fetches it with a notifier token from `/v1/survey-deliveries`."""
+
+    survey_id: UUID
+    ticket_id: UUID
+    customer_id: str
     expires_at: AwareDatetime
 
 
@@ -197,7 +209,7 @@ class SlaBreached(Envelope):
 
 
 class SurveySent(Envelope):
-    """Emitted by feedback when a survey is created for a resolved ticket."""
+    """Emitted by feedback (until v2 replaced it) when a survey was created for a resolved ticket."""
 
     type: Literal[EventType.FEEDBACK_SURVEY_SENT] = EventType.FEEDBACK_SURVEY_SENT
     data: SurveySentData
@@ -209,6 +221,13 @@ class StaffTokenRevoked(Envelope):
 
     type: Literal[EventType.STAFF_TOKEN_REVOKED] = EventType.STAFF_TOKEN_REVOKED
     data: TokenRevokedData
+
+
+class SurveySentV2(Envelope):
+    """Emitted by feedback when a survey is created for a resolved ticket (without its link)."""
+
+    type: Literal[EventType.FEEDBACK_SURVEY_SENT_V2] = EventType.FEEDBACK_SURVEY_SENT_V2
+    data: SurveySentV2Data
 
 
 class FeedbackReceived(Envelope):
@@ -226,6 +245,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SlaMet,
     SlaBreached,
     SurveySent,
+    SurveySentV2,
     FeedbackReceived,
     StaffTokenRevoked,
 )
@@ -253,6 +273,7 @@ AnyEvent = Annotated[
     | SlaMet
     | SlaBreached
     | SurveySent
+    | SurveySentV2
     | FeedbackReceived
     | StaffTokenRevoked,
     Field(discriminator="type"),

@@ -38,3 +38,5 @@ class Survey(Base):
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     nps: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
+    # When a delivery system reported the link sent; until then it is in /v1/survey-deliveries.
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

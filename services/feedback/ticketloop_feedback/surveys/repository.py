@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +37,27 @@ async def create_unless_exists(
         .returning(Survey)
     )
     return await session.scalar(stmt)
+
+
+async def undelivered(session: AsyncSession, *, limit: int, after: uuid.UUID | None, now: datetime) -> list[Survey]:
+    """Open surveys whose link was not reported delivered, in creation order (ids are
+    time-ordered, so the id is the cursor)."""
+    stmt = select(Survey).where(Survey.delivered_at.is_(None), Survey.answered_at.is_(None), Survey.expires_at > now)
+    if after is not None:
+        stmt = stmt.where(Survey.id > after)
+    return list((await session.scalars(stmt.order_by(Survey.id).limit(limit))).all())
+
+
+async def mark_delivered(session: AsyncSession, *, survey_id: uuid.UUID, now: datetime) -> datetime | None:
+    """Set `delivered_at` once; the time it holds, or None for an unknown survey."""
+    stmt = (
+        update(Survey)
+        .where(Survey.id == survey_id)
+        .values(delivered_at=func.coalesce(Survey.delivered_at, now))
+        .returning(Survey.delivered_at)
+    )
+    delivered: datetime | None = await session.scalar(stmt)
+    return delivered
 
 
 async def by_token(session: AsyncSession, token: str) -> Survey | None:

@@ -92,14 +92,41 @@ class AnswerOut(BaseModel):
 
 
 class SurveyOut(BaseModel):
-    """A ticket's survey as staff see it: its link and, once given, its answer."""
+    """A ticket's survey as staff see it: status, delivery and, once given, the answer. Never
+    the link or token: only the customer answers, through the link."""
 
     id: uuid.UUID
     ticket_id: uuid.UUID
     ticket_number: str
     customer_id: str
     status: SurveyStatus
+    created_at: datetime
+    delivered_at: datetime | None
+    expires_at: datetime
+    answer: AnswerOut | None
+
+
+class Delivery(BaseModel):
+    """A survey link to send to its customer (for the notifier only)."""
+
+    survey_id: uuid.UUID
+    ticket_id: uuid.UUID
+    ticket_number: str
+    customer_id: str
     link: str
     created_at: datetime
     expires_at: datetime
-    answer: AnswerOut | None
+
+
+class DeliveryPage(BaseModel):
+    """Links still to deliver, oldest first; pass `next_after` as `after` for the next page."""
+
+    items: list[Delivery]
+    next_after: uuid.UUID | None
+
+
+class Delivered(BaseModel):
+    """When the link was (first) reported delivered."""
+
+    survey_id: uuid.UUID
+    delivered_at: datetime

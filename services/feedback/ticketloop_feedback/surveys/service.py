@@ -8,6 +8,7 @@ from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_feedback.db import audit
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import repository
 from ticketloop_feedback.surveys.domain import (
@@ -21,9 +22,11 @@ from ticketloop_feedback.surveys.domain import (
     survey_link,
 )
 from ticketloop_feedback.surveys.models import Survey
-from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, PublicSurvey, SurveyAnswer, SurveyOut
+from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, Delivery, PublicSurvey, SurveyAnswer, SurveyOut
+from ticketloop_shared import audit as audit_log
+from ticketloop_shared.auth import Principal
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.events import FeedbackReceivedData, SurveySentData, TicketResolvedData
+from ticketloop_shared.events import FeedbackReceivedData, SurveySentV2Data, TicketResolvedData
 from ticketloop_shared.unit_of_work import UnitOfWork
 
 FeedbackUnit = UnitOfWork[FeedbackSettings]
@@ -47,11 +50,10 @@ async def open_survey(uow: FeedbackUnit, *, ticket: TicketResolvedData) -> Surve
     if survey is None:
         return None
     uow.emit(
-        SurveySentData(
+        SurveySentV2Data(
             survey_id=survey.id,
             ticket_id=survey.ticket_id,
             customer_id=survey.customer_id,
-            link=survey_link(uow.settings.public_base_url, survey.token),
             expires_at=survey.expires_at,
         )
     )
@@ -113,8 +115,9 @@ async def _refuse(session: AsyncSession, token: str, now: datetime) -> NoReturn:
     raise RuntimeError(f"survey {survey.id} is open but refused an answer")
 
 
-async def staff_view(session: AsyncSession, *, ticket_id: uuid.UUID, clock: Clock, public_base_url: str) -> SurveyOut:
-    """A ticket's survey with its link and answer, for the agents following up."""
+async def staff_view(session: AsyncSession, *, ticket_id: uuid.UUID, clock: Clock) -> SurveyOut:
+    """A ticket's survey status and answer, for the agents following up (never its link: the
+    token in it is the customer's credential)."""
     survey = await repository.by_ticket(session, ticket_id)
     if survey is None:
         raise SurveyNotFound(f"ticket {ticket_id} has no survey (yet)")
@@ -124,11 +127,49 @@ async def staff_view(session: AsyncSession, *, ticket_id: uuid.UUID, clock: Cloc
         ticket_number=survey.ticket_number,
         customer_id=survey.customer_id,
         status=status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=clock.now()),
-        link=survey_link(public_base_url, survey.token),
         created_at=survey.created_at,
+        delivered_at=survey.delivered_at,
         expires_at=survey.expires_at,
         answer=answer_of(survey),
     )
+
+
+async def pending_deliveries(
+    uow: FeedbackUnit, *, by: Principal, limit: int, after: uuid.UUID | None
+) -> tuple[list[Delivery], uuid.UUID | None]:
+    """Surveys still to deliver, oldest first, with their links; each link handed out is audited
+    (never the token itself)."""
+    surveys = await repository.undelivered(uow.session, limit=limit, after=after, now=uow.now())
+    for survey in surveys:
+        await audit_log.record(
+            uow.session,
+            audit,
+            actor=by,
+            action="survey.link_issued",
+            subject=f"survey:{survey.id}",
+            details={"ticket_id": str(survey.ticket_id)},
+        )
+    deliveries = [
+        Delivery(
+            survey_id=s.id,
+            ticket_id=s.ticket_id,
+            ticket_number=s.ticket_number,
+            customer_id=s.customer_id,
+            link=survey_link(uow.settings.public_base_url, s.token),
+            created_at=s.created_at,
+            expires_at=s.expires_at,
+        )
+        for s in surveys
+    ]
+    return deliveries, (surveys[-1].id if len(surveys) == limit else None)
+
+
+async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> datetime:
+    """The link reached the customer; a repeat keeps the first time."""
+    delivered_at = await repository.mark_delivered(uow.session, survey_id=survey_id, now=uow.now())
+    if delivered_at is None:
+        raise SurveyNotFound(f"no survey {survey_id}")
+    return delivered_at
 
 
 def answer_of(survey: Survey) -> AnswerOut | None:
