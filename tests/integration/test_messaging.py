@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.partitioner import murmur2
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -257,6 +259,43 @@ async def test_a_new_broker_cluster_makes_the_relay_publish_its_retention_window
     assert await relay.observe_cluster("cluster-b") is False, "noticed once, by whichever replica saw it first"
     assert await relay.pending() == 3
     assert await relay.drain() == 3
+
+
+async def test_after_a_broker_replacement_offsets_carried_over_from_the_old_log_skip_nothing(
+    backbone: Backbone,
+) -> None:
+    """Before a replacement is noticed, a member can commit its old-log positions to the new
+    broker; once the republished window makes the new log longer, nothing looks wrong. A
+    consumer restarted for a replacement reads its partitions from the start instead."""
+    first = create_ticket_created()
+    events = [first, *(create_ticket_created(ticket_id=first.data.ticket_id) for _ in range(29))]
+    await publish(backbone.platform, *events)  # one subject: one partition, in this order
+    topic = backbone.topics.for_family("ticket")
+    group = f"{backbone.platform.topic_prefix}.test"
+    stale = AIOKafkaConsumer(bootstrap_servers=backbone.platform.kafka_bootstrap, group_id=group)
+    await stale.start()
+    try:
+        partition = next(
+            TopicPartition(topic, p)
+            for p in stale.partitions_for_topic(topic) or set()
+            if p == _partition_of(first.subject, len(stale.partitions_for_topic(topic) or set()))
+        )
+        stale.assign([partition])
+        await stale.commit({partition: 20})  # a position from the old, longer log
+    finally:
+        await stale.stop()
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()})
+    async with running(consumer.run()):
+        await eventually(lambda: _equals(backbone.effect_count(), 10))  # 20..29: the skip, as it was
+        consumer.restart()  # what the runtime does when the cluster id changes
+        await eventually(lambda: _equals(backbone.effect_count(), 30))
+        await asyncio.sleep(0.5)
+    assert await backbone.effect_count() == 30
+
+
+def _partition_of(key: str, partitions: int) -> int:
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def test_an_event_delivered_twice_has_one_effect(backbone: Backbone) -> None:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeAlias
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from pydantic import ValidationError
 from sqlalchemy import Table
@@ -56,6 +56,9 @@ UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork[Any]]]
 # group (a fresh fetch state); readiness reports it meanwhile. A second time in a row, the
 # lagging partitions are read again from their start (the inbox drops what was handled).
 STUCK_AFTER_SECONDS = 30.0
+# After a broker replacement, assignments within this long are read from their start (the
+# second republish pass comes 20 s after the replacement is noticed).
+REREAD_AFTER_RESET_SECONDS = 45.0
 
 
 @dataclass
@@ -108,13 +111,22 @@ class EventConsumer:
         self._last_progress = 0.0
         self._last_check = 0.0
         self._stuck_restarts = 0
+        self._reread_until = 0.0
 
     def assignment(self) -> set[TopicPartition]:
         """Partitions this member currently owns."""
         return set(self._consumer.assignment()) if self._consumer else set()
 
     def restart(self) -> None:
-        """Leave and rejoin with no remembered positions (the broker was replaced)."""
+        """Leave and rejoin with no remembered positions (the broker was replaced).
+
+        Before a replacement is noticed, a member may already have carried its positions from the
+        old log over to the new one (fetching and committing there): once the republished window
+        has made the new log longer than those positions, nothing looks wrong, yet every record
+        below them would be skipped. So for a while every partition assigned is read again from
+        its start, whatever offset the group committed; the inbox makes the repeats no-ops.
+        """
+        self._reread_until = asyncio.get_running_loop().time() + REREAD_AFTER_RESET_SECONDS
         self._restart.set()
 
     def problems(self) -> dict[str, str]:
@@ -149,12 +161,9 @@ class EventConsumer:
     async def _consume(self) -> None:
         """One consumer session, until it breaks or a restart is asked for."""
         consumer = make_consumer(
-            self.settings,
-            *self.subscribed_topics,
-            group_id=self.group_id,
-            client_id=self.client_id,
-            max_poll_records=self.batch_size,
+            self.settings, group_id=self.group_id, client_id=self.client_id, max_poll_records=self.batch_size
         )
+        consumer.subscribe(self.subscribed_topics, listener=_RereadAfterReset(self, consumer))
         self._consumer = consumer
         self._restart.clear()
         self.lag.clear()
@@ -186,6 +195,17 @@ class EventConsumer:
         finally:
             self.started.clear()
             await consumer.stop()
+
+    async def reread_if_reset(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
+        """On an assignment soon after a broker replacement: read those partitions from the start."""
+        if not assigned or asyncio.get_running_loop().time() > self._reread_until:
+            return
+        log.warning(
+            "broker replaced: re-reading assigned partitions from their start",
+            extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
+        )
+        OFFSET_RESETS.labels(self.service).inc()
+        await consumer.seek_to_beginning(*assigned)
 
     async def _check_positions(self, consumer: AIOKafkaConsumer, every: float = 2.0) -> None:
         """Publish lag per partition; a position past the log's end means the broker was
@@ -395,3 +415,19 @@ class EventConsumer:
                 )
             except (KafkaError, TimeoutError) as exc:
                 log.warning("dead-letter topic copy failed; the database copy stands", extra={"error": repr(exc)})
+
+
+class _RereadAfterReset(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Asks the consumer, on each assignment, whether a recent broker replacement means its
+    partitions must be read again from the start."""
+
+    def __init__(self, owner: EventConsumer, consumer: AIOKafkaConsumer) -> None:
+        self.owner = owner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Nothing to do: offsets are committed after each batch."""
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        """Rewind if the broker was just replaced."""
+        await self.owner.reread_if_reset(self.consumer, set(assigned))
