@@ -4,6 +4,8 @@ survey (never its link); a delivery system (notifier token) fetches the links to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -60,10 +62,16 @@ def guessing_limit(request: Request) -> None:
         limits.refuse_blocked_address(request)
 
 
-def _count_guess(request: Request) -> None:
-    limits = rate_limits(request)
-    if limits is not None:
-        limits.failed_credentials(request)
+@contextmanager
+def _guesses_counted(request: Request) -> Iterator[None]:
+    """A token that is no survey counts, for its address, as a refused credential."""
+    try:
+        yield
+    except SurveyNotFound:
+        limits = rate_limits(request)
+        if limits is not None:
+            limits.failed_credentials(request)
+        raise
 
 
 @router.get(
@@ -77,11 +85,8 @@ async def read_survey(
 ) -> PublicSurvey:
     """The customer opens the link: whether it can still be answered, and the questions."""
     response.headers.update(NO_STORE)
-    try:
+    with _guesses_counted(request):
         return await service.public_view(session, token=token, clock=runtime.clock)
-    except SurveyNotFound:
-        _count_guess(request)
-        raise
 
 
 @router.post(
@@ -96,11 +101,8 @@ async def answer_survey(
 ) -> AnswerOut:
     """The customer answers, once; the scores are announced as `feedback.received`."""
     response.headers.update(NO_STORE)
-    try:
+    with _guesses_counted(request):
         return await service.answer(uow, token=token, reply=body)
-    except SurveyNotFound:
-        _count_guess(request)
-        raise
 
 
 @router.get("/tickets/{ticket_id}/survey", response_model=SurveyOut, responses=_staff_errors)
