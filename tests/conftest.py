@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import tempfile
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +17,10 @@ import pytest
 from pydantic import SecretStr
 
 from tests.support import TEST_SECRET
+
+# intake's master key for every test (and every service a test starts), so no test depends on,
+# or writes, the development key file in the working folder.
+os.environ.setdefault("TICKETLOOP_INTAKE_MASTER_KEY", "ticketloop-test-master-key-0123456789abcdef")
 from ticketloop_embedded.broker import EmbeddedBroker
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.postgres import EmbeddedPostgres

@@ -8,16 +8,20 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_intake.channels import service as channel_service
-from ticketloop_intake.channels.endpoints import router as channel_router
+from ticketloop_intake.channels.endpoints import router as channel_client_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
-from ticketloop_intake.db import messaging
+from ticketloop_intake.customers.endpoints import router as customer_router
+from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the table)
+from ticketloop_intake.db import audit, messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.idempotency.service import purge_expired
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets.endpoints import channel_router as read_back_router
 from ticketloop_intake.tickets.endpoints import router as ticket_router
 from ticketloop_intake.tickets.handlers import HANDLERS
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_shared.api import create_service_app
+from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
 from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
@@ -53,7 +57,8 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
     return create_service_app(
         spec,
         title="ticketloop intake",
-        description="Channels report customer problems here; agents reply and resolve.",
-        routers=[ticket_router, channel_router],
+        description="Channels report customer problems here and read them back; agents reply and resolve. "
+        "Customers' personal data is sealed with a key per customer and erased by destroying it.",
+        routers=[ticket_router, channel_client_router, read_back_router, customer_router, audit_router(audit)],
         clock=clock,
     )

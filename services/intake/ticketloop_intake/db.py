@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
+from ticketloop_shared.audit import audit_table
 from ticketloop_shared.db import new_metadata
 from ticketloop_shared.runtime import Messaging
 
@@ -15,3 +16,5 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging.on(Base.metadata)
+# Erasures and every read of a customer's unmasked data (append-only).
+audit = audit_table(Base.metadata)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ticketloop_shared.settings import ServiceSettings, embedded_database_url
+from ticketloop_intake.customers.crypto import master_key
+from ticketloop_shared.settings import ServiceSettings, embedded_database_url, read_or_create_secret
 from ticketloop_shared.targets import ResponseTargets
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"
@@ -26,6 +30,13 @@ class IntakeSettings(ServiceSettings):
     channel_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # How long an Idempotency-Key is remembered (a retry after that creates a new ticket).
     idempotency_ttl_hours: float = Field(default=48.0, gt=0)
+    # The key that wraps every customer's data key. Required in production; in development it is
+    # generated once per install into `master_key_file`.
+    master_key: SecretStr | None = None
+    master_key_file: Path = Path(".ticketloop/intake-master-key")
+    # How long an unwrapped customer key is reused without asking the database (an erasure in
+    # another process takes effect within this).
+    customer_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @field_validator("dev_channel_key", mode="before")
     @classmethod
@@ -37,4 +48,16 @@ class IntakeSettings(ServiceSettings):
         key = self.dev_channel_key
         if self.platform.env == "production" and key is not None and key.get_secret_value() == DEV_CHANNEL_KEY:
             raise ValueError("unset TICKETLOOP_INTAKE_DEV_CHANNEL_KEY (or set a real key) in production")
+        if self.platform.env == "production" and (
+            self.master_key is None or len(self.master_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "TICKETLOOP_INTAKE_MASTER_KEY must be set to a random value of 32+ characters in production"
+            )
         return self
+
+    @cached_property
+    def data_master_key(self) -> bytes:
+        """The 32-byte key wrapping customers' data keys."""
+        secret = self.master_key.get_secret_value() if self.master_key else read_or_create_secret(self.master_key_file)
+        return master_key(secret)

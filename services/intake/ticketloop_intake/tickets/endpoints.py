@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from ticketloop_intake.idempotency.service import fingerprint, run_once
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import Status
+from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.schemas import (
     AssigneeOut,
     Category,
@@ -61,7 +62,7 @@ _errors: dict[int | str, dict[str, object]] = {
 
 def render(view: TicketView) -> TicketOut:
     """A ticket as read back to its channel and shown to agents (contact masked)."""
-    ticket = view.ticket
+    ticket, personal = view.ticket, view.personal
     assignee = None
     if ticket.assignee_id and ticket.assigned_at:
         assignee = AssigneeOut(
@@ -79,12 +80,12 @@ def render(view: TicketView) -> TicketOut:
         category=Category(ticket.category),
         need=ticket.need,
         urgency=ticket.urgency,
-        subject=ticket.subject,
-        description=ticket.description,
+        subject=personal.subject,
+        description=personal.description,
         customer=CustomerOut(
             id=ticket.customer_id,
-            name=ticket.customer_name,
-            contact_masked=mask_contact(ticket.customer_contact),
+            name=personal.name,
+            contact_masked=mask_contact(personal.contact),
             customer_since=ticket.customer_since,
             annual_spend=ticket.customer_annual_spend,
             preferred_channel=ticket.customer_preferred_channel,
@@ -99,13 +100,16 @@ def render(view: TicketView) -> TicketOut:
         created_at=ticket.created_at,
         first_response_at=ticket.first_response_at,
         resolved_at=ticket.resolved_at,
-        timeline=[TimelineEntryOut.model_validate(e) for e in view.timeline],
+        timeline=[
+            TimelineEntryOut(id=e.id, at=e.at, kind=e.kind, actor=e.actor, body=personal.bodies.get(e.id))
+            for e in view.timeline
+        ],
     )
 
 
-def _renderer(session: AsyncSession) -> Callable[[uuid.UUID], Awaitable[TicketOut]]:
+def _renderer(session: AsyncSession, settings: IntakeSettings) -> Callable[[uuid.UUID], Awaitable[TicketOut]]:
     async def current(ticket_id: uuid.UUID) -> TicketOut:
-        return render(await service.read(session, ticket_id))
+        return render(await service.read(session, ticket_id, settings))
 
     return current
 
@@ -131,7 +135,7 @@ async def _once(
         request_hash=fingerprint("POST", request.url.path, body),
         status_code=status_code,
         action=act,
-        render=_renderer(uow.session),
+        render=_renderer(uow.session, uow.settings),
         now=uow.now(),
         ttl=timedelta(hours=uow.settings.idempotency_ttl_hours),
     )
@@ -156,6 +160,7 @@ async def create_ticket(
 @router.get("", response_model=TicketPage)
 async def list_tickets(
     session: SessionDep,
+    request: Request,
     _: CurrentStaff,
     status: Status | None = None,
     channel: Channel | None = None,
@@ -176,6 +181,13 @@ async def list_tickets(
         limit=limit,
         offset=offset,
     )
+    return await _page(session, request.app.state.settings, rows, total, limit=limit, offset=offset)
+
+
+async def _page(
+    session: AsyncSession, settings: IntakeSettings, rows: Sequence[Ticket], total: int, *, limit: int, offset: int
+) -> TicketPage:
+    subjects = await service.subjects(session, rows, settings)
     items = [
         TicketSummary(
             id=t.id,
@@ -184,20 +196,20 @@ async def list_tickets(
             channel=Channel(t.channel),
             category=Category(t.category),
             urgency=t.urgency,
-            subject=t.subject,
+            subject=subject,
             customer_id=t.customer_id,
             assignee_id=t.assignee_id,
             created_at=t.created_at,
         )
-        for t in rows
+        for t, subject in zip(rows, subjects, strict=True)
     ]
     return TicketPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=_errors)
-async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, _: CurrentStaff) -> TicketOut:
+async def get_ticket(ticket_id: uuid.UUID, session: SessionDep, request: Request, _: CurrentStaff) -> TicketOut:
     """A ticket with its status, owner, deadlines and timeline."""
-    return render(await service.read(session, ticket_id))
+    return render(await service.read(session, ticket_id, request.app.state.settings))
 
 
 @router.post("/{ticket_id}/replies", status_code=201, response_model=TicketOut, responses=_errors)
@@ -213,7 +225,7 @@ async def reply(
 
     async def send() -> TicketView:
         ticket = await service.reply(uow, ticket_id=ticket_id, message=body, agent=agent)
-        return await service.view(uow.session, ticket)
+        return await service.view(uow.session, ticket, uow.settings)
 
     return await _once(
         uow, request, scope=f"agent:{agent.sub}", key=idempotency_key, body=body, status_code=201, action=send
@@ -233,8 +245,42 @@ async def resolve(
 
     async def close() -> TicketView:
         ticket = await service.resolve(uow, ticket_id=ticket_id, request=body, agent=agent)
-        return await service.view(uow.session, ticket)
+        return await service.view(uow.session, ticket, uow.settings)
 
     return await _once(
         uow, request, scope=f"agent:{agent.sub}", key=idempotency_key, body=body, status_code=200, action=close
     )
+
+
+channel_router = APIRouter(prefix="/v1/channel/tickets", tags=["channel read-back"])
+
+
+@channel_router.get("", response_model=TicketPage)
+async def list_own_tickets(
+    session: SessionDep,
+    request: Request,
+    client: ChannelDep,
+    status: Status | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+) -> TicketPage:
+    """The tickets this channel client created, newest first (contact masked)."""
+    rows, total = await repository.search(
+        session,
+        status=status,
+        channel=None,
+        category=None,
+        customer_id=None,
+        assignee_id=None,
+        limit=limit,
+        offset=offset,
+        channel_client_id=client.id,
+    )
+    return await _page(session, request.app.state.settings, rows, total, limit=limit, offset=offset)
+
+
+@channel_router.get("/{ticket_id}", response_model=TicketOut, responses=_errors)
+async def read_own_ticket(ticket_id: uuid.UUID, session: SessionDep, request: Request, client: ChannelDep) -> TicketOut:
+    """One ticket this channel client created, as it now stands (status, owner, deadlines,
+    timeline; contact masked). Another client's ticket is `ticket_not_found`."""
+    return render(await service.read(session, ticket_id, request.app.state.settings, channel_client_id=client.id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, Sequence, String, Text, func
+from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, LargeBinary, Sequence, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketloop_intake.db import Base
@@ -31,11 +31,12 @@ class Ticket(Base):
     category: Mapped[str] = mapped_column(String(40))
     need: Mapped[str] = mapped_column(String(40))
     urgency: Mapped[str] = mapped_column(String(20))
-    subject: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text)
+    # Personal texts are stored sealed with the customer's key (customers/crypto.py).
+    subject: Mapped[bytes] = mapped_column(LargeBinary)
+    description: Mapped[bytes] = mapped_column(LargeBinary)
     customer_id: Mapped[str] = mapped_column(String(100))
-    customer_name: Mapped[str] = mapped_column(String(200))
-    customer_contact: Mapped[str | None] = mapped_column(String(200))
+    customer_name: Mapped[bytes] = mapped_column(LargeBinary)
+    customer_contact: Mapped[bytes | None] = mapped_column(LargeBinary)
     customer_since: Mapped[date | None] = mapped_column(Date)
     customer_annual_spend: Mapped[float | None] = mapped_column(Float)
     customer_preferred_channel: Mapped[str | None] = mapped_column(String(20))
@@ -69,6 +70,7 @@ class TimelineEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     kind: Mapped[str] = mapped_column(String(30))
     actor: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str | None] = mapped_column(Text)
+    # Sealed with the customer's key, or marked clear for a system note (e.g. who was assigned).
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
 
     ticket: Mapped[Ticket] = relationship(back_populates="timeline", lazy="raise")

@@ -87,7 +87,7 @@ async def apply_assignment(
     department_name: str,
     assigned_at: datetime,
     entry_id: uuid.UUID,
-    entry_body: str,
+    entry_body: bytes,
 ) -> bool:
     """Set the owner (status moved by `statuses`) and add the timeline entry, unless a newer
     assignment is already shown; False when nothing was applied (or no such ticket)."""
@@ -116,7 +116,7 @@ async def apply_assignment(
             literal(assigned_at, type_=_TIMELINE.c.at.type),
             literal("assigned"),
             literal("routing"),
-            literal(entry_body),
+            literal(entry_body, type_=_TIMELINE.c.body.type),
         ),
     )
     result = await session.execute(entry.returning(_TIMELINE.c.ticket_id))
@@ -157,6 +157,7 @@ async def search(
     assignee_id: str | None,
     limit: int,
     offset: int,
+    channel_client_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[Ticket], int]:
     """A filtered page of tickets, newest first, and the total matching."""
     stmt = select(Ticket)
@@ -166,6 +167,7 @@ async def search(
         Ticket.category: category,
         Ticket.customer_id: customer_id,
         Ticket.assignee_id: assignee_id,
+        Ticket.channel_client_id: channel_client_id,
     }
     for column, value in filters.items():
         if value is not None:

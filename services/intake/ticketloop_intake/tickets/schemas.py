@@ -100,7 +100,8 @@ class ResolveRequest(BaseModel):
 
 
 class CustomerOut(BaseModel):
-    """The customer, contact details masked."""
+    """The customer, contact details masked; after an erasure the name reads `[erased]` and the
+    contact null."""
 
     id: str
     name: str
@@ -129,9 +130,7 @@ class DeadlinesOut(BaseModel):
 
 
 class TimelineEntryOut(BaseModel):
-    """One thing that happened to the ticket."""
-
-    model_config = ConfigDict(from_attributes=True)
+    """One thing that happened to the ticket (`body` null once the customer's data is erased)."""
 
     id: uuid.UUID
     at: datetime
@@ -141,7 +140,8 @@ class TimelineEntryOut(BaseModel):
 
 
 class TicketOut(BaseModel):
-    """The normalised ticket, as read back to the channel and shown to agents."""
+    """The normalised ticket, as read back to the channel and shown to agents (`subject` and
+    `description` read `[erased]` once the customer's personal data is erased)."""
 
     id: uuid.UUID
     number: str

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.service import ChannelClientView
+from ticketloop_intake.customers import crypto
+from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import Action, Status, next_status, transitions
@@ -35,10 +37,11 @@ from ticketloop_shared.unit_of_work import UnitOfWork
 
 @dataclass(frozen=True)
 class TicketView:
-    """A ticket with its timeline, as the endpoints render it."""
+    """A ticket with its timeline and its personal texts opened, as the endpoints render it."""
 
     ticket: Ticket
     timeline: Sequence[TimelineEntry]
+    personal: Personal
 
 
 IntakeUnit = UnitOfWork[IntakeSettings]
@@ -72,6 +75,11 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
     seq = await NUMBERS.next(uow.session)
     due = deadlines_for(settings.targets, channel=report.channel.value, received_at=now)
     customer = report.customer
+    key = await KEYS.for_sealing(uow.session, customer.id, settings)
+
+    def sealed(field: str, value: str) -> bytes:
+        return seal_field(key, customer.id, field, value)
+
     ticket = Ticket(
         id=new_id(),
         number=f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}",
@@ -81,11 +89,11 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
         category=report.category.value,
         need=report.need.value,
         urgency=report.urgency.value,
-        subject=report.subject,
-        description=report.description,
+        subject=sealed("subject", report.subject),
+        description=sealed("description", report.description),
         customer_id=customer.id,
-        customer_name=customer.name,
-        customer_contact=customer.contact,
+        customer_name=sealed("name", customer.name),
+        customer_contact=sealed("contact", customer.contact) if customer.contact is not None else None,
         customer_since=customer.customer_since,
         customer_annual_spend=customer.annual_spend,
         customer_preferred_channel=customer.preferred_channel.value if customer.preferred_channel else None,
@@ -108,7 +116,14 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
     )
     [outbox_row] = uow.claim_outbox_rows()
     await repository.insert_new(uow.session, ticket, entry, outbox_row=outbox_row)
-    return TicketView(ticket=ticket, timeline=[entry])
+    personal = Personal(
+        subject=report.subject,
+        description=report.description,
+        name=customer.name,
+        contact=customer.contact,
+        bodies={entry.id: None},
+    )
+    return TicketView(ticket=ticket, timeline=[entry], personal=personal)
 
 
 async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
@@ -127,8 +142,14 @@ async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, 
     if first:
         ticket.first_response_at = now
     ticket.updated_at = now
+    key = await KEYS.for_sealing(uow.session, ticket.customer_id, uow.settings)
     entry = TimelineEntry(
-        id=new_id(), ticket_id=ticket.id, at=now, kind="reply", actor=f"agent:{agent.sub}", body=message.body
+        id=new_id(),
+        ticket_id=ticket.id,
+        at=now,
+        kind="reply",
+        actor=f"agent:{agent.sub}",
+        body=seal_field(key, ticket.customer_id, "body", message.body),
     )
     repository.add_entry(uow.session, entry)
     await uow.session.flush()
@@ -146,6 +167,7 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
     ticket.resolved_at = now
     ticket.resolved_by = agent.sub
     ticket.updated_at = now
+    key = await KEYS.for_sealing(uow.session, ticket.customer_id, uow.settings)
     repository.add_entry(
         uow.session,
         TimelineEntry(
@@ -154,7 +176,7 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
             at=now,
             kind="resolved",
             actor=f"agent:{agent.sub}",
-            body=request.resolution,
+            body=seal_field(key, ticket.customer_id, "body", request.resolution),
         ),
     )
     await uow.session.flush()
@@ -182,21 +204,35 @@ async def record_assignment(uow: IntakeUnit, *, data: TicketAssignedData) -> Non
         department_name=data.department_name,
         assigned_at=data.assigned_at,
         entry_id=new_id(),
-        entry_body=f"{data.agent_name} ({data.department_name})",
+        entry_body=crypto.clear(f"{data.agent_name} ({data.department_name})"),
     )
     if not applied and await repository.get(uow.session, data.ticket_id) is None:
         raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
 
 
-async def read(session: AsyncSession, ticket_id: uuid.UUID) -> TicketView:
-    """A ticket with its timeline."""
+async def read(
+    session: AsyncSession, ticket_id: uuid.UUID, settings: IntakeSettings, *, channel_client_id: uuid.UUID | None = None
+) -> TicketView:
+    """A ticket with its timeline; with `channel_client_id`, only one that client created
+    (another client's ticket is not found, never forbidden: its existence is not revealed)."""
     ticket = await repository.get(session, ticket_id)
-    if ticket is None:
+    if ticket is None or (channel_client_id is not None and ticket.channel_client_id != channel_client_id):
         raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
-    return await view(session, ticket)
+    return await view(session, ticket, settings)
 
 
-async def view(session: AsyncSession, ticket: Ticket) -> TicketView:
+async def view(session: AsyncSession, ticket: Ticket, settings: IntakeSettings) -> TicketView:
     """The ticket as it now stands, with its timeline (after a change in this transaction)."""
     await session.flush()
-    return TicketView(ticket=ticket, timeline=await repository.timeline(session, ticket.id))
+    timeline = await repository.timeline(session, ticket.id)
+    key = (await KEYS.for_opening(session, [ticket.customer_id], settings))[ticket.customer_id]
+    return TicketView(ticket=ticket, timeline=timeline, personal=open_ticket(key, ticket, timeline))
+
+
+async def subjects(session: AsyncSession, tickets: Sequence[Ticket], settings: IntakeSettings) -> list[str]:
+    """The opened subjects of a page of tickets (one key lookup for the page's customers)."""
+    keys = await KEYS.for_opening(session, [t.customer_id for t in tickets], settings)
+    return [
+        crypto.unseal(keys[t.customer_id], t.subject, customer_id=t.customer_id, field="subject") or ERASED
+        for t in tickets
+    ]

@@ -1,0 +1,1 @@
+"""Customers' personal data: sealed with a key per customer, masked where it leaves, erasable."""

@@ -1,0 +1,38 @@
+"""HTTP: an admin reads a customer's unmasked personal data (audited) or erases it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Response
+
+from ticketloop_intake.customers import service
+from ticketloop_intake.customers.schemas import PersonalDataOut
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.api import get_uow
+from ticketloop_shared.auth import CurrentAdmin
+from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.validation import STORABLE
+
+router = APIRouter(prefix="/v1/customers", tags=["customers"])
+IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
+CustomerId = Annotated[str, Path(min_length=1, max_length=100), STORABLE]
+_errors: dict[int | str, dict[str, object]] = {404: {"description": "intake holds no data of this customer"}}
+
+
+@router.get("/{customer_id}/personal-data", response_model=PersonalDataOut, responses=_errors)
+async def read_personal_data(
+    customer_id: CustomerId, uow: IntakeUow, admin: CurrentAdmin, response: Response
+) -> PersonalDataOut:
+    """The customer's unmasked name and contact; the read is recorded (who, when)."""
+    response.headers["Cache-Control"] = "no-store"
+    personal = await service.unmasked(uow, customer_id=customer_id, by=admin)
+    return PersonalDataOut(customer_id=customer_id, name=personal.name, contact=personal.contact)
+
+
+@router.delete("/{customer_id}/personal-data", status_code=204, responses=_errors)
+async def erase_personal_data(customer_id: CustomerId, uow: IntakeUow, admin: CurrentAdmin) -> Response:
+    """Erase the customer's name, contact and texts from every ticket by destroying their key;
+    the tickets, their facts and the reports stay. Repeating it is harmless (204)."""
+    await service.erase(uow, customer_id=customer_id, by=admin)
+    return Response(status_code=204)

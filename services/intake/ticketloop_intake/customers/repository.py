@@ -1,0 +1,74 @@
+"""All SQL about customers' keys and personal data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_intake.customers.crypto import CLEAR, ERASED_VALUE
+from ticketloop_intake.customers.models import CustomerKey
+from ticketloop_intake.tickets.models import Ticket, TimelineEntry
+
+# The key a customer has, creating it with `:wrapped` if there is none: one round trip. Under a
+# concurrent first insert the SELECT (its snapshot taken before) can miss it: the caller retries.
+_KEY_FOR = text(
+    "WITH ins AS (INSERT INTO customer_keys (customer_id, wrapped_key) VALUES (:customer_id, :wrapped) "
+    "ON CONFLICT (customer_id) DO NOTHING RETURNING wrapped_key) "
+    "SELECT wrapped_key FROM ins UNION ALL "
+    "SELECT wrapped_key FROM customer_keys WHERE customer_id = :customer_id LIMIT 1"
+)
+
+
+async def key_for(session: AsyncSession, customer_id: str, *, wrapped_if_new: bytes) -> bytes | None:
+    """The customer's wrapped key, created from `wrapped_if_new` when they have none."""
+    result: bytes | None = await session.scalar(_KEY_FOR, {"customer_id": customer_id, "wrapped": wrapped_if_new})
+    return result
+
+
+async def keys(session: AsyncSession, customer_ids: Sequence[str]) -> dict[str, bytes]:
+    """The wrapped keys of these customers (an erased customer has none)."""
+    rows = await session.execute(
+        select(CustomerKey.customer_id, CustomerKey.wrapped_key).where(CustomerKey.customer_id.in_(customer_ids))
+    )
+    return {str(customer_id): bytes(wrapped) for customer_id, wrapped in rows.all()}
+
+
+async def destroy_key(session: AsyncSession, customer_id: str) -> bool:
+    """Delete the customer's key; False when there was none."""
+    result = await session.execute(delete(CustomerKey).where(CustomerKey.customer_id == customer_id))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def erase_unsealed(session: AsyncSession, customer_id: str) -> None:
+    """Overwrite what is stored unsealed (rows from before sealing began) for the customer."""
+    unsealed = func.get_byte(Ticket.subject, 0) == CLEAR
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == customer_id, unsealed)
+        .values(subject=ERASED_VALUE, description=ERASED_VALUE, customer_name=ERASED_VALUE, customer_contact=None)
+    )
+    tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+    await session.execute(
+        update(TimelineEntry)
+        .where(
+            TimelineEntry.ticket_id.in_(tickets),
+            TimelineEntry.kind != "assigned",
+            func.get_byte(TimelineEntry.body, 0) == CLEAR,
+        )
+        .values(body=ERASED_VALUE)
+    )
+
+
+async def has_tickets(session: AsyncSession, customer_id: str) -> bool:
+    """Whether intake ever took a ticket from this customer."""
+    found = await session.scalar(select(Ticket.id).where(Ticket.customer_id == customer_id).limit(1))
+    return found is not None
+
+
+async def latest_ticket(session: AsyncSession, customer_id: str) -> Ticket | None:
+    """The customer's newest ticket (where their latest name and contact are)."""
+    return await session.scalar(
+        select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(1)
+    )

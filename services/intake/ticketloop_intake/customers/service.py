@@ -1,0 +1,159 @@
+"""The rules of personal data: sealed with the customer's own key, opened only to render,
+erased by destroying the key, and every unmasked read recorded."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_intake.customers import crypto, repository
+from ticketloop_intake.db import audit
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets.models import Ticket, TimelineEntry
+from ticketloop_shared import audit as audit_log
+from ticketloop_shared.auth import Principal
+from ticketloop_shared.errors import NotFound
+from ticketloop_shared.unit_of_work import UnitOfWork
+
+# What a reader sees where a value was erased (or its key destroyed).
+ERASED = "[erased]"
+
+
+class KeyRing:
+    """Unwrapped data keys, per database, kept for a few seconds so the hot path does not ask
+    for a known customer's key every time. An erasure in another process is seen within that
+    time; a ticket sealed meanwhile with the destroyed key is as erased as the rest."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._cache: dict[tuple[str, str], tuple[bytes | None, float]] = {}
+
+    @staticmethod
+    def _db(session: AsyncSession) -> str:
+        return str(session.get_bind().engine.url)
+
+    def _fresh(self, slot: tuple[str, str], ttl: float) -> tuple[bytes | None, float] | None:
+        hit = self._cache.get(slot)
+        return hit if hit is not None and time.monotonic() - hit[1] < ttl else None
+
+    def _keep(self, slot: tuple[str, str], key: bytes | None) -> None:
+        self._cache.pop(slot, None)
+        self._cache[slot] = (key, time.monotonic())
+        while len(self._cache) > self.max_entries:
+            self._cache.pop(next(iter(self._cache)))
+
+    async def for_sealing(self, session: AsyncSession, customer_id: str, settings: IntakeSettings) -> bytes:
+        """The customer's key, created on their first ticket."""
+        slot = (self._db(session), customer_id)
+        hit = self._fresh(slot, settings.customer_key_cache_seconds)
+        if hit is not None and hit[0] is not None:
+            return hit[0]
+        master = settings.data_master_key
+        for _ in range(3):  # a concurrent first ticket of the same customer can hide its key once
+            new = crypto.new_key()
+            wrapped = await repository.key_for(
+                session, customer_id, wrapped_if_new=crypto.wrap(master, new, customer_id=customer_id)
+            )
+            if wrapped is not None:
+                key = crypto.unwrap(master, wrapped, customer_id=customer_id)
+                self._keep(slot, key)
+                return key
+        raise RuntimeError(f"could not create or read the key of customer {customer_id!r}")
+
+    async def for_opening(
+        self, session: AsyncSession, customer_ids: Sequence[str], settings: IntakeSettings
+    ) -> dict[str, bytes | None]:
+        """The keys of these customers; None for one whose data was erased."""
+        db, ttl = self._db(session), settings.customer_key_cache_seconds
+        found: dict[str, bytes | None] = {}
+        missing = []
+        for customer_id in set(customer_ids):
+            hit = self._fresh((db, customer_id), ttl)
+            if hit is None:
+                missing.append(customer_id)
+            else:
+                found[customer_id] = hit[0]
+        if missing:
+            wrapped = await repository.keys(session, missing)
+            for customer_id in missing:
+                w = wrapped.get(customer_id)
+                key = crypto.unwrap(settings.data_master_key, w, customer_id=customer_id) if w is not None else None
+                self._keep((db, customer_id), key)
+                found[customer_id] = key
+        return found
+
+    def forget(self, session: AsyncSession, customer_id: str) -> None:
+        """Drop a destroyed key from this process at once."""
+        self._cache.pop((self._db(session), customer_id), None)
+
+
+KEYS = KeyRing()
+
+
+@dataclass(frozen=True)
+class Personal:
+    """A ticket's personal texts, opened for rendering (never stored like this)."""
+
+    subject: str
+    description: str
+    name: str
+    contact: str | None
+    bodies: dict[uuid.UUID, str | None]
+
+
+def seal_field(key: bytes, customer_id: str, field: str, value: str) -> bytes:
+    """One personal value, sealed for its customer and column."""
+    return crypto.seal(key, value, customer_id=customer_id, field=field)
+
+
+def open_ticket(key: bytes | None, ticket: Ticket, timeline: Sequence[TimelineEntry] = ()) -> Personal:
+    """The ticket's personal texts; erased ones read as `[erased]` (contact and bodies: None)."""
+    cid = ticket.customer_id
+
+    def text(blob: bytes | None, field: str) -> str | None:
+        return crypto.unseal(key, blob, customer_id=cid, field=field)
+
+    return Personal(
+        subject=text(ticket.subject, "subject") or ERASED,
+        description=text(ticket.description, "description") or ERASED,
+        name=text(ticket.customer_name, "name") or ERASED,
+        contact=text(ticket.customer_contact, "contact"),
+        bodies={e.id: text(e.body, "body") for e in timeline},
+    )
+
+
+async def erase(uow: UnitOfWork[IntakeSettings], *, customer_id: str, by: Principal) -> None:
+    """Erase a customer's personal data: destroy their key (every sealed value becomes
+    unreadable) and overwrite anything stored before sealing; tickets and their facts stay."""
+    session = uow.session
+    if not await repository.has_tickets(session, customer_id):
+        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
+    destroyed = await repository.destroy_key(session, customer_id)
+    await repository.erase_unsealed(session, customer_id)
+    KEYS.forget(session, customer_id)
+    await audit_log.record(
+        session,
+        audit,
+        actor=by,
+        action="customer.personal_data_erased",
+        subject=f"customer:{customer_id}",
+        details={"key_destroyed": destroyed},
+    )
+
+
+async def unmasked(uow: UnitOfWork[IntakeSettings], *, customer_id: str, by: Principal) -> Personal:
+    """The customer's latest name and contact in clear, for a reason an admin answers for:
+    the read itself is recorded."""
+    session = uow.session
+    ticket = await repository.latest_ticket(session, customer_id)
+    if ticket is None:
+        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
+    key = (await KEYS.for_opening(session, [customer_id], uow.settings))[customer_id]
+    await audit_log.record(
+        session, audit, actor=by, action="customer.personal_data_read", subject=f"customer:{customer_id}"
+    )
+    return open_ticket(key, ticket)

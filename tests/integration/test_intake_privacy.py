@@ -1,0 +1,131 @@
+"""Personal data in intake: sealed at rest with a key per customer, masked where it leaves,
+read unmasked only by an admin (and recorded), erased by destroying the key; and a channel
+client reads back only the tickets it created."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+
+from tests.support import RunningService, admin_headers, agent_headers, channel_headers, create_ticket_body, serve
+from ticketloop_intake.app import create_app
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.db import asyncpg_dsn
+from ticketloop_shared.settings import PlatformSettings
+
+NAME, CONTACT = "Zofia Wiśniewska-Kowalczyk", "zofia.unique@example.org"
+SUBJECT, DESCRIPTION, REPLY = "Parcel 77XQ never arrived", "Tracking says delivered to locker 9Z", "Resent as 88QQ"
+
+
+@pytest.fixture
+async def intake(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> AsyncIterator[RunningService]:
+    settings = IntakeSettings(database_url=await new_database("intake"), platform=platform)
+    async with serve(create_app(settings)) as running:
+        yield running
+
+
+async def report(intake: RunningService, customer_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    body = create_ticket_body(
+        customer={"id": customer_id, "name": NAME, "contact": CONTACT}, subject=SUBJECT, description=DESCRIPTION
+    )
+    r = await intake.client.post("/v1/tickets", json=body, headers=headers or channel_headers())
+    assert r.status_code == 201, r.text
+    return dict(r.json())
+
+
+async def stored_bytes(intake: RunningService) -> bytes:
+    """Every row of the tickets and timeline tables, as the database holds them."""
+    settings: IntakeSettings = intake.app.state.settings
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        rows = [*await conn.fetch("SELECT * FROM tickets"), *await conn.fetch("SELECT * FROM timeline")]
+    finally:
+        await conn.close()
+    return b"".join(str(v).encode() if not isinstance(v, bytes) else v for row in rows for v in row.values())
+
+
+async def test_personal_texts_are_sealed_at_rest_and_read_back_opened_and_masked(intake: RunningService) -> None:
+    ticket = await report(intake, "cust-sealed")
+    assert (ticket["subject"], ticket["description"], ticket["customer"]["name"]) == (SUBJECT, DESCRIPTION, NAME)
+    assert ticket["customer"]["contact_masked"] == "z***********@example.org"
+    r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": REPLY}, headers=agent_headers())
+    assert r.status_code == 201, r.text
+
+    raw = await stored_bytes(intake)
+    for secret in (NAME, CONTACT, SUBJECT, DESCRIPTION, REPLY, "77XQ", "zofia"):
+        assert secret.encode() not in raw, secret
+
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert (shown["subject"], shown["customer"]["name"]) == (SUBJECT, NAME)
+    assert CONTACT not in str(shown)
+    assert [e["body"] for e in shown["timeline"] if e["kind"] == "reply"] == [REPLY]
+    listed = (await intake.client.get("/v1/tickets?customer_id=cust-sealed", headers=agent_headers())).json()
+    assert [t["subject"] for t in listed["items"]] == [SUBJECT]
+
+
+async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(intake: RunningService) -> None:
+    ticket = await report(intake, "cust-gone")
+    await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": REPLY}, headers=agent_headers())
+    other = await report(intake, "cust-stays")
+    url = "/v1/customers/cust-gone/personal-data"
+
+    assert (await intake.client.delete(url, headers=agent_headers())).status_code == 403
+    assert (await intake.client.delete(url, headers=admin_headers())).status_code == 204
+
+    gone = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert (gone["subject"], gone["description"], gone["customer"]["name"]) == ("[erased]",) * 3
+    assert gone["customer"]["contact_masked"] is None
+    assert [e["body"] for e in gone["timeline"] if e["kind"] == "reply"] == [None]
+    assert (gone["number"], gone["category"], gone["status"]) == (ticket["number"], ticket["category"], "in_progress")
+    kept = (await intake.client.get(f"/v1/tickets/{other['id']}", headers=agent_headers())).json()
+    assert kept["subject"] == SUBJECT
+
+    assert (await intake.client.delete(url, headers=admin_headers())).status_code == 204  # harmless again
+    unknown = await intake.client.delete("/v1/customers/nobody/personal-data", headers=admin_headers())
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "customer_not_found")
+
+    # the same customer reporting again gets a new key: the new ticket reads, the old stays erased
+    again = await report(intake, "cust-gone")
+    assert (await intake.client.get(f"/v1/tickets/{again['id']}", headers=agent_headers())).json()["subject"] == SUBJECT
+    old = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert old["subject"] == "[erased]"
+
+    audit = (await intake.client.get("/v1/audit?action=customer.personal_data_erased", headers=admin_headers())).json()
+    assert [e["subject"] for e in audit["items"]] == ["customer:cust-gone", "customer:cust-gone"]
+
+
+async def test_unmasked_personal_data_is_for_admins_and_every_read_is_recorded(intake: RunningService) -> None:
+    await report(intake, "cust-read")
+    url = "/v1/customers/cust-read/personal-data"
+    assert (await intake.client.get(url, headers=agent_headers())).status_code == 403
+    r = await intake.client.get(url, headers=admin_headers())
+    assert r.status_code == 200 and r.json() == {"customer_id": "cust-read", "name": NAME, "contact": CONTACT}
+    assert r.headers["cache-control"] == "no-store"
+    audit = (await intake.client.get("/v1/audit?subject=customer:cust-read", headers=admin_headers())).json()
+    assert [(e["action"], e["actor"]) for e in audit["items"]] == [("customer.personal_data_read", "admin-test")]
+
+
+async def test_a_channel_client_reads_back_only_the_tickets_it_created(intake: RunningService) -> None:
+    created = await intake.client.post(
+        "/v1/channel-clients", json={"name": "shop-app", "channels": ["app", "web"]}, headers=admin_headers()
+    )
+    assert created.status_code == 201, created.text
+    shop = channel_headers(created.json()["api_key"])
+    mine = await report(intake, f"cust-{uuid.uuid4().hex[:6]}", headers=shop)
+    theirs = await report(intake, f"cust-{uuid.uuid4().hex[:6]}")
+
+    listed = (await intake.client.get("/v1/channel/tickets", headers=shop)).json()
+    assert [t["id"] for t in listed["items"]] == [mine["id"]] and listed["total"] == 1
+    one = await intake.client.get(f"/v1/channel/tickets/{mine['id']}", headers=shop)
+    assert one.status_code == 200 and one.json()["customer"]["contact_masked"] != CONTACT
+    assert one.json()["subject"] == SUBJECT
+    hidden = await intake.client.get(f"/v1/channel/tickets/{theirs['id']}", headers=shop)
+    assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "ticket_not_found")
+    assert (await intake.client.get("/v1/channel/tickets", headers=channel_headers("wrong"))).status_code == 401
+    assert (await intake.client.get("/v1/channel/tickets", headers=agent_headers())).status_code == 401
