@@ -11,7 +11,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.support import RunningService, admin_headers, agent_headers, channel_headers, create_ticket_body, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    serve,
+)
 from ticketloop_intake.app import create_app
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.db import asyncpg_dsn
@@ -129,3 +137,21 @@ async def test_a_channel_client_reads_back_only_the_tickets_it_created(intake: R
     assert (hidden.status_code, hidden.json()["error"]["code"]) == (404, "ticket_not_found")
     assert (await intake.client.get("/v1/channel/tickets", headers=channel_headers("wrong"))).status_code == 401
     assert (await intake.client.get("/v1/channel/tickets", headers=agent_headers())).status_code == 401
+
+
+async def test_an_erasure_through_one_replica_holds_in_another_within_seconds(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    settings: IntakeSettings = intake.app.state.settings
+    ticket = await report(intake, "cust-twice")
+    async with serve(create_app(IntakeSettings(database_url=settings.database_url, platform=platform))) as other:
+        url = f"/v1/tickets/{ticket['id']}"
+        assert (await other.client.get(url, headers=agent_headers())).json()["subject"] == SUBJECT  # key cached
+        assert (
+            await intake.client.delete("/v1/customers/cust-twice/personal-data", headers=admin_headers())
+        ).status_code == 204
+
+        async def erased_there() -> bool:
+            return bool((await other.client.get(url, headers=agent_headers())).json()["subject"] == "[erased]")
+
+        await eventually(erased_there, timeout=5)

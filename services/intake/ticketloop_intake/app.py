@@ -11,7 +11,8 @@ from ticketloop_intake.channels import service as channel_service
 from ticketloop_intake.channels.endpoints import router as channel_client_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
 from ticketloop_intake.customers.endpoints import router as customer_router
-from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the table)
+from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the tables)
+from ticketloop_intake.customers.service import KEYS
 from ticketloop_intake.db import audit, messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.idempotency.service import purge_expired
@@ -45,6 +46,10 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
                 session, now=runtime.clock.now(), ttl=timedelta(hours=settings.idempotency_ttl_hours)
             )
 
+    async def drop_erased_keys(runtime: Runtime) -> int:
+        """Erasures made by any intake process reach this one's key cache."""
+        return await KEYS.drop_erased(runtime.engine, runtime.clock.now())
+
     spec = ServiceSpec(
         name="intake",
         settings=settings,
@@ -52,7 +57,10 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         migrations=MIGRATIONS,
         handlers=HANDLERS,
         on_start=on_start,
-        periodic=[Periodic("forget-idempotency-keys", 600, forget_old_keys)],
+        periodic=[
+            Periodic("forget-idempotency-keys", 600, forget_old_keys),
+            Periodic("drop-erased-keys", 1, drop_erased_keys),
+        ],
     )
     return create_service_app(
         spec,

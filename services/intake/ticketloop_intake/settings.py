@@ -34,9 +34,9 @@ class IntakeSettings(ServiceSettings):
     # generated once per install into `master_key_file`.
     master_key: SecretStr | None = None
     master_key_file: Path = Path(".ticketloop/intake-master-key")
-    # How long an unwrapped customer key is reused without asking the database (an erasure in
-    # another process takes effect within this).
-    customer_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # How long an unwrapped customer key is reused without asking the database (erasures reach
+    # every process's cache within about a second regardless).
+    customer_key_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
     @field_validator("dev_channel_key", mode="before")
     @classmethod

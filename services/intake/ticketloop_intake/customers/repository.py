@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketloop_intake.customers.crypto import CLEAR, ERASED_VALUE
-from ticketloop_intake.customers.models import CustomerKey
+from ticketloop_intake.customers.models import CustomerErasure, CustomerKey
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 
 # The key a customer has, creating it with `:wrapped` if there is none: one round trip. Under a
@@ -39,6 +41,23 @@ async def destroy_key(session: AsyncSession, customer_id: str) -> bool:
     """Delete the customer's key; False when there was none."""
     result = await session.execute(delete(CustomerKey).where(CustomerKey.customer_id == customer_id))
     return bool(getattr(result, "rowcount", 0))
+
+
+async def record_erasure(session: AsyncSession, customer_id: str, at: datetime) -> None:
+    """Note the erasure for the other processes' key caches."""
+    stmt = insert(CustomerErasure).values(customer_id=customer_id, erased_at=at)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=[CustomerErasure.customer_id], set_={"erased_at": at})
+    )
+
+
+async def erased_since(engine: AsyncEngine, since: datetime) -> list[tuple[str, datetime]]:
+    """Customers erased since `since`, with when."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(CustomerErasure.customer_id, CustomerErasure.erased_at).where(CustomerErasure.erased_at >= since)
+        )
+        return [(str(c), e) for c, e in rows.all()]
 
 
 async def erase_unsealed(session: AsyncSession, customer_id: str) -> None:

@@ -7,8 +7,9 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketloop_intake.customers import crypto, repository
 from ticketloop_intake.db import audit
@@ -21,16 +22,33 @@ from ticketloop_shared.unit_of_work import UnitOfWork
 
 # What a reader sees where a value was erased (or its key destroyed).
 ERASED = "[erased]"
+# How far back each process looks for erasures it may not have applied to its key cache yet.
+ERASURE_LOOKBACK = timedelta(minutes=10)
 
 
 class KeyRing:
-    """Unwrapped data keys, per database, kept for a few seconds so the hot path does not ask
-    for a known customer's key every time. An erasure in another process is seen within that
-    time; a ticket sealed meanwhile with the destroyed key is as erased as the rest."""
+    """Unwrapped data keys, per database, kept so the hot path does not ask for a known
+    customer's key every time. Each process re-reads recent erasures every second and drops
+    those keys, so an erasure elsewhere holds here within about a second (a ticket sealed in
+    that second with the destroyed key is as erased as the rest)."""
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
         self._cache: dict[tuple[str, str], tuple[bytes | None, float]] = {}
+        self._erasures_seen: dict[str, datetime] = {}
+
+    async def drop_erased(self, engine: AsyncEngine, now: datetime) -> int:
+        """Forget the keys of customers erased lately (by any process); how many were new."""
+        db = str(engine.url)
+        fresh = 0
+        for customer_id, erased_at in await repository.erased_since(engine, now - ERASURE_LOOKBACK):
+            if self._erasures_seen.get(f"{db}|{customer_id}") != erased_at:
+                self._erasures_seen[f"{db}|{customer_id}"] = erased_at
+                self._cache.pop((db, customer_id), None)
+                fresh += 1
+        cutoff = now - ERASURE_LOOKBACK
+        self._erasures_seen = {k: v for k, v in self._erasures_seen.items() if v >= cutoff}
+        return fresh
 
     @staticmethod
     def _db(session: AsyncSession) -> str:
@@ -134,6 +152,7 @@ async def erase(uow: UnitOfWork[IntakeSettings], *, customer_id: str, by: Princi
         raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
     destroyed = await repository.destroy_key(session, customer_id)
     await repository.erase_unsealed(session, customer_id)
+    await repository.record_erasure(session, customer_id, uow.now())
     KEYS.forget(session, customer_id)
     await audit_log.record(
         session,

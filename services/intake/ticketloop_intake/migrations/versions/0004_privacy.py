@@ -30,6 +30,13 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_keys")),
     )
+    op.create_table(
+        "customer_erasures",
+        sa.Column("customer_id", sa.String(length=100), nullable=False),
+        sa.Column("erased_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_customer_erasures")),
+    )
+    op.create_index("ix_customer_erasures_erased_at", "customer_erasures", ["erased_at"], unique=False)
     for table, columns in _PERSONAL.items():
         for column in columns:
             op.alter_column(
@@ -55,6 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("audit_log")
+    op.drop_table("customer_erasures")
     op.drop_table("customer_keys")
     # Sealed texts cannot be turned back into text without their keys: a downgrade drops them.
     for table, columns in _PERSONAL.items():
