@@ -3,18 +3,91 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.assignments.models import AgentLoad, Assignment
-from ticketloop_routing.organisation.models import Agent
 
 _ASSIGNMENTS: Table = cast(Table, Assignment.__table__)
-_INSERT_IF_NEW = insert(_ASSIGNMENTS).on_conflict_do_nothing().returning(_ASSIGNMENTS.c.ticket_id)
+
+# The whole assignment in one round trip: the department owning the category (else the
+# fallback), its active agent with the fewest open tickets (ties: by id), the assignment row
+# unless routing already has one for the ticket, and that agent's counter. Data-modifying
+# CTEs always run to completion; `created` says whether this call wrote the assignment.
+_ASSIGN = text(
+    """
+WITH dept AS (
+    SELECT d.id, d.name FROM departments d
+    LEFT JOIN category_routes r ON r.department_id = d.id AND r.category = :category
+    WHERE r.category IS NOT NULL OR d.is_fallback
+    ORDER BY r.category IS NULL
+    LIMIT 1
+), pick AS (
+    SELECT a.id, a.name FROM agents a
+    JOIN dept ON a.department_id = dept.id
+    LEFT JOIN agent_load l ON l.agent_id = a.id
+    WHERE a.active
+    ORDER BY coalesce(l.open_tickets, 0), a.id
+    LIMIT 1
+), ins AS (
+    INSERT INTO assignments (ticket_id, ticket_number, category, department_id, agent_id, assigned_at)
+    SELECT :ticket_id, :ticket_number, :category, dept.id, pick.id, :assigned_at FROM dept, pick
+    ON CONFLICT DO NOTHING
+    RETURNING agent_id
+), counted AS (
+    INSERT INTO agent_load (agent_id, open_tickets) SELECT agent_id, 1 FROM ins
+    ON CONFLICT (agent_id) DO UPDATE SET open_tickets = greatest(agent_load.open_tickets + 1, 0)
+    RETURNING agent_id
+)
+SELECT dept.id AS department_id, dept.name AS department_name, pick.id AS agent_id, pick.name AS agent_name,
+       (SELECT count(*) FROM counted) AS created
+FROM dept LEFT JOIN pick ON true
+"""
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where a ticket went: department, agent (None if it has no active agent), and whether
+    this call made the assignment (False: routing already knew the ticket)."""
+
+    department_id: str
+    department_name: str
+    agent_id: str | None
+    agent_name: str | None
+    created: bool
+
+
+async def assign(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    ticket_number: str,
+    category: str,
+    assigned_at: datetime,
+) -> Choice | None:
+    """Choose, record and count an assignment in one statement; None when no department
+    exists at all (no organisation loaded)."""
+    row = (
+        await session.execute(
+            _ASSIGN,
+            {"ticket_id": ticket_id, "ticket_number": ticket_number, "category": category, "assigned_at": assigned_at},
+        )
+    ).first()
+    if row is None:
+        return None
+    return Choice(
+        department_id=row.department_id,
+        department_name=row.department_name,
+        agent_id=row.agent_id,
+        agent_name=row.agent_name,
+        created=bool(row.created),
+    )
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Assignment | None:
@@ -23,47 +96,6 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
-
-
-async def least_loaded_agent(session: AsyncSession, department_id: str) -> Agent | None:
-    """The active agent of a department with the fewest open tickets (ties: by id).
-
-    One indexed read of the load counters. Two replicas assigning in the same department at the
-    same instant may both pick the same agent; the counters stay exact (each assignment adds
-    one atomically), only the balance is off by one until the next choice.
-    """
-    return await session.scalar(
-        select(Agent)
-        .outerjoin(AgentLoad, AgentLoad.agent_id == Agent.id)
-        .where(Agent.department_id == department_id, Agent.active.is_(True))
-        .order_by(func.coalesce(AgentLoad.open_tickets, 0), Agent.id)
-        .limit(1)
-    )
-
-
-async def insert_if_new(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    ticket_number: str,
-    category: str,
-    department_id: str,
-    agent_id: str,
-    assigned_at: datetime,
-) -> bool:
-    """Record the assignment unless routing already has a row for the ticket; True if written."""
-    written = await session.execute(
-        _INSERT_IF_NEW,
-        {
-            "ticket_id": ticket_id,
-            "ticket_number": ticket_number,
-            "category": category,
-            "department_id": department_id,
-            "agent_id": agent_id,
-            "assigned_at": assigned_at,
-        },
-    )
-    return written.first() is not None
 
 
 async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:

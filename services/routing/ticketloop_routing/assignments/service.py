@@ -4,7 +4,6 @@ loaded active agent there. Deeper routing (skills, capacity, priority) replaces 
 from __future__ import annotations
 
 from ticketloop_routing.assignments import repository
-from ticketloop_routing.organisation import repository as organisation
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import TicketAssignedData, TicketCreatedData, TicketResolvedData
@@ -19,35 +18,29 @@ class NoAgentAvailable(Exception):
 
 async def assign(uow: RoutingUnit, *, data: TicketCreatedData) -> bool:
     """Assign a new ticket and announce it; nothing if routing already knows the ticket (a
-    redelivery, or a ticket resolved before routing saw it). Three statements, no ORM flush:
-    routing applies hundreds of these a second."""
-    session = uow.session
-    department = await organisation.department_for(session, data.category)
-    if department is None:
-        raise PermanentEventError("no organisation is configured: no department owns any category")
-    agent = await repository.least_loaded_agent(session, department.id)
-    if agent is None:
-        raise NoAgentAvailable(f"department {department.id!r} has no active agent")
+    redelivery, or a ticket resolved before routing saw it).
+
+    The rule: the department owning the category (else the fallback department), then its
+    active agent with the fewest open tickets, ties by id. One statement chooses, records and
+    counts (repository.assign), so two replicas never both count a ticket and routing applies
+    hundreds of these a second."""
     now = uow.now()
-    created = await repository.insert_if_new(
-        session,
-        ticket_id=data.ticket_id,
-        ticket_number=data.number,
-        category=data.category,
-        department_id=department.id,
-        agent_id=agent.id,
-        assigned_at=now,
+    choice = await repository.assign(
+        uow.session, ticket_id=data.ticket_id, ticket_number=data.number, category=data.category, assigned_at=now
     )
-    if not created:
+    if choice is None:
+        raise PermanentEventError("no organisation is configured: no department owns any category")
+    if choice.agent_id is None or choice.agent_name is None:
+        raise NoAgentAvailable(f"department {choice.department_id!r} has no active agent")
+    if not choice.created:
         return False
-    await repository.add_load(session, agent.id, 1)
     uow.emit(
         TicketAssignedData(
             ticket_id=data.ticket_id,
-            department_id=department.id,
-            department_name=department.name,
-            agent_id=agent.id,
-            agent_name=agent.name,
+            department_id=choice.department_id,
+            department_name=choice.department_name,
+            agent_id=choice.agent_id,
+            agent_name=choice.agent_name,
             assigned_at=now,
         )
     )

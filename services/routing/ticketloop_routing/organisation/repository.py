@@ -61,15 +61,3 @@ async def agents(session: AsyncSession, *, department_id: str | None = None) -> 
 async def routes(session: AsyncSession) -> Sequence[CategoryRoute]:
     """The category map."""
     return (await session.scalars(select(CategoryRoute).order_by(CategoryRoute.category))).all()
-
-
-async def department_for(session: AsyncSession, category: str) -> Department | None:
-    """The department owning `category`, else the fallback department."""
-    dept = await session.scalar(
-        select(Department)
-        .join(CategoryRoute, CategoryRoute.department_id == Department.id)
-        .where(CategoryRoute.category == category)
-    )
-    if dept is None:
-        dept = await session.scalar(select(Department).where(Department.is_fallback.is_(True)))
-    return dept
