@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import TextClause, bindparam, case, func, insert, literal, or_, select, text, update
+from sqlalchemy import TextClause, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -90,37 +91,38 @@ async def apply_assignment(
     entry_body: bytes,
 ) -> bool:
     """Set the owner (status moved by `statuses`) and add the timeline entry, unless a newer
-    assignment is already shown; False when nothing was applied (or no such ticket)."""
-    t = _TICKETS
-    status = case(*((t.c.status == old, new) for old, new in statuses.items()), else_=t.c.status)
-    updated = (
-        update(t)
-        .where(t.c.id == ticket_id, or_(t.c.assigned_at.is_(None), t.c.assigned_at <= assigned_at))
-        .values(
-            status=status,
-            assignee_id=agent_id,
-            assignee_name=agent_name,
-            department_id=department_id,
-            department_name=department_name,
-            assigned_at=assigned_at,
-            updated_at=func.now(),
-        )
-        .returning(t.c.id)
-        .cte("updated")
-    )
-    entry = insert(_TIMELINE).from_select(
-        ["id", "ticket_id", "at", "kind", "actor", "body"],
-        select(
-            literal(entry_id, type_=_TIMELINE.c.id.type),
-            updated.c.id,
-            literal(assigned_at, type_=_TIMELINE.c.at.type),
-            literal("assigned"),
-            literal("routing"),
-            literal(entry_body, type_=_TIMELINE.c.body.type),
-        ),
-    )
-    result = await session.execute(entry.returning(_TIMELINE.c.ticket_id))
+    assignment is already shown; False when nothing was applied (or no such ticket). One
+    precompiled statement: intake applies one per ticket, while it also takes new ones."""
+    moves = sorted(statuses.items())
+    params: dict[str, object] = {
+        "ticket_id": ticket_id,
+        "agent_id": agent_id,
+        "agent_name": agent_name,
+        "department_id": department_id,
+        "department_name": department_name,
+        "assigned_at": assigned_at,
+        "entry_id": entry_id,
+        "entry_body": entry_body,
+    }
+    for i, (old, new) in enumerate(moves):
+        params[f"old{i}"], params[f"new{i}"] = old, new
+    result = await session.execute(_assignment_statement(len(moves)), params)
     return result.first() is not None
+
+
+@cache
+def _assignment_statement(moves: int) -> TextClause:
+    whens = " ".join(f"WHEN :old{i} THEN :new{i}" for i in range(moves))
+    return text(
+        "WITH updated AS ("
+        f"UPDATE tickets SET status = CASE status {whens} ELSE status END, "
+        "assignee_id = :agent_id, assignee_name = :agent_name, department_id = :department_id, "
+        "department_name = :department_name, assigned_at = :assigned_at, updated_at = now() "
+        "WHERE id = :ticket_id AND (assigned_at IS NULL OR assigned_at <= :assigned_at) RETURNING id) "
+        "INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
+        "SELECT :entry_id, id, :assigned_at, 'assigned', 'routing', :entry_body FROM updated "
+        "RETURNING ticket_id"
+    )
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:
