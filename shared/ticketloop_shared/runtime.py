@@ -162,7 +162,7 @@ class Runtime:
             self._every(Periodic("revocations", self.platform.revocation_refresh_seconds, self._refresh_revocations)),
         )
         handlers = all_handlers(self.spec.handlers, self.spec.messaging)
-        if handlers:
+        if handlers and self.settings.consumer_enabled:
             self.consumer = EventConsumer(
                 service=self.spec.name,
                 settings=self.platform,

@@ -96,6 +96,9 @@ class ServiceSettings(BaseSettings):
     migrate_on_start: bool = True
     # uvicorn worker processes; each runs its own relay and joins the consumer group.
     http_workers: int = Field(default=1, ge=1, le=64)
+    # Whether this process consumes events. Off for an HTTP-only process when a separate worker
+    # process of the same service consumes (so requests and events do not share one event loop).
+    consumer_enabled: bool = True
     # Events applied per consumer transaction (one inbox statement, one outbox statement).
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1, le=200)

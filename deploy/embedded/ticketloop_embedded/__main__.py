@@ -42,6 +42,7 @@ def config_from_env() -> StackConfig:
         broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
         service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES},
         replicas={s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in SERVICES},
+        split=frozenset(s for s in env.get("TICKETLOOP_EMBEDDED_SPLIT", "").split(",") if s),
     )
 
 
@@ -137,6 +138,9 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--seconds", type=float, default=20, help="length of the steady part")
     bench.add_argument("--skip-baseline", action="store_true")
     bench.add_argument("--routing-replicas", type=int, default=1, help="routing processes sharing its consumer group")
+    bench.add_argument(
+        "--split", nargs="*", default=[], help="services whose events a separate <name>-worker process consumes"
+    )
     bench.add_argument("--json", type=Path, default=Path("bench-result.json"), help="where to write the figures")
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> None:
                 json_path=args.json,
                 say=say,
                 routing_replicas=args.routing_replicas,
+                split=frozenset(args.split),
             )
         )
 

@@ -104,6 +104,9 @@ class Report:
     max_outbox_backlog: int = 0
     max_consumer_lag: int = 0
     rss_mib: dict[str, float] = field(default_factory=dict)
+    # CPU time each process spent per ticket from the start of the burst until it had drained:
+    # where the floor is on a machine whose cores are all busy.
+    cpu_ms_per_ticket: dict[str, float] = field(default_factory=dict)
 
 
 class Sampler:
@@ -240,6 +243,32 @@ async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict
     }
 
 
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """User + system CPU seconds so far of each process tree: the services, the broker,
+    PostgreSQL (its postmaster and backends) and this process (load client and samplers)."""
+
+    def tree(pid: int) -> float:
+        try:
+            proc = psutil.Process(pid)
+            total = 0.0
+            for p in [proc, *proc.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+            return total
+        except psutil.Error:
+            return 0.0
+
+    seconds = {name: tree(svc.process.pid) for name, svc in stack.services.items() if svc.process is not None}
+    if stack.broker.process is not None:
+        seconds["broker"] = tree(stack.broker.process.pid)
+    pid_file = stack.pg.data_dir / "postmaster.pid"
+    if pid_file.exists():
+        seconds["postgres"] = tree(int(pid_file.read_text().split()[0]))
+    own = psutil.Process().cpu_times()  # this process alone (the services are its children)
+    seconds["bench client"] = own.user + own.system
+    return seconds
+
+
 def rss(stack: Stack) -> dict[str, float]:
     """Resident memory of every service (with its worker processes), PostgreSQL and the broker."""
     sizes: dict[str, float] = {}
@@ -307,6 +336,7 @@ async def measure(
     await wait_for_loop(stack, 200, say)
     sampler = asyncio.create_task(Sampler(stack, report).run())
     progress = asyncio.create_task(_progress(stack, say, "burst"))
+    cpu_before = cpu_seconds(stack)
     first_post = time.monotonic()
     result = await closed_loop(port, _request, total=tickets, concurrency=concurrency)
     last_post = time.monotonic()
@@ -320,6 +350,11 @@ async def measure(
     say("bench 3/4: the whole loop for that burst (counted in every service's database)")
     expected = (await loop_counts(stack))["intake_tickets"]
     drain = await wait_for_loop(stack, expected, say)
+    cpu_after = cpu_seconds(stack)
+    report.cpu_ms_per_ticket = {
+        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(result.ok, 1), 2) for name in cpu_after
+    }
+    say(f"  CPU ms per ticket, burst to drained: {report.cpu_ms_per_ticket}")
     report.loop = {
         "tickets": result.ok,
         "post_seconds": round(last_post - first_post, 2),
@@ -347,6 +382,7 @@ def bench(
     json_path: Path,
     say: Say,
     routing_replicas: int = 1,
+    split: frozenset[str] = frozenset(),
 ) -> int:
     """Run the benchmark on free ports in a temporary folder; print and write the figures."""
     workers = int(os.environ.get("TICKETLOOP_INTAKE_HTTP_WORKERS", "1"))
@@ -358,6 +394,7 @@ def bench(
         service_ports={s.name: free_port() for s in SERVICES},
         env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
         replicas={"routing": routing_replicas},
+        split=split,
     )
     report = Report(
         machine={"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
@@ -368,6 +405,7 @@ def bench(
             "seconds": seconds,
             "intake_workers": workers,
             "routing_replicas": routing_replicas,
+            "separate_consumers": sorted(split),
         },
     )
     stack = Stack(config, say=say)

@@ -38,6 +38,8 @@ class StackConfig:
     services: tuple[ServiceDef, ...] = SERVICES
     # Extra processes per service (`{"routing": 2}`): one consumer group, separate HTTP ports.
     replicas: dict[str, int] = field(default_factory=dict)
+    # Services whose events are consumed by a separate `<name>-worker` process, not the HTTP one.
+    split: frozenset[str] = frozenset()
 
 
 class Stack:
@@ -89,12 +91,18 @@ class Stack:
                 **self.platform_env,
                 f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database),
             }
-            for replica in range(1, max(1, self.config.replicas.get(sdef.name, 1)) + 1):
-                name = sdef.name if replica == 1 else f"{sdef.name}-{replica}"
+            copies = [
+                (sdef.name if n == 1 else f"{sdef.name}-{n}", env)
+                for n in range(1, max(1, self.config.replicas.get(sdef.name, 1)) + 1)
+            ]
+            if sdef.name in self.config.split:
+                copies = [(name, {**e, f"{sdef.env_prefix}CONSUMER_ENABLED": "false"}) for name, e in copies]
+                copies.append((f"{sdef.name}-worker", env))
+            for index, (name, proc_env) in enumerate(copies):
                 proc = ServiceProcess(
                     sdef,
-                    port=self.config.service_ports[sdef.name] if replica == 1 else free_port(),
-                    env=env,
+                    port=self.config.service_ports[sdef.name] if index == 0 else free_port(),
+                    env=proc_env,
                     log_path=self.config.data_dir / "logs" / f"{name}.log",
                 )
                 self.services[name] = proc
