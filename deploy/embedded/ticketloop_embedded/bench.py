@@ -205,7 +205,12 @@ async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict
         fetch_max_wait_ms=10,
     )
     await consumer.start()
-    await consumer.getmany(timeout_ms=500)  # join at the end of the log
+    await consumer.getmany(timeout_ms=500)  # join at the end of the log...
+    deadline = time.monotonic() + 10
+    while len(consumer.assignment()) < platform.topic_partitions and time.monotonic() < deadline:
+        await consumer.getmany(timeout_ms=100)
+    for tp in consumer.assignment():  # ...with every partition's position fixed before the first POST
+        await consumer.position(tp)
     seen: dict[str, float] = {}
 
     async def watch() -> None:
