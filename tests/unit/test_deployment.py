@@ -58,6 +58,8 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
     assert env["TICKETLOOP_ENV"] == "production"
     assert env[f"{own_prefix}HTTP_HOST"] == "0.0.0.0"
     assert env[f"{own_prefix}DATABASE_URL"].endswith(f"/ticketloop_{name}")
+    if name == "intake":  # production refuses to start without the key that wraps customers' data keys
+        assert env["TICKETLOOP_INTAKE_MASTER_KEY"].startswith("${TICKETLOOP_INTAKE_MASTER_KEY:?")
 
 
 def test_the_dockerfile_installs_the_service_named_by_its_build_arg() -> None:

@@ -20,3 +20,13 @@ def test_production_refuses_the_development_channel_key() -> None:
     with pytest.raises(ValidationError, match="DEV_CHANNEL_KEY"):
         IntakeSettings(platform=platform)
     assert IntakeSettings(platform=platform, dev_channel_key="").dev_channel_key is None
+
+
+def test_production_needs_intake_master_key() -> None:
+    platform = PlatformSettings(env="production", auth_secret=SecretStr("x" * 40))
+    with pytest.raises(ValidationError, match="TICKETLOOP_INTAKE_MASTER_KEY"):
+        IntakeSettings(platform=platform, dev_channel_key="", master_key=None)
+    with pytest.raises(ValidationError, match="TICKETLOOP_INTAKE_MASTER_KEY"):
+        IntakeSettings(platform=platform, dev_channel_key="", master_key=SecretStr("short"))
+    settings = IntakeSettings(platform=platform, dev_channel_key="", master_key=SecretStr("k" * 40))
+    assert len(settings.data_master_key) == 32
