@@ -119,7 +119,9 @@ def verify_token(secret: str, token: str, *, max_ttl_seconds: int, now: float | 
     return principal
 
 
-_bearer = HTTPBearer(auto_error=False, description="A staff token: `ticketloop token --role agent|admin`")
+_bearer = HTTPBearer(
+    auto_error=False, description="A staff or notifier token: `ticketloop token --role agent|admin|notifier`"
+)
 
 
 def bearer_principal(
