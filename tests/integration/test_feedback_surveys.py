@@ -16,7 +16,16 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.builders import T0, create_ticket_created, create_ticket_resolved
-from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, read_events, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    eventually,
+    publish,
+    read_events,
+    read_topic,
+    serve,
+)
 from ticketloop_feedback.app import create_app
 from ticketloop_feedback.db import messaging
 from ticketloop_feedback.settings import FeedbackSettings
@@ -57,6 +66,18 @@ async def staff_survey(feedback: RunningService, ticket_id: uuid.UUID) -> dict[s
 
 
 NOTIFIER = agent_headers("mailer", Role.NOTIFIER)
+# Everything staff may know about a survey; nothing in it opens the survey.
+STAFF_FIELDS = {
+    "id",
+    "ticket_id",
+    "ticket_number",
+    "customer_id",
+    "status",
+    "created_at",
+    "delivered_at",
+    "expires_at",
+    "answer",
+}
 
 
 async def link_for(feedback: RunningService, survey_id: str) -> str:
@@ -284,11 +305,18 @@ async def test_staff_read_a_tickets_survey_but_never_its_link(
     assert (survey["ticket_number"], survey["customer_id"]) == (resolved.data.number, resolved.data.customer_id)
     assert (survey["status"], survey["answer"]) == ("open", None)
     assert at(survey["created_at"]) == NOW
-    assert "link" not in survey and token not in r.text
-    # a notifier is not staff, and staff cannot fetch links
-    assert (await feedback.client.get(url, headers=NOTIFIER)).status_code == 403
-    assert (await feedback.client.get("/v1/survey-deliveries", headers=agent_headers())).status_code == 403
-    assert (await feedback.client.get("/v1/survey-deliveries", headers=admin_headers())).status_code == 403
+    assert set(survey) == STAFF_FIELDS and token not in r.text
+    r = await feedback.client.get(url, headers=admin_headers())
+    assert set(r.json()) == STAFF_FIELDS and token not in r.text
+    # a notifier is not staff, and staff cannot fetch links nor touch their delivery
+    r = await feedback.client.get(url, headers=NOTIFIER)
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "staff_required")
+    delivered = f"/v1/survey-deliveries/{survey['id']}/delivered"
+    for staff in (agent_headers(), admin_headers()):
+        r = await feedback.client.get("/v1/survey-deliveries", headers=staff)
+        assert r.status_code == 403 and token not in r.text
+        assert (await feedback.client.post(delivered, headers=staff)).status_code == 403
+    assert (await feedback.client.get("/v1/survey-deliveries")).status_code == 401
 
     r = await feedback.client.get(f"/v1/tickets/{uuid.uuid4()}/survey", headers=agent_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found")
@@ -319,6 +347,11 @@ async def test_the_delivery_system_fetches_each_link_until_it_reports_it_sent(
     delivered = await staff_survey(feedback, uuid.UUID(one["ticket_id"]))
     assert delivered is not None and delivered["delivered_at"] == r.json()["delivered_at"]
 
+    # the customer answers through the link the delivery system sent: nothing is left to deliver
+    r = await answer(feedback, link_path(rest["items"][0]["link"]), GOOD_ANSWER)
+    assert r.status_code == 201, r.text
+    assert (await feedback.client.get("/v1/survey-deliveries", headers=NOTIFIER)).json()["items"] == []
+
     missing = await feedback.client.post(f"/v1/survey-deliveries/{uuid.uuid4()}/delivered", headers=NOTIFIER)
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "survey_not_found")
 
@@ -329,8 +362,35 @@ async def test_the_delivery_system_fetches_each_link_until_it_reports_it_sent(
         f"survey:{rest['items'][0]['survey_id']}",
     }
     assert all(e["actor"] == "mailer" and e["role"] == "notifier" for e in audit["items"])
-    token = one["link"].rsplit("/", 1)[-1]
-    assert token not in json.dumps(audit)
+    for item in (one, rest["items"][0]):
+        assert item["link"].rsplit("/", 1)[-1] not in json.dumps(audit)
+
+
+async def test_no_record_on_the_feedback_topic_carries_a_survey_token(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    """Links are credentials: whoever reads the topic (or the outbox kept for replay) must not
+    be able to answer a survey."""
+    _, answered = await create_survey(feedback, platform)
+    _, delivered = await create_survey(feedback, platform)
+    assert (await answer(feedback, link_path(answered["link"]), GOOD_ANSWER)).status_code == 201
+    r = await feedback.client.post(f"/v1/survey-deliveries/{delivered['id']}/delivered", headers=NOTIFIER)
+    assert r.status_code == 200
+    secrets = [s["link"].rsplit("/", 1)[-1].encode() for s in (answered, delivered)] + [PUBLIC_URL.encode()]
+
+    records = await read_topic(platform, feedback_topic(platform), count=3)
+    types = sorted(json.loads(r.value)["type"] for r in records)
+    assert types == ["feedback.received.v1", "feedback.survey_sent.v2", "feedback.survey_sent.v2"]
+    for record in records:
+        raw = b"".join([record.key or b"", record.value or b"", *(k.encode() + v for k, v in record.headers)])
+        assert not [s for s in secrets if s in raw], record
+
+    table = messaging.outbox
+    async with feedback.runtime.sessions() as session:
+        rows = (await session.execute(select(table.c.payload, table.c.headers))).all()
+    assert len(rows) == 3
+    for payload, headers in rows:
+        assert not [s for s in secrets if s.decode() in payload + json.dumps(headers)]
 
 
 async def test_an_address_guessing_survey_links_is_slowed_down(

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ticketloop_feedback.app import create_app
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys.domain import SurveyStatus, is_token_shaped, new_token, status_at, survey_link
 from ticketloop_feedback.surveys.schemas import SurveyAnswer
@@ -76,3 +77,34 @@ def test_production_refuses_survey_links_customers_cannot_reach() -> None:
     assert FeedbackSettings(platform=production, public_base_url="https://feedback.example.com").platform.env == (
         "production"
     )
+
+
+def _property_names(schema: Any, components: dict[str, Any], seen: frozenset[str] = frozenset()) -> set[str]:
+    """Every property name a response schema can hold, following `$ref`s."""
+    if isinstance(schema, list):
+        return {name for item in schema for name in _property_names(item, components, seen)}
+    if not isinstance(schema, dict):
+        return set()
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit("/", 1)[-1]
+        return set() if name in seen else _property_names(components[name], components, seen | {name})
+    names = set(schema.get("properties", {}))
+    return names | {n for value in schema.values() for n in _property_names(value, components, seen)}
+
+
+def test_only_the_delivery_system_is_given_links_and_only_the_link_takes_an_answer() -> None:
+    spec = create_app().openapi()
+    components = spec["components"]["schemas"]
+    given_links: set[str] = set()
+    answering: set[str] = set()
+    for path, operations in spec["paths"].items():
+        for method, op in operations.items():
+            responses = [r.get("content", {}) for r in op["responses"].values()]
+            if {"link", "token"} & _property_names(responses, components):
+                given_links.add(f"{method.upper()} {path}")
+            body = op.get("requestBody", {}).get("content", {})
+            if "SurveyAnswer" in str(body):
+                answering.add(f"{method.upper()} {path}")
+    assert given_links == {"GET /v1/survey-deliveries"}  # notifier only (see the integration tests)
+    assert answering == {"POST /v1/surveys/{token}"}  # the link itself, no staff token

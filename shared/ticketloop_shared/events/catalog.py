@@ -211,6 +211,9 @@ class SlaBreached(Envelope):
 class SurveySent(Envelope):
     """Emitted by feedback (until v2 replaced it) when a survey was created for a resolved ticket."""
 
+    # Subscribers see in the published schema that this version is no longer produced.
+    model_config = ConfigDict(json_schema_extra={"deprecated": True})
+
     type: Literal[EventType.FEEDBACK_SURVEY_SENT] = EventType.FEEDBACK_SURVEY_SENT
     data: SurveySentData
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, DateTime, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_feedback.db import Base
@@ -25,6 +25,8 @@ class Survey(Base):
             "(answered_at IS NULL) = (csat IS NULL) AND (answered_at IS NULL) = (nps IS NULL)",
             name="answer_complete",
         ),
+        # The delivery list reads only surveys not yet reported delivered, in id order.
+        Index("ix_surveys_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -113,9 +113,9 @@ class Delivery(BaseModel):
     ticket_id: uuid.UUID
     ticket_number: str
     customer_id: str
-    link: str
-    created_at: datetime
-    expires_at: datetime
+    link: Annotated[str, Field(description="The customer's credential: send it to them; do not log it.")]
+    created_at: Annotated[datetime, Field(description="When the survey opened; the link is due from then.")]
+    expires_at: Annotated[datetime, Field(description="After this the link takes no answer and leaves the list.")]
 
 
 class DeliveryPage(BaseModel):

@@ -68,5 +68,6 @@ async def on_feedback_received(uow: Unit, event: FeedbackReceived) -> None:
     await service.record_answer(uow.session, data=event.data)
 
 
-# feedback.survey_sent is deliberately absent: no report uses it yet, so the consumer skips it
-# (counted as "ignored") instead of writing an inbox row for nothing.
+# feedback.survey_sent (v1 and v2 alike) is deliberately absent: no report uses it yet, so the
+# consumer skips it (counted as "ignored") instead of writing an inbox row for nothing. A report
+# that needs it registers both versions with the same effect (tests/contract/test_event_versions.py).
