@@ -55,6 +55,19 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
         yield session
 
 
+async def _keep_session_state(_: asyncpg.Connection) -> None:
+    """Nothing to reset: pooled statement connections never change session state. (asyncpg's
+    default reset costs a round trip per release; an open transaction is still rolled back.)"""
+
+
+async def make_statement_pool(url: str, *, size: int = 10) -> asyncpg.Pool:
+    """A plain asyncpg pool for a hot write that is one statement, in autocommit: one round
+    trip, no BEGIN/COMMIT, no ORM. Parameters are customer data; asyncpg never logs them."""
+    pool = await asyncpg.create_pool(asyncpg_dsn(url), min_size=1, max_size=size, timeout=10, reset=_keep_session_state)
+    assert pool is not None
+    return pool
+
+
 def asyncpg_dsn(url: str) -> str:
     """The same database as a plain DSN for asyncpg (LISTEN connections, admin tasks)."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

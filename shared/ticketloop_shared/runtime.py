@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import MetaData, Table, text
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketloop_shared import migrations
 from ticketloop_shared.clock import Clock, SystemClock
-from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker
+from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker, make_statement_pool
 from ticketloop_shared.events.catalog import EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
@@ -104,6 +105,7 @@ class Runtime:
             self.settings.database_url, pool_size=self.settings.db_pool_size, pre_ping=self.settings.db_pre_ping
         )
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.statements: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
@@ -122,6 +124,7 @@ class Runtime:
             source=self.spec.name,
             cause=cause,
             on_commit=self.wake_relay,
+            statements=self.statements,
         )
 
     async def migrate(self) -> None:
@@ -133,6 +136,9 @@ class Runtime:
         """Migrate, connect to Kafka, and start relay, consumer, broker watch and sweeps."""
         if self.settings.migrate_on_start:
             await self._when_available("migrate", self.migrate)
+        if self.settings.db_statement_pool_size:
+            size = self.settings.db_statement_pool_size
+            self.statements = await make_statement_pool(self.settings.database_url, size=size)
         await ensure_topics(self.platform, self.topics.all())
         self.producer = make_producer(self.platform, client_id=f"{self.spec.name}-producer")
         await self.producer.start()
@@ -291,4 +297,6 @@ class Runtime:
             self.relay.close()
         if self.producer is not None:
             await self.producer.stop()
+        if self.statements is not None:
+            await self.statements.close()
         await self.engine.dispose()

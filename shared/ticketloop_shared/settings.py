@@ -102,6 +102,8 @@ class ServiceSettings(BaseSettings):
     # Events applied per consumer transaction (one inbox statement, one outbox statement).
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Connections for one-statement hot writes in autocommit (0: the service needs none).
+    db_statement_pool_size: int = Field(default=0, ge=0, le=200)
     # Ping each pooled connection before use (a round trip per transaction; off by default).
     db_pre_ping: bool = False
     # How long start-up waits for an unavailable database before giving up.

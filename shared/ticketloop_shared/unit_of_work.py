@@ -10,12 +10,13 @@ the events are written to the outbox in one statement just before the transactio
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar, cast
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_shared.clock import Clock
@@ -67,7 +68,13 @@ def build_event(
 
 @dataclass
 class UnitOfWork(Generic[S]):
-    """The session, clock, settings and event sink of one transaction."""
+    """The session, clock, settings and event sink of one transaction.
+
+    `statements` is the service's autocommit pool, for a unit whose whole write is one
+    statement (state and outbox rows together, see `claim_outbox_rows`): it then costs one
+    round trip instead of BEGIN, statement and COMMIT. Such a unit leaves `session` unused (a
+    session that never ran a statement opens no transaction).
+    """
 
     session: AsyncSession
     clock: Clock
@@ -75,6 +82,7 @@ class UnitOfWork(Generic[S]):
     source: str
     outbox: Outbox
     cause: Envelope | None = None
+    statements: asyncpg.Pool | None = None
     events: list[Envelope] = field(default_factory=list)
     written: int = 0
 
@@ -112,7 +120,8 @@ class UnitOfWork(Generic[S]):
 
     def claim_outbox_rows(self) -> list[dict[str, object]]:
         """Hand the staged events' outbox rows to a statement that writes them itself, so a hot
-        path writes its state and its events in one round trip; they count as written."""
+        path writes its state and its events in one round trip; they count as written (the
+        relay is woken after the unit ends)."""
         rows = self.outbox.rows(self.events)
         self.written += len(rows)
         self.events.clear()
@@ -138,11 +147,20 @@ async def unit_of_work(
     source: str,
     cause: Envelope | None = None,
     on_commit: Callable[[], None] | None = None,
+    statements: asyncpg.Pool | None = None,
 ) -> AsyncIterator[UnitOfWork[S]]:
     """One transaction: the staged events go to the outbox, then commit; any error rolls back."""
     async with sessions() as session:
         async with session.begin():
-            uow = UnitOfWork(session=session, clock=clock, settings=settings, source=source, outbox=outbox, cause=cause)
+            uow = UnitOfWork(
+                session=session,
+                clock=clock,
+                settings=settings,
+                source=source,
+                outbox=outbox,
+                cause=cause,
+                statements=statements,
+            )
             yield uow
             wrote = uow.written + len(uow.events)
             await uow.flush_events()
@@ -151,6 +169,20 @@ async def unit_of_work(
 
 
 Handler = Callable[[UnitOfWork[Any], Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """A handler that takes a run of consecutive events of one type in one call, so it can
+    apply them in one statement: a consumer that shares its event loop with busy HTTP then
+    pays a few round trips per poll batch, not one per event. Called with one event, it
+    handles that one (the consumer's one-by-one fallback, the contract tier)."""
+
+    run: Callable[[UnitOfWork[Any], Sequence[Any]], Awaitable[None]]
+
+    async def __call__(self, uow: UnitOfWork[Any], event: Any) -> None:
+        with uow.caused_by(event):
+            await self.run(uow, [event])
 
 
 class Handlers(Generic[S]):
@@ -176,6 +208,25 @@ class Handlers(Generic[S]):
             if event_class in self._by_class:
                 raise ValueError(f"{event_class.__name__} already has a handler")
             self._by_class[event_class] = cast(Handler, handler)
+            return handler
+
+        return register
+
+    def on_batch(
+        self, event_class: type[E]
+    ) -> Callable[
+        [Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]]],
+        Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]],
+    ]:
+        """Register the decorated function as the handler of runs of `event_class` events
+        (it sets each event as the cause of what it emits, with `uow.caused_by`)."""
+
+        def register(
+            handler: Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]],
+        ) -> Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]]:
+            if event_class in self._by_class:
+                raise ValueError(f"{event_class.__name__} already has a handler")
+            self._by_class[event_class] = BatchHandler(cast(Any, handler))
             return handler
 
         return register

@@ -22,7 +22,7 @@ from ticketloop_intake.tickets.schemas import TicketCreate
 from ticketloop_routing.organisation.service import load_if_empty
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.clock import FrozenClock
-from ticketloop_shared.db import make_engine, make_sessionmaker, transaction
+from ticketloop_shared.db import make_engine, make_sessionmaker, make_statement_pool, transaction
 from ticketloop_shared.events import Envelope, Topics, parse_event
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.messaging.outbox import Outbox
@@ -120,7 +120,13 @@ async def _story_known_to(
 
         session.add(ChannelClient(id=channel.id, name="contract", channels=["web"], key_hash="x" * 64))
     uow: UnitOfWork[IntakeSettings]
-    async with unit_of_work(sessions, outbox=outbox, clock=FrozenClock(T0), settings=settings, source="intake") as uow:
-        view = await tickets.create_ticket(uow, report=report, client=channel)
+    pool = await make_statement_pool(settings.database_url, size=1)
+    try:
+        async with unit_of_work(
+            sessions, outbox=outbox, clock=FrozenClock(T0), settings=settings, source="intake", statements=pool
+        ) as uow:
+            view = await tickets.create_ticket(uow, report=report, client=channel)
+    finally:
+        await pool.close()
     ticket = view.ticket
     return Story(created_at=T0, ticket_id=ticket.id, number=ticket.number, customer_id=ticket.customer_id)

@@ -22,8 +22,11 @@ from tests.support import (
     serve,
 )
 from ticketloop_intake.app import create_app
+from ticketloop_intake.idempotency.models import IdempotencyRecord
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets.handlers import on_tickets_assigned
 from ticketloop_intake.tickets.models import Ticket
+from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import Topics
 from ticketloop_shared.settings import PlatformSettings
 
@@ -101,6 +104,25 @@ async def test_concurrent_retries_with_one_key_create_one_ticket(intake: Running
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert await count_tickets(intake) == 1
+
+
+async def test_a_key_older_than_its_ttl_creates_a_new_ticket_and_then_replays_that_one(
+    intake: RunningService,
+) -> None:
+    body = create_ticket_body()
+    headers = channel_headers(**{"Idempotency-Key": "aged-1"})
+    first = await intake.client.post("/v1/tickets", json=body, headers=headers)
+    async with intake.runtime.sessions() as session, session.begin():
+        record = await session.scalar(select(IdempotencyRecord).where(IdempotencyRecord.key == "aged-1"))
+        assert record is not None and record.resource_id == uuid.UUID(first.json()["id"]) and record.status_code == 201
+        record.created_at -= timedelta(hours=IntakeSettings().idempotency_ttl_hours + 1)
+    second = await intake.client.post("/v1/tickets", json=body, headers=headers)
+    third = await intake.client.post("/v1/tickets", json=body, headers=headers)
+    assert second.status_code == third.status_code == 201
+    assert second.json()["id"] != first.json()["id"]
+    assert "Idempotent-Replayed" not in second.headers
+    assert third.json()["id"] == second.json()["id"] and third.headers["Idempotent-Replayed"] == "true"
+    assert await count_tickets(intake) == 2
 
 
 async def test_idempotency_key_reused_for_another_request_is_refused(intake: RunningService) -> None:
@@ -215,3 +237,50 @@ async def test_an_assignment_shows_its_owner_once_and_a_late_older_one_changes_n
     assert shown["status"] == "in_progress"
     assert shown["assignee"]["agent_id"] == "agent-new"
     assert [e["kind"] for e in shown["timeline"]].count("assigned") == 1
+
+
+async def test_a_run_of_assignments_applies_in_one_call_in_order_per_ticket(intake: RunningService) -> None:
+    """The batch handler: several tickets, one of them assigned twice (later one wins, both
+    entries kept), all in one call on the real database."""
+    stories = []
+    for _ in range(3):
+        ticket = (await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())).json()
+        stories.append(
+            Story(
+                created_at=datetime.fromisoformat(ticket["created_at"]),
+                ticket_id=uuid.UUID(ticket["id"]),
+                number=ticket["number"],
+                customer_id=ticket["customer"]["id"],
+            )
+        )
+    t0 = stories[0].created_at
+    run = [
+        stories[0].assigned(t0 + timedelta(seconds=1), agent="agent-a"),
+        stories[1].assigned(t0 + timedelta(seconds=1), agent="agent-b"),
+        stories[0].assigned(t0 + timedelta(seconds=5), agent="agent-c"),
+        stories[2].assigned(t0 + timedelta(seconds=1), agent="agent-d"),
+    ]
+    async with intake.runtime.unit_of_work() as uow:
+        await on_tickets_assigned(uow, run)
+
+    async def owner(story: Story) -> tuple[str, int]:
+        shown = (await intake.client.get(f"/v1/tickets/{story.ticket_id}", headers=agent_headers())).json()
+        assert shown["status"] == "in_progress"
+        return shown["assignee"]["agent_id"], [e["kind"] for e in shown["timeline"]].count("assigned")
+
+    assert await owner(stories[0]) == ("agent-c", 2)
+    assert await owner(stories[1]) == ("agent-b", 1)
+    assert await owner(stories[2]) == ("agent-d", 1)
+
+
+async def test_a_run_with_an_unknown_ticket_fails_whole_so_the_consumer_can_isolate_it(
+    intake: RunningService,
+) -> None:
+    ticket = (await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())).json()
+    known = Story(created_at=datetime.fromisoformat(ticket["created_at"]), ticket_id=uuid.UUID(ticket["id"]))
+    unknown = Story().assigned(known.created_at, agent="agent-x")
+    with pytest.raises(PermanentEventError):
+        async with intake.runtime.unit_of_work() as uow:
+            await on_tickets_assigned(uow, [known.assigned(known.created_at, agent="agent-a"), unknown])
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert shown["assignee"] is None  # rolled back with the run

@@ -22,6 +22,9 @@ class IntakeSettings(ServiceSettings):
 
     database_url: str = embedded_database_url("ticketloop_intake")
     http_port: int = 8001
+    # `POST /v1/tickets` writes ticket, timeline, outbox row (and idempotency key) in one
+    # autocommit statement on these connections.
+    db_statement_pool_size: int = Field(default=10, ge=1, le=200)
     ticket_number_prefix: str = Field(default="T", pattern=r"^[A-Z]{1,4}$")
     # A channel client created at start with this key, for development and the 5-minute tour.
     dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)

@@ -45,7 +45,7 @@ from ticketloop_shared.metrics import (
     OFFSET_RESETS,
 )
 from ticketloop_shared.settings import PlatformSettings
-from ticketloop_shared.unit_of_work import Handler, UnitOfWork
+from ticketloop_shared.unit_of_work import BatchHandler, Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +290,7 @@ class EventConsumer:
                 consumer=self.group_id,
                 events=[(i.event.id, i.event.type) for i in typed if i.event is not None],
             )
+            run: list[_Item] = []  # consecutive events for one batch handler, applied in one call
             for item in items:
                 if item.event is None:
                     continue
@@ -297,10 +298,19 @@ class EventConsumer:
                     duplicates.append(item)
                     continue
                 fresh.discard(item.event.id)  # the same event twice in one batch: handle once
-                assert item.handler is not None
-                with uow.caused_by(item.event):
-                    await item.handler(uow, item.event)
+                handler = item.handler
+                assert handler is not None
+                if run and run[0].handler is not handler:
+                    await self._apply_run(uow, run)
+                    run = []
+                if isinstance(handler, BatchHandler):
+                    run.append(item)
+                else:
+                    with uow.caused_by(item.event):
+                        await handler(uow, item.event)
                 handled.append(item)
+            if run:
+                await self._apply_run(uow, run)
             letters = [self._letter(i, i.poison, attempts=1) for i in items if i.poison is not None]
             await park(uow.session, self.dead_letters, letters)
         for item in handled:
@@ -309,6 +319,12 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(self.service, item.event_type, "duplicate").inc()
         self.handled += len(handled)
         await self._announce([i for i in items if i.poison is not None])
+
+    @staticmethod
+    async def _apply_run(uow: UnitOfWork[Any], run: list[_Item]) -> None:
+        handler = run[0].handler
+        assert isinstance(handler, BatchHandler)
+        await handler.run(uow, [i.event for i in run])
 
     async def _apply_alone(self, item: _Item) -> None:
         """One event in its own transaction, retried a capped number of times; then parked."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, text, update
+import asyncpg
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -13,20 +14,21 @@ from ticketloop_intake.customers.crypto import CLEAR, ERASED_VALUE
 from ticketloop_intake.customers.models import CustomerErasure, CustomerKey
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 
-# The key a customer has, creating it with `:wrapped` if there is none: one round trip. Under a
-# concurrent first insert the SELECT (its snapshot taken before) can miss it: the caller retries.
-_KEY_FOR = text(
-    "WITH ins AS (INSERT INTO customer_keys (customer_id, wrapped_key) VALUES (:customer_id, :wrapped) "
+# The key a customer has, creating it with `$2` if there is none: one round trip, in autocommit
+# (a key may well exist before its first ticket commits). Under a concurrent first insert the
+# SELECT (its snapshot taken before) can miss it: the caller retries.
+_KEY_FOR = (
+    "WITH ins AS (INSERT INTO customer_keys (customer_id, wrapped_key) VALUES ($1, $2) "
     "ON CONFLICT (customer_id) DO NOTHING RETURNING wrapped_key) "
     "SELECT wrapped_key FROM ins UNION ALL "
-    "SELECT wrapped_key FROM customer_keys WHERE customer_id = :customer_id LIMIT 1"
+    "SELECT wrapped_key FROM customer_keys WHERE customer_id = $1 LIMIT 1"
 )
 
 
-async def key_for(session: AsyncSession, customer_id: str, *, wrapped_if_new: bytes) -> bytes | None:
+async def key_for(statements: asyncpg.Pool, customer_id: str, *, wrapped_if_new: bytes) -> bytes | None:
     """The customer's wrapped key, created from `wrapped_if_new` when they have none."""
-    result: bytes | None = await session.scalar(_KEY_FOR, {"customer_id": customer_id, "wrapped": wrapped_if_new})
-    return result
+    result = await statements.fetchval(_KEY_FOR, customer_id, wrapped_if_new)
+    return bytes(result) if result is not None else None
 
 
 async def keys(session: AsyncSession, customer_ids: Sequence[str]) -> dict[str, bytes]:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketloop_intake.customers import crypto, repository
@@ -64,9 +65,11 @@ class KeyRing:
         while len(self._cache) > self.max_entries:
             self._cache.pop(next(iter(self._cache)))
 
-    async def for_sealing(self, session: AsyncSession, customer_id: str, settings: IntakeSettings) -> bytes:
-        """The customer's key, created on their first ticket."""
-        slot = (self._db(session), customer_id)
+    async def for_sealing(self, uow: UnitOfWork[IntakeSettings], customer_id: str) -> bytes:
+        """The customer's key, created on their first ticket (committed at once, on its own: a
+        key without a ticket is harmless, a ticket sealed with a key that lost a race is not)."""
+        settings = uow.settings
+        slot = (self._db(uow.session), customer_id)
         hit = self._fresh(slot, settings.customer_key_cache_seconds)
         if hit is not None and hit[0] is not None:
             return hit[0]
@@ -74,7 +77,7 @@ class KeyRing:
         for _ in range(3):  # a concurrent first ticket of the same customer can hide its key once
             new = crypto.new_key()
             wrapped = await repository.key_for(
-                session, customer_id, wrapped_if_new=crypto.wrap(master, new, customer_id=customer_id)
+                statements(uow), customer_id, wrapped_if_new=crypto.wrap(master, new, customer_id=customer_id)
             )
             if wrapped is not None:
                 key = crypto.unwrap(master, wrapped, customer_id=customer_id)
@@ -110,6 +113,13 @@ class KeyRing:
 
 
 KEYS = KeyRing()
+
+
+def statements(uow: UnitOfWork[IntakeSettings]) -> asyncpg.Pool:
+    """intake's autocommit pool (the runtime always opens one for intake)."""
+    if uow.statements is None:
+        raise RuntimeError("intake needs the unit of work's statement pool (db_statement_pool_size)")
+    return uow.statements
 
 
 @dataclass(frozen=True)

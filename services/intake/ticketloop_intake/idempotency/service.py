@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+import asyncpg
 from fastapi import Response
 from pydantic import BaseModel
 from sqlalchemy import delete, select, update
@@ -85,6 +86,36 @@ async def run_once(
         .values(status_code=status_code, resource_id=resource_id)
     )
     return json_response(body, status_code)
+
+
+async def replay(
+    session: AsyncSession,
+    statements: asyncpg.Pool,
+    *,
+    scope: str,
+    key: str,
+    request_hash: str,
+    render: Callable[[uuid.UUID], Awaitable[BaseModel]],
+    now: datetime,
+    ttl: timedelta,
+) -> Response | None:
+    """The first response again, for a key whose record the one-statement write found taken;
+    None when that record had expired: it is forgotten at once, in autocommit (the caller's next
+    one-statement write must not wait on this request's own transaction), and the caller may
+    use the key afresh."""
+    record = await session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+    if record is None or record.created_at < now - ttl:
+        await statements.execute(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3", scope, key, now - ttl
+        )
+        return None
+    if record.resource_id is None or record.status_code is None:
+        raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
+    if record.request_hash != request_hash:
+        raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    return json_response(await render(record.resource_id), record.status_code, {REPLAYED_HEADER: "true"})
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, ttl: timedelta) -> int:

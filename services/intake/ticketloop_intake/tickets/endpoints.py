@@ -11,11 +11,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.deps import ChannelDep
-from ticketloop_intake.idempotency.service import fingerprint, run_once
+from ticketloop_intake.customers.service import statements
+from ticketloop_intake.idempotency.service import fingerprint, json_response, replay, run_once
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import Status
 from ticketloop_intake.tickets.models import Ticket
+from ticketloop_intake.tickets.repository import Claim, KeyTaken
 from ticketloop_intake.tickets.schemas import (
     AssigneeOut,
     Category,
@@ -33,6 +35,7 @@ from ticketloop_intake.tickets.schemas import (
 from ticketloop_intake.tickets.service import TicketView
 from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.errors import Conflict
 from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import MAX_OFFSET, ShortText
@@ -146,15 +149,30 @@ async def create_ticket(
     body: TicketCreate, request: Request, uow: IntakeUow, client: ChannelDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """A channel reports a problem; the response reads back the ticket, its number and deadlines."""
-    return await _once(
-        uow,
-        request,
-        scope=f"channel:{client.id}",
-        key=idempotency_key,
-        body=body,
-        status_code=201,
-        action=lambda: service.create_ticket(uow, report=body, client=client),
-    )
+    claim = None
+    if idempotency_key is not None:
+        request_hash = fingerprint("POST", request.url.path, body)
+        claim = Claim(f"channel:{client.id}", idempotency_key, request_hash, 201, uow.now())
+    for _ in range(3):  # a key whose record expired is used afresh; racing retries replay
+        try:
+            view = await service.create_ticket(uow, report=body, client=client, claim=claim)
+        except KeyTaken:
+            assert claim is not None
+            replayed = await replay(
+                uow.session,
+                statements(uow),
+                scope=claim.scope,
+                key=claim.key,
+                request_hash=claim.request_hash,
+                render=_renderer(uow.session, uow.settings),
+                now=claim.created_at,
+                ttl=timedelta(hours=uow.settings.idempotency_ttl_hours),
+            )
+            if replayed is not None:
+                return replayed
+            continue
+        return json_response(render(view), 201)
+    raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
 
 
 @router.get("", response_model=TicketPage)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import TextClause, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import JSONB
+import asyncpg
+from sqlalchemy import TextClause, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,102 +29,150 @@ class NumberBlocks:
 
     def __init__(self, block: int = 100) -> None:
         self.block = block
-        self._free: dict[str, list[int]] = {}
+        self._free: dict[int, list[int]] = {}
 
-    async def next(self, session: AsyncSession) -> int:
-        """The next number for the session's database."""
-        free = self._free.setdefault(str(session.get_bind().engine.url), [])
+    async def next(self, statements: asyncpg.Pool) -> int:
+        """The next number for the pool's database."""
+        free = self._free.setdefault(id(statements), [])
         while not free:
-            values = await session.scalars(
-                select(TICKET_NUMBER_SEQ.next_value()).select_from(func.generate_series(1, self.block))
+            values = await statements.fetch(
+                f"SELECT nextval('{TICKET_NUMBER_SEQ.name}') FROM generate_series(1, $1)", self.block
             )
-            free.extend(sorted((int(v) for v in values), reverse=True))
+            free.extend(sorted((int(v[0]) for v in values), reverse=True))
         return free.pop()
 
 
 NUMBERS = NumberBlocks()
 _TICKETS = Base.metadata.tables["tickets"]
 _TIMELINE = Base.metadata.tables["timeline"]
-_OUTBOX = Base.metadata.tables["outbox"]
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "headers")
+_CLAIM_COLUMNS = ("scope", "key", "request_hash", "status_code", "resource_id", "created_at")
 
 
-def _create_statement() -> TextClause:
-    """Ticket, first timeline entry and the outbox row in one statement (one round trip)."""
+@dataclass(frozen=True)
+class Claim:
+    """An Idempotency-Key taken by the statement that does the work: the key's record is written
+    with the ticket (one round trip), and a second use of the key fails the whole statement."""
 
-    def values(prefix: str, names: list[str]) -> str:
-        return ", ".join(f":{prefix}{n}" for n in names)
-
-    tickets = [c.name for c in _TICKETS.columns]
-    timeline = [c.name for c in _TIMELINE.columns]
-    outbox = list(_OUTBOX_COLUMNS)
-    return text(
-        f"WITH t AS (INSERT INTO tickets ({', '.join(tickets)}) VALUES ({values('t_', tickets)})), "
-        f"e AS (INSERT INTO timeline ({', '.join(timeline)}) VALUES ({values('e_', timeline)})) "
-        f"INSERT INTO outbox ({', '.join(outbox)}) VALUES ({values('o_', outbox)})"
-    ).bindparams(bindparam("o_headers", type_=JSONB))
+    scope: str
+    key: str
+    request_hash: str
+    status_code: int
+    created_at: datetime
 
 
-_CREATE = _create_statement()
-
-
-async def insert_new(
-    session: AsyncSession, ticket: Ticket, entry: TimelineEntry, *, outbox_row: dict[str, object]
-) -> None:
-    """Write a new ticket, its first timeline entry and its `ticket.created` outbox row in one
-    statement: the hot path of the whole system (no ORM flush, no read-back)."""
-    params: dict[str, object] = {f"t_{c.name}": getattr(ticket, c.key) for c in _TICKETS.columns}
-    params.update({f"e_{c.name}": getattr(entry, c.key) for c in _TIMELINE.columns})
-    params.update({f"o_{name}": outbox_row[name] for name in _OUTBOX_COLUMNS})
-    await session.execute(_CREATE, params)
-
-
-async def apply_assignment(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    statuses: Mapping[str, str],
-    agent_id: str,
-    agent_name: str,
-    department_id: str,
-    department_name: str,
-    assigned_at: datetime,
-    entry_id: uuid.UUID,
-    entry_body: bytes,
-) -> bool:
-    """Set the owner (status moved by `statuses`) and add the timeline entry, unless a newer
-    assignment is already shown; False when nothing was applied (or no such ticket). One
-    precompiled statement: intake applies one per ticket, while it also takes new ones."""
-    moves = sorted(statuses.items())
-    params: dict[str, object] = {
-        "ticket_id": ticket_id,
-        "agent_id": agent_id,
-        "agent_name": agent_name,
-        "department_id": department_id,
-        "department_name": department_name,
-        "assigned_at": assigned_at,
-        "entry_id": entry_id,
-        "entry_body": entry_body,
-    }
-    for i, (old, new) in enumerate(moves):
-        params[f"old{i}"], params[f"new{i}"] = old, new
-    result = await session.execute(_assignment_statement(len(moves)), params)
-    return result.first() is not None
+class KeyTaken(Exception):
+    """The Idempotency-Key already has a record: nothing was written; replay instead."""
 
 
 @cache
-def _assignment_statement(moves: int) -> TextClause:
+def _create_statement(with_claim: bool) -> str:
+    """Ticket, first timeline entry, outbox row (and the key's record) in one statement."""
+    n = 0
+
+    def values(count: int) -> str:
+        nonlocal n
+        n += count
+        return ", ".join(f"${i}" for i in range(n - count + 1, n + 1))
+
+    tickets = [c.name for c in _TICKETS.columns]
+    timeline = [c.name for c in _TIMELINE.columns]
+    parts = [
+        f"t AS (INSERT INTO tickets ({', '.join(tickets)}) VALUES ({values(len(tickets))}))",
+        f"e AS (INSERT INTO timeline ({', '.join(timeline)}) VALUES ({values(len(timeline))}))",
+    ]
+    if with_claim:
+        parts.append(f"k AS (INSERT INTO idempotency_keys ({', '.join(_CLAIM_COLUMNS)}) VALUES ({values(6)}))")
+    outbox = f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) VALUES ({values(5)}, ${n + 1}::jsonb)"
+    return f"WITH {', '.join(parts)} {outbox}"
+
+
+async def insert_new(
+    statements: asyncpg.Pool,
+    ticket: Ticket,
+    entry: TimelineEntry,
+    *,
+    outbox_row: dict[str, object],
+    claim: Claim | None = None,
+) -> None:
+    """Write a new ticket, its first timeline entry, its `ticket.created` outbox row and the
+    Idempotency-Key's record in one autocommit statement: the hot path of the whole system (no
+    BEGIN/COMMIT, no ORM flush, no read-back). Raises `KeyTaken` when the key has a record."""
+    args: list[object] = [getattr(ticket, c.key) for c in _TICKETS.columns]
+    args += [getattr(entry, c.key) for c in _TIMELINE.columns]
+    if claim is not None:
+        args += [claim.scope, claim.key, claim.request_hash, claim.status_code, ticket.id, claim.created_at]
+    args += [outbox_row[name] for name in _OUTBOX_COLUMNS[:-1]]
+    args.append(json.dumps(outbox_row["headers"]))
+    try:
+        await statements.execute(_create_statement(claim is not None), *args)
+    except asyncpg.UniqueViolationError as exc:
+        if claim is not None and exc.table_name == "idempotency_keys":
+            raise KeyTaken(claim.key) from exc
+        raise
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One assignment to show on its ticket, with the id and body of its timeline entry."""
+
+    ticket_id: uuid.UUID
+    agent_id: str
+    agent_name: str
+    department_id: str
+    department_name: str
+    assigned_at: datetime
+    entry_id: uuid.UUID
+    entry_body: bytes
+
+
+async def apply_assignments(
+    session: AsyncSession, assignments: Sequence[Shown], *, statuses: Mapping[str, str]
+) -> set[uuid.UUID]:
+    """Set each ticket's owner (status moved by `statuses`) and add its timeline entry, unless a
+    newer assignment is already shown, in one statement for the whole run: intake applies these
+    on the event loop that also takes new tickets, so a round trip per event would let them fall
+    behind. Returns the tickets applied. One ticket appears at most once (the caller splits)."""
+    moves = sorted(statuses.items())
+    params: dict[str, object] = {
+        "ticket_ids": [a.ticket_id for a in assignments],
+        "agent_ids": [a.agent_id for a in assignments],
+        "agent_names": [a.agent_name for a in assignments],
+        "department_ids": [a.department_id for a in assignments],
+        "department_names": [a.department_name for a in assignments],
+        "assigned_ats": [a.assigned_at for a in assignments],
+        "entry_ids": [a.entry_id for a in assignments],
+        "entry_bodies": [a.entry_body for a in assignments],
+    }
+    for i, (old, new) in enumerate(moves):
+        params[f"old{i}"], params[f"new{i}"] = old, new
+    result = await session.execute(_assignments_statement(len(moves)), params)
+    return {row[0] for row in result.all()}
+
+
+@cache
+def _assignments_statement(moves: int) -> TextClause:
     whens = " ".join(f"WHEN :old{i} THEN :new{i}" for i in range(moves))
     return text(
-        "WITH updated AS ("
-        f"UPDATE tickets SET status = CASE status {whens} ELSE status END, "
-        "assignee_id = :agent_id, assignee_name = :agent_name, department_id = :department_id, "
-        "department_name = :department_name, assigned_at = :assigned_at, updated_at = now() "
-        "WHERE id = :ticket_id AND (assigned_at IS NULL OR assigned_at <= :assigned_at) RETURNING id) "
+        "WITH input AS (SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:agent_ids AS text[]), "
+        "CAST(:agent_names AS text[]), CAST(:department_ids AS text[]), CAST(:department_names AS text[]), "
+        "CAST(:assigned_ats AS timestamptz[]), CAST(:entry_ids AS uuid[]), CAST(:entry_bodies AS bytea[])) "
+        "AS i(ticket_id, agent_id, agent_name, department_id, department_name, assigned_at, entry_id, entry_body)), "
+        "updated AS ("
+        f"UPDATE tickets t SET status = CASE t.status {whens} ELSE t.status END, "
+        "assignee_id = i.agent_id, assignee_name = i.agent_name, department_id = i.department_id, "
+        "department_name = i.department_name, assigned_at = i.assigned_at, updated_at = now() "
+        "FROM input i WHERE t.id = i.ticket_id AND (t.assigned_at IS NULL OR t.assigned_at <= i.assigned_at) "
+        "RETURNING t.id, i.entry_id, i.assigned_at, i.entry_body) "
         "INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
-        "SELECT :entry_id, id, :assigned_at, 'assigned', 'routing', :entry_body FROM updated "
+        "SELECT entry_id, id, assigned_at, 'assigned', 'routing', entry_body FROM updated "
         "RETURNING ticket_id"
     )
+
+
+async def existing(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these tickets exist."""
+    return set((await session.scalars(select(Ticket.id).where(Ticket.id.in_(ticket_ids)))).all())
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Ticket | None:

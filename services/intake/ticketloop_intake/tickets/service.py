@@ -11,12 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import crypto
-from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field
+from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field, statements
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import Action, Status, next_status, transitions
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
-from ticketloop_intake.tickets.repository import NUMBERS
+from ticketloop_intake.tickets.repository import NUMBERS, Claim
 from ticketloop_intake.tickets.schemas import ReplyCreate, ResolveRequest, TicketCreate
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import Forbidden, NotFound
@@ -59,11 +59,14 @@ def _ref(ticket: Ticket) -> dict[str, object]:
     ).model_dump()
 
 
-async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView) -> TicketView:
+async def create_ticket(
+    uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
+) -> TicketView:
     """Accept a reported problem: number it, fix its deadlines, record and announce it.
 
-    The hot path of the whole system: one statement writes the ticket and its first timeline
-    entry, the unit of work adds the outbox row, and nothing is read back.
+    The hot path of the whole system: one autocommit statement writes the ticket, its first
+    timeline entry, its outbox row and the Idempotency-Key's record (`claim`; `KeyTaken` when
+    the key was used before), and nothing is read back.
     """
     if report.channel.value not in client.channels:
         raise Forbidden(
@@ -72,10 +75,10 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
         )
     settings = uow.settings
     now = uow.now()
-    seq = await NUMBERS.next(uow.session)
+    seq = await NUMBERS.next(statements(uow))
     due = deadlines_for(settings.targets, channel=report.channel.value, received_at=now)
     customer = report.customer
-    key = await KEYS.for_sealing(uow.session, customer.id, settings)
+    key = await KEYS.for_sealing(uow, customer.id)
 
     def sealed(field: str, value: str) -> bytes:
         return seal_field(key, customer.id, field, value)
@@ -115,7 +118,7 @@ async def create_ticket(uow: IntakeUnit, *, report: TicketCreate, client: Channe
         )
     )
     [outbox_row] = uow.claim_outbox_rows()
-    await repository.insert_new(uow.session, ticket, entry, outbox_row=outbox_row)
+    await repository.insert_new(statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim)
     personal = Personal(
         subject=report.subject,
         description=report.description,
@@ -142,7 +145,7 @@ async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, 
     if first:
         ticket.first_response_at = now
     ticket.updated_at = now
-    key = await KEYS.for_sealing(uow.session, ticket.customer_id, uow.settings)
+    key = await KEYS.for_sealing(uow, ticket.customer_id)
     entry = TimelineEntry(
         id=new_id(),
         ticket_id=ticket.id,
@@ -167,7 +170,7 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
     ticket.resolved_at = now
     ticket.resolved_by = agent.sub
     ticket.updated_at = now
-    key = await KEYS.for_sealing(uow.session, ticket.customer_id, uow.settings)
+    key = await KEYS.for_sealing(uow, ticket.customer_id)
     repository.add_entry(
         uow.session,
         TimelineEntry(
@@ -188,26 +191,43 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
     return ticket
 
 
-async def record_assignment(uow: IntakeUnit, *, data: TicketAssignedData) -> None:
-    """Show routing's choice of owner on the ticket (routing owns the decision).
+async def record_assignments(uow: IntakeUnit, assignments: Sequence[TicketAssignedData]) -> None:
+    """Show routing's choice of owner on each ticket (routing owns the decision).
 
-    One statement applies the ASSIGN transition of `domain.py` and adds the timeline entry;
-    an older assignment arriving late does not replace a newer one.
+    One statement per run applies the ASSIGN transition of `domain.py` and adds the timeline
+    entries; an older assignment arriving late does not replace a newer one. A ticket assigned
+    twice in the run is applied in order, one round per repeat.
     """
-    applied = await repository.apply_assignment(
-        uow.session,
-        ticket_id=data.ticket_id,
-        statuses={k.value: v.value for k, v in transitions(Action.ASSIGN).items()},
-        agent_id=data.agent_id,
-        agent_name=data.agent_name,
-        department_id=data.department_id,
-        department_name=data.department_name,
-        assigned_at=data.assigned_at,
-        entry_id=new_id(),
-        entry_body=crypto.clear(f"{data.agent_name} ({data.department_name})"),
-    )
-    if not applied and await repository.get(uow.session, data.ticket_id) is None:
-        raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
+    statuses = {k.value: v.value for k, v in transitions(Action.ASSIGN).items()}
+    rounds: list[list[TicketAssignedData]] = []
+    seen: dict[uuid.UUID, int] = {}
+    for data in assignments:
+        n = seen.get(data.ticket_id, 0)
+        seen[data.ticket_id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(data)
+    applied: set[uuid.UUID] = set()
+    for batch in rounds:
+        shown = [
+            repository.Shown(
+                ticket_id=d.ticket_id,
+                agent_id=d.agent_id,
+                agent_name=d.agent_name,
+                department_id=d.department_id,
+                department_name=d.department_name,
+                assigned_at=d.assigned_at,
+                entry_id=new_id(),
+                entry_body=crypto.clear(f"{d.agent_name} ({d.department_name})"),
+            )
+            for d in batch
+        ]
+        applied |= await repository.apply_assignments(uow.session, shown, statuses=statuses)
+    missing = [t for t in seen if t not in applied]
+    if missing:
+        unknown = set(missing) - await repository.existing(uow.session, missing)
+        if unknown:
+            raise NotFound(f"no ticket with id {sorted(unknown)[0]}", code="ticket_not_found")
 
 
 async def read(
