@@ -137,8 +137,7 @@ class Runtime:
         if self.settings.migrate_on_start:
             await self._when_available("migrate", self.migrate)
         if self.settings.db_statement_pool_size:
-            size = self.settings.db_statement_pool_size
-            self.statements = await make_statement_pool(self.settings.database_url, size=size)
+            await self._when_available("statement pool", self._open_statement_pool)
         await ensure_topics(self.platform, self.topics.all())
         self.producer = make_producer(self.platform, client_id=f"{self.spec.name}-producer")
         await self.producer.start()
@@ -182,6 +181,10 @@ class Runtime:
             self._spawn("consumer", self.consumer.run())
         for job in self.spec.periodic:
             self._spawn(job.name, self._every(job))
+
+    async def _open_statement_pool(self) -> None:
+        size = self.settings.db_statement_pool_size
+        self.statements = await make_statement_pool(self.settings.database_url, size=size)
 
     async def _refresh_revocations(self, _: Runtime) -> None:
         await self.revocations.refresh(self.engine)
