@@ -205,9 +205,7 @@ class Handlers(Generic[S]):
         def register(
             handler: Callable[[UnitOfWork[S], E], Awaitable[None]],
         ) -> Callable[[UnitOfWork[S], E], Awaitable[None]]:
-            if event_class in self._by_class:
-                raise ValueError(f"{event_class.__name__} already has a handler")
-            self._by_class[event_class] = cast(Handler, handler)
+            self._add(event_class, cast(Handler, handler))
             return handler
 
         return register
@@ -224,12 +222,15 @@ class Handlers(Generic[S]):
         def register(
             handler: Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]],
         ) -> Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]]:
-            if event_class in self._by_class:
-                raise ValueError(f"{event_class.__name__} already has a handler")
-            self._by_class[event_class] = BatchHandler(cast(Any, handler))
+            self._add(event_class, BatchHandler(cast(Any, handler)))
             return handler
 
         return register
+
+    def _add(self, event_class: type[Envelope], handler: Handler) -> None:
+        if event_class in self._by_class:
+            raise ValueError(f"{event_class.__name__} already has a handler")
+        self._by_class[event_class] = handler
 
     def by_type(self) -> Mapping[str, Handler]:
         """The handlers keyed by the versioned type name found on the wire."""
