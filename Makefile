@@ -58,8 +58,8 @@ bench: install ## measure the loop's latency on the embedded stack
 chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
 	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)
 
-token: install ## print a bearer token: make token ROLE=agent SUB=agent-1
-	$(BIN)/ticketloop token --role $(or $(ROLE),agent) --sub $(or $(SUB),dev-agent)
+token: install ## print a bearer token: make token ROLE=agent SUB=agent-fin-1 DEPARTMENT=finance
+	$(BIN)/ticketloop token --role $(or $(ROLE),agent) --sub $(or $(SUB),dev-agent) $(if $(DEPARTMENT),--department $(DEPARTMENT))
 
 clean:
 	rm -rf $(VENV) .ticketloop .pytest_cache .mypy_cache .ruff_cache

@@ -10,6 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ticketloop_shared.events import (
+    AssignmentCandidate,
+    AssignmentReason,
+    CareWaitExceeded,
+    CareWaitExceededData,
     ClockKind,
     Envelope,
     FeedbackReceived,
@@ -25,13 +29,37 @@ from ticketloop_shared.events import (
     SurveySentV2Data,
     TicketAssigned,
     TicketAssignedData,
+    TicketClosed,
+    TicketClosedData,
     TicketCreated,
     TicketCreatedData,
+    TicketFollowedUp,
+    TicketFollowedUpData,
+    TicketMessageReceived,
+    TicketMessageReceivedData,
+    TicketPlanCommitted,
+    TicketPlanCommittedData,
+    TicketPriorityChanged,
+    TicketPriorityChangedData,
+    TicketQueued,
+    TicketQueuedData,
+    TicketReassigned,
+    TicketReassignedData,
+    TicketRecategorised,
+    TicketRecategorisedData,
     TicketRef,
+    TicketReopened,
+    TicketReopenedData,
+    TicketRepeatContact,
+    TicketRepeatContactData,
     TicketReplied,
     TicketRepliedData,
     TicketResolved,
     TicketResolvedData,
+    TicketStatusChanged,
+    TicketStatusChangedData,
+    TicketUpdated,
+    TicketUpdatedData,
     TokenRevokedData,
 )
 from ticketloop_shared.events.catalog import Payload
@@ -107,6 +135,109 @@ class Story:
         )
         return _event(TicketAssigned, data, source="routing", time=when, cause=cause or self.created())
 
+    def reason(self, agent: str = "agent-1") -> AssignmentReason:
+        """Why routing chose `agent`, as routing explains it."""
+        return AssignmentReason(
+            strategy="least_loaded",
+            rule="fewest open tickets among available agents",
+            score=10.0,
+            candidates=[AssignmentCandidate(agent_id=agent, presence="available", open_tickets=0, eligible=True)],
+        )
+
+    def queued(self, when: datetime) -> TicketQueued:
+        """`ticket.queued` from routing: nobody could take the ticket at `when`."""
+        data = TicketQueuedData(
+            ticket_id=self.ticket_id,
+            department_id="dept-1",
+            department_name="After-sales",
+            score=10.0,
+            queued_at=when,
+            reason=self.reason(),
+        )
+        return _event(TicketQueued, data, source="routing", time=when, cause=self.created())
+
+    def reassigned(self, when: datetime, agent: str = "agent-2", *, previous: str = "agent-1") -> TicketReassigned:
+        """`ticket.reassigned` from routing: the ticket moved from `previous` to `agent`."""
+        data = TicketReassignedData(
+            ticket_id=self.ticket_id,
+            department_id="dept-1",
+            department_name="After-sales",
+            agent_id=agent,
+            agent_name=agent.title(),
+            assigned_at=when,
+            reason=self.reason(agent),
+            previous_agent_id=previous,
+        )
+        return _event(TicketReassigned, data, source="routing", time=when)
+
+    def status_changed(self, when: datetime, old: str, new: str, *, action: str) -> TicketStatusChanged:
+        """`ticket.status_changed` from intake."""
+        data = TicketStatusChangedData(
+            **self.ref(), from_status=old, to_status=new, action=action, actor="agent:agent-1", changed_at=when
+        )
+        return _event(TicketStatusChanged, data, source="intake", time=when)
+
+    def message_received(self, when: datetime, *, via: str = "channel") -> TicketMessageReceived:
+        """`ticket.message_received` from intake: the customer wrote again."""
+        data = TicketMessageReceivedData(**self.ref(), message_id=new_id(), received_at=when, via=via)
+        return _event(TicketMessageReceived, data, source="intake", time=when)
+
+    def plan_committed(self, when: datetime, *, by: timedelta = timedelta(days=1)) -> TicketPlanCommitted:
+        """`ticket.plan_committed` from intake: solved within `by` of `when`, the owner says."""
+        data = TicketPlanCommittedData(
+            **self.ref(), agent_id="agent-1", committed_at=when, committed_resolution_at=when + by
+        )
+        return _event(TicketPlanCommitted, data, source="intake", time=when)
+
+    def updated(self, when: datetime) -> TicketUpdated:
+        """`ticket.updated` from intake: a progress update to the customer."""
+        data = TicketUpdatedData(**self.ref(), message_id=new_id(), agent_id="agent-1", updated_at=when)
+        return _event(TicketUpdated, data, source="intake", time=when)
+
+    def priority_changed(self, when: datetime, *, urgency: str = "urgent") -> TicketPriorityChanged:
+        """`ticket.priority_changed` from intake (normal → `urgency`)."""
+        ref = {**self.ref(), "urgency": urgency}
+        data = TicketPriorityChangedData(**ref, previous_urgency="normal", changed_by="agent:agent-1", changed_at=when)
+        return _event(TicketPriorityChanged, data, source="intake", time=when)
+
+    def recategorised(self, when: datetime, *, category: str = "logistics_delay") -> TicketRecategorised:
+        """`ticket.recategorised` from intake (this story's category → `category`)."""
+        ref = {**self.ref(), "category": category}
+        data = TicketRecategorisedData(
+            **ref, previous_category=self.category, changed_by="agent:agent-1", changed_at=when
+        )
+        return _event(TicketRecategorised, data, source="intake", time=when)
+
+    def followed_up(self, when: datetime, *, resolved_at: datetime) -> TicketFollowedUp:
+        """`ticket.followed_up` from intake."""
+        data = TicketFollowedUpData(**self.ref(), agent_id="agent-1", followed_up_at=when, resolved_at=resolved_at)
+        return _event(TicketFollowedUp, data, source="intake", time=when)
+
+    def reopened(self, when: datetime, *, reason: str = "customer_message") -> TicketReopened:
+        """`ticket.reopened` from intake."""
+        data = TicketReopenedData(
+            **self.ref(), reopened_at=when, previous_status="resolved", reason=reason, actor="customer"
+        )
+        return _event(TicketReopened, data, source="intake", time=when)
+
+    def closed(self, when: datetime, *, resolved_at: datetime, automatic: bool = False) -> TicketClosed:
+        """`ticket.closed` from intake: confirmed by the customer (or by itself)."""
+        data = TicketClosedData(
+            **self.ref(),
+            closed_at=when,
+            resolved_at=resolved_at,
+            automatic=automatic,
+            actor="system" if automatic else "customer",
+        )
+        return _event(TicketClosed, data, source="intake", time=when)
+
+    def repeat_contact(self, when: datetime, *, reopened: bool = False) -> TicketRepeatContact:
+        """`ticket.repeat_contact` from intake: the customer reported this problem again."""
+        data = TicketRepeatContactData(
+            **self.ref(), contacted_at=when, via_channel=self.channel, reopened=reopened, message_id=new_id()
+        )
+        return _event(TicketRepeatContact, data, source="intake", time=when)
+
     def replied(self, when: datetime, *, first: bool = True) -> TicketReplied:
         """`ticket.replied` from intake."""
         data = TicketRepliedData(
@@ -173,17 +304,33 @@ class Story:
         """One of each event type about this ticket, in the order they would happen."""
         t = self.created_at
         first = t + timedelta(minutes=5)
+        resolved = t + timedelta(hours=3)
         return [
             self.created(),
+            self.queued(t + timedelta(milliseconds=500)),
             self.assigned(t + timedelta(seconds=1)),
+            self.status_changed(t + timedelta(seconds=1), "pending_assignment", "in_progress", action="assign"),
             self.replied(first),
             self.met(ClockKind.FIRST_RESPONSE, first),
+            self.plan_committed(first + timedelta(minutes=5)),
+            self.priority_changed(first + timedelta(minutes=6)),
+            self.status_changed(first + timedelta(minutes=7), "in_progress", "waiting_on_customer", action="wait"),
+            self.message_received(first + timedelta(minutes=30)),
+            self.updated(first + timedelta(minutes=40)),
             self.breached(ClockKind.RESOLUTION, t + timedelta(minutes=120)),
-            self.resolved(t + timedelta(hours=3), first_response_at=first),
-            self.survey_sent_v1(t + timedelta(hours=3)),
-            self.survey_sent(t + timedelta(hours=3)),
+            self.resolved(resolved, first_response_at=first),
+            self.followed_up(resolved + timedelta(hours=1), resolved_at=resolved),
+            self.survey_sent_v1(resolved),
+            self.survey_sent(resolved),
             self.answered(t + timedelta(hours=5)),
-            create_token_revoked(t + timedelta(hours=6)),
+            self.repeat_contact(t + timedelta(hours=6), reopened=True),
+            self.reopened(t + timedelta(hours=6), reason="repeat_contact"),
+            self.recategorised(t + timedelta(hours=6, minutes=5)),
+            self.reassigned(t + timedelta(hours=6, minutes=6)),
+            self.resolved(t + timedelta(hours=7), first_response_at=first),
+            self.closed(t + timedelta(days=1), resolved_at=t + timedelta(hours=7)),
+            create_wait_exceeded(t + timedelta(hours=8)),
+            create_token_revoked(t + timedelta(hours=9)),
         ]
 
 
@@ -194,6 +341,22 @@ def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTok
     )
     event = build_event(data, source="routing", time=when, subject=sub)
     assert isinstance(event, StaffTokenRevoked)
+    return event
+
+
+def create_wait_exceeded(when: datetime, *, counter: str = "store-1") -> CareWaitExceeded:
+    """`care.wait_exceeded` as intake emits it for a counter queue entry."""
+    data = CareWaitExceededData(
+        entry_id=new_id(),
+        counter=counter,
+        number="A001",
+        customer_id="cust-counter",
+        joined_at=when - timedelta(minutes=21),
+        waited_seconds=21 * 60.0,
+        limit_seconds=20 * 60.0,
+    )
+    event = build_event(data, source="intake", time=when, subject=data.entry_id)
+    assert isinstance(event, CareWaitExceeded)
     return event
 
 

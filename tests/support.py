@@ -26,10 +26,15 @@ TEST_SECRET = "ticketloop-test-secret-0123456789abcdef"
 
 
 def agent_headers(
-    sub: str = "agent-test", role: Role = Role.AGENT, secret: str = TEST_SECRET, ttl_seconds: int = 3600
+    sub: str = "agent-test",
+    role: Role = Role.AGENT,
+    secret: str = TEST_SECRET,
+    ttl_seconds: int = 3600,
+    department: str = "after_sales",
 ) -> dict[str, str]:
-    """Authorization header of a staff member."""
-    return {"Authorization": f"Bearer {issue_token(secret, sub=sub, role=role, name=sub, ttl_seconds=ttl_seconds)}"}
+    """Authorization header of a staff member (an agent or supervisor of `department`)."""
+    token = issue_token(secret, sub=sub, role=role, name=sub, department=department, ttl_seconds=ttl_seconds)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def admin_headers() -> dict[str, str]:

@@ -32,9 +32,11 @@ TOKEN_PREFIX = "tl1"
 
 
 class Role(StrEnum):
-    """What a staff member may do."""
+    """What a staff member may do: an agent works its department's tickets (acting only on the
+    ones it owns), a supervisor any ticket of its department, an admin everything."""
 
     AGENT = "agent"
+    SUPERVISOR = "supervisor"
     ADMIN = "admin"
     # A delivery system (mailer, SMS gateway): fetches survey links to send; sees nothing else.
     NOTIFIER = "notifier"
@@ -47,6 +49,8 @@ class Principal(BaseModel):
     sub: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
     role: Role
     name: Annotated[str, Field(max_length=200), STORABLE] = ""
+    # The department an agent or supervisor works in (routing's organisation ids).
+    department: Annotated[str, Field(min_length=1, max_length=100), STORABLE] | None = None
     jti: Annotated[str, Field(min_length=1, max_length=64)]
     iat: int
     exp: int
@@ -72,26 +76,53 @@ def _sign(secret: str, payload: str) -> str:
     return _b64(hmac.new(secret.encode(), f"{TOKEN_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
 
 
+DEPARTMENT_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
+
+
 def issue_token(
-    secret: str, *, sub: str, role: Role, ttl_seconds: int, name: str = "", now: float | None = None
+    secret: str,
+    *,
+    sub: str,
+    role: Role,
+    ttl_seconds: int,
+    name: str = "",
+    department: str | None = None,
+    now: float | None = None,
 ) -> str:
-    """A bearer token for `sub` with `role`, valid for `ttl_seconds`."""
+    """A bearer token for `sub` with `role` (and the department an agent or supervisor works in),
+    valid for `ttl_seconds`."""
     if ttl_seconds <= 0:
         raise ValueError("a token's lifetime must be positive")
+    if role in DEPARTMENT_ROLES and not department:
+        raise ValueError(f"a {role.value} token needs the department the {role.value} works in")
     iat = int(now if now is not None else time.time())
-    principal = Principal(sub=sub, role=role, name=name, jti=uuid.uuid4().hex, iat=iat, exp=iat + ttl_seconds)
+    principal = Principal(
+        sub=sub,
+        role=role,
+        name=name,
+        department=department if role in DEPARTMENT_ROLES else None,
+        jti=uuid.uuid4().hex,
+        iat=iat,
+        exp=iat + ttl_seconds,
+    )
     payload = _b64(principal.model_dump_json().encode())
     return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}"
 
 
 def token_for(
-    platform: PlatformSettings, *, sub: str, role: Role, name: str = "", ttl_seconds: int | None = None
+    platform: PlatformSettings,
+    *,
+    sub: str,
+    role: Role,
+    name: str = "",
+    department: str | None = None,
+    ttl_seconds: int | None = None,
 ) -> str:
     """A token signed with this install's secret, for the default lifetime unless told."""
     ttl = ttl_seconds or platform.token_ttl_seconds
     if ttl > platform.token_max_ttl_seconds:
         raise ValueError(f"a token may live at most {platform.token_max_ttl_seconds} s (TICKETLOOP_TOKEN_MAX_TTL_DAYS)")
-    return issue_token(platform.signing_secret, sub=sub, role=role, name=name, ttl_seconds=ttl)
+    return issue_token(platform.signing_secret, sub=sub, role=role, name=name, department=department, ttl_seconds=ttl)
 
 
 def verify_token(secret: str, token: str, *, max_ttl_seconds: int, now: float | None = None) -> Principal:
@@ -120,7 +151,8 @@ def verify_token(secret: str, token: str, *, max_ttl_seconds: int, now: float | 
 
 
 _bearer = HTTPBearer(
-    auto_error=False, description="A staff or notifier token: `ticketloop token --role agent|admin|notifier`"
+    auto_error=False,
+    description="A staff or notifier token: `ticketloop token --role agent|supervisor|admin|notifier`",
 )
 
 
@@ -158,9 +190,10 @@ def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None
 
 
 def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
-    """Dependency: the caller must be an agent or an administrator (a notifier is not staff)."""
-    if principal.role not in (Role.AGENT, Role.ADMIN):
-        raise Forbidden("this endpoint needs an agent or admin token", code="staff_required")
+    """Dependency: the caller must be an agent, a supervisor or an administrator (a notifier is
+    not staff)."""
+    if principal.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
+        raise Forbidden("this endpoint needs an agent, supervisor or admin token", code="staff_required")
     return principal
 
 

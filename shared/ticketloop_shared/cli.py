@@ -35,12 +35,21 @@ def service_main(
     parser.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value, help="for token")
     parser.add_argument("--sub", default="ops", help="for token: the staff member's id")
     parser.add_argument(
+        "--department", default=None, help="for token: the department an agent or supervisor works in (required)"
+    )
+    parser.add_argument(
         "--ttl", type=int, default=None, help="for token: seconds until it expires (default TICKETLOOP_TOKEN_TTL_HOURS)"
     )
     args = parser.parse_args(argv)
     settings: Any = settings_cls()
     if args.command == "token":
-        print(token_for(settings.platform, sub=args.sub, role=Role(args.role), ttl_seconds=args.ttl))  # noqa: T201
+        try:
+            token = token_for(
+                settings.platform, sub=args.sub, role=Role(args.role), department=args.department, ttl_seconds=args.ttl
+            )
+        except ValueError as exc:
+            parser.error(str(exc))
+        print(token)  # noqa: T201
         return
     if args.command == "migrate":
         asyncio.run(ensure_database(settings.database_url))

@@ -71,7 +71,7 @@ async def test_every_sample_event_is_accepted_by_every_consumer(
     try:
         story = await _story_known_to(service, settings, sessions, outbox, clock)
         by_type = all_handlers(handlers, messaging)
-        applied = 0
+        applied: set[str] = set()
         emitted: list[Envelope] = []
         for sample in story.every_event():
             handler = by_type.get(sample.type)
@@ -83,8 +83,8 @@ async def test_every_sample_event_is_accepted_by_every_consumer(
             ) as uow:
                 await handler(uow, wire)
                 emitted.extend(uow.events)
-            applied += 1
-        assert applied == len(by_type), f"{service}: every registered handler ran once"
+            applied.add(sample.type)
+        assert applied == set(by_type), f"{service}: every registered handler ran"
         for event in emitted:  # and what a consumer emits in turn is itself a catalog event
             assert parse_event(json.loads(event.to_json())) == event
         async with engine.connect() as conn:

@@ -32,13 +32,17 @@ def signed(claims: dict[str, Any]) -> str:
 
 
 def test_a_token_verifies_to_its_principal() -> None:
-    principal = verify(issue_token(SECRET, sub="agent-7", role=Role.AGENT, name="Ana", ttl_seconds=60))
+    principal = verify(
+        issue_token(SECRET, sub="agent-7", role=Role.AGENT, name="Ana", department="finance", ttl_seconds=60)
+    )
     assert (principal.sub, principal.role, principal.name) == ("agent-7", Role.AGENT, "Ana")
     assert principal.exp - principal.iat == 60 and len(principal.jti) == 32
 
 
 def test_every_token_gets_its_own_id() -> None:
-    one, two = (verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60)) for _ in range(2))
+    one, two = (
+        verify(issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=60)) for _ in range(2)
+    )
     assert one.jti != two.jti
 
 
@@ -57,14 +61,16 @@ def test_bad_tokens_are_refused_with_a_reason(token: str, code: str) -> None:
 
 
 def test_a_tampered_role_breaks_the_signature() -> None:
-    prefix, payload, sig = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60).split(".")
+    prefix, payload, sig = issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=60).split(
+        "."
+    )
     forged = issue_token(SECRET, sub="x", role=Role.ADMIN, ttl_seconds=60).split(".")[1]
     with pytest.raises(Unauthorized):
         verify(f"{prefix}.{forged}.{sig}")
 
 
 def test_an_expired_token_is_refused() -> None:
-    token = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60, now=1_000_000)
+    token = issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=60, now=1_000_000)
     verify(token, now=1_000_059)
     with pytest.raises(Unauthorized) as err:
         verify(token, now=1_000_061)
@@ -81,7 +87,7 @@ def test_a_signed_token_without_expiry_is_refused() -> None:
 
 
 def test_a_token_claiming_more_than_the_longest_lifetime_is_refused() -> None:
-    token = issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=91 * DAY)
+    token = issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=91 * DAY)
     with pytest.raises(Unauthorized, match="maximum"):
         verify(token)
 
@@ -95,10 +101,10 @@ def test_a_token_whose_subject_cannot_be_stored_is_refused_as_invalid() -> None:
 
 def test_tokens_for_an_install_use_the_default_lifetime_and_respect_the_maximum() -> None:
     platform = PlatformSettings(auth_secret=SecretStr(SECRET), token_ttl_hours=2, token_max_ttl_days=1)
-    principal = verify(token_for(platform, sub="x", role=Role.AGENT))
+    principal = verify(token_for(platform, sub="x", role=Role.AGENT, department="finance"))
     assert principal.exp - principal.iat == 7200
     with pytest.raises(ValueError, match="at most"):
-        token_for(platform, sub="x", role=Role.AGENT, ttl_seconds=2 * DAY)
+        token_for(platform, sub="x", role=Role.AGENT, department="finance", ttl_seconds=2 * DAY)
 
 
 def _revocations(*rows: dict[str, Any]) -> Revocations:
@@ -108,18 +114,28 @@ def _revocations(*rows: dict[str, Any]) -> Revocations:
 
 
 def test_a_revoked_token_id_is_revoked_and_no_other() -> None:
-    revoked = verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60))
-    other = verify(issue_token(SECRET, sub="x", role=Role.AGENT, ttl_seconds=60))
+    revoked = verify(issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=60))
+    other = verify(issue_token(SECRET, sub="x", role=Role.AGENT, department="finance", ttl_seconds=60))
     revocations = _revocations({"jti": revoked.jti})
     assert revocations.is_revoked(revoked) and not revocations.is_revoked(other)
 
 
 def test_revoking_a_member_revokes_their_earlier_tokens_not_later_ones() -> None:
     cutoff = 1_000_000
-    earlier = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff - 5), now=cutoff)
-    same_second = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff), now=cutoff)
-    later = verify(issue_token(SECRET, sub="ana", role=Role.AGENT, ttl_seconds=60, now=cutoff + 1), now=cutoff)
-    someone_else = verify(issue_token(SECRET, sub="bo", role=Role.AGENT, ttl_seconds=60, now=cutoff), now=cutoff)
+    earlier = verify(
+        issue_token(SECRET, sub="ana", role=Role.AGENT, department="finance", ttl_seconds=60, now=cutoff - 5),
+        now=cutoff,
+    )
+    same_second = verify(
+        issue_token(SECRET, sub="ana", role=Role.AGENT, department="finance", ttl_seconds=60, now=cutoff), now=cutoff
+    )
+    later = verify(
+        issue_token(SECRET, sub="ana", role=Role.AGENT, department="finance", ttl_seconds=60, now=cutoff + 1),
+        now=cutoff,
+    )
+    someone_else = verify(
+        issue_token(SECRET, sub="bo", role=Role.AGENT, department="finance", ttl_seconds=60, now=cutoff), now=cutoff
+    )
     revocations = _revocations({"sub": "ana", "issued_before": datetime.fromtimestamp(cutoff, UTC)})
     assert revocations.is_revoked(earlier) and revocations.is_revoked(same_second)
     assert not revocations.is_revoked(later) and not revocations.is_revoked(someone_else)
@@ -141,3 +157,13 @@ def test_production_needs_a_real_secret() -> None:
     with pytest.raises(ValidationError, match="TICKETLOOP_AUTH_SECRET"):
         PlatformSettings(env="production", auth_secret=SecretStr("short"))
     assert PlatformSettings(env="production", auth_secret=SecretStr("x" * 40)).signing_secret == "x" * 40
+
+
+def test_an_agent_or_supervisor_token_carries_its_department_and_cannot_be_issued_without() -> None:
+    supervisor = verify(issue_token(SECRET, sub="sue", role=Role.SUPERVISOR, department="finance", ttl_seconds=60))
+    assert (supervisor.role, supervisor.department) == (Role.SUPERVISOR, "finance")
+    admin = verify(issue_token(SECRET, sub="ada", role=Role.ADMIN, department="finance", ttl_seconds=60))
+    assert admin.department is None  # an admin works across departments
+    for role in (Role.AGENT, Role.SUPERVISOR):
+        with pytest.raises(ValueError, match="department"):
+            issue_token(SECRET, sub="x", role=role, ttl_seconds=60)

@@ -22,6 +22,7 @@ def test_every_event_type_has_a_model_and_a_topic() -> None:
         "ticketloop.ticket",
         "ticketloop.sla",
         "ticketloop.feedback",
+        "ticketloop.care",
         "ticketloop.staff",
     }
 

@@ -62,8 +62,10 @@ def print_welcome(stack: Stack) -> None:
         say(f"  {name:<14} {proc.url}")
     say(f"Development credentials (tokens valid {platform.token_ttl_hours:g} h; secret: {platform.auth_secret_file}):")
     say(f"  channel API key   X-Api-Key: {os.environ.get('TICKETLOOP_INTAKE_DEV_CHANNEL_KEY', DEV_CHANNEL_KEY)}")
-    agent = token_for(platform, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer")
-    say(f"  agent token       Authorization: Bearer {agent}")
+    agent = token_for(platform, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer", department="finance")
+    say(f"  agent token       Authorization: Bearer {agent}   (agent-fin-1, finance)")
+    supervisor = token_for(platform, sub="sup-fin", role=Role.SUPERVISOR, name="Finance lead", department="finance")
+    say(f"  supervisor token  Authorization: Bearer {supervisor}   (finance)")
     say(f"  admin token       Authorization: Bearer {token_for(platform, sub='admin', role=Role.ADMIN, name='Admin')}")
     notifier = token_for(platform, sub="mailer", role=Role.NOTIFIER, name="Mailer")
     say(f"  notifier token    Authorization: Bearer {notifier}")
@@ -112,10 +114,15 @@ def run() -> int:
         say("stopped")
 
 
-def token(role: str, sub: str, name: str, ttl: int | None) -> int:
+def token(role: str, sub: str, name: str, department: str | None, ttl: int | None) -> int:
     """Print a bearer token signed with this install's secret (the one `ticketloop run` uses)."""
     platform = PlatformSettings(**_secret_file_default(config_from_env()))
-    print(token_for(platform, sub=sub, role=Role(role), name=name or sub, ttl_seconds=ttl))  # noqa: T201
+    try:
+        issued = token_for(platform, sub=sub, role=Role(role), name=name or sub, department=department, ttl_seconds=ttl)
+    except ValueError as exc:
+        say(f"ticketloop token: {exc} (--department)")
+        return 2
+    print(issued)  # noqa: T201
     return 0
 
 
@@ -128,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     tok.add_argument("--role", choices=[r.value for r in Role], default="agent")
     tok.add_argument("--sub", default="dev-agent")
     tok.add_argument("--name", default="")
+    tok.add_argument("--department", default=None, help="the department an agent or supervisor works in (required)")
     tok.add_argument(
         "--ttl", type=int, default=None, help="seconds until it expires (default: TICKETLOOP_TOKEN_TTL_HOURS, 12 h)"
     )
@@ -149,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in (None, "run"):
         sys.exit(run())
     if args.command == "token":
-        sys.exit(token(args.role, args.sub, args.name, args.ttl))
+        sys.exit(token(args.role, args.sub, args.name, args.department, args.ttl))
     if args.command == "chaos":
         from ticketloop_embedded.chaos import chaos as run_chaos
 

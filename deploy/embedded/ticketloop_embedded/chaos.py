@@ -306,7 +306,8 @@ async def run_chaos(
 ) -> Outcome:
     """Drive the load, inject the faults on schedule, wait for the system to settle, count."""
     outcome = Outcome()
-    agent = token_for(stack.platform(), sub="agent-chaos", role=Role.AGENT)
+    # An admin may resolve any ticket, whoever owns it.
+    agent = token_for(stack.platform(), sub="admin-chaos", role=Role.ADMIN)
 
     async def inject() -> None:
         loop = asyncio.get_running_loop()

@@ -23,6 +23,19 @@ class EventType(StrEnum):
     TICKET_ASSIGNED = "ticket.assigned.v1"
     TICKET_REPLIED = "ticket.replied.v1"
     TICKET_RESOLVED = "ticket.resolved.v1"
+    TICKET_STATUS_CHANGED = "ticket.status_changed.v1"
+    TICKET_MESSAGE_RECEIVED = "ticket.message_received.v1"
+    TICKET_PLAN_COMMITTED = "ticket.plan_committed.v1"
+    TICKET_UPDATED = "ticket.updated.v1"
+    TICKET_PRIORITY_CHANGED = "ticket.priority_changed.v1"
+    TICKET_RECATEGORISED = "ticket.recategorised.v1"
+    TICKET_FOLLOWED_UP = "ticket.followed_up.v1"
+    TICKET_REOPENED = "ticket.reopened.v1"
+    TICKET_CLOSED = "ticket.closed.v1"
+    TICKET_REPEAT_CONTACT = "ticket.repeat_contact.v1"
+    TICKET_QUEUED = "ticket.queued.v1"
+    TICKET_REASSIGNED = "ticket.reassigned.v1"
+    CARE_WAIT_EXCEEDED = "care.wait_exceeded.v1"
     SLA_MET = "sla.met.v1"
     SLA_BREACHED = "sla.breached.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
@@ -57,6 +70,32 @@ class TicketCreatedData(TicketRef):
     expected_resolution_at: AwareDatetime | None = None
     customer_annual_spend: float | None = None
     customer_since: date | None = None
+    # Skills an agent must have to take the ticket (e.g. `language:fr`, `product:router`).
+    required_skills: list[str] = Field(default_factory=list)
+
+
+class AssignmentCandidate(Payload):
+    """One agent routing considered for a ticket, with what it weighed."""
+
+    agent_id: str
+    presence: str
+    open_tickets: int
+    capacity: int | None = None
+    skills: list[str] = Field(default_factory=list)
+    eligible: bool
+    # Why an ineligible agent was passed over (`away`, `at_capacity`, `missing_skills:language:fr`).
+    why_not: str | None = None
+
+
+class AssignmentReason(Payload):
+    """Why routing decided as it did: strategy, the rule that decided, the ticket's priority score
+    and every candidate considered."""
+
+    strategy: str
+    rule: str
+    score: float | None = None
+    candidates: list[AssignmentCandidate] = Field(default_factory=list)
+    waited_seconds: float = 0.0
 
 
 class TicketAssignedData(Payload):
@@ -68,6 +107,130 @@ class TicketAssignedData(Payload):
     agent_id: str
     agent_name: str
     assigned_at: AwareDatetime
+    reason: AssignmentReason | None = None
+
+
+class TicketReassignedData(TicketAssignedData):
+    """Payload of `ticket.reassigned`: the new owner, the one before, and why it changed."""
+
+    previous_agent_id: str | None = None
+
+
+class TicketQueuedData(Payload):
+    """Payload of `ticket.queued`: nobody in the department can take the ticket now; it waits in
+    the department's queue with this priority score (higher goes first)."""
+
+    ticket_id: UUID
+    department_id: str
+    department_name: str
+    score: float
+    queued_at: AwareDatetime
+    reason: AssignmentReason | None = None
+
+
+class TicketStatusChangedData(TicketRef):
+    """Payload of `ticket.status_changed`: every move of the lifecycle, with what caused it."""
+
+    from_status: str
+    to_status: str
+    # The lifecycle action (`assign`, `reply`, `wait`, `customer_message`, `resolve`, `confirm`,
+    # `reopen`, `auto_close`, …) and who took it (`agent:<id>`, `channel:<name>`, `customer`,
+    # `routing`, `system`).
+    action: str
+    actor: str
+    changed_at: AwareDatetime
+
+
+class TicketMessageReceivedData(TicketRef):
+    """Payload of `ticket.message_received`: the customer wrote again (the text stays in intake)."""
+
+    message_id: UUID
+    received_at: AwareDatetime
+    # `channel` (through the channel's key), `link` (the no-login link) or `repeat_contact`.
+    via: str
+
+
+class TicketPlanCommittedData(TicketRef):
+    """Payload of `ticket.plan_committed`: the owner told the customer how and by when it will be
+    solved (SPEC §2: a solution or an explicit handling deadline within 2 hours)."""
+
+    agent_id: str
+    committed_at: AwareDatetime
+    committed_resolution_at: AwareDatetime
+
+
+class TicketUpdatedData(TicketRef):
+    """Payload of `ticket.updated`: a progress update sent to the customer (the 24-hour rule)."""
+
+    message_id: UUID
+    agent_id: str
+    updated_at: AwareDatetime
+
+
+class TicketPriorityChangedData(TicketRef):
+    """Payload of `ticket.priority_changed` (`urgency` is the new value)."""
+
+    previous_urgency: str
+    changed_by: str
+    changed_at: AwareDatetime
+
+
+class TicketRecategorisedData(TicketRef):
+    """Payload of `ticket.recategorised` (`category` is the new value)."""
+
+    previous_category: str
+    changed_by: str
+    changed_at: AwareDatetime
+
+
+class TicketFollowedUpData(TicketRef):
+    """Payload of `ticket.followed_up`: the post-resolution visit was made (the 2-hour rule)."""
+
+    agent_id: str
+    followed_up_at: AwareDatetime
+    resolved_at: AwareDatetime
+
+
+class TicketReopenedData(TicketRef):
+    """Payload of `ticket.reopened`."""
+
+    reopened_at: AwareDatetime
+    previous_status: str
+    # `customer_message`, `customer_request` or `repeat_contact`.
+    reason: str
+    actor: str
+
+
+class TicketClosedData(TicketRef):
+    """Payload of `ticket.closed`: confirmed by the customer, or closed by itself after the
+    confirmation window (`automatic`)."""
+
+    closed_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    automatic: bool
+    actor: str
+
+
+class TicketRepeatContactData(TicketRef):
+    """Payload of `ticket.repeat_contact`: the customer reported a problem they already have open
+    (or had solved within the repeat window); it was added to this ticket, not made a new one."""
+
+    contacted_at: AwareDatetime
+    via_channel: str
+    reopened: bool
+    message_id: UUID
+
+
+class CareWaitExceededData(Payload):
+    """Payload of `care.wait_exceeded`: a customer has waited at a counter past the limit."""
+
+    entry_id: UUID
+    counter: str
+    number: str
+    customer_id: str
+    joined_at: AwareDatetime
+    waited_seconds: float
+    limit_seconds: float
 
 
 class TicketRepliedData(TicketRef):
@@ -85,6 +248,9 @@ class TicketResolvedData(TicketRef):
     resolved_at: AwareDatetime
     resolved_by: str
     first_response_at: AwareDatetime | None = None
+    # Solved by a knowledge-base article the customer read (no agent involved).
+    self_service: bool = False
+    article_id: UUID | None = None
 
 
 class ClockKind(StrEnum):
@@ -240,11 +406,118 @@ class FeedbackReceived(Envelope):
     data: FeedbackReceivedData
 
 
+class TicketStatusChanged(Envelope):
+    """Emitted by intake on every change of a ticket's status, with the specific event beside it."""
+
+    type: Literal[EventType.TICKET_STATUS_CHANGED] = EventType.TICKET_STATUS_CHANGED
+    data: TicketStatusChangedData
+
+
+class TicketMessageReceived(Envelope):
+    """Emitted by intake when the customer adds a message to an open (or reopenable) ticket."""
+
+    type: Literal[EventType.TICKET_MESSAGE_RECEIVED] = EventType.TICKET_MESSAGE_RECEIVED
+    data: TicketMessageReceivedData
+
+
+class TicketPlanCommitted(Envelope):
+    """Emitted by intake when the owner commits a plan and a resolution time to the customer."""
+
+    type: Literal[EventType.TICKET_PLAN_COMMITTED] = EventType.TICKET_PLAN_COMMITTED
+    data: TicketPlanCommittedData
+
+
+class TicketUpdated(Envelope):
+    """Emitted by intake when an agent sends the customer a progress update."""
+
+    type: Literal[EventType.TICKET_UPDATED] = EventType.TICKET_UPDATED
+    data: TicketUpdatedData
+
+
+class TicketPriorityChanged(Envelope):
+    """Emitted by intake when staff change a ticket's urgency (routing re-scores it)."""
+
+    type: Literal[EventType.TICKET_PRIORITY_CHANGED] = EventType.TICKET_PRIORITY_CHANGED
+    data: TicketPriorityChangedData
+
+
+class TicketRecategorised(Envelope):
+    """Emitted by intake when staff change a ticket's category (routing re-evaluates its owner)."""
+
+    type: Literal[EventType.TICKET_RECATEGORISED] = EventType.TICKET_RECATEGORISED
+    data: TicketRecategorisedData
+
+
+class TicketFollowedUp(Envelope):
+    """Emitted by intake when the post-resolution follow-up with the customer is recorded."""
+
+    type: Literal[EventType.TICKET_FOLLOWED_UP] = EventType.TICKET_FOLLOWED_UP
+    data: TicketFollowedUpData
+
+
+class TicketReopened(Envelope):
+    """Emitted by intake when a resolved or closed ticket is reopened (customer message, request
+    or repeat contact within the reopen window)."""
+
+    type: Literal[EventType.TICKET_REOPENED] = EventType.TICKET_REOPENED
+    data: TicketReopenedData
+
+
+class TicketClosed(Envelope):
+    """Emitted by intake when the customer confirms the solution, or the window to do so passes."""
+
+    type: Literal[EventType.TICKET_CLOSED] = EventType.TICKET_CLOSED
+    data: TicketClosedData
+
+
+class TicketRepeatContact(Envelope):
+    """Emitted by intake when a report is linked to the customer's existing ticket for the same
+    problem instead of becoming a new ticket."""
+
+    type: Literal[EventType.TICKET_REPEAT_CONTACT] = EventType.TICKET_REPEAT_CONTACT
+    data: TicketRepeatContactData
+
+
+class TicketQueued(Envelope):
+    """Emitted by routing when no agent can take a ticket now and it waits in a department queue."""
+
+    type: Literal[EventType.TICKET_QUEUED] = EventType.TICKET_QUEUED
+    data: TicketQueuedData
+
+
+class TicketReassigned(Envelope):
+    """Emitted by routing when a ticket changes owner (away agent, escalation, recategorised)."""
+
+    type: Literal[EventType.TICKET_REASSIGNED] = EventType.TICKET_REASSIGNED
+    data: TicketReassignedData
+
+
+class CareWaitExceeded(Envelope):
+    """Emitted by intake once per counter queue entry whose wait passes the limit (SPEC §1: an
+    apology/care action past 20 minutes)."""
+
+    type: Literal[EventType.CARE_WAIT_EXCEEDED] = EventType.CARE_WAIT_EXCEEDED
+    data: CareWaitExceededData
+
+
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     TicketCreated,
     TicketAssigned,
     TicketReplied,
     TicketResolved,
+    TicketStatusChanged,
+    TicketMessageReceived,
+    TicketPlanCommitted,
+    TicketUpdated,
+    TicketPriorityChanged,
+    TicketRecategorised,
+    TicketFollowedUp,
+    TicketReopened,
+    TicketClosed,
+    TicketRepeatContact,
+    TicketQueued,
+    TicketReassigned,
+    CareWaitExceeded,
     SlaMet,
     SlaBreached,
     SurveySent,
@@ -273,6 +546,19 @@ AnyEvent = Annotated[
     | TicketAssigned
     | TicketReplied
     | TicketResolved
+    | TicketStatusChanged
+    | TicketMessageReceived
+    | TicketPlanCommitted
+    | TicketUpdated
+    | TicketPriorityChanged
+    | TicketRecategorised
+    | TicketFollowedUp
+    | TicketReopened
+    | TicketClosed
+    | TicketRepeatContact
+    | TicketQueued
+    | TicketReassigned
+    | CareWaitExceeded
     | SlaMet
     | SlaBreached
     | SurveySent

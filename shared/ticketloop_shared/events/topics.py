@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "staff")
+FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff")
 
 
 @dataclass(frozen=True)

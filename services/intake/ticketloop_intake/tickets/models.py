@@ -5,7 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, Index, LargeBinary, Sequence, String, func
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Sequence,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketloop_intake.db import Base
@@ -21,6 +34,10 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_customer", "customer_id"),
+        # The repeat-contact lookup: this customer's ticket for the same problem.
+        Index("ix_tickets_repeat", "customer_id", "category", "fingerprint"),
+        # The auto-close sweep: resolved tickets, oldest resolution first.
+        Index("ix_tickets_resolved_open", "resolved_at", postgresql_where=text("status = 'resolved'")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -40,7 +57,17 @@ class Ticket(Base):
     customer_since: Mapped[date | None] = mapped_column(Date)
     customer_annual_spend: Mapped[float | None] = mapped_column(Float)
     customer_preferred_channel: Mapped[str | None] = mapped_column(String(20))
+    # Skills an agent needs to take the ticket (routing's skills strategy).
+    required_skills: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
+    # A hash of the normalised subject: with customer and category it recognises a repeat contact.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # The customer's expected resolution time, the one the owner committed to, and the actual one.
     expected_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    plan_committed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_update_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_customer_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledgement_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     first_response_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolution_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -53,6 +80,12 @@ class Ticket(Base):
     first_response_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_by: Mapped[str | None] = mapped_column(String(100))
+    self_service: Mapped[bool] = mapped_column(default=False)
+    resolved_by_article: Mapped[uuid.UUID | None] = mapped_column()
+    followed_up_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     timeline: Mapped[list[TimelineEntry]] = relationship(
@@ -61,7 +94,8 @@ class Ticket(Base):
 
 
 class TimelineEntry(Base):
-    """Something that happened to a ticket: created, assigned, a reply, resolved."""
+    """Something that happened to a ticket: created, assigned, a customer message, a reply, an
+    internal note (never shown to the channel), a plan, an update, resolved, closed…"""
 
     __tablename__ = "timeline"
 
