@@ -123,11 +123,18 @@ class Story:
         data = TicketCreatedData(**self.ref(), need=need)
         return _event(TicketCreated, data, source="intake", time=self.created_at)
 
-    def assigned(self, when: datetime, agent: str = "agent-1", *, cause: Envelope | None = None) -> TicketAssigned:
+    def assigned(
+        self,
+        when: datetime,
+        agent: str = "agent-1",
+        *,
+        department: str = "after_sales",
+        cause: Envelope | None = None,
+    ) -> TicketAssigned:
         """`ticket.assigned` from routing (caused by `ticket.created`)."""
         data = TicketAssignedData(
             ticket_id=self.ticket_id,
-            department_id="dept-1",
+            department_id=department,
             department_name="After-sales",
             agent_id=agent,
             agent_name=agent.title(),
@@ -148,7 +155,7 @@ class Story:
         """`ticket.queued` from routing: nobody could take the ticket at `when`."""
         data = TicketQueuedData(
             ticket_id=self.ticket_id,
-            department_id="dept-1",
+            department_id="after_sales",
             department_name="After-sales",
             score=10.0,
             queued_at=when,
@@ -160,7 +167,7 @@ class Story:
         """`ticket.reassigned` from routing: the ticket moved from `previous` to `agent`."""
         data = TicketReassignedData(
             ticket_id=self.ticket_id,
-            department_id="dept-1",
+            department_id="after_sales",
             department_name="After-sales",
             agent_id=agent,
             agent_name=agent.title(),

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -174,3 +175,30 @@ async def publish(settings: PlatformSettings, *events: Any) -> None:
             await producer.send_and_wait(topics.for_type(event.type), value=event.to_json(), key=event.subject.encode())
     finally:
         await producer.stop()
+
+
+async def assign_in_intake(
+    intake: RunningService,
+    platform: PlatformSettings,
+    ticket: dict[str, Any],
+    *,
+    agent: str = "agent-test",
+    department: str = "after_sales",
+) -> None:
+    """Give a ticket an owner the way routing does (`ticket.assigned` on the topic) and wait until
+    intake shows it: an agent may act only on tickets routed to its department and owned by it."""
+    from tests.builders import Story
+
+    story = Story(
+        created_at=datetime.fromisoformat(ticket["created_at"]),
+        ticket_id=uuid.UUID(ticket["id"]),
+        number=ticket["number"],
+        customer_id=ticket["customer"]["id"],
+    )
+    await publish(platform, story.assigned(datetime.now(UTC), agent=agent, department=department))
+
+    async def shown() -> bool:
+        r = await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())
+        return bool((r.json().get("assignee") or {}).get("agent_id") == agent)
+
+    await eventually(shown)

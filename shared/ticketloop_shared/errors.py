@@ -47,6 +47,13 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class Gone(DomainError):
+    """The addressed resource existed but is no longer available (an expired or replaced link)."""
+
+    status_code = 410
+    code = "gone"
+
+
 class Unprocessable(DomainError):
     """The body parsed but its content is not acceptable."""
 

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from tests.builders import Story
 from tests.support import (
     RunningService,
+    admin_headers,
     agent_headers,
+    assign_in_intake,
     channel_headers,
     create_ticket_body,
     eventually,
@@ -66,9 +68,12 @@ async def test_post_ticket_reads_back_number_deadlines_and_masked_contact(intake
 
 async def test_created_ticket_is_readable_right_after_the_response(intake: RunningService) -> None:
     r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
-    got = await intake.client.get(f"/v1/tickets/{r.json()['id']}", headers=agent_headers())
+    got = await intake.client.get(f"/v1/tickets/{r.json()['id']}", headers=admin_headers())
     assert got.status_code == 200
     assert got.json()["timeline"][0]["kind"] == "created"
+    # Until routing gives it a department, no agent's department holds it.
+    got = await intake.client.get(f"/v1/tickets/{r.json()['id']}", headers=agent_headers())
+    assert (got.status_code, got.json()["error"]["code"]) == (403, "ticket_not_routed")
 
 
 async def test_ticket_created_event_is_published_without_personal_data(
@@ -175,8 +180,9 @@ async def test_credentials_are_checked(intake: RunningService) -> None:
     assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_token")
 
 
-async def test_reply_then_resolve_walks_the_lifecycle(intake: RunningService) -> None:
+async def test_reply_then_resolve_walks_the_lifecycle(intake: RunningService, platform: PlatformSettings) -> None:
     ticket = (await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())).json()
+    await assign_in_intake(intake, platform, ticket)
     url = f"/v1/tickets/{ticket['id']}"
     r = await intake.client.post(f"{url}/replies", json={"body": "Looking into it"}, headers=agent_headers())
     assert (r.status_code, r.json()["status"]) == (201, "in_progress")
@@ -186,7 +192,7 @@ async def test_reply_then_resolve_walks_the_lifecycle(intake: RunningService) ->
     r = await intake.client.post(f"{url}/resolve", json={"resolution": "again"}, headers=agent_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (409, "ticket_resolved")
     kinds = [e["kind"] for e in (await intake.client.get(url, headers=agent_headers())).json()["timeline"]]
-    assert kinds == ["created", "reply", "resolved"]
+    assert kinds == ["created", "assigned", "reply", "resolved"]
 
 
 async def test_unknown_ticket_is_404(intake: RunningService) -> None:
@@ -201,7 +207,7 @@ async def test_unknown_ticket_is_404(intake: RunningService) -> None:
 async def test_list_filters_and_paginates(intake: RunningService) -> None:
     for category in ("billing", "billing", "account"):
         await intake.client.post("/v1/tickets", json=create_ticket_body(category=category), headers=channel_headers())
-    page = (await intake.client.get("/v1/tickets?category=billing&limit=1", headers=agent_headers())).json()
+    page = (await intake.client.get("/v1/tickets?category=billing&limit=1", headers=admin_headers())).json()
     assert page["total"] == 2 and len(page["items"]) == 1
     assert page["items"][0]["category"] == "billing"
 
@@ -233,7 +239,7 @@ async def test_an_assignment_shows_its_owner_once_and_a_late_older_one_changes_n
     assert consumer is not None
     await eventually(lambda: consumer.handled == 2 and consumer.parked == 1)
 
-    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())).json()
     assert shown["status"] == "in_progress"
     assert shown["assignee"]["agent_id"] == "agent-new"
     assert [e["kind"] for e in shown["timeline"]].count("assigned") == 1
@@ -264,7 +270,7 @@ async def test_a_run_of_assignments_applies_in_one_call_in_order_per_ticket(inta
         await on_tickets_assigned(uow, run)
 
     async def owner(story: Story) -> tuple[str, int]:
-        shown = (await intake.client.get(f"/v1/tickets/{story.ticket_id}", headers=agent_headers())).json()
+        shown = (await intake.client.get(f"/v1/tickets/{story.ticket_id}", headers=admin_headers())).json()
         assert shown["status"] == "in_progress"
         return shown["assignee"]["agent_id"], [e["kind"] for e in shown["timeline"]].count("assigned")
 
@@ -282,5 +288,5 @@ async def test_a_run_with_an_unknown_ticket_fails_whole_so_the_consumer_can_isol
     with pytest.raises(PermanentEventError):
         async with intake.runtime.unit_of_work() as uow:
             await on_tickets_assigned(uow, [known.assigned(known.created_at, agent="agent-a"), unknown])
-    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())).json()
     assert shown["assignee"] is None  # rolled back with the run

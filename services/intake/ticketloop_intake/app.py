@@ -17,7 +17,9 @@ from ticketloop_intake.db import audit, messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.idempotency.service import purge_expired
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets import scheduled
 from ticketloop_intake.tickets.endpoints import channel_router as read_back_router
+from ticketloop_intake.tickets.endpoints import customer_router as customer_link_router
 from ticketloop_intake.tickets.endpoints import router as ticket_router
 from ticketloop_intake.tickets.handlers import HANDLERS
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
@@ -46,6 +48,11 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
                 session, now=runtime.clock.now(), ttl=timedelta(hours=settings.idempotency_ttl_hours)
             )
 
+    async def close_unconfirmed(runtime: Runtime) -> int:
+        """Resolved tickets nobody confirmed in time close by themselves."""
+        async with runtime.unit_of_work() as uow:
+            return await scheduled.close_unconfirmed(uow)
+
     async def drop_erased_keys(runtime: Runtime) -> int:
         """Erasures made by any intake process reach this one's key cache."""
         return await KEYS.drop_erased(runtime.engine, runtime.clock.now())
@@ -60,13 +67,22 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         periodic=[
             Periodic("forget-idempotency-keys", 600, forget_old_keys),
             Periodic("drop-erased-keys", 1, drop_erased_keys),
+            Periodic("auto-close", settings.auto_close_interval_seconds, close_unconfirmed),
         ],
     )
     return create_service_app(
         spec,
         title="ticketloop intake",
-        description="Channels report customer problems here and read them back; agents reply and resolve. "
+        description="Channels report customer problems here, add the customer's messages and read them back; "
+        "staff work each ticket through its lifecycle; customers confirm or reopen with a no-login link. "
         "Customers' personal data is sealed with a key per customer and erased by destroying it.",
-        routers=[ticket_router, channel_client_router, read_back_router, customer_router, audit_router(audit)],
+        routers=[
+            ticket_router,
+            channel_client_router,
+            read_back_router,
+            customer_link_router,
+            customer_router,
+            audit_router(audit),
+        ],
         clock=clock,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import cached_property
 from pathlib import Path
 
@@ -37,6 +39,19 @@ class IntakeSettings(ServiceSettings):
     # generated once per install into `master_key_file`.
     master_key: SecretStr | None = None
     master_key_file: Path = Path(".ticketloop/intake-master-key")
+    # A customer writing on a resolved (or closed) ticket reopens it until this long after its
+    # resolution; the confirm-or-reopen link lives as long.
+    reopen_window_days: float = Field(default=7.0, gt=0, le=365)
+    # A resolved ticket the customer neither confirms nor reopens closes by itself after this.
+    auto_close_days: float = Field(default=7.0, gt=0, le=365)
+    # How often the auto-close sweep looks (it closes at most `sweep_batch` tickets per run).
+    auto_close_interval_seconds: float = Field(default=60.0, gt=0)
+    sweep_batch: int = Field(default=500, ge=1, le=10_000)
+    # A report of the same problem (customer, category, subject) while one is open, or within
+    # this long after it was resolved, is added to that ticket (a repeat contact).
+    repeat_window_days: float = Field(default=7.0, ge=0, le=365)
+    # The address customers reach intake at; their confirm-or-reopen links are built on it.
+    public_base_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # How long an unwrapped customer key is reused without asking the database (erasures reach
     # every process's cache within about a second regardless).
     customer_key_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
@@ -58,6 +73,11 @@ class IntakeSettings(ServiceSettings):
                 "TICKETLOOP_INTAKE_MASTER_KEY must be set to a random value of 32+ characters in production"
             )
         return self
+
+    @cached_property
+    def customer_link_key(self) -> bytes:
+        """The key that signs customers' confirm-or-reopen links (derived, never the master itself)."""
+        return hmac.new(self.data_master_key, b"ticketloop-intake-customer-link", hashlib.sha256).digest()
 
     @cached_property
     def data_master_key(self) -> bytes:

@@ -1,19 +1,30 @@
-"""The ticket lifecycle: every legal transition is listed here and nowhere else."""
+"""The ticket lifecycle and who may move it: every legal transition is listed here and nowhere
+else, and so is the rule of which staff member may take which action."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from ticketloop_shared.errors import InvalidTransition
+from ticketloop_shared.auth import Principal, Role
+from ticketloop_shared.errors import Forbidden, InvalidTransition
 
 
 class Status(StrEnum):
-    """Where a ticket is in its life."""
+    """Where a ticket is in its life (SPEC §2: pending assignment → in progress → resolved →
+    closed after the customer's confirmation, or reopened)."""
 
     PENDING_ASSIGNMENT = "pending_assignment"
     IN_PROGRESS = "in_progress"
+    WAITING_ON_CUSTOMER = "waiting_on_customer"
     RESOLVED = "resolved"
     CLOSED = "closed"
+    REOPENED = "reopened"
 
 
 class Action(StrEnum):
@@ -21,36 +32,65 @@ class Action(StrEnum):
 
     ASSIGN = "assign"
     REPLY = "reply"
+    NOTE = "note"
+    PLAN = "plan"
+    UPDATE = "update"
+    WAIT = "wait"
+    CUSTOMER_MESSAGE = "customer_message"
+    CHANGE_PRIORITY = "change_priority"
+    RECATEGORISE = "recategorise"
     RESOLVE = "resolve"
+    FOLLOW_UP = "follow_up"
+    CONFIRM = "confirm"
+    REOPEN = "reopen"
+    AUTO_CLOSE = "auto_close"
+
+
+P, IP, W, R, C, RO = (
+    Status.PENDING_ASSIGNMENT,
+    Status.IN_PROGRESS,
+    Status.WAITING_ON_CUSTOMER,
+    Status.RESOLVED,
+    Status.CLOSED,
+    Status.REOPENED,
+)
+OPEN = frozenset({P, IP, W, RO})
+
+
+def _stay(*statuses: Status) -> dict[Status, Status]:
+    return {s: s for s in statuses}
 
 
 _TRANSITIONS: dict[Action, dict[Status, Status]] = {
     # An assignment arriving after resolution (events may be late) records the owner only.
-    Action.ASSIGN: {
-        Status.PENDING_ASSIGNMENT: Status.IN_PROGRESS,
-        Status.IN_PROGRESS: Status.IN_PROGRESS,
-        Status.RESOLVED: Status.RESOLVED,
-        Status.CLOSED: Status.CLOSED,
-    },
-    Action.REPLY: {
-        Status.PENDING_ASSIGNMENT: Status.IN_PROGRESS,
-        Status.IN_PROGRESS: Status.IN_PROGRESS,
-        Status.RESOLVED: Status.RESOLVED,
-    },
-    Action.RESOLVE: {
-        Status.PENDING_ASSIGNMENT: Status.RESOLVED,
-        Status.IN_PROGRESS: Status.RESOLVED,
-    },
+    Action.ASSIGN: {P: IP, RO: IP, **_stay(IP, W, R, C)},
+    # A reply to a resolved ticket (a last word) leaves it resolved; a closed one is finished.
+    Action.REPLY: {P: IP, RO: IP, **_stay(IP, W, R)},
+    # Internal notes never change anything the customer sees.
+    Action.NOTE: _stay(*Status),
+    Action.PLAN: {P: IP, RO: IP, **_stay(IP, W)},
+    Action.UPDATE: {P: IP, RO: IP, **_stay(IP, W)},
+    Action.WAIT: {IP: W, RO: W},
+    # The customer answering puts a waiting ticket back in progress; writing on a finished one
+    # (within the reopen window, which the service checks) reopens it.
+    Action.CUSTOMER_MESSAGE: {W: IP, R: RO, C: RO, **_stay(P, IP, RO)},
+    Action.CHANGE_PRIORITY: _stay(*OPEN),
+    Action.RECATEGORISE: _stay(*OPEN),
+    Action.RESOLVE: dict.fromkeys(OPEN, R),
+    Action.FOLLOW_UP: _stay(R, C),
+    Action.CONFIRM: {R: C},
+    Action.REOPEN: {R: RO, C: RO},
+    Action.AUTO_CLOSE: {R: C},
 }
 
 
 def next_status(current: Status, action: Action) -> Status:
-    """The status after `action`, or `InvalidTransition` naming both."""
+    """The status after `action`, or `InvalidTransition` (409) naming the current status."""
     try:
         return _TRANSITIONS[action][current]
     except KeyError:
         raise InvalidTransition(
-            f"cannot {action.value} a ticket that is {current.value}",
+            f"cannot {action.value.replace('_', ' ')} a ticket that is {current.value.replace('_', ' ')}",
             code=f"ticket_{current.value}",
             details={"status": current.value, "action": action.value},
         ) from None
@@ -59,3 +99,70 @@ def next_status(current: Status, action: Action) -> Status:
 def transitions(action: Action) -> dict[Status, Status]:
     """Every legal `from → to` of one action (for statements that apply the rule in SQL)."""
     return dict(_TRANSITIONS[action])
+
+
+def within_reopen_window(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """A finished ticket can be reopened by the customer until `window` after its resolution."""
+    return resolved_at is not None and now <= resolved_at + window
+
+
+# Actions on the customer's problem itself: only its owner, or a supervisor of its department.
+OWNER_ACTIONS = frozenset(
+    {
+        Action.REPLY,
+        Action.PLAN,
+        Action.UPDATE,
+        Action.WAIT,
+        Action.RESOLVE,
+        Action.FOLLOW_UP,
+        Action.CHANGE_PRIORITY,
+        Action.RECATEGORISE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Custody:
+    """Who holds a ticket: the department routing gave it to and its assigned agent."""
+
+    department_id: str | None
+    assignee_id: str | None
+
+
+def check_access(staff: Principal, custody: Custody, action: Action | None = None) -> None:
+    """Raise `Forbidden` (403, with the reason) unless `staff` may take `action` on the ticket
+    (`None`: read it). An admin may do everything; an agent or supervisor reads and notes its
+    department's tickets; only the assignee or a supervisor of the department acts on them."""
+    if staff.role is Role.ADMIN:
+        return
+    if custody.department_id is None:
+        raise Forbidden(
+            "the ticket has not been routed to a department yet; only an admin may act on it now",
+            code="ticket_not_routed",
+        )
+    if staff.department != custody.department_id:
+        raise Forbidden(
+            f"the ticket belongs to department {custody.department_id!r}, not yours",
+            code="not_your_department",
+            details={"department_id": custody.department_id},
+        )
+    if action in OWNER_ACTIONS and staff.role is not Role.SUPERVISOR and custody.assignee_id != staff.sub:
+        raise Forbidden(
+            f"only the ticket's assignee or a supervisor of its department may {action.value.replace('_', ' ')}",
+            code="not_the_assignee",
+            details={"assignee_id": custody.assignee_id, "action": action.value},
+        )
+
+
+_NOISE = re.compile(r"[^\w]+")
+
+
+def fingerprint(subject: str, *, key: bytes) -> str:
+    """What recognises the same problem reported again: the subject lower-cased, accents and
+    punctuation dropped, words sorted (so "Invoice wrong!" and "wrong invoice" match), keyed with
+    the customer's own data key (a plain hash of a short subject could be guessed back; after an
+    erasure the fingerprints no longer match anything)."""
+    folded = unicodedata.normalize("NFKD", subject.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    words = sorted(set(_NOISE.sub(" ", plain).split()))
+    return hmac.new(key, " ".join(words).encode(), hashlib.sha256).hexdigest()

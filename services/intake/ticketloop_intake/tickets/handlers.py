@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service
 from ticketloop_shared.errors import NotFound, PermanentEventError
-from ticketloop_shared.events import TicketAssigned
+from ticketloop_shared.events import TicketAssigned, TicketQueued, TicketReassigned
 from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
 
 HANDLERS = Handlers[IntakeSettings]()
@@ -19,5 +19,23 @@ async def on_tickets_assigned(uow: UnitOfWork[IntakeSettings], events: Sequence[
     an unknown ticket fails the run, and the consumer then parks that one event alone)."""
     try:
         await service.record_assignments(uow, [event.data for event in events])
+    except NotFound as exc:
+        raise PermanentEventError(exc.message) from exc
+
+
+@HANDLERS.on_batch(TicketReassigned)
+async def on_tickets_reassigned(uow: UnitOfWork[IntakeSettings], events: Sequence[TicketReassigned]) -> None:
+    """Show the new owners (an away agent's tickets, an escalation, a new category)."""
+    try:
+        await service.record_assignments(uow, [event.data for event in events], kind="reassigned")
+    except NotFound as exc:
+        raise PermanentEventError(exc.message) from exc
+
+
+@HANDLERS.on(TicketQueued)
+async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued) -> None:
+    """Show which department's queue the ticket waits in."""
+    try:
+        await service.record_queued(uow, event.data)
     except NotFound as exc:
         raise PermanentEventError(exc.message) from exc

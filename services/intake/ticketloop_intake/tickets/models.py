@@ -34,6 +34,8 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_customer", "customer_id"),
+        # A department's staff list their own tickets, newest first.
+        Index("ix_tickets_department_created", "department_id", "created_at"),
         # The repeat-contact lookup: this customer's ticket for the same problem.
         Index("ix_tickets_repeat", "customer_id", "category", "fingerprint"),
         # The auto-close sweep: resolved tickets, oldest resolution first.

@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from ticketloop_intake.db import Base
 from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TimelineEntry
+from ticketloop_shared.ids import new_id
 
 
 class NumberBlocks:
@@ -126,13 +127,30 @@ class Shown:
     entry_body: bytes
 
 
+@dataclass(frozen=True)
+class Applied:
+    """An assignment shown on its ticket: the status before and after, and what every ticket
+    event repeats about the ticket (to announce a change of status)."""
+
+    ticket_id: uuid.UUID
+    old_status: str
+    new_status: str
+    number: str
+    channel: str
+    category: str
+    urgency: str
+    customer_id: str
+    created_at: datetime
+
+
 async def apply_assignments(
-    session: AsyncSession, assignments: Sequence[Shown], *, statuses: Mapping[str, str]
-) -> set[uuid.UUID]:
-    """Set each ticket's owner (status moved by `statuses`) and add its timeline entry, unless a
-    newer assignment is already shown, in one statement for the whole run: intake applies these
-    on the event loop that also takes new tickets, so a round trip per event would let them fall
-    behind. Returns the tickets applied. One ticket appears at most once (the caller splits)."""
+    session: AsyncSession, assignments: Sequence[Shown], *, statuses: Mapping[str, str], kind: str = "assigned"
+) -> list[Applied]:
+    """Set each ticket's owner (status moved by `statuses`) and add its timeline entry of `kind`,
+    unless a newer assignment is already shown, in one statement for the whole run: intake
+    applies these on the event loop that also takes new tickets, so a round trip per event would
+    let them fall behind. Returns the tickets applied. One ticket appears at most once (the
+    caller splits)."""
     moves = sorted(statuses.items())
     params: dict[str, object] = {
         "ticket_ids": [a.ticket_id for a in assignments],
@@ -143,11 +161,12 @@ async def apply_assignments(
         "assigned_ats": [a.assigned_at for a in assignments],
         "entry_ids": [a.entry_id for a in assignments],
         "entry_bodies": [a.entry_body for a in assignments],
+        "kind": kind,
     }
     for i, (old, new) in enumerate(moves):
         params[f"old{i}"], params[f"new{i}"] = old, new
     result = await session.execute(_assignments_statement(len(moves)), params)
-    return {row[0] for row in result.all()}
+    return [Applied(**row._mapping) for row in result.all()]
 
 
 @cache
@@ -158,16 +177,46 @@ def _assignments_statement(moves: int) -> TextClause:
         "CAST(:agent_names AS text[]), CAST(:department_ids AS text[]), CAST(:department_names AS text[]), "
         "CAST(:assigned_ats AS timestamptz[]), CAST(:entry_ids AS uuid[]), CAST(:entry_bodies AS bytea[])) "
         "AS i(ticket_id, agent_id, agent_name, department_id, department_name, assigned_at, entry_id, entry_body)), "
+        # The status before the change (UPDATE … RETURNING sees only the new row).
+        "before AS (SELECT t.id, t.status FROM tickets t JOIN input i ON t.id = i.ticket_id FOR UPDATE OF t), "
         "updated AS ("
         f"UPDATE tickets t SET status = CASE t.status {whens} ELSE t.status END, "
         "assignee_id = i.agent_id, assignee_name = i.agent_name, department_id = i.department_id, "
         "department_name = i.department_name, assigned_at = i.assigned_at, updated_at = now() "
-        "FROM input i WHERE t.id = i.ticket_id AND (t.assigned_at IS NULL OR t.assigned_at <= i.assigned_at) "
-        "RETURNING t.id, i.entry_id, i.assigned_at, i.entry_body) "
-        "INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
-        "SELECT entry_id, id, assigned_at, 'assigned', 'routing', entry_body FROM updated "
-        "RETURNING ticket_id"
+        "FROM input i JOIN before b ON b.id = i.ticket_id "
+        "WHERE t.id = i.ticket_id AND (t.assigned_at IS NULL OR t.assigned_at <= i.assigned_at) "
+        "RETURNING t.id AS ticket_id, b.status AS old_status, t.status AS new_status, t.number, t.channel, "
+        "t.category, t.urgency, t.customer_id, t.created_at, i.entry_id, i.assigned_at, i.entry_body), "
+        "entries AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
+        "SELECT entry_id, ticket_id, assigned_at, :kind, 'routing', entry_body FROM updated) "
+        "SELECT ticket_id, old_status, new_status, number, channel, category, urgency, customer_id, created_at "
+        "FROM updated"
     )
+
+
+async def show_queued(
+    session: AsyncSession, *, ticket_id: uuid.UUID, department_id: str, department_name: str, at: datetime, body: bytes
+) -> bool:
+    """Show the department whose queue a not-yet-assigned ticket waits in (an assignment already
+    shown wins: the queue event may arrive late). False if the ticket is unknown."""
+    result = await session.execute(
+        text(
+            "WITH t AS (UPDATE tickets SET department_id = :department_id, department_name = :department_name, "
+            "updated_at = now() WHERE id = :ticket_id AND assigned_at IS NULL RETURNING id), "
+            "e AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
+            "SELECT :entry_id, id, :at, 'queued', 'routing', :body FROM t) "
+            "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = :ticket_id)"
+        ),
+        {
+            "ticket_id": ticket_id,
+            "department_id": department_id,
+            "department_name": department_name,
+            "at": at,
+            "body": body,
+            "entry_id": new_id(),
+        },
+    )
+    return bool(result.scalar())
 
 
 async def existing(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
@@ -181,6 +230,19 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def lock_resolved_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> Sequence[Ticket]:
+    """Resolved tickets resolved before `cutoff`, oldest first, locked (skipping ones another
+    sweep holds)."""
+    stmt = (
+        select(Ticket)
+        .where(Ticket.status == "resolved", Ticket.resolved_at < cutoff)
+        .order_by(Ticket.resolved_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt)).all()
 
 
 async def get_with_timeline(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:
@@ -209,6 +271,7 @@ async def search(
     assignee_id: str | None,
     limit: int,
     offset: int,
+    department_id: str | None = None,
     channel_client_id: uuid.UUID | None = None,
 ) -> tuple[Sequence[Ticket], int]:
     """A filtered page of tickets, newest first, and the total matching."""
@@ -219,6 +282,7 @@ async def search(
         Ticket.category: category,
         Ticket.customer_id: customer_id,
         Ticket.assignee_id: assignee_id,
+        Ticket.department_id: department_id,
         Ticket.channel_client_id: channel_client_id,
     }
     for column, value in filters.items():

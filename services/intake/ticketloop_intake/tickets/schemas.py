@@ -7,10 +7,13 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketloop_intake.tickets.domain import Status
 from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
+
+# A skill routing matches agents on, `kind:value` (e.g. `language:fr`, `product:router`).
+Skill = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[a-z0-9_]+:[A-Za-z0-9_.-]+$")]
 
 
 class Channel(StrEnum):
@@ -81,6 +84,10 @@ class TicketCreate(BaseModel):
     subject: Text = Field(min_length=1, max_length=200)
     description: Text = Field(min_length=1, max_length=10_000)
     expected_resolution_at: Instant | None = None
+    required_skills: list[Skill] = Field(default_factory=list, max_length=10)
+    # A report of a problem the customer already has open (same category and subject) is added
+    # to that ticket; `true` makes it a new ticket regardless.
+    new_ticket: bool = False
 
 
 class ReplyCreate(BaseModel):
@@ -89,6 +96,67 @@ class ReplyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     body: Text = Field(min_length=1, max_length=10_000)
+
+
+class NoteCreate(ReplyCreate):
+    """An internal note for colleagues; never shown to the channel or the customer."""
+
+
+class UpdateCreate(ReplyCreate):
+    """A progress update sent to the customer (the 24-hour rule counts these)."""
+
+
+class MessageCreate(ReplyCreate):
+    """The customer writing again, through their channel."""
+
+
+class WaitRequest(BaseModel):
+    """What the agent needs from the customer before going on."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    body: Text = Field(min_length=1, max_length=10_000, description="The question sent to the customer.")
+
+
+class PlanCommit(BaseModel):
+    """How the problem will be solved and by when: both are told to the customer."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    summary: Text = Field(min_length=1, max_length=5_000)
+    committed_resolution_at: Instant
+
+
+class TicketPatch(BaseModel):
+    """A change of urgency or category by staff (routing re-evaluates the ticket)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    urgency: Urgency | None = None
+    category: Category | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> TicketPatch:
+        if self.urgency is None and self.category is None:
+            raise ValueError("send `urgency`, `category` or both")
+        return self
+
+
+class FollowUpCreate(BaseModel):
+    """The post-resolution visit: what the customer said."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    body: Text = Field(min_length=1, max_length=5_000)
+    satisfied: bool | None = None
+
+
+class ReopenRequest(BaseModel):
+    """Why the customer says the problem is not solved."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: Text = Field(min_length=1, max_length=5_000)
 
 
 class ResolveRequest(BaseModel):
@@ -139,6 +207,22 @@ class TimelineEntryOut(BaseModel):
     body: str | None
 
 
+class ResolutionTimesOut(BaseModel):
+    """Expected and actual resolution times, both kept (SPEC §2)."""
+
+    expected_by_customer: datetime | None
+    committed: datetime | None
+    committed_at: datetime | None
+    actual: datetime | None
+
+
+class CustomerLinkOut(BaseModel):
+    """A no-login link the customer uses to confirm the solution or reopen the problem."""
+
+    url: str
+    expires_at: datetime
+
+
 class TicketOut(BaseModel):
     """The normalised ticket, as read back to the channel and shown to agents (`subject` and
     `description` read `[erased]` once the customer's personal data is erased)."""
@@ -156,10 +240,37 @@ class TicketOut(BaseModel):
     assignee: AssigneeOut | None
     deadlines: DeadlinesOut
     expected_resolution_at: datetime | None
+    required_skills: list[str]
+    resolution_times: ResolutionTimesOut
     created_at: datetime
     first_response_at: datetime | None
+    last_update_at: datetime | None
+    waiting_since: datetime | None
     resolved_at: datetime | None
+    self_service: bool
+    followed_up_at: datetime | None
+    closed_at: datetime | None
+    reopened_at: datetime | None
+    reopen_count: int
+    customer_link: CustomerLinkOut | None = Field(
+        default=None, description="While the ticket is resolved: the customer's confirm-or-reopen link."
+    )
+    repeat_contact: bool = Field(
+        default=False, description="True in the answer to a report that was added to this existing ticket."
+    )
     timeline: list[TimelineEntryOut]
+
+
+class CustomerTicketOut(BaseModel):
+    """What the customer's no-login link shows: the ticket's number and state, no more."""
+
+    number: str
+    status: Status
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    can_confirm: bool
+    can_reopen: bool
+    expires_at: datetime
 
 
 class TicketSummary(BaseModel):
@@ -173,6 +284,7 @@ class TicketSummary(BaseModel):
     urgency: Urgency
     subject: str
     customer_id: str
+    department_id: str | None
     assignee_id: str | None
     created_at: datetime
 

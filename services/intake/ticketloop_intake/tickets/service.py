@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,19 +14,49 @@ from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import crypto
 from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field, statements
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets import repository
-from ticketloop_intake.tickets.domain import Action, Status, next_status, transitions
+from ticketloop_intake.tickets import links, repository
+from ticketloop_intake.tickets.domain import (
+    Action,
+    Custody,
+    Status,
+    check_access,
+    next_status,
+    transitions,
+    within_reopen_window,
+)
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.tickets.repository import NUMBERS, Claim
-from ticketloop_intake.tickets.schemas import ReplyCreate, ResolveRequest, TicketCreate
-from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import Forbidden, NotFound
+from ticketloop_intake.tickets.schemas import (
+    FollowUpCreate,
+    MessageCreate,
+    NoteCreate,
+    PlanCommit,
+    ReopenRequest,
+    ReplyCreate,
+    ResolveRequest,
+    TicketCreate,
+    TicketPatch,
+    UpdateCreate,
+    WaitRequest,
+)
+from ticketloop_shared.auth import Principal, Role
+from ticketloop_shared.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
 from ticketloop_shared.events import (
     TicketAssignedData,
+    TicketClosedData,
     TicketCreatedData,
+    TicketFollowedUpData,
+    TicketMessageReceivedData,
+    TicketPlanCommittedData,
+    TicketPriorityChangedData,
+    TicketQueuedData,
+    TicketRecategorisedData,
     TicketRef,
+    TicketReopenedData,
     TicketRepliedData,
     TicketResolvedData,
+    TicketStatusChangedData,
+    TicketUpdatedData,
 )
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.targets import deadlines_for
@@ -42,12 +73,14 @@ class TicketView:
     ticket: Ticket
     timeline: Sequence[TimelineEntry]
     personal: Personal
+    # The answer to a report that was added to this existing ticket.
+    repeat_contact: bool = False
 
 
 IntakeUnit = UnitOfWork[IntakeSettings]
 
 
-def _ref(ticket: Ticket) -> dict[str, object]:
+def ticket_ref(ticket: Ticket) -> dict[str, object]:
     return TicketRef(
         ticket_id=ticket.id,
         number=ticket.number,
@@ -113,7 +146,7 @@ async def create_ticket(
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
     uow.emit(
         TicketCreatedData(
-            **_ref(ticket),
+            **ticket_ref(ticket),
             need=ticket.need,
             expected_resolution_at=ticket.expected_resolution_at,
             customer_annual_spend=customer.annual_spend,
@@ -139,67 +172,324 @@ async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
     return ticket
 
 
-async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, agent: Principal) -> Ticket:
-    """Send an agent's reply; the first one stops the first-response clock."""
+def custody(ticket: Ticket) -> Custody:
+    """Who holds the ticket, for the access rule."""
+    return Custody(department_id=ticket.department_id, assignee_id=ticket.assignee_id)
+
+
+async def _for_staff(uow: IntakeUnit, ticket_id: uuid.UUID, staff: Principal, action: Action) -> Ticket:
+    """The ticket, locked, once `staff` may take `action` on it (else 403 with the reason)."""
     ticket = await _locked(uow.session, ticket_id)
-    ticket.status = next_status(Status(ticket.status), Action.REPLY).value
+    check_access(staff, custody(ticket), action)
+    return ticket
+
+
+async def _for_channel(uow: IntakeUnit, ticket_id: uuid.UUID, client: ChannelClientView) -> Ticket:
+    """The ticket, locked, if this channel client created it (another client's is not found)."""
+    ticket = await _locked(uow.session, ticket_id)
+    if ticket.channel_client_id != client.id:
+        raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
+    return ticket
+
+
+def move(uow: IntakeUnit, ticket: Ticket, action: Action, *, actor: str) -> Status:
+    """Apply `action`'s transition (409 if illegal) and announce a change of status; returns the
+    status before."""
+    old = Status(ticket.status)
+    new = next_status(old, action)
+    now = uow.now()
+    ticket.status = new.value
+    ticket.updated_at = now
+    if new is not old:
+        if new is Status.WAITING_ON_CUSTOMER:
+            ticket.waiting_since = now
+        elif old is Status.WAITING_ON_CUSTOMER:
+            ticket.waiting_since = None
+        uow.emit(
+            TicketStatusChangedData(
+                **ticket_ref(ticket),
+                from_status=old.value,
+                to_status=new.value,
+                action=action.value,
+                actor=actor,
+                changed_at=now,
+            )
+        )
+    return old
+
+
+async def add_entry(
+    uow: IntakeUnit, ticket: Ticket, kind: str, actor: str, *, personal: str | None = None, note: str | None = None
+) -> TimelineEntry:
+    """Add a timeline entry: `personal` text is sealed with the customer's key, a system `note`
+    (e.g. "normal → urgent") is stored clear."""
+    body = None
+    if personal is not None:
+        key = await KEYS.for_sealing(uow, ticket.customer_id)
+        body = seal_field(key, ticket.customer_id, "body", personal)
+    elif note is not None:
+        body = crypto.clear(note)
+    entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=uow.now(), kind=kind, actor=actor, body=body)
+    repository.add_entry(uow.session, entry)
+    return entry
+
+
+def _agent(staff: Principal) -> str:
+    return f"agent:{staff.sub}" if staff.role is not Role.ADMIN else f"admin:{staff.sub}"
+
+
+async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, agent: Principal) -> Ticket:
+    """Send the owner's reply to the customer; the first one stops the first-response clock."""
+    ticket = await _for_staff(uow, ticket_id, agent, Action.REPLY)
+    move(uow, ticket, Action.REPLY, actor=_agent(agent))
     now = uow.now()
     first = ticket.first_response_at is None
     if first:
         ticket.first_response_at = now
-    ticket.updated_at = now
-    key = await KEYS.for_sealing(uow, ticket.customer_id)
-    entry = TimelineEntry(
-        id=new_id(),
-        ticket_id=ticket.id,
-        at=now,
-        kind="reply",
-        actor=f"agent:{agent.sub}",
-        body=seal_field(key, ticket.customer_id, "body", message.body),
-    )
-    repository.add_entry(uow.session, entry)
+    entry = await add_entry(uow, ticket, "reply", _agent(agent), personal=message.body)
     await uow.session.flush()
     uow.emit(
-        TicketRepliedData(**_ref(ticket), message_id=entry.id, agent_id=agent.sub, replied_at=now, first_response=first)
-    )
-    return ticket
-
-
-async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequest, agent: Principal) -> Ticket:
-    """Mark the problem solved; this starts the feedback step."""
-    ticket = await _locked(uow.session, ticket_id)
-    ticket.status = next_status(Status(ticket.status), Action.RESOLVE).value
-    now = uow.now()
-    ticket.resolved_at = now
-    ticket.resolved_by = agent.sub
-    ticket.updated_at = now
-    key = await KEYS.for_sealing(uow, ticket.customer_id)
-    repository.add_entry(
-        uow.session,
-        TimelineEntry(
-            id=new_id(),
-            ticket_id=ticket.id,
-            at=now,
-            kind="resolved",
-            actor=f"agent:{agent.sub}",
-            body=seal_field(key, ticket.customer_id, "body", request.resolution),
-        ),
-    )
-    await uow.session.flush()
-    uow.emit(
-        TicketResolvedData(
-            **_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
+        TicketRepliedData(
+            **ticket_ref(ticket), message_id=entry.id, agent_id=agent.sub, replied_at=now, first_response=first
         )
     )
     return ticket
 
 
-async def record_assignments(uow: IntakeUnit, assignments: Sequence[TicketAssignedData]) -> None:
+async def add_note(uow: IntakeUnit, *, ticket_id: uuid.UUID, note: NoteCreate, staff: Principal) -> Ticket:
+    """An internal note for colleagues of the department (never shown to the channel, no event)."""
+    ticket = await _for_staff(uow, ticket_id, staff, Action.NOTE)
+    ticket.updated_at = uow.now()
+    await add_entry(uow, ticket, "note", _agent(staff), personal=note.body)
+    return ticket
+
+
+async def commit_plan(uow: IntakeUnit, *, ticket_id: uuid.UUID, plan: PlanCommit, agent: Principal) -> Ticket:
+    """Tell the customer how and by when the problem will be solved (SPEC §2: a solution or an
+    explicit handling deadline within 2 hours); a later plan replaces the commitment."""
+    now = uow.now()
+    if plan.committed_resolution_at <= now:
+        raise Unprocessable(
+            "committed_resolution_at must be in the future",
+            code="committed_time_in_past",
+            details={"now": now.isoformat()},
+        )
+    ticket = await _for_staff(uow, ticket_id, agent, Action.PLAN)
+    move(uow, ticket, Action.PLAN, actor=_agent(agent))
+    ticket.committed_resolution_at = plan.committed_resolution_at
+    ticket.plan_committed_at = now
+    await add_entry(uow, ticket, "plan", _agent(agent), personal=plan.summary)
+    uow.emit(
+        TicketPlanCommittedData(
+            **ticket_ref(ticket),
+            agent_id=agent.sub,
+            committed_at=now,
+            committed_resolution_at=plan.committed_resolution_at,
+        )
+    )
+    return ticket
+
+
+async def send_update(uow: IntakeUnit, *, ticket_id: uuid.UUID, update: UpdateCreate, agent: Principal) -> Ticket:
+    """A progress update to the customer (the 24-hour rule counts these)."""
+    ticket = await _for_staff(uow, ticket_id, agent, Action.UPDATE)
+    move(uow, ticket, Action.UPDATE, actor=_agent(agent))
+    now = uow.now()
+    ticket.last_update_at = now
+    entry = await add_entry(uow, ticket, "update", _agent(agent), personal=update.body)
+    uow.emit(TicketUpdatedData(**ticket_ref(ticket), message_id=entry.id, agent_id=agent.sub, updated_at=now))
+    return ticket
+
+
+async def wait_on_customer(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: WaitRequest, agent: Principal) -> Ticket:
+    """Ask the customer for something; the ticket waits on them until they answer."""
+    ticket = await _for_staff(uow, ticket_id, agent, Action.WAIT)
+    move(uow, ticket, Action.WAIT, actor=_agent(agent))
+    await add_entry(uow, ticket, "waiting", _agent(agent), personal=request.body)
+    return ticket
+
+
+async def change(uow: IntakeUnit, *, ticket_id: uuid.UUID, patch: TicketPatch, staff: Principal) -> Ticket:
+    """Change urgency and/or category (routing re-scores or moves the ticket); an unchanged
+    value is no change and announces nothing."""
+    ticket = await _for_staff(
+        uow, ticket_id, staff, Action.RECATEGORISE if patch.category is not None else Action.CHANGE_PRIORITY
+    )
+    now, actor = uow.now(), _agent(staff)
+    if patch.urgency is not None and patch.urgency.value != ticket.urgency:
+        next_status(Status(ticket.status), Action.CHANGE_PRIORITY)
+        previous, ticket.urgency = ticket.urgency, patch.urgency.value
+        ticket.updated_at = now
+        await add_entry(uow, ticket, "priority_changed", actor, note=f"{previous} → {ticket.urgency}")
+        uow.emit(
+            TicketPriorityChangedData(**ticket_ref(ticket), previous_urgency=previous, changed_by=actor, changed_at=now)
+        )
+    if patch.category is not None and patch.category.value != ticket.category:
+        next_status(Status(ticket.status), Action.RECATEGORISE)
+        previous, ticket.category = ticket.category, patch.category.value
+        ticket.updated_at = now
+        await add_entry(uow, ticket, "recategorised", actor, note=f"{previous} → {ticket.category}")
+        uow.emit(
+            TicketRecategorisedData(**ticket_ref(ticket), previous_category=previous, changed_by=actor, changed_at=now)
+        )
+    return ticket
+
+
+async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequest, agent: Principal) -> Ticket:
+    """Mark the problem solved; this starts the feedback step and the customer's window to
+    confirm or reopen."""
+    ticket = await _for_staff(uow, ticket_id, agent, Action.RESOLVE)
+    move(uow, ticket, Action.RESOLVE, actor=_agent(agent))
+    now = uow.now()
+    ticket.resolved_at = now
+    ticket.resolved_by = agent.sub
+    ticket.self_service = False
+    ticket.resolved_by_article = None
+    await add_entry(uow, ticket, "resolved", _agent(agent), personal=request.resolution)
+    await uow.session.flush()
+    uow.emit(
+        TicketResolvedData(
+            **ticket_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
+        )
+    )
+    return ticket
+
+
+async def follow_up(uow: IntakeUnit, *, ticket_id: uuid.UUID, visit: FollowUpCreate, agent: Principal) -> Ticket:
+    """Record the post-resolution follow-up with the customer (SPEC §2: within 2 hours)."""
+    ticket = await _for_staff(uow, ticket_id, agent, Action.FOLLOW_UP)
+    move(uow, ticket, Action.FOLLOW_UP, actor=_agent(agent))
+    now = uow.now()
+    ticket.followed_up_at = now
+    assert ticket.resolved_at is not None  # a resolved or closed ticket was resolved
+    await add_entry(uow, ticket, "follow_up", _agent(agent), personal=visit.body)
+    uow.emit(
+        TicketFollowedUpData(
+            **ticket_ref(ticket), agent_id=agent.sub, followed_up_at=now, resolved_at=ticket.resolved_at
+        )
+    )
+    return ticket
+
+
+def _reopen_window(uow: IntakeUnit) -> timedelta:
+    return timedelta(days=uow.settings.reopen_window_days)
+
+
+def _check_reopenable(uow: IntakeUnit, ticket: Ticket) -> None:
+    if not within_reopen_window(ticket.resolved_at, uow.now(), _reopen_window(uow)):
+        raise Conflict(
+            f"the ticket was resolved more than {uow.settings.reopen_window_days:g} days ago; report a new problem",
+            code="reopen_window_passed",
+            details={
+                "status": ticket.status,
+                "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+            },
+        )
+
+
+def _reopened(uow: IntakeUnit, ticket: Ticket, previous: Status, *, reason: str, actor: str) -> None:
+    now = uow.now()
+    ticket.reopened_at = now
+    ticket.reopen_count += 1
+    ticket.closed_at = None
+    uow.emit(
+        TicketReopenedData(
+            **ticket_ref(ticket), reopened_at=now, previous_status=previous.value, reason=reason, actor=actor
+        )
+    )
+
+
+async def add_customer_message(
+    uow: IntakeUnit, *, ticket: Ticket, text: str, actor: str, via: str, reopen_reason: str = "customer_message"
+) -> TimelineEntry:
+    """The customer writes again: a ticket waiting on them goes back in progress, a resolved or
+    closed one reopens (within the reopen window; after it, 409 `reopen_window_passed`)."""
+    if Status(ticket.status) in (Status.RESOLVED, Status.CLOSED):
+        _check_reopenable(uow, ticket)
+    previous = move(uow, ticket, Action.CUSTOMER_MESSAGE, actor=actor)
+    now = uow.now()
+    ticket.last_customer_message_at = now
+    entry = await add_entry(uow, ticket, "message", actor, personal=text)
+    uow.emit(TicketMessageReceivedData(**ticket_ref(ticket), message_id=entry.id, received_at=now, via=via))
+    if Status(ticket.status) is Status.REOPENED and previous is not Status.REOPENED:
+        _reopened(uow, ticket, previous, reason=reopen_reason, actor=actor)
+    return entry
+
+
+async def message_from_channel(
+    uow: IntakeUnit, *, ticket_id: uuid.UUID, message: MessageCreate, client: ChannelClientView
+) -> Ticket:
+    """A customer message through the channel that reported the problem."""
+    ticket = await _for_channel(uow, ticket_id, client)
+    await add_customer_message(uow, ticket=ticket, text=message.body, actor=f"channel:{client.name}", via="channel")
+    return ticket
+
+
+async def confirm(uow: IntakeUnit, *, ticket: Ticket, actor: str) -> Ticket:
+    """The customer confirms the solution: the ticket is closed."""
+    move(uow, ticket, Action.CONFIRM, actor=actor)
+    now = uow.now()
+    ticket.closed_at = now
+    await add_entry(uow, ticket, "closed", actor, note="confirmed by the customer")
+    uow.emit(
+        TicketClosedData(
+            **ticket_ref(ticket), closed_at=now, resolved_at=ticket.resolved_at, automatic=False, actor=actor
+        )
+    )
+    return ticket
+
+
+async def reopen(uow: IntakeUnit, *, ticket: Ticket, request: ReopenRequest, actor: str) -> Ticket:
+    """The customer says the problem is not solved (within the reopen window)."""
+    _check_reopenable(uow, ticket)
+    previous = move(uow, ticket, Action.REOPEN, actor=actor)
+    await add_entry(uow, ticket, "reopened", actor, personal=request.reason)
+    _reopened(uow, ticket, previous, reason="customer_request", actor=actor)
+    return ticket
+
+
+async def for_channel(uow: IntakeUnit, ticket_id: uuid.UUID, client: ChannelClientView) -> Ticket:
+    """The ticket, locked, for a change its channel asks for on the customer's behalf."""
+    return await _for_channel(uow, ticket_id, client)
+
+
+async def for_link(uow: IntakeUnit, token: str) -> Ticket:
+    """The ticket a customer's link names, locked; 410 once the link has expired or a newer
+    resolution replaced it."""
+    claim = links.verify(uow.settings.customer_link_key, token)
+    ticket = await _locked(uow.session, claim.ticket_id)
+    check_link(uow.settings, ticket, claim, now=uow.now())
+    return ticket
+
+
+def check_link(settings: IntakeSettings, ticket: Ticket, claim: links.LinkClaim, *, now: datetime) -> None:
+    """Refuse a link for an earlier resolution, or one past its window."""
+    if not links.same_instant(ticket.resolved_at, claim.resolved_at):
+        raise Gone("this link was replaced by a newer one", code="link_superseded")
+    if now > claim.resolved_at + timedelta(days=settings.reopen_window_days):
+        raise Gone("this link has expired", code="link_expired")
+
+
+def link_for(settings: IntakeSettings, ticket: Ticket, now: datetime) -> tuple[str, datetime] | None:
+    """The customer's confirm-or-reopen link while the ticket is resolved and within its window."""
+    if ticket.status != Status.RESOLVED.value or ticket.resolved_at is None:
+        return None
+    expires = ticket.resolved_at + timedelta(days=settings.reopen_window_days)
+    if now > expires:
+        return None
+    token = links.issue(settings.customer_link_key, ticket.id, ticket.resolved_at)
+    return f"{settings.public_base_url}/v1/customer-links/{token}", expires
+
+
+async def record_assignments(
+    uow: IntakeUnit, assignments: Sequence[TicketAssignedData], *, kind: str = "assigned"
+) -> None:
     """Show routing's choice of owner on each ticket (routing owns the decision).
 
     One statement per run applies the ASSIGN transition of `domain.py` and adds the timeline
     entries; an older assignment arriving late does not replace a newer one. A ticket assigned
-    twice in the run is applied in order, one round per repeat.
+    twice in the run is applied in order, one round per repeat. Each change of status is
+    announced like any other.
     """
     statuses = {k.value: v.value for k, v in transitions(Action.ASSIGN).items()}
     rounds: list[list[TicketAssignedData]] = []
@@ -225,12 +515,46 @@ async def record_assignments(uow: IntakeUnit, assignments: Sequence[TicketAssign
             )
             for d in batch
         ]
-        applied |= await repository.apply_assignments(uow.session, shown, statuses=statuses)
+        when = {d.ticket_id: d.assigned_at for d in batch}
+        for row in await repository.apply_assignments(uow.session, shown, statuses=statuses, kind=kind):
+            applied.add(row.ticket_id)
+            if row.old_status != row.new_status:
+                uow.emit(
+                    TicketStatusChangedData(
+                        ticket_id=row.ticket_id,
+                        number=row.number,
+                        channel=row.channel,
+                        category=row.category,
+                        urgency=row.urgency,
+                        customer_id=row.customer_id,
+                        created_at=row.created_at,
+                        from_status=row.old_status,
+                        to_status=row.new_status,
+                        action=Action.ASSIGN.value,
+                        actor="routing",
+                        changed_at=when[row.ticket_id],
+                    )
+                )
     missing = [t for t in seen if t not in applied]
     if missing:
         unknown = set(missing) - await repository.existing(uow.session, missing)
         if unknown:
             raise NotFound(f"no ticket with id {sorted(unknown)[0]}", code="ticket_not_found")
+
+
+async def record_queued(uow: IntakeUnit, data: TicketQueuedData) -> None:
+    """Show the department whose queue the ticket waits in, so its supervisor and agents can see
+    it before anyone is assigned."""
+    known = await repository.show_queued(
+        uow.session,
+        ticket_id=data.ticket_id,
+        department_id=data.department_id,
+        department_name=data.department_name,
+        at=data.queued_at,
+        body=crypto.clear(f"waiting for an agent of {data.department_name}"),
+    )
+    if not known:
+        raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
 
 
 async def read(

@@ -50,6 +50,7 @@ def upgrade() -> None:
     op.alter_column("tickets", "reopen_count", server_default=None)
     # Tickets closed before this revision closed when they were resolved.
     op.execute("UPDATE tickets SET closed_at = resolved_at WHERE status = 'closed'")
+    op.create_index("ix_tickets_department_created", "tickets", ["department_id", "created_at"], unique=False)
     op.create_index("ix_tickets_repeat", "tickets", ["customer_id", "category", "fingerprint"], unique=False)
     op.create_index(
         "ix_tickets_resolved_open",
@@ -63,5 +64,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_tickets_resolved_open", table_name="tickets")
     op.drop_index("ix_tickets_repeat", table_name="tickets")
+    op.drop_index("ix_tickets_department_created", table_name="tickets")
     for column in ("reopen_count", "resolved_by_article", "self_service", *_INSTANTS, "fingerprint", "required_skills"):
         op.drop_column("tickets", column)
