@@ -312,3 +312,62 @@ async def test_a_message_retried_with_its_idempotency_key_is_added_once(
     assert again.headers.get("Idempotent-Replayed") == "true"
     kinds = [e["kind"] for e in again.json()["timeline"]]
     assert kinds.count("message") == 1
+
+
+async def test_the_same_problem_reported_again_is_added_to_the_open_ticket(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    body = create_ticket_body(subject="Invoice is wrong!")
+    first = await intake.client.post("/v1/tickets", json=body, headers=channel_headers())
+    again = await intake.client.post(
+        "/v1/tickets",
+        json={**body, "subject": "wrong invoice", "description": "Still wrong", "channel": "phone"},
+        headers=channel_headers(),
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert (again.json()["id"], again.json()["number"], again.json()["repeat_contact"]) == (
+        first.json()["id"],
+        first.json()["number"],
+        True,
+    )
+    assert [e["body"] for e in again.json()["timeline"] if e["kind"] == "message"] == ["wrong invoice\n\nStill wrong"]
+    other_category = await intake.client.post(
+        "/v1/tickets", json={**body, "category": "account"}, headers=channel_headers()
+    )
+    forced = await intake.client.post("/v1/tickets", json={**body, "new_ticket": True}, headers=channel_headers())
+    other_customer = await intake.client.post(
+        "/v1/tickets", json=create_ticket_body(subject="Invoice is wrong!"), headers=channel_headers()
+    )
+    assert {other_category.status_code, forced.status_code, other_customer.status_code} == {201}
+    assert len({first.json()["id"], other_category.json()["id"], forced.json()["id"]}) == 3
+    events = await read_events(platform, Topics(platform.topic_prefix).for_family("ticket"), count=6)
+    [repeat] = [e["data"] for e in events if e["type"] == "ticket.repeat_contact.v1"]
+    assert (repeat["ticket_id"], repeat["via_channel"], repeat["reopened"]) == (first.json()["id"], "phone", False)
+    assert sum(e["type"] == "ticket.created.v1" for e in events) == 4
+
+
+async def test_a_repeat_within_the_window_reopens_the_resolved_ticket_and_after_it_opens_a_new_one(
+    intake: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    body = create_ticket_body()
+    ticket = await owned_ticket(intake, platform, **body)
+    await intake.client.post(f"/v1/tickets/{ticket['id']}/resolve", json={"resolution": "x"}, headers=OWNER)
+    clock.set(clock.now() + timedelta(days=2))
+    r = await intake.client.post("/v1/tickets", json=body, headers=channel_headers())
+    assert (r.status_code, r.json()["id"], r.json()["status"]) == (200, ticket["id"], "reopened")
+    await intake.client.post(f"/v1/tickets/{ticket['id']}/resolve", json={"resolution": "y"}, headers=OWNER)
+    clock.set(clock.now() + timedelta(days=7, seconds=1))
+    r = await intake.client.post("/v1/tickets", json=body, headers=channel_headers())
+    assert r.status_code == 201 and r.json()["id"] != ticket["id"]
+
+
+async def test_a_retried_repeat_report_adds_its_message_once(intake: RunningService) -> None:
+    body = create_ticket_body()
+    first = (await intake.client.post("/v1/tickets", json=body, headers=channel_headers())).json()
+    headers = channel_headers(**{"Idempotency-Key": "repeat-1"})
+    replies = [await intake.client.post("/v1/tickets", json=body, headers=headers) for _ in range(3)]
+    assert [r.status_code for r in replies] == [200, 200, 200]
+    assert {r.json()["id"] for r in replies} == {first["id"]}
+    assert [r.headers.get("Idempotent-Replayed") for r in replies] == [None, "true", "true"]
+    kinds = [e["kind"] for e in replies[-1].json()["timeline"]]
+    assert kinds.count("message") == 1

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.idempotency.models import IdempotencyRecord
+from ticketloop_intake.tickets.repository import Claim
 from ticketloop_shared.errors import Conflict
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -116,6 +117,25 @@ async def replay(
     if record.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
     return json_response(await render(record.resource_id), record.status_code, {REPLAYED_HEADER: "true"})
+
+
+async def claim_key(session: AsyncSession, claim: Claim, *, resource_id: uuid.UUID, status_code: int) -> bool:
+    """Record an Idempotency-Key inside the request's own transaction, already complete (the
+    work it stands for commits with it); False when the key has a record (then replay)."""
+    inserted = await session.execute(
+        insert(IdempotencyRecord)
+        .values(
+            scope=claim.scope,
+            key=claim.key,
+            request_hash=claim.request_hash,
+            status_code=status_code,
+            resource_id=resource_id,
+            created_at=claim.created_at,
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.key)
+    )
+    return inserted.first() is not None
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, ttl: timedelta) -> int:

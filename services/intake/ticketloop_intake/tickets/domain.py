@@ -158,11 +158,12 @@ _NOISE = re.compile(r"[^\w]+")
 
 
 def fingerprint(subject: str, *, key: bytes) -> str:
-    """What recognises the same problem reported again: the subject lower-cased, accents and
-    punctuation dropped, words sorted (so "Invoice wrong!" and "wrong invoice" match), keyed with
+    """What recognises the same problem reported again: the subject lower-cased, accents,
+    punctuation and words under three letters dropped, the rest sorted (so "Invoice is wrong!" and
+    "wrong invoice" match), keyed with
     the customer's own data key (a plain hash of a short subject could be guessed back; after an
     erasure the fingerprints no longer match anything)."""
     folded = unicodedata.normalize("NFKD", subject.casefold())
     plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    words = sorted(set(_NOISE.sub(" ", plain).split()))
+    words = sorted({w for w in _NOISE.sub(" ", plain).split() if len(w) >= 3})
     return hmac.new(key, " ".join(words).encode(), hashlib.sha256).hexdigest()

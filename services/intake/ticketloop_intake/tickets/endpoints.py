@@ -195,11 +195,25 @@ async def _once(
     )
 
 
-@router.post("", status_code=201, response_model=TicketOut, responses=_errors)
+@router.post(
+    "",
+    status_code=201,
+    response_model=TicketOut,
+    responses={
+        200: {
+            "model": TicketOut,
+            "description": "A repeat contact: the report was added to the customer's existing ticket for the same "
+            "problem (`repeat_contact` is true); send `new_ticket: true` to open a new one regardless",
+        },
+        **_errors,
+    },
+)
 async def create_ticket(
     body: TicketCreate, request: Request, uow: IntakeUow, client: ChannelDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """A channel reports a problem; the response reads back the ticket, its number and deadlines."""
+    """A channel reports a problem; the response reads back the ticket, its number and deadlines.
+    The same problem reported again (same customer, category and subject, while open or within
+    the repeat window after resolution) is added to the existing ticket: 200 with its number."""
     claim = None
     if idempotency_key is not None:
         request_hash = fingerprint("POST", request.url.path, body)
@@ -222,7 +236,8 @@ async def create_ticket(
             if replayed is not None:
                 return replayed
             continue
-        return json_response(render(view, uow.settings, now=uow.now(), for_channel=True), 201)
+        status_code = service.REPEAT_STATUS if view.repeat_contact else 201
+        return json_response(render(view, uow.settings, now=uow.now(), for_channel=True), status_code)
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
 
 

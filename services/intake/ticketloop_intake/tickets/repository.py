@@ -66,9 +66,25 @@ class KeyTaken(Exception):
     """The Idempotency-Key already has a record: nothing was written; replay instead."""
 
 
+@dataclass(frozen=True)
+class RepeatProbe:
+    """What recognises a report of a problem the customer already has with this channel client:
+    same category and subject fingerprint, open, or resolved after `resolved_since`."""
+
+    channel_client_id: uuid.UUID
+    customer_id: str
+    category: str
+    fingerprint: str
+    resolved_since: datetime
+
+
+_OPEN_STATUSES = "('pending_assignment', 'in_progress', 'waiting_on_customer', 'reopened')"
+
+
 @cache
-def _create_statement(with_claim: bool) -> str:
-    """Ticket, first timeline entry, outbox row (and the key's record) in one statement."""
+def _create_statement(with_claim: bool, with_probe: bool) -> str:
+    """Ticket, first timeline entry, outbox row (and the key's record) in one statement; with a
+    probe, only when the customer has no such ticket already, whose id it then returns."""
     n = 0
 
     def values(count: int) -> str:
@@ -76,16 +92,28 @@ def _create_statement(with_claim: bool) -> str:
         n += count
         return ", ".join(f"${i}" for i in range(n - count + 1, n + 1))
 
-    tickets = [c.name for c in _TICKETS.columns]
-    timeline = [c.name for c in _TIMELINE.columns]
-    parts = [
-        f"t AS (INSERT INTO tickets ({', '.join(tickets)}) VALUES ({values(len(tickets))}))",
-        f"e AS (INSERT INTO timeline ({', '.join(timeline)}) VALUES ({values(len(timeline))}))",
-    ]
+    guard = " WHERE NOT EXISTS (SELECT 1 FROM prior)" if with_probe else ""
+    parts = []
+    if with_probe:
+        parts.append(
+            f"prior AS (SELECT id FROM tickets WHERE customer_id = ${n + 1} AND category = ${n + 2} "
+            f"AND fingerprint = ${n + 3} AND channel_client_id = ${n + 4} "
+            f"AND (status IN {_OPEN_STATUSES} OR resolved_at >= ${n + 5}) "
+            "ORDER BY created_at DESC LIMIT 1)"
+        )
+        n += 5
+
+    def insert(table: str, columns: Sequence[str], tail: str = "") -> str:
+        return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values(len(columns))}{tail}{guard}"
+
+    parts.append(f"t AS ({insert('tickets', [c.name for c in _TICKETS.columns])})")
+    parts.append(f"e AS ({insert('timeline', [c.name for c in _TIMELINE.columns])})")
     if with_claim:
-        parts.append(f"k AS (INSERT INTO idempotency_keys ({', '.join(_CLAIM_COLUMNS)}) VALUES ({values(6)}))")
-    outbox = f"INSERT INTO outbox ({', '.join(_OUTBOX_COLUMNS)}) VALUES ({values(5)}, ${n + 1}::jsonb)"
-    return f"WITH {', '.join(parts)} {outbox}"
+        parts.append(f"k AS ({insert('idempotency_keys', _CLAIM_COLUMNS)})")
+    outbox_columns = ", ".join(_OUTBOX_COLUMNS)
+    parts.append(f"o AS (INSERT INTO outbox ({outbox_columns}) SELECT {values(5)}, ${n + 1}::jsonb{guard})")
+    found = "SELECT id FROM prior" if with_probe else "SELECT NULL::uuid AS id"
+    return f"WITH {', '.join(parts)} {found}"
 
 
 async def insert_new(
@@ -95,22 +123,32 @@ async def insert_new(
     *,
     outbox_row: dict[str, object],
     claim: Claim | None = None,
-) -> None:
+    probe: RepeatProbe | None = None,
+) -> uuid.UUID | None:
     """Write a new ticket, its first timeline entry, its `ticket.created` outbox row and the
     Idempotency-Key's record in one autocommit statement: the hot path of the whole system (no
-    BEGIN/COMMIT, no ORM flush, no read-back). Raises `KeyTaken` when the key has a record."""
-    args: list[object] = [getattr(ticket, c.key) for c in _TICKETS.columns]
+    BEGIN/COMMIT, no ORM flush, no read-back). Raises `KeyTaken` when the key has a record.
+
+    With a `probe`, the same statement first looks for the customer's ticket for the same
+    problem; if there is one, nothing is written and its id is returned (a repeat contact)."""
+    args: list[object] = []
+    if probe is not None:
+        args += [probe.customer_id, probe.category, probe.fingerprint, probe.channel_client_id, probe.resolved_since]
+    args += [getattr(ticket, c.key) for c in _TICKETS.columns]
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
     if claim is not None:
         args += [claim.scope, claim.key, claim.request_hash, claim.status_code, ticket.id, claim.created_at]
     args += [outbox_row[name] for name in _OUTBOX_COLUMNS[:-1]]
     args.append(json.dumps(outbox_row["headers"]))
     try:
-        await statements.execute(_create_statement(claim is not None), *args)
+        prior: uuid.UUID | None = await statements.fetchval(
+            _create_statement(claim is not None, probe is not None), *args
+        )
     except asyncpg.UniqueViolationError as exc:
         if claim is not None and exc.table_name == "idempotency_keys":
             raise KeyTaken(claim.key) from exc
         raise
+    return prior
 
 
 @dataclass(frozen=True)

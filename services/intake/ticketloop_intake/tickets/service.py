@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import crypto
 from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field, statements
+from ticketloop_intake.idempotency.service import claim_key
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import links, repository
 from ticketloop_intake.tickets.domain import (
@@ -20,12 +21,13 @@ from ticketloop_intake.tickets.domain import (
     Custody,
     Status,
     check_access,
+    fingerprint,
     next_status,
     transitions,
     within_reopen_window,
 )
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
-from ticketloop_intake.tickets.repository import NUMBERS, Claim
+from ticketloop_intake.tickets.repository import NUMBERS, Claim, KeyTaken, RepeatProbe
 from ticketloop_intake.tickets.schemas import (
     FollowUpCreate,
     MessageCreate,
@@ -53,6 +55,7 @@ from ticketloop_shared.events import (
     TicketRecategorisedData,
     TicketRef,
     TicketReopenedData,
+    TicketRepeatContactData,
     TicketRepliedData,
     TicketResolvedData,
     TicketStatusChangedData,
@@ -78,6 +81,8 @@ class TicketView:
 
 
 IntakeUnit = UnitOfWork[IntakeSettings]
+# The answer to a report added to the customer's existing ticket: 200, not 201 (nothing created).
+REPEAT_STATUS = 200
 
 
 def ticket_ref(ticket: Ticket) -> dict[str, object]:
@@ -112,6 +117,7 @@ async def create_ticket(
     due = deadlines_for(settings.targets, channel=report.channel.value, received_at=now)
     customer = report.customer
     key = await KEYS.for_sealing(uow, customer.id)
+    problem = fingerprint(report.subject, key=key)
 
     def sealed(field: str, value: str) -> bytes:
         return seal_field(key, customer.id, field, value)
@@ -134,7 +140,8 @@ async def create_ticket(
         customer_annual_spend=customer.annual_spend,
         customer_preferred_channel=customer.preferred_channel.value if customer.preferred_channel else None,
         expected_resolution_at=report.expected_resolution_at,
-        required_skills=[],
+        required_skills=list(report.required_skills),
+        fingerprint=problem,
         self_service=False,
         reopen_count=0,
         acknowledgement_due=due.acknowledgement_due,
@@ -151,10 +158,22 @@ async def create_ticket(
             expected_resolution_at=ticket.expected_resolution_at,
             customer_annual_spend=customer.annual_spend,
             customer_since=customer.customer_since,
+            required_skills=list(report.required_skills),
         )
     )
     [outbox_row] = uow.claim_outbox_rows()
-    await repository.insert_new(statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim)
+    probe = None
+    if not report.new_ticket and settings.repeat_window_days > 0:
+        probe = RepeatProbe(
+            channel_client_id=client.id,
+            customer_id=customer.id,
+            category=report.category.value,
+            fingerprint=problem,
+            resolved_since=now - timedelta(days=settings.repeat_window_days),
+        )
+    prior = await repository.insert_new(statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim, probe=probe)
+    if prior is not None:
+        return await _repeat_contact(uow, ticket_id=prior, report=report, client=client, claim=claim)
     personal = Personal(
         subject=report.subject,
         description=report.description,
@@ -163,6 +182,35 @@ async def create_ticket(
         bodies={entry.id: None},
     )
     return TicketView(ticket=ticket, timeline=[entry], personal=personal)
+
+
+async def _repeat_contact(
+    uow: IntakeUnit, *, ticket_id: uuid.UUID, report: TicketCreate, client: ChannelClientView, claim: Claim | None
+) -> TicketView:
+    """The customer reported a problem they already have: add the report to that ticket as their
+    message (reopening it if it was resolved) instead of opening a second one."""
+    if claim is not None and not await claim_key(uow.session, claim, resource_id=ticket_id, status_code=REPEAT_STATUS):
+        raise KeyTaken(claim.key)
+    ticket = await _locked(uow.session, ticket_id)
+    before = Status(ticket.status)
+    entry = await add_customer_message(
+        uow,
+        ticket=ticket,
+        text=f"{report.subject}\n\n{report.description}",
+        actor=f"channel:{client.name}",
+        via="repeat_contact",
+        reopen_reason="repeat_contact",
+    )
+    uow.emit(
+        TicketRepeatContactData(
+            **ticket_ref(ticket),
+            contacted_at=uow.now(),
+            via_channel=report.channel.value,
+            reopened=before in (Status.RESOLVED, Status.CLOSED),
+            message_id=entry.id,
+        )
+    )
+    return replace(await view(uow.session, ticket, uow.settings), repeat_contact=True)
 
 
 async def _locked(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket:
