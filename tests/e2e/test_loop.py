@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import TEST_SECRET, agent_headers, channel_headers, create_ticket_body, eventually
+from tests.support import TEST_SECRET, admin_headers, agent_headers, channel_headers, create_ticket_body, eventually
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -46,7 +46,7 @@ def url(stack: Stack, service: str) -> str:
 
 
 async def get_json(client: httpx.AsyncClient, address: str, **kwargs: Any) -> Any:
-    r = await client.get(address, headers=agent_headers(), **kwargs)
+    r = await client.get(address, headers=admin_headers(), **kwargs)
     return r.json() if r.status_code == 200 else None
 
 
@@ -82,7 +82,7 @@ async def test_one_ticket_goes_round_the_whole_loop(stack: Stack) -> None:
         assert {c["status"] for c in running.values()} == {"running"}
 
         # an agent replies and resolves
-        agent = agent_headers(ticket["assignee"]["agent_id"])
+        agent = agent_headers(ticket["assignee"]["agent_id"], department=ticket["assignee"]["department_id"])
         r = await http.post(f"{ticket_url}/replies", json={"body": "We are refunding you."}, headers=agent)
         assert r.status_code == 201, r.text
         r = await http.post(f"{ticket_url}/resolve", json={"resolution": "Refunded"}, headers=agent)

@@ -96,8 +96,10 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         assert r.status_code == 201, r.text
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            # The printed agent works in finance, which owns billing: once routed, it may read it
+            # (before that, 403 ticket_not_routed).
             ticket = httpx.get(f"{intake}/v1/tickets/{r.json()['id']}", headers=staff, timeout=10).json()
-            if ticket["assignee"]:
+            if ticket.get("assignee"):
                 break
             time.sleep(0.5)
         else:

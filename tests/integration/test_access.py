@@ -219,5 +219,5 @@ async def test_a_channel_client_over_its_rate_gets_429(
             assert r.status_code == 201, r.text
         over = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
         assert over.status_code == 429 and over.json()["error"]["details"]["policy"] == "channel"
-        listed = (await intake.client.get("/v1/tickets", headers=agent_headers())).json()
+        listed = (await intake.client.get("/v1/tickets", headers=admin_headers())).json()
         assert listed["total"] == 2

@@ -15,6 +15,7 @@ from tests.support import (
     RunningService,
     admin_headers,
     agent_headers,
+    assign_in_intake,
     channel_headers,
     create_ticket_body,
     eventually,
@@ -58,8 +59,11 @@ async def stored_bytes(intake: RunningService) -> bytes:
     return b"".join(str(v).encode() if not isinstance(v, bytes) else v for row in rows for v in row.values())
 
 
-async def test_personal_texts_are_sealed_at_rest_and_read_back_opened_and_masked(intake: RunningService) -> None:
+async def test_personal_texts_are_sealed_at_rest_and_read_back_opened_and_masked(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
     ticket = await report(intake, "cust-sealed")
+    await assign_in_intake(intake, platform, ticket)
     assert (ticket["subject"], ticket["description"], ticket["customer"]["name"]) == (SUBJECT, DESCRIPTION, NAME)
     assert ticket["customer"]["contact_masked"] == "z***********@example.org"
     r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": REPLY}, headers=agent_headers())
@@ -69,16 +73,19 @@ async def test_personal_texts_are_sealed_at_rest_and_read_back_opened_and_masked
     for secret in (NAME, CONTACT, SUBJECT, DESCRIPTION, REPLY, "77XQ", "zofia"):
         assert secret.encode() not in raw, secret
 
-    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())).json()
     assert (shown["subject"], shown["customer"]["name"]) == (SUBJECT, NAME)
     assert CONTACT not in str(shown)
     assert [e["body"] for e in shown["timeline"] if e["kind"] == "reply"] == [REPLY]
-    listed = (await intake.client.get("/v1/tickets?customer_id=cust-sealed", headers=agent_headers())).json()
+    listed = (await intake.client.get("/v1/tickets?customer_id=cust-sealed", headers=admin_headers())).json()
     assert [t["subject"] for t in listed["items"]] == [SUBJECT]
 
 
-async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(intake: RunningService) -> None:
+async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
     ticket = await report(intake, "cust-gone")
+    await assign_in_intake(intake, platform, ticket)
     await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": REPLY}, headers=agent_headers())
     other = await report(intake, "cust-stays")
     url = "/v1/customers/cust-gone/personal-data"
@@ -86,12 +93,12 @@ async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(intak
     assert (await intake.client.delete(url, headers=agent_headers())).status_code == 403
     assert (await intake.client.delete(url, headers=admin_headers())).status_code == 204
 
-    gone = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    gone = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())).json()
     assert (gone["subject"], gone["description"], gone["customer"]["name"]) == ("[erased]",) * 3
     assert gone["customer"]["contact_masked"] is None
     assert [e["body"] for e in gone["timeline"] if e["kind"] == "reply"] == [None]
     assert (gone["number"], gone["category"], gone["status"]) == (ticket["number"], ticket["category"], "in_progress")
-    kept = (await intake.client.get(f"/v1/tickets/{other['id']}", headers=agent_headers())).json()
+    kept = (await intake.client.get(f"/v1/tickets/{other['id']}", headers=admin_headers())).json()
     assert kept["subject"] == SUBJECT
 
     assert (await intake.client.delete(url, headers=admin_headers())).status_code == 204  # harmless again
@@ -100,8 +107,8 @@ async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(intak
 
     # the same customer reporting again gets a new key: the new ticket reads, the old stays erased
     again = await report(intake, "cust-gone")
-    assert (await intake.client.get(f"/v1/tickets/{again['id']}", headers=agent_headers())).json()["subject"] == SUBJECT
-    old = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
+    assert (await intake.client.get(f"/v1/tickets/{again['id']}", headers=admin_headers())).json()["subject"] == SUBJECT
+    old = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=admin_headers())).json()
     assert old["subject"] == "[erased]"
 
     audit = (await intake.client.get("/v1/audit?action=customer.personal_data_erased", headers=admin_headers())).json()
@@ -146,12 +153,12 @@ async def test_an_erasure_through_one_replica_holds_in_another_within_seconds(
     ticket = await report(intake, "cust-twice")
     async with serve(create_app(IntakeSettings(database_url=settings.database_url, platform=platform))) as other:
         url = f"/v1/tickets/{ticket['id']}"
-        assert (await other.client.get(url, headers=agent_headers())).json()["subject"] == SUBJECT  # key cached
+        assert (await other.client.get(url, headers=admin_headers())).json()["subject"] == SUBJECT  # key cached
         assert (
             await intake.client.delete("/v1/customers/cust-twice/personal-data", headers=admin_headers())
         ).status_code == 204
 
         async def erased_there() -> bool:
-            return bool((await other.client.get(url, headers=agent_headers())).json()["subject"] == "[erased]")
+            return bool((await other.client.get(url, headers=admin_headers())).json()["subject"] == "[erased]")
 
         await eventually(erased_there, timeout=5)

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.support import agent_headers, channel_headers, create_ticket_body, eventually, serve
+from tests.support import agent_headers, assign_in_intake, channel_headers, create_ticket_body, eventually, serve
 from ticketloop_intake.app import create_app as create_intake
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.clock import FrozenClock
@@ -30,6 +30,7 @@ async def test_sla_measures_the_deadlines_intake_read_back(
         r = await intake.client.post("/v1/tickets", json=create_ticket_body(channel="phone"), headers=channel_headers())
         assert r.status_code == 201, r.text
         ticket = r.json()
+        await assign_in_intake(intake, platform, ticket)  # only the owner replies
         clock.set(T0 + timedelta(minutes=2))
         r = await intake.client.post(
             f"/v1/tickets/{ticket['id']}/replies", json={"body": "Calling you back"}, headers=agent_headers()

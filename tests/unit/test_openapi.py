@@ -10,7 +10,12 @@ import pytest
 
 from ticketloop_embedded.services import SERVICES
 
-PUBLIC_WRITES = {("feedback", "/v1/surveys/{token}")}  # the survey link needs no login by design
+# The survey link and the customer's confirm-or-reopen link need no login by design.
+PUBLIC_WRITES = {
+    ("feedback", "/v1/surveys/{token}"),
+    ("intake", "/v1/customer-links/{token}/confirm"),
+    ("intake", "/v1/customer-links/{token}/reopen"),
+}
 
 
 def openapi(name: str) -> dict[str, Any]:

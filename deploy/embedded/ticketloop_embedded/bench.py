@@ -49,7 +49,7 @@ def ticket_body(i: int) -> bytes:
             "channel": "web",
             "customer": {"id": f"bench-{i % 5000}", "name": "Bench Customer", "contact": "bench@example.com"},
             "category": CATEGORIES[i % 4],
-            "subject": "benchmark ticket",
+            "subject": f"benchmark ticket {i:06d}",  # a distinct problem each (not a repeat contact)
             "description": "measuring the loop",
         }
     ).encode()

@@ -148,7 +148,7 @@ async def _load(
                 "channel": "web",
                 "customer": {"id": f"chaos-{n % 97}", "name": f"{NAME_MARK} {n}", "contact": f"zq{n}@{CONTACT_DOMAIN}"},
                 "category": ["billing", "product_quality", "logistics_delay", "account"][n % 4],
-                "subject": "chaos ticket",
+                "subject": f"chaos ticket {n:06d}",  # a distinct problem each (not a repeat contact)
                 "description": f"{NAME_MARK} reports problem {n}",
             }
             headers = {"X-Api-Key": CHANNEL_KEY, "Idempotency-Key": f"chaos-{n}"}

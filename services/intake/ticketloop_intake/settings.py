@@ -56,6 +56,11 @@ class IntakeSettings(ServiceSettings):
     # every process's cache within about a second regardless).
     customer_key_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
     @field_validator("dev_channel_key", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:

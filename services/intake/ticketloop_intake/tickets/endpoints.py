@@ -241,7 +241,7 @@ async def create_ticket(
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
 
 
-@router.get("", response_model=TicketPage)
+@router.get("", response_model=TicketPage, responses={403: _staff_errors[403]})
 async def list_tickets(
     session: SessionDep,
     request: Request,
@@ -298,7 +298,7 @@ async def _page(
     return TicketPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{ticket_id}", response_model=TicketOut, responses=_errors)
+@router.get("/{ticket_id}", response_model=TicketOut, responses=_staff_errors)
 async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUow, staff: CurrentStaff) -> TicketOut:
     """A ticket with its status, owner, deadlines and timeline (its department's staff, or an admin)."""
     view = await service.read(uow.session, ticket_id, uow.settings)
