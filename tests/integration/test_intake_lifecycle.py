@@ -4,12 +4,14 @@ may do what."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from tests.builders import Story
 from tests.support import (
     RunningService,
     admin_headers,
@@ -17,6 +19,8 @@ from tests.support import (
     assign_in_intake,
     channel_headers,
     create_ticket_body,
+    eventually,
+    publish,
     read_events,
     serve,
 )
@@ -371,3 +375,46 @@ async def test_a_retried_repeat_report_adds_its_message_once(intake: RunningServ
     assert [r.headers.get("Idempotent-Replayed") for r in replies] == [None, "true", "true"]
     kinds = [e["kind"] for e in replies[-1].json()["timeline"]]
     assert kinds.count("message") == 1
+
+
+async def test_a_queued_ticket_shows_its_department_and_a_reassignment_its_new_owner(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+    ticket = r.json()
+    story = Story(
+        created_at=datetime.fromisoformat(ticket["created_at"]),
+        ticket_id=uuid.UUID(ticket["id"]),
+        number=ticket["number"],
+        customer_id=ticket["customer"]["id"],
+    )
+    now = datetime.now(UTC)
+    await publish(platform, story.queued(now))
+    supervisor = agent_headers("sup-as", Role.SUPERVISOR, department="after_sales")
+
+    async def queued() -> dict[str, Any] | None:
+        got = await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=supervisor)
+        return got.json() if got.status_code == 200 else None
+
+    shown = await eventually(queued)
+    assert (shown["status"], shown["assignee"], shown["timeline"][-1]["kind"]) == ("pending_assignment", None, "queued")
+
+    await publish(
+        platform,
+        story.assigned(now + timedelta(seconds=1), agent="agent-away"),
+        story.reassigned(now + timedelta(seconds=2), agent="agent-test", previous="agent-away"),
+    )
+
+    async def moved() -> dict[str, Any] | None:
+        got = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=supervisor)).json()
+        return got if (got.get("assignee") or {}).get("agent_id") == "agent-test" else None
+
+    shown = await eventually(moved)
+    assert shown["status"] == "in_progress"
+    assert [e["kind"] for e in shown["timeline"]][-2:] == ["assigned", "reassigned"]
+    r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "mine now"}, headers=OWNER)
+    assert r.status_code == 201
+    r = await intake.client.post(
+        f"/v1/tickets/{ticket['id']}/replies", json={"body": "?"}, headers=agent_headers("agent-away")
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (403, "not_the_assignee")
