@@ -10,12 +10,18 @@ from fastapi import FastAPI
 from ticketloop_intake.channels import service as channel_service
 from ticketloop_intake.channels.endpoints import router as channel_client_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
+from ticketloop_intake.counters.endpoints import router as counter_router
+from ticketloop_intake.counters.models import QueueEntry  # noqa: F401  (registers the tables)
+from ticketloop_intake.counters.scheduled import sweep_wait_exceeded
 from ticketloop_intake.customers.endpoints import router as customer_router
 from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the tables)
 from ticketloop_intake.customers.service import KEYS
 from ticketloop_intake.db import audit, messaging
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.idempotency.service import purge_expired
+from ticketloop_intake.knowledge.endpoints import router as knowledge_router
+from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers the table)
+from ticketloop_intake.knowledge.scheduled import refresh_suggestion_guard
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import scheduled
 from ticketloop_intake.tickets.endpoints import channel_router as read_back_router
@@ -57,6 +63,10 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         """Erasures made by any intake process reach this one's key cache."""
         return await KEYS.drop_erased(runtime.engine, runtime.clock.now())
 
+    async def refresh_knowledge_guard(runtime: Runtime) -> bool:
+        """Whether any article is active, re-checked so the ticket path never asks."""
+        return await refresh_suggestion_guard(runtime, settings)
+
     spec = ServiceSpec(
         name="intake",
         settings=settings,
@@ -68,6 +78,9 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             Periodic("forget-idempotency-keys", 600, forget_old_keys),
             Periodic("drop-erased-keys", 1, drop_erased_keys),
             Periodic("auto-close", settings.auto_close_interval_seconds, close_unconfirmed),
+            # Knowledge base and counter queues.
+            Periodic("knowledge-guard", settings.knowledge_guard_seconds, refresh_knowledge_guard),
+            Periodic("counter-wait-exceeded", settings.counter_sweep_seconds, sweep_wait_exceeded),
         ],
     )
     return create_service_app(
@@ -83,6 +96,9 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             customer_link_router,
             customer_router,
             audit_router(audit),
+            # Knowledge base and counter queues.
+            knowledge_router,
+            counter_router,
         ],
         clock=clock,
     )

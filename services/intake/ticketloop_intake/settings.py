@@ -60,6 +60,18 @@ class IntakeSettings(ServiceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+    # Knowledge base (knowledge/): how often each process re-checks whether any article is active,
+    # so a ticket's suggestion lookup costs no query at all while the base is empty.
+    knowledge_guard_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Counter queues (counters/): past this wait, `care.wait_exceeded` is emitted once per entry.
+    counter_wait_limit_minutes: float = Field(default=20.0, gt=0, le=1_440)
+    # The estimate per queue position when a counter has too little recent service history.
+    counter_default_service_minutes: float = Field(default=5.0, gt=0, le=600)
+    # The service rate is the mean interval between the last `sample` serves within `window`.
+    counter_rate_window_minutes: float = Field(default=60.0, gt=0, le=1_440)
+    counter_rate_sample: int = Field(default=10, ge=2, le=200)
+    # How often the wait-exceeded sweep runs.
+    counter_sweep_seconds: float = Field(default=15.0, gt=0, le=3_600)
 
     @field_validator("dev_channel_key", mode="before")
     @classmethod

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
-from fastapi.security import APIKeyHeader
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from ticketloop_intake.channels import service
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_shared.api import SessionDep
+from ticketloop_shared.auth import Principal, bearer_principal, require_staff
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_shared.ratelimit import rate_limits
 
@@ -38,3 +39,31 @@ async def current_channel(
 
 
 ChannelDep = Annotated[ChannelClientView, Depends(current_channel)]
+
+
+# The staff bearer scheme again (same name and description as `ticketloop_shared.auth`'s), for
+# endpoints a channel or a staff member may call: OpenAPI lists the two as alternatives.
+_staff_bearer = HTTPBearer(
+    auto_error=False,
+    description="A staff or notifier token: `ticketloop token --role agent|supervisor|admin|notifier`",
+)
+
+
+async def channel_or_staff(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    x_api_key: Annotated[str | None, Depends(_api_key)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
+) -> ChannelClientView | Principal:
+    """The calling channel client (when `X-Api-Key` is sent) or else the staff member."""
+    if x_api_key is not None:
+        return await current_channel(request, response, session, x_api_key)
+    if credentials is None and not request.headers.get("authorization"):
+        raise Unauthorized(
+            "send X-Api-Key (a channel client) or Authorization: Bearer <token> (staff)", code="missing_credentials"
+        )
+    return require_staff(bearer_principal(request, response, credentials))
+
+
+ChannelOrStaff = Annotated[ChannelClientView | Principal, Depends(channel_or_staff)]

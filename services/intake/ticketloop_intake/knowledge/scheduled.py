@@ -1,0 +1,14 @@
+"""Time-driven work of the knowledge base: keeping the suggestion guard current."""
+
+from __future__ import annotations
+
+from ticketloop_intake.knowledge import service
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.db import transaction
+from ticketloop_shared.runtime import Runtime
+
+
+async def refresh_suggestion_guard(runtime: Runtime, settings: IntakeSettings) -> bool:
+    """Re-check whether any article is active, so the ticket path never has to ask."""
+    async with transaction(runtime.sessions) as session:
+        return await service.refresh_guard(session, interval=settings.knowledge_guard_seconds)

@@ -1,0 +1,100 @@
+"""HTTP shapes of the knowledge base: what admins write, what staff and channels read."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ticketloop_intake.tickets.schemas import Category
+from ticketloop_shared.validation import STORABLE, Text
+
+Keyword = Annotated[str, Field(min_length=1, max_length=50), STORABLE]
+Title = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
+Body = Annotated[str, Field(min_length=1, max_length=20_000), STORABLE]
+SearchText = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
+
+
+class ArticleCreate(BaseModel):
+    """A new article; without `category` it answers questions of every category."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: Text = Field(min_length=1, max_length=200)
+    body: Text = Field(min_length=1, max_length=20_000)
+    category: Category | None = None
+    keywords: list[Keyword] = Field(default_factory=list, max_length=20)
+
+
+class ArticleUpdate(BaseModel):
+    """A change to an article: only the fields sent change (`category: null` makes it general)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: Title | None = None
+    body: Body | None = None
+    category: Category | None = None
+    keywords: list[Keyword] | None = Field(default=None, max_length=20)
+
+
+class ArticleOut(BaseModel):
+    """An article as stored; `version` is also its `ETag`, to send back as `If-Match`."""
+
+    id: uuid.UUID
+    title: str
+    body: str
+    category: Category | None
+    keywords: list[str]
+    version: int
+    retired: bool
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    retired_at: datetime | None
+    retired_by: str | None
+
+
+class ArticleSummary(BaseModel):
+    """An article in a list."""
+
+    id: uuid.UUID
+    title: str
+    category: Category | None
+    keywords: list[str]
+    version: int
+    retired: bool
+    updated_at: datetime
+
+
+class ArticlePage(BaseModel):
+    """One page of articles, most recently changed first."""
+
+    items: list[ArticleSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class SuggestionOut(BaseModel):
+    """An active article that may answer the customer's question, best match first."""
+
+    article_id: uuid.UUID
+    title: str
+    snippet: str = Field(description="The part of the body that matched, as plain text")
+    rank: float = Field(description="`ts_rank` of the match: higher is better; comparable within one answer")
+
+
+class SearchHitOut(SuggestionOut):
+    """An article found by a search."""
+
+    category: Category | None
+
+
+class SearchResults(BaseModel):
+    """Active articles matching a search, best match first."""
+
+    items: list[SearchHitOut]
+    limit: int

@@ -1,0 +1,39 @@
+"""The knowledge base's pure rules: keywords, the query a ticket's text becomes, versions."""
+
+from __future__ import annotations
+
+from ticketloop_intake.knowledge.domain import etag, matches_version, normalise_keywords, suggestion_query
+
+
+def test_keywords_are_trimmed_case_folded_and_kept_once_in_order() -> None:
+    assert normalise_keywords(["  Order   Status ", "REFUND", "order status", " "]) == ["order status", "refund"]
+
+
+def test_a_tickets_text_becomes_an_any_word_query_of_distinct_words() -> None:
+    assert suggestion_query("Charged twice! Charged, twice?") == "charged or twice"
+
+
+def test_no_search_operator_survives_from_the_text() -> None:
+    query = suggestion_query("""'&|!():* "quoted" -minus or OR a:* <-> x""")
+    assert query == "quoted or minus"
+
+
+def test_text_without_words_gives_no_query() -> None:
+    assert suggestion_query("!!! ??? - _") is None
+    assert suggestion_query("") is None
+
+
+def test_a_long_description_is_capped_to_a_bounded_number_of_terms() -> None:
+    words = " ".join(f"word{i}" for i in range(100))
+    query = suggestion_query(words, max_terms=5)
+    assert query == "word0 or word1 or word2 or word3 or word4"
+
+
+def test_if_match_names_the_current_version_strong_weak_or_any() -> None:
+    assert etag(3) == '"3"'
+    assert matches_version('"3"', 3)
+    assert matches_version('W/"3"', 3)
+    assert matches_version('"1", "3"', 3)
+    assert matches_version("*", 3)
+    assert not matches_version('"2"', 3)
+    assert not matches_version("3", 3)
