@@ -52,6 +52,7 @@ async def get_assignment(
         assigned_at=row.assigned_at,
         queued_at=row.queued_at,
         closed_at=row.closed_at,
+        touched_at=row.touched_at,
         urgency=row.urgency,
         channel=row.channel,
         segment=row.segment,

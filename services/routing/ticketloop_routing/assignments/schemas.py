@@ -34,6 +34,7 @@ class AssignmentOut(BaseModel):
     assigned_at: datetime | None
     queued_at: datetime | None
     closed_at: datetime | None
+    touched_at: datetime | None
     urgency: str | None
     channel: str | None
     segment: str | None
