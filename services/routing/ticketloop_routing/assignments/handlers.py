@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ticketloop_routing.assignments import service
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.events import (
@@ -22,10 +24,10 @@ HANDLERS = Handlers[RoutingSettings]()
 Unit = UnitOfWork[RoutingSettings]
 
 
-@HANDLERS.on(TicketCreated)
-async def on_ticket_created(uow: Unit, event: TicketCreated) -> None:
-    """Assign the new ticket, or queue it."""
-    await service.assign(uow, data=event.data)
+@HANDLERS.on_batch(TicketCreated)
+async def on_tickets_created(uow: Unit, events: Sequence[TicketCreated]) -> None:
+    """Assign each new ticket of a run, or queue it (the run's state read in one statement)."""
+    await service.assign_many(uow, [(event.data, event) for event in events])
 
 
 @HANDLERS.on(TicketResolved)

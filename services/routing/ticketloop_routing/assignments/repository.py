@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, bindparam, case, func, insert, select, text, update
+from sqlalchemy import String, Uuid, bindparam, case, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,56 +28,67 @@ class AgentLive:
     last_turn: int | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class LiveState:
-    """What the hot path reads in one statement before deciding: the organisation version, whether
-    routing already knows the ticket, the customer's account manager and the agents' live state."""
+    """What the hot path reads in one statement before deciding a run of new tickets: the
+    organisation version, which of the tickets routing already knows, the customers' account
+    managers and the agents' live state (kept up to date by the caller as it assigns)."""
 
     version: uuid.UUID | None
-    known: bool
-    account_manager: str | None
+    known: set[uuid.UUID]
+    account_managers: dict[str, str]
     agents: dict[str, AgentLive]
 
 
-# One round trip: the version of the organisation the caller's cache must match, whether the
-# ticket is known (a redelivery, or a ticket resolved before routing saw it), the customer's
-# account manager (only asked for high-value customers) and the live state of the candidates.
+# One round trip for a whole run of new tickets: the version of the organisation the caller's
+# cache must match, which tickets are known (a redelivery, or a ticket resolved before routing
+# saw it), the account managers of the high-value customers and the candidates' live state.
 _LIVE_STATE = text(
     """
-SELECT 'agent' AS kind, l.agent_id AS id, l.open_tickets, l.presence, l.last_turn, NULL::uuid AS version
+WITH managers AS (
+    SELECT m.customer_id, m.agent_id FROM account_managers m WHERE m.customer_id = ANY(:customer_ids)
+)
+SELECT 'agent' AS kind, l.agent_id AS id, NULL AS customer_id, l.open_tickets, l.presence, l.last_turn,
+       NULL::uuid AS ticket_id
 FROM agent_load l
-WHERE l.agent_id = ANY(:agent_ids)
-   OR l.agent_id = (SELECT m.agent_id FROM account_managers m WHERE m.customer_id = :customer_id)
+WHERE l.agent_id = ANY(:agent_ids) OR l.agent_id IN (SELECT agent_id FROM managers)
 UNION ALL
-SELECT 'manager', m.agent_id, NULL, NULL, NULL, NULL FROM account_managers m WHERE m.customer_id = :customer_id
+SELECT 'manager', agent_id, customer_id, NULL, NULL, NULL, NULL FROM managers
 UNION ALL
-SELECT 'meta', CASE WHEN EXISTS (SELECT 1 FROM assignments a WHERE a.ticket_id = :ticket_id) THEN 'known' END,
-       NULL, NULL, NULL, (SELECT v.version FROM organisation_version v WHERE v.id = 1)
+SELECT 'known', NULL, NULL, NULL, NULL, NULL, a.ticket_id FROM assignments a WHERE a.ticket_id = ANY(:ticket_ids)
+UNION ALL
+SELECT 'version', NULL, NULL, NULL, NULL, NULL, v.version FROM organisation_version v WHERE v.id = 1
 """
-).bindparams(bindparam("agent_ids", type_=ARRAY(String)))
+).bindparams(
+    bindparam("agent_ids", type_=ARRAY(String)),
+    bindparam("customer_ids", type_=ARRAY(String)),
+    bindparam("ticket_ids", type_=ARRAY(Uuid)),
+)
 
 
 async def live_state(
-    session: AsyncSession, *, ticket_id: uuid.UUID, agent_ids: Sequence[str], customer_id: str | None
+    session: AsyncSession, *, ticket_ids: Sequence[uuid.UUID], agent_ids: Sequence[str], customer_ids: Sequence[str]
 ) -> LiveState:
     """The state the hot path decides on, read in one statement."""
     rows = (
         await session.execute(
-            _LIVE_STATE, {"agent_ids": list(agent_ids), "customer_id": customer_id, "ticket_id": ticket_id}
+            _LIVE_STATE,
+            {"agent_ids": list(agent_ids), "customer_ids": list(customer_ids), "ticket_ids": list(ticket_ids)},
         )
     ).all()
-    agents: dict[str, AgentLive] = {}
-    version: uuid.UUID | None = None
-    known = False
-    manager: str | None = None
+    state = LiveState(version=None, known=set(), account_managers={}, agents={})
     for row in rows:
         if row.kind == "agent":
-            agents[row.id] = AgentLive(open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn)
+            state.agents[row.id] = AgentLive(
+                open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn
+            )
         elif row.kind == "manager":
-            manager = row.id
+            state.account_managers[row.customer_id] = row.id
+        elif row.kind == "known":
+            state.known.add(row.ticket_id)
         else:
-            version, known = row.version, row.id == "known"
-    return LiveState(version=version, known=known, account_manager=manager, agents=agents)
+            state.version = row.ticket_id
+    return state
 
 
 # Take one unit of the agent's capacity and record the assignment, in one round trip. The
@@ -89,7 +100,7 @@ WITH took AS (
     UPDATE agent_load SET open_tickets = open_tickets + 1, last_turn = nextval('agent_turns')
     WHERE agent_id = :agent_id AND presence = 'available'
       AND (CAST(:capacity AS integer) IS NULL OR open_tickets < CAST(:capacity AS integer))
-    RETURNING agent_id
+    RETURNING agent_id, open_tickets, presence, last_turn
 ), ins AS (
     INSERT INTO assignments (
         ticket_id, ticket_number, category, department_id, agent_id, assigned_at, state, decision,
@@ -102,7 +113,8 @@ WITH took AS (
     ON CONFLICT DO NOTHING
     RETURNING ticket_id
 )
-SELECT (SELECT count(*) FROM took) AS took, (SELECT count(*) FROM ins) AS created
+SELECT took.open_tickets, took.presence, took.last_turn, (SELECT count(*) FROM ins) AS created
+FROM (SELECT 1) AS one LEFT JOIN took ON true
 """
 )
 
@@ -144,9 +156,9 @@ async def insert_assigned(
     at: datetime,
     score: float,
     reason_json: str,
-) -> tuple[bool, bool]:
+) -> tuple[AgentLive | None, bool]:
     """Give a new ticket to `agent_id` if it is still available and below `capacity`; returns
-    (capacity taken, assignment written)."""
+    the agent's state after taking it (None: it could not) and whether the assignment was written."""
     row = (
         await session.execute(
             _TAKE_AND_INSERT,
@@ -161,7 +173,10 @@ async def insert_assigned(
             },
         )
     ).one()
-    return bool(row.took), bool(row.created)
+    taken = None
+    if row.open_tickets is not None:
+        taken = AgentLive(open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn)
+    return taken, bool(row.created)
 
 
 async def insert_queued(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -28,6 +29,7 @@ from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
+    Envelope,
     SlaBreachedData,
     TicketAssignedData,
     TicketCreatedData,
@@ -113,49 +115,87 @@ def _assigned_data(
 # --- A new ticket (the hot path) -----------------------------------------------------------
 
 
-async def assign(uow: RoutingUnit, *, data: TicketCreatedData) -> bool:
-    """Route a new ticket and announce it (assigned or queued); nothing if routing already knows
-    the ticket (a redelivery, or a ticket resolved before routing saw it).
+async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedData, Envelope | None]]) -> list[bool]:
+    """Route a run of new tickets and announce each (assigned or queued, caused by its event);
+    nothing for a ticket routing already knows (a redelivery, or one resolved before routing saw
+    it). Returns, per ticket, whether routing decided about it.
 
-    Two round trips when an agent can take it: one statement reads the organisation version
-    (the organisation itself is cached in memory), whether the ticket is known, the account
-    manager and the candidates' live state; one takes the chosen agent's capacity (a conditional
-    UPDATE, so replicas never exceed a capacity) and records the assignment with its reason."""
+    One statement for the whole run reads the organisation version (the organisation itself is
+    cached in memory), which tickets are known, the account managers and the candidates' live
+    state; then each ticket costs one statement that takes the chosen agent's capacity (a
+    conditional UPDATE, so replicas never exceed a capacity) and records the assignment with its
+    reason. A ticket whose agent was taken meanwhile is decided again on fresh state."""
     session, settings, now = uow.session, uow.settings, uow.now()
-    segment = segment_of(
-        customer_since=data.customer_since,
-        annual_spend=data.customer_annual_spend,
-        today=now.date(),
-        high_value_spend=settings.high_value_annual_spend,
-    )
-    facts = _facts(data, segment=segment, required_skills=data.required_skills)
-    score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
     key = settings.database_url
-    org = organisation.cached(key)
+    segments = [
+        segment_of(
+            customer_since=data.customer_since,
+            annual_spend=data.customer_annual_spend,
+            today=now.date(),
+            high_value_spend=settings.high_value_annual_spend,
+        )
+        for data, _ in tickets
+    ]
+    org = organisation.cached(key) or await _organisation(uow)
     for _ in range(MAX_ATTEMPTS):
-        if org is None:
-            org = await _organisation(uow)
-        department = org.department_for(data.category)
-        if department is None:
-            raise PermanentEventError("no organisation is configured: no department owns any category")
-        members = _member_ids(org, department)
+        departments = [_department(org, data.category) for data, _ in tickets]
         live = await repository.live_state(
             session,
-            ticket_id=data.ticket_id,
-            agent_ids=members,
-            customer_id=data.customer_id if segment is Segment.HIGH_VALUE else None,
+            ticket_ids=[data.ticket_id for data, _ in tickets],
+            agent_ids=sorted({a for d in departments for a in _member_ids(org, d)}),
+            customer_ids=sorted(
+                {
+                    data.customer_id
+                    for (data, _), seg in zip(tickets, segments, strict=True)
+                    if seg is Segment.HIGH_VALUE
+                }
+            ),
         )
-        if live.version != org.version:
-            org = await organisation.load_snapshot(session, key)
-            continue
-        if live.known:
+        if live.version == org.version:
+            break
+        org = await _organisation(uow)
+    else:
+        raise RuntimeError("the organisation kept changing while routing read it")
+    decided: list[bool] = []
+    for (data, cause), segment, department in zip(tickets, segments, departments, strict=True):
+        if data.ticket_id in live.known:
+            facts = _facts(data, segment=segment, required_skills=data.required_skills)
+            score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
             await repository.fill_facts(session, facts, score=score)
-            return False
-        manager = live.account_manager if live.account_manager in org.agents else None
-        preferred = [(manager, domain.RULE_ACCOUNT_MANAGER)] if manager else []
-        candidates = _candidates(org, [*members, *(p for p, _ in preferred)], live.agents, settings.default_capacity)
+            decided.append(False)
+            continue
+        live.known.add(data.ticket_id)
+        with uow.caused_by(cause) if cause is not None else nullcontext():
+            decided.append(await _assign_new(uow, org, live, data, segment=segment, department=department))
+    return decided
+
+
+def _department(org: OrgSnapshot, category: str) -> DepartmentConfig:
+    department = org.department_for(category)
+    if department is None:
+        raise PermanentEventError("no organisation is configured: no department owns any category")
+    return department
+
+
+async def _assign_new(
+    uow: RoutingUnit,
+    org: OrgSnapshot,
+    live: repository.LiveState,
+    data: TicketCreatedData,
+    *,
+    segment: Segment,
+    department: DepartmentConfig,
+) -> bool:
+    session, settings, now = uow.session, uow.settings, uow.now()
+    facts = _facts(data, segment=segment, required_skills=data.required_skills)
+    score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
+    members = _member_ids(org, department)
+    manager = live.account_managers.get(data.customer_id) if segment is Segment.HIGH_VALUE else None
+    preferred = [(manager, domain.RULE_ACCOUNT_MANAGER)] if manager is not None and manager in org.agents else []
+    ids = [*members, *(p for p, _ in preferred)]
+    for _ in range(MAX_ATTEMPTS):
         choice = domain.choose_agent(
-            candidates,
+            _candidates(org, ids, live.agents, settings.default_capacity),
             strategy=department.strategy,
             required_skills=data.required_skills,
             preferred=preferred,
@@ -163,7 +203,7 @@ async def assign(uow: RoutingUnit, *, data: TicketCreatedData) -> bool:
         )
         if choice.agent_id is None:
             return await _queue_new(uow, facts, department=department, score=score, choice=choice)
-        took, created = await repository.insert_assigned(
+        taken, created = await repository.insert_assigned(
             session,
             facts,
             department_id=department.id,
@@ -173,7 +213,9 @@ async def assign(uow: RoutingUnit, *, data: TicketCreatedData) -> bool:
             score=score,
             reason_json=choice.reason.model_dump_json(),
         )
-        if took and not created:  # known after all (a race on the same ticket): undo the count
+        if taken is not None:
+            live.agents[choice.agent_id] = taken
+        if taken is not None and not created:  # known after all (a race on the same ticket): undo the count
             await repository.add_load(session, choice.agent_id, -1)
             return False
         if created:
@@ -189,9 +231,7 @@ async def assign(uow: RoutingUnit, *, data: TicketCreatedData) -> bool:
             )
             return True
         # Another transaction took the agent's last slot (or it just went away): decide again.
-    assert org is not None
-    department = org.department_for(data.category)
-    assert department is not None
+        live.agents.update(await repository.agent_states(session, ids))
     queued = domain.choose_agent([], strategy=department.strategy, score=score)
     return await _queue_new(uow, facts, department=department, score=score, choice=queued)
 
