@@ -118,9 +118,10 @@ class Story:
             "created_at": self.created_at,
         }
 
-    def created(self, *, need: str = "refund") -> TicketCreated:
-        """`ticket.created` from intake."""
-        data = TicketCreatedData(**self.ref(), need=need)
+    def created(self, *, need: str = "refund", **extra: Any) -> TicketCreated:
+        """`ticket.created` from intake (`extra`: more of its fields, e.g. `customer_annual_spend`,
+        `required_skills`)."""
+        data = TicketCreatedData(**self.ref(), need=need, **extra)
         return _event(TicketCreated, data, source="intake", time=self.created_at)
 
     def assigned(

@@ -7,9 +7,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_routing.access.endpoints import router as access_router
+from ticketloop_routing.assignments import scheduled
 from ticketloop_routing.assignments.endpoints import router as assignment_router
 from ticketloop_routing.assignments.handlers import HANDLERS
 from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
+from ticketloop_routing.customers.endpoints import router as customer_router
+from ticketloop_routing.customers.models import AccountManager  # noqa: F401  (registers the table)
 from ticketloop_routing.db import audit, messaging
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.endpoints import router as organisation_router
@@ -18,7 +21,7 @@ from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
-from ticketloop_shared.runtime import Runtime, ServiceSpec
+from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -29,7 +32,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
 
     async def on_start(runtime: Runtime) -> None:
         async with transaction(runtime.sessions) as session:
-            await organisation.load_if_empty(session, settings.organisation_file)
+            await organisation.load_if_empty(session, settings.organisation_file, at=runtime.clock.now())
 
     spec = ServiceSpec(
         name="routing",
@@ -37,13 +40,18 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
+        periodic=[
+            Periodic("away-reassign", settings.away_sweep_seconds, scheduled.reassign_away),
+            Periodic("queue-fill", settings.queue_sweep_seconds, scheduled.fill_queues),
+        ],
         on_start=on_start,
     )
     return create_service_app(
         spec,
         title="ticketloop routing",
-        description="Departments, agents and the category map; assigns every new ticket to an owner; "
-        "revokes staff tokens and keeps the audit log of those acts.",
-        routers=[organisation_router, assignment_router, access_router, audit_router(audit)],
+        description="Departments, agents and the category map; routes every ticket to an owner (strategy, "
+        "skills, capacity, presence, account managers) or its department's priority queue, and explains "
+        "each decision; revokes staff tokens and keeps the audit log of those acts.",
+        routers=[organisation_router, assignment_router, customer_router, access_router, audit_router(audit)],
         clock=clock,
     )

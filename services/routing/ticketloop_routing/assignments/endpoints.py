@@ -1,24 +1,115 @@
-"""HTTP: who owns a ticket."""
+"""HTTP: who owns a ticket and why; what waits in each department's queue."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from ticketloop_routing.assignments import repository
-from ticketloop_routing.assignments.schemas import AssignmentOut
-from ticketloop_shared.api import SessionDep
+from ticketloop_routing.assignments import domain, repository
+from ticketloop_routing.assignments.domain import State
+from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.assignments.schemas import AssignmentOut, DecisionOut, QueuedTicketOut, QueueOut
+from ticketloop_routing.organisation import repository as organisation
+from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.errors import NotFound
+from ticketloop_shared.events import AssignmentReason
+from ticketloop_shared.validation import ShortText
 
-router = APIRouter(prefix="/v1/assignments", tags=["assignments"])
+router = APIRouter(prefix="/v1", tags=["assignments"])
 
 
-@router.get("/{ticket_id}", response_model=AssignmentOut, responses={404: {"description": "Unknown ticket"}})
-async def get_assignment(ticket_id: uuid.UUID, session: SessionDep, _: CurrentStaff) -> AssignmentOut:
-    """The department and agent owning a ticket."""
-    assignment = await repository.get(session, ticket_id)
-    if assignment is None:
+def _reason(raw: object) -> AssignmentReason | None:
+    return AssignmentReason.model_validate(raw) if raw else None
+
+
+def _score_now(row: Assignment, runtime: RuntimeDep) -> float | None:
+    if row.state == State.QUEUED and row.queue_rank is not None:
+        return round(domain.score_at(row.queue_rank, runtime.clock.now()), 3)
+    return row.score
+
+
+@router.get(
+    "/assignments/{ticket_id}", response_model=AssignmentOut, responses={404: {"description": "Unknown ticket"}}
+)
+async def get_assignment(
+    ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _: CurrentStaff
+) -> AssignmentOut:
+    """The department and agent owning a ticket (or the queue it waits in), the reason routing
+    gave, and the decisions it replaced."""
+    row = await repository.get(session, ticket_id)
+    if row is None:
         raise NotFound(f"routing has not seen ticket {ticket_id}", code="ticket_not_found")
-    return AssignmentOut.model_validate(assignment)
+    return AssignmentOut(
+        ticket_id=row.ticket_id,
+        ticket_number=row.ticket_number,
+        category=row.category,
+        state=row.state,
+        department_id=row.department_id,
+        agent_id=row.agent_id,
+        assigned_at=row.assigned_at,
+        queued_at=row.queued_at,
+        closed_at=row.closed_at,
+        touched_at=row.touched_at,
+        urgency=row.urgency,
+        channel=row.channel,
+        segment=row.segment,
+        required_skills=list(row.required_skills or ()),
+        score=_score_now(row, runtime),
+        decision=row.decision,
+        reason=_reason(row.reason),
+        history=[
+            DecisionOut(
+                at=h.at,
+                decision=h.decision,
+                state=h.state,
+                department_id=h.department_id,
+                agent_id=h.agent_id,
+                reason=_reason(h.reason),
+            )
+            for h in await repository.history(session, ticket_id)
+        ],
+    )
+
+
+@router.get("/queues", response_model=list[QueueOut])
+async def list_queues(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _: CurrentStaff,
+    department_id: Annotated[ShortText | None, Query(description="Only this department's queue")] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many tickets per department")] = 50,
+) -> list[QueueOut]:
+    """Every department's waiting tickets, best first, with their score now and time waited."""
+    now = runtime.clock.now()
+    sizes = await repository.queue_sizes(session)
+    rows = await repository.queued(session, department_id=department_id, limit=limit)
+    names = {d.id: d.name for d in await organisation.departments(session)}
+    wanted = [department_id] if department_id is not None else sorted(set(names) | set(sizes))
+    return [
+        QueueOut(
+            department_id=d,
+            department_name=names.get(d, d),
+            waiting=sizes.get(d, 0),
+            tickets=[
+                QueuedTicketOut(
+                    position=i,
+                    ticket_id=r.ticket_id,
+                    ticket_number=r.ticket_number,
+                    category=r.category,
+                    urgency=r.urgency,
+                    channel=r.channel,
+                    segment=r.segment,
+                    required_skills=list(r.required_skills or ()),
+                    score=round(domain.score_at(r.queue_rank or 0.0, now), 3),
+                    queued_at=r.queued_at or now,
+                    waited_seconds=round(domain.waited(r.queued_at, now), 3),
+                )
+                for i, r in enumerate(rows.get(d, []), start=1)
+            ],
+        )
+        for d in wanted
+        if d in names or d in sizes
+    ]

@@ -1,107 +1,308 @@
-"""All SQL about assignments."""
+"""All SQL about assignments, agents' live state and the department queues."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Table, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Uuid, bindparam, case, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_routing.assignments.models import AgentLoad, Assignment
+from ticketloop_routing.assignments.models import AGENT_TURNS, AgentLoad, Assignment, AssignmentHistory
+from ticketloop_routing.customers.models import AccountManager
 
-_ASSIGNMENTS: Table = cast(Table, Assignment.__table__)
+QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
 
-# The whole assignment in one round trip: the department owning the category (else the
-# fallback), its active agent with the fewest open tickets (ties: by id), the assignment row
-# unless routing already has one for the ticket, and that agent's counter. Data-modifying
-# CTEs always run to completion; `created` says whether this call wrote the assignment.
-_ASSIGN = text(
+
+@dataclass(frozen=True)
+class AgentLive:
+    """An agent's live state as stored."""
+
+    open_tickets: int
+    presence: str
+    last_turn: int | None
+
+
+@dataclass
+class LiveState:
+    """What the hot path reads in one statement before deciding a run of new tickets: the
+    organisation version, which of the tickets routing already knows, the customers' account
+    managers and the agents' live state (kept up to date by the caller as it assigns)."""
+
+    version: uuid.UUID | None
+    known: set[uuid.UUID]
+    account_managers: dict[str, str]
+    agents: dict[str, AgentLive]
+
+
+# One round trip for a whole run of new tickets: the version of the organisation the caller's
+# cache must match, which tickets are known (a redelivery, or a ticket resolved before routing
+# saw it), the account managers of the high-value customers and the candidates' live state.
+_LIVE_STATE = text(
     """
-WITH dept AS (
-    SELECT d.id, d.name FROM departments d
-    LEFT JOIN category_routes r ON r.department_id = d.id AND r.category = :category
-    WHERE r.category IS NOT NULL OR d.is_fallback
-    ORDER BY r.category IS NULL
-    LIMIT 1
-), pick AS (
-    SELECT a.id, a.name FROM agents a
-    JOIN dept ON a.department_id = dept.id
-    LEFT JOIN agent_load l ON l.agent_id = a.id
-    WHERE a.active
-    ORDER BY coalesce(l.open_tickets, 0), a.id
-    LIMIT 1
-), ins AS (
-    INSERT INTO assignments (ticket_id, ticket_number, category, department_id, agent_id, assigned_at)
-    SELECT :ticket_id, :ticket_number, :category, dept.id, pick.id, :assigned_at FROM dept, pick
-    ON CONFLICT DO NOTHING
-    RETURNING agent_id
-), counted AS (
-    INSERT INTO agent_load (agent_id, open_tickets) SELECT agent_id, 1 FROM ins
-    ON CONFLICT (agent_id) DO UPDATE SET open_tickets = greatest(agent_load.open_tickets + 1, 0)
-    RETURNING agent_id
+WITH managers AS (
+    SELECT m.customer_id, m.agent_id FROM account_managers m WHERE m.customer_id = ANY(:customer_ids)
 )
-SELECT dept.id AS department_id, dept.name AS department_name, pick.id AS agent_id, pick.name AS agent_name,
-       (SELECT count(*) FROM counted) AS created
-FROM dept LEFT JOIN pick ON true
+SELECT 'agent' AS kind, l.agent_id AS id, NULL AS customer_id, l.open_tickets, l.presence, l.last_turn,
+       NULL::uuid AS ticket_id
+FROM agent_load l
+WHERE l.agent_id = ANY(:agent_ids) OR l.agent_id IN (SELECT agent_id FROM managers)
+UNION ALL
+SELECT 'manager', agent_id, customer_id, NULL, NULL, NULL, NULL FROM managers
+UNION ALL
+SELECT 'known', NULL, NULL, NULL, NULL, NULL, a.ticket_id FROM assignments a WHERE a.ticket_id = ANY(:ticket_ids)
+UNION ALL
+SELECT 'version', NULL, NULL, NULL, NULL, NULL, v.version FROM organisation_version v WHERE v.id = 1
+"""
+).bindparams(
+    bindparam("agent_ids", type_=ARRAY(String)),
+    bindparam("customer_ids", type_=ARRAY(String)),
+    bindparam("ticket_ids", type_=ARRAY(Uuid)),
+)
+
+
+async def live_state(
+    session: AsyncSession, *, ticket_ids: Sequence[uuid.UUID], agent_ids: Sequence[str], customer_ids: Sequence[str]
+) -> LiveState:
+    """The state the hot path decides on, read in one statement."""
+    rows = (
+        await session.execute(
+            _LIVE_STATE,
+            {"agent_ids": list(agent_ids), "customer_ids": list(customer_ids), "ticket_ids": list(ticket_ids)},
+        )
+    ).all()
+    state = LiveState(version=None, known=set(), account_managers={}, agents={})
+    for row in rows:
+        if row.kind == "agent":
+            state.agents[row.id] = AgentLive(
+                open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn
+            )
+        elif row.kind == "manager":
+            state.account_managers[row.customer_id] = row.id
+        elif row.kind == "known":
+            state.known.add(row.ticket_id)
+        else:
+            state.version = row.ticket_id
+    return state
+
+
+# Take one unit of the agent's capacity and record the assignment, in one round trip. The
+# conditional UPDATE is the capacity guard: PostgreSQL re-checks its WHERE on the latest row
+# version when another transaction changed the row first, so no race exceeds a capacity.
+_TAKE_AND_INSERT = text(
+    """
+WITH took AS (
+    UPDATE agent_load SET open_tickets = open_tickets + 1, last_turn = nextval('agent_turns')
+    WHERE agent_id = :agent_id AND presence = 'available'
+      AND (CAST(:capacity AS integer) IS NULL OR open_tickets < CAST(:capacity AS integer))
+    RETURNING agent_id, open_tickets, presence, last_turn
+), ins AS (
+    INSERT INTO assignments (
+        ticket_id, ticket_number, category, department_id, agent_id, assigned_at, state, decision,
+        channel, urgency, customer_id, segment, required_skills, score, boost, reason
+    )
+    SELECT :ticket_id, :ticket_number, :category, :department_id, took.agent_id, :at, 'assigned', 'assigned',
+           :channel, :urgency, :customer_id, :segment, CAST(:required_skills AS varchar[]), :score, 0,
+           CAST(:reason AS jsonb)
+    FROM took
+    ON CONFLICT DO NOTHING
+    RETURNING ticket_id
+)
+SELECT took.open_tickets, took.presence, took.last_turn, (SELECT count(*) FROM ins) AS created
+FROM (SELECT 1) AS one LEFT JOIN took ON true
 """
 )
 
 
 @dataclass(frozen=True)
-class Choice:
-    """Where a ticket went: department, agent (None if it has no active agent), and whether
-    this call made the assignment (False: routing already knew the ticket)."""
+class TicketFacts:
+    """What routing keeps about a ticket to route, re-score and explain it."""
 
-    department_id: str
-    department_name: str
-    agent_id: str | None
-    agent_name: str | None
-    created: bool
+    ticket_id: uuid.UUID
+    ticket_number: str
+    category: str
+    channel: str
+    urgency: str
+    customer_id: str
+    segment: str
+    required_skills: list[str]
+
+    def values(self) -> dict[str, Any]:
+        """As column values."""
+        return {
+            "ticket_id": self.ticket_id,
+            "ticket_number": self.ticket_number,
+            "category": self.category,
+            "channel": self.channel,
+            "urgency": self.urgency,
+            "customer_id": self.customer_id,
+            "segment": self.segment,
+            "required_skills": self.required_skills,
+        }
 
 
-async def assign(
+async def insert_assigned(
     session: AsyncSession,
+    facts: TicketFacts,
     *,
-    ticket_id: uuid.UUID,
-    ticket_number: str,
-    category: str,
-    assigned_at: datetime,
-) -> Choice | None:
-    """Choose, record and count an assignment in one statement; None when no department
-    exists at all (no organisation loaded)."""
+    department_id: str,
+    agent_id: str,
+    capacity: int | None,
+    at: datetime,
+    score: float,
+    reason_json: str,
+) -> tuple[AgentLive | None, bool]:
+    """Give a new ticket to `agent_id` if it is still available and below `capacity`; returns
+    the agent's state after taking it (None: it could not) and whether the assignment was written."""
     row = (
         await session.execute(
-            _ASSIGN,
-            {"ticket_id": ticket_id, "ticket_number": ticket_number, "category": category, "assigned_at": assigned_at},
+            _TAKE_AND_INSERT,
+            {
+                **facts.values(),
+                "department_id": department_id,
+                "agent_id": agent_id,
+                "capacity": capacity,
+                "at": at,
+                "score": score,
+                "reason": reason_json,
+            },
         )
-    ).first()
-    if row is None:
-        return None
-    return Choice(
-        department_id=row.department_id,
-        department_name=row.department_name,
-        agent_id=row.agent_id,
-        agent_name=row.agent_name,
-        created=bool(row.created),
+    ).one()
+    taken = None
+    if row.open_tickets is not None:
+        taken = AgentLive(open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn)
+    return taken, bool(row.created)
+
+
+async def insert_queued(
+    session: AsyncSession,
+    facts: TicketFacts,
+    *,
+    department_id: str,
+    at: datetime,
+    score: float,
+    rank: float,
+    reason: dict[str, Any],
+) -> bool:
+    """Put a new ticket in its department's queue; False if routing already knew it."""
+    created = await session.scalar(
+        pg_insert(Assignment)
+        .values(
+            **facts.values(),
+            department_id=department_id,
+            state=QUEUED,
+            decision=QUEUED,
+            queued_at=at,
+            score=score,
+            boost=0.0,
+            queue_rank=rank,
+            reason=reason,
+        )
+        .on_conflict_do_nothing()
+        .returning(Assignment.ticket_id)
+    )
+    return created is not None
+
+
+async def fill_facts(session: AsyncSession, facts: TicketFacts, *, score: float) -> None:
+    """Complete a row routing made before it saw the ticket's creation (it was resolved first)."""
+    await session.execute(
+        update(Assignment)
+        .where(Assignment.ticket_id == facts.ticket_id, Assignment.ticket_number.is_(None))
+        .values(**{k: v for k, v in facts.values().items() if k != "ticket_id"}, score=score)
     )
 
 
 async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool = False) -> Assignment | None:
-    """The assignment of a ticket, if routing has seen it."""
-    stmt = select(Assignment).where(Assignment.ticket_id == ticket_id)
+    """The assignment of a ticket, if routing has seen it (read afresh, never from the session's cache)."""
+    stmt = select(Assignment).where(Assignment.ticket_id == ticket_id).execution_options(populate_existing=True)
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
 
 
-async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:
-    """Count one more (or one fewer) open ticket for the agent."""
+async def change(session: AsyncSession, ticket_id: uuid.UUID, **values: Any) -> None:
+    """Set columns of one assignment."""
+    await session.execute(update(Assignment).where(Assignment.ticket_id == ticket_id).values(**values))
+
+
+async def supersede(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+    """Keep the ticket's current decision in its history before a new one replaces it."""
+    source = select(
+        Assignment.ticket_id,
+        case((Assignment.decision == QUEUED, Assignment.queued_at), else_=Assignment.assigned_at),
+        Assignment.decision,
+        Assignment.state,
+        Assignment.department_id,
+        Assignment.agent_id,
+        Assignment.reason,
+    ).where(Assignment.ticket_id == ticket_id, Assignment.decision.is_not(None))
     await session.execute(
-        insert(AgentLoad)
+        insert(AssignmentHistory).from_select(
+            ["ticket_id", "at", "decision", "state", "department_id", "agent_id", "reason"], source
+        )
+    )
+
+
+async def history(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[AssignmentHistory]:
+    """The replaced decisions about a ticket, oldest first."""
+    return (
+        await session.scalars(
+            select(AssignmentHistory).where(AssignmentHistory.ticket_id == ticket_id).order_by(AssignmentHistory.id)
+        )
+    ).all()
+
+
+async def remember_closed(session: AsyncSession, ticket_id: uuid.UUID, *, at: datetime) -> None:
+    """Remember a ticket routing never saw as finished, so a late `ticket.created` does not assign it."""
+    await session.execute(
+        pg_insert(Assignment).values(ticket_id=ticket_id, state=CLOSED, closed_at=at).on_conflict_do_nothing()
+    )
+
+
+# --- Agents' live state --------------------------------------------------------------------
+
+
+async def agent_states(session: AsyncSession, agent_ids: Iterable[str]) -> dict[str, AgentLive]:
+    """The live state of these agents (those with a row)."""
+    ids = sorted(set(agent_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AgentLoad.agent_id, AgentLoad.open_tickets, AgentLoad.presence, AgentLoad.last_turn).where(
+            AgentLoad.agent_id.in_(ids)
+        )
+    )
+    return {
+        r.agent_id: AgentLive(open_tickets=r.open_tickets, presence=r.presence, last_turn=r.last_turn) for r in rows
+    }
+
+
+async def take(session: AsyncSession, agent_id: str, *, capacity: int | None) -> AgentLive | None:
+    """Count one more open ticket for the agent if it is available and below `capacity` (the race
+    guard: a conditional UPDATE); its new state, or None when it could not take it."""
+    stmt = (
+        update(AgentLoad)
+        .where(AgentLoad.agent_id == agent_id, AgentLoad.presence == "available")
+        .values(open_tickets=AgentLoad.open_tickets + 1, last_turn=AGENT_TURNS.next_value())
+        .returning(AgentLoad.open_tickets, AgentLoad.presence, AgentLoad.last_turn)
+    )
+    if capacity is not None:
+        stmt = stmt.where(AgentLoad.open_tickets < capacity)
+    row = (await session.execute(stmt)).first()
+    return AgentLive(open_tickets=row.open_tickets, presence=row.presence, last_turn=row.last_turn) if row else None
+
+
+async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:
+    """Count one more (or one fewer) open ticket for the agent, whatever its presence or capacity
+    (an escalation to a supervisor; a ticket leaving its owner)."""
+    await session.execute(
+        pg_insert(AgentLoad)
         .values(agent_id=agent_id, open_tickets=max(delta, 0))
         .on_conflict_do_update(
             index_elements=[AgentLoad.agent_id],
@@ -110,23 +311,90 @@ async def add_load(session: AsyncSession, agent_id: str, delta: int) -> None:
     )
 
 
-async def close(session: AsyncSession, ticket_id: uuid.UUID, *, at: datetime) -> None:
-    """Mark the ticket's assignment closed (its agent carries one ticket fewer), or remember
-    the ticket as finished if unseen."""
-    open_agent = await session.scalar(
-        update(Assignment)
-        .where(Assignment.ticket_id == ticket_id, Assignment.closed_at.is_(None))
-        .values(closed_at=at)
-        .returning(Assignment.agent_id)
-    )
-    if open_agent is not None:
-        await add_load(session, open_agent, -1)
-        return
+async def touch(session: AsyncSession, ticket_id: uuid.UUID, *, agent_id: str, at: datetime) -> None:
+    """The ticket's owner replied, updated or planned: it is not abandoned."""
     await session.execute(
-        insert(Assignment)
-        .values(ticket_id=ticket_id, closed_at=at)
-        .on_conflict_do_update(
-            index_elements=[Assignment.ticket_id],
-            set_={"closed_at": func.coalesce(Assignment.closed_at, at)},
-        )
+        update(Assignment)
+        .where(Assignment.ticket_id == ticket_id, Assignment.agent_id == agent_id, Assignment.state == ASSIGNED)
+        .values(touched_at=func.greatest(func.coalesce(Assignment.touched_at, at), at))
     )
+
+
+async def untouched_of_absent(session: AsyncSession, *, cutoff: datetime, limit: int) -> Sequence[Assignment]:
+    """Open tickets whose owner went away (or offline) at or before `cutoff` while owning them
+    and has not touched them since they were assigned; locked, skipping any another sweep holds."""
+    stmt = (
+        select(Assignment)
+        .join(AgentLoad, AgentLoad.agent_id == Assignment.agent_id)
+        .where(
+            Assignment.state == ASSIGNED,
+            AgentLoad.presence != "available",
+            AgentLoad.presence_changed_at <= cutoff,
+            Assignment.assigned_at <= AgentLoad.presence_changed_at,
+            (Assignment.touched_at.is_(None)) | (Assignment.touched_at < Assignment.assigned_at),
+        )
+        .order_by(Assignment.assigned_at, Assignment.ticket_id)
+        .limit(limit)
+        .with_for_update(of=Assignment, skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+# --- Queues --------------------------------------------------------------------------------
+
+_QUEUE_ORDER = (Assignment.queue_rank.desc(), Assignment.queued_at, Assignment.ticket_id)
+
+
+async def queued_head(session: AsyncSession, department_id: str, *, limit: int) -> Sequence[Assignment]:
+    """The best-ranked waiting tickets of a department, locked (skipping those another
+    transaction is placing)."""
+    stmt = (
+        select(Assignment)
+        .where(Assignment.state == QUEUED, Assignment.department_id == department_id)
+        .order_by(*_QUEUE_ORDER)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).all()
+
+
+async def queued(session: AsyncSession, *, department_id: str | None, limit: int) -> dict[str, list[Assignment]]:
+    """Each department's waiting tickets in queue order (at most `limit` each)."""
+    position = func.row_number().over(partition_by=Assignment.department_id, order_by=_QUEUE_ORDER).label("position")
+    inner = select(Assignment.ticket_id, position).where(Assignment.state == QUEUED)
+    if department_id is not None:
+        inner = inner.where(Assignment.department_id == department_id)
+    ranked = inner.subquery()
+    stmt = (
+        select(Assignment)
+        .join(ranked, ranked.c.ticket_id == Assignment.ticket_id)
+        .where(ranked.c.position <= limit)
+        .order_by(Assignment.department_id, ranked.c.position)
+    )
+    out: dict[str, list[Assignment]] = {}
+    for row in (await session.scalars(stmt)).all():
+        out.setdefault(row.department_id or "", []).append(row)
+    return out
+
+
+async def queue_sizes(session: AsyncSession) -> dict[str, int]:
+    """How many tickets wait in each department's queue."""
+    rows = await session.execute(
+        select(Assignment.department_id, func.count())
+        .where(Assignment.state == QUEUED)
+        .group_by(Assignment.department_id)
+    )
+    return {str(d): int(n) for d, n in rows.all()}
+
+
+async def account_managers_for(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The account manager of each of these customers that has one."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AccountManager.customer_id, AccountManager.agent_id).where(AccountManager.customer_id.in_(ids))
+    )
+    return {row.customer_id: row.agent_id for row in rows}

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ticketloop_routing.organisation.domain import Presence, Strategy
 from ticketloop_shared.validation import STORABLE, Text
 
 Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$"), STORABLE]
+# A skill: a lowercase name, optionally qualified (`refunds`, `language:fr`, `product:router-x2`).
+Skill = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.+-]*(:[a-z0-9][a-z0-9_.+-]*)?$")]
+# How many open tickets someone may own at once.
+Capacity = Annotated[int, Field(ge=1, le=100_000)]
 
 
 class DepartmentIn(BaseModel):
@@ -18,10 +24,15 @@ class DepartmentIn(BaseModel):
 
     id: Slug
     name: Text = Field(min_length=1, max_length=200)
+    strategy: Strategy = Strategy.LEAST_LOADED
+    # For agents with no capacity of their own; None: the service default (no limit unless set).
+    default_capacity: Capacity | None = None
+    # The staff id (an agent, or a supervisor who is not one) SLA breaches are escalated to.
+    supervisor: Slug | None = None
 
 
 class AgentIn(BaseModel):
-    """An agent and their department."""
+    """An agent, their department, how much they may own at once and what they know."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -29,6 +40,8 @@ class AgentIn(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     department: Slug
     active: bool = True
+    capacity: Capacity | None = None
+    skills: list[Skill] = Field(default_factory=list, max_length=50)
 
 
 class Organisation(BaseModel):
@@ -58,6 +71,9 @@ class Organisation(BaseModel):
         for category, department in self.categories.items():
             if department not in known:
                 raise ValueError(f"category {category!r} maps to unknown department {department!r}")
+        for agent in self.agents:
+            if len(set(agent.skills)) != len(agent.skills):
+                raise ValueError(f"agent {agent.id!r} lists a skill twice")
         staffed = {a.department for a in self.agents if a.active}
         if self.fallback_department not in staffed:
             raise ValueError("the fallback department needs at least one active agent")
@@ -68,10 +84,23 @@ class Organisation(BaseModel):
 
 
 class AgentOut(BaseModel):
-    """An agent with their current load."""
+    """An agent with their presence and current load (`capacity` as it applies: their own, else
+    the department's or the service default; None: no limit)."""
 
     id: str
     name: str
     department_id: str
     active: bool
+    presence: Presence
+    presence_changed_at: datetime | None
     open_tickets: int
+    capacity: int | None
+    skills: list[str]
+
+
+class PresenceIn(BaseModel):
+    """An agent's new presence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    presence: Presence

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +12,18 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.db import audit
-from ticketloop_routing.organisation import repository
+from ticketloop_routing.organisation import domain, repository
+from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence, Strategy
 from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
 from ticketloop_routing.organisation.schemas import AgentIn, DepartmentIn, Organisation
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import Conflict, PreconditionFailed, PreconditionRequired
+from ticketloop_shared.clock import utcnow
+from ticketloop_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired
+
+# The organisation each process routes with, per database (one per service, several in a test
+# process), replaced whenever the stored version differs from the one cached.
+_SNAPSHOTS: dict[str, OrgSnapshot] = {}
 
 
 def read_file(path: Path) -> Organisation:
@@ -27,16 +34,119 @@ def read_file(path: Path) -> Organisation:
         raise RuntimeError(f"cannot load organisation file {path}: {exc}") from exc
 
 
-async def replace(session: AsyncSession, org: Organisation) -> None:
+async def replace(session: AsyncSession, org: Organisation, *, at: datetime) -> None:
     """Make `org` the organisation."""
     await repository.replace(
         session,
         departments=[
-            Department(id=d.id, name=d.name, is_fallback=d.id == org.fallback_department) for d in org.departments
+            Department(
+                id=d.id,
+                name=d.name,
+                is_fallback=d.id == org.fallback_department,
+                strategy=d.strategy.value,
+                default_capacity=d.default_capacity,
+                supervisor=d.supervisor,
+            )
+            for d in org.departments
         ],
-        agents=[Agent(id=a.id, name=a.name, department_id=a.department, active=a.active) for a in org.agents],
+        agents=[
+            Agent(
+                id=a.id,
+                name=a.name,
+                department_id=a.department,
+                active=a.active,
+                capacity=a.capacity,
+                skills=list(a.skills),
+            )
+            for a in org.agents
+        ],
         routes=[CategoryRoute(category=c, department_id=d) for c, d in org.categories.items()],
+        at=at,
     )
+
+
+def cached(key: str) -> OrgSnapshot | None:
+    """The organisation this process last loaded from the database `key` (it may be stale: the
+    caller compares its version with the stored one)."""
+    return _SNAPSHOTS.get(key)
+
+
+async def load_snapshot(session: AsyncSession, key: str) -> OrgSnapshot | None:
+    """Read the organisation, keep it for `key` and return it; None when none is stored."""
+    version = await repository.version(session)
+    if version is None:
+        _SNAPSHOTS.pop(key, None)
+        return None
+    snapshot = OrgSnapshot.build(
+        version=version,
+        departments=[
+            DepartmentConfig(
+                id=d.id,
+                name=d.name,
+                strategy=Strategy(d.strategy),
+                default_capacity=d.default_capacity,
+                supervisor=d.supervisor,
+                is_fallback=d.is_fallback,
+            )
+            for d in await repository.departments(session)
+        ],
+        agents=[
+            AgentConfig(
+                id=a.id,
+                name=a.name,
+                department_id=a.department_id,
+                active=a.active,
+                capacity=a.capacity,
+                skills=frozenset(a.skills or ()),
+            )
+            for a in await repository.configured_agents(session)
+        ],
+        routes={r.category: r.department_id for r in await repository.routes(session)},
+    )
+    _SNAPSHOTS[key] = snapshot
+    return snapshot
+
+
+async def snapshot(session: AsyncSession, key: str) -> OrgSnapshot | None:
+    """The current organisation: the cached one if still the stored version, else reloaded."""
+    known = cached(key)
+    if known is not None and known.version == await repository.version(session):
+        return known
+    return await load_snapshot(session, key)
+
+
+async def set_presence(
+    session: AsyncSession, *, agent_id: str, presence: Presence, by: Principal, at: datetime
+) -> repository.AgentRow:
+    """Record an agent's presence, if the caller may set it (the agent itself, a supervisor of its
+    department, an admin), and audit a change made by someone else."""
+    rows = await repository.agents(session, agent_id=agent_id)
+    if not rows:
+        raise NotFound(f"no agent {agent_id!r} in the organisation", code="agent_not_found")
+    agent = rows[0].agent
+    refusal = domain.presence_refusal(
+        role=by.role.value,
+        sub=by.sub,
+        department=by.department,
+        agent_id=agent.id,
+        agent_department=agent.department_id,
+    )
+    if refusal is not None:
+        raise Forbidden(
+            "only the agent itself, a supervisor of its department or an admin may set its presence", code=refusal
+        )
+    before = await repository.set_presence(session, agent.id, presence.value, at=at)
+    if before != presence.value and by.sub != agent.id:
+        await audit_log.record(
+            session,
+            audit,
+            actor=by,
+            action="agent.presence_set",
+            subject=f"agent:{agent.id}",
+            details={"before": before, "after": presence.value},
+        )
+    [row] = await repository.agents(session, agent_id=agent_id)
+    return row
 
 
 def etag(org: Organisation) -> str:
@@ -44,7 +154,9 @@ def etag(org: Organisation) -> str:
     return '"' + hashlib.sha256(org.model_dump_json().encode()).hexdigest()[:32] + '"'
 
 
-async def replace_guarded(session: AsyncSession, new: Organisation, *, if_match: str | None, by: Principal) -> None:
+async def replace_guarded(
+    session: AsyncSession, new: Organisation, *, if_match: str | None, by: Principal, at: datetime
+) -> None:
     """Replace the organisation only if the caller saw the current version, no open ticket loses
     its owner, and the change is audited with what it changed."""
     if if_match is None:
@@ -62,14 +174,16 @@ async def replace_guarded(session: AsyncSession, new: Organisation, *, if_match:
             details={"current_etag": version},
         )
     kept = {a.id for a in new.agents}
-    orphaned = sorted(a.id for a, open_tickets in await repository.agents(session) if open_tickets and a.id not in kept)
+    orphaned = sorted(
+        row.agent.id for row in await repository.agents(session) if row.open_tickets and row.agent.id not in kept
+    )
     if orphaned:
         raise Conflict(
             "these agents still own open tickets; keep them with active = false instead of removing them",
             code="agent_has_open_tickets",
             details={"agents": orphaned},
         )
-    await replace(session, new)
+    await replace(session, new, at=at)
     await audit_log.record(
         session, audit, actor=by, action="organisation.replaced", subject="organisation", details=_changes(before, new)
     )
@@ -86,18 +200,20 @@ def _changes(before: Organisation, after: Organisation) -> dict[str, Any]:
         }
 
     return {
-        "departments": diff({d.id: d.name for d in before.departments}, {d.id: d.name for d in after.departments}),
+        "departments": diff(
+            {d.id: d.model_dump() for d in before.departments}, {d.id: d.model_dump() for d in after.departments}
+        ),
         "agents": diff({a.id: a.model_dump() for a in before.agents}, {a.id: a.model_dump() for a in after.agents}),
         "categories": diff(before.categories, after.categories),
         "fallback_department": [before.fallback_department, after.fallback_department],
     }
 
 
-async def load_if_empty(session: AsyncSession, path: Path) -> bool:
+async def load_if_empty(session: AsyncSession, path: Path, *, at: datetime | None = None) -> bool:
     """Seed from the file on first start; later starts keep what admins changed."""
     if await repository.has_departments(session):
         return False
-    await replace(session, read_file(path))
+    await replace(session, read_file(path), at=at or utcnow())
     return True
 
 
@@ -109,8 +225,15 @@ async def current(session: AsyncSession) -> Organisation:
         fallback_department=fallback,
         departments=[DepartmentIn.model_validate(d) for d in departments],
         agents=[
-            AgentIn(id=a.id, name=a.name, department=a.department_id, active=a.active)
-            for a, _ in await repository.agents(session)
+            AgentIn(
+                id=a.id,
+                name=a.name,
+                department=a.department_id,
+                active=a.active,
+                capacity=a.capacity,
+                skills=list(a.skills or ()),
+            )
+            for a in await repository.configured_agents(session)
         ],
         categories={r.category: r.department_id for r in await repository.routes(session)},
     )

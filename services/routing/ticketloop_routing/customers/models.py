@@ -1,0 +1,21 @@
+"""ORM model of dedicated account managers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ticketloop_routing.db import Base
+
+
+class AccountManager(Base):
+    """The agent a (high-value) customer's tickets go to first, when available."""
+
+    __tablename__ = "account_managers"
+
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(100), index=True)
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    set_by: Mapped[str] = mapped_column(String(100))

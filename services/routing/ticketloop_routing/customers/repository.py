@@ -1,0 +1,43 @@
+"""All SQL about account managers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_routing.customers.models import AccountManager
+
+
+async def put(session: AsyncSession, *, customer_id: str, agent_id: str, at: datetime, by: str) -> AccountManager:
+    """Set (or replace) a customer's account manager."""
+    row = await session.scalar(
+        insert(AccountManager)
+        .values(customer_id=customer_id, agent_id=agent_id, set_at=at, set_by=by)
+        .on_conflict_do_update(
+            index_elements=[AccountManager.customer_id], set_={"agent_id": agent_id, "set_at": at, "set_by": by}
+        )
+        .returning(AccountManager)
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row
+
+
+async def remove(session: AsyncSession, customer_id: str) -> str | None:
+    """Clear a customer's account manager; the agent it was, if any."""
+    return await session.scalar(
+        delete(AccountManager).where(AccountManager.customer_id == customer_id).returning(AccountManager.agent_id)
+    )
+
+
+async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[AccountManager], int]:
+    """Account managers by customer id, one page, and how many there are."""
+    rows = (
+        await session.scalars(select(AccountManager).order_by(AccountManager.customer_id).limit(limit).offset(offset))
+    ).all()
+    total = await session.scalar(select(func.count()).select_from(AccountManager))
+    return rows, int(total or 0)

@@ -1,0 +1,51 @@
+"""Rules about account managers: only an agent of the organisation can be one, and every change
+is audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_routing.customers import repository
+from ticketloop_routing.customers.models import AccountManager
+from ticketloop_routing.db import audit
+from ticketloop_routing.organisation import repository as organisation
+from ticketloop_shared import audit as audit_log
+from ticketloop_shared.auth import Principal
+from ticketloop_shared.errors import NotFound, Unprocessable
+
+
+async def set_manager(
+    session: AsyncSession, *, customer_id: str, agent_id: str, by: Principal, at: datetime
+) -> AccountManager:
+    """Make `agent_id` the customer's account manager, if it is an agent of the organisation."""
+    if not await organisation.agents(session, agent_id=agent_id):
+        raise Unprocessable(
+            f"{agent_id!r} is not an agent of the organisation", code="unknown_agent", details={"agent_id": agent_id}
+        )
+    row = await repository.put(session, customer_id=customer_id, agent_id=agent_id, at=at, by=by.sub)
+    await audit_log.record(
+        session,
+        audit,
+        actor=by,
+        action="account_manager.set",
+        subject=f"customer:{customer_id}",
+        details={"agent_id": agent_id},
+    )
+    return row
+
+
+async def clear_manager(session: AsyncSession, *, customer_id: str, by: Principal) -> None:
+    """Remove the customer's account manager (their tickets are routed by department rule again)."""
+    agent_id = await repository.remove(session, customer_id)
+    if agent_id is None:
+        raise NotFound(f"customer {customer_id!r} has no account manager", code="account_manager_not_found")
+    await audit_log.record(
+        session,
+        audit,
+        actor=by,
+        action="account_manager.cleared",
+        subject=f"customer:{customer_id}",
+        details={"agent_id": agent_id},
+    )

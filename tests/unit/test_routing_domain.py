@@ -1,0 +1,205 @@
+"""routing's rules as pure functions: the priority score, the segment seam, who is eligible and
+who is chosen, and who may set an agent's presence."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from ticketloop_routing.assignments import domain
+from ticketloop_routing.assignments.domain import Candidate, State
+from ticketloop_routing.customers.domain import Segment, add_months, segment_of
+from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy, presence_refusal
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+TODAY = NOW.date()
+
+
+def score(**overrides: object) -> float:
+    values: dict[str, object] = {"urgency": "normal", "segment": "potential", "channel": "web", **overrides}
+    return domain.priority_score(**values)  # type: ignore[arg-type]
+
+
+def agent(agent_id: str, **state: object) -> Candidate:
+    skills = frozenset(state.pop("skills", ()))  # type: ignore[call-overload]
+    config = AgentConfig(id=agent_id, name=agent_id.title(), department_id="desk", skills=skills)
+    values: dict[str, object] = {"presence": Presence.AVAILABLE, "open_tickets": 0, "capacity": None, **state}
+    return Candidate(agent=config, **values)  # type: ignore[arg-type]
+
+
+# --- score -----------------------------------------------------------------------------------
+
+
+def test_critical_before_urgent_before_normal() -> None:
+    assert score(urgency="critical") > score(urgency="urgent") > score(urgency="normal")
+
+
+def test_high_value_customers_before_every_other_segment() -> None:
+    others = [Segment.NEW, Segment.POTENTIAL, Segment.CHURN_RISK]
+    assert all(score(segment=Segment.HIGH_VALUE) > score(segment=s) for s in others)
+
+
+def test_a_high_value_normal_ticket_goes_before_an_urgent_one_but_not_a_critical_one() -> None:
+    vip = score(segment=Segment.HIGH_VALUE)
+    assert score(urgency="urgent") < vip < score(urgency="critical")
+
+
+@pytest.mark.parametrize("slow", ["email", "web"])
+@pytest.mark.parametrize("live", ["phone", "messaging"])
+def test_phone_and_messaging_before_email_and_web(live: str, slow: str) -> None:
+    assert score(channel=live) > score(channel=slow)
+
+
+def test_waiting_raises_the_score_a_point_a_minute() -> None:
+    assert score(waited_seconds=600) == pytest.approx(score() + 10)
+    assert score(waited_seconds=3601) > score(segment=Segment.HIGH_VALUE)  # an hour: worth a fresh VIP
+
+
+def test_unknown_values_count_nothing() -> None:
+    assert score(urgency="odd", segment="odd", channel="pigeon") == 0.0
+
+
+def test_the_queue_rank_orders_as_the_score_does_at_any_instant() -> None:
+    early = domain.queue_rank(score(), NOW - timedelta(minutes=30))
+    late_vip = domain.queue_rank(score(segment=Segment.HIGH_VALUE), NOW)
+    assert late_vip > early
+    later = NOW + timedelta(hours=5)
+    assert domain.score_at(early, later) == pytest.approx(score(waited_seconds=30 * 60 + 5 * 3600))
+    assert domain.score_at(late_vip, later) - domain.score_at(early, later) == pytest.approx(late_vip - early)
+
+
+# --- segment ---------------------------------------------------------------------------------
+
+
+def since(months: int, days: int = 0) -> date:
+    return add_months(TODAY, -months) - timedelta(days=days)
+
+
+def seg(customer_since: date | None = None, annual_spend: float | None = None) -> Segment:
+    return segment_of(customer_since=customer_since, annual_spend=annual_spend, today=TODAY, high_value_spend=10_000)
+
+
+def test_new_below_three_months_of_relationship() -> None:
+    assert seg(TODAY) is Segment.NEW
+    assert seg(since(3) + timedelta(days=1)) is Segment.NEW
+    assert seg(since(3)) is Segment.POTENTIAL
+
+
+def test_high_value_over_twelve_months_of_relationship() -> None:
+    assert seg(since(12)) is Segment.POTENTIAL
+    assert seg(since(12, days=1)) is Segment.HIGH_VALUE
+
+
+def test_high_value_from_the_spend_threshold_on() -> None:
+    assert seg(annual_spend=9_999.99) is Segment.POTENTIAL
+    assert seg(annual_spend=10_000) is Segment.HIGH_VALUE
+    assert seg(TODAY, annual_spend=50_000) is Segment.HIGH_VALUE  # a big spender from day one
+
+
+def test_potential_when_the_ticket_says_nothing_and_never_churn_risk() -> None:
+    assert seg() is Segment.POTENTIAL
+    assert Segment.CHURN_RISK not in {seg(since(m)) for m in range(0, 40)}
+
+
+def test_months_are_calendar_months() -> None:
+    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
+    assert add_months(date(2026, 3, 15), -3) == date(2025, 12, 15)
+
+
+# --- choosing --------------------------------------------------------------------------------
+
+
+def test_least_loaded_takes_the_fewest_open_tickets_ties_by_id() -> None:
+    choice = domain.choose_agent(
+        [agent("b", open_tickets=1), agent("c", open_tickets=0), agent("a", open_tickets=0)],
+        strategy=Strategy.LEAST_LOADED,
+    )
+    assert choice.agent_id == "a"
+    assert choice.reason.rule.startswith("least_loaded")
+    assert [c.agent_id for c in choice.reason.candidates] == ["a", "b", "c"]
+
+
+def test_round_robin_takes_the_one_given_a_ticket_least_recently_never_first() -> None:
+    pool = [agent("a", last_turn=7, open_tickets=0), agent("b", last_turn=3, open_tickets=5)]
+    assert domain.choose_agent(pool, strategy=Strategy.ROUND_ROBIN).agent_id == "b"
+    assert domain.choose_agent([*pool, agent("c", open_tickets=9)], strategy=Strategy.ROUND_ROBIN).agent_id == "c"
+
+
+def test_only_available_agents_below_capacity_are_eligible() -> None:
+    choice = domain.choose_agent(
+        [
+            agent("a", presence=Presence.AWAY),
+            agent("b", presence=Presence.OFFLINE),
+            agent("c", open_tickets=2, capacity=2),
+            agent("d", open_tickets=5, capacity=6),
+        ],
+        strategy=Strategy.LEAST_LOADED,
+    )
+    assert choice.agent_id == "d"
+    why = {c.agent_id: c.why_not for c in choice.reason.candidates}
+    assert why == {"a": "away", "b": "offline", "c": "at_capacity", "d": None}
+
+
+def test_skills_must_all_be_covered_then_least_loaded() -> None:
+    pool = [
+        agent("a", skills={"language:fr"}),
+        agent("b", skills={"language:fr", "refunds"}, open_tickets=3),
+        agent("c", skills={"language:fr", "refunds"}, open_tickets=1),
+    ]
+    choice = domain.choose_agent(pool, strategy=Strategy.SKILLS, required_skills=["refunds", "language:fr"])
+    assert choice.agent_id == "c"
+    assert {c.agent_id: c.why_not for c in choice.reason.candidates}["a"] == "missing_skills:refunds"
+
+
+def test_nobody_skilled_means_the_ticket_waits() -> None:
+    choice = domain.choose_agent([agent("a")], strategy=Strategy.SKILLS, required_skills=["language:de"])
+    assert choice.agent_id is None
+    assert choice.reason.rule == domain.RULE_QUEUED_SKILLS
+
+
+def test_other_strategies_do_not_filter_by_skill() -> None:
+    choice = domain.choose_agent([agent("a")], strategy=Strategy.LEAST_LOADED, required_skills=["language:de"])
+    assert choice.agent_id == "a"
+
+
+def test_a_preferred_agent_goes_first_when_eligible() -> None:
+    pool = [agent("a"), agent("m", open_tickets=4, capacity=5)]
+    choice = domain.choose_agent(pool, strategy=Strategy.LEAST_LOADED, preferred=[("m", domain.RULE_ACCOUNT_MANAGER)])
+    assert (choice.agent_id, choice.reason.rule) == ("m", domain.RULE_ACCOUNT_MANAGER)
+    full = [agent("a"), agent("m", open_tickets=5, capacity=5)]
+    fallback = domain.choose_agent(full, strategy=Strategy.LEAST_LOADED, preferred=[("m", domain.RULE_ACCOUNT_MANAGER)])
+    assert fallback.agent_id == "a"
+
+
+def test_the_reason_says_what_prompted_it_score_and_wait() -> None:
+    choice = domain.choose_agent(
+        [agent("a")], strategy=Strategy.LEAST_LOADED, score=42.0, waited_seconds=90, because="away_reassign: x"
+    )
+    assert choice.reason.rule.startswith("away_reassign: x; least_loaded")
+    assert (choice.reason.score, choice.reason.waited_seconds) == (42.0, 90.0)
+
+
+def test_closed_tickets_can_only_reopen() -> None:
+    assert domain.can_move(State.CLOSED, State.ASSIGNED)
+    assert not domain.can_move(State.CLOSED, State.CLOSED)
+    assert domain.can_move(None, State.CLOSED)
+
+
+# --- presence permission -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "sub", "department", "refusal"),
+    [
+        ("agent", "a-1", "desk", None),
+        ("agent", "a-2", "desk", "presence_not_own"),
+        ("supervisor", "s-1", "desk", None),
+        ("supervisor", "s-2", "tech", "presence_other_department"),
+        ("admin", "root", None, None),
+        ("notifier", "mailer", None, "presence_not_allowed"),
+    ],
+)
+def test_who_may_set_an_agents_presence(role: str, sub: str, department: str | None, refusal: str | None) -> None:
+    got = presence_refusal(role=role, sub=sub, department=department, agent_id="a-1", agent_department="desk")
+    assert got == refusal
