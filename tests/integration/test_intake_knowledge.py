@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, text
 
-from tests.support import RunningService, admin_headers, agent_headers, channel_headers, eventually, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    serve,
+)
 from ticketloop_intake.app import create_app
 from ticketloop_intake.knowledge.service import GUARD, article_exists_active, suggest
 from ticketloop_intake.settings import IntakeSettings
@@ -303,3 +311,31 @@ async def test_the_match_query_uses_the_gin_index(intake: RunningService) -> Non
         )
         plan = "\n".join(r[0] for r in rows)
     assert "ix_kb_articles_search" in plan
+
+
+async def test_a_new_ticket_reads_back_suggestions_and_the_channel_can_report_it_solved_by_one(
+    intake: RunningService,
+) -> None:
+    article = await create_article(
+        intake,
+        title="Charged twice: how refunds work",
+        body="A duplicate charge is refunded in 3 days.",
+        category="billing",
+        keywords=["refund", "duplicate"],
+    )
+    r = await intake.client.post(
+        "/v1/tickets",
+        json=create_ticket_body(subject="Charged twice", description="duplicate charge on my card"),
+        headers=channel_headers(),
+    )
+    assert r.status_code == 201, r.text
+    ticket = r.json()
+    assert [s["article_id"] for s in ticket["suggestions"]] == [article["id"]]
+    url = f"/v1/tickets/{ticket['id']}/solved-by-article"
+    r = await intake.client.post(url, json={"article_id": str(uuid.uuid4())}, headers=channel_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (404, "article_not_found")
+    r = await intake.client.post(url, json={"article_id": article["id"]}, headers=channel_headers())
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["self_service"], r.json()["assignee"]) == ("resolved", True, None)
+    r = await intake.client.post(url, json={"article_id": article["id"]}, headers=channel_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "ticket_resolved")

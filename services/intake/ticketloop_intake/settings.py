@@ -60,6 +60,7 @@ class IntakeSettings(ServiceSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
     # Knowledge base (knowledge/): how often each process re-checks whether any article is active,
     # so a ticket's suggestion lookup costs no query at all while the base is empty.
     knowledge_guard_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_intake.channels.deps import ChannelDep
 from ticketloop_intake.customers.service import statements
 from ticketloop_intake.idempotency.service import fingerprint, json_response, replay, run_once
+from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import Status, check_access
@@ -36,6 +38,8 @@ from ticketloop_intake.tickets.schemas import (
     ReplyCreate,
     ResolutionTimesOut,
     ResolveRequest,
+    SolvedByArticle,
+    SuggestionOut,
     TicketCreate,
     TicketOut,
     TicketPage,
@@ -146,6 +150,10 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
         reopen_count=ticket.reopen_count or 0,
         customer_link=CustomerLinkOut(url=link[0], expires_at=link[1]) if link else None,
         repeat_contact=view.repeat_contact,
+        suggestions=[
+            SuggestionOut(article_id=x.article_id, title=x.title, snippet=x.snippet, rank=x.rank)
+            for x in view.suggestions
+        ],
         timeline=[
             TimelineEntryOut(id=e.id, at=e.at, kind=e.kind, actor=e.actor, body=personal.bodies.get(e.id))
             for e in view.timeline
@@ -236,6 +244,11 @@ async def create_ticket(
             if replayed is not None:
                 return replayed
             continue
+        if not view.repeat_contact:
+            found = await knowledge.suggest(
+                uow.session, category=body.category.value, text=f"{body.subject} {body.description}"
+            )
+            view = replace(view, suggestions=tuple(found))
         status_code = service.REPEAT_STATUS if view.repeat_contact else 201
         return json_response(render(view, uow.settings, now=uow.now(), for_channel=True), status_code)
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
@@ -464,6 +477,30 @@ async def follow_up(
         body,
         200,
         lambda: service.follow_up(uow, ticket_id=ticket_id, visit=body, agent=staff),
+    )
+
+
+@router.post("/{ticket_id}/solved-by-article", response_model=TicketOut, responses=_errors)
+async def solved_by_article(
+    ticket_id: uuid.UUID,
+    body: SolvedByArticle,
+    request: Request,
+    uow: IntakeUow,
+    client: ChannelDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """The customer's question was answered by a suggested article: the channel reports it and
+    the ticket is resolved as self-service (no agent). Otherwise nothing is needed: the ticket is
+    with a person already."""
+    return await _once(
+        uow,
+        request,
+        scope=f"channel:{client.id}",
+        key=idempotency_key,
+        body=body,
+        status_code=200,
+        action=lambda: service.solve_by_article(uow, ticket_id=ticket_id, article_id=body.article_id, client=client),
+        for_channel=True,
     )
 
 

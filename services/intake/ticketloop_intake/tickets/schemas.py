@@ -216,6 +216,23 @@ class ResolutionTimesOut(BaseModel):
     actual: datetime | None
 
 
+class SuggestionOut(BaseModel):
+    """An active article that may answer the customer's question, best match first."""
+
+    article_id: uuid.UUID
+    title: str
+    snippet: str = Field(description="The part of the body that matched, as plain text")
+    rank: float = Field(description="`ts_rank` of the match: higher is better; comparable within one answer")
+
+
+class SolvedByArticle(BaseModel):
+    """The customer says a suggested article answered their question."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article_id: uuid.UUID
+
+
 class CustomerLinkOut(BaseModel):
     """A no-login link the customer uses to confirm the solution or reopen the problem."""
 
@@ -257,6 +274,11 @@ class TicketOut(BaseModel):
     )
     repeat_contact: bool = Field(
         default=False, description="True in the answer to a report that was added to this existing ticket."
+    )
+    suggestions: list[SuggestionOut] = Field(
+        default_factory=list,
+        description="In the answer to a new report: up to 3 knowledge-base articles that may answer it (the "
+        "channel may then report it solved by one; the ticket is routed to a person meanwhile).",
     )
     timeline: list[TimelineEntryOut]
 

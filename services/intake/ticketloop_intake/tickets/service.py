@@ -14,6 +14,8 @@ from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import crypto
 from ticketloop_intake.customers.service import ERASED, KEYS, Personal, open_ticket, seal_field, statements
 from ticketloop_intake.idempotency.service import claim_key
+from ticketloop_intake.knowledge import service as knowledge
+from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import links, repository
 from ticketloop_intake.tickets.domain import (
@@ -78,6 +80,7 @@ class TicketView:
     personal: Personal
     # The answer to a report that was added to this existing ticket.
     repeat_contact: bool = False
+    suggestions: Sequence[Suggestion] = ()
 
 
 IntakeUnit = UnitOfWork[IntakeSettings]
@@ -398,6 +401,34 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
     uow.emit(
         TicketResolvedData(
             **ticket_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
+        )
+    )
+    return ticket
+
+
+async def solve_by_article(
+    uow: IntakeUnit, *, ticket_id: uuid.UUID, article_id: uuid.UUID, client: ChannelClientView
+) -> Ticket:
+    """The customer's question was answered by a knowledge-base article: the ticket is resolved
+    as self-service (first-contact resolution, no agent)."""
+    if not await knowledge.article_exists_active(uow.session, article_id):
+        raise NotFound(f"no active article with id {article_id}", code="article_not_found")
+    ticket = await _for_channel(uow, ticket_id, client)
+    actor = f"channel:{client.name}"
+    move(uow, ticket, Action.RESOLVE, actor=actor)
+    now = uow.now()
+    ticket.resolved_at, ticket.resolved_by = now, "self_service"
+    ticket.self_service, ticket.resolved_by_article = True, article_id
+    await add_entry(uow, ticket, "resolved", actor, note=f"solved by article {article_id}")
+    await uow.session.flush()
+    uow.emit(
+        TicketResolvedData(
+            **ticket_ref(ticket),
+            resolved_at=now,
+            resolved_by="self_service",
+            first_response_at=ticket.first_response_at,
+            self_service=True,
+            article_id=article_id,
         )
     )
     return ticket
