@@ -118,7 +118,9 @@ async def test_freed_capacity_goes_to_the_high_value_ticket_first_with_its_reaso
 
         # intake shows the owner
         async def shown() -> Any:
-            r = await http.get(f"{url(stack, 'intake')}/v1/tickets/{vip}", headers=agent_headers())
+            r = await http.get(
+                f"{url(stack, 'intake')}/v1/tickets/{vip}", headers=agent_headers("agent-fin-1", department="finance")
+            )
             return r.json() if r.status_code == 200 and r.json()["assignee"] else None
 
         assert (await eventually(shown))["assignee"]["agent_id"] == "agent-fin-1"

@@ -114,7 +114,7 @@ async def test_concurrent_retries_with_one_key_create_one_ticket(intake: Running
 async def test_a_key_older_than_its_ttl_creates_a_new_ticket_and_then_replays_that_one(
     intake: RunningService,
 ) -> None:
-    body = create_ticket_body()
+    body = create_ticket_body(new_ticket=True)  # the same report again would otherwise be a repeat contact
     headers = channel_headers(**{"Idempotency-Key": "aged-1"})
     first = await intake.client.post("/v1/tickets", json=body, headers=headers)
     async with intake.runtime.sessions() as session, session.begin():

@@ -203,8 +203,16 @@ async def apply_assignments(
     }
     for i, (old, new) in enumerate(moves):
         params[f"old{i}"], params[f"new{i}"] = old, new
+    # The statuses before the change, locked first in their own statement: a CTE locking the
+    # rows the same statement then updates lets a concurrent change (a resolve) make PostgreSQL's
+    # re-check skip the row, and the assignment would be lost without an error.
+    ticket_ids = [a.ticket_id for a in assignments]
+    locked = await session.execute(
+        select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id).with_for_update()
+    )
+    before = {ticket_id: status for ticket_id, status in locked.tuples()}
     result = await session.execute(_assignments_statement(len(moves)), params)
-    return [Applied(**row._mapping) for row in result.all()]
+    return [Applied(old_status=before[row.ticket_id], **row._mapping) for row in result.all()]
 
 
 @cache
@@ -215,19 +223,17 @@ def _assignments_statement(moves: int) -> TextClause:
         "CAST(:agent_names AS text[]), CAST(:department_ids AS text[]), CAST(:department_names AS text[]), "
         "CAST(:assigned_ats AS timestamptz[]), CAST(:entry_ids AS uuid[]), CAST(:entry_bodies AS bytea[])) "
         "AS i(ticket_id, agent_id, agent_name, department_id, department_name, assigned_at, entry_id, entry_body)), "
-        # The status before the change (UPDATE … RETURNING sees only the new row).
-        "before AS (SELECT t.id, t.status FROM tickets t JOIN input i ON t.id = i.ticket_id FOR UPDATE OF t), "
         "updated AS ("
         f"UPDATE tickets t SET status = CASE t.status {whens} ELSE t.status END, "
         "assignee_id = i.agent_id, assignee_name = i.agent_name, department_id = i.department_id, "
         "department_name = i.department_name, assigned_at = i.assigned_at, updated_at = now() "
-        "FROM input i JOIN before b ON b.id = i.ticket_id "
+        "FROM input i "
         "WHERE t.id = i.ticket_id AND (t.assigned_at IS NULL OR t.assigned_at <= i.assigned_at) "
-        "RETURNING t.id AS ticket_id, b.status AS old_status, t.status AS new_status, t.number, t.channel, "
+        "RETURNING t.id AS ticket_id, t.status AS new_status, t.number, t.channel, "
         "t.category, t.urgency, t.customer_id, t.created_at, i.entry_id, i.assigned_at, i.entry_body), "
         "entries AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
         "SELECT entry_id, ticket_id, assigned_at, :kind, 'routing', entry_body FROM updated) "
-        "SELECT ticket_id, old_status, new_status, number, channel, category, urgency, customer_id, created_at "
+        "SELECT ticket_id, new_status, number, channel, category, urgency, customer_id, created_at "
         "FROM updated"
     )
 
