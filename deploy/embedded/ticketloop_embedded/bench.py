@@ -225,7 +225,8 @@ async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict
 
     watcher = asyncio.create_task(watch())
     port = stack.services["intake"].port
-    result = await open_loop(port, _request, rate=rate, seconds=seconds, keep_bodies=True)
+    # Distinct from the burst's tickets: the same report again would be a repeat contact (200, no new ticket).
+    result = await open_loop(port, lambda i: _request(10_000_000 + i), rate=rate, seconds=seconds, keep_bodies=True)
     posted = {json.loads(body)["id"]: due for due, body in result.bodies}
     deadline = time.monotonic() + 30
     while any(t not in seen for t in posted) and time.monotonic() < deadline:
