@@ -210,7 +210,7 @@ async def apply_assignments(
     locked = await session.execute(
         select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids)).order_by(Ticket.id).with_for_update()
     )
-    before = {ticket_id: status for ticket_id, status in locked.tuples()}
+    before: dict[uuid.UUID, str] = {row.id: row.status for row in locked}
     result = await session.execute(_assignments_statement(len(moves)), params)
     return [Applied(old_status=before[row.ticket_id], **row._mapping) for row in result.all()]
 
