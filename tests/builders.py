@@ -15,13 +15,24 @@ from ticketloop_shared.events import (
     CareWaitExceeded,
     CareWaitExceededData,
     ClockKind,
+    ClockOutcome,
+    ClockView,
+    CustomerSegmentChanged,
+    CustomerSegmentChangedData,
     Envelope,
+    EscalationTarget,
     FeedbackReceived,
     FeedbackReceivedData,
     SlaBreached,
     SlaBreachedData,
+    SlaClocksChanged,
+    SlaClocksChangedData,
+    SlaEscalated,
+    SlaEscalatedData,
     SlaMet,
     SlaMetData,
+    SlaWarning,
+    SlaWarningData,
     StaffTokenRevoked,
     SurveySent,
     SurveySentData,
@@ -274,6 +285,61 @@ class Story:
         data = SlaBreachedData(**self._clock(clock), breached_at=when)
         return _event(SlaBreached, data, source="sla", time=when)
 
+    def warning(self, clock: ClockKind, when: datetime, *, share: float = 0.75) -> SlaWarning:
+        """`sla.warning` from sla's timer: `share` of the target was used by `when`."""
+        data = SlaWarningData(**self._clock(clock), share=share)
+        return _event(SlaWarning, data, source="sla", time=when)
+
+    def escalated(
+        self,
+        clock: ClockKind,
+        when: datetime,
+        *,
+        level: int = 2,
+        notify: EscalationTarget = EscalationTarget.SUPERVISOR,
+    ) -> SlaEscalated:
+        """`sla.escalated` from sla's timer: step `level` of the policy's chain."""
+        data = SlaEscalatedData(
+            **self._clock(clock), level=level, notify=notify, share=1.0, department_id="after_sales"
+        )
+        return _event(SlaEscalated, data, source="sla", time=when)
+
+    def clocks_changed(self, when: datetime, *, version: int = 1) -> SlaClocksChanged:
+        """`sla.clocks_changed` from sla: the ticket's first-response and resolution clocks running."""
+        clocks = [
+            ClockView(
+                clock=kind,
+                cycle=1,
+                status=ClockOutcome.RUNNING,
+                started_at=self.created_at,
+                due_at=self._clock(kind)["due_at"],
+                target_seconds=(self._clock(kind)["due_at"] - self.created_at).total_seconds(),
+            )
+            for kind in (ClockKind.FIRST_RESPONSE, ClockKind.RESOLUTION)
+        ]
+        data = SlaClocksChangedData(
+            ticket_id=self.ticket_id,
+            version=version,
+            policy_id="default",
+            policy_version=1,
+            changed_at=when,
+            clocks=clocks,
+        )
+        return _event(SlaClocksChanged, data, source="sla", time=when)
+
+    def segment_changed(self, when: datetime, *, segment: str = "high_value") -> CustomerSegmentChanged:
+        """`customer.segment_changed` about this ticket's customer."""
+        data = CustomerSegmentChangedData(
+            customer_id=self.customer_id,
+            segment=segment,
+            previous_segment="potential",
+            reasons=["annual spend"],
+            changed_at=when,
+        )
+        event = build_event(data, source="retrospective", time=when, subject=self.customer_id)
+        assert isinstance(event, CustomerSegmentChanged)
+        return event
+
     def survey_sent(self, when: datetime) -> SurveySentV2:
         """`feedback.survey_sent.v2` from feedback (caused by `ticket.resolved`)."""
         data = SurveySentV2Data(
@@ -315,6 +381,8 @@ class Story:
         resolved = t + timedelta(hours=3)
         return [
             self.created(),
+            self.clocks_changed(t + timedelta(milliseconds=100)),
+            self.segment_changed(t + timedelta(milliseconds=200)),
             self.queued(t + timedelta(milliseconds=500)),
             self.assigned(t + timedelta(seconds=1)),
             self.status_changed(t + timedelta(seconds=1), "pending_assignment", "in_progress", action="assign"),
@@ -325,7 +393,9 @@ class Story:
             self.status_changed(first + timedelta(minutes=7), "in_progress", "waiting_on_customer", action="wait"),
             self.message_received(first + timedelta(minutes=30)),
             self.updated(first + timedelta(minutes=40)),
+            self.warning(ClockKind.RESOLUTION, t + timedelta(minutes=90)),
             self.breached(ClockKind.RESOLUTION, t + timedelta(minutes=120)),
+            self.escalated(ClockKind.RESOLUTION, t + timedelta(minutes=120)),
             self.resolved(resolved, first_response_at=first),
             self.followed_up(resolved + timedelta(hours=1), resolved_at=resolved),
             self.survey_sent_v1(resolved),

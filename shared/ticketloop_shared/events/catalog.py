@@ -38,6 +38,10 @@ class EventType(StrEnum):
     CARE_WAIT_EXCEEDED = "care.wait_exceeded.v1"
     SLA_MET = "sla.met.v1"
     SLA_BREACHED = "sla.breached.v1"
+    SLA_WARNING = "sla.warning.v1"
+    SLA_ESCALATED = "sla.escalated.v1"
+    SLA_CLOCKS_CHANGED = "sla.clocks_changed.v1"
+    CUSTOMER_SEGMENT_CHANGED = "customer.segment_changed.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
     FEEDBACK_SURVEY_SENT_V2 = "feedback.survey_sent.v2"
     FEEDBACK_RECEIVED = "feedback.received.v1"
@@ -72,6 +76,9 @@ class TicketCreatedData(TicketRef):
     customer_since: date | None = None
     # Skills an agent must have to take the ticket (e.g. `language:fr`, `product:router`).
     required_skills: list[str] = Field(default_factory=list)
+    # The customer is waiting in a live session (a chat or messaging conversation, a call):
+    # sla runs the 30-second access clock. Phone tickets are live whatever this says.
+    live_session: bool = False
 
 
 class AssignmentCandidate(Payload):
@@ -254,22 +261,34 @@ class TicketResolvedData(TicketRef):
 
 
 class ClockKind(StrEnum):
-    """The SLA clocks a ticket runs."""
+    """The SLA metrics a ticket is measured on (SPEC §2), each its own clock."""
 
+    ACKNOWLEDGEMENT = "acknowledgement"
     FIRST_RESPONSE = "first_response"
+    LIVE_ACCESS = "live_access"
+    PLAN = "plan"
     RESOLUTION = "resolution"
+    PERIODIC_UPDATE = "periodic_update"
+    NEXT_REPLY = "next_reply"
+    FOLLOW_UP = "follow_up"
 
 
 class ClockOutcome(StrEnum):
-    """Where a clock ended up."""
+    """Where a clock stands: running or paused while it counts, then met, breached or cancelled
+    (no longer owed: a self-service answer needs no first human response)."""
 
     RUNNING = "running"
+    PAUSED = "paused"
     MET = "met"
     BREACHED = "breached"
+    CANCELLED = "cancelled"
 
 
 class SlaClockData(Payload):
-    """What `sla.met` and `sla.breached` say about a clock."""
+    """What `sla.met`, `sla.breached`, `sla.warning` and `sla.escalated` say about one cycle of
+    a clock (recurring metrics, the periodic update and the next reply, run one cycle after
+    another). Seconds are business seconds of the clock's calendar, except `paused_seconds`,
+    which is wall-clock."""
 
     ticket_id: UUID
     clock: ClockKind
@@ -277,6 +296,15 @@ class SlaClockData(Payload):
     due_at: AwareDatetime
     stopped_at: AwareDatetime | None = None
     breached_at: AwareDatetime | None = None
+    cycle: int = 1
+    policy_id: str | None = None
+    target_seconds: float | None = None
+    paused_seconds: float = 0.0
+    # Met: the business time left when it was stopped; breached and then stopped: how late it
+    # was (negative).
+    margin_seconds: float | None = None
+    department_id: str | None = None
+    agent_id: str | None = None
 
 
 class SlaMetData(SlaClockData):
@@ -285,6 +313,67 @@ class SlaMetData(SlaClockData):
 
 class SlaBreachedData(SlaClockData):
     """Payload of `sla.breached`."""
+
+
+class SlaWarningData(SlaClockData):
+    """Payload of `sla.warning`: `share` of the target is used up."""
+
+    share: float
+
+
+class EscalationTarget(StrEnum):
+    """Who an escalation step notifies."""
+
+    ASSIGNEE = "assignee"
+    SUPERVISOR = "supervisor"
+    GROUP = "group"
+
+
+class SlaEscalatedData(SlaClockData):
+    """Payload of `sla.escalated`: step `level` of the policy's chain, reached at `share` of the
+    target; `group` names the group for a group step."""
+
+    level: int
+    notify: EscalationTarget
+    share: float
+    group: str | None = None
+
+
+class ClockView(Payload):
+    """One metric's current cycle as `sla.clocks_changed` publishes it; `due_at` is null while
+    the clock is paused (it has no due instant until it runs again)."""
+
+    clock: ClockKind
+    cycle: int
+    status: ClockOutcome
+    started_at: AwareDatetime
+    due_at: AwareDatetime | None
+    target_seconds: float
+    paused_seconds: float = 0.0
+    stopped_at: AwareDatetime | None = None
+    breached_at: AwareDatetime | None = None
+
+
+class SlaClocksChangedData(Payload):
+    """Payload of `sla.clocks_changed`: every clock of the ticket as it now stands. `version`
+    grows with each change, so a consumer keeps the highest it has seen and ignores the rest."""
+
+    ticket_id: UUID
+    version: int
+    policy_id: str
+    policy_version: int
+    changed_at: AwareDatetime
+    clocks: list[ClockView]
+
+
+class CustomerSegmentChangedData(Payload):
+    """Payload of `customer.segment_changed`: the segment a customer now belongs to, and why."""
+
+    customer_id: str
+    segment: str
+    previous_segment: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    changed_at: AwareDatetime
 
 
 class TokenRevokedData(Payload):
@@ -372,6 +461,36 @@ class SlaBreached(Envelope):
 
     type: Literal[EventType.SLA_BREACHED] = EventType.SLA_BREACHED
     data: SlaBreachedData
+
+
+class SlaWarning(Envelope):
+    """Emitted by sla once per clock cycle when the policy's warning share of the target is used."""
+
+    type: Literal[EventType.SLA_WARNING] = EventType.SLA_WARNING
+    data: SlaWarningData
+
+
+class SlaEscalated(Envelope):
+    """Emitted by sla once per clock cycle and step when an escalation step of the policy is reached
+    (routing hands a supervisor step's ticket to the supervisor; other steps are for subscribers)."""
+
+    type: Literal[EventType.SLA_ESCALATED] = EventType.SLA_ESCALATED
+    data: SlaEscalatedData
+
+
+class SlaClocksChanged(Envelope):
+    """Emitted by sla whenever any clock of a ticket starts, pauses, resumes, gets a new target or
+    ends: the deadlines intake shows."""
+
+    type: Literal[EventType.SLA_CLOCKS_CHANGED] = EventType.SLA_CLOCKS_CHANGED
+    data: SlaClocksChangedData
+
+
+class CustomerSegmentChanged(Envelope):
+    """Emitted when a customer's segment changes (keyed by customer id); sla matches policies on it."""
+
+    type: Literal[EventType.CUSTOMER_SEGMENT_CHANGED] = EventType.CUSTOMER_SEGMENT_CHANGED
+    data: CustomerSegmentChangedData
 
 
 class SurveySent(Envelope):
@@ -520,6 +639,10 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     CareWaitExceeded,
     SlaMet,
     SlaBreached,
+    SlaWarning,
+    SlaEscalated,
+    SlaClocksChanged,
+    CustomerSegmentChanged,
     SurveySent,
     SurveySentV2,
     FeedbackReceived,
@@ -561,6 +684,10 @@ AnyEvent = Annotated[
     | CareWaitExceeded
     | SlaMet
     | SlaBreached
+    | SlaWarning
+    | SlaEscalated
+    | SlaClocksChanged
+    | CustomerSegmentChanged
     | SurveySent
     | SurveySentV2
     | FeedbackReceived

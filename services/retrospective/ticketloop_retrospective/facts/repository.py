@@ -135,6 +135,7 @@ _CLOCK_COLUMNS: dict[ClockKind, tuple[str, str]] = {
     ClockKind.FIRST_RESPONSE: ("first_response_sla", "first_response_sla_at"),
     ClockKind.RESOLUTION: ("resolution_sla", "resolution_sla_at"),
 }
+REPORTED_CLOCKS = frozenset(_CLOCK_COLUMNS)
 
 
 async def record_answer(

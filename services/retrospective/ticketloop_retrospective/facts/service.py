@@ -58,6 +58,10 @@ async def record_clock_outcome(
     A met clock counts at the instant it stopped, a breach at the instant it breached; an event
     without that instant counts at its envelope time, which is when sla observed the outcome.
     """
+    if data.clock not in repository.REPORTED_CLOCKS or data.cycle != 1:
+        # The weekly report counts first response and resolution of a ticket's first cycle; the
+        # other metrics are in sla's own state until the review reports them per metric.
+        return
     at = data.breached_at if outcome is ClockOutcome.BREACHED else data.stopped_at
     await repository.record_clock(
         session, ticket_id=data.ticket_id, clock=data.clock, outcome=outcome, at=at or reported_at
