@@ -81,6 +81,9 @@ class ServiceSpec:
     handlers: Handlers[Any] = field(default_factory=Handlers)
     periodic: list[Periodic] = field(default_factory=list)
     on_start: Callable[[Runtime], Awaitable[None]] | None = None
+    # Long-running loops that pace themselves (sla's timer sleeps until the next due instant);
+    # one that dies is reported by readiness.
+    background: dict[str, Callable[[Runtime], Awaitable[None]]] = field(default_factory=dict)
 
 
 def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Handler]:
@@ -181,6 +184,8 @@ class Runtime:
             self._spawn("consumer", self.consumer.run())
         for job in self.spec.periodic:
             self._spawn(job.name, self._every(job))
+        for name, loop in self.spec.background.items():
+            self._spawn(name, loop(self))
 
     async def _open_statement_pool(self) -> None:
         size = self.settings.db_statement_pool_size

@@ -18,7 +18,7 @@ from ticketloop_routing.assignments import scheduled
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.auth import Role
 from ticketloop_shared.clock import FrozenClock
-from ticketloop_shared.events import ClockKind, Topics
+from ticketloop_shared.events import ClockKind, EscalationTarget, Topics
 from ticketloop_shared.settings import PlatformSettings
 
 START = T0 + timedelta(minutes=1)
@@ -406,12 +406,18 @@ async def test_a_late_ticket_created_after_its_resolve_is_not_assigned(
 # --- SLA breaches ----------------------------------------------------------------------------
 
 
-async def test_a_breach_escalates_an_assigned_ticket_to_the_supervisor(
+async def test_a_supervisor_escalation_step_hands_an_assigned_ticket_to_the_supervisor(
     routing: RunningService, platform: PlatformSettings
 ) -> None:
     story = Story()
     await created(routing, platform, story)
-    await publish(platform, story.breached(ClockKind.RESOLUTION, START + timedelta(hours=2)))
+    at = START + timedelta(hours=2)
+    await publish(
+        platform,
+        story.breached(ClockKind.RESOLUTION, at),
+        story.escalated(ClockKind.RESOLUTION, at, level=1, notify=EscalationTarget.ASSIGNEE),
+    )
+    await publish(platform, story.escalated(ClockKind.RESOLUTION, at))
     got = await until(routing, story, owned_by("sup-desk"))
     assert got["reason"]["rule"].startswith("sla_escalation: the resolution deadline was breached")
     assert [h["agent_id"] for h in got["history"]] == ["desk-1"]
@@ -420,12 +426,12 @@ async def test_a_breach_escalates_an_assigned_ticket_to_the_supervisor(
     assert (await agents(routing))["desk-1"]["open_tickets"] == 0
 
 
-async def test_a_breach_without_a_supervisor_leaves_the_owner(
+async def test_an_escalation_without_a_supervisor_leaves_the_owner(
     routing: RunningService, platform: PlatformSettings
 ) -> None:
     story, marker = Story(category="logistics_delay"), Story(category="logistics_delay")
     await created(routing, platform, story)
-    await publish(platform, story.breached(ClockKind.RESOLUTION, START + timedelta(hours=2)), marker.created())
+    await publish(platform, story.escalated(ClockKind.RESOLUTION, START + timedelta(hours=2)), marker.created())
     await until(routing, marker, lambda a: a["state"] == "assigned")
     assert (await assignment(routing, story.ticket_id) or {})["agent_id"] == "rota-1"
 

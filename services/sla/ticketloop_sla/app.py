@@ -9,20 +9,21 @@ from fastapi import FastAPI
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
-from ticketloop_sla.clocks import service
+from ticketloop_sla.clocks import scheduled
 from ticketloop_sla.clocks.endpoints import router as clock_router
 from ticketloop_sla.clocks.handlers import HANDLERS
-from ticketloop_sla.clocks.models import SlaClock  # noqa: F401  (registers the table on the metadata)
+from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket  # noqa: F401  (registers the tables)
 from ticketloop_sla.db import messaging
+from ticketloop_sla.policies.endpoints import router as policy_router
+from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow, RuleChange  # noqa: F401
 from ticketloop_sla.settings import SlaSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def check_breaches(runtime: Runtime) -> int:
-    """One breach sweep at the runtime's (injectable) now, in its own transaction."""
-    async with runtime.unit_of_work() as uow:
-        return await service.check_breaches(uow)
+async def run_timer(runtime: Runtime) -> None:
+    """The SLA timer, for as long as the service runs."""
+    await scheduled.Timer(runtime).run()
 
 
 def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -34,12 +35,18 @@ def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = Non
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        periodic=[Periodic("breach-check", settings.breach_check_seconds, check_breaches)],
+        periodic=[Periodic("recompute", settings.recompute_seconds, scheduled.recompute)],
+        background={"timer": run_timer} if settings.timer_enabled else {},
     )
     return create_service_app(
         spec,
         title="ticketloop sla",
-        description="Runs each ticket's first-response and resolution clocks; announces met and breached deadlines.",
-        routers=[clock_router],
+        description=(
+            "Measures every promise of SPEC §2 as a clock in business time (acknowledgement, first "
+            "response, live access, plan, resolution, periodic update, next reply, follow-up) under "
+            "ordered policies and business calendars; warns, escalates and announces met and breached "
+            "deadlines, each once, within a second of the due instant."
+        ),
+        routers=[clock_router, policy_router],
         clock=clock,
     )

@@ -6,16 +6,22 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url
-from ticketloop_shared.targets import ResponseTargets
 
 
 class SlaSettings(ServiceSettings):
-    """Where sla listens and stores, how often it looks for breaches, and the targets it measures."""
+    """Where sla listens and stores, and how its timer and re-targeting work. The targets
+    themselves are policies, kept in sla's database and changed through its admin API."""
 
     model_config = SettingsConfigDict(env_prefix="TICKETLOOP_SLA_", extra="ignore")
 
     database_url: str = embedded_database_url("ticketloop_sla")
     http_port: int = 8003
-    # How late a breach may be announced at worst; each sweep is one indexed query.
-    breach_check_seconds: float = Field(default=5.0, gt=0)
-    targets: ResponseTargets = Field(default_factory=ResponseTargets)
+    # The timer sleeps until the next due instant, but never longer than this: the most a clock
+    # made due by another replica (or an injected clock) can wait to be noticed.
+    timer_max_idle_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Tickets the timer handles per transaction; a full batch is followed at once by the next.
+    timer_batch: int = Field(default=500, ge=1, le=10_000)
+    timer_enabled: bool = True
+    # How often open tickets are checked for rules changed since their clocks were set.
+    recompute_seconds: float = Field(default=2.0, gt=0)
+    recompute_batch: int = Field(default=500, ge=1, le=10_000)

@@ -8,6 +8,7 @@ from ticketloop_routing.assignments import service
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.events import (
     SlaBreached,
+    SlaEscalated,
     TicketClosed,
     TicketCreated,
     TicketPlanCommitted,
@@ -80,5 +81,11 @@ async def on_ticket_plan_committed(uow: Unit, event: TicketPlanCommitted) -> Non
 
 @HANDLERS.on(SlaBreached)
 async def on_sla_breached(uow: Unit, event: SlaBreached) -> None:
-    """Lift a waiting ticket up its queue; escalate an owned one to the department's supervisor."""
+    """Lift a waiting ticket up its queue."""
     await service.on_breach(uow, data=event.data)
+
+
+@HANDLERS.on(SlaEscalated)
+async def on_sla_escalated(uow: Unit, event: SlaEscalated) -> None:
+    """A supervisor escalation step: the owned ticket goes to the department's supervisor."""
+    await service.on_escalation(uow, data=event.data)

@@ -30,7 +30,9 @@ from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
     Envelope,
+    EscalationTarget,
     SlaBreachedData,
+    SlaEscalatedData,
     TicketAssignedData,
     TicketCreatedData,
     TicketPriorityChangedData,
@@ -631,23 +633,31 @@ async def recategorise(uow: RoutingUnit, *, data: TicketRecategorisedData) -> No
 
 
 async def on_breach(uow: RoutingUnit, *, data: SlaBreachedData) -> None:
-    """A missed SLA deadline: a waiting ticket moves up its queue; an owned one is escalated to
-    its department's supervisor (`ticket.reassigned`, the rule in its reason), or logged when the
-    department has none."""
+    """A missed SLA deadline moves a waiting ticket up its queue."""
     session = uow.session
     row = await repository.get(session, data.ticket_id, for_update=True)
-    if row is None or row.state == State.CLOSED:
+    if row is None or row.state != State.QUEUED:
         return
-    if row.state == State.QUEUED:
-        boost = (row.boost or 0.0) + domain.SLA_BREACH_POINTS
-        score = _base_score(row, boost=boost)
-        await repository.change(
-            session,
-            row.ticket_id,
-            boost=boost,
-            score=score,
-            queue_rank=domain.queue_rank(score, row.queued_at or uow.now()),
-        )
+    boost = (row.boost or 0.0) + domain.SLA_BREACH_POINTS
+    score = _base_score(row, boost=boost)
+    await repository.change(
+        session,
+        row.ticket_id,
+        boost=boost,
+        score=score,
+        queue_rank=domain.queue_rank(score, row.queued_at or uow.now()),
+    )
+
+
+async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
+    """A supervisor step of the SLA policy's escalation chain: an owned ticket goes to its
+    department's supervisor (`ticket.reassigned`, the rule in its reason), or is logged when the
+    department has none. Assignee and group steps are for their subscribers to act on."""
+    if data.notify is not EscalationTarget.SUPERVISOR:
+        return
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None or row.state != State.ASSIGNED:
         return
     org = await _organisation(uow)
     department = org.departments.get(row.department_id or "") or org.department_for(row.category or "")

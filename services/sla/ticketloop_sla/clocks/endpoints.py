@@ -1,41 +1,157 @@
-"""HTTP: agents see a ticket's clocks; supervisors list the breaches."""
+"""HTTP: agents see a ticket's clocks; supervisors list breaches and what is about to breach."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
-from ticketloop_shared.validation import MAX_OFFSET
-from ticketloop_sla.clocks import service
-from ticketloop_sla.clocks.schemas import BreachPage, TicketSlaOut
+from ticketloop_shared.errors import NotFound, Unprocessable
+from ticketloop_shared.events import ClockKind
+from ticketloop_shared.validation import MAX_OFFSET, Instant
+from ticketloop_sla.clocks import repository, service
+from ticketloop_sla.clocks.schemas import BreachOut, BreachPage, ClockOut, DueOut, DuePage, PolicyRef, TicketSlaOut
+from ticketloop_sla.policies import service as policies
 
 router = APIRouter(prefix="/v1", tags=["sla"])
 
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+Department = Annotated[str | None, Query(min_length=1, max_length=64, description="Only this department's tickets")]
+
 _errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
-    404: {"description": "No clocks for this ticket (sla has not seen it)"},
     422: {"description": "Validation error"},
 }
 
 
-@router.get("/tickets/{ticket_id}/sla", response_model=TicketSlaOut, responses=_errors)
+@router.get(
+    "/tickets/{ticket_id}/sla",
+    response_model=TicketSlaOut,
+    responses={**_errors, 404: {"description": "`ticket_not_found`: sla has not seen this ticket"}},
+)
 async def get_ticket_sla(
     ticket_id: uuid.UUID, _: CurrentStaff, session: SessionDep, runtime: RuntimeDep
 ) -> TicketSlaOut:
-    """How each of the ticket's clocks stands and how long it has left."""
-    return await service.read(session, ticket_id, now=runtime.clock.now())
+    """Every cycle of every metric of the ticket, as it stands now, and the policy that applies."""
+    ticket = await repository.ticket(session, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+    r = await policies.rules(session, key=runtime.settings.database_url)
+    now = runtime.clock.now()
+    policy = r.policy(ticket.policy_id)
+    clocks = []
+    for row in await repository.cycles_of(session, ticket_id):
+        cycle = repository.cycle_of(row)
+        used, left = service.elapsed_remaining(cycle, now, r)
+        clocks.append(
+            ClockOut(
+                clock=cycle.kind,
+                cycle=cycle.cycle,
+                current=cycle.current,
+                status=cycle.status,
+                calendar=cycle.calendar,
+                target_seconds=cycle.target_seconds,
+                started_at=cycle.started_at,
+                due_at=cycle.due_at,
+                elapsed_seconds=used,
+                remaining_seconds=left,
+                paused_seconds=cycle.paused_seconds
+                + ((now - cycle.paused_at).total_seconds() if cycle.paused_at else 0.0),
+                stopped_at=cycle.stopped_at,
+                breached_at=cycle.breached_at,
+                margin_seconds=cycle.margin_seconds,
+                warned=cycle.warned,
+                escalation_level=cycle.escalation_level,
+            )
+        )
+    return TicketSlaOut(
+        ticket_id=ticket.ticket_id,
+        ticket_number=ticket.number,
+        status=ticket.status,
+        department_id=ticket.department_id,
+        agent_id=ticket.agent_id,
+        policy=PolicyRef(id=policy.id, name=policy.name, version=policy.version),
+        clocks=clocks,
+    )
 
 
 @router.get("/breaches", response_model=BreachPage, responses=_errors)
 async def list_breaches(
     _: CurrentStaff,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    metric: Annotated[ClockKind | None, Query(description="Only this metric")] = None,
+    department: Department = None,
+    since: Annotated[Instant | None, Query(description="Breached at or after")] = None,
+    until: Annotated[Instant | None, Query(description="Breached before")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> BreachPage:
-    """Missed deadlines, newest first, paginated."""
-    return await service.breaches(session, limit=limit, offset=offset)
+    """Missed deadlines, newest first, filterable by metric, department (team) and time."""
+    if since is not None and until is not None and until <= since:
+        raise Unprocessable("`until` must be after `since`", code="invalid_range")
+    rows, total = await repository.breached_page(
+        session, metric=metric, department=department, since=since, until=until, limit=limit, offset=offset
+    )
+    items = [
+        BreachOut(
+            ticket_id=c.ticket_id,
+            ticket_number=c.ticket_number,
+            channel=c.channel,
+            department_id=t.department_id,
+            agent_id=t.agent_id,
+            policy_id=c.policy_id,
+            clock=ClockKind(c.kind),
+            cycle=c.cycle,
+            started_at=c.started_at,
+            due_at=c.due_at or c.breached_at or c.started_at,
+            breached_at=c.breached_at or c.due_at or c.started_at,
+            stopped_at=c.stopped_at,
+            margin_seconds=c.margin_seconds,
+        )
+        for c, t in rows
+    ]
+    return BreachPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/clocks/due", response_model=DuePage, responses=_errors)
+async def clocks_due(
+    _: CurrentStaff,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    within: Annotated[
+        timedelta,
+        Query(description="How far ahead to look: seconds, or an ISO 8601 duration such as PT30M"),
+    ] = timedelta(minutes=30),
+    metric: Annotated[ClockKind | None, Query()] = None,
+    department: Department = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> DuePage:
+    """Running cycles that breach within `within` unless someone acts: a supervisor's
+    "about to breach" view, soonest first (already overdue ones the timer has not reached yet
+    come first)."""
+    if not timedelta(0) < within <= timedelta(days=31):
+        raise Unprocessable("`within` must be more than 0 and at most 31 days", code="invalid_within")
+    now: datetime = runtime.clock.now()
+    rows, total = await repository.due_page(
+        session, before=now + within, department=department, metric=metric, limit=limit, offset=offset
+    )
+    items = [
+        DueOut(
+            ticket_id=c.ticket_id,
+            ticket_number=c.ticket_number,
+            department_id=t.department_id,
+            agent_id=t.agent_id,
+            clock=ClockKind(c.kind),
+            cycle=c.cycle,
+            due_at=c.due_at or now,
+            remaining_seconds=((c.due_at or now) - now).total_seconds(),
+        )
+        for c, t in rows
+    ]
+    return DuePage(items=items, total=total, limit=limit, offset=offset)

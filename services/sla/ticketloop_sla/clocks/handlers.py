@@ -1,43 +1,59 @@
-"""Events sla reacts to: every ticket event starts the ticket's clocks if they are missing."""
+"""Events sla reacts to: every ticket event that starts, stops, pauses or re-targets a clock,
+and customers' segment changes (policies match on segments). Each run of one type is applied
+in one call, so a busy partition costs a few statements per poll, not per event."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 
-from ticketloop_shared.errors import DomainError, PermanentEventError
-from ticketloop_shared.events import TicketCreated, TicketReplied, TicketResolved
+from ticketloop_shared.events import (
+    CustomerSegmentChanged,
+    Envelope,
+    TicketAssigned,
+    TicketClosed,
+    TicketCreated,
+    TicketFollowedUp,
+    TicketMessageReceived,
+    TicketPlanCommitted,
+    TicketPriorityChanged,
+    TicketReassigned,
+    TicketRecategorised,
+    TicketReopened,
+    TicketReplied,
+    TicketResolved,
+    TicketStatusChanged,
+    TicketUpdated,
+)
 from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
 from ticketloop_sla.clocks import service
 from ticketloop_sla.settings import SlaSettings
 
 HANDLERS = Handlers[SlaSettings]()
 
-
-@contextmanager
-def _dead_letter_domain_errors() -> Iterator[None]:
-    # A clock in a state its lifecycle does not allow will not heal on retry: park the event at once.
-    try:
-        yield
-    except DomainError as exc:
-        raise PermanentEventError(exc.message) from exc
-
-
-@HANDLERS.on(TicketCreated)
-async def on_ticket_created(uow: UnitOfWork[SlaSettings], event: TicketCreated) -> None:
-    """A new ticket starts its first-response and resolution clocks."""
-    await service.start_clocks(uow.session, ticket=event.data, targets=uow.settings.targets, now=uow.now())
-
-
-@HANDLERS.on(TicketReplied)
-async def on_ticket_replied(uow: UnitOfWork[SlaSettings], event: TicketReplied) -> None:
-    """An agent's reply stops the first-response clock."""
-    with _dead_letter_domain_errors():
-        await service.record_reply(uow, data=event.data)
+HANDLED: tuple[type[Envelope], ...] = (
+    TicketCreated,
+    TicketAssigned,
+    TicketReassigned,
+    TicketStatusChanged,
+    TicketReplied,
+    TicketUpdated,
+    TicketPlanCommitted,
+    TicketMessageReceived,
+    TicketPriorityChanged,
+    TicketRecategorised,
+    TicketResolved,
+    TicketFollowedUp,
+    TicketReopened,
+    TicketClosed,
+    CustomerSegmentChanged,
+)
 
 
-@HANDLERS.on(TicketResolved)
-async def on_ticket_resolved(uow: UnitOfWork[SlaSettings], event: TicketResolved) -> None:
-    """Resolution stops the resolution clock (and first response, if still running)."""
-    with _dead_letter_domain_errors():
-        await service.record_resolution(uow, data=event.data)
+async def on_events(uow: UnitOfWork[SlaSettings], events: Sequence[Envelope]) -> None:
+    """Apply a run of events to the clocks of their tickets (see `clocks.rules` for which event
+    does what to which metric)."""
+    await service.apply(uow, events)
+
+
+for _event_class in HANDLED:
+    HANDLERS.on_batch(_event_class)(on_events)

@@ -1,4 +1,4 @@
-"""ORM model of the SLA clocks each ticket runs."""
+"""ORM models of sla's tickets and the clock cycles each runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, Index, String, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
@@ -17,25 +17,81 @@ def _one_of(column: str, values: type[StrEnum]) -> str:
     return f"{column} IN ({', '.join(repr(v.value) for v in values)})"
 
 
+class SlaTicket(Base):
+    """What sla knows of a ticket: the facts its policy depends on, and who owns it."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # A segment change re-targets the customer's open tickets; a rules change, the stale ones.
+        Index("ix_tickets_customer_open", "customer_id", postgresql_where=text("open")),
+        Index("ix_tickets_rules_version_open", "rules_version", postgresql_where=text("open")),
+    )
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(64))
+    urgency: Mapped[str] = mapped_column(String(16))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    live: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    department_id: Mapped[str | None] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    policy_id: Mapped[str] = mapped_column(String(64))
+    rules_version: Mapped[int] = mapped_column(Integer)
+    # Grows with each publication of the ticket's clocks (`sla.clocks_changed`).
+    version: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    open: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class SlaClock(Base):
-    """One commitment on one ticket (first response or resolution) and how it ended."""
+    """One cycle of one metric on one ticket and how it stands or ended."""
 
     __tablename__ = "clocks"
     __table_args__ = (
         CheckConstraint(_one_of("kind", ClockKind), name="kind"),
         CheckConstraint(_one_of("status", ClockOutcome), name="status"),
-        # The breach sweep reads only running clocks, earliest deadline first.
-        Index("ix_clocks_running_due", "due_at", postgresql_where=text("status = 'running'")),
+        # The timer reads the earliest instant something is due, then exactly those cycles.
+        Index("ix_clocks_next_at", "next_at", postgresql_where=text("next_at IS NOT NULL")),
         Index("ix_clocks_breached", "breached_at", postgresql_where=text("status = 'breached'")),
+        # The supervisors' "about to breach" view.
+        Index("ix_clocks_running_due", "due_at", postgresql_where=text("status = 'running'")),
     )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
+    current: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     ticket_number: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(32))
+    policy_id: Mapped[str] = mapped_column(String(64))
+    calendar_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    target_seconds: Mapped[float] = mapped_column(Float)
+    used_seconds: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    resumed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_seconds: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    status: Mapped[str] = mapped_column(String(20))
+    warned: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    escalation_level: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    next_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    margin_seconds: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CustomerSegment(Base):
+    """The latest segment of each customer sla has heard of (policies match on it)."""
+
+    __tablename__ = "customer_segments"
+
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,69 +1,283 @@
-"""All SQL about SLA clocks."""
+"""All SQL about sla's tickets and clock cycles. A ticket row is the lock of its clocks: every
+change to a ticket's cycles happens while its row is locked, by a consumer or by the timer."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_shared.events import ClockOutcome
-from ticketloop_sla.clocks.models import SlaClock
+from ticketloop_shared.events import ClockKind, ClockOutcome
+from ticketloop_sla.clocks.domain import Cycle
+from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket
+from ticketloop_sla.clocks.rules import Ticket
 
-# Compiled once and run with the rows as parameters (a VALUES list built per call would be
-# compiled per call: most of sla's CPU under load).
-_INSERT_MISSING = insert(cast(Table, SlaClock.__table__)).on_conflict_do_nothing(index_elements=["ticket_id", "kind"])
+_TICKETS = cast(Table, SlaTicket.__table__)
+_CLOCKS = cast(Table, SlaClock.__table__)
+_TICKET_FIELDS = (
+    "number",
+    "channel",
+    "category",
+    "urgency",
+    "customer_id",
+    "live",
+    "segment",
+    "status",
+    "department_id",
+    "agent_id",
+    "committed_resolution_at",
+    "created_at",
+    "policy_id",
+    "rules_version",
+    "version",
+)
+_CYCLE_FIELDS = tuple(f for f in Cycle.__dataclass_fields__ if f not in ("kind", "cycle"))
+_COLUMN_OF = {"calendar": "calendar_id"}
+
+# Compiled once, run with the rows as parameters.
+_UPSERT_TICKETS = insert(_TICKETS)
+_UPSERT_TICKETS = _UPSERT_TICKETS.on_conflict_do_update(
+    index_elements=["ticket_id"],
+    set_={
+        **{f: _UPSERT_TICKETS.excluded[f] for f in _TICKET_FIELDS},
+        "open": _UPSERT_TICKETS.excluded.open,
+        "updated_at": _UPSERT_TICKETS.excluded.updated_at,
+    },
+)
+_UPSERT_CLOCKS = insert(_CLOCKS)
+_UPSERT_CLOCKS = _UPSERT_CLOCKS.on_conflict_do_update(
+    index_elements=["ticket_id", "kind", "cycle"],
+    set_={
+        c: _UPSERT_CLOCKS.excluded[c]
+        for c in [_COLUMN_OF.get(f, f) for f in _CYCLE_FIELDS] + ["policy_id", "updated_at"]
+    },
+)
 
 
-async def insert_missing(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
-    """Insert clocks that do not exist yet and leave existing ones untouched (events repeat and reorder)."""
-    await session.execute(_INSERT_MISSING, [dict(r) for r in rows])
+def cycle_of(row: SlaClock) -> Cycle:
+    """The domain cycle a row holds."""
+    return Cycle(
+        kind=ClockKind(row.kind),
+        cycle=row.cycle,
+        status=ClockOutcome(row.status),
+        started_at=row.started_at,
+        target_seconds=row.target_seconds,
+        calendar=row.calendar_id,
+        used_seconds=row.used_seconds,
+        resumed_at=row.resumed_at,
+        paused_at=row.paused_at,
+        paused_seconds=row.paused_seconds,
+        due_at=row.due_at,
+        stopped_at=row.stopped_at,
+        breached_at=row.breached_at,
+        warned=row.warned,
+        escalation_level=row.escalation_level,
+        next_at=row.next_at,
+        margin_seconds=row.margin_seconds,
+        current=row.current,
+    )
 
 
-async def get(session: AsyncSession, ticket_id: uuid.UUID, kind: str, *, for_update: bool = False) -> SlaClock | None:
-    """One clock; `for_update` locks it (waiting for a sweep that holds it) for a state change."""
-    stmt = select(SlaClock).where(SlaClock.ticket_id == ticket_id, SlaClock.kind == kind)
-    if for_update:
-        stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return await session.scalar(stmt)
+async def lock(
+    session: AsyncSession, ticket_ids: Iterable[uuid.UUID], *, skip_locked: bool = False
+) -> dict[uuid.UUID, Ticket]:
+    """The tickets with their current cycles, their rows locked (in id order, so two
+    transactions locking overlapping sets cannot deadlock); `skip_locked` leaves out rows
+    another transaction holds (the timer's way of sharing work)."""
+    ids = sorted(set(ticket_ids))
+    if not ids:
+        return {}
+    stmt = select(SlaTicket).where(SlaTicket.ticket_id.in_(ids)).order_by(SlaTicket.ticket_id)
+    stmt = stmt.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
+    rows = (await session.scalars(stmt)).all()
+    tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in _TICKET_FIELDS}) for r in rows}
+    if tickets:
+        clocks = await session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_(list(tickets)), SlaClock.current))
+        for c in clocks:
+            tickets[c.ticket_id].clocks[ClockKind(c.kind)] = cycle_of(c)
+    for t in tickets.values():
+        t.changed = False
+    return tickets
 
 
-async def for_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[SlaClock]:
-    """A ticket's clocks, first response before resolution."""
-    return (
-        await session.scalars(select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.kind))
-    ).all()
+async def open_tickets_of(session: AsyncSession, customer_ids: Sequence[str]) -> list[uuid.UUID]:
+    """Ids of the customers' tickets that still owe something."""
+    rows = await session.scalars(
+        select(SlaTicket.ticket_id).where(SlaTicket.customer_id.in_(customer_ids), SlaTicket.open)
+    )
+    return list(rows)
 
 
-async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[SlaClock]:
-    """Running clocks past their deadline, earliest first, locked; rows another sweep holds are skipped."""
+async def segments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The known segment of each customer."""
+    ids = list(set(customer_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(CustomerSegment.customer_id, CustomerSegment.segment).where(CustomerSegment.customer_id.in_(ids))
+    )
+    return {r.customer_id: r.segment for r in rows}
+
+
+async def set_segments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> list[str]:
+    """Record customers' segments (a change older than the one stored is ignored); returns the
+    customers whose segment this changed."""
+    base = insert(CustomerSegment)
+    stmt = base.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={"segment": base.excluded.segment, "changed_at": base.excluded.changed_at},
+        where=CustomerSegment.changed_at < base.excluded.changed_at,
+    ).returning(CustomerSegment.customer_id)
+    changed: list[str] = []
+    for row in rows:  # few per batch: segment changes are rare next to ticket events
+        changed.extend((await session.scalars(stmt, [dict(row)])).all())
+    return changed
+
+
+async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetime) -> None:
+    """Write the tickets and every cycle they changed or ended, in two statements."""
+    ticket_rows: list[dict[str, Any]] = []
+    clock_rows: list[dict[str, Any]] = []
+    for t in tickets:
+        ticket_rows.append(
+            {
+                "ticket_id": t.ticket_id,
+                **{f: getattr(t, f) for f in _TICKET_FIELDS},
+                "open": any(c.open for c in t.clocks.values()) or t.status not in ("resolved", "closed"),
+                "updated_at": now,
+            }
+        )
+        for c in [*t.ended, *t.clocks.values()]:
+            row = {_COLUMN_OF.get(k, k): v for k, v in asdict(c).items()}
+            row.update(
+                ticket_id=t.ticket_id,
+                ticket_number=t.number,
+                channel=t.channel,
+                policy_id=t.policy_id,
+                updated_at=now,
+                kind=c.kind.value,
+                status=c.status.value,
+            )
+            clock_rows.append(row)
+        t.ended.clear()
+    if ticket_rows:
+        await session.execute(_UPSERT_TICKETS, ticket_rows)
+    if clock_rows:
+        await session.execute(_UPSERT_CLOCKS, clock_rows)
+
+
+async def due_tickets(session: AsyncSession, *, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Tickets with something due by `now`, earliest first (read through the due-time index)."""
+    rows = await session.execute(
+        select(SlaClock.ticket_id)
+        .where(SlaClock.next_at.is_not(None), SlaClock.next_at <= now)
+        .order_by(SlaClock.next_at)
+        .limit(limit)
+    )
+    return list(dict.fromkeys(r.ticket_id for r in rows))
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest instant any cycle needs the timer."""
+    return cast(datetime | None, await session.scalar(select(func.min(SlaClock.next_at))))
+
+
+async def stale(session: AsyncSession, *, version: int, limit: int) -> list[uuid.UUID]:
+    """Open tickets whose clocks were set under older rules."""
+    rows = await session.scalars(
+        select(SlaTicket.ticket_id).where(SlaTicket.open, SlaTicket.rules_version < version).limit(limit)
+    )
+    return list(rows)
+
+
+async def cycles_of(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[SlaClock]:
+    """Every cycle of a ticket, in metric order then cycle."""
     return (
         await session.scalars(
-            select(SlaClock)
-            .where(SlaClock.status == ClockOutcome.RUNNING.value, SlaClock.due_at <= now)
-            .order_by(SlaClock.due_at, SlaClock.ticket_id, SlaClock.kind)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            select(SlaClock).where(SlaClock.ticket_id == ticket_id).order_by(SlaClock.kind, SlaClock.cycle)
         )
     ).all()
 
 
-async def breached_page(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[SlaClock], int]:
-    """A page of breached clocks, newest breach first, and how many there are."""
-    where = SlaClock.status == ClockOutcome.BREACHED.value
-    total = await session.scalar(select(func.count()).select_from(SlaClock).where(where))
+async def ticket(session: AsyncSession, ticket_id: uuid.UUID) -> SlaTicket | None:
+    """sla's row of a ticket."""
+    return await session.get(SlaTicket, ticket_id)
+
+
+async def breached_page(
+    session: AsyncSession,
+    *,
+    metric: ClockKind | None,
+    department: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[SlaClock, SlaTicket]], int]:
+    """A page of breached cycles, newest breach first, and how many match."""
+    where = [SlaClock.status == ClockOutcome.BREACHED.value]
+    if metric is not None:
+        where.append(SlaClock.kind == metric.value)
+    if department is not None:
+        where.append(SlaTicket.department_id == department)
+    if since is not None:
+        where.append(SlaClock.breached_at >= since)
+    if until is not None:
+        where.append(SlaClock.breached_at < until)
+    joined = and_(*where)
+    base = select(SlaClock, SlaTicket).join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id).where(joined)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(SlaClock)
+        .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
+        .where(joined)
+    )
     rows = (
-        await session.scalars(
-            select(SlaClock)
-            .where(where)
-            .order_by(SlaClock.breached_at.desc(), SlaClock.ticket_id.desc(), SlaClock.kind)
+        await session.execute(
+            base.order_by(SlaClock.breached_at.desc(), SlaClock.ticket_id.desc(), SlaClock.kind, SlaClock.cycle)
             .limit(limit)
             .offset(offset)
         )
     ).all()
-    return rows, int(total or 0)
+    return [(r[0], r[1]) for r in rows], int(total or 0)
+
+
+async def due_page(
+    session: AsyncSession,
+    *,
+    before: datetime,
+    department: str | None,
+    metric: ClockKind | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[SlaClock, SlaTicket]], int]:
+    """Running cycles due before `before`, soonest first (the "about to breach" view)."""
+    where = [SlaClock.status == ClockOutcome.RUNNING.value, SlaClock.due_at <= before]
+    if department is not None:
+        where.append(SlaTicket.department_id == department)
+    if metric is not None:
+        where.append(SlaClock.kind == metric.value)
+    joined = and_(*where)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(SlaClock)
+        .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
+        .where(joined)
+    )
+    rows = (
+        await session.execute(
+            select(SlaClock, SlaTicket)
+            .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
+            .where(joined)
+            .order_by(SlaClock.due_at, SlaClock.ticket_id, SlaClock.kind)
+            .limit(limit)
+            .offset(offset)
+        )
+    ).all()
+    return [(r[0], r[1]) for r in rows], int(total or 0)

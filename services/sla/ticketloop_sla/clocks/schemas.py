@@ -1,4 +1,5 @@
-"""HTTP shapes of SLA clocks, as agents and supervisors see them."""
+"""HTTP shapes of SLA clocks, as agents and supervisors see them. Seconds are business seconds
+of the cycle's calendar, except `paused_seconds` (wall time)."""
 
 from __future__ import annotations
 
@@ -11,43 +12,94 @@ from ticketloop_shared.events import ClockKind, ClockOutcome
 
 
 class ClockOut(BaseModel):
-    """One clock of a ticket and how much time it has left."""
+    """One cycle of one metric."""
 
     clock: ClockKind
+    cycle: int
+    current: bool = Field(description="The metric's latest cycle (recurring metrics keep their past cycles).")
     status: ClockOutcome
+    calendar: str
+    target_seconds: float
     started_at: datetime
-    due_at: datetime
+    due_at: datetime | None = Field(description="Null while paused.")
+    elapsed_seconds: float = Field(description="Business time used so far (up to the stop once ended).")
+    remaining_seconds: float | None = Field(
+        description="Business time left while running or paused; null once ended or breached."
+    )
+    paused_seconds: float
     stopped_at: datetime | None
     breached_at: datetime | None
-    remaining_seconds: float | None = Field(
-        description="Seconds until the deadline while the clock runs (negative once overdue); null once it ended."
+    margin_seconds: float | None = Field(
+        description="Met: business time to spare; breached and stopped: how late (negative)."
     )
+    warned: bool
+    escalation_level: int
+
+
+class PolicyRef(BaseModel):
+    """The policy a ticket's clocks follow."""
+
+    id: str
+    name: str
+    version: int
 
 
 class TicketSlaOut(BaseModel):
     """The SLA state of one ticket."""
 
     ticket_id: uuid.UUID
+    ticket_number: str
+    status: str
+    department_id: str | None
+    agent_id: str | None
+    policy: PolicyRef
     clocks: list[ClockOut]
 
 
 class BreachOut(BaseModel):
-    """A clock whose deadline passed before it was stopped."""
+    """A cycle whose due instant passed before it was stopped."""
 
     ticket_id: uuid.UUID
     ticket_number: str
     channel: str
+    department_id: str | None
+    agent_id: str | None
+    policy_id: str
     clock: ClockKind
+    cycle: int
     started_at: datetime
     due_at: datetime
     breached_at: datetime
     stopped_at: datetime | None
+    margin_seconds: float | None
 
 
 class BreachPage(BaseModel):
     """One page of breaches, newest first."""
 
     items: list[BreachOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DueOut(BaseModel):
+    """A running cycle about to breach."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    department_id: str | None
+    agent_id: str | None
+    clock: ClockKind
+    cycle: int
+    due_at: datetime
+    remaining_seconds: float = Field(description="Wall-clock seconds until the due instant.")
+
+
+class DuePage(BaseModel):
+    """Running cycles due within the asked window, soonest first."""
+
+    items: list[DueOut]
     total: int
     limit: int
     offset: int

@@ -1,197 +1,322 @@
-"""The rules of SLA clocks. Every met or breached deadline writes its event to the outbox in
-the same transaction as the clock change, so the two can never disagree."""
+"""The SLA engine's work: apply ticket events to their clocks, let the timer announce what is
+due, re-target clocks when rules change. Every announcement goes to the outbox in the
+transaction that changes the clock, so the two can never disagree; every change of a
+ticket's clocks publishes them whole (`sla.clocks_changed`), the deadlines intake shows."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from prometheus_client import Counter, Histogram
+from sqlalchemy import update
 
-from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
-    ClockKind,
     ClockOutcome,
-    EventType,
+    ClockView,
+    CustomerSegmentChanged,
+    Envelope,
     SlaBreachedData,
+    SlaClocksChangedData,
+    SlaEscalatedData,
     SlaMetData,
+    SlaWarningData,
+    TicketAssigned,
+    TicketClosed,
+    TicketCreated,
+    TicketFollowedUp,
+    TicketMessageReceived,
+    TicketPlanCommitted,
+    TicketPriorityChanged,
+    TicketReassigned,
+    TicketRecategorised,
     TicketRef,
-    TicketRepliedData,
-    TicketResolvedData,
+    TicketReopened,
+    TicketReplied,
+    TicketResolved,
+    TicketStatusChanged,
+    TicketUpdated,
 )
-from ticketloop_shared.targets import ResponseTargets, deadlines_for
+from ticketloop_shared.events.catalog import Payload
 from ticketloop_shared.unit_of_work import UnitOfWork
-from ticketloop_sla.clocks import domain, repository
+from ticketloop_sla.clocks import domain, repository, rules
+from ticketloop_sla.clocks.domain import Announce, Cycle, Note
 from ticketloop_sla.clocks.models import SlaClock
-from ticketloop_sla.clocks.schemas import BreachOut, BreachPage, ClockOut, TicketSlaOut
+from ticketloop_sla.clocks.rules import Ticket
+from ticketloop_sla.policies import service as policies
+from ticketloop_sla.policies.domain import Rules
 from ticketloop_sla.settings import SlaSettings
 
 log = logging.getLogger(__name__)
 
 SlaUnit = UnitOfWork[SlaSettings]
 
-_PAYLOADS: dict[EventType, type[SlaMetData] | type[SlaBreachedData]] = {
-    EventType.SLA_MET: SlaMetData,
-    EventType.SLA_BREACHED: SlaBreachedData,
+ANNOUNCED = Counter("ticketloop_sla_announced_total", "SLA announcements written", ["what", "clock"])
+LATENESS = Histogram(
+    "ticketloop_sla_breach_lateness_seconds",
+    "From a breach's due instant to the commit of its announcement",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 30, 300),
+)
+# A ticket whose clocks cannot be advanced (a broken invariant) is looked at again this much
+# later rather than in a hot loop.
+POISON_BACKOFF = timedelta(minutes=1)
+
+Apply = Callable[[Ticket, Rules, Any], None]
+
+
+def _status(t: Ticket, r: Rules, e: TicketStatusChanged) -> None:
+    rules.status_changed(t, r, status=e.data.to_status, at=e.data.changed_at)
+
+
+def _assigned(t: Ticket, r: Rules, e: TicketAssigned | TicketReassigned) -> None:
+    rules.assigned(t, r, agent_id=e.data.agent_id, department_id=e.data.department_id, at=e.data.assigned_at)
+
+
+def _replied(t: Ticket, r: Rules, e: TicketReplied) -> None:
+    rules.answered(t, r, at=e.data.replied_at)
+
+
+def _updated(t: Ticket, r: Rules, e: TicketUpdated) -> None:
+    rules.answered(t, r, at=e.data.updated_at)
+
+
+def _plan(t: Ticket, r: Rules, e: TicketPlanCommitted) -> None:
+    rules.plan_committed(t, r, at=e.data.committed_at, resolve_by=e.data.committed_resolution_at)
+
+
+def _message(t: Ticket, r: Rules, e: TicketMessageReceived) -> None:
+    rules.message_received(t, r, at=e.data.received_at)
+
+
+def _priority(t: Ticket, r: Rules, e: TicketPriorityChanged) -> None:
+    t.urgency = e.data.urgency
+    rules.refresh(t, r, at=e.data.changed_at)
+
+
+def _category(t: Ticket, r: Rules, e: TicketRecategorised) -> None:
+    t.category = e.data.category
+    rules.refresh(t, r, at=e.data.changed_at)
+
+
+def _resolved(t: Ticket, r: Rules, e: TicketResolved) -> None:
+    d = e.data
+    rules.resolved(t, r, at=d.resolved_at, first_response_at=d.first_response_at, self_service=d.self_service)
+
+
+def _followed_up(t: Ticket, r: Rules, e: TicketFollowedUp) -> None:
+    rules.followed_up(t, r, at=e.data.followed_up_at)
+
+
+def _reopened(t: Ticket, r: Rules, e: TicketReopened) -> None:
+    rules.reopened(t, r, at=e.data.reopened_at)
+
+
+def _closed(t: Ticket, r: Rules, e: TicketClosed) -> None:
+    rules.closed(t, r, at=e.data.closed_at)
+
+
+def _created(t: Ticket, r: Rules, e: TicketCreated) -> None:
+    if e.data.live_session and not t.live:
+        t.live = True
+        rules.begin(t, r)  # the access clock, had another event of the ticket come first
+
+
+APPLY: dict[type[Envelope], Apply] = {
+    TicketCreated: _created,
+    TicketAssigned: _assigned,
+    TicketReassigned: _assigned,
+    TicketStatusChanged: _status,
+    TicketReplied: _replied,
+    TicketUpdated: _updated,
+    TicketPlanCommitted: _plan,
+    TicketMessageReceived: _message,
+    TicketPriorityChanged: _priority,
+    TicketRecategorised: _category,
+    TicketResolved: _resolved,
+    TicketFollowedUp: _followed_up,
+    TicketReopened: _reopened,
+    TicketClosed: _closed,
 }
 
 
-async def start_clocks(session: AsyncSession, *, ticket: TicketRef, targets: ResponseTargets, now: datetime) -> None:
-    """Make sure both clocks of a ticket exist; any ticket event may be the first one sla sees."""
-    due = deadlines_for(targets, channel=ticket.channel, received_at=ticket.created_at)
-    await repository.insert_missing(
-        session,
-        [
-            {
-                "ticket_id": ticket.ticket_id,
-                "kind": kind.value,
-                "ticket_number": ticket.number,
-                "channel": ticket.channel,
-                "started_at": ticket.created_at,
-                "due_at": due_at,
-                "status": ClockOutcome.RUNNING.value,
-                "updated_at": now,
-            }
-            for kind, due_at in (
-                (ClockKind.FIRST_RESPONSE, due.first_response_due),
-                (ClockKind.RESOLUTION, due.resolution_due),
-            )
-        ],
-    )
+async def current_rules(uow: SlaUnit) -> Rules:
+    """The policies and calendars in force for this database."""
+    return await policies.rules(uow.session, key=uow.settings.database_url)
 
 
-async def record_reply(uow: SlaUnit, *, data: TicketRepliedData) -> None:
-    """The first answer to the customer stops the first-response clock.
+async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
+    """Apply a run of events to the clocks of the tickets they are about, in a handful of
+    statements whatever the run's length."""
+    session = uow.session
+    r = await current_rules(uow)
+    segment_events = [e for e in events if isinstance(e, CustomerSegmentChanged)]
+    ticket_events = [e for e in events if not isinstance(e, CustomerSegmentChanged)]
+    ids: list[uuid.UUID] = [e.data.ticket_id for e in ticket_events]
+    resegmented: dict[str, str] = {}
+    if segment_events:
+        latest = {e.data.customer_id: e for e in sorted(segment_events, key=lambda e: e.data.changed_at)}
+        changed = await repository.set_segments(
+            session,
+            [{"customer_id": c, "segment": e.data.segment, "changed_at": e.data.changed_at} for c, e in latest.items()],
+        )
+        resegmented = {c: latest[c].data.segment for c in changed}
+        ids.extend(await repository.open_tickets_of(session, list(resegmented)))
+    tickets = await repository.lock(session, ids)
+    fresh = [e.data for e in ticket_events if isinstance(e.data, TicketRef) and e.data.ticket_id not in tickets]
+    known_segments = await repository.segments(session, {d.customer_id for d in fresh})
+    last_cause: dict[uuid.UUID, Envelope] = {}
+    for event in ticket_events:
+        data = event.data
+        t = tickets.get(data.ticket_id)
+        if t is None:
+            if not isinstance(data, TicketRef):
+                log.info(
+                    "event about a ticket sla has not seen; ignored",
+                    extra={"ticket_id": str(data.ticket_id), "type": event.type},
+                )
+                continue
+            live = isinstance(event, TicketCreated) and event.data.live_session
+            t = tickets[data.ticket_id] = rules.from_ref(data, live=live)
+            t.segment = known_segments.get(t.customer_id)
+        with uow.caused_by(event):
+            rules.begin(t, r)
+            APPLY[type(event)](t, r, event)
+            rules.tick(t, r, now=uow.now())
+            _announce(uow, t)
+        last_cause[t.ticket_id] = event
+    for customer, segment in resegmented.items():
+        for t in tickets.values():
+            if t.customer_id == customer and t.segment != segment:
+                t.segment = segment
+                with uow.caused_by(next(e for e in segment_events if e.data.customer_id == customer)):
+                    rules.refresh(t, r, at=uow.now())
+                    rules.tick(t, r, now=uow.now())
+                    _announce(uow, t)
+    await _publish(uow, tickets.values(), causes=last_cause)
+    await repository.save(session, tickets.values(), now=uow.now())
 
-    Only the reply intake flags as the first one counts, so a later reply that overtakes it
-    on the way here cannot stop the clock at the wrong time.
-    """
-    await start_clocks(uow.session, ticket=data, targets=uow.settings.targets, now=uow.now())
-    if not data.first_response:
-        return
-    await _stop(uow, ticket_id=data.ticket_id, kind=ClockKind.FIRST_RESPONSE, at=data.replied_at)
 
-
-async def record_resolution(uow: SlaUnit, *, data: TicketResolvedData) -> None:
-    """Resolution stops the resolution clock, and the first-response clock if no reply has yet."""
-    await start_clocks(uow.session, ticket=data, targets=uow.settings.targets, now=uow.now())
-    # A reply event still on its way must not leave the first-response clock running forever.
-    await _stop(
-        uow, ticket_id=data.ticket_id, kind=ClockKind.FIRST_RESPONSE, at=data.first_response_at or data.resolved_at
-    )
-    await _stop(uow, ticket_id=data.ticket_id, kind=ClockKind.RESOLUTION, at=data.resolved_at)
-
-
-async def check_breaches(uow: SlaUnit, *, limit: int = 500) -> int:
-    """Breach the running clocks whose deadline has passed by `now`; returns how many.
-
-    Each clock is changed inside its own savepoint, so one that fails is logged and skipped and
-    the rest of the sweep still commits.
-    """
+async def fire_due(uow: SlaUnit, *, limit: int) -> tuple[int, bool]:
+    """The timer's batch: announce every warning, breach and escalation due by now; returns how
+    many were announced and whether the batch was full (more may be due)."""
     session, now = uow.session, uow.now()
-    breached = 0
-    for clock in await repository.lock_due(session, now=now, limit=limit):
-        ticket_id, kind = clock.ticket_id, clock.kind  # readable even after a rolled-back savepoint
+    ids = await repository.due_tickets(session, now=now, limit=limit)
+    if not ids:
+        return 0, False
+    tickets = await repository.lock(session, ids, skip_locked=True)
+    r = await current_rules(uow)
+    announced = 0
+    good: list[Ticket] = []
+    for t in tickets.values():
         try:
-            async with session.begin_nested():
-                change = domain.expire(_state(clock), now=now)
-                if change is None:
-                    continue
-                # No event caused a sweep's breach; the unit of work still correlates it with the ticket.
-                marker = len(uow.events)
-                try:
-                    await _apply(uow, clock, change)
-                    await uow.flush_events()
-                except Exception:
-                    del uow.events[marker:]
-                    raise
+            rules.tick(t, r, now=now)
         except Exception:
             log.exception(
-                "breach check failed for one clock; skipped", extra={"ticket_id": str(ticket_id), "clock": kind}
+                "clocks of one ticket could not be advanced; retried later", extra={"ticket_id": str(t.ticket_id)}
+            )
+            await session.execute(
+                update(SlaClock)
+                .where(SlaClock.ticket_id == t.ticket_id, SlaClock.next_at <= now)
+                .values(next_at=now + POISON_BACKOFF)
             )
             continue
-        breached += 1
-    return breached
+        announced += _announce(uow, t)
+        good.append(t)
+    await _publish(uow, good, causes={})
+    await repository.save(session, good, now=now)
+    return announced, len(ids) >= limit
 
 
-async def read(session: AsyncSession, ticket_id: uuid.UUID, *, now: datetime) -> TicketSlaOut:
-    """The clocks of one ticket as they stand at `now`."""
-    clocks = await repository.for_ticket(session, ticket_id)
-    if not clocks:
-        raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
-    return TicketSlaOut(ticket_id=ticket_id, clocks=[_clock_out(clock, now) for clock in clocks])
+async def recompute(uow: SlaUnit, *, limit: int) -> int:
+    """Give the open tickets set under older rules their new policy and targets; returns how many."""
+    r = await current_rules(uow)
+    ids = await repository.stale(uow.session, version=r.version, limit=limit)
+    tickets = await repository.lock(uow.session, ids, skip_locked=True)
+    for t in tickets.values():
+        rules.refresh(t, r, at=uow.now())
+        rules.tick(t, r, now=uow.now())
+        _announce(uow, t)
+    await _publish(uow, tickets.values(), causes={})
+    await repository.save(uow.session, tickets.values(), now=uow.now())
+    return len(tickets)
 
 
-async def breaches(session: AsyncSession, *, limit: int, offset: int) -> BreachPage:
-    """Breached clocks, newest breach first."""
-    rows, total = await repository.breached_page(session, limit=limit, offset=offset)
-    items = [
-        BreachOut(
-            ticket_id=c.ticket_id,
-            ticket_number=c.ticket_number,
-            channel=c.channel,
-            clock=ClockKind(c.kind),
-            started_at=c.started_at,
-            due_at=c.due_at,
-            breached_at=c.breached_at or c.due_at,
-            stopped_at=c.stopped_at,
-        )
-        for c in rows
-    ]
-    return BreachPage(items=items, total=total, limit=limit, offset=offset)
+def _announce(uow: SlaUnit, t: Ticket) -> int:
+    notes, t.notes = t.notes, []
+    for note in notes:
+        uow.emit(_payload(t, note), time=note.at)
+        ANNOUNCED.labels(note.what.value, note.cycle.kind.value).inc()
+        if note.what is Announce.BREACHED:
+            LATENESS.observe(max(0.0, (uow.now() - note.at).total_seconds()))
+    return len(notes)
 
 
-async def _stop(uow: SlaUnit, *, ticket_id: uuid.UUID, kind: ClockKind, at: datetime) -> None:
-    clock = await repository.get(uow.session, ticket_id, kind.value, for_update=True)
-    if clock is None:  # start_clocks ran in this transaction, so this is a broken invariant
-        raise RuntimeError(f"{kind.value} clock of ticket {ticket_id} is missing")
-    change = domain.stop(_state(clock), at=at)
-    if change is not None:
-        await _apply(uow, clock, change)
+async def _publish(uow: SlaUnit, tickets: Iterable[Ticket], *, causes: dict[uuid.UUID, Envelope]) -> None:
+    for t in tickets:
+        if not t.changed:
+            continue
+        t.version += 1
+        t.changed = False
+        with uow.caused_by(causes.get(t.ticket_id)):
+            uow.emit(
+                SlaClocksChangedData(
+                    ticket_id=t.ticket_id,
+                    version=t.version,
+                    policy_id=t.policy_id,
+                    policy_version=t.rules_version,
+                    changed_at=uow.now(),
+                    clocks=[_view(c) for _, c in sorted(t.clocks.items())],
+                )
+            )
 
 
-async def _apply(uow: SlaUnit, clock: SlaClock, change: domain.Change) -> None:
-    now = uow.now()
-    clock.status = change.status.value
-    clock.stopped_at = change.stopped_at
-    clock.breached_at = change.breached_at
-    clock.updated_at = now
-    await uow.session.flush()
-    if change.announce is None:
-        return
-    # The envelope's time is when the fact happened: the stop for a met clock, the deadline for a breach.
-    happened = change.breached_at if change.announce == EventType.SLA_BREACHED else change.stopped_at
-    uow.emit(
-        _PAYLOADS[change.announce](
-            ticket_id=clock.ticket_id,
-            clock=ClockKind(clock.kind),
-            started_at=clock.started_at,
-            due_at=clock.due_at,
-            stopped_at=clock.stopped_at,
-            breached_at=clock.breached_at,
-        ),
-        time=happened or now,
+def _view(c: Cycle) -> ClockView:
+    return ClockView(
+        clock=c.kind,
+        cycle=c.cycle,
+        status=c.status,
+        started_at=c.started_at,
+        due_at=c.due_at,
+        target_seconds=c.target_seconds,
+        paused_seconds=c.paused_seconds,
+        stopped_at=c.stopped_at,
+        breached_at=c.breached_at,
     )
 
 
-def _state(clock: SlaClock) -> domain.ClockState:
-    return domain.ClockState(
-        status=ClockOutcome(clock.status),
-        due_at=clock.due_at,
-        stopped_at=clock.stopped_at,
-        breached_at=clock.breached_at,
-    )
+def _payload(t: Ticket, note: Note) -> Payload:
+    c = note.cycle
+    base: dict[str, Any] = {
+        "ticket_id": t.ticket_id,
+        "clock": c.kind,
+        "started_at": c.started_at,
+        "due_at": c.due_at or note.at,
+        "stopped_at": c.stopped_at,
+        "breached_at": c.breached_at,
+        "cycle": c.cycle,
+        "policy_id": t.policy_id,
+        "target_seconds": c.target_seconds,
+        "paused_seconds": c.paused_seconds,
+        "margin_seconds": c.margin_seconds,
+        "department_id": t.department_id,
+        "agent_id": t.agent_id,
+    }
+    if note.what is Announce.MET:
+        return SlaMetData(**base)
+    if note.what is Announce.BREACHED:
+        return SlaBreachedData(**base)
+    if note.what is Announce.WARNING:
+        return SlaWarningData(**base, share=note.share or 0.0)
+    step = note.step
+    assert step is not None
+    return SlaEscalatedData(**base, level=step.level, notify=step.notify, share=step.share, group=step.group)
 
 
-def _clock_out(clock: SlaClock, now: datetime) -> ClockOut:
-    running = clock.status == ClockOutcome.RUNNING
-    return ClockOut(
-        clock=ClockKind(clock.kind),
-        status=ClockOutcome(clock.status),
-        started_at=clock.started_at,
-        due_at=clock.due_at,
-        stopped_at=clock.stopped_at,
-        breached_at=clock.breached_at,
-        remaining_seconds=(clock.due_at - now).total_seconds() if running else None,
-    )
+def elapsed_remaining(cycle: Cycle, now: datetime, r: Rules) -> tuple[float, float | None]:
+    """Business seconds used so far and left (None once the cycle ended or breached)."""
+    used = domain.elapsed(cycle, now, r.calendar(cycle.calendar))
+    running = cycle.status in (ClockOutcome.RUNNING, ClockOutcome.PAUSED)
+    return used, (cycle.target_seconds - used) if running else None

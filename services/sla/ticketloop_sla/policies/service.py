@@ -1,0 +1,249 @@
+"""Admin changes to policies and calendars: validated whole, versioned, and every change
+moves the rules' version so running clocks are re-targeted (see `clocks.scheduled`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_sla.calendars import ical
+from ticketloop_sla.calendars.domain import Calendar, CalendarError
+from ticketloop_sla.calendars.domain import validate as validate_calendar
+from ticketloop_sla.policies import domain, repository
+from ticketloop_sla.policies.domain import ALWAYS, Conditions, Policy, Rules, Step, Target
+from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow
+from ticketloop_sla.policies.schemas import WEEKDAYS, CalendarIn, PolicyIn
+
+_CACHE: dict[str, Rules] = {}
+
+
+async def rules(session: AsyncSession, *, key: str) -> Rules:
+    """The rules in force, from memory unless a change moved their version (one cheap query);
+    `key` names the database, so two services in one process never share rules."""
+    current = await repository.version(session)
+    cached = _CACHE.get(key)
+    if cached is None or cached.version != current:
+        cached = _CACHE[key] = await repository.load(session)
+    return cached
+
+
+def _check_version(row_version: int | None, if_match: int | None, what: str) -> None:
+    if if_match is not None and row_version != if_match:
+        raise PreconditionFailed(
+            f"the {what} changed since version {if_match}",
+            code=f"{what}_changed",
+            details={"expected_version": if_match, "current_version": row_version},
+        )
+
+
+def policy_from(policy_id: str, body: PolicyIn, *, version: int) -> Policy:
+    """The domain policy an admin's body describes."""
+    c = body.conditions
+    return Policy(
+        id=policy_id,
+        name=body.name,
+        position=body.position,
+        conditions=Conditions(
+            channels=frozenset(c.channels),
+            categories=frozenset(c.categories),
+            urgencies=frozenset(c.urgencies),
+            segments=frozenset(c.segments),
+        ),
+        targets={k: Target(t.minutes, t.calendar) for k, t in body.targets.items()},
+        pauses={k: frozenset(v) for k, v in body.pauses.items()},
+        warning_share=body.warning_share,
+        escalation=tuple(Step(level=s.level, share=s.share, notify=s.notify, group=s.group) for s in body.escalation),
+        version=version,
+    )
+
+
+async def put_policy(
+    uow: UnitOfWork[Any], policy_id: str, body: PolicyIn, *, actor: str, if_match: int | None
+) -> tuple[PolicyRow, bool]:
+    """Create or replace a policy; returns it and whether it is new."""
+    session = uow.session
+    row = await repository.policy(session, policy_id, for_update=True)
+    _check_version(row.version if row else None, if_match, "policy")
+    policy = policy_from(policy_id, body, version=(row.version + 1) if row else 1)
+    known = {c.id for c in await repository.calendars(session)}
+    problems = domain.validate(policy, calendars=known)
+    if problems:
+        raise Unprocessable(
+            f"policy {policy_id!r} is not valid: {problems[0][0]}: {problems[0][1]}",
+            code="invalid_policy",
+            details=[{"field": f, "reason": r} for f, r in problems],
+        )
+    stored = repository.policy_json(policy)
+    created = row is None
+    if row is None:
+        row = PolicyRow(id=policy_id)
+        session.add(row)
+    for field in ("name", "position", "conditions", "targets", "pauses", "warning_share", "escalation", "version"):
+        setattr(row, field, stored[field])
+    row.updated_at = uow.now()
+    await session.flush()
+    await repository.record_change(
+        session,
+        subject="policy",
+        subject_id=policy_id,
+        version=policy.version,
+        action="created" if created else "updated",
+        snapshot=stored,
+        actor=actor,
+        at=uow.now(),
+    )
+    return row, created
+
+
+async def delete_policy(uow: UnitOfWork[Any], policy_id: str, *, actor: str, if_match: int | None) -> None:
+    """Remove a policy; the tickets it applied to move to the next matching one."""
+    row = await repository.policy(uow.session, policy_id, for_update=True)
+    if row is None:
+        raise NotFound(f"no policy {policy_id!r}", code="policy_not_found")
+    _check_version(row.version, if_match, "policy")
+    await uow.session.delete(row)
+    await uow.session.flush()
+    await repository.record_change(
+        uow.session,
+        subject="policy",
+        subject_id=policy_id,
+        version=row.version + 1,
+        action="deleted",
+        snapshot=None,
+        actor=actor,
+        at=uow.now(),
+    )
+
+
+def calendar_from(body: CalendarIn, holidays: Sequence[date]) -> Calendar:
+    """The domain calendar an admin's body describes (validated; errors name the field)."""
+    week = tuple(
+        tuple(sorted((_minutes(i.start), _minutes(i.end)) for i in body.week.get(day, []))) for day in WEEKDAYS
+    )
+    calendar = Calendar(time_zone=body.time_zone, week=week, holidays=frozenset(holidays))
+    try:
+        validate_calendar(calendar)
+    except CalendarError as exc:
+        raise Unprocessable(
+            f"calendar is not valid: {exc}", code="invalid_calendar", details={"reason": str(exc)}
+        ) from exc
+    return calendar
+
+
+def _minutes(value: str) -> int:
+    hours, minutes = value.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+async def put_calendar(
+    uow: UnitOfWork[Any], calendar_id: str, body: CalendarIn, *, actor: str, if_match: int | None
+) -> tuple[CalendarRow, bool]:
+    """Create or replace a calendar (and its holidays, when given)."""
+    if calendar_id == ALWAYS:
+        raise Conflict("the 24x7 calendar is built in and cannot be changed", code="calendar_builtin")
+    session = uow.session
+    row = await repository.calendar(session, calendar_id, for_update=True)
+    _check_version(row.version if row else None, if_match, "calendar")
+    existing = [(h.day, h.name) for h in await repository.holidays(session, calendar_id)] if row else []
+    days = [(h.day, h.name) for h in body.holidays] if body.holidays is not None else existing
+    calendar = calendar_from(body, [d for d, _ in days])
+    created = row is None
+    if row is None:
+        row = CalendarRow(id=calendar_id)
+        session.add(row)
+    row.name, row.time_zone = body.name, calendar.time_zone
+    row.week = [[list(i) for i in day] for day in calendar.week]
+    row.version = (row.version or 0) + 1
+    row.updated_at = uow.now()
+    await session.flush()
+    if body.holidays is not None:
+        await repository.replace_holidays(session, calendar_id, days)
+    await _record_calendar(uow, row, days, action="created" if created else "updated", actor=actor)
+    return row, created
+
+
+async def _record_calendar(
+    uow: UnitOfWork[Any], row: CalendarRow, days: Sequence[tuple[date, str]], *, action: str, actor: str
+) -> None:
+    snapshot = {
+        "id": row.id,
+        "name": row.name,
+        "time_zone": row.time_zone,
+        "week": row.week,
+        "holidays": [{"day": d.isoformat(), "name": n} for d, n in sorted(days)],
+        "version": row.version,
+    }
+    await repository.record_change(
+        uow.session,
+        subject="calendar",
+        subject_id=row.id,
+        version=row.version,
+        action=action,
+        snapshot=snapshot,
+        actor=actor,
+        at=uow.now(),
+    )
+
+
+async def delete_calendar(uow: UnitOfWork[Any], calendar_id: str, *, actor: str, if_match: int | None) -> None:
+    """Remove a calendar no policy counts in."""
+    row = await repository.calendar(uow.session, calendar_id, for_update=True)
+    if row is None:
+        raise NotFound(f"no calendar {calendar_id!r}", code="calendar_not_found")
+    _check_version(row.version, if_match, "calendar")
+    users = await repository.policies_using(uow.session, calendar_id)
+    if users:
+        raise Conflict(
+            f"calendar {calendar_id!r} is used by {', '.join(users)}",
+            code="calendar_in_use",
+            details={"policies": users},
+        )
+    await uow.session.delete(row)
+    await uow.session.flush()
+    await repository.record_change(
+        uow.session,
+        subject="calendar",
+        subject_id=calendar_id,
+        version=row.version + 1,
+        action="deleted",
+        snapshot=None,
+        actor=actor,
+        at=uow.now(),
+    )
+
+
+async def import_holidays(
+    uow: UnitOfWork[Any], calendar_id: str, text: bytes, *, start: date, end: date, actor: str
+) -> tuple[CalendarRow, int]:
+    """Add the dates an iCalendar file's events cover in [start, end] to the calendar's holidays."""
+    session = uow.session
+    row = await repository.calendar(session, calendar_id, for_update=True)
+    if row is None:
+        raise NotFound(f"no calendar {calendar_id!r}", code="calendar_not_found")
+    try:
+        parsed = ical.parse_holidays(text, start=start, end=end)
+    except ical.ICalError as exc:
+        raise Unprocessable(
+            f"not a usable iCalendar file: {exc}", code="invalid_icalendar", details={"reason": str(exc)}
+        ) from exc
+    existing = {h.day: h.name for h in await repository.holidays(session, calendar_id)}
+    added = [h for h in parsed if h.day not in existing]
+    days = sorted({**existing, **{h.day: h.name for h in added}}.items())
+    if len(days) > 5000:
+        raise Unprocessable("a calendar holds at most 5000 holidays", code="too_many_holidays")
+    await repository.replace_holidays(session, calendar_id, days)
+    row.version += 1
+    row.updated_at = uow.now()
+    await session.flush()
+    await _record_calendar(uow, row, days, action="imported", actor=actor)
+    return row, len(added)
+
+
+async def holidays_of(session: AsyncSession, calendar_id: str) -> Sequence[HolidayRow]:
+    """A calendar's holidays."""
+    return await repository.holidays(session, calendar_id)
