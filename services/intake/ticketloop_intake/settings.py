@@ -12,7 +12,6 @@ from pydantic_settings import SettingsConfigDict
 
 from ticketloop_intake.customers.crypto import master_key
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url, read_or_create_secret
-from ticketloop_shared.targets import ResponseTargets
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"
 
@@ -30,7 +29,6 @@ class IntakeSettings(ServiceSettings):
     ticket_number_prefix: str = Field(default="T", pattern=r"^[A-Z]{1,4}$")
     # A channel client created at start with this key, for development and the 5-minute tour.
     dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)
-    targets: ResponseTargets = Field(default_factory=ResponseTargets)
     # How long a verified channel key is trusted without asking the database again.
     channel_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # How long an Idempotency-Key is remembered (a retry after that creates a new ticket).

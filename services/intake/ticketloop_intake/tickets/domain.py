@@ -1,5 +1,6 @@
 """The ticket lifecycle and who may move it: every legal transition is listed here and nowhere
-else, and so is the rule of which staff member may take which action."""
+else, and so is the rule of which staff member may take which action; and which of sla's clocks
+the read-back names as the ticket's deadlines."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ import hashlib
 import hmac
 import re
 import unicodedata
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ticketloop_shared.auth import Principal, Role
 from ticketloop_shared.errors import Forbidden, InvalidTransition
+from ticketloop_shared.events import ClockKind, ClockOutcome, ClockView, SlaClocksChangedData
 
 
 class Status(StrEnum):
@@ -167,3 +171,39 @@ def fingerprint(subject: str, *, key: bytes) -> str:
     plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
     words = sorted({w for w in _NOISE.sub(" ", plain).split() if len(w) >= 3})
     return hmac.new(key, " ".join(words).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class SlaClocks:
+    """sla's latest publication about a ticket (`sla.clocks_changed`), as intake shows it: sla
+    owns every deadline, intake computes none."""
+
+    policy_id: str
+    version: int
+    clocks: tuple[ClockView, ...]
+
+    def due(self, kind: ClockKind) -> datetime | None:
+        """When `kind` falls due, for the read-back's deadlines: the due instant of its current
+        (highest) cycle while that is still owed (running, or breached and not yet stopped);
+        None while it is paused, once it has stopped (met, cancelled, or breached and then kept),
+        or when sla runs no such clock for the ticket."""
+        current = max((c for c in self.clocks if c.clock is kind), key=lambda c: c.cycle, default=None)
+        if current is None or current.stopped_at is not None:
+            return None
+        return current.due_at if current.status in _OWED else None
+
+
+# Still counting: a breached cycle stays owed until the promise is kept, late.
+_OWED = frozenset({ClockOutcome.RUNNING, ClockOutcome.BREACHED})
+
+
+def newest_per_ticket(published: Sequence[SlaClocksChangedData]) -> list[SlaClocksChangedData]:
+    """Each ticket's highest-version publication of a run, in ticket-id order (the order rows are
+    then locked in): sla's publications repeat and arrive out of order, and only the newest one
+    counts."""
+    best: dict[uuid.UUID, SlaClocksChangedData] = {}
+    for data in published:
+        seen = best.get(data.ticket_id)
+        if seen is None or data.version > seen.version:
+            best[data.ticket_id] = data
+    return [best[ticket_id] for ticket_id in sorted(best)]

@@ -19,7 +19,7 @@ from ticketloop_intake.idempotency.service import fingerprint, json_response, re
 from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
-from ticketloop_intake.tickets.domain import Status, check_access
+from ticketloop_intake.tickets.domain import SlaClocks, Status, check_access
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.repository import Claim, KeyTaken
 from ticketloop_intake.tickets.schemas import (
@@ -38,6 +38,8 @@ from ticketloop_intake.tickets.schemas import (
     ReplyCreate,
     ResolutionTimesOut,
     ResolveRequest,
+    SlaClockOut,
+    SlaOut,
     SolvedByArticle,
     SuggestionOut,
     TicketCreate,
@@ -53,6 +55,7 @@ from ticketloop_intake.tickets.service import TicketView
 from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden, NotFound
+from ticketloop_shared.events import ClockKind
 from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -97,6 +100,7 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
     never sees internal notes)."""
     ticket, personal = view.ticket, view.personal
     link = service.link_for(settings, ticket, now)
+    sla = service.sla_clocks(ticket)
     assignee = None
     if ticket.assignee_id and ticket.assigned_at:
         assignee = AssigneeOut(
@@ -125,11 +129,8 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
             preferred_channel=ticket.customer_preferred_channel,
         ),
         assignee=assignee,
-        deadlines=DeadlinesOut(
-            acknowledgement_due=ticket.acknowledgement_due,
-            first_response_due=ticket.first_response_due,
-            resolution_due=ticket.resolution_due,
-        ),
+        deadlines=_deadlines(sla),
+        sla=_sla(sla),
         expected_resolution_at=ticket.expected_resolution_at,
         required_skills=list(ticket.required_skills or ()),
         resolution_times=ResolutionTimesOut(
@@ -158,6 +159,39 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
             TimelineEntryOut(id=e.id, at=e.at, kind=e.kind, actor=e.actor, body=personal.bodies.get(e.id))
             for e in view.timeline
             if not (for_channel and e.kind in INTERNAL_KINDS)
+        ],
+    )
+
+
+def _deadlines(sla: SlaClocks | None) -> DeadlinesOut:
+    if sla is None:
+        return DeadlinesOut(acknowledgement_due=None, first_response_due=None, resolution_due=None)
+    return DeadlinesOut(
+        acknowledgement_due=sla.due(ClockKind.ACKNOWLEDGEMENT),
+        first_response_due=sla.due(ClockKind.FIRST_RESPONSE),
+        resolution_due=sla.due(ClockKind.RESOLUTION),
+    )
+
+
+def _sla(sla: SlaClocks | None) -> SlaOut | None:
+    if sla is None:
+        return None
+    return SlaOut(
+        policy_id=sla.policy_id,
+        version=sla.version,
+        clocks=[
+            SlaClockOut(
+                clock=c.clock,
+                cycle=c.cycle,
+                status=c.status,
+                started_at=c.started_at,
+                due_at=c.due_at,
+                target_seconds=c.target_seconds,
+                paused_seconds=c.paused_seconds,
+                stopped_at=c.stopped_at,
+                breached_at=c.breached_at,
+            )
+            for c in sla.clocks
         ],
     )
 
@@ -219,7 +253,8 @@ async def _once(
 async def create_ticket(
     body: TicketCreate, request: Request, uow: IntakeUow, client: ChannelDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
-    """A channel reports a problem; the response reads back the ticket, its number and deadlines.
+    """A channel reports a problem; the response reads back the ticket and its number (its deadlines
+    follow once sla publishes its clocks).
     The same problem reported again (same customer, category and subject, while open or within
     the repeat window after resolution) is added to the existing ticket: 200 with its number."""
     claim = None
@@ -313,7 +348,8 @@ async def _page(
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=_staff_errors)
 async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUow, staff: CurrentStaff) -> TicketOut:
-    """A ticket with its status, owner, deadlines and timeline (its department's staff, or an admin)."""
+    """A ticket with its status, owner, sla's deadlines and clocks, and timeline (its department's
+    staff, or an admin)."""
     view = await service.read(uow.session, ticket_id, uow.settings)
     check_access(staff, service.custody(view.ticket))
     return render(view, uow.settings, now=uow.now())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service
 from ticketloop_shared.errors import NotFound, PermanentEventError
-from ticketloop_shared.events import TicketAssigned, TicketQueued, TicketReassigned
+from ticketloop_shared.events import SlaClocksChanged, TicketAssigned, TicketQueued, TicketReassigned
 from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
 
 HANDLERS = Handlers[IntakeSettings]()
@@ -39,3 +39,10 @@ async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued)
         await service.record_queued(uow, event.data)
     except NotFound as exc:
         raise PermanentEventError(exc.message) from exc
+
+
+@HANDLERS.on_batch(SlaClocksChanged)
+async def on_clocks_changed(uow: UnitOfWork[IntakeSettings], events: Sequence[SlaClocksChanged]) -> None:
+    """Show sla's clocks and the deadlines they set on their tickets (sla owns every deadline): a
+    run of publications in one statement, the newest version of each ticket winning."""
+    await service.record_clocks(uow, [event.data for event in events])

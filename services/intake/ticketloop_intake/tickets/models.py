@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Date,
@@ -18,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ticketloop_intake.db import Base
@@ -70,9 +71,14 @@ class Ticket(Base):
     last_update_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_customer_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     waiting_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledgement_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    first_response_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    resolution_due: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The customer waits in a live session (chat, messaging conversation, call): sla runs the
+    # access clock on it. Passed through in `ticket.created`; intake applies no rule of its own.
+    live_session: Mapped[bool] = mapped_column(default=False)
+    # Every clock of the ticket as sla last published it (`sla.clocks_changed`, the highest
+    # `sla_version` seen; all null until sla has published): sla owns every deadline.
+    sla_clocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    sla_version: Mapped[int | None] = mapped_column(Integer)
+    sla_policy_id: Mapped[str | None] = mapped_column(String(100))
     assignee_id: Mapped[str | None] = mapped_column(String(100))
     assignee_name: Mapped[str | None] = mapped_column(String(200))
     department_id: Mapped[str | None] = mapped_column(String(100))

@@ -263,6 +263,46 @@ async def show_queued(
     return bool(result.scalar())
 
 
+@dataclass(frozen=True)
+class ClocksShown:
+    """One ticket's clocks as sla published them, to store on the ticket (`clocks`: the JSON
+    text of the published list)."""
+
+    ticket_id: uuid.UUID
+    version: int
+    policy_id: str
+    clocks: str
+
+
+async def show_clocks(session: AsyncSession, published: Sequence[ClocksShown]) -> set[uuid.UUID]:
+    """Store each ticket's clocks unless as new a version is stored already, in one statement for
+    the whole run (intake applies these on the event loop that also takes new tickets). Returns
+    the tickets intake does not have. One ticket appears at most once (the caller keeps its
+    newest)."""
+    result = await session.execute(
+        _CLOCKS_STATEMENT,
+        {
+            "ticket_ids": [p.ticket_id for p in published],
+            "versions": [p.version for p in published],
+            "policy_ids": [p.policy_id for p in published],
+            "clocks": [p.clocks for p in published],
+        },
+    )
+    return set(result.scalars().all())
+
+
+# An older or repeated version matches no row; the final SELECT sees the tickets as they were
+# before the update, which is all it needs to tell an unknown ticket from a stale version.
+_CLOCKS_STATEMENT = text(
+    "WITH input AS (SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:versions AS integer[]), "
+    "CAST(:policy_ids AS text[]), CAST(:clocks AS text[])) AS i(ticket_id, version, policy_id, clocks)), "
+    "updated AS (UPDATE tickets t SET sla_clocks = CAST(i.clocks AS jsonb), sla_version = i.version, "
+    "sla_policy_id = i.policy_id FROM input i "
+    "WHERE t.id = i.ticket_id AND (t.sla_version IS NULL OR t.sla_version < i.version) RETURNING t.id) "
+    "SELECT i.ticket_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = i.ticket_id)"
+)
+
+
 async def existing(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
     """Which of these tickets exist."""
     return set((await session.scalars(select(Ticket.id).where(Ticket.id.in_(ticket_ids)))).all())

@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketloop_intake.tickets.domain import Status
+from ticketloop_shared.events import ClockKind, ClockOutcome
 from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
 
 # A skill routing matches agents on, `kind:value` (e.g. `language:fr`, `product:router`).
@@ -88,6 +89,12 @@ class TicketCreate(BaseModel):
     # A report of a problem the customer already has open (same category and subject) is added
     # to that ticket; `true` makes it a new ticket regardless.
     new_ticket: bool = False
+    live_session: bool = Field(
+        default=False,
+        description="True while the customer is waiting in a live session (a chat or messaging conversation, "
+        "a call): sla then runs the 30-second access clock. Phone tickets count as live whatever this says "
+        "(sla decides; intake passes the flag on in `ticket.created`).",
+    )
 
 
 class ReplyCreate(BaseModel):
@@ -189,12 +196,49 @@ class AssigneeOut(BaseModel):
     assigned_at: datetime
 
 
-class DeadlinesOut(BaseModel):
-    """The commitments that apply to the ticket."""
+_DUE = (
+    "as sla last published it (`sla.clocks_changed`; sla owns every deadline): the due instant of the "
+    "clock's current cycle while it is still owed (running, or breached and not yet stopped, then in the past). "
+    "Null until sla has published the ticket's clocks, while the clock is paused, once it has stopped, or when "
+    "sla runs no such clock for the ticket."
+)
 
-    acknowledgement_due: datetime
-    first_response_due: datetime
-    resolution_due: datetime
+
+class DeadlinesOut(BaseModel):
+    """When the ticket's main commitments fall due, from sla's clocks (see `sla` for all of them)."""
+
+    acknowledgement_due: datetime | None = Field(description=f"The acknowledgement deadline, {_DUE}")
+    first_response_due: datetime | None = Field(description=f"The first human response deadline, {_DUE}")
+    resolution_due: datetime | None = Field(
+        description=f"The deadline for a solution or an explicit handling plan, {_DUE}"
+    )
+
+
+class SlaClockOut(BaseModel):
+    """One of sla's clocks on the ticket (one per metric, its current cycle), as sla published it."""
+
+    clock: ClockKind = Field(description="The metric measured.")
+    cycle: int = Field(
+        description="Which cycle of the metric, from 1 (periodic updates and next replies run one cycle after another)."
+    )
+    status: ClockOutcome = Field(
+        description="`running` or `paused` while it counts; then `met`, `breached` (a breached cycle counts on "
+        "until it is stopped) or `cancelled` (no longer owed)."
+    )
+    started_at: datetime = Field(description="When the cycle started.")
+    due_at: datetime | None = Field(description="When it falls due; null while paused (no due instant until it runs).")
+    target_seconds: float = Field(description="The target, in business seconds of the policy's calendar.")
+    paused_seconds: float = Field(description="Wall-clock seconds spent paused so far.")
+    stopped_at: datetime | None = Field(description="When the cycle stopped (met, cancelled, or kept late).")
+    breached_at: datetime | None = Field(description="When the cycle passed its due instant, if it did.")
+
+
+class SlaOut(BaseModel):
+    """sla's latest publication about the ticket: the policy it is measured on and every clock."""
+
+    policy_id: str = Field(description="The sla policy the clocks follow.")
+    version: int = Field(description="Grows with each change sla publishes; the read-back shows the highest seen.")
+    clocks: list[SlaClockOut] = Field(description="Every clock of the ticket as it now stands.")
 
 
 class TimelineEntryOut(BaseModel):
@@ -255,7 +299,13 @@ class TicketOut(BaseModel):
     description: str
     customer: CustomerOut
     assignee: AssigneeOut | None
-    deadlines: DeadlinesOut
+    deadlines: DeadlinesOut = Field(
+        description="Acknowledgement, first response and resolution deadlines, as sla last published them."
+    )
+    sla: SlaOut | None = Field(
+        description="Every sla clock of the ticket, from sla's latest `sla.clocks_changed`; null until sla has "
+        "published any (it does shortly after creation: null in the answer that creates the ticket)."
+    )
     expected_resolution_at: datetime | None
     required_skills: list[str]
     resolution_times: ResolutionTimesOut

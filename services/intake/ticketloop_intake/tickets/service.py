@@ -3,11 +3,14 @@ the outbox in the same transaction."""
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.service import ChannelClientView
@@ -21,9 +24,11 @@ from ticketloop_intake.tickets import links, repository
 from ticketloop_intake.tickets.domain import (
     Action,
     Custody,
+    SlaClocks,
     Status,
     check_access,
     fingerprint,
+    newest_per_ticket,
     next_status,
     transitions,
     within_reopen_window,
@@ -46,6 +51,8 @@ from ticketloop_intake.tickets.schemas import (
 from ticketloop_shared.auth import Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden, Gone, NotFound, Unprocessable
 from ticketloop_shared.events import (
+    ClockView,
+    SlaClocksChangedData,
     TicketAssignedData,
     TicketClosedData,
     TicketCreatedData,
@@ -64,8 +71,9 @@ from ticketloop_shared.events import (
     TicketUpdatedData,
 )
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.targets import deadlines_for
 from ticketloop_shared.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 # Every event about a ticket, and every event those cause downstream, carries the ticket id as
 # its correlation id (the unit of work's rule): one id traces a problem through all services.
@@ -103,7 +111,8 @@ def ticket_ref(ticket: Ticket) -> dict[str, object]:
 async def create_ticket(
     uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
 ) -> TicketView:
-    """Accept a reported problem: number it, fix its deadlines, record and announce it.
+    """Accept a reported problem: number it, record and announce it (sla, which owns the
+    deadlines, starts its clocks on the announcement and publishes them back).
 
     The hot path of the whole system: one autocommit statement writes the ticket, its first
     timeline entry, its outbox row and the Idempotency-Key's record (`claim`; `KeyTaken` when
@@ -117,7 +126,6 @@ async def create_ticket(
     settings = uow.settings
     now = uow.now()
     seq = await NUMBERS.next(statements(uow))
-    due = deadlines_for(settings.targets, channel=report.channel.value, received_at=now)
     customer = report.customer
     key = await KEYS.for_sealing(uow, customer.id)
     problem = fingerprint(report.subject, key=key)
@@ -147,9 +155,7 @@ async def create_ticket(
         fingerprint=problem,
         self_service=False,
         reopen_count=0,
-        acknowledgement_due=due.acknowledgement_due,
-        first_response_due=due.first_response_due,
-        resolution_due=due.resolution_due,
+        live_session=report.live_session,
         created_at=now,
         updated_at=now,
     )
@@ -162,6 +168,7 @@ async def create_ticket(
             customer_annual_spend=customer.annual_spend,
             customer_since=customer.customer_since,
             required_skills=list(report.required_skills),
+            live_session=report.live_session,
         )
     )
     [outbox_row] = uow.claim_outbox_rows()
@@ -634,6 +641,40 @@ async def record_queued(uow: IntakeUnit, data: TicketQueuedData) -> None:
     )
     if not known:
         raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
+
+
+async def record_clocks(uow: IntakeUnit, published: Sequence[SlaClocksChangedData]) -> None:
+    """Keep each ticket's clocks as sla last published them (sla owns every deadline), in one
+    statement per run: the highest version wins, so an older or repeated publication changes
+    nothing. A ticket intake does not have is skipped (logged at debug), not parked: intake writes
+    a ticket before sla can hear of it, so this intake never held that one (a restored database,
+    another deployment on the topics) and no retry would ever apply it."""
+    newest = newest_per_ticket(published)
+    unknown = await repository.show_clocks(
+        uow.session,
+        [
+            repository.ClocksShown(
+                ticket_id=data.ticket_id,
+                version=data.version,
+                policy_id=data.policy_id,
+                clocks=json.dumps([clock.model_dump(mode="json") for clock in data.clocks]),
+            )
+            for data in newest
+        ],
+    )
+    if unknown:
+        log.debug("sla clocks of tickets intake does not have", extra={"ticket_ids": sorted(str(t) for t in unknown)})
+
+
+_STORED_CLOCKS = TypeAdapter(list[ClockView])
+
+
+def sla_clocks(ticket: Ticket) -> SlaClocks | None:
+    """sla's latest publication as stored on the ticket; None until sla has published any."""
+    if ticket.sla_version is None or ticket.sla_policy_id is None or ticket.sla_clocks is None:
+        return None
+    clocks = _STORED_CLOCKS.validate_python(ticket.sla_clocks)
+    return SlaClocks(policy_id=ticket.sla_policy_id, version=ticket.sla_version, clocks=tuple(clocks))
 
 
 async def read(
