@@ -137,11 +137,17 @@ def test_the_timer_warns_breaches_and_escalates_each_once_and_never_early() -> N
     rules.tick(t, r, now=MON + timedelta(minutes=11, seconds=14))
     assert (Announce.WARNING, K.FIRST_RESPONSE, 1) not in notes(t, K.FIRST_RESPONSE)
     rules.tick(t, r, now=MON + timedelta(minutes=11, seconds=15))  # 75 % of 15 minutes
-    assert notes(t, K.FIRST_RESPONSE) == [(Announce.WARNING, K.FIRST_RESPONSE, 1), (Announce.ESCALATED, K.FIRST_RESPONSE, 1)]
+    assert notes(t, K.FIRST_RESPONSE) == [
+        (Announce.WARNING, K.FIRST_RESPONSE, 1),
+        (Announce.ESCALATED, K.FIRST_RESPONSE, 1),
+    ]
     rules.tick(t, r, now=due - timedelta(microseconds=1))
     assert notes(t, K.FIRST_RESPONSE) == []
     rules.tick(t, r, now=due)
-    assert notes(t, K.FIRST_RESPONSE) == [(Announce.BREACHED, K.FIRST_RESPONSE, 1), (Announce.ESCALATED, K.FIRST_RESPONSE, 1)]
+    assert notes(t, K.FIRST_RESPONSE) == [
+        (Announce.BREACHED, K.FIRST_RESPONSE, 1),
+        (Announce.ESCALATED, K.FIRST_RESPONSE, 1),
+    ]
     assert t.clocks[K.FIRST_RESPONSE].breached_at == due
     rules.tick(t, r, now=due + timedelta(minutes=7, seconds=30))  # 150 %: the group
     assert notes(t, K.FIRST_RESPONSE) == [(Announce.ESCALATED, K.FIRST_RESPONSE, 1)]
