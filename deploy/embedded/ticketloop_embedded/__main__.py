@@ -150,6 +150,12 @@ def main(argv: list[str] | None = None) -> None:
         "--split", nargs="*", default=[], help="services whose events a separate <name>-worker process consumes"
     )
     bench.add_argument("--json", type=Path, default=Path("bench-result.json"), help="where to write the figures")
+    sla = sub.add_parser("bench-sla", help="a million open SLA clocks: how late each breach is announced")
+    sla.add_argument("--clocks", type=int, default=1_000_000, help="open clocks to load")
+    sla.add_argument("--real-seconds", type=float, default=30, help="length of the real-speed phase")
+    sla.add_argument("--fast-seconds", type=float, default=60, help="length of the accelerated phase")
+    sla.add_argument("--speed", type=float, default=60, help="how much faster the clock runs in the accelerated phase")
+    sla.add_argument("--json", type=Path, default=Path("bench-sla-result.json"), help="where to write the figures")
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
@@ -162,6 +168,19 @@ def main(argv: list[str] | None = None) -> None:
         from ticketloop_embedded.chaos import chaos as run_chaos
 
         sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say))
+    if args.command == "bench-sla":
+        from ticketloop_embedded.bench_sla import bench_sla
+
+        sys.exit(
+            bench_sla(
+                clocks=args.clocks,
+                real_seconds=args.real_seconds,
+                fast_seconds=args.fast_seconds,
+                speed=args.speed,
+                json_path=args.json,
+                say=say,
+            )
+        )
     if args.command == "bench":
         from ticketloop_embedded.bench import bench as run_bench
 
