@@ -430,9 +430,8 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
         v = phases[-1].v0 + (now - phases[-1].r0) * phases[-1].speed
         phases.append(Phase(f"{speed:g}x", now, v, speed))
         write_phase(control, phases[-1])
-        say(
-            f"phase 2: {speed:g} times faster for {fast_seconds:.0f}s ({fast_seconds * speed / 3600:.1f} hours of due clocks)"
-        )
+        hours = fast_seconds * speed / 3600
+        say(f"phase 2: {speed:g} times faster for {fast_seconds:.0f}s ({hours:.1f} hours of due clocks)")
         time.sleep(fast_seconds)
         now = time.time()
         end = V0 + DAY
