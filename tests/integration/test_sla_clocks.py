@@ -389,3 +389,44 @@ async def test_unknown_ticket_is_404_and_a_staff_token_is_required(sla: RunningS
     r = await sla.client.get(f"/v1/tickets/{Story().ticket_id}/sla", headers=agent_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (404, "ticket_not_found")
     assert (await sla.client.get("/v1/breaches")).status_code == 401
+
+
+async def test_clocks_loaded_through_the_bulk_path_breach_at_their_due_instant_once(
+    sla: RunningService, clock: FrozenClock
+) -> None:
+    import asyncpg
+
+    from ticketloop_sla.clocks import bulk
+    from ticketloop_sla.clocks.rules import Ticket
+    from ticketloop_sla.policies import service as policies
+
+    async with sla.runtime.sessions() as session:
+        rules = await policies.rules(session, key="bulk-test")
+    tickets = [
+        Ticket(
+            ticket_id=Story().ticket_id,
+            number=f"B{i}",
+            channel="web",
+            category="billing",
+            urgency="normal",
+            customer_id=f"c-{i}",
+            created_at=T0 + i * MIN,
+            new=True,
+        )
+        for i in range(3)
+    ]
+    url = str(sla.runtime.engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
+    conn = await asyncpg.connect(url)
+    try:
+        assert await bulk.load(conn, bulk.prepare(tickets, rules), now=T0) == 15
+    finally:
+        await conn.close()
+    got = await cycles(sla, tickets[2].ticket_id)
+    assert at(got["first_response"]["due_at"]) == T0 + 17 * MIN
+    clock.set(T0 + 16 * MIN)
+    await eventually(lambda: _announced(sla, Story(ticket_id=tickets[1].ticket_id), "breached", "first_response"))
+    assert ("breached", "first_response") not in await emitted(sla, ticket_id=tickets[2].ticket_id)
+    clock.set(T0 + 20 * MIN)
+    await eventually(lambda: _announced(sla, Story(ticket_id=tickets[2].ticket_id), "breached", "first_response"))
+    breaches = [e for e in await emitted(sla) if e == ("breached", "first_response")]
+    assert len(breaches) == 3

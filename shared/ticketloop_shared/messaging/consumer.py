@@ -247,6 +247,15 @@ class EventConsumer:
 
     def _decode(self, record: Record) -> _Item:
         item = _Item(record=record)
+        # The outbox names the type in a header: a type this service does not handle is skipped
+        # without decoding its body (most records on a busy topic are someone else's).
+        for key, value in record.headers or ():
+            if key == "type":
+                named = bytes(value).decode("utf-8", "replace")
+                if named not in self.handlers:
+                    item.event_type = named
+                    return item
+                break
         try:
             raw = json.loads(record.value or b"")
             item.event_type = str(raw["type"])

@@ -10,7 +10,6 @@ change. Call it with sla stopped or idle; the timer picks the loaded clocks up w
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 from datetime import datetime
 
 import asyncpg
@@ -106,7 +105,6 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
             )
         )
         for c in t.clocks.values():
-            d = asdict(c)
             clock_rows.append(
                 (
                     t.ticket_id,
@@ -130,7 +128,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                     c.warned,
                     c.escalation_level,
                     c.next_at,
-                    d["margin_seconds"],
+                    c.margin_seconds,
                     now,
                 )
             )

@@ -129,8 +129,9 @@ def schedule(c: Cycle, policy: Policy, cal: Calendar) -> Cycle:
     if c.resumed_at is None or c.stopped_at is not None or not c.current:
         return replace(c, due_at=None if c.status == ClockOutcome.PAUSED else c.due_at, next_at=None)
     due = c.due_at if c.status == ClockOutcome.BREACHED else instant_of(c, c.target_seconds, cal)
-    points = [share for share, _ in _pending(c, policy)]
-    next_at = min((instant_of(c, share * c.target_seconds, cal) for share in points), default=None)
+    points = _pending(c, policy)
+    # Instants grow with the share, so the smallest pending share is the next instant.
+    next_at = instant_of(c, points[0][0] * c.target_seconds, cal) if points else None
     return replace(c, due_at=due, next_at=next_at)
 
 

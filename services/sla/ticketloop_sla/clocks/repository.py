@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, and_, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
@@ -60,7 +60,19 @@ _UPSERT_CLOCKS = _UPSERT_CLOCKS.on_conflict_do_update(
 )
 
 
-def cycle_of(row: SlaClock) -> Cycle:
+# One statement whatever the number of ids (an array parameter, not an expanding IN list).
+_IDS = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
+_LOCK = (
+    select(*[_TICKETS.c[f] for f in ("ticket_id", *_TICKET_FIELDS)])
+    .where(_TICKETS.c.ticket_id == any_(_IDS))
+    .order_by(_TICKETS.c.ticket_id)
+    .with_for_update()
+)
+_LOCK_SKIPPING = _LOCK.with_for_update(skip_locked=True)
+_CURRENT_CYCLES = select(_CLOCKS).where(_CLOCKS.c.ticket_id == any_(_IDS), _CLOCKS.c.current)
+
+
+def cycle_of(row: Any) -> Cycle:
     """The domain cycle a row holds."""
     return Cycle(
         kind=ClockKind(row.kind),
@@ -93,12 +105,12 @@ async def lock(
     ids = sorted(set(ticket_ids))
     if not ids:
         return {}
-    stmt = select(SlaTicket).where(SlaTicket.ticket_id.in_(ids)).order_by(SlaTicket.ticket_id)
-    stmt = stmt.with_for_update(skip_locked=skip_locked).execution_options(populate_existing=True)
-    rows = (await session.scalars(stmt)).all()
+    # Core rows, not ORM objects: the timer loads hundreds of tickets a batch.
+    stmt = _LOCK_SKIPPING if skip_locked else _LOCK
+    rows = (await session.execute(stmt, {"ids": ids})).all()
     tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in _TICKET_FIELDS}) for r in rows}
     if tickets:
-        clocks = await session.scalars(select(SlaClock).where(SlaClock.ticket_id.in_(list(tickets)), SlaClock.current))
+        clocks = await session.execute(select(_CLOCKS).where(_CLOCKS.c.ticket_id.in_(list(tickets)), _CLOCKS.c.current))
         for c in clocks:
             tickets[c.ticket_id].clocks[ClockKind(c.kind)] = cycle_of(c)
     for t in tickets.values():
@@ -153,19 +165,22 @@ async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetim
                 "updated_at": now,
             }
         )
-        for c in [*t.ended, *t.clocks.values()]:
-            row = {_COLUMN_OF.get(k, k): v for k, v in asdict(c).items()}
+        # Only what changed: an assignment touches one or two of a ticket's five cycles.
+        for c in [*t.ended, *(t.clocks[k] for k in t.dirty)]:
+            row = {_COLUMN_OF.get(f, f): getattr(c, f) for f in _CYCLE_FIELDS}
             row.update(
                 ticket_id=t.ticket_id,
+                kind=c.kind.value,
+                cycle=c.cycle,
+                status=c.status.value,
                 ticket_number=t.number,
                 channel=t.channel,
                 policy_id=t.policy_id,
                 updated_at=now,
-                kind=c.kind.value,
-                status=c.status.value,
             )
             clock_rows.append(row)
         t.ended.clear()
+        t.dirty.clear()
     if ticket_rows:
         await session.execute(_UPSERT_TICKETS, ticket_rows)
     if clock_rows:

@@ -76,7 +76,8 @@ class Ticket:
     clocks: dict[ClockKind, Cycle] = field(default_factory=dict)
     ended: list[Cycle] = field(default_factory=list)  # cycles no longer current, to store
     notes: list[Note] = field(default_factory=list)
-    changed: bool = False
+    changed: bool = False  # since the last publication of its clocks
+    dirty: set[ClockKind] = field(default_factory=set)  # current cycles changed since loaded
     new: bool = False
 
     def facts(self) -> Facts:
@@ -93,6 +94,7 @@ class Ticket:
         if self.clocks.get(kind) != cycle:
             self.clocks[kind] = cycle
             self.changed = True
+            self.dirty.add(kind)
 
 
 def from_ref(ref: TicketRef, *, live: bool = False) -> Ticket:
@@ -201,7 +203,6 @@ def _restart(t: Ticket, kind: ClockKind, at: datetime, rules: Rules) -> None:
 def assigned(t: Ticket, rules: Rules, *, agent_id: str, department_id: str, at: datetime) -> None:
     """A named owner: acknowledged, and live access given."""
     t.agent_id, t.department_id = agent_id, department_id
-    t.changed = True
     _stop(t, PERSON_ON_IT, at, rules)
 
 
@@ -245,7 +246,6 @@ def message_received(t: Ticket, rules: Rules, *, at: datetime) -> None:
 def status_changed(t: Ticket, rules: Rules, *, status: str, at: datetime) -> None:
     """Pause the metrics the new status pauses, resume the others."""
     t.status = status
-    t.changed = True
     policy = _policy(t, rules)
     for kind, c in list(t.clocks.items()):
         cal = _cal(rules, c)
@@ -293,7 +293,6 @@ def refresh(t: Ticket, rules: Rules, *, at: datetime) -> None:
     and calendar, keeping the business time it has used (past breaches stand)."""
     policy = choose(rules.policies, t.facts())
     t.policy_id, t.rules_version = policy.id, rules.version
-    t.changed = True
     for kind, c in list(t.clocks.items()):
         target = policy.target(kind)
         if target is None:

@@ -40,7 +40,7 @@ class Timer:
         """Forever: fire what is due, then wait for the next due instant."""
         while True:
             try:
-                _, full = await self.run_once()
+                announced, full = await self.run_once()
                 if full:
                     continue
                 async with self.runtime.sessions() as session:
@@ -54,6 +54,9 @@ class Timer:
             idle = self.settings.timer_max_idle_seconds
             if next_at is not None:
                 idle = min(idle, max(0.0, (next_at - self.runtime.clock.now()).total_seconds()))
+            if idle == 0 and announced == 0:
+                # Due, yet nothing fired: its ticket is locked by a consumer right now.
+                idle = 0.01
             if idle > 0:
                 await asyncio.sleep(idle)
 

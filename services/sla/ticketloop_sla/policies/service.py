@@ -3,6 +3,7 @@ moves the rules' version so running clocks are re-targeted (see `clocks.schedule
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -19,17 +20,30 @@ from ticketloop_sla.policies.domain import ALWAYS, Conditions, Policy, Rules, St
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow
 from ticketloop_sla.policies.schemas import WEEKDAYS, CalendarIn, PolicyIn
 
-_CACHE: dict[str, Rules] = {}
+_CACHE: dict[str, tuple[float, Rules]] = {}
+# How long the rules in memory are trusted before their version is read again: a change made
+# through another replica reaches this one within that time (one made here, at once).
+RULES_TTL_SECONDS = 1.0
 
 
 async def rules(session: AsyncSession, *, key: str) -> Rules:
-    """The rules in force, from memory unless a change moved their version (one cheap query);
-    `key` names the database, so two services in one process never share rules."""
+    """The rules in force, from memory; their version is re-read (one cheap query) at most once
+    a second, and they are reloaded when it moved. `key` names the database, so two services
+    in one process never share rules."""
+    checked, cached = _CACHE.get(key, (0.0, None))
+    now = time.monotonic()
+    if cached is not None and now - checked < RULES_TTL_SECONDS:
+        return cached
     current = await repository.version(session)
-    cached = _CACHE.get(key)
     if cached is None or cached.version != current:
-        cached = _CACHE[key] = await repository.load(session)
+        cached = await repository.load(session)
+    _CACHE[key] = (now, cached)
     return cached
+
+
+def forget(key: str) -> None:
+    """Drop the cached rules after a change made in this process."""
+    _CACHE.pop(key, None)
 
 
 def _check_version(row_version: int | None, if_match: int | None, what: str) -> None:
@@ -87,6 +101,7 @@ async def put_policy(
         setattr(row, field, stored[field])
     row.updated_at = uow.now()
     await session.flush()
+    forget(uow.settings.database_url)
     await repository.record_change(
         session,
         subject="policy",
@@ -108,6 +123,7 @@ async def delete_policy(uow: UnitOfWork[Any], policy_id: str, *, actor: str, if_
     _check_version(row.version, if_match, "policy")
     await uow.session.delete(row)
     await uow.session.flush()
+    forget(uow.settings.database_url)
     await repository.record_change(
         uow.session,
         subject="policy",
@@ -178,6 +194,7 @@ async def _record_calendar(
         "holidays": [{"day": d.isoformat(), "name": n} for d, n in sorted(days)],
         "version": row.version,
     }
+    forget(uow.settings.database_url)
     await repository.record_change(
         uow.session,
         subject="calendar",
@@ -205,6 +222,7 @@ async def delete_calendar(uow: UnitOfWork[Any], calendar_id: str, *, actor: str,
         )
     await uow.session.delete(row)
     await uow.session.flush()
+    forget(uow.settings.database_url)
     await repository.record_change(
         uow.session,
         subject="calendar",
