@@ -85,10 +85,24 @@ class UnitOfWork(Generic[S]):
     statements: asyncpg.Pool | None = None
     events: list[Envelope] = field(default_factory=list)
     written: int = 0
+    # What handlers of one transaction (a consumer's poll batch runs several) gather for a
+    # `before_commit` hook, by a key of their choosing.
+    deferred: dict[str, Any] = field(default_factory=dict)
+    _hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def now(self) -> datetime:
         """The current time from the injected clock."""
         return self.clock.now()
+
+    def before_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once, at the end of the transaction, before its events are written: a
+        handler publishes once what several runs of a batch changed (sla: a ticket's clocks)."""
+        self._hooks.append(hook)
+
+    async def run_hooks(self) -> None:
+        """Run the `before_commit` hooks in the order they were added."""
+        while self._hooks:
+            await self._hooks.pop(0)()
 
     def emit(
         self,
@@ -162,6 +176,7 @@ async def unit_of_work(
                 statements=statements,
             )
             yield uow
+            await uow.run_hooks()
             wrote = uow.written + len(uow.events)
             await uow.flush_events()
         if wrote and on_commit is not None:
@@ -211,18 +226,21 @@ class Handlers(Generic[S]):
         return register
 
     def on_batch(
-        self, event_class: type[E]
+        self, event_class: type[E], *more: type[Envelope]
     ) -> Callable[
         [Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]]],
         Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]],
     ]:
         """Register the decorated function as the handler of runs of `event_class` events
-        (it sets each event as the cause of what it emits, with `uow.caused_by`)."""
+        (it sets each event as the cause of what it emits, with `uow.caused_by`). With `more`
+        classes, consecutive events of any of them make one run, in their partition order."""
 
         def register(
             handler: Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]],
         ) -> Callable[[UnitOfWork[S], Sequence[E]], Awaitable[None]]:
-            self._add(event_class, BatchHandler(cast(Any, handler)))
+            batch = BatchHandler(cast(Any, handler))
+            for cls in (cast(type[Envelope], event_class), *more):
+                self._add(cls, batch)
             return handler
 
         return register

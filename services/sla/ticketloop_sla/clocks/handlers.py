@@ -1,5 +1,5 @@
 """Events sla reacts to: every ticket event that starts, stops, pauses or re-targets a clock,
-and customers' segment changes (policies match on segments). Each run of one type is applied
+and customers' segment changes (policies match on segments). Every run of them is applied
 in one call, so a busy partition costs a few statements per poll, not per event."""
 
 from __future__ import annotations
@@ -49,11 +49,8 @@ HANDLED: tuple[type[Envelope], ...] = (
 )
 
 
+@HANDLERS.on_batch(*HANDLED)
 async def on_events(uow: UnitOfWork[SlaSettings], events: Sequence[Envelope]) -> None:
-    """Apply a run of events to the clocks of their tickets (see `clocks.rules` for which event
-    does what to which metric)."""
+    """Apply a run of events (of any of these types, in partition order) to the clocks of
+    their tickets; see `clocks.rules` for which event does what to which metric."""
     await service.apply(uow, events)
-
-
-for _event_class in HANDLED:
-    HANDLERS.on_batch(_event_class)(on_events)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, any_, bindparam, func, select
+from sqlalchemy import Table, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +37,8 @@ _TICKET_FIELDS = (
     "rules_version",
     "version",
 )
+# Written by `save`; `version` only by `next_versions` (a publication counts it).
+_SAVED_FIELDS = tuple(f for f in _TICKET_FIELDS if f != "version")
 _CYCLE_FIELDS = tuple(f for f in Cycle.__dataclass_fields__ if f not in ("kind", "cycle"))
 _COLUMN_OF = {"calendar": "calendar_id"}
 
@@ -45,7 +47,7 @@ _UPSERT_TICKETS = insert(_TICKETS)
 _UPSERT_TICKETS = _UPSERT_TICKETS.on_conflict_do_update(
     index_elements=["ticket_id"],
     set_={
-        **{f: _UPSERT_TICKETS.excluded[f] for f in _TICKET_FIELDS},
+        **{f: _UPSERT_TICKETS.excluded[f] for f in _SAVED_FIELDS},
         "open": _UPSERT_TICKETS.excluded.open,
         "updated_at": _UPSERT_TICKETS.excluded.updated_at,
     },
@@ -185,6 +187,20 @@ async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetim
         await session.execute(_UPSERT_TICKETS, ticket_rows)
     if clock_rows:
         await session.execute(_UPSERT_CLOCKS, clock_rows)
+
+
+_NEXT_VERSIONS = (
+    update(_TICKETS)
+    .where(_TICKETS.c.ticket_id == any_(_IDS))
+    .values(version=_TICKETS.c.version + 1)
+    .returning(_TICKETS.c.ticket_id, _TICKETS.c.version)
+)
+
+
+async def next_versions(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Count one more publication of each ticket's clocks; returns the new version numbers."""
+    rows = await session.execute(_NEXT_VERSIONS, {"ids": list(ticket_ids)})
+    return {r.ticket_id: r.version for r in rows}
 
 
 async def due_tickets(session: AsyncSession, *, now: datetime, limit: int) -> list[uuid.UUID]:

@@ -195,8 +195,8 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
                     rules.refresh(t, r, at=uow.now())
                     rules.tick(t, r, now=uow.now())
                     _announce(uow, t)
-    await _publish(uow, tickets.values(), causes=last_cause)
     await repository.save(session, tickets.values(), now=uow.now())
+    await _publish(uow, tickets.values(), causes=last_cause)
 
 
 async def fire_due(uow: SlaUnit, *, limit: int) -> tuple[int, bool]:
@@ -225,8 +225,8 @@ async def fire_due(uow: SlaUnit, *, limit: int) -> tuple[int, bool]:
             continue
         announced += _announce(uow, t)
         good.append(t)
-    await _publish(uow, good, causes={})
     await repository.save(session, good, now=now)
+    await _publish(uow, good, causes={})
     return announced, len(ids) >= limit
 
 
@@ -239,8 +239,8 @@ async def recompute(uow: SlaUnit, *, limit: int) -> int:
         rules.refresh(t, r, at=uow.now())
         rules.tick(t, r, now=uow.now())
         _announce(uow, t)
-    await _publish(uow, tickets.values(), causes={})
     await repository.save(uow.session, tickets.values(), now=uow.now())
+    await _publish(uow, tickets.values(), causes={})
     return len(tickets)
 
 
@@ -254,17 +254,33 @@ def _announce(uow: SlaUnit, t: Ticket) -> int:
     return len(notes)
 
 
+_PENDING = "sla.clocks_changed"
+
+
 async def _publish(uow: SlaUnit, tickets: Iterable[Ticket], *, causes: dict[uuid.UUID, Envelope]) -> None:
+    """Publish the changed tickets' clocks once per transaction: a consumer batch that creates,
+    assigns and moves a ticket tells intake its deadlines once, as they stand at the end."""
+    pending: dict[uuid.UUID, tuple[Ticket, Envelope | None]] | None = uow.deferred.get(_PENDING)
+    if pending is None:
+        pending = uow.deferred[_PENDING] = {}
+        uow.before_commit(lambda: _publish_pending(uow, pending))
     for t in tickets:
-        if not t.changed:
-            continue
-        t.version += 1
-        t.changed = False
-        with uow.caused_by(causes.get(t.ticket_id)):
+        if t.changed or t.ticket_id in pending:
+            cause = causes.get(t.ticket_id) or (pending[t.ticket_id][1] if t.ticket_id in pending else None)
+            pending[t.ticket_id] = (t, cause)
+            t.changed = False
+
+
+async def _publish_pending(uow: SlaUnit, pending: dict[uuid.UUID, tuple[Ticket, Envelope | None]]) -> None:
+    if not pending:
+        return
+    versions = await repository.next_versions(uow.session, list(pending))
+    for ticket_id, (t, cause) in pending.items():
+        with uow.caused_by(cause):
             uow.emit(
                 SlaClocksChangedData(
-                    ticket_id=t.ticket_id,
-                    version=t.version,
+                    ticket_id=ticket_id,
+                    version=versions[ticket_id],
                     policy_id=t.policy_id,
                     policy_version=t.rules_version,
                     changed_at=uow.now(),
