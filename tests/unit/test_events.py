@@ -24,6 +24,7 @@ def test_every_event_type_has_a_model_and_a_topic() -> None:
         "ticketloop.feedback",
         "ticketloop.care",
         "ticketloop.customer",
+        "ticketloop.deadlines",
         "ticketloop.staff",
     }
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff")
+FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff", "deadlines")
+# Types with a topic of their own. sla republishes a ticket's whole set of clocks on every
+# change, several times per ticket: subscribers of SLA facts (met, breached, escalated) should
+# not have to read past that stream, and intake, which shows the deadlines, reads only it.
+OWN_TOPIC = {"sla.clocks_changed": "deadlines"}
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,8 @@ class Topics:
 
     def for_type(self, event_type: str) -> str:
         """Topic of a versioned type such as `ticket.created.v1`."""
-        return self.for_family(event_type.split(".", 1)[0])
+        name = event_type.rsplit(".", 1)[0]
+        return self.for_family(OWN_TOPIC.get(name) or event_type.split(".", 1)[0])
 
     @property
     def deadletter(self) -> str:
