@@ -6,7 +6,7 @@ SERVICES := intake routing sla feedback retrospective
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e test-contract test-fuzz fuzz lint typecheck format bench chaos token clean
+.PHONY: install run test test-unit test-integration test-e2e test-contract test-fuzz fuzz lint typecheck format bench bench-sla chaos token clean
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ format: install
 
 bench: install ## measure the loop's latency on the embedded stack
 	$(BIN)/python -m ticketloop_embedded bench
+
+bench-sla: install ## a million open SLA clocks: load time, breach lateness, burst rate, missed/doubled, RSS
+	$(BIN)/python -m ticketloop_embedded bench-sla
 
 chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
 	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)

@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     sla.add_argument("--real-seconds", type=float, default=30, help="length of the real-speed phase")
     sla.add_argument("--fast-seconds", type=float, default=60, help="length of the accelerated phase")
     sla.add_argument("--speed", type=float, default=60, help="how much faster the clock runs in the accelerated phase")
+    sla.add_argument("--replicas", type=int, default=2, help="sla processes sharing the due clocks")
     sla.add_argument("--json", type=Path, default=Path("bench-sla-result.json"), help="where to write the figures")
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
@@ -177,6 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                 real_seconds=args.real_seconds,
                 fast_seconds=args.fast_seconds,
                 speed=args.speed,
+                replicas=args.replicas,
                 json_path=args.json,
                 say=say,
             )

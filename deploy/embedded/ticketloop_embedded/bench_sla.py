@@ -369,12 +369,14 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: float, json_path: Path, say: Say) -> int:
+def bench_sla(
+    *, clocks: int, real_seconds: float, fast_seconds: float, speed: float, replicas: int, json_path: Path, say: Say
+) -> int:
     """Run the SLA benchmark; exit status 0 when nothing was missed or doubled."""
     data = Path(tempfile.mkdtemp(prefix="ticketloop-bench-sla-"))
     pg = EmbeddedPostgres(data / "pg", free_port())
     broker = EmbeddedBroker(free_port(), log_path=data / "broker.log")
-    proc: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = []
     try:
         say(f"PostgreSQL and the broker: starting (data in {data})")
         pg.start()
@@ -394,7 +396,6 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
         control = data / "clock.json"
         start = Phase("real time", time.time() + 3600, V0.timestamp(), 0.0)  # frozen at V0 until we start
         write_phase(control, start)
-        port = free_port()
         env = {
             **os.environ,
             "TICKETLOOP_SLA_DATABASE_URL": url,
@@ -403,23 +404,29 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
             "TICKETLOOP_SLA_CONSUMER_ENABLED": "false",
             "TICKETLOOP_LOG_LEVEL": "WARNING",
         }
-        log = (data / "sla.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ticketloop_embedded.bench_sla", str(control), str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        ports = [free_port() for _ in range(replicas)]
+        for n, port in enumerate(ports):
+            log = (data / f"sla-{n + 1}.log").open("wb")
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ticketloop_embedded.bench_sla", str(control), str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        say(f"sla: {replicas} process(es) sharing the due clocks")
         deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"sla did not get ready; see {data / 'sla.log'}")
-            time.sleep(0.2)
+        for port, proc in zip(ports, procs, strict=True):
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"sla did not get ready; see the logs in {data}")
+                time.sleep(0.2)
         phases: list[Phase] = []
         now = time.time()
         phases.append(Phase("real time", now, V0.timestamp(), 1.0))
@@ -447,16 +454,16 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
             say(f"  {still_due:,} cycles still due, {unsent:,} events not yet published")
             if still_due == 0 and unsent == 0:
                 break
-            if proc.poll() is not None:
-                raise RuntimeError(f"sla died; see {data / 'sla.log'}")
+            if any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"an sla process died; see the logs in {data}")
             time.sleep(5)
-        rss = peak_rss_mib(proc.pid)
+        rss = max(peak_rss_mib(p.pid) for p in procs)
         say("reading the breaches back")
         breaches = asyncio.run(read_breaches(platform, say))
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=30)
         broker.stop()
         pg.stop()
 
@@ -485,7 +492,8 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
         "breach_events": len(breaches),
         "missed": missed,
         "doubled": doubled,
-        "sla_peak_rss_mib": round(rss, 1),
+        "sla_replicas": replicas,
+        "sla_peak_rss_mib_per_process": round(rss, 1),
         "phases": {
             name: {
                 "breaches": len(values),
@@ -505,7 +513,7 @@ def bench_sla(*, clocks: int, real_seconds: float, fast_seconds: float, speed: f
             f"p99 {f['lateness_p99_s']}s, max {f['lateness_max_s']}s"
         )
     say(f"burst: {report['burst_breaches_per_second']} breaches/s sustained")
-    say(f"missed {missed}, doubled {doubled}; sla peak RSS {rss:.0f} MiB")
+    say(f"missed {missed}, doubled {doubled}; sla peak RSS {rss:.0f} MiB (largest of {replicas} process(es))")
     json_path.write_text(json.dumps(report, indent=2))
     say(f"figures written to {json_path}")
     return 0 if missed == 0 and doubled == 0 else 1
