@@ -209,6 +209,31 @@ async def test_waiting_on_the_customer_pauses_resolution_and_reports_the_paused_
     assert at(got["next_reply"]["due_at"]) == T0 + 105 * MIN
 
 
+async def test_a_plan_sets_the_resolution_deadline_and_resolve_follow_up_and_reopen_run_their_cycles(
+    sla: RunningService, platform: PlatformSettings
+) -> None:
+    story = Story()
+    plan = story.plan_committed(T0 + 20 * MIN, by=timedelta(hours=5))
+    await publish(platform, story.created(), story.replied(T0 + 5 * MIN), plan)
+    got = await cycles_when(sla, story.ticket_id, lambda c: c["plan"]["status"] == "met")
+    assert at(got["resolution"]["due_at"]) == T0 + 20 * MIN + timedelta(hours=5)  # the committed time
+    resolved_at = T0 + timedelta(hours=3)
+    await publish(platform, story.resolved(resolved_at, first_response_at=T0 + 5 * MIN))
+    got = await cycles_when(sla, story.ticket_id, lambda c: "follow_up" in c)
+    assert got["resolution"]["status"] == "met"
+    assert got["resolution"]["margin_seconds"] == (timedelta(hours=2, minutes=20)).total_seconds()
+    assert at(got["follow_up"]["due_at"]) == resolved_at + timedelta(hours=2)
+    assert got["periodic_update"]["status"] == "cancelled"
+    await publish(platform, story.followed_up(resolved_at + timedelta(hours=1), resolved_at=resolved_at))
+    await cycles_when(sla, story.ticket_id, lambda c: c["follow_up"]["status"] == "met")
+    reopened_at = T0 + timedelta(hours=6)
+    await publish(platform, story.reopened(reopened_at))
+    got = await cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["cycle"] == 2)
+    assert at(got["resolution"]["due_at"]) == reopened_at + timedelta(hours=24)  # the policy's time again
+    assert got["periodic_update"]["status"] == "running"
+    assert ("met", "follow_up") in await emitted(sla, ticket_id=story.ticket_id)
+
+
 # --- policies, calendars, segments -------------------------------------------------------------
 
 
