@@ -21,9 +21,12 @@ from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow
 from ticketloop_sla.policies.schemas import WEEKDAYS, CalendarIn, PolicyIn
 
 _CACHE: dict[str, tuple[float, Rules]] = {}
+_CHECK_UNTIL: dict[str, float] = {}
 # How long the rules in memory are trusted before their version is read again: a change made
-# through another replica reaches this one within that time (one made here, at once).
+# through another replica reaches this one within that time. After a change made here, the
+# version is read on every use for a while, since the change commits after `forget` is called.
 RULES_TTL_SECONDS = 1.0
+CHECK_AFTER_CHANGE_SECONDS = 5.0
 
 
 async def rules(session: AsyncSession, *, key: str) -> Rules:
@@ -32,7 +35,7 @@ async def rules(session: AsyncSession, *, key: str) -> Rules:
     in one process never share rules."""
     checked, cached = _CACHE.get(key, (0.0, None))
     now = time.monotonic()
-    if cached is not None and now - checked < RULES_TTL_SECONDS:
+    if cached is not None and now - checked < RULES_TTL_SECONDS and now > _CHECK_UNTIL.get(key, 0.0):
         return cached
     current = await repository.version(session)
     if cached is None or cached.version != current:
@@ -42,8 +45,9 @@ async def rules(session: AsyncSession, *, key: str) -> Rules:
 
 
 def forget(key: str) -> None:
-    """Drop the cached rules after a change made in this process."""
+    """A change is being made in this process: check the version on every use for a while."""
     _CACHE.pop(key, None)
+    _CHECK_UNTIL[key] = time.monotonic() + CHECK_AFTER_CHANGE_SECONDS
 
 
 def _check_version(row_version: int | None, if_match: int | None, what: str) -> None:
