@@ -148,3 +148,31 @@ async def test_an_inconsistent_organisation_is_refused_whole(
     assert r.status_code == 422
     assert fragment in str(r.json()["error"]["details"])
     assert (await routing.client.get("/v1/organisation", headers=agent_headers())).json() == before
+
+
+async def test_replicas_starting_together_seed_the_organisation_once(
+    new_database: Callable[[str], Awaitable[str]],
+) -> None:
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from ticketloop_routing.organisation.models import Department
+    from ticketloop_routing.organisation.service import load_if_empty
+    from ticketloop_shared.db import make_engine, make_sessionmaker, transaction
+
+    engine = make_engine(await new_database("routing"))
+    sessions = make_sessionmaker(engine)
+    path = RoutingSettings().organisation_file
+
+    async def start() -> bool:
+        async with transaction(sessions) as session:
+            return await load_if_empty(session, path)
+
+    try:
+        seeded = await asyncio.gather(*(start() for _ in range(4)))
+        assert sorted(seeded) == [False, False, False, True]
+        async with sessions() as session:
+            assert (await session.scalar(select(func.count()).select_from(Department)) or 0) > 0
+    finally:
+        await engine.dispose()

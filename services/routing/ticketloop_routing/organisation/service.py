@@ -210,7 +210,9 @@ def _changes(before: Organisation, after: Organisation) -> dict[str, Any]:
 
 
 async def load_if_empty(session: AsyncSession, path: Path, *, at: datetime | None = None) -> bool:
-    """Seed from the file on first start; later starts keep what admins changed."""
+    """Seed from the file on first start; later starts keep what admins changed. Replicas
+    starting together seed once: the organisation lock is taken before looking."""
+    await repository.lock(session)
     if await repository.has_departments(session):
         return False
     await replace(session, read_file(path), at=at or utcnow())
