@@ -202,3 +202,20 @@ async def assign_in_intake(
         return bool((r.json().get("assignee") or {}).get("agent_id") == agent)
 
     await eventually(shown)
+
+
+async def sla_cycles_when(
+    sla: RunningService, ticket_id: Any, check: Callable[[dict[str, dict[str, Any]]], bool]
+) -> dict[str, dict[str, Any]]:
+    """The ticket's current SLA cycles by metric, as `GET /v1/tickets/{id}/sla` shows them, once
+    `check` holds (sla's consumer and timer work asynchronously)."""
+
+    async def probe() -> dict[str, dict[str, Any]] | None:
+        r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
+        if r.status_code != 200:
+            return None
+        got = {c["clock"]: c for c in r.json()["clocks"] if c["current"]}
+        return got if check(got) else None
+
+    result: dict[str, dict[str, Any]] = await eventually(probe)
+    return result

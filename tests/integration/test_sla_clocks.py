@@ -14,7 +14,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.builders import T0, Story
-from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, read_events, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    eventually,
+    publish,
+    read_events,
+    serve,
+    sla_cycles_when,
+)
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import Topics
 from ticketloop_shared.settings import PlatformSettings
@@ -58,22 +67,6 @@ async def cycles(sla: RunningService, ticket_id: UUID) -> dict[str, dict[str, An
     return {c["clock"]: c for c in r.json()["clocks"] if c["current"]}
 
 
-async def cycles_when(
-    sla: RunningService, ticket_id: UUID, check: Callable[[dict[str, dict[str, Any]]], bool]
-) -> dict[str, dict[str, Any]]:
-    """The ticket's current cycles once `check` holds (the consumer and timer work asynchronously)."""
-
-    async def probe() -> dict[str, dict[str, Any]] | None:
-        r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
-        if r.status_code != 200:
-            return None
-        got = {c["clock"]: c for c in r.json()["clocks"] if c["current"]}
-        return got if check(got) else None
-
-    result: dict[str, dict[str, Any]] = await eventually(probe)
-    return result
-
-
 async def emitted(sla: RunningService, *, ticket_id: UUID | None = None) -> list[tuple[str, str]]:
     """(type, clock) of every announcement sla wrote to its outbox, in order (the deadline
     publications, `sla.clocks_changed`, left out)."""
@@ -103,14 +96,14 @@ async def test_a_new_ticket_runs_every_metric_and_publishes_its_deadlines(
     web, phone = Story(channel="web"), Story(channel="phone")
     await publish(platform, web.created(), phone.created())
 
-    got = await cycles_when(sla, web.ticket_id, lambda c: "resolution" in c)
+    got = await sla_cycles_when(sla, web.ticket_id, lambda c: "resolution" in c)
     assert set(got) == {"acknowledgement", "first_response", "plan", "resolution", "periodic_update"}
     assert at(got["acknowledgement"]["due_at"]) == T0 + 10 * MIN
     assert at(got["first_response"]["due_at"]) == T0 + 15 * MIN
     assert got["first_response"]["remaining_seconds"] == 900
     assert at(got["plan"]["due_at"]) == T0 + 120 * MIN
     assert at(got["periodic_update"]["due_at"]) == T0 + timedelta(hours=24)
-    voice = await cycles_when(sla, phone.ticket_id, lambda c: "live_access" in c)
+    voice = await sla_cycles_when(sla, phone.ticket_id, lambda c: "live_access" in c)
     assert at(voice["first_response"]["due_at"]) == T0 + 3 * MIN
     assert at(voice["live_access"]["due_at"]) == T0 + timedelta(seconds=30)
     r = await sla.client.get(f"/v1/tickets/{phone.ticket_id}/sla", headers=agent_headers())
@@ -130,7 +123,7 @@ async def test_a_reply_in_time_is_met_once_even_when_delivered_twice(
     story = Story()
     reply = story.replied(T0 + 9 * MIN)
     await publish(platform, story.created(), reply, reply, story.assigned(T0 + 15 * MIN))
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["status"] == "met")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["status"] == "met")
     assert got["first_response"]["margin_seconds"] == 360
     assert at(got["first_response"]["stopped_at"]) == T0 + 9 * MIN
     assert got["periodic_update"]["cycle"] == 2  # the reply was an update: the next cycle runs from it
@@ -147,7 +140,7 @@ async def test_a_reply_arriving_before_the_ticket_still_ends_with_the_right_cloc
 ) -> None:
     story = Story()
     await publish(platform, story.replied(T0 + 5 * MIN), story.created())
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["status"] == "met")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["status"] == "met")
     assert at(got["first_response"]["started_at"]) == T0
     assert got["resolution"]["status"] == "running"
 
@@ -157,14 +150,14 @@ async def test_the_timer_warns_breaches_and_escalates_at_the_injected_instant_ea
 ) -> None:
     story = Story(channel="email")
     await publish(platform, story.created())
-    await cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+    await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
     due = T0 + 10 * MIN  # acknowledgement, the first to fall due
 
     clock.set(due - timedelta(seconds=1))
     await eventually(lambda: _announced(sla, story, "warning", "acknowledgement"))
     assert ("breached", "acknowledgement") not in await emitted(sla)
     clock.set(due)
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["acknowledgement"]["status"] == "breached")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["acknowledgement"]["status"] == "breached")
     assert at(got["acknowledgement"]["breached_at"]) == due
     clock.set(due + 20 * MIN)  # first response breached too; acknowledgement's group step at 150 %
     await eventually(lambda: _announced(sla, story, "breached", "first_response"))
@@ -196,13 +189,13 @@ async def test_waiting_on_the_customer_pauses_resolution_and_reports_the_paused_
         story.created(),
         story.status_changed(T0 + 30 * MIN, "in_progress", "waiting_on_customer", action="wait"),
     )
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["status"] == "paused")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["status"] == "paused")
     assert got["resolution"]["due_at"] is None
     assert got["periodic_update"]["status"] == "running"
     await publish(platform, story.message_received(T0 + 90 * MIN))  # intake moves it back in progress
     await publish(platform, story.status_changed(T0 + 90 * MIN, "waiting_on_customer", "in_progress", action="message"))
     clock.set(T0 + 100 * MIN)
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["status"] == "running")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["status"] == "running")
     assert got["resolution"]["paused_seconds"] == 3600
     assert at(got["resolution"]["due_at"]) == T0 + timedelta(hours=25)
     assert got["resolution"]["elapsed_seconds"] == 40 * 60
@@ -215,20 +208,20 @@ async def test_a_plan_sets_the_resolution_deadline_and_resolve_follow_up_and_reo
     story = Story()
     plan = story.plan_committed(T0 + 20 * MIN, by=timedelta(hours=5))
     await publish(platform, story.created(), story.replied(T0 + 5 * MIN), plan)
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["plan"]["status"] == "met")
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["plan"]["status"] == "met")
     assert at(got["resolution"]["due_at"]) == T0 + 20 * MIN + timedelta(hours=5)  # the committed time
     resolved_at = T0 + timedelta(hours=3)
     await publish(platform, story.resolved(resolved_at, first_response_at=T0 + 5 * MIN))
-    got = await cycles_when(sla, story.ticket_id, lambda c: "follow_up" in c)
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: "follow_up" in c)
     assert got["resolution"]["status"] == "met"
     assert got["resolution"]["margin_seconds"] == (timedelta(hours=2, minutes=20)).total_seconds()
     assert at(got["follow_up"]["due_at"]) == resolved_at + timedelta(hours=2)
     assert got["periodic_update"]["status"] == "cancelled"
     await publish(platform, story.followed_up(resolved_at + timedelta(hours=1), resolved_at=resolved_at))
-    await cycles_when(sla, story.ticket_id, lambda c: c["follow_up"]["status"] == "met")
+    await sla_cycles_when(sla, story.ticket_id, lambda c: c["follow_up"]["status"] == "met")
     reopened_at = T0 + timedelta(hours=6)
     await publish(platform, story.reopened(reopened_at))
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["cycle"] == 2)
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["cycle"] == 2)
     assert at(got["resolution"]["due_at"]) == reopened_at + timedelta(hours=24)  # the policy's time again
     assert got["periodic_update"]["status"] == "running"
     assert ("met", "follow_up") in await emitted(sla, ticket_id=story.ticket_id)
@@ -257,14 +250,14 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
 ) -> None:
     story = Story()
     await publish(platform, story.created())
-    await cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+    await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
     clock.set(T0 + 30 * MIN)
     current = await sla.client.get("/v1/policies/default", headers=agent_headers())
     etag = current.headers["etag"]
     r = await sla.client.put("/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag})
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["target_seconds"] == 3600)
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["target_seconds"] == 3600)
     assert at(got["resolution"]["due_at"]) == T0 + 60 * MIN
     assert got["acknowledgement"]["status"] == "breached"  # a past breach stands
     assert got["periodic_update"]["status"] == "cancelled"  # no longer measured under the new policy
@@ -291,16 +284,16 @@ async def test_a_segment_change_moves_the_customers_open_tickets_to_the_matching
     assert (await sla.client.put("/v1/policies/vip", json=vip, headers=admin_headers())).status_code == 201
     story = Story()
     await publish(platform, story.created())
-    await cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+    await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
     clock.set(T0 + 2 * MIN)
     await publish(platform, story.segment_changed(T0 + 2 * MIN))
-    got = await cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["target_seconds"] == 300)
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["target_seconds"] == 300)
     assert at(got["first_response"]["due_at"]) == T0 + 5 * MIN
     r = await sla.client.get(f"/v1/tickets/{story.ticket_id}/sla", headers=agent_headers())
     assert r.json()["policy"]["id"] == "vip"
     other = Story(customer_id=story.customer_id)
     await publish(platform, other.created())  # the customer's next ticket starts under it
-    got = await cycles_when(sla, other.ticket_id, lambda c: "first_response" in c)
+    got = await sla_cycles_when(sla, other.ticket_id, lambda c: "first_response" in c)
     assert got["first_response"]["target_seconds"] == 300
 
 
@@ -344,7 +337,7 @@ async def test_a_business_calendar_with_an_imported_holiday_carries_a_deadline_t
     clock.set(friday)
     story = Story(created_at=friday)
     await publish(platform, story.created())
-    got = await cycles_when(sla, story.ticket_id, lambda c: "plan" in c)
+    got = await sla_cycles_when(sla, story.ticket_id, lambda c: "plan" in c)
     # Friday 17:00–18:00, Monday is the holiday, Tuesday 09:00–10:00 (08:00–09:00 UTC).
     assert at(got["plan"]["due_at"]) == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
     assert got["plan"]["calendar"] == "berlin"
@@ -355,7 +348,7 @@ async def test_breaches_are_listed_by_metric_and_department_and_the_due_view_sho
 ) -> None:
     story, other = Story(), Story()
     await publish(platform, story.created(), story.assigned(T0 + 11 * MIN), other.created())
-    await cycles_when(sla, story.ticket_id, lambda c: c["acknowledgement"]["status"] != "running")
+    await sla_cycles_when(sla, story.ticket_id, lambda c: c["acknowledgement"]["status"] != "running")
     clock.set(T0 + 12 * MIN)
     await eventually(lambda: _announced(sla, other, "breached", "acknowledgement"))
     r = await sla.client.get("/v1/clocks/due?within=PT5M", headers=agent_headers())

@@ -20,6 +20,7 @@ from tests.support import (
     eventually,
     publish,
     serve,
+    sla_cycles_when,
 )
 from ticketloop_intake.app import create_app as create_intake
 from ticketloop_intake.settings import IntakeSettings
@@ -75,20 +76,6 @@ async def sla_state(sla: RunningService, ticket_id: str) -> dict[str, Any]:
     return body
 
 
-async def current_when(
-    sla: RunningService, ticket_id: str, check: Callable[[dict[str, dict[str, Any]]], bool]
-) -> dict[str, dict[str, Any]]:
-    async def probe() -> dict[str, dict[str, Any]] | None:
-        r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
-        if r.status_code != 200:
-            return None
-        got = {c["clock"]: c for c in r.json()["clocks"] if c["current"]}
-        return got if check(got) else None
-
-    result: dict[str, dict[str, Any]] = await eventually(probe)
-    return result
-
-
 def due(clocks: dict[str, dict[str, Any]]) -> dict[str, datetime | None]:
     return {k: at(c["due_at"]) for k, c in clocks.items()}
 
@@ -116,7 +103,7 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         assert r.status_code == 201, r.text
         ticket = r.json()
         tid = ticket["id"]
-        clocks = await current_when(sla, tid, lambda c: "resolution" in c)
+        clocks = await sla_cycles_when(sla, tid, lambda c: "resolution" in c)
         assert due(clocks) == {
             "acknowledgement": utc(FRIDAY, 15, 40),
             "first_response": utc(FRIDAY, 15, 45),  # 16:45 Berlin
@@ -140,19 +127,19 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         )
         await publish(platform, story.assigned(utc(FRIDAY, 15, 35), agent="agent-test"))
         await eventually(lambda: _owned(intake, tid))
-        await current_when(sla, tid, lambda c: c["acknowledgement"]["status"] == "met")
+        await sla_cycles_when(sla, tid, lambda c: c["acknowledgement"]["status"] == "met")
         clock.set(utc(FRIDAY, 15, 40))
         r = await intake.client.post(
             f"/v1/tickets/{tid}/replies", json={"body": "Looking into it"}, headers=agent_headers()
         )
         assert r.status_code == 201, r.text
-        await current_when(sla, tid, lambda c: c["first_response"]["status"] == "met")
+        await sla_cycles_when(sla, tid, lambda c: c["first_response"]["status"] == "met")
         clock.set(utc(FRIDAY, 16, 0))
         r = await intake.client.post(
             f"/v1/tickets/{tid}/waiting", json={"body": "Which card was charged?"}, headers=agent_headers()
         )
         assert r.status_code == 200, r.text
-        clocks = await current_when(sla, tid, lambda c: c["resolution"]["status"] == "paused")
+        clocks = await sla_cycles_when(sla, tid, lambda c: c["resolution"]["status"] == "paused")
         assert clocks["acknowledgement"]["status"] == clocks["first_response"]["status"] == "met"
         assert clocks["first_response"]["margin_seconds"] == 300
         assert clocks["plan"]["due_at"] is None and clocks["plan"]["elapsed_seconds"] == 30 * 60
@@ -163,7 +150,7 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
             f"/v1/tickets/{tid}/messages", json={"body": "The Visa one"}, headers=channel_headers()
         )
         assert r.status_code == 201, r.text
-        clocks = await current_when(
+        clocks = await sla_cycles_when(
             sla,
             tid,
             lambda c: (
@@ -185,7 +172,7 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
             f"/v1/tickets/{tid}", json={"category": "product_quality"}, headers=agent_headers()
         )
         assert r.status_code == 200, r.text
-        clocks = await current_when(sla, tid, lambda c: c["resolution"]["target_seconds"] == 960 * 60)
+        clocks = await sla_cycles_when(sla, tid, lambda c: c["resolution"]["target_seconds"] == 960 * 60)
         assert (await sla_state(sla, tid))["policy"]["id"] == "technical"
         assert due(clocks)["resolution"] == datetime(2026, 3, 11, 14, 30, tzinfo=UTC)  # 40 used, 920 left
         assert due(clocks)["plan"] == utc(TUESDAY, 9, 30)
@@ -195,7 +182,7 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
             f"/v1/tickets/{tid}/replies", json={"body": "A fix is coming"}, headers=agent_headers()
         )
         assert r.status_code == 201, r.text
-        clocks = await current_when(sla, tid, lambda c: c["next_reply"]["status"] == "met")
+        clocks = await sla_cycles_when(sla, tid, lambda c: c["next_reply"]["status"] == "met")
         assert clocks["next_reply"]["margin_seconds"] == 180
 
         async def final() -> dict[str, Any] | None:
