@@ -12,6 +12,9 @@ from typing import Any, TypeVar
 from ticketloop_shared.events import (
     AssignmentCandidate,
     AssignmentReason,
+    CareTaskDue,
+    CareTaskDueData,
+    CareTaskKind,
     CareWaitExceeded,
     CareWaitExceededData,
     ClockKind,
@@ -21,8 +24,12 @@ from ticketloop_shared.events import (
     CustomerSegmentChangedData,
     Envelope,
     EscalationTarget,
+    FeedbackLowScore,
     FeedbackReceived,
     FeedbackReceivedData,
+    FeedbackReceivedV2,
+    FeedbackReceivedV2Data,
+    LowScoreData,
     SlaBreached,
     SlaBreachedData,
     SlaClocksChanged,
@@ -34,6 +41,11 @@ from ticketloop_shared.events import (
     SlaWarning,
     SlaWarningData,
     StaffTokenRevoked,
+    SurveyCancelled,
+    SurveyCancelledData,
+    SurveyKind,
+    SurveyReminded,
+    SurveyRemindedData,
     SurveySent,
     SurveySentData,
     SurveySentV2,
@@ -374,6 +386,80 @@ class Story:
         )
         return _event(FeedbackReceived, data, source="feedback", time=when)
 
+    def answered_v2(
+        self, when: datetime, *, csat: int | None = 5, kind: SurveyKind = SurveyKind.TICKET, **scores: Any
+    ) -> FeedbackReceivedV2:
+        """`feedback.received.v2` from feedback (`scores`: `nps`, `dimensions`…)."""
+        data = FeedbackReceivedV2Data(
+            survey_id=new_id(),
+            ticket_id=self.ticket_id if kind is SurveyKind.TICKET else None,
+            customer_id=self.customer_id,
+            kind=kind,
+            template_id=kind.value,
+            csat=csat,
+            answered_at=when,
+            **scores,
+        )
+        event = build_event(data, source="feedback", time=when, subject=data.ticket_id or self.customer_id)
+        assert isinstance(event, FeedbackReceivedV2)
+        return event
+
+    def survey_cancelled(self, when: datetime) -> SurveyCancelled:
+        """`feedback.survey_cancelled` from feedback: the ticket reopened before its survey was answered."""
+        data = SurveyCancelledData(
+            survey_id=new_id(),
+            ticket_id=self.ticket_id,
+            customer_id=self.customer_id,
+            kind=SurveyKind.TICKET,
+            reason="reopened",
+            cancelled_at=when,
+        )
+        return _event(SurveyCancelled, data, source="feedback", time=when, cause=self.reopened(when))
+
+    def survey_reminded(self, when: datetime) -> SurveyReminded:
+        """`feedback.survey_reminded` from feedback's timer."""
+        data = SurveyRemindedData(
+            survey_id=new_id(),
+            ticket_id=self.ticket_id,
+            customer_id=self.customer_id,
+            kind=SurveyKind.TICKET,
+            channel="email",
+            reminded_at=when,
+            expires_at=when + timedelta(days=13),
+        )
+        return _event(SurveyReminded, data, source="feedback", time=when)
+
+    def low_score(self, when: datetime, *, csat: int = 1) -> FeedbackLowScore:
+        """`feedback.low_score` from feedback: this ticket's survey scored `csat`."""
+        data = LowScoreData(
+            survey_id=new_id(),
+            ticket_id=self.ticket_id,
+            customer_id=self.customer_id,
+            kind=SurveyKind.TICKET,
+            reasons=["csat"],
+            csat=csat,
+            category=self.category,
+            preferred_channel="phone",
+            answered_at=when,
+        )
+        return _event(FeedbackLowScore, data, source="feedback", time=when)
+
+    def care_task_due(self, when: datetime, *, segment: str = "churn_risk") -> CareTaskDue:
+        """`care.task_due` from retrospective: a cadence contact with this ticket's customer."""
+        data = CareTaskDueData(
+            task_id=new_id(),
+            customer_id=self.customer_id,
+            kind=CareTaskKind.CADENCE,
+            rule=segment,
+            segment=segment,
+            category="service_attitude",
+            preferred_channel="phone",
+            due_at=when,
+        )
+        event = build_event(data, source="retrospective", time=when, subject=self.customer_id)
+        assert isinstance(event, CareTaskDue)
+        return event
+
     def every_event(self) -> list[Envelope]:
         """One of each event type about this ticket, in the order they would happen."""
         t = self.created_at
@@ -400,14 +486,19 @@ class Story:
             self.followed_up(resolved + timedelta(hours=1), resolved_at=resolved),
             self.survey_sent_v1(resolved),
             self.survey_sent(resolved),
+            self.survey_reminded(resolved + timedelta(hours=1)),
             self.answered(t + timedelta(hours=5)),
+            self.answered_v2(t + timedelta(hours=5), csat=2),
+            self.low_score(t + timedelta(hours=5), csat=2),
             self.repeat_contact(t + timedelta(hours=6), reopened=True),
             self.reopened(t + timedelta(hours=6), reason="repeat_contact"),
+            self.survey_cancelled(t + timedelta(hours=6)),
             self.recategorised(t + timedelta(hours=6, minutes=5)),
             self.reassigned(t + timedelta(hours=6, minutes=6)),
             self.resolved(t + timedelta(hours=7), first_response_at=first),
             self.closed(t + timedelta(days=1), resolved_at=t + timedelta(hours=7)),
             create_wait_exceeded(t + timedelta(hours=8)),
+            self.care_task_due(t + timedelta(hours=8)),
             create_token_revoked(t + timedelta(hours=9)),
         ]
 

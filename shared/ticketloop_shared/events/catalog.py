@@ -45,6 +45,11 @@ class EventType(StrEnum):
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
     FEEDBACK_SURVEY_SENT_V2 = "feedback.survey_sent.v2"
     FEEDBACK_RECEIVED = "feedback.received.v1"
+    FEEDBACK_RECEIVED_V2 = "feedback.received.v2"
+    FEEDBACK_SURVEY_CANCELLED = "feedback.survey_cancelled.v1"
+    FEEDBACK_SURVEY_REMINDED = "feedback.survey_reminded.v1"
+    FEEDBACK_LOW_SCORE = "feedback.low_score.v1"
+    CARE_TASK_DUE = "care.task_due.v1"
     STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
 
 
@@ -67,6 +72,15 @@ class TicketRef(Payload):
     created_at: AwareDatetime
 
 
+class TicketOrigin(StrEnum):
+    """Why a ticket exists: a customer reported it, or the loop opened it itself (channel
+    `proactive`): to win back a customer who gave a low score, or for a care contact."""
+
+    CUSTOMER = "customer"
+    RECOVERY = "recovery"
+    CARE = "care"
+
+
 class TicketCreatedData(TicketRef):
     """Payload of `ticket.created`."""
 
@@ -79,6 +93,13 @@ class TicketCreatedData(TicketRef):
     # The customer is waiting in a live session (a chat or messaging conversation, a call):
     # sla runs the 30-second access clock. Phone tickets are live whatever this says.
     live_session: bool = False
+    # The channel the customer wants to be contacted on (surveys, care contacts).
+    customer_preferred_channel: str | None = None
+    origin: TicketOrigin = TicketOrigin.CUSTOMER
+    # A recovery ticket: the survey whose low score opened it; a care ticket: its care task.
+    origin_id: str | None = None
+    # A recovery ticket: the ticket the low score was about (none for a relationship survey).
+    linked_ticket_id: UUID | None = None
 
 
 class AssignmentCandidate(Payload):
@@ -258,6 +279,11 @@ class TicketResolvedData(TicketRef):
     # Solved by a knowledge-base article the customer read (no agent involved).
     self_service: bool = False
     article_id: UUID | None = None
+    # Repeated from `ticket.created`, so feedback surveys on the right channel and knows a care
+    # contact (not surveyed) from a problem (surveyed) without reading every created ticket.
+    customer_preferred_channel: str | None = None
+    origin: TicketOrigin = TicketOrigin.CUSTOMER
+    origin_id: str | None = None
 
 
 class ClockKind(StrEnum):
@@ -374,6 +400,33 @@ class CustomerSegmentChangedData(Payload):
     previous_segment: str | None = None
     reasons: list[str] = Field(default_factory=list)
     changed_at: AwareDatetime
+    # What consumers time their own rules on (feedback: the new customer's survey one week after
+    # the first cooperation; care contacts on the preferred channel).
+    customer_since: date | None = None
+    first_seen_at: AwareDatetime | None = None
+    preferred_channel: str | None = None
+
+
+class CareTaskKind(StrEnum):
+    """Why a care contact is due: the segment's contact cadence, or an anticipation rule."""
+
+    CADENCE = "cadence"
+    ANTICIPATION = "anticipation"
+
+
+class CareTaskDueData(Payload):
+    """Payload of `care.task_due`: a proactive contact with the customer is due now. `rule` names
+    the cadence (the segment) or the anticipation rule; `category` is what intake files the
+    proactive ticket under."""
+
+    task_id: UUID
+    customer_id: str
+    kind: CareTaskKind
+    rule: str
+    segment: str
+    category: str
+    preferred_channel: str | None = None
+    due_at: AwareDatetime
 
 
 class TokenRevokedData(Payload):
@@ -399,13 +452,54 @@ class SurveySentData(Payload):
     expires_at: AwareDatetime
 
 
+class SurveyKind(StrEnum):
+    """Which survey: the per-ticket one after a resolution, the relationship survey of a new
+    customer (a week after the first cooperation) or of a high-value one (each quarter end)."""
+
+    TICKET = "ticket"
+    ONBOARDING = "onboarding"
+    QUARTERLY = "quarterly"
+
+
 class SurveySentV2Data(Payload):
-    """Payload of `feedback.survey_sent.v2`: the survey exists and awaits delivery. The link is
-    not here; a delivery system fetches it with a notifier token from `/v1/survey-deliveries`."""
+    """Payload of `feedback.survey_sent.v2`: the survey is due and awaits delivery. The link is
+    not here; a delivery system fetches it with a notifier token from `/v1/survey-deliveries`.
+    A relationship survey has no ticket."""
 
     survey_id: UUID
-    ticket_id: UUID
+    ticket_id: UUID | None
     customer_id: str
+    expires_at: AwareDatetime
+    kind: SurveyKind = SurveyKind.TICKET
+    template_id: str | None = None
+    # The customer's preferred channel, the one to deliver on (null: the channel's own default).
+    channel: str | None = None
+    sent_at: AwareDatetime | None = None
+
+
+class SurveyCancelledData(Payload):
+    """Payload of `feedback.survey_cancelled`: a pending or unanswered survey will not be asked
+    (`reason`: `reopened` when its ticket reopened, `segment_left` when the customer left the
+    segment it was for)."""
+
+    survey_id: UUID
+    ticket_id: UUID | None
+    customer_id: str
+    kind: SurveyKind
+    reason: str
+    cancelled_at: AwareDatetime
+
+
+class SurveyRemindedData(Payload):
+    """Payload of `feedback.survey_reminded`: the one reminder of a survey still unanswered; the
+    link is back on the delivery list."""
+
+    survey_id: UUID
+    ticket_id: UUID | None
+    customer_id: str
+    kind: SurveyKind
+    channel: str | None = None
+    reminded_at: AwareDatetime
     expires_at: AwareDatetime
 
 
@@ -418,6 +512,53 @@ class FeedbackReceivedData(Payload):
     csat: int = Field(ge=1, le=5)
     nps: int = Field(ge=0, le=10)
     has_comment: bool
+    answered_at: AwareDatetime
+
+
+class Dimension(StrEnum):
+    """The relationship survey's dimension scores (1–10)."""
+
+    QUALITY = "quality"
+    RESPONSE_SPEED = "response_speed"
+    RESOLUTION = "resolution"
+    CARE = "care"
+    OVERALL = "overall"
+
+
+class FeedbackReceivedV2Data(Payload):
+    """Payload of `feedback.received.v2`: the scores of one answer, whatever survey it was (the
+    texts stay in the feedback store). `csat` is the per-ticket 1–5; `dimensions` the
+    relationship survey's 1–10 scores; each is absent when the template did not ask it or the
+    customer skipped an optional question."""
+
+    survey_id: UUID
+    ticket_id: UUID | None
+    customer_id: str
+    kind: SurveyKind
+    template_id: str
+    csat: int | None = Field(default=None, ge=1, le=5)
+    nps: int | None = Field(default=None, ge=0, le=10)
+    dimensions: dict[Dimension, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+    has_comment: bool = False
+    contact_ok: bool | None = None
+    answered_at: AwareDatetime
+
+
+class LowScoreData(Payload):
+    """Payload of `feedback.low_score`: an answer at or under a low-score threshold; intake opens
+    a recovery ticket. `reasons` names each threshold crossed (`csat`, `overall`, `nps`)."""
+
+    survey_id: UUID
+    ticket_id: UUID | None
+    customer_id: str
+    kind: SurveyKind
+    reasons: list[str]
+    csat: int | None = None
+    overall: int | None = None
+    nps: int | None = None
+    # The category of the ticket the survey was about, for the recovery ticket.
+    category: str | None = None
+    preferred_channel: str | None = None
     answered_at: AwareDatetime
 
 
@@ -487,7 +628,8 @@ class SlaClocksChanged(Envelope):
 
 
 class CustomerSegmentChanged(Envelope):
-    """Emitted when a customer's segment changes (keyed by customer id); sla matches policies on it."""
+    """Emitted by retrospective when a customer's segment changes (keyed by customer id): routing
+    ranks VIPs first, sla matches policies on it, feedback times relationship surveys by it."""
 
     type: Literal[EventType.CUSTOMER_SEGMENT_CHANGED] = EventType.CUSTOMER_SEGMENT_CHANGED
     data: CustomerSegmentChangedData
@@ -519,10 +661,50 @@ class SurveySentV2(Envelope):
 
 
 class FeedbackReceived(Envelope):
-    """Emitted by feedback when a customer answers a survey."""
+    """Emitted by feedback (until v2 replaced it) when a customer answered a ticket survey."""
+
+    model_config = ConfigDict(json_schema_extra={"deprecated": True})
 
     type: Literal[EventType.FEEDBACK_RECEIVED] = EventType.FEEDBACK_RECEIVED
     data: FeedbackReceivedData
+
+
+class FeedbackReceivedV2(Envelope):
+    """Emitted by feedback when a customer answers any survey (per-ticket or relationship)."""
+
+    type: Literal[EventType.FEEDBACK_RECEIVED_V2] = EventType.FEEDBACK_RECEIVED_V2
+    data: FeedbackReceivedV2Data
+
+
+class SurveyCancelled(Envelope):
+    """Emitted by feedback when a pending or unanswered survey is withdrawn (its ticket reopened,
+    or its customer left the segment it was for)."""
+
+    type: Literal[EventType.FEEDBACK_SURVEY_CANCELLED] = EventType.FEEDBACK_SURVEY_CANCELLED
+    data: SurveyCancelledData
+
+
+class SurveyReminded(Envelope):
+    """Emitted by feedback once per survey left unanswered past the reminder delay."""
+
+    type: Literal[EventType.FEEDBACK_SURVEY_REMINDED] = EventType.FEEDBACK_SURVEY_REMINDED
+    data: SurveyRemindedData
+
+
+class FeedbackLowScore(Envelope):
+    """Emitted by feedback with `feedback.received` when an answer is at or under a low-score
+    threshold: intake opens a recovery ticket so a person calls the customer back."""
+
+    type: Literal[EventType.FEEDBACK_LOW_SCORE] = EventType.FEEDBACK_LOW_SCORE
+    data: LowScoreData
+
+
+class CareTaskDue(Envelope):
+    """Emitted by retrospective when a care contact falls due (a segment's cadence or an
+    anticipation rule); intake opens a proactive ticket for it."""
+
+    type: Literal[EventType.CARE_TASK_DUE] = EventType.CARE_TASK_DUE
+    data: CareTaskDueData
 
 
 class TicketStatusChanged(Envelope):
@@ -646,6 +828,11 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SurveySent,
     SurveySentV2,
     FeedbackReceived,
+    FeedbackReceivedV2,
+    SurveyCancelled,
+    SurveyReminded,
+    FeedbackLowScore,
+    CareTaskDue,
     StaffTokenRevoked,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
@@ -691,6 +878,11 @@ AnyEvent = Annotated[
     | SurveySent
     | SurveySentV2
     | FeedbackReceived
+    | FeedbackReceivedV2
+    | SurveyCancelled
+    | SurveyReminded
+    | FeedbackLowScore
+    | CareTaskDue
     | StaffTokenRevoked,
     Field(discriminator="type"),
 ]
