@@ -68,6 +68,8 @@ async def test_every_sample_event_is_accepted_by_every_consumer(
     sessions = make_sessionmaker(engine)
     outbox = Outbox(messaging.outbox, Topics(platform.topic_prefix))
     clock = FrozenClock(T0 + timedelta(hours=6))
+    # intake's handlers number and seal the tickets they open through its autocommit pool.
+    pool = await make_statement_pool(settings.database_url, size=1) if service == "intake" else None
     try:
         story = await _story_known_to(service, settings, sessions, outbox, clock)
         by_type = all_handlers(handlers, messaging)
@@ -79,7 +81,7 @@ async def test_every_sample_event_is_accepted_by_every_consumer(
                 continue
             wire = parse_event(json.loads(sample.to_json()))  # exactly what the consumer decodes
             async with unit_of_work(
-                sessions, outbox=outbox, clock=clock, settings=settings, source=service, cause=wire
+                sessions, outbox=outbox, clock=clock, settings=settings, source=service, cause=wire, statements=pool
             ) as uow:
                 await handler(uow, wire)
                 emitted.extend(uow.events)
@@ -91,6 +93,8 @@ async def test_every_sample_event_is_accepted_by_every_consumer(
             written = await conn.scalar(select(func.count()).select_from(messaging.outbox))
         assert (written or 0) >= len(emitted)
     finally:
+        if pool is not None:
+            await pool.close()
         await engine.dispose()
 
 

@@ -10,11 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from tests.builders import T0, Story
 from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, read_events, serve
 from ticketloop_routing.app import create_app
 from ticketloop_routing.assignments import scheduled
+from ticketloop_routing.customers.models import CustomerSegment
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.auth import Role
 from ticketloop_shared.clock import FrozenClock
@@ -330,6 +332,41 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
     assert (await routing.client.delete(url, headers=admin_headers())).status_code == 204
     gone = await routing.client.delete(url, headers=admin_headers())
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "account_manager_not_found")
+
+
+async def test_an_announced_segment_ranks_the_customers_next_ticket(
+    routing: RunningService, platform: PlatformSettings
+) -> None:
+    """retrospective's `customer.segment_changed` overrides what one ticket suggests: a customer
+    who crossed into high-value is served first and by their account manager from the next
+    ticket on, and a churn-risk customer (which no ticket can show) is ranked as one."""
+    before = await created(routing, platform, Story(customer_id="cust-rising"))
+    assert before["segment"] == "potential"
+    r = await routing.client.put(
+        "/v1/account-managers/cust-rising", json={"agent_id": "desk-2"}, headers=admin_headers()
+    )
+    assert r.status_code == 200
+    rising = Story(customer_id="cust-rising")
+    await publish(platform, rising.segment_changed(T0 + timedelta(hours=1), segment="high_value"))
+    # An older announcement arriving late does not undo the newer one.
+    await publish(platform, rising.segment_changed(T0, segment="new"))
+    at_risk = Story(customer_id="cust-leaving")
+    await publish(platform, at_risk.segment_changed(T0, segment="churn_risk"))
+    expected = {"cust-rising": ("high_value", T0 + timedelta(hours=1)), "cust-leaving": ("churn_risk", T0)}
+    await eventually(lambda: recorded_segments(routing, expected))
+
+    after = await created(routing, platform, Story(customer_id="cust-rising"))
+    assert after["segment"] == "high_value" and after["score"] > before["score"]
+    assert after["agent_id"] == "desk-2" and after["reason"]["rule"].startswith("account_manager")
+    churn = await created(routing, platform, Story(customer_id="cust-leaving"))
+    assert churn["segment"] == "churn_risk" and churn["score"] > before["score"]
+
+
+async def recorded_segments(routing: RunningService, expected: dict[str, tuple[str, Any]]) -> bool:
+    """Whether routing holds exactly these customers' segments (the late older one ignored)."""
+    async with routing.runtime.sessions() as session:
+        rows = (await session.execute(select(CustomerSegment))).scalars().all()
+    return {r.customer_id: (r.segment, r.changed_at) for r in rows} == expected
 
 
 # --- re-evaluation ---------------------------------------------------------------------------

@@ -16,6 +16,10 @@ from ticketloop_intake.tickets.schemas import Channel
 from ticketloop_shared.errors import Conflict, Unauthorized
 
 DEV_CLIENT_NAME = "development"
+# The client proactive tickets (recovery, care) are filed under; migration 0008 creates it,
+# inactive and with no key, so no caller can act as it.
+SYSTEM_CLIENT_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
+SYSTEM_CLIENT_NAME = "system"
 
 
 def hash_key(api_key: str) -> str:

@@ -88,6 +88,12 @@ async def has_tickets(session: AsyncSession, customer_id: str) -> bool:
     return found is not None
 
 
+async def is_erased(session: AsyncSession, customer_id: str) -> bool:
+    """Whether the customer's personal data was erased (nobody may contact them on our own)."""
+    found = await session.scalar(select(CustomerErasure.customer_id).where(CustomerErasure.customer_id == customer_id))
+    return found is not None
+
+
 async def latest_ticket(session: AsyncSession, customer_id: str) -> Ticket | None:
     """The customer's newest ticket (where their latest name and contact are)."""
     return await session.scalar(

@@ -55,7 +55,7 @@ from ticketloop_intake.tickets.service import TicketView
 from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden, NotFound
-from ticketloop_shared.events import ClockKind
+from ticketloop_shared.events import ClockKind, TicketOrigin
 from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -140,6 +140,9 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
             actual=ticket.resolved_at,
         ),
         created_at=ticket.created_at,
+        origin=TicketOrigin(ticket.origin),
+        origin_id=ticket.origin_id,
+        linked_ticket_id=ticket.linked_ticket_id,
         first_response_at=ticket.first_response_at,
         last_update_at=ticket.last_update_at,
         waiting_since=ticket.waiting_since,

@@ -41,6 +41,8 @@ class Ticket(Base):
         Index("ix_tickets_repeat", "customer_id", "category", "fingerprint"),
         # The auto-close sweep: resolved tickets, oldest resolution first.
         Index("ix_tickets_resolved_open", "resolved_at", postgresql_where=text("status = 'resolved'")),
+        # A low score or a care task opens its proactive ticket once, whatever is redelivered.
+        Index("uq_tickets_origin", "origin", "origin_id", unique=True, postgresql_where=text("origin_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -74,6 +76,11 @@ class Ticket(Base):
     # The customer waits in a live session (chat, messaging conversation, call): sla runs the
     # access clock on it. Passed through in `ticket.created`; intake applies no rule of its own.
     live_session: Mapped[bool] = mapped_column(default=False)
+    # Why the ticket exists (`customer`, or a proactive `recovery`/`care` ticket), what opened a
+    # proactive one (the survey, the care task) and the ticket a recovery is about.
+    origin: Mapped[str] = mapped_column(String(20), default="customer")
+    origin_id: Mapped[str | None] = mapped_column(String(100))
+    linked_ticket_id: Mapped[uuid.UUID | None] = mapped_column()
     # Every clock of the ticket as sla last published it (`sla.clocks_changed`, the highest
     # `sla_version` seen; all null until sla has published): sla owns every deadline.
     sla_clocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

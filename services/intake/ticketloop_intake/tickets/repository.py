@@ -316,6 +316,11 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     return await session.scalar(stmt)
 
 
+async def by_origin(session: AsyncSession, origin: str, origin_id: str) -> Ticket | None:
+    """The proactive ticket a survey or care task already opened."""
+    return await session.scalar(select(Ticket).where(Ticket.origin == origin, Ticket.origin_id == origin_id))
+
+
 async def lock_resolved_before(session: AsyncSession, cutoff: datetime, *, limit: int) -> Sequence[Ticket]:
     """Resolved tickets resolved before `cutoff`, oldest first, locked (skipping ones another
     sweep holds)."""

@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketloop_intake.tickets.domain import Status
-from ticketloop_shared.events import ClockKind, ClockOutcome
+from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
 from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
 
 # A skill routing matches agents on, `kind:value` (e.g. `language:fr`, `product:router`).
@@ -319,6 +319,13 @@ class TicketOut(BaseModel):
     closed_at: datetime | None
     reopened_at: datetime | None
     reopen_count: int
+    origin: TicketOrigin = Field(
+        default=TicketOrigin.CUSTOMER,
+        description="`customer` for a reported problem; `recovery` (a low survey score) or `care` (a care contact) "
+        "for a ticket the system opened itself on channel `proactive`.",
+    )
+    origin_id: str | None = Field(default=None, description="The survey (recovery) or care task (care) behind it.")
+    linked_ticket_id: uuid.UUID | None = Field(default=None, description="A recovery ticket: the ticket it is about.")
     customer_link: CustomerLinkOut | None = Field(
         default=None, description="While the ticket is resolved: the customer's confirm-or-reopen link."
     )

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,7 @@ from ticketloop_shared.events import (
     TicketCreatedData,
     TicketFollowedUpData,
     TicketMessageReceivedData,
+    TicketOrigin,
     TicketPlanCommittedData,
     TicketPriorityChangedData,
     TicketQueuedData,
@@ -108,6 +110,39 @@ def ticket_ref(ticket: Ticket) -> dict[str, object]:
     ).model_dump()
 
 
+def created_data(ticket: Ticket) -> TicketCreatedData:
+    """`ticket.created` of a ticket about to be written (reported, or opened by the system)."""
+    return TicketCreatedData(
+        **ticket_ref(ticket),
+        need=ticket.need,
+        expected_resolution_at=ticket.expected_resolution_at,
+        customer_annual_spend=ticket.customer_annual_spend,
+        customer_since=ticket.customer_since,
+        required_skills=list(ticket.required_skills),
+        live_session=ticket.live_session,
+        customer_preferred_channel=ticket.customer_preferred_channel,
+        origin=TicketOrigin(ticket.origin),
+        origin_id=ticket.origin_id,
+        linked_ticket_id=ticket.linked_ticket_id,
+    )
+
+
+def resolved_data(ticket: Ticket, *, by: str, **extra: Any) -> TicketResolvedData:
+    """`ticket.resolved`, with what feedback needs to survey (or not) on the right channel."""
+    if ticket.resolved_at is None:
+        raise ValueError(f"ticket {ticket.id} is not resolved")
+    return TicketResolvedData(
+        **ticket_ref(ticket),
+        resolved_at=ticket.resolved_at,
+        resolved_by=by,
+        first_response_at=ticket.first_response_at,
+        customer_preferred_channel=ticket.customer_preferred_channel,
+        origin=TicketOrigin(ticket.origin),
+        origin_id=ticket.origin_id,
+        **extra,
+    )
+
+
 async def create_ticket(
     uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
 ) -> TicketView:
@@ -156,21 +191,12 @@ async def create_ticket(
         self_service=False,
         reopen_count=0,
         live_session=report.live_session,
+        origin=TicketOrigin.CUSTOMER.value,
         created_at=now,
         updated_at=now,
     )
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
-    uow.emit(
-        TicketCreatedData(
-            **ticket_ref(ticket),
-            need=ticket.need,
-            expected_resolution_at=ticket.expected_resolution_at,
-            customer_annual_spend=customer.annual_spend,
-            customer_since=customer.customer_since,
-            required_skills=list(report.required_skills),
-            live_session=report.live_session,
-        )
-    )
+    uow.emit(created_data(ticket))
     [outbox_row] = uow.claim_outbox_rows()
     probe = None
     if not report.new_ticket and settings.repeat_window_days > 0:
@@ -405,11 +431,7 @@ async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequ
     ticket.resolved_by_article = None
     await add_entry(uow, ticket, "resolved", _agent(agent), personal=request.resolution)
     await uow.session.flush()
-    uow.emit(
-        TicketResolvedData(
-            **ticket_ref(ticket), resolved_at=now, resolved_by=agent.sub, first_response_at=ticket.first_response_at
-        )
-    )
+    uow.emit(resolved_data(ticket, by=agent.sub))
     return ticket
 
 
@@ -428,16 +450,7 @@ async def solve_by_article(
     ticket.self_service, ticket.resolved_by_article = True, article_id
     await add_entry(uow, ticket, "resolved", actor, note=f"solved by article {article_id}")
     await uow.session.flush()
-    uow.emit(
-        TicketResolvedData(
-            **ticket_ref(ticket),
-            resolved_at=now,
-            resolved_by="self_service",
-            first_response_at=ticket.first_response_at,
-            self_service=True,
-            article_id=article_id,
-        )
-    )
+    uow.emit(resolved_data(ticket, by="self_service", self_service=True, article_id=article_id))
     return ticket
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ticketloop_routing.assignments import service
+from ticketloop_routing.customers import service as customers
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.events import (
+    CustomerSegmentChanged,
     SlaBreached,
     SlaEscalated,
     TicketClosed,
@@ -89,3 +91,9 @@ async def on_sla_breached(uow: Unit, event: SlaBreached) -> None:
 async def on_sla_escalated(uow: Unit, event: SlaEscalated) -> None:
     """A supervisor escalation step: the owned ticket goes to the department's supervisor."""
     await service.on_escalation(uow, data=event.data)
+
+
+@HANDLERS.on_batch(CustomerSegmentChanged)
+async def on_segments_changed(uow: Unit, events: Sequence[CustomerSegmentChanged]) -> None:
+    """Rank the customer's next tickets by their segment (VIPs first, account manager first)."""
+    await customers.record_segments(uow.session, [event.data for event in events])

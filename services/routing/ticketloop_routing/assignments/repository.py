@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -38,11 +38,13 @@ class LiveState:
     known: set[uuid.UUID]
     account_managers: dict[str, str]
     agents: dict[str, AgentLive]
+    # The run's customers' segments as retrospective announced them.
+    segments: dict[str, str] = field(default_factory=dict)
 
 
 # One round trip for a whole run of new tickets: the version of the organisation the caller's
 # cache must match, which tickets are known (a redelivery, or a ticket resolved before routing
-# saw it), the account managers of the high-value customers and the candidates' live state.
+# saw it), the customers' announced segments and account managers and the candidates' live state.
 _LIVE_STATE = text(
     """
 WITH managers AS (
@@ -54,6 +56,9 @@ FROM agent_load l
 WHERE l.agent_id = ANY(:agent_ids) OR l.agent_id IN (SELECT agent_id FROM managers)
 UNION ALL
 SELECT 'manager', agent_id, customer_id, NULL, NULL, NULL, NULL FROM managers
+UNION ALL
+SELECT 'segment', s.segment, s.customer_id, NULL, NULL, NULL, NULL
+FROM customer_segments s WHERE s.customer_id = ANY(:customer_ids)
 UNION ALL
 SELECT 'known', NULL, NULL, NULL, NULL, NULL, a.ticket_id FROM assignments a WHERE a.ticket_id = ANY(:ticket_ids)
 UNION ALL
@@ -84,6 +89,8 @@ async def live_state(
             )
         elif row.kind == "manager":
             state.account_managers[row.customer_id] = row.id
+        elif row.kind == "segment":
+            state.segments[row.customer_id] = row.id
         elif row.kind == "known":
             state.known.add(row.ticket_id)
         else:

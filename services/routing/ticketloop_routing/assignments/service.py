@@ -129,15 +129,6 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
     reason. A ticket whose agent was taken meanwhile is decided again on fresh state."""
     session, settings, now = uow.session, uow.settings, uow.now()
     key = settings.database_url
-    segments = [
-        segment_of(
-            customer_since=data.customer_since,
-            annual_spend=data.customer_annual_spend,
-            today=now.date(),
-            high_value_spend=settings.high_value_annual_spend,
-        )
-        for data, _ in tickets
-    ]
     org = organisation.cached(key) or await _organisation(uow)
     for _ in range(MAX_ATTEMPTS):
         departments = [_department(org, data.category) for data, _ in tickets]
@@ -145,19 +136,23 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
             session,
             ticket_ids=[data.ticket_id for data, _ in tickets],
             agent_ids=sorted({a for d in departments for a in _member_ids(org, d)}),
-            customer_ids=sorted(
-                {
-                    data.customer_id
-                    for (data, _), seg in zip(tickets, segments, strict=True)
-                    if seg is Segment.HIGH_VALUE
-                }
-            ),
+            customer_ids=sorted({data.customer_id for data, _ in tickets}),
         )
         if live.version == org.version:
             break
         org = await _organisation(uow)
     else:
         raise RuntimeError("the organisation kept changing while routing read it")
+    segments = [
+        segment_of(
+            customer_since=data.customer_since,
+            annual_spend=data.customer_annual_spend,
+            today=now.date(),
+            high_value_spend=settings.high_value_annual_spend,
+            announced=live.segments.get(data.customer_id),
+        )
+        for data, _ in tickets
+    ]
     decided: list[bool] = []
     for (data, cause), segment, department in zip(tickets, segments, departments, strict=True):
         if data.ticket_id in live.known:

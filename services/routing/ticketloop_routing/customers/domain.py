@@ -16,6 +16,7 @@ class Segment(StrEnum):
     POTENTIAL = "potential"
 
 
+_KNOWN = frozenset(s.value for s in Segment)
 # SPEC §5: new = relationship under 3 months; high-value = relationship over 12 months (or top spend).
 NEW_FOR_MONTHS = 3
 LOYAL_AFTER_MONTHS = 12
@@ -29,10 +30,17 @@ def add_months(day: date, months: int) -> date:
 
 
 def segment_of(
-    *, customer_since: date | None, annual_spend: float | None, today: date, high_value_spend: float
+    *,
+    customer_since: date | None,
+    annual_spend: float | None,
+    today: date,
+    high_value_spend: float,
+    announced: str | None = None,
 ) -> Segment:
-    """The segment routing ranks a ticket's customer by: the one seam to replace when segments
-    arrive as events (`customer.segment_changed`, a later issue) instead of being derived here.
+    """The segment routing ranks a ticket's customer by: the one retrospective last announced
+    (`customer.segment_changed`, from the customer's whole history), else derived from the ticket.
+
+    Derived, for a customer retrospective has not classified yet:
 
     - high_value: annual spend at or above `high_value_spend` (the setting standing in for "top
       20%", which needs every customer's spend), or a relationship of more than 12 months;
@@ -41,9 +49,10 @@ def segment_of(
     - potential: everyone else, and customers the ticket says nothing about.
 
     Churn-risk (no interaction for 3 months, satisfaction under 60, an explicit objection) cannot
-    be derived from one ticket: only the retrospective's history knows it, so it is never returned
-    here; the score still weighs it for when segments arrive by event.
+    be derived from one ticket: it comes only as announced.
     """
+    if announced in _KNOWN:
+        return Segment(announced)
     if annual_spend is not None and annual_spend >= high_value_spend:
         return Segment.HIGH_VALUE
     if customer_since is not None:

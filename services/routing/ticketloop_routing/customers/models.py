@@ -19,3 +19,14 @@ class AccountManager(Base):
     agent_id: Mapped[str] = mapped_column(String(100), index=True)
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     set_by: Mapped[str] = mapped_column(String(100))
+
+
+class CustomerSegment(Base):
+    """A customer's segment as retrospective last announced it (`customer.segment_changed`);
+    routing ranks the customer's next tickets by it instead of guessing from one ticket."""
+
+    __tablename__ = "customer_segments"
+
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_routing.customers.models import AccountManager
+from ticketloop_routing.customers.models import AccountManager, CustomerSegment
 
 
 async def put(session: AsyncSession, *, customer_id: str, agent_id: str, at: datetime, by: str) -> AccountManager:
@@ -41,3 +41,15 @@ async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[Seque
     ).all()
     total = await session.scalar(select(func.count()).select_from(AccountManager))
     return rows, int(total or 0)
+
+
+async def set_segments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
+    """Record customers' segments; a change older than the one stored is ignored (events about
+    one customer may arrive out of order)."""
+    base = insert(CustomerSegment)
+    stmt = base.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={"segment": base.excluded.segment, "changed_at": base.excluded.changed_at},
+        where=CustomerSegment.changed_at < base.excluded.changed_at,
+    )
+    await session.execute(stmt, [dict(row) for row in rows])

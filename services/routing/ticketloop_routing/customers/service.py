@@ -3,6 +3,7 @@ is audited."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,7 @@ from ticketloop_routing.organisation import repository as organisation
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, Unprocessable
+from ticketloop_shared.events import CustomerSegmentChangedData
 
 
 async def set_manager(
@@ -48,4 +50,15 @@ async def clear_manager(session: AsyncSession, *, customer_id: str, by: Principa
         action="account_manager.cleared",
         subject=f"customer:{customer_id}",
         details={"agent_id": agent_id},
+    )
+
+
+async def record_segments(session: AsyncSession, changes: Sequence[CustomerSegmentChangedData]) -> None:
+    """Keep each customer's latest announced segment (the newest of a run per customer)."""
+    latest: dict[str, CustomerSegmentChangedData] = {}
+    for change in sorted(changes, key=lambda c: c.changed_at):
+        latest[change.customer_id] = change
+    await repository.set_segments(
+        session,
+        [{"customer_id": c, "segment": d.segment, "changed_at": d.changed_at} for c, d in sorted(latest.items())],
     )
