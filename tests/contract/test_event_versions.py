@@ -20,7 +20,7 @@ from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.models import TicketFact
 from ticketloop_retrospective.settings import RetrospectiveSettings
-from ticketloop_shared.events import EVENT_CLASSES, Envelope, EventType
+from ticketloop_shared.events import EVENT_CLASSES, Envelope, EventType, SurveyKind
 from ticketloop_shared.settings import PlatformSettings
 
 NewDatabase = Callable[[str], Awaitable[str]]
@@ -101,3 +101,40 @@ async def test_retrospective_counts_survey_sent_v1_and_v2_alike(
         report = r.json()
         assert (report["tickets_opened"], report["tickets_resolved"]) == (2, 2)
         assert report["csat"] == {"responses": 2, "average": 4.0}
+
+
+async def test_retrospective_counts_feedback_received_v1_and_v2_alike(
+    platform: PlatformSettings, new_database: NewDatabase
+) -> None:
+    """The same ticket-survey answer told as `feedback.received.v1` (replayed) and as `.v2`: the
+    same ticket facts and the same weekly CSAT; a relationship answer (v2, no ticket) touches no
+    ticket's facts."""
+    old, new = Story(created_at=T0), Story(created_at=T0)
+    resolved_at, answered_at = T0 + timedelta(hours=3), T0 + timedelta(hours=5)
+    events: list[Envelope] = []
+    answers: list[tuple[Story, Envelope]] = [
+        (old, old.answered(answered_at, csat=2, nps=9)),
+        (new, new.answered_v2(answered_at, csat=2, nps=9)),
+    ]
+    for story, answer in answers:
+        events += [story.created(), story.resolved(resolved_at), answer]
+    relationship = new.answered_v2(answered_at, csat=None, kind=SurveyKind.QUARTERLY, nps=3)
+    assert relationship.data.ticket_id is None
+    events.append(relationship)
+
+    settings = RetrospectiveSettings(database_url=await new_database("retrospective"), platform=platform)
+    async with serve(create_app(settings)) as service:
+        consumer = service.runtime.consumer
+        assert consumer is not None
+        target = consumer.handled + len(events)
+        await publish(platform, *events)
+        await eventually(lambda: consumer.handled >= target)
+        async with service.runtime.sessions() as session:
+            old_fact = _fact(await session.get(TicketFact, old.ticket_id))
+            new_fact = _fact(await session.get(TicketFact, new.ticket_id))
+            parked = (await session.scalars(select(messaging.dead_letters.c.event_type))).all()
+        assert old_fact == new_fact
+        assert (new_fact["csat"], new_fact["nps"], new_fact["answered_at"]) == (2, 9, answered_at)
+        assert parked == []
+        r = await service.client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=agent_headers())
+        assert r.json()["csat"] == {"responses": 2, "average": 2.0}

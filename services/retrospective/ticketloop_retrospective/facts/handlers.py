@@ -8,6 +8,7 @@ from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.events import (
     ClockOutcome,
     FeedbackReceived,
+    FeedbackReceivedV2,
     SlaBreached,
     SlaMet,
     TicketAssigned,
@@ -64,7 +65,13 @@ async def on_sla_breached(uow: Unit, event: SlaBreached) -> None:
 
 @HANDLERS.on(FeedbackReceived)
 async def on_feedback_received(uow: Unit, event: FeedbackReceived) -> None:
-    """A survey answer feeds the CSAT and NPS figures."""
+    """A survey answer feeds the CSAT and NPS figures (v1, replayed from older outboxes)."""
+    await service.record_answer(uow.session, data=event.data)
+
+
+@HANDLERS.on(FeedbackReceivedV2)
+async def on_feedback_received_v2(uow: Unit, event: FeedbackReceivedV2) -> None:
+    """A ticket survey's answer feeds the CSAT (and, if asked, NPS) figures, as v1 did."""
     await service.record_answer(uow.session, data=event.data)
 
 

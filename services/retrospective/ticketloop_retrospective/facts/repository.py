@@ -139,9 +139,10 @@ REPORTED_CLOCKS = frozenset(_CLOCK_COLUMNS)
 
 
 async def record_answer(
-    session: AsyncSession, *, ticket_id: uuid.UUID, csat: int, nps: int, answered_at: datetime
+    session: AsyncSession, *, ticket_id: uuid.UUID, csat: int, nps: int | None, answered_at: datetime
 ) -> None:
-    """Upsert the customer's satisfaction with the ticket; the latest answer counts."""
+    """Upsert the customer's satisfaction with the ticket; the latest answer counts (a ticket
+    survey asks NPS no longer, so `nps` may be absent)."""
     stmt = insert(TicketFact).values(ticket_id=ticket_id, csat=csat, nps=nps, answered_at=answered_at)
     new = stmt.excluded
     await session.execute(

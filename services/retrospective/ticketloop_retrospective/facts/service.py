@@ -11,6 +11,7 @@ from ticketloop_retrospective.facts import repository
 from ticketloop_shared.events import (
     ClockOutcome,
     FeedbackReceivedData,
+    FeedbackReceivedV2Data,
     SlaClockData,
     TicketAssignedData,
     TicketRef,
@@ -68,8 +69,11 @@ async def record_clock_outcome(
     )
 
 
-async def record_answer(session: AsyncSession, *, data: FeedbackReceivedData) -> None:
-    """Learn how satisfied the customer was with a ticket."""
+async def record_answer(session: AsyncSession, *, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
+    """Learn how satisfied the customer was with a ticket; a relationship survey's answer is about
+    no ticket and an answer without a satisfaction score has nothing for the ticket's facts."""
+    if data.ticket_id is None or data.csat is None:
+        return
     await repository.record_answer(
         session, ticket_id=data.ticket_id, csat=data.csat, nps=data.nps, answered_at=data.answered_at
     )
