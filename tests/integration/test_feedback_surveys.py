@@ -150,7 +150,10 @@ async def test_a_resolved_ticket_gets_one_survey_however_often_its_resolution_ar
     assert sent["data"]["customer_id"] == created.data.customer_id
     assert at(sent["data"]["expires_at"]) == NOW + timedelta(days=14)
 
-    assert set(sent["data"]) == {"survey_id", "ticket_id", "customer_id", "expires_at"}  # no link, no token
+    # no link, no token; the channel to deliver on is the customer's preferred one (none here)
+    sent_fields = {"survey_id", "ticket_id", "customer_id", "expires_at", "kind", "template_id", "channel", "sent_at"}
+    assert set(sent["data"]) == sent_fields
+    assert (sent["data"]["kind"], sent["data"]["channel"]) == ("ticket", None)
     link = await link_for(feedback, sent["data"]["survey_id"])
     assert link.rsplit("/", 1)[-1] not in json.dumps(sent)
     r = await feedback.client.get(link_path(link))  # the link works, with no credentials

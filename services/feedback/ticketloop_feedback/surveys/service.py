@@ -26,7 +26,7 @@ from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, Delivery, 
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.events import FeedbackReceivedData, SurveySentV2Data, TicketResolvedData
+from ticketloop_shared.events import FeedbackReceivedData, SurveyKind, SurveySentV2Data, TicketResolvedData
 from ticketloop_shared.unit_of_work import UnitOfWork
 
 FeedbackUnit = UnitOfWork[FeedbackSettings]
@@ -55,6 +55,9 @@ async def open_survey(uow: FeedbackUnit, *, ticket: TicketResolvedData) -> Surve
             ticket_id=survey.ticket_id,
             customer_id=survey.customer_id,
             expires_at=survey.expires_at,
+            kind=SurveyKind.TICKET,
+            channel=ticket.customer_preferred_channel,
+            sent_at=now,
         )
     )
     return survey
