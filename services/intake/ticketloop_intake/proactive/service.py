@@ -15,7 +15,7 @@ from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import Status
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.tickets.repository import NUMBERS
-from ticketloop_intake.tickets.service import created_data
+from ticketloop_intake.tickets.service import created_data, ticket_number
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -48,7 +48,7 @@ async def open_ticket(
 
     ticket = Ticket(
         id=new_id(),
-        number=f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}",
+        number=ticket_number(settings, now, seq),
         status=Status.PENDING_ASSIGNMENT.value,
         channel=PROACTIVE_CHANNEL,
         channel_client_id=SYSTEM_CLIENT_ID,

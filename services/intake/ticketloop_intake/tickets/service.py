@@ -110,6 +110,11 @@ def ticket_ref(ticket: Ticket) -> dict[str, object]:
     ).model_dump()
 
 
+def ticket_number(settings: IntakeSettings, now: datetime, seq: int) -> str:
+    """The human-readable number: prefix + date + sequence (e.g. `T20261123000042`)."""
+    return f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}"
+
+
 def created_data(ticket: Ticket) -> TicketCreatedData:
     """`ticket.created` of a ticket about to be written (reported, or opened by the system)."""
     return TicketCreatedData(
@@ -170,7 +175,7 @@ async def create_ticket(
 
     ticket = Ticket(
         id=new_id(),
-        number=f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}",
+        number=ticket_number(settings, now, seq),
         status=Status.PENDING_ASSIGNMENT.value,
         channel=report.channel.value,
         channel_client_id=client.id,
