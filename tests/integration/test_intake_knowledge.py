@@ -4,6 +4,7 @@ get up to three suggestions, at no query while the base is empty."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -67,11 +68,15 @@ async def create_article(intake: RunningService, **overrides: Any) -> dict[str, 
 
 @contextmanager
 def counting_statements(intake: RunningService) -> Iterator[list[str]]:
-    """Every SQL statement the service's engine sends while the block runs."""
+    """Every SQL statement the service's engine sends for the calling task while the block runs
+    (the service's own background work, such as the knowledge base's periodic refresh, shares the
+    engine and is not the cost being measured)."""
     seen: list[str] = []
+    caller = asyncio.current_task()
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        seen.append(statement)
+        if asyncio.current_task() is caller:
+            seen.append(statement)
 
     engine = intake.runtime.engine.sync_engine
     event.listen(engine, "before_cursor_execute", record)
