@@ -30,6 +30,10 @@ from ticketloop_shared.events import (
     FeedbackReceivedV2,
     FeedbackReceivedV2Data,
     LowScoreData,
+    RectificationClosed,
+    RectificationClosedData,
+    RectificationOpened,
+    RectificationOpenedData,
     SlaBreached,
     SlaBreachedData,
     SlaClocksChanged,
@@ -500,6 +504,8 @@ class Story:
             create_wait_exceeded(t + timedelta(hours=8)),
             self.care_task_due(t + timedelta(hours=8)),
             create_token_revoked(t + timedelta(hours=9)),
+            create_rectification_opened(t + timedelta(days=2)),
+            create_rectification_closed(t + timedelta(days=9)),
         ]
 
 
@@ -510,6 +516,38 @@ def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTok
     )
     event = build_event(data, source="routing", time=when, subject=sub)
     assert isinstance(event, StaffTokenRevoked)
+    return event
+
+
+RECTIFICATION_ITEM = uuid.UUID("01900000-0000-7000-8000-00000000beef")
+
+
+def create_rectification_opened(when: datetime, *, category: str = "logistics_delay") -> RectificationOpened:
+    """`review.rectification_opened` as retrospective emits it after three hot weeks."""
+    data = RectificationOpenedData(
+        item_id=RECTIFICATION_ITEM,
+        category=category,
+        pain_class="process",
+        streak_started="2026-W45",
+        weeks=3,
+        threshold="share_pct > 30",
+        evidence=[{"week": f"2026-W{w}", "tickets": 40, "total": 100, "share_pct": 40.0} for w in (45, 46, 47)],
+        owner_department="supply_chain",
+        opened_at=when,
+        due_at=when + timedelta(days=14),
+    )
+    event = build_event(data, source="retrospective", time=when, subject=data.item_id)
+    assert isinstance(event, RectificationOpened)
+    return event
+
+
+def create_rectification_closed(when: datetime, *, category: str = "logistics_delay") -> RectificationClosed:
+    """`review.rectification_closed` as retrospective emits it when staff close the item."""
+    data = RectificationClosedData(
+        item_id=RECTIFICATION_ITEM, category=category, closed_at=when, closed_by="ops", cooled=True
+    )
+    event = build_event(data, source="retrospective", time=when, subject=data.item_id)
+    assert isinstance(event, RectificationClosed)
     return event
 
 

@@ -50,6 +50,8 @@ class EventType(StrEnum):
     FEEDBACK_SURVEY_REMINDED = "feedback.survey_reminded.v1"
     FEEDBACK_LOW_SCORE = "feedback.low_score.v1"
     CARE_TASK_DUE = "care.task_due.v1"
+    REVIEW_RECTIFICATION_OPENED = "review.rectification_opened.v1"
+    REVIEW_RECTIFICATION_CLOSED = "review.rectification_closed.v1"
     STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
 
 
@@ -429,6 +431,35 @@ class CareTaskDueData(Payload):
     due_at: AwareDatetime
 
 
+class RectificationOpenedData(Payload):
+    """Payload of `review.rectification_opened`: a category stayed hot (its share, or count, of the
+    week's tickets above the threshold) for `weeks` consecutive weeks; a cross-department
+    rectification item is owed by `owner_department` by `due_at`. `evidence` holds each week of
+    the streak: `{"week", "tickets", "total", "share_pct"}`."""
+
+    item_id: UUID
+    category: str
+    pain_class: str
+    streak_started: str
+    weeks: int
+    threshold: str
+    evidence: list[dict[str, Any]]
+    owner_department: str | None = None
+    opened_at: AwareDatetime
+    due_at: AwareDatetime
+
+
+class RectificationClosedData(Payload):
+    """Payload of `review.rectification_closed`: the item is done; `cooled` tells whether the
+    category was below its threshold in the last complete week."""
+
+    item_id: UUID
+    category: str
+    closed_at: AwareDatetime
+    closed_by: str
+    cooled: bool | None = None
+
+
 class TokenRevokedData(Payload):
     """Payload of `staff.token_revoked`: one token (`jti`), or every token of `sub` issued at or
     before `issued_before`. Kept by every service until `expires_at`, when such tokens have
@@ -707,6 +738,21 @@ class CareTaskDue(Envelope):
     data: CareTaskDueData
 
 
+class RectificationOpened(Envelope):
+    """Emitted by retrospective when a hot category opens a rectification item (keyed by the
+    item id): once per streak of hot weeks, however often the review runs."""
+
+    type: Literal[EventType.REVIEW_RECTIFICATION_OPENED] = EventType.REVIEW_RECTIFICATION_OPENED
+    data: RectificationOpenedData
+
+
+class RectificationClosed(Envelope):
+    """Emitted by retrospective when staff close a rectification item."""
+
+    type: Literal[EventType.REVIEW_RECTIFICATION_CLOSED] = EventType.REVIEW_RECTIFICATION_CLOSED
+    data: RectificationClosedData
+
+
 class TicketStatusChanged(Envelope):
     """Emitted by intake on every change of a ticket's status, with the specific event beside it."""
 
@@ -833,6 +879,8 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SurveyReminded,
     FeedbackLowScore,
     CareTaskDue,
+    RectificationOpened,
+    RectificationClosed,
     StaffTokenRevoked,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
@@ -883,6 +931,8 @@ AnyEvent = Annotated[
     | SurveyReminded
     | FeedbackLowScore
     | CareTaskDue
+    | RectificationOpened
+    | RectificationClosed
     | StaffTokenRevoked,
     Field(discriminator="type"),
 ]
