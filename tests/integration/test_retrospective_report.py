@@ -100,25 +100,74 @@ def week48() -> list[Envelope]:
 
 
 # Worked out by hand from week48(): first responses 10, 20, 30, 60, 80 minutes (t8 counts: it
-# was answered in W48); resolutions 60, 150, 1440, 1440, 180; clocks met t1×2, t2 resolution;
-# breached t2/t3/t4 first response, t3/t4/t8 resolution; NPS 10, 9, 2, 7.
+# was answered in W48); resolutions 60, 150, 1440, 1440, 180; handling (first assignment to
+# resolution) t1 59 and t4 1439; clocks met t1×2, t2 resolution; breached t2/t3/t4 first
+# response, t3/t4/t8 resolution (t8's first response breached in W47); NPS 10, 9, 2, 7. t8 was
+# open when the week began, t5 when it ended; t1 needed two replies, so 4 of 5 resolutions were
+# first-contact. p90s are PostgreSQL's percentile_cont (linear between ranks).
 EXPECTED_W48: dict[str, Any] = {
-    "week": W48,
+    "period": W48,
+    "kind": "week",
     "starts_at": "2026-11-23T00:00:00Z",
     "ends_at": "2026-11-30T00:00:00Z",
+    "filters": {"channel": None, "category": None, "department": None, "segment": None},
     "tickets_opened": 5,
     "tickets_resolved": 5,
-    "first_response": {"count": 5, "average_minutes": 40.0, "median_minutes": 30.0},
-    "resolution_time": {"count": 5, "average_minutes": 654.0, "median_minutes": 180.0},
-    "sla": {"met": 3, "breached": 6, "compliance_pct": 33.3},
-    "csat": {"responses": 4, "average": 3.5},
+    "backlog": {"at_start": 1, "at_end": 1, "flow": 0},
+    "resolution_rate_pct": 80.0,
+    "first_contact_resolution_pct": 80.0,
+    "reopen_rate_pct": 0.0,
+    "repeat_complaint_rate_pct": 0.0,
+    "first_response": {"count": 5, "average_minutes": 40.0, "median_minutes": 30.0, "p90_minutes": 72.0},
+    "resolution_time": {"count": 5, "average_minutes": 654.0, "median_minutes": 180.0, "p90_minutes": 1440.0},
+    "handling_time": {"count": 2, "average_minutes": 749.0, "median_minutes": 749.0, "p90_minutes": 1301.0},
+    "sla": {
+        "met": 3,
+        "breached": 6,
+        "compliance_pct": 33.3,
+        "by_metric": [
+            {"key": "resolution", "met": 2, "breached": 3, "compliance_pct": 40.0},
+            {"key": "first_response", "met": 1, "breached": 3, "compliance_pct": 25.0},
+        ],
+        "by_department": [
+            {"key": "unassigned", "met": 1, "breached": 4, "compliance_pct": 20.0},
+            {"key": "after_sales", "met": 2, "breached": 2, "compliance_pct": 50.0},
+        ],
+        "by_segment": [{"key": "unknown", "met": 3, "breached": 6, "compliance_pct": 33.3}],
+    },
+    "csat": {"responses": 4, "average": 3.5, "satisfied_pct": 50.0},
+    "dimensions": {
+        "responses": 0,
+        "quality": None,
+        "response_speed": None,
+        "resolution": None,
+        "care": None,
+        "overall": None,
+    },
     "nps": {"responses": 4, "promoters": 2, "passives": 1, "detractors": 1, "score": 25.0},
     "categories": [
-        {"category": "billing", "tickets": 2, "share_pct": 40.0},
-        {"category": "logistics_delay", "tickets": 2, "share_pct": 40.0},
-        {"category": "product_quality", "tickets": 1, "share_pct": 20.0},
+        {"category": "billing", "pain_class": "process", "tickets": 2, "share_pct": 40.0},
+        {"category": "logistics_delay", "pain_class": "process", "tickets": 2, "share_pct": 40.0},
+        {"category": "product_quality", "pain_class": "product", "tickets": 1, "share_pct": 20.0},
+    ],
+    "pain_classes": [
+        {"pain_class": "process", "tickets": 4, "share_pct": 80.0},
+        {"pain_class": "product", "tickets": 1, "share_pct": 20.0},
     ],
 }
+# Impact: one customer per category (the stories' customer ids come from time-ordered ticket
+# ids, so they coincide) and no spend known: 0.5 each; difficulty: handling billing 59 (t2 never
+# assigned), logistics none resolved with an owner, product 1439; no reopens; one department.
+EXPECTED_PRIORITIES = [
+    ("logistics_delay", "quick_win", 0.5, 0.0),
+    ("billing", "quick_win", 0.5, 0.014),
+    ("product_quality", "quick_win", 0.5, 0.333),
+]
+
+
+def figures(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's figures that EXPECTED_W48 states."""
+    return {key: report[key] for key in EXPECTED_W48}
 
 
 @asynccontextmanager
@@ -163,7 +212,28 @@ def duplicates_seen(types: set[str]) -> float:
 async def test_known_tickets_give_exact_weekly_figures(platform: PlatformSettings, new_database: NewDatabase) -> None:
     async with retrospective(platform, new_database) as service:
         await feed(service, platform, week48())
-        assert await weekly(service) == EXPECTED_W48
+        report = await weekly(service)
+        assert figures(report) == EXPECTED_W48
+        ranked = [(p["category"], p["quadrant"], p["impact"], p["difficulty"]) for p in report["priorities"]]
+        assert ranked == EXPECTED_PRIORITIES
+        assert [p["rank"] for p in report["priorities"]] == [1, 2, 3]
+        assert report["segments"] == [
+            {"segment": s, "customers": 0, "previous": 0, "change": 0}
+            for s in ("new", "high_value", "churn_risk", "potential")
+        ]
+        headline = {g["goal"]: g for g in report["headline"]}
+        # (3.5 − 1) × 25 = 62.5 now; W47's one answer was a 1: 0.
+        assert (headline["overall_satisfaction"]["current"], headline["overall_satisfaction"]["previous"]) == (
+            62.5,
+            0.0,
+        )
+        assert headline["first_response_time"] | {"goal": None} == {
+            "goal": None, "target": "≤ 15 (−50 % from 30)", "unit": "minutes",
+            "current": 40.0, "previous": 5.0, "met": False, "note": None,
+        }  # fmt: skip
+        assert (headline["complaints"]["current"], headline["complaints"]["previous"]) == (5.0, 2.0)
+        assert headline["retention"]["current"] is None and headline["retention"]["note"]
+        assert report["drilldown"]["tickets_opened"] == "/v1/reports/tickets?period=2026-W48&metric=tickets_opened"
 
 
 async def test_events_in_scrambled_order_give_the_same_report(
@@ -177,11 +247,13 @@ async def test_events_in_scrambled_order_give_the_same_report(
         await feed(service, platform, others)
         early = await weekly(service)
         assert early["tickets_opened"] == 0 and early["categories"] == []
-        assert early["sla"] == EXPECTED_W48["sla"]  # t2's late `met` came first: still breached
+        # t2's late `met` came first: still breached
+        assert (early["sla"]["met"], early["sla"]["breached"]) == (3, 6)
+        assert early["sla"]["by_metric"] == EXPECTED_W48["sla"]["by_metric"]
         assert early["nps"] == EXPECTED_W48["nps"]
 
         await feed(service, platform, list(reversed(ticket_events)))  # resolved, replied, created
-        assert await weekly(service) == EXPECTED_W48
+        assert figures(await weekly(service)) == EXPECTED_W48
 
         t2 = next(e for e in events if isinstance(e, SlaBreached))
         async with service.runtime.sessions() as session:
@@ -201,7 +273,7 @@ async def test_repeated_events_change_nothing(platform: PlatformSettings, new_da
         before = duplicates_seen(types)
         await feed(service, platform, [*events, *redelivered, *re_emitted])
         await eventually(lambda: duplicates_seen(types) - before >= len(redelivered))
-        assert await weekly(service) == EXPECTED_W48
+        assert figures(await weekly(service)) == EXPECTED_W48
 
 
 async def test_window_is_monday_to_monday_in_the_report_time_zone(
@@ -218,11 +290,11 @@ async def test_window_is_monday_to_monday_in_the_report_time_zone(
         assert (report["starts_at"], report["ends_at"]) == ("2026-11-23T00:00:00+08:00", "2026-11-30T00:00:00+08:00")
         assert report["tickets_opened"] == 2
         assert report["categories"] == [
-            {"category": "account", "tickets": 1, "share_pct": 50.0},
-            {"category": "billing", "tickets": 1, "share_pct": 50.0},
+            {"category": "account", "pain_class": "service", "tickets": 1, "share_pct": 50.0},
+            {"category": "billing", "pain_class": "process", "tickets": 1, "share_pct": 50.0},
         ]
         assert (await weekly(service, "2026-W47"))["categories"] == [
-            {"category": "other", "tickets": 1, "share_pct": 100.0}
+            {"category": "other", "pain_class": "service", "tickets": 1, "share_pct": 100.0}
         ]
         assert (await weekly(service, "2026-W49"))["tickets_opened"] == 1
 
@@ -231,19 +303,46 @@ async def test_a_quiet_week_has_zero_counts_and_no_averages_and_bad_requests_are
     platform: PlatformSettings, new_database: NewDatabase
 ) -> None:
     async with retrospective(platform, new_database) as service:
-        assert await weekly(service, "2026-W01") == {
-            "week": "2026-W01",
+        quiet = await weekly(service, "2026-W01")
+        none = {"count": 0, "average_minutes": None, "median_minutes": None, "p90_minutes": None}
+        assert figures(quiet) == {
+            "period": "2026-W01",
+            "kind": "week",
             "starts_at": "2025-12-29T00:00:00Z",
             "ends_at": "2026-01-05T00:00:00Z",
+            "filters": {"channel": None, "category": None, "department": None, "segment": None},
             "tickets_opened": 0,
             "tickets_resolved": 0,
-            "first_response": {"count": 0, "average_minutes": None, "median_minutes": None},
-            "resolution_time": {"count": 0, "average_minutes": None, "median_minutes": None},
-            "sla": {"met": 0, "breached": 0, "compliance_pct": None},
-            "csat": {"responses": 0, "average": None},
+            "backlog": {"at_start": 0, "at_end": 0, "flow": 0},
+            "resolution_rate_pct": None,
+            "first_contact_resolution_pct": None,
+            "reopen_rate_pct": None,
+            "repeat_complaint_rate_pct": None,
+            "first_response": none,
+            "resolution_time": none,
+            "handling_time": none,
+            "sla": {
+                "met": 0,
+                "breached": 0,
+                "compliance_pct": None,
+                "by_metric": [],
+                "by_department": [],
+                "by_segment": [],
+            },
+            "csat": {"responses": 0, "average": None, "satisfied_pct": None},
+            "dimensions": {
+                "responses": 0,
+                "quality": None,
+                "response_speed": None,
+                "resolution": None,
+                "care": None,
+                "overall": None,
+            },
             "nps": {"responses": 0, "promoters": 0, "passives": 0, "detractors": 0, "score": None},
             "categories": [],
+            "pain_classes": [],
         }
+        assert quiet["priorities"] == []
 
         for bad in ("2026-W54", "2025-W53", "2026-48", "2026-W4", "9999-W52", "week48"):
             r = await service.client.get("/v1/reports/weekly", params={"week": bad}, headers=agent_headers())

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from ticketloop_retrospective.reports.domain import DEFAULT_PAIN_CLASSES, PainClass
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url
 
 
@@ -20,6 +21,9 @@ class RetrospectiveSettings(ServiceSettings):
     http_port: int = 8005
     # An IANA zone name: a report week runs from Monday 00:00 to Monday 00:00 on this zone's clock.
     report_timezone: str = "UTC"
+    # Category → pain-point class (process, service, product, emotional), as JSON; a category
+    # left out counts as service.
+    pain_classes: dict[str, PainClass] = Field(default_factory=lambda: dict(DEFAULT_PAIN_CLASSES))
 
     @field_validator("report_timezone")
     @classmethod

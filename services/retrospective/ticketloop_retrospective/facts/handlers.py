@@ -7,12 +7,17 @@ from ticketloop_retrospective.facts import service
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.events import (
     ClockOutcome,
+    CustomerSegmentChanged,
     FeedbackReceived,
     FeedbackReceivedV2,
     SlaBreached,
     SlaMet,
     TicketAssigned,
+    TicketClosed,
     TicketCreated,
+    TicketReassigned,
+    TicketReopened,
+    TicketRepeatContact,
     TicketReplied,
     TicketResolved,
 )
@@ -30,8 +35,11 @@ async def on_ticket_created(uow: Unit, event: TicketCreated) -> None:
 
 @HANDLERS.on(TicketReplied)
 async def on_ticket_replied(uow: Unit, event: TicketReplied) -> None:
-    """A reply may be the first response, which the response-time figures measure."""
-    await service.record_ticket(uow.session, ref=event.data, first_response_at=event.data.replied_at)
+    """A reply may be the first response, which the response-time figures measure; every agent
+    reply counts towards first-contact resolution (resolved with at most one)."""
+    await service.record_ticket(
+        uow.session, ref=event.data, first_response_at=event.data.replied_at, reply_id=event.data.message_id
+    )
 
 
 @HANDLERS.on(TicketResolved)
@@ -39,13 +47,41 @@ async def on_ticket_resolved(uow: Unit, event: TicketResolved) -> None:
     """A resolution counts in its week and ends the ticket's handling time."""
     data = event.data
     await service.record_ticket(
-        uow.session, ref=data, resolved_at=data.resolved_at, first_response_at=data.first_response_at
+        uow.session,
+        ref=data,
+        resolved_at=data.resolved_at,
+        first_response_at=data.first_response_at,
+        self_service=data.self_service,
     )
+
+
+@HANDLERS.on(TicketReopened)
+async def on_ticket_reopened(uow: Unit, event: TicketReopened) -> None:
+    """A reopen counts against the ticket's resolution (reopen rate, first-contact resolution)."""
+    await service.record_ticket(uow.session, ref=event.data, reopened_at=event.data.reopened_at)
+
+
+@HANDLERS.on(TicketRepeatContact)
+async def on_ticket_repeat_contact(uow: Unit, event: TicketRepeatContact) -> None:
+    """The customer reported the same problem again: a repeat complaint."""
+    await service.record_ticket(uow.session, ref=event.data, repeat_id=event.data.message_id)
+
+
+@HANDLERS.on(TicketClosed)
+async def on_ticket_closed(uow: Unit, event: TicketClosed) -> None:
+    """The customer confirmed (or the window passed): the ticket leaves the loop."""
+    await service.record_ticket(uow.session, ref=event.data, closed_at=event.data.closed_at)
 
 
 @HANDLERS.on(TicketAssigned)
 async def on_ticket_assigned(uow: Unit, event: TicketAssigned) -> None:
-    """The owner is kept for per-agent and per-department figures."""
+    """The owner is kept for per-agent and per-department figures; the first starts handling."""
+    await service.record_assignment(uow.session, data=event.data)
+
+
+@HANDLERS.on(TicketReassigned)
+async def on_ticket_reassigned(uow: Unit, event: TicketReassigned) -> None:
+    """A new owner (escalation, rebalancing) is the department the ticket now counts under."""
     await service.record_assignment(uow.session, data=event.data)
 
 
@@ -73,6 +109,12 @@ async def on_feedback_received(uow: Unit, event: FeedbackReceived) -> None:
 async def on_feedback_received_v2(uow: Unit, event: FeedbackReceivedV2) -> None:
     """A ticket survey's answer feeds the CSAT (and, if asked, NPS) figures, as v1 did."""
     await service.record_answer(uow.session, data=event.data)
+
+
+@HANDLERS.on(CustomerSegmentChanged)
+async def on_segment_changed(uow: Unit, event: CustomerSegmentChanged) -> None:
+    """Reports count each ticket and answer under the segment its customer had at the time."""
+    await service.record_segment(uow.session, data=event.data)
 
 
 # feedback.survey_sent (v1 and v2 alike) is deliberately absent: no report uses it yet, so the

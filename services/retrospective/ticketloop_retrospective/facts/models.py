@@ -5,7 +5,20 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, DateTime, Index, SmallInteger, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_retrospective.db import Base
@@ -32,6 +45,8 @@ class TicketFact(Base):
         Index("ix_ticket_facts_first_response_sla_at", "first_response_sla_at"),
         Index("ix_ticket_facts_resolution_sla_at", "resolution_sla_at"),
         Index("ix_ticket_facts_answered_at", "answered_at"),
+        # A segment change re-labels its customer's tickets opened since.
+        Index("ix_ticket_facts_customer_created", "customer_id", "created_at"),
     )
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -53,4 +68,73 @@ class TicketFact(Base):
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     nps: Mapped[int | None] = mapped_column(SmallInteger)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the review needs beyond the weekly figures (migration 0004).
+    need: Mapped[str | None] = mapped_column(String(40))
+    origin: Mapped[str | None] = mapped_column(String(20))
+    customer_annual_spend: Mapped[float | None] = mapped_column(Float)
+    # The first owner's assignment starts the handling time; `assigned_at` is the latest owner's.
+    first_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What happened how often, as the set of its ids: an event counts once however often it is
+    # delivered, in any order, even re-emitted under a new event id (the count is the cardinality).
+    reply_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default=text("'{}'"))
+    reopen_times: Mapped[list[datetime]] = mapped_column(ARRAY(DateTime(timezone=True)), server_default=text("'{}'"))
+    repeat_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid), server_default=text("'{}'"))
+    reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    self_service: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The customer's segment when the ticket was opened (the latest `customer.segment_changed`
+    # at or before `created_at`); set by whichever of the two arrives last.
+    segment: Mapped[str | None] = mapped_column(String(20))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ClockFact(Base):
+    """Where one cycle of one SLA metric of a ticket ended: met or breached, and when. Every
+    metric and every cycle, so the review reports compliance per metric (the ticket facts keep
+    first response and resolution of the first cycle for the weekly figures)."""
+
+    __tablename__ = "clock_facts"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('met', 'breached')", name="outcome"),
+        Index("ix_clock_facts_at", "at"),
+    )
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    clock: Mapped[str] = mapped_column(String(30), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(10))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnswerFact(Base):
+    """One survey answer's scores, whatever the survey (per-ticket or relationship): CSAT,
+    NPS and the dimension scores the review averages."""
+
+    __tablename__ = "answer_facts"
+    __table_args__ = (Index("ix_answer_facts_answered_at", "answered_at"),)
+
+    survey_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    ticket_id: Mapped[uuid.UUID | None]
+    customer_id: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    csat: Mapped[int | None] = mapped_column(SmallInteger)
+    nps: Mapped[int | None] = mapped_column(SmallInteger)
+    quality: Mapped[int | None] = mapped_column(SmallInteger)
+    response_speed: Mapped[int | None] = mapped_column(SmallInteger)
+    resolution: Mapped[int | None] = mapped_column(SmallInteger)
+    care: Mapped[int | None] = mapped_column(SmallInteger)
+    overall: Mapped[int | None] = mapped_column(SmallInteger)
+    answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The customer's segment when they answered (as for tickets, whichever arrives last sets it).
+    segment: Mapped[str | None] = mapped_column(String(20))
+
+
+class SegmentFact(Base):
+    """Every `customer.segment_changed`: which segment a customer was in from when, so a ticket or
+    an answer is counted under the segment its customer had at that moment."""
+
+    __tablename__ = "segment_facts"
+
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(20))

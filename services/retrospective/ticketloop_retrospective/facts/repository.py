@@ -10,42 +10,90 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, case, func, or_
+from sqlalchemy import ScalarSelect, Table, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.facts.models import TicketFact
+from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
 from ticketloop_shared.events import ClockKind, ClockOutcome
 
 _FACTS: Table = cast(Table, TicketFact.__table__)
+_SEGMENTS: Table = cast(Table, SegmentFact.__table__)
 _insert = insert(_FACTS)
+
+
+def _segment_at(customer_id: Any, at: Any) -> ScalarSelect[str]:
+    """The segment `customer_id` had at `at` (NULL before any is known), as a scalar subquery."""
+    return (
+        select(_SEGMENTS.c.segment)
+        .where(_SEGMENTS.c.customer_id == customer_id, _SEGMENTS.c.changed_at <= at)
+        .order_by(_SEGMENTS.c.changed_at.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _union(known: Any, new: Any) -> Any:
+    """`known` plus what `new` (empty or one element) adds to it, as a set."""
+    return case((known.contains(new), known), else_=known.concat(new))
+
+
+# A new row takes its customer's segment at its creation from the segment history.
+_ticket_insert = insert(_FACTS).values(segment=_segment_at(bindparam("segment_customer"), bindparam("segment_at")))
 # Built once, executed with parameters: the compiled statements are cached (a consumer applies
 # hundreds of these a second).
-_RECORD_TICKET = _insert.on_conflict_do_update(
+_RECORD_TICKET = _ticket_insert.on_conflict_do_update(
     index_elements=[_FACTS.c.ticket_id],
     set_={
-        "number": _insert.excluded.number,
-        "channel": _insert.excluded.channel,
-        "category": _insert.excluded.category,
-        "urgency": _insert.excluded.urgency,
-        "customer_id": _insert.excluded.customer_id,
-        "created_at": _insert.excluded.created_at,
-        "first_response_at": func.least(_FACTS.c.first_response_at, _insert.excluded.first_response_at),
-        "resolved_at": func.greatest(_FACTS.c.resolved_at, _insert.excluded.resolved_at),
+        "number": _ticket_insert.excluded.number,
+        "channel": _ticket_insert.excluded.channel,
+        "category": _ticket_insert.excluded.category,
+        "urgency": _ticket_insert.excluded.urgency,
+        "customer_id": _ticket_insert.excluded.customer_id,
+        "created_at": _ticket_insert.excluded.created_at,
+        "first_response_at": func.least(_FACTS.c.first_response_at, _ticket_insert.excluded.first_response_at),
+        "resolved_at": func.greatest(_FACTS.c.resolved_at, _ticket_insert.excluded.resolved_at),
+        "reopened_at": func.greatest(_FACTS.c.reopened_at, _ticket_insert.excluded.reopened_at),
+        "closed_at": func.greatest(_FACTS.c.closed_at, _ticket_insert.excluded.closed_at),
+        # Only ticket.created knows these: another event's NULL leaves them alone.
+        "need": func.coalesce(_ticket_insert.excluded.need, _FACTS.c.need),
+        "origin": func.coalesce(_ticket_insert.excluded.origin, _FACTS.c.origin),
+        "customer_annual_spend": func.coalesce(
+            _ticket_insert.excluded.customer_annual_spend, _FACTS.c.customer_annual_spend
+        ),
+        # A row an assignment or SLA outcome started has no customer yet: take the segment now.
+        "segment": func.coalesce(_FACTS.c.segment, _ticket_insert.excluded.segment),
+        "reply_ids": _union(_FACTS.c.reply_ids, _ticket_insert.excluded.reply_ids),
+        "reopen_times": _union(_FACTS.c.reopen_times, _ticket_insert.excluded.reopen_times),
+        "repeat_ids": _union(_FACTS.c.repeat_ids, _ticket_insert.excluded.repeat_ids),
+        "self_service": or_(_FACTS.c.self_service, _ticket_insert.excluded.self_service),
         "updated_at": func.now(),
     },
 )
 _RECORD_ASSIGNMENT = _insert.on_conflict_do_update(
     index_elements=[_FACTS.c.ticket_id],
     set_={
-        "assigned_at": _insert.excluded.assigned_at,
-        "agent_id": _insert.excluded.agent_id,
-        "department_id": _insert.excluded.department_id,
+        # The latest owner wins; the earliest assignment starts the handling time.
+        "assigned_at": func.greatest(_FACTS.c.assigned_at, _insert.excluded.assigned_at),
+        "agent_id": case(
+            (
+                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
+                _insert.excluded.agent_id,
+            ),
+            else_=_FACTS.c.agent_id,
+        ),
+        "department_id": case(
+            (
+                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
+                _insert.excluded.department_id,
+            ),
+            else_=_FACTS.c.department_id,
+        ),
+        "first_assigned_at": func.least(_FACTS.c.first_assigned_at, _insert.excluded.first_assigned_at),
         "updated_at": func.now(),
     },
-    where=or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
 )
 
 
@@ -61,12 +109,22 @@ async def record_ticket(
     created_at: datetime,
     first_response_at: datetime | None = None,
     resolved_at: datetime | None = None,
+    reopened_at: datetime | None = None,
+    closed_at: datetime | None = None,
+    need: str | None = None,
+    origin: str | None = None,
+    customer_annual_spend: float | None = None,
+    reply_id: uuid.UUID | None = None,
+    repeat_id: uuid.UUID | None = None,
+    self_service: bool = False,
 ) -> None:
     """Upsert what a ticket event says about its ticket.
 
     The descriptive columns are fixed at creation, so any event's copy may fill them. The first
     response is the earliest reply seen and the resolution the latest (LEAST/GREATEST ignore
-    NULLs, so an event that does not know a time leaves it alone).
+    NULLs, so an event that does not know a time leaves it alone); a reply, reopen or repeat
+    contact joins its set once.
+    A new row takes its customer's segment at `created_at` from the segment history.
     """
     await session.execute(
         _RECORD_TICKET,
@@ -80,6 +138,17 @@ async def record_ticket(
             "created_at": created_at,
             "first_response_at": first_response_at,
             "resolved_at": resolved_at,
+            "reopened_at": reopened_at,
+            "closed_at": closed_at,
+            "need": need,
+            "origin": origin,
+            "customer_annual_spend": customer_annual_spend,
+            "reply_ids": [reply_id] if reply_id else [],
+            "reopen_times": [reopened_at] if reopened_at else [],
+            "repeat_ids": [repeat_id] if repeat_id else [],
+            "self_service": self_service,
+            "segment_customer": customer_id,
+            "segment_at": created_at,
         },
     )
 
@@ -90,7 +159,13 @@ async def record_assignment(
     """Upsert the ticket's owner; an older assignment arriving late does not replace a newer one."""
     await session.execute(
         _RECORD_ASSIGNMENT,
-        {"ticket_id": ticket_id, "assigned_at": assigned_at, "agent_id": agent_id, "department_id": department_id},
+        {
+            "ticket_id": ticket_id,
+            "assigned_at": assigned_at,
+            "first_assigned_at": assigned_at,
+            "agent_id": agent_id,
+            "department_id": department_id,
+        },
     )
 
 
@@ -157,3 +232,79 @@ async def record_answer(
             where=or_(TicketFact.answered_at.is_(None), TicketFact.answered_at <= new.answered_at),
         )
     )
+
+
+async def record_cycle(
+    session: AsyncSession, *, ticket_id: uuid.UUID, clock: str, cycle: int, outcome: ClockOutcome, at: datetime
+) -> None:
+    """Upsert where one cycle of one metric ended, by the rule of `record_clock`: a breach is
+    final (the earlier instant kept), of two `met`s the later stop wins."""
+    stmt = insert(ClockFact).values(ticket_id=ticket_id, clock=clock, cycle=cycle, outcome=outcome.value, at=at)
+    new = stmt.excluded
+    breached = ClockOutcome.BREACHED.value
+    if outcome is ClockOutcome.BREACHED:
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[ClockFact.ticket_id, ClockFact.clock, ClockFact.cycle],
+            set_={
+                ClockFact.outcome: breached,
+                ClockFact.at: case((ClockFact.outcome == breached, func.least(ClockFact.at, new.at)), else_=new.at),
+            },
+        )
+    else:
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[ClockFact.ticket_id, ClockFact.clock, ClockFact.cycle],
+            set_={ClockFact.at: func.greatest(ClockFact.at, new.at)},
+            where=ClockFact.outcome != breached,
+        )
+    await session.execute(upsert)
+
+
+async def record_answer_fact(
+    session: AsyncSession,
+    *,
+    survey_id: uuid.UUID,
+    ticket_id: uuid.UUID | None,
+    customer_id: str,
+    kind: str,
+    scores: dict[str, int | None],
+    answered_at: datetime,
+) -> None:
+    """Keep one answer's scores (a survey is answered once, so a repeat changes nothing)."""
+    stmt = insert(AnswerFact).values(
+        survey_id=survey_id,
+        ticket_id=ticket_id,
+        customer_id=customer_id,
+        kind=kind,
+        answered_at=answered_at,
+        segment=_segment_at(customer_id, answered_at),
+        **scores,
+    )
+    await session.execute(stmt.on_conflict_do_nothing(index_elements=[AnswerFact.survey_id]))
+
+
+async def record_segment(session: AsyncSession, *, customer_id: str, segment: str, changed_at: datetime) -> bool:
+    """Keep a segment change and re-label what it covers: the customer's tickets opened and
+    answers given from `changed_at` until their next change. False when already known."""
+    inserted = await session.scalar(
+        insert(SegmentFact)
+        .values(customer_id=customer_id, changed_at=changed_at, segment=segment)
+        .on_conflict_do_nothing(index_elements=[SegmentFact.customer_id, SegmentFact.changed_at])
+        .returning(SegmentFact.changed_at)
+    )
+    if inserted is None:
+        return False
+    following = await session.scalar(
+        select(func.min(SegmentFact.changed_at)).where(
+            SegmentFact.customer_id == customer_id, SegmentFact.changed_at > changed_at
+        )
+    )
+    tables = ((_FACTS, "created_at"), (cast(Table, AnswerFact.__table__), "answered_at"))
+    for table, instant in tables:
+        at = table.c[instant]
+        until = true() if following is None else at < following
+        await session.execute(
+            update(table)
+            .where(and_(table.c.customer_id == customer_id, at >= changed_at, until))
+            .values(segment=segment)
+        )
+    return True

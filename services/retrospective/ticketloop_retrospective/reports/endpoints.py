@@ -1,33 +1,129 @@
-"""HTTP: staff read the reports."""
+"""HTTP: staff read the reports (JSON or CSV), the metric dictionary and the tickets behind any
+figure."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import uuid
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
-from ticketloop_retrospective.reports import service
-from ticketloop_retrospective.reports.schemas import WeeklyReport
+from ticketloop_retrospective.reports import export, service
+from ticketloop_retrospective.reports.dictionary import METRICS
+from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportWeek, parse_period
+from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.schemas import MetricDictionary, MetricOut, Report, TicketPage
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.validation import STORABLE
 
-router = APIRouter(prefix="/v1/reports", tags=["reports"])
+router = APIRouter(prefix="/v1", tags=["reports"])
 
 _errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
-    422: {"description": "`week` missing, or not an ISO week (`invalid_week`)"},
+    422: {"description": "The period is missing or malformed (`invalid_week`, `invalid_month`, `invalid_period`)"},
 }
+Name = Annotated[str | None, Query(max_length=100), STORABLE]
+Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet")]
 
 
-@router.get("/weekly", response_model=WeeklyReport, responses=_errors)
+def report_filters(
+    channel: Name = None, category: Name = None, department: Name = None, segment: Name = None
+) -> Filters:
+    """Dependency: the filters every report and drill-down takes."""
+    return Filters(channel=channel, category=category, department=department, segment=segment)
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
+
+
+def _settings(request: Request) -> RetrospectiveSettings:
+    settings: RetrospectiveSettings = request.app.state.settings
+    return settings
+
+
+async def _report(
+    request: Request, session: SessionDep, period: Period, filters: Filters, fmt: str
+) -> Report | Response:
+    settings = _settings(request)
+    built = await service.report(
+        session,
+        period=period,
+        previous=period.previous(settings.report_zone),
+        filters=filters,
+        pain_classes=settings.pain_classes,
+    )
+    if fmt == "csv":
+        return export.csv_response(export.report_rows(built), f"report-{period.label}.csv")
+    return built
+
+
+@router.get("/reports/weekly", response_model=Report, responses=_errors)
 async def weekly_report(
     request: Request,
     session: SessionDep,
     _: CurrentStaff,
+    filters: FiltersDep,
     week: Annotated[str, Query(max_length=10, description="ISO week, `YYYY-Www`", examples=["2026-W48"]), STORABLE],
-) -> WeeklyReport:
+    format: Format = "json",
+) -> Report | Response:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
-    settings: RetrospectiveSettings = request.app.state.settings
-    return await service.weekly_report(session, week=week, zone=settings.report_zone)
+    return await _report(request, session, ReportWeek.parse(week, _settings(request).report_zone), filters, format)
+
+
+@router.get("/reports/monthly", response_model=Report, responses=_errors)
+async def monthly_report(
+    request: Request,
+    session: SessionDep,
+    _: CurrentStaff,
+    filters: FiltersDep,
+    month: Annotated[str, Query(max_length=7, description="Calendar month, `YYYY-MM`", examples=["2026-11"]), STORABLE],
+    format: Format = "json",
+) -> Report | Response:
+    """The monthly review of one calendar month in the report time zone."""
+    return await _report(request, session, ReportMonth.parse(month, _settings(request).report_zone), filters, format)
+
+
+@router.get("/reports/tickets", response_model=TicketPage, responses=_errors)
+async def report_tickets(
+    request: Request,
+    session: SessionDep,
+    _: CurrentStaff,
+    filters: FiltersDep,
+    period: Annotated[str, Query(max_length=10, description="`YYYY-Www` or `YYYY-MM`"), STORABLE],
+    metric: Annotated[str, Query(max_length=40, description="A metric with `drilldown: true`"), STORABLE],
+    clock: Annotated[str | None, Query(max_length=30, description="For sla_met / sla_breached: one metric")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[uuid.UUID | None, Query(description="`next_after` of the previous page")] = None,
+    format: Format = "json",
+) -> TicketPage | Response:
+    """The tickets behind one figure of a report (drill-down), a page at a time, or all of
+    them as CSV."""
+    window = parse_period(period, _settings(request).report_zone)
+    if format == "csv":
+        rows = await service.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock)
+        return export.csv_response(export.ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")
+    return await service.tickets(
+        session, period=window, metric=metric, filters=filters, clock=clock, limit=limit, after=after
+    )
+
+
+@router.get("/metrics", response_model=MetricDictionary)
+async def metric_dictionary(_: CurrentStaff) -> MetricDictionary:
+    """Every figure of the reports: name, definition, formula, unit and the events it comes from."""
+    return MetricDictionary(
+        items=[
+            MetricOut(
+                name=m.name,
+                title=m.title,
+                definition=m.definition,
+                formula=m.formula,
+                unit=m.unit,
+                source_events=list(m.source_events),
+                drilldown=m.drilldown,
+            )
+            for m in METRICS
+        ]
+    )

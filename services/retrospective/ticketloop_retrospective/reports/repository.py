@@ -1,113 +1,463 @@
-"""All SQL of reports: each figure is aggregated in PostgreSQL over the ticket facts."""
+"""All SQL of reports: each figure is aggregated in PostgreSQL over the read models.
+
+Every figure that counts tickets is defined once, as a condition on the ticket facts (`Scope`):
+the report aggregates FILTERed on it and the drill-down lists the rows it holds, so a number
+and the tickets behind it cannot disagree.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, extract, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Label,
+    SQLColumnExpression,
+    and_,
+    exists,
+    extract,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.facts.models import TicketFact
+from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
 from ticketloop_retrospective.reports.domain import DETRACTOR_MAX, PROMOTER_MIN
 from ticketloop_shared.events import ClockOutcome
 
+f = TicketFact
+FCR_MAX_REPLIES = 1
+SATISFIED_CSAT_MIN = 4
+
 
 @dataclass(frozen=True)
-class WeekTotals:
-    """The raw aggregates of one window, before rounding and percentages."""
+class Filters:
+    """Which tickets a report is about; None means any."""
+
+    channel: str | None = None
+    category: str | None = None
+    department: str | None = None
+    segment: str | None = None
+
+    def on_tickets(self) -> ColumnElement[bool]:
+        """The filters as a condition on the ticket facts."""
+        conditions = [
+            column == value
+            for column, value in (
+                (f.channel, self.channel),
+                (f.category, self.category),
+                (f.department_id, self.department),
+                (f.segment, self.segment),
+            )
+            if value is not None
+        ]
+        return and_(true(), *conditions)
+
+    @property
+    def any(self) -> bool:
+        """Some filter is set."""
+        return any(v is not None for v in (self.channel, self.category, self.department, self.segment))
+
+
+def _minutes(later: SQLColumnExpression[datetime | None], earlier: SQLColumnExpression[datetime | None]) -> Any:
+    return extract("epoch", later - earlier) / 60
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One period and its filters: the conditions every figure is defined by."""
+
+    starts_at: datetime
+    ends_at: datetime
+    filters: Filters
+
+    def within(self, column: SQLColumnExpression[datetime | None]) -> ColumnElement[bool]:
+        """The instant in `column` falls in the period."""
+        return and_(column >= self.starts_at, column < self.ends_at)
+
+    def open_at(self, instant: datetime) -> ColumnElement[bool]:
+        """The ticket was open at `instant`: created before it and not resolved by then (a
+        resolution followed by a reopen before `instant` leaves it open)."""
+        return and_(
+            f.created_at < instant,
+            or_(
+                f.resolved_at.is_(None),
+                f.resolved_at >= instant,
+                and_(f.reopened_at > f.resolved_at, f.reopened_at < instant),
+            ),
+        )
+
+    # --- the ticket sets, by metric name (see reports/dictionary.py) ---
+    def opened(self) -> ColumnElement[bool]:
+        return self.within(f.created_at)
+
+    def resolved(self) -> ColumnElement[bool]:
+        return and_(self.within(f.resolved_at), f.created_at.is_not(None))
+
+    def resolved_by_end(self) -> ColumnElement[bool]:
+        """Of the tickets opened in the period, resolved by its end and not reopened since."""
+        return and_(
+            self.opened(),
+            f.resolved_at < self.ends_at,
+            or_(f.reopened_at.is_(None), f.reopened_at < f.resolved_at),
+        )
+
+    def first_contact_resolved(self) -> ColumnElement[bool]:
+        """Resolved in the period at first contact: by self-service, or with at most one agent
+        reply, and never reopened."""
+        return and_(
+            self.resolved(),
+            or_(f.self_service, func.cardinality(f.reply_ids) <= FCR_MAX_REPLIES),
+            func.cardinality(f.reopen_times) == 0,
+        )
+
+    def reopened(self) -> ColumnElement[bool]:
+        return and_(self.resolved(), func.cardinality(f.reopen_times) > 0)
+
+    def repeat_complaints(self) -> ColumnElement[bool]:
+        return and_(self.opened(), func.cardinality(f.repeat_ids) > 0)
+
+    def first_responded(self) -> ColumnElement[bool]:
+        return and_(self.within(f.first_response_at), f.created_at.is_not(None))
+
+    def handled(self) -> ColumnElement[bool]:
+        return and_(self.resolved(), f.first_assigned_at.is_not(None))
+
+    def backlog_start(self) -> ColumnElement[bool]:
+        return self.open_at(self.starts_at)
+
+    def backlog_end(self) -> ColumnElement[bool]:
+        return self.open_at(self.ends_at)
+
+    def answered(self) -> ColumnElement[bool]:
+        return and_(self.within(f.answered_at), f.csat.is_not(None))
+
+    def sla(self, outcome: ClockOutcome | None, clock: str | None) -> ColumnElement[bool]:
+        """The ticket has a cycle that ended (met or breached) in the period."""
+        c = ClockFact
+        return exists().where(
+            c.ticket_id == f.ticket_id,
+            self.within(c.at),
+            c.outcome == outcome.value if outcome else true(),
+            c.clock == clock if clock else true(),
+        )
+
+    def ticket_set(self, metric: str, *, clock: str | None = None) -> ColumnElement[bool]:
+        """The tickets `metric` counts (a KeyError for a metric that counts no tickets)."""
+        sets: dict[str, Callable[[], ColumnElement[bool]]] = {
+            "tickets_opened": self.opened,
+            "tickets_resolved": self.resolved,
+            "resolution_rate": self.resolved_by_end,
+            "first_contact_resolution": self.first_contact_resolved,
+            "reopen_rate": self.reopened,
+            "repeat_complaint_rate": self.repeat_complaints,
+            "first_response_time": self.first_responded,
+            "resolution_time": self.resolved,
+            "handling_time": self.handled,
+            "backlog_start": self.backlog_start,
+            "backlog_end": self.backlog_end,
+            "csat": self.answered,
+            "sla_met": lambda: self.sla(ClockOutcome.MET, clock),
+            "sla_breached": lambda: self.sla(ClockOutcome.BREACHED, clock),
+        }
+        return and_(sets[metric](), self.filters.on_tickets())
+
+
+@dataclass(frozen=True)
+class Durations:
+    """Count, mean and percentiles of one duration, in minutes."""
+
+    count: int
+    average: Decimal | float | None
+    p50: Decimal | float | None
+    p90: Decimal | float | None
+
+
+@dataclass(frozen=True)
+class TicketTotals:
+    """The ticket figures of one scope, before rounding and percentages."""
 
     opened: int
     resolved: int
-    first_response_count: int
-    first_response_avg: Decimal | float | None
-    first_response_median: Decimal | float | None
-    resolution_count: int
-    resolution_avg: Decimal | float | None
-    resolution_median: Decimal | float | None
-    sla_met: int
-    sla_breached: int
-    csat_responses: int
-    csat_avg: Decimal | float | None
-    nps_responses: int
-    promoters: int
-    passives: int
-    detractors: int
+    resolved_by_end: int
+    first_contact_resolved: int
+    reopened: int
+    repeat_complaints: int
+    first_response: Durations
+    resolution: Durations
+    handling: Durations
 
 
-async def week_totals(session: AsyncSession, *, starts_at: datetime, ends_at: datetime) -> WeekTotals:
-    """Every figure of the window in one pass over the rows that have anything in it.
+def _durations(name: str, minutes: Any, condition: ColumnElement[bool]) -> list[Any]:
+    return [
+        func.count().filter(condition).label(f"{name}_count"),
+        func.avg(minutes).filter(condition).label(f"{name}_avg"),
+        func.percentile_cont(0.5).within_group(minutes).filter(condition).label(f"{name}_p50"),
+        func.percentile_cont(0.9).within_group(minutes).filter(condition).label(f"{name}_p90"),
+    ]
 
-    Each figure has its own instant (created, answered, resolved, clock stopped…), so each is
-    an aggregate FILTERed on that instant; the WHERE only narrows the scan (a bitmap OR of the
-    per-instant indexes).
-    """
-    f = TicketFact
 
-    def within(column: SQLColumnExpression[datetime | None]) -> ColumnElement[bool]:
-        return and_(column >= starts_at, column < ends_at)
+def _read_durations(row: Any, name: str) -> Durations:
+    return Durations(
+        count=row[f"{name}_count"], average=row[f"{name}_avg"], p50=row[f"{name}_p50"], p90=row[f"{name}_p90"]
+    )
 
-    def minutes_since_creation(column: SQLColumnExpression[datetime | None]) -> ColumnElement[Decimal | float]:
-        return extract("epoch", column - f.created_at) / 60
 
-    opened = within(f.created_at)
-    resolved = within(f.resolved_at)
-    answered = within(f.answered_at)
-    first_responded = and_(within(f.first_response_at), f.created_at.is_not(None))
-    resolved_known = and_(resolved, f.created_at.is_not(None))
-    first_response_minutes = minutes_since_creation(f.first_response_at)
-    resolution_minutes = minutes_since_creation(f.resolved_at)
+async def ticket_totals(session: AsyncSession, scope: Scope) -> TicketTotals:
+    """The ticket figures of the scope in one pass over the rows that have anything in it.
 
-    def clock_outcomes(outcome: ClockOutcome) -> ColumnElement[int]:
-        return func.count().filter(
-            and_(f.first_response_sla == outcome.value, within(f.first_response_sla_at))
-        ) + func.count().filter(and_(f.resolution_sla == outcome.value, within(f.resolution_sla_at)))
-
+    Each figure has its own instant (created, first answered, resolved), so each is an
+    aggregate FILTERed on its condition; the WHERE only narrows the scan (a bitmap OR of the
+    per-instant indexes)."""
+    opened, resolved, responded = scope.opened(), scope.resolved(), scope.first_responded()
     stmt = select(
         func.count().filter(opened).label("opened"),
         func.count().filter(resolved).label("resolved"),
-        func.count().filter(first_responded).label("first_response_count"),
-        func.avg(first_response_minutes).filter(first_responded).label("first_response_avg"),
-        func.percentile_cont(0.5)
-        .within_group(first_response_minutes)
-        .filter(first_responded)
-        .label("first_response_median"),
-        func.count().filter(resolved_known).label("resolution_count"),
-        func.avg(resolution_minutes).filter(resolved_known).label("resolution_avg"),
-        func.percentile_cont(0.5).within_group(resolution_minutes).filter(resolved_known).label("resolution_median"),
-        clock_outcomes(ClockOutcome.MET).label("sla_met"),
-        clock_outcomes(ClockOutcome.BREACHED).label("sla_breached"),
-        func.count(f.csat).filter(answered).label("csat_responses"),
-        func.avg(f.csat).filter(answered).label("csat_avg"),
-        func.count(f.nps).filter(answered).label("nps_responses"),
-        func.count().filter(and_(answered, f.nps >= PROMOTER_MIN)).label("promoters"),
-        func.count().filter(and_(answered, f.nps > DETRACTOR_MAX, f.nps < PROMOTER_MIN)).label("passives"),
-        func.count().filter(and_(answered, f.nps <= DETRACTOR_MAX)).label("detractors"),
+        func.count().filter(scope.resolved_by_end()).label("resolved_by_end"),
+        func.count().filter(scope.first_contact_resolved()).label("first_contact_resolved"),
+        func.count().filter(scope.reopened()).label("reopened"),
+        func.count().filter(scope.repeat_complaints()).label("repeat_complaints"),
+        *_durations("first_response", _minutes(f.first_response_at, f.created_at), responded),
+        *_durations("resolution", _minutes(f.resolved_at, f.created_at), resolved),
+        *_durations("handling", _minutes(f.resolved_at, f.first_assigned_at), scope.handled()),
     ).where(
-        or_(
-            opened,
-            resolved,
-            answered,
-            within(f.first_response_at),
-            within(f.first_response_sla_at),
-            within(f.resolution_sla_at),
-        )
+        or_(scope.within(f.created_at), scope.within(f.resolved_at), scope.within(f.first_response_at)),
+        scope.filters.on_tickets(),
     )
     row = (await session.execute(stmt)).mappings().one()
-    return WeekTotals(**row)
+    return TicketTotals(
+        opened=row["opened"],
+        resolved=row["resolved"],
+        resolved_by_end=row["resolved_by_end"],
+        first_contact_resolved=row["first_contact_resolved"],
+        reopened=row["reopened"],
+        repeat_complaints=row["repeat_complaints"],
+        first_response=_read_durations(row, "first_response"),
+        resolution=_read_durations(row, "resolution"),
+        handling=_read_durations(row, "handling"),
+    )
 
 
-async def opened_by_category(session: AsyncSession, *, starts_at: datetime, ends_at: datetime) -> list[tuple[str, int]]:
-    """Tickets opened in the window per category, most frequent first (ties by name)."""
-    f = TicketFact
+async def backlog(session: AsyncSession, scope: Scope) -> tuple[int, int]:
+    """Tickets open at the period's start and at its end."""
+    stmt = select(func.count().filter(scope.backlog_start()), func.count().filter(scope.backlog_end())).where(
+        f.created_at < scope.ends_at, scope.filters.on_tickets()
+    )
+    row = (await session.execute(stmt)).one()
+    return int(row[0]), int(row[1])
+
+
+async def opened_by_category(session: AsyncSession, scope: Scope) -> list[tuple[str, int]]:
+    """Tickets opened in the period per category, most frequent first (ties by name)."""
     tickets = func.count().label("tickets")
     # A row learns created_at and category from the same event, so category is set here.
     category = func.coalesce(f.category, "unknown").label("category")
     rows = await session.execute(
         select(category, tickets)
-        .where(f.created_at >= starts_at, f.created_at < ends_at)
+        .where(scope.opened(), scope.filters.on_tickets())
         .group_by(category)
         .order_by(tickets.desc(), category)
     )
     return [(row.category, row.tickets) for row in rows]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """SLA cycles met and breached in a period, for one group (a metric, a department…)."""
+
+    key: str
+    met: int
+    breached: int
+
+
+async def sla_outcomes(session: AsyncSession, scope: Scope, *, by: str | None) -> list[Outcomes]:
+    """Cycles that ended in the period: all together (`by` None), or per `clock`, `department`
+    or `segment` (the ticket's), largest group first."""
+    c = ClockFact
+    groups: dict[str | None, SQLColumnExpression[str]] = {
+        None: literal("all"),
+        "clock": c.clock,
+        "department": func.coalesce(f.department_id, "unassigned"),
+        "segment": func.coalesce(f.segment, "unknown"),
+    }
+    key: Label[str] = groups[by].label("key")
+    met = func.count().filter(c.outcome == ClockOutcome.MET.value).label("met")
+    breached = func.count().filter(c.outcome == ClockOutcome.BREACHED.value).label("breached")
+    stmt = select(key, met, breached).select_from(c).where(scope.within(c.at))
+    if by in ("department", "segment") or scope.filters.any:
+        stmt = stmt.outerjoin(f, f.ticket_id == c.ticket_id).where(scope.filters.on_tickets())
+    rows = await session.execute(stmt.group_by(key).order_by((met + breached).desc(), key))
+    return [Outcomes(key=row.key, met=row.met, breached=row.breached) for row in rows]
+
+
+@dataclass(frozen=True)
+class AnswerTotals:
+    """The survey answers given in a period."""
+
+    csat_responses: int
+    csat_avg: Decimal | float | None
+    csat_satisfied: int
+    nps_responses: int
+    promoters: int
+    passives: int
+    detractors: int
+    dimension_responses: int
+    dimensions: dict[str, Decimal | float | None]
+
+
+DIMENSIONS = ("quality", "response_speed", "resolution", "care", "overall")
+
+
+async def answer_totals(session: AsyncSession, scope: Scope) -> AnswerTotals:
+    """CSAT, NPS and dimension averages of the answers given in the period. With ticket filters
+    (channel, category, department) only answers about a matching ticket count; the segment is
+    the customer's when they answered."""
+    a = AnswerFact
+    t = scope.filters
+    stmt = select(
+        func.count(a.csat).label("csat_responses"),
+        func.avg(a.csat).label("csat_avg"),
+        func.count().filter(a.csat >= SATISFIED_CSAT_MIN).label("csat_satisfied"),
+        func.count(a.nps).label("nps_responses"),
+        func.count().filter(a.nps >= PROMOTER_MIN).label("promoters"),
+        func.count().filter(a.nps > DETRACTOR_MAX, a.nps < PROMOTER_MIN).label("passives"),
+        func.count().filter(a.nps <= DETRACTOR_MAX).label("detractors"),
+        func.count(a.overall).label("dimension_responses"),
+        *[func.avg(getattr(a, d)).label(d) for d in DIMENSIONS],
+    ).where(scope.within(a.answered_at))
+    if t.segment is not None:
+        stmt = stmt.where(a.segment == t.segment)
+    if any(v is not None for v in (t.channel, t.category, t.department)):
+        on_ticket = Filters(channel=t.channel, category=t.category, department=t.department)
+        stmt = stmt.join(f, f.ticket_id == a.ticket_id).where(on_ticket.on_tickets())
+    row = (await session.execute(stmt)).mappings().one()
+    return AnswerTotals(
+        csat_responses=row["csat_responses"],
+        csat_avg=row["csat_avg"],
+        csat_satisfied=row["csat_satisfied"],
+        nps_responses=row["nps_responses"],
+        promoters=row["promoters"],
+        passives=row["passives"],
+        detractors=row["detractors"],
+        dimension_responses=row["dimension_responses"],
+        dimensions={d: row[d] for d in DIMENSIONS},
+    )
+
+
+async def customers_per_segment(session: AsyncSession, *, at: datetime) -> dict[str, int]:
+    """How many customers each segment held at `at` (each customer's latest change before it)."""
+    s = SegmentFact
+    latest = (
+        select(s.customer_id, s.segment)
+        .where(s.changed_at < at)
+        .distinct(s.customer_id)
+        .order_by(s.customer_id, s.changed_at.desc())
+        .subquery()
+    )
+    rows = await session.execute(select(latest.c.segment, func.count()).group_by(latest.c.segment))
+    return {str(segment): int(count) for segment, count in rows.tuples()}
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    """One category's weight in a period, for the impact × difficulty matrix."""
+
+    category: str
+    tickets: int
+    customers: int
+    revenue: float
+    handling_minutes: Decimal | float | None
+    resolved: int
+    reopened: int
+    departments: int
+
+
+async def problems(session: AsyncSession, scope: Scope) -> list[ProblemRow]:
+    """Per category of the tickets opened in the period: customers and revenue affected (each
+    customer's latest known annual spend, counted once), handling time, reopens, departments."""
+    where = and_(scope.opened(), scope.filters.on_tickets())
+    spend_category = func.coalesce(f.category, "unknown").label("category")
+    spend = (
+        select(spend_category, f.customer_id, func.max(f.customer_annual_spend).label("spend"))
+        .where(where)
+        .group_by(spend_category, f.customer_id)
+        .subquery()
+    )
+    revenue = (
+        select(
+            spend.c.category,
+            func.count().label("customers"),
+            func.coalesce(func.sum(spend.c.spend), 0).label("revenue"),
+        )
+        .group_by(spend.c.category)
+        .subquery()
+    )
+    category = func.coalesce(f.category, "unknown").label("category")
+    resolved = f.resolved_at.is_not(None)
+    tickets = (
+        select(
+            category,
+            func.count().label("tickets"),
+            func.avg(_minutes(f.resolved_at, f.first_assigned_at)).filter(resolved).label("handling"),
+            func.count().filter(resolved).label("resolved"),
+            func.count().filter(and_(resolved, func.cardinality(f.reopen_times) > 0)).label("reopened"),
+            func.count(func.distinct(f.department_id)).label("departments"),
+        )
+        .where(where)
+        .group_by(category)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(tickets, revenue.c.customers, revenue.c.revenue)
+        .join(revenue, revenue.c.category == tickets.c.category)
+        .order_by(tickets.c.category)
+    )
+    return [
+        ProblemRow(
+            category=row.category,
+            tickets=row.tickets,
+            customers=row.customers,
+            revenue=float(row.revenue),
+            handling_minutes=row.handling,
+            resolved=row.resolved,
+            reopened=row.reopened,
+            departments=row.departments,
+        )
+        for row in rows
+    ]
+
+
+TICKET_COLUMNS = (
+    f.ticket_id,
+    f.number,
+    f.channel,
+    f.category,
+    f.urgency,
+    f.segment,
+    f.department_id,
+    f.agent_id,
+    f.customer_id,
+    f.created_at,
+    f.first_response_at,
+    f.resolved_at,
+    func.cardinality(f.reopen_times).label("reopens"),
+    func.cardinality(f.reply_ids).label("agent_replies"),
+    f.csat,
+)
+
+
+async def tickets_in(
+    session: AsyncSession, condition: ColumnElement[bool], *, limit: int, after: Any | None
+) -> Sequence[Any]:
+    """The ticket facts a figure counts, in ticket id order (ids are time-ordered), a page at a time."""
+    stmt = select(*TICKET_COLUMNS).where(condition)
+    if after is not None:
+        stmt = stmt.where(f.ticket_id > after)
+    return (await session.execute(stmt.order_by(f.ticket_id).limit(limit))).all()

@@ -1,37 +1,66 @@
-"""HTTP shapes of reports."""
+"""HTTP shapes of reports and the metric dictionary."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 
 class DurationFigures(BaseModel):
-    """How long something took, in minutes, over the tickets it happened to in the week."""
+    """How long something took, in minutes, over the tickets it happened to in the period."""
 
     count: int
     average_minutes: float | None = Field(description="One decimal; null when count is 0.")
-    median_minutes: float | None = Field(description="One decimal; null when count is 0.")
+    median_minutes: float | None = Field(description="p50, one decimal; null when count is 0.")
+    p90_minutes: float | None = Field(description="One decimal; null when count is 0.")
 
 
-class SlaFigures(BaseModel):
-    """SLA clock outcomes (first response and resolution) that fell in the week."""
+class Compliance(BaseModel):
+    """SLA cycles met and breached, for one group."""
 
     met: int
     breached: int
     compliance_pct: float | None = Field(description="met / (met + breached) × 100, one decimal; null when none.")
 
 
+class GroupCompliance(Compliance):
+    """Compliance of one metric, department or segment."""
+
+    key: str
+
+
+class SlaFigures(Compliance):
+    """SLA cycles of every metric that ended in the period: overall, then per metric, per
+    department and per segment of the ticket."""
+
+    by_metric: list[GroupCompliance]
+    by_department: list[GroupCompliance]
+    by_segment: list[GroupCompliance]
+
+
 class CsatFigures(BaseModel):
-    """Per-ticket satisfaction (1–5) answered in the week."""
+    """Per-ticket satisfaction (1–5) answered in the period."""
 
     responses: int
     average: float | None = Field(description="Two decimals; null when no answers.")
+    satisfied_pct: float | None = Field(description="Share of answers of 4–5, one decimal.")
+
+
+class DimensionFigures(BaseModel):
+    """Relationship-survey dimension averages (1–10, two decimals) answered in the period."""
+
+    responses: int
+    quality: float | None
+    response_speed: float | None
+    resolution: float | None
+    care: float | None
+    overall: float | None
 
 
 class NpsFigures(BaseModel):
-    """Net Promoter answers (0–10) given in the week."""
+    """Net Promoter answers (0–10) given in the period."""
 
     responses: int
     promoters: int = Field(description="Answers of 9–10.")
@@ -41,24 +70,151 @@ class NpsFigures(BaseModel):
 
 
 class CategoryShare(BaseModel):
-    """How many of the week's new tickets were of one problem type."""
+    """How many of the period's new tickets were of one problem type."""
 
     category: str
+    pain_class: str
     tickets: int
-    share_pct: float = Field(description="Share of the week's opened tickets, one decimal.")
+    share_pct: float = Field(description="Share of the period's opened tickets, one decimal.")
 
 
-class WeeklyReport(BaseModel):
-    """The weekly review: volume, speed, SLA, satisfaction and problem mix of one ISO week."""
+class PainClassShare(BaseModel):
+    """How many of the period's new tickets fell in one pain-point class."""
 
-    week: str = Field(examples=["2026-W48"])
-    starts_at: datetime = Field(description="Monday 00:00 in the report time zone (inclusive).")
-    ends_at: datetime = Field(description="The next Monday 00:00 (exclusive).")
+    pain_class: str
+    tickets: int
+    share_pct: float
+
+
+class Backlog(BaseModel):
+    """The stock of open tickets and how it moved."""
+
+    at_start: int
+    at_end: int
+    flow: int = Field(description="at_end − at_start.")
+
+
+class SegmentCount(BaseModel):
+    """Customers in one segment at the period's end, and the change since the previous period's."""
+
+    segment: str
+    customers: int
+    previous: int
+    change: int
+
+
+class HeadlineGoal(BaseModel):
+    """One of SPEC's headline goals: the target, and the value measured now beside it."""
+
+    goal: str
+    target: str
+    unit: str
+    current: float | None
+    previous: float | None = Field(description="The same figure in the previous period.")
+    met: bool | None = Field(description="Whether the current value reaches the target; null when not measured.")
+    note: str | None = None
+
+
+class ProblemPriority(BaseModel):
+    """One problem type on the impact × difficulty matrix; quick wins first."""
+
+    rank: int
+    category: str
+    pain_class: str
+    quadrant: Literal["quick_win", "major_project", "fill_in", "thankless"]
+    impact: float
+    difficulty: float
+    tickets: int
+    customers: int
+    revenue: float
+    handling_minutes: float | None
+    reopen_rate_pct: float | None
+    departments: int
+
+
+class Filters(BaseModel):
+    """The filters a report was cut with (null: any)."""
+
+    channel: str | None = None
+    category: str | None = None
+    department: str | None = None
+    segment: str | None = None
+
+
+class Report(BaseModel):
+    """The review of one week or month: volume, speed, resolution quality, SLA, satisfaction,
+    problem mix and priorities, segments and the headline goals. Every figure is defined in
+    `GET /v1/metrics`; `drilldown` links each ticket-counting figure to its tickets."""
+
+    period: str = Field(examples=["2026-W48", "2026-11"])
+    kind: Literal["week", "month"]
+    starts_at: datetime = Field(description="Start in the report time zone (inclusive).")
+    ends_at: datetime = Field(description="End (exclusive).")
+    filters: Filters
     tickets_opened: int
     tickets_resolved: int
-    first_response: DurationFigures = Field(description="Tickets first answered in the week, from creation.")
-    resolution_time: DurationFigures = Field(description="Tickets resolved in the week, from creation.")
+    backlog: Backlog
+    resolution_rate_pct: float | None
+    first_contact_resolution_pct: float | None
+    reopen_rate_pct: float | None
+    repeat_complaint_rate_pct: float | None
+    first_response: DurationFigures = Field(description="Tickets first answered in the period, from creation.")
+    resolution_time: DurationFigures = Field(description="Tickets resolved in the period, from creation.")
+    handling_time: DurationFigures = Field(description="Tickets resolved in the period, from first assignment.")
     sla: SlaFigures
     csat: CsatFigures
+    dimensions: DimensionFigures
     nps: NpsFigures
     categories: list[CategoryShare] = Field(description="Most frequent first.")
+    pain_classes: list[PainClassShare]
+    priorities: list[ProblemPriority]
+    segments: list[SegmentCount]
+    headline: list[HeadlineGoal]
+    drilldown: dict[str, str] = Field(description="Metric name → the URL listing the tickets it counts.")
+
+
+class MetricOut(BaseModel):
+    """One entry of the metric dictionary."""
+
+    name: str
+    title: str
+    definition: str
+    formula: str
+    unit: str
+    source_events: list[str]
+    drilldown: bool
+
+
+class MetricDictionary(BaseModel):
+    """Every figure of the reports."""
+
+    items: list[MetricOut]
+
+
+class TicketRow(BaseModel):
+    """One ticket a figure counts."""
+
+    ticket_id: str
+    number: str | None
+    channel: str | None
+    category: str | None
+    urgency: str | None
+    segment: str | None
+    department_id: str | None
+    agent_id: str | None
+    customer_id: str | None
+    created_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    reopens: int
+    agent_replies: int
+    csat: int | None
+
+
+class TicketPage(BaseModel):
+    """A page of the tickets behind a figure; pass `next_after` as `after` for the next."""
+
+    metric: str
+    period: str
+    items: list[TicketRow]
+    next_after: str | None

@@ -2,62 +2,330 @@
 
 from __future__ import annotations
 
-from datetime import tzinfo
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
 from fractions import Fraction
+from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.reports import repository
-from ticketloop_retrospective.reports.domain import ReportWeek, nps_score, percent, round_half_up, rounded
+from ticketloop_retrospective.reports.dictionary import DRILLDOWN
+from ticketloop_retrospective.reports.domain import (
+    PainClass,
+    Period,
+    ProblemStats,
+    nps_score,
+    pain_class_of,
+    percent,
+    prioritise,
+    round_half_up,
+    rounded,
+)
+from ticketloop_retrospective.reports.repository import Filters, Scope
 from ticketloop_retrospective.reports.schemas import (
+    Backlog,
     CategoryShare,
     CsatFigures,
+    DimensionFigures,
     DurationFigures,
+    GroupCompliance,
+    HeadlineGoal,
     NpsFigures,
+    PainClassShare,
+    ProblemPriority,
+    Report,
+    SegmentCount,
     SlaFigures,
-    WeeklyReport,
+    TicketPage,
+    TicketRow,
 )
+from ticketloop_retrospective.reports.schemas import Filters as FiltersOut
+from ticketloop_shared.errors import Unprocessable
+
+SEGMENTS = ("new", "high_value", "churn_risk", "potential")
 
 
-async def weekly_report(session: AsyncSession, *, week: str, zone: tzinfo) -> WeeklyReport:
-    """The figures of ISO week `week` (e.g. `2026-W48`) cut in `zone`; `InvalidWeek` if unparsable."""
-    window = ReportWeek.parse(week, zone)
-    t = await repository.week_totals(session, starts_at=window.starts_at, ends_at=window.ends_at)
-    categories = await repository.opened_by_category(session, starts_at=window.starts_at, ends_at=window.ends_at)
-    # Shares are of the categories' own total, counted by one statement, so they stay consistent
-    # with each other even if tickets arrive between this query and the one behind tickets_opened.
+class UnknownMetric(Unprocessable):
+    """The figure asked to drill into counts no tickets (or does not exist)."""
+
+    code = "unknown_metric"
+
+
+def _durations(d: repository.Durations) -> DurationFigures:
+    return DurationFigures(
+        count=d.count, average_minutes=rounded(d.average), median_minutes=rounded(d.p50), p90_minutes=rounded(d.p90)
+    )
+
+
+def _compliance(o: repository.Outcomes) -> GroupCompliance:
+    return GroupCompliance(key=o.key, met=o.met, breached=o.breached, compliance_pct=percent(o.met, o.met + o.breached))
+
+
+def _satisfaction(answers: repository.AnswerTotals) -> float | None:
+    """SPEC's headline satisfaction on 0–100: overall × 10 and (csat − 1) × 25, averaged."""
+    parts: list[tuple[Fraction, int]] = []
+    if answers.dimension_responses and answers.dimensions["overall"] is not None:
+        avg = Fraction(Decimal(str(answers.dimensions["overall"])))
+        parts.append((avg * 10, answers.dimension_responses))
+    if answers.csat_responses and answers.csat_avg is not None:
+        avg = Fraction(Decimal(str(answers.csat_avg)))
+        parts.append(((avg - 1) * 25, answers.csat_responses))
+    weight = sum(n for _, n in parts)
+    return round_half_up(sum(v * n for v, n in parts) / weight) if weight else None
+
+
+def drilldown_link(period: Period, metric: str, filters: Filters, **extra: str) -> str:
+    """The URL listing the tickets behind one figure of this report."""
+    params = {"period": period.label, "metric": metric, **extra}
+    params.update({k: v for k, v in vars(filters).items() if v is not None})
+    return f"/v1/reports/tickets?{urlencode(params)}"
+
+
+async def report(
+    session: AsyncSession,
+    *,
+    period: Period,
+    previous: Period,
+    filters: Filters,
+    pain_classes: Mapping[str, PainClass],
+) -> Report:
+    """Every figure of the period (and the headline goals against the previous period)."""
+    scope = Scope(period.starts_at, period.ends_at, filters)
+    totals = await repository.ticket_totals(session, scope)
+    at_start, at_end = await repository.backlog(session, scope)
+    categories = await repository.opened_by_category(session, scope)
+    overall = await repository.sla_outcomes(session, scope, by=None)
+    answers = await repository.answer_totals(session, scope)
+    problems = await repository.problems(session, scope)
+    segments_now = await repository.customers_per_segment(session, at=period.ends_at)
+    segments_before = await repository.customers_per_segment(session, at=period.starts_at)
+    before_scope = Scope(previous.starts_at, previous.ends_at, filters)
+    before = await repository.ticket_totals(session, before_scope)
+    before_answers = await repository.answer_totals(session, before_scope)
+
     categorised = sum(count for _, count in categories)
-    return WeeklyReport(
-        week=window.label,
-        starts_at=window.starts_at,
-        ends_at=window.ends_at,
-        tickets_opened=t.opened,
-        tickets_resolved=t.resolved,
-        first_response=DurationFigures(
-            count=t.first_response_count,
-            average_minutes=rounded(t.first_response_avg),
-            median_minutes=rounded(t.first_response_median),
+    by_class: dict[str, int] = {}
+    for category, count in categories:
+        by_class[pain_class_of(category, pain_classes).value] = (
+            by_class.get(pain_class_of(category, pain_classes).value, 0) + count
+        )
+    met = sum(o.met for o in overall)
+    breached = sum(o.breached for o in overall)
+    sla = SlaFigures(
+        met=met,
+        breached=breached,
+        compliance_pct=percent(met, met + breached),
+        by_metric=[_compliance(o) for o in await repository.sla_outcomes(session, scope, by="clock")],
+        by_department=[_compliance(o) for o in await repository.sla_outcomes(session, scope, by="department")],
+        by_segment=[_compliance(o) for o in await repository.sla_outcomes(session, scope, by="segment")],
+    )
+    ranked = prioritise(
+        [
+            ProblemStats(
+                category=p.category,
+                tickets=p.tickets,
+                customers=p.customers,
+                revenue=p.revenue,
+                handling_minutes=float(p.handling_minutes) if p.handling_minutes is not None else None,
+                reopen_rate=p.reopened / p.resolved if p.resolved else None,
+                departments=p.departments,
+            )
+            for p in problems
+        ]
+    )
+    return Report(
+        period=period.label,
+        kind=period.kind,
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
+        filters=FiltersOut(**vars(filters)),
+        tickets_opened=totals.opened,
+        tickets_resolved=totals.resolved,
+        backlog=Backlog(at_start=at_start, at_end=at_end, flow=at_end - at_start),
+        resolution_rate_pct=percent(totals.resolved_by_end, totals.opened),
+        first_contact_resolution_pct=percent(totals.first_contact_resolved, totals.resolved),
+        reopen_rate_pct=percent(totals.reopened, totals.resolved),
+        repeat_complaint_rate_pct=percent(totals.repeat_complaints, totals.opened),
+        first_response=_durations(totals.first_response),
+        resolution_time=_durations(totals.resolution),
+        handling_time=_durations(totals.handling),
+        sla=sla,
+        csat=CsatFigures(
+            responses=answers.csat_responses,
+            average=rounded(answers.csat_avg, 2),
+            satisfied_pct=percent(answers.csat_satisfied, answers.csat_responses),
         ),
-        resolution_time=DurationFigures(
-            count=t.resolution_count,
-            average_minutes=rounded(t.resolution_avg),
-            median_minutes=rounded(t.resolution_median),
+        dimensions=DimensionFigures(
+            responses=answers.dimension_responses,
+            **{name: rounded(value, 2) for name, value in answers.dimensions.items()},
         ),
-        sla=SlaFigures(
-            met=t.sla_met,
-            breached=t.sla_breached,
-            compliance_pct=percent(t.sla_met, t.sla_met + t.sla_breached),
-        ),
-        csat=CsatFigures(responses=t.csat_responses, average=rounded(t.csat_avg, 2)),
-        nps=NpsFigures(
-            responses=t.nps_responses,
-            promoters=t.promoters,
-            passives=t.passives,
-            detractors=t.detractors,
-            score=nps_score(promoters=t.promoters, detractors=t.detractors, responses=t.nps_responses),
-        ),
+        nps=_nps(answers),
         categories=[
-            CategoryShare(category=category, tickets=count, share_pct=round_half_up(Fraction(count * 100, categorised)))
+            CategoryShare(
+                category=category,
+                pain_class=pain_class_of(category, pain_classes).value,
+                tickets=count,
+                share_pct=round_half_up(Fraction(count * 100, categorised)),
+            )
             for category, count in categories
         ],
+        pain_classes=[
+            PainClassShare(pain_class=name, tickets=count, share_pct=round_half_up(Fraction(count * 100, categorised)))
+            for name, count in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
+        priorities=[
+            ProblemPriority(
+                rank=p.rank,
+                category=p.stats.category,
+                pain_class=pain_class_of(p.stats.category, pain_classes).value,
+                quadrant=p.quadrant,
+                impact=p.impact,
+                difficulty=p.difficulty,
+                tickets=p.stats.tickets,
+                customers=p.stats.customers,
+                revenue=p.stats.revenue,
+                handling_minutes=rounded(p.stats.handling_minutes),
+                reopen_rate_pct=rounded(p.stats.reopen_rate * 100) if p.stats.reopen_rate is not None else None,
+                departments=p.stats.departments,
+            )
+            for p in ranked
+        ],
+        segments=[
+            SegmentCount(
+                segment=s,
+                customers=segments_now.get(s, 0),
+                previous=segments_before.get(s, 0),
+                change=segments_now.get(s, 0) - segments_before.get(s, 0),
+            )
+            for s in SEGMENTS
+        ],
+        headline=headline(totals=totals, answers=answers, before=before, before_answers=before_answers),
+        drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
+    )
+
+
+def _nps(answers: repository.AnswerTotals) -> NpsFigures:
+    return NpsFigures(
+        responses=answers.nps_responses,
+        promoters=answers.promoters,
+        passives=answers.passives,
+        detractors=answers.detractors,
+        score=nps_score(promoters=answers.promoters, detractors=answers.detractors, responses=answers.nps_responses),
+    )
+
+
+NOT_IN_EVENTS = "needs order and referral data the loop's events do not carry"
+
+
+def headline(
+    *,
+    totals: repository.TicketTotals,
+    answers: repository.AnswerTotals,
+    before: repository.TicketTotals,
+    before_answers: repository.AnswerTotals,
+) -> list[HeadlineGoal]:
+    """SPEC's headline goals as targets, each with the value measured now (and in the period
+    before, for the goals stated as a change). Goals the events cannot measure say so."""
+    satisfaction, satisfaction_before = _satisfaction(answers), _satisfaction(before_answers)
+    response = rounded(totals.first_response.average)
+    fcr = percent(totals.first_contact_resolved, totals.resolved)
+    fcr_before = percent(before.first_contact_resolved, before.resolved)
+    nps, nps_before = _nps(answers).score, _nps(before_answers).score
+    return [
+        HeadlineGoal(
+            goal="overall_satisfaction",
+            target="≥ 90",
+            unit="score 0–100",
+            current=satisfaction,
+            previous=satisfaction_before,
+            met=None if satisfaction is None else satisfaction >= 90,
+        ),
+        HeadlineGoal(
+            goal="first_response_time",
+            target="≤ 15 (−50 % from 30)",
+            unit="minutes",
+            current=response,
+            previous=rounded(before.first_response.average),
+            met=None if response is None else response <= 15,
+        ),
+        HeadlineGoal(
+            goal="first_contact_resolution",
+            target="+40 % on the previous period",
+            unit="%",
+            current=fcr,
+            previous=fcr_before,
+            met=None if fcr is None or not fcr_before else fcr >= fcr_before * 1.4,
+        ),
+        HeadlineGoal(
+            goal="nps",
+            target="+30 % on the previous period",
+            unit="score −100…100",
+            current=nps,
+            previous=nps_before,
+            met=None if nps is None or not nps_before or nps_before <= 0 else nps >= nps_before * 1.3,
+        ),
+        HeadlineGoal(
+            goal="complaints",
+            target="−60 % on the previous period",
+            unit="tickets",
+            current=float(totals.opened),
+            previous=float(before.opened),
+            met=None if not before.opened else totals.opened <= before.opened * 0.4,
+        ),
+        *[
+            HeadlineGoal(goal=goal, target=target, unit="%", current=None, previous=None, met=None, note=NOT_IN_EVENTS)
+            for goal, target in (
+                ("repeat_purchase", "+30 %"),
+                ("referrals", "+25 %"),
+                ("retention", "+25 %"),
+                ("customer_lifetime_value", "+40 %"),
+            )
+        ],
+    ]
+
+
+CSV_PAGE = 5000
+
+
+async def all_tickets(
+    session: AsyncSession, *, period: Period, metric: str, filters: Filters, clock: str | None
+) -> list[TicketRow]:
+    """Every ticket one figure counts, for the CSV export (read a page at a time)."""
+    rows: list[TicketRow] = []
+    after: uuid.UUID | None = None
+    while True:
+        page = await tickets(
+            session, period=period, metric=metric, filters=filters, clock=clock, limit=CSV_PAGE, after=after
+        )
+        rows.extend(page.items)
+        if page.next_after is None:
+            return rows
+        after = uuid.UUID(page.next_after)
+
+
+async def tickets(
+    session: AsyncSession,
+    *,
+    period: Period,
+    metric: str,
+    filters: Filters,
+    clock: str | None,
+    limit: int,
+    after: uuid.UUID | None,
+) -> TicketPage:
+    """The tickets one figure counts, a page at a time."""
+    if metric not in DRILLDOWN:
+        raise UnknownMetric(
+            f"{metric!r} counts no tickets to list", details={"metric": metric, "known": sorted(DRILLDOWN)}
+        )
+    scope = Scope(period.starts_at, period.ends_at, filters)
+    rows = await repository.tickets_in(session, scope.ticket_set(metric, clock=clock), limit=limit, after=after)
+    items = [TicketRow(**{**row._asdict(), "ticket_id": str(row.ticket_id)}) for row in rows]
+    return TicketPage(
+        metric=metric,
+        period=period.label,
+        items=items,
+        next_after=items[-1].ticket_id if len(items) == limit else None,
     )
