@@ -9,11 +9,14 @@ from fastapi import FastAPI
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.handlers import HANDLERS
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
+from ticketloop_retrospective.rectification.endpoints import router as rectification_router
+from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401
+from ticketloop_retrospective.rectification.scheduled import review_weeks
 from ticketloop_retrospective.reports.endpoints import router as report_router
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.runtime import Periodic, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,11 +30,13 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
+        periodic=[Periodic("review-weeks", settings.review_check_seconds, review_weeks)],
     )
     return create_service_app(
         spec,
         title="ticketloop retrospective",
-        description="Every loop event projected into read models; weekly reports for staff.",
-        routers=[report_router],
+        description="Every loop event projected into read models; weekly and monthly reviews for staff, the "
+        "metric dictionary, drill-down to tickets, and rectification items opened by hot categories.",
+        routers=[report_router, rectification_router],
         clock=clock,
     )

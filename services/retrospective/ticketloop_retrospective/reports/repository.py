@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     true,
 )
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
@@ -357,12 +358,12 @@ async def customers_per_segment(session: AsyncSession, *, at: datetime) -> dict[
     latest = (
         select(s.customer_id, s.segment)
         .where(s.changed_at < at)
-        .distinct(s.customer_id)
+        .ext(distinct_on(s.customer_id))
         .order_by(s.customer_id, s.changed_at.desc())
         .subquery()
     )
     rows = await session.execute(select(latest.c.segment, func.count()).group_by(latest.c.segment))
-    return {str(segment): int(count) for segment, count in rows.tuples()}
+    return {str(segment): int(count) for segment, count in rows}
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""review facts: more per ticket, every SLA cycle, every answer, segment history
+"""review facts: more per ticket, every SLA cycle, every answer, segment history; rectification items
 
 Revision ID: 0004
 Revises: 0003
@@ -73,9 +73,32 @@ def upgrade() -> None:
         sa.Column("segment", sa.String(length=20), nullable=False),
         sa.PrimaryKeyConstraint("customer_id", "changed_at", name=op.f("pk_segment_facts")),
     )
+    op.create_table(
+        "rectification_items",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("category", sa.String(length=40), nullable=False),
+        sa.Column("pain_class", sa.String(length=20), nullable=False),
+        sa.Column("streak_started", sa.String(length=10), nullable=True),
+        sa.Column("last_hot_week", sa.String(length=10), nullable=True),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("evidence", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("threshold", sa.String(length=60), nullable=False),
+        sa.Column("owner_department", sa.String(length=100), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=True),
+        sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("opened_by", sa.String(length=100), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.CheckConstraint("status IN ('open', 'in_progress', 'closed')", name=op.f("ck_rectification_items_status")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_rectification_items")),
+        sa.UniqueConstraint("category", "streak_started", name="uq_rectification_items_streak"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rectification_items")
     op.drop_table("segment_facts")
     op.drop_table("answer_facts")
     op.drop_table("clock_facts")

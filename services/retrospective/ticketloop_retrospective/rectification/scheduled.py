@@ -1,0 +1,19 @@
+"""Time-driven work of the review: the weekly hot-category check."""
+
+from __future__ import annotations
+
+import logging
+
+from ticketloop_retrospective.rectification import service
+from ticketloop_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+async def review_weeks(runtime: Runtime) -> None:
+    """Look at the last complete week; cheap enough to run every few minutes, so a week is
+    reviewed soon after it ends (a replica running it at the same moment opens nothing twice)."""
+    async with runtime.unit_of_work() as uow:
+        opened = await service.review_last_week(uow)
+    for item in opened:
+        log.info("rectification opened", extra={"item": str(item.id), "category": item.category})
