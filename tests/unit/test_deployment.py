@@ -1,45 +1,69 @@
-"""docker-compose.yml, read without a Docker engine: every service is built from the repo,
-configured only with settings that exist, health-checked, and started after its dependencies."""
+"""docker-compose.yml and the Dockerfile, read without a Docker engine: the compose file is
+valid Compose (parsed strictly by the `compose-spec` wheel, the Rust compose_spec library), every
+service is built from the repo, configured only with settings that exist and that it accepts in
+production, health-checked, started after its dependencies, and scalable behind one proxy."""
 
 from __future__ import annotations
 
-import importlib
-from pathlib import Path
+import re
 from typing import Any
 
 import pytest
 import yaml
-from pydantic_settings import BaseSettings
+from compose_spec import PyOptions
 
+from tests.deploy.support import ROOT, assert_real_settings, build_settings
 from ticketloop_embedded.services import SERVICES
-from ticketloop_shared.settings import PlatformSettings
 
-ROOT = Path(__file__).parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+NGINX = ROOT / "deploy" / "compose" / "nginx.conf"
+# The ports README.md's tour uses, one per service, now published by the proxy.
+PUBLISHED = {"intake": 8001, "routing": 8002, "sla": 8003, "feedback": 8004, "retrospective": 8005}
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
     return data
 
 
-def settings_class(name: str) -> type[BaseSettings]:
-    module = importlib.import_module(f"ticketloop_{name}.settings")
-    cls: type[BaseSettings] = getattr(module, f"{name.capitalize()}Settings")
-    return cls
+def validate_compose(text: str) -> None:
+    """Parse as the Compose specification, with YAML merge keys applied, and check references."""
+    PyOptions(apply_merge=True).from_yaml(text).validate()
+
+
+def test_the_compose_file_is_valid_compose() -> None:
+    validate_compose(COMPOSE.read_text())
+
+
+@pytest.mark.parametrize(
+    ("good", "bad"),
+    [
+        ("restart: unless-stopped", "restart: sometimes"),
+        ("condition: service_healthy", "condition: healthy"),
+        ("interval: 10s", "intervall: 10s"),
+        ('- "8001:8001"', '- "80x1:8001"'),
+    ],
+)
+def test_an_invalid_compose_file_is_refused(good: str, bad: str) -> None:
+    text = COMPOSE.read_text()
+    assert good in text
+    with pytest.raises(ValueError):
+        validate_compose(text.replace(good, bad, 1))
 
 
 def test_kafka_runs_in_kraft_mode_and_postgres_is_health_checked(compose: dict[str, Any]) -> None:
     kafka = compose["services"]["kafka"]
     assert "controller" in kafka["environment"]["KAFKA_PROCESS_ROLES"]
     assert "ZOOKEEPER" not in str(kafka["environment"]).upper()
+    assert kafka["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false", "services create their topics"
     assert compose["services"]["postgres"]["healthcheck"]["test"]
     assert kafka["healthcheck"]["test"]
 
 
 @pytest.mark.parametrize("name", [s.name for s in SERVICES])
 def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
-    compose: dict[str, Any], name: str
+    compose: dict[str, Any], name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     service = compose["services"][name]
     assert service["build"]["args"]["SERVICE"] == name
@@ -47,23 +71,63 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
     assert service["healthcheck"]["test"] and "/health/ready" in str(service["healthcheck"]["test"])
     assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert service["depends_on"]["postgres"]["condition"] == "service_healthy"
-    own_prefix = f"TICKETLOOP_{name.upper()}_"
-    own_fields = set(settings_class(name).model_fields)
-    for key in service["environment"]:
-        if key.startswith(own_prefix):
-            assert key.removeprefix(own_prefix).lower() in own_fields, key
-        else:
-            assert key.removeprefix("TICKETLOOP_").lower() in PlatformSettings.model_fields, key
     env = service["environment"]
+    assert_real_settings(name, env)
+    own_prefix = f"TICKETLOOP_{name.upper()}_"
     assert env["TICKETLOOP_ENV"] == "production"
     assert env[f"{own_prefix}HTTP_HOST"] == "0.0.0.0"
     assert env[f"{own_prefix}DATABASE_URL"].endswith(f"/ticketloop_{name}")
     if name == "intake":  # production refuses to start without the key that wraps customers' data keys
         assert env["TICKETLOOP_INTAKE_MASTER_KEY"].startswith("${TICKETLOOP_INTAKE_MASTER_KEY:?")
+    # The service accepts this environment in production once the operator's variables are set.
+    operator = {
+        "TICKETLOOP_AUTH_SECRET": "a" * 48,
+        "TICKETLOOP_INTAKE_MASTER_KEY": "m" * 48,
+        "POSTGRES_PASSWORD": "pw",
+        "TICKETLOOP_FEEDBACK_PUBLIC_BASE_URL": "https://feedback.example.com",
+    }
+    settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
+    assert settings.platform.env == "production"
 
 
-def test_the_dockerfile_installs_the_service_named_by_its_build_arg() -> None:
+def interpolate(value: str, variables: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` and `${VAR:?error}` (an unset required one fails)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, rest = match.group(1), match.group(2), match.group(3)
+        if name in variables:
+            return variables[name]
+        assert op != ":?", f"{name} is required: {rest}"
+        return rest if op == ":-" else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+def test_the_topics_are_created_with_the_partition_count(compose: dict[str, Any]) -> None:
+    partitions = compose["x-platform-env"]["TICKETLOOP_TOPIC_PARTITIONS"]
+    assert interpolate(partitions, {}) == "12"
+    assert interpolate(partitions, {"TICKETLOOP_TOPIC_PARTITIONS": "24"}) == "24"
+
+
+def test_no_service_publishes_a_host_port_and_one_proxy_reaches_them_all(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    for name in PUBLISHED:
+        assert "ports" not in services[name], f"{name} could not be scaled with a fixed host port"
+        assert "container_name" not in services[name]
+    proxy = services["proxy"]
+    assert sorted(proxy["ports"]) == [f"{p}:{p}" for p in sorted(PUBLISHED.values())]
+    mount = next(v for v in proxy["volumes"] if v.endswith(":/etc/nginx/nginx.conf:ro"))
+    assert (ROOT / mount.split(":")[0]).resolve() == NGINX
+    conf = NGINX.read_text()
+    assert "resolver 127.0.0.11" in conf, "resolved at request time, so new replicas are seen"
+    servers = re.findall(r"listen (\d+);\s+location / \{\s+set \$upstream http://(\w+):8000;", conf)
+    assert {name: int(port) for port, name in servers} == PUBLISHED
+
+
+def test_the_dockerfile_installs_the_service_named_by_its_build_arg_and_runs_as_non_root() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "ARG SERVICE" in dockerfile
     assert "-c requirements.lock" in dockerfile
     assert "python -m ticketloop_${SERVICE}" in dockerfile
+    # Kubernetes' runAsNonRoot needs a numeric user; the manifests run as the same uid and gid.
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
