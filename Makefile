@@ -6,7 +6,7 @@ SERVICES := intake routing sla feedback retrospective
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-integration test-e2e test-contract test-deploy test-fuzz fuzz lint typecheck format bench bench-sla chaos token clean
+.PHONY: install run test test-unit test-integration test-e2e test-contract test-deploy test-fuzz fuzz lint typecheck format bench bench-sla bench-review chaos token clean
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench: install ## measure the loop's latency on the embedded stack
 
 bench-sla: install ## a million open SLA clocks: load time, breach lateness, burst rate, missed/doubled, RSS
 	$(BIN)/python -m ticketloop_embedded bench-sla
+
+bench-review: install ## weekly and monthly reports over a million tickets (bulk-loaded): latency against 500 ms
+	$(BIN)/python -m ticketloop_embedded bench-review
 
 chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
 	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)

@@ -157,6 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     sla.add_argument("--speed", type=float, default=60, help="how much faster the clock runs in the accelerated phase")
     sla.add_argument("--replicas", type=int, default=2, help="sla processes sharing the due clocks")
     sla.add_argument("--json", type=Path, default=Path("bench-sla-result.json"), help="where to write the figures")
+    review = sub.add_parser("bench-review", help="weekly and monthly reports over a million tickets")
+    review.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load through the bulk path")
+    review.add_argument("--repeats", type=int, default=5, help="timed runs of each report")
+    review.add_argument(
+        "--json", type=Path, default=Path("bench-review-result.json"), help="where to write the figures"
+    )
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
@@ -169,6 +175,10 @@ def main(argv: list[str] | None = None) -> None:
         from ticketloop_embedded.chaos import chaos as run_chaos
 
         sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say))
+    if args.command == "bench-review":
+        from ticketloop_embedded.bench_review import bench_review
+
+        sys.exit(bench_review(tickets=args.tickets, repeats=args.repeats, json_path=args.json, say=say))
     if args.command == "bench-sla":
         from ticketloop_embedded.bench_sla import bench_sla
 
