@@ -153,16 +153,15 @@ async def compare(settings: RetrospectiveSettings, target_url: str, periods: lis
         period = parse_period(label, zone)
         built: list[dict[str, Any]] = []
         for url in (settings.database_url, target_url):
-            engine = make_engine(url, pool_size=1)
+            engine = make_engine(url, pool_size=4)
             try:
-                async with make_sessionmaker(engine)() as session:
-                    report = await reports.report(
-                        session,
-                        period=period,
-                        previous=period.previous(zone),
-                        filters=Filters(),
-                        pain_classes=settings.pain_classes,
-                    )
+                report = await reports.report(
+                    make_sessionmaker(engine),
+                    period=period,
+                    previous=period.previous(zone),
+                    filters=Filters(),
+                    pain_classes=settings.pain_classes,
+                )
                 built.append(json.loads(report.model_dump_json()))
             finally:
                 await engine.dispose()

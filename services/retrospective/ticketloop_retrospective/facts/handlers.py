@@ -16,6 +16,7 @@ from ticketloop_shared.events import (
     TicketClosed,
     TicketCreated,
     TicketReassigned,
+    TicketRecategorised,
     TicketReopened,
     TicketRepeatContact,
     TicketReplied,
@@ -65,6 +66,12 @@ async def on_ticket_reopened(uow: Unit, event: TicketReopened) -> None:
 async def on_ticket_repeat_contact(uow: Unit, event: TicketRepeatContact) -> None:
     """The customer reported the same problem again: a repeat complaint."""
     await service.record_ticket(uow.session, ref=event.data, repeat_id=event.data.message_id)
+
+
+@HANDLERS.on(TicketRecategorised)
+async def on_ticket_recategorised(uow: Unit, event: TicketRecategorised) -> None:
+    """The problem type changed: the ticket (and its SLA cycles) count under the new one."""
+    await service.record_ticket(uow.session, ref=event.data, recategorised=True)
 
 
 @HANDLERS.on(TicketClosed)

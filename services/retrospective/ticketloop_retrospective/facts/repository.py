@@ -239,7 +239,10 @@ async def record_cycle(
 ) -> None:
     """Upsert where one cycle of one metric ended, by the rule of `record_clock`: a breach is
     final (the earlier instant kept), of two `met`s the later stop wins."""
-    stmt = insert(ClockFact).values(ticket_id=ticket_id, clock=clock, cycle=cycle, outcome=outcome.value, at=at)
+    dims = {
+        name: select(_FACTS.c[name]).where(_FACTS.c.ticket_id == ticket_id).scalar_subquery() for name in DIMENSIONS
+    }
+    stmt = insert(ClockFact).values(ticket_id=ticket_id, clock=clock, cycle=cycle, outcome=outcome.value, at=at, **dims)
     new = stmt.excluded
     breached = ClockOutcome.BREACHED.value
     if outcome is ClockOutcome.BREACHED:
@@ -299,7 +302,7 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
         )
     )
     tables = ((_FACTS, "created_at"), (cast(Table, AnswerFact.__table__), "answered_at"))
-    for table, instant in tables:
+    for table, instant in tables:  # (the cycles follow: see sync_cycle_dimensions)
         at = table.c[instant]
         until = true() if following is None else at < following
         await session.execute(
@@ -308,3 +311,22 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
             .values(segment=segment)
         )
     return True
+
+
+DIMENSIONS = ("channel", "category", "department_id", "segment")
+_CLOCKS: Table = cast(Table, ClockFact.__table__)
+
+
+async def sync_cycle_dimensions(
+    session: AsyncSession, *, ticket_id: uuid.UUID | None = None, customer_id: str | None = None
+) -> None:
+    """Copy a ticket's (or a customer's tickets') dimensions onto their SLA cycles, where they
+    differ: after an event that can change them (creation, assignment, recategorisation, a
+    segment change)."""
+    differs = or_(*[_CLOCKS.c[d].is_distinct_from(_FACTS.c[d]) for d in DIMENSIONS])
+    which = _FACTS.c.ticket_id == ticket_id if ticket_id is not None else _FACTS.c.customer_id == customer_id
+    await session.execute(
+        update(_CLOCKS)
+        .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, which, differs)
+        .values({d: _FACTS.c[d] for d in DIMENSIONS})
+    )

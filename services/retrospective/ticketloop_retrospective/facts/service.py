@@ -33,9 +33,11 @@ async def record_ticket(
     reply_id: uuid.UUID | None = None,
     repeat_id: uuid.UUID | None = None,
     self_service: bool = False,
+    recategorised: bool = False,
 ) -> None:
     """Learn a ticket's details from any ticket event, and what that event adds: a first
-    response, a resolution, a reopen, a close, an agent reply or a repeat contact."""
+    response, a resolution, a reopen, a close, an agent reply or a repeat contact. Creation and
+    recategorisation set the dimensions its SLA cycles are reported under."""
     created = ref if isinstance(ref, TicketCreatedData) else None
     await repository.record_ticket(
         session,
@@ -57,6 +59,8 @@ async def record_ticket(
         repeat_id=repeat_id,
         self_service=self_service,
     )
+    if created is not None or recategorised:
+        await repository.sync_cycle_dimensions(session, ticket_id=ref.ticket_id)
 
 
 async def record_assignment(session: AsyncSession, *, data: TicketAssignedData) -> None:
@@ -68,6 +72,7 @@ async def record_assignment(session: AsyncSession, *, data: TicketAssignedData) 
         agent_id=data.agent_id,
         department_id=data.department_id,
     )
+    await repository.sync_cycle_dimensions(session, ticket_id=data.ticket_id)
 
 
 async def record_clock_outcome(
@@ -125,6 +130,7 @@ async def record_answer(session: AsyncSession, *, data: FeedbackReceivedData | F
 
 async def record_segment(session: AsyncSession, *, data: CustomerSegmentChangedData) -> None:
     """Learn a customer's segment from then on; their tickets and answers since are re-labelled."""
-    await repository.record_segment(
+    if await repository.record_segment(
         session, customer_id=data.customer_id, segment=data.segment, changed_at=data.changed_at
-    )
+    ):
+        await repository.sync_cycle_dimensions(session, customer_id=data.customer_id)

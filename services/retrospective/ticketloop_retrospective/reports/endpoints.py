@@ -17,6 +17,7 @@ from ticketloop_retrospective.reports.schemas import MetricDictionary, MetricOut
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -44,12 +45,11 @@ def _settings(request: Request) -> RetrospectiveSettings:
     return settings
 
 
-async def _report(
-    request: Request, session: SessionDep, period: Period, filters: Filters, fmt: str
-) -> Report | Response:
+async def _report(request: Request, period: Period, filters: Filters, fmt: str) -> Report | Response:
     settings = _settings(request)
+    runtime: Runtime = request.app.state.runtime
     built = await service.report(
-        session,
+        runtime.sessions,
         period=period,
         previous=period.previous(settings.report_zone),
         filters=filters,
@@ -70,7 +70,7 @@ async def weekly_report(
     format: Format = "json",
 ) -> Report | Response:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
-    return await _report(request, session, ReportWeek.parse(week, _settings(request).report_zone), filters, format)
+    return await _report(request, ReportWeek.parse(week, _settings(request).report_zone), filters, format)
 
 
 @router.get("/reports/monthly", response_model=Report, responses=_errors)
@@ -83,7 +83,7 @@ async def monthly_report(
     format: Format = "json",
 ) -> Report | Response:
     """The monthly review of one calendar month in the report time zone."""
-    return await _report(request, session, ReportMonth.parse(month, _settings(request).report_zone), filters, format)
+    return await _report(request, ReportMonth.parse(month, _settings(request).report_zone), filters, format)
 
 
 @router.get("/reports/tickets", response_model=TicketPage, responses=_errors)

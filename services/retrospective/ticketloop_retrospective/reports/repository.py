@@ -11,17 +11,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Label,
     SQLColumnExpression,
+    Table,
     and_,
     exists,
     extract,
     func,
-    literal,
+    null,
     or_,
     select,
     true,
@@ -49,13 +49,17 @@ class Filters:
 
     def on_tickets(self) -> ColumnElement[bool]:
         """The filters as a condition on the ticket facts."""
+        return self.on(cast(Table, TicketFact.__table__))
+
+    def on(self, table: Table) -> ColumnElement[bool]:
+        """The filters as a condition on a table carrying the ticket's dimensions."""
         conditions = [
-            column == value
+            table.c[column] == value
             for column, value in (
-                (f.channel, self.channel),
-                (f.category, self.category),
-                (f.department_id, self.department),
-                (f.segment, self.segment),
+                ("channel", self.channel),
+                ("category", self.category),
+                ("department_id", self.department),
+                ("segment", self.segment),
             )
             if value is not None
         ]
@@ -196,12 +200,16 @@ class TicketTotals:
     handling: Durations
 
 
-def _durations(name: str, minutes: Any, condition: ColumnElement[bool]) -> list[Any]:
+def _durations(name: str, minutes: Any, condition: ColumnElement[bool], *, percentiles: bool) -> list[Any]:
     return [
         func.count().filter(condition).label(f"{name}_count"),
         func.avg(minutes).filter(condition).label(f"{name}_avg"),
-        func.percentile_cont(0.5).within_group(minutes).filter(condition).label(f"{name}_p50"),
-        func.percentile_cont(0.9).within_group(minutes).filter(condition).label(f"{name}_p90"),
+        (func.percentile_cont(0.5).within_group(minutes).filter(condition) if percentiles else null()).label(
+            f"{name}_p50"
+        ),
+        (func.percentile_cont(0.9).within_group(minutes).filter(condition) if percentiles else null()).label(
+            f"{name}_p90"
+        ),
     ]
 
 
@@ -211,12 +219,13 @@ def _read_durations(row: Any, name: str) -> Durations:
     )
 
 
-async def ticket_totals(session: AsyncSession, scope: Scope) -> TicketTotals:
+async def ticket_totals(session: AsyncSession, scope: Scope, *, percentiles: bool = True) -> TicketTotals:
     """The ticket figures of the scope in one pass over the rows that have anything in it.
 
     Each figure has its own instant (created, first answered, resolved), so each is an
     aggregate FILTERed on its condition; the WHERE only narrows the scan (a bitmap OR of the
-    per-instant indexes)."""
+    per-instant indexes). Without `percentiles` (the previous period, for the headline goals)
+    the p50/p90 are left out: they are the sorts that cost."""
     opened, resolved, responded = scope.opened(), scope.resolved(), scope.first_responded()
     stmt = select(
         func.count().filter(opened).label("opened"),
@@ -225,9 +234,9 @@ async def ticket_totals(session: AsyncSession, scope: Scope) -> TicketTotals:
         func.count().filter(scope.first_contact_resolved()).label("first_contact_resolved"),
         func.count().filter(scope.reopened()).label("reopened"),
         func.count().filter(scope.repeat_complaints()).label("repeat_complaints"),
-        *_durations("first_response", _minutes(f.first_response_at, f.created_at), responded),
-        *_durations("resolution", _minutes(f.resolved_at, f.created_at), resolved),
-        *_durations("handling", _minutes(f.resolved_at, f.first_assigned_at), scope.handled()),
+        *_durations("first_response", _minutes(f.first_response_at, f.created_at), responded, percentiles=percentiles),
+        *_durations("resolution", _minutes(f.resolved_at, f.created_at), resolved, percentiles=percentiles),
+        *_durations("handling", _minutes(f.resolved_at, f.first_assigned_at), scope.handled(), percentiles=percentiles),
     ).where(
         or_(scope.within(f.created_at), scope.within(f.resolved_at), scope.within(f.first_response_at)),
         scope.filters.on_tickets(),
@@ -247,12 +256,28 @@ async def ticket_totals(session: AsyncSession, scope: Scope) -> TicketTotals:
 
 
 async def backlog(session: AsyncSession, scope: Scope) -> tuple[int, int]:
-    """Tickets open at the period's start and at its end."""
-    stmt = select(func.count().filter(scope.backlog_start()), func.count().filter(scope.backlog_end())).where(
-        f.created_at < scope.ends_at, scope.filters.on_tickets()
-    )
-    row = (await session.execute(stmt)).one()
-    return int(row[0]), int(row[1])
+    """Tickets open at the period's start and at its end (`Scope.open_at`), counted as three
+    disjoint parts each read from an index: never resolved and created before the instant;
+    resolved at or after it and created before it; resolved before it but reopened since."""
+
+    def open_at(instant: datetime) -> list[Any]:
+        where = scope.filters.on_tickets()
+        return [
+            select(func.count()).where(f.resolved_at.is_(None), f.created_at < instant, where).scalar_subquery(),
+            select(func.count()).where(f.resolved_at >= instant, f.created_at < instant, where).scalar_subquery(),
+            select(func.count())
+            .where(
+                f.reopened_at.is_not(None),
+                f.reopened_at < instant,
+                f.reopened_at > f.resolved_at,
+                f.resolved_at < instant,
+                where,
+            )
+            .scalar_subquery(),
+        ]
+
+    row = (await session.execute(select(*open_at(scope.starts_at), *open_at(scope.ends_at)))).one()
+    return int(sum(row[:3])), int(sum(row[3:]))
 
 
 async def opened_by_category(session: AsyncSession, scope: Scope) -> list[tuple[str, int]]:
@@ -278,24 +303,43 @@ class Outcomes:
     breached: int
 
 
-async def sla_outcomes(session: AsyncSession, scope: Scope, *, by: str | None) -> list[Outcomes]:
-    """Cycles that ended in the period: all together (`by` None), or per `clock`, `department`
-    or `segment` (the ticket's), largest group first."""
-    c = ClockFact
-    groups: dict[str | None, SQLColumnExpression[str]] = {
-        None: literal("all"),
-        "clock": c.clock,
-        "department": func.coalesce(f.department_id, "unassigned"),
-        "segment": func.coalesce(f.segment, "unknown"),
-    }
-    key: Label[str] = groups[by].label("key")
-    met = func.count().filter(c.outcome == ClockOutcome.MET.value).label("met")
-    breached = func.count().filter(c.outcome == ClockOutcome.BREACHED.value).label("breached")
-    stmt = select(key, met, breached).select_from(c).where(scope.within(c.at))
-    if by in ("department", "segment") or scope.filters.any:
-        stmt = stmt.outerjoin(f, f.ticket_id == c.ticket_id).where(scope.filters.on_tickets())
-    rows = await session.execute(stmt.group_by(key).order_by((met + breached).desc(), key))
-    return [Outcomes(key=row.key, met=row.met, breached=row.breached) for row in rows]
+@dataclass(frozen=True)
+class CycleGroup:
+    """SLA cycles that ended in a period, of one metric, department and segment."""
+
+    clock: str
+    department: str
+    segment: str
+    met: int
+    breached: int
+
+
+async def sla_cycles(session: AsyncSession, scope: Scope) -> list[CycleGroup]:
+    """Cycles that ended in the period (met at their stop, breached at their due instant), per
+    metric × department × segment of their ticket: a few hundred rows at most, which the report
+    sums per metric, per department and per segment."""
+    c = cast(Table, ClockFact.__table__)
+    department = func.coalesce(c.c.department_id, "unassigned").label("department")
+    segment = func.coalesce(c.c.segment, "unknown").label("segment")
+    met = func.count().filter(c.c.outcome == ClockOutcome.MET.value).label("met")
+    breached = func.count().filter(c.c.outcome == ClockOutcome.BREACHED.value).label("breached")
+    rows = await session.execute(
+        select(c.c.clock, department, segment, met, breached)
+        .where(scope.within(c.c.at), scope.filters.on(c))
+        .group_by(c.c.clock, department, segment)
+    )
+    return [CycleGroup(r.clock, r.department, r.segment, r.met, r.breached) for r in rows]
+
+
+def outcomes_by(groups: Sequence[CycleGroup], key: Callable[[CycleGroup], str]) -> list[Outcomes]:
+    """The cycles summed per `key`, largest group first (ties by name)."""
+    sums: dict[str, list[int]] = {}
+    for g in groups:
+        total = sums.setdefault(key(g), [0, 0])
+        total[0] += g.met
+        total[1] += g.breached
+    ordered = sorted(sums.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
+    return [Outcomes(key=k, met=m, breached=b) for k, (m, b) in ordered]
 
 
 @dataclass(frozen=True)

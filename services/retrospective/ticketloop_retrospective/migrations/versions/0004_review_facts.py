@@ -37,6 +37,22 @@ def upgrade() -> None:
     op.execute("UPDATE ticket_facts SET first_assigned_at = assigned_at")
     # A ticket's facts by customer: segment changes re-label the customer's tickets.
     op.create_index("ix_ticket_facts_customer_created", "ticket_facts", ["customer_id", "created_at"], unique=False)
+    op.drop_index("ix_ticket_facts_resolved_at", table_name="ticket_facts")
+    op.create_index("ix_ticket_facts_resolved_created", "ticket_facts", ["resolved_at", "created_at"], unique=False)
+    op.create_index(
+        "ix_ticket_facts_unresolved_created",
+        "ticket_facts",
+        ["created_at"],
+        unique=False,
+        postgresql_where=sa.text("resolved_at IS NULL"),
+    )
+    op.create_index(
+        "ix_ticket_facts_reopened_at",
+        "ticket_facts",
+        ["reopened_at"],
+        unique=False,
+        postgresql_where=sa.text("reopened_at IS NOT NULL"),
+    )
     op.create_table(
         "clock_facts",
         sa.Column("ticket_id", sa.UUID(), nullable=False),
@@ -44,6 +60,10 @@ def upgrade() -> None:
         sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("outcome", sa.String(length=10), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=True),
+        sa.Column("category", sa.String(length=40), nullable=True),
+        sa.Column("department_id", sa.String(length=100), nullable=True),
+        sa.Column("segment", sa.String(length=20), nullable=True),
         sa.CheckConstraint("outcome IN ('met', 'breached')", name=op.f("ck_clock_facts_outcome")),
         sa.PrimaryKeyConstraint("ticket_id", "clock", "cycle", name=op.f("pk_clock_facts")),
     )
@@ -102,6 +122,10 @@ def downgrade() -> None:
     op.drop_table("segment_facts")
     op.drop_table("answer_facts")
     op.drop_table("clock_facts")
+    op.drop_index("ix_ticket_facts_reopened_at", table_name="ticket_facts")
+    op.drop_index("ix_ticket_facts_unresolved_created", table_name="ticket_facts")
+    op.drop_index("ix_ticket_facts_resolved_created", table_name="ticket_facts")
+    op.create_index("ix_ticket_facts_resolved_at", "ticket_facts", ["resolved_at"], unique=False)
     op.drop_index("ix_ticket_facts_customer_created", table_name="ticket_facts")
     for column in (
         "segment", "closed_at", "self_service", "reopened_at", "repeat_ids", "reopen_times",
