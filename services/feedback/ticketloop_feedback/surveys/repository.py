@@ -37,7 +37,7 @@ async def templates(session: AsyncSession) -> list[tuple[SurveyTemplateRow, Surv
         )
         .order_by(SurveyTemplateRow.id)
     )
-    return [(row, version) for row, version in rows.tuples()]
+    return [(row, version) for row, version in rows]
 
 
 async def template(session: AsyncSession, template_id: str, *, lock: bool = False) -> SurveyTemplateRow | None:
