@@ -236,7 +236,7 @@ async def test_a_low_score_is_an_objection_until_its_recovery_ticket_is_resolved
     story, created = customer_story("cust-unhappy")
     low = story.low_score(T0 + timedelta(hours=2), csat=1)
     recovery = Story(created_at=T0 + timedelta(hours=3), customer_id="cust-unhappy", channel="proactive")
-    origin = {"origin": TicketOrigin.RECOVERY, "origin_id": str(low.data.survey_id)}
+    origin: dict[str, Any] = {"origin": TicketOrigin.RECOVERY, "origin_id": str(low.data.survey_id)}
     async with retrospective(platform, await new_database("retrospective"), clock) as service:
         # one after the other: on different topics, the low score could otherwise come first
         await feed(service, platform, [created])
@@ -296,7 +296,7 @@ async def test_care_contacts_fall_due_once_each_across_a_restart_and_resolving_o
 
         # intake opened a care ticket for the first task; it is resolved (told before its creation)
         care_ticket = Story(created_at=T0 + timedelta(days=1, minutes=2), customer_id="cust-care", channel="proactive")
-        origin = {"origin": TicketOrigin.CARE, "origin_id": first["task_id"]}
+        origin: dict[str, Any] = {"origin": TicketOrigin.CARE, "origin_id": first["task_id"]}
         await feed(service, platform, [care_ticket.resolved(T0 + timedelta(days=1, hours=1), **origin)])
         await feed(service, platform, [care_ticket.created(need="information", **origin)])
         body = await customer(service, "cust-care")
