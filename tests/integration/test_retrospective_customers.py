@@ -15,7 +15,19 @@ from typing import Any
 import pytest
 
 from tests.builders import Story
-from tests.support import RunningService, admin_headers, agent_headers, eventually, publish, read_events, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    publish,
+    read_events,
+    serve,
+)
+from ticketloop_intake.app import create_app as create_intake
+from ticketloop_intake.settings import IntakeSettings
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -476,3 +488,40 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
         for method in ("get", "delete"):
             r = await client.request(method, "/v1/care-rules/week-one", headers=admin)
             assert (r.status_code, r.json()["error"]["code"]) == (404, "care_rule_not_found")
+
+
+async def test_with_intake_a_due_care_contact_becomes_a_proactive_ticket(
+    platform: PlatformSettings, new_database: NewDatabase, clock: FrozenClock
+) -> None:
+    """The loop closed for care: a customer reports a problem in intake, retrospective makes them
+    new and their first daily contact falls due, intake opens the proactive care ticket for it."""
+
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=platform)
+    async with (
+        serve(create_intake(intake_settings, clock=clock)) as intake,
+        retrospective(platform, await new_database("retrospective"), clock) as service,
+    ):
+        person = {"id": "cust-loop", "name": "Jane Doe", "customer_since": "2026-11-13", "preferred_channel": "phone"}
+        r = await intake.client.post("/v1/tickets", json=create_ticket_body(customer=person), headers=channel_headers())
+        assert r.status_code == 201, r.text
+        await segment_of(service, "cust-loop", "new")
+        clock.set(T0 + timedelta(days=1, minutes=1))
+        [task] = await care_tasks(platform, "cust-loop", count=1)
+
+        async def care_ticket() -> dict[str, Any] | None:
+            r = await intake.client.get(
+                "/v1/tickets", params={"customer_id": "cust-loop", "channel": "proactive"}, headers=admin_headers()
+            )
+            items: list[dict[str, Any]] = r.json()["items"]
+            return items[0] if items else None
+
+        opened = await eventually(care_ticket)
+        full = (await intake.client.get(f"/v1/tickets/{opened['id']}", headers=admin_headers())).json()
+        assert (full["origin"], full["origin_id"]) == ("care", task["task_id"])
+        assert full["customer"]["preferred_channel"] == "phone"
+        # retrospective learns of the care ticket: the loop's own, not the customer's interaction
+        assert await eventually(lambda: _proactive_count(service, "cust-loop")) == 1
+
+
+async def _proactive_count(service: RunningService, customer_id: str) -> int:
+    return int((await customer(service, customer_id))["tickets"]["proactive"])
