@@ -125,7 +125,7 @@ async def tasks(session: AsyncSession, customer_id: str, *, limit: int) -> list[
         .order_by(CareTask.due_at.desc(), CareTask.task_id.desc())
         .limit(limit)
     )
-    return [TaskView(task=r[0], completed_at=r[1], ticket_id=r[2]) for r in rows.tuples()]
+    return [TaskView(task=r[0], completed_at=r[1], ticket_id=r[2]) for r in rows]
 
 
 async def task(session: AsyncSession, task_id: uuid.UUID) -> TaskView | None:

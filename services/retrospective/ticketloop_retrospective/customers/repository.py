@@ -378,7 +378,7 @@ async def counts_now(session: AsyncSession) -> dict[str, int]:
     rows = await session.execute(
         select(Customer.segment, func.count()).where(Customer.segment.is_not(None)).group_by(Customer.segment)
     )
-    return {str(segment): int(count) for segment, count in rows.tuples()}
+    return {str(segment): int(count) for segment, count in rows}
 
 
 async def counts_at(session: AsyncSession, instants: Sequence[datetime]) -> dict[datetime, dict[str, int]]:
