@@ -6,14 +6,20 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ticketloop_retrospective.care import models as care_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.care.endpoints import router as care_router
+from ticketloop_retrospective.care.scheduled import run_timer
+from ticketloop_retrospective.customers import models as customer_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.customers import scheduled as customer_jobs
+from ticketloop_retrospective.customers.endpoints import router as customer_router
 from ticketloop_retrospective.db import messaging
-from ticketloop_retrospective.facts.handlers import HANDLERS
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
+from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.reports.endpoints import router as report_router
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.runtime import Periodic, ServiceSpec
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,11 +33,17 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
+        periodic=[Periodic("segment-sweep", settings.segment_sweep_check_seconds, customer_jobs.sweep)],
+        background={"care-timer": run_timer} if settings.care_timer_enabled else {},
     )
     return create_service_app(
         spec,
         title="ticketloop retrospective",
-        description="Every loop event projected into read models; weekly reports for staff.",
-        routers=[report_router],
+        description=(
+            "Every loop event projected into read models: weekly reports for staff; customers, their "
+            "segments (announced with customer.segment_changed) and the segment goals; care cadences "
+            "and anticipation rules that make care contacts due (care.task_due)."
+        ),
+        routers=[report_router, customer_router, care_router],
         clock=clock,
     )
