@@ -280,10 +280,10 @@ class Story:
         )
         return _event(TicketReplied, data, source="intake", time=when)
 
-    def resolved(self, when: datetime, *, first_response_at: datetime | None = None) -> TicketResolved:
-        """`ticket.resolved` from intake."""
+    def resolved(self, when: datetime, *, first_response_at: datetime | None = None, **extra: Any) -> TicketResolved:
+        """`ticket.resolved` from intake (`extra`: more of its fields, e.g. `origin`, `origin_id`)."""
         data = TicketResolvedData(
-            **self.ref(), resolved_at=when, resolved_by="agent-1", first_response_at=first_response_at
+            **self.ref(), resolved_at=when, resolved_by="agent-1", first_response_at=first_response_at, **extra
         )
         return _event(TicketResolved, data, source="intake", time=when)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -219,3 +219,24 @@ async def sla_cycles_when(
 
     result: dict[str, dict[str, Any]] = await eventually(probe)
     return result
+
+
+async def publish_and_apply(service: RunningService, settings: PlatformSettings, events: Sequence[Any]) -> None:
+    """Publish `events` and wait until the service's consumer has applied every one of them (its
+    id is in the inbox). Waiting on the consumer's count instead would be fooled by the events the
+    service consumes of its own (retrospective reads the segment changes it announces). A
+    redelivered copy published before a later event of the same ticket is applied (or skipped)
+    before it: one partition, in order."""
+    from sqlalchemy import text
+
+    await publish(settings, *events)
+    ids = list({e.id for e in events})
+
+    async def applied() -> bool:
+        async with service.runtime.engine.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY(:ids)"), {"ids": ids}
+            )
+        return bool(found == len(ids))
+
+    await eventually(applied)

@@ -40,7 +40,7 @@ def _parts(service: str) -> tuple[Handlers[Any], Any, type[ServiceSettings]]:
         "routing": "ticketloop_routing.assignments.handlers",
         "sla": "ticketloop_sla.clocks.handlers",
         "feedback": "ticketloop_feedback.surveys.handlers",
-        "retrospective": "ticketloop_retrospective.facts.handlers",
+        "retrospective": "ticketloop_retrospective.handlers",
     }[service]
     db = importlib.import_module(f"ticketloop_{service}.db")
     settings_cls = next(

@@ -8,9 +8,16 @@ from fastapi import FastAPI
 
 from ticketloop_feedback.db import audit, messaging
 from ticketloop_feedback.settings import FeedbackSettings
+from ticketloop_feedback.surveys import scheduled
 from ticketloop_feedback.surveys.endpoints import router as survey_router
 from ticketloop_feedback.surveys.handlers import HANDLERS
-from ticketloop_feedback.surveys.models import Survey  # noqa: F401  (registers the table)
+from ticketloop_feedback.surveys.models import (  # noqa: F401  (registers the tables)
+    Customer,
+    ReopenedTicket,
+    Survey,
+    SurveyTemplateRow,
+    SurveyTemplateVersion,
+)
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
@@ -28,12 +35,16 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock | None 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
+        background={"survey-timer": scheduled.run_timer} if settings.survey_timer_enabled else {},
     )
     return create_service_app(
         spec,
         title="ticketloop feedback",
-        description="Surveys customers after their problem is resolved; the link needs no login and is answered "
-        "once. Staff see a survey's status and answer, never its link; a delivery system fetches links to send.",
+        description="Surveys customers (SPEC §3): a ticket's survey a while after its resolution, a new customer's "
+        "a week after the first cooperation, a high-value customer's at each quarter end; one reminder; "
+        "questions from templates admins edit. The link needs no login and is answered once; a low score "
+        "opens a recovery ticket. Staff see a survey's status and answer, never its link; a delivery system "
+        "fetches links to send.",
         routers=[survey_router, audit_router(audit)],
         clock=clock,
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -13,7 +15,8 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class FeedbackSettings(ServiceSettings):
-    """Where feedback listens and stores, and what the survey links it sends look like."""
+    """Where feedback listens and stores, what the survey links it sends look like, when each kind
+    of survey goes out (SPEC §3) and what counts as a low score."""
 
     model_config = SettingsConfigDict(env_prefix="TICKETLOOP_FEEDBACK_", extra="ignore")
 
@@ -22,11 +25,58 @@ class FeedbackSettings(ServiceSettings):
     # The address customers reach this service at; survey links are built on it.
     public_base_url: str = Field(default="http://127.0.0.1:8004", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     survey_ttl_days: float = Field(default=14, gt=0, le=3650)
+    # A problem's survey goes out this long after its resolution (SPEC §3: within 48 hours).
+    ticket_survey_delay_minutes: float = Field(default=120, ge=0, le=48 * 60)
+    # A new customer's relationship survey: this long after the first cooperation.
+    onboarding_survey_delay_days: float = Field(default=7, ge=0, le=365)
+    # Where quarter ends (the high-value survey) and customers' start dates are reckoned.
+    survey_time_zone: str = "UTC"
+    # One reminder of a survey still unanswered this long after it was sent.
+    reminder_delay_hours: float = Field(default=72, gt=0, le=24 * 365)
+    # At or under these an answer opens a recovery ticket (feedback.low_score).
+    low_score_csat_max: int = Field(default=2, ge=1, le=5)
+    low_score_overall_max: int = Field(default=6, ge=1, le=10)
+    low_score_nps_max: int = Field(default=6, ge=0, le=10)
+    # The survey timer sleeps until the next due send or reminder, but never longer than this:
+    # the most a survey made due by another replica (or an injected clock) waits to be noticed.
+    survey_timer_max_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+    # Surveys the timer sends or reminds per transaction; a full batch is followed at once.
+    survey_timer_batch: int = Field(default=200, ge=1, le=10_000)
+    survey_timer_enabled: bool = True
 
     @field_validator("public_base_url")
     @classmethod
     def _no_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @field_validator("survey_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The survey time zone."""
+        return ZoneInfo(self.survey_time_zone)
+
+    @property
+    def ticket_survey_delay(self) -> timedelta:
+        """How long after a resolution its survey goes out."""
+        return timedelta(minutes=self.ticket_survey_delay_minutes)
+
+    @property
+    def onboarding_survey_delay(self) -> timedelta:
+        """How long after the first cooperation a new customer is surveyed."""
+        return timedelta(days=self.onboarding_survey_delay_days)
+
+    @property
+    def reminder_delay(self) -> timedelta:
+        """How long a sent survey waits unanswered before its one reminder."""
+        return timedelta(hours=self.reminder_delay_hours)
 
     @model_validator(mode="after")
     def _public_links_in_production(self) -> FeedbackSettings:

@@ -6,9 +6,15 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ticketloop_retrospective.care import models as care_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.care.endpoints import router as care_router
+from ticketloop_retrospective.care.scheduled import run_timer
+from ticketloop_retrospective.customers import models as customer_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.customers import scheduled as customer_jobs
+from ticketloop_retrospective.customers.endpoints import router as customer_router
 from ticketloop_retrospective.db import messaging
-from ticketloop_retrospective.facts.handlers import HANDLERS
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
+from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
 from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401
 from ticketloop_retrospective.rectification.scheduled import review_weeks
@@ -30,13 +36,21 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        periodic=[Periodic("review-weeks", settings.review_check_seconds, review_weeks)],
+        periodic=[
+            Periodic("segment-sweep", settings.segment_sweep_check_seconds, customer_jobs.sweep),
+            Periodic("review-weeks", settings.review_check_seconds, review_weeks),
+        ],
+        background={"care-timer": run_timer} if settings.care_timer_enabled else {},
     )
     return create_service_app(
         spec,
         title="ticketloop retrospective",
-        description="Every loop event projected into read models; weekly and monthly reviews for staff, the "
-        "metric dictionary, drill-down to tickets, and rectification items opened by hot categories.",
-        routers=[report_router, rectification_router],
+        description=(
+            "Every loop event projected into read models: weekly and monthly reviews for staff, the metric "
+            "dictionary, drill-down to tickets, rectification items opened by hot categories; customers, their "
+            "segments (announced with customer.segment_changed) and the segment goals; care cadences and "
+            "anticipation rules that make care contacts due (care.task_due)."
+        ),
+        routers=[report_router, rectification_router, customer_router, care_router],
         clock=clock,
     )

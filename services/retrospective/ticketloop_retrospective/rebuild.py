@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from ticketloop_retrospective.app import MIGRATIONS
 from ticketloop_retrospective.db import messaging
-from ticketloop_retrospective.facts.handlers import HANDLERS
+from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.reports import service as reports
 from ticketloop_retrospective.reports.domain import parse_period
 from ticketloop_retrospective.reports.repository import Filters

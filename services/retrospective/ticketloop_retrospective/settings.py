@@ -38,6 +38,54 @@ class RetrospectiveSettings(ServiceSettings):
     rectification_due_days: float = Field(default=14, gt=0, le=365)
     review_check_seconds: float = Field(default=300, gt=0)
 
+    # Segments (SPEC §5). new: a relationship shorter than this many months.
+    new_for_months: int = Field(default=3, ge=1, le=120)
+    # high_value: a relationship longer than this many months...
+    loyal_after_months: int = Field(default=12, ge=1, le=600)
+    # ...or an annual spend in this top share of the customers whose spend is known,
+    top_spend_share: float = Field(default=0.2, gt=0, le=1)
+    # counted only once at least this many customers have a known spend (with two customers,
+    # "top 20%" would make one of them high-value by definition).
+    top_spend_min_customers: int = Field(default=5, ge=1)
+    # How old the cached top-spend threshold may get before a consumer recomputes it (0: on
+    # every change; the daily sweep always recomputes it first).
+    top_spend_refresh_minutes: float = Field(default=60.0, ge=0)
+    # churn_risk: no customer interaction for this many days,
+    churn_silence_days: int = Field(default=90, ge=1, le=3650)
+    # or satisfaction (0–100, the average of the customer's last `satisfaction_window` answers)
+    # below this, or an objection still open.
+    churn_satisfaction_below: float = Field(default=60.0, ge=0, le=100)
+    satisfaction_window: int = Field(default=3, ge=1, le=100)
+    # The sweep that applies the time-based rules (tenure crossing 3 or 12 months, silence, the
+    # spend threshold moving) re-evaluates each customer once per this many hours; it checks
+    # for work every `segment_sweep_check_seconds`, `segment_sweep_batch` customers a transaction.
+    segment_sweep_every_hours: float = Field(default=24.0, gt=0)
+    segment_sweep_check_seconds: float = Field(default=300.0, gt=0)
+    segment_sweep_batch: int = Field(default=500, ge=1, le=10_000)
+
+    # Care cadences (SPEC §5): new customers daily for the first days of the relationship, then
+    # every `care_new_every_days`; high-value twice a month; churn-risk twice a week. A segment
+    # with no interval (potential, by default) has no cadence.
+    care_new_daily_for_days: int = Field(default=14, ge=0, le=365)
+    care_new_every_days: float = Field(default=7.0, gt=0, le=365)
+    care_high_value_every_days: float = Field(default=15.0, gt=0, le=365)
+    care_churn_risk_every_days: float = Field(default=3.5, gt=0, le=365)
+    care_potential_every_days: float | None = Field(default=None, gt=0, le=365)
+    # What intake files a cadence contact under (one of its categories).
+    care_category: str = "other"
+    # The care timer sleeps until the next due contact, never longer than this; it handles at
+    # most `care_timer_batch` schedules (and as many anticipation moments per rule) a transaction.
+    care_timer_max_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
+    care_timer_batch: int = Field(default=200, ge=1, le=10_000)
+    care_timer_enabled: bool = True
+
+    # Segment goals (SPEC §5) are measured over this many days back from now.
+    goal_window_days: int = Field(default=90, ge=1, le=3650)
+    goal_activation_days: int = Field(default=30, ge=1, le=365)
+    goal_activation_pct: float = Field(default=80.0, ge=0, le=100)
+    goal_high_value_satisfaction: float = Field(default=90.0, ge=0, le=100)
+    goal_churn_recovery_pct: float = Field(default=50.0, ge=0, le=100)
+
     @model_validator(mode="after")
     def _lookback_covers_a_streak(self) -> RetrospectiveSettings:
         if self.hot_category_lookback_weeks < self.hot_category_weeks:

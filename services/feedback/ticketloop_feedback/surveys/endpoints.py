@@ -1,28 +1,51 @@
-"""HTTP: customers open and answer their survey link without logging in; staff read a ticket's
-survey (never its link); a delivery system (notifier token) fetches the links to send."""
+"""HTTP: customers open and answer their survey link without logging in; staff read surveys (never
+their links); admins edit the templates surveys ask; a delivery system (notifier token) fetches
+the links to send."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
-from ticketloop_feedback.surveys.domain import SurveyNotFound
+from ticketloop_feedback.surveys.domain import (
+    NPS,
+    NPS_REASON,
+    NPS_REASON_HIGH_FROM,
+    TEMPLATE_FOR_KIND,
+    Question,
+    SurveyNotFound,
+    SurveyStatus,
+    Template,
+    nps_reason_prompt,
+    survey_link,
+)
+from ticketloop_feedback.surveys.models import Survey, SurveyTemplateRow
 from ticketloop_feedback.surveys.schemas import (
     AnswerOut,
     Delivered,
+    Delivery,
     DeliveryPage,
+    PublicQuestion,
     PublicSurvey,
+    QuestionBody,
     SurveyAnswer,
     SurveyOut,
+    SurveyPage,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
 )
 from ticketloop_shared.api import RuntimeDep, SessionDep, get_uow
-from ticketloop_shared.auth import CurrentNotifier, CurrentStaff
+from ticketloop_shared.auth import CurrentAdmin, CurrentNotifier, CurrentStaff
+from ticketloop_shared.errors import Unprocessable
+from ticketloop_shared.events import SurveyKind
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import STORABLE
@@ -36,6 +59,8 @@ Token = Annotated[
     Path(description="The secret token from the survey link; it is the only credential."),
     STORABLE,
 ]
+TemplateId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$")]
+IfMatch = Annotated[str | None, Header(description='The version read, as `"<version>"`')]
 
 # The URL carries the credential, so no cache along the way may keep the response.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -44,14 +69,25 @@ _public_errors: dict[int | str, dict[str, object]] = {
     404: {"description": "No survey behind this link"},
     429: {"description": "Too many links that were not surveys from this address (`rate_limited`)"},
     409: {"description": "Already answered"},
-    410: {"description": "Expired before it was answered"},
+    410: {"description": "Expired before it was answered (`survey_expired`), or withdrawn (`survey_cancelled`)"},
     413: {"description": "Body too large"},
-    422: {"description": "Validation error"},
+    422: {
+        "description": "`invalid_answer`: the answer does not fit the survey's template; `details` lists each "
+        "question (`loc`) and reason (`type`: `unknown_question`, `missing`, `int_type`, `bool_type`, "
+        "`string_type`, `greater_than_equal`, `less_than_equal`, `string_too_long`, `nul_byte`, "
+        "`invalid_unicode`)"
+    },
 }
 _staff_errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
     404: {"description": "The ticket has no survey (yet)"},
     422: {"description": "Validation error"},
+}
+_template_write_errors: dict[int | str, dict[str, object]] = {
+    403: {"description": "Only admins change templates"},
+    404: {"description": "`template_not_found`"},
+    412: {"description": "Changed since the `If-Match` version (`template_changed`)"},
+    422: {"description": "`invalid_template` with every field and reason, or `invalid_if_match`"},
 }
 
 
@@ -74,6 +110,88 @@ def _guesses_counted(request: Request) -> Iterator[None]:
         raise
 
 
+def _version(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 9:
+        raise Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
+    return int(value)
+
+
+# --- response building (one layer: here) ------------------------------------------------------
+
+
+def question_body(q: Question) -> QuestionBody:
+    """A question as the admin API shows it."""
+    return QuestionBody.model_validate(q.as_json())
+
+
+def public_question(q: Question) -> PublicQuestion:
+    """A question as the customer's page renders it."""
+    return PublicQuestion.model_validate(
+        {**q.as_json(), "high_from": NPS_REASON_HIGH_FROM if q.id == NPS_REASON else None}
+    )
+
+
+def answer_out(survey: Survey, template: Template | None) -> AnswerOut | None:
+    """The survey's answer, if it has one, with the NPS reason prompt that applied."""
+    if survey.answered_at is None or survey.answers is None:
+        return None
+    reason = template.question(NPS_REASON) if template is not None else None
+    nps = survey.answers.get(NPS)
+    return AnswerOut(
+        answers=survey.answers,
+        answered_at=survey.answered_at,
+        nps_reason_prompt=(
+            nps_reason_prompt(reason, nps if isinstance(nps, int) else None)
+            if reason is not None and NPS_REASON in survey.answers
+            else None
+        ),
+    )
+
+
+def survey_out(survey: Survey, *, now: datetime, templates: Mapping[tuple[str, int], Template]) -> SurveyOut:
+    """A survey as staff see it (never its link)."""
+    pinned = templates.get((survey.template_id, survey.template_version or 0))
+    return SurveyOut(
+        id=survey.id,
+        kind=SurveyKind(survey.kind),
+        template_id=survey.template_id,
+        template_version=survey.template_version,
+        ticket_id=survey.ticket_id,
+        ticket_number=survey.ticket_number,
+        customer_id=survey.customer_id,
+        status=service.status_of(survey, now),
+        channel=survey.channel,
+        created_at=survey.created_at,
+        due_at=survey.due_at,
+        sent_at=survey.sent_at,
+        reminded_at=survey.reminded_at,
+        delivered_at=survey.delivered_at,
+        cancelled_at=survey.cancelled_at,
+        cancel_reason=survey.cancel_reason,
+        expires_at=survey.expires_at,
+        answer=answer_out(survey, pinned),
+    )
+
+
+def template_out(row: SurveyTemplateRow, template: Template) -> TemplateOut:
+    """A template's read-back."""
+    return TemplateOut(
+        id=row.id,
+        name=template.name,
+        version=template.version,
+        used_by=[kind for kind, template_id in TEMPLATE_FOR_KIND.items() if template_id == row.id],
+        questions=[question_body(q) for q in template.questions],
+        updated_at=row.updated_at,
+        updated_by=row.updated_by,
+    )
+
+
+# --- the link (no login) ----------------------------------------------------------------------
+
+
 @router.get(
     "/surveys/{token}",
     response_model=PublicSurvey,
@@ -83,10 +201,21 @@ def _guesses_counted(request: Request) -> Iterator[None]:
 async def read_survey(
     token: Token, session: SessionDep, runtime: RuntimeDep, request: Request, response: Response
 ) -> PublicSurvey:
-    """The customer opens the link: whether it can still be answered, and the questions."""
+    """The customer opens the link: whether it can still be answered, and the questions of the
+    template it was sent with."""
     response.headers.update(NO_STORE)
     with _guesses_counted(request):
-        return await service.public_view(session, token=token, clock=runtime.clock)
+        survey = await service.sent_survey(session, token)
+    template = await service.pinned_template(session, survey)
+    return PublicSurvey(
+        status=service.status_of(survey, runtime.clock.now()),
+        kind=SurveyKind(survey.kind),
+        ticket_number=survey.ticket_number,
+        expires_at=survey.expires_at,
+        template_id=template.id,
+        template_version=template.version,
+        questions=[public_question(q) for q in template.questions],
+    )
 
 
 @router.post(
@@ -99,16 +228,99 @@ async def read_survey(
 async def answer_survey(
     token: Token, body: SurveyAnswer, uow: FeedbackUow, request: Request, response: Response
 ) -> AnswerOut:
-    """The customer answers, once; the scores are announced as `feedback.received`."""
+    """The customer answers, once; the scores are announced as `feedback.received` (and a low
+    score as `feedback.low_score`)."""
     response.headers.update(NO_STORE)
     with _guesses_counted(request):
-        return await service.answer(uow, token=token, reply=body)
+        survey, template = await service.answer(uow, token=token, reply=body.root)
+    recorded = answer_out(survey, template)
+    assert recorded is not None
+    return recorded
+
+
+# --- staff ------------------------------------------------------------------------------------
 
 
 @router.get("/tickets/{ticket_id}/survey", response_model=SurveyOut, responses=_staff_errors)
 async def ticket_survey(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _: CurrentStaff) -> SurveyOut:
-    """Staff follow up on a ticket: its survey's status, delivery and answer (not its link)."""
-    return await service.staff_view(session, ticket_id=ticket_id, clock=runtime.clock)
+    """Staff follow up on a ticket: the survey of its latest resolution, its status (scheduled,
+    open, answered, expired, cancelled), timing, delivery and answer (not its link)."""
+    survey = await service.ticket_survey(session, ticket_id=ticket_id)
+    templates = await service.templates_of(session, [survey])
+    return survey_out(survey, now=runtime.clock.now(), templates=templates)
+
+
+@router.get("/surveys", response_model=SurveyPage, responses={401: _staff_errors[401], 422: _staff_errors[422]})
+async def list_surveys(
+    session: SessionDep,
+    runtime: RuntimeDep,
+    _: CurrentStaff,
+    customer_id: Annotated[str | None, Query(min_length=1, max_length=100), STORABLE] = None,
+    kind: SurveyKind | None = None,
+    status: SurveyStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: Annotated[uuid.UUID | None, Query(description="`next_after` of the previous page")] = None,
+) -> SurveyPage:
+    """Surveys of every kind, filtered by customer, kind and status, oldest first (never links)."""
+    now = runtime.clock.now()
+    surveys = await service.search(
+        session, customer_id=customer_id, kind=kind, status=status, now=now, limit=limit, after=after
+    )
+    templates = await service.templates_of(session, surveys)
+    return SurveyPage(
+        items=[survey_out(s, now=now, templates=templates) for s in surveys],
+        next_after=surveys[-1].id if len(surveys) == limit else None,
+    )
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+@router.get("/survey-templates", response_model=TemplateList, responses={401: _staff_errors[401]})
+async def list_templates(session: SessionDep, _: CurrentStaff) -> TemplateList:
+    """Every survey template as it now stands, with the kinds of survey that ask it."""
+    return TemplateList(items=[template_out(row, t) for row, t in await service.all_templates(session)])
+
+
+@router.get(
+    "/survey-templates/{template_id}",
+    response_model=TemplateOut,
+    responses={401: _staff_errors[401], 404: {"description": "`template_not_found`"}},
+)
+async def get_template(
+    template_id: TemplateId, session: SessionDep, _: CurrentStaff, response: Response
+) -> TemplateOut:
+    """One template, its version in `ETag`."""
+    row, template = await service.template(session, template_id)
+    response.headers["ETag"] = f'"{template.version}"'
+    return template_out(row, template)
+
+
+@router.put("/survey-templates/{template_id}", response_model=TemplateOut, responses=_template_write_errors)
+async def put_template(
+    template_id: TemplateId,
+    body: TemplateIn,
+    uow: FeedbackUow,
+    admin: CurrentAdmin,
+    response: Response,
+    if_match: IfMatch = None,
+) -> TemplateOut:
+    """Replace a template's questions (a new version): surveys sent from now on ask them, surveys
+    already out keep the version they were sent with. With `If-Match: "<version>"`, a change made
+    since that version is refused with 412."""
+    row, template = await service.put_template(
+        uow,
+        template_id,
+        name=body.name,
+        questions=[Question.from_json(q.model_dump(exclude_none=True)) for q in body.questions],
+        by=admin,
+        if_match=_version(if_match),
+    )
+    response.headers["ETag"] = f'"{template.version}"'
+    return template_out(row, template)
+
+
+# --- delivery ---------------------------------------------------------------------------------
 
 
 @router.get("/survey-deliveries", response_model=DeliveryPage)
@@ -119,19 +331,43 @@ async def survey_deliveries(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[uuid.UUID | None, Query(description="`next_after` of the previous page")] = None,
 ) -> DeliveryPage:
-    """For the delivery system: open surveys whose link has not been reported sent, oldest
-    first, with the link to send on the customer's preferred channel. Each link handed out is
-    recorded in the audit log."""
+    """For the delivery system: sent surveys whose link (or reminder) has not been reported sent,
+    oldest first, with the link to send on the customer's preferred channel (`channel`). A survey
+    is listed only once due; its one reminder lists it again. Each link handed out is recorded in
+    the audit log."""
     response.headers.update(NO_STORE)
-    items, next_after = await service.pending_deliveries(uow, by=notifier, limit=limit, after=after)
+    surveys, next_after = await service.pending_deliveries(uow, by=notifier, limit=limit, after=after)
+    items = []
+    for s in surveys:
+        assert s.sent_at is not None
+        items.append(
+            Delivery(
+                survey_id=s.id,
+                kind=SurveyKind(s.kind),
+                ticket_id=s.ticket_id,
+                ticket_number=s.ticket_number,
+                customer_id=s.customer_id,
+                channel=s.channel,
+                reminder=s.delivered_at is not None and s.reminded_at is not None,
+                link=survey_link(uow.settings.public_base_url, s.token),
+                created_at=s.created_at,
+                sent_at=s.sent_at,
+                expires_at=s.expires_at,
+            )
+        )
     return DeliveryPage(items=items, next_after=next_after)
 
 
 @router.post(
     "/survey-deliveries/{survey_id}/delivered",
     response_model=Delivered,
-    responses={404: {"description": "No such survey"}},
+    responses={404: {"description": "No such survey (or not sent yet)"}},
 )
 async def survey_delivered(survey_id: uuid.UUID, uow: FeedbackUow, _: CurrentNotifier) -> Delivered:
-    """The link reached the customer: it leaves the delivery list (a repeat is harmless)."""
-    return Delivered(survey_id=survey_id, delivered_at=await service.mark_delivered(uow, survey_id=survey_id))
+    """The link (or its reminder) reached the customer: it leaves the delivery list (a repeat is
+    harmless)."""
+    survey = await service.mark_delivered(uow, survey_id=survey_id)
+    assert survey.delivered_at is not None
+    return Delivered(
+        survey_id=survey.id, delivered_at=survey.delivered_at, reminder_delivered_at=survey.reminder_delivered_at
+    )

@@ -1,11 +1,25 @@
-"""ORM model of surveys and their answers."""
+"""ORM models: survey templates and their versions, surveys (scheduled, sent, answered or
+withdrawn), and what feedback remembers about customers and reopened tickets to time them."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, DateTime, Index, SmallInteger, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_feedback.db import Base
@@ -13,32 +27,127 @@ from ticketloop_feedback.surveys.domain import CSAT_MAX, CSAT_MIN, NPS_MAX, NPS_
 from ticketloop_shared.ids import new_id
 
 
+class SurveyTemplateRow(Base):
+    """A template's current version (the one new surveys are sent with)."""
+
+    __tablename__ = "survey_templates"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class SurveyTemplateVersion(Base):
+    """Every version of a template, kept: a survey renders and checks answers against the version
+    it was sent with, so an edit never breaks a survey already out."""
+
+    __tablename__ = "survey_template_versions"
+
+    template_id: Mapped[str] = mapped_column(ForeignKey("survey_templates.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
 class Survey(Base):
-    """The satisfaction survey of one resolved ticket, with its answer once given."""
+    """One survey: a resolved ticket's, or a customer's relationship survey; scheduled until its
+    due time, then sent (its link on the delivery list), answered once, or withdrawn."""
 
     __tablename__ = "surveys"
     __table_args__ = (
         CheckConstraint(f"csat BETWEEN {CSAT_MIN} AND {CSAT_MAX}", name="csat_range"),
         CheckConstraint(f"nps BETWEEN {NPS_MIN} AND {NPS_MAX}", name="nps_range"),
-        # An answer is all or nothing: the scores are set exactly when answered_at is.
+        CheckConstraint("kind IN ('ticket', 'onboarding', 'quarterly')", name="kind_known"),
+        # A ticket survey is about one resolution of one ticket; a relationship survey about a period.
         CheckConstraint(
-            "(answered_at IS NULL) = (csat IS NULL) AND (answered_at IS NULL) = (nps IS NULL)",
-            name="answer_complete",
+            "(kind = 'ticket') = (ticket_id IS NOT NULL AND resolved_at IS NOT NULL AND period IS NULL)",
+            name="ticket_or_period",
         ),
-        # The delivery list reads only surveys not yet reported delivered, in id order.
-        Index("ix_surveys_undelivered", "id", postgresql_where=text("delivered_at IS NULL")),
+        # An answer is all or nothing, and only a sent survey can have one.
+        CheckConstraint("(answered_at IS NULL) = (answers IS NULL)", name="answer_complete"),
+        CheckConstraint("answered_at IS NULL OR sent_at IS NOT NULL", name="answered_when_sent"),
+        CheckConstraint("(sent_at IS NULL) = (template_version IS NULL)", name="version_pinned_when_sent"),
+        # A redelivered resolution finds its survey; a new resolution (after a reopen) gets its own.
+        UniqueConstraint("ticket_id", "resolved_at", name="uq_surveys_ticket_resolution"),
+        # One onboarding survey per customer ever, one quarterly survey per customer and quarter.
+        UniqueConstraint("customer_id", "kind", "period", name="uq_surveys_customer_period"),
+        # The timer reads the next surveys due to go out, and the next sent ones due a reminder.
+        Index("ix_surveys_due", "due_at", postgresql_where=text("sent_at IS NULL AND cancelled_at IS NULL")),
+        Index(
+            "ix_surveys_unreminded",
+            "sent_at",
+            postgresql_where=text("reminded_at IS NULL AND answered_at IS NULL AND cancelled_at IS NULL"),
+        ),
+        # The delivery list: sent surveys whose link (or reminder) was not reported delivered.
+        Index(
+            "ix_surveys_undelivered",
+            "id",
+            postgresql_where=text(
+                "sent_at IS NOT NULL AND (delivered_at IS NULL OR "
+                "(reminded_at IS NOT NULL AND reminder_delivered_at IS NULL))"
+            ),
+        ),
+        Index("ix_surveys_customer_id", "customer_id", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     token: Mapped[str] = mapped_column(String(64), unique=True)
-    ticket_id: Mapped[uuid.UUID] = mapped_column(unique=True)
-    ticket_number: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    template_id: Mapped[str] = mapped_column(String(40))
+    # Set when sent: the template version the customer is asked.
+    template_version: Mapped[int | None] = mapped_column(Integer)
     customer_id: Mapped[str] = mapped_column(String(100))
+    ticket_id: Mapped[uuid.UUID | None] = mapped_column()
+    ticket_number: Mapped[str | None] = mapped_column(String(64))
+    # The surveyed ticket's category and resolution (ticket surveys only).
+    category: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The relationship survey's period: `onboarding`, or the quarter (`2026-Q4`).
+    period: Mapped[str | None] = mapped_column(String(20))
+    # The channel to deliver on: the ticket's preferred channel when known; settled when sent.
+    channel: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # While scheduled: when it would expire if sent on time; set for good when sent.
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_reason: Mapped[str | None] = mapped_column(String(40))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The answer, by question id (texts included: they never leave this service).
+    answers: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     nps: Mapped[int | None] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(Text)
-    # When a delivery system reported the link sent; until then it is in /v1/survey-deliveries.
+    # When a delivery system reported the link (then the reminder) sent; until then it is listed
+    # in /v1/survey-deliveries.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminder_delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Customer(Base):
+    """A customer's latest segment as retrospective announced it, with what times their surveys."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    segment: Mapped[str] = mapped_column(String(50))
+    # The announcement this row holds; an older one arriving late is ignored.
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    customer_since: Mapped[date | None] = mapped_column(Date)
+    first_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    preferred_channel: Mapped[str | None] = mapped_column(String(100))
+
+
+class ReopenedTicket(Base):
+    """The latest reopen seen of a ticket, so a resolution that arrives after it (out of order)
+    but happened before it is not surveyed."""
+
+    __tablename__ = "reopened_tickets"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    reopened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

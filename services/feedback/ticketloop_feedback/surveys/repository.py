@@ -1,63 +1,268 @@
-"""All SQL about surveys."""
+"""All SQL about surveys, their templates, and what feedback remembers of customers and reopens."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_feedback.surveys.models import Survey
+from ticketloop_feedback.surveys.domain import SurveyStatus
+from ticketloop_feedback.surveys.models import (
+    Customer,
+    ReopenedTicket,
+    Survey,
+    SurveyTemplateRow,
+    SurveyTemplateVersion,
+)
+from ticketloop_shared.events import SurveyKind
+
+# --- templates --------------------------------------------------------------------------------
 
 
-async def create_unless_exists(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    ticket_number: str,
-    customer_id: str,
-    token: str,
-    created_at: datetime,
-    expires_at: datetime,
-) -> Survey | None:
-    """Insert the ticket's survey; None when it already has one (the insert is then a no-op)."""
-    stmt = (
-        insert(Survey)
-        .values(
-            ticket_id=ticket_id,
-            ticket_number=ticket_number,
-            customer_id=customer_id,
-            token=token,
-            created_at=created_at,
-            expires_at=expires_at,
+async def templates(session: AsyncSession) -> list[tuple[SurveyTemplateRow, SurveyTemplateVersion]]:
+    """Every template with its current version, by id."""
+    rows = await session.execute(
+        select(SurveyTemplateRow, SurveyTemplateVersion)
+        .join(
+            SurveyTemplateVersion,
+            and_(
+                SurveyTemplateVersion.template_id == SurveyTemplateRow.id,
+                SurveyTemplateVersion.version == SurveyTemplateRow.version,
+            ),
         )
-        .on_conflict_do_nothing(index_elements=[Survey.ticket_id])
+        .order_by(SurveyTemplateRow.id)
+    )
+    return [(row, version) for row, version in rows]
+
+
+async def template(session: AsyncSession, template_id: str, *, lock: bool = False) -> SurveyTemplateRow | None:
+    """A template's row; `lock` holds it until the transaction ends (one edit at a time)."""
+    stmt = select(SurveyTemplateRow).where(SurveyTemplateRow.id == template_id)
+    return await session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def template_version(session: AsyncSession, template_id: str, version: int) -> SurveyTemplateVersion | None:
+    """One version of a template."""
+    return await session.get(SurveyTemplateVersion, (template_id, version))
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+
+async def schedule(session: AsyncSession, **values: Any) -> Survey | None:
+    """Insert a survey; None when its resolution or period already has one (nothing is written)."""
+    stmt = insert(Survey).values(**values).on_conflict_do_nothing().returning(Survey)
+    return await session.scalar(stmt)
+
+
+async def reinstate(session: AsyncSession, *, customer_id: str, kind: SurveyKind, period: str) -> Survey | None:
+    """Put back a relationship survey withdrawn before it went out (the customer is back in the
+    segment within the same period)."""
+    stmt = (
+        update(Survey)
+        .where(
+            Survey.customer_id == customer_id,
+            Survey.kind == kind.value,
+            Survey.period == period,
+            Survey.sent_at.is_(None),
+            Survey.cancelled_at.is_not(None),
+        )
+        .values(cancelled_at=None, cancel_reason=None)
         .returning(Survey)
     )
     return await session.scalar(stmt)
 
 
+async def last_reopen(session: AsyncSession, ticket_id: uuid.UUID) -> datetime | None:
+    """The latest reopen seen of a ticket."""
+    reopened: datetime | None = await session.scalar(
+        select(ReopenedTicket.reopened_at).where(ReopenedTicket.ticket_id == ticket_id)
+    )
+    return reopened
+
+
+async def record_reopen(session: AsyncSession, *, ticket_id: uuid.UUID, reopened_at: datetime) -> None:
+    """Remember the ticket's latest reopen (an older one arriving late changes nothing)."""
+    stmt = insert(ReopenedTicket).values(ticket_id=ticket_id, reopened_at=reopened_at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[ReopenedTicket.ticket_id],
+        set_={"reopened_at": func.greatest(ReopenedTicket.reopened_at, stmt.excluded.reopened_at)},
+    )
+    await session.execute(stmt)
+
+
+def _withdrawable(now: datetime) -> ColumnElement[bool]:
+    """Scheduled, or sent and still open: what a cancellation can still withdraw."""
+    return and_(
+        Survey.cancelled_at.is_(None),
+        Survey.answered_at.is_(None),
+        or_(Survey.sent_at.is_(None), Survey.expires_at > now),
+    )
+
+
+async def cancel_ticket_surveys(
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    resolved_until: datetime,
+    inclusive: bool,
+    now: datetime,
+    reason: str,
+) -> list[Survey]:
+    """Withdraw the ticket's surveys of resolutions up to `resolved_until` that are not answered,
+    expired or withdrawn already; the ones withdrawn."""
+    up_to = Survey.resolved_at <= resolved_until if inclusive else Survey.resolved_at < resolved_until
+    stmt = (
+        update(Survey)
+        .where(Survey.kind == SurveyKind.TICKET.value, Survey.ticket_id == ticket_id, up_to, _withdrawable(now))
+        .values(cancelled_at=now, cancel_reason=reason)
+        .returning(Survey)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def cancel_scheduled(
+    session: AsyncSession, *, customer_id: str, kind: SurveyKind, now: datetime, reason: str
+) -> list[Survey]:
+    """Withdraw the customer's surveys of `kind` that have not gone out yet; the ones withdrawn."""
+    stmt = (
+        update(Survey)
+        .where(
+            Survey.customer_id == customer_id,
+            Survey.kind == kind.value,
+            Survey.sent_at.is_(None),
+            Survey.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=now, cancel_reason=reason)
+        .returning(Survey)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+# --- the timer --------------------------------------------------------------------------------
+
+
+async def lock_due(session: AsyncSession, *, now: datetime, limit: int) -> list[Survey]:
+    """Scheduled surveys due by `now`, earliest first, locked; rows another transaction holds are
+    skipped (replicas share the work, and none is sent twice)."""
+    stmt = (
+        select(Survey)
+        .where(Survey.sent_at.is_(None), Survey.cancelled_at.is_(None), Survey.due_at <= now)
+        .order_by(Survey.due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def lock_unreminded(session: AsyncSession, *, sent_before: datetime, now: datetime, limit: int) -> list[Survey]:
+    """Open surveys sent before `sent_before` that had no reminder, earliest first, locked
+    (skipping rows another transaction holds)."""
+    stmt = (
+        select(Survey)
+        .where(
+            Survey.reminded_at.is_(None),
+            Survey.answered_at.is_(None),
+            Survey.cancelled_at.is_(None),
+            Survey.sent_at <= sent_before,
+            Survey.expires_at > now,
+        )
+        .order_by(Survey.sent_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def postpone(session: AsyncSession, survey_id: uuid.UUID, *, until: datetime) -> None:
+    """Try a survey that failed to go out again later."""
+    await session.execute(update(Survey).where(Survey.id == survey_id).values(due_at=until))
+
+
+async def next_due(session: AsyncSession, *, reminder_delay: timedelta) -> datetime | None:
+    """The earliest instant the timer has something to send or remind (read through the indexes)."""
+    send = await session.scalar(
+        select(func.min(Survey.due_at)).where(Survey.sent_at.is_(None), Survey.cancelled_at.is_(None))
+    )
+    remind = await session.scalar(
+        select(func.min(Survey.sent_at)).where(
+            Survey.reminded_at.is_(None), Survey.answered_at.is_(None), Survey.cancelled_at.is_(None)
+        )
+    )
+    candidates = [send] if send is not None else []
+    if remind is not None:
+        candidates.append(remind + reminder_delay)
+    return min(candidates, default=None)
+
+
+# --- customers --------------------------------------------------------------------------------
+
+
+async def customer(session: AsyncSession, customer_id: str) -> Customer | None:
+    """What feedback knows about a customer."""
+    return await session.get(Customer, customer_id)
+
+
+async def record_segment(session: AsyncSession, **values: Any) -> bool:
+    """Keep the customer's announced segment unless a newer announcement is already kept; whether
+    this one was newer (and so applies). What a newer announcement leaves out (start date, first
+    sight, preferred channel) is not known, not gone: the value kept stays."""
+    stmt = insert(Customer).values(**values)
+    keep_known = {"customer_since", "first_seen_at", "preferred_channel"}
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[Customer.customer_id],
+        set_={
+            name: func.coalesce(stmt.excluded[name], getattr(Customer, name))
+            if name in keep_known
+            else stmt.excluded[name]
+            for name in values
+            if name != "customer_id"
+        },
+        where=Customer.changed_at < stmt.excluded.changed_at,
+    ).returning(Customer.customer_id)
+    return await session.scalar(upsert) is not None
+
+
+# --- delivery, answers, reads -----------------------------------------------------------------
+
+_TO_DELIVER = and_(
+    Survey.sent_at.is_not(None),
+    or_(Survey.delivered_at.is_(None), and_(Survey.reminded_at.is_not(None), Survey.reminder_delivered_at.is_(None))),
+)
+
+
 async def undelivered(session: AsyncSession, *, limit: int, after: uuid.UUID | None, now: datetime) -> list[Survey]:
-    """Open surveys whose link was not reported delivered, in creation order (ids are
-    time-ordered, so the id is the cursor)."""
-    stmt = select(Survey).where(Survey.delivered_at.is_(None), Survey.answered_at.is_(None), Survey.expires_at > now)
+    """Open surveys whose link (or reminder) was not reported delivered, in creation order (ids
+    are time-ordered, so the id is the cursor)."""
+    stmt = select(Survey).where(
+        _TO_DELIVER, Survey.answered_at.is_(None), Survey.cancelled_at.is_(None), Survey.expires_at > now
+    )
     if after is not None:
         stmt = stmt.where(Survey.id > after)
     return list((await session.scalars(stmt.order_by(Survey.id).limit(limit))).all())
 
 
-async def mark_delivered(session: AsyncSession, *, survey_id: uuid.UUID, now: datetime) -> datetime | None:
-    """Set `delivered_at` once; the time it holds, or None for an unknown survey."""
+async def mark_delivered(session: AsyncSession, *, survey_id: uuid.UUID, now: datetime) -> Survey | None:
+    """Set `delivered_at` once (and the reminder's, once there is one); None for a survey that is
+    unknown or has not gone out."""
     stmt = (
         update(Survey)
-        .where(Survey.id == survey_id)
-        .values(delivered_at=func.coalesce(Survey.delivered_at, now))
-        .returning(Survey.delivered_at)
+        .where(Survey.id == survey_id, Survey.sent_at.is_not(None))
+        .values(
+            delivered_at=func.coalesce(Survey.delivered_at, now),
+            reminder_delivered_at=case(
+                (Survey.reminded_at.is_not(None), func.coalesce(Survey.reminder_delivered_at, now)),
+                else_=Survey.reminder_delivered_at,
+            ),
+        )
+        .returning(Survey)
     )
-    delivered: datetime | None = await session.scalar(stmt)
-    return delivered
+    return await session.scalar(stmt)
 
 
 async def by_token(session: AsyncSession, token: str) -> Survey | None:
@@ -65,29 +270,72 @@ async def by_token(session: AsyncSession, token: str) -> Survey | None:
     return await session.scalar(select(Survey).where(Survey.token == token))
 
 
-async def by_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Survey | None:
-    """A ticket's survey."""
-    return await session.scalar(select(Survey).where(Survey.ticket_id == ticket_id))
+async def latest_of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Survey | None:
+    """A ticket's survey of its latest resolution."""
+    stmt = select(Survey).where(Survey.ticket_id == ticket_id).order_by(Survey.resolved_at.desc(), Survey.id.desc())
+    return await session.scalar(stmt.limit(1))
+
+
+def _with_status(status: SurveyStatus, now: datetime) -> ColumnElement[bool]:
+    """The SQL of `domain.status_at`."""
+    unanswered = and_(Survey.answered_at.is_(None), Survey.cancelled_at.is_(None))
+    return {
+        SurveyStatus.ANSWERED: Survey.answered_at.is_not(None),
+        SurveyStatus.CANCELLED: and_(Survey.answered_at.is_(None), Survey.cancelled_at.is_not(None)),
+        SurveyStatus.SCHEDULED: and_(unanswered, Survey.sent_at.is_(None)),
+        SurveyStatus.EXPIRED: and_(unanswered, Survey.sent_at.is_not(None), Survey.expires_at <= now),
+        SurveyStatus.OPEN: and_(unanswered, Survey.sent_at.is_not(None), Survey.expires_at > now),
+    }[status]
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    customer_id: str | None,
+    kind: SurveyKind | None,
+    status: SurveyStatus | None,
+    now: datetime,
+    limit: int,
+    after: uuid.UUID | None,
+) -> Sequence[Survey]:
+    """Surveys matching every filter given, oldest first from the cursor."""
+    stmt = select(Survey)
+    if customer_id is not None:
+        stmt = stmt.where(Survey.customer_id == customer_id)
+    if kind is not None:
+        stmt = stmt.where(Survey.kind == kind.value)
+    if status is not None:
+        stmt = stmt.where(_with_status(status, now))
+    if after is not None:
+        stmt = stmt.where(Survey.id > after)
+    return (await session.scalars(stmt.order_by(Survey.id).limit(limit))).all()
 
 
 async def record_answer(
     session: AsyncSession,
     *,
-    token: str,
-    csat: int,
-    nps: int,
-    comment: str | None,
+    survey_id: uuid.UUID,
+    answers: dict[str, Any],
+    csat: int | None,
+    nps: int | None,
     answered_at: datetime,
 ) -> Survey | None:
-    """Store the answer in one statement; None unless the survey exists, is unanswered and still open.
+    """Store the answer in one statement; None unless the survey is out, unanswered, not withdrawn
+    and still open.
 
     The condition and the write are one UPDATE, so of two racing answers exactly one matches:
     the other waits on the row lock, then re-checks and finds it answered.
     """
     stmt = (
         update(Survey)
-        .where(Survey.token == token, Survey.answered_at.is_(None), Survey.expires_at > answered_at)
-        .values(csat=csat, nps=nps, comment=comment, answered_at=answered_at)
+        .where(
+            Survey.id == survey_id,
+            Survey.sent_at.is_not(None),
+            Survey.answered_at.is_(None),
+            Survey.cancelled_at.is_(None),
+            Survey.expires_at > answered_at,
+        )
+        .values(answers=answers, csat=csat, nps=nps, answered_at=answered_at)
         .returning(Survey)
     )
     return await session.scalar(stmt)

@@ -1,120 +1,173 @@
-"""HTTP shapes of surveys: what the customer sees and sends, what staff see."""
+"""HTTP shapes of surveys and templates: what the customer sees and sends, what staff see, what
+admins edit, what the delivery system fetches."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, RootModel
 
 from ticketloop_feedback.surveys.domain import (
-    COMMENT_MAX,
-    CSAT_MAX,
-    CSAT_MIN,
-    NPS_MAX,
-    NPS_MIN,
+    MAX_QUESTIONS,
+    NPS_REASON_HIGH_FROM,
+    PROMPT_MAX,
+    TEXT_MAX,
+    QuestionKind,
     SurveyStatus,
 )
-from ticketloop_shared.validation import STORABLE
+from ticketloop_shared.events import SurveyKind
+from ticketloop_shared.validation import STORABLE, BoundedInt
+
+Prompt = Annotated[str, Field(min_length=1, max_length=PROMPT_MAX), STORABLE]
 
 
-class Question(BaseModel):
-    """One question of the survey, described so any front end can render it."""
+class QuestionBody(BaseModel):
+    """One question of a template, described so any front end can render it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=40,
+            description="Unique in the template; `csat`, `nps`, "
+            "`nps_reason`, `contact_ok` and the dimension names (`quality`, `response_speed`, "
+            "`resolution`, `care`, `overall`) are the scores `feedback.received` reports",
+        ),
+        STORABLE,
+    ]
+    kind: QuestionKind
+    prompt: Prompt
+    required: bool = False
+    min: BoundedInt | None = Field(default=None, description="A scale's lowest score")
+    max: BoundedInt | None = Field(default=None, description="A scale's highest score")
+    max_length: Annotated[int, Field(ge=1, le=TEXT_MAX)] | None = Field(
+        default=None, description="A text question's longest answer, in characters"
+    )
+    prompt_when_high: Prompt | None = Field(
+        default=None, description=f"`nps_reason` only: asked when the NPS is {NPS_REASON_HIGH_FROM} or more (why)"
+    )
+    prompt_when_low: Prompt | None = Field(
+        default=None,
+        description=f"`nps_reason` only: asked when the NPS is {NPS_REASON_HIGH_FROM - 1} or less (why not)",
+    )
+
+
+class PublicQuestion(QuestionBody):
+    """A question as the customer's page renders it; for the NPS reason, `high_from` says which of
+    its two prompts applies to the NPS given."""
+
+    high_from: int | None = Field(
+        default=None, description="`nps_reason` only: `prompt_when_high` applies from this NPS up, else the low one"
+    )
+
+
+class TemplateIn(BaseModel):
+    """A template's new content; the whole template is validated before anything is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=200), STORABLE]
+    questions: Annotated[list[QuestionBody], Field(max_length=MAX_QUESTIONS * 2)]
+
+
+class TemplateOut(BaseModel):
+    """A template as it stands: the version new surveys are sent with (its version in `ETag`)."""
 
     id: str
-    kind: Literal["scale", "text"]
-    prompt: str
-    required: bool
-    min: int | None = None
-    max: int | None = None
-    max_length: int | None = None
+    name: str
+    version: int
+    used_by: list[SurveyKind]
+    questions: list[QuestionBody]
+    updated_at: datetime
+    updated_by: str
 
 
-QUESTIONS: tuple[Question, ...] = (
-    Question(
-        id="csat",
-        kind="scale",
-        prompt="How satisfied are you with how we handled your problem?",
-        required=True,
-        min=CSAT_MIN,
-        max=CSAT_MAX,
-    ),
-    Question(
-        id="nps",
-        kind="scale",
-        prompt="How likely are you to recommend us to a friend or colleague?",
-        required=True,
-        min=NPS_MIN,
-        max=NPS_MAX,
-    ),
-    Question(
-        id="comment",
-        kind="text",
-        prompt="Is there anything we could have done better?",
-        required=False,
-        max_length=COMMENT_MAX,
-    ),
-)
+class TemplateList(BaseModel):
+    """Every survey template."""
+
+    items: list[TemplateOut]
 
 
-class SurveyAnswer(BaseModel):
-    """The customer's answer; strict, so a mistyped score is refused rather than guessed at."""
+class SurveyAnswer(RootModel[Annotated[dict[Annotated[str, Field(max_length=100)], JsonValue], Field(max_length=50)]]):
+    """The customer's answer: a value for each question answered, by question id (a whole number
+    for a scale, text, true/false for yes/no). It is checked against the survey's template,
+    strictly: nothing is coerced, and a question the survey does not ask is refused."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    csat: Annotated[int, Field(strict=True, ge=CSAT_MIN, le=CSAT_MAX)]
-    nps: Annotated[int, Field(strict=True, ge=NPS_MIN, le=NPS_MAX)]
-    comment: Annotated[str, Field(strict=True, max_length=COMMENT_MAX), STORABLE] | None = None
-
-    @field_validator("comment")
-    @classmethod
-    def _blank_is_none(cls, value: str | None) -> str | None:
-        return value or None  # a blank comment is no comment
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"csat": 4, "comment": "Quick and kind, thank you"}]},
+    )
 
 
 class PublicSurvey(BaseModel):
     """What the link shows the customer: nothing about them, only what they are asked."""
 
     status: SurveyStatus
-    ticket_number: str
+    kind: SurveyKind
+    ticket_number: str | None
     expires_at: datetime
-    questions: list[Question]
+    template_id: str
+    template_version: int
+    questions: list[PublicQuestion]
 
 
 class AnswerOut(BaseModel):
     """An answer as recorded."""
 
-    csat: int
-    nps: int
-    comment: str | None
+    answers: dict[str, int | bool | str]
     answered_at: datetime
+    nps_reason_prompt: str | None = Field(
+        default=None, description="The NPS reason's prompt that applied to the NPS given (why / why not)"
+    )
 
 
 class SurveyOut(BaseModel):
-    """A ticket's survey as staff see it: status, delivery and, once given, the answer. Never
+    """A survey as staff see it: kind, status, timing, delivery and, once given, the answer. Never
     the link or token: only the customer answers, through the link."""
 
     id: uuid.UUID
-    ticket_id: uuid.UUID
-    ticket_number: str
+    kind: SurveyKind
+    template_id: str
+    template_version: int | None = Field(description="Pinned when sent")
+    ticket_id: uuid.UUID | None
+    ticket_number: str | None
     customer_id: str
     status: SurveyStatus
+    channel: str | None
     created_at: datetime
+    due_at: datetime
+    sent_at: datetime | None
+    reminded_at: datetime | None
     delivered_at: datetime | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
     expires_at: datetime
     answer: AnswerOut | None
+
+
+class SurveyPage(BaseModel):
+    """Surveys oldest first; pass `next_after` as `after` for the next page."""
+
+    items: list[SurveyOut]
+    next_after: uuid.UUID | None
 
 
 class Delivery(BaseModel):
     """A survey link to send to its customer (for the notifier only)."""
 
     survey_id: uuid.UUID
-    ticket_id: uuid.UUID
-    ticket_number: str
+    kind: SurveyKind
+    ticket_id: uuid.UUID | None
+    ticket_number: str | None
     customer_id: str
+    channel: str | None = Field(description="The customer's preferred channel (null: the delivery system's default)")
+    reminder: bool = Field(description="This is the survey's one reminder: the link was sent before")
     link: Annotated[str, Field(description="The customer's credential: send it to them; do not log it.")]
-    created_at: Annotated[datetime, Field(description="When the survey opened; the link is due from then.")]
+    created_at: Annotated[datetime, Field(description="When the survey was created (scheduled).")]
+    sent_at: Annotated[datetime, Field(description="When the survey fell due; the link is due from then.")]
     expires_at: Annotated[datetime, Field(description="After this the link takes no answer and leaves the list.")]
 
 
@@ -126,7 +179,8 @@ class DeliveryPage(BaseModel):
 
 
 class Delivered(BaseModel):
-    """When the link was (first) reported delivered."""
+    """When the link was (first) reported delivered, and its reminder if there was one."""
 
     survey_id: uuid.UUID
     delivered_at: datetime
+    reminder_delivered_at: datetime | None = None

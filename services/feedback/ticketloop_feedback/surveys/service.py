@@ -1,10 +1,15 @@
-"""The rules of surveys. Every change writes its event to the outbox in the same transaction."""
+"""The rules of surveys: scheduling each kind, sending when due, reminding once, withdrawing,
+answering against the template, editing templates. Every change writes its events to the outbox
+in the same transaction."""
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -12,136 +17,521 @@ from ticketloop_feedback.db import audit
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import repository
 from ticketloop_feedback.surveys.domain import (
+    CANCELLED_REOPENED,
+    CANCELLED_SEGMENT_LEFT,
+    CSAT,
+    HIGH_VALUE_SEGMENT,
+    NEW_SEGMENT,
+    NPS,
+    ONBOARDING_PERIOD,
+    TEMPLATE_FOR_KIND,
+    Answer,
+    InvalidAnswer,
+    InvalidTemplate,
+    LowScoreThresholds,
+    Quarter,
+    Question,
     SurveyAlreadyAnswered,
     SurveyExpired,
     SurveyNotFound,
     SurveyStatus,
+    SurveyWithdrawn,
+    Template,
+    TemplateNotFound,
+    first_cooperation,
     is_token_shaped,
+    low_score_reasons,
     new_token,
+    next_quarter,
+    onboarding_survey_due,
+    quarter_named,
+    quarter_of,
+    resolution_is_stale,
     status_at,
-    survey_link,
+    ticket_survey_due,
+    validate_answer,
+    validate_template,
 )
-from ticketloop_feedback.surveys.models import Survey
-from ticketloop_feedback.surveys.schemas import QUESTIONS, AnswerOut, Delivery, PublicSurvey, SurveyAnswer, SurveyOut
+from ticketloop_feedback.surveys.models import Customer, Survey, SurveyTemplateRow, SurveyTemplateVersion
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.clock import Clock
-from ticketloop_shared.events import FeedbackReceivedData, SurveyKind, SurveySentV2Data, TicketResolvedData
+from ticketloop_shared.errors import PreconditionFailed
+from ticketloop_shared.events import (
+    CustomerSegmentChangedData,
+    Dimension,
+    FeedbackReceivedV2Data,
+    LowScoreData,
+    SurveyCancelledData,
+    SurveyKind,
+    SurveyRemindedData,
+    SurveySentV2Data,
+    TicketOrigin,
+    TicketReopenedData,
+    TicketResolvedData,
+)
 from ticketloop_shared.unit_of_work import UnitOfWork
 
+log = logging.getLogger(__name__)
+
 FeedbackUnit = UnitOfWork[FeedbackSettings]
+# A survey that failed to go out is tried again this much later (it is logged each time).
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
 
-async def open_survey(uow: FeedbackUnit, *, ticket: TicketResolvedData) -> Survey | None:
-    """Survey the customer of a resolved ticket; a ticket gets one survey however often it resolves.
+def _subject(survey: Survey) -> str | uuid.UUID:
+    """A ticket survey's events are about its ticket; a relationship survey's about its customer."""
+    return survey.ticket_id or survey.customer_id
 
-    Returns None when the ticket already had one: nothing is written and nothing is announced.
-    """
-    now = uow.now()
-    survey = await repository.create_unless_exists(
+
+def template_of(version: SurveyTemplateVersion) -> Template:
+    """The domain template a stored version holds."""
+    return Template(
+        id=version.template_id,
+        version=version.version,
+        name=version.name,
+        questions=tuple(Question.from_json(q) for q in version.questions),
+    )
+
+
+async def pinned_template(session: AsyncSession, survey: Survey) -> Template:
+    """The template version the survey was sent with."""
+    if survey.template_version is None:
+        raise SurveyNotFound("this survey has not been sent")
+    stored = await repository.template_version(session, survey.template_id, survey.template_version)
+    if stored is None:  # versions are never deleted
+        raise RuntimeError(f"survey {survey.id} is pinned to a missing template version")
+    return template_of(stored)
+
+
+# --- scheduling -------------------------------------------------------------------------------
+
+
+async def _schedule(
+    uow: FeedbackUnit, *, kind: SurveyKind, customer_id: str, due_at: datetime, **values: Any
+) -> Survey | None:
+    """Insert a survey due at `due_at`; None when one exists for the same resolution or period."""
+    return await repository.schedule(
         uow.session,
+        token=new_token(),
+        kind=kind.value,
+        template_id=TEMPLATE_FOR_KIND[kind],
+        customer_id=customer_id,
+        created_at=uow.now(),
+        due_at=due_at,
+        expires_at=due_at + timedelta(days=uow.settings.survey_ttl_days),
+        **values,
+    )
+
+
+async def schedule_ticket_survey(uow: FeedbackUnit, *, ticket: TicketResolvedData) -> Survey | None:
+    """Schedule the survey of a resolution, due the survey delay after it (a care contact is not
+    surveyed). A redelivered resolution finds its survey and writes nothing; one the ticket was
+    reopened after is not surveyed; a later resolution withdraws the survey of the one before it
+    (the ticket was reopened in between). Sent at once when already due."""
+    if ticket.origin is TicketOrigin.CARE:
+        return None
+    session = uow.session
+    if resolution_is_stale(
+        ticket.resolved_at, last_reopened_at=await repository.last_reopen(session, ticket.ticket_id)
+    ):
+        return None
+    survey = await _schedule(
+        uow,
+        kind=SurveyKind.TICKET,
+        customer_id=ticket.customer_id,
+        due_at=ticket_survey_due(ticket.resolved_at, delay=uow.settings.ticket_survey_delay),
         ticket_id=ticket.ticket_id,
         ticket_number=ticket.number,
-        customer_id=ticket.customer_id,
-        token=new_token(),
-        created_at=now,
-        expires_at=now + timedelta(days=uow.settings.survey_ttl_days),
+        category=ticket.category,
+        resolved_at=ticket.resolved_at,
+        channel=ticket.customer_preferred_channel,
     )
     if survey is None:
         return None
+    for older in await repository.cancel_ticket_surveys(
+        session,
+        ticket_id=ticket.ticket_id,
+        resolved_until=ticket.resolved_at,
+        inclusive=False,
+        now=uow.now(),
+        reason=CANCELLED_REOPENED,
+    ):
+        _announce_cancelled(uow, older)
+    if survey.due_at <= uow.now():
+        await _go_out(uow, survey)
+    return survey
+
+
+async def withdraw_for_reopen(uow: FeedbackUnit, *, reopened: TicketReopenedData) -> list[Survey]:
+    """A reopened ticket was not solved: withdraw the survey of each resolution before the reopen
+    that is not answered yet (scheduled or out). The next resolution gets a fresh one."""
+    session = uow.session
+    await repository.record_reopen(session, ticket_id=reopened.ticket_id, reopened_at=reopened.reopened_at)
+    withdrawn = await repository.cancel_ticket_surveys(
+        session,
+        ticket_id=reopened.ticket_id,
+        resolved_until=reopened.reopened_at,
+        inclusive=True,
+        now=uow.now(),
+        reason=CANCELLED_REOPENED,
+    )
+    for survey in withdrawn:
+        _announce_cancelled(uow, survey)
+    return withdrawn
+
+
+async def record_segment(uow: FeedbackUnit, *, change: CustomerSegmentChangedData) -> None:
+    """Keep the customer's latest segment and channel (an older announcement arriving late is
+    ignored) and time their relationship surveys by it: a new customer's once, a week after the
+    first cooperation; a high-value customer's at each quarter end, withdrawn if they leave."""
+    newer = await repository.record_segment(
+        uow.session,
+        customer_id=change.customer_id,
+        segment=change.segment,
+        changed_at=change.changed_at,
+        customer_since=change.customer_since,
+        first_seen_at=change.first_seen_at,
+        preferred_channel=change.preferred_channel,
+    )
+    if not newer:
+        return
+    settings = uow.settings
+    if change.segment == NEW_SEGMENT:
+        began = first_cooperation(
+            customer_since=change.customer_since,
+            first_seen_at=change.first_seen_at,
+            fallback=change.changed_at,
+            zone=settings.zone,
+        )
+        survey = await _schedule(
+            uow,
+            kind=SurveyKind.ONBOARDING,
+            customer_id=change.customer_id,
+            due_at=onboarding_survey_due(began, delay=settings.onboarding_survey_delay),
+            period=ONBOARDING_PERIOD,
+        )
+        await _send_if_due(uow, survey)
+    if change.segment == HIGH_VALUE_SEGMENT:
+        await _schedule_quarterly(uow, change.customer_id, quarter_of(change.changed_at, settings.zone))
+    else:
+        for survey in await repository.cancel_scheduled(
+            uow.session,
+            customer_id=change.customer_id,
+            kind=SurveyKind.QUARTERLY,
+            now=uow.now(),
+            reason=CANCELLED_SEGMENT_LEFT,
+        ):
+            _announce_cancelled(uow, survey)
+
+
+async def _schedule_quarterly(uow: FeedbackUnit, customer_id: str, quarter: Quarter) -> None:
+    survey = await _schedule(
+        uow, kind=SurveyKind.QUARTERLY, customer_id=customer_id, due_at=quarter.ends_at, period=quarter.label
+    )
+    if survey is None:  # back in the segment within the quarter: the withdrawn survey is due again
+        survey = await repository.reinstate(
+            uow.session, customer_id=customer_id, kind=SurveyKind.QUARTERLY, period=quarter.label
+        )
+    await _send_if_due(uow, survey)
+
+
+async def _send_if_due(uow: FeedbackUnit, survey: Survey | None) -> None:
+    if survey is not None and survey.due_at <= uow.now():
+        await _go_out(uow, survey)
+
+
+def _announce_cancelled(uow: FeedbackUnit, survey: Survey) -> None:
+    assert survey.cancelled_at is not None and survey.cancel_reason is not None
+    uow.emit(
+        SurveyCancelledData(
+            survey_id=survey.id,
+            ticket_id=survey.ticket_id,
+            customer_id=survey.customer_id,
+            kind=SurveyKind(survey.kind),
+            reason=survey.cancel_reason,
+            cancelled_at=survey.cancelled_at,
+        ),
+        subject=_subject(survey),
+    )
+
+
+# --- the timer --------------------------------------------------------------------------------
+
+
+async def _go_out(uow: FeedbackUnit, survey: Survey) -> None:
+    """Send a due survey: pin the template's current version, settle the channel, open the link
+    window, announce it; a quarterly survey first checks the customer is still high-value and
+    schedules the next quarter's."""
+    session, now, settings = uow.session, uow.now(), uow.settings
+    kind = SurveyKind(survey.kind)
+    customer = await repository.customer(session, survey.customer_id)
+    if kind is SurveyKind.QUARTERLY:
+        if customer is None or customer.segment != HIGH_VALUE_SEGMENT:
+            survey.cancelled_at, survey.cancel_reason = now, CANCELLED_SEGMENT_LEFT
+            await session.flush()
+            _announce_cancelled(uow, survey)
+            return
+        assert survey.period is not None
+        await _schedule_quarterly(
+            uow, survey.customer_id, next_quarter(quarter_named(survey.period, settings.zone), settings.zone)
+        )
+    template = await repository.template(session, survey.template_id)
+    if template is None:
+        raise RuntimeError(f"template {survey.template_id!r} is missing")
+    survey.channel = _channel(kind, survey.channel, customer)
+    survey.template_version = template.version
+    survey.sent_at = now
+    survey.expires_at = now + timedelta(days=settings.survey_ttl_days)
+    await session.flush()
     uow.emit(
         SurveySentV2Data(
             survey_id=survey.id,
             ticket_id=survey.ticket_id,
             customer_id=survey.customer_id,
             expires_at=survey.expires_at,
-            kind=SurveyKind.TICKET,
-            channel=ticket.customer_preferred_channel,
+            kind=kind,
+            template_id=survey.template_id,
+            channel=survey.channel,
             sent_at=now,
-        )
+        ),
+        subject=_subject(survey),
     )
-    return survey
 
 
-async def _by_token(session: AsyncSession, token: str) -> Survey:
+def _channel(kind: SurveyKind, known: str | None, customer: Customer | None) -> str | None:
+    """The channel to deliver on: what the customer said on the ticket, else their latest known
+    preference; a relationship survey goes by the latest preference first."""
+    latest = customer.preferred_channel if customer is not None else None
+    return (known or latest) if kind is SurveyKind.TICKET else (latest or known)
+
+
+@dataclass(frozen=True)
+class TimerBatch:
+    """What one run of the timer did, and whether it left work behind (a full batch)."""
+
+    sent: int
+    reminded: int
+    full: bool
+
+
+async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> TimerBatch:
+    """The timer's batch: send every survey due by now, then remind every one unanswered past the
+    reminder delay, each once. Rows are locked with SKIP LOCKED, so replicas share the work and
+    none is sent or reminded twice; each survey is handled in its own savepoint, so one that fails
+    is logged and retried later while the rest commit (STYLE rule 14)."""
+    session, now = uow.session, uow.now()
+    due = await repository.lock_due(session, now=now, limit=limit)
+    sent = 0
+    for survey in due:
+        survey_id = survey.id
+        if await _isolated(uow, survey_id, _go_out(uow, survey)):
+            sent += 1
+        else:
+            await repository.postpone(session, survey_id, until=now + RETRY_AFTER_FAILURE)
+    unreminded = await repository.lock_unreminded(
+        session, sent_before=now - uow.settings.reminder_delay, now=now, limit=limit
+    )
+    reminded = 0
+    for survey in unreminded:
+        if await _isolated(uow, survey.id, _remind(uow, survey)):
+            reminded += 1
+    return TimerBatch(sent=sent, reminded=reminded, full=len(due) >= limit or len(unreminded) >= limit)
+
+
+async def _isolated(uow: FeedbackUnit, survey_id: uuid.UUID, work: Any) -> bool:
+    marker = len(uow.events)
+    try:
+        async with uow.session.begin_nested():
+            await work
+            await uow.session.flush()
+            await uow.flush_events()
+    except Exception:
+        del uow.events[marker:]
+        log.exception("one survey could not be handled; retried later", extra={"survey_id": str(survey_id)})
+        return False
+    return True
+
+
+async def _remind(uow: FeedbackUnit, survey: Survey) -> None:
+    """The one reminder: the link goes back on the delivery list, announced."""
+    now = uow.now()
+    survey.reminded_at = now
+    await uow.session.flush()
+    uow.emit(
+        SurveyRemindedData(
+            survey_id=survey.id,
+            ticket_id=survey.ticket_id,
+            customer_id=survey.customer_id,
+            kind=SurveyKind(survey.kind),
+            channel=survey.channel,
+            reminded_at=now,
+            expires_at=survey.expires_at,
+        ),
+        subject=_subject(survey),
+    )
+
+
+async def next_due(session: AsyncSession, settings: FeedbackSettings) -> datetime | None:
+    """The earliest instant the timer has work."""
+    return await repository.next_due(session, reminder_delay=settings.reminder_delay)
+
+
+# --- the link ---------------------------------------------------------------------------------
+
+
+async def sent_survey(session: AsyncSession, token: str) -> Survey:
+    """The survey behind a link (only a sent survey's link was ever given out)."""
     survey = await repository.by_token(session, token) if is_token_shaped(token) else None
-    if survey is None:
+    if survey is None or survey.sent_at is None:
         raise SurveyNotFound("no survey behind this link")
     return survey
 
 
-async def public_view(session: AsyncSession, *, token: str, clock: Clock) -> PublicSurvey:
-    """What the customer sees when opening the link."""
-    survey = await _by_token(session, token)
-    return PublicSurvey(
-        status=status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=clock.now()),
-        ticket_number=survey.ticket_number,
+def status_of(survey: Survey, now: datetime) -> SurveyStatus:
+    """Where the survey is now."""
+    return status_at(
+        sent_at=survey.sent_at,
+        cancelled_at=survey.cancelled_at,
+        answered_at=survey.answered_at,
         expires_at=survey.expires_at,
-        questions=list(QUESTIONS),
+        now=now,
     )
 
 
-async def answer(uow: FeedbackUnit, *, token: str, reply: SurveyAnswer) -> AnswerOut:
-    """Record the customer's one answer and announce the scores (never the comment's text)."""
+def thresholds(settings: FeedbackSettings) -> LowScoreThresholds:
+    """The low-score thresholds in force."""
+    return LowScoreThresholds(
+        csat=settings.low_score_csat_max, overall=settings.low_score_overall_max, nps=settings.low_score_nps_max
+    )
+
+
+async def answer(uow: FeedbackUnit, *, token: str, reply: Mapping[str, Any]) -> tuple[Survey, Template]:
+    """Record the customer's one answer, checked against the template the survey was sent with,
+    and announce its scores (never its texts); an answer at or under a low-score threshold is
+    announced as `feedback.low_score` in the same transaction."""
     session, now = uow.session, uow.now()
-    survey = None
-    if is_token_shaped(token):
-        survey = await repository.record_answer(
-            session, token=token, csat=reply.csat, nps=reply.nps, comment=reply.comment, answered_at=now
-        )
-    if survey is None:
+    survey = await sent_survey(session, token)
+    if status_of(survey, now) is not SurveyStatus.OPEN:
         await _refuse(session, token, now)
+    template = await pinned_template(session, survey)
+    checked = validate_answer(template, reply)
+    if not isinstance(checked, Answer):
+        first = checked[0]
+        raise InvalidAnswer(
+            f"the answer does not fit the survey: {first.question}: {first.msg}"
+            + (f" (and {len(checked) - 1} more)" if len(checked) > 1 else ""),
+            details=[p.as_detail() for p in checked],
+        )
+    recorded = await repository.record_answer(
+        session,
+        survey_id=survey.id,
+        answers=dict(checked.values),
+        csat=checked.score(CSAT),
+        nps=checked.score(NPS),
+        answered_at=now,
+    )
+    if recorded is None:
+        await _refuse(session, token, now)
+    _announce_answer(uow, recorded, checked, await repository.customer(session, recorded.customer_id))
+    return recorded, template
+
+
+def _announce_answer(uow: FeedbackUnit, survey: Survey, checked: Answer, customer: Customer | None) -> None:
+    kind, now, subject = SurveyKind(survey.kind), uow.now(), _subject(survey)
     uow.emit(
-        FeedbackReceivedData(
+        FeedbackReceivedV2Data(
             survey_id=survey.id,
             ticket_id=survey.ticket_id,
             customer_id=survey.customer_id,
-            csat=reply.csat,
-            nps=reply.nps,
-            has_comment=reply.comment is not None,
+            kind=kind,
+            template_id=survey.template_id,
+            csat=checked.score(CSAT),
+            nps=checked.score(NPS),
+            dimensions=checked.dimensions,
+            has_comment=checked.has_text,
+            contact_ok=checked.contact_ok,
             answered_at=now,
-        )
+        ),
+        subject=subject,
     )
-    return AnswerOut(csat=reply.csat, nps=reply.nps, comment=reply.comment, answered_at=now)
+    reasons = low_score_reasons(checked, thresholds(uow.settings))
+    if reasons:
+        uow.emit(
+            LowScoreData(
+                survey_id=survey.id,
+                ticket_id=survey.ticket_id,
+                customer_id=survey.customer_id,
+                kind=kind,
+                reasons=reasons,
+                csat=checked.score(CSAT),
+                overall=checked.dimensions.get(Dimension.OVERALL),
+                nps=checked.score(NPS),
+                category=survey.category,
+                preferred_channel=_channel(kind, survey.channel, customer),
+                answered_at=now,
+            ),
+            subject=subject,
+        )
 
 
 async def _refuse(session: AsyncSession, token: str, now: datetime) -> NoReturn:
-    survey = await _by_token(session, token)
-    status = status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=now)
+    survey = await sent_survey(session, token)
+    status = status_of(survey, now)
     if status is SurveyStatus.EXPIRED:
         raise SurveyExpired(
             "this survey closed before it was answered", details={"expires_at": survey.expires_at.isoformat()}
         )
     if status is SurveyStatus.ANSWERED:
         raise SurveyAlreadyAnswered("this survey has already been answered")
+    if status is SurveyStatus.CANCELLED:
+        raise SurveyWithdrawn("this survey was withdrawn and takes no answer", details={"reason": survey.cancel_reason})
     # Unreachable: the UPDATE only misses an open survey if another answer committed first.
     raise RuntimeError(f"survey {survey.id} is open but refused an answer")
 
 
-async def staff_view(session: AsyncSession, *, ticket_id: uuid.UUID, clock: Clock) -> SurveyOut:
-    """A ticket's survey status and answer, for the agents following up (never its link: the
-    token in it is the customer's credential)."""
-    survey = await repository.by_ticket(session, ticket_id)
+# --- staff and delivery -----------------------------------------------------------------------
+
+
+async def ticket_survey(session: AsyncSession, *, ticket_id: uuid.UUID) -> Survey:
+    """The survey of a ticket's latest resolution."""
+    survey = await repository.latest_of_ticket(session, ticket_id)
     if survey is None:
         raise SurveyNotFound(f"ticket {ticket_id} has no survey (yet)")
-    return SurveyOut(
-        id=survey.id,
-        ticket_id=survey.ticket_id,
-        ticket_number=survey.ticket_number,
-        customer_id=survey.customer_id,
-        status=status_at(answered_at=survey.answered_at, expires_at=survey.expires_at, now=clock.now()),
-        created_at=survey.created_at,
-        delivered_at=survey.delivered_at,
-        expires_at=survey.expires_at,
-        answer=answer_of(survey),
+    return survey
+
+
+async def search(
+    session: AsyncSession,
+    *,
+    customer_id: str | None,
+    kind: SurveyKind | None,
+    status: SurveyStatus | None,
+    now: datetime,
+    limit: int,
+    after: uuid.UUID | None,
+) -> Sequence[Survey]:
+    """Surveys matching every filter given, oldest first from the cursor."""
+    return await repository.search(
+        session, customer_id=customer_id, kind=kind, status=status, now=now, limit=limit, after=after
     )
+
+
+async def templates_of(session: AsyncSession, surveys: Sequence[Survey]) -> dict[tuple[str, int], Template]:
+    """The pinned templates of the answered surveys, each loaded once."""
+    found: dict[tuple[str, int], Template] = {}
+    for survey in surveys:
+        if survey.answered_at is not None and survey.template_version is not None:
+            key = (survey.template_id, survey.template_version)
+            if key not in found:
+                found[key] = await pinned_template(session, survey)
+    return found
 
 
 async def pending_deliveries(
     uow: FeedbackUnit, *, by: Principal, limit: int, after: uuid.UUID | None
-) -> tuple[list[Delivery], uuid.UUID | None]:
-    """Surveys still to deliver, oldest first, with their links; each link handed out is audited
-    (never the token itself)."""
+) -> tuple[list[Survey], uuid.UUID | None]:
+    """Sent surveys whose link (or reminder) is still to deliver, oldest first; each link handed
+    out is audited (never the token itself)."""
     surveys = await repository.undelivered(uow.session, limit=limit, after=after, now=uow.now())
     for survey in surveys:
         await audit_log.record(
@@ -150,33 +540,83 @@ async def pending_deliveries(
             actor=by,
             action="survey.link_issued",
             subject=f"survey:{survey.id}",
-            details={"ticket_id": str(survey.ticket_id)},
+            details={"ticket_id": str(survey.ticket_id) if survey.ticket_id else None, "kind": survey.kind},
         )
-    deliveries = [
-        Delivery(
-            survey_id=s.id,
-            ticket_id=s.ticket_id,
-            ticket_number=s.ticket_number,
-            customer_id=s.customer_id,
-            link=survey_link(uow.settings.public_base_url, s.token),
-            created_at=s.created_at,
-            expires_at=s.expires_at,
+    return surveys, (surveys[-1].id if len(surveys) == limit else None)
+
+
+async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> Survey:
+    """The link (or its reminder) reached the customer; a repeat keeps the first time."""
+    survey = await repository.mark_delivered(uow.session, survey_id=survey_id, now=uow.now())
+    if survey is None:
+        raise SurveyNotFound(f"no survey {survey_id} has been sent")
+    return survey
+
+
+# --- templates --------------------------------------------------------------------------------
+
+
+async def template(session: AsyncSession, template_id: str) -> tuple[SurveyTemplateRow, Template]:
+    """A template with its current version."""
+    row = await repository.template(session, template_id)
+    if row is None:
+        raise TemplateNotFound(f"no survey template {template_id!r}")
+    stored = await repository.template_version(session, template_id, row.version)
+    assert stored is not None
+    return row, template_of(stored)
+
+
+async def all_templates(session: AsyncSession) -> list[tuple[SurveyTemplateRow, Template]]:
+    """Every template with its current version."""
+    return [(row, template_of(version)) for row, version in await repository.templates(session)]
+
+
+async def put_template(
+    uow: FeedbackUnit,
+    template_id: str,
+    *,
+    name: str,
+    questions: Sequence[Question],
+    by: Principal,
+    if_match: int | None,
+) -> tuple[SurveyTemplateRow, Template]:
+    """Replace a template with a new version, validated whole; surveys already sent keep the
+    version they were sent with, surveys sent from now on ask this one."""
+    session, now = uow.session, uow.now()
+    row = await repository.template(session, template_id, lock=True)
+    if row is None:
+        raise TemplateNotFound(f"no survey template {template_id!r}")
+    if if_match is not None and if_match != row.version:
+        raise PreconditionFailed(
+            f"the template changed since version {if_match}",
+            code="template_changed",
+            details={"expected_version": if_match, "current_version": row.version},
         )
-        for s in surveys
-    ]
-    return deliveries, (surveys[-1].id if len(surveys) == limit else None)
-
-
-async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> datetime:
-    """The link reached the customer; a repeat keeps the first time."""
-    delivered_at = await repository.mark_delivered(uow.session, survey_id=survey_id, now=uow.now())
-    if delivered_at is None:
-        raise SurveyNotFound(f"no survey {survey_id}")
-    return delivered_at
-
-
-def answer_of(survey: Survey) -> AnswerOut | None:
-    """The survey's answer, if it has one."""
-    if survey.answered_at is None or survey.csat is None or survey.nps is None:
-        return None
-    return AnswerOut(csat=survey.csat, nps=survey.nps, comment=survey.comment, answered_at=survey.answered_at)
+    problems = validate_template(questions)
+    if problems:
+        raise InvalidTemplate(
+            f"template {template_id!r} is not valid: {problems[0][0]}: {problems[0][1]}",
+            details=[{"field": f, "reason": r} for f, r in problems],
+        )
+    version = row.version + 1
+    session.add(
+        SurveyTemplateVersion(
+            template_id=template_id,
+            version=version,
+            name=name,
+            questions=[q.as_json() for q in questions],
+            created_at=now,
+            created_by=by.sub,
+        )
+    )
+    row.name, row.version, row.updated_at, row.updated_by = name, version, now, by.sub
+    await session.flush()
+    await audit_log.record(
+        session,
+        audit,
+        actor=by,
+        action="survey_template.changed",
+        subject=f"survey_template:{template_id}",
+        details={"version": version},
+    )
+    return row, Template(id=template_id, version=version, name=name, questions=tuple(questions))

@@ -25,11 +25,15 @@ _insert = insert(_FACTS)
 
 
 def _segment_at(customer_id: Any, at: Any) -> ScalarSelect[str]:
-    """The segment `customer_id` had at `at` (NULL before any is known), as a scalar subquery."""
+    """The segment `customer_id` had at `at`, as a scalar subquery: the latest change at or before
+    it, else their first one (a customer is classified a moment after the ticket that made them
+    known: that ticket belongs to the segment it led to). NULL while none is known."""
+    s = _SEGMENTS.c
+    before = s.changed_at <= at
     return (
-        select(_SEGMENTS.c.segment)
-        .where(_SEGMENTS.c.customer_id == customer_id, _SEGMENTS.c.changed_at <= at)
-        .order_by(_SEGMENTS.c.changed_at.desc())
+        select(s.segment)
+        .where(s.customer_id == customer_id)
+        .order_by(before.desc(), case((before, s.changed_at)).desc(), s.changed_at)
         .limit(1)
         .scalar_subquery()
     )
@@ -287,7 +291,8 @@ async def record_answer_fact(
 
 async def record_segment(session: AsyncSession, *, customer_id: str, segment: str, changed_at: datetime) -> bool:
     """Keep a segment change and re-label what it covers: the customer's tickets opened and
-    answers given from `changed_at` until their next change. False when already known."""
+    answers given from `changed_at` (from the start, for their first change) until their next
+    change. False when already known."""
     inserted = await session.scalar(
         insert(SegmentFact)
         .values(customer_id=customer_id, changed_at=changed_at, segment=segment)
@@ -301,14 +306,17 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
             SegmentFact.customer_id == customer_id, SegmentFact.changed_at > changed_at
         )
     )
+    earlier = await session.scalar(
+        select(func.count()).where(SegmentFact.customer_id == customer_id, SegmentFact.changed_at < changed_at)
+    )
     tables = ((_FACTS, "created_at"), (cast(Table, AnswerFact.__table__), "answered_at"))
     for table, instant in tables:  # (the cycles follow: see sync_cycle_dimensions)
         at = table.c[instant]
         until = true() if following is None else at < following
+        # The customer's first change also covers what came before it (see `_segment_at`).
+        since = true() if not earlier else at >= changed_at
         await session.execute(
-            update(table)
-            .where(and_(table.c.customer_id == customer_id, at >= changed_at, until))
-            .values(segment=segment)
+            update(table).where(and_(table.c.customer_id == customer_id, since, until)).values(segment=segment)
         )
     return True
 

@@ -1,13 +1,17 @@
-"""Events retrospective projects into ticket facts: every event of the loop, in any order, any
-number of times (the inbox drops redeliveries; the upserts absorb re-emitted facts)."""
+"""Events retrospective consumes: every event of the loop, in any order, any number of times
+(the inbox drops redeliveries; the upserts absorb re-emitted facts). One map for the service
+(STYLE rule 24): each handler feeds every read model the event concerns, the ticket facts the
+reports count and the customer model the segments are decided on, in the same transaction."""
 
 from __future__ import annotations
 
+from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.facts import service
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.events import (
     ClockOutcome,
     CustomerSegmentChanged,
+    FeedbackLowScore,
     FeedbackReceived,
     FeedbackReceivedV2,
     SlaBreached,
@@ -15,6 +19,7 @@ from ticketloop_shared.events import (
     TicketAssigned,
     TicketClosed,
     TicketCreated,
+    TicketMessageReceived,
     TicketReassigned,
     TicketRecategorised,
     TicketReopened,
@@ -30,8 +35,9 @@ Unit = UnitOfWork[RetrospectiveSettings]
 
 @HANDLERS.on(TicketCreated)
 async def on_ticket_created(uow: Unit, event: TicketCreated) -> None:
-    """A new ticket counts as opened in its week and category."""
+    """A new ticket counts as opened in its week and category, and tells who its customer is."""
     await service.record_ticket(uow.session, ref=event.data)
+    await customers.ticket_created(uow, event.data)
 
 
 @HANDLERS.on(TicketReplied)
@@ -45,7 +51,8 @@ async def on_ticket_replied(uow: Unit, event: TicketReplied) -> None:
 
 @HANDLERS.on(TicketResolved)
 async def on_ticket_resolved(uow: Unit, event: TicketResolved) -> None:
-    """A resolution counts in its week and ends the ticket's handling time."""
+    """A resolution counts in its week and ends the ticket's handling time; it may solve the
+    customer's objection or complete a care contact."""
     data = event.data
     await service.record_ticket(
         uow.session,
@@ -54,30 +61,41 @@ async def on_ticket_resolved(uow: Unit, event: TicketResolved) -> None:
         first_response_at=data.first_response_at,
         self_service=data.self_service,
     )
+    await customers.ticket_resolved(uow, data)
 
 
 @HANDLERS.on(TicketReopened)
 async def on_ticket_reopened(uow: Unit, event: TicketReopened) -> None:
-    """A reopen counts against the ticket's resolution (reopen rate, first-contact resolution)."""
+    """A reopen counts against the ticket's resolution (reopen rate, first-contact resolution);
+    the customer's problem stands again (and they got in touch about it)."""
     await service.record_ticket(uow.session, ref=event.data, reopened_at=event.data.reopened_at)
+    await customers.ticket_reopened(uow, event.data)
+
+
+@HANDLERS.on(TicketClosed)
+async def on_ticket_closed(uow: Unit, event: TicketClosed) -> None:
+    """A closed ticket is solved and leaves the loop; a customer who confirmed it interacted."""
+    await service.record_ticket(uow.session, ref=event.data, closed_at=event.data.closed_at)
+    await customers.ticket_closed(uow, event.data)
+
+
+@HANDLERS.on(TicketMessageReceived)
+async def on_message_received(uow: Unit, event: TicketMessageReceived) -> None:
+    """The customer wrote: an interaction."""
+    await customers.customer_wrote(uow, event.data, at=event.data.received_at)
 
 
 @HANDLERS.on(TicketRepeatContact)
-async def on_ticket_repeat_contact(uow: Unit, event: TicketRepeatContact) -> None:
-    """The customer reported the same problem again: a repeat complaint."""
+async def on_repeat_contact(uow: Unit, event: TicketRepeatContact) -> None:
+    """The customer reported the same problem again: a repeat complaint, and an interaction."""
     await service.record_ticket(uow.session, ref=event.data, repeat_id=event.data.message_id)
+    await customers.customer_wrote(uow, event.data, at=event.data.contacted_at)
 
 
 @HANDLERS.on(TicketRecategorised)
 async def on_ticket_recategorised(uow: Unit, event: TicketRecategorised) -> None:
     """The problem type changed: the ticket (and its SLA cycles) count under the new one."""
     await service.record_ticket(uow.session, ref=event.data, recategorised=True)
-
-
-@HANDLERS.on(TicketClosed)
-async def on_ticket_closed(uow: Unit, event: TicketClosed) -> None:
-    """The customer confirmed (or the window passed): the ticket leaves the loop."""
-    await service.record_ticket(uow.session, ref=event.data, closed_at=event.data.closed_at)
 
 
 @HANDLERS.on(TicketAssigned)
@@ -108,14 +126,24 @@ async def on_sla_breached(uow: Unit, event: SlaBreached) -> None:
 
 @HANDLERS.on(FeedbackReceived)
 async def on_feedback_received(uow: Unit, event: FeedbackReceived) -> None:
-    """A survey answer feeds the CSAT and NPS figures (v1, replayed from older outboxes)."""
+    """A survey answer feeds the CSAT and NPS figures and the customer's satisfaction history
+    (v1, replayed from older outboxes)."""
     await service.record_answer(uow.session, data=event.data)
+    await customers.answered(uow, event.data)
 
 
 @HANDLERS.on(FeedbackReceivedV2)
 async def on_feedback_received_v2(uow: Unit, event: FeedbackReceivedV2) -> None:
-    """A ticket survey's answer feeds the CSAT (and, if asked, NPS) figures, as v1 did."""
+    """A ticket survey's answer feeds the CSAT (and, if asked, NPS) figures, as v1 did; any
+    answer feeds the customer's satisfaction history."""
     await service.record_answer(uow.session, data=event.data)
+    await customers.answered(uow, event.data)
+
+
+@HANDLERS.on(FeedbackLowScore)
+async def on_low_score(uow: Unit, event: FeedbackLowScore) -> None:
+    """A low score is an explicit objection: the customer is a churn risk until it is put right."""
+    await customers.low_score(uow, event.data)
 
 
 @HANDLERS.on(CustomerSegmentChanged)

@@ -1,0 +1,88 @@
+"""When care contacts fall due, pure so each rule is unit-tested alone."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from ticketloop_retrospective.customers.domain import Segment, start_of
+
+# The categories intake files tickets under; a care rule must name one of them.
+CATEGORIES = frozenset({"product_quality", "logistics_delay", "billing", "account", "service_attitude", "other"})
+RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class Anchor(StrEnum):
+    """What an anticipation rule counts its days from: the tenure start the customer gave (a
+    date, counted from its midnight UTC) or the first time the loop saw them."""
+
+    CUSTOMER_SINCE = "customer_since"
+    FIRST_SEEN = "first_seen"
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often each segment is contacted (SPEC §5 defaults; each a setting)."""
+
+    new_daily_for_days: int = 14
+    new_every: timedelta = timedelta(days=7)
+    high_value_every: timedelta = timedelta(days=15)
+    churn_risk_every: timedelta = timedelta(days=3.5)
+    potential_every: timedelta | None = None
+
+    def rule(self, segment: Segment) -> str:
+        """The `rule` a cadence task carries: the cadence of its segment."""
+        return f"cadence:{segment.value}"
+
+    def next_contact_at(self, segment: Segment, *, after: datetime, relationship_start: date) -> datetime | None:
+        """The contact due next after `after` for a customer in `segment`; None when the segment
+        has no cadence.
+
+        new: daily while that contact still falls within the first `new_daily_for_days` days of
+        the relationship, then every `new_every`; high_value every `high_value_every` (twice a
+        month); churn_risk every `churn_risk_every` (twice a week), for as long as the customer
+        stays in churn_risk (leaving it re-plans the schedule).
+        """
+        if segment is Segment.NEW:
+            daily = after + timedelta(days=1)
+            if daily <= start_of(relationship_start) + timedelta(days=self.new_daily_for_days):
+                return daily
+            return after + self.new_every
+        every = {
+            Segment.HIGH_VALUE: self.high_value_every,
+            Segment.CHURN_RISK: self.churn_risk_every,
+            Segment.POTENTIAL: self.potential_every,
+        }[segment]
+        return None if every is None else after + every
+
+    def after_firing(
+        self, segment: Segment, *, due_at: datetime, now: datetime, relationship_start: date
+    ) -> datetime | None:
+        """The next contact once the one due at `due_at` was made due at `now`. A schedule that
+        fell behind (the service was down, the clock jumped) resumes from now: one contact for
+        the gap, not one per missed slot."""
+        upcoming = self.next_contact_at(segment, after=due_at, relationship_start=relationship_start)
+        if upcoming is not None and upcoming <= now:
+            upcoming = self.next_contact_at(segment, after=now, relationship_start=relationship_start)
+        return upcoming
+
+
+def anticipation_moment(
+    anchor: Anchor, offset_days: int, *, customer_since: date | None, first_seen_at: datetime
+) -> datetime | None:
+    """The instant an anticipation rule falls due for one customer; None when the customer has no
+    such anchor (no tenure start given)."""
+    if anchor is Anchor.CUSTOMER_SINCE:
+        if customer_since is None:
+            return None
+        return start_of(customer_since) + timedelta(days=offset_days)
+    return first_seen_at + timedelta(days=offset_days)
+
+
+def anticipation_due(moment: datetime | None, *, active_from: datetime, now: datetime) -> bool:
+    """A rule fires for a customer when its moment has come, but only for moments since the
+    rule was created: a new "30 days in" rule contacts the customers reaching day 30 from now
+    on, not every customer who passed day 30 years ago."""
+    return moment is not None and active_from <= moment <= now

@@ -1,0 +1,208 @@
+"""All SQL about care: schedules, tasks, completions and anticipation rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_retrospective.care.models import CareCompletion, CareRule, CareSchedule, CareTask
+from ticketloop_retrospective.customers.models import Customer
+
+
+async def plan(
+    session: AsyncSession, *, customer_id: str, segment: str, planned_at: datetime, next_due_at: datetime | None
+) -> None:
+    """Replace the customer's schedule: the segment's cadence, from `planned_at`."""
+    stmt = insert(CareSchedule).values(
+        customer_id=customer_id, segment=segment, planned_at=planned_at, next_due_at=next_due_at
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CareSchedule.customer_id],
+            set_={"segment": segment, "planned_at": planned_at, "next_due_at": next_due_at},
+        )
+    )
+
+
+async def schedule(session: AsyncSession, customer_id: str) -> CareSchedule | None:
+    """The customer's schedule, if any."""
+    return await session.get(CareSchedule, customer_id, populate_existing=True)
+
+
+async def due_schedules(session: AsyncSession, *, now: datetime, limit: int) -> Sequence[CareSchedule]:
+    """Schedules with a contact due by `now`, earliest first, locked; rows another replica (or a
+    consumer re-planning that customer) holds are skipped."""
+    stmt = (
+        select(CareSchedule)
+        .where(CareSchedule.next_due_at <= now)
+        .order_by(CareSchedule.next_due_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).all()
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest contact any schedule has due (read through the partial index)."""
+    return await session.scalar(select(func.min(CareSchedule.next_due_at)))
+
+
+async def set_next_due(session: AsyncSession, customer_id: str, next_due_at: datetime | None) -> None:
+    """Move the customer's schedule to its next contact."""
+    await session.execute(
+        update(CareSchedule).where(CareSchedule.customer_id == customer_id).values(next_due_at=next_due_at)
+    )
+
+
+async def add_task(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    customer_id: str,
+    kind: str,
+    rule: str,
+    segment: str,
+    category: str,
+    preferred_channel: str | None,
+    due_at: datetime,
+    created_at: datetime,
+) -> bool:
+    """Create the task unless its unique key says it already exists; True when created (then,
+    and only then, it is announced)."""
+    stmt = (
+        insert(CareTask)
+        .values(
+            task_id=task_id,
+            customer_id=customer_id,
+            kind=kind,
+            rule=rule,
+            segment=segment,
+            category=category,
+            preferred_channel=preferred_channel,
+            due_at=due_at,
+            created_at=created_at,
+        )
+        .on_conflict_do_nothing()
+        .returning(CareTask.task_id)
+    )
+    return (await session.scalar(stmt)) is not None
+
+
+async def record_completion(
+    session: AsyncSession, *, task_id: uuid.UUID, ticket_id: uuid.UUID, completed_at: datetime
+) -> None:
+    """The task's contact was made (the earliest resolution of its care ticket counts)."""
+    stmt = insert(CareCompletion).values(task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CareCompletion.task_id],
+            set_={"completed_at": func.least(CareCompletion.completed_at, stmt.excluded.completed_at)},
+        )
+    )
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A care task with its completion, if made."""
+
+    task: CareTask
+    completed_at: datetime | None
+    ticket_id: uuid.UUID | None
+
+
+async def tasks(session: AsyncSession, customer_id: str, *, limit: int) -> list[TaskView]:
+    """The customer's care tasks, newest due first, with their completions."""
+    rows = await session.execute(
+        select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id)
+        .outerjoin(CareCompletion, CareCompletion.task_id == CareTask.task_id)
+        .where(CareTask.customer_id == customer_id)
+        .order_by(CareTask.due_at.desc(), CareTask.task_id.desc())
+        .limit(limit)
+    )
+    return [TaskView(task=r[0], completed_at=r[1], ticket_id=r[2]) for r in rows]
+
+
+async def task(session: AsyncSession, task_id: uuid.UUID) -> TaskView | None:
+    """One task with its completion."""
+    row = (
+        await session.execute(
+            select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id)
+            .outerjoin(CareCompletion, CareCompletion.task_id == CareTask.task_id)
+            .where(CareTask.task_id == task_id)
+        )
+    ).first()
+    return None if row is None else TaskView(task=row[0], completed_at=row[1], ticket_id=row[2])
+
+
+async def rule(session: AsyncSession, rule_id: str) -> CareRule | None:
+    """One anticipation rule."""
+    return await session.get(CareRule, rule_id)
+
+
+async def rules(session: AsyncSession) -> Sequence[CareRule]:
+    """Every anticipation rule, by id."""
+    return (await session.scalars(select(CareRule).order_by(CareRule.rule_id))).all()
+
+
+async def lock_rules(session: AsyncSession) -> Sequence[CareRule]:
+    """The anticipation rules no other replica is firing right now, locked."""
+    stmt = select(CareRule).order_by(CareRule.rule_id).with_for_update(skip_locked=True)
+    return (await session.scalars(stmt.execution_options(populate_existing=True))).all()
+
+
+async def save_rule(session: AsyncSession, row: CareRule) -> None:
+    """Add or update a rule."""
+    session.add(row)
+    await session.flush()
+
+
+async def delete_rule(session: AsyncSession, rule_id: str) -> bool:
+    """Remove a rule; False when there was none."""
+    result = await session.execute(delete(CareRule).where(CareRule.rule_id == rule_id).returning(CareRule.rule_id))
+    return result.scalar_one_or_none() is not None
+
+
+async def set_fired_through(session: AsyncSession, rule_id: str, at: datetime) -> None:
+    """Every moment of the rule up to `at` has been handled."""
+    await session.execute(update(CareRule).where(CareRule.rule_id == rule_id).values(fired_through=at))
+
+
+async def anticipation_candidates(
+    session: AsyncSession,
+    *,
+    rule: CareRule,
+    since_from: date | None = None,
+    since_to: date | None = None,
+    seen_from: datetime | None = None,
+    seen_to: datetime | None = None,
+    limit: int,
+) -> Sequence[Customer]:
+    """Customers whose anchor lies in the given range (tenure start dates, or first sightings),
+    in the rule's segments, not yet given a task by this rule; anchor order."""
+    fired = (
+        select(CareTask.task_id)
+        .where(
+            CareTask.customer_id == Customer.customer_id, CareTask.kind == "anticipation", CareTask.rule == rule.rule_id
+        )
+        .exists()
+    )
+    stmt = select(Customer).where(~fired, Customer.segment.is_not(None))
+    if rule.segments:
+        stmt = stmt.where(Customer.segment.in_(rule.segments))
+    if since_from is not None and since_to is not None:
+        stmt = stmt.where(Customer.customer_since.between(since_from, since_to)).order_by(
+            Customer.customer_since, Customer.customer_id
+        )
+    elif seen_from is not None and seen_to is not None:
+        stmt = stmt.where(Customer.first_seen_at.between(seen_from, seen_to)).order_by(
+            Customer.first_seen_at, Customer.customer_id
+        )
+    else:
+        raise ValueError("give a tenure range or a first-seen range")
+    return (await session.scalars(stmt.limit(limit))).all()

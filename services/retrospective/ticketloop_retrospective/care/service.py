@@ -1,0 +1,255 @@
+"""The rules of care: planning a customer's cadence when their segment changes, making contacts
+due (each announced once with `care.task_due`), recording a contact when its care ticket is
+resolved, and the anticipation rules admins keep. Flushes only; the unit of work commits."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+
+from ticketloop_retrospective.care import repository
+from ticketloop_retrospective.care.domain import Anchor, Cadence, anticipation_due, anticipation_moment
+from ticketloop_retrospective.care.models import CareRule, CareSchedule
+from ticketloop_retrospective.customers import repository as customers
+from ticketloop_retrospective.customers.domain import Segment, relationship_start, start_of
+from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_shared.auth import Principal
+from ticketloop_shared.errors import NotFound
+from ticketloop_shared.events import CareTaskDueData, CareTaskKind
+from ticketloop_shared.ids import new_id
+from ticketloop_shared.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+Unit = UnitOfWork[RetrospectiveSettings]
+
+# A schedule that failed to fire is tried again this much later (not in a tight loop).
+POISON_BACKOFF = timedelta(hours=1)
+# The anticipation timer looks this far behind its watermark, for customers whose facts (first
+# sighting, tenure start) arrive after their moment has passed by a little.
+LATE_FACTS = timedelta(days=1)
+
+
+class CareRuleNotFound(NotFound):
+    """No anticipation rule has this id."""
+
+    code = "care_rule_not_found"
+
+
+def cadence_of(settings: RetrospectiveSettings) -> Cadence:
+    """The contact cadences in force."""
+
+    def days(value: float | None) -> timedelta | None:
+        return None if value is None else timedelta(days=value)
+
+    return Cadence(
+        new_daily_for_days=settings.care_new_daily_for_days,
+        new_every=timedelta(days=settings.care_new_every_days),
+        high_value_every=timedelta(days=settings.care_high_value_every_days),
+        churn_risk_every=timedelta(days=settings.care_churn_risk_every_days),
+        potential_every=days(settings.care_potential_every_days),
+    )
+
+
+async def replan(uow: Unit, *, customer_id: str, segment: Segment, relationship_start: date) -> None:
+    """The customer's segment changed: their cadence is the new segment's, its first contact one
+    interval from now (none for a segment without a cadence)."""
+    now = uow.now()
+    first = cadence_of(uow.settings).next_contact_at(segment, after=now, relationship_start=relationship_start)
+    await repository.plan(
+        uow.session, customer_id=customer_id, segment=segment.value, planned_at=now, next_due_at=first
+    )
+
+
+async def record_completion(uow: Unit, *, task: str, ticket_id: uuid.UUID, completed_at: datetime) -> None:
+    """A care ticket was resolved: its task's contact was made. Kept whatever the order in which
+    the task and the resolution are learnt."""
+    try:
+        task_id = uuid.UUID(task)
+    except ValueError:
+        log.warning("care ticket names no care task", extra={"ticket_id": str(ticket_id)})
+        return
+    await repository.record_completion(uow.session, task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
+
+
+async def fire_due(uow: Unit, *, limit: int) -> tuple[int, bool]:
+    """The timer's batch: every cadence contact due by now becomes a task, announced once; each
+    schedule in a savepoint of its own (one that fails is logged and tried again later). Returns
+    how many tasks were announced and whether the batch was full."""
+    session, now = uow.session, uow.now()
+    schedules = await repository.due_schedules(session, now=now, limit=limit)
+    announced = 0
+    for schedule in schedules:
+        staged = len(uow.events)
+        try:
+            async with session.begin_nested():
+                announced += await _fire(uow, schedule, now=now)
+                await uow.flush_events()
+        except Exception:
+            del uow.events[staged:]
+            log.exception("care schedule could not fire; retried later", extra={"customer": schedule.customer_id})
+            await repository.set_next_due(session, schedule.customer_id, now + POISON_BACKOFF)
+    return announced, len(schedules) >= limit
+
+
+async def _fire(uow: Unit, schedule: CareSchedule, *, now: datetime) -> int:
+    session, settings = uow.session, uow.settings
+    customer = await customers.get(session, schedule.customer_id)
+    due_at = schedule.next_due_at
+    if customer is None or due_at is None:
+        await repository.set_next_due(session, schedule.customer_id, None)
+        return 0
+    start = relationship_start(customer.customer_since, customer.first_seen_at)
+    if customer.segment != schedule.segment and customer.segment is not None:
+        # Re-planned with the segment change; a schedule left behind follows the segment now.
+        await replan(uow, customer_id=customer.customer_id, segment=Segment(customer.segment), relationship_start=start)
+        return 0
+    segment = Segment(schedule.segment)
+    cadence = cadence_of(settings)
+    task_id = new_id()
+    created = await repository.add_task(
+        session,
+        task_id=task_id,
+        customer_id=customer.customer_id,
+        kind=CareTaskKind.CADENCE.value,
+        rule=cadence.rule(segment),
+        segment=segment.value,
+        category=settings.care_category,
+        preferred_channel=customer.preferred_channel,
+        due_at=due_at,
+        created_at=now,
+    )
+    if created:
+        uow.emit(
+            CareTaskDueData(
+                task_id=task_id,
+                customer_id=customer.customer_id,
+                kind=CareTaskKind.CADENCE,
+                rule=cadence.rule(segment),
+                segment=segment.value,
+                category=settings.care_category,
+                preferred_channel=customer.preferred_channel,
+                due_at=due_at,
+            ),
+            subject=customer.customer_id,
+        )
+    following = cadence.after_firing(segment, due_at=due_at, now=now, relationship_start=start)
+    await repository.set_next_due(session, customer.customer_id, following)
+    return 1 if created else 0
+
+
+def _ceil_date(at: datetime) -> date:
+    """The first day (UTC) whose midnight is at or after `at`."""
+    day = at.astimezone(UTC).date()
+    return day if start_of(day) >= at else day + timedelta(days=1)
+
+
+async def fire_anticipation(uow: Unit, *, limit: int) -> tuple[int, bool]:
+    """The timer's anticipation batch: for each rule no other replica holds, every customer whose
+    moment (anchor + offset) has come since the rule exists, in the rule's segments, gets one task,
+    announced once. Returns how many were announced and whether any rule had more waiting."""
+    session, now = uow.session, uow.now()
+    announced, more = 0, False
+    for rule in await repository.lock_rules(session):
+        anchor, offset = Anchor(rule.anchor), timedelta(days=rule.offset_days)
+        lower = max(rule.active_from, rule.fired_through - LATE_FACTS)
+        if lower > now:
+            continue
+        if anchor is Anchor.CUSTOMER_SINCE:
+            found = await repository.anticipation_candidates(
+                session,
+                rule=rule,
+                since_from=_ceil_date(lower - offset),
+                since_to=(now - offset).astimezone(UTC).date(),
+                limit=limit,
+            )
+        else:
+            found = await repository.anticipation_candidates(
+                session, rule=rule, seen_from=lower - offset, seen_to=now - offset, limit=limit
+            )
+        for customer in found:
+            moment = anticipation_moment(
+                anchor, rule.offset_days, customer_since=customer.customer_since, first_seen_at=customer.first_seen_at
+            )
+            if moment is None or not anticipation_due(moment, active_from=rule.active_from, now=now):
+                continue
+            task_id = new_id()
+            segment = customer.segment or Segment.POTENTIAL.value
+            created = await repository.add_task(
+                session,
+                task_id=task_id,
+                customer_id=customer.customer_id,
+                kind=CareTaskKind.ANTICIPATION.value,
+                rule=rule.rule_id,
+                segment=segment,
+                category=rule.category,
+                preferred_channel=customer.preferred_channel,
+                due_at=moment,
+                created_at=now,
+            )
+            if created:
+                announced += 1
+                uow.emit(
+                    CareTaskDueData(
+                        task_id=task_id,
+                        customer_id=customer.customer_id,
+                        kind=CareTaskKind.ANTICIPATION,
+                        rule=rule.rule_id,
+                        segment=segment,
+                        category=rule.category,
+                        preferred_channel=customer.preferred_channel,
+                        due_at=moment,
+                    ),
+                    subject=customer.customer_id,
+                )
+        if len(found) >= limit:
+            more = True  # the watermark stays: the next batch finds the ones left (fired ones drop out)
+        else:
+            await repository.set_fired_through(session, rule.rule_id, now)
+    return announced, more
+
+
+async def put_rule(
+    uow: Unit,
+    *,
+    rule_id: str,
+    name: str,
+    anchor: Anchor,
+    offset_days: int,
+    category: str,
+    segments: Sequence[Segment],
+    by: Principal,
+) -> tuple[CareRule, bool]:
+    """Create or replace an anticipation rule; True when created. A replaced rule keeps its
+    creation instant and looks at its moments since then again under its new definition (the
+    customers it already contacted are not contacted twice)."""
+    now = uow.now()
+    row = await repository.rule(uow.session, rule_id)
+    created = row is None
+    if row is None:
+        row = CareRule(rule_id=rule_id, active_from=now)
+    row.name = name
+    row.anchor = anchor.value
+    row.offset_days = offset_days
+    row.category = category
+    row.segments = [s.value for s in segments]
+    row.fired_through = row.active_from
+    row.updated_at = now
+    row.updated_by = by.sub
+    await repository.save_rule(uow.session, row)
+    return row, created
+
+
+async def get_rule(uow: Unit, rule_id: str) -> CareRule:
+    """One anticipation rule, or `care_rule_not_found`."""
+    row = await repository.rule(uow.session, rule_id)
+    if row is None:
+        raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})
+    return row
+
+
+async def delete_rule(uow: Unit, rule_id: str) -> None:
+    """Remove an anticipation rule (the tasks it made stay), or `care_rule_not_found`."""
+    if not await repository.delete_rule(uow.session, rule_id):
+        raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})

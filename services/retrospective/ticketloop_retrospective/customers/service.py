@@ -1,0 +1,387 @@
+"""The rules of the customer read model: what each event teaches about its customer, and the
+segment decision that follows in the same transaction (announced with
+`customer.segment_changed` only when the segment changes). Flushes only; the unit of work commits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_retrospective.care import repository as care_repository
+from ticketloop_retrospective.care import service as care
+from ticketloop_retrospective.care.models import CareSchedule
+from ticketloop_retrospective.care.repository import TaskView
+from ticketloop_retrospective.customers import repository
+from ticketloop_retrospective.customers.domain import (
+    CustomerFacts,
+    Segment,
+    SegmentRules,
+    normalised_satisfaction,
+    relationship_start,
+    satisfaction_of,
+    segment_for,
+)
+from ticketloop_retrospective.customers.models import Customer, CustomerAnswer, SegmentChange
+from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL, Profile
+from ticketloop_retrospective.reports.domain import percent, rounded
+from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_shared.errors import NotFound
+from ticketloop_shared.events import (
+    CustomerSegmentChangedData,
+    FeedbackReceivedData,
+    FeedbackReceivedV2Data,
+    LowScoreData,
+    SurveyKind,
+    TicketClosedData,
+    TicketCreatedData,
+    TicketOrigin,
+    TicketRef,
+    TicketReopenedData,
+    TicketResolvedData,
+)
+from ticketloop_shared.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+Unit = UnitOfWork[RetrospectiveSettings]
+
+
+def rules_of(settings: RetrospectiveSettings) -> SegmentRules:
+    """The segment thresholds in force."""
+    return SegmentRules(
+        new_for_months=settings.new_for_months,
+        loyal_after_months=settings.loyal_after_months,
+        top_spend_share=settings.top_spend_share,
+        churn_silence_days=settings.churn_silence_days,
+        churn_satisfaction_below=settings.churn_satisfaction_below,
+    )
+
+
+def _by_customer(ref: TicketRef) -> bool:
+    """A ticket the customer reported (a proactive one the loop opened is not their interaction)."""
+    return ref.channel != PROACTIVE_CHANNEL
+
+
+async def _ticket(
+    uow: Unit,
+    ref: TicketRef,
+    *,
+    interaction_at: datetime | None = None,
+    profile: Profile | None = None,
+    need: str | None = None,
+    origin: TicketOrigin | None = None,
+    origin_id: str | None = None,
+    resolved_at: datetime | None = None,
+    reopened_at: datetime | None = None,
+) -> None:
+    """Learn from any ticket event: the ticket, its customer, then the customer's segment."""
+    await repository.record_ticket(
+        uow.session,
+        ticket_id=ref.ticket_id,
+        customer_id=ref.customer_id,
+        channel=ref.channel,
+        created_at=ref.created_at,
+        need=need,
+        origin=origin.value if origin is not None else None,
+        origin_id=origin_id,
+        resolved_at=resolved_at,
+        reopened_at=reopened_at,
+    )
+    await repository.record_customer(
+        uow.session, customer_id=ref.customer_id, seen_at=ref.created_at, profile=profile, interaction_at=interaction_at
+    )
+    await evaluate(uow, ref.customer_id)
+
+
+async def ticket_created(uow: Unit, data: TicketCreatedData) -> None:
+    """A ticket: the customer's profile as of its creation; the customer's interaction when they
+    reported it themselves; a complaint (an objection) when that is what they need."""
+    mine = _by_customer(data) and data.origin is TicketOrigin.CUSTOMER
+    profile = Profile(
+        at=data.created_at,
+        customer_since=data.customer_since,
+        annual_spend=data.customer_annual_spend,
+        preferred_channel=data.customer_preferred_channel,
+    )
+    await _ticket(
+        uow,
+        data,
+        interaction_at=data.created_at if mine else None,
+        profile=profile,
+        need=data.need,
+        origin=data.origin,
+        origin_id=data.origin_id,
+    )
+
+
+async def ticket_resolved(uow: Unit, data: TicketResolvedData) -> None:
+    """A resolution: may solve a complaint or, for a recovery ticket, the low score behind it; a
+    care ticket's resolution records its care contact."""
+    if data.origin is TicketOrigin.CARE and data.origin_id is not None:
+        await care.record_completion(uow, task=data.origin_id, ticket_id=data.ticket_id, completed_at=data.resolved_at)
+    await _ticket(uow, data, origin=data.origin, origin_id=data.origin_id, resolved_at=data.resolved_at)
+
+
+async def ticket_reopened(uow: Unit, data: TicketReopenedData) -> None:
+    """A reopening (always the customer's doing: a message, a request, a repeat contact): the
+    problem stands again."""
+    await _ticket(uow, data, interaction_at=data.reopened_at, reopened_at=data.reopened_at)
+
+
+async def ticket_closed(uow: Unit, data: TicketClosedData) -> None:
+    """A closure implies the resolution; a customer who confirmed it interacted."""
+    await _ticket(
+        uow,
+        data,
+        interaction_at=None if data.automatic else data.closed_at,
+        resolved_at=data.resolved_at or data.closed_at,
+    )
+
+
+async def customer_wrote(uow: Unit, ref: TicketRef, *, at: datetime) -> None:
+    """The customer wrote again or reported the same problem again: an interaction, whichever
+    ticket it was on."""
+    await _ticket(uow, ref, interaction_at=at)
+
+
+async def answered(uow: Unit, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
+    """A survey answer: an interaction, and a point of the customer's satisfaction history."""
+    if isinstance(data, FeedbackReceivedData):
+        score = normalised_satisfaction(csat=data.csat, nps=data.nps)
+        kind = SurveyKind.TICKET
+    else:
+        score = normalised_satisfaction(csat=data.csat, dimensions=data.dimensions, nps=data.nps)
+        kind = data.kind
+    await repository.record_customer(
+        uow.session, customer_id=data.customer_id, seen_at=data.answered_at, interaction_at=data.answered_at
+    )
+    if score is not None:
+        await repository.record_answer(
+            uow.session,
+            survey_id=data.survey_id,
+            customer_id=data.customer_id,
+            score=score,
+            kind=kind.value,
+            answered_at=data.answered_at,
+        )
+    await evaluate(uow, data.customer_id)
+
+
+async def low_score(uow: Unit, data: LowScoreData) -> None:
+    """A low score is an explicit objection; it stands until its recovery ticket is resolved."""
+    await repository.record_customer(uow.session, customer_id=data.customer_id, seen_at=data.answered_at)
+    await repository.record_objection(
+        uow.session,
+        survey_id=data.survey_id,
+        customer_id=data.customer_id,
+        ticket_id=data.ticket_id,
+        raised_at=data.answered_at,
+    )
+    await evaluate(uow, data.customer_id)
+
+
+async def spend_threshold(uow: Unit, *, refresh: bool = False) -> float | None:
+    """The top-spend line: the cached one while younger than the setting allows, else (or when
+    asked to `refresh`) computed anew over the read model."""
+    settings, now = uow.settings, uow.now()
+    if not refresh:
+        cached = await repository.cached_threshold(uow.session)
+        if cached is not None:
+            age = now - cached.computed_at
+            if timedelta(0) <= age < timedelta(minutes=settings.top_spend_refresh_minutes):
+                return cached.threshold
+    return await repository.compute_threshold(
+        uow.session, share=settings.top_spend_share, min_customers=settings.top_spend_min_customers, at=now
+    )
+
+
+async def evaluate(uow: Unit, customer_id: str, *, threshold: float | None = None, cached: bool = False) -> None:
+    """Decide the customer's segment from their facts now; on a change, record it, announce it
+    and re-plan their care. `cached`: use `threshold` as the top-spend line (the sweep computes it
+    once for all)."""
+    session, settings, now = uow.session, uow.settings, uow.now()
+    customer = await repository.lock(session, customer_id)
+    if customer is None:
+        return
+    scores = await repository.recent_scores(session, customer_id, limit=settings.satisfaction_window)
+    objections = await repository.open_objections(session, customer_id)
+    facts = CustomerFacts(
+        first_seen_at=customer.first_seen_at,
+        customer_since=customer.customer_since,
+        annual_spend=customer.annual_spend,
+        last_interaction_at=customer.last_interaction_at,
+        satisfaction=satisfaction_of(scores, window=settings.satisfaction_window),
+        open_objections=len(objections),
+    )
+    line = threshold if cached else await spend_threshold(uow)
+    decision = segment_for(facts, now=now, spend_threshold=line, rules=rules_of(settings))
+    reasons = list(decision.reasons)
+    if customer.segment == decision.segment.value:
+        await repository.set_reasons(session, customer_id=customer_id, reasons=reasons)
+        return
+    previous = customer.segment
+    await repository.set_segment(
+        session, customer_id=customer_id, segment=decision.segment.value, previous=previous, reasons=reasons, at=now
+    )
+    uow.emit(
+        CustomerSegmentChangedData(
+            customer_id=customer_id,
+            segment=decision.segment.value,
+            previous_segment=previous,
+            reasons=reasons,
+            changed_at=now,
+            customer_since=customer.customer_since,
+            first_seen_at=customer.first_seen_at,
+            preferred_channel=customer.preferred_channel,
+        ),
+        subject=customer_id,
+    )
+    await care.replan(
+        uow,
+        customer_id=customer_id,
+        segment=decision.segment,
+        relationship_start=relationship_start(customer.customer_since, customer.first_seen_at),
+    )
+
+
+async def sweep_batch(uow: Unit, *, threshold: float | None, limit: int) -> tuple[int, bool]:
+    """The daily sweep's batch: re-decide the segment of customers not looked at for
+    `segment_sweep_every_hours` (tenure crossing 3 or 12 months, silence, the spend line moving).
+    Each customer in a savepoint of their own: one that fails is logged and skipped until the
+    next sweep. Returns how many were looked at and whether the batch was full."""
+    session, now = uow.session, uow.now()
+    swept_before = now - timedelta(hours=uow.settings.segment_sweep_every_hours)
+    ids = await repository.due_for_sweep(session, swept_before=swept_before, limit=limit)
+    for customer_id in ids:
+        staged = len(uow.events)
+        try:
+            async with session.begin_nested():
+                await evaluate(uow, customer_id, threshold=threshold, cached=True)
+                await uow.flush_events()
+        except Exception:
+            del uow.events[staged:]
+            log.exception("segment of one customer could not be re-decided; skipped", extra={"customer": customer_id})
+    await repository.mark_swept(session, ids, at=now)
+    return len(ids), len(ids) >= limit
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    """Everything staff see about one customer (ids and facts only)."""
+
+    customer: Customer
+    satisfaction: float | None
+    answers: Sequence[CustomerAnswer]
+    objections: list[repository.OpenObjection]
+    tickets: repository.TicketCounts
+    history: Sequence[SegmentChange]
+    schedule: CareSchedule | None
+    tasks: list[TaskView]
+
+
+class CustomerNotFound(NotFound):
+    """The loop has told retrospective nothing about this customer."""
+
+    code = "customer_not_found"
+
+
+HISTORY_SHOWN = 100
+ANSWERS_SHOWN = 50
+TASKS_SHOWN = 50
+
+
+async def customer_view(session: AsyncSession, customer_id: str, *, settings: RetrospectiveSettings) -> CustomerView:
+    """One customer's profile, segment and why, history, tickets, satisfaction and care."""
+    customer = await repository.get(session, customer_id)
+    if customer is None:
+        raise CustomerNotFound(f"no customer {customer_id!r} is known", details={"customer_id": customer_id})
+    answers = await repository.answers(session, customer_id, limit=ANSWERS_SHOWN)
+    return CustomerView(
+        customer=customer,
+        satisfaction=satisfaction_of([a.score for a in answers], window=settings.satisfaction_window),
+        answers=answers,
+        objections=await repository.open_objections(session, customer_id),
+        tickets=await repository.ticket_counts(session, customer_id),
+        history=await repository.history(session, customer_id, limit=HISTORY_SHOWN),
+        schedule=await care_repository.schedule(session, customer_id),
+        tasks=await care_repository.tasks(session, customer_id, limit=TASKS_SHOWN),
+    )
+
+
+@dataclass(frozen=True)
+class Goal:
+    """One segment goal as measured now (SPEC §5)."""
+
+    value: float | None
+    target: float
+    cohort: int
+    reached: int | None
+
+
+@dataclass(frozen=True)
+class SegmentsView:
+    """Customers per segment now, at the end of recent weeks, and the segment goals."""
+
+    now: dict[str, int]
+    weeks: list[tuple[str, datetime, dict[str, int]]]
+    window_from: datetime
+    activation: Goal
+    high_value_satisfaction: Goal
+    churn_recovery: Goal
+
+
+async def segments_view(
+    session: AsyncSession, *, settings: RetrospectiveSettings, now: datetime, weeks: int
+) -> SegmentsView:
+    """Counts per segment now and at the end of each of the last `weeks` report weeks (each
+    customer in the segment of their latest change before the week ended), and the goals."""
+    zone = settings.report_zone
+    local = now.astimezone(zone)
+    this_monday = datetime.combine(local.date() - timedelta(days=local.weekday()), time.min, tzinfo=zone)
+    ends = [this_monday - timedelta(days=7 * i) for i in range(weeks)]
+    counts = await repository.counts_at(session, ends)
+    trend = []
+    for end in reversed(ends):
+        year, week, _ = (end - timedelta(days=7)).date().isocalendar()
+        trend.append((f"{year:04d}-W{week:02d}", end, _all_segments(counts.get(end, {}))))
+    window_from = now - timedelta(days=settings.goal_window_days)
+    # New customers' 30-day activation: of the customers who became `new` in the window and whose
+    # first 30 days of relationship are over, the share with a customer interaction (a ticket they
+    # reported, a message, a confirmation, a survey answer) within 30 days of their tenure start.
+    active = await repository.activation(
+        session, entered_from=window_from, matured_by=now.date(), within_days=settings.goal_activation_days
+    )
+    # High-value satisfaction: the average 0–100 satisfaction of the answers given in the window
+    # by the customers high-value now.
+    answers, average = await repository.segment_satisfaction(session, segment="high_value", since=window_from)
+    # Churn-risk recovery: of the customers who entered churn_risk in the window, the share who
+    # later left it for any other segment.
+    recovered = await repository.recovery(session, entered_from=window_from)
+    return SegmentsView(
+        now=_all_segments(await repository.counts_now(session)),
+        weeks=trend,
+        window_from=window_from,
+        activation=Goal(
+            value=percent(active.reached, active.cohort),
+            target=settings.goal_activation_pct,
+            cohort=active.cohort,
+            reached=active.reached,
+        ),
+        high_value_satisfaction=Goal(
+            value=rounded(average), target=settings.goal_high_value_satisfaction, cohort=answers, reached=None
+        ),
+        churn_recovery=Goal(
+            value=percent(recovered.reached, recovered.cohort),
+            target=settings.goal_churn_recovery_pct,
+            cohort=recovered.cohort,
+            reached=recovered.reached,
+        ),
+    )
+
+
+def _all_segments(counts: dict[str, int]) -> dict[str, int]:
+    """Every segment, zero when nobody is in it."""
+    return {segment.value: counts.get(segment.value, 0) for segment in Segment}

@@ -1,0 +1,64 @@
+"""feedback's survey rows from before templates and schedules migrate to sent ticket surveys of the
+`ticket` template's version 1 (the questions they were sent with), and back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+from alembic import command
+
+from ticketloop_feedback.app import MIGRATIONS
+from ticketloop_shared.db import asyncpg_dsn
+from ticketloop_shared.migrations import alembic_config
+
+SENT = datetime(2026, 11, 20, 10, tzinfo=UTC)
+
+
+async def test_surveys_sent_at_once_become_sent_ticket_surveys_pinned_to_the_questions_they_asked(
+    new_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await new_database("feedback-migration")  # empty: migrated here step by step
+    config = alembic_config(MIGRATIONS, url)
+    await asyncio.to_thread(command.upgrade, config, "0004")
+    answered, open_ = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        insert = """
+            INSERT INTO surveys (id, token, ticket_id, ticket_number, customer_id, created_at, expires_at,
+                                 answered_at, csat, nps, comment, delivered_at)
+            VALUES ($1, $2, $3, 'T1', 'cust-1', $4, $5, $6, $7, $8, $9, $4)
+        """
+        await conn.execute(
+            insert, answered, "a" * 32, uuid.uuid4(), SENT, SENT + timedelta(days=14), SENT, 4, 9, "Kind"
+        )
+        await conn.execute(
+            insert, open_, "b" * 32, uuid.uuid4(), SENT, SENT + timedelta(days=14), None, None, None, None
+        )
+
+        await asyncio.to_thread(command.upgrade, config, "head")
+        rows = {
+            r["id"]: dict(r)
+            for r in await conn.fetch(
+                "SELECT id, kind, template_id, template_version, sent_at, due_at, resolved_at, answers::text, "
+                "csat, nps, reminded_at FROM surveys"
+            )
+        }
+        assert rows[answered]["answers"] == '{"nps": 9, "csat": 4, "comment": "Kind"}'
+        assert rows[open_]["answers"] is None
+        for row in rows.values():
+            assert (row["kind"], row["template_id"], row["template_version"]) == ("ticket", "ticket", 1)
+            assert row["sent_at"] == row["due_at"] == row["resolved_at"] == SENT
+            assert row["reminded_at"] is None  # the open one is reminded like any other
+        versions = await conn.fetch("SELECT template_id, version FROM survey_template_versions ORDER BY 1, 2")
+        assert [tuple(v) for v in versions] == [("relationship", 1), ("ticket", 1), ("ticket", 2)]
+
+        await asyncio.to_thread(command.downgrade, config, "0004")
+        back = {r["id"]: dict(r) for r in await conn.fetch("SELECT id, csat, nps, comment FROM surveys")}
+        assert back[answered] == {"id": answered, "csat": 4, "nps": 9, "comment": "Kind"}
+        assert back[open_]["csat"] is None
+    finally:
+        await conn.close()
