@@ -174,10 +174,11 @@ class EventConsumer:
         self._consumer = consumer
         self._restart.clear()
         self.forget_partitions(set())
-        await consumer.start()
-        self.started.set()
-        self._last_progress = asyncio.get_running_loop().time()
         try:
+            # Inside the try: a service stopped while this joins its group still closes it.
+            await consumer.start()
+            self.started.set()
+            self._last_progress = asyncio.get_running_loop().time()
             while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
                 if batches:
