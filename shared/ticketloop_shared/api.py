@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ticketloop_shared import errors
+from ticketloop_shared import errors, tracing
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import DomainError
 from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
@@ -241,17 +241,23 @@ def create_service_app(
     routers: Sequence[APIRouter],
     clock: Clock | None = None,
 ) -> FastAPI:
-    """Build a service's app; the runtime is created and started in the lifespan, not here."""
+    """Build a service's app; the runtime is created and started in the lifespan, not here.
+
+    Tracing is set up here, not in the lifespan: its middleware must be in place before the app
+    first runs (the provider is installed once per process, from `OTEL_*`)."""
     platform = spec.settings.platform
+    tracing.setup(spec.name, replica=spec.settings.replica)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(spec.name, level=platform.log_level, json_lines=platform.log_json)
+        configure_logging(
+            spec.name, replica=spec.settings.replica, level=platform.log_level, json_lines=platform.log_json
+        )
         runtime = Runtime(spec, clock=clock)
         app.state.runtime = runtime
         app.state.revocations = runtime.revocations
         await runtime.start()
-        log.info("service started", extra={"port": spec.settings.http_port})
+        log.info("service started", extra={"port": spec.settings.http_port, "tracing": tracing.active()})
         try:
             yield
         finally:
@@ -270,6 +276,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     document_errors(app, skip=("/health/live", "/health/ready", "/metrics"))
+    tracing.instrument_app(app, spec.name)
     return app
 
 

@@ -84,6 +84,7 @@ def service_main(
         # uvicorn's own lines (bind errors, bad requests) as JSON through the same filters as ours.
         log_config=uvicorn_log_config(
             create_app.__module__.split(".")[0].removeprefix("ticketloop_"),
+            replica=settings.replica,
             level=settings.platform.log_level,
             json_lines=settings.platform.log_json,
         ),

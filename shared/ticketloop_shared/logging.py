@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line on stdout, with the service name on every line.
+"""Structured logs: one JSON object per line on stdout, with the service and replica names on
+every line (and, while tracing is on, the trace and span ids of the work that logged it).
 
 Two filters sit on the handler: `RateLimit` keeps a failure that repeats on every request to one
 line per interval (with a count of what it held back), and `Redact` strips the customer data that
@@ -17,15 +18,20 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import trace
+
+from ticketloop_shared import tracing
+
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):
     """Render a record and its `extra=` fields as JSON."""
 
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, replica: str | None = None) -> None:
         super().__init__()
         self.service = service
+        self.replica = replica
 
     def format(self, record: logging.LogRecord) -> str:
         """One line of JSON; extras are copied verbatim so logs stay queryable."""
@@ -36,6 +42,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if self.replica is not None:
+            entry["replica"] = self.replica
+        if tracing.active():
+            ctx = trace.get_current_span().get_span_context()
+            if ctx.is_valid:
+                entry["trace_id"] = f"{ctx.trace_id:032x}"
+                entry["span_id"] = f"{ctx.span_id:016x}"
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
@@ -135,16 +148,17 @@ class RateLimit(logging.Filter):
             del self._kinds[kind]
 
 
-def _formatter(service: str, json_lines: bool) -> logging.Formatter:
+def _formatter(service: str, replica: str | None, json_lines: bool) -> logging.Formatter:
     if json_lines:
-        return JsonFormatter(service)
-    return logging.Formatter(f"%(asctime)s {service} %(levelname)s %(name)s %(message)s")
+        return JsonFormatter(service, replica)
+    name = service if replica is None or replica == service else f"{service}[{replica}]"
+    return logging.Formatter(f"%(asctime)s {name} %(levelname)s %(name)s %(message)s")
 
 
-def log_handler(service: str, *, json_lines: bool = True) -> logging.Handler:
+def log_handler(service: str, *, replica: str | None = None, json_lines: bool = True) -> logging.Handler:
     """The stdout handler every process uses: formatted, rate-limited, redacted."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(_formatter(service, json_lines))
+    handler.setFormatter(_formatter(service, replica, json_lines))
     handler.addFilter(RateLimit())  # first: a dropped record costs no redaction
     handler.addFilter(Redact())
     return handler
@@ -153,21 +167,25 @@ def log_handler(service: str, *, json_lines: bool = True) -> logging.Handler:
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
-def uvicorn_log_config(service: str, *, level: str = "INFO", json_lines: bool = True) -> dict[str, Any]:
+def uvicorn_log_config(
+    service: str, *, replica: str | None = None, level: str = "INFO", json_lines: bool = True
+) -> dict[str, Any]:
     """`log_config` for uvicorn: its loggers propagate to the root handler, so its lines are JSON too."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"stdout": {"()": log_handler, "service": service, "json_lines": json_lines}},
+        "handlers": {"stdout": {"()": log_handler, "service": service, "replica": replica, "json_lines": json_lines}},
         "loggers": {name: {"handlers": [], "propagate": True} for name in _UVICORN_LOGGERS},
         "root": {"handlers": ["stdout"], "level": level.upper()},
     }
 
 
-def configure_logging(service: str, *, level: str = "INFO", json_lines: bool = True) -> None:
+def configure_logging(
+    service: str, *, replica: str | None = None, level: str = "INFO", json_lines: bool = True
+) -> None:
     """Install the handler on the root logger; idempotent, called by each service at start."""
     root = logging.getLogger()
-    root.handlers[:] = [log_handler(service, json_lines=json_lines)]
+    root.handlers[:] = [log_handler(service, replica=replica, json_lines=json_lines)]
     for name in _UVICORN_LOGGERS:  # whatever uvicorn was configured with, its lines go the same way
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

@@ -35,3 +35,13 @@ BROKER_RESETS = Counter(
 DEADLETTERS_PARKED = Counter(
     "ticketloop_deadletters_parked_total", "Events parked as permanently failing", ["service", "type"]
 )
+REPLICA_INFO = Gauge(
+    "ticketloop_replica_info",
+    "1 for each service replica this process runs: which service and which replica (join on it per process)",
+    ["service", "replica"],
+)
+CONSUMER_PARTITIONS = Gauge(
+    "ticketloop_consumer_partitions_assigned",
+    "Partitions this replica's consumer owns now (the group splits a topic's partitions among replicas)",
+    ["service", "replica"],
+)

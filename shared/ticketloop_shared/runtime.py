@@ -31,6 +31,7 @@ from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
+from ticketloop_shared.metrics import REPLICA_INFO
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
 from ticketloop_shared.settings import ServiceSettings
 from ticketloop_shared.unit_of_work import Handler, Handlers, UnitOfWork, unit_of_work
@@ -115,6 +116,7 @@ class Runtime:
         self.cluster_id: str | None = None
         self.broker_problem: str | None = "not checked yet"
         self.revocations = Revocations(spec.messaging.revoked_tokens)
+        self.replica = spec.settings.replica
         self._tasks: list[asyncio.Task[Any]] = []
 
     def unit_of_work(self, cause: Envelope | None = None) -> AbstractAsyncContextManager[UnitOfWork[Any]]:
@@ -137,6 +139,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Migrate, connect to Kafka, and start relay, consumer, broker watch and sweeps."""
+        REPLICA_INFO.labels(self.spec.name, self.replica).set(1)
         if self.settings.migrate_on_start:
             await self._when_available("migrate", self.migrate)
         if self.settings.db_statement_pool_size:
@@ -173,6 +176,8 @@ class Runtime:
         if handlers and self.settings.consumer_enabled:
             self.consumer = EventConsumer(
                 service=self.spec.name,
+                replica=self.replica,
+                client_id=f"{self.spec.name}-consumer-{self.replica}",
                 settings=self.platform,
                 handlers=handlers,
                 unit_of_work=self.unit_of_work,
@@ -295,6 +300,8 @@ class Runtime:
 
     async def stop(self) -> None:
         """Cancel background work, then close Kafka and the engine."""
+        with contextlib.suppress(KeyError):  # this process no longer runs that replica
+            REPLICA_INFO.remove(self.spec.name, self.replica)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import time
 from functools import cached_property
 from pathlib import Path
@@ -108,7 +109,16 @@ class ServiceSettings(BaseSettings):
     db_pre_ping: bool = False
     # How long start-up waits for an unavailable database before giving up.
     startup_wait_seconds: float = Field(default=300.0, ge=0)
+    # This process's name among the replicas of its service, carried by its logs, metrics
+    # (`ticketloop_replica_info`), consumer client id and trace resource. Empty: the host name
+    # (a pod's name on Kubernetes); the embedded supervisor names each process it starts.
+    replica_id: str = Field(default="", max_length=100)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+
+    @property
+    def replica(self) -> str:
+        """`replica_id`, or the host name when it is not set."""
+        return self.replica_id or socket.gethostname()
 
 
 def read_or_create_secret(path: Path) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketloop_shared import tracing
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.events.catalog import Payload, event_class_for
 from ticketloop_shared.events.envelope import Envelope
@@ -37,12 +38,14 @@ def build_event(
     subject: str | uuid.UUID | None = None,
     cause: Envelope | None = None,
     correlation_id: uuid.UUID | None = None,
+    traceparent: str | None = None,
 ) -> Envelope:
     """The envelope around `data`, stamped by the one rule every producer follows.
 
     The subject defaults to the payload's `ticket_id`. Without a cause, the correlation id is
     the subject (one id traces a ticket through all five services); with one, it is the
-    cause's correlation and the cause is the causation.
+    cause's correlation and the cause is the causation. The trace context is `traceparent`
+    (the span that emits it), else the cause's.
     """
     if subject is None:
         ticket_id = getattr(data, "ticket_id", None)
@@ -61,7 +64,7 @@ def build_event(
         time=time,
         correlation_id=correlation_id,
         causation_id=cause.id if cause is not None else None,
-        traceparent=cause.traceparent if cause is not None else None,
+        traceparent=traceparent or (cause.traceparent if cause is not None else None),
         data=data,
     )
 
@@ -88,6 +91,12 @@ class UnitOfWork(Generic[S]):
     # What handlers of one transaction (a consumer's poll batch runs several) gather for a
     # `before_commit` hook, by a key of their choosing.
     deferred: dict[str, Any] = field(default_factory=dict)
+    # The traceparent of the consumer span handling each cause, by event id (filled only when
+    # tracing is on): what an event caused by it carries, so the trace continues through here.
+    trace_parents: dict[uuid.UUID, str] = field(default_factory=dict)
+    # The same by subject, for what a batch handler emits without naming its cause: it
+    # continues the trace of the event about the same ticket.
+    subject_traces: dict[str, str] = field(default_factory=dict)
     _hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def now(self) -> datetime:
@@ -113,15 +122,30 @@ class UnitOfWork(Generic[S]):
         correlation_id: uuid.UUID | None = None,
     ) -> Envelope:
         """Stage the event carrying `data` (stamped by `build_event`); it is written to the
-        outbox with this transaction."""
+        outbox with this transaction.
+
+        Its trace context: the consumer span of its cause, else the cause's own; with no cause,
+        the span running now (an HTTP request's), else the consumer span of an event about the
+        same subject, else a trace of its own (see `tracing`).
+        """
+        cause = self.cause
+        traceparent = None
+        if cause is not None:
+            traceparent = self.trace_parents.get(cause.id) if self.trace_parents else None
+        elif tracing.active():
+            traceparent = tracing.current_traceparent()
         event = build_event(
             data,
             source=self.source,
             time=time or self.now(),
             subject=subject,
-            cause=self.cause,
+            cause=cause,
             correlation_id=correlation_id,
+            traceparent=traceparent,
         )
+        if event.traceparent is None and tracing.active():
+            traceparent = self.subject_traces.get(event.subject) or tracing.emission_traceparent(self.source, event)
+            event = event.model_copy(update={"traceparent": traceparent})
         self.events.append(event)
         return event
 

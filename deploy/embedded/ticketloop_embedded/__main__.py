@@ -13,7 +13,7 @@ from types import FrameType
 from typing import Any
 
 from ticketloop_embedded.services import SERVICES
-from ticketloop_embedded.stack import Stack, StackConfig
+from ticketloop_embedded.stack import Stack, StackConfig, parse_replicas
 from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.settings import EMBEDDED_BROKER_PORT, EMBEDDED_PG_PORT, PlatformSettings
 
@@ -33,15 +33,19 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def config_from_env() -> StackConfig:
-    """Ports and folder of the embedded stack (`TICKETLOOP_EMBEDDED_*`)."""
+def config_from_env(replicas: dict[str, int] | None = None) -> StackConfig:
+    """Ports and folder of the embedded stack (`TICKETLOOP_EMBEDDED_*`), and the processes per
+    service (`TICKETLOOP_<SERVICE>_REPLICAS`, overridden by `replicas`)."""
     env = os.environ
+    from_env = {s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in SERVICES}
     return StackConfig(
         data_dir=Path(env.get("TICKETLOOP_EMBEDDED_DATA_DIR", ".ticketloop")).resolve(),
         pg_port=int(env.get("TICKETLOOP_EMBEDDED_PG_PORT", EMBEDDED_PG_PORT)),
         broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
         service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES},
-        replicas={s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in SERVICES},
+        replicas={**from_env, **(replicas or {})},
+        # routing's second replica on 8102, its third on 8202, ... (with the default ports)
+        replica_port_step=int(env.get("TICKETLOOP_EMBEDDED_REPLICA_PORT_STEP", "100")),
         split=frozenset(s for s in env.get("TICKETLOOP_EMBEDDED_SPLIT", "").split(",") if s),
     )
 
@@ -72,11 +76,19 @@ def print_welcome(stack: Stack) -> None:
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
 
-def run() -> int:
+def replicas_arg(text: str) -> dict[str, int]:
+    """argparse type of `--replicas routing=3,sla=2`."""
+    try:
+        return parse_replicas(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run(replicas: dict[str, int] | None = None) -> int:
     """Start everything, restart what dies, stop everything on Ctrl-C or SIGTERM."""
     signal.signal(signal.SIGINT, _raise_stop)
     signal.signal(signal.SIGTERM, _raise_stop)
-    stack = Stack(config_from_env(), say=say)
+    stack = Stack(config_from_env(replicas), say=say)
     try:
         stack.start()
         print_welcome(stack)
@@ -130,7 +142,15 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the `ticketloop` command."""
     parser = argparse.ArgumentParser(prog="ticketloop", description=__doc__)
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the whole system on embedded PostgreSQL and Tansu")
+    run_cmd = sub.add_parser("run", help="run the whole system on embedded PostgreSQL and Tansu")
+    run_cmd.add_argument(
+        "--replicas",
+        type=replicas_arg,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service, one consumer group each (e.g. routing=3,sla=2); replica n of a service "
+        "listens on its port + (n-1)*100 (TICKETLOOP_EMBEDDED_REPLICA_PORT_STEP)",
+    )
     tok = sub.add_parser("token", help="print a staff bearer token")
     tok.add_argument("--role", choices=[r.value for r in Role], default="agent")
     tok.add_argument("--sub", default="dev-agent")
@@ -145,7 +165,17 @@ def main(argv: list[str] | None = None) -> None:
     bench.add_argument("--rate", type=float, default=100, help="tickets/s of the steady part")
     bench.add_argument("--seconds", type=float, default=20, help="length of the steady part")
     bench.add_argument("--skip-baseline", action="store_true")
-    bench.add_argument("--routing-replicas", type=int, default=1, help="routing processes sharing its consumer group")
+    bench.add_argument(
+        "--replicas",
+        type=replicas_arg,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service sharing its consumer group (e.g. routing=2,sla=2): the bench then reports "
+        "partitions, events handled and lag per replica, and checks nothing was handled twice",
+    )
+    bench.add_argument(
+        "--routing-replicas", type=int, default=None, help="the same as --replicas routing=N (kept for old scripts)"
+    )
     bench.add_argument(
         "--split", nargs="*", default=[], help="services whose events a separate <name>-worker process consumes"
     )
@@ -167,8 +197,10 @@ def main(argv: list[str] | None = None) -> None:
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
     args = parser.parse_args(argv)
-    if args.command in (None, "run"):
+    if args.command is None:
         sys.exit(run())
+    if args.command == "run":
+        sys.exit(run(args.replicas))
     if args.command == "token":
         sys.exit(token(args.role, args.sub, args.name, args.department, args.ttl))
     if args.command == "chaos":
@@ -205,10 +237,20 @@ def main(argv: list[str] | None = None) -> None:
                 skip_baseline=args.skip_baseline,
                 json_path=args.json,
                 say=say,
-                routing_replicas=args.routing_replicas,
+                replicas=_bench_replicas(parser, args.replicas, args.routing_replicas),
                 split=frozenset(args.split),
             )
         )
+
+
+def _bench_replicas(
+    parser: argparse.ArgumentParser, replicas: dict[str, int], routing_replicas: int | None
+) -> dict[str, int]:
+    if routing_replicas is None:
+        return replicas
+    if routing_replicas < 1:
+        parser.error("--routing-replicas: a service runs at least 1 replica")
+    return {**replicas, "routing": routing_replicas}
 
 
 if __name__ == "__main__":

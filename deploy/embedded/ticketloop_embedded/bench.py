@@ -9,6 +9,11 @@ run, with the same load client and the same body; then the whole loop.
 4. a steady rate: POST → `ticket.assigned` on the topic, p50/p99;
 plus the largest outbox backlog and consumer lag seen, and the RSS of every process. Figures are
 printed and written as JSON.
+
+With `--replicas routing=2,...` it also reports, per process of each replicated service, the
+partitions its consumer owns, the events it handled in the burst, the duplicates its inbox
+absorbed and the largest lag it saw; and checks that nothing was handled twice (the events each
+service's processes counted as handled against its inbox rows, and no ticket assigned twice).
 """
 
 from __future__ import annotations
@@ -107,6 +112,62 @@ class Report:
     # CPU time each process spent per ticket from the start of the burst until it had drained:
     # where the floor is on a machine whose cores are all busy.
     cpu_ms_per_ticket: dict[str, float] = field(default_factory=dict)
+    # Per process of a replicated service: replica, partitions, handled, duplicates, max lag.
+    replicas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per service: events its processes counted as handled, its inbox rows, tickets assigned twice.
+    handled_once: dict[str, dict[str, Any]] = field(default_factory=dict)
+    limits: str = ""
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? ([-+0-9.eE]+|NaN|[+-]Inf)$", re.M)
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def samples(text: str, name: str) -> list[tuple[dict[str, str], float]]:
+    """The samples of metric `name` in a Prometheus exposition, with their labels."""
+    found = []
+    for match in _SAMPLE.finditer(text):
+        if match.group(1) == name:
+            found.append((dict(_LABEL.findall(match.group(2) or "")), float(match.group(3))))
+    return found
+
+
+@dataclass
+class ProcessView:
+    """What one service process's /metrics says about its consumer."""
+
+    replica: str = ""
+    partitions: int = 0
+    handled: float = 0.0
+    duplicates: float = 0.0
+    lag: float = 0.0
+
+    @classmethod
+    def of(cls, text: str) -> ProcessView:
+        """Read it from an exposition."""
+        view = cls()
+        for labels, value in samples(text, "ticketloop_replica_info"):
+            if value:
+                view.replica = labels.get("replica", "")
+        view.partitions = int(sum(v for _, v in samples(text, "ticketloop_consumer_partitions_assigned")))
+        for labels, value in samples(text, "ticketloop_events_consumed_total"):
+            if labels.get("outcome") == "handled":
+                view.handled += value
+            elif labels.get("outcome") == "duplicate":
+                view.duplicates += value
+        view.lag = sum(v for _, v in samples(text, "ticketloop_consumer_lag"))
+        return view
+
+
+async def process_views(stack: Stack, client: httpx.AsyncClient) -> dict[str, ProcessView]:
+    """Every service process's consumer view, by process name."""
+    views = {}
+    for name, proc in stack.services.items():
+        try:
+            views[name] = ProcessView.of((await client.get(f"{proc.url}/metrics")).text)
+        except httpx.HTTPError:
+            continue
+    return views
 
 
 class Sampler:
@@ -116,6 +177,7 @@ class Sampler:
     def __init__(self, stack: Stack, report: Report) -> None:
         self.stack = stack
         self.report = report
+        self.max_lag: dict[str, float] = {}
 
     async def outbox_backlog(self) -> int:
         """Rows committed but not yet published, summed over the services."""
@@ -129,15 +191,12 @@ class Sampler:
         return total
 
     async def consumer_lag(self, client: httpx.AsyncClient) -> int:
-        """Sum of the `ticketloop_consumer_lag` gauges every service exposes."""
+        """Sum of the `ticketloop_consumer_lag` gauges every service exposes (the largest seen
+        by each process is kept too)."""
         total = 0.0
-        for proc in self.stack.services.values():
-            try:
-                text = (await client.get(f"{proc.url}/metrics")).text
-            except httpx.HTTPError:
-                continue
-            for match in re.finditer(r"^ticketloop_consumer_lag\{[^}]*\} ([0-9.e+]+)$", text, re.M):
-                total += float(match.group(1))
+        for name, view in (await process_views(self.stack, client)).items():
+            self.max_lag[name] = max(self.max_lag.get(name, 0.0), view.lag)
+            total += view.lag
         return int(total)
 
     async def run(self) -> None:
@@ -192,6 +251,50 @@ async def _progress(stack: Stack, say: Say, label: str) -> None:
         await asyncio.sleep(2)
         now = await loop_counts(stack)
         say(f"    {label}: {now['intake_tickets'] - base} accepted so far; loop {now}")
+
+
+async def check_handled_once(stack: Stack, settle: float = 15) -> dict[str, dict[str, Any]]:
+    """Per service: the events its processes counted as handled against the rows of its inbox
+    (one per event handled: equal unless an event was handled twice), and for routing the
+    tickets announced as assigned more than once.
+
+    Counters and rows are read while nothing moves (the same counts before and after the rows
+    are read), so an event in flight is not taken for a miscount."""
+    deadline = time.monotonic() + settle
+    async with httpx.AsyncClient(timeout=5) as client:
+        while True:
+            before = await process_views(stack, client)
+            checks = await _handled_once(stack, before)
+            after = await process_views(stack, client)
+            if {n: v.handled for n, v in before.items()} == {n: v.handled for n, v in after.items()}:
+                return checks
+            if time.monotonic() > deadline:
+                return checks
+            await asyncio.sleep(0.5)
+
+
+async def _handled_once(stack: Stack, views: dict[str, ProcessView]) -> dict[str, dict[str, Any]]:
+    checks: dict[str, dict[str, Any]] = {}
+    for sdef in stack.config.services:
+        handled = sum(v.handled for n, v in views.items() if stack.services[n].sdef.name == sdef.name)
+        conn = await asyncpg.connect(asyncpg_dsn(stack.pg.url(sdef.database)))
+        try:
+            inbox = int(await conn.fetchval("SELECT count(*) FROM inbox") or 0)
+            check: dict[str, Any] = {"handled": int(handled), "inbox_rows": inbox, "ok": int(handled) == inbox}
+            if sdef.name == "routing":
+                twice = int(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM (SELECT key FROM outbox WHERE event_type LIKE 'ticket.assigned.%'"
+                        " GROUP BY key HAVING count(*) > 1) AS twice"
+                    )
+                    or 0
+                )
+                check["tickets_assigned_twice"] = twice
+                check["ok"] = check["ok"] and twice == 0
+        finally:
+            await conn.close()
+        checks[sdef.name] = check
+    return checks
 
 
 async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict[str, Any]:
@@ -340,8 +443,11 @@ async def measure(
     port = stack.services["intake"].port
     await closed_loop(port, _request, total=200, concurrency=8)  # warm-up (counted in the loop below)
     await wait_for_loop(stack, 200, say)
-    sampler = asyncio.create_task(Sampler(stack, report).run())
+    sampler_state = Sampler(stack, report)
+    sampler = asyncio.create_task(sampler_state.run())
     progress = asyncio.create_task(_progress(stack, say, "burst"))
+    async with httpx.AsyncClient(timeout=5) as client:
+        views_before = await process_views(stack, client)
     cpu_before = cpu_seconds(stack)
     first_post = time.monotonic()
     result = await closed_loop(port, _request, total=tickets, concurrency=concurrency)
@@ -368,11 +474,36 @@ async def measure(
         "loop_tickets_per_s": round(result.ok / (last_post - first_post + drain), 1) if drain is not None else None,
     }
     say(f"  {report.loop}")
+    async with httpx.AsyncClient(timeout=5) as client:
+        views_after = await process_views(stack, client)
+    replicated = {n for n, c in stack.config.replicas.items() if c > 1}
+    for name, svc in stack.services.items():
+        if svc.sdef.name not in replicated or name not in views_after:
+            continue
+        after, before = views_after[name], views_before.get(name, ProcessView())
+        report.replicas[name] = {
+            "replica": after.replica,
+            "partitions": after.partitions,
+            "handled_in_burst": int(after.handled - before.handled),
+            "duplicates_in_burst": int(after.duplicates - before.duplicates),
+            "max_lag": int(sampler_state.max_lag.get(name, after.lag)),
+        }
+    if report.replicas:
+        say("  per replica (partitions owned, events handled in the burst, duplicates absorbed, largest lag):")
+        for name, figures in report.replicas.items():
+            say(f"    {name:<16} {figures}")
 
     say(f"bench 4/4: steady {rate:.0f} tickets/s for {seconds:.0f}s, POST -> ticket.assigned read from the topic")
     report.steady = await steady(stack, rate=rate, seconds=seconds, say=say)
     say(f"  {report.steady}")
     sampler.cancel()
+    report.handled_once = await check_handled_once(stack)
+    doubled = {name: check for name, check in report.handled_once.items() if not check["ok"]}
+    say(
+        "  nothing handled twice: every service's handled count equals its inbox rows, no ticket assigned twice"
+        if not doubled
+        else f"  HANDLED TWICE OR MISCOUNTED: {doubled}"
+    )
     report.rss_mib = rss(stack)
     say(f"  largest outbox backlog {report.max_outbox_backlog}, largest consumer lag {report.max_consumer_lag}")
     say(f"  RSS MiB: {report.rss_mib}")
@@ -387,7 +518,7 @@ def bench(
     skip_baseline: bool,
     json_path: Path,
     say: Say,
-    routing_replicas: int = 1,
+    replicas: dict[str, int] | None = None,
     split: frozenset[str] = frozenset(),
 ) -> int:
     """Run the benchmark on free ports in a temporary folder; print and write the figures."""
@@ -399,8 +530,16 @@ def bench(
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
-        replicas={"routing": routing_replicas},
+        replicas=dict(replicas or {}),
         split=split,
+    )
+    processes = sum(max(1, config.replicas.get(s.name, 1)) for s in SERVICES) + len(split)
+    cpus = os.cpu_count() or 1
+    limits = f"{cpus} CPU(s) for {processes} service processes, PostgreSQL, the broker and the load client: " + (
+        "replicas here show how the work is split and that nothing is handled twice; past the cores, an extra "
+        "process adds contention (more group members, connections, context switches), not throughput"
+        if processes + 3 > cpus
+        else "enough cores for one process each"
     )
     report = Report(
         machine={"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1)},
@@ -410,11 +549,13 @@ def bench(
             "rate": rate,
             "seconds": seconds,
             "intake_workers": workers,
-            "routing_replicas": routing_replicas,
+            "replicas": dict(config.replicas),
             "separate_consumers": sorted(split),
         },
     )
+    report.limits = limits
     stack = Stack(config, say=say)
+    say(f"limits: {limits}")
     try:
         stack.start()
         uvloop.run(
@@ -435,6 +576,9 @@ def bench(
     json_path.write_text(json.dumps(asdict(report), indent=2) + "\n")
     say(f"figures written to {json_path}")
     failed = (
-        report.ticketloop is None or report.ticketloop.errors > 0 or not report.loop.get("drained_after_last_post_s")
+        report.ticketloop is None
+        or report.ticketloop.errors > 0
+        or not report.loop.get("drained_after_last_post_s")
+        or not all(check["ok"] for check in report.handled_once.values())
     )
     return 1 if failed else 0

@@ -36,10 +36,36 @@ class StackConfig:
     service_ports: dict[str, int]
     env: dict[str, str] = field(default_factory=dict)
     services: tuple[ServiceDef, ...] = SERVICES
-    # Extra processes per service (`{"routing": 2}`): one consumer group, separate HTTP ports.
+    # Processes per service (`{"routing": 2}`): one consumer group, separate HTTP ports. The
+    # first runs on the service's port; replica n on that port + (n - 1) * `replica_port_step`,
+    # or on a free port when the step is None (tests and benches, whose base ports are free ones).
     replicas: dict[str, int] = field(default_factory=dict)
+    replica_port_step: int | None = None
     # Services whose events are consumed by a separate `<name>-worker` process, not the HTTP one.
     split: frozenset[str] = frozenset()
+
+
+def parse_replicas(text: str, services: Iterable[ServiceDef] = SERVICES) -> dict[str, int]:
+    """`routing=3,sla=2` as `{"routing": 3, "sla": 2}`; a ValueError says what is wrong."""
+    known = [s.name for s in services]
+    replicas: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        name, sep, count = part.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"{part!r}: expected SERVICE=N, e.g. routing=3")
+        if name not in known:
+            raise ValueError(f"unknown service {name!r} (one of {', '.join(known)})")
+        try:
+            n = int(count)
+        except ValueError:
+            raise ValueError(f"{part!r}: the number of replicas must be a whole number") from None
+        if n < 1:
+            raise ValueError(f"{part!r}: a service runs at least 1 replica")
+        replicas[name] = n
+    return replicas
 
 
 class Stack:
@@ -92,17 +118,20 @@ class Stack:
                 f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database),
             }
             copies = [
-                (sdef.name if n == 1 else f"{sdef.name}-{n}", env)
+                (sdef.name if n == 1 else f"{sdef.name}-{n}", self.replica_port(sdef.name, n), env)
                 for n in range(1, max(1, self.config.replicas.get(sdef.name, 1)) + 1)
             ]
             if sdef.name in self.config.split:
-                copies = [(name, {**e, f"{sdef.env_prefix}CONSUMER_ENABLED": "false"}) for name, e in copies]
-                copies.append((f"{sdef.name}-worker", env))
-            for index, (name, proc_env) in enumerate(copies):
+                copies = [
+                    (name, port, {**e, f"{sdef.env_prefix}CONSUMER_ENABLED": "false"}) for name, port, e in copies
+                ]
+                copies.append((f"{sdef.name}-worker", free_port(), env))
+            for name, port, proc_env in copies:
+                # The process's name is its replica id: in its logs, metrics and consumer client id.
                 proc = ServiceProcess(
                     sdef,
-                    port=self.config.service_ports[sdef.name] if index == 0 else free_port(),
-                    env=proc_env,
+                    port=port,
+                    env={**proc_env, f"{sdef.env_prefix}REPLICA_ID": name},
                     log_path=self.config.data_dir / "logs" / f"{name}.log",
                 )
                 self.services[name] = proc
@@ -112,6 +141,15 @@ class Stack:
             proc.wait_ready(timeout=90)
             self.say(f"{name}: ready")
         self.say(f"all ready in {time.monotonic() - started:.1f}s")
+
+    def replica_port(self, service: str, n: int) -> int:
+        """The HTTP port of a service's replica `n` (from 1): the service's own port for the
+        first, the next ones `replica_port_step` apart (or free ports)."""
+        base = self.config.service_ports[service]
+        if n == 1:
+            return base
+        step = self.config.replica_port_step
+        return base + (n - 1) * step if step else free_port()
 
     async def _create_databases(self) -> None:
         for sdef in self.config.services:

@@ -15,6 +15,7 @@ Failures are sorted, never guessed:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,9 +27,11 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import Table
 
+from ticketloop_shared import tracing
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events.catalog import AnyEvent, parse_event
 from ticketloop_shared.events.topics import Topics
@@ -38,6 +41,7 @@ from ticketloop_shared.messaging.inbox import claim_many
 from ticketloop_shared.messaging.kafka import make_consumer
 from ticketloop_shared.metrics import (
     CONSUMER_LAG,
+    CONSUMER_PARTITIONS,
     CONSUMER_PAUSED,
     DEADLETTERS_PARKED,
     EVENTS_CONSUMED,
@@ -88,8 +92,10 @@ class EventConsumer:
         batch_size: int = 200,
         group_id: str | None = None,
         client_id: str | None = None,
+        replica: str = "",
     ) -> None:
         self.service = service
+        self.replica = replica or service
         self.settings = settings
         self.handlers = dict(handlers)
         self.unit_of_work = unit_of_work
@@ -108,6 +114,7 @@ class EventConsumer:
         self.started = asyncio.Event()
         self.paused_for: str | None = None
         self.lag: dict[str, int] = {}
+        self._partitions = CONSUMER_PARTITIONS.labels(service, self.replica)
         self._last_progress = 0.0
         self._last_check = 0.0
         self._stuck_restarts = 0
@@ -166,11 +173,12 @@ class EventConsumer:
         consumer.subscribe(self.subscribed_topics, listener=_RereadAfterReset(self, consumer))
         self._consumer = consumer
         self._restart.clear()
-        self.lag.clear()
-        await consumer.start()
-        self.started.set()
-        self._last_progress = asyncio.get_running_loop().time()
+        self.forget_partitions(set())
         try:
+            # Inside the try: a service stopped while this joins its group still closes it.
+            await consumer.start()
+            self.started.set()
+            self._last_progress = asyncio.get_running_loop().time()
             while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
                 if batches:
@@ -195,6 +203,17 @@ class EventConsumer:
         finally:
             self.started.clear()
             await consumer.stop()
+            self.forget_partitions(set())
+
+    def forget_partitions(self, kept: set[TopicPartition]) -> None:
+        """Drop the lag of partitions this member no longer owns (another replica reports them
+        now) and publish how many it owns."""
+        keep = {f"{tp.topic}/{tp.partition}" for tp in kept}
+        for name in [n for n in self.lag if n not in keep]:
+            del self.lag[name]
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.service, name)
+        self._partitions.set(len(kept))
 
     async def reread_if_reset(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> None:
         """On an assignment soon after a broker replacement: read those partitions from the start."""
@@ -289,6 +308,39 @@ class EventConsumer:
 
     async def _apply(self, items: list[_Item]) -> None:
         """Handle every fresh event of `items` and park the poison ones, in one transaction."""
+        spans: list[Span] | None = [] if tracing.active() else None
+        try:
+            handled, duplicates = await self._apply_traced(items, spans)
+        except BaseException as exc:
+            if spans:
+                tracing.end_spans(spans, exc)
+            raise
+        if spans:
+            tracing.end_spans(spans)
+        for item in handled:
+            EVENTS_CONSUMED.labels(self.service, item.event_type, "handled").inc()
+        for item in duplicates:
+            EVENTS_CONSUMED.labels(self.service, item.event_type, "duplicate").inc()
+        self.handled += len(handled)
+        await self._announce([i for i in items if i.poison is not None])
+
+    def _span(self, uow: UnitOfWork[Any], item: _Item, spans: list[Span] | None) -> Span | None:
+        """With tracing on, the CONSUMER span of one fresh event (ended with the transaction);
+        what the handler emits for it carries this span as its parent."""
+        if spans is None or item.event is None:
+            return None
+        r = item.record
+        span = tracing.consumer_span(
+            self.service, item.event, topic=r.topic, partition=r.partition, offset=r.offset, group=self.group_id
+        )
+        spans.append(span)
+        traceparent = tracing.traceparent_of(span)
+        if traceparent is not None:
+            uow.trace_parents[item.event.id] = traceparent
+            uow.subject_traces[item.event.subject] = traceparent
+        return span
+
+    async def _apply_traced(self, items: list[_Item], spans: list[Span] | None) -> tuple[list[_Item], list[_Item]]:
         handled: list[_Item] = []
         duplicates: list[_Item] = []
         async with self.unit_of_work() as uow:
@@ -312,22 +364,21 @@ class EventConsumer:
                 if run and run[0].handler is not handler:
                     await self._apply_run(uow, run)
                     run = []
+                span = self._span(uow, item, spans)
                 if isinstance(handler, BatchHandler):
-                    run.append(item)
-                else:
+                    run.append(item)  # its span is not current: a run's events share one call
+                elif span is None:
                     with uow.caused_by(item.event):
+                        await handler(uow, item.event)
+                else:
+                    with uow.caused_by(item.event), tracing.current(span):
                         await handler(uow, item.event)
                 handled.append(item)
             if run:
                 await self._apply_run(uow, run)
             letters = [self._letter(i, i.poison, attempts=1) for i in items if i.poison is not None]
             await park(uow.session, self.dead_letters, letters)
-        for item in handled:
-            EVENTS_CONSUMED.labels(self.service, item.event_type, "handled").inc()
-        for item in duplicates:
-            EVENTS_CONSUMED.labels(self.service, item.event_type, "duplicate").inc()
-        self.handled += len(handled)
-        await self._announce([i for i in items if i.poison is not None])
+        return handled, duplicates
 
     @staticmethod
     async def _apply_run(uow: UnitOfWork[Any], run: list[_Item]) -> None:
@@ -451,8 +502,10 @@ class _RereadAfterReset(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Nothing to do: offsets are committed after each batch."""
+        """Offsets are committed after each batch: only the lag of what leaves is forgotten."""
+        self.owner.forget_partitions(set(self.consumer.assignment()) - set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         """Rewind if the broker was just replaced."""
+        self.owner.forget_partitions(set(self.consumer.assignment()))
         await self.owner.reread_if_reset(self.consumer, set(assigned))

@@ -83,6 +83,13 @@ def broker_epoch_table(metadata: MetaData) -> Table:
     )
 
 
+def _headers(event: Envelope) -> dict[str, str]:
+    headers = {"type": event.type, "source": event.source}
+    if event.traceparent is not None:
+        headers["traceparent"] = event.traceparent
+    return headers
+
+
 class Outbox:
     """Writes events into a service's outbox within the caller's transaction."""
 
@@ -91,7 +98,8 @@ class Outbox:
         self.topics = topics
 
     def rows(self, events: Sequence[Envelope]) -> list[dict[str, object]]:
-        """The outbox rows of `events`."""
+        """The outbox rows of `events`; the record headers name the type and source, and carry
+        the trace context for tools that read headers only (ours read the envelope)."""
         return [
             {
                 "event_id": event.id,
@@ -99,7 +107,7 @@ class Outbox:
                 "key": event.subject,
                 "event_type": event.type,
                 "payload": event.model_dump_json(),
-                "headers": {"type": event.type, "source": event.source},
+                "headers": _headers(event),
             }
             for event in events
         ]
