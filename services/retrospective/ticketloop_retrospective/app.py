@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ticketloop_retrospective.dashboard.endpoints import router as dashboard_router
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.handlers import HANDLERS
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
@@ -36,7 +37,8 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         spec,
         title="ticketloop retrospective",
         description="Every loop event projected into read models; weekly and monthly reviews for staff, the "
-        "metric dictionary, drill-down to tickets, and rectification items opened by hot categories.",
-        routers=[report_router, rectification_router],
+        "metric dictionary, drill-down to tickets, and rectification items opened by hot categories; staff "
+        "read the same reviews as HTML with charts at `/dashboard`.",
+        routers=[report_router, rectification_router, dashboard_router],
         clock=clock,
     )
