@@ -98,7 +98,7 @@ def line_chart(
 ) -> str:
     """Trend lines over the same periods (oldest first). A period without a value breaks the
     line rather than drawing it down to zero; each point links to its tickets."""
-    height, left, right, above, below = 190, 36, 10, 12, 42
+    height, left, right, above, below = 190, 36, 20, 12, 42
     plot_w, plot_h = width - left - right, height - above - below
     values = [p.value for s in series for p in s.points if p.value is not None]
     labels = [p.label for p in series[0].points] if series else []
@@ -170,7 +170,7 @@ class Bar:
 
 def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", width: int = 360) -> str:
     """Horizontal bars, largest axis value a round number; each bar links to its tickets."""
-    row, label_w, value_w = 22, 130, 70
+    row, label_w, value_w = 22, 112, 136
     height = 8 + row * len(bars)
     if not bars:
         return _empty(width, 60, title, "bars")
@@ -186,7 +186,7 @@ def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", width: int = 3
             f'fill="{b.colour}"><title>{esc(b.label)}: {esc(text)}</title></rect>'
         )
         body.append(
-            f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{esc(_clip(b.label, 20))}</text>'
+            f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{esc(_clip(b.label, 18))}</text>'
             f"{_link(b.href, mark)}"
             f'<text x="{label_w + length + 4:.1f}" y="{y + 12}">{esc(text)}</text>'
         )
@@ -274,45 +274,46 @@ class MatrixPoint:
     colour: str = BLUE
 
 
-def matrix(title: str, points: Sequence[MatrixPoint], *, size: int = 300) -> str:
+def matrix(title: str, points: Sequence[MatrixPoint], *, size: int = 320) -> str:
     """The 2×2 priority matrix: difficulty rightwards, impact upwards, the 0.5 lines splitting
     it into quick wins (top left), major projects (top right), fill-ins (bottom left) and
-    thankless tasks (bottom right). Each problem is a numbered dot linking to its tickets."""
-    pad, below = 28, 26
-    plot = size - 2 * pad
-    height = size + below - pad
+    thankless tasks (bottom right), named outside the box so no dot hides a name. Each problem
+    is a numbered dot linking to its tickets; dots stay `inset` inside the box at 0 and 1."""
+    left, top, inset = 28, 20, 11
+    plot = size - left - 8
+    height = top + plot + 36
 
     def x(difficulty: float) -> float:
-        return pad + scale(difficulty, 1.0, plot)
+        return left + inset + scale(difficulty, 1.0, plot - 2 * inset)
 
     def y(impact: float) -> float:
-        return pad + plot - scale(impact, 1.0, plot)
+        return top + plot - inset - scale(impact, 1.0, plot - 2 * inset)
 
     body = [
-        f'<rect x="{pad}" y="{pad}" width="{plot / 2:g}" height="{plot / 2:g}" fill="#e8f5ee"/>',
-        f'<rect x="{pad}" y="{pad}" width="{plot}" height="{plot}" fill="none" stroke="#999"/>',
-        f'<line x1="{x(0.5):g}" x2="{x(0.5):g}" y1="{pad}" y2="{pad + plot}" stroke="#999" stroke-dasharray="4 3"/>',
-        f'<line x1="{pad}" x2="{pad + plot}" y1="{y(0.5):g}" y2="{y(0.5):g}" stroke="#999" stroke-dasharray="4 3"/>',
+        f'<rect x="{left}" y="{top}" width="{plot / 2:g}" height="{plot / 2:g}" fill="#e8f5ee"/>',
+        f'<rect x="{left}" y="{top}" width="{plot}" height="{plot}" fill="none" stroke="#999"/>',
+        f'<line x1="{x(0.5):g}" x2="{x(0.5):g}" y1="{top}" y2="{top + plot}" stroke="#999" stroke-dasharray="4 3"/>',
+        f'<line x1="{left}" x2="{left + plot}" y1="{y(0.5):g}" y2="{y(0.5):g}" stroke="#999" stroke-dasharray="4 3"/>',
     ]
     for quadrant, (qx, qy) in {
-        "quick_win": (x(0.25), y(0.96)),
-        "major_project": (x(0.75), y(0.96)),
-        "fill_in": (x(0.25), y(0.02)),
-        "thankless": (x(0.75), y(0.02)),
+        "quick_win": (left + plot / 4, top - 6),
+        "major_project": (left + plot * 3 / 4, top - 6),
+        "fill_in": (left + plot / 4, top + plot + 14),
+        "thankless": (left + plot * 3 / 4, top + plot + 14),
     }.items():
         body.append(
             f'<text class="quadrant" x="{qx:g}" y="{qy:g}" text-anchor="middle" fill="#555">'
             f"{esc(QUADRANT_TITLES[quadrant])}</text>"
         )
     body.append(
-        f'<text x="{pad + plot / 2:g}" y="{height - 6}" text-anchor="middle">difficulty →</text>'
-        f'<text transform="translate(12 {pad + plot / 2:g}) rotate(-90)" text-anchor="middle">impact →</text>'
+        f'<text x="{left + plot / 2:g}" y="{height - 4}" text-anchor="middle">difficulty →</text>'
+        f'<text transform="translate(12 {top + plot / 2:g}) rotate(-90)" text-anchor="middle">impact →</text>'
     )
     for p in points:
         mark = (
-            f'<g class="problem"><circle cx="{x(p.difficulty):.1f}" cy="{y(p.impact):.1f}" r="9" fill="{p.colour}"/>'
-            f'<text x="{x(p.difficulty):.1f}" y="{y(p.impact) + 4:.1f}" text-anchor="middle" fill="#fff">'
-            f"{p.rank}</text><title>{p.rank}. {esc(p.label)}: impact {p.impact:.2f}, difficulty "
+            f'<g class="problem"><circle cx="{x(p.difficulty):.1f}" cy="{y(p.impact):.1f}" r="9" fill="{p.colour}" '
+            f'stroke="#fff"/><text x="{x(p.difficulty):.1f}" y="{y(p.impact) + 4:.1f}" text-anchor="middle" '
+            f'fill="#fff">{p.rank}</text><title>{p.rank}. {esc(p.label)}: impact {p.impact:.2f}, difficulty '
             f"{p.difficulty:.2f} ({esc(QUADRANT_TITLES.get(p.quadrant, p.quadrant))})</title></g>"
         )
         body.append(_link(p.href, mark))

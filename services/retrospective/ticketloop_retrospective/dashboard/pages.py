@@ -89,6 +89,7 @@ def layout(title: str, main: str, *, staff: Principal | None) -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<link rel="icon" href="data:,">'  # no favicon request to answer with a 404
         f"<title>{esc(title)} · ticketloop review</title><style>{STYLE}</style></head><body>"
         f'<header><a href="{HOME}"><strong>ticketloop review</strong></a>{who}</header>'
         f"<main>{main}</main></body></html>"
@@ -116,6 +117,13 @@ def error_page(title: str, message: str, *, staff: Principal | None, back: str =
     """An expected failure (a malformed period, an unknown figure or item), said in words."""
     main = f'<h1>{esc(title)}</h1><p class="error" role="alert">{esc(message)}</p><p><a href="{esc(back)}">Back</a></p>'
     return layout(title, main, staff=staff)
+
+
+def duration(minutes: float | None) -> str:
+    """Minutes as a reader takes them in: minutes up to two hours, hours beyond."""
+    if minutes is None or minutes < 120:
+        return fmt(minutes, " min")
+    return fmt(round(minutes / 60, 1), " h")
 
 
 def _tile(name: str, figure: str, *, href: str | None, note: str = "", metric: str | None = None) -> str:
@@ -159,23 +167,23 @@ def _tiles(r: Report, filters: Filters) -> str:
         ),
         _tile(
             "First response p50",
-            fmt(r.first_response.median_minutes, " min"),
+            duration(r.first_response.median_minutes),
             href=link("first_response_time"),
-            note=f"p90 {fmt(r.first_response.p90_minutes, ' min')} · {r.first_response.count} tickets",
+            note=f"p90 {duration(r.first_response.p90_minutes)} · {r.first_response.count} tickets",
             metric="first_response_time",
         ),
         _tile(
             "Resolution time p50",
-            fmt(r.resolution_time.median_minutes, " min"),
+            duration(r.resolution_time.median_minutes),
             href=link("resolution_time"),
-            note=f"p90 {fmt(r.resolution_time.p90_minutes, ' min')}",
+            note=f"p90 {duration(r.resolution_time.p90_minutes)}",
             metric="resolution_time",
         ),
         _tile(
             "Handling time p50",
-            fmt(r.handling_time.median_minutes, " min"),
+            duration(r.handling_time.median_minutes),
             href=link("handling_time"),
-            note=f"p90 {fmt(r.handling_time.p90_minutes, ' min')}",
+            note=f"p90 {duration(r.handling_time.p90_minutes)}",
             metric="handling_time",
         ),
         _tile(
@@ -360,9 +368,11 @@ def _satisfaction(r: Report) -> str:
     table = (
         f'<table><caption class="muted">Relationship survey, 1–10 ({d.responses} answers)</caption>'
         f'<tr><th>dimension</th><th class="num">average</th></tr>{dims}</table>'
+        if d.responses
+        else '<p class="muted">No relationship-survey answers in this period.</p>'
     )
     counts = (
-        f'<p class="muted">{r.nps.promoters} promoters · {r.nps.passives} passives · {r.nps.detractors} detractors; '
+        f'<p class="muted">Promoters {r.nps.promoters} · passives {r.nps.passives} · detractors {r.nps.detractors}; '
         f"CSAT {fmt(r.csat.average)} from {r.csat.responses} answers</p>"
     )
     return _card("Net Promoter split", nps + counts + table, ident="nps")
@@ -423,7 +433,7 @@ def _items(items: Sequence[ItemOut], zone: tzinfo) -> str:
         "<table><tr><th>item</th><th>category</th><th>class</th><th>status</th><th>owner</th>"
         f"<th>hot since</th><th>due</th></tr>{rows}</table>"
     )
-    return _card("Open rectification items", table, ident="rectifications")
+    return _card("Open rectification items", table, wide=True, ident="rectifications")
 
 
 def _goals(r: Report, filters: Filters) -> str:
