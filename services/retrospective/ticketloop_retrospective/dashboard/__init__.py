@@ -1,0 +1,1 @@
+"""The review as HTML pages for staff: server-rendered charts, drill-down and a token login."""

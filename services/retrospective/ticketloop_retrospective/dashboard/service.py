@@ -1,0 +1,94 @@
+"""What one dashboard page shows, gathered from the reports and rectification features: the
+period's report, the trend of a few figures over the periods before it, and the items still
+being worked. The figures come from the same queries as the JSON reports, so the page and the
+API cannot disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ticketloop_retrospective.dashboard.domain import TRENDS
+from ticketloop_retrospective.rectification import repository as rectification
+from ticketloop_retrospective.rectification import service as items
+from ticketloop_retrospective.rectification.domain import ItemStatus
+from ticketloop_retrospective.rectification.schemas import ItemOut
+from ticketloop_retrospective.reports import repository as reports
+from ticketloop_retrospective.reports import service as report_service
+from ticketloop_retrospective.reports.domain import Period, percent, rounded, trailing
+from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.schemas import Report
+from ticketloop_retrospective.settings import RetrospectiveSettings
+
+OPEN_ITEMS = 20
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    """The trend figures of one period (as its own report would show them)."""
+
+    period: str
+    opened: int
+    resolved: int
+    first_response_p50: float | None
+    sla_compliance_pct: float | None
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Everything one dashboard page draws."""
+
+    report: Report
+    trend: list[TrendPoint]
+    open_items: list[ItemOut]
+
+
+async def trend(session: AsyncSession, *, periods: list[Period], filters: Filters) -> list[TrendPoint]:
+    """Opened, resolved, first-response p50 and SLA compliance of each period, oldest first
+    (two queries a period rather than a whole report each)."""
+    points: list[TrendPoint] = []
+    for period in periods:
+        scope = reports.Scope(period.starts_at, period.ends_at, filters)
+        totals = await reports.ticket_totals(session, scope)
+        cycles = await reports.sla_cycles(session, scope)
+        met, breached = sum(c.met for c in cycles), sum(c.breached for c in cycles)
+        points.append(
+            TrendPoint(
+                period=period.label,
+                opened=totals.opened,
+                resolved=totals.resolved,
+                first_response_p50=rounded(totals.first_response.p50),
+                sla_compliance_pct=percent(met, met + breached),
+            )
+        )
+    return points
+
+
+async def open_items(session: AsyncSession) -> list[ItemOut]:
+    """Rectification items not yet closed, newest first (open ones, then those in progress)."""
+    found = []
+    for status in (ItemStatus.OPEN, ItemStatus.IN_PROGRESS):
+        found += await rectification.page(session, status=status.value, category=None, limit=OPEN_ITEMS, after=None)
+    return [items.item_out(item) for item in found[:OPEN_ITEMS]]
+
+
+async def dashboard(
+    sessions: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    *,
+    period: Period,
+    filters: Filters,
+    settings: RetrospectiveSettings,
+) -> Dashboard:
+    """The period's report (its queries on connections of their own, from `sessions`), its trend
+    over the last `TRENDS` periods and the open items (on `session`)."""
+    zone = settings.report_zone
+    report = await report_service.report(
+        sessions, period=period, previous=period.previous(zone), filters=filters, pain_classes=settings.pain_classes
+    )
+    return Dashboard(
+        report=report,
+        trend=await trend(session, periods=trailing(period, TRENDS, zone), filters=filters),
+        open_items=await open_items(session),
+    )

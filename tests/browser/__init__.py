@@ -1,0 +1,1 @@
+"""The browser tier: the dashboard in a real headless Chromium."""
