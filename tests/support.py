@@ -221,16 +221,19 @@ async def sla_cycles_when(
     return result
 
 
-async def publish_and_apply(service: RunningService, settings: PlatformSettings, events: Sequence[Any]) -> None:
+async def publish_and_apply(
+    service: RunningService, settings: PlatformSettings, events: Sequence[Any], *, wait_for: Sequence[Any] | None = None
+) -> None:
     """Publish `events` and wait until the service's consumer has applied every one of them (its
     id is in the inbox). Waiting on the consumer's count instead would be fooled by the events the
     service consumes of its own (retrospective reads the segment changes it announces). A
     redelivered copy published before a later event of the same ticket is applied (or skipped)
-    before it: one partition, in order."""
+    before it: one partition, in order. `wait_for`: only these (events the service ignores leave no
+    inbox row)."""
     from sqlalchemy import text
 
     await publish(settings, *events)
-    ids = list({e.id for e in events})
+    ids = list({e.id for e in (events if wait_for is None else wait_for)})
 
     async def applied() -> bool:
         async with service.runtime.engine.connect() as conn:

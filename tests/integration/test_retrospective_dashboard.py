@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from tests.builders import Story, create_token_revoked
-from tests.support import TEST_SECRET, RunningService, agent_headers, eventually, publish, serve
+from tests.support import TEST_SECRET, RunningService, agent_headers, eventually, publish, publish_and_apply, serve
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.dashboard.domain import CONTENT_SECURITY_POLICY
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -52,11 +52,8 @@ async def dashboard(platform: PlatformSettings, new_database: NewDatabase) -> As
 
 
 async def feed(service: RunningService, platform: PlatformSettings, events: Sequence[Envelope]) -> None:
-    consumer = service.runtime.consumer
-    assert consumer is not None
-    target = consumer.handled + len({e.id for e in events})
-    await publish(platform, *events)
-    await eventually(lambda: consumer.handled >= target)
+    """Publish `events` and wait until each one has been applied."""
+    await publish_and_apply(service, platform, events)
 
 
 class Tickets:
