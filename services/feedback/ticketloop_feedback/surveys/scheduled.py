@@ -3,11 +3,12 @@ reminds each unanswered one once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from datetime import datetime
 
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
+from ticketloop_shared.due_timer import Batch, run_due_timer
 from ticketloop_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -37,30 +38,28 @@ class SurveyTimer:
         self.reminded += batch.reminded
         return batch
 
+    async def next_due(self) -> datetime | None:
+        """The earliest instant a survey is due to go out or be reminded."""
+        async with self.runtime.sessions() as session:
+            return await service.next_due(session, self.settings)
+
     async def run(self) -> None:
         """Forever: handle what is due, then wait for the next due instant."""
-        while True:
-            try:
-                batch = await self.run_once()
-                if batch.full:
-                    continue
-                async with self.runtime.sessions() as session:
-                    next_at = await service.next_due(session, self.settings)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("survey timer batch failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(min(1.0, self.settings.survey_timer_max_idle_seconds))
-                continue
-            idle = self.settings.survey_timer_max_idle_seconds
-            if next_at is not None:
-                idle = min(idle, max(0.0, (next_at - self.runtime.clock.now()).total_seconds()))
-            if idle == 0 and not (batch.sent or batch.reminded):
-                # Due, yet nothing was done: its row is locked elsewhere, or it failed (logged):
-                # look again after the longest idle rather than spin on it.
-                idle = self.settings.survey_timer_max_idle_seconds
-            if idle > 0:
-                await asyncio.sleep(idle)
+
+        async def batch() -> Batch:
+            done = await self.run_once()
+            return Batch(done.sent + done.reminded, done.full)
+
+        await run_due_timer(
+            name="survey timer",
+            clock=self.runtime.clock,
+            run_batch=batch,
+            next_due=self.next_due,
+            max_idle_seconds=self.settings.survey_timer_max_idle_seconds,
+            # Due, yet nothing was done: its row is locked elsewhere, or it failed (logged): look
+            # again after the longest idle rather than spin on it.
+            idle_when_stuck=self.settings.survey_timer_max_idle_seconds,
+        )
 
 
 async def run_timer(runtime: Runtime) -> None:

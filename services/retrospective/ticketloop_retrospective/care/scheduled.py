@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from datetime import datetime
 
 from ticketloop_retrospective.care import repository, service
 from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_shared.due_timer import Batch, run_due_timer
 from ticketloop_shared.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -36,26 +37,25 @@ class CareTimer:
         self.announced += cadence + anticipated
         return cadence + anticipated, more_due or more_moments
 
+    async def next_due(self) -> datetime | None:
+        """The earliest contact any schedule has due."""
+        async with self.runtime.sessions() as session:
+            return await repository.next_due(session)
+
     async def run(self) -> None:
         """Forever: fire what is due, then wait for the next due instant."""
-        while True:
-            try:
-                _, full = await self.run_once()
-                if full:
-                    continue
-                async with self.runtime.sessions() as session:
-                    next_at = await repository.next_due(session)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("care timer batch failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(min(1.0, self.settings.care_timer_max_idle_seconds))
-                continue
-            idle = self.settings.care_timer_max_idle_seconds
-            if next_at is not None:
-                idle = min(idle, max(0.0, (next_at - self.runtime.clock.now()).total_seconds()))
-            # Due, yet nothing fired: its row is locked by a consumer re-planning it right now.
-            await asyncio.sleep(max(idle, 0.01))
+
+        async def batch() -> Batch:
+            done, full = await self.run_once()
+            return Batch(done, full)
+
+        await run_due_timer(
+            name="care timer",
+            clock=self.runtime.clock,
+            run_batch=batch,
+            next_due=self.next_due,
+            max_idle_seconds=self.settings.care_timer_max_idle_seconds,
+        )
 
 
 async def run_timer(runtime: Runtime) -> None:

@@ -3,10 +3,11 @@ clocks after a policy or calendar change."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
+from ticketloop_shared.due_timer import Batch, run_due_timer
 from ticketloop_shared.runtime import Runtime
 from ticketloop_sla.clocks import repository, service
 from ticketloop_sla.settings import SlaSettings
@@ -36,29 +37,25 @@ class Timer:
         self.announced += announced
         return announced, full
 
+    async def next_due(self) -> datetime | None:
+        """The earliest instant any clock needs."""
+        async with self.runtime.sessions() as session:
+            return await repository.next_due(session)
+
     async def run(self) -> None:
         """Forever: fire what is due, then wait for the next due instant."""
-        while True:
-            try:
-                announced, full = await self.run_once()
-                if full:
-                    continue
-                async with self.runtime.sessions() as session:
-                    next_at = await repository.next_due(session)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("SLA timer batch failed; retrying", extra={"error": repr(exc)})
-                await asyncio.sleep(min(1.0, self.settings.timer_max_idle_seconds))
-                continue
-            idle = self.settings.timer_max_idle_seconds
-            if next_at is not None:
-                idle = min(idle, max(0.0, (next_at - self.runtime.clock.now()).total_seconds()))
-            if idle == 0 and announced == 0:
-                # Due, yet nothing fired: its ticket is locked by a consumer right now.
-                idle = 0.01
-            if idle > 0:
-                await asyncio.sleep(idle)
+
+        async def batch() -> Batch:
+            announced, full = await self.run_once()
+            return Batch(announced, full)
+
+        await run_due_timer(
+            name="SLA timer",
+            clock=self.runtime.clock,
+            run_batch=batch,
+            next_due=self.next_due,
+            max_idle_seconds=self.settings.timer_max_idle_seconds,
+        )
 
 
 async def recompute(runtime: Runtime) -> int:
