@@ -185,11 +185,13 @@ async def low_score(uow: Unit, data: LowScoreData) -> None:
 
 async def spend_threshold(uow: Unit, *, refresh: bool = False) -> float | None:
     """The top-spend line: the cached one while younger than the setting allows, else (or when
-    asked to `refresh`) computed anew over the read model."""
+    asked to `refresh`, or while there is no line) computed anew over the read model."""
     settings, now = uow.settings, uow.now()
     if not refresh:
         cached = await repository.cached_threshold(uow.session)
-        if cached is not None:
+        # No line yet (too few spends known when last computed): every new spend may be the one
+        # that makes a line, so it is not cached away for the refresh period.
+        if cached is not None and cached.threshold is not None:
             age = now - cached.computed_at
             if timedelta(0) <= age < timedelta(minutes=settings.top_spend_refresh_minutes):
                 return cached.threshold

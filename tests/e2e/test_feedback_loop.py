@@ -1,0 +1,178 @@
+"""Issue 9 end to end, the five services as separate processes: a low score opens a recovery
+ticket that routing assigns; a customer crossing into high-value gets their next ticket ranked
+first and a quarter-end survey scheduled."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support import TEST_SECRET, admin_headers, agent_headers, channel_headers, create_ticket_body, eventually
+from ticketloop_embedded.ports import free_port
+from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.stack import Stack, StackConfig
+from ticketloop_shared.auth import Role
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    config = StackConfig(
+        data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-e2e-feedback-")),
+        pg_port=free_port(),
+        broker_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={
+            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
+            "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
+            "TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES": "0",
+            # Only retrospective's announcement may make a customer high-value here, not routing's
+            # own guess from the ticket's spend.
+            "TICKETLOOP_ROUTING_HIGH_VALUE_ANNUAL_SPEND": "1000000000",
+        },
+    )
+    stack = Stack(config)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def url(stack: Stack, service: str) -> str:
+    return stack.services[service].url
+
+
+async def post_ticket(http: httpx.AsyncClient, stack: Stack, key: str, customer: str, **extra: Any) -> str:
+    body = create_ticket_body(category="billing", subject=key)
+    body["customer"] = {**body["customer"], "id": customer, **extra}
+    r = await http.post(
+        f"{url(stack, 'intake')}/v1/tickets", json=body, headers=channel_headers(**{"Idempotency-Key": key})
+    )
+    assert r.status_code == 201, r.text
+    ticket_id: str = r.json()["id"]
+    return ticket_id
+
+
+async def ticket(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[str, Any]:
+    r = await http.get(f"{url(stack, 'intake')}/v1/tickets/{ticket_id}", headers=admin_headers())
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def assigned(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        t = await ticket(http, stack, ticket_id)
+        return t if t["assignee"] else None
+
+    result: dict[str, Any] = await eventually(probe, timeout=40)
+    return result
+
+
+async def test_a_low_score_opens_a_recovery_ticket_that_routing_assigns(stack: Stack) -> None:
+    feedback = url(stack, "feedback")
+    async with httpx.AsyncClient(timeout=30) as http:
+        original = await post_ticket(http, stack, "low-1", "c-unhappy")
+        await assigned(http, stack, original)
+        r = await http.post(
+            f"{url(stack, 'intake')}/v1/tickets/{original}/resolve",
+            json={"resolution": "Done"},
+            headers=admin_headers(),
+        )
+        assert r.status_code == 200, r.text
+
+        # the survey goes out (no delay here); the delivery system fetches its link
+        async def survey() -> dict[str, Any] | None:
+            r = await http.get(f"{feedback}/v1/tickets/{original}/survey", headers=agent_headers())
+            return r.json() if r.status_code == 200 and r.json()["status"] == "open" else None
+
+        sent = await eventually(survey, timeout=40)
+        notifier = agent_headers("mailer", Role.NOTIFIER)
+        deliveries = (await http.get(f"{feedback}/v1/survey-deliveries", headers=notifier)).json()["items"]
+        [link] = [d["link"] for d in deliveries if d["survey_id"] == sent["id"]]
+        token = link.rsplit("/", 1)[-1]
+        r = await http.post(f"{feedback}/v1/surveys/{token}", json={"csat": 1, "comment": "Still charged twice"})
+        assert r.status_code == 201, r.text
+
+        # intake opens the recovery ticket, urgent and proactive, linked to the surveyed one
+        async def recovery() -> dict[str, Any] | None:
+            r = await http.get(
+                f"{url(stack, 'intake')}/v1/tickets", params={"customer_id": "c-unhappy"}, headers=admin_headers()
+            )
+            others = [t for t in r.json()["items"] if t["id"] != original]
+            return others[0] if others else None
+
+        found = await eventually(recovery, timeout=40)
+        full = await assigned(http, stack, found["id"])  # and routing assigns it
+        assert (full["channel"], full["urgency"], full["origin"]) == ("proactive", "urgent", "recovery")
+        assert full["linked_ticket_id"] == original and full["origin_id"] == sent["id"]
+        assert full["assignee"]["department_id"] == "finance"
+
+
+async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_at_quarter_end(stack: Stack) -> None:
+    routing, retrospective, feedback = url(stack, "routing"), url(stack, "retrospective"), url(stack, "feedback")
+    async with httpx.AsyncClient(timeout=30) as http:
+        # five customers with known spends: the top 20 % of them is the richest one
+        for n, spend in enumerate((100, 200, 300, 400)):
+            await post_ticket(http, stack, f"spend-{n}", f"c-spend-{n}", annual_spend=spend)
+        first = await post_ticket(http, stack, "rich-1", "c-rich", annual_spend=50_000)
+
+        async def segment() -> dict[str, Any] | None:
+            r = await http.get(f"{retrospective}/v1/customers/c-rich", headers=agent_headers())
+            return r.json() if r.status_code == 200 and r.json()["segment"] == "high_value" else None
+
+        rich = await eventually(segment, timeout=40)
+        assert "top_20pct_spend" in rich["reasons"]
+
+        # survey timing: a relationship survey is scheduled for the quarter's end
+        async def quarterly() -> list[Any] | None:
+            r = await http.get(
+                f"{feedback}/v1/surveys", params={"customer_id": "c-rich", "kind": "quarterly"}, headers=agent_headers()
+            )
+            items = r.json()["items"] if r.status_code == 200 else []
+            return items or None
+
+        [scheduled] = await eventually(quarterly, timeout=40)
+        now = datetime.now(UTC)
+        quarter_start_month = 3 * ((now.month - 1) // 3) + 1
+        next_quarter = datetime(
+            now.year + (quarter_start_month + 3 > 12), (quarter_start_month + 2) % 12 + 1, 1, tzinfo=UTC
+        )
+        assert scheduled["status"] == "scheduled"
+        assert datetime.fromisoformat(scheduled["due_at"]) == next_quarter
+
+        # priority: with finance's one agent busy, the high-value customer's next ticket waits
+        # ahead of a normal customer's posted before it
+        await assigned(http, stack, first)
+        got = await http.get(f"{routing}/v1/organisation", headers=agent_headers())
+        org = got.json()
+        for department in org["departments"]:
+            if department["id"] == "finance":
+                department["default_capacity"] = 1
+        r = await http.put(
+            f"{routing}/v1/organisation", json=org, headers={**admin_headers(), "If-Match": got.headers["ETag"]}
+        )
+        assert r.status_code == 200, r.text
+        normal = await post_ticket(http, stack, "after-normal", "c-normal", annual_spend=150)
+        vip = await post_ticket(
+            http,
+            stack,
+            "after-rich",
+            "c-rich",
+            annual_spend=50_000,
+        )
+
+        async def queued() -> list[str] | None:
+            queues = (await http.get(f"{routing}/v1/queues?department_id=finance", headers=agent_headers())).json()
+            waiting = [t["ticket_id"] for t in queues[0]["tickets"]] if queues else []
+            return waiting if {normal, vip} <= set(waiting) else None
+
+        waiting = await eventually(queued, timeout=40)
+        assert waiting.index(vip) < waiting.index(normal)
