@@ -165,6 +165,8 @@ async def test_a_monthly_report_counts_every_figure_by_its_definition(
         assert report["nps"] == {"responses": 1, "promoters": 1, "passives": 0, "detractors": 0, "score": 100.0}
         headline = {g["goal"]: g for g in report["headline"]}
         assert headline["overall_satisfaction"]["current"] == 77.5  # overall 8 → 80, CSAT 4 → 75
+        goals = {"new_customer_activation_30d", "high_value_satisfaction", "churn_risk_recovery"}
+        assert goals <= set(headline) and all(headline[g]["note"] for g in goals)  # SPEC §5's segment goals
         by_segment = {s["segment"]: s for s in report["segments"]}
         assert by_segment["high_value"] == {"segment": "high_value", "customers": 1, "previous": 0, "change": 1}
         assert by_segment["new"]["customers"] == 1

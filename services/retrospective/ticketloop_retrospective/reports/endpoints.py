@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.reports import export, service
 from ticketloop_retrospective.reports.dictionary import METRICS
 from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportWeek, parse_period
@@ -49,8 +50,11 @@ def _settings(request: Request) -> RetrospectiveSettings:
 async def _report(request: Request, period: Period, filters: Filters, fmt: str) -> Report | Response:
     settings = _settings(request)
     runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        segments = await customers.segments_view(session, settings=settings, now=runtime.clock.now(), weeks=1)
     built = await service.report(
         runtime.sessions,
+        segment_goals=service.segment_goal_rows(segments, window_days=settings.goal_window_days),
         period=period,
         previous=period.previous(settings.report_zone),
         filters=filters,

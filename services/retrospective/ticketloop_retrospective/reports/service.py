@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketloop_retrospective.customers.service import Goal, SegmentsView
 from ticketloop_retrospective.reports import repository
 from ticketloop_retrospective.reports.dictionary import DRILLDOWN
 from ticketloop_retrospective.reports.domain import (
@@ -93,6 +94,7 @@ async def report(
     previous: Period,
     filters: Filters,
     pain_classes: Mapping[str, PainClass],
+    segment_goals: Sequence[HeadlineGoal] = (),
 ) -> Report:
     """Every figure of the period (and the headline goals against the previous period).
 
@@ -225,7 +227,10 @@ async def report(
             )
             for s in SEGMENTS
         ],
-        headline=headline(totals=totals, answers=answers, before=before, before_answers=before_answers),
+        headline=[
+            *headline(totals=totals, answers=answers, before=before, before_answers=before_answers),
+            *segment_goals,
+        ],
         drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
     )
 
@@ -353,3 +358,26 @@ async def tickets(
         items=items,
         next_after=items[-1].ticket_id if len(items) == limit else None,
     )
+
+
+def segment_goal_rows(view: SegmentsView, *, window_days: int) -> list[HeadlineGoal]:
+    """SPEC §5's segment goals as headline rows: measured over the last `window_days` as of the
+    request (customers' segments are known as they are now, not per report period)."""
+    note = f"over the last {window_days} days, as of now (GET /v1/segments)"
+
+    def row(goal: str, measured: Goal, unit: str) -> HeadlineGoal:
+        return HeadlineGoal(
+            goal=goal,
+            target=f"≥ {measured.target:g}",
+            unit=unit,
+            current=measured.value,
+            previous=None,
+            met=None if measured.value is None else measured.value >= measured.target,
+            note=note,
+        )
+
+    return [
+        row("new_customer_activation_30d", view.activation, "%"),
+        row("high_value_satisfaction", view.high_value_satisfaction, "score 0–100"),
+        row("churn_risk_recovery", view.churn_recovery, "%"),
+    ]
