@@ -149,3 +149,6 @@ class SegmentFact(Base):
     customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     segment: Mapped[str] = mapped_column(String(20))
+    # The customer's next change (NULL: still in force), so "who was in which segment at T" is
+    # one filter over the changes, not a sort per customer.
+    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -293,20 +293,30 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
     """Keep a segment change and re-label what it covers: the customer's tickets opened and
     answers given from `changed_at` (from the start, for their first change) until their next
     change. False when already known."""
-    inserted = await session.scalar(
-        insert(SegmentFact)
-        .values(customer_id=customer_id, changed_at=changed_at, segment=segment)
-        .on_conflict_do_nothing(index_elements=[SegmentFact.customer_id, SegmentFact.changed_at])
-        .returning(SegmentFact.changed_at)
-    )
-    if inserted is None:
-        return False
     following = await session.scalar(
         select(func.min(SegmentFact.changed_at)).where(
             SegmentFact.customer_id == customer_id, SegmentFact.changed_at > changed_at
         )
     )
-    earlier = await session.scalar(
+    inserted = await session.scalar(
+        insert(SegmentFact)
+        .values(customer_id=customer_id, changed_at=changed_at, segment=segment, valid_until=following)
+        .on_conflict_do_nothing(index_elements=[SegmentFact.customer_id, SegmentFact.changed_at])
+        .returning(SegmentFact.changed_at)
+    )
+    if inserted is None:
+        return False
+    # The change before this one (if any) now ends here.
+    ended = await session.execute(
+        update(SegmentFact)
+        .where(
+            SegmentFact.customer_id == customer_id,
+            SegmentFact.changed_at < changed_at,
+            or_(SegmentFact.valid_until.is_(None), SegmentFact.valid_until > changed_at),
+        )
+        .values(valid_until=changed_at)
+    )
+    earlier = cast(Any, ended).rowcount or await session.scalar(
         select(func.count()).where(SegmentFact.customer_id == customer_id, SegmentFact.changed_at < changed_at)
     )
     tables = ((_FACTS, "created_at"), (cast(Table, AnswerFact.__table__), "answered_at"))

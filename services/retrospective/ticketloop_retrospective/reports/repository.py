@@ -26,7 +26,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
@@ -396,18 +395,27 @@ async def answer_totals(session: AsyncSession, scope: Scope) -> AnswerTotals:
     )
 
 
-async def customers_per_segment(session: AsyncSession, *, at: datetime) -> dict[str, int]:
-    """How many customers each segment held at `at` (each customer's latest change before it)."""
+async def customers_per_segment(
+    session: AsyncSession, *, at: datetime, before: datetime
+) -> tuple[dict[str, int], dict[str, int]]:
+    """How many customers each segment held at `at` and at `before` (each customer's change in
+    force then: made before it, not yet followed by the next), in one pass over the changes."""
     s = SegmentFact
-    latest = (
-        select(s.customer_id, s.segment)
+
+    def in_force(instant: datetime) -> ColumnElement[bool]:
+        return and_(s.changed_at < instant, or_(s.valid_until.is_(None), s.valid_until >= instant))
+
+    rows = await session.execute(
+        select(
+            s.segment,
+            func.count().filter(in_force(at)).label("now"),
+            func.count().filter(in_force(before)).label("then"),
+        )
         .where(s.changed_at < at)
-        .ext(distinct_on(s.customer_id))
-        .order_by(s.customer_id, s.changed_at.desc())
-        .subquery()
+        .group_by(s.segment)
     )
-    rows = await session.execute(select(latest.c.segment, func.count()).group_by(latest.c.segment))
-    return {str(segment): int(count) for segment, count in rows}
+    counts = rows.all()
+    return {r.segment: r.now for r in counts if r.now}, {r.segment: r.then for r in counts if r.then}
 
 
 @dataclass(frozen=True)

@@ -116,8 +116,9 @@ async def report(
         cycles_task := start(lambda s: repository.sla_cycles(s, scope)),
         answers_task := start(lambda s: repository.answer_totals(s, scope)),
         problems_task := start(lambda s: repository.problems(s, scope)),
-        now_task := start(lambda s: repository.customers_per_segment(s, at=period.ends_at)),
-        then_task := start(lambda s: repository.customers_per_segment(s, at=period.starts_at)),
+        segments_task := start(
+            lambda s: repository.customers_per_segment(s, at=period.ends_at, before=period.starts_at)
+        ),
         before_task := start(lambda s: repository.ticket_totals(s, before_scope, percentiles=False)),
         before_answers_task := start(lambda s: repository.answer_totals(s, before_scope)),
     ]
@@ -128,7 +129,7 @@ async def report(
             task.cancel()
     totals, (at_start, at_end), cycles = totals_task.result(), backlog_task.result(), cycles_task.result()
     answers, problems = answers_task.result(), problems_task.result()
-    segments_now, segments_before = now_task.result(), then_task.result()
+    segments_now, segments_before = segments_task.result()
     before, before_answers = before_task.result(), before_answers_task.result()
     categories = sorted(((p.category, p.tickets) for p in problems), key=lambda c: (-c[1], c[0]))
     categorised = sum(count for _, count in categories)

@@ -91,6 +91,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.String(length=100), nullable=False),
         sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("segment", sa.String(length=20), nullable=False),
+        sa.Column("valid_until", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("customer_id", "changed_at", name=op.f("pk_segment_facts")),
     )
     op.create_table(
