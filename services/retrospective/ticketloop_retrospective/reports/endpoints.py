@@ -8,13 +8,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.reports import export, service
 from ticketloop_retrospective.reports.dictionary import METRICS
 from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportWeek, parse_period
 from ticketloop_retrospective.reports.repository import Filters
-from ticketloop_retrospective.reports.schemas import MetricDictionary, MetricOut, Report, TicketPage
+from ticketloop_retrospective.reports.schemas import HeadlineGoal, MetricDictionary, MetricOut, Report, TicketPage
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff
@@ -50,11 +51,14 @@ def _settings(request: Request) -> RetrospectiveSettings:
 async def _report(request: Request, period: Period, filters: Filters, fmt: str) -> Report | Response:
     settings = _settings(request)
     runtime: Runtime = request.app.state.runtime
-    async with runtime.sessions() as session:
+
+    async def segment_goals(session: AsyncSession) -> list[HeadlineGoal]:
         segments = await customers.segments_view(session, settings=settings, now=runtime.clock.now(), weeks=1)
+        return service.segment_goal_rows(segments, window_days=settings.goal_window_days)
+
     built = await service.report(
         runtime.sessions,
-        segment_goals=service.segment_goal_rows(segments, window_days=settings.goal_window_days),
+        segment_goals=segment_goals,
         period=period,
         previous=period.previous(settings.report_zone),
         filters=filters,

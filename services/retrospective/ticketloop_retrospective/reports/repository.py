@@ -18,6 +18,7 @@ from sqlalchemy import (
     SQLColumnExpression,
     Table,
     and_,
+    case,
     exists,
     extract,
     func,
@@ -255,28 +256,44 @@ async def ticket_totals(session: AsyncSession, scope: Scope, *, percentiles: boo
 
 
 async def backlog(session: AsyncSession, scope: Scope) -> tuple[int, int]:
-    """Tickets open at the period's start and at its end (`Scope.open_at`), counted as three
-    disjoint parts each read from an index: never resolved and created before the instant;
-    resolved at or after it and created before it; resolved before it but reopened since."""
+    """Tickets open at the period's start and at its end (`Scope.open_at`).
 
-    def open_at(instant: datetime) -> list[Any]:
-        where = scope.filters.on_tickets()
-        return [
-            select(func.count()).where(f.resolved_at.is_(None), f.created_at < instant, where).scalar_subquery(),
-            select(func.count()).where(f.resolved_at >= instant, f.created_at < instant, where).scalar_subquery(),
-            select(func.count())
-            .where(
-                f.reopened_at.is_not(None),
-                f.reopened_at < instant,
-                f.reopened_at > f.resolved_at,
-                f.resolved_at < instant,
-                where,
+    The start is counted as three disjoint parts, each read from an index: never resolved and
+    created before it; resolved at or after it and created before it; resolved before it but
+    reopened since. The end is the start plus the change over the period, and a ticket's state
+    can only change at one of its own instants (created, resolved, reopened): that sum runs over
+    the period's rows alone, not the whole history again."""
+    where = scope.filters.on_tickets()
+    start = scope.starts_at
+    parts = [
+        select(func.count()).where(f.resolved_at.is_(None), f.created_at < start, where).scalar_subquery(),
+        select(func.count()).where(f.resolved_at >= start, f.created_at < start, where).scalar_subquery(),
+        select(func.count())
+        .where(
+            f.reopened_at.is_not(None),
+            f.reopened_at < start,
+            f.reopened_at > f.resolved_at,
+            f.resolved_at < start,
+            where,
+        )
+        .scalar_subquery(),
+    ]
+    moved = (
+        select(
+            func.coalesce(
+                func.sum(case((scope.open_at(scope.ends_at), 1), else_=0) - case((scope.open_at(start), 1), else_=0)),
+                0,
             )
-            .scalar_subquery(),
-        ]
-
-    row = (await session.execute(select(*open_at(scope.starts_at), *open_at(scope.ends_at)))).one()
-    return int(sum(row[:3])), int(sum(row[3:]))
+        )
+        .where(
+            or_(scope.within(f.created_at), scope.within(f.resolved_at), scope.within(f.reopened_at)),
+            where,
+        )
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(*parts, moved))).one()
+    at_start = int(sum(row[:3]))
+    return at_start, at_start + int(row[3])
 
 
 async def opened_by_category(session: AsyncSession, scope: Scope) -> list[tuple[str, int]]:

@@ -94,7 +94,7 @@ async def report(
     previous: Period,
     filters: Filters,
     pain_classes: Mapping[str, PainClass],
-    segment_goals: Sequence[HeadlineGoal] = (),
+    segment_goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None = None,
 ) -> Report:
     """Every figure of the period (and the headline goals against the previous period).
 
@@ -121,6 +121,7 @@ async def report(
         ),
         before_task := start(lambda s: repository.ticket_totals(s, before_scope, percentiles=False)),
         before_answers_task := start(lambda s: repository.answer_totals(s, before_scope)),
+        goals_task := start(segment_goals or _no_goals),
     ]
     try:
         await asyncio.gather(*tasks)
@@ -230,10 +231,14 @@ async def report(
         ],
         headline=[
             *headline(totals=totals, answers=answers, before=before, before_answers=before_answers),
-            *segment_goals,
+            *goals_task.result(),
         ],
         drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
     )
+
+
+async def _no_goals(_: AsyncSession) -> Sequence[HeadlineGoal]:
+    return ()
 
 
 def _nps(answers: repository.AnswerTotals) -> NpsFigures:
