@@ -18,6 +18,8 @@ def test_a_sealed_value_opens_with_its_key_customer_and_field() -> None:
 @pytest.mark.parametrize(
     ("key", "customer_id", "field"),
     [(crypto.new_key(), "c1", "name"), (KEY, "c2", "name"), (KEY, "c1", "contact"), (None, "c1", "name")],
+    # Named, not by the random key's bytes: every worker of a parallel run must collect the same ids.
+    ids=["another-key", "another-customer", "another-field", "no-key"],
 )
 def test_it_does_not_open_for_another_key_customer_or_field(key: bytes | None, customer_id: str, field: str) -> None:
     blob = crypto.seal(KEY, "Zofia", customer_id="c1", field="name")
