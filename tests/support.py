@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -243,3 +243,52 @@ async def publish_and_apply(
         return bool(found == len(ids))
 
     await eventually(applied)
+
+
+async def feed_retrospective(service: RunningService, settings: PlatformSettings, events: Sequence[Any]) -> None:
+    """Publish `events` to retrospective, wait until each one has been applied and every customer
+    it learnt of has been classified (the segment it announces comes back through its topic and
+    labels the customer's tickets)."""
+    from sqlalchemy import text
+
+    await publish_and_apply(service, settings, events)
+
+    async def settled() -> bool:
+        async with service.runtime.engine.connect() as conn:
+            unlabelled = await conn.scalar(
+                text("SELECT count(*) FROM ticket_facts WHERE created_at IS NOT NULL AND segment IS NULL")
+            )
+        return bool(unlabelled == 0)
+
+    await eventually(settled)
+
+
+@contextmanager
+def running_stack(prefix: str, **env: str) -> Iterator[Any]:
+    """The five services as separate processes (the supervisor code of `make run`) on a fresh
+    embedded PostgreSQL and broker, on free ports, with short group timeouts and the test secret;
+    `env` adds settings. Stopped at the end."""
+    import tempfile
+    from pathlib import Path
+
+    from ticketloop_embedded.services import SERVICES
+    from ticketloop_embedded.stack import Stack, StackConfig
+
+    config = StackConfig(
+        data_dir=Path(tempfile.mkdtemp(prefix=prefix)),
+        pg_port=free_port(),
+        broker_port=free_port(),
+        service_ports={s.name: free_port() for s in SERVICES},
+        env={
+            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
+            "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
+            **env,
+        },
+    )
+    stack = Stack(config)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()

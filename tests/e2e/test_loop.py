@@ -3,44 +3,32 @@ supervisor code as `make run`, on embedded PostgreSQL and the Tansu broker."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support import TEST_SECRET, admin_headers, agent_headers, channel_headers, create_ticket_body, eventually
-from ticketloop_embedded.ports import free_port
-from ticketloop_embedded.services import SERVICES
-from ticketloop_embedded.stack import Stack, StackConfig
+from tests.support import (
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    running_stack,
+)
+from ticketloop_embedded.stack import Stack
 from ticketloop_shared.auth import Role
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    config = StackConfig(
-        data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-e2e-")),
-        pg_port=free_port(),
-        broker_port=free_port(),
-        service_ports={s.name: free_port() for s in SERVICES},
-        env={
-            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
-            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
-            "TICKETLOOP_SLA_BREACH_CHECK_SECONDS": "1",
-            "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
-            # the ticket survey goes out at resolution instead of two hours later
-            "TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES": "0",
-        },
-    )
-    stack = Stack(config)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    # the ticket survey goes out at resolution instead of two hours later
+    with running_stack(
+        "ticketloop-e2e-", TICKETLOOP_SLA_BREACH_CHECK_SECONDS="1", TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES="0"
+    ) as running:
+        yield running
 
 
 def url(stack: Stack, service: str) -> str:

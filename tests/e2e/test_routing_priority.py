@@ -4,48 +4,29 @@ capacity, the high-value ticket is assigned first, and the `ticket.assigned` eve
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.support import (
-    TEST_SECRET,
     admin_headers,
     agent_headers,
     channel_headers,
     create_ticket_body,
     eventually,
     read_events,
+    running_stack,
 )
-from ticketloop_embedded.ports import free_port
-from ticketloop_embedded.services import SERVICES
-from ticketloop_embedded.stack import Stack, StackConfig
+from ticketloop_embedded.stack import Stack
 from ticketloop_shared.events import Topics
 
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
-    config = StackConfig(
-        data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-e2e-routing-")),
-        pg_port=free_port(),
-        broker_port=free_port(),
-        service_ports={s.name: free_port() for s in SERVICES},
-        env={
-            "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
-            "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
-            "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
-        },
-    )
-    stack = Stack(config)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()
+    with running_stack("ticketloop-e2e-routing-") as running:
+        yield running
 
 
 def url(stack: Stack, service: str) -> str:

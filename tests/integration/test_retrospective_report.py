@@ -9,10 +9,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import REGISTRY
-from sqlalchemy import text
 
 from tests.builders import Story
-from tests.support import RunningService, agent_headers, eventually, publish_and_apply, serve
+from tests.support import RunningService, agent_headers, eventually, feed_retrospective, serve
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.facts.models import TicketFact
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -191,19 +190,8 @@ async def weekly(service: RunningService, week: str = W48) -> dict[str, Any]:
 
 
 async def feed(service: RunningService, platform: PlatformSettings, events: Sequence[Envelope]) -> None:
-    """Publish `events`, wait until each one has been applied and every customer retrospective
-    learnt of has been classified (the segment it announces comes back through its topic and
-    labels the customer's tickets)."""
-    await publish_and_apply(service, platform, events)
-
-    async def settled() -> bool:
-        async with service.runtime.engine.connect() as conn:
-            unlabelled = await conn.scalar(
-                text("SELECT count(*) FROM ticket_facts WHERE created_at IS NOT NULL AND segment IS NULL")
-            )
-        return bool(unlabelled == 0)
-
-    await eventually(settled)
+    """Publish `events` and wait until they are applied and the customers classified."""
+    await feed_retrospective(service, platform, events)
 
 
 def duplicates_seen(types: set[str]) -> float:

@@ -19,8 +19,7 @@ from tests.support import (
     RunningService,
     admin_headers,
     agent_headers,
-    eventually,
-    publish_and_apply,
+    feed_retrospective,
     read_events,
     serve,
 )
@@ -62,19 +61,8 @@ async def retrospective(
 
 
 async def feed(service: RunningService, platform: PlatformSettings, events: Sequence[Envelope]) -> None:
-    """Publish `events`, wait until each one has been applied and every customer retrospective
-    learnt of has been classified (the segment it announces comes back through its topic and
-    labels the customer's tickets)."""
-    await publish_and_apply(service, platform, events)
-
-    async def settled() -> bool:
-        async with service.runtime.engine.connect() as conn:
-            unlabelled = await conn.scalar(
-                text("SELECT count(*) FROM ticket_facts WHERE created_at IS NOT NULL AND segment IS NULL")
-            )
-        return bool(unlabelled == 0)
-
-    await eventually(settled)
+    """Publish `events` and wait until they are applied and the customers classified."""
+    await feed_retrospective(service, platform, events)
 
 
 async def get(service: RunningService, path: str, **params: Any) -> Any:
