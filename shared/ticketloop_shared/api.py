@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -305,3 +305,19 @@ async def get_session(uow: Annotated[UnitOfWork[Any], Depends(get_uow, scope="fu
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 UowDep = Annotated[UnitOfWork[Any], Depends(get_uow, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+# An optimistic-concurrency write names the version it read: `If-Match: "<version>"`.
+IfMatch = Annotated[str | None, Header(description='The version read, as `"<version>"`')]
+# Versions are INTEGER columns: a longer number can match none (and would overflow a comparison).
+_VERSION_DIGITS = 9
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an `If-Match` header names (weak or strong, quoted or not); None without one.
+    Anything else is a 422 `invalid_if_match`, not a guess."""
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > _VERSION_DIGITS:
+        raise errors.Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
+    return int(value)

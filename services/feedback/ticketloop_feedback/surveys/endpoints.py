@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
@@ -42,9 +42,8 @@ from ticketloop_feedback.surveys.schemas import (
     TemplateList,
     TemplateOut,
 )
-from ticketloop_shared.api import RuntimeDep, SessionDep, get_uow
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, get_uow, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentNotifier, CurrentStaff
-from ticketloop_shared.errors import Unprocessable
 from ticketloop_shared.events import SurveyKind
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -60,7 +59,6 @@ Token = Annotated[
     STORABLE,
 ]
 TemplateId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$")]
-IfMatch = Annotated[str | None, Header(description='The version read, as `"<version>"`')]
 
 # The URL carries the credential, so no cache along the way may keep the response.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -108,15 +106,6 @@ def _guesses_counted(request: Request) -> Iterator[None]:
         if limits is not None:
             limits.failed_credentials(request)
         raise
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 9:
-        raise Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
-    return int(value)
 
 
 # --- response building (one layer: here) ------------------------------------------------------
@@ -314,7 +303,7 @@ async def put_template(
         name=body.name,
         questions=[Question.from_json(q.model_dump(exclude_none=True)) for q in body.questions],
         by=admin,
-        if_match=_version(if_match),
+        if_match=if_match_version(if_match),
     )
     response.headers["ETag"] = f'"{template.version}"'
     return template_out(row, template)

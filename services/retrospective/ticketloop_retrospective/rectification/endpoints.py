@@ -5,21 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ticketloop_retrospective.rectification import repository, service
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemChange, ItemCreate, ItemOut, ItemPage
 from ticketloop_retrospective.settings import RetrospectiveSettings
-from ticketloop_shared.api import RuntimeDep, SessionDep, get_uow
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, get_uow, if_match_version
 from ticketloop_shared.auth import CurrentStaff, Principal, Role, require_staff
-from ticketloop_shared.errors import Forbidden, Unprocessable
+from ticketloop_shared.errors import Forbidden
 from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1/rectifications", tags=["rectification"])
 Uow = Annotated[UnitOfWork[RetrospectiveSettings], Depends(get_uow, scope="function")]
-IfMatch = Annotated[str | None, Header(description='The version read, as `"<version>"`')]
 _errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
     403: {"description": "Only a supervisor or an admin works items (`supervisor_required`)"},
@@ -43,15 +42,6 @@ def require_supervisor(principal: Annotated[Principal, Depends(require_staff)]) 
 
 
 CurrentSupervisor = Annotated[Principal, Depends(require_supervisor)]
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
-    return int(value)
 
 
 @router.get("", response_model=ItemPage, responses=_errors)
@@ -96,6 +86,6 @@ async def change_item(
     item_id: uuid.UUID, body: ItemChange, uow: Uow, by: CurrentSupervisor, response: Response, if_match: IfMatch = None
 ) -> ItemOut:
     """Work an item to closed; closing announces `review.rectification_closed`."""
-    item = await service.change(uow, item_id=item_id, body=body, version=_version(if_match), by=by)
+    item = await service.change(uow, item_id=item_id, body=body, version=if_match_version(if_match), by=by)
     response.headers["ETag"] = f'"{item.version}"'
     return service.item_out(item)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
-from ticketloop_shared.api import RuntimeDep, SessionDep, UowDep
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, UowDep, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.errors import NotFound, Unprocessable
 from ticketloop_sla.policies import repository, service
@@ -34,7 +34,6 @@ from ticketloop_sla.policies.schemas import (
 router = APIRouter(prefix="/v1", tags=["sla policies"])
 
 Id = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-IfMatch = Annotated[str | None, Header(description='The version read, as `"<version>"`')]
 MAX_ICAL_BYTES = 1_000_000
 
 _write_errors: dict[int | str, dict[str, object]] = {
@@ -42,15 +41,6 @@ _write_errors: dict[int | str, dict[str, object]] = {
     412: {"description": "Changed since the `If-Match` version (`policy_changed` / `calendar_changed`)"},
     422: {"description": "Validation error: `invalid_policy` / `invalid_calendar` with every field and reason"},
 }
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    value = if_match.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
-        raise Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
-    return int(value)
 
 
 def policy_out(row: PolicyRow) -> PolicyOut:
@@ -118,7 +108,7 @@ async def put_policy(
 ) -> PolicyOut:
     """Create or replace a policy; running clocks of the tickets it now covers get its targets,
     keeping the time they have used."""
-    row, created = await service.put_policy(uow, policy_id, body, actor=admin.sub, if_match=_version(if_match))
+    row, created = await service.put_policy(uow, policy_id, body, actor=admin.sub, if_match=if_match_version(if_match))
     response.status_code = 201 if created else 200
     response.headers["ETag"] = f'"{row.version}"'
     return policy_out(row)
@@ -132,7 +122,7 @@ async def put_policy(
 )
 async def delete_policy(policy_id: Id, uow: UowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
     """Remove a policy; its tickets move to the next policy that matches."""
-    await service.delete_policy(uow, policy_id, actor=admin.sub, if_match=_version(if_match))
+    await service.delete_policy(uow, policy_id, actor=admin.sub, if_match=if_match_version(if_match))
     return Response(status_code=204)
 
 
@@ -174,7 +164,9 @@ async def put_calendar(
     calendar_id: Id, body: CalendarIn, uow: UowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
 ) -> CalendarOut:
     """Create or replace a calendar; clocks counting in it are re-targeted from now on."""
-    row, created = await service.put_calendar(uow, calendar_id, body, actor=admin.sub, if_match=_version(if_match))
+    row, created = await service.put_calendar(
+        uow, calendar_id, body, actor=admin.sub, if_match=if_match_version(if_match)
+    )
     response.status_code = 201 if created else 200
     response.headers["ETag"] = f'"{row.version}"'
     return calendar_out(row, list(await repository.holidays(uow.session, calendar_id)))
@@ -192,7 +184,7 @@ async def put_calendar(
 )
 async def delete_calendar(calendar_id: Id, uow: UowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
     """Remove a calendar no policy counts in."""
-    await service.delete_calendar(uow, calendar_id, actor=admin.sub, if_match=_version(if_match))
+    await service.delete_calendar(uow, calendar_id, actor=admin.sub, if_match=if_match_version(if_match))
     return Response(status_code=204)
 
 
