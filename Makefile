@@ -7,6 +7,10 @@ PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's Chromium (never a browser build Playwright would download).
 CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
+# Parallel test workers: most of a test's time is spent waiting (a consumer joining its group, a
+# service starting), so more workers than cores pay. Each worker has its own PostgreSQL and broker.
+TEST_WORKERS ?= 4
+XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: install chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot lint typecheck format bench bench-sla bench-review chaos token clean
 
@@ -38,17 +42,17 @@ chromium: ## Debian's chromium package for the browser tests, installed with apt
 run: install ## run the whole system on embedded PostgreSQL + Tansu (Ctrl-C stops it)
 	$(BIN)/ticketloop run
 
-test: install lint typecheck chromium ## lint, type-check and run every test tier
-	$(BIN)/pytest
+test: install lint typecheck chromium ## lint, type-check and run every test tier, in parallel workers
+	$(BIN)/pytest $(XDIST)
 
 test-unit: install
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest $(XDIST) tests/unit
 
 test-integration: install
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest $(XDIST) tests/integration
 
 test-e2e: install
-	$(BIN)/pytest tests/e2e
+	$(BIN)/pytest $(XDIST) tests/e2e
 
 test-browser: install chromium ## the dashboard in a headless Chromium: sign in, charts drawn, drill-down
 	$(BIN)/pytest tests/browser
@@ -57,7 +61,7 @@ dashboard-screenshot: install chromium ## refresh docs/dashboard.png from the br
 	TICKETLOOP_DASHBOARD_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/browser
 
 test-contract: install ## producers' sample events through every consumer, and the published catalog
-	$(BIN)/pytest tests/contract
+	$(BIN)/pytest $(XDIST) tests/contract
 
 test-deploy: install ## the deployment artefacts: kustomize output against the Kubernetes schemas, compose, alert rules, dashboard
 	$(BIN)/pytest tests/deploy tests/unit/test_deployment.py

@@ -4,9 +4,11 @@ ports; each test gets its own databases and its own topic prefix, so tests never
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
 from tests.support import TEST_SECRET
@@ -40,9 +43,10 @@ class Infra:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[Infra]:
-    """Start PostgreSQL and the broker once per test session; stop them at the end."""
+    """Start PostgreSQL and the broker once per test session (once per xdist worker); stop them
+    at the end. The server's data is thrown away, so it skips flushing to disk."""
     root = Path(tempfile.mkdtemp(prefix="ticketloop-test-"))
-    pg = EmbeddedPostgres(root / "pg", free_port())
+    pg = EmbeddedPostgres(root / "pg", free_port(), durable=False)
     pg.start()
     broker = EmbeddedBroker(free_port(), log_path=root / "broker.log")
     try:
@@ -50,13 +54,15 @@ def infra() -> Iterator[Infra]:
         yield Infra(pg=pg, broker=broker, root=root)
     finally:
         broker.stop()
-        pg.stop()
+        pg.stop(immediate=True)
 
 
 @pytest.fixture
-def platform(infra: Infra) -> PlatformSettings:
-    """Backbone settings for one test: its own topic prefix, short timeouts."""
-    return PlatformSettings(
+def platform(infra: Infra) -> Iterator[PlatformSettings]:
+    """Backbone settings for one test: its own topic prefix, short timeouts. The test's topics
+    are deleted afterwards: every metadata answer lists every topic, so a broker that kept
+    hundreds of tests' topics would make each later test pay for all of them."""
+    settings = PlatformSettings(
         kafka_bootstrap=infra.broker.bootstrap,
         auth_secret=SecretStr(TEST_SECRET),
         topic_prefix=f"t{uuid.uuid4().hex[:10]}",
@@ -69,6 +75,31 @@ def platform(infra: Infra) -> PlatformSettings:
         outbox_fallback_poll_seconds=0.5,
         log_json=False,
     )
+    yield settings
+    _delete_topics(settings)
+
+
+def _delete_topics(settings: PlatformSettings) -> None:
+    """Best effort, in a thread of its own (the test's event loop is gone or still running)."""
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=5000)
+        await admin.start()
+        try:
+            prefix = f"{settings.topic_prefix}."
+            mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+            if mine:
+                await admin.delete_topics(mine)
+        finally:
+            await admin.close()
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            asyncio.run(delete())
+
+    thread = threading.Thread(target=run, name="delete-test-topics")
+    thread.start()
+    thread.join(timeout=15)
 
 
 SERVICES = ("intake", "routing", "sla", "feedback", "retrospective")
@@ -107,3 +138,51 @@ def new_database(infra: Infra) -> Callable[[str], Awaitable[str]]:
         return url
 
     return create
+
+
+# The tiers, slowest first: under pytest-xdist the workers take tests in this order, so the long
+# end-to-end and fuzz runs start at once instead of trailing behind a finished suite.
+TIERS = ("e2e", "fuzz", "browser", "integration", "contract", "deploy", "unit")
+
+
+def _tier(nodeid: str) -> str:
+    parts = nodeid.split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    tier = _tier(item.nodeid)
+    first = 0 if item.get_closest_marker("slow") else 1
+    return (TIERS.index(tier) if tier in TIERS else len(TIERS), first)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tiers (and tests marked `slow`) first; the order within a tier is kept."""
+    items.sort(key=_rank)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Each tier's time: how many tests, their summed duration, and the wall-clock span from its
+    first test's start to its last test's end (tiers overlap when workers run in parallel)."""
+    spans: dict[str, list[float]] = {}
+    counts: dict[str, int] = {}
+    summed: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not isinstance(report, pytest.TestReport):
+                continue
+            tier = _tier(report.nodeid)
+            summed[tier] = summed.get(tier, 0.0) + report.duration
+            if report.when == "call":
+                counts[tier] = counts.get(tier, 0) + 1
+            span = spans.setdefault(tier, [report.start, report.stop])
+            span[0], span[1] = min(span[0], report.start), max(span[1], report.stop)
+    if not spans:
+        return
+    terminalreporter.section("time per tier")
+    for tier in sorted(spans, key=lambda t: TIERS.index(t) if t in TIERS else len(TIERS)):
+        start, stop = spans[tier]
+        terminalreporter.write_line(
+            f"{tier:<12} {counts.get(tier, 0):>4} tests  {summed[tier]:>7.1f} s of test time  "
+            f"{stop - start:>6.1f} s wall"
+        )

@@ -285,6 +285,7 @@ def running_stack(prefix: str, **env: str) -> Iterator[Any]:
             "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
             **env,
         },
+        scratch=True,
     )
     stack = Stack(config)
     stack.start()

@@ -16,6 +16,9 @@ from tests.builders import Story
 from ticketloop_shared.events import EVENT_CLASSES, Envelope, parse_event
 from ticketloop_shared.events.asyncapi import MODELS, asyncapi, json_schema
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("contract-catalog")
+
 CATALOG = Path(__file__).resolve().parents[2] / "docs" / "events"
 DOC_URI = "urn:ticketloop:asyncapi"
 

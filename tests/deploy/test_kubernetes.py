@@ -18,6 +18,9 @@ import yaml
 
 from tests.deploy.support import ROOT, SERVICE_NAMES, assert_real_settings, build_settings
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("deploy-kubernetes")
+
 KUSTOMIZE_ROOT = ROOT / "deploy" / "kubernetes"
 BASE = KUSTOMIZE_ROOT / "base"
 EXAMPLE = KUSTOMIZE_ROOT / "overlays" / "example"

@@ -16,6 +16,9 @@ from prometheus_client import REGISTRY
 
 from tests.deploy.support import ROOT
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("deploy-monitoring")
+
 RULES = ROOT / "deploy" / "prometheus" / "ticketloop-rules.yml"
 ADAPTER = ROOT / "deploy" / "prometheus" / "prometheus-adapter.yaml"
 DASHBOARD = ROOT / "deploy" / "grafana" / "ticketloop-dashboard.json"

@@ -32,6 +32,7 @@ def stack() -> Iterator[Stack]:
             "TICKETLOOP_BROKER_CHECK_SECONDS": "1",
             "TICKETLOOP_LOG_LEVEL": "INFO",
         },
+        scratch=True,
     )
     stack = Stack(config)
     stack.start()

@@ -21,6 +21,9 @@ from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
 from ticketloop_shared.db import asyncpg_dsn
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("e2e-replicas")
+
 TICKETS = 60
 
 
@@ -38,6 +41,7 @@ def stack() -> Iterator[Stack]:
             "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",
             "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
         },
+        scratch=True,
     )
     stack = Stack(config)
     stack.start()

@@ -22,6 +22,9 @@ from tests.support import (
 from ticketloop_embedded.stack import Stack
 from ticketloop_shared.events import Topics
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("e2e-routing-priority")
+
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:

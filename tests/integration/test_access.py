@@ -110,6 +110,7 @@ async def test_organisation_changes_are_in_the_audit_log_for_admins_only(routing
     assert entry["details"]["agents"] == {"added": ["agent-new"], "removed": [], "changed": []}
 
 
+@pytest.mark.slow
 async def test_a_revoked_token_is_refused_by_every_service(
     routing: RunningService, platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> None:

@@ -317,6 +317,7 @@ async def test_a_survey_due_next_week_is_sent_next_week_once_across_a_restart(
     ]
 
 
+@pytest.mark.slow
 async def test_replicas_sharing_the_database_send_each_due_survey_once(
     platform: PlatformSettings, new_database: NewDatabase, clock: FrozenClock
 ) -> None:

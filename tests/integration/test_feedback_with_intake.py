@@ -76,6 +76,7 @@ async def survey_when(feedback: RunningService, ticket_id: str, status: str) -> 
     return found
 
 
+@pytest.mark.slow
 async def test_a_low_score_on_a_survey_opens_a_recovery_ticket_in_intake(
     services: tuple[RunningService, RunningService], platform: PlatformSettings, clock: FrozenClock
 ) -> None:
@@ -112,6 +113,7 @@ async def test_a_low_score_on_a_survey_opens_a_recovery_ticket_in_intake(
     assert opened["customer"]["preferred_channel"] == "phone"
 
 
+@pytest.mark.slow
 async def test_a_customer_reopening_the_ticket_withdraws_its_survey_and_the_next_resolution_brings_a_new_one(
     services: tuple[RunningService, RunningService], platform: PlatformSettings, clock: FrozenClock
 ) -> None:

@@ -20,16 +20,27 @@ from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.settings import PlatformSettings
 
+# One worker runs this module: its server is started once, not once per worker.
+pytestmark = pytest.mark.xdist_group("integration-outage")
 
-@pytest.fixture
-def throwaway_pg() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL server of this test's own, so stopping it harms no other test."""
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketloop-outage-")) / "pg", free_port())
+
+@pytest.fixture(scope="module")
+def outage_pg() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL server of this module's own, so stopping it harms no other test."""
+    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketloop-outage-")) / "pg", free_port(), durable=False)
     pg.start()
     try:
         yield pg
     finally:
-        pg.stop()
+        pg.stop(immediate=True)
+
+
+@pytest.fixture
+def throwaway_pg(outage_pg: EmbeddedPostgres) -> EmbeddedPostgres:
+    """The module's server, running again if an earlier test left it stopped."""
+    if not outage_pg.running():
+        outage_pg.start()
+    return outage_pg
 
 
 @pytest.fixture

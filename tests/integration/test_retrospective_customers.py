@@ -277,6 +277,7 @@ async def test_a_complaint_ticket_is_an_objection_until_resolved(
         assert reopened["objections"][0]["kind"] == "complaint"
 
 
+@pytest.mark.slow
 async def test_care_contacts_fall_due_once_each_across_a_restart_and_resolving_one_completes_it(
     platform: PlatformSettings, new_database: NewDatabase, clock: FrozenClock
 ) -> None:
@@ -334,6 +335,7 @@ async def test_a_churn_risk_is_contacted_twice_a_week(
         assert body["care"]["schedule"]["next_due_at"] == "2026-11-30T09:00:00Z"
 
 
+@pytest.mark.slow
 async def test_an_anticipation_rule_fires_once_per_matching_customer(
     platform: PlatformSettings, new_database: NewDatabase, clock: FrozenClock
 ) -> None:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from tests.builders import Story
@@ -169,6 +170,7 @@ async def test_a_monthly_report_counts_every_figure_by_its_definition(
         assert (await get(service, "/v1/reports/monthly", month="2026-10"))["tickets_opened"] == 0
 
 
+@pytest.mark.slow
 async def test_every_drilled_figure_lists_exactly_the_tickets_it_counts(
     platform: PlatformSettings, new_database: NewDatabase
 ) -> None:
@@ -258,6 +260,7 @@ HOT = {"logistics_delay": 4, "billing": 3, "account": 3}  # logistics 40 % of th
 WARM = {"logistics_delay": 1, "billing": 4, "account": 5}  # billing 40 %, logistics 10 %
 
 
+@pytest.mark.slow
 async def test_a_category_hot_three_weeks_running_opens_one_item_per_streak(
     platform: PlatformSettings, new_database: NewDatabase
 ) -> None:
@@ -320,6 +323,7 @@ async def test_a_category_hot_three_weeks_running_opens_one_item_per_streak(
         assert [i["streak_started"] for i in items] == ["2026-W51", "2026-W45"]
 
 
+@pytest.mark.slow
 async def test_the_read_model_rebuilt_from_the_topics_gives_identical_reports(
     platform: PlatformSettings, new_database: NewDatabase
 ) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from tests.builders import Story
 from tests.support import (
     RunningService,
@@ -80,6 +82,7 @@ def due(clocks: dict[str, dict[str, Any]]) -> dict[str, datetime | None]:
     return {k: at(c["due_at"]) for k, c in clocks.items()}
 
 
+@pytest.mark.slow
 async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisation(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> None:

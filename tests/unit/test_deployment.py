@@ -15,6 +15,9 @@ from compose_spec import PyOptions
 from tests.deploy.support import ROOT, assert_real_settings, build_settings
 from ticketloop_embedded.services import SERVICES
 
+# One worker runs this module: its module-scoped fixture is built once, not once per worker.
+pytestmark = pytest.mark.xdist_group("unit-deployment")
+
 COMPOSE = ROOT / "docker-compose.yml"
 NGINX = ROOT / "deploy" / "compose" / "nginx.conf"
 # The ports README.md's tour uses, one per service, now published by the proxy.

@@ -23,9 +23,12 @@ SYSTEM_USER = "embedded_postgres"
 class EmbeddedPostgres:
     """One PostgreSQL server with its data in `data_dir` (kept across restarts)."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
+    def __init__(self, data_dir: Path, port: int, *, durable: bool = True) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
+        # A throwaway server (the test suite's) skips flushing to disk: every write still reaches
+        # the operating system, so a killed server loses nothing; only a machine crash would.
+        self.durable = durable
         self.system_user: str | None = None
         if platform.system() != "Windows" and os.geteuid() == 0:
             # PostgreSQL refuses to run as root; the wheel's helpers create this user.
@@ -93,14 +96,16 @@ class EmbeddedPostgres:
             )
         if self.running():
             self._run("pg_ctl", ["-w", "-m", "fast", "stop"], timeout=60)
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300 -c fsync=on"
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
+        options += " -c fsync=on" if self.durable else " -c fsync=off -c full_page_writes=off"
         try:
             self._run("pg_ctl", ["-w", "-t", "60", "-o", options, "-l", str(self.log_file), "start"], timeout=90)
         except subprocess.CalledProcessError:
             tail = self.log_file.read_text()[-3000:] if self.log_file.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start; its log ends with:\n{tail}") from None
 
-    def stop(self) -> None:
-        """Fast shutdown (open transactions roll back; committed data is safe)."""
+    def stop(self, *, immediate: bool = False) -> None:
+        """Fast shutdown (open transactions roll back; committed data is safe). `immediate` skips
+        the shutdown checkpoint, for a server whose data is thrown away next."""
         if self.running():
-            self._run("pg_ctl", ["-w", "-m", "fast", "stop"], timeout=60)
+            self._run("pg_ctl", ["-w", "-m", "immediate" if immediate else "fast", "stop"], timeout=60)

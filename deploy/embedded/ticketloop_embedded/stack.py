@@ -43,6 +43,9 @@ class StackConfig:
     replica_port_step: int | None = None
     # Services whose events are consumed by a separate `<name>-worker` process, not the HTTP one.
     split: frozenset[str] = frozenset()
+    # A stack whose data is thrown away when it stops (tests): PostgreSQL skips flushing to disk
+    # (a killed server still loses nothing) and stops without a shutdown checkpoint.
+    scratch: bool = False
 
 
 def parse_replicas(text: str, services: Iterable[ServiceDef] = SERVICES) -> dict[str, int]:
@@ -74,7 +77,7 @@ class Stack:
     def __init__(self, config: StackConfig, say: Say = _quiet) -> None:
         self.config = config
         self.say = say
-        self.pg = EmbeddedPostgres(config.data_dir / "pg", config.pg_port)
+        self.pg = EmbeddedPostgres(config.data_dir / "pg", config.pg_port, durable=not config.scratch)
         self.broker = EmbeddedBroker(config.broker_port, log_path=config.data_dir / "logs" / "broker.log")
         self.services: dict[str, ServiceProcess] = {}
 
@@ -185,4 +188,4 @@ class Stack:
         with ThreadPoolExecutor(max_workers=len(self.config.services)) as pool:
             list(pool.map(lambda p: p.stop(), procs))
         self.broker.stop()
-        self.pg.stop()
+        self.pg.stop(immediate=self.config.scratch)
