@@ -37,7 +37,7 @@ NewDatabase = Callable[[str], Awaitable[str]]
 def _parts(service: str) -> tuple[Handlers[Any], Any, type[ServiceSettings]]:
     handlers = {
         "intake": "ticketloop_intake.tickets.handlers",
-        "routing": "ticketloop_routing.assignments.handlers",
+        "routing": "ticketloop_routing.handlers",
         "sla": "ticketloop_sla.clocks.handlers",
         "feedback": "ticketloop_feedback.surveys.handlers",
         "retrospective": "ticketloop_retrospective.handlers",
