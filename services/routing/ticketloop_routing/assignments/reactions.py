@@ -21,6 +21,7 @@ from ticketloop_routing.assignments.placement import (
 )
 from ticketloop_routing.assignments.queue import refill_for
 from ticketloop_routing.customers.domain import Segment
+from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
     EscalationTarget,
@@ -152,15 +153,23 @@ async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
             extra={"ticket_id": str(row.ticket_id), "department": department.id, "clock": data.clock.value},
         )
         return
+    if row.agent_id != supervisor:
+        await _to_supervisor(uow, org, row, department, supervisor=supervisor, clock=data.clock.value)
+
+
+async def _to_supervisor(
+    uow: RoutingUnit, org: OrgSnapshot, row: Assignment, department: DepartmentConfig, *, supervisor: str, clock: str
+) -> None:
+    """Move the ticket from its owner to the department's supervisor, whatever their load (an
+    escalation is not refused for capacity), and announce the reassignment with its reason."""
+    session = uow.session
     previous = row.agent_id
-    if previous == supervisor:
-        return
     now = uow.now()
     live = await repository.agent_states(session, [a for a in (previous,) if a])
     prior = candidates(org, [previous], live, uow.settings.default_capacity) if previous else []
     reason = domain.escalation_reason(
         supervisor=supervisor,
-        clock=data.clock.value,
+        clock=clock,
         strategy=department.strategy,
         score=base_score(row),
         previous=prior[0] if prior else None,
