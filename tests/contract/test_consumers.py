@@ -37,9 +37,9 @@ NewDatabase = Callable[[str], Awaitable[str]]
 def _parts(service: str) -> tuple[Handlers[Any], Any, type[ServiceSettings]]:
     handlers = {
         "intake": "ticketloop_intake.tickets.handlers",
-        "routing": "ticketloop_routing.assignments.handlers",
-        "sla": "ticketloop_sla.clocks.handlers",
-        "feedback": "ticketloop_feedback.surveys.handlers",
+        "routing": "ticketloop_routing.handlers",
+        "sla": "ticketloop_sla.handlers",
+        "feedback": "ticketloop_feedback.handlers",
         "retrospective": "ticketloop_retrospective.handlers",
     }[service]
     db = importlib.import_module(f"ticketloop_{service}.db")

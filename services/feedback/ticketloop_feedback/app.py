@@ -7,10 +7,10 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_feedback.db import audit, messaging
+from ticketloop_feedback.handlers import HANDLERS
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import scheduled
 from ticketloop_feedback.surveys.endpoints import router as survey_router
-from ticketloop_feedback.surveys.handlers import HANDLERS
 from ticketloop_feedback.surveys.models import (  # noqa: F401  (registers the tables)
     Customer,
     ReopenedTicket,

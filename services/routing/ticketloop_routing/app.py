@@ -9,11 +9,11 @@ from fastapi import FastAPI
 from ticketloop_routing.access.endpoints import router as access_router
 from ticketloop_routing.assignments import scheduled
 from ticketloop_routing.assignments.endpoints import router as assignment_router
-from ticketloop_routing.assignments.handlers import HANDLERS
 from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
 from ticketloop_routing.customers.endpoints import router as customer_router
 from ticketloop_routing.customers.models import AccountManager  # noqa: F401  (registers the table)
 from ticketloop_routing.db import audit, messaging
+from ticketloop_routing.handlers import HANDLERS
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.endpoints import router as organisation_router
 from ticketloop_routing.settings import RoutingSettings

@@ -11,9 +11,9 @@ from ticketloop_shared.clock import Clock
 from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
 from ticketloop_sla.clocks import scheduled
 from ticketloop_sla.clocks.endpoints import router as clock_router
-from ticketloop_sla.clocks.handlers import HANDLERS
 from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket  # noqa: F401  (registers the tables)
 from ticketloop_sla.db import messaging
+from ticketloop_sla.handlers import HANDLERS
 from ticketloop_sla.policies.endpoints import router as policy_router
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow, RuleChange  # noqa: F401
 from ticketloop_sla.settings import SlaSettings

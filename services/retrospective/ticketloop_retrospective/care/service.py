@@ -174,40 +174,62 @@ async def fire_anticipation(uow: Unit, *, limit: int) -> tuple[int, bool]:
             )
             if moment is None or not anticipation_due(moment, active_from=rule.active_from, now=now):
                 continue
-            task_id = new_id()
-            segment = customer.segment or Segment.POTENTIAL.value
-            created = await repository.add_task(
-                session,
-                task_id=task_id,
+            announced += await _anticipation_task(
+                uow,
+                rule,
                 customer_id=customer.customer_id,
-                kind=CareTaskKind.ANTICIPATION.value,
-                rule=rule.rule_id,
-                segment=segment,
-                category=rule.category,
+                segment=customer.segment or Segment.POTENTIAL.value,
                 preferred_channel=customer.preferred_channel,
                 due_at=moment,
-                created_at=now,
+                now=now,
             )
-            if created:
-                announced += 1
-                uow.emit(
-                    CareTaskDueData(
-                        task_id=task_id,
-                        customer_id=customer.customer_id,
-                        kind=CareTaskKind.ANTICIPATION,
-                        rule=rule.rule_id,
-                        segment=segment,
-                        category=rule.category,
-                        preferred_channel=customer.preferred_channel,
-                        due_at=moment,
-                    ),
-                    subject=customer.customer_id,
-                )
         if len(found) >= limit:
             more = True  # the watermark stays: the next batch finds the ones left (fired ones drop out)
         else:
             await repository.set_fired_through(session, rule.rule_id, now)
     return announced, more
+
+
+async def _anticipation_task(
+    uow: Unit,
+    rule: CareRule,
+    *,
+    customer_id: str,
+    segment: str,
+    preferred_channel: str | None,
+    due_at: datetime,
+    now: datetime,
+) -> int:
+    """One task for the customer's moment, announced the first time only; 1 if it was new."""
+    task_id = new_id()
+    created = await repository.add_task(
+        uow.session,
+        task_id=task_id,
+        customer_id=customer_id,
+        kind=CareTaskKind.ANTICIPATION.value,
+        rule=rule.rule_id,
+        segment=segment,
+        category=rule.category,
+        preferred_channel=preferred_channel,
+        due_at=due_at,
+        created_at=now,
+    )
+    if not created:
+        return 0
+    uow.emit(
+        CareTaskDueData(
+            task_id=task_id,
+            customer_id=customer_id,
+            kind=CareTaskKind.ANTICIPATION,
+            rule=rule.rule_id,
+            segment=segment,
+            category=rule.category,
+            preferred_channel=preferred_channel,
+            due_at=due_at,
+        ),
+        subject=customer_id,
+    )
+    return 1
 
 
 async def put_rule(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -100,6 +101,72 @@ async def report(
 
     The figures come from independent queries, run at once on their own connections: the
     report takes as long as its slowest query, not their sum."""
+    raw = await _query_all(sessions, period=period, previous=previous, filters=filters, segment_goals=segment_goals)
+    totals, answers, (at_start, at_end) = raw.totals, raw.answers, raw.backlog
+    return Report(
+        period=period.label,
+        kind=period.kind,
+        starts_at=period.starts_at,
+        ends_at=period.ends_at,
+        filters=FiltersOut(**vars(filters)),
+        tickets_opened=totals.opened,
+        tickets_resolved=totals.resolved,
+        backlog=Backlog(at_start=at_start, at_end=at_end, flow=at_end - at_start),
+        resolution_rate_pct=percent(totals.resolved_by_end, totals.opened),
+        first_contact_resolution_pct=percent(totals.first_contact_resolved, totals.resolved),
+        reopen_rate_pct=percent(totals.reopened, totals.resolved),
+        repeat_complaint_rate_pct=percent(totals.repeat_complaints, totals.opened),
+        first_response=_durations(totals.first_response),
+        resolution_time=_durations(totals.resolution),
+        handling_time=_durations(totals.handling),
+        sla=_sla(raw.cycles),
+        csat=CsatFigures(
+            responses=answers.csat_responses,
+            average=rounded(answers.csat_avg, 2),
+            satisfied_pct=percent(answers.csat_satisfied, answers.csat_responses),
+        ),
+        dimensions=DimensionFigures(
+            responses=answers.dimension_responses,
+            **{name: rounded(value, 2) for name, value in answers.dimensions.items()},
+        ),
+        nps=_nps(answers),
+        categories=_category_shares(raw.problems, pain_classes),
+        pain_classes=_pain_class_shares(raw.problems, pain_classes),
+        priorities=_priorities(raw.problems, pain_classes),
+        segments=_segment_counts(*raw.segments),
+        headline=[
+            *headline(totals=totals, answers=answers, before=raw.before, before_answers=raw.before_answers),
+            *raw.goals,
+        ],
+        drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
+    )
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """What the report's queries returned, before it becomes figures."""
+
+    totals: repository.TicketTotals
+    backlog: tuple[int, int]
+    cycles: list[repository.CycleGroup]
+    answers: repository.AnswerTotals
+    problems: list[repository.ProblemRow]
+    segments: tuple[dict[str, int], dict[str, int]]
+    before: repository.TicketTotals
+    before_answers: repository.AnswerTotals
+    goals: Sequence[HeadlineGoal]
+
+
+async def _query_all(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    period: Period,
+    previous: Period,
+    filters: Filters,
+    segment_goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None,
+) -> _Raw:
+    """Run the report's queries at once, each on its own connection; one that fails cancels
+    the others (they are not left running on their connections)."""
     scope = Scope(period.starts_at, period.ends_at, filters)
     before_scope = Scope(previous.starts_at, previous.ends_at, filters)
 
@@ -128,20 +195,24 @@ async def report(
     finally:
         for task in tasks:  # one failed: the others are not left running on their connections
             task.cancel()
-    totals, (at_start, at_end), cycles = totals_task.result(), backlog_task.result(), cycles_task.result()
-    answers, problems = answers_task.result(), problems_task.result()
-    segments_now, segments_before = segments_task.result()
-    before, before_answers = before_task.result(), before_answers_task.result()
-    categories = sorted(((p.category, p.tickets) for p in problems), key=lambda c: (-c[1], c[0]))
-    categorised = sum(count for _, count in categories)
-    by_class: dict[str, int] = {}
-    for category, count in categories:
-        by_class[pain_class_of(category, pain_classes).value] = (
-            by_class.get(pain_class_of(category, pain_classes).value, 0) + count
-        )
+    return _Raw(
+        totals=totals_task.result(),
+        backlog=backlog_task.result(),
+        cycles=cycles_task.result(),
+        answers=answers_task.result(),
+        problems=problems_task.result(),
+        segments=segments_task.result(),
+        before=before_task.result(),
+        before_answers=before_answers_task.result(),
+        goals=goals_task.result(),
+    )
+
+
+def _sla(cycles: list[repository.CycleGroup]) -> SlaFigures:
+    """Deadlines met and breached, overall and by metric, department and segment."""
     met = sum(g.met for g in cycles)
     breached = sum(g.breached for g in cycles)
-    sla = SlaFigures(
+    return SlaFigures(
         met=met,
         breached=breached,
         compliance_pct=percent(met, met + breached),
@@ -149,6 +220,49 @@ async def report(
         by_department=[_compliance(o) for o in repository.outcomes_by(cycles, lambda g: g.department)],
         by_segment=[_compliance(o) for o in repository.outcomes_by(cycles, lambda g: g.segment)],
     )
+
+
+def _categories(problems: list[repository.ProblemRow]) -> list[tuple[str, int]]:
+    """Tickets per category, most first."""
+    return sorted(((p.category, p.tickets) for p in problems), key=lambda c: (-c[1], c[0]))
+
+
+def _category_shares(
+    problems: list[repository.ProblemRow], pain_classes: Mapping[str, PainClass]
+) -> list[CategoryShare]:
+    """Each category's share of the categorised tickets."""
+    categories = _categories(problems)
+    categorised = sum(count for _, count in categories)
+    return [
+        CategoryShare(
+            category=category,
+            pain_class=pain_class_of(category, pain_classes).value,
+            tickets=count,
+            share_pct=round_half_up(Fraction(count * 100, categorised)),
+        )
+        for category, count in categories
+    ]
+
+
+def _pain_class_shares(
+    problems: list[repository.ProblemRow], pain_classes: Mapping[str, PainClass]
+) -> list[PainClassShare]:
+    """Each pain class's share of the categorised tickets, most first."""
+    categories = _categories(problems)
+    categorised = sum(count for _, count in categories)
+    by_class: dict[str, int] = {}
+    for category, count in categories:
+        by_class[pain_class_of(category, pain_classes).value] = (
+            by_class.get(pain_class_of(category, pain_classes).value, 0) + count
+        )
+    return [
+        PainClassShare(pain_class=name, tickets=count, share_pct=round_half_up(Fraction(count * 100, categorised)))
+        for name, count in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def _priorities(problems: list[repository.ProblemRow], pain_classes: Mapping[str, PainClass]) -> list[ProblemPriority]:
+    """The problems ranked by `domain.prioritise` (impact against difficulty)."""
     ranked = prioritise(
         [
             ProblemStats(
@@ -163,78 +277,33 @@ async def report(
             for p in problems
         ]
     )
-    return Report(
-        period=period.label,
-        kind=period.kind,
-        starts_at=period.starts_at,
-        ends_at=period.ends_at,
-        filters=FiltersOut(**vars(filters)),
-        tickets_opened=totals.opened,
-        tickets_resolved=totals.resolved,
-        backlog=Backlog(at_start=at_start, at_end=at_end, flow=at_end - at_start),
-        resolution_rate_pct=percent(totals.resolved_by_end, totals.opened),
-        first_contact_resolution_pct=percent(totals.first_contact_resolved, totals.resolved),
-        reopen_rate_pct=percent(totals.reopened, totals.resolved),
-        repeat_complaint_rate_pct=percent(totals.repeat_complaints, totals.opened),
-        first_response=_durations(totals.first_response),
-        resolution_time=_durations(totals.resolution),
-        handling_time=_durations(totals.handling),
-        sla=sla,
-        csat=CsatFigures(
-            responses=answers.csat_responses,
-            average=rounded(answers.csat_avg, 2),
-            satisfied_pct=percent(answers.csat_satisfied, answers.csat_responses),
-        ),
-        dimensions=DimensionFigures(
-            responses=answers.dimension_responses,
-            **{name: rounded(value, 2) for name, value in answers.dimensions.items()},
-        ),
-        nps=_nps(answers),
-        categories=[
-            CategoryShare(
-                category=category,
-                pain_class=pain_class_of(category, pain_classes).value,
-                tickets=count,
-                share_pct=round_half_up(Fraction(count * 100, categorised)),
-            )
-            for category, count in categories
-        ],
-        pain_classes=[
-            PainClassShare(pain_class=name, tickets=count, share_pct=round_half_up(Fraction(count * 100, categorised)))
-            for name, count in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0]))
-        ],
-        priorities=[
-            ProblemPriority(
-                rank=p.rank,
-                category=p.stats.category,
-                pain_class=pain_class_of(p.stats.category, pain_classes).value,
-                quadrant=p.quadrant,
-                impact=p.impact,
-                difficulty=p.difficulty,
-                tickets=p.stats.tickets,
-                customers=p.stats.customers,
-                revenue=p.stats.revenue,
-                handling_minutes=rounded(p.stats.handling_minutes),
-                reopen_rate_pct=rounded(p.stats.reopen_rate * 100) if p.stats.reopen_rate is not None else None,
-                departments=p.stats.departments,
-            )
-            for p in ranked
-        ],
-        segments=[
-            SegmentCount(
-                segment=s,
-                customers=segments_now.get(s, 0),
-                previous=segments_before.get(s, 0),
-                change=segments_now.get(s, 0) - segments_before.get(s, 0),
-            )
-            for s in SEGMENTS
-        ],
-        headline=[
-            *headline(totals=totals, answers=answers, before=before, before_answers=before_answers),
-            *goals_task.result(),
-        ],
-        drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
-    )
+    return [
+        ProblemPriority(
+            rank=p.rank,
+            category=p.stats.category,
+            pain_class=pain_class_of(p.stats.category, pain_classes).value,
+            quadrant=p.quadrant,
+            impact=p.impact,
+            difficulty=p.difficulty,
+            tickets=p.stats.tickets,
+            customers=p.stats.customers,
+            revenue=p.stats.revenue,
+            handling_minutes=rounded(p.stats.handling_minutes),
+            reopen_rate_pct=rounded(p.stats.reopen_rate * 100) if p.stats.reopen_rate is not None else None,
+            departments=p.stats.departments,
+        )
+        for p in ranked
+    ]
+
+
+def _segment_counts(now: Mapping[str, int], before: Mapping[str, int]) -> list[SegmentCount]:
+    """Customers per segment at the period's end, against its start."""
+    return [
+        SegmentCount(
+            segment=s, customers=now.get(s, 0), previous=before.get(s, 0), change=now.get(s, 0) - before.get(s, 0)
+        )
+        for s in SEGMENTS
+    ]
 
 
 async def _no_goals(_: AsyncSession) -> Sequence[HeadlineGoal]:
@@ -309,15 +378,20 @@ def headline(
             previous=float(before.opened),
             met=None if not before.opened else totals.opened <= before.opened * 0.4,
         ),
-        *[
-            HeadlineGoal(goal=goal, target=target, unit="%", current=None, previous=None, met=None, note=NOT_IN_EVENTS)
-            for goal, target in (
-                ("repeat_purchase", "+30 %"),
-                ("referrals", "+25 %"),
-                ("retention", "+25 %"),
-                ("customer_lifetime_value", "+40 %"),
-            )
-        ],
+        *_unmeasured_goals(),
+    ]
+
+
+def _unmeasured_goals() -> list[HeadlineGoal]:
+    """SPEC's goals the loop's events cannot measure, listed with the reason."""
+    return [
+        HeadlineGoal(goal=goal, target=target, unit="%", current=None, previous=None, met=None, note=NOT_IN_EVENTS)
+        for goal, target in (
+            ("repeat_purchase", "+30 %"),
+            ("referrals", "+25 %"),
+            ("retention", "+25 %"),
+            ("customer_lifetime_value", "+40 %"),
+        )
     ]
 
 

@@ -14,31 +14,13 @@ from datetime import datetime
 
 import asyncpg
 
-from ticketloop_sla.clocks import rules
+from ticketloop_sla.clocks import repository, rules
 from ticketloop_sla.clocks.domain import Cycle
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_sla.policies.domain import Rules
 
-_TICKET_COLUMNS = (
-    "ticket_id",
-    "number",
-    "channel",
-    "category",
-    "urgency",
-    "customer_id",
-    "live",
-    "segment",
-    "status",
-    "department_id",
-    "agent_id",
-    "committed_resolution_at",
-    "created_at",
-    "policy_id",
-    "rules_version",
-    "version",
-    "open",
-    "updated_at",
-)
+# The tickets table as COPY fills it: what `repository` loads and saves, and the bookkeeping.
+_TICKET_COLUMNS = ("ticket_id", *repository.TICKET_FIELDS, "open", "updated_at")
 _CLOCK_COLUMNS = (
     "ticket_id",
     "kind",

@@ -20,7 +20,7 @@ from ticketloop_sla.clocks.rules import Ticket
 
 _TICKETS = cast(Table, SlaTicket.__table__)
 _CLOCKS = cast(Table, SlaClock.__table__)
-_TICKET_FIELDS = (
+TICKET_FIELDS = (
     "number",
     "channel",
     "category",
@@ -38,7 +38,7 @@ _TICKET_FIELDS = (
     "version",
 )
 # Written by `save`; `version` only by `next_versions` (a publication counts it).
-_SAVED_FIELDS = tuple(f for f in _TICKET_FIELDS if f != "version")
+_SAVED_FIELDS = tuple(f for f in TICKET_FIELDS if f != "version")
 _CYCLE_FIELDS = tuple(f for f in Cycle.__dataclass_fields__ if f not in ("kind", "cycle"))
 _COLUMN_OF = {"calendar": "calendar_id"}
 
@@ -65,7 +65,7 @@ _UPSERT_CLOCKS = _UPSERT_CLOCKS.on_conflict_do_update(
 # One statement whatever the number of ids (an array parameter, not an expanding IN list).
 _IDS = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
 _LOCK = (
-    select(*[_TICKETS.c[f] for f in ("ticket_id", *_TICKET_FIELDS)])
+    select(*[_TICKETS.c[f] for f in ("ticket_id", *TICKET_FIELDS)])
     .where(_TICKETS.c.ticket_id == any_(_IDS))
     .order_by(_TICKETS.c.ticket_id)
     .with_for_update()
@@ -110,7 +110,7 @@ async def lock(
     # Core rows, not ORM objects: the timer loads hundreds of tickets a batch.
     stmt = _LOCK_SKIPPING if skip_locked else _LOCK
     rows = (await session.execute(stmt, {"ids": ids})).all()
-    tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in _TICKET_FIELDS}) for r in rows}
+    tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in TICKET_FIELDS}) for r in rows}
     if tickets:
         clocks = await session.execute(select(_CLOCKS).where(_CLOCKS.c.ticket_id.in_(list(tickets)), _CLOCKS.c.current))
         for c in clocks:
@@ -162,7 +162,7 @@ async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetim
         ticket_rows.append(
             {
                 "ticket_id": t.ticket_id,
-                **{f: getattr(t, f) for f in _TICKET_FIELDS},
+                **{f: getattr(t, f) for f in TICKET_FIELDS},
                 "open": any(c.open for c in t.clocks.values()) or t.status not in ("resolved", "closed"),
                 "updated_at": now,
             }

@@ -25,7 +25,7 @@ from ticketloop_shared.events import (
     TicketUpdated,
 )
 from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
-from ticketloop_sla.clocks import service
+from ticketloop_sla.clocks import service as clocks
 from ticketloop_sla.settings import SlaSettings
 
 HANDLERS = Handlers[SlaSettings]()
@@ -53,4 +53,4 @@ HANDLED: tuple[type[Envelope], ...] = (
 async def on_events(uow: UnitOfWork[SlaSettings], events: Sequence[Envelope]) -> None:
     """Apply a run of events (of any of these types, in partition order) to the clocks of
     their tickets; see `clocks.rules` for which event does what to which metric."""
-    await service.apply(uow, events)
+    await clocks.apply(uow, events)

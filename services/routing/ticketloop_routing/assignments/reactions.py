@@ -1,0 +1,241 @@
+"""Routing's reactions to what happens to a ticket it holds — reopened, re-prioritised,
+recategorised, an SLA breached or escalated — and to agents away too long: each moves or
+re-scores the ticket through `placement.place`, the reason stored with the decision. Private to
+the feature: other features reach assignments through `service.py`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from ticketloop_routing.assignments import domain, repository
+from ticketloop_routing.assignments.domain import State
+from ticketloop_routing.assignments.models import Assignment
+from ticketloop_routing.assignments.placement import (
+    NO_ORGANISATION,
+    RoutingUnit,
+    base_score,
+    candidates,
+    organisation_of,
+    place,
+)
+from ticketloop_routing.assignments.queue import refill_for
+from ticketloop_routing.customers.domain import Segment
+from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
+from ticketloop_shared.errors import PermanentEventError
+from ticketloop_shared.events import (
+    EscalationTarget,
+    SlaBreachedData,
+    SlaEscalatedData,
+    TicketPriorityChangedData,
+    TicketReassignedData,
+    TicketRecategorisedData,
+    TicketReopenedData,
+)
+
+log = logging.getLogger(__name__)
+
+
+async def reopen(uow: RoutingUnit, *, data: TicketReopenedData) -> None:
+    """A reopened ticket goes back to its previous owner if available and below capacity, else by
+    the department's rule or to its queue (resolving already freed the owner's room)."""
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None:
+        log.info("reopened ticket routing never saw; ignored", extra={"ticket_id": str(data.ticket_id)})
+        return
+    if row.state != State.CLOSED:
+        return  # already open again (a redelivery, or a reopen overtaking a resolve)
+    if row.ticket_number is None:  # resolved before routing saw it: learn what the event says
+        await repository.change(
+            session,
+            row.ticket_id,
+            ticket_number=data.number,
+            category=data.category,
+            channel=data.channel,
+            urgency=data.urgency,
+            customer_id=data.customer_id,
+            segment=row.segment or Segment.POTENTIAL.value,
+        )
+        row = await repository.get(session, data.ticket_id, for_update=True)
+        assert row is not None
+    org = await organisation_of(uow)
+    department = org.department_for(row.category or data.category)
+    if department is None:
+        raise PermanentEventError(NO_ORGANISATION)
+    previous = row.agent_id
+    preferred: list[tuple[str, str]] = [(previous, domain.RULE_PREVIOUS_OWNER)] if previous else []
+    if row.segment == Segment.HIGH_VALUE and row.customer_id:
+        manager = (await repository.account_managers_for(session, [row.customer_id])).get(row.customer_id)
+        if manager:
+            preferred.append((manager, domain.RULE_ACCOUNT_MANAGER))
+    await place(uow, row, org, department, preferred=preferred, previous_agent_id=previous, announce="reassigned")
+
+
+async def reprioritise(uow: RoutingUnit, *, data: TicketPriorityChangedData) -> None:
+    """Keep the ticket's new urgency; a waiting ticket is re-scored (its place in time kept)."""
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None or _stale(row, data.changed_at):
+        return
+    await repository.change(session, row.ticket_id, urgency=data.urgency, revised_at=data.changed_at)
+    if row.state == State.QUEUED and row.queued_at is not None:
+        score = base_score(row, urgency=data.urgency)
+        await repository.change(session, row.ticket_id, score=score, queue_rank=domain.queue_rank(score, row.queued_at))
+
+
+def _stale(row: Assignment, changed_at: datetime) -> bool:
+    """An older change redelivered after a newer one was applied."""
+    return row.revised_at is not None and changed_at < row.revised_at
+
+
+async def recategorise(uow: RoutingUnit, *, data: TicketRecategorisedData) -> None:
+    """Keep the ticket's new category; if another department owns it now, move the ticket there:
+    to one of its agents (announced as a reassignment when it had an owner) or its queue."""
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None or _stale(row, data.changed_at):
+        return
+    await repository.change(session, row.ticket_id, category=data.category, revised_at=data.changed_at)
+    if row.state == State.CLOSED:
+        return
+    org = await organisation_of(uow)
+    department = org.department_for(data.category)
+    if department is None or department.id == row.department_id:
+        return
+    because = (
+        f"recategorised: {data.previous_category} → {data.category} moved the ticket from "
+        f"{row.department_id} to {department.id}"
+    )
+    previous = row.agent_id if row.state == State.ASSIGNED else None
+    if previous is not None:
+        await repository.add_load(session, previous, -1)
+    await place(uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned")
+    if previous is not None:
+        await refill_for(uow, previous, org=org)
+
+
+async def on_breach(uow: RoutingUnit, *, data: SlaBreachedData) -> None:
+    """A missed SLA deadline moves a waiting ticket up its queue."""
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None or row.state != State.QUEUED:
+        return
+    boost = (row.boost or 0.0) + domain.SLA_BREACH_POINTS
+    score = base_score(row, boost=boost)
+    await repository.change(
+        session,
+        row.ticket_id,
+        boost=boost,
+        score=score,
+        queue_rank=domain.queue_rank(score, row.queued_at or uow.now()),
+    )
+
+
+async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
+    """A supervisor step of the SLA policy's escalation chain: an owned ticket goes to its
+    department's supervisor (`ticket.reassigned`, the rule in its reason), or is logged when the
+    department has none. Assignee and group steps are for their subscribers to act on."""
+    if data.notify is not EscalationTarget.SUPERVISOR:
+        return
+    session = uow.session
+    row = await repository.get(session, data.ticket_id, for_update=True)
+    if row is None or row.state != State.ASSIGNED:
+        return
+    org = await organisation_of(uow)
+    department = org.departments.get(row.department_id or "") or org.department_for(row.category or "")
+    if department is None:
+        return
+    supervisor = department.supervisor
+    if supervisor is None:
+        log.info(
+            "SLA breached on an assigned ticket; its department has no supervisor to escalate to",
+            extra={"ticket_id": str(row.ticket_id), "department": department.id, "clock": data.clock.value},
+        )
+        return
+    if row.agent_id != supervisor:
+        await _to_supervisor(uow, org, row, department, supervisor=supervisor, clock=data.clock.value)
+
+
+async def _to_supervisor(
+    uow: RoutingUnit, org: OrgSnapshot, row: Assignment, department: DepartmentConfig, *, supervisor: str, clock: str
+) -> None:
+    """Move the ticket from its owner to the department's supervisor, whatever their load (an
+    escalation is not refused for capacity), and announce the reassignment with its reason."""
+    session = uow.session
+    previous = row.agent_id
+    now = uow.now()
+    live = await repository.agent_states(session, [a for a in (previous,) if a])
+    prior = candidates(org, [previous], live, uow.settings.default_capacity) if previous else []
+    reason = domain.escalation_reason(
+        supervisor=supervisor,
+        clock=clock,
+        strategy=department.strategy,
+        score=base_score(row),
+        previous=prior[0] if prior else None,
+    )
+    if previous is not None:
+        await repository.add_load(session, previous, -1)
+    await repository.add_load(session, supervisor, 1)
+    await repository.supersede(session, row.ticket_id)
+    await repository.change(
+        session,
+        row.ticket_id,
+        agent_id=supervisor,
+        assigned_at=now,
+        touched_at=None,
+        decision="reassigned",
+        reason=reason.model_dump(mode="json"),
+    )
+    uow.emit(
+        TicketReassignedData(
+            ticket_id=row.ticket_id,
+            department_id=department.id,
+            department_name=department.name,
+            agent_id=supervisor,
+            agent_name=org.name_of(supervisor),
+            assigned_at=now,
+            reason=reason,
+            previous_agent_id=previous,
+        )
+    )
+    if previous is not None:
+        await refill_for(uow, previous, org=org)
+
+
+async def reassign_from_absent(uow: RoutingUnit, *, limit: int = 200) -> int:
+    """Move the untouched tickets of agents away (or offline) for longer than
+    `away_reassign_minutes` to someone available in the ticket's department, or to its queue; how
+    many moved. Each ticket is moved in its own savepoint: one that fails is logged and skipped."""
+    session, now = uow.session, uow.now()
+    cutoff = now - timedelta(minutes=uow.settings.away_reassign_minutes)
+    rows = await repository.untouched_of_absent(session, cutoff=cutoff, limit=limit)
+    if not rows:
+        return 0
+    org = await organisation_of(uow)
+    moved = 0
+    for row in rows:
+        ticket_id, previous = row.ticket_id, row.agent_id  # readable even after a rolled-back savepoint
+        marker = len(uow.events)
+        try:
+            async with session.begin_nested():
+                department = org.department_for(row.category or "") or org.departments.get(row.department_id or "")
+                if department is None or previous is None:
+                    continue
+                live = await repository.agent_states(session, [previous])
+                presence = live[previous].presence if previous in live else "away"
+                because = (
+                    f"away_reassign: {previous} has been {presence} for over "
+                    f"{uow.settings.away_reassign_minutes:g} minutes and had not touched the ticket"
+                )
+                await repository.add_load(session, previous, -1)
+                await place(
+                    uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned"
+                )
+                await uow.flush_events()
+        except Exception:
+            del uow.events[marker:]
+            log.exception("away reassignment failed for one ticket; skipped", extra={"ticket_id": str(ticket_id)})
+            continue
+        moved += 1
+    return moved
