@@ -75,9 +75,10 @@ test-fuzz: install ## the property-based fuzz tier alone (TICKETLOOP_FUZZ_CASES 
 fuzz: install ## a long fuzz run: 10000 generated requests per service (about 15 min)
 	TICKETLOOP_FUZZ_CASES=10000 $(BIN)/pytest tests/fuzz --timeout=0
 
-lint: install
+lint: install ## ruff, and the architecture's import contracts ([tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
