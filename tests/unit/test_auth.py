@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import jwt
 import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import MetaData
 
-from ticketloop_shared.auth import TOKEN_PREFIX, Role, _b64, _sign, issue_token, token_for, verify_token
+from ticketloop_shared.auth import Role, issue_token, token_for, verify_token
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_shared.revocation import Revocations, revoked_tokens_table
 from ticketloop_shared.settings import PlatformSettings, read_or_create_secret
@@ -26,9 +26,12 @@ def verify(token: str, **kwargs: Any) -> Any:
     return verify_token(SECRET, token, max_ttl_seconds=90 * DAY, **kwargs)
 
 
-def signed(claims: dict[str, Any]) -> str:
-    payload = _b64(json.dumps(claims).encode())
-    return f"{TOKEN_PREFIX}.{payload}.{_sign(SECRET, payload)}"
+def signed(claims: dict[str, Any], *, algorithm: str = "HS256", key: str = SECRET) -> str:
+    """A token with the right secret but claims (or algorithm) `issue_token` would never write."""
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+VALID = {"sub": "x", "role": "admin", "jti": "j", "iat": 2_000_000_000, "exp": 2_000_000_060}
 
 
 def test_a_token_verifies_to_its_principal() -> None:
@@ -58,6 +61,28 @@ def test_bad_tokens_are_refused_with_a_reason(token: str, code: str) -> None:
     with pytest.raises(Unauthorized) as err:
         verify(token)
     assert err.value.code == code
+
+
+def test_a_token_is_a_standard_hs256_jwt() -> None:
+    token = issue_token(SECRET, sub="agent-7", role=Role.AGENT, name="Ana", department="finance", ttl_seconds=60)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, SECRET, algorithms=["HS256"])
+    assert set(claims) == {"sub", "role", "name", "department", "jti", "iat", "exp"}
+    assert (claims["sub"], claims["role"], claims["department"]) == ("agent-7", "agent", "finance")
+
+
+def test_only_hs256_is_accepted_whatever_the_header_claims() -> None:
+    assert verify(signed(VALID)).sub == "x"
+    unsigned = jwt.encode(VALID, "", algorithm="none")
+    for token in (
+        unsigned,
+        unsigned + "c2lnbmF0dXJl",
+        signed(VALID, algorithm="HS512"),
+        signed(VALID, algorithm="HS384"),
+    ):
+        with pytest.raises(Unauthorized, match="HS256") as refused:
+            verify(token)
+        assert refused.value.code == "invalid_token"
 
 
 def test_a_tampered_role_breaks_the_signature() -> None:

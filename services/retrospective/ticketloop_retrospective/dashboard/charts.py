@@ -1,8 +1,10 @@
 """Charts drawn on the server as inline SVG, so the dashboard needs no script, no outside network
 and no chart library: pure functions from numbers to markup, unit-tested without a browser.
 
-Every text that reaches the markup (labels, names, links) is escaped here, because category
-names and ids come from the channels' input. Every chart is an `<svg role="img">` with an
+Every text that reaches the markup (labels, names, links) is escaped here with the template
+engine's own `escape`, because category names and ids come from the channels' input; a chart is
+`Markup` only because it is built from escaped text, numbers and this module's constants, so the
+pages' templates print it as it is. Every chart is an `<svg role="img">` with an
 `aria-label` summing it up and a `<title>` per mark, which browsers show on hover; every mark
 with a drill-down is wrapped in a link to the tickets behind it.
 """
@@ -12,7 +14,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+
+from ticketloop_shared.templates import Markup, escape, figure
 
 # Colours that stay distinguishable for the common colour-vision deficiencies (Okabe–Ito).
 BLUE, ORANGE, GREEN, RED, GREY, PURPLE = "#0072b2", "#e69f00", "#009e73", "#d55e00", "#999999", "#cc79a7"
@@ -23,20 +26,14 @@ QUADRANT_TITLES = {
     "fill_in": "Fill-ins",
     "thankless": "Thankless",
 }
+# A figure as a reader sees it (the pages' `figure` filter).
+fmt = figure
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
-def esc(text: object) -> str:
+def esc(text: object) -> Markup:
     """Text or an attribute value, escaped (quotes included)."""
-    return escape(str(text), quote=True)
-
-
-def fmt(value: float | None, unit: str = "") -> str:
-    """A figure as a reader sees it: no trailing `.0`, a dash when unmeasured."""
-    if value is None:
-        return "–"
-    text = f"{value:.1f}".removesuffix(".0") if not float(value).is_integer() else f"{int(value)}"
-    return f"{text}{unit}"
+    return escape(str(text))
 
 
 def nice_ceiling(value: float) -> float:
@@ -58,8 +55,8 @@ def scale(value: float, top: float, pixels: float) -> float:
     return max(0.0, min(value / top, 1.0)) * pixels
 
 
-def _svg(width: int, height: int, label: str, body: Sequence[str], css_class: str) -> str:
-    return (
+def _svg(width: int, height: int, label: str, body: Sequence[str], css_class: str) -> Markup:
+    return Markup(
         f'<svg class="chart {css_class}" role="img" aria-label="{esc(label)}" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg" {FONT}>'
         f"<title>{esc(label)}</title>{''.join(body)}</svg>"
@@ -70,7 +67,7 @@ def _link(href: str | None, inner: str) -> str:
     return f'<a href="{esc(href)}">{inner}</a>' if href else inner
 
 
-def _empty(width: int, height: int, label: str, css_class: str) -> str:
+def _empty(width: int, height: int, label: str, css_class: str) -> Markup:
     text = f'<text x="{width / 2:g}" y="{height / 2:g}" text-anchor="middle" fill="{GREY}">No data</text>'
     return _svg(width, height, f"{label}: no data", [text], css_class)
 
@@ -95,7 +92,7 @@ class Series:
 
 def line_chart(
     title: str, series: Sequence[Series], *, unit: str = "", top: float | None = None, width: int = 360
-) -> str:
+) -> Markup:
     """Trend lines over the same periods (oldest first). A period without a value breaks the
     line rather than drawing it down to zero; each point links to its tickets."""
     height, left, right, above, below = 190, 36, 20, 12, 42
@@ -168,7 +165,7 @@ class Bar:
     colour: str = BLUE
 
 
-def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", width: int = 360) -> str:
+def bar_chart(title: str, bars: Sequence[Bar], *, unit: str = "", width: int = 360) -> Markup:
     """Horizontal bars, largest axis value a round number; each bar links to its tickets."""
     row, label_w, value_w = 22, 112, 136
     height = 8 + row * len(bars)
@@ -217,7 +214,7 @@ class Stack:
     figure: str = ""
 
 
-def stacked_bars(title: str, stacks: Sequence[Stack], *, width: int = 360) -> str:
+def stacked_bars(title: str, stacks: Sequence[Stack], *, width: int = 360) -> Markup:
     """One bar per row, each split into its parts in proportion to the row's total (each part
     links to its tickets); a legend names the parts."""
     row, label_w, figure_w = 26, 110, 56
@@ -274,7 +271,7 @@ class MatrixPoint:
     colour: str = BLUE
 
 
-def matrix(title: str, points: Sequence[MatrixPoint], *, size: int = 320) -> str:
+def matrix(title: str, points: Sequence[MatrixPoint], *, size: int = 320) -> Markup:
     """The 2×2 priority matrix: difficulty rightwards, impact upwards, the 0.5 lines splitting
     it into quick wins (top left), major projects (top right), fill-ins (bottom left) and
     thankless tasks (bottom right), named outside the box so no dot hides a name. Each problem
