@@ -23,12 +23,13 @@ from ticketloop_intake.db import audit
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
 from ticketloop_intake.tickets.repository import Claim, KeyTaken
-from ticketloop_intake.tickets.schemas import Channel, CustomerIn, TicketCreate
+from ticketloop_intake.tickets.schemas import CustomerIn, TicketCreate
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.vocabulary import Channel
 
 IntakeUnit = UnitOfWork[IntakeSettings]
 # The Idempotency-Key scope of the ticket a served entry becomes (the key is the entry id): the

@@ -19,9 +19,10 @@ from ticketloop_intake.tickets.service import created_data, ticket_number
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.vocabulary import Channel
 
 log = logging.getLogger(__name__)
-PROACTIVE_CHANNEL = "proactive"
+PROACTIVE_CHANNEL = Channel.PROACTIVE.value
 
 
 async def open_ticket(

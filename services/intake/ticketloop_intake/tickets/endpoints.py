@@ -17,6 +17,7 @@ from ticketloop_intake.channels.deps import ChannelDep
 from ticketloop_intake.customers.service import statements
 from ticketloop_intake.idempotency.service import fingerprint, json_response, replay, run_once
 from ticketloop_intake.knowledge import service as knowledge
+from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import SlaClocks, Status, check_access
@@ -24,8 +25,6 @@ from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.repository import Claim, KeyTaken
 from ticketloop_intake.tickets.schemas import (
     AssigneeOut,
-    Category,
-    Channel,
     CustomerLinkOut,
     CustomerOut,
     CustomerTicketOut,
@@ -41,7 +40,6 @@ from ticketloop_intake.tickets.schemas import (
     SlaClockOut,
     SlaOut,
     SolvedByArticle,
-    SuggestionOut,
     TicketCreate,
     TicketOut,
     TicketPage,
@@ -60,6 +58,7 @@ from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import MAX_OFFSET, ShortText
+from ticketloop_shared.vocabulary import Category, Channel
 
 IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ticketloop_intake.db import Base
+from ticketloop_intake.tickets.domain import OPEN, Status
 from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TimelineEntry
 from ticketloop_shared.ids import new_id
 
@@ -78,7 +79,7 @@ class RepeatProbe:
     resolved_since: datetime
 
 
-_OPEN_STATUSES = "('pending_assignment', 'in_progress', 'waiting_on_customer', 'reopened')"
+_OPEN_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in Status if s in OPEN) + ")"
 
 
 @cache
