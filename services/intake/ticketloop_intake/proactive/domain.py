@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ticketloop_intake.tickets.schemas import ProactiveTicket
 from ticketloop_shared.events import CareTaskDueData, LowScoreData, TicketOrigin
 from ticketloop_shared.vocabulary import Category, Need, Urgency
 
@@ -12,21 +11,6 @@ RECOVERY_URGENCY = Urgency.URGENT.value
 CARE_URGENCY = Urgency.NORMAL.value
 FALLBACK_CATEGORY = Category.OTHER.value
 KNOWN_CATEGORIES = frozenset(c.value for c in Category)
-
-
-@dataclass(frozen=True)
-class ProactiveTicket:
-    """The facts of a ticket the system opens, before it is numbered and sealed."""
-
-    origin: TicketOrigin
-    origin_id: str
-    customer_id: str
-    category: str
-    need: str
-    urgency: str
-    subject: str
-    description: str
-    preferred_channel: str | None
 
 
 def _category(value: str | None) -> str:

@@ -14,15 +14,15 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.deps import ChannelDep
-from ticketloop_intake.customers.service import statements
-from ticketloop_intake.idempotency.service import fingerprint, json_response, replay, run_once
+from ticketloop_intake.db import statements
+from ticketloop_intake.idempotency.service import Claim, KeyTaken, fingerprint, json_response, replay, run_once
 from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import SlaClocks, Status, check_access
+from ticketloop_intake.tickets.lifecycle import custody
 from ticketloop_intake.tickets.models import Ticket
-from ticketloop_intake.tickets.repository import Claim, KeyTaken
 from ticketloop_intake.tickets.schemas import (
     AssigneeOut,
     CustomerLinkOut,
@@ -353,7 +353,7 @@ async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUow, staff: CurrentStaff) 
     """A ticket with its status, owner, sla's deadlines and clocks, and timeline (its department's
     staff, or an admin)."""
     view = await service.read(uow.session, ticket_id, uow.settings)
-    check_access(staff, service.custody(view.ticket))
+    check_access(staff, custody(view.ticket))
     return render(view, uow.settings, now=uow.now())
 
 

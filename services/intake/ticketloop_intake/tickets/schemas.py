@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated
 
@@ -325,3 +326,28 @@ class TicketPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+@dataclass(frozen=True)
+class ProactiveTicket:
+    """The facts of a ticket the system opens on its own (`proactive/` decides them), before it
+    is numbered and sealed."""
+
+    origin: TicketOrigin
+    origin_id: str
+    customer_id: str
+    category: str
+    need: str
+    urgency: str
+    subject: str
+    description: str
+    preferred_channel: str | None
+
+
+class PersonalDataOut(BaseModel):
+    """A customer's name and contact in clear, as on their latest ticket (`[erased]` / null
+    after an erasure). Reading it is recorded in the audit log."""
+
+    customer_id: str
+    name: str
+    contact: str | None
