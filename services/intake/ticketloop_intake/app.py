@@ -24,9 +24,9 @@ from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers
 from ticketloop_intake.knowledge.scheduled import refresh_suggestion_guard
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import scheduled
-from ticketloop_intake.tickets.endpoints import channel_router as read_back_router
-from ticketloop_intake.tickets.endpoints import customer_router as customer_link_router
+from ticketloop_intake.tickets.channel_endpoints import router as read_back_router
 from ticketloop_intake.tickets.endpoints import router as ticket_router
+from ticketloop_intake.tickets.link_endpoints import router as customer_link_router
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_intake.tickets.personal_data_endpoints import router as customer_router
 from ticketloop_shared.api import create_service_app

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
 from ticketloop_intake.customers.service import KEYS, is_erased, seal_field
@@ -49,6 +49,43 @@ REPEAT_STATUS = 200
 PROACTIVE_CHANNEL = Channel.PROACTIVE.value
 
 
+def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str, key: bytes, now: datetime) -> Ticket:
+    """The ticket a report becomes, its personal texts sealed with the customer's `key` and its
+    subject fingerprinted with it (how a repeat report of the same problem is recognised)."""
+    customer = report.customer
+
+    def sealed(field: str, value: str) -> bytes:
+        return seal_field(key, customer.id, field, value)
+
+    return Ticket(
+        id=new_id(),
+        number=number,
+        status=Status.PENDING_ASSIGNMENT.value,
+        channel=report.channel.value,
+        channel_client_id=client_id,
+        category=report.category.value,
+        need=report.need.value,
+        urgency=report.urgency.value,
+        subject=sealed("subject", report.subject),
+        description=sealed("description", report.description),
+        customer_id=customer.id,
+        customer_name=sealed("name", customer.name),
+        customer_contact=sealed("contact", customer.contact) if customer.contact is not None else None,
+        customer_since=customer.customer_since,
+        customer_annual_spend=customer.annual_spend,
+        customer_preferred_channel=customer.preferred_channel.value if customer.preferred_channel else None,
+        expected_resolution_at=report.expected_resolution_at,
+        required_skills=list(report.required_skills),
+        fingerprint=fingerprint(report.subject, key=key),
+        self_service=False,
+        reopen_count=0,
+        live_session=report.live_session,
+        origin=TicketOrigin.CUSTOMER.value,
+        created_at=now,
+        updated_at=now,
+    )
+
+
 async def create_ticket(
     uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
 ) -> TicketView:
@@ -66,41 +103,12 @@ async def create_ticket(
         )
     settings = uow.settings
     now = uow.now()
-    seq = await NUMBERS.next(statements(uow))
+    number = ticket_number(settings, now, await NUMBERS.next(statements(uow)))
     customer = report.customer
     key = await KEYS.for_sealing(uow, customer.id)
-    problem = fingerprint(report.subject, key=key)
-
-    def sealed(field: str, value: str) -> bytes:
-        return seal_field(key, customer.id, field, value)
-
-    ticket = Ticket(
-        id=new_id(),
-        number=ticket_number(settings, now, seq),
-        status=Status.PENDING_ASSIGNMENT.value,
-        channel=report.channel.value,
-        channel_client_id=client.id,
-        category=report.category.value,
-        need=report.need.value,
-        urgency=report.urgency.value,
-        subject=sealed("subject", report.subject),
-        description=sealed("description", report.description),
-        customer_id=customer.id,
-        customer_name=sealed("name", customer.name),
-        customer_contact=sealed("contact", customer.contact) if customer.contact is not None else None,
-        customer_since=customer.customer_since,
-        customer_annual_spend=customer.annual_spend,
-        customer_preferred_channel=customer.preferred_channel.value if customer.preferred_channel else None,
-        expected_resolution_at=report.expected_resolution_at,
-        required_skills=list(report.required_skills),
-        fingerprint=problem,
-        self_service=False,
-        reopen_count=0,
-        live_session=report.live_session,
-        origin=TicketOrigin.CUSTOMER.value,
-        created_at=now,
-        updated_at=now,
-    )
+    ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
+    problem = ticket.fingerprint
+    assert problem is not None
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
     uow.emit(created_data(ticket))
     [outbox_row] = uow.claim_outbox_rows()
