@@ -35,13 +35,7 @@ NewDatabase = Callable[[str], Awaitable[str]]
 
 
 def _parts(service: str) -> tuple[Handlers[Any], Any, type[ServiceSettings]]:
-    handlers = {
-        "intake": "ticketloop_intake.tickets.handlers",
-        "routing": "ticketloop_routing.handlers",
-        "sla": "ticketloop_sla.handlers",
-        "feedback": "ticketloop_feedback.handlers",
-        "retrospective": "ticketloop_retrospective.handlers",
-    }[service]
+    handlers = f"ticketloop_{service}.handlers"  # every service keeps its handler map at its root
     db = importlib.import_module(f"ticketloop_{service}.db")
     settings_cls = next(
         value

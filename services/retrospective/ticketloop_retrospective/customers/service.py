@@ -18,7 +18,6 @@ from ticketloop_retrospective.care.repository import TaskView
 from ticketloop_retrospective.customers import repository
 from ticketloop_retrospective.customers.domain import (
     CustomerFacts,
-    Segment,
     SegmentRules,
     normalised_satisfaction,
     relationship_start,
@@ -44,6 +43,7 @@ from ticketloop_shared.events import (
     TicketResolvedData,
 )
 from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 Unit = UnitOfWork[RetrospectiveSettings]

@@ -20,13 +20,13 @@ from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.domain import Candidate, Choice, State
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.repository import AgentLive, TicketFacts
-from ticketloop_routing.customers.domain import Segment
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot, Presence
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import TicketAssignedData, TicketQueuedData, TicketReassignedData
 from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.vocabulary import Segment
 
 RoutingUnit = UnitOfWork[RoutingSettings]
 Announce = Literal["assigned", "reassigned"]

@@ -20,8 +20,8 @@ from ticketloop_routing.assignments.placement import (
     organisation_of,
     place,
 )
-from ticketloop_routing.customers.domain import Segment
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
+from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 

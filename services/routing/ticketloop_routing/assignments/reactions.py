@@ -20,7 +20,6 @@ from ticketloop_routing.assignments.placement import (
     place,
 )
 from ticketloop_routing.assignments.queue import refill_for
-from ticketloop_routing.customers.domain import Segment
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
@@ -32,6 +31,7 @@ from ticketloop_shared.events import (
     TicketRecategorisedData,
     TicketReopenedData,
 )
+from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 

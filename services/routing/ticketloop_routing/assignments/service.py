@@ -43,10 +43,11 @@ from ticketloop_routing.assignments.reactions import (
     reprioritise,
 )
 from ticketloop_routing.assignments.repository import LiveState, TicketFacts
-from ticketloop_routing.customers.domain import Segment, segment_of
+from ticketloop_routing.customers.domain import segment_of
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence
 from ticketloop_shared.events import Envelope, TicketCreatedData
+from ticketloop_shared.vocabulary import Segment
 
 # Times the organisation may change under one run's read before the run fails (and is retried).
 MAX_READS = 5
