@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.domain import Candidate, Choice, State
 from ticketloop_routing.assignments.models import Assignment
@@ -26,7 +28,7 @@ from ticketloop_routing.assignments.repository import AgentLive, TicketFacts
 from ticketloop_routing.customers.domain import Segment, segment_of
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence
-from ticketloop_routing.settings import RoutingSettings
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
     Envelope,
@@ -42,11 +44,9 @@ from ticketloop_shared.events import (
     TicketRef,
     TicketReopenedData,
 )
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-RoutingUnit = UnitOfWork[RoutingSettings]
 Announce = Literal["assigned", "reassigned"]
 # Races lost to another replica (an agent's last slot taken meanwhile) before a ticket is queued.
 MAX_ATTEMPTS = 5
@@ -55,7 +55,7 @@ QUEUE_PASS = 100
 
 
 async def _organisation(uow: RoutingUnit) -> OrgSnapshot:
-    org = await organisation.snapshot(uow.session, uow.settings.database_url)
+    org = await organisation.snapshot(uow.session, uow.state)
     if org is None:
         raise PermanentEventError("no organisation is configured: no department owns any category")
     return org
@@ -128,8 +128,7 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
     conditional UPDATE, so replicas never exceed a capacity) and records the assignment with its
     reason. A ticket whose agent was taken meanwhile is decided again on fresh state."""
     session, settings, now = uow.session, uow.settings, uow.now()
-    key = settings.database_url
-    org = organisation.cached(key) or await _organisation(uow)
+    org = organisation.cached(uow.state) or await _organisation(uow)
     for _ in range(MAX_ATTEMPTS):
         departments = [_department(org, data.category) for data, _ in tickets]
         live = await repository.live_state(
@@ -491,17 +490,11 @@ async def fill_queues(uow: RoutingUnit) -> int:
     org = await _organisation(uow)
     given = 0
     for department_id in sorted(waiting):
-        marker = len(uow.events)
-        try:
-            async with uow.session.begin_nested():
-                if department_id in org.departments:
-                    given += await fill_queue(uow, department_id=department_id, org=org)
-                else:
-                    await _rehome(uow, org, department_id)
-                await uow.flush_events()
-        except Exception:
-            del uow.events[marker:]
-            log.exception("filling one department's queue failed; skipped", extra={"department": department_id})
+        async with uow.isolated("filling a department's queue", department=department_id):
+            if department_id in org.departments:
+                given += await fill_queue(uow, department_id=department_id, org=org)
+            else:
+                await _rehome(uow, org, department_id)
     return given
 
 
@@ -716,39 +709,39 @@ async def presence_changed(uow: RoutingUnit, *, agent: AgentConfig, presence: Pr
         await _refill_for(uow, agent.id)
 
 
-async def reassign_from_absent(uow: RoutingUnit, *, limit: int = 200) -> int:
+async def reassign_from_absent(uow: RoutingUnit, *, limit: int = 200) -> tuple[int, bool]:
     """Move the untouched tickets of agents away (or offline) for longer than
-    `away_reassign_minutes` to someone available in the ticket's department, or to its queue; how
-    many moved. Each ticket is moved in its own savepoint: one that fails is logged and skipped."""
+    `away_reassign_minutes` to someone available in the ticket's department, or to its queue.
+    Each ticket is moved in its own savepoint: one that fails is logged and skipped. Returns how
+    many moved and whether the batch was full (more may be due)."""
     session, now = uow.session, uow.now()
-    cutoff = now - timedelta(minutes=uow.settings.away_reassign_minutes)
-    rows = await repository.untouched_of_absent(session, cutoff=cutoff, limit=limit)
+    grace = timedelta(minutes=uow.settings.away_reassign_minutes)
+    rows = await repository.untouched_of_absent(session, cutoff=now - grace, limit=limit)
     if not rows:
-        return 0
+        return 0, False
     org = await _organisation(uow)
     moved = 0
     for row in rows:
         ticket_id, previous = row.ticket_id, row.agent_id  # readable even after a rolled-back savepoint
-        marker = len(uow.events)
-        try:
-            async with session.begin_nested():
-                department = org.department_for(row.category or "") or org.departments.get(row.department_id or "")
-                if department is None or previous is None:
-                    continue
-                live = await repository.agent_states(session, [previous])
-                presence = live[previous].presence if previous in live else "away"
-                because = (
-                    f"away_reassign: {previous} has been {presence} for over "
-                    f"{uow.settings.away_reassign_minutes:g} minutes and had not touched the ticket"
-                )
-                await repository.add_load(session, previous, -1)
-                await place(
-                    uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned"
-                )
-                await uow.flush_events()
-        except Exception:
-            del uow.events[marker:]
-            log.exception("away reassignment failed for one ticket; skipped", extra={"ticket_id": str(ticket_id)})
+        department = org.department_for(row.category or "") or org.departments.get(row.department_id or "")
+        if department is None or previous is None:
             continue
-        moved += 1
-    return moved
+        async with uow.isolated("away reassignment of a ticket", ticket_id=ticket_id) as item:
+            live = await repository.agent_states(session, [previous])
+            presence = live[previous].presence if previous in live else "away"
+            because = (
+                f"away_reassign: {previous} has been {presence} for over "
+                f"{uow.settings.away_reassign_minutes:g} minutes and had not touched the ticket"
+            )
+            await repository.add_load(session, previous, -1)
+            await place(uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned")
+        if not item.failed:
+            moved += 1
+    return moved, len(rows) >= limit
+
+
+async def next_away_reassignment(session: AsyncSession, *, grace: timedelta) -> datetime | None:
+    """When the next untouched ticket of an away (or offline) agent falls due for reassignment:
+    the agent's away-since plus the grace."""
+    since = await repository.earliest_absence_with_untouched(session)
+    return None if since is None else since + grace
