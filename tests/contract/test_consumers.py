@@ -36,7 +36,7 @@ NewDatabase = Callable[[str], Awaitable[str]]
 
 def _parts(service: str) -> tuple[Handlers[Any], Any, type[ServiceSettings]]:
     handlers = {
-        "intake": "ticketloop_intake.tickets.handlers",
+        "intake": "ticketloop_intake.handlers",
         "routing": "ticketloop_routing.assignments.handlers",
         "sla": "ticketloop_sla.clocks.handlers",
         "feedback": "ticketloop_feedback.surveys.handlers",

@@ -24,9 +24,9 @@ from tests.support import (
     serve,
 )
 from ticketloop_intake.app import create_app
+from ticketloop_intake.handlers import on_tickets_assigned
 from ticketloop_intake.idempotency.models import IdempotencyRecord
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets.handlers import on_tickets_assigned
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import Topics

@@ -11,7 +11,6 @@ from ticketloop_retrospective.care.domain import Anchor, Cadence, anticipation_d
 from ticketloop_retrospective.customers.domain import (
     DEFAULT_REASON,
     CustomerFacts,
-    Segment,
     SegmentRules,
     in_top_spend,
     normalised_satisfaction,
@@ -21,6 +20,7 @@ from ticketloop_retrospective.customers.domain import (
     top_spend_rank,
 )
 from ticketloop_shared.events import Dimension
+from ticketloop_shared.vocabulary import Segment
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 RULES = SegmentRules()

@@ -9,8 +9,9 @@ import pytest
 
 from ticketloop_routing.assignments import domain
 from ticketloop_routing.assignments.domain import Candidate, State
-from ticketloop_routing.customers.domain import Segment, add_months, segment_of
+from ticketloop_routing.customers.domain import add_months, segment_of
 from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy, presence_refusal
+from ticketloop_shared.vocabulary import Segment
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()

@@ -13,10 +13,10 @@ from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (regi
 from ticketloop_intake.counters.endpoints import router as counter_router
 from ticketloop_intake.counters.models import QueueEntry  # noqa: F401  (registers the tables)
 from ticketloop_intake.counters.scheduled import sweep_wait_exceeded
-from ticketloop_intake.customers.endpoints import router as customer_router
 from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the tables)
 from ticketloop_intake.customers.service import KEYS
 from ticketloop_intake.db import audit, messaging
+from ticketloop_intake.handlers import HANDLERS
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)
 from ticketloop_intake.idempotency.service import purge_expired
 from ticketloop_intake.knowledge.endpoints import router as knowledge_router
@@ -24,11 +24,11 @@ from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers
 from ticketloop_intake.knowledge.scheduled import refresh_suggestion_guard
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import scheduled
-from ticketloop_intake.tickets.endpoints import channel_router as read_back_router
-from ticketloop_intake.tickets.endpoints import customer_router as customer_link_router
+from ticketloop_intake.tickets.channel_endpoints import router as read_back_router
 from ticketloop_intake.tickets.endpoints import router as ticket_router
-from ticketloop_intake.tickets.handlers import HANDLERS
+from ticketloop_intake.tickets.link_endpoints import router as customer_link_router
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
+from ticketloop_intake.tickets.personal_data_endpoints import router as customer_router
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from ticketloop_shared.errors import Conflict, DomainError, NotFound, Unprocessable
 from ticketloop_shared.events import Dimension, SurveyKind
+from ticketloop_shared.vocabulary import Segment
 
 CSAT_MIN, CSAT_MAX = 1, 5
 NPS_MIN, NPS_MAX = 0, 10
@@ -38,8 +39,8 @@ TEMPLATE_FOR_KIND: Mapping[SurveyKind, str] = {
 ONBOARDING_PERIOD = "onboarding"
 
 # The segments that time relationship surveys (retrospective names them, SPEC §5).
-NEW_SEGMENT = "new"
-HIGH_VALUE_SEGMENT = "high_value"
+NEW_SEGMENT = Segment.NEW.value
+HIGH_VALUE_SEGMENT = Segment.HIGH_VALUE.value
 
 # Why a survey was withdrawn (`feedback.survey_cancelled.reason`).
 CANCELLED_REOPENED = "reopened"

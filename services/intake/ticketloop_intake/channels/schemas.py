@@ -7,8 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketloop_intake.tickets.schemas import Channel
 from ticketloop_shared.validation import Text
+from ticketloop_shared.vocabulary import Channel
 
 
 class ChannelClientCreate(BaseModel):

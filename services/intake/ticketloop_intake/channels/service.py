@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels import repository
 from ticketloop_intake.channels.models import ChannelClient
-from ticketloop_intake.tickets.schemas import Channel
 from ticketloop_shared.errors import Conflict, Unauthorized
+from ticketloop_shared.vocabulary import Channel
 
 DEV_CLIENT_NAME = "development"
 # The client proactive tickets (recovery, care) are filed under; migration 0008 creates it,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, text, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.counters.domain import EntryStatus
@@ -107,18 +107,3 @@ async def lock_overdue(session: AsyncSession, *, joined_before: datetime, limit:
             .execution_options(populate_existing=True)
         )
     ).all()
-
-
-async def ticket_made_for(session: AsyncSession, *, scope: str, key: str) -> tuple[uuid.UUID, str] | None:
-    """The ticket an earlier attempt to serve an entry created (its id and number), found by the
-    Idempotency-Key record that statement wrote with the ticket."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT t.id, t.number FROM idempotency_keys AS k JOIN tickets AS t ON t.id = k.resource_id "
-                "WHERE k.scope = :scope AND k.key = :key"
-            ),
-            {"scope": scope, "key": key},
-        )
-    ).first()
-    return (row.id, row.number) if row is not None else None

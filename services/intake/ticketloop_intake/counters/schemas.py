@@ -13,8 +13,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from ticketloop_intake.counters.domain import COUNTER_SLUG, EntryStatus
-from ticketloop_intake.tickets.schemas import Category, Need, Urgency
 from ticketloop_shared.validation import STORABLE, Text
+from ticketloop_shared.vocabulary import Category, Need, Urgency
 
 CounterName = Annotated[str, Field(min_length=1, max_length=64, pattern=COUNTER_SLUG)]
 

@@ -17,18 +17,18 @@ from ticketloop_intake.counters import domain, repository
 from ticketloop_intake.counters.domain import EntryAction, EntryStatus, Pace
 from ticketloop_intake.counters.models import Counter, QueueEntry
 from ticketloop_intake.counters.schemas import CounterCreate, QueueTake, ServeRequest
-from ticketloop_intake.customers import crypto
-from ticketloop_intake.customers.service import KEYS, seal_field
+from ticketloop_intake.customers.service import KEYS, open_field, seal_field
 from ticketloop_intake.db import audit
+from ticketloop_intake.idempotency.service import Claim, KeyTaken
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
-from ticketloop_intake.tickets.repository import Claim, KeyTaken
-from ticketloop_intake.tickets.schemas import Channel, CustomerIn, TicketCreate
+from ticketloop_intake.tickets.schemas import CustomerIn, TicketCreate
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.vocabulary import Channel
 
 IntakeUnit = UnitOfWork[IntakeSettings]
 # The Idempotency-Key scope of the ticket a served entry becomes (the key is the entry id): the
@@ -195,7 +195,7 @@ async def _customer_name(session: AsyncSession, entry: QueueEntry, settings: Int
     if entry.customer_name is None:
         return None
     key = (await KEYS.for_opening(session, [entry.customer_id], settings))[entry.customer_id]
-    return crypto.unseal(key, entry.customer_name, customer_id=entry.customer_id, field="name")
+    return open_field(key, entry.customer_id, "name", entry.customer_name)
 
 
 async def serve(
@@ -236,7 +236,7 @@ async def serve(
         view = await tickets.create_ticket(uow, report=report, client=client, claim=claim)
         ticket_id, ticket_number = view.ticket.id, view.ticket.number
     except KeyTaken:
-        made = await repository.ticket_made_for(session, scope=SERVE_SCOPE, key=key)
+        made = await tickets.made_under_key(session, scope=SERVE_SCOPE, key=key)
         if made is None:
             raise Conflict("this number is being served right now", code="entry_being_served") from None
         ticket_id, ticket_number = made

@@ -1,4 +1,4 @@
-"""All SQL about customers' keys and personal data."""
+"""All SQL about customers' keys and their erasure."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import asyncpg
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ticketloop_intake.customers.crypto import CLEAR, ERASED_VALUE
 from ticketloop_intake.customers.models import CustomerErasure, CustomerKey
-from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 
 # The key a customer has, creating it with `$2` if there is none: one round trip, in autocommit
 # (a key may well exist before its first ticket commits). Under a concurrent first insert the
@@ -62,40 +60,7 @@ async def erased_since(engine: AsyncEngine, since: datetime) -> list[tuple[str, 
         return [(str(c), e) for c, e in rows.all()]
 
 
-async def erase_unsealed(session: AsyncSession, customer_id: str) -> None:
-    """Overwrite what is stored unsealed (rows from before sealing began) for the customer."""
-    unsealed = func.get_byte(Ticket.subject, 0) == CLEAR
-    await session.execute(
-        update(Ticket)
-        .where(Ticket.customer_id == customer_id, unsealed)
-        .values(subject=ERASED_VALUE, description=ERASED_VALUE, customer_name=ERASED_VALUE, customer_contact=None)
-    )
-    tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
-    await session.execute(
-        update(TimelineEntry)
-        .where(
-            TimelineEntry.ticket_id.in_(tickets),
-            TimelineEntry.kind != "assigned",
-            func.get_byte(TimelineEntry.body, 0) == CLEAR,
-        )
-        .values(body=ERASED_VALUE)
-    )
-
-
-async def has_tickets(session: AsyncSession, customer_id: str) -> bool:
-    """Whether intake ever took a ticket from this customer."""
-    found = await session.scalar(select(Ticket.id).where(Ticket.customer_id == customer_id).limit(1))
-    return found is not None
-
-
 async def is_erased(session: AsyncSession, customer_id: str) -> bool:
     """Whether the customer's personal data was erased (nobody may contact them on our own)."""
     found = await session.scalar(select(CustomerErasure.customer_id).where(CustomerErasure.customer_id == customer_id))
     return found is not None
-
-
-async def latest_ticket(session: AsyncSession, customer_id: str) -> Ticket | None:
-    """The customer's newest ticket (where their latest name and contact are)."""
-    return await session.scalar(
-        select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(1)
-    )

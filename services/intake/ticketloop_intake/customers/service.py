@@ -1,28 +1,26 @@
-"""The rules of personal data: sealed with the customer's own key, opened only to render,
-erased by destroying the key, and every unmasked read recorded."""
+"""Customers' keys: personal data is sealed with the customer's own key, opened only to render,
+and erased by destroying the key. The tickets that hold the sealed values are tickets' business
+(`tickets/service.py` erases and unmasks); this feature never reads them."""
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from ticketloop_intake.customers import crypto, repository
-from ticketloop_intake.db import audit
+from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets.models import Ticket, TimelineEntry
-from ticketloop_shared import audit as audit_log
-from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import NotFound
 from ticketloop_shared.unit_of_work import UnitOfWork
 
 # What a reader sees where a value was erased (or its key destroyed).
 ERASED = "[erased]"
+# The first byte of a value stored unsealed (before sealing began), and what erasing one in place
+# writes over it.
+CLEAR_MARK = crypto.CLEAR
+ERASED_VALUE = crypto.ERASED_VALUE
 # How far back each process looks for erasures it may not have applied to its key cache yet.
 ERASURE_LOOKBACK = timedelta(minutes=10)
 
@@ -115,74 +113,30 @@ class KeyRing:
 KEYS = KeyRing()
 
 
-def statements(uow: UnitOfWork[IntakeSettings]) -> asyncpg.Pool:
-    """intake's autocommit pool (the runtime always opens one for intake)."""
-    if uow.statements is None:
-        raise RuntimeError("intake needs the unit of work's statement pool (db_statement_pool_size)")
-    return uow.statements
-
-
-@dataclass(frozen=True)
-class Personal:
-    """A ticket's personal texts, opened for rendering (never stored like this)."""
-
-    subject: str
-    description: str
-    name: str
-    contact: str | None
-    bodies: dict[uuid.UUID, str | None]
-
-
 def seal_field(key: bytes, customer_id: str, field: str, value: str) -> bytes:
     """One personal value, sealed for its customer and column."""
     return crypto.seal(key, value, customer_id=customer_id, field=field)
 
 
-def open_ticket(key: bytes | None, ticket: Ticket, timeline: Sequence[TimelineEntry] = ()) -> Personal:
-    """The ticket's personal texts; erased ones read as `[erased]` (contact and bodies: None)."""
-    cid = ticket.customer_id
-
-    def text(blob: bytes | None, field: str) -> str | None:
-        return crypto.unseal(key, blob, customer_id=cid, field=field)
-
-    return Personal(
-        subject=text(ticket.subject, "subject") or ERASED,
-        description=text(ticket.description, "description") or ERASED,
-        name=text(ticket.customer_name, "name") or ERASED,
-        contact=text(ticket.customer_contact, "contact"),
-        bodies={e.id: text(e.body, "body") for e in timeline},
-    )
+def open_field(key: bytes | None, customer_id: str, field: str, blob: bytes | None) -> str | None:
+    """One stored value in clear; None once it cannot be read any more (erased, or its key destroyed)."""
+    return crypto.unseal(key, blob, customer_id=customer_id, field=field)
 
 
-async def erase(uow: UnitOfWork[IntakeSettings], *, customer_id: str, by: Principal) -> None:
-    """Erase a customer's personal data: destroy their key (every sealed value becomes
-    unreadable) and overwrite anything stored before sealing; tickets and their facts stay."""
-    session = uow.session
-    if not await repository.has_tickets(session, customer_id):
-        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
+def clear(note: str) -> bytes:
+    """A text that is not personal (a system note), stored as it is."""
+    return crypto.clear(note)
+
+
+async def destroy_key(session: AsyncSession, customer_id: str, *, now: datetime) -> bool:
+    """Destroy the customer's key, so every value sealed with it becomes unreadable, here at once
+    and in every other process within about a second; False when there was no key."""
     destroyed = await repository.destroy_key(session, customer_id)
-    await repository.erase_unsealed(session, customer_id)
-    await repository.record_erasure(session, customer_id, uow.now())
+    await repository.record_erasure(session, customer_id, now)
     KEYS.forget(session, customer_id)
-    await audit_log.record(
-        session,
-        audit,
-        actor=by,
-        action="customer.personal_data_erased",
-        subject=f"customer:{customer_id}",
-        details={"key_destroyed": destroyed},
-    )
+    return destroyed
 
 
-async def unmasked(uow: UnitOfWork[IntakeSettings], *, customer_id: str, by: Principal) -> Personal:
-    """The customer's latest name and contact in clear, for a reason an admin answers for:
-    the read itself is recorded."""
-    session = uow.session
-    ticket = await repository.latest_ticket(session, customer_id)
-    if ticket is None:
-        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
-    key = (await KEYS.for_opening(session, [customer_id], uow.settings))[customer_id]
-    await audit_log.record(
-        session, audit, actor=by, action="customer.personal_data_read", subject=f"customer:{customer_id}"
-    )
-    return open_ticket(key, ticket)
+async def is_erased(session: AsyncSession, customer_id: str) -> bool:
+    """Whether the customer's personal data was erased (nobody may contact them on our own)."""
+    return await repository.is_erased(session, customer_id)

@@ -10,12 +10,11 @@ from datetime import datetime, timedelta
 import asyncpg
 from fastapi import Response
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_intake.idempotency.models import IdempotencyRecord
-from ticketloop_intake.tickets.repository import Claim
+from ticketloop_intake.idempotency import repository
+from ticketloop_intake.idempotency.repository import Claim as Claim
+from ticketloop_intake.idempotency.repository import KeyTaken as KeyTaken
 from ticketloop_shared.errors import Conflict
 
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -52,18 +51,8 @@ async def run_once(
     """
     if key is None:
         return json_response((await action())[1], status_code)
-    claimed = await session.execute(
-        insert(IdempotencyRecord)
-        .values(scope=scope, key=key, request_hash=request_hash, created_at=now)
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key)
-    )
-    if claimed.first() is None:
-        record = await session.scalar(
-            select(IdempotencyRecord)
-            .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-            .with_for_update()
-        )
+    if not await repository.take(session, scope=scope, key=key, request_hash=request_hash, now=now):
+        record = await repository.get(session, scope=scope, key=key, for_update=True)
         if record is not None and record.created_at < now - ttl:
             record.request_hash, record.created_at, record.status_code, record.resource_id = (
                 request_hash,
@@ -81,11 +70,7 @@ async def run_once(
                 raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
             return json_response(await render(record.resource_id), record.status_code, {REPLAYED_HEADER: "true"})
     resource_id, body = await action()
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-        .values(status_code=status_code, resource_id=resource_id)
-    )
+    await repository.complete(session, scope=scope, key=key, status_code=status_code, resource_id=resource_id)
     return json_response(body, status_code)
 
 
@@ -104,13 +89,9 @@ async def replay(
     None when that record had expired: it is forgotten at once, in autocommit (the caller's next
     one-statement write must not wait on this request's own transaction), and the caller may
     use the key afresh."""
-    record = await session.scalar(
-        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
-    )
+    record = await repository.get(session, scope=scope, key=key)
     if record is None or record.created_at < now - ttl:
-        await statements.execute(
-            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3", scope, key, now - ttl
-        )
+        await repository.forget_expired_key(statements, scope=scope, key=key, before=now - ttl)
         return None
     if record.resource_id is None or record.status_code is None:
         raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
@@ -122,23 +103,9 @@ async def replay(
 async def claim_key(session: AsyncSession, claim: Claim, *, resource_id: uuid.UUID, status_code: int) -> bool:
     """Record an Idempotency-Key inside the request's own transaction, already complete (the
     work it stands for commits with it); False when the key has a record (then replay)."""
-    inserted = await session.execute(
-        insert(IdempotencyRecord)
-        .values(
-            scope=claim.scope,
-            key=claim.key,
-            request_hash=claim.request_hash,
-            status_code=status_code,
-            resource_id=resource_id,
-            created_at=claim.created_at,
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.key)
-    )
-    return inserted.first() is not None
+    return await repository.insert_complete(session, claim, resource_id=resource_id, status_code=status_code)
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime, ttl: timedelta) -> int:
     """Forget keys older than `ttl`; returns how many."""
-    result = await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - ttl))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return await repository.purge_older_than(session, now - ttl)

@@ -23,11 +23,11 @@ from ticketloop_intake.knowledge.schemas import (
 )
 from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets.schemas import Category
 from ticketloop_shared.api import SessionDep, get_uow
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import MAX_OFFSET
+from ticketloop_shared.vocabulary import Category
 
 IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 

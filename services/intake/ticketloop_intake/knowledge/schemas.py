@@ -8,8 +8,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketloop_intake.tickets.schemas import Category, SuggestionOut
 from ticketloop_shared.validation import STORABLE, Text
+from ticketloop_shared.vocabulary import Category
 
 Keyword = Annotated[str, Field(min_length=1, max_length=50), STORABLE]
 Title = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
@@ -76,6 +76,15 @@ class ArticlePage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+class SuggestionOut(BaseModel):
+    """An active article that may answer the customer's question, best match first."""
+
+    article_id: uuid.UUID
+    title: str
+    snippet: str = Field(description="The part of the body that matched, as plain text")
+    rank: float = Field(description="`ts_rank` of the match: higher is better; comparable within one answer")
 
 
 class SearchHitOut(SuggestionOut):

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ticketloop_intake.tickets.schemas import ProactiveTicket
 from ticketloop_shared.events import CareTaskDueData, LowScoreData, TicketOrigin
+from ticketloop_shared.vocabulary import Category, Need, Urgency
 
 # A low score is a problem in itself (SPEC §3): a person calls the customer back, first.
-RECOVERY_URGENCY = "urgent"
-CARE_URGENCY = "normal"
-FALLBACK_CATEGORY = "other"
-KNOWN_CATEGORIES = frozenset({"product_quality", "logistics_delay", "billing", "account", "service_attitude", "other"})
-
-
-@dataclass(frozen=True)
-class ProactiveTicket:
-    """The facts of a ticket the system opens, before it is numbered and sealed."""
-
-    origin: TicketOrigin
-    origin_id: str
-    customer_id: str
-    category: str
-    need: str
-    urgency: str
-    subject: str
-    description: str
-    preferred_channel: str | None
+RECOVERY_URGENCY = Urgency.URGENT.value
+CARE_URGENCY = Urgency.NORMAL.value
+FALLBACK_CATEGORY = Category.OTHER.value
+KNOWN_CATEGORIES = frozenset(c.value for c in Category)
 
 
 def _category(value: str | None) -> str:
@@ -45,7 +30,7 @@ def recovery_for(score: LowScoreData, *, linked_number: str | None) -> Proactive
         origin_id=str(score.survey_id),
         customer_id=score.customer_id,
         category=_category(score.category),
-        need="complaint",
+        need=Need.COMPLAINT.value,
         urgency=RECOVERY_URGENCY,
         subject=f"Call back: low score on {about}",
         description=(
@@ -63,7 +48,7 @@ def care_for(task: CareTaskDueData) -> ProactiveTicket:
         origin_id=str(task.task_id),
         customer_id=task.customer_id,
         category=_category(task.category),
-        need="information",
+        need=Need.INFORMATION.value,
         urgency=CARE_URGENCY,
         subject=f"Care contact: {task.rule}",
         description=(

@@ -17,18 +17,10 @@ from enum import StrEnum
 from ticketloop_shared.auth import Principal, Role
 from ticketloop_shared.errors import Forbidden, InvalidTransition
 from ticketloop_shared.events import ClockKind, ClockOutcome, ClockView, SlaClocksChangedData
+from ticketloop_shared.vocabulary import TicketStatus
 
-
-class Status(StrEnum):
-    """Where a ticket is in its life (SPEC §2: pending assignment → in progress → resolved →
-    closed after the customer's confirmation, or reopened)."""
-
-    PENDING_ASSIGNMENT = "pending_assignment"
-    IN_PROGRESS = "in_progress"
-    WAITING_ON_CUSTOMER = "waiting_on_customer"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-    REOPENED = "reopened"
+# The lifecycle's statuses are shared words (sla pauses clocks on them), declared once.
+Status = TicketStatus
 
 
 class Action(StrEnum):

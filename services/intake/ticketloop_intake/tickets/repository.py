@@ -10,11 +10,13 @@ from datetime import datetime
 from functools import cache
 
 import asyncpg
-from sqlalchemy import TextClause, func, select, text
+from sqlalchemy import TextClause, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ticketloop_intake.db import Base
+from ticketloop_intake.idempotency.service import Claim, KeyTaken
+from ticketloop_intake.tickets.domain import OPEN, Status
 from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TimelineEntry
 from ticketloop_shared.ids import new_id
 
@@ -47,23 +49,6 @@ NUMBERS = NumberBlocks()
 _TICKETS = Base.metadata.tables["tickets"]
 _TIMELINE = Base.metadata.tables["timeline"]
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "headers")
-_CLAIM_COLUMNS = ("scope", "key", "request_hash", "status_code", "resource_id", "created_at")
-
-
-@dataclass(frozen=True)
-class Claim:
-    """An Idempotency-Key taken by the statement that does the work: the key's record is written
-    with the ticket (one round trip), and a second use of the key fails the whole statement."""
-
-    scope: str
-    key: str
-    request_hash: str
-    status_code: int
-    created_at: datetime
-
-
-class KeyTaken(Exception):
-    """The Idempotency-Key already has a record: nothing was written; replay instead."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +63,7 @@ class RepeatProbe:
     resolved_since: datetime
 
 
-_OPEN_STATUSES = "('pending_assignment', 'in_progress', 'waiting_on_customer', 'reopened')"
+_OPEN_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in Status if s in OPEN) + ")"
 
 
 @cache
@@ -109,7 +94,7 @@ def _create_statement(with_claim: bool, with_probe: bool) -> str:
     parts.append(f"t AS ({insert('tickets', [c.name for c in _TICKETS.columns])})")
     parts.append(f"e AS ({insert('timeline', [c.name for c in _TIMELINE.columns])})")
     if with_claim:
-        parts.append(f"k AS ({insert('idempotency_keys', _CLAIM_COLUMNS)})")
+        parts.append(f"k AS ({insert(Claim.TABLE, Claim.COLUMNS)})")
     outbox_columns = ", ".join(_OUTBOX_COLUMNS)
     parts.append(f"o AS (INSERT INTO outbox ({outbox_columns}) SELECT {values(5)}, ${n + 1}::jsonb{guard})")
     found = "SELECT id FROM prior" if with_probe else "SELECT NULL::uuid AS id"
@@ -137,7 +122,7 @@ async def insert_new(
     args += [getattr(ticket, c.key) for c in _TICKETS.columns]
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
     if claim is not None:
-        args += [claim.scope, claim.key, claim.request_hash, claim.status_code, ticket.id, claim.created_at]
+        args += claim.values(ticket.id)
     args += [outbox_row[name] for name in _OUTBOX_COLUMNS[:-1]]
     args.append(json.dumps(outbox_row["headers"]))
     try:
@@ -145,7 +130,7 @@ async def insert_new(
             _create_statement(claim is not None, probe is not None), *args
         )
     except asyncpg.UniqueViolationError as exc:
-        if claim is not None and exc.table_name == "idempotency_keys":
+        if claim is not None and exc.table_name == Claim.TABLE:
             raise KeyTaken(claim.key) from exc
         raise
     return prior
@@ -387,3 +372,52 @@ async def search(
 def add_entry(session: AsyncSession, entry: TimelineEntry) -> None:
     """Stage a timeline entry."""
     session.add(entry)
+
+
+async def erase_unsealed(session: AsyncSession, customer_id: str, *, clear_mark: int, erased: bytes) -> None:
+    """Overwrite with `erased` what is stored unsealed (values starting with `clear_mark`: rows
+    from before sealing began) on the customer's tickets and timeline entries."""
+    unsealed = func.get_byte(Ticket.subject, 0) == clear_mark
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == customer_id, unsealed)
+        .values(subject=erased, description=erased, customer_name=erased, customer_contact=None)
+    )
+    tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+    await session.execute(
+        update(TimelineEntry)
+        .where(
+            TimelineEntry.ticket_id.in_(tickets),
+            TimelineEntry.kind != "assigned",
+            func.get_byte(TimelineEntry.body, 0) == clear_mark,
+        )
+        .values(body=erased)
+    )
+
+
+async def has_tickets(session: AsyncSession, customer_id: str) -> bool:
+    """Whether intake ever took a ticket from this customer."""
+    found = await session.scalar(select(Ticket.id).where(Ticket.customer_id == customer_id).limit(1))
+    return found is not None
+
+
+async def latest_of_customer(session: AsyncSession, customer_id: str) -> Ticket | None:
+    """The customer's newest ticket (where their latest name and contact are)."""
+    return await session.scalar(
+        select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(1)
+    )
+
+
+async def made_under_key(session: AsyncSession, *, scope: str, key: str) -> tuple[uuid.UUID, str] | None:
+    """The ticket the one-statement write created with this Idempotency-Key's record (its id and
+    number)."""
+    row = (
+        await session.execute(
+            text(
+                "SELECT t.id, t.number FROM idempotency_keys AS k JOIN tickets AS t ON t.id = k.resource_id "
+                "WHERE k.scope = :scope AND k.key = :key"
+            ),
+            {"scope": scope, "key": key},
+        )
+    ).first()
+    return (row.id, row.number) if row is not None else None

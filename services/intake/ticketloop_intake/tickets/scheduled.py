@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets import repository, service
+from ticketloop_intake.tickets import lifecycle, repository
 from ticketloop_intake.tickets.domain import Action
 from ticketloop_shared.events import TicketClosedData
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -30,12 +30,12 @@ async def close_unconfirmed(uow: UnitOfWork[IntakeSettings]) -> int:
         marker = len(uow.events)
         try:
             async with session.begin_nested():
-                service.move(uow, ticket, Action.AUTO_CLOSE, actor="system")
+                lifecycle.move(uow, ticket, Action.AUTO_CLOSE, actor="system")
                 ticket.closed_at = now
-                await service.add_entry(uow, ticket, "closed", "system", note="closed: not confirmed in time")
+                await lifecycle.add_entry(uow, ticket, "closed", "system", note="closed: not confirmed in time")
                 uow.emit(
                     TicketClosedData(
-                        **service.ticket_ref(ticket),
+                        **lifecycle.ticket_ref(ticket),
                         closed_at=now,
                         resolved_at=ticket.resolved_at,
                         automatic=True,

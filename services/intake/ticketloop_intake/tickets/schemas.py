@@ -3,60 +3,20 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ticketloop_intake.tickets.domain import Status
+from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
 from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
+from ticketloop_shared.vocabulary import Category, Channel, Need, Urgency
+from ticketloop_shared.vocabulary import TicketStatus as Status
 
 # A skill routing matches agents on, `kind:value` (e.g. `language:fr`, `product:router`).
 Skill = Annotated[str, Field(min_length=3, max_length=100, pattern=r"^[a-z0-9_]+:[A-Za-z0-9_.-]+$")]
-
-
-class Channel(StrEnum):
-    """Where a problem was reported."""
-
-    APP = "app"
-    WEB = "web"
-    MESSAGING = "messaging"
-    EMAIL = "email"
-    PHONE = "phone"
-    COUNTER = "counter"
-    PROACTIVE = "proactive"
-
-
-class Category(StrEnum):
-    """The kind of problem; routing maps each to its owning department."""
-
-    PRODUCT_QUALITY = "product_quality"
-    LOGISTICS_DELAY = "logistics_delay"
-    BILLING = "billing"
-    ACCOUNT = "account"
-    SERVICE_ATTITUDE = "service_attitude"
-    OTHER = "other"
-
-
-class Need(StrEnum):
-    """What the customer wants done."""
-
-    REFUND = "refund"
-    REPLACEMENT = "replacement"
-    REPAIR = "repair"
-    INFORMATION = "information"
-    COMPLAINT = "complaint"
-    OTHER = "other"
-
-
-class Urgency(StrEnum):
-    """How urgent the customer says it is."""
-
-    NORMAL = "normal"
-    URGENT = "urgent"
-    CRITICAL = "critical"
 
 
 class CustomerIn(BaseModel):
@@ -260,15 +220,6 @@ class ResolutionTimesOut(BaseModel):
     actual: datetime | None
 
 
-class SuggestionOut(BaseModel):
-    """An active article that may answer the customer's question, best match first."""
-
-    article_id: uuid.UUID
-    title: str
-    snippet: str = Field(description="The part of the body that matched, as plain text")
-    rank: float = Field(description="`ts_rank` of the match: higher is better; comparable within one answer")
-
-
 class SolvedByArticle(BaseModel):
     """The customer says a suggested article answered their question."""
 
@@ -375,3 +326,28 @@ class TicketPage(BaseModel):
     total: int
     limit: int
     offset: int
+
+
+@dataclass(frozen=True)
+class ProactiveTicket:
+    """The facts of a ticket the system opens on its own (`proactive/` decides them), before it
+    is numbered and sealed."""
+
+    origin: TicketOrigin
+    origin_id: str
+    customer_id: str
+    category: str
+    need: str
+    urgency: str
+    subject: str
+    description: str
+    preferred_channel: str | None
+
+
+class PersonalDataOut(BaseModel):
+    """A customer's name and contact in clear, as on their latest ticket (`[erased]` / null
+    after an erasure). Reading it is recorded in the audit log."""
+
+    customer_id: str
+    name: str
+    contact: str | None

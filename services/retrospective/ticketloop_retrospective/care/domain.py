@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from ticketloop_retrospective.customers.domain import Segment, start_of
+from ticketloop_retrospective.customers.domain import start_of
+from ticketloop_shared.vocabulary import Category, Segment
 
 # The categories intake files tickets under; a care rule must name one of them.
-CATEGORIES = frozenset({"product_quality", "logistics_delay", "billing", "account", "service_attitude", "other"})
+CATEGORIES = frozenset(c.value for c in Category)
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

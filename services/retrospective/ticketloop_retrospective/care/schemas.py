@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ticketloop_retrospective.care.domain import Anchor
-from ticketloop_retrospective.customers.domain import Segment
 from ticketloop_shared.validation import STORABLE
-
-# intake's categories (a care ticket is filed under one).
-Category = Literal["product_quality", "logistics_delay", "billing", "account", "service_attitude", "other"]
+from ticketloop_shared.vocabulary import Category, Segment
 
 
 class CareRuleIn(BaseModel):
@@ -24,7 +21,7 @@ class CareRuleIn(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
     anchor: Anchor = Field(description="`customer_since` (tenure start, from its midnight UTC) or `first_seen`.")
     offset_days: int = Field(ge=0, le=3650, description="Days after the anchor.")
-    category: Category = "other"
+    category: Category = Category.OTHER
     segments: list[Segment] = Field(default_factory=list, max_length=len(Segment))
 
     @field_validator("segments")

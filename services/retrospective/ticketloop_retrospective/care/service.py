@@ -13,13 +13,14 @@ from ticketloop_retrospective.care import repository
 from ticketloop_retrospective.care.domain import Anchor, Cadence, anticipation_due, anticipation_moment
 from ticketloop_retrospective.care.models import CareRule, CareSchedule
 from ticketloop_retrospective.customers import repository as customers
-from ticketloop_retrospective.customers.domain import Segment, relationship_start, start_of
+from ticketloop_retrospective.customers.domain import relationship_start, start_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import CareTaskDueData, CareTaskKind
 from ticketloop_shared.ids import new_id
+from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 

@@ -13,19 +13,9 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
 
 from ticketloop_shared.events import Dimension
-
-
-class Segment(StrEnum):
-    """SPEC §5's customer segments (routing and sla know the same names)."""
-
-    NEW = "new"
-    HIGH_VALUE = "high_value"
-    CHURN_RISK = "churn_risk"
-    POTENTIAL = "potential"
-
+from ticketloop_shared.vocabulary import Segment
 
 # Why a customer is in `potential`: none of the other rules matched.
 DEFAULT_REASON = "no_other_segment"

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from ticketloop_retrospective.customers import repository, service
-from ticketloop_retrospective.customers.domain import Segment
 from ticketloop_retrospective.customers.models import Customer
 from ticketloop_retrospective.customers.schemas import (
     Answer,
@@ -30,6 +29,7 @@ from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.validation import STORABLE
+from ticketloop_shared.vocabulary import Segment
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 

@@ -17,7 +17,6 @@ from ticketloop_retrospective.care.repository import TaskView
 from ticketloop_retrospective.customers import repository
 from ticketloop_retrospective.customers.domain import (
     CustomerFacts,
-    Segment,
     SegmentRules,
     normalised_satisfaction,
     relationship_start,
@@ -43,6 +42,7 @@ from ticketloop_shared.events import (
     TicketReopenedData,
     TicketResolvedData,
 )
+from ticketloop_shared.vocabulary import Segment
 
 
 def rules_of(settings: RetrospectiveSettings) -> SegmentRules:

@@ -26,9 +26,10 @@ from ticketloop_retrospective.reports.repository import Filters
 from ticketloop_retrospective.reports.schemas import GroupCompliance, Report, TicketPage
 from ticketloop_retrospective.reports.service import SEGMENTS
 from ticketloop_shared.auth import Principal
+from ticketloop_shared.vocabulary import Channel
 
 # Suggestions for the channel filter (any value is accepted: the filter matches what events carry).
-CHANNELS = ("app", "web", "messaging", "email", "phone", "counter", "proactive")
+CHANNELS = tuple(c.value for c in Channel)
 # Headline goals whose current value is a count of tickets, and the figure that lists them.
 GOAL_METRICS = {
     "first_response_time": "first_response_time",

@@ -46,8 +46,9 @@ from ticketloop_retrospective.reports.schemas import (
 )
 from ticketloop_retrospective.reports.schemas import Filters as FiltersOut
 from ticketloop_shared.errors import Unprocessable
+from ticketloop_shared.vocabulary import Segment
 
-SEGMENTS = ("new", "high_value", "churn_risk", "potential")
+SEGMENTS = tuple(s.value for s in Segment)
 T = TypeVar("T")
 
 

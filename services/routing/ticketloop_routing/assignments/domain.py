@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from ticketloop_routing.customers.domain import Segment
 from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy
 from ticketloop_shared.events import AssignmentCandidate, AssignmentReason
+from ticketloop_shared.vocabulary import Segment
 
 
 class State(StrEnum):

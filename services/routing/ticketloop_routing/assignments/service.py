@@ -25,7 +25,7 @@ from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.domain import Candidate, Choice, State
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.repository import AgentLive, TicketFacts
-from ticketloop_routing.customers.domain import Segment, segment_of
+from ticketloop_routing.customers.domain import segment_of
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence
 from ticketloop_routing.unit import RoutingUnit
@@ -44,6 +44,7 @@ from ticketloop_shared.events import (
     TicketRef,
     TicketReopenedData,
 )
+from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 

@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
-from enum import StrEnum
 
-
-class Segment(StrEnum):
-    """SPEC §5's customer segments."""
-
-    NEW = "new"
-    HIGH_VALUE = "high_value"
-    CHURN_RISK = "churn_risk"
-    POTENTIAL = "potential"
-
+from ticketloop_shared.vocabulary import Segment
 
 _KNOWN = frozenset(s.value for s in Segment)
 # SPEC §5: new = relationship under 3 months; high-value = relationship over 12 months (or top spend).

@@ -8,15 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ticketloop_shared.events import ClockKind, EscalationTarget
+from ticketloop_shared.vocabulary import TicketStatus
 from ticketloop_sla.calendars.domain import Calendar
 
 ALWAYS = "24x7"
 """The built-in calendar that never closes (live access, and every target by default)."""
 
 # The statuses a ticket can be in (intake's lifecycle), for validating pause rules.
-TICKET_STATUSES = frozenset(
-    {"pending_assignment", "in_progress", "waiting_on_customer", "resolved", "closed", "reopened"}
-)
+TICKET_STATUSES = frozenset(s.value for s in TicketStatus)
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,12 @@
-"""Events intake reacts to."""
+"""Events intake reacts to: one map, by event class, for the whole service."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ticketloop_intake.proactive import domain as proactive
-from ticketloop_intake.proactive import service as proactive_tickets
+from ticketloop_intake.proactive import service as proactive
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets import service
+from ticketloop_intake.tickets import service as tickets
 from ticketloop_shared.errors import NotFound, PermanentEventError
 from ticketloop_shared.events import (
     CareTaskDue,
@@ -27,7 +26,7 @@ async def on_tickets_assigned(uow: UnitOfWork[IntakeSettings], events: Sequence[
     """Show the owners routing chose on their tickets (a run of assignments in one statement;
     an unknown ticket fails the run, and the consumer then parks that one event alone)."""
     try:
-        await service.record_assignments(uow, [event.data for event in events])
+        await tickets.record_assignments(uow, [event.data for event in events])
     except NotFound as exc:
         raise PermanentEventError(exc.message) from exc
 
@@ -36,7 +35,7 @@ async def on_tickets_assigned(uow: UnitOfWork[IntakeSettings], events: Sequence[
 async def on_tickets_reassigned(uow: UnitOfWork[IntakeSettings], events: Sequence[TicketReassigned]) -> None:
     """Show the new owners (an away agent's tickets, an escalation, a new category)."""
     try:
-        await service.record_assignments(uow, [event.data for event in events], kind="reassigned")
+        await tickets.record_assignments(uow, [event.data for event in events], kind="reassigned")
     except NotFound as exc:
         raise PermanentEventError(exc.message) from exc
 
@@ -45,7 +44,7 @@ async def on_tickets_reassigned(uow: UnitOfWork[IntakeSettings], events: Sequenc
 async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued) -> None:
     """Show which department's queue the ticket waits in."""
     try:
-        await service.record_queued(uow, event.data)
+        await tickets.record_queued(uow, event.data)
     except NotFound as exc:
         raise PermanentEventError(exc.message) from exc
 
@@ -54,19 +53,17 @@ async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued)
 async def on_clocks_changed(uow: UnitOfWork[IntakeSettings], events: Sequence[SlaClocksChanged]) -> None:
     """Show sla's clocks and the deadlines they set on their tickets (sla owns every deadline): a
     run of publications in one statement, the newest version of each ticket winning."""
-    await service.record_clocks(uow, [event.data for event in events])
+    await tickets.record_clocks(uow, [event.data for event in events])
 
 
 @HANDLERS.on(FeedbackLowScore)
 async def on_low_score(uow: UnitOfWork[IntakeSettings], event: FeedbackLowScore) -> None:
     """A low score is a problem in itself: open an urgent recovery ticket, linked to the ticket
     the survey was about, so a person calls the customer back (SPEC §3)."""
-    linked = await proactive_tickets.linked_ticket(uow, event.data.ticket_id)
-    wanted = proactive.recovery_for(event.data, linked_number=linked.number if linked else None)
-    await proactive_tickets.open_ticket(uow, wanted, linked=linked)
+    await proactive.call_back(uow, event.data)
 
 
 @HANDLERS.on(CareTaskDue)
 async def on_care_task_due(uow: UnitOfWork[IntakeSettings], event: CareTaskDue) -> None:
     """A care contact is due: open a proactive ticket, routed like any other (SPEC §5)."""
-    await proactive_tickets.open_ticket(uow, proactive.care_for(event.data))
+    await proactive.care_contact(uow, event.data)

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Response
 
-from ticketloop_intake.customers import service
-from ticketloop_intake.customers.schemas import PersonalDataOut
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.tickets import service
+from ticketloop_intake.tickets.schemas import PersonalDataOut
 from ticketloop_shared.api import get_uow
 from ticketloop_shared.auth import CurrentAdmin
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -34,5 +34,5 @@ async def read_personal_data(
 async def erase_personal_data(customer_id: CustomerId, uow: IntakeUow, admin: CurrentAdmin) -> Response:
     """Erase the customer's name, contact and texts from every ticket by destroying their key;
     the tickets, their facts and the reports stay. Repeating it is harmless (204)."""
-    await service.erase(uow, customer_id=customer_id, by=admin)
+    await service.erase_customer(uow, customer_id=customer_id, by=admin)
     return Response(status_code=204)

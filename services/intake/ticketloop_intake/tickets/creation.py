@@ -1,0 +1,227 @@
+"""Opening tickets: a channel's report (the hot path of the whole system), a repeat contact
+added to the customer's existing ticket, and a ticket the system opens on its own (a low score's
+call-back, a care contact), numbered, sealed and announced like any other."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
+from ticketloop_intake.customers.service import KEYS, is_erased, seal_field
+from ticketloop_intake.db import statements
+from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
+from ticketloop_intake.tickets import repository
+from ticketloop_intake.tickets.domain import (
+    Status,
+    fingerprint,
+)
+from ticketloop_intake.tickets.lifecycle import (
+    IntakeUnit,
+    Personal,
+    TicketView,
+    add_customer_message,
+    created_data,
+    locked,
+    ticket_number,
+    ticket_ref,
+    view,
+)
+from ticketloop_intake.tickets.models import Ticket, TimelineEntry
+from ticketloop_intake.tickets.repository import NUMBERS, RepeatProbe
+from ticketloop_intake.tickets.schemas import (
+    ProactiveTicket,
+    TicketCreate,
+)
+from ticketloop_shared.errors import Forbidden, PermanentEventError
+from ticketloop_shared.events import (
+    TicketOrigin,
+    TicketRepeatContactData,
+)
+from ticketloop_shared.ids import new_id
+from ticketloop_shared.vocabulary import Channel
+
+log = logging.getLogger(__name__)
+# The answer to a report added to the customer's existing ticket: 200, not 201 (nothing created).
+REPEAT_STATUS = 200
+PROACTIVE_CHANNEL = Channel.PROACTIVE.value
+
+
+def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str, key: bytes, now: datetime) -> Ticket:
+    """The ticket a report becomes, its personal texts sealed with the customer's `key` and its
+    subject fingerprinted with it (how a repeat report of the same problem is recognised)."""
+    customer = report.customer
+
+    def sealed(field: str, value: str) -> bytes:
+        return seal_field(key, customer.id, field, value)
+
+    return Ticket(
+        id=new_id(),
+        number=number,
+        status=Status.PENDING_ASSIGNMENT.value,
+        channel=report.channel.value,
+        channel_client_id=client_id,
+        category=report.category.value,
+        need=report.need.value,
+        urgency=report.urgency.value,
+        subject=sealed("subject", report.subject),
+        description=sealed("description", report.description),
+        customer_id=customer.id,
+        customer_name=sealed("name", customer.name),
+        customer_contact=sealed("contact", customer.contact) if customer.contact is not None else None,
+        customer_since=customer.customer_since,
+        customer_annual_spend=customer.annual_spend,
+        customer_preferred_channel=customer.preferred_channel.value if customer.preferred_channel else None,
+        expected_resolution_at=report.expected_resolution_at,
+        required_skills=list(report.required_skills),
+        fingerprint=fingerprint(report.subject, key=key),
+        self_service=False,
+        reopen_count=0,
+        live_session=report.live_session,
+        origin=TicketOrigin.CUSTOMER.value,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def create_ticket(
+    uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
+) -> TicketView:
+    """Accept a reported problem: number it, record and announce it (sla, which owns the
+    deadlines, starts its clocks on the announcement and publishes them back).
+
+    The hot path of the whole system: one autocommit statement writes the ticket, its first
+    timeline entry, its outbox row and the Idempotency-Key's record (`claim`; `KeyTaken` when
+    the key was used before), and nothing is read back.
+    """
+    if report.channel.value not in client.channels:
+        raise Forbidden(
+            f"channel client {client.name!r} may not report on channel {report.channel.value!r}",
+            code="channel_not_allowed",
+        )
+    settings = uow.settings
+    now = uow.now()
+    number = ticket_number(settings, now, await NUMBERS.next(statements(uow)))
+    customer = report.customer
+    key = await KEYS.for_sealing(uow, customer.id)
+    ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
+    problem = ticket.fingerprint
+    assert problem is not None
+    entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
+    uow.emit(created_data(ticket))
+    [outbox_row] = uow.claim_outbox_rows()
+    probe = None
+    if not report.new_ticket and settings.repeat_window_days > 0:
+        probe = RepeatProbe(
+            channel_client_id=client.id,
+            customer_id=customer.id,
+            category=report.category.value,
+            fingerprint=problem,
+            resolved_since=now - timedelta(days=settings.repeat_window_days),
+        )
+    prior = await repository.insert_new(statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim, probe=probe)
+    if prior is not None:
+        return await _repeat_contact(uow, ticket_id=prior, report=report, client=client, claim=claim)
+    personal = Personal(
+        subject=report.subject,
+        description=report.description,
+        name=customer.name,
+        contact=customer.contact,
+        bodies={entry.id: None},
+    )
+    return TicketView(ticket=ticket, timeline=[entry], personal=personal)
+
+
+async def _repeat_contact(
+    uow: IntakeUnit, *, ticket_id: uuid.UUID, report: TicketCreate, client: ChannelClientView, claim: Claim | None
+) -> TicketView:
+    """The customer reported a problem they already have: add the report to that ticket as their
+    message (reopening it if it was resolved) instead of opening a second one."""
+    if claim is not None and not await claim_key(uow.session, claim, resource_id=ticket_id, status_code=REPEAT_STATUS):
+        raise KeyTaken(claim.key)
+    ticket = await locked(uow.session, ticket_id)
+    before = Status(ticket.status)
+    entry = await add_customer_message(
+        uow,
+        ticket=ticket,
+        text=f"{report.subject}\n\n{report.description}",
+        actor=f"channel:{client.name}",
+        via="repeat_contact",
+        reopen_reason="repeat_contact",
+    )
+    uow.emit(
+        TicketRepeatContactData(
+            **ticket_ref(ticket),
+            contacted_at=uow.now(),
+            via_channel=report.channel.value,
+            reopened=before in (Status.RESOLVED, Status.CLOSED),
+            message_id=entry.id,
+        )
+    )
+    return replace(await view(uow.session, ticket, uow.settings), repeat_contact=True)
+
+
+async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ticket | None = None) -> Ticket | None:
+    """File `wanted` for its customer; None when its survey or task already has its ticket, or
+    the customer's data was erased (the system does not contact an erased customer)."""
+    session = uow.session
+    if await repository.by_origin(session, wanted.origin.value, wanted.origin_id) is not None:
+        return None
+    if await is_erased(session, wanted.customer_id):
+        log.info("proactive ticket skipped: customer erased", extra={"origin": wanted.origin.value})
+        return None
+    known = linked or await repository.latest_of_customer(session, wanted.customer_id)
+    if known is None:
+        # Intake knows customers only through their tickets: nobody to call, nothing to retry.
+        raise PermanentEventError(f"intake has no ticket of customer {wanted.customer_id!r} to contact them from")
+    settings, now = uow.settings, uow.now()
+    seq = await NUMBERS.next(statements(uow))
+    key = await KEYS.for_sealing(uow, wanted.customer_id)
+
+    def sealed(field: str, value: str) -> bytes:
+        return seal_field(key, wanted.customer_id, field, value)
+
+    ticket = Ticket(
+        id=new_id(),
+        number=ticket_number(settings, now, seq),
+        status=Status.PENDING_ASSIGNMENT.value,
+        channel=PROACTIVE_CHANNEL,
+        channel_client_id=SYSTEM_CLIENT_ID,
+        category=wanted.category,
+        need=wanted.need,
+        urgency=wanted.urgency,
+        subject=sealed("subject", wanted.subject),
+        description=sealed("description", wanted.description),
+        customer_id=wanted.customer_id,
+        # Copied sealed: the seal binds customer and field, not the ticket.
+        customer_name=known.customer_name,
+        customer_contact=known.customer_contact,
+        customer_since=known.customer_since,
+        customer_annual_spend=known.customer_annual_spend,
+        customer_preferred_channel=wanted.preferred_channel or known.customer_preferred_channel,
+        required_skills=[],
+        fingerprint=None,
+        self_service=False,
+        reopen_count=0,
+        live_session=False,
+        origin=wanted.origin.value,
+        origin_id=wanted.origin_id,
+        linked_ticket_id=linked.id if linked is not None else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(ticket)
+    repository.add_entry(
+        session,
+        TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{SYSTEM_CLIENT_NAME}"),
+    )
+    await session.flush()
+    uow.emit(created_data(ticket))
+    return ticket
+
+
+async def linked_ticket(uow: IntakeUnit, ticket_id: uuid.UUID | None) -> Ticket | None:
+    """The ticket a low score is about, if intake has it."""
+    return None if ticket_id is None else await repository.get(uow.session, ticket_id)
