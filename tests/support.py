@@ -72,9 +72,9 @@ class RunningService:
     client: httpx.AsyncClient
 
     @property
-    def runtime(self) -> Runtime:
+    def runtime(self) -> Runtime[Any]:
         """The service's live resources (engine, outbox, consumer)."""
-        runtime: Runtime = self.app.state.runtime
+        runtime: Runtime[Any] = self.app.state.runtime
         return runtime
 
 

@@ -220,7 +220,7 @@ def _ops_router() -> APIRouter:
     )
     async def ready(request: Request) -> JSONResponse:
         """The database answers, Kafka is connected and background work is running."""
-        runtime: Runtime = request.app.state.runtime
+        runtime: Runtime[Any] = request.app.state.runtime
         problems = await runtime.ready()
         status = 200 if not problems else 503
         return JSONResponse({"status": "ok" if not problems else "unavailable", "problems": problems}, status)
@@ -234,7 +234,7 @@ def _ops_router() -> APIRouter:
 
 
 def create_service_app(
-    spec: ServiceSpec,
+    spec: ServiceSpec[Any],
     *,
     title: str,
     description: str,
@@ -280,10 +280,16 @@ def create_service_app(
     return app
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: Request) -> Runtime[Any]:
     """Dependency: the running service's resources."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime[Any] = request.app.state.runtime
     return runtime
+
+
+def get_settings(request: Request) -> Any:
+    """Dependency: the service's settings. Each service types it once, in its `unit.py`:
+    `SettingsDep = Annotated[RoutingSettings, Depends(get_settings)]`."""
+    return request.app.state.settings
 
 
 async def get_uow(request: Request) -> AsyncIterator[UnitOfWork[Any]]:
@@ -292,7 +298,7 @@ async def get_uow(request: Request) -> AsyncIterator[UnitOfWork[Any]]:
     Used with `scope="function"`, so the commit happens before the response is sent: a client
     never sees a success for a change that then failed to commit.
     """
-    runtime: Runtime = request.app.state.runtime
+    runtime: Runtime[Any] = request.app.state.runtime
     async with runtime.unit_of_work() as uow:
         yield uow
 
@@ -302,7 +308,7 @@ async def get_session(uow: Annotated[UnitOfWork[Any], Depends(get_uow, scope="fu
     return uow.session
 
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime[Any], Depends(get_runtime)]
 UowDep = Annotated[UnitOfWork[Any], Depends(get_uow, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 

@@ -1,5 +1,6 @@
-"""What one running service owns: its engine, producer, outbox relay, consumer, broker watch
-and periodic sweeps. The FastAPI lifespan starts and stops it; nothing happens at import time."""
+"""What one running service owns: its engine, producer, outbox relay, consumer, broker watch,
+scheduled jobs and per-process state. The FastAPI lifespan starts and stops it; nothing happens
+at import time. Generic in the service's settings type, so `runtime.settings` is typed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -33,19 +34,11 @@ from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
 from ticketloop_shared.metrics import REPLICA_INFO
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
-from ticketloop_shared.settings import ServiceSettings
-from ticketloop_shared.unit_of_work import Handler, Handlers, UnitOfWork, unit_of_work
+from ticketloop_shared.scheduler import Scheduler
+from ticketloop_shared.state import ProcessState
+from ticketloop_shared.unit_of_work import Handler, Handlers, S, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Periodic:
-    """A sweep run every `interval` seconds; one failing run is logged and the next goes on."""
-
-    name: str
-    interval: float
-    run: Callable[[Runtime], Awaitable[Any]]
 
 
 @dataclass
@@ -72,19 +65,17 @@ class Messaging:
 
 
 @dataclass
-class ServiceSpec:
+class ServiceSpec(Generic[S]):
     """Everything that makes one service different from another."""
 
     name: str
-    settings: ServiceSettings
+    settings: S
     messaging: Messaging
     migrations: Path
-    handlers: Handlers[Any] = field(default_factory=Handlers)
-    periodic: list[Periodic] = field(default_factory=list)
-    on_start: Callable[[Runtime], Awaitable[None]] | None = None
-    # Long-running loops that pace themselves (sla's timer sleeps until the next due instant);
-    # one that dies is reported by readiness.
-    background: dict[str, Callable[[Runtime], Awaitable[None]]] = field(default_factory=dict)
+    handlers: Handlers[S] = field(default_factory=Handlers)
+    # Every timer of the service, declared in its features' `scheduled.py` (see `scheduler`).
+    scheduler: Scheduler[S] = field(default_factory=Scheduler)
+    on_start: Callable[[Runtime[S]], Awaitable[None]] | None = None
 
 
 def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Handler]:
@@ -95,12 +86,14 @@ def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Han
     }
 
 
-class Runtime:
-    """The live resources of a service process."""
+class Runtime(Generic[S]):
+    """The live resources of a service process, and its per-process `state` (caches that would
+    otherwise be module globals shared by every service in the process)."""
 
-    def __init__(self, spec: ServiceSpec, *, clock: Clock | None = None) -> None:
+    def __init__(self, spec: ServiceSpec[S], *, clock: Clock | None = None) -> None:
         self.spec = spec
-        self.settings = spec.settings
+        self.settings: S = spec.settings
+        self.state = ProcessState()
         self.platform = spec.settings.platform
         self.clock: Clock = clock or SystemClock()
         self.topics = Topics(self.platform.topic_prefix)
@@ -119,7 +112,7 @@ class Runtime:
         self.replica = spec.settings.replica
         self._tasks: list[asyncio.Task[Any]] = []
 
-    def unit_of_work(self, cause: Envelope | None = None) -> AbstractAsyncContextManager[UnitOfWork[Any]]:
+    def unit_of_work(self, cause: Envelope | None = None) -> AbstractAsyncContextManager[UnitOfWork[S]]:
         """A transaction whose events go to the outbox and wake the relay after commit."""
         return unit_of_work(
             self.sessions,
@@ -130,6 +123,7 @@ class Runtime:
             cause=cause,
             on_commit=self.wake_relay,
             statements=self.statements,
+            state=self.state,
         )
 
     async def migrate(self) -> None:
@@ -168,10 +162,7 @@ class Runtime:
             await self._when_available("start-up", lambda: on_start(self))
         self._spawn("outbox-relay", self.relay.run())
         self._spawn("broker-watch", self._watch_broker())
-        self._spawn(
-            "revocations",
-            self._every(Periodic("revocations", self.platform.revocation_refresh_seconds, self._refresh_revocations)),
-        )
+        self._spawn("revocations", self._refresh_revocations())
         handlers = all_handlers(self.spec.handlers, self.spec.messaging)
         if handlers and self.settings.consumer_enabled:
             self.consumer = EventConsumer(
@@ -187,17 +178,22 @@ class Runtime:
                 batch_size=self.settings.consumer_batch_size,
             )
             self._spawn("consumer", self.consumer.run())
-        for job in self.spec.periodic:
-            self._spawn(job.name, self._every(job))
-        for name, loop in self.spec.background.items():
-            self._spawn(name, loop(self))
+        for name, loop in self.spec.scheduler.loops(self).items():
+            self._spawn(name, loop)
 
     async def _open_statement_pool(self) -> None:
         size = self.settings.db_statement_pool_size
         self.statements = await make_statement_pool(self.settings.database_url, size=size)
 
-    async def _refresh_revocations(self, _: Runtime) -> None:
-        await self.revocations.refresh(self.engine)
+    async def _refresh_revocations(self) -> None:
+        while True:
+            try:
+                await self.revocations.refresh(self.engine)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("periodic job failed", extra={"job": "revocations", "error": repr(exc)})
+            await asyncio.sleep(self.platform.revocation_refresh_seconds)
 
     async def _when_available(self, what: str, action: Callable[[], Awaitable[None]]) -> None:
         """Run a start-up step, waiting out a dependency that is down (a service started during
@@ -261,16 +257,6 @@ class Runtime:
     def _on_task_done(task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
             log.error("background task died", extra={"task": task.get_name()}, exc_info=task.exception())
-
-    async def _every(self, job: Periodic) -> None:
-        while True:
-            try:
-                await job.run(self)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("periodic job failed", extra={"job": job.name, "error": repr(exc)})
-            await asyncio.sleep(job.interval)
 
     async def ready(self) -> dict[str, str]:
         """Readiness of each dependency; an empty map means ready."""

@@ -9,6 +9,7 @@ the events are written to the outbox in one statement just before the transactio
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -25,6 +26,9 @@ from ticketloop_shared.events.catalog import Payload, event_class_for
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.messaging.outbox import Outbox
 from ticketloop_shared.settings import ServiceSettings
+from ticketloop_shared.state import ProcessState
+
+log = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=ServiceSettings)
 E = TypeVar("E", bound=Envelope)
@@ -86,6 +90,8 @@ class UnitOfWork(Generic[S]):
     outbox: Outbox
     cause: Envelope | None = None
     statements: asyncpg.Pool | None = None
+    # The runtime's per-process state (caches), see `ticketloop_shared.state`.
+    state: ProcessState = field(default_factory=ProcessState)
     events: list[Envelope] = field(default_factory=list)
     written: int = 0
     # What handlers of one transaction (a consumer's poll batch runs several) gather for a
@@ -165,6 +171,26 @@ class UnitOfWork(Generic[S]):
         self.events.clear()
         return rows
 
+    @asynccontextmanager
+    async def isolated(self, what: str, **ids: object) -> AsyncIterator[Isolation]:
+        """One item of a batch in a savepoint of its own: on success its changes and events are
+        written inside the savepoint; on error the savepoint is rolled back, the events the item
+        emitted are dropped, the failure is logged with the item's `ids`, and the batch goes on
+        (the error is not raised; `failed` says it happened, for a caller that pushes the item
+        back). Read what the log or the caller needs from an ORM row before the block: a rolled
+        back row's attributes are expired."""
+        item = Isolation()
+        marker = len(self.events)
+        try:
+            async with self.session.begin_nested():
+                yield item
+                await self.session.flush()
+                await self.flush_events()
+        except Exception:
+            del self.events[marker:]
+            item.failed = True
+            log.exception(f"{what} failed; skipped", extra={k: str(v) for k, v in ids.items()})
+
     @contextmanager
     def caused_by(self, event: Envelope | None) -> Iterator[None]:
         """Events emitted inside the block are caused by `event`."""
@@ -173,6 +199,13 @@ class UnitOfWork(Generic[S]):
             yield
         finally:
             self.cause = previous
+
+
+@dataclass
+class Isolation:
+    """What became of one item run by `UnitOfWork.isolated`."""
+
+    failed: bool = False
 
 
 @asynccontextmanager
@@ -186,6 +219,7 @@ async def unit_of_work(
     cause: Envelope | None = None,
     on_commit: Callable[[], None] | None = None,
     statements: asyncpg.Pool | None = None,
+    state: ProcessState | None = None,
 ) -> AsyncIterator[UnitOfWork[S]]:
     """One transaction: the staged events go to the outbox, then commit; any error rolls back."""
     async with sessions() as session:
@@ -198,6 +232,7 @@ async def unit_of_work(
                 outbox=outbox,
                 cause=cause,
                 statements=statements,
+                state=state if state is not None else ProcessState(),
             )
             yield uow
             await uow.run_hooks()

@@ -292,10 +292,10 @@ async def test_an_away_agents_untouched_tickets_move_after_the_delay_touched_one
     clock.set(START + timedelta(minutes=1))
     await set_presence(routing, "desk-1", "away")
     clock.set(START + timedelta(minutes=10))
-    assert await scheduled.reassign_away(routing.runtime) == 0  # not away long enough yet
+    assert (await scheduled.reassign_away(routing.runtime)).done == 0  # not away long enough yet
 
     clock.set(START + timedelta(minutes=16))
-    assert await scheduled.reassign_away(routing.runtime) == 1
+    assert (await scheduled.reassign_away(routing.runtime)).done == 1
     got = await until(routing, untouched, owned_by("desk-2"))
     assert got["reason"]["rule"].startswith("away_reassign: desk-1 has been away")
     assert (await assignment(routing, touched.ticket_id) or {})["agent_id"] == "desk-1"

@@ -414,12 +414,13 @@ async def test_clocks_loaded_through_the_bulk_path_breach_at_their_due_instant_o
 ) -> None:
     import asyncpg
 
+    from ticketloop_shared.state import ProcessState
     from ticketloop_sla.clocks import bulk
     from ticketloop_sla.clocks.rules import Ticket
     from ticketloop_sla.policies import service as policies
 
     async with sla.runtime.sessions() as session:
-        rules = await policies.rules(session, key="bulk-test")
+        rules = await policies.rules(session, ProcessState())
     tickets = [
         Ticket(
             ticket_id=Story().ticket_id,

@@ -22,6 +22,7 @@ from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -35,7 +36,7 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock | None 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        background={"survey-timer": scheduled.run_timer} if settings.survey_timer_enabled else {},
+        scheduler=Scheduler.of(scheduled.SCHEDULE),
     )
     return create_service_app(
         spec,

@@ -33,7 +33,8 @@ from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
-from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
+from ticketloop_shared.runtime import Runtime, ServiceSpec
+from ticketloop_shared.scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -42,31 +43,38 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
     """Build intake; nothing connects until the app starts."""
     settings = settings or IntakeSettings()
 
-    async def on_start(runtime: Runtime) -> None:
+    async def on_start(runtime: Runtime[IntakeSettings]) -> None:
         if settings.dev_channel_key is not None:
             async with transaction(runtime.sessions) as session:
                 await channel_service.seed_development_client(session, settings.dev_channel_key.get_secret_value())
 
-    async def forget_old_keys(runtime: Runtime) -> int:
+    async def forget_old_keys(runtime: Runtime[IntakeSettings]) -> int:
         """Idempotency keys are kept for a setting's hours, then forgotten."""
         async with transaction(runtime.sessions) as session:
             return await purge_expired(
                 session, now=runtime.clock.now(), ttl=timedelta(hours=settings.idempotency_ttl_hours)
             )
 
-    async def close_unconfirmed(runtime: Runtime) -> int:
+    async def close_unconfirmed(runtime: Runtime[IntakeSettings]) -> int:
         """Resolved tickets nobody confirmed in time close by themselves."""
         async with runtime.unit_of_work() as uow:
             return await scheduled.close_unconfirmed(uow)
 
-    async def drop_erased_keys(runtime: Runtime) -> int:
+    async def drop_erased_keys(runtime: Runtime[IntakeSettings]) -> int:
         """Erasures made by any intake process reach this one's key cache."""
         return await KEYS.drop_erased(runtime.engine, runtime.clock.now())
 
-    async def refresh_knowledge_guard(runtime: Runtime) -> bool:
+    async def refresh_knowledge_guard(runtime: Runtime[IntakeSettings]) -> bool:
         """Whether any article is active, re-checked so the ticket path never asks."""
         return await refresh_suggestion_guard(runtime, settings)
 
+    jobs = Scheduler[IntakeSettings]()
+    jobs.every(name="forget-idempotency-keys", seconds=600)(forget_old_keys)
+    jobs.every(name="drop-erased-keys", seconds=1)(drop_erased_keys)
+    jobs.every(name="auto-close", seconds=settings.auto_close_interval_seconds)(close_unconfirmed)
+    # Knowledge base and counter queues.
+    jobs.every(name="knowledge-guard", seconds=settings.knowledge_guard_seconds)(refresh_knowledge_guard)
+    jobs.every(name="counter-wait-exceeded", seconds=settings.counter_sweep_seconds)(sweep_wait_exceeded)
     spec = ServiceSpec(
         name="intake",
         settings=settings,
@@ -74,14 +82,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         migrations=MIGRATIONS,
         handlers=HANDLERS,
         on_start=on_start,
-        periodic=[
-            Periodic("forget-idempotency-keys", 600, forget_old_keys),
-            Periodic("drop-erased-keys", 1, drop_erased_keys),
-            Periodic("auto-close", settings.auto_close_interval_seconds, close_unconfirmed),
-            # Knowledge base and counter queues.
-            Periodic("knowledge-guard", settings.knowledge_guard_seconds, refresh_knowledge_guard),
-            Periodic("counter-wait-exceeded", settings.counter_sweep_seconds, sweep_wait_exceeded),
-        ],
+        scheduler=jobs,
     )
     return create_service_app(
         spec,

@@ -7,8 +7,8 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_retrospective.care import models as care_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.care import scheduled as care_jobs
 from ticketloop_retrospective.care.endpoints import router as care_router
-from ticketloop_retrospective.care.scheduled import run_timer
 from ticketloop_retrospective.customers import models as customer_models  # noqa: F401  (registers the tables)
 from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_retrospective.customers.endpoints import router as customer_router
@@ -16,14 +16,15 @@ from ticketloop_retrospective.dashboard.endpoints import router as dashboard_rou
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
 from ticketloop_retrospective.handlers import HANDLERS
+from ticketloop_retrospective.rectification import scheduled as review_jobs
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
 from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401
-from ticketloop_retrospective.rectification.scheduled import review_weeks
 from ticketloop_retrospective.reports.endpoints import router as report_router
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.runtime import Periodic, ServiceSpec
+from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -37,11 +38,7 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        periodic=[
-            Periodic("segment-sweep", settings.segment_sweep_check_seconds, customer_jobs.sweep),
-            Periodic("review-weeks", settings.review_check_seconds, review_weeks),
-        ],
-        background={"care-timer": run_timer} if settings.care_timer_enabled else {},
+        scheduler=Scheduler.of(customer_jobs.SCHEDULE, review_jobs.SCHEDULE, care_jobs.SCHEDULE),
     )
     return create_service_app(
         spec,

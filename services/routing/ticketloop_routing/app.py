@@ -17,22 +17,26 @@ from ticketloop_routing.handlers import HANDLERS
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.endpoints import router as organisation_router
 from ticketloop_routing.settings import RoutingSettings
+from ticketloop_routing.unit import RoutingRuntime
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
-from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
+from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def load_organisation(runtime: RoutingRuntime) -> None:
+    """An empty database gets the organisation file's organisation."""
+    async with transaction(runtime.sessions) as session:
+        await organisation.load_if_empty(session, runtime.settings.organisation_file, at=runtime.clock.now())
 
 
 def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build routing; nothing connects until the app starts."""
     settings = settings or RoutingSettings()
-
-    async def on_start(runtime: Runtime) -> None:
-        async with transaction(runtime.sessions) as session:
-            await organisation.load_if_empty(session, settings.organisation_file, at=runtime.clock.now())
 
     spec = ServiceSpec(
         name="routing",
@@ -40,11 +44,8 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        periodic=[
-            Periodic("away-reassign", settings.away_sweep_seconds, scheduled.reassign_away),
-            Periodic("queue-fill", settings.queue_sweep_seconds, scheduled.fill_queues),
-        ],
-        on_start=on_start,
+        scheduler=Scheduler.of(scheduled.SCHEDULE),
+        on_start=load_organisation,
     )
     return create_service_app(
         spec,

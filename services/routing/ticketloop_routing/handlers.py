@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ticketloop_routing.assignments import service as assignments
 from ticketloop_routing.customers import service as customers
 from ticketloop_routing.settings import RoutingSettings
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.events import (
     CustomerSegmentChanged,
     SlaBreached,
@@ -21,62 +22,61 @@ from ticketloop_shared.events import (
     TicketResolved,
     TicketUpdated,
 )
-from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
+from ticketloop_shared.unit_of_work import Handlers
 
 HANDLERS = Handlers[RoutingSettings]()
-Unit = UnitOfWork[RoutingSettings]
 
 
 @HANDLERS.on_batch(TicketCreated)
-async def on_tickets_created(uow: Unit, events: Sequence[TicketCreated]) -> None:
+async def on_tickets_created(uow: RoutingUnit, events: Sequence[TicketCreated]) -> None:
     """Assign each new ticket of a run, or queue it (the run's state read in one statement)."""
     await assignments.assign_many(uow, [(event.data, event) for event in events])
 
 
 @HANDLERS.on(TicketResolved)
-async def on_ticket_resolved(uow: Unit, event: TicketResolved) -> None:
+async def on_ticket_resolved(uow: RoutingUnit, event: TicketResolved) -> None:
     """Free the owner's capacity for the next waiting ticket."""
     await assignments.release(uow, ticket_id=event.data.ticket_id, at=event.data.resolved_at)
 
 
 @HANDLERS.on(TicketClosed)
-async def on_ticket_closed(uow: Unit, event: TicketClosed) -> None:
+async def on_ticket_closed(uow: RoutingUnit, event: TicketClosed) -> None:
     """A ticket closed without being resolved first frees its owner too (else nothing is left to free)."""
     await assignments.release(uow, ticket_id=event.data.ticket_id, at=event.data.closed_at)
 
 
 @HANDLERS.on(TicketReopened)
-async def on_ticket_reopened(uow: Unit, event: TicketReopened) -> None:
+async def on_ticket_reopened(uow: RoutingUnit, event: TicketReopened) -> None:
     """Give the reopened ticket an owner again, its previous one first."""
     await assignments.reopen(uow, data=event.data)
 
 
 @HANDLERS.on(TicketPriorityChanged)
-async def on_ticket_priority_changed(uow: Unit, event: TicketPriorityChanged) -> None:
+async def on_ticket_priority_changed(uow: RoutingUnit, event: TicketPriorityChanged) -> None:
     """Re-score the ticket if it is waiting."""
     await assignments.reprioritise(uow, data=event.data)
 
 
 @HANDLERS.on(TicketRecategorised)
-async def on_ticket_recategorised(uow: Unit, event: TicketRecategorised) -> None:
+async def on_ticket_recategorised(uow: RoutingUnit, event: TicketRecategorised) -> None:
     """Move the ticket if another department owns its new category."""
     await assignments.recategorise(uow, data=event.data)
 
 
 @HANDLERS.on(TicketReplied)
-async def on_ticket_replied(uow: Unit, event: TicketReplied) -> None:
+async def on_ticket_replied(uow: RoutingUnit, event: TicketReplied) -> None:
     """The owner replied: the ticket is not abandoned."""
     await assignments.touch(uow, ticket_id=event.data.ticket_id, agent_id=event.data.agent_id, at=event.data.replied_at)
 
 
 @HANDLERS.on(TicketUpdated)
-async def on_ticket_updated(uow: Unit, event: TicketUpdated) -> None:
+async def on_ticket_updated(uow: RoutingUnit, event: TicketUpdated) -> None:
     """The owner sent a progress update: the ticket is not abandoned."""
     await assignments.touch(uow, ticket_id=event.data.ticket_id, agent_id=event.data.agent_id, at=event.data.updated_at)
 
 
 @HANDLERS.on(TicketPlanCommitted)
-async def on_ticket_plan_committed(uow: Unit, event: TicketPlanCommitted) -> None:
+async def on_ticket_plan_committed(uow: RoutingUnit, event: TicketPlanCommitted) -> None:
     """The owner committed a plan: the ticket is not abandoned."""
     await assignments.touch(
         uow, ticket_id=event.data.ticket_id, agent_id=event.data.agent_id, at=event.data.committed_at
@@ -84,18 +84,18 @@ async def on_ticket_plan_committed(uow: Unit, event: TicketPlanCommitted) -> Non
 
 
 @HANDLERS.on(SlaBreached)
-async def on_sla_breached(uow: Unit, event: SlaBreached) -> None:
+async def on_sla_breached(uow: RoutingUnit, event: SlaBreached) -> None:
     """Lift a waiting ticket up its queue."""
     await assignments.on_breach(uow, data=event.data)
 
 
 @HANDLERS.on(SlaEscalated)
-async def on_sla_escalated(uow: Unit, event: SlaEscalated) -> None:
+async def on_sla_escalated(uow: RoutingUnit, event: SlaEscalated) -> None:
     """A supervisor escalation step: the owned ticket goes to the department's supervisor."""
     await assignments.on_escalation(uow, data=event.data)
 
 
 @HANDLERS.on_batch(CustomerSegmentChanged)
-async def on_segments_changed(uow: Unit, events: Sequence[CustomerSegmentChanged]) -> None:
+async def on_segments_changed(uow: RoutingUnit, events: Sequence[CustomerSegmentChanged]) -> None:
     """Rank the customer's next tickets by their segment (VIPs first, account manager first)."""
     await customers.record_segments(uow.session, [event.data for event in events])

@@ -27,8 +27,9 @@ class RoutingSettings(ServiceSettings):
     # An away (or offline) agent's tickets it has not touched since assignment go to someone
     # else once it has been away this long.
     away_reassign_minutes: float = Field(default=15.0, gt=0)
-    # How often the away sweep and the queue sweep run (the queue sweep catches capacity freed
-    # on another replica while a ticket was being queued here).
+    # The longest the away timer sleeps (it wakes when the next away agent's grace runs out, and
+    # at least this often to see an agent another replica marked away), and how often the queue
+    # sweep runs (it catches capacity freed on another replica while a ticket was being queued).
     away_sweep_seconds: float = Field(default=30.0, gt=0)
     queue_sweep_seconds: float = Field(default=5.0, gt=0)
     # Annual spend from which a customer counts as high-value (stands in for SPEC §5's "top 20%").

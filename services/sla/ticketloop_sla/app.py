@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.clock import Clock
-from ticketloop_shared.runtime import Periodic, Runtime, ServiceSpec
+from ticketloop_shared.runtime import ServiceSpec
+from ticketloop_shared.scheduler import Scheduler
 from ticketloop_sla.clocks import scheduled
 from ticketloop_sla.clocks.endpoints import router as clock_router
 from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket  # noqa: F401  (registers the tables)
@@ -21,11 +22,6 @@ from ticketloop_sla.settings import SlaSettings
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def run_timer(runtime: Runtime) -> None:
-    """The SLA timer, for as long as the service runs."""
-    await scheduled.Timer(runtime).run()
-
-
 def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build sla; nothing connects until the app starts."""
     settings = settings or SlaSettings()
@@ -35,8 +31,7 @@ def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = Non
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        periodic=[Periodic("recompute", settings.recompute_seconds, scheduled.recompute)],
-        background={"timer": run_timer} if settings.timer_enabled else {},
+        scheduler=Scheduler.of(scheduled.SCHEDULE),
     )
     return create_service_app(
         spec,

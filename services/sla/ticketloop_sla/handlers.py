@@ -24,9 +24,10 @@ from ticketloop_shared.events import (
     TicketStatusChanged,
     TicketUpdated,
 )
-from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
+from ticketloop_shared.unit_of_work import Handlers
 from ticketloop_sla.clocks import service as clocks
 from ticketloop_sla.settings import SlaSettings
+from ticketloop_sla.unit import SlaUnit
 
 HANDLERS = Handlers[SlaSettings]()
 
@@ -50,7 +51,7 @@ HANDLED: tuple[type[Envelope], ...] = (
 
 
 @HANDLERS.on_batch(*HANDLED)
-async def on_events(uow: UnitOfWork[SlaSettings], events: Sequence[Envelope]) -> None:
+async def on_events(uow: SlaUnit, events: Sequence[Envelope]) -> None:
     """Apply a run of events (of any of these types, in partition order) to the clocks of
     their tickets; see `clocks.rules` for which event does what to which metric."""
     await clocks.apply(uow, events)

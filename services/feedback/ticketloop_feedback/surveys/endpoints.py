@@ -12,7 +12,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
 from ticketloop_feedback.surveys.domain import (
     NPS,
@@ -42,17 +41,16 @@ from ticketloop_feedback.surveys.schemas import (
     TemplateList,
     TemplateOut,
 )
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, get_uow, if_match_version
+from ticketloop_feedback.unit import FeedbackUowDep
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentNotifier, CurrentStaff
 from ticketloop_shared.events import SurveyKind
 from ticketloop_shared.ratelimit import rate_limits
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1", tags=["surveys"])
 
 
-FeedbackUow = Annotated[UnitOfWork[FeedbackSettings], Depends(get_uow, scope="function")]
 Token = Annotated[
     str,
     Path(description="The secret token from the survey link; it is the only credential."),
@@ -215,7 +213,7 @@ async def read_survey(
     dependencies=[Depends(guessing_limit)],
 )
 async def answer_survey(
-    token: Token, body: SurveyAnswer, uow: FeedbackUow, request: Request, response: Response
+    token: Token, body: SurveyAnswer, uow: FeedbackUowDep, request: Request, response: Response
 ) -> AnswerOut:
     """The customer answers, once; the scores are announced as `feedback.received` (and a low
     score as `feedback.low_score`)."""
@@ -289,7 +287,7 @@ async def get_template(
 async def put_template(
     template_id: TemplateId,
     body: TemplateIn,
-    uow: FeedbackUow,
+    uow: FeedbackUowDep,
     admin: CurrentAdmin,
     response: Response,
     if_match: IfMatch = None,
@@ -314,7 +312,7 @@ async def put_template(
 
 @router.get("/survey-deliveries", response_model=DeliveryPage)
 async def survey_deliveries(
-    uow: FeedbackUow,
+    uow: FeedbackUowDep,
     notifier: CurrentNotifier,
     response: Response,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -352,7 +350,7 @@ async def survey_deliveries(
     response_model=Delivered,
     responses={404: {"description": "No such survey (or not sent yet)"}},
 )
-async def survey_delivered(survey_id: uuid.UUID, uow: FeedbackUow, _: CurrentNotifier) -> Delivered:
+async def survey_delivered(survey_id: uuid.UUID, uow: FeedbackUowDep, _: CurrentNotifier) -> Delivered:
     """The link (or its reminder) reached the customer: it leaves the delivery list (a repeat is
     harmless)."""
     survey = await service.mark_delivered(uow, survey_id=survey_id)

@@ -53,6 +53,7 @@ from ticketloop_feedback.surveys.domain import (
     validate_template,
 )
 from ticketloop_feedback.surveys.models import Customer, Survey, SurveyTemplateRow, SurveyTemplateVersion
+from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import PreconditionFailed
@@ -69,11 +70,9 @@ from ticketloop_shared.events import (
     TicketReopenedData,
     TicketResolvedData,
 )
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
-FeedbackUnit = UnitOfWork[FeedbackSettings]
 # A survey that failed to go out is tried again this much later (it is logged each time).
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
@@ -324,32 +323,22 @@ async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> TimerBatch:
     sent = 0
     for survey in due:
         survey_id = survey.id
-        if await _isolated(uow, survey_id, _go_out(uow, survey)):
-            sent += 1
-        else:
+        async with uow.isolated("sending a survey", survey_id=survey_id) as item:
+            await _go_out(uow, survey)
+        if item.failed:
             await repository.postpone(session, survey_id, until=now + RETRY_AFTER_FAILURE)
+        else:
+            sent += 1
     unreminded = await repository.lock_unreminded(
         session, sent_before=now - uow.settings.reminder_delay, now=now, limit=limit
     )
     reminded = 0
     for survey in unreminded:
-        if await _isolated(uow, survey.id, _remind(uow, survey)):
+        async with uow.isolated("reminding of a survey", survey_id=survey.id) as item:
+            await _remind(uow, survey)
+        if not item.failed:
             reminded += 1
     return TimerBatch(sent=sent, reminded=reminded, full=len(due) >= limit or len(unreminded) >= limit)
-
-
-async def _isolated(uow: FeedbackUnit, survey_id: uuid.UUID, work: Any) -> bool:
-    marker = len(uow.events)
-    try:
-        async with uow.session.begin_nested():
-            await work
-            await uow.session.flush()
-            await uow.flush_events()
-    except Exception:
-        del uow.events[marker:]
-        log.exception("one survey could not be handled; retried later", extra={"survey_id": str(survey_id)})
-        return False
-    return True
 
 
 async def _remind(uow: FeedbackUnit, survey: Survey) -> None:

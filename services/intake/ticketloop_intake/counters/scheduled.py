@@ -57,7 +57,7 @@ async def raise_wait_exceeded(uow: UnitOfWork[IntakeSettings], *, limit: int = 5
     return raised
 
 
-async def sweep_wait_exceeded(runtime: Runtime) -> int:
+async def sweep_wait_exceeded(runtime: Runtime[IntakeSettings]) -> int:
     """One wait-exceeded sweep at the runtime's (injectable) now, in its own transaction."""
     async with runtime.unit_of_work() as uow:
         return await raise_wait_exceeded(uow)

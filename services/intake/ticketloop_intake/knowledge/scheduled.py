@@ -8,7 +8,7 @@ from ticketloop_shared.db import transaction
 from ticketloop_shared.runtime import Runtime
 
 
-async def refresh_suggestion_guard(runtime: Runtime, settings: IntakeSettings) -> bool:
+async def refresh_suggestion_guard(runtime: Runtime[IntakeSettings], settings: IntakeSettings) -> bool:
     """Re-check whether any article is active, so the ticket path never has to ask."""
     async with transaction(runtime.sessions) as session:
         return await service.refresh_guard(session, interval=settings.knowledge_guard_seconds)

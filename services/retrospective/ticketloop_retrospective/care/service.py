@@ -15,15 +15,14 @@ from ticketloop_retrospective.care.models import CareRule, CareSchedule
 from ticketloop_retrospective.customers import repository as customers
 from ticketloop_retrospective.customers.domain import relationship_start, start_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import CareTaskDueData, CareTaskKind
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
-Unit = UnitOfWork[RetrospectiveSettings]
 
 # A schedule that failed to fire is tried again this much later (not in a tight loop).
 POISON_BACKOFF = timedelta(hours=1)
@@ -53,7 +52,7 @@ def cadence_of(settings: RetrospectiveSettings) -> Cadence:
     )
 
 
-async def replan(uow: Unit, *, customer_id: str, segment: Segment, relationship_start: date) -> None:
+async def replan(uow: RetrospectiveUnit, *, customer_id: str, segment: Segment, relationship_start: date) -> None:
     """The customer's segment changed: their cadence is the new segment's, its first contact one
     interval from now (none for a segment without a cadence)."""
     now = uow.now()
@@ -63,7 +62,7 @@ async def replan(uow: Unit, *, customer_id: str, segment: Segment, relationship_
     )
 
 
-async def record_completion(uow: Unit, *, task: str, ticket_id: uuid.UUID, completed_at: datetime) -> None:
+async def record_completion(uow: RetrospectiveUnit, *, task: str, ticket_id: uuid.UUID, completed_at: datetime) -> None:
     """A care ticket was resolved: its task's contact was made. Kept whatever the order in which
     the task and the resolution are learnt."""
     try:
@@ -74,7 +73,7 @@ async def record_completion(uow: Unit, *, task: str, ticket_id: uuid.UUID, compl
     await repository.record_completion(uow.session, task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
 
 
-async def fire_due(uow: Unit, *, limit: int) -> tuple[int, bool]:
+async def fire_due(uow: RetrospectiveUnit, *, limit: int) -> tuple[int, bool]:
     """The timer's batch: every cadence contact due by now becomes a task, announced once; each
     schedule in a savepoint of its own (one that fails is logged and tried again later). Returns
     how many tasks were announced and whether the batch was full."""
@@ -82,19 +81,15 @@ async def fire_due(uow: Unit, *, limit: int) -> tuple[int, bool]:
     schedules = await repository.due_schedules(session, now=now, limit=limit)
     announced = 0
     for schedule in schedules:
-        staged = len(uow.events)
-        try:
-            async with session.begin_nested():
-                announced += await _fire(uow, schedule, now=now)
-                await uow.flush_events()
-        except Exception:
-            del uow.events[staged:]
-            log.exception("care schedule could not fire; retried later", extra={"customer": schedule.customer_id})
-            await repository.set_next_due(session, schedule.customer_id, now + POISON_BACKOFF)
+        customer_id = schedule.customer_id  # readable after a rolled-back savepoint
+        async with uow.isolated("firing a care schedule", customer=customer_id) as item:
+            announced += await _fire(uow, schedule, now=now)
+        if item.failed:
+            await repository.set_next_due(session, customer_id, now + POISON_BACKOFF)
     return announced, len(schedules) >= limit
 
 
-async def _fire(uow: Unit, schedule: CareSchedule, *, now: datetime) -> int:
+async def _fire(uow: RetrospectiveUnit, schedule: CareSchedule, *, now: datetime) -> int:
     session, settings = uow.session, uow.settings
     customer = await customers.get(session, schedule.customer_id)
     due_at = schedule.next_due_at
@@ -146,7 +141,7 @@ def _ceil_date(at: datetime) -> date:
     return day if start_of(day) >= at else day + timedelta(days=1)
 
 
-async def fire_anticipation(uow: Unit, *, limit: int) -> tuple[int, bool]:
+async def fire_anticipation(uow: RetrospectiveUnit, *, limit: int) -> tuple[int, bool]:
     """The timer's anticipation batch: for each rule no other replica holds, every customer whose
     moment (anchor + offset) has come since the rule exists, in the rule's segments, gets one task,
     announced once. Returns how many were announced and whether any rule had more waiting."""
@@ -192,7 +187,7 @@ async def fire_anticipation(uow: Unit, *, limit: int) -> tuple[int, bool]:
 
 
 async def _anticipation_task(
-    uow: Unit,
+    uow: RetrospectiveUnit,
     rule: CareRule,
     *,
     customer_id: str,
@@ -234,7 +229,7 @@ async def _anticipation_task(
 
 
 async def put_rule(
-    uow: Unit,
+    uow: RetrospectiveUnit,
     *,
     rule_id: str,
     name: str,
@@ -264,7 +259,7 @@ async def put_rule(
     return row, created
 
 
-async def get_rule(uow: Unit, rule_id: str) -> CareRule:
+async def get_rule(uow: RetrospectiveUnit, rule_id: str) -> CareRule:
     """One anticipation rule, or `care_rule_not_found`."""
     row = await repository.rule(uow.session, rule_id)
     if row is None:
@@ -272,7 +267,7 @@ async def get_rule(uow: Unit, rule_id: str) -> CareRule:
     return row
 
 
-async def delete_rule(uow: Unit, rule_id: str) -> None:
+async def delete_rule(uow: RetrospectiveUnit, rule_id: str) -> None:
     """Remove an anticipation rule (the tasks it made stay), or `care_rule_not_found`."""
     if not await repository.delete_rule(uow.session, rule_id):
         raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})

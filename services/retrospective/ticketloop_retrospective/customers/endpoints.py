@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from ticketloop_retrospective.customers import repository, service
 from ticketloop_retrospective.customers.models import Customer
@@ -25,7 +25,7 @@ from ticketloop_retrospective.customers.schemas import (
     TicketCounts,
     WeekCounts,
 )
-from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.validation import STORABLE
@@ -54,10 +54,11 @@ def _summary(c: Customer) -> dict[str, object]:
     response_model=CustomerOut,
     responses={404: {"description": "The loop has told retrospective nothing of this customer (`customer_not_found`)"}},
 )
-async def get_customer(customer_id: CustomerId, request: Request, session: SessionDep, _: CurrentStaff) -> CustomerOut:
+async def get_customer(
+    customer_id: CustomerId, settings: SettingsDep, session: SessionDep, _: CurrentStaff
+) -> CustomerOut:
     """One customer: profile facts, current segment and why, segment history, ticket counts,
     satisfaction history, open objections and care (ids and facts only)."""
-    settings: RetrospectiveSettings = request.app.state.settings
     view = await service.customer_view(session, customer_id, settings=settings)
     c = view.customer
     return CustomerOut(
@@ -131,7 +132,7 @@ async def list_customers(
 
 @router.get("/segments", response_model=SegmentsOut)
 async def segments(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     runtime: RuntimeDep,
     _: CurrentStaff,
@@ -139,7 +140,6 @@ async def segments(
 ) -> SegmentsOut:
     """Customers per segment now, at the end of each of the last `weeks` report weeks, and the
     segment goals (new customers' activation, high-value satisfaction, churn-risk recovery)."""
-    settings: RetrospectiveSettings = request.app.state.settings
     now = runtime.clock.now()
     view = await service.segments_view(session, settings=settings, now=now, weeks=weeks)
     days = settings.goal_activation_days

@@ -4,7 +4,6 @@ segment decision that follows in the same transaction (announced with
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -28,6 +27,7 @@ from ticketloop_retrospective.customers.models import Customer, CustomerAnswer, 
 from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL, Profile
 from ticketloop_retrospective.reports.domain import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
     CustomerSegmentChangedData,
@@ -42,11 +42,7 @@ from ticketloop_shared.events import (
     TicketReopenedData,
     TicketResolvedData,
 )
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.vocabulary import Segment
-
-log = logging.getLogger(__name__)
-Unit = UnitOfWork[RetrospectiveSettings]
 
 
 def rules_of(settings: RetrospectiveSettings) -> SegmentRules:
@@ -66,7 +62,7 @@ def _by_customer(ref: TicketRef) -> bool:
 
 
 async def _ticket(
-    uow: Unit,
+    uow: RetrospectiveUnit,
     ref: TicketRef,
     *,
     interaction_at: datetime | None = None,
@@ -96,7 +92,7 @@ async def _ticket(
     await evaluate(uow, ref.customer_id)
 
 
-async def ticket_created(uow: Unit, data: TicketCreatedData) -> None:
+async def ticket_created(uow: RetrospectiveUnit, data: TicketCreatedData) -> None:
     """A ticket: the customer's profile as of its creation; the customer's interaction when they
     reported it themselves; a complaint (an objection) when that is what they need."""
     mine = _by_customer(data) and data.origin is TicketOrigin.CUSTOMER
@@ -117,7 +113,7 @@ async def ticket_created(uow: Unit, data: TicketCreatedData) -> None:
     )
 
 
-async def ticket_resolved(uow: Unit, data: TicketResolvedData) -> None:
+async def ticket_resolved(uow: RetrospectiveUnit, data: TicketResolvedData) -> None:
     """A resolution: may solve a complaint or, for a recovery ticket, the low score behind it; a
     care ticket's resolution records its care contact."""
     if data.origin is TicketOrigin.CARE and data.origin_id is not None:
@@ -125,13 +121,13 @@ async def ticket_resolved(uow: Unit, data: TicketResolvedData) -> None:
     await _ticket(uow, data, origin=data.origin, origin_id=data.origin_id, resolved_at=data.resolved_at)
 
 
-async def ticket_reopened(uow: Unit, data: TicketReopenedData) -> None:
+async def ticket_reopened(uow: RetrospectiveUnit, data: TicketReopenedData) -> None:
     """A reopening (always the customer's doing: a message, a request, a repeat contact): the
     problem stands again."""
     await _ticket(uow, data, interaction_at=data.reopened_at, reopened_at=data.reopened_at)
 
 
-async def ticket_closed(uow: Unit, data: TicketClosedData) -> None:
+async def ticket_closed(uow: RetrospectiveUnit, data: TicketClosedData) -> None:
     """A closure implies the resolution; a customer who confirmed it interacted."""
     await _ticket(
         uow,
@@ -141,13 +137,13 @@ async def ticket_closed(uow: Unit, data: TicketClosedData) -> None:
     )
 
 
-async def customer_wrote(uow: Unit, ref: TicketRef, *, at: datetime) -> None:
+async def customer_wrote(uow: RetrospectiveUnit, ref: TicketRef, *, at: datetime) -> None:
     """The customer wrote again or reported the same problem again: an interaction, whichever
     ticket it was on."""
     await _ticket(uow, ref, interaction_at=at)
 
 
-async def answered(uow: Unit, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
+async def answered(uow: RetrospectiveUnit, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
     """A survey answer: an interaction, and a point of the customer's satisfaction history."""
     if isinstance(data, FeedbackReceivedData):
         score = normalised_satisfaction(csat=data.csat, nps=data.nps)
@@ -170,7 +166,7 @@ async def answered(uow: Unit, data: FeedbackReceivedData | FeedbackReceivedV2Dat
     await evaluate(uow, data.customer_id)
 
 
-async def low_score(uow: Unit, data: LowScoreData) -> None:
+async def low_score(uow: RetrospectiveUnit, data: LowScoreData) -> None:
     """A low score is an explicit objection; it stands until its recovery ticket is resolved."""
     await repository.record_customer(uow.session, customer_id=data.customer_id, seen_at=data.answered_at)
     await repository.record_objection(
@@ -183,7 +179,7 @@ async def low_score(uow: Unit, data: LowScoreData) -> None:
     await evaluate(uow, data.customer_id)
 
 
-async def spend_threshold(uow: Unit, *, refresh: bool = False) -> float | None:
+async def spend_threshold(uow: RetrospectiveUnit, *, refresh: bool = False) -> float | None:
     """The top-spend line: the cached one while younger than the setting allows, else (or when
     asked to `refresh`, or while there is no line) computed anew over the read model."""
     settings, now = uow.settings, uow.now()
@@ -200,7 +196,9 @@ async def spend_threshold(uow: Unit, *, refresh: bool = False) -> float | None:
     )
 
 
-async def evaluate(uow: Unit, customer_id: str, *, threshold: float | None = None, cached: bool = False) -> None:
+async def evaluate(
+    uow: RetrospectiveUnit, customer_id: str, *, threshold: float | None = None, cached: bool = False
+) -> None:
     """Decide the customer's segment from their facts now; on a change, record it, announce it
     and re-plan their care. `cached`: use `threshold` as the top-spend line (the sweep computes it
     once for all)."""
@@ -249,7 +247,7 @@ async def evaluate(uow: Unit, customer_id: str, *, threshold: float | None = Non
     )
 
 
-async def sweep_batch(uow: Unit, *, threshold: float | None, limit: int) -> tuple[int, bool]:
+async def sweep_batch(uow: RetrospectiveUnit, *, threshold: float | None, limit: int) -> tuple[int, bool]:
     """The daily sweep's batch: re-decide the segment of customers not looked at for
     `segment_sweep_every_hours` (tenure crossing 3 or 12 months, silence, the spend line moving).
     Each customer in a savepoint of their own: one that fails is logged and skipped until the
@@ -258,14 +256,8 @@ async def sweep_batch(uow: Unit, *, threshold: float | None, limit: int) -> tupl
     swept_before = now - timedelta(hours=uow.settings.segment_sweep_every_hours)
     ids = await repository.due_for_sweep(session, swept_before=swept_before, limit=limit)
     for customer_id in ids:
-        staged = len(uow.events)
-        try:
-            async with session.begin_nested():
-                await evaluate(uow, customer_id, threshold=threshold, cached=True)
-                await uow.flush_events()
-        except Exception:
-            del uow.events[staged:]
-            log.exception("segment of one customer could not be re-decided; skipped", extra={"customer": customer_id})
+        async with uow.isolated("re-deciding a customer's segment", customer=customer_id):
+            await evaluate(uow, customer_id, threshold=threshold, cached=True)
     await repository.mark_swept(session, ids, at=now)
     return len(ids), len(ids) >= limit
 

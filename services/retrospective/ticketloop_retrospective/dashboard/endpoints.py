@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -36,6 +36,7 @@ from ticketloop_retrospective.reports import service as reports
 from ticketloop_retrospective.reports.domain import Period, ReportWeek, parse_period
 from ticketloop_retrospective.reports.repository import Filters
 from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import Principal, bearer_principal, require_staff
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
@@ -56,11 +57,6 @@ REASONS = {
 def html(body: str, status: int = 200) -> HTMLResponse:
     """A page with the dashboard's browser policy (CSP, no sniffing, no caching)."""
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
-
-
-def _settings(request: Request) -> RetrospectiveSettings:
-    settings: RetrospectiveSettings = request.app.state.settings
-    return settings
 
 
 def _https(request: Request) -> bool:
@@ -172,8 +168,8 @@ async def logout(request: Request) -> Response:
     return response
 
 
-def _period(request: Request, runtime: Runtime, value: str | None) -> Period:
-    zone = _settings(request).report_zone
+def _period(settings: RetrospectiveSettings, runtime: Runtime[Any], value: str | None) -> Period:
+    zone = settings.report_zone
     if not value:
         return ReportWeek.containing(runtime.clock.now(), zone)
     return parse_period(value.strip(), zone)
@@ -184,6 +180,7 @@ async def dashboard(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     staff: Staff,
     filters: FiltersDep,
     period: Annotated[str | None, Query(max_length=10), STORABLE] = None,
@@ -191,14 +188,11 @@ async def dashboard(
     """The weekly (`2026-W48`) or monthly (`2026-11`) review, this week by default."""
     if staff is None:
         return to_login(request)
-    settings = _settings(request)
     try:
-        window = _period(request, runtime, period)
+        window = _period(settings, runtime, period)
     except DomainError as exc:
         return html(pages.error_page("No such period", exc.message, staff=staff), exc.status_code)
-    view = await service.dashboard(
-        request.app.state.runtime.sessions, session, period=window, filters=filters, settings=settings
-    )
+    view = await service.dashboard(runtime.sessions, session, period=window, filters=filters, settings=settings)
     return html(
         pages.dashboard_page(
             view,
@@ -219,6 +213,7 @@ async def tickets(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     staff: Staff,
     filters: FiltersDep,
     metric: TicketQuery,
@@ -230,13 +225,12 @@ async def tickets(
     """The tickets behind one figure, a page at a time (`PAGE_SIZE` unless told)."""
     if staff is None:
         return to_login(request)
-    settings = _settings(request)
     try:
         start = uuid.UUID(after) if after else None
     except ValueError:
         return html(pages.error_page("Nothing to list", f"{after!r} is not a ticket id", staff=staff), 422)
     try:
-        window = _period(request, runtime, period)
+        window = _period(settings, runtime, period)
         page = await reports.tickets(
             session, period=window, metric=metric, filters=filters, clock=clock or None, limit=limit, after=start
         )
@@ -260,6 +254,7 @@ async def tickets_csv(
     request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     staff: Staff,
     filters: FiltersDep,
     metric: TicketQuery,
@@ -270,7 +265,7 @@ async def tickets_csv(
     if staff is None:
         return to_login(request)
     try:
-        window = _period(request, runtime, period)
+        window = _period(settings, runtime, period)
         rows = await reports.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock or None)
     except DomainError as exc:
         return html(pages.error_page("Nothing to list", exc.message, staff=staff), exc.status_code)
@@ -281,12 +276,11 @@ async def tickets_csv(
 
 @router.get("/rectifications/{item_id}")
 async def rectification_item(
-    request: Request, item_id: str, session: SessionDep, runtime: RuntimeDep, staff: Staff
+    request: Request, item_id: str, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep, staff: Staff
 ) -> Response:
     """One rectification item with its evidence and the weeks since."""
     if staff is None:
         return to_login(request)
-    settings = _settings(request)
     try:
         wanted = uuid.UUID(item_id)
     except ValueError:

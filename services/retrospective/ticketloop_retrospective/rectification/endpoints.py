@@ -5,20 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ticketloop_retrospective.rectification import repository, service
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemChange, ItemCreate, ItemOut, ItemPage
-from ticketloop_retrospective.settings import RetrospectiveSettings
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, get_uow, if_match_version
+from ticketloop_retrospective.unit import RetrospectiveUowDep, SettingsDep
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentStaff, Principal, Role, require_staff
 from ticketloop_shared.errors import Forbidden
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1/rectifications", tags=["rectification"])
-Uow = Annotated[UnitOfWork[RetrospectiveSettings], Depends(get_uow, scope="function")]
 _errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
     403: {"description": "Only a supervisor or an admin works items (`supervisor_required`)"},
@@ -64,17 +62,21 @@ async def list_items(
 
 @router.get("/{item_id}", response_model=ItemOut, responses=_errors)
 async def read_item(
-    item_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, request: Request, _: CurrentStaff, response: Response
+    item_id: uuid.UUID,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    _: CurrentStaff,
+    response: Response,
 ) -> ItemOut:
     """One item with its evidence and the category's weeks since: did it cool?"""
-    settings: RetrospectiveSettings = request.app.state.settings
     out = await service.view(session, item_id=item_id, settings=settings, now=runtime.clock.now())
     response.headers["ETag"] = f'"{out.version}"'
     return out
 
 
 @router.post("", status_code=201, response_model=ItemOut, responses=_errors)
-async def open_item(body: ItemCreate, uow: Uow, by: CurrentSupervisor, response: Response) -> ItemOut:
+async def open_item(body: ItemCreate, uow: RetrospectiveUowDep, by: CurrentSupervisor, response: Response) -> ItemOut:
     """Open an item by hand (`review.rectification_opened`)."""
     item = await service.open_by_hand(uow, body=body, by=by)
     response.headers["ETag"] = f'"{item.version}"'
@@ -83,7 +85,12 @@ async def open_item(body: ItemCreate, uow: Uow, by: CurrentSupervisor, response:
 
 @router.patch("/{item_id}", response_model=ItemOut, responses=_errors)
 async def change_item(
-    item_id: uuid.UUID, body: ItemChange, uow: Uow, by: CurrentSupervisor, response: Response, if_match: IfMatch = None
+    item_id: uuid.UUID,
+    body: ItemChange,
+    uow: RetrospectiveUowDep,
+    by: CurrentSupervisor,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> ItemOut:
     """Work an item to closed; closing announces `review.rectification_closed`."""
     item = await service.change(uow, item_id=item_id, body=body, version=if_match_version(if_match), by=by)

@@ -24,13 +24,12 @@ from ticketloop_retrospective.rectification.schemas import ItemChange, ItemCreat
 from ticketloop_retrospective.reports import repository as reports
 from ticketloop_retrospective.reports.domain import ReportWeek, pain_class_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
+from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import PreconditionFailed
 from ticketloop_shared.events import RectificationClosedData, RectificationOpenedData
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.unit_of_work import UnitOfWork
 
-Unit = UnitOfWork[RetrospectiveSettings]
 SYSTEM = "retrospective"
 
 
@@ -73,7 +72,7 @@ def _weeks_back(last: ReportWeek, count: int, settings: RetrospectiveSettings) -
     return weeks[::-1]
 
 
-async def review_last_week(uow: Unit) -> list[RectificationItem]:
+async def review_last_week(uow: RetrospectiveUnit) -> list[RectificationItem]:
     """SPEC §4: a category hot for `hot_category_weeks` weeks in a row opens one item. Looks at
     the last complete week (on the injected clock) and the weeks before it; a streak that already
     has its item (still going, or seen by another replica) opens nothing. Returns what it opened."""
@@ -123,7 +122,7 @@ async def review_last_week(uow: Unit) -> list[RectificationItem]:
     return opened
 
 
-def _announce(uow: Unit, item: RectificationItem, *, weeks: int) -> None:
+def _announce(uow: RetrospectiveUnit, item: RectificationItem, *, weeks: int) -> None:
     uow.emit(
         RectificationOpenedData(
             item_id=item.id,
@@ -141,7 +140,7 @@ def _announce(uow: Unit, item: RectificationItem, *, weeks: int) -> None:
     )
 
 
-async def open_by_hand(uow: Unit, *, body: ItemCreate, by: Principal) -> RectificationItem:
+async def open_by_hand(uow: RetrospectiveUnit, *, body: ItemCreate, by: Principal) -> RectificationItem:
     """Staff open an item the weekly rule did not (announced like any other)."""
     settings, now = uow.settings, uow.now()
     item = RectificationItem(
@@ -168,7 +167,7 @@ async def open_by_hand(uow: Unit, *, body: ItemCreate, by: Principal) -> Rectifi
 
 
 async def change(
-    uow: Unit, *, item_id: uuid.UUID, body: ItemChange, version: int | None, by: Principal
+    uow: RetrospectiveUnit, *, item_id: uuid.UUID, body: ItemChange, version: int | None, by: Principal
 ) -> RectificationItem:
     """Work an item: status, owner, due date, notes; closing it announces whether it cooled."""
     item = await repository.get(uow.session, item_id, for_update=True)

@@ -4,9 +4,9 @@ figure."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,7 +17,8 @@ from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportW
 from ticketloop_retrospective.reports.repository import Filters
 from ticketloop_retrospective.reports.schemas import HeadlineGoal, MetricDictionary, MetricOut, Report, TicketPage
 from ticketloop_retrospective.settings import RetrospectiveSettings
-from ticketloop_shared.api import SessionDep
+from ticketloop_retrospective.unit import SettingsDep
+from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
@@ -43,14 +44,9 @@ def report_filters(
 FiltersDep = Annotated[Filters, Depends(report_filters)]
 
 
-def _settings(request: Request) -> RetrospectiveSettings:
-    settings: RetrospectiveSettings = request.app.state.settings
-    return settings
-
-
-async def _report(request: Request, period: Period, filters: Filters, fmt: str) -> Report | Response:
-    settings = _settings(request)
-    runtime: Runtime = request.app.state.runtime
+async def _report(
+    runtime: Runtime[Any], settings: RetrospectiveSettings, period: Period, filters: Filters, fmt: str
+) -> Report | Response:
 
     async def segment_goals(session: AsyncSession) -> list[HeadlineGoal]:
         segments = await customers.segments_view(session, settings=settings, now=runtime.clock.now(), weeks=1)
@@ -71,33 +67,33 @@ async def _report(request: Request, period: Period, filters: Filters, fmt: str) 
 
 @router.get("/reports/weekly", response_model=Report, responses=_errors)
 async def weekly_report(
-    request: Request,
-    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
     _: CurrentStaff,
     filters: FiltersDep,
     week: Annotated[str, Query(max_length=10, description="ISO week, `YYYY-Www`", examples=["2026-W48"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
-    return await _report(request, ReportWeek.parse(week, _settings(request).report_zone), filters, format)
+    return await _report(runtime, settings, ReportWeek.parse(week, settings.report_zone), filters, format)
 
 
 @router.get("/reports/monthly", response_model=Report, responses=_errors)
 async def monthly_report(
-    request: Request,
-    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
     _: CurrentStaff,
     filters: FiltersDep,
     month: Annotated[str, Query(max_length=7, description="Calendar month, `YYYY-MM`", examples=["2026-11"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The monthly review of one calendar month in the report time zone."""
-    return await _report(request, ReportMonth.parse(month, _settings(request).report_zone), filters, format)
+    return await _report(runtime, settings, ReportMonth.parse(month, settings.report_zone), filters, format)
 
 
 @router.get("/reports/tickets", response_model=TicketPage, responses=_errors)
 async def report_tickets(
-    request: Request,
+    settings: SettingsDep,
     session: SessionDep,
     _: CurrentStaff,
     filters: FiltersDep,
@@ -110,7 +106,7 @@ async def report_tickets(
 ) -> TicketPage | Response:
     """The tickets behind one figure of a report (drill-down), a page at a time, or all of
     them as CSV."""
-    window = parse_period(period, _settings(request).report_zone)
+    window = parse_period(period, settings.report_zone)
     if format == "csv":
         rows = await service.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock)
         return export.csv_response(export.ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")

@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
 
 from ticketloop_routing.db import audit, messaging
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.events import TokenRevokedData
 from ticketloop_shared.revocation import store_revocation
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 
-async def revoke(
-    uow: UnitOfWork[Any], *, by: Principal, jti: str | None, sub: str | None, reason: str
-) -> TokenRevokedData:
+async def revoke(uow: RoutingUnit, *, by: Principal, jti: str | None, sub: str | None, reason: str) -> TokenRevokedData:
     """Record and announce the revocation; it lasts as long as any token it covers could."""
     now = uow.now()
     data = TokenRevokedData(

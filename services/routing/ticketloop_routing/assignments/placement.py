@@ -22,13 +22,11 @@ from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.repository import AgentLive, TicketFacts
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot, Presence
-from ticketloop_routing.settings import RoutingSettings
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import TicketAssignedData, TicketQueuedData, TicketReassignedData
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.vocabulary import Segment
 
-RoutingUnit = UnitOfWork[RoutingSettings]
 Announce = Literal["assigned", "reassigned"]
 # Races lost to another replica (an agent's last slot taken meanwhile) before a ticket is queued.
 MAX_ATTEMPTS = 5
@@ -37,7 +35,7 @@ NO_ORGANISATION = "no organisation is configured: no department owns any categor
 
 async def organisation_of(uow: RoutingUnit) -> OrgSnapshot:
     """The current organisation; an event cannot be routed without one."""
-    org = await organisation.snapshot(uow.session, uow.settings.database_url)
+    org = await organisation.snapshot(uow.session, uow.state)
     if org is None:
         raise PermanentEventError(NO_ORGANISATION)
     return org

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.placement import (
-    RoutingUnit,
     base_score,
     candidates,
     give_held,
@@ -21,6 +20,7 @@ from ticketloop_routing.assignments.placement import (
     place,
 )
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
@@ -93,17 +93,11 @@ async def fill_queues(uow: RoutingUnit) -> int:
     org = await organisation_of(uow)
     given = 0
     for department_id in sorted(waiting):
-        marker = len(uow.events)
-        try:
-            async with uow.session.begin_nested():
-                if department_id in org.departments:
-                    given += await fill_queue(uow, department_id=department_id, org=org)
-                else:
-                    await _rehome(uow, org, department_id)
-                await uow.flush_events()
-        except Exception:
-            del uow.events[marker:]
-            log.exception("filling one department's queue failed; skipped", extra={"department": department_id})
+        async with uow.isolated("filling a department's queue", department=department_id):
+            if department_id in org.departments:
+                given += await fill_queue(uow, department_id=department_id, org=org)
+            else:
+                await _rehome(uow, org, department_id)
     return given
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.placement import (
     NO_ORGANISATION,
-    RoutingUnit,
     base_score,
     candidates,
     organisation_of,
@@ -21,6 +22,7 @@ from ticketloop_routing.assignments.placement import (
 )
 from ticketloop_routing.assignments.queue import refill_for
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
     EscalationTarget,
@@ -203,39 +205,39 @@ async def _to_supervisor(
         await refill_for(uow, previous, org=org)
 
 
-async def reassign_from_absent(uow: RoutingUnit, *, limit: int = 200) -> int:
+async def reassign_from_absent(uow: RoutingUnit, *, limit: int = 200) -> tuple[int, bool]:
     """Move the untouched tickets of agents away (or offline) for longer than
-    `away_reassign_minutes` to someone available in the ticket's department, or to its queue; how
-    many moved. Each ticket is moved in its own savepoint: one that fails is logged and skipped."""
+    `away_reassign_minutes` to someone available in the ticket's department, or to its queue.
+    Each ticket is moved in its own savepoint: one that fails is logged and skipped. Returns how
+    many moved and whether the batch was full (more may be due)."""
     session, now = uow.session, uow.now()
-    cutoff = now - timedelta(minutes=uow.settings.away_reassign_minutes)
-    rows = await repository.untouched_of_absent(session, cutoff=cutoff, limit=limit)
+    grace = timedelta(minutes=uow.settings.away_reassign_minutes)
+    rows = await repository.untouched_of_absent(session, cutoff=now - grace, limit=limit)
     if not rows:
-        return 0
+        return 0, False
     org = await organisation_of(uow)
     moved = 0
     for row in rows:
-        ticket_id, previous = row.ticket_id, row.agent_id  # readable even after a rolled-back savepoint
-        marker = len(uow.events)
-        try:
-            async with session.begin_nested():
-                department = org.department_for(row.category or "") or org.departments.get(row.department_id or "")
-                if department is None or previous is None:
-                    continue
-                live = await repository.agent_states(session, [previous])
-                presence = live[previous].presence if previous in live else "away"
-                because = (
-                    f"away_reassign: {previous} has been {presence} for over "
-                    f"{uow.settings.away_reassign_minutes:g} minutes and had not touched the ticket"
-                )
-                await repository.add_load(session, previous, -1)
-                await place(
-                    uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned"
-                )
-                await uow.flush_events()
-        except Exception:
-            del uow.events[marker:]
-            log.exception("away reassignment failed for one ticket; skipped", extra={"ticket_id": str(ticket_id)})
+        previous = row.agent_id
+        department = org.department_for(row.category or "") or org.departments.get(row.department_id or "")
+        if department is None or previous is None:
             continue
-        moved += 1
-    return moved
+        async with uow.isolated("away reassignment of a ticket", ticket_id=row.ticket_id) as item:
+            live = await repository.agent_states(session, [previous])
+            presence = live[previous].presence if previous in live else "away"
+            because = (
+                f"away_reassign: {previous} has been {presence} for over "
+                f"{uow.settings.away_reassign_minutes:g} minutes and had not touched the ticket"
+            )
+            await repository.add_load(session, previous, -1)
+            await place(uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned")
+        if not item.failed:
+            moved += 1
+    return moved, len(rows) >= limit
+
+
+async def next_away_reassignment(session: AsyncSession, *, grace: timedelta) -> datetime | None:
+    """When the next untouched ticket of an away (or offline) agent falls due for reassignment:
+    the agent's away-since plus the grace."""
+    since = await repository.earliest_absence_with_untouched(session)
+    return None if since is None else since + grace

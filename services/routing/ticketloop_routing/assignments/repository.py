@@ -348,6 +348,24 @@ async def untouched_of_absent(session: AsyncSession, *, cutoff: datetime, limit:
     return (await session.scalars(stmt)).all()
 
 
+async def earliest_absence_with_untouched(session: AsyncSession) -> datetime | None:
+    """Since when the longest-away (or offline) agent that still owns a ticket untouched since
+    before it left has been away: what `untouched_of_absent` will next find, once the grace has
+    passed."""
+    stmt = (
+        select(func.min(AgentLoad.presence_changed_at))
+        .join(Assignment, AgentLoad.agent_id == Assignment.agent_id)
+        .where(
+            Assignment.state == ASSIGNED,
+            AgentLoad.presence != "available",
+            Assignment.assigned_at <= AgentLoad.presence_changed_at,
+            (Assignment.touched_at.is_(None)) | (Assignment.touched_at < Assignment.assigned_at),
+        )
+    )
+    earliest: datetime | None = await session.scalar(stmt)
+    return earliest
+
+
 # --- Queues --------------------------------------------------------------------------------
 
 _QUEUE_ORDER = (Assignment.queue_rank.desc(), Assignment.queued_at, Assignment.ticket_id)

@@ -26,7 +26,6 @@ from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.placement import (
     Ask,
     NewTicket,
-    RoutingUnit,
     department_for,
     manager_first,
     member_ids,
@@ -35,6 +34,7 @@ from ticketloop_routing.assignments.placement import (
 )
 from ticketloop_routing.assignments.queue import fill_queue, fill_queues, refill_for
 from ticketloop_routing.assignments.reactions import (
+    next_away_reassignment,
     on_breach,
     on_escalation,
     reassign_from_absent,
@@ -46,6 +46,7 @@ from ticketloop_routing.assignments.repository import LiveState, TicketFacts
 from ticketloop_routing.customers.domain import segment_of
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence
+from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.events import Envelope, TicketCreatedData
 from ticketloop_shared.vocabulary import Segment
 
@@ -53,10 +54,10 @@ from ticketloop_shared.vocabulary import Segment
 MAX_READS = 5
 
 __all__ = [
-    "RoutingUnit",
     "assign_many",
     "fill_queue",
     "fill_queues",
+    "next_away_reassignment",
     "on_breach",
     "on_escalation",
     "presence_changed",
@@ -109,7 +110,7 @@ async def _read_run(
 ) -> tuple[OrgSnapshot, LiveState, list[DepartmentConfig]]:
     """The organisation, the run's live state and each ticket's department, read again while the
     organisation changed under the read (it is cached in memory, keyed by its version)."""
-    org = organisation.cached(uow.settings.database_url) or await organisation_of(uow)
+    org = organisation.cached(uow.state) or await organisation_of(uow)
     for _ in range(MAX_READS):
         departments = [department_for(org, data.category) for data, _ in tickets]
         live = await repository.live_state(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
@@ -10,8 +10,8 @@ from ticketloop_routing.assignments import service as assignments
 from ticketloop_routing.organisation import repository, service
 from ticketloop_routing.organisation.domain import OrgSnapshot, Presence
 from ticketloop_routing.organisation.schemas import AgentOut, DepartmentIn, Organisation, PresenceIn
-from ticketloop_routing.settings import RoutingSettings
-from ticketloop_shared.api import RuntimeDep, SessionDep, UowDep
+from ticketloop_routing.unit import RoutingUowDep, SettingsDep
+from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.validation import STORABLE, ShortText
 
@@ -44,7 +44,7 @@ async def get_organisation(session: SessionDep, _: CurrentStaff, response: Respo
 )
 async def put_organisation(
     body: Organisation,
-    uow: UowDep,
+    uow: RoutingUowDep,
     admin: CurrentAdmin,
     response: Response,
     if_match: Annotated[
@@ -88,12 +88,12 @@ def _agent_out(row: repository.AgentRow, org: OrgSnapshot | None, default: int |
 async def list_agents(
     session: SessionDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     _: CurrentStaff,
     department_id: Annotated[ShortText | None, Query()] = None,
 ) -> list[AgentOut]:
     """Agents with their presence, how many open tickets each owns and how many it may."""
-    settings = cast(RoutingSettings, runtime.settings)
-    org = await service.snapshot(session, settings.database_url)
+    org = await service.snapshot(session, runtime.state)
     rows = await repository.agents(session, department_id=department_id)
     return [_agent_out(row, org, settings.default_capacity) for row in rows]
 
@@ -109,12 +109,12 @@ async def list_agents(
         404: {"description": "No such agent (`agent_not_found`)"},
     },
 )
-async def put_presence(agent_id: AgentId, body: PresenceIn, uow: UowDep, staff: CurrentStaff) -> AgentOut:
+async def put_presence(agent_id: AgentId, body: PresenceIn, uow: RoutingUowDep, staff: CurrentStaff) -> AgentOut:
     """Set an agent's presence: only `available` agents are given tickets; an agent available again
     takes its department's best waiting tickets, and an away agent's untouched tickets go to
     others after `TICKETLOOP_ROUTING_AWAY_REASSIGN_MINUTES`."""
     row = await service.set_presence(uow.session, agent_id=agent_id, presence=body.presence, by=staff, at=uow.now())
-    org = await service.snapshot(uow.session, uow.settings.database_url)
+    org = await service.snapshot(uow.session, uow.state)
     if org is not None and agent_id in org.agents:
         await assignments.presence_changed(uow, agent=org.agents[agent_id], presence=body.presence)
         [row] = await repository.agents(uow.session, agent_id=agent_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,17 @@ from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.clock import utcnow
 from ticketloop_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired
+from ticketloop_shared.state import ProcessState, Slot
 
-# The organisation each process routes with, per database (one per service, several in a test
-# process), replaced whenever the stored version differs from the one cached.
-_SNAPSHOTS: dict[str, OrgSnapshot] = {}
+
+@dataclass
+class _Known:
+    """The organisation this process routes with, replaced whenever the stored version differs."""
+
+    snapshot: OrgSnapshot | None = None
+
+
+_KNOWN = Slot("routing organisation", _Known)
 
 
 def read_file(path: Path) -> Organisation:
@@ -65,17 +73,18 @@ async def replace(session: AsyncSession, org: Organisation, *, at: datetime) -> 
     )
 
 
-def cached(key: str) -> OrgSnapshot | None:
-    """The organisation this process last loaded from the database `key` (it may be stale: the
+def cached(state: ProcessState) -> OrgSnapshot | None:
+    """The organisation this process (`state`, the runtime's) last loaded (it may be stale: the
     caller compares its version with the stored one)."""
-    return _SNAPSHOTS.get(key)
+    return state[_KNOWN].snapshot
 
 
-async def load_snapshot(session: AsyncSession, key: str) -> OrgSnapshot | None:
-    """Read the organisation, keep it for `key` and return it; None when none is stored."""
+async def load_snapshot(session: AsyncSession, state: ProcessState) -> OrgSnapshot | None:
+    """Read the organisation, keep it in the process's `state` and return it; None when none is
+    stored."""
     version = await repository.version(session)
     if version is None:
-        _SNAPSHOTS.pop(key, None)
+        state[_KNOWN].snapshot = None
         return None
     snapshot = OrgSnapshot.build(
         version=version,
@@ -103,16 +112,16 @@ async def load_snapshot(session: AsyncSession, key: str) -> OrgSnapshot | None:
         ],
         routes={r.category: r.department_id for r in await repository.routes(session)},
     )
-    _SNAPSHOTS[key] = snapshot
+    state[_KNOWN].snapshot = snapshot
     return snapshot
 
 
-async def snapshot(session: AsyncSession, key: str) -> OrgSnapshot | None:
+async def snapshot(session: AsyncSession, state: ProcessState) -> OrgSnapshot | None:
     """The current organisation: the cached one if still the stored version, else reloaded."""
-    known = cached(key)
+    known = cached(state)
     if known is not None and known.version == await repository.version(session):
         return known
-    return await load_snapshot(session, key)
+    return await load_snapshot(session, state)
 
 
 async def set_presence(

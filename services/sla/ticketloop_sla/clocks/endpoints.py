@@ -41,7 +41,7 @@ async def get_ticket_sla(
     ticket = await repository.ticket(session, ticket_id)
     if ticket is None:
         raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
-    r = await policies.rules(session, key=runtime.settings.database_url)
+    r = await policies.rules(session, runtime.state)
     now = runtime.clock.now()
     policy = r.policy(ticket.policy_id)
     clocks = []

@@ -41,18 +41,16 @@ from ticketloop_shared.events import (
     TicketUpdated,
 )
 from ticketloop_shared.events.catalog import Payload
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_sla.clocks import domain, repository, rules
 from ticketloop_sla.clocks.domain import Announce, Cycle, Note
 from ticketloop_sla.clocks.models import SlaClock
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_sla.policies import service as policies
 from ticketloop_sla.policies.domain import Rules
-from ticketloop_sla.settings import SlaSettings
+from ticketloop_sla.unit import SlaUnit
 
 log = logging.getLogger(__name__)
 
-SlaUnit = UnitOfWork[SlaSettings]
 
 ANNOUNCED = Counter("ticketloop_sla_announced_total", "SLA announcements written", ["what", "clock"])
 LATENESS = Histogram(
@@ -144,7 +142,7 @@ APPLY: dict[type[Envelope], Apply] = {
 
 async def current_rules(uow: SlaUnit) -> Rules:
     """The policies and calendars in force for this database."""
-    return await policies.rules(uow.session, key=uow.settings.database_url)
+    return await policies.rules(uow.session, uow.state)
 
 
 async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, UowDep, if_match_version
+from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.errors import NotFound, Unprocessable
 from ticketloop_sla.policies import repository, service
@@ -30,6 +30,7 @@ from ticketloop_sla.policies.schemas import (
     PolicyList,
     PolicyOut,
 )
+from ticketloop_sla.unit import SlaUowDep
 
 router = APIRouter(prefix="/v1", tags=["sla policies"])
 
@@ -104,7 +105,7 @@ async def get_policy(policy_id: Id, session: SessionDep, _: CurrentStaff, respon
     "/policies/{policy_id}", response_model=PolicyOut, responses={201: {"description": "Created"}, **_write_errors}
 )
 async def put_policy(
-    policy_id: Id, body: PolicyIn, uow: UowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
+    policy_id: Id, body: PolicyIn, uow: SlaUowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
 ) -> PolicyOut:
     """Create or replace a policy; running clocks of the tickets it now covers get its targets,
     keeping the time they have used."""
@@ -120,7 +121,7 @@ async def put_policy(
     response_class=Response,
     responses={404: {"description": "`policy_not_found`"}, **_write_errors},
 )
-async def delete_policy(policy_id: Id, uow: UowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
+async def delete_policy(policy_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
     """Remove a policy; its tickets move to the next policy that matches."""
     await service.delete_policy(uow, policy_id, actor=admin.sub, if_match=if_match_version(if_match))
     return Response(status_code=204)
@@ -161,7 +162,7 @@ async def get_calendar(calendar_id: Id, session: SessionDep, _: CurrentStaff, re
     },
 )
 async def put_calendar(
-    calendar_id: Id, body: CalendarIn, uow: UowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
+    calendar_id: Id, body: CalendarIn, uow: SlaUowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
 ) -> CalendarOut:
     """Create or replace a calendar; clocks counting in it are re-targeted from now on."""
     row, created = await service.put_calendar(
@@ -182,7 +183,7 @@ async def put_calendar(
         **_write_errors,
     },
 )
-async def delete_calendar(calendar_id: Id, uow: UowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
+async def delete_calendar(calendar_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
     """Remove a calendar no policy counts in."""
     await service.delete_calendar(uow, calendar_id, actor=admin.sub, if_match=if_match_version(if_match))
     return Response(status_code=204)
@@ -207,7 +208,7 @@ async def calendar_history(calendar_id: Id, session: SessionDep, _: CurrentStaff
 async def import_holidays(
     calendar_id: Id,
     request: Request,
-    uow: UowDep,
+    uow: SlaUowDep,
     runtime: RuntimeDep,
     admin: CurrentAdmin,
     start: Annotated[date | None, Query(alias="from", description="First date to import (default: today)")] = None,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
-from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.state import ProcessState, Slot
 from ticketloop_sla.calendars import ical
 from ticketloop_sla.calendars.domain import Calendar, CalendarError
 from ticketloop_sla.calendars.domain import validate as validate_calendar
@@ -19,9 +19,8 @@ from ticketloop_sla.policies import domain, repository
 from ticketloop_sla.policies.domain import ALWAYS, Conditions, Policy, Rules, Step, Target
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow
 from ticketloop_sla.policies.schemas import WEEKDAYS, CalendarIn, PolicyIn
+from ticketloop_sla.unit import SlaUnit
 
-_CACHE: dict[str, tuple[float, Rules]] = {}
-_CHECK_UNTIL: dict[str, float] = {}
 # How long the rules in memory are trusted before their version is read again: a change made
 # through another replica reaches this one within that time. After a change made here, the
 # version is read on every use for a while, since the change commits after `forget` is called.
@@ -29,25 +28,38 @@ RULES_TTL_SECONDS = 1.0
 CHECK_AFTER_CHANGE_SECONDS = 5.0
 
 
-async def rules(session: AsyncSession, *, key: str) -> Rules:
-    """The rules in force, from memory; their version is re-read (one cheap query) at most once
-    a second, and they are reloaded when it moved. `key` names the database, so two services
-    in one process never share rules."""
-    checked, cached = _CACHE.get(key, (0.0, None))
+@dataclass
+class _RulesInMemory:
+    """The rules this process last read, when, and until when to re-read their version on every use."""
+
+    rules: Rules | None = None
+    checked: float = 0.0
+    check_until: float = 0.0
+
+
+_RULES = Slot("sla rules in force", _RulesInMemory)
+
+
+async def rules(session: AsyncSession, state: ProcessState) -> Rules:
+    """The rules in force, from the process's memory (`state`, the runtime's); their version is
+    re-read (one cheap query) at most once a second, and they are reloaded when it moved."""
+    memory = state[_RULES]
     now = time.monotonic()
-    if cached is not None and now - checked < RULES_TTL_SECONDS and now > _CHECK_UNTIL.get(key, 0.0):
+    cached = memory.rules
+    if cached is not None and now - memory.checked < RULES_TTL_SECONDS and now > memory.check_until:
         return cached
     current = await repository.version(session)
     if cached is None or cached.version != current:
         cached = await repository.load(session)
-    _CACHE[key] = (now, cached)
+    memory.rules, memory.checked = cached, now
     return cached
 
 
-def forget(key: str) -> None:
+def forget(state: ProcessState) -> None:
     """A change is being made in this process: check the version on every use for a while."""
-    _CACHE.pop(key, None)
-    _CHECK_UNTIL[key] = time.monotonic() + CHECK_AFTER_CHANGE_SECONDS
+    memory = state[_RULES]
+    memory.rules = None
+    memory.check_until = time.monotonic() + CHECK_AFTER_CHANGE_SECONDS
 
 
 def _check_version(row_version: int | None, if_match: int | None, what: str) -> None:
@@ -81,7 +93,7 @@ def policy_from(policy_id: str, body: PolicyIn, *, version: int) -> Policy:
 
 
 async def put_policy(
-    uow: UnitOfWork[Any], policy_id: str, body: PolicyIn, *, actor: str, if_match: int | None
+    uow: SlaUnit, policy_id: str, body: PolicyIn, *, actor: str, if_match: int | None
 ) -> tuple[PolicyRow, bool]:
     """Create or replace a policy; returns it and whether it is new."""
     session = uow.session
@@ -105,7 +117,7 @@ async def put_policy(
         setattr(row, field, stored[field])
     row.updated_at = uow.now()
     await session.flush()
-    forget(uow.settings.database_url)
+    forget(uow.state)
     await repository.record_change(
         session,
         subject="policy",
@@ -119,7 +131,7 @@ async def put_policy(
     return row, created
 
 
-async def delete_policy(uow: UnitOfWork[Any], policy_id: str, *, actor: str, if_match: int | None) -> None:
+async def delete_policy(uow: SlaUnit, policy_id: str, *, actor: str, if_match: int | None) -> None:
     """Remove a policy; the tickets it applied to move to the next matching one."""
     row = await repository.policy(uow.session, policy_id, for_update=True)
     if row is None:
@@ -127,7 +139,7 @@ async def delete_policy(uow: UnitOfWork[Any], policy_id: str, *, actor: str, if_
     _check_version(row.version, if_match, "policy")
     await uow.session.delete(row)
     await uow.session.flush()
-    forget(uow.settings.database_url)
+    forget(uow.state)
     await repository.record_change(
         uow.session,
         subject="policy",
@@ -161,7 +173,7 @@ def _minutes(value: str) -> int:
 
 
 async def put_calendar(
-    uow: UnitOfWork[Any], calendar_id: str, body: CalendarIn, *, actor: str, if_match: int | None
+    uow: SlaUnit, calendar_id: str, body: CalendarIn, *, actor: str, if_match: int | None
 ) -> tuple[CalendarRow, bool]:
     """Create or replace a calendar (and its holidays, when given)."""
     if calendar_id == ALWAYS:
@@ -188,7 +200,7 @@ async def put_calendar(
 
 
 async def _record_calendar(
-    uow: UnitOfWork[Any], row: CalendarRow, days: Sequence[tuple[date, str]], *, action: str, actor: str
+    uow: SlaUnit, row: CalendarRow, days: Sequence[tuple[date, str]], *, action: str, actor: str
 ) -> None:
     snapshot = {
         "id": row.id,
@@ -198,7 +210,7 @@ async def _record_calendar(
         "holidays": [{"day": d.isoformat(), "name": n} for d, n in sorted(days)],
         "version": row.version,
     }
-    forget(uow.settings.database_url)
+    forget(uow.state)
     await repository.record_change(
         uow.session,
         subject="calendar",
@@ -211,7 +223,7 @@ async def _record_calendar(
     )
 
 
-async def delete_calendar(uow: UnitOfWork[Any], calendar_id: str, *, actor: str, if_match: int | None) -> None:
+async def delete_calendar(uow: SlaUnit, calendar_id: str, *, actor: str, if_match: int | None) -> None:
     """Remove a calendar no policy counts in."""
     row = await repository.calendar(uow.session, calendar_id, for_update=True)
     if row is None:
@@ -226,7 +238,7 @@ async def delete_calendar(uow: UnitOfWork[Any], calendar_id: str, *, actor: str,
         )
     await uow.session.delete(row)
     await uow.session.flush()
-    forget(uow.settings.database_url)
+    forget(uow.state)
     await repository.record_change(
         uow.session,
         subject="calendar",
@@ -240,7 +252,7 @@ async def delete_calendar(uow: UnitOfWork[Any], calendar_id: str, *, actor: str,
 
 
 async def import_holidays(
-    uow: UnitOfWork[Any], calendar_id: str, text: bytes, *, start: date, end: date, actor: str
+    uow: SlaUnit, calendar_id: str, text: bytes, *, start: date, end: date, actor: str
 ) -> tuple[CalendarRow, int]:
     """Add the dates an iCalendar file's events cover in [start, end] to the calendar's holidays."""
     session = uow.session

@@ -1,0 +1,191 @@
+"""One registration API for time-driven work, in the manner of dispatch's `scheduler.add`.
+
+Every timer of a feature is declared in its `scheduled.py` on that feature's `Scheduler`; the
+service's `app.py` joins its features' schedulers into the one its `ServiceSpec` runs. Two shapes
+cover every timer we have:
+
+    SCHEDULE = Scheduler[SlaSettings]()
+
+    @SCHEDULE.every(name="recompute", seconds=lambda s: s.recompute_seconds)
+    async def recompute(runtime: Runtime[SlaSettings]) -> int: ...
+
+    @SCHEDULE.due(name="timer", next_due=next_due, max_idle=lambda s: s.timer_max_idle_seconds,
+                  enabled=lambda s: s.timer_enabled)
+    async def fire(runtime: Runtime[SlaSettings]) -> Batch: ...
+
+`every` is a sweep: run, sleep `seconds`, run again. `due` is for work that knows when it is
+next needed: run a batch of what is due, and when the batch was not full sleep until the next
+due instant, never longer than `max_idle` (so a row another replica, or an injected test clock,
+made due earlier is still seen within it). Either way one failing run is logged and the next
+goes on; a loop that dies anyway is reported by readiness (the runtime runs each as a task).
+The decorated function is returned unchanged, so a test calls it directly with a runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from ticketloop_shared.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from ticketloop_shared.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+S = TypeVar("S", bound=ServiceSettings)
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one batch of a due-time job did: how many rows, and whether it stopped at its limit
+    (more may be due, so the next batch runs at once)."""
+
+    done: int
+    full: bool
+
+
+def _resolve(value: float | Callable[[S], float], settings: S) -> float:
+    return value(settings) if callable(value) else value
+
+
+@dataclass(frozen=True)
+class _Every(Generic[S]):
+    name: str
+    run: Callable[[Runtime[S]], Awaitable[object]]
+    seconds: float | Callable[[S], float]
+    enabled: Callable[[S], bool] | None
+
+    async def loop(self, runtime: Runtime[S]) -> None:
+        interval = _resolve(self.seconds, runtime.settings)
+        while True:
+            try:
+                await self.run(runtime)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("periodic job failed", extra={"job": self.name, "error": repr(exc)})
+            await asyncio.sleep(interval)
+
+
+@dataclass(frozen=True)
+class _Due(Generic[S]):
+    name: str
+    run: Callable[[Runtime[S]], Awaitable[Batch]]
+    next_due: Callable[[Runtime[S]], Awaitable[datetime | None]]
+    max_idle: float | Callable[[S], float]
+    idle_when_stuck: float | Callable[[S], float] | None
+    enabled: Callable[[S], bool] | None
+
+    async def loop(self, runtime: Runtime[S]) -> None:
+        """Forever: run a batch, then wait for the next due instant.
+
+        A due row that nothing could be done with (locked by a consumer changing it, or failing
+        and pushed back by its batch) would make the wait zero: it waits `idle_when_stuck`
+        instead (by default a hundredth of a second; a job whose stuck rows stay due says
+        `max_idle`)."""
+        max_idle = _resolve(self.max_idle, runtime.settings)
+        stuck = 0.01 if self.idle_when_stuck is None else _resolve(self.idle_when_stuck, runtime.settings)
+        while True:
+            try:
+                batch = await self.run(runtime)
+                if batch.full:
+                    continue
+                next_at = await self.next_due(runtime)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("due-time job failed; retrying", extra={"job": self.name, "error": repr(exc)})
+                await asyncio.sleep(min(1.0, max_idle))
+                continue
+            idle = max_idle
+            if next_at is not None:
+                idle = min(idle, max(0.0, (next_at - runtime.clock.now()).total_seconds()))
+            if idle == 0 and batch.done == 0:
+                idle = stuck
+            if idle > 0:
+                await asyncio.sleep(idle)
+
+
+class Scheduler(Generic[S]):
+    """The timers of one feature (or, joined with `of`, of one service), by name."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[str, _Every[S] | _Due[S]] = {}
+
+    @classmethod
+    def of(cls, *parts: Scheduler[S]) -> Scheduler[S]:
+        """One service's scheduler: the jobs of its features' schedulers."""
+        joined = cls()
+        for part in parts:
+            for job in part._jobs.values():
+                joined._add(job)
+        return joined
+
+    def every(
+        self,
+        *,
+        name: str,
+        seconds: float | Callable[[S], float],
+        enabled: Callable[[S], bool] | None = None,
+    ) -> Callable[[Callable[[Runtime[S]], Awaitable[R]]], Callable[[Runtime[S]], Awaitable[R]]]:
+        """Run the decorated job every `seconds` (a number, or read from the settings); not at all
+        when `enabled` says no for the settings."""
+
+        def register(run: Callable[[Runtime[S]], Awaitable[R]]) -> Callable[[Runtime[S]], Awaitable[R]]:
+            self._add(_Every(name=name, run=run, seconds=seconds, enabled=enabled))
+            return run
+
+        return register
+
+    def due(
+        self,
+        *,
+        name: str,
+        next_due: Callable[[Runtime[S]], Awaitable[datetime | None]],
+        max_idle: float | Callable[[S], float],
+        idle_when_stuck: float | Callable[[S], float] | None = None,
+        enabled: Callable[[S], bool] | None = None,
+    ) -> Callable[[Callable[[Runtime[S]], Awaitable[Batch]]], Callable[[Runtime[S]], Awaitable[Batch]]]:
+        """Run the decorated batch whenever something is due: again at once when it came back
+        full, else at `next_due` (None: nothing is), waiting at most `max_idle` seconds."""
+
+        def register(run: Callable[[Runtime[S]], Awaitable[Batch]]) -> Callable[[Runtime[S]], Awaitable[Batch]]:
+            self._add(
+                _Due(
+                    name=name,
+                    run=run,
+                    next_due=next_due,
+                    max_idle=max_idle,
+                    idle_when_stuck=idle_when_stuck,
+                    enabled=enabled,
+                )
+            )
+            return run
+
+        return register
+
+    def _add(self, job: _Every[S] | _Due[S]) -> None:
+        if job.name in self._jobs:
+            raise ValueError(f"a job named {job.name!r} is already scheduled")
+        self._jobs[job.name] = job
+
+    def names(self) -> list[str]:
+        """The names of every job declared (enabled or not)."""
+        return list(self._jobs)
+
+    def loops(self, runtime: Runtime[S]) -> dict[str, Coroutine[Any, Any, None]]:
+        """The loop of each job the runtime's settings enable, by name, for it to run as tasks."""
+        return {
+            name: job.loop(runtime)
+            for name, job in self._jobs.items()
+            if job.enabled is None or job.enabled(runtime.settings)
+        }
+
+    def __len__(self) -> int:
+        return len(self._jobs)

@@ -1,0 +1,50 @@
+"""What a service process keeps in memory between units of work (the organisation it routes
+with, the SLA rules in force, key caches), owned by its `Runtime` instead of by modules.
+
+A module-level cache is shared by every service in one process (the embedded runner and the
+tests run several), outlives the runtime that filled it, and has to be keyed by database to
+keep them apart. A `Slot` declares the piece of state where it is used; the runtime's
+`ProcessState` holds one value per slot, made on first use, and the unit of work hands it to
+service code as `uow.state`:
+
+    RULES = Slot("sla rules", RulesCache)
+    cache = uow.state[RULES]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Slot(Generic[T]):
+    """One named piece of per-process state and how to make it empty."""
+
+    def __init__(self, name: str, make: Callable[[], T]) -> None:
+        self.name = name
+        self.make = make
+
+    def __repr__(self) -> str:
+        return f"Slot({self.name!r})"
+
+
+class ProcessState:
+    """The per-process state of one runtime, one value per slot."""
+
+    def __init__(self) -> None:
+        self._values: dict[Slot[Any], Any] = {}
+
+    def __getitem__(self, slot: Slot[T]) -> T:
+        if slot not in self._values:
+            self._values[slot] = slot.make()
+        value: T = self._values[slot]
+        return value
+
+    def reset(self, slot: Slot[Any] | None = None) -> None:
+        """Forget one slot's value (or every value): the next use starts empty."""
+        if slot is None:
+            self._values.clear()
+        else:
+            self._values.pop(slot, None)
