@@ -3,6 +3,8 @@ a body-size limit, health/readiness, metrics, and the per-request unit of work."
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -327,3 +329,15 @@ def if_match_version(if_match: str | None) -> int | None:
     if not value.isdigit() or len(value) > _VERSION_DIGITS:
         raise errors.Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
     return int(value)
+
+
+def csv_response(rows: Sequence[tuple[Any, ...]], filename: str) -> Response:
+    """`rows` (header first) as a CSV download."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

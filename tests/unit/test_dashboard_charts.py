@@ -19,8 +19,7 @@ from ticketloop_retrospective.dashboard.domain import (
     switched,
     tickets_link,
 )
-from ticketloop_retrospective.reports.domain import ReportMonth, ReportWeek
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.domain import Filters, ReportMonth, ReportWeek
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL = '<script>alert("x")</script>&"\''

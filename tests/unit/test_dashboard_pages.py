@@ -13,8 +13,7 @@ from ticketloop_retrospective.dashboard import pages
 from ticketloop_retrospective.dashboard.service import Dashboard, TrendPoint
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemOut, WeekShare
-from ticketloop_retrospective.reports.domain import parse_period
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.domain import Filters, parse_period
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
     CategoryShare,

@@ -21,6 +21,7 @@ from ticketloop_retrospective.rectification.domain import (
 from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, METRICS
 from ticketloop_retrospective.reports.domain import (
     DEFAULT_PAIN_CLASSES,
+    Filters,
     InvalidMonth,
     InvalidPeriod,
     PainClass,
@@ -32,7 +33,7 @@ from ticketloop_retrospective.reports.domain import (
     prioritise,
     trailing,
 )
-from ticketloop_retrospective.reports.repository import Filters, Scope
+from ticketloop_retrospective.reports.repository import Scope
 from ticketloop_retrospective.settings import RetrospectiveSettings
 
 

@@ -23,7 +23,7 @@ from ticketloop_sla.calendars.domain import (
     next_open,
     validate,
 )
-from ticketloop_sla.calendars.ical import Holiday, ICalError, parse_holidays
+from ticketloop_sla.calendars.service import Holiday, ICalError, parse_holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600.0

@@ -28,8 +28,7 @@ from ticketloop_retrospective.app import MIGRATIONS
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.reports import service as reports
-from ticketloop_retrospective.reports.domain import parse_period
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.domain import Filters, parse_period
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared import migrations
 from ticketloop_shared.clock import SystemClock

@@ -7,8 +7,7 @@ from collections.abc import Mapping
 from datetime import tzinfo
 from urllib.parse import urlencode, urlsplit
 
-from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportWeek
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.domain import Filters, Period, ReportMonth, ReportWeek
 
 # The staff token rides in this cookie, sent back only to the dashboard's own pages: the JSON
 # API keeps taking bearer headers alone, so no cross-site request can use it on a staff's behalf.

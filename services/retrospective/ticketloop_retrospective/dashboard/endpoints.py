@@ -31,13 +31,12 @@ from ticketloop_retrospective.dashboard.domain import (
 )
 from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.rectification.domain import ItemNotFound
-from ticketloop_retrospective.reports import export
 from ticketloop_retrospective.reports import service as reports
-from ticketloop_retrospective.reports.domain import Period, ReportWeek, parse_period
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports.domain import Filters, Period, ReportWeek, parse_period
+from ticketloop_retrospective.reports.schemas import ticket_rows
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
-from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
 from ticketloop_shared.auth import Principal, bearer_principal, require_staff
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
 from ticketloop_shared.runtime import Runtime
@@ -269,7 +268,7 @@ async def tickets_csv(
         rows = await reports.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock or None)
     except DomainError as exc:
         return html(pages.error_page("Nothing to list", exc.message, staff=staff), exc.status_code)
-    response = export.csv_response(export.ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")
+    response = csv_response(ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")
     response.headers.update({k: v for k, v in PAGE_HEADERS.items() if k != "Content-Security-Policy"})
     return response
 

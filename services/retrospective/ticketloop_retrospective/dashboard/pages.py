@@ -23,9 +23,8 @@ from ticketloop_retrospective.dashboard.domain import (
 )
 from ticketloop_retrospective.dashboard.service import Dashboard
 from ticketloop_retrospective.rectification.schemas import ItemOut
-from ticketloop_retrospective.reports.dictionary import BY_NAME
-from ticketloop_retrospective.reports.domain import Period
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports import service as reports
+from ticketloop_retrospective.reports.domain import Filters, Period
 from ticketloop_retrospective.reports.schemas import Report, TicketPage
 from ticketloop_retrospective.reports.service import SEGMENTS
 from ticketloop_shared import templates
@@ -102,7 +101,8 @@ class PeriodLink:
 
 def _tiles(r: Report, filters: Filters) -> list[Tile]:
     def tile(name: str, value: str, metric: str, *, note: str = "", linked: bool = True, drill: str = "") -> Tile:
-        definition = BY_NAME[metric].definition if metric in BY_NAME else ""
+        entry = reports.metric(metric)
+        definition = entry.definition if entry is not None else ""
         href = tickets_link(r.period, drill or metric, filters) if linked else None
         return Tile(name, value, href, note, definition)
 
@@ -314,7 +314,7 @@ def tickets_page(
     staff: Principal,
 ) -> str:
     """The tickets behind one figure, a page at a time, with the CSV of all of them."""
-    metric = BY_NAME.get(page.metric)
+    metric = reports.metric(page.metric)
     title = metric.title if metric else SLA_TITLES.get(page.metric, page.metric)
     return _render(
         "tickets.html",

@@ -10,14 +10,10 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_retrospective.dashboard.domain import TRENDS
-from ticketloop_retrospective.rectification import repository as rectification
-from ticketloop_retrospective.rectification import service as items
-from ticketloop_retrospective.rectification.domain import ItemStatus
+from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.rectification.schemas import ItemOut
-from ticketloop_retrospective.reports import repository as reports
-from ticketloop_retrospective.reports import service as report_service
-from ticketloop_retrospective.reports.domain import Period, percent, rounded, trailing
-from ticketloop_retrospective.reports.repository import Filters
+from ticketloop_retrospective.reports import service as reports
+from ticketloop_retrospective.reports.domain import Filters, Period, percent, rounded, trailing
 from ticketloop_retrospective.reports.schemas import Report
 from ticketloop_retrospective.settings import RetrospectiveSettings
 
@@ -49,9 +45,7 @@ async def trend(session: AsyncSession, *, periods: list[Period], filters: Filter
     (two queries a period rather than a whole report each)."""
     points: list[TrendPoint] = []
     for period in periods:
-        scope = reports.Scope(period.starts_at, period.ends_at, filters)
-        totals = await reports.ticket_totals(session, scope)
-        cycles = await reports.sla_cycles(session, scope)
+        totals, cycles = await reports.period_totals(session, period=period, filters=filters)
         met, breached = sum(c.met for c in cycles), sum(c.breached for c in cycles)
         points.append(
             TrendPoint(
@@ -67,10 +61,7 @@ async def trend(session: AsyncSession, *, periods: list[Period], filters: Filter
 
 async def open_items(session: AsyncSession) -> list[ItemOut]:
     """Rectification items not yet closed, newest first (open ones, then those in progress)."""
-    found = []
-    for status in (ItemStatus.OPEN, ItemStatus.IN_PROGRESS):
-        found += await rectification.page(session, status=status.value, category=None, limit=OPEN_ITEMS, after=None)
-    return [items.item_out(item) for item in found[:OPEN_ITEMS]]
+    return await rectification.unfinished(session, limit=OPEN_ITEMS)
 
 
 async def dashboard(
@@ -84,7 +75,7 @@ async def dashboard(
     """The period's report (its queries on connections of their own, from `sessions`), its trend
     over the last `TRENDS` periods and the open items (on `session`)."""
     zone = settings.report_zone
-    report = await report_service.report(
+    report = await reports.report(
         sessions, period=period, previous=period.previous(zone), filters=filters, pain_classes=settings.pain_classes
     )
     return Dashboard(

@@ -21,7 +21,7 @@ from ticketloop_retrospective.rectification.domain import (
 )
 from ticketloop_retrospective.rectification.models import RectificationItem
 from ticketloop_retrospective.rectification.schemas import ItemChange, ItemCreate, ItemOut, WeekShare
-from ticketloop_retrospective.reports import repository as reports
+from ticketloop_retrospective.reports import service as reports
 from ticketloop_retrospective.reports.domain import ReportWeek, pain_class_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
@@ -52,9 +52,7 @@ async def week_counts(session: AsyncSession, weeks: list[ReportWeek]) -> dict[st
     """Each category's tickets in each of `weeks` (oldest first), against the week's total."""
     by_category: dict[str, list[WeekCount]] = {}
     for n, week in enumerate(weeks):
-        counts = await reports.opened_by_category(
-            session, reports.Scope(week.starts_at, week.ends_at, reports.Filters())
-        )
+        counts = await reports.opened_by_category(session, starts_at=week.starts_at, ends_at=week.ends_at)
         total = sum(c for _, c in counts)
         for category, tickets in counts:
             series = by_category.setdefault(category, [WeekCount(w.label, 0, 0) for w in weeks[:n]])
@@ -265,3 +263,11 @@ async def view(session: AsyncSession, *, item_id: uuid.UUID, settings: Retrospec
     if item is None:
         raise ItemNotFound(f"no rectification item {item_id}")
     return await describe(session, item, settings, now=now)
+
+
+async def unfinished(session: AsyncSession, *, limit: int) -> list[ItemOut]:
+    """Items not yet closed, newest first: the open ones, then those in progress."""
+    found: list[RectificationItem] = []
+    for status in (ItemStatus.OPEN, ItemStatus.IN_PROGRESS):
+        found += await repository.page(session, status=status.value, category=None, limit=limit, after=None)
+    return [item_out(item) for item in found[:limit]]

@@ -4,12 +4,13 @@ without a database."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Protocol, TypeVar
 
 from ticketloop_shared.errors import Unprocessable
 
@@ -267,3 +268,50 @@ def prioritise(problems: Sequence[ProblemStats]) -> list[Priority]:
         Priority(stats=p, impact=impact, difficulty=difficulty, quadrant=quadrant, rank=n)
         for n, (quadrant, impact, difficulty, p) in enumerate(placed, start=1)
     ]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which tickets a report is about; None means any."""
+
+    channel: str | None = None
+    category: str | None = None
+    department: str | None = None
+    segment: str | None = None
+
+    @property
+    def any(self) -> bool:
+        """Some filter is set."""
+        return any(v is not None for v in (self.channel, self.category, self.department, self.segment))
+
+
+class _Cycles(Protocol):
+    """SLA cycles of one group (the repository's `CycleGroup`)."""
+
+    @property
+    def met(self) -> int: ...
+    @property
+    def breached(self) -> int: ...
+
+
+_C = TypeVar("_C", bound=_Cycles)
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """SLA cycles met and breached in a period, for one group (a metric, a department…)."""
+
+    key: str
+    met: int
+    breached: int
+
+
+def outcomes_by(groups: Sequence[_C], key: Callable[[_C], str]) -> list[Outcomes]:
+    """The cycles summed per `key`, largest group first (ties by name)."""
+    sums: dict[str, list[int]] = {}
+    for g in groups:
+        total = sums.setdefault(key(g), [0, 0])
+        total[0] += g.met
+        total[1] += g.breached
+    ordered = sorted(sums.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
+    return [Outcomes(key=k, met=m, breached=b) for k, (m, b) in ordered]

@@ -11,14 +11,21 @@ from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.customers import service as customers
-from ticketloop_retrospective.reports import export, service
+from ticketloop_retrospective.reports import service
 from ticketloop_retrospective.reports.dictionary import METRICS
-from ticketloop_retrospective.reports.domain import Period, ReportMonth, ReportWeek, parse_period
-from ticketloop_retrospective.reports.repository import Filters
-from ticketloop_retrospective.reports.schemas import HeadlineGoal, MetricDictionary, MetricOut, Report, TicketPage
+from ticketloop_retrospective.reports.domain import Filters, Period, ReportMonth, ReportWeek, parse_period
+from ticketloop_retrospective.reports.schemas import (
+    HeadlineGoal,
+    MetricDictionary,
+    MetricOut,
+    Report,
+    TicketPage,
+    report_rows,
+    ticket_rows,
+)
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
-from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
@@ -61,7 +68,7 @@ async def _report(
         pain_classes=settings.pain_classes,
     )
     if fmt == "csv":
-        return export.csv_response(export.report_rows(built), f"report-{period.label}.csv")
+        return csv_response(report_rows(built), f"report-{period.label}.csv")
     return built
 
 
@@ -109,7 +116,7 @@ async def report_tickets(
     window = parse_period(period, settings.report_zone)
     if format == "csv":
         rows = await service.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock)
-        return export.csv_response(export.ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")
+        return csv_response(ticket_rows(rows), f"tickets-{metric}-{window.label}.csv")
     return await service.tickets(
         session, period=window, metric=metric, filters=filters, clock=clock, limit=limit, after=after
     )

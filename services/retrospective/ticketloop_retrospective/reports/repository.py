@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
-from ticketloop_retrospective.reports.domain import DETRACTOR_MAX, PROMOTER_MIN
+from ticketloop_retrospective.reports.domain import DETRACTOR_MAX, PROMOTER_MIN, Filters
 from ticketloop_shared.events import ClockOutcome
 
 f = TicketFact
@@ -38,37 +38,24 @@ FCR_MAX_REPLIES = 1
 SATISFIED_CSAT_MIN = 4
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Which tickets a report is about; None means any."""
+def _on(table: Table, filters: Filters) -> ColumnElement[bool]:
+    """The filters as a condition on a table carrying the ticket's dimensions."""
+    conditions = [
+        table.c[column] == value
+        for column, value in (
+            ("channel", filters.channel),
+            ("category", filters.category),
+            ("department_id", filters.department),
+            ("segment", filters.segment),
+        )
+        if value is not None
+    ]
+    return and_(true(), *conditions)
 
-    channel: str | None = None
-    category: str | None = None
-    department: str | None = None
-    segment: str | None = None
 
-    def on_tickets(self) -> ColumnElement[bool]:
-        """The filters as a condition on the ticket facts."""
-        return self.on(cast(Table, TicketFact.__table__))
-
-    def on(self, table: Table) -> ColumnElement[bool]:
-        """The filters as a condition on a table carrying the ticket's dimensions."""
-        conditions = [
-            table.c[column] == value
-            for column, value in (
-                ("channel", self.channel),
-                ("category", self.category),
-                ("department_id", self.department),
-                ("segment", self.segment),
-            )
-            if value is not None
-        ]
-        return and_(true(), *conditions)
-
-    @property
-    def any(self) -> bool:
-        """Some filter is set."""
-        return any(v is not None for v in (self.channel, self.category, self.department, self.segment))
+def on_tickets(filters: Filters) -> ColumnElement[bool]:
+    """The filters as a condition on the ticket facts."""
+    return _on(cast(Table, TicketFact.__table__), filters)
 
 
 def _minutes(later: SQLColumnExpression[datetime | None], earlier: SQLColumnExpression[datetime | None]) -> Any:
@@ -172,7 +159,7 @@ class Scope:
             "sla_met": lambda: self.sla(ClockOutcome.MET, clock),
             "sla_breached": lambda: self.sla(ClockOutcome.BREACHED, clock),
         }
-        return and_(sets[metric](), self.filters.on_tickets())
+        return and_(sets[metric](), on_tickets(self.filters))
 
 
 @dataclass(frozen=True)
@@ -239,7 +226,7 @@ async def ticket_totals(session: AsyncSession, scope: Scope, *, percentiles: boo
         *_durations("handling", _minutes(f.resolved_at, f.first_assigned_at), scope.handled(), percentiles=percentiles),
     ).where(
         or_(scope.within(f.created_at), scope.within(f.resolved_at), scope.within(f.first_response_at)),
-        scope.filters.on_tickets(),
+        on_tickets(scope.filters),
     )
     row = (await session.execute(stmt)).mappings().one()
     return TicketTotals(
@@ -263,7 +250,7 @@ async def backlog(session: AsyncSession, scope: Scope) -> tuple[int, int]:
     reopened since. The end is the start plus the change over the period, and a ticket's state
     can only change at one of its own instants (created, resolved, reopened): that sum runs over
     the period's rows alone, not the whole history again."""
-    where = scope.filters.on_tickets()
+    where = on_tickets(scope.filters)
     start = scope.starts_at
     parts = [
         select(func.count()).where(f.resolved_at.is_(None), f.created_at < start, where).scalar_subquery(),
@@ -303,20 +290,11 @@ async def opened_by_category(session: AsyncSession, scope: Scope) -> list[tuple[
     category = func.coalesce(f.category, "unknown").label("category")
     rows = await session.execute(
         select(category, tickets)
-        .where(scope.opened(), scope.filters.on_tickets())
+        .where(scope.opened(), on_tickets(scope.filters))
         .group_by(category)
         .order_by(tickets.desc(), category)
     )
     return [(row.category, row.tickets) for row in rows]
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """SLA cycles met and breached in a period, for one group (a metric, a department…)."""
-
-    key: str
-    met: int
-    breached: int
 
 
 @dataclass(frozen=True)
@@ -341,21 +319,10 @@ async def sla_cycles(session: AsyncSession, scope: Scope) -> list[CycleGroup]:
     breached = func.count().filter(c.c.outcome == ClockOutcome.BREACHED.value).label("breached")
     rows = await session.execute(
         select(c.c.clock, department, segment, met, breached)
-        .where(scope.within(c.c.at), scope.filters.on(c))
+        .where(scope.within(c.c.at), _on(c, scope.filters))
         .group_by(c.c.clock, department, segment)
     )
     return [CycleGroup(r.clock, r.department, r.segment, r.met, r.breached) for r in rows]
-
-
-def outcomes_by(groups: Sequence[CycleGroup], key: Callable[[CycleGroup], str]) -> list[Outcomes]:
-    """The cycles summed per `key`, largest group first (ties by name)."""
-    sums: dict[str, list[int]] = {}
-    for g in groups:
-        total = sums.setdefault(key(g), [0, 0])
-        total[0] += g.met
-        total[1] += g.breached
-    ordered = sorted(sums.items(), key=lambda kv: (-(kv[1][0] + kv[1][1]), kv[0]))
-    return [Outcomes(key=k, met=m, breached=b) for k, (m, b) in ordered]
 
 
 @dataclass(frozen=True)
@@ -397,7 +364,7 @@ async def answer_totals(session: AsyncSession, scope: Scope) -> AnswerTotals:
         stmt = stmt.where(a.segment == t.segment)
     if any(v is not None for v in (t.channel, t.category, t.department)):
         on_ticket = Filters(channel=t.channel, category=t.category, department=t.department)
-        stmt = stmt.join(f, f.ticket_id == a.ticket_id).where(on_ticket.on_tickets())
+        stmt = stmt.join(f, f.ticket_id == a.ticket_id).where(on_tickets(on_ticket))
     row = (await session.execute(stmt)).mappings().one()
     return AnswerTotals(
         csat_responses=row["csat_responses"],
@@ -452,7 +419,7 @@ class ProblemRow:
 async def problems(session: AsyncSession, scope: Scope) -> list[ProblemRow]:
     """Per category of the tickets opened in the period: customers and revenue affected (each
     customer's latest known annual spend, counted once), handling time, reopens, departments."""
-    where = and_(scope.opened(), scope.filters.on_tickets())
+    where = and_(scope.opened(), on_tickets(scope.filters))
     spend_category = func.coalesce(f.category, "unknown").label("category")
     spend = (
         select(spend_category, f.customer_id, func.max(f.customer_annual_spend).label("spend"))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -218,3 +219,40 @@ class TicketPage(BaseModel):
     period: str
     items: list[TicketRow]
     next_after: str | None
+
+
+# --- CSV shapes: a report flattened to one figure per row, and the tickets behind a figure ---
+
+REPORT_HEADER = ("figure", "value")
+
+
+def _flatten(prefix: str, value: Any) -> Iterable[tuple[str, Any]]:
+    """`a.b.c` paths to every leaf; list items are named by their identifying field."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield from _flatten(f"{prefix}.{key}" if prefix else key, inner)
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            name = next(
+                (
+                    str(item[k])
+                    for k in ("key", "category", "pain_class", "segment", "goal")
+                    if isinstance(item, dict) and k in item
+                ),
+                str(n),
+            )
+            yield from _flatten(f"{prefix}[{name}]", item)
+    else:
+        yield prefix, value
+
+
+def report_rows(report: Report) -> list[tuple[Any, ...]]:
+    """One row per figure of the report, in the order the JSON shows them, under a header."""
+    return [REPORT_HEADER, *_flatten("", report.model_dump(mode="json"))]
+
+
+def ticket_rows(rows: Sequence[TicketRow]) -> list[tuple[Any, ...]]:
+    """The drill-down's tickets, one per row, with a header."""
+    fields = list(TicketRow.model_fields)
+    dumped = [r.model_dump(mode="json") for r in rows]
+    return [tuple(fields), *[tuple(d[f] for f in fields) for d in dumped]]

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -15,19 +16,22 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_retrospective.customers.service import Goal, SegmentsView
 from ticketloop_retrospective.reports import repository
-from ticketloop_retrospective.reports.dictionary import DRILLDOWN
+from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, Metric
 from ticketloop_retrospective.reports.domain import (
+    Filters,
+    Outcomes,
     PainClass,
     Period,
     ProblemStats,
     nps_score,
+    outcomes_by,
     pain_class_of,
     percent,
     prioritise,
     round_half_up,
     rounded,
 )
-from ticketloop_retrospective.reports.repository import Filters, Scope
+from ticketloop_retrospective.reports.repository import Scope
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
     CategoryShare,
@@ -65,7 +69,7 @@ def _durations(d: repository.Durations) -> DurationFigures:
     )
 
 
-def _compliance(o: repository.Outcomes) -> GroupCompliance:
+def _compliance(o: Outcomes) -> GroupCompliance:
     return GroupCompliance(key=o.key, met=o.met, breached=o.breached, compliance_pct=percent(o.met, o.met + o.breached))
 
 
@@ -217,9 +221,9 @@ def _sla(cycles: list[repository.CycleGroup]) -> SlaFigures:
         met=met,
         breached=breached,
         compliance_pct=percent(met, met + breached),
-        by_metric=[_compliance(o) for o in repository.outcomes_by(cycles, lambda g: g.clock)],
-        by_department=[_compliance(o) for o in repository.outcomes_by(cycles, lambda g: g.department)],
-        by_segment=[_compliance(o) for o in repository.outcomes_by(cycles, lambda g: g.segment)],
+        by_metric=[_compliance(o) for o in outcomes_by(cycles, lambda g: g.clock)],
+        by_department=[_compliance(o) for o in outcomes_by(cycles, lambda g: g.department)],
+        by_segment=[_compliance(o) for o in outcomes_by(cycles, lambda g: g.segment)],
     )
 
 
@@ -462,3 +466,22 @@ def segment_goal_rows(view: SegmentsView, *, window_days: int) -> list[HeadlineG
         row("high_value_satisfaction", view.high_value_satisfaction, "score 0–100"),
         row("churn_risk_recovery", view.churn_recovery, "%"),
     ]
+
+
+async def period_totals(
+    session: AsyncSession, *, period: Period, filters: Filters
+) -> tuple[repository.TicketTotals, list[repository.CycleGroup]]:
+    """The ticket totals and the SLA cycles of one period: two queries, for a trend that does not
+    need a whole report per period."""
+    scope = Scope(period.starts_at, period.ends_at, filters)
+    return await repository.ticket_totals(session, scope), await repository.sla_cycles(session, scope)
+
+
+async def opened_by_category(session: AsyncSession, *, starts_at: datetime, ends_at: datetime) -> list[tuple[str, int]]:
+    """Tickets opened between the two instants per category, most frequent first (ties by name)."""
+    return await repository.opened_by_category(session, Scope(starts_at, ends_at, Filters()))
+
+
+def metric(name: str) -> Metric | None:
+    """The dictionary's entry for a figure (its title and definition), if it has one."""
+    return BY_NAME.get(name)

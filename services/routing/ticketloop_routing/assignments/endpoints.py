@@ -11,7 +11,7 @@ from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.schemas import AssignmentOut, DecisionOut, QueuedTicketOut, QueueOut
-from ticketloop_routing.organisation import repository as organisation
+from ticketloop_routing.organisation import service as organisation
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff
 from ticketloop_shared.errors import NotFound
@@ -86,7 +86,7 @@ async def list_queues(
     now = runtime.clock.now()
     sizes = await repository.queue_sizes(session)
     rows = await repository.queued(session, department_id=department_id, limit=limit)
-    names = {d.id: d.name for d in await organisation.departments(session)}
+    names = await organisation.department_names(session)
     wanted = [department_id] if department_id is not None else sorted(set(names) | set(sizes))
     return [
         QueueOut(

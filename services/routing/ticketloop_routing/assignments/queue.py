@@ -19,6 +19,7 @@ from ticketloop_routing.assignments.placement import (
     organisation_of,
     place,
 )
+from ticketloop_routing.customers import service as customers
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
 from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.vocabulary import Segment
@@ -48,7 +49,7 @@ async def _give_out(
     """One pass over the head of a queue; a slot lost to another transaction moves on to the
     next ticket with fresh state (the sweep comes back for this one)."""
     session, default, now = uow.session, uow.settings.default_capacity, uow.now()
-    managers = await repository.account_managers_for(
+    managers = await customers.account_managers_for(
         session, [r.customer_id for r in rows if r.customer_id and r.segment == Segment.HIGH_VALUE]
     )
     ids = [*member_ids(org, department), *(m for m in managers.values() if m in org.agents)]

@@ -21,6 +21,7 @@ from ticketloop_routing.assignments.placement import (
     place,
 )
 from ticketloop_routing.assignments.queue import refill_for
+from ticketloop_routing.customers import service as customers
 from ticketloop_routing.organisation.domain import DepartmentConfig, OrgSnapshot
 from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.errors import PermanentEventError
@@ -68,7 +69,7 @@ async def reopen(uow: RoutingUnit, *, data: TicketReopenedData) -> None:
     previous = row.agent_id
     preferred: list[tuple[str, str]] = [(previous, domain.RULE_PREVIOUS_OWNER)] if previous else []
     if row.segment == Segment.HIGH_VALUE and row.customer_id:
-        manager = (await repository.account_managers_for(session, [row.customer_id])).get(row.customer_id)
+        manager = (await customers.account_managers_for(session, [row.customer_id])).get(row.customer_id)
         if manager:
             preferred.append((manager, domain.RULE_ACCOUNT_MANAGER))
     await place(uow, row, org, department, preferred=preferred, previous_agent_id=previous, announce="reassigned")

@@ -14,7 +14,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.assignments.models import AGENT_TURNS, AgentLoad, Assignment, AssignmentHistory
-from ticketloop_routing.customers.models import AccountManager
 
 QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
 
@@ -412,14 +411,3 @@ async def queue_sizes(session: AsyncSession) -> dict[str, int]:
         .group_by(Assignment.department_id)
     )
     return {str(d): int(n) for d, n in rows.all()}
-
-
-async def account_managers_for(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, str]:
-    """The account manager of each of these customers that has one."""
-    ids = sorted(set(customer_ids))
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(AccountManager.customer_id, AccountManager.agent_id).where(AccountManager.customer_id.in_(ids))
-    )
-    return {row.customer_id: row.agent_id for row in rows}

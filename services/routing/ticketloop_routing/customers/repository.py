@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -53,3 +53,14 @@ async def set_segments(session: AsyncSession, rows: Sequence[Mapping[str, object
         where=CustomerSegment.changed_at < base.excluded.changed_at,
     )
     await session.execute(stmt, [dict(row) for row in rows])
+
+
+async def account_managers_for(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The account manager of each of these customers that has one."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(AccountManager.customer_id, AccountManager.agent_id).where(AccountManager.customer_id.in_(ids))
+    )
+    return {row.customer_id: row.agent_id for row in rows}

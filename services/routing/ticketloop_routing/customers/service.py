@@ -3,7 +3,7 @@ is audited."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,18 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_routing.customers import repository
 from ticketloop_routing.customers.models import AccountManager
 from ticketloop_routing.db import audit
-from ticketloop_routing.organisation import repository as organisation
+from ticketloop_routing.organisation import service as organisation
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, Unprocessable
 from ticketloop_shared.events import CustomerSegmentChangedData
 
 
+async def account_managers_for(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, str]:
+    """The account manager of each of these customers that has one (routing prefers them for
+    high-value customers)."""
+    return await repository.account_managers_for(session, customer_ids)
+
+
 async def set_manager(
     session: AsyncSession, *, customer_id: str, agent_id: str, by: Principal, at: datetime
 ) -> AccountManager:
     """Make `agent_id` the customer's account manager, if it is an agent of the organisation."""
-    if not await organisation.agents(session, agent_id=agent_id):
+    if not await organisation.is_agent(session, agent_id):
         raise Unprocessable(
             f"{agent_id!r} is not an agent of the organisation", code="unknown_agent", details={"agent_id": agent_id}
         )

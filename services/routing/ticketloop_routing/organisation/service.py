@@ -228,6 +228,16 @@ async def load_if_empty(session: AsyncSession, path: Path, *, at: datetime | Non
     return True
 
 
+async def is_agent(session: AsyncSession, agent_id: str) -> bool:
+    """Whether `agent_id` is configured in the organisation (active or not)."""
+    return bool(await repository.agents(session, agent_id=agent_id))
+
+
+async def department_names(session: AsyncSession) -> dict[str, str]:
+    """Every department's name by its id."""
+    return {d.id: d.name for d in await repository.departments(session)}
+
+
 async def current(session: AsyncSession) -> Organisation:
     """The organisation as stored, in the shape it is configured in."""
     departments = await repository.departments(session)

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, any_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -241,6 +241,27 @@ async def ticket(session: AsyncSession, ticket_id: uuid.UUID) -> SlaTicket | Non
     return await session.get(SlaTicket, ticket_id)
 
 
+async def _clock_page(
+    session: AsyncSession,
+    where: Sequence[ColumnElement[bool]],
+    order: tuple[Any, ...],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[SlaClock, SlaTicket]], int]:
+    """A page of cycles with their tickets matching `where`, in `order`, and how many match."""
+    joined = and_(*where)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(SlaClock)
+        .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
+        .where(joined)
+    )
+    stmt = select(SlaClock, SlaTicket).join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id).where(joined)
+    rows = (await session.execute(stmt.order_by(*order).limit(limit).offset(offset))).all()
+    return [(r[0], r[1]) for r in rows], int(total or 0)
+
+
 async def breached_page(
     session: AsyncSession,
     *,
@@ -261,22 +282,8 @@ async def breached_page(
         where.append(SlaClock.breached_at >= since)
     if until is not None:
         where.append(SlaClock.breached_at < until)
-    joined = and_(*where)
-    base = select(SlaClock, SlaTicket).join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id).where(joined)
-    total = await session.scalar(
-        select(func.count())
-        .select_from(SlaClock)
-        .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
-        .where(joined)
-    )
-    rows = (
-        await session.execute(
-            base.order_by(SlaClock.breached_at.desc(), SlaClock.ticket_id.desc(), SlaClock.kind, SlaClock.cycle)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return [(r[0], r[1]) for r in rows], int(total or 0)
+    order = (SlaClock.breached_at.desc(), SlaClock.ticket_id.desc(), SlaClock.kind, SlaClock.cycle)
+    return await _clock_page(session, where, order, limit=limit, offset=offset)
 
 
 async def due_page(
@@ -294,21 +301,5 @@ async def due_page(
         where.append(SlaTicket.department_id == department)
     if metric is not None:
         where.append(SlaClock.kind == metric.value)
-    joined = and_(*where)
-    total = await session.scalar(
-        select(func.count())
-        .select_from(SlaClock)
-        .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
-        .where(joined)
-    )
-    rows = (
-        await session.execute(
-            select(SlaClock, SlaTicket)
-            .join(SlaTicket, SlaTicket.ticket_id == SlaClock.ticket_id)
-            .where(joined)
-            .order_by(SlaClock.due_at, SlaClock.ticket_id, SlaClock.kind)
-            .limit(limit)
-            .offset(offset)
-        )
-    ).all()
-    return [(r[0], r[1]) for r in rows], int(total or 0)
+    order = (SlaClock.due_at, SlaClock.ticket_id, SlaClock.kind)
+    return await _clock_page(session, where, order, limit=limit, offset=offset)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from ticketloop_shared.state import ProcessState, Slot
-from ticketloop_sla.calendars import ical
+from ticketloop_sla.calendars import service as ical
 from ticketloop_sla.calendars.domain import Calendar, CalendarError
 from ticketloop_sla.calendars.domain import validate as validate_calendar
 from ticketloop_sla.policies import domain, repository

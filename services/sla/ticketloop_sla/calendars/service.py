@@ -1,4 +1,5 @@
-"""Holiday import from iCalendar (RFC 5545) files: every date a VEVENT covers, recurrences expanded.
+"""The calendars feature's face (its arithmetic is the pure `domain.py`): holiday import from
+iCalendar (RFC 5545) files, every date a VEVENT covers, recurrences expanded.
 
 Parsing and recurrence expansion are the registry's `icalendar` and `recurring-ical-events`; this
 module adds what an admin upload needs on top: line-numbered messages, limits against files that
