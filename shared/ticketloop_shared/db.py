@@ -10,6 +10,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from ticketloop_shared.state import SESSION_KEY, ProcessState
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -42,9 +44,11 @@ def make_engine(url: str, *, pool_size: int = 10, pre_ping: bool = False) -> Asy
     )
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit (responses are built after it)."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: AsyncEngine, *, state: ProcessState | None = None) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit (responses are built after it),
+    each carrying the runtime's per-process `state` (see `ticketloop_shared.state.state_of`)."""
+    info = {SESSION_KEY: state} if state is not None else None
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @asynccontextmanager

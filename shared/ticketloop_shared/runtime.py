@@ -101,7 +101,7 @@ class Runtime(Generic[S]):
         self.engine: AsyncEngine = make_engine(
             self.settings.database_url, pool_size=self.settings.db_pool_size, pre_ping=self.settings.db_pre_ping
         )
-        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine, state=self.state)
         self.statements: asyncpg.Pool | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None

@@ -4,17 +4,20 @@ with, the SLA rules in force, key caches), owned by its `Runtime` instead of by 
 A module-level cache is shared by every service in one process (the embedded runner and the
 tests run several), outlives the runtime that filled it, and has to be keyed by database to
 keep them apart. A `Slot` declares the piece of state where it is used; the runtime's
-`ProcessState` holds one value per slot, made on first use, and the unit of work hands it to
-service code as `uow.state`:
+`ProcessState` holds one value per slot, made on first use. The unit of work hands it to
+service code as `uow.state`; code that holds only a session (a read path) gets the same object
+with `state_of(session)`, since every session comes from the runtime's session factory:
 
     RULES = Slot("sla rules", RulesCache)
-    cache = uow.state[RULES]
+    cache = uow.state[RULES]          # or state_of(session)[RULES]
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 T = TypeVar("T")
 
@@ -48,3 +51,15 @@ class ProcessState:
             self._values.clear()
         else:
             self._values.pop(slot, None)
+
+
+# Where a runtime's session factory puts its state in every session's `info`.
+SESSION_KEY = "ticketloop.process_state"
+
+
+def state_of(session: AsyncSession) -> ProcessState:
+    """The per-process state of the runtime whose session factory made `session`."""
+    state = session.info.get(SESSION_KEY)
+    if not isinstance(state, ProcessState):
+        raise RuntimeError("this session was not made by a service runtime's session factory: it has no process state")
+    return state

@@ -283,8 +283,8 @@ async def test_suggest_gives_at_most_three_of_the_tickets_category_or_general_be
 async def test_suggest_costs_no_query_while_the_base_is_empty_and_one_query_otherwise(
     intake: RunningService,
 ) -> None:
-    db = str(intake.runtime.engine.url)
-    await eventually(lambda: GUARD.answer(db) is False)  # the periodic refresh found no active article
+    db, guard = str(intake.runtime.engine.url), intake.runtime.state[GUARD]
+    await eventually(lambda: guard.answer(db) is False)  # the periodic refresh found no active article
     async with intake.runtime.sessions() as session:
         with counting_statements(intake) as statements:
             assert await suggest(session, category="billing", text="I was charged twice") == []
@@ -300,7 +300,7 @@ async def test_suggest_costs_no_query_while_the_base_is_empty_and_one_query_othe
     # An article retired in another process is noticed by the refresh: no query again.
     async with intake.runtime.sessions() as session, session.begin():
         await session.execute(text("UPDATE kb_articles SET retired_at = now()"))
-    await eventually(lambda: GUARD.answer(db) is False)
+    await eventually(lambda: guard.answer(db) is False)
     async with intake.runtime.sessions() as session:
         with counting_statements(intake) as statements:
             assert await suggest(session, category="billing", text="I was charged twice") == []

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from ticketloop_intake.proactive import service as proactive
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import NotFound, PermanentEventError
 from ticketloop_shared.events import (
     CareTaskDue,
@@ -16,13 +17,13 @@ from ticketloop_shared.events import (
     TicketQueued,
     TicketReassigned,
 )
-from ticketloop_shared.unit_of_work import Handlers, UnitOfWork
+from ticketloop_shared.unit_of_work import Handlers
 
 HANDLERS = Handlers[IntakeSettings]()
 
 
 @HANDLERS.on_batch(TicketAssigned)
-async def on_tickets_assigned(uow: UnitOfWork[IntakeSettings], events: Sequence[TicketAssigned]) -> None:
+async def on_tickets_assigned(uow: IntakeUnit, events: Sequence[TicketAssigned]) -> None:
     """Show the owners routing chose on their tickets (a run of assignments in one statement;
     an unknown ticket fails the run, and the consumer then parks that one event alone)."""
     try:
@@ -32,7 +33,7 @@ async def on_tickets_assigned(uow: UnitOfWork[IntakeSettings], events: Sequence[
 
 
 @HANDLERS.on_batch(TicketReassigned)
-async def on_tickets_reassigned(uow: UnitOfWork[IntakeSettings], events: Sequence[TicketReassigned]) -> None:
+async def on_tickets_reassigned(uow: IntakeUnit, events: Sequence[TicketReassigned]) -> None:
     """Show the new owners (an away agent's tickets, an escalation, a new category)."""
     try:
         await tickets.record_assignments(uow, [event.data for event in events], kind="reassigned")
@@ -41,7 +42,7 @@ async def on_tickets_reassigned(uow: UnitOfWork[IntakeSettings], events: Sequenc
 
 
 @HANDLERS.on(TicketQueued)
-async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued) -> None:
+async def on_ticket_queued(uow: IntakeUnit, event: TicketQueued) -> None:
     """Show which department's queue the ticket waits in."""
     try:
         await tickets.record_queued(uow, event.data)
@@ -50,20 +51,20 @@ async def on_ticket_queued(uow: UnitOfWork[IntakeSettings], event: TicketQueued)
 
 
 @HANDLERS.on_batch(SlaClocksChanged)
-async def on_clocks_changed(uow: UnitOfWork[IntakeSettings], events: Sequence[SlaClocksChanged]) -> None:
+async def on_clocks_changed(uow: IntakeUnit, events: Sequence[SlaClocksChanged]) -> None:
     """Show sla's clocks and the deadlines they set on their tickets (sla owns every deadline): a
     run of publications in one statement, the newest version of each ticket winning."""
     await tickets.record_clocks(uow, [event.data for event in events])
 
 
 @HANDLERS.on(FeedbackLowScore)
-async def on_low_score(uow: UnitOfWork[IntakeSettings], event: FeedbackLowScore) -> None:
+async def on_low_score(uow: IntakeUnit, event: FeedbackLowScore) -> None:
     """A low score is a problem in itself: open an urgent recovery ticket, linked to the ticket
     the survey was about, so a person calls the customer back (SPEC §3)."""
     await proactive.call_back(uow, event.data)
 
 
 @HANDLERS.on(CareTaskDue)
-async def on_care_task_due(uow: UnitOfWork[IntakeSettings], event: CareTaskDue) -> None:
+async def on_care_task_due(uow: IntakeUnit, event: CareTaskDue) -> None:
     """A care contact is due: open a proactive ticket, routed like any other (SPEC §5)."""
     await proactive.care_contact(uow, event.data)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_intake.channels import repository
 from ticketloop_intake.channels.models import ChannelClient
 from ticketloop_shared.errors import Conflict, Unauthorized
+from ticketloop_shared.state import Slot, state_of
 from ticketloop_shared.vocabulary import Channel
 
 DEV_CLIENT_NAME = "development"
@@ -61,7 +62,7 @@ class KeyCache:
         self._entries.clear()
 
 
-KEYS = KeyCache()
+_KEYS = Slot("channel keys", KeyCache)
 
 
 async def authenticate(session: AsyncSession, api_key: str | None, *, cache_seconds: float = 5.0) -> ChannelClientView:
@@ -70,7 +71,8 @@ async def authenticate(session: AsyncSession, api_key: str | None, *, cache_seco
         raise Unauthorized("missing X-Api-Key header", code="missing_credentials")
     key_hash = hash_key(api_key)
     db = str(session.get_bind().engine.url)
-    cached = KEYS.get(db, key_hash)
+    keys = state_of(session)[_KEYS]
+    cached = keys.get(db, key_hash)
     if cached is not None:
         return cached
     client = await repository.get_by_key_hash(session, key_hash)
@@ -78,7 +80,7 @@ async def authenticate(session: AsyncSession, api_key: str | None, *, cache_seco
         raise Unauthorized("unknown or revoked API key", code="invalid_api_key")
     found = ChannelClientView(id=client.id, name=client.name, channels=frozenset(client.channels))
     if cache_seconds > 0:
-        KEYS.put(db, key_hash, found, cache_seconds)
+        keys.put(db, key_hash, found, cache_seconds)
     return found
 
 
@@ -98,4 +100,4 @@ async def seed_development_client(session: AsyncSession, api_key: str) -> None:
     await repository.upsert(
         session, name=DEV_CLIENT_NAME, channels=[c.value for c in Channel], key_hash=hash_key(api_key)
     )
-    KEYS.clear()
+    state_of(session)[_KEYS].clear()

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from ticketloop_intake.channels.deps import ChannelDep, ChannelOrStaff
 from ticketloop_intake.counters import service
@@ -25,12 +25,10 @@ from ticketloop_intake.counters.schemas import (
 )
 from ticketloop_intake.counters.service import EntryState
 from ticketloop_intake.idempotency.service import fingerprint, run_once
-from ticketloop_intake.settings import IntakeSettings
-from ticketloop_shared.api import SessionDep, get_uow
+from ticketloop_intake.unit import IntakeUnit, IntakeUowDep, SettingsDep
+from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
-from ticketloop_shared.unit_of_work import UnitOfWork
 
-IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 CounterPath = Annotated[str, Path(min_length=1, max_length=64, pattern=COUNTER_SLUG, description="The counter's slug")]
 IdempotencyKey = Annotated[
     str | None,
@@ -87,7 +85,7 @@ def render(state: EntryState) -> QueueEntryOut:
 
 
 async def _once(
-    uow: UnitOfWork[IntakeSettings],
+    uow: IntakeUnit,
     request: Request,
     *,
     counter: str,
@@ -126,7 +124,7 @@ async def _once(
     response_model=CounterOut,
     responses={409: {"description": "A counter with this name exists (`counter_exists`)"}},
 )
-async def register_counter(body: CounterCreate, uow: IntakeUow, admin: CurrentAdmin) -> CounterOut:
+async def register_counter(body: CounterCreate, uow: IntakeUowDep, admin: CurrentAdmin) -> CounterOut:
     """Register a store or branch counter (audited)."""
     return render_counter(await service.register(uow.session, new=body, by=admin, now=uow.now()))
 
@@ -147,7 +145,7 @@ async def take_number(
     counter: CounterPath,
     body: QueueTake,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -166,10 +164,11 @@ async def take_number(
 
 
 @router.get("/{counter}/queue", response_model=QueueOut, responses=_COUNTER_NOT_FOUND)
-async def show_queue(counter: CounterPath, session: SessionDep, request: Request, _: ChannelOrStaff) -> QueueOut:
+async def show_queue(
+    counter: CounterPath, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep, _: ChannelOrStaff
+) -> QueueOut:
     """The live queue, first come first: each number's place, wait so far and estimated wait."""
-    runtime = request.app.state.runtime
-    state = await service.queue(session, counter=counter, settings=runtime.settings, now=runtime.clock.now())
+    state = await service.queue(session, counter=counter, settings=settings, now=runtime.clock.now())
     return QueueOut(
         counter=state.counter.name,
         at=state.at,
@@ -182,13 +181,17 @@ async def show_queue(counter: CounterPath, session: SessionDep, request: Request
 
 @router.get("/{counter}/queue/{entry_id}", response_model=QueueEntryOut, responses=_ENTRY_NOT_FOUND)
 async def show_entry(
-    counter: CounterPath, entry_id: uuid.UUID, session: SessionDep, request: Request, _: ChannelOrStaff
+    counter: CounterPath,
+    entry_id: uuid.UUID,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
+    _: ChannelOrStaff,
 ) -> QueueEntryOut:
     """One number as it stands: its place and estimate while waiting, its ticket once served."""
-    runtime = request.app.state.runtime
     return render(
         await service.read_entry(
-            session, counter=counter, entry_id=entry_id, settings=runtime.settings, now=runtime.clock.now()
+            session, counter=counter, entry_id=entry_id, settings=settings, now=runtime.clock.now()
         )
     )
 
@@ -211,7 +214,7 @@ async def serve_number(
     entry_id: uuid.UUID,
     body: ServeRequest,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -237,6 +240,8 @@ async def serve_number(
         409: {"description": "The number is not waiting (`entry_served`, `entry_cancelled`; `details.status`)"},
     },
 )
-async def cancel_number(counter: CounterPath, entry_id: uuid.UUID, uow: IntakeUow, client: ChannelDep) -> QueueEntryOut:
+async def cancel_number(
+    counter: CounterPath, entry_id: uuid.UUID, uow: IntakeUowDep, client: ChannelDep
+) -> QueueEntryOut:
     """The customer left: the number leaves the queue."""
     return render(await service.cancel(uow, counter=counter, entry_id=entry_id, client=client))

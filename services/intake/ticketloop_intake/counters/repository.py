@@ -89,6 +89,16 @@ async def recent_serves(session: AsyncSession, counter: str, *, since: datetime,
     return [at for at in rows if at is not None]
 
 
+async def earliest_unannounced(session: AsyncSession) -> datetime | None:
+    """When the longest-waiting number whose wait was not announced yet joined."""
+    earliest: datetime | None = await session.scalar(
+        select(func.min(QueueEntry.joined_at)).where(
+            QueueEntry.status == _WAITING, QueueEntry.wait_exceeded_at.is_(None)
+        )
+    )
+    return earliest
+
+
 async def lock_overdue(session: AsyncSession, *, joined_before: datetime, limit: int) -> Sequence[QueueEntry]:
     """Waiting entries not yet announced that joined before `joined_before`, longest waiting
     first, locked; rows another sweep (or a serve) holds are skipped, and a row another sweep

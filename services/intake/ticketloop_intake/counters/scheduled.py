@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ticketloop_intake.counters import domain, repository
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.unit import IntakeRuntime, IntakeUnit
 from ticketloop_shared.events import CareWaitExceededData
-from ticketloop_shared.runtime import Runtime
-from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.scheduler import Batch, Scheduler
 
-log = logging.getLogger(__name__)
+SCHEDULE = Scheduler[IntakeSettings]()
+# The most entries one run announces.
+BATCH = 500
 
 
-async def raise_wait_exceeded(uow: UnitOfWork[IntakeSettings], *, limit: int = 500) -> int:
+async def raise_wait_exceeded(uow: IntakeUnit, *, limit: int = BATCH) -> int:
     """Emit `care.wait_exceeded` once for each waiting number past the wait limit; returns how many.
 
     Exactly once, even with two replicas sweeping at the same moment: an entry is marked
@@ -27,37 +28,43 @@ async def raise_wait_exceeded(uow: UnitOfWork[IntakeSettings], *, limit: int = 5
     wait_limit = timedelta(minutes=uow.settings.counter_wait_limit_minutes)
     raised = 0
     for entry in await repository.lock_overdue(session, joined_before=now - wait_limit, limit=limit):
-        entry_id = entry.id  # readable even after a rolled-back savepoint
-        try:
-            async with session.begin_nested():
-                marker = len(uow.events)
-                try:
-                    entry.wait_exceeded_at = now
-                    await session.flush()
-                    uow.emit(
-                        CareWaitExceededData(
-                            entry_id=entry.id,
-                            counter=entry.counter,
-                            number=entry.number,
-                            customer_id=entry.customer_id,
-                            joined_at=entry.joined_at,
-                            waited_seconds=domain.waited(entry.joined_at, until=now).total_seconds(),
-                            limit_seconds=wait_limit.total_seconds(),
-                        ),
-                        subject=entry.id,
-                    )
-                    await uow.flush_events()
-                except Exception:
-                    del uow.events[marker:]
-                    raise
-        except Exception:
-            log.exception("wait-exceeded check failed for one queue entry; skipped", extra={"entry_id": str(entry_id)})
-            continue
-        raised += 1
+        async with uow.isolated("wait-exceeded check of a queue entry", entry_id=entry.id) as item:
+            entry.wait_exceeded_at = now
+            await session.flush()
+            uow.emit(
+                CareWaitExceededData(
+                    entry_id=entry.id,
+                    counter=entry.counter,
+                    number=entry.number,
+                    customer_id=entry.customer_id,
+                    joined_at=entry.joined_at,
+                    waited_seconds=domain.waited(entry.joined_at, until=now).total_seconds(),
+                    limit_seconds=wait_limit.total_seconds(),
+                ),
+                subject=entry.id,
+            )
+        if not item.failed:
+            raised += 1
     return raised
 
 
-async def sweep_wait_exceeded(runtime: Runtime[IntakeSettings]) -> int:
-    """One wait-exceeded sweep at the runtime's (injectable) now, in its own transaction."""
+async def next_wait_exceeded(runtime: IntakeRuntime) -> datetime | None:
+    """When the longest-waiting number not yet announced passes the wait limit."""
+    async with runtime.sessions() as session:
+        joined_at = await repository.earliest_unannounced(session)
+    return None if joined_at is None else joined_at + timedelta(minutes=runtime.settings.counter_wait_limit_minutes)
+
+
+@SCHEDULE.due(
+    name="counter-wait-exceeded",
+    next_due=next_wait_exceeded,
+    max_idle=lambda s: s.counter_sweep_seconds,
+    # An entry that failed (logged) or another replica holds stays due: look again after the
+    # longest idle rather than spin on it.
+    idle_when_stuck=lambda s: s.counter_sweep_seconds,
+)
+async def announce_long_waits(runtime: IntakeRuntime) -> Batch:
+    """Announce every wait past the limit, in one transaction, each entry isolated."""
     async with runtime.unit_of_work() as uow:
-        return await raise_wait_exceeded(uow)
+        raised = await raise_wait_exceeded(uow, limit=BATCH)
+    return Batch(raised, raised >= BATCH)

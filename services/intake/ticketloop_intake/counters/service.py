@@ -17,20 +17,19 @@ from ticketloop_intake.counters import domain, repository
 from ticketloop_intake.counters.domain import EntryAction, EntryStatus, Pace
 from ticketloop_intake.counters.models import Counter, QueueEntry
 from ticketloop_intake.counters.schemas import CounterCreate, QueueTake, ServeRequest
-from ticketloop_intake.customers.service import KEYS, open_field, seal_field
+from ticketloop_intake.customers.service import key_for_sealing, keys_for_opening, open_field, seal_field
 from ticketloop_intake.db import audit
 from ticketloop_intake.idempotency.service import Claim, KeyTaken
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
 from ticketloop_intake.tickets.schemas import CustomerIn, TicketCreate
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import Conflict, Forbidden, InvalidTransition, NotFound, Unprocessable
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.vocabulary import Channel
 
-IntakeUnit = UnitOfWork[IntakeSettings]
 # The Idempotency-Key scope of the ticket a served entry becomes (the key is the entry id): the
 # ticket is written in autocommit, so a serve whose own transaction then failed finds it on retry
 # instead of creating a second one.
@@ -155,7 +154,7 @@ async def take(uow: IntakeUnit, *, counter: str, request: QueueTake, client: Cha
     session, now = uow.session, uow.now()
     name = None
     if request.customer_name is not None:  # sealed before the counter is locked: keep the lock short
-        key = await KEYS.for_sealing(uow, request.customer_id)
+        key = await key_for_sealing(uow, request.customer_id)
         name = seal_field(key, request.customer_id, "name", request.customer_name)
     found = await _counter(session, counter, for_update=True)
     day = domain.local_day(now, found.time_zone)
@@ -194,7 +193,7 @@ async def queue(session: AsyncSession, *, counter: str, settings: IntakeSettings
 async def _customer_name(session: AsyncSession, entry: QueueEntry, settings: IntakeSettings) -> str | None:
     if entry.customer_name is None:
         return None
-    key = (await KEYS.for_opening(session, [entry.customer_id], settings))[entry.customer_id]
+    key = (await keys_for_opening(session, [entry.customer_id], settings))[entry.customer_id]
     return open_field(key, entry.customer_id, "name", entry.customer_name)
 
 

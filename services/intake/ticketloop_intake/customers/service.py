@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from ticketloop_intake.customers import crypto, repository
 from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_intake.unit import IntakeUnit
+from ticketloop_shared.state import ProcessState, Slot, state_of
 
 # What a reader sees where a value was erased (or its key destroyed).
 ERASED = "[erased]"
@@ -63,7 +64,7 @@ class KeyRing:
         while len(self._cache) > self.max_entries:
             self._cache.pop(next(iter(self._cache)))
 
-    async def for_sealing(self, uow: UnitOfWork[IntakeSettings], customer_id: str) -> bytes:
+    async def for_sealing(self, uow: IntakeUnit, customer_id: str) -> bytes:
         """The customer's key, created on their first ticket (committed at once, on its own: a
         key without a ticket is harmless, a ticket sealed with a key that lost a race is not)."""
         settings = uow.settings
@@ -110,7 +111,24 @@ class KeyRing:
         self._cache.pop((self._db(session), customer_id), None)
 
 
-KEYS = KeyRing()
+_KEYS = Slot("customer keys", KeyRing)
+
+
+async def key_for_sealing(uow: IntakeUnit, customer_id: str) -> bytes:
+    """The customer's key to seal a new value with, created on their first ticket."""
+    return await uow.state[_KEYS].for_sealing(uow, customer_id)
+
+
+async def keys_for_opening(
+    session: AsyncSession, customer_ids: Sequence[str], settings: IntakeSettings
+) -> dict[str, bytes | None]:
+    """The keys of these customers, from this process's ring; None for one whose data was erased."""
+    return await state_of(session)[_KEYS].for_opening(session, customer_ids, settings)
+
+
+async def drop_erased_keys(state: ProcessState, engine: AsyncEngine, now: datetime) -> int:
+    """Forget the keys of customers erased lately (by any process) from this process's ring."""
+    return await state[_KEYS].drop_erased(engine, now)
 
 
 def seal_field(key: bytes, customer_id: str, field: str, value: str) -> bytes:
@@ -133,7 +151,7 @@ async def destroy_key(session: AsyncSession, customer_id: str, *, now: datetime)
     and in every other process within about a second; False when there was no key."""
     destroyed = await repository.destroy_key(session, customer_id)
     await repository.record_erasure(session, customer_id, now)
-    KEYS.forget(session, customer_id)
+    state_of(session)[_KEYS].forget(session, customer_id)
     return destroyed
 
 

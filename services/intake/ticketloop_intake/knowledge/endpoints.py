@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 
 from ticketloop_intake.channels.deps import ChannelOrStaff
 from ticketloop_intake.knowledge import domain, service
@@ -22,14 +22,11 @@ from ticketloop_intake.knowledge.schemas import (
     SearchText,
 )
 from ticketloop_intake.knowledge.service import Suggestion
-from ticketloop_intake.settings import IntakeSettings
-from ticketloop_shared.api import SessionDep, get_uow
+from ticketloop_intake.unit import IntakeUowDep
+from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import MAX_OFFSET
 from ticketloop_shared.vocabulary import Category
-
-IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge base"])
 
@@ -67,7 +64,7 @@ def _hit(found: Suggestion) -> SearchHitOut:
 
 
 @router.post("/articles", status_code=201, response_model=ArticleOut, responses={201: {"headers": _ETAG}})
-async def create_article(body: ArticleCreate, uow: IntakeUow, admin: CurrentAdmin, response: Response) -> ArticleOut:
+async def create_article(body: ArticleCreate, uow: IntakeUowDep, admin: CurrentAdmin, response: Response) -> ArticleOut:
     """Write a new article (audited); it is searchable and suggested at once."""
     article = await service.create(uow.session, new=body, by=admin, now=uow.now())
     response.headers["ETag"] = domain.etag(article.version)
@@ -144,7 +141,7 @@ async def get_article(article_id: uuid.UUID, session: SessionDep, _: CurrentStaf
 async def update_article(
     article_id: uuid.UUID,
     body: ArticleUpdate,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     admin: CurrentAdmin,
     response: Response,
     if_match: Annotated[str | None, Header(max_length=100, description="The ETag of the version being changed")] = None,
@@ -167,7 +164,9 @@ async def update_article(
         409: {"description": "The article is already retired (`article_retired`)"},
     },
 )
-async def retire_article(article_id: uuid.UUID, uow: IntakeUow, admin: CurrentAdmin, response: Response) -> ArticleOut:
+async def retire_article(
+    article_id: uuid.UUID, uow: IntakeUowDep, admin: CurrentAdmin, response: Response
+) -> ArticleOut:
     """Retire an article: never suggested or found by search again, still readable by staff; audited."""
     article = await service.retire(uow.session, article_id=article_id, by=admin, now=uow.now())
     response.headers["ETag"] = domain.etag(article.version)

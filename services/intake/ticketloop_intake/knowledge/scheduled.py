@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from ticketloop_intake.knowledge import service
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.unit import IntakeRuntime
 from ticketloop_shared.db import transaction
-from ticketloop_shared.runtime import Runtime
+from ticketloop_shared.scheduler import Scheduler
+
+SCHEDULE = Scheduler[IntakeSettings]()
 
 
-async def refresh_suggestion_guard(runtime: Runtime[IntakeSettings], settings: IntakeSettings) -> bool:
+@SCHEDULE.every(name="knowledge-guard", seconds=lambda s: s.knowledge_guard_seconds)
+async def refresh_suggestion_guard(runtime: IntakeRuntime) -> bool:
     """Re-check whether any article is active, so the ticket path never has to ask."""
     async with transaction(runtime.sessions) as session:
-        return await service.refresh_guard(session, interval=settings.knowledge_guard_seconds)
+        return await service.refresh_guard(session, interval=runtime.settings.knowledge_guard_seconds)

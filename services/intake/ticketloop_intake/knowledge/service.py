@@ -20,6 +20,7 @@ from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
 from ticketloop_shared.ids import new_id
+from ticketloop_shared.state import Slot, state_of
 
 # How long an answer of the guard is trusted when no refresh interval was given to it (the
 # periodic refresh in `scheduled.py` passes the setting's).
@@ -84,13 +85,17 @@ class ActiveArticlesGuard:
         return known
 
 
-GUARD = ActiveArticlesGuard()
+GUARD = Slot("knowledge guard", ActiveArticlesGuard)
+
+
+def _guard(session: AsyncSession) -> ActiveArticlesGuard:
+    return state_of(session)[GUARD]
 
 
 async def refresh_guard(session: AsyncSession, *, interval: float) -> bool:
     """Ask the database whether any article is active and remember the answer."""
     found = await repository.any_active(session)
-    GUARD.remember(GUARD.database(session), found, interval=interval)
+    _guard(session).remember(ActiveArticlesGuard.database(session), found, interval=interval)
     return found
 
 
@@ -106,7 +111,7 @@ async def suggest(
     """
     limit = max(0, min(limit, domain.MAX_SUGGESTIONS))
     query = domain.suggestion_query(text)
-    if limit == 0 or query is None or not await GUARD.any_active(session):
+    if limit == 0 or query is None or not await _guard(session).any_active(session):
         return []
     found = await repository.matches(session, q=query, category=category, limit=limit)
     return [_suggestion(m) for m in found]
@@ -164,7 +169,7 @@ async def create(session: AsyncSession, *, new: ArticleCreate, by: Principal, no
     await audit_log.record(
         session, audit, actor=by, action="knowledge.article_created", subject=_subject(article), details={"version": 1}
     )
-    GUARD.remember(GUARD.database(session), True)
+    _guard(session).remember(ActiveArticlesGuard.database(session), True)
     return article
 
 
@@ -251,7 +256,7 @@ async def retire(session: AsyncSession, *, article_id: uuid.UUID, by: Principal,
         subject=_subject(article),
         details={"version": article.version},
     )
-    GUARD.forget(GUARD.database(session))
+    _guard(session).forget(ActiveArticlesGuard.database(session))
     return article
 
 

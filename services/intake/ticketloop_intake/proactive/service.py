@@ -5,13 +5,12 @@ like any other, at most once per survey or care task)."""
 from __future__ import annotations
 
 from ticketloop_intake.proactive import domain
-from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.events import CareTaskDueData, LowScoreData
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 
-async def call_back(uow: UnitOfWork[IntakeSettings], score: LowScoreData) -> None:
+async def call_back(uow: IntakeUnit, score: LowScoreData) -> None:
     """Open the urgent recovery ticket a low score asks for, linked to the ticket the survey was
     about when intake has it."""
     linked = await tickets.linked_ticket(uow, score.ticket_id)
@@ -19,6 +18,6 @@ async def call_back(uow: UnitOfWork[IntakeSettings], score: LowScoreData) -> Non
     await tickets.open_proactive(uow, wanted, linked=linked)
 
 
-async def care_contact(uow: UnitOfWork[IntakeSettings], task: CareTaskDueData) -> None:
+async def care_contact(uow: IntakeUnit, task: CareTaskDueData) -> None:
     """Open the proactive ticket of a due care contact, routed like any other."""
     await tickets.open_proactive(uow, domain.care_for(task))

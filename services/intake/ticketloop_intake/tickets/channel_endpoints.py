@@ -15,7 +15,6 @@ from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.rendering import (
     ERRORS,
     IdempotencyKey,
-    IntakeUow,
     NoBody,
     once,
     page,
@@ -26,6 +25,7 @@ from ticketloop_intake.tickets.schemas import (
     TicketOut,
     TicketPage,
 )
+from ticketloop_intake.unit import IntakeUowDep, SettingsDep
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.validation import MAX_OFFSET
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1/channel/tickets", tags=["channel read-back"])
 @router.get("", response_model=TicketPage)
 async def list_own_tickets(
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     client: ChannelDep,
     status: Status | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -53,11 +53,11 @@ async def list_own_tickets(
         offset=offset,
         channel_client_id=client.id,
     )
-    return await page(session, request.app.state.settings, rows, total, limit=limit, offset=offset)
+    return await page(session, settings, rows, total, limit=limit, offset=offset)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS)
-async def read_own_ticket(ticket_id: uuid.UUID, uow: IntakeUow, client: ChannelDep) -> TicketOut:
+async def read_own_ticket(ticket_id: uuid.UUID, uow: IntakeUowDep, client: ChannelDep) -> TicketOut:
     """One ticket this channel client created, as it now stands (status, owner, deadlines,
     timeline without internal notes; contact masked). Another client's ticket is
     `ticket_not_found`."""
@@ -69,7 +69,7 @@ async def read_own_ticket(ticket_id: uuid.UUID, uow: IntakeUow, client: ChannelD
 async def confirm_own_ticket(
     ticket_id: uuid.UUID,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -96,7 +96,7 @@ async def reopen_own_ticket(
     ticket_id: uuid.UUID,
     body: ReopenRequest,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
-from ticketloop_intake.customers.service import KEYS, is_erased, seal_field
+from ticketloop_intake.customers.service import is_erased, key_for_sealing, seal_field
 from ticketloop_intake.db import statements
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
 from ticketloop_intake.tickets import repository
@@ -19,7 +19,6 @@ from ticketloop_intake.tickets.domain import (
     fingerprint,
 )
 from ticketloop_intake.tickets.lifecycle import (
-    IntakeUnit,
     Personal,
     TicketView,
     add_customer_message,
@@ -35,6 +34,7 @@ from ticketloop_intake.tickets.schemas import (
     ProactiveTicket,
     TicketCreate,
 )
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import Forbidden, PermanentEventError
 from ticketloop_shared.events import (
     TicketOrigin,
@@ -103,9 +103,9 @@ async def create_ticket(
         )
     settings = uow.settings
     now = uow.now()
-    number = ticket_number(settings, now, await NUMBERS.next(statements(uow)))
+    number = ticket_number(settings, now, await uow.state[NUMBERS].next(statements(uow)))
     customer = report.customer
-    key = await KEYS.for_sealing(uow, customer.id)
+    key = await key_for_sealing(uow, customer.id)
     ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
     problem = ticket.fingerprint
     assert problem is not None
@@ -177,8 +177,8 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         # Intake knows customers only through their tickets: nobody to call, nothing to retry.
         raise PermanentEventError(f"intake has no ticket of customer {wanted.customer_id!r} to contact them from")
     settings, now = uow.settings, uow.now()
-    seq = await NUMBERS.next(statements(uow))
-    key = await KEYS.for_sealing(uow, wanted.customer_id)
+    seq = await uow.state[NUMBERS].next(statements(uow))
+    key = await key_for_sealing(uow, wanted.customer_id)
 
     def sealed(field: str, value: str) -> bytes:
         return seal_field(key, wanted.customer_id, field, value)

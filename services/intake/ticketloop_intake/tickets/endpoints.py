@@ -25,8 +25,6 @@ from ticketloop_intake.tickets.rendering import (
     ERRORS,
     STAFF_ERRORS,
     IdempotencyKey,
-    IntakeUnit,
-    IntakeUow,
     once,
     page,
     render,
@@ -47,6 +45,7 @@ from ticketloop_intake.tickets.schemas import (
     UpdateCreate,
     WaitRequest,
 )
+from ticketloop_intake.unit import IntakeUnit, IntakeUowDep, SettingsDep
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden
@@ -70,7 +69,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
     },
 )
 async def create_ticket(
-    body: TicketCreate, request: Request, uow: IntakeUow, client: ChannelDep, idempotency_key: IdempotencyKey = None
+    body: TicketCreate, request: Request, uow: IntakeUowDep, client: ChannelDep, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """A channel reports a problem; the response reads back the ticket and its number (its deadlines
     follow once sla publishes its clocks).
@@ -111,7 +110,7 @@ async def create_ticket(
 @router.get("", response_model=TicketPage, responses={403: STAFF_ERRORS[403]})
 async def list_tickets(
     session: SessionDep,
-    request: Request,
+    settings: SettingsDep,
     staff: CurrentStaff,
     status: Status | None = None,
     channel: Channel | None = None,
@@ -139,11 +138,11 @@ async def list_tickets(
         limit=limit,
         offset=offset,
     )
-    return await page(session, request.app.state.settings, rows, total, limit=limit, offset=offset)
+    return await page(session, settings, rows, total, limit=limit, offset=offset)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=STAFF_ERRORS)
-async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUow, staff: CurrentStaff) -> TicketOut:
+async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUowDep, staff: CurrentStaff) -> TicketOut:
     """A ticket with its status, owner, sla's deadlines and clocks, and timeline (its department's
     staff, or an admin)."""
     view = await service.read(uow.session, ticket_id, uow.settings)
@@ -170,7 +169,7 @@ async def reply(
     ticket_id: uuid.UUID,
     body: ReplyCreate,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -191,7 +190,7 @@ async def add_note(
     ticket_id: uuid.UUID,
     body: NoteCreate,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -212,7 +211,7 @@ async def commit_plan(
     ticket_id: uuid.UUID,
     body: PlanCommit,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -233,7 +232,7 @@ async def send_update(
     ticket_id: uuid.UUID,
     body: UpdateCreate,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -254,7 +253,7 @@ async def wait_on_customer(
     ticket_id: uuid.UUID,
     body: WaitRequest,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -275,7 +274,7 @@ async def resolve(
     ticket_id: uuid.UUID,
     body: ResolveRequest,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -296,7 +295,7 @@ async def follow_up(
     ticket_id: uuid.UUID,
     body: FollowUpCreate,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -317,7 +316,7 @@ async def solved_by_article(
     ticket_id: uuid.UUID,
     body: SolvedByArticle,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -341,7 +340,7 @@ async def change_ticket(
     ticket_id: uuid.UUID,
     body: TicketPatch,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     staff: CurrentStaff,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
@@ -363,7 +362,7 @@ async def add_message(
     ticket_id: uuid.UUID,
     body: MessageCreate,
     request: Request,
-    uow: IntakeUow,
+    uow: IntakeUowDep,
     client: ChannelDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_intake.customers.service import ERASED, KEYS, clear, open_field, seal_field
+from ticketloop_intake.customers.service import ERASED, clear, key_for_sealing, keys_for_opening, open_field, seal_field
 from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
@@ -25,6 +25,7 @@ from ticketloop_intake.tickets.domain import (
     within_reopen_window,
 )
 from ticketloop_intake.tickets.models import Ticket, TimelineEntry
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import Conflict, NotFound
 from ticketloop_shared.events import (
     TicketCreatedData,
@@ -36,12 +37,9 @@ from ticketloop_shared.events import (
     TicketStatusChangedData,
 )
 from ticketloop_shared.ids import new_id
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 # Every event about a ticket, and every event those cause downstream, carries the ticket id as
 # its correlation id (the unit of work's rule): one id traces a problem through all services.
-
-IntakeUnit = UnitOfWork[IntakeSettings]
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,7 @@ async def add_entry(
     (e.g. "normal → urgent") is stored clear."""
     body = None
     if personal is not None:
-        key = await KEYS.for_sealing(uow, ticket.customer_id)
+        key = await key_for_sealing(uow, ticket.customer_id)
         body = seal_field(key, ticket.customer_id, "body", personal)
     elif note is not None:
         body = clear(note)
@@ -237,5 +235,5 @@ async def view(session: AsyncSession, ticket: Ticket, settings: IntakeSettings) 
     """The ticket as it now stands, with its timeline (after a change in this transaction)."""
     await session.flush()
     timeline = await repository.timeline(session, ticket.id)
-    key = (await KEYS.for_opening(session, [ticket.customer_id], settings))[ticket.customer_id]
+    key = (await keys_for_opening(session, [ticket.customer_id], settings))[ticket.customer_id]
     return TicketView(ticket=ticket, timeline=timeline, personal=open_ticket(key, ticket, timeline))

@@ -12,16 +12,13 @@ from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service
 from ticketloop_intake.tickets.domain import Status
 from ticketloop_intake.tickets.models import Ticket
-from ticketloop_intake.tickets.rendering import (
-    IntakeUow,
-)
 from ticketloop_intake.tickets.schemas import (
     CustomerTicketOut,
     ReopenRequest,
 )
+from ticketloop_intake.unit import IntakeUnit, IntakeUowDep
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.ratelimit import rate_limits
-from ticketloop_shared.unit_of_work import UnitOfWork
 
 router = APIRouter(prefix="/v1/customer-links", tags=["customer links (no login)"])
 _link_errors: dict[int | str, dict[str, object]] = {
@@ -50,7 +47,7 @@ def _customer_view(ticket: Ticket, settings: IntakeSettings, now: datetime) -> C
     )
 
 
-async def _linked(uow: UnitOfWork[IntakeSettings], request: Request, token: str) -> Ticket:
+async def _linked(uow: IntakeUnit, request: Request, token: str) -> Ticket:
     """The ticket a link names; a wrong token counts against the address like a bad credential."""
     limits = rate_limits(request)
     if limits is not None:
@@ -64,13 +61,13 @@ async def _linked(uow: UnitOfWork[IntakeSettings], request: Request, token: str)
 
 
 @router.get("/{token}", response_model=CustomerTicketOut, responses=_link_errors)
-async def read_by_link(token: LinkToken, request: Request, uow: IntakeUow) -> CustomerTicketOut:
+async def read_by_link(token: LinkToken, request: Request, uow: IntakeUowDep) -> CustomerTicketOut:
     """What the customer's link shows: the ticket's number and whether it can be confirmed or reopened."""
     return _customer_view(await _linked(uow, request, token), uow.settings, uow.now())
 
 
 @router.post("/{token}/confirm", response_model=CustomerTicketOut, responses=_link_errors)
-async def confirm_by_link(token: LinkToken, request: Request, uow: IntakeUow) -> CustomerTicketOut:
+async def confirm_by_link(token: LinkToken, request: Request, uow: IntakeUowDep) -> CustomerTicketOut:
     """The customer confirms the solution: the ticket is closed (confirming again changes nothing)."""
     ticket = await _linked(uow, request, token)
     if ticket.status != Status.CLOSED.value:
@@ -79,7 +76,9 @@ async def confirm_by_link(token: LinkToken, request: Request, uow: IntakeUow) ->
 
 
 @router.post("/{token}/reopen", response_model=CustomerTicketOut, responses=_link_errors)
-async def reopen_by_link(token: LinkToken, body: ReopenRequest, request: Request, uow: IntakeUow) -> CustomerTicketOut:
+async def reopen_by_link(
+    token: LinkToken, body: ReopenRequest, request: Request, uow: IntakeUowDep
+) -> CustomerTicketOut:
     """The customer says the problem is not solved: the ticket reopens (within the reopen window)."""
     ticket = await _linked(uow, request, token)
     await service.reopen(uow, ticket=ticket, request=body, actor="customer")

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 
-from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service
 from ticketloop_intake.tickets.schemas import PersonalDataOut
-from ticketloop_shared.api import get_uow
+from ticketloop_intake.unit import IntakeUowDep
 from ticketloop_shared.auth import CurrentAdmin
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 CustomerId = Annotated[str, Path(min_length=1, max_length=100), STORABLE]
 _errors: dict[int | str, dict[str, object]] = {404: {"description": "intake holds no data of this customer"}}
 
 
 @router.get("/{customer_id}/personal-data", response_model=PersonalDataOut, responses=_errors)
 async def read_personal_data(
-    customer_id: CustomerId, uow: IntakeUow, admin: CurrentAdmin, response: Response
+    customer_id: CustomerId, uow: IntakeUowDep, admin: CurrentAdmin, response: Response
 ) -> PersonalDataOut:
     """The customer's unmasked name and contact; the read is recorded (who, when)."""
     response.headers["Cache-Control"] = "no-store"
@@ -31,7 +28,7 @@ async def read_personal_data(
 
 
 @router.delete("/{customer_id}/personal-data", status_code=204, responses=_errors)
-async def erase_personal_data(customer_id: CustomerId, uow: IntakeUow, admin: CurrentAdmin) -> Response:
+async def erase_personal_data(customer_id: CustomerId, uow: IntakeUowDep, admin: CurrentAdmin) -> Response:
     """Erase the customer's name, contact and texts from every ticket by destroying their key;
     the tickets, their facts and the reports stay. Repeating it is harmless (204)."""
     await service.erase_customer(uow, customer_id=customer_id, by=admin)

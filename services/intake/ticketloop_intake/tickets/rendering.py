@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Header, Request, Response
+from fastapi import Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,13 +34,10 @@ from ticketloop_intake.tickets.schemas import (
     TimelineEntryOut,
 )
 from ticketloop_intake.tickets.service import TicketView
-from ticketloop_shared.api import get_uow
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.events import ClockKind, TicketOrigin
 from ticketloop_shared.privacy import mask_contact
-from ticketloop_shared.unit_of_work import UnitOfWork
 from ticketloop_shared.vocabulary import Category, Channel
-
-IntakeUow = Annotated[UnitOfWork[IntakeSettings], Depends(get_uow, scope="function")]
 
 IdempotencyKey = Annotated[
     str | None,
@@ -65,7 +62,6 @@ STAFF_ERRORS: dict[int | str, dict[str, object]] = {
 }
 # Timeline entries the channel (and so the customer) never sees.
 INTERNAL_KINDS = frozenset({"note"})
-IntakeUnit = UnitOfWork[IntakeSettings]
 
 
 class NoBody(BaseModel):
@@ -184,9 +180,7 @@ def _sla(sla: SlaClocks | None) -> SlaOut | None:
     )
 
 
-def renderer(
-    uow: UnitOfWork[IntakeSettings], *, for_channel: bool = False
-) -> Callable[[uuid.UUID], Awaitable[TicketOut]]:
+def renderer(uow: IntakeUnit, *, for_channel: bool = False) -> Callable[[uuid.UUID], Awaitable[TicketOut]]:
     async def current(ticket_id: uuid.UUID) -> TicketOut:
         view = await service.read(uow.session, ticket_id, uow.settings)
         return render(view, uow.settings, now=uow.now(), for_channel=for_channel)
@@ -195,7 +189,7 @@ def renderer(
 
 
 async def once(
-    uow: UnitOfWork[IntakeSettings],
+    uow: IntakeUnit,
     request: Request,
     *,
     scope: str,

@@ -16,9 +16,7 @@ from ticketloop_intake.tickets.domain import (
     newest_per_ticket,
     transitions,
 )
-from ticketloop_intake.tickets.lifecycle import (
-    IntakeUnit,
-)
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
     SlaClocksChangedData,

@@ -19,6 +19,7 @@ from ticketloop_intake.idempotency.service import Claim, KeyTaken
 from ticketloop_intake.tickets.domain import OPEN, Status
 from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TimelineEntry
 from ticketloop_shared.ids import new_id
+from ticketloop_shared.state import Slot
 
 
 class NumberBlocks:
@@ -45,7 +46,7 @@ class NumberBlocks:
         return free.pop()
 
 
-NUMBERS = NumberBlocks()
+NUMBERS = Slot("ticket number blocks", NumberBlocks)
 _TICKETS = Base.metadata.tables["tickets"]
 _TIMELINE = Base.metadata.tables["timeline"]
 _OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "headers")
@@ -317,6 +318,14 @@ async def lock_resolved_before(session: AsyncSession, cutoff: datetime, *, limit
         .with_for_update(skip_locked=True)
     )
     return (await session.scalars(stmt)).all()
+
+
+async def earliest_resolved(session: AsyncSession) -> datetime | None:
+    """When the longest-resolved ticket still waiting for confirmation was resolved."""
+    earliest: datetime | None = await session.scalar(
+        select(func.min(Ticket.resolved_at)).where(Ticket.status == "resolved")
+    )
+    return earliest
 
 
 async def get_with_timeline(session: AsyncSession, ticket_id: uuid.UUID) -> Ticket | None:

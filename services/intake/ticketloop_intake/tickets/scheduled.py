@@ -3,19 +3,19 @@ by itself after `auto_close_days`."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import lifecycle, repository
 from ticketloop_intake.tickets.domain import Action
+from ticketloop_intake.unit import IntakeRuntime, IntakeUnit
 from ticketloop_shared.events import TicketClosedData
-from ticketloop_shared.unit_of_work import UnitOfWork
+from ticketloop_shared.scheduler import Batch, Scheduler
 
-log = logging.getLogger(__name__)
+SCHEDULE = Scheduler[IntakeSettings]()
 
 
-async def close_unconfirmed(uow: UnitOfWork[IntakeSettings]) -> int:
+async def close_unconfirmed(uow: IntakeUnit) -> int:
     """Close the resolved tickets whose confirmation window has passed; returns how many.
 
     Each ticket closes inside its own savepoint, so one that fails is logged and skipped and the
@@ -26,27 +26,41 @@ async def close_unconfirmed(uow: UnitOfWork[IntakeSettings]) -> int:
     cutoff = now - timedelta(days=uow.settings.auto_close_days)
     closed = 0
     for ticket in await repository.lock_resolved_before(session, cutoff, limit=uow.settings.sweep_batch):
-        ticket_id = ticket.id  # readable even after a rolled-back savepoint
-        marker = len(uow.events)
-        try:
-            async with session.begin_nested():
-                lifecycle.move(uow, ticket, Action.AUTO_CLOSE, actor="system")
-                ticket.closed_at = now
-                await lifecycle.add_entry(uow, ticket, "closed", "system", note="closed: not confirmed in time")
-                uow.emit(
-                    TicketClosedData(
-                        **lifecycle.ticket_ref(ticket),
-                        closed_at=now,
-                        resolved_at=ticket.resolved_at,
-                        automatic=True,
-                        actor="system",
-                    )
+        async with uow.isolated("auto-close of a ticket", ticket_id=ticket.id) as item:
+            lifecycle.move(uow, ticket, Action.AUTO_CLOSE, actor="system")
+            ticket.closed_at = now
+            await lifecycle.add_entry(uow, ticket, "closed", "system", note="closed: not confirmed in time")
+            uow.emit(
+                TicketClosedData(
+                    **lifecycle.ticket_ref(ticket),
+                    closed_at=now,
+                    resolved_at=ticket.resolved_at,
+                    automatic=True,
+                    actor="system",
                 )
-                await session.flush()
-                await uow.flush_events()
-        except Exception:
-            del uow.events[marker:]
-            log.exception("auto-close failed for one ticket; skipped", extra={"ticket_id": str(ticket_id)})
-            continue
-        closed += 1
+            )
+        if not item.failed:
+            closed += 1
     return closed
+
+
+async def next_auto_close(runtime: IntakeRuntime) -> datetime | None:
+    """When the longest-resolved ticket's confirmation window runs out."""
+    async with runtime.sessions() as session:
+        resolved_at = await repository.earliest_resolved(session)
+    return None if resolved_at is None else resolved_at + timedelta(days=runtime.settings.auto_close_days)
+
+
+@SCHEDULE.due(
+    name="auto-close",
+    next_due=next_auto_close,
+    max_idle=lambda s: s.auto_close_interval_seconds,
+    # A due ticket that failed (logged) or another replica holds stays due: look again after the
+    # longest idle rather than spin on it.
+    idle_when_stuck=lambda s: s.auto_close_interval_seconds,
+)
+async def auto_close(runtime: IntakeRuntime) -> Batch:
+    """Close what is due, in one transaction, each ticket isolated."""
+    async with runtime.unit_of_work() as uow:
+        closed = await close_unconfirmed(uow)
+    return Batch(closed, closed >= runtime.settings.sweep_batch)

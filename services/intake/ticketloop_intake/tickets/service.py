@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import service as customers
-from ticketloop_intake.customers.service import ERASED, KEYS, open_field
+from ticketloop_intake.customers.service import ERASED, keys_for_opening, open_field
 from ticketloop_intake.db import audit
 from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.settings import IntakeSettings
@@ -30,7 +30,6 @@ from ticketloop_intake.tickets.domain import (
     next_status,
 )
 from ticketloop_intake.tickets.lifecycle import (
-    IntakeUnit,
     Personal,
     add_customer_message,
     add_entry,
@@ -61,6 +60,7 @@ from ticketloop_intake.tickets.schemas import (
     UpdateCreate,
     WaitRequest,
 )
+from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal, Role
 from ticketloop_shared.errors import Gone, NotFound, Unprocessable
@@ -332,7 +332,7 @@ async def read(
 
 async def subjects(session: AsyncSession, tickets: Sequence[Ticket], settings: IntakeSettings) -> list[str]:
     """The opened subjects of a page of tickets (one key lookup for the page's customers)."""
-    keys = await KEYS.for_opening(session, [t.customer_id for t in tickets], settings)
+    keys = await keys_for_opening(session, [t.customer_id for t in tickets], settings)
     return [open_field(keys[t.customer_id], t.customer_id, "subject", t.subject) or ERASED for t in tickets]
 
 
@@ -373,7 +373,7 @@ async def unmasked(uow: IntakeUnit, *, customer_id: str, by: Principal) -> Perso
     ticket = await repository.latest_of_customer(session, customer_id)
     if ticket is None:
         raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
-    key = (await KEYS.for_opening(session, [customer_id], uow.settings))[customer_id]
+    key = (await keys_for_opening(session, [customer_id], uow.settings))[customer_id]
     await audit_log.record(
         session, audit, actor=by, action="customer.personal_data_read", subject=f"customer:{customer_id}"
     )
