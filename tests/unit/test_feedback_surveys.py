@@ -18,16 +18,12 @@ from ticketloop_feedback.surveys.domain import (
     Answer,
     LowScoreThresholds,
     Problem,
-    Question,
-    QuestionKind,
     SurveyStatus,
-    Template,
     first_cooperation,
     is_token_shaped,
     low_score_reasons,
     new_token,
     next_quarter,
-    nps_reason_prompt,
     onboarding_survey_due,
     quarter_named,
     quarter_of,
@@ -36,8 +32,8 @@ from ticketloop_feedback.surveys.domain import (
     survey_link,
     ticket_survey_due,
     validate_answer,
-    validate_template,
 )
+from ticketloop_feedback.templates.domain import Question, QuestionKind, Template, nps_reason_prompt, validate_template
 from ticketloop_shared.events import Dimension
 from ticketloop_shared.settings import PlatformSettings
 

@@ -14,10 +14,8 @@ from ticketloop_retrospective.reports.domain import (
     InvalidWeek,
     ReportWeek,
     nps_score,
-    percent,
-    round_half_up,
-    rounded,
 )
+from ticketloop_retrospective.rounding import percent, round_half_up, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,10 +11,9 @@ from ticketloop_feedback.handlers import HANDLERS
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import scheduled
 from ticketloop_feedback.surveys.endpoints import router as survey_router
-from ticketloop_feedback.surveys.models import (  # noqa: F401  (registers the tables)
-    Customer,
-    ReopenedTicket,
-    Survey,
+from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey  # noqa: F401  (registers the tables)
+from ticketloop_feedback.templates.endpoints import router as template_router
+from ticketloop_feedback.templates.models import (  # noqa: F401  (registers the tables)
     SurveyTemplateRow,
     SurveyTemplateVersion,
 )
@@ -46,6 +45,6 @@ def create_app(settings: FeedbackSettings | None = None, *, clock: Clock | None 
         "questions from templates admins edit. The link needs no login and is answered once; a low score "
         "opens a recovery ticket. Staff see a survey's status and answer, never its link; a delivery system "
         "fetches links to send.",
-        routers=[survey_router, audit_router(audit)],
+        routers=[survey_router, template_router, audit_router(audit)],
         clock=clock,
     )

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from ticketloop_routing.access.endpoints import router as access_router
 from ticketloop_routing.assignments import scheduled
+from ticketloop_routing.assignments.endpoints import organisation_router as organisation_change_router
 from ticketloop_routing.assignments.endpoints import router as assignment_router
 from ticketloop_routing.assignments.models import Assignment  # noqa: F401  (registers the table)
 from ticketloop_routing.customers.endpoints import router as customer_router
@@ -53,6 +54,13 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         description="Departments, agents and the category map; routes every ticket to an owner (strategy, "
         "skills, capacity, presence, account managers) or its department's priority queue, and explains "
         "each decision; revokes staff tokens and keeps the audit log of those acts.",
-        routers=[organisation_router, assignment_router, customer_router, access_router, audit_router(audit)],
+        routers=[
+            organisation_router,
+            organisation_change_router,
+            assignment_router,
+            customer_router,
+            access_router,
+            audit_router(audit),
+        ],
         clock=clock,
     )

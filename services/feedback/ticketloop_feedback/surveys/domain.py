@@ -1,40 +1,29 @@
-"""What a survey is allowed to be: its kinds and timing, its status, its template and how an answer
-is checked against it, what counts as a low score, its token and link, and its errors. Pure."""
+"""What a survey is allowed to be: its kinds and timing, its status, how an answer is checked
+against its template (`templates.domain`), what counts as a low score, its token and link, and its
+errors. Pure."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ticketloop_feedback.templates.domain import CONTACT_OK, CSAT, NPS, Question, QuestionKind, Template
 from ticketloop_shared.errors import Conflict, DomainError, NotFound, Unprocessable
 from ticketloop_shared.events import Dimension, SurveyKind
 from ticketloop_shared.vocabulary import Segment
 
-CSAT_MIN, CSAT_MAX = 1, 5
-NPS_MIN, NPS_MAX = 0, 10
-DIMENSION_MIN, DIMENSION_MAX = 1, 10
-# The NPS reason asks "why" from this score up and "why not" below it (SPEC §3).
-NPS_REASON_HIGH_FROM = 7
 COMMENT_MAX = 2000
 
 TOKEN_BYTES = 24
 # Anything else cannot be a token we issued, so it is answered 404 without a query.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
-# Which template each kind of survey asks.
-TICKET_TEMPLATE = "ticket"
-RELATIONSHIP_TEMPLATE = "relationship"
-TEMPLATE_FOR_KIND: Mapping[SurveyKind, str] = {
-    SurveyKind.TICKET: TICKET_TEMPLATE,
-    SurveyKind.ONBOARDING: RELATIONSHIP_TEMPLATE,
-    SurveyKind.QUARTERLY: RELATIONSHIP_TEMPLATE,
-}
 # The relationship survey of a new customer is asked once ever: one period for all time.
 ONBOARDING_PERIOD = "onboarding"
 
@@ -141,149 +130,10 @@ def resolution_is_stale(resolved_at: datetime, *, last_reopened_at: datetime | N
     return last_reopened_at is not None and last_reopened_at >= resolved_at
 
 
-# --- templates --------------------------------------------------------------------------------
-
-
-class QuestionKind(StrEnum):
-    """How a question is answered: a score on a scale, free text, or yes/no."""
-
-    SCALE = "scale"
-    TEXT = "text"
-    YES_NO = "yes_no"
-
-
-@dataclass(frozen=True)
-class Question:
-    """One question of a template, as stored and rendered."""
-
-    id: str
-    kind: QuestionKind
-    prompt: str
-    required: bool = False
-    min: int | None = None
-    max: int | None = None
-    max_length: int | None = None
-    # The NPS reason only: what is asked from NPS_REASON_HIGH_FROM up ("why") and below ("why not").
-    prompt_when_high: str | None = None
-    prompt_when_low: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """The stored form (fields that do not apply left out)."""
-        stored: dict[str, Any] = {"id": self.id, "kind": self.kind.value, "prompt": self.prompt}
-        stored["required"] = self.required
-        for name in ("min", "max", "max_length", "prompt_when_high", "prompt_when_low"):
-            value = getattr(self, name)
-            if value is not None:
-                stored[name] = value
-        return stored
-
-    @classmethod
-    def from_json(cls, stored: Mapping[str, Any]) -> Question:
-        """A question from its stored form."""
-        return cls(**{**stored, "kind": QuestionKind(stored["kind"])})
-
-
-@dataclass(frozen=True)
-class Template:
-    """One version of a survey template: what its surveys ask, and which answers are required."""
-
-    id: str
-    version: int
-    name: str
-    questions: tuple[Question, ...]
-
-    def question(self, question_id: str) -> Question | None:
-        """The question with this id, if the template asks it."""
-        return next((q for q in self.questions if q.id == question_id), None)
-
-
-# Question ids with a meaning beyond the template: they feed `feedback.received` and the low-score
-# rule, so their kind and scale are fixed by the event contract.
-CSAT, NPS, NPS_REASON, CONTACT_OK = "csat", "nps", "nps_reason", "contact_ok"
-FIXED_SCALES: Mapping[str, tuple[int, int]] = {
-    CSAT: (CSAT_MIN, CSAT_MAX),
-    NPS: (NPS_MIN, NPS_MAX),
-    **{d.value: (DIMENSION_MIN, DIMENSION_MAX) for d in Dimension},
-}
-FIXED_KINDS: Mapping[str, QuestionKind] = {
-    **dict.fromkeys(FIXED_SCALES, QuestionKind.SCALE),
-    NPS_REASON: QuestionKind.TEXT,
-    CONTACT_OK: QuestionKind.YES_NO,
-}
-QUESTION_ID = re.compile(r"[a-z][a-z0-9_]{0,39}")
-MAX_QUESTIONS = 30
-PROMPT_MAX = 500
-TEXT_MAX = 5000
-# A custom scale must fit one row of buttons.
-SCALE_LOWEST, SCALE_HIGHEST = 0, 10
-
-
-def validate_template(questions: Sequence[Question]) -> list[tuple[str, str]]:
-    """Every reason the questions cannot make a survey, as (field, reason); empty when they can.
-
-    A template must stay renderable and its answers reportable: unique ids, sane scale bounds,
-    the contract's fixed scales for the scores `feedback.received` carries, the NPS reason only
-    beside an NPS question.
-    """
-    problems: list[tuple[str, str]] = []
-    if not questions:
-        problems.append(("questions", "a template asks at least one question"))
-    if len(questions) > MAX_QUESTIONS:
-        problems.append(("questions", f"a template asks at most {MAX_QUESTIONS} questions"))
-    seen: set[str] = set()
-    ids = {q.id for q in questions}
-    for i, q in enumerate(questions):
-        at = f"questions[{i}]"
-        if not QUESTION_ID.fullmatch(q.id):
-            problems.append((f"{at}.id", "an id is 1-40 lower-case letters, digits or _, starting with a letter"))
-        if q.id in seen:
-            problems.append((f"{at}.id", f"id {q.id!r} is used twice"))
-        seen.add(q.id)
-        if not q.prompt.strip():
-            problems.append((f"{at}.prompt", "a question needs a prompt"))
-        fixed_kind = FIXED_KINDS.get(q.id)
-        if fixed_kind is not None and q.kind is not fixed_kind:
-            problems.append((f"{at}.kind", f"{q.id!r} is a {fixed_kind.value} question"))
-        problems.extend(_kind_problems(q, at))
-        if q.id in FIXED_SCALES and q.kind is QuestionKind.SCALE and (q.min, q.max) != FIXED_SCALES[q.id]:
-            low, high = FIXED_SCALES[q.id]
-            problems.append((f"{at}.min", f"{q.id!r} is scored {low}-{high}"))
-        reason_prompts = (q.prompt_when_high, q.prompt_when_low)
-        if q.id == NPS_REASON:
-            if NPS not in ids:
-                problems.append((f"{at}.id", "the NPS reason needs an 'nps' question in the same template"))
-            if not all(p and p.strip() for p in reason_prompts):
-                problems.append((f"{at}.prompt_when_high", "the NPS reason needs both the 'why' and 'why not' prompt"))
-        elif any(p is not None for p in reason_prompts):
-            problems.append((f"{at}.prompt_when_high", "only 'nps_reason' has prompts by score"))
-    return problems
-
-
-def _kind_problems(q: Question, at: str) -> list[tuple[str, str]]:
-    problems: list[tuple[str, str]] = []
-    if q.kind is QuestionKind.SCALE:
-        if q.min is None or q.max is None:
-            problems.append((f"{at}.min", "a scale needs min and max"))
-        elif not SCALE_LOWEST <= q.min < q.max <= SCALE_HIGHEST:
-            problems.append(
-                (f"{at}.min", f"a scale runs from min to a greater max, within {SCALE_LOWEST}-{SCALE_HIGHEST}")
-            )
-    elif q.min is not None or q.max is not None:
-        problems.append((f"{at}.min", "only a scale has min and max"))
-    if q.kind is QuestionKind.TEXT:
-        if q.max_length is None or not 1 <= q.max_length <= TEXT_MAX:
-            problems.append((f"{at}.max_length", f"a text question takes 1-{TEXT_MAX} characters"))
-    elif q.max_length is not None:
-        problems.append((f"{at}.max_length", "only a text question has max_length"))
-    return problems
-
-
-def nps_reason_prompt(question: Question, nps: int | None) -> str:
-    """The NPS reason's prompt for this score: "why" from 7 up, "why not" at 6 or less."""
-    if nps is None:
-        return question.prompt
-    chosen = question.prompt_when_high if nps >= NPS_REASON_HIGH_FROM else question.prompt_when_low
-    return chosen or question.prompt
+def delivery_channel(kind: SurveyKind, *, known: str | None, latest: str | None) -> str | None:
+    """The channel to deliver on: what the customer said on the ticket, else their latest known
+    preference; a relationship survey goes by the latest preference first."""
+    return (known or latest) if kind is SurveyKind.TICKET else (latest or known)
 
 
 # --- answers ----------------------------------------------------------------------------------
@@ -458,13 +308,14 @@ class InvalidAnswer(Unprocessable):
     code = "invalid_answer"
 
 
-class TemplateNotFound(NotFound):
-    """No template with this id (templates are the ones surveys ask; none are added by hand)."""
-
-    code = "template_not_found"
-
-
-class InvalidTemplate(Unprocessable):
-    """The template could not be rendered or reported; `details` names every field and reason."""
-
-    code = "invalid_template"
+def refusal(status: SurveyStatus, *, expires_at: datetime, cancel_reason: str | None) -> DomainError | None:
+    """Why a survey in this status takes no answer; None for an open one."""
+    if status is SurveyStatus.EXPIRED:
+        return SurveyExpired(
+            "this survey closed before it was answered", details={"expires_at": expires_at.isoformat()}
+        )
+    if status is SurveyStatus.ANSWERED:
+        return SurveyAlreadyAnswered("this survey has already been answered")
+    if status is SurveyStatus.CANCELLED:
+        return SurveyWithdrawn("this survey was withdrawn and takes no answer", details={"reason": cancel_reason})
+    return None

@@ -1,6 +1,6 @@
 """HTTP: customers open and answer their survey link without logging in; staff read surveys (never
-their links); admins edit the templates surveys ask; a delivery system (notifier token) fetches
-the links to send."""
+their links); a delivery system (notifier token) fetches the links to send. Admins edit the
+templates surveys ask in `templates.endpoints`."""
 
 from __future__ import annotations
 
@@ -13,19 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ticketloop_feedback.surveys import service
-from ticketloop_feedback.surveys.domain import (
-    NPS,
-    NPS_REASON,
-    NPS_REASON_HIGH_FROM,
-    TEMPLATE_FOR_KIND,
-    Question,
-    SurveyNotFound,
-    SurveyStatus,
-    Template,
-    nps_reason_prompt,
-    survey_link,
-)
-from ticketloop_feedback.surveys.models import Survey, SurveyTemplateRow
+from ticketloop_feedback.surveys.domain import SurveyNotFound, SurveyStatus, survey_link
+from ticketloop_feedback.surveys.models import Survey
 from ticketloop_feedback.surveys.schemas import (
     AnswerOut,
     Delivered,
@@ -33,17 +22,21 @@ from ticketloop_feedback.surveys.schemas import (
     DeliveryPage,
     PublicQuestion,
     PublicSurvey,
-    QuestionBody,
     SurveyAnswer,
     SurveyOut,
     SurveyPage,
-    TemplateIn,
-    TemplateList,
-    TemplateOut,
+)
+from ticketloop_feedback.templates.domain import (
+    NPS,
+    NPS_REASON,
+    NPS_REASON_HIGH_FROM,
+    Question,
+    Template,
+    nps_reason_prompt,
 )
 from ticketloop_feedback.unit import FeedbackUowDep
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
-from ticketloop_shared.auth import CurrentAdmin, CurrentNotifier, CurrentStaff
+from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_shared.auth import CurrentNotifier, CurrentStaff
 from ticketloop_shared.events import SurveyKind
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.validation import STORABLE
@@ -56,7 +49,6 @@ Token = Annotated[
     Path(description="The secret token from the survey link; it is the only credential."),
     STORABLE,
 ]
-TemplateId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[a-z][a-z0-9_-]*$")]
 
 # The URL carries the credential, so no cache along the way may keep the response.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -78,12 +70,6 @@ _staff_errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
     404: {"description": "The ticket has no survey (yet)"},
     422: {"description": "Validation error"},
-}
-_template_write_errors: dict[int | str, dict[str, object]] = {
-    403: {"description": "Only admins change templates"},
-    404: {"description": "`template_not_found`"},
-    412: {"description": "Changed since the `If-Match` version (`template_changed`)"},
-    422: {"description": "`invalid_template` with every field and reason, or `invalid_if_match`"},
 }
 
 
@@ -107,11 +93,6 @@ def _guesses_counted(request: Request) -> Iterator[None]:
 
 
 # --- response building (one layer: here) ------------------------------------------------------
-
-
-def question_body(q: Question) -> QuestionBody:
-    """A question as the admin API shows it."""
-    return QuestionBody.model_validate(q.as_json())
 
 
 def public_question(q: Question) -> PublicQuestion:
@@ -160,19 +141,6 @@ def survey_out(survey: Survey, *, now: datetime, templates: Mapping[tuple[str, i
         cancel_reason=survey.cancel_reason,
         expires_at=survey.expires_at,
         answer=answer_out(survey, pinned),
-    )
-
-
-def template_out(row: SurveyTemplateRow, template: Template) -> TemplateOut:
-    """A template's read-back."""
-    return TemplateOut(
-        id=row.id,
-        name=template.name,
-        version=template.version,
-        used_by=[kind for kind, template_id in TEMPLATE_FOR_KIND.items() if template_id == row.id],
-        questions=[question_body(q) for q in template.questions],
-        updated_at=row.updated_at,
-        updated_by=row.updated_by,
     )
 
 
@@ -258,53 +226,6 @@ async def list_surveys(
         items=[survey_out(s, now=now, templates=templates) for s in surveys],
         next_after=surveys[-1].id if len(surveys) == limit else None,
     )
-
-
-# --- templates --------------------------------------------------------------------------------
-
-
-@router.get("/survey-templates", response_model=TemplateList, responses={401: _staff_errors[401]})
-async def list_templates(session: SessionDep, _: CurrentStaff) -> TemplateList:
-    """Every survey template as it now stands, with the kinds of survey that ask it."""
-    return TemplateList(items=[template_out(row, t) for row, t in await service.all_templates(session)])
-
-
-@router.get(
-    "/survey-templates/{template_id}",
-    response_model=TemplateOut,
-    responses={401: _staff_errors[401], 404: {"description": "`template_not_found`"}},
-)
-async def get_template(
-    template_id: TemplateId, session: SessionDep, _: CurrentStaff, response: Response
-) -> TemplateOut:
-    """One template, its version in `ETag`."""
-    row, template = await service.template(session, template_id)
-    response.headers["ETag"] = f'"{template.version}"'
-    return template_out(row, template)
-
-
-@router.put("/survey-templates/{template_id}", response_model=TemplateOut, responses=_template_write_errors)
-async def put_template(
-    template_id: TemplateId,
-    body: TemplateIn,
-    uow: FeedbackUowDep,
-    admin: CurrentAdmin,
-    response: Response,
-    if_match: IfMatch = None,
-) -> TemplateOut:
-    """Replace a template's questions (a new version): surveys sent from now on ask them, surveys
-    already out keep the version they were sent with. With `If-Match: "<version>"`, a change made
-    since that version is refused with 412."""
-    row, template = await service.put_template(
-        uow,
-        template_id,
-        name=body.name,
-        questions=[Question.from_json(q.model_dump(exclude_none=True)) for q in body.questions],
-        by=admin,
-        if_match=if_match_version(if_match),
-    )
-    response.headers["ETag"] = f'"{template.version}"'
-    return template_out(row, template)
 
 
 # --- delivery ---------------------------------------------------------------------------------

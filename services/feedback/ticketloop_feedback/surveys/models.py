@@ -1,5 +1,5 @@
-"""ORM models: survey templates and their versions, surveys (scheduled, sent, answered or
-withdrawn), and what feedback remembers about customers and reopened tickets to time them."""
+"""ORM models: surveys (scheduled, sent, answered or withdrawn), and what feedback remembers about
+customers and reopened tickets to time them. Templates are `templates.models`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
-    ForeignKey,
     Index,
     Integer,
     SmallInteger,
@@ -23,34 +22,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_feedback.db import Base
-from ticketloop_feedback.surveys.domain import CSAT_MAX, CSAT_MIN, NPS_MAX, NPS_MIN
+from ticketloop_feedback.templates.domain import CSAT_MAX, CSAT_MIN, NPS_MAX, NPS_MIN
 from ticketloop_shared.ids import new_id
-
-
-class SurveyTemplateRow(Base):
-    """A template's current version (the one new surveys are sent with)."""
-
-    __tablename__ = "survey_templates"
-
-    id: Mapped[str] = mapped_column(String(40), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    version: Mapped[int] = mapped_column(Integer)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_by: Mapped[str] = mapped_column(String(200))
-
-
-class SurveyTemplateVersion(Base):
-    """Every version of a template, kept: a survey renders and checks answers against the version
-    it was sent with, so an edit never breaks a survey already out."""
-
-    __tablename__ = "survey_template_versions"
-
-    template_id: Mapped[str] = mapped_column(ForeignKey("survey_templates.id"), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    created_by: Mapped[str] = mapped_column(String(200))
 
 
 class Survey(Base):

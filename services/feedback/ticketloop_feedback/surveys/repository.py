@@ -1,4 +1,5 @@
-"""All SQL about surveys, their templates, and what feedback remembers of customers and reopens."""
+"""All SQL about surveys and what feedback remembers of customers and reopens (templates' is
+`templates.repository`)."""
 
 from __future__ import annotations
 
@@ -12,44 +13,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_feedback.surveys.domain import SurveyStatus
-from ticketloop_feedback.surveys.models import (
-    Customer,
-    ReopenedTicket,
-    Survey,
-    SurveyTemplateRow,
-    SurveyTemplateVersion,
-)
+from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey
 from ticketloop_shared.events import SurveyKind
-
-# --- templates --------------------------------------------------------------------------------
-
-
-async def templates(session: AsyncSession) -> list[tuple[SurveyTemplateRow, SurveyTemplateVersion]]:
-    """Every template with its current version, by id."""
-    rows = await session.execute(
-        select(SurveyTemplateRow, SurveyTemplateVersion)
-        .join(
-            SurveyTemplateVersion,
-            and_(
-                SurveyTemplateVersion.template_id == SurveyTemplateRow.id,
-                SurveyTemplateVersion.version == SurveyTemplateRow.version,
-            ),
-        )
-        .order_by(SurveyTemplateRow.id)
-    )
-    return [(row, version) for row, version in rows]
-
-
-async def template(session: AsyncSession, template_id: str, *, lock: bool = False) -> SurveyTemplateRow | None:
-    """A template's row; `lock` holds it until the transaction ends (one edit at a time)."""
-    stmt = select(SurveyTemplateRow).where(SurveyTemplateRow.id == template_id)
-    return await session.scalar(stmt.with_for_update() if lock else stmt)
-
-
-async def template_version(session: AsyncSession, template_id: str, version: int) -> SurveyTemplateVersion | None:
-    """One version of a template."""
-    return await session.get(SurveyTemplateVersion, (template_id, version))
-
 
 # --- scheduling -------------------------------------------------------------------------------
 

@@ -37,5 +37,5 @@ async def send_and_remind(runtime: FeedbackRuntime) -> Batch:
     twice. It never sleeps longer than `survey_timer_max_idle_seconds`, so a survey another
     replica (or an injected test clock) made due earlier is still seen within that much."""
     async with runtime.unit_of_work() as uow:
-        done = await service.send_and_remind(uow, limit=runtime.settings.survey_timer_batch)
-    return Batch(done.sent + done.reminded, done.full)
+        done, full = await service.send_and_remind(uow, limit=runtime.settings.survey_timer_batch)
+    return Batch(done, full)

@@ -1,13 +1,11 @@
 """The rules of surveys: scheduling each kind, sending when due, reminding once, withdrawing,
-answering against the template, editing templates. Every change writes its events to the outbox
-in the same transaction."""
+answering against the template version sent (templates are their own feature). Every change
+writes its events to the outbox in the same transaction."""
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -19,25 +17,16 @@ from ticketloop_feedback.surveys import repository
 from ticketloop_feedback.surveys.domain import (
     CANCELLED_REOPENED,
     CANCELLED_SEGMENT_LEFT,
-    CSAT,
     HIGH_VALUE_SEGMENT,
     NEW_SEGMENT,
-    NPS,
     ONBOARDING_PERIOD,
-    TEMPLATE_FOR_KIND,
     Answer,
     InvalidAnswer,
-    InvalidTemplate,
     LowScoreThresholds,
     Quarter,
-    Question,
-    SurveyAlreadyAnswered,
-    SurveyExpired,
     SurveyNotFound,
     SurveyStatus,
-    SurveyWithdrawn,
-    Template,
-    TemplateNotFound,
+    delivery_channel,
     first_cooperation,
     is_token_shaped,
     low_score_reasons,
@@ -46,17 +35,18 @@ from ticketloop_feedback.surveys.domain import (
     onboarding_survey_due,
     quarter_named,
     quarter_of,
+    refusal,
     resolution_is_stale,
     status_at,
     ticket_survey_due,
     validate_answer,
-    validate_template,
 )
-from ticketloop_feedback.surveys.models import Customer, Survey, SurveyTemplateRow, SurveyTemplateVersion
+from ticketloop_feedback.surveys.models import Customer, Survey
+from ticketloop_feedback.templates import service as templates
+from ticketloop_feedback.templates.domain import CSAT, NPS, TEMPLATE_FOR_KIND, Template
 from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import PreconditionFailed
 from ticketloop_shared.events import (
     CustomerSegmentChangedData,
     Dimension,
@@ -71,8 +61,6 @@ from ticketloop_shared.events import (
     TicketResolvedData,
 )
 
-log = logging.getLogger(__name__)
-
 # A survey that failed to go out is tried again this much later (it is logged each time).
 RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
@@ -82,24 +70,14 @@ def _subject(survey: Survey) -> str | uuid.UUID:
     return survey.ticket_id or survey.customer_id
 
 
-def template_of(version: SurveyTemplateVersion) -> Template:
-    """The domain template a stored version holds."""
-    return Template(
-        id=version.template_id,
-        version=version.version,
-        name=version.name,
-        questions=tuple(Question.from_json(q) for q in version.questions),
-    )
-
-
 async def pinned_template(session: AsyncSession, survey: Survey) -> Template:
     """The template version the survey was sent with."""
     if survey.template_version is None:
         raise SurveyNotFound("this survey has not been sent")
-    stored = await repository.template_version(session, survey.template_id, survey.template_version)
-    if stored is None:  # versions are never deleted
+    pinned = await templates.pinned(session, survey.template_id, survey.template_version)
+    if pinned is None:  # versions are never deleted
         raise RuntimeError(f"survey {survey.id} is pinned to a missing template version")
-    return template_of(stored)
+    return pinned
 
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -274,11 +252,11 @@ async def _go_out(uow: FeedbackUnit, survey: Survey) -> None:
         await _schedule_quarterly(
             uow, survey.customer_id, next_quarter(quarter_named(survey.period, settings.zone), settings.zone)
         )
-    template = await repository.template(session, survey.template_id)
-    if template is None:
+    version = await templates.current_version(session, survey.template_id)
+    if version is None:
         raise RuntimeError(f"template {survey.template_id!r} is missing")
     survey.channel = _channel(kind, survey.channel, customer)
-    survey.template_version = template.version
+    survey.template_version = version
     survey.sent_at = now
     survey.expires_at = now + timedelta(days=settings.survey_ttl_days)
     await session.flush()
@@ -298,26 +276,15 @@ async def _go_out(uow: FeedbackUnit, survey: Survey) -> None:
 
 
 def _channel(kind: SurveyKind, known: str | None, customer: Customer | None) -> str | None:
-    """The channel to deliver on: what the customer said on the ticket, else their latest known
-    preference; a relationship survey goes by the latest preference first."""
-    latest = customer.preferred_channel if customer is not None else None
-    return (known or latest) if kind is SurveyKind.TICKET else (latest or known)
+    return delivery_channel(kind, known=known, latest=customer.preferred_channel if customer is not None else None)
 
 
-@dataclass(frozen=True)
-class TimerBatch:
-    """What one run of the timer did, and whether it left work behind (a full batch)."""
-
-    sent: int
-    reminded: int
-    full: bool
-
-
-async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> TimerBatch:
+async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> tuple[int, bool]:
     """The timer's batch: send every survey due by now, then remind every one unanswered past the
     reminder delay, each once. Rows are locked with SKIP LOCKED, so replicas share the work and
     none is sent or reminded twice; each survey is handled in its own savepoint, so one that fails
-    is logged and retried later while the rest commit (STYLE rule 14)."""
+    is logged and retried later while the rest commit (STYLE rule 14). How many surveys went out
+    or were reminded, and whether a batch was full (work left behind)."""
     session, now = uow.session, uow.now()
     due = await repository.lock_due(session, now=now, limit=limit)
     sent = 0
@@ -338,7 +305,7 @@ async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> TimerBatch:
             await _remind(uow, survey)
         if not item.failed:
             reminded += 1
-    return TimerBatch(sent=sent, reminded=reminded, full=len(due) >= limit or len(unreminded) >= limit)
+    return sent + reminded, len(due) >= limit or len(unreminded) >= limit
 
 
 async def _remind(uow: FeedbackUnit, survey: Survey) -> None:
@@ -465,17 +432,10 @@ def _announce_answer(uow: FeedbackUnit, survey: Survey, checked: Answer, custome
 
 async def _refuse(session: AsyncSession, token: str, now: datetime) -> NoReturn:
     survey = await sent_survey(session, token)
-    status = status_of(survey, now)
-    if status is SurveyStatus.EXPIRED:
-        raise SurveyExpired(
-            "this survey closed before it was answered", details={"expires_at": survey.expires_at.isoformat()}
-        )
-    if status is SurveyStatus.ANSWERED:
-        raise SurveyAlreadyAnswered("this survey has already been answered")
-    if status is SurveyStatus.CANCELLED:
-        raise SurveyWithdrawn("this survey was withdrawn and takes no answer", details={"reason": survey.cancel_reason})
-    # Unreachable: the UPDATE only misses an open survey if another answer committed first.
-    raise RuntimeError(f"survey {survey.id} is open but refused an answer")
+    # None is unreachable: the UPDATE only misses an open survey if another answer committed first.
+    raise refusal(status_of(survey, now), expires_at=survey.expires_at, cancel_reason=survey.cancel_reason) or (
+        RuntimeError(f"survey {survey.id} is open but refused an answer")
+    )
 
 
 # --- staff and delivery -----------------------------------------------------------------------
@@ -507,13 +467,12 @@ async def search(
 
 async def templates_of(session: AsyncSession, surveys: Sequence[Survey]) -> dict[tuple[str, int], Template]:
     """The pinned templates of the answered surveys, each loaded once."""
-    found: dict[tuple[str, int], Template] = {}
-    for survey in surveys:
-        if survey.answered_at is not None and survey.template_version is not None:
-            key = (survey.template_id, survey.template_version)
-            if key not in found:
-                found[key] = await pinned_template(session, survey)
-    return found
+    answered = {
+        (s.template_id, s.template_version): s
+        for s in surveys
+        if s.answered_at is not None and s.template_version is not None
+    }
+    return {key: await pinned_template(session, survey) for key, survey in answered.items()}
 
 
 async def pending_deliveries(
@@ -540,72 +499,3 @@ async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> Survey:
     if survey is None:
         raise SurveyNotFound(f"no survey {survey_id} has been sent")
     return survey
-
-
-# --- templates --------------------------------------------------------------------------------
-
-
-async def template(session: AsyncSession, template_id: str) -> tuple[SurveyTemplateRow, Template]:
-    """A template with its current version."""
-    row = await repository.template(session, template_id)
-    if row is None:
-        raise TemplateNotFound(f"no survey template {template_id!r}")
-    stored = await repository.template_version(session, template_id, row.version)
-    assert stored is not None
-    return row, template_of(stored)
-
-
-async def all_templates(session: AsyncSession) -> list[tuple[SurveyTemplateRow, Template]]:
-    """Every template with its current version."""
-    return [(row, template_of(version)) for row, version in await repository.templates(session)]
-
-
-async def put_template(
-    uow: FeedbackUnit,
-    template_id: str,
-    *,
-    name: str,
-    questions: Sequence[Question],
-    by: Principal,
-    if_match: int | None,
-) -> tuple[SurveyTemplateRow, Template]:
-    """Replace a template with a new version, validated whole; surveys already sent keep the
-    version they were sent with, surveys sent from now on ask this one."""
-    session, now = uow.session, uow.now()
-    row = await repository.template(session, template_id, lock=True)
-    if row is None:
-        raise TemplateNotFound(f"no survey template {template_id!r}")
-    if if_match is not None and if_match != row.version:
-        raise PreconditionFailed(
-            f"the template changed since version {if_match}",
-            code="template_changed",
-            details={"expected_version": if_match, "current_version": row.version},
-        )
-    problems = validate_template(questions)
-    if problems:
-        raise InvalidTemplate(
-            f"template {template_id!r} is not valid: {problems[0][0]}: {problems[0][1]}",
-            details=[{"field": f, "reason": r} for f, r in problems],
-        )
-    version = row.version + 1
-    session.add(
-        SurveyTemplateVersion(
-            template_id=template_id,
-            version=version,
-            name=name,
-            questions=[q.as_json() for q in questions],
-            created_at=now,
-            created_by=by.sub,
-        )
-    )
-    row.name, row.version, row.updated_at, row.updated_by = name, version, now, by.sub
-    await session.flush()
-    await audit_log.record(
-        session,
-        audit,
-        actor=by,
-        action="survey_template.changed",
-        subject=f"survey_template:{template_id}",
-        details={"version": version},
-    )
-    return row, Template(id=template_id, version=version, name=name, questions=tuple(questions))

@@ -25,7 +25,7 @@ from ticketloop_retrospective.customers.domain import (
 )
 from ticketloop_retrospective.customers.models import Customer, CustomerAnswer, SegmentChange
 from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL, Profile
-from ticketloop_retrospective.reports.domain import percent, rounded
+from ticketloop_retrospective.rounding import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.errors import NotFound

@@ -13,8 +13,9 @@ from ticketloop_retrospective.dashboard.domain import TRENDS
 from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.rectification.schemas import ItemOut
 from ticketloop_retrospective.reports import service as reports
-from ticketloop_retrospective.reports.domain import Filters, Period, percent, rounded, trailing
+from ticketloop_retrospective.reports.domain import Filters, Period, trailing
 from ticketloop_retrospective.reports.schemas import Report
+from ticketloop_retrospective.rounding import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 
 OPEN_ITEMS = 20

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
-from ticketloop_retrospective.reports.domain import round_half_up
+from ticketloop_retrospective.rounding import round_half_up
 from ticketloop_shared.errors import Conflict, NotFound, Unprocessable
 
 

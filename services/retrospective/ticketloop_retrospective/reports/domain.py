@@ -7,11 +7,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Protocol, TypeVar
 
+from ticketloop_retrospective.rounding import round_half_up
 from ticketloop_shared.errors import Unprocessable
 
 WEEK_FORMAT = re.compile(r"([0-9]{4})-W([0-9]{2})")
@@ -144,32 +144,11 @@ def trailing(period: Period, count: int, zone: tzinfo) -> list[Period]:
     return periods[::-1]
 
 
-def round_half_up(value: Fraction | Decimal | float, places: int = 1) -> float:
-    """Round as a person reading the report would (2.25 → 2.3), not as binary floats do."""
-    exact = (
-        Decimal(value.numerator) / Decimal(value.denominator) if isinstance(value, Fraction) else Decimal(str(value))
-    )
-    result = float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
-    return result + 0.0  # turns -0.0 into 0.0
-
-
-def percent(part: int, whole: int) -> float | None:
-    """`part` as a percentage of `whole` to one decimal; None when there is nothing to divide."""
-    if whole == 0:
-        return None
-    return round_half_up(Fraction(part * 100, whole))
-
-
 def nps_score(*, promoters: int, detractors: int, responses: int) -> float | None:
     """Net Promoter Score: % promoters minus % detractors, −100…100 to one decimal."""
     if responses == 0:
         return None
     return round_half_up(Fraction((promoters - detractors) * 100, responses))
-
-
-def rounded(value: Fraction | Decimal | float | None, places: int = 1) -> float | None:
-    """An average or median as reported; None when there was nothing to average."""
-    return None if value is None else round_half_up(value, places)
 
 
 class PainClass(StrEnum):

@@ -26,10 +26,7 @@ from ticketloop_retrospective.reports.domain import (
     nps_score,
     outcomes_by,
     pain_class_of,
-    percent,
     prioritise,
-    round_half_up,
-    rounded,
 )
 from ticketloop_retrospective.reports.repository import Scope
 from ticketloop_retrospective.reports.schemas import (
@@ -50,6 +47,7 @@ from ticketloop_retrospective.reports.schemas import (
     TicketRow,
 )
 from ticketloop_retrospective.reports.schemas import Filters as FiltersOut
+from ticketloop_retrospective.rounding import percent, round_half_up, rounded
 from ticketloop_shared.errors import Unprocessable
 from ticketloop_shared.vocabulary import Segment
 

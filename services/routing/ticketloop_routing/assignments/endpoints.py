@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Path, Query, Response
 
-from ticketloop_routing.assignments import domain, repository
+from ticketloop_routing.assignments import domain, repository, service
 from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.models import Assignment
 from ticketloop_routing.assignments.schemas import AssignmentOut, DecisionOut, QueuedTicketOut, QueueOut
 from ticketloop_routing.organisation import service as organisation
+from ticketloop_routing.organisation.schemas import ETAG_HEADER, AgentOut, Organisation, PresenceIn
+from ticketloop_routing.unit import RoutingUowDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
-from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import AssignmentReason
-from ticketloop_shared.validation import ShortText
+from ticketloop_shared.validation import STORABLE, ShortText
 
 router = APIRouter(prefix="/v1", tags=["assignments"])
 
@@ -113,3 +115,61 @@ async def list_queues(
         for d in wanted
         if d in names or d in sizes
     ]
+
+
+# --- changes to the organisation and to presence ---------------------------------------------
+# Documented with the organisation (same tag), served here: what they set off (queues filled,
+# tickets given out) is assignments' rule, and assignments depends on organisation, not back.
+organisation_router = APIRouter(prefix="/v1", tags=["organisation"])
+
+AgentId = Annotated[str, Path(min_length=1, max_length=100), STORABLE]
+
+
+@organisation_router.put(
+    "/organisation",
+    response_model=Organisation,
+    responses={
+        200: {"headers": ETAG_HEADER},
+        409: {"description": "An agent removed by the change still owns open tickets (`agent_has_open_tickets`)"},
+        412: {"description": "The organisation changed since the `If-Match` version was read"},
+        428: {"description": "`If-Match` is missing"},
+    },
+)
+async def put_organisation(
+    body: Organisation,
+    uow: RoutingUowDep,
+    admin: CurrentAdmin,
+    response: Response,
+    if_match: Annotated[
+        str | None, Header(max_length=100, description="The ETag of the version being replaced")
+    ] = None,
+) -> Organisation:
+    """Replace the organisation: validated whole (every reference resolves, every routed
+    category has an active agent), only over the version the caller read, and audited. Waiting
+    tickets are given to whoever the change made room for (more capacity, new agents)."""
+    await service.replace_organisation(uow, body, if_match=if_match, by=admin)
+    org = await organisation.current(uow.session)
+    response.headers["ETag"] = organisation.etag(org)
+    return org
+
+
+@organisation_router.put(
+    "/agents/{agent_id}/presence",
+    response_model=AgentOut,
+    responses={
+        403: {
+            "description": "Only the agent itself, a supervisor of its department or an admin may "
+            "(`presence_not_own`, `presence_other_department`, `staff_required`)"
+        },
+        404: {"description": "No such agent (`agent_not_found`)"},
+    },
+)
+async def put_presence(agent_id: AgentId, body: PresenceIn, uow: RoutingUowDep, staff: CurrentStaff) -> AgentOut:
+    """Set an agent's presence: only `available` agents are given tickets; an agent available again
+    takes its department's best waiting tickets, and an away agent's untouched tickets go to
+    others after `TICKETLOOP_ROUTING_AWAY_REASSIGN_MINUTES`."""
+    await service.set_presence(uow, agent_id=agent_id, presence=body.presence, by=staff)
+    [agent] = await organisation.agents_out(
+        uow.session, uow.state, default_capacity=uow.settings.default_capacity, agent_id=agent_id
+    )
+    return agent

@@ -46,7 +46,9 @@ from ticketloop_routing.assignments.repository import LiveState, TicketFacts
 from ticketloop_routing.customers.domain import segment_of
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence
+from ticketloop_routing.organisation.schemas import Organisation
 from ticketloop_routing.unit import RoutingUnit
+from ticketloop_shared.auth import Principal
 from ticketloop_shared.events import Envelope, TicketCreatedData
 from ticketloop_shared.vocabulary import Segment
 
@@ -65,7 +67,9 @@ __all__ = [
     "recategorise",
     "release",
     "reopen",
+    "replace_organisation",
     "reprioritise",
+    "set_presence",
     "touch",
 ]
 
@@ -179,3 +183,20 @@ async def presence_changed(uow: RoutingUnit, *, agent: AgentConfig, presence: Pr
     """An agent available again takes its department's best waiting tickets."""
     if presence is Presence.AVAILABLE:
         await refill_for(uow, agent.id)
+
+
+async def set_presence(uow: RoutingUnit, *, agent_id: str, presence: Presence, by: Principal) -> None:
+    """Record an agent's presence (organisation decides who may set it) and act on it: an agent
+    available again takes its department's best waiting tickets (an away agent's untouched ones
+    move on by the away timer)."""
+    await organisation.set_presence(uow.session, agent_id=agent_id, presence=presence, by=by, at=uow.now())
+    org = await organisation.snapshot(uow.session, uow.state)
+    if org is not None and agent_id in org.agents:
+        await presence_changed(uow, agent=org.agents[agent_id], presence=presence)
+
+
+async def replace_organisation(uow: RoutingUnit, new: Organisation, *, if_match: str | None, by: Principal) -> None:
+    """Replace the organisation (guarded and audited by organisation), then give waiting tickets to
+    whoever the change made room for (more capacity, new agents)."""
+    await organisation.replace_guarded(uow.session, new, if_match=if_match, by=by, at=uow.now())
+    await fill_queues(uow)

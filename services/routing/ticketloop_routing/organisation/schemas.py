@@ -15,6 +15,10 @@ Slug = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_
 Skill = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9_.+-]*(:[a-z0-9][a-z0-9_.+-]*)?$")]
 # How many open tickets someone may own at once.
 Capacity = Annotated[int, Field(ge=1, le=100_000)]
+# The `ETag` response header of the organisation's read and write (OpenAPI).
+ETAG_HEADER = {
+    "ETag": {"description": "The version to send back as `If-Match` when changing it", "schema": {"type": "string"}}
+}
 
 
 class DepartmentIn(BaseModel):

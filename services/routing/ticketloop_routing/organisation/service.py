@@ -16,7 +16,7 @@ from ticketloop_routing.db import audit
 from ticketloop_routing.organisation import domain, repository
 from ticketloop_routing.organisation.domain import AgentConfig, DepartmentConfig, OrgSnapshot, Presence, Strategy
 from ticketloop_routing.organisation.models import Agent, CategoryRoute, Department
-from ticketloop_routing.organisation.schemas import AgentIn, DepartmentIn, Organisation
+from ticketloop_routing.organisation.schemas import AgentIn, AgentOut, DepartmentIn, Organisation
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.clock import utcnow
@@ -126,7 +126,7 @@ async def snapshot(session: AsyncSession, state: ProcessState) -> OrgSnapshot | 
 
 async def set_presence(
     session: AsyncSession, *, agent_id: str, presence: Presence, by: Principal, at: datetime
-) -> repository.AgentRow:
+) -> None:
     """Record an agent's presence, if the caller may set it (the agent itself, a supervisor of its
     department, an admin), and audit a change made by someone else."""
     rows = await repository.agents(session, agent_id=agent_id)
@@ -154,8 +154,40 @@ async def set_presence(
             subject=f"agent:{agent.id}",
             details={"before": before, "after": presence.value},
         )
-    [row] = await repository.agents(session, agent_id=agent_id)
-    return row
+
+
+async def agents_out(
+    session: AsyncSession,
+    state: ProcessState,
+    *,
+    default_capacity: int | None,
+    department_id: str | None = None,
+    agent_id: str | None = None,
+) -> list[AgentOut]:
+    """Agents (of a department, or one) with their presence, how many open tickets each owns and
+    the capacity that applies to them."""
+    org = await snapshot(session, state)
+    return [
+        _agent_out(row, org, default_capacity)
+        for row in await repository.agents(session, department_id=department_id, agent_id=agent_id)
+    ]
+
+
+def _agent_out(row: repository.AgentRow, org: OrgSnapshot | None, default: int | None) -> AgentOut:
+    agent = row.agent
+    config = org.agents.get(agent.id) if org is not None else None
+    capacity = org.capacity_of(config, default) if org is not None and config is not None else agent.capacity
+    return AgentOut(
+        id=agent.id,
+        name=agent.name,
+        department_id=agent.department_id,
+        active=agent.active,
+        presence=Presence(row.presence),
+        presence_changed_at=row.presence_changed_at,
+        open_tickets=row.open_tickets,
+        capacity=capacity,
+        skills=list(agent.skills or ()),
+    )
 
 
 def etag(org: Organisation) -> str:
