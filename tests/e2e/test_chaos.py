@@ -18,6 +18,10 @@ from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
 
+# The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
+# stacks starting at once on two cores would only slow each other down.
+pytestmark = pytest.mark.xdist_group("e2e-faults")
+
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:

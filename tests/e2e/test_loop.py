@@ -21,8 +21,9 @@ from tests.support import (
 from ticketloop_embedded.stack import Stack
 from ticketloop_shared.auth import Role
 
-# One worker runs this module: its module-scoped fixture is built once, not once per worker.
-pytestmark = pytest.mark.xdist_group("e2e-loop")
+# The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
+# stacks starting at once on two cores would only slow each other down.
+pytestmark = pytest.mark.xdist_group("e2e-stacks")
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,10 @@ from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
 from ticketloop_shared.db import asyncpg_dsn
 
-# One worker runs this module: its module-scoped fixture is built once, not once per worker.
-pytestmark = pytest.mark.xdist_group("e2e-replicas")
+# The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
+# stacks starting at once on two cores would only slow each other down.
+pytestmark = pytest.mark.xdist_group("e2e-stacks")
+
 
 TICKETS = 60
 

@@ -14,10 +14,15 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.support import agent_headers, channel_headers, create_ticket_body
 from ticketloop_embedded.ports import free_port, port_open
 from ticketloop_embedded.services import SERVICES
+
+# The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
+# stacks starting at once on two cores would only slow each other down.
+pytestmark = pytest.mark.xdist_group("e2e-faults")
 
 
 def wait_for_line(log: Path, text: str, timeout: float) -> str:

@@ -44,6 +44,10 @@ from ticketloop_shared.settings import PlatformSettings
 from ticketloop_sla.app import create_app as create_sla
 from ticketloop_sla.settings import SlaSettings
 
+# The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
+# stacks starting at once on two cores would only slow each other down.
+pytestmark = pytest.mark.xdist_group("e2e-stacks")
+
 SERVICE = tracing.SERVICE_ATTRIBUTE
 
 
