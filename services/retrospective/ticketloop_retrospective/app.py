@@ -12,6 +12,7 @@ from ticketloop_retrospective.care.endpoints import router as care_router
 from ticketloop_retrospective.customers import models as customer_models  # noqa: F401  (registers the tables)
 from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_retrospective.customers.endpoints import router as customer_router
+from ticketloop_retrospective.customers.service import CareDirectory
 from ticketloop_retrospective.dashboard.endpoints import router as dashboard_router
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
@@ -38,7 +39,9 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        scheduler=Scheduler.of(customer_jobs.SCHEDULE, review_jobs.SCHEDULE, care_jobs.SCHEDULE),
+        scheduler=Scheduler.of(
+            customer_jobs.SCHEDULE, review_jobs.SCHEDULE, care_jobs.schedule(customers=CareDirectory())
+        ),
     )
     return create_service_app(
         spec,

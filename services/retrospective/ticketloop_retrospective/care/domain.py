@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from ticketloop_retrospective.customers.domain import start_of
 from ticketloop_shared.vocabulary import Category, Segment
 
 # The categories intake files tickets under; a care rule must name one of them.
 CATEGORIES = frozenset(c.value for c in Category)
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+def start_of(day: date) -> datetime:
+    """Midnight UTC at the start of `day` (a tenure start is a date; its moments are instants)."""
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What care needs to know of a customer, as the customers read model holds it now. Handed
+    to care by customers (which depend on care, never the reverse); `relationship_start` comes
+    decided, since when a relationship began is a customer rule."""
+
+    customer_id: str
+    segment: str | None
+    preferred_channel: str | None
+    customer_since: date | None
+    first_seen_at: datetime
+    relationship_start: date
 
 
 class Anchor(StrEnum):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.care.models import CareCompletion, CareRule, CareSchedule, CareTask
-from ticketloop_retrospective.customers.models import Customer
 
 
 async def plan(
@@ -173,36 +172,11 @@ async def set_fired_through(session: AsyncSession, rule_id: str, at: datetime) -
     await session.execute(update(CareRule).where(CareRule.rule_id == rule_id).values(fired_through=at))
 
 
-async def anticipation_candidates(
-    session: AsyncSession,
-    *,
-    rule: CareRule,
-    since_from: date | None = None,
-    since_to: date | None = None,
-    seen_from: datetime | None = None,
-    seen_to: datetime | None = None,
-    limit: int,
-) -> Sequence[Customer]:
-    """Customers whose anchor lies in the given range (tenure start dates, or first sightings),
-    in the rule's segments, not yet given a task by this rule; anchor order."""
-    fired = (
-        select(CareTask.task_id)
-        .where(
-            CareTask.customer_id == Customer.customer_id, CareTask.kind == "anticipation", CareTask.rule == rule.rule_id
-        )
-        .exists()
+async def fired_for(session: AsyncSession, *, rule_id: str, customer_ids: Sequence[str]) -> set[str]:
+    """Which of these customers the rule already gave a task."""
+    if not customer_ids:
+        return set()
+    stmt = select(CareTask.customer_id).where(
+        CareTask.kind == "anticipation", CareTask.rule == rule_id, CareTask.customer_id.in_(customer_ids)
     )
-    stmt = select(Customer).where(~fired, Customer.segment.is_not(None))
-    if rule.segments:
-        stmt = stmt.where(Customer.segment.in_(rule.segments))
-    if since_from is not None and since_to is not None:
-        stmt = stmt.where(Customer.customer_since.between(since_from, since_to)).order_by(
-            Customer.customer_since, Customer.customer_id
-        )
-    elif seen_from is not None and seen_to is not None:
-        stmt = stmt.where(Customer.first_seen_at.between(seen_from, seen_to)).order_by(
-            Customer.first_seen_at, Customer.customer_id
-        )
-    else:
-        raise ValueError("give a tenure range or a first-seen range")
-    return (await session.scalars(stmt.limit(limit))).all()
+    return set((await session.scalars(stmt)).all())

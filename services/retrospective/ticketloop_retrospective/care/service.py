@@ -7,13 +7,23 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.care import repository
-from ticketloop_retrospective.care.domain import Anchor, Cadence, anticipation_due, anticipation_moment
+from ticketloop_retrospective.care.domain import (
+    Anchor,
+    Cadence,
+    Recipient,
+    anticipation_due,
+    anticipation_moment,
+    start_of,
+)
 from ticketloop_retrospective.care.models import CareRule, CareSchedule
-from ticketloop_retrospective.customers import repository as customers
-from ticketloop_retrospective.customers.domain import relationship_start, start_of
+from ticketloop_retrospective.care.repository import TaskView
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.auth import Principal
@@ -29,6 +39,30 @@ POISON_BACKOFF = timedelta(hours=1)
 # The anticipation timer looks this far behind its watermark, for customers whose facts (first
 # sighting, tenure start) arrive after their moment has passed by a little.
 LATE_FACTS = timedelta(days=1)
+
+
+class CustomerDirectory(Protocol):
+    """The customers as care reads them. customers' service provides it and the service root
+    hands it to care's timer: customers depend on care (a segment change re-plans it), so care
+    never imports customers back."""
+
+    async def recipient(self, session: AsyncSession, customer_id: str) -> Recipient | None:
+        """The customer as the read model holds them now; None when unknown."""
+
+    async def anchored_in(
+        self,
+        session: AsyncSession,
+        *,
+        segments: Sequence[str],
+        since_from: date | None = None,
+        since_to: date | None = None,
+        seen_from: datetime | None = None,
+        seen_to: datetime | None = None,
+        after: Recipient | None = None,
+        limit: int,
+    ) -> Sequence[Recipient]:
+        """Customers with a segment (one of `segments`, when given) whose tenure start or first
+        sighting lies in the range, in that anchor's order then id, from just after `after`."""
 
 
 class CareRuleNotFound(NotFound):
@@ -73,7 +107,7 @@ async def record_completion(uow: RetrospectiveUnit, *, task: str, ticket_id: uui
     await repository.record_completion(uow.session, task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
 
 
-async def fire_due(uow: RetrospectiveUnit, *, limit: int) -> tuple[int, bool]:
+async def fire_due(uow: RetrospectiveUnit, *, customers: CustomerDirectory, limit: int) -> tuple[int, bool]:
     """The timer's batch: every cadence contact due by now becomes a task, announced once; each
     schedule in a savepoint of its own (one that fails is logged and tried again later). Returns
     how many tasks were announced and whether the batch was full."""
@@ -83,20 +117,19 @@ async def fire_due(uow: RetrospectiveUnit, *, limit: int) -> tuple[int, bool]:
     for schedule in schedules:
         customer_id = schedule.customer_id  # readable after a rolled-back savepoint
         async with uow.isolated("firing a care schedule", customer=customer_id) as item:
-            announced += await _fire(uow, schedule, now=now)
+            announced += await _fire(uow, schedule, await customers.recipient(session, customer_id), now=now)
         if item.failed:
             await repository.set_next_due(session, customer_id, now + POISON_BACKOFF)
     return announced, len(schedules) >= limit
 
 
-async def _fire(uow: RetrospectiveUnit, schedule: CareSchedule, *, now: datetime) -> int:
+async def _fire(uow: RetrospectiveUnit, schedule: CareSchedule, customer: Recipient | None, *, now: datetime) -> int:
     session, settings = uow.session, uow.settings
-    customer = await customers.get(session, schedule.customer_id)
     due_at = schedule.next_due_at
     if customer is None or due_at is None:
         await repository.set_next_due(session, schedule.customer_id, None)
         return 0
-    start = relationship_start(customer.customer_since, customer.first_seen_at)
+    start = customer.relationship_start
     if customer.segment != schedule.segment and customer.segment is not None:
         # Re-planned with the segment change; a schedule left behind follows the segment now.
         await replan(uow, customer_id=customer.customer_id, segment=Segment(customer.segment), relationship_start=start)
@@ -141,29 +174,18 @@ def _ceil_date(at: datetime) -> date:
     return day if start_of(day) >= at else day + timedelta(days=1)
 
 
-async def fire_anticipation(uow: RetrospectiveUnit, *, limit: int) -> tuple[int, bool]:
+async def fire_anticipation(uow: RetrospectiveUnit, *, customers: CustomerDirectory, limit: int) -> tuple[int, bool]:
     """The timer's anticipation batch: for each rule no other replica holds, every customer whose
     moment (anchor + offset) has come since the rule exists, in the rule's segments, gets one task,
     announced once. Returns how many were announced and whether any rule had more waiting."""
     session, now = uow.session, uow.now()
     announced, more = 0, False
     for rule in await repository.lock_rules(session):
-        anchor, offset = Anchor(rule.anchor), timedelta(days=rule.offset_days)
+        anchor = Anchor(rule.anchor)
         lower = max(rule.active_from, rule.fired_through - LATE_FACTS)
         if lower > now:
             continue
-        if anchor is Anchor.CUSTOMER_SINCE:
-            found = await repository.anticipation_candidates(
-                session,
-                rule=rule,
-                since_from=_ceil_date(lower - offset),
-                since_to=(now - offset).astimezone(UTC).date(),
-                limit=limit,
-            )
-        else:
-            found = await repository.anticipation_candidates(
-                session, rule=rule, seen_from=lower - offset, seen_to=now - offset, limit=limit
-            )
+        found = await _not_yet_given(session, customers, rule, lower=lower, now=now, limit=limit)
         for customer in found:
             moment = anticipation_moment(
                 anchor, rule.offset_days, customer_since=customer.customer_since, first_seen_at=customer.first_seen_at
@@ -184,6 +206,42 @@ async def fire_anticipation(uow: RetrospectiveUnit, *, limit: int) -> tuple[int,
         else:
             await repository.set_fired_through(session, rule.rule_id, now)
     return announced, more
+
+
+async def _not_yet_given(
+    session: AsyncSession, customers: CustomerDirectory, rule: CareRule, *, lower: datetime, now: datetime, limit: int
+) -> list[Recipient]:
+    """The first `limit` customers (anchor order) in the rule's segments whose anchor puts their
+    moment between `lower` and `now`, and whom the rule gave no task yet. Paged through the
+    customers' range, dropping the ones already given a task, so the answer is what one query
+    joining both would give."""
+    offset = timedelta(days=rule.offset_days)
+    found: list[Recipient] = []
+    after: Recipient | None = None
+    while True:
+        if Anchor(rule.anchor) is Anchor.CUSTOMER_SINCE:
+            page = await customers.anchored_in(
+                session,
+                segments=rule.segments,
+                since_from=_ceil_date(lower - offset),
+                since_to=(now - offset).astimezone(UTC).date(),
+                after=after,
+                limit=limit,
+            )
+        else:
+            page = await customers.anchored_in(
+                session,
+                segments=rule.segments,
+                seen_from=lower - offset,
+                seen_to=now - offset,
+                after=after,
+                limit=limit,
+            )
+        given = await repository.fired_for(session, rule_id=rule.rule_id, customer_ids=[c.customer_id for c in page])
+        found.extend(c for c in page if c.customer_id not in given)
+        if len(found) >= limit or len(page) < limit:
+            return found[:limit]
+        after = page[-1]
 
 
 async def _anticipation_task(
@@ -271,3 +329,20 @@ async def delete_rule(uow: RetrospectiveUnit, rule_id: str) -> None:
     """Remove an anticipation rule (the tasks it made stay), or `care_rule_not_found`."""
     if not await repository.delete_rule(uow.session, rule_id):
         raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})
+
+
+@dataclass(frozen=True)
+class CareView:
+    """A customer's care as staff see it on their profile: the schedule and the latest tasks."""
+
+    schedule: CareSchedule | None
+    tasks: list[TaskView]
+
+
+async def care_of(session: AsyncSession, customer_id: str, *, limit: int) -> CareView:
+    """The customer's schedule, if any, and their `limit` latest tasks (newest due first) with
+    their completions."""
+    return CareView(
+        schedule=await repository.schedule(session, customer_id),
+        tasks=await repository.tasks(session, customer_id, limit=limit),
+    )

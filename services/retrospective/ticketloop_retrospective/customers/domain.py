@@ -12,7 +12,7 @@ import calendar
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ticketloop_shared.events import Dimension
 from ticketloop_shared.vocabulary import Segment
@@ -82,11 +82,6 @@ def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def start_of(day: date) -> datetime:
-    """Midnight UTC at the start of `day` (a tenure start is a date; its moments are instants)."""
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def segment_for(

@@ -89,11 +89,11 @@ async def get_customer(
         ],
         care=Care(
             schedule=None
-            if view.schedule is None
+            if view.care.schedule is None
             else CareScheduleOut(
-                segment=view.schedule.segment,
-                planned_at=view.schedule.planned_at,
-                next_due_at=view.schedule.next_due_at,
+                segment=view.care.schedule.segment,
+                planned_at=view.care.schedule.planned_at,
+                next_due_at=view.care.schedule.next_due_at,
             ),
             tasks=[
                 CareTaskOut(
@@ -108,7 +108,7 @@ async def get_customer(
                     completed_at=t.completed_at,
                     ticket_id=t.ticket_id,
                 )
-                for t in view.tasks
+                for t in view.care.tasks
             ],
         ),
     )

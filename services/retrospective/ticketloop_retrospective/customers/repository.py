@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, String, and_, case, cast, exists, func, or_, select, text, update
+from sqlalchemy import Date, String, and_, case, cast, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -171,6 +171,36 @@ async def lock(session: AsyncSession, customer_id: str) -> Customer | None:
 async def get(session: AsyncSession, customer_id: str) -> Customer | None:
     """The customer, unlocked (for reading)."""
     return await session.get(Customer, customer_id)
+
+
+async def anchored_in(
+    session: AsyncSession,
+    *,
+    segments: Sequence[str],
+    since_from: date | None = None,
+    since_to: date | None = None,
+    seen_from: datetime | None = None,
+    seen_to: datetime | None = None,
+    after: tuple[date | datetime, str] | None = None,
+    limit: int,
+) -> Sequence[Customer]:
+    """Customers with a segment (one of `segments`, when given) whose anchor lies in the range:
+    tenure start dates, or first sightings. In anchor order, then id, from just `after` that
+    (anchor, id) pair, so a caller pages through the range without skipping anyone."""
+    stmt = select(Customer).where(Customer.segment.is_not(None))
+    if segments:
+        stmt = stmt.where(Customer.segment.in_(segments))
+    if since_from is not None and since_to is not None:
+        anchor: Any = Customer.customer_since
+        stmt = stmt.where(Customer.customer_since.between(since_from, since_to))
+    elif seen_from is not None and seen_to is not None:
+        anchor = Customer.first_seen_at
+        stmt = stmt.where(Customer.first_seen_at.between(seen_from, seen_to))
+    else:
+        raise ValueError("give a tenure range or a first-seen range")
+    if after is not None:
+        stmt = stmt.where(tuple_(anchor, Customer.customer_id) > tuple_(*after))
+    return (await session.scalars(stmt.order_by(anchor, Customer.customer_id).limit(limit))).all()
 
 
 def _open(t: Any) -> Any:

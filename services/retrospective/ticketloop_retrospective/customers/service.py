@@ -6,14 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.care import repository as care_repository
 from ticketloop_retrospective.care import service as care
-from ticketloop_retrospective.care.models import CareSchedule
-from ticketloop_retrospective.care.repository import TaskView
+from ticketloop_retrospective.care.domain import Recipient
 from ticketloop_retrospective.customers import repository
 from ticketloop_retrospective.customers.domain import (
     CustomerFacts,
@@ -272,8 +270,7 @@ class CustomerView:
     objections: list[repository.OpenObjection]
     tickets: repository.TicketCounts
     history: Sequence[SegmentChange]
-    schedule: CareSchedule | None
-    tasks: list[TaskView]
+    care: care.CareView
 
 
 class CustomerNotFound(NotFound):
@@ -300,9 +297,61 @@ async def customer_view(session: AsyncSession, customer_id: str, *, settings: Re
         objections=await repository.open_objections(session, customer_id),
         tickets=await repository.ticket_counts(session, customer_id),
         history=await repository.history(session, customer_id, limit=HISTORY_SHOWN),
-        schedule=await care_repository.schedule(session, customer_id),
-        tasks=await care_repository.tasks(session, customer_id, limit=TASKS_SHOWN),
+        care=await care.care_of(session, customer_id, limit=TASKS_SHOWN),
     )
+
+
+def _recipient(customer: Customer) -> Recipient:
+    return Recipient(
+        customer_id=customer.customer_id,
+        segment=customer.segment,
+        preferred_channel=customer.preferred_channel,
+        customer_since=customer.customer_since,
+        first_seen_at=customer.first_seen_at,
+        relationship_start=relationship_start(customer.customer_since, customer.first_seen_at),
+    )
+
+
+class CareDirectory:
+    """The customers as care reads them (`care.service.CustomerDirectory`), handed to care's
+    timer by the service root: care never imports customers, customers re-plan care."""
+
+    async def recipient(self, session: AsyncSession, customer_id: str) -> Recipient | None:
+        """The customer as the read model holds them now; None when unknown."""
+        customer = await repository.get(session, customer_id)
+        return None if customer is None else _recipient(customer)
+
+    async def anchored_in(
+        self,
+        session: AsyncSession,
+        *,
+        segments: Sequence[str],
+        since_from: date | None = None,
+        since_to: date | None = None,
+        seen_from: datetime | None = None,
+        seen_to: datetime | None = None,
+        after: Recipient | None = None,
+        limit: int,
+    ) -> Sequence[Recipient]:
+        """Customers with a segment (one of `segments`, when given) whose tenure start or first
+        sighting lies in the range, in that anchor's order then id, from just after `after`."""
+        key: tuple[date | datetime, str] | None = None
+        if after is not None:
+            anchor = after.first_seen_at if since_from is None else after.customer_since
+            if anchor is None:
+                raise ValueError("a tenure range is paged after a customer with a tenure start")
+            key = (anchor, after.customer_id)
+        found = await repository.anchored_in(
+            session,
+            segments=segments,
+            since_from=since_from,
+            since_to=since_to,
+            seen_from=seen_from,
+            seen_to=seen_to,
+            after=key,
+            limit=limit,
+        )
+        return [_recipient(c) for c in found]
 
 
 @dataclass(frozen=True)
