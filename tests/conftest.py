@@ -69,6 +69,10 @@ def platform(infra: Infra) -> Iterator[PlatformSettings]:
         topic_partitions=4,
         kafka_session_timeout_ms=3000,
         kafka_heartbeat_ms=500,
+        # The broker holds an empty fetch until data arrives or this long: a record is still
+        # delivered within milliseconds, and each idle consumer polls 5 times a second, not 40
+        # (measured on Tansu: about 2% of a core per idle consumer instead of 7%).
+        kafka_fetch_max_wait_ms=200,
         consumer_max_attempts=3,
         consumer_backoff_seconds=0.05,
         consumer_backoff_max_seconds=0.2,
