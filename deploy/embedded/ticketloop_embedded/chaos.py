@@ -203,7 +203,8 @@ async def _scalar(stack: Stack, database: str, query: str) -> int:
         await conn.close()
 
 
-async def _count(stack: Stack, outcome: Outcome) -> dict[str, int]:
+def _queries(outcome: Outcome) -> dict[str, tuple[str, str]]:
+    """Each count of the verdict: the database it is read from and its query."""
     ids = ",".join(f"'{i}'" for i in outcome.accepted) or "NULL"
     resolved = ",".join(f"'{i}'" for i in outcome.resolved) or "NULL"
     q = {
@@ -248,13 +249,12 @@ async def _count(stack: Stack, outcome: Outcome) -> dict[str, int]:
             "ticketloop_retrospective",
             "SELECT count(*) FROM ticket_facts WHERE resolved_at IS NOT NULL",
         ),
-        "parked events": ("", ""),
-        "outbox rows unpublished": ("", ""),
     }
-    counts: dict[str, int] = {}
-    for label, (database, query) in q.items():
-        if database:
-            counts[label] = await _scalar(stack, database, query)
+    return q
+
+
+async def _count(stack: Stack, outcome: Outcome) -> dict[str, int]:
+    counts = {label: await _scalar(stack, database, query) for label, (database, query) in _queries(outcome).items()}
     parked = unpublished = 0
     for name in stack_services():
         parked += await _scalar(stack, f"ticketloop_{name}", "SELECT count(*) FROM dead_letters")

@@ -18,6 +18,9 @@ from ticketloop_shared.errors import Conflict, DomainError, NotFound, Unprocessa
 from ticketloop_shared.events import Dimension, SurveyKind
 from ticketloop_shared.vocabulary import Segment
 
+# A survey that failed to go out is tried again this much later (it is logged each time).
+RETRY_AFTER_FAILURE = timedelta(minutes=5)
+
 COMMENT_MAX = 2000
 
 TOKEN_BYTES = 24

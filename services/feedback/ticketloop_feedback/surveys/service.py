@@ -20,6 +20,7 @@ from ticketloop_feedback.surveys.domain import (
     HIGH_VALUE_SEGMENT,
     NEW_SEGMENT,
     ONBOARDING_PERIOD,
+    RETRY_AFTER_FAILURE,
     Answer,
     InvalidAnswer,
     LowScoreThresholds,
@@ -60,9 +61,6 @@ from ticketloop_shared.events import (
     TicketReopenedData,
     TicketResolvedData,
 )
-
-# A survey that failed to go out is tried again this much later (it is logged each time).
-RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
 
 def _subject(survey: Survey) -> str | uuid.UUID:
@@ -276,7 +274,7 @@ async def _go_out(uow: FeedbackUnit, survey: Survey) -> None:
 
 
 def _channel(kind: SurveyKind, known: str | None, customer: Customer | None) -> str | None:
-    return delivery_channel(kind, known=known, latest=customer.preferred_channel if customer is not None else None)
+    return delivery_channel(kind, known=known, latest=customer.preferred_channel if customer else None)
 
 
 async def send_and_remind(uow: FeedbackUnit, *, limit: int) -> tuple[int, bool]:

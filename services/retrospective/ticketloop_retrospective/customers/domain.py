@@ -22,6 +22,16 @@ DEFAULT_REASON = "no_other_segment"
 
 
 @dataclass(frozen=True)
+class Profile:
+    """What a ticket said about its customer when it was created."""
+
+    at: datetime
+    customer_since: date | None
+    annual_spend: float | None
+    preferred_channel: str | None
+
+
+@dataclass(frozen=True)
 class SegmentRules:
     """The thresholds of SPEC §5, each a setting (defaults in `RetrospectiveSettings`)."""
 

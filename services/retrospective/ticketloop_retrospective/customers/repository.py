@@ -19,7 +19,7 @@ from sqlalchemy import Date, String, and_, case, cast, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.customers.domain import top_spend_rank
+from ticketloop_retrospective.customers.domain import Profile, top_spend_rank
 from ticketloop_retrospective.customers.models import (
     Customer,
     CustomerAnswer,
@@ -32,16 +32,6 @@ from ticketloop_retrospective.customers.models import (
 PROACTIVE_CHANNEL = "proactive"
 COMPLAINT = "complaint"
 RECOVERY = "recovery"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What a ticket said about its customer when it was created."""
-
-    at: datetime
-    customer_since: date | None
-    annual_spend: float | None
-    preferred_channel: str | None
 
 
 async def record_customer(

@@ -15,6 +15,7 @@ from ticketloop_retrospective.care.domain import Recipient
 from ticketloop_retrospective.customers import repository
 from ticketloop_retrospective.customers.domain import (
     CustomerFacts,
+    Profile,
     SegmentRules,
     normalised_satisfaction,
     relationship_start,
@@ -22,7 +23,7 @@ from ticketloop_retrospective.customers.domain import (
     segment_for,
 )
 from ticketloop_retrospective.customers.models import Customer, CustomerAnswer, SegmentChange
-from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL, Profile
+from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL
 from ticketloop_retrospective.rounding import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit

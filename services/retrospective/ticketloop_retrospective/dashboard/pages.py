@@ -170,15 +170,17 @@ def _fields(r: Report, filters: Filters, categories: Sequence[str]) -> list[Fiel
 
 def _charts(view: Dashboard, filters: Filters) -> dict[str, str]:
     """Every chart of the review, drawn by `charts` (escaped there) and linked to its tickets."""
-    r, t = view.report, view.trend
+    return {**_trend_charts(view, filters), **_breakdown_charts(view, filters)}
+
+
+def _trend_charts(view: Dashboard, filters: Filters) -> dict[str, str]:
+    """The weeks or months of the trend: volume, first response, SLA compliance."""
+    t = view.trend
 
     def points(metric: str, values: Sequence[float | None]) -> list[charts.Point]:
         return [
             charts.Point(p.period, v, tickets_link(p.period, metric, filters)) for p, v in zip(t, values, strict=True)
         ]
-
-    def opened(category: str) -> str:
-        return tickets_link(r.period, "tickets_opened", filters, category=category)
 
     return {
         "volume": charts.line_chart(
@@ -199,6 +201,23 @@ def _charts(view: Dashboard, filters: Filters) -> dict[str, str]:
             unit=" %",
             top=100,
         ),
+    }
+
+
+def _breakdown_charts(view: Dashboard, filters: Filters) -> dict[str, str]:
+    """The period's breakdowns: categories, SLA per metric, NPS, impact against difficulty."""
+    r = view.report
+
+    def opened(category: str) -> str:
+        return tickets_link(r.period, "tickets_opened", filters, category=category)
+
+    def sla_parts(key: str, met: int, breached: int) -> list[charts.Part]:
+        return [
+            charts.Part("met", met, GREEN, tickets_link(r.period, "sla_met", filters, clock=key)),
+            charts.Part("breached", breached, RED, tickets_link(r.period, "sla_breached", filters, clock=key)),
+        ]
+
+    return {
         "categories": charts.bar_chart(
             "Tickets opened per category",
             [
@@ -215,33 +234,11 @@ def _charts(view: Dashboard, filters: Filters) -> dict[str, str]:
         "sla_metrics": charts.stacked_bars(
             "SLA cycles met and breached per metric",
             [
-                charts.Stack(
-                    g.key,
-                    [
-                        charts.Part("met", g.met, GREEN, tickets_link(r.period, "sla_met", filters, clock=g.key)),
-                        charts.Part(
-                            "breached", g.breached, RED, tickets_link(r.period, "sla_breached", filters, clock=g.key)
-                        ),
-                    ],
-                    figure=figure(g.compliance_pct, " %"),
-                )
+                charts.Stack(g.key, sla_parts(g.key, g.met, g.breached), figure=figure(g.compliance_pct, " %"))
                 for g in r.sla.by_metric
             ],
         ),
-        "nps": charts.stacked_bars(
-            "NPS answers",
-            [
-                charts.Stack(
-                    "NPS answers",
-                    [
-                        charts.Part("promoters", r.nps.promoters, GREEN),
-                        charts.Part("passives", r.nps.passives, GREY),
-                        charts.Part("detractors", r.nps.detractors, RED),
-                    ],
-                    figure=f"NPS {figure(r.nps.score)}",
-                )
-            ],
-        ),
+        "nps": _nps_chart(view),
         "matrix": charts.matrix(
             "Impact × difficulty of each problem type",
             [
@@ -258,6 +255,17 @@ def _charts(view: Dashboard, filters: Filters) -> dict[str, str]:
             ],
         ),
     }
+
+
+def _nps_chart(view: Dashboard) -> str:
+    """Promoters, passives and detractors of the period, with its score."""
+    nps = view.report.nps
+    parts = [
+        charts.Part("promoters", nps.promoters, GREEN),
+        charts.Part("passives", nps.passives, GREY),
+        charts.Part("detractors", nps.detractors, RED),
+    ]
+    return charts.stacked_bars("NPS answers", [charts.Stack("NPS answers", parts, figure=f"NPS {figure(nps.score)}")])
 
 
 def _describe_filters(filters: Filters) -> str:
