@@ -26,7 +26,7 @@ from functools import partial
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import Table
@@ -224,7 +224,7 @@ class EventConsumer:
             extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
         )
         OFFSET_RESETS.labels(self.service).inc()
-        await consumer.seek_to_beginning(*assigned)
+        await _rewind(consumer, assigned)
 
     async def _check_positions(self, consumer: AIOKafkaConsumer, every: float = 2.0) -> None:
         """Publish lag per partition; a position past the log's end means the broker was
@@ -249,7 +249,7 @@ class EventConsumer:
                     extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
                 )
                 OFFSET_RESETS.labels(self.service).inc()
-                await consumer.seek_to_beginning(tp)
+                await _rewind(consumer, {tp})
                 self._last_progress = loop.time()
                 position = 0
             elif position > end:
@@ -258,7 +258,7 @@ class EventConsumer:
                     extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
                 )
                 OFFSET_RESETS.labels(self.service).inc()
-                await consumer.seek_to_beginning(tp)
+                await _rewind(consumer, {tp})
                 position = 0
             lag = max(end - position, 0)
             self.lag[f"{tp.topic}/{tp.partition}"] = lag
@@ -491,6 +491,21 @@ class EventConsumer:
                 )
             except (KafkaError, TimeoutError) as exc:
                 log.warning("dead-letter topic copy failed; the database copy stands", extra={"error": repr(exc)})
+
+
+async def _rewind(consumer: AIOKafkaConsumer, partitions: set[TopicPartition]) -> None:
+    """Read `partitions` again from their start, those still assigned to this member.
+
+    A rebalance can take a partition away between the moment it was listed and the seek, which
+    aiokafka refuses with an AssertionError ("Partition is not assigned"). Raised inside the
+    rebalance listener, that error broke the consumer session in the middle of a broker
+    replacement (seen in the chaos tier: the member never consumed again). A partition taken
+    away is not ours to rewind: its next owner is asked on its own assignment."""
+    for tp in sorted(partitions & set(consumer.assignment()), key=lambda t: (t.topic, t.partition)):
+        try:
+            await consumer.seek_to_beginning(tp)
+        except (AssertionError, IllegalStateError) as exc:
+            log.warning("partition left before its rewind", extra={"partition": str(tp), "error": repr(exc)})
 
 
 class _RereadAfterReset(ConsumerRebalanceListener):  # type: ignore[misc]
