@@ -116,6 +116,18 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         # five customers with known spends: the top 20 % of them is the richest one
         for n, spend in enumerate((100, 200, 300, 400)):
             await post_ticket(http, stack, f"spend-{n}", f"c-spend-{n}", annual_spend=spend)
+
+        # ... known to the review before the fifth arrives (tickets of different customers travel
+        # on different partitions: the rich one could otherwise be classified while fewer than
+        # five spends were known, with no top-20 % line yet; it would then wait for the sweep)
+        async def all_known() -> bool:
+            for n in range(4):
+                r = await http.get(f"{retrospective}/v1/customers/c-spend-{n}", headers=agent_headers())
+                if r.status_code != 200:
+                    return False
+            return True
+
+        await eventually(all_known, timeout=40)
         first = await post_ticket(http, stack, "rich-1", "c-rich", annual_spend=50_000)
 
         async def segment() -> dict[str, Any] | None:
