@@ -69,8 +69,10 @@ async def test_a_burst_while_consumers_are_killed_ends_with_exact_counts_everywh
         Fault(8, "kill retrospective", kill_service("retrospective")),
     ]
     outcome = await run_chaos(
-        stack, rate=150, seconds=0, total=2500, faults=faults, drain_timeout=120, say=lines.append, resolve_every=0
+        stack, rate=150, seconds=0, total=1500, faults=faults, drain_timeout=120, say=lines.append, resolve_every=0
     )
     report = "\n".join(lines) + "\n" + outcome.table()
-    assert len(outcome.accepted) == 2500, report  # several thousand, at up to 150/s
+    # 1,500 at up to 150/s: the kills at 4 s and 8 s fall inside the sending, and the consumers
+    # still have a backlog to catch up on after their restart (`make chaos` runs the long plan).
+    assert len(outcome.accepted) == 1500, report
     assert outcome.problems == [], report
