@@ -154,14 +154,16 @@ def _tier(nodeid: str) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "tests" else "other"
 
 
-def _rank(item: pytest.Item) -> tuple[int, int]:
+def _rank(item: pytest.Item) -> tuple[int, int, int]:
     tier = _tier(item.nodeid)
+    last = 1 if item.get_closest_marker("last") else 0
     first = 0 if item.get_closest_marker("slow") else 1
-    return (TIERS.index(tier) if tier in TIERS else len(TIERS), first)
+    return (last, TIERS.index(tier) if tier in TIERS else len(TIERS), first)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tiers (and tests marked `slow`) first; the order within a tier is kept."""
+    """Slow tiers (and tests marked `slow`) first, tests marked `last` after everything else; the
+    order within a tier is kept."""
     items.sort(key=_rank)
 
 

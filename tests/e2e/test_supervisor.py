@@ -22,7 +22,7 @@ from ticketloop_embedded.services import SERVICES
 
 # The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
 # stacks starting at once on two cores would only slow each other down.
-pytestmark = pytest.mark.xdist_group("e2e-faults")
+pytestmark = pytest.mark.xdist_group("e2e-supervisor")
 
 
 def wait_for_line(log: Path, text: str, timeout: float) -> str:
