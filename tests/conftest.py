@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import importlib
 import os
+import shutil
 import tempfile
 import threading
 import uuid
@@ -55,6 +56,8 @@ def infra() -> Iterator[Infra]:
     finally:
         broker.stop()
         pg.stop(immediate=True)
+        # Hundreds of cloned databases: a few GB per worker, four workers per run.
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -295,3 +296,4 @@ def running_stack(prefix: str, **env: str) -> Iterator[Any]:
         yield stack
     finally:
         stack.stop()
+        shutil.rmtree(config.data_dir, ignore_errors=True)
