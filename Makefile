@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-SERVICES := intake routing sla feedback retrospective
+SERVICES := intake routing sla feedback retrospective workspace
 PACKAGES := shared $(addprefix services/,$(SERVICES)) deploy/embedded
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's Chromium (never a browser build Playwright would download).

@@ -265,21 +265,24 @@ async def feed_retrospective(service: RunningService, settings: PlatformSettings
 
 
 @contextmanager
-def running_stack(prefix: str, **env: str) -> Iterator[Any]:
+def running_stack(prefix: str, *, workspace: bool = False, **env: str) -> Iterator[Any]:
     """The five services as separate processes (the supervisor code of `make run`) on a fresh
     embedded PostgreSQL and broker, on free ports, with short group timeouts and the test secret;
-    `env` adds settings. Stopped at the end."""
+    `workspace` adds the staff workspace in front of them; `env` adds settings. Stopped at the end."""
     import tempfile
     from pathlib import Path
 
-    from ticketloop_embedded.services import SERVICES
+    from ticketloop_embedded.services import PROCESSES, SERVICES
+
+    processes = PROCESSES if workspace else SERVICES
     from ticketloop_embedded.stack import Stack, StackConfig
 
     config = StackConfig(
         data_dir=Path(tempfile.mkdtemp(prefix=prefix)),
         pg_port=free_port(),
         broker_port=free_port(),
-        service_ports={s.name: free_port() for s in SERVICES},
+        service_ports={s.name: free_port() for s in processes},
+        services=processes,
         env={
             "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
             "TICKETLOOP_KAFKA_HEARTBEAT_MS": "500",

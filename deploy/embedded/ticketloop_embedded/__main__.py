@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.services import PROCESSES
 from ticketloop_embedded.stack import Stack, StackConfig, parse_replicas
 from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.settings import EMBEDDED_BROKER_PORT, EMBEDDED_PG_PORT, PlatformSettings
@@ -37,12 +37,14 @@ def config_from_env(replicas: dict[str, int] | None = None) -> StackConfig:
     """Ports and folder of the embedded stack (`TICKETLOOP_EMBEDDED_*`), and the processes per
     service (`TICKETLOOP_<SERVICE>_REPLICAS`, overridden by `replicas`)."""
     env = os.environ
-    from_env = {s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in SERVICES}
+    from_env = {s.name: int(env.get(f"{s.env_prefix}REPLICAS", "1")) for s in PROCESSES}
     return StackConfig(
         data_dir=Path(env.get("TICKETLOOP_EMBEDDED_DATA_DIR", ".ticketloop")).resolve(),
         pg_port=int(env.get("TICKETLOOP_EMBEDDED_PG_PORT", EMBEDDED_PG_PORT)),
         broker_port=int(env.get("TICKETLOOP_EMBEDDED_BROKER_PORT", EMBEDDED_BROKER_PORT)),
-        service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in SERVICES},
+        service_ports={s.name: int(env.get(f"{s.env_prefix}HTTP_PORT", s.default_port)) for s in PROCESSES},
+        # The five services and the staff workspace in front of them.
+        services=PROCESSES,
         replicas={**from_env, **(replicas or {})},
         # routing's second replica on 8102, its third on 8202, ... (with the default ports)
         replica_port_step=int(env.get("TICKETLOOP_EMBEDDED_REPLICA_PORT_STEP", "100")),
@@ -73,6 +75,10 @@ def print_welcome(stack: Stack) -> None:
     say(f"  admin token       Authorization: Bearer {token_for(platform, sub='admin', role=Role.ADMIN, name='Admin')}")
     notifier = token_for(platform, sub="mailer", role=Role.NOTIFIER, name="Mailer")
     say(f"  notifier token    Authorization: Bearer {notifier}")
+    workspace = stack.services.get("workspace")
+    if workspace is not None:
+        say(f"Staff workspace: {workspace.url}/workspace  (sign in by pasting the agent or supervisor token above;")
+        say("  another one: make token ROLE=agent SUB=agent-fin-2 DEPARTMENT=finance)")
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
 

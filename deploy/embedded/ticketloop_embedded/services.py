@@ -1,4 +1,5 @@
-"""The five services as child processes of the supervisor (or of a test)."""
+"""The five services, and the staff workspace in front of them, as child processes of the
+supervisor (or of a test)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ class ServiceDef:
 
     name: str
     default_port: int
+    # Whether it keeps a database (the workspace keeps none: it calls the others' APIs).
+    has_database: bool = True
 
     @property
     def module(self) -> str:
@@ -44,6 +47,10 @@ SERVICES = (
     ServiceDef("feedback", 8004),
     ServiceDef("retrospective", 8005),
 )
+# The staff's web application: no database, no events consumed; it calls the services above.
+WORKSPACE = ServiceDef("workspace", 8006, has_database=False)
+# Everything `make run` starts.
+PROCESSES = (*SERVICES, WORKSPACE)
 
 
 class ServiceProcess:

@@ -116,10 +116,7 @@ class Stack:
         self.broker.start()
         self.create_topics()
         for sdef in self.config.services:
-            env = {
-                **self.platform_env,
-                f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database),
-            }
+            env = {**self.platform_env, **self.service_env(sdef)}
             copies = [
                 (sdef.name if n == 1 else f"{sdef.name}-{n}", self.replica_port(sdef.name, n), env)
                 for n in range(1, max(1, self.config.replicas.get(sdef.name, 1)) + 1)
@@ -145,6 +142,17 @@ class Stack:
             self.say(f"{name}: ready")
         self.say(f"all ready in {time.monotonic() - started:.1f}s")
 
+    def service_env(self, sdef: ServiceDef) -> dict[str, str]:
+        """A service's own settings from the stack: its database, or (the workspace, which keeps
+        none) the address of each service it calls."""
+        if sdef.has_database:
+            return {f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database)}
+        return {
+            f"{sdef.env_prefix}{other.name.upper()}_URL": f"http://127.0.0.1:{self.config.service_ports[other.name]}"
+            for other in self.config.services
+            if other.has_database
+        }
+
     def replica_port(self, service: str, n: int) -> int:
         """The HTTP port of a service's replica `n` (from 1): the service's own port for the
         first, the next ones `replica_port_step` apart (or free ports)."""
@@ -156,7 +164,8 @@ class Stack:
 
     async def _create_databases(self) -> None:
         for sdef in self.config.services:
-            await ensure_database(self.pg.url(sdef.database))
+            if sdef.has_database:
+                await ensure_database(self.pg.url(sdef.database))
 
     def create_topics(self) -> None:
         """Create every topic with its partition count (again after a broker restart)."""

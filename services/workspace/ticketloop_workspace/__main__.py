@@ -1,0 +1,31 @@
+"""`python -m ticketloop_workspace`: serve the workspace (no database, nothing to migrate)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from ticketloop_shared.logging import uvicorn_log_config
+from ticketloop_workspace.app import create_app
+from ticketloop_workspace.settings import WorkspaceSettings
+
+
+def main() -> None:
+    """Serve on the configured host and port."""
+    settings = WorkspaceSettings()
+    uvicorn.run(
+        create_app(settings),
+        loop="uvloop",
+        http="httptools",
+        host=settings.http_host,
+        port=settings.http_port,
+        log_level="warning",
+        log_config=uvicorn_log_config(
+            "workspace", replica=settings.replica, level=settings.platform.log_level, json_lines=settings.platform.log_json
+        ),
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""workspace's application factory: pages, fragments, static files, health and metrics; the
+shared clients of the services behind it live as long as the app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ticketloop_shared.api import Metrics
+from ticketloop_workspace import pages
+from ticketloop_workspace.domain import HOME, PAGE_HEADERS, STATIC, csrf_key
+from ticketloop_workspace.endpoints import FormRefused, error_page, router
+from ticketloop_workspace.session import NotSignedIn, signed_in, signed_in_principal, to_login
+from ticketloop_workspace.settings import WorkspaceSettings
+from ticketloop_workspace.upstream import Refused, SignedOut, Unavailable, Upstreams
+
+log = logging.getLogger(__name__)
+
+
+def _session_or_none(request: Request) -> Any:
+    try:
+        return signed_in(request)
+    except NotSignedIn:
+        return None
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if request.url.path.startswith(f"{HOME}/events"):
+            return JSONResponse({"error": {"code": "not_signed_in", "message": "sign in first"}}, status_code=401)
+        return to_login(request, exc.reason)
+
+    @app.exception_handler(SignedOut)
+    async def signed_out(request: Request, exc: SignedOut) -> Response:
+        # The person's token no longer works with the services (expired, revoked): sign them out.
+        return to_login(request, "session_ended")
+
+    @app.exception_handler(FormRefused)
+    async def form_refused(request: Request, exc: FormRefused) -> Response:
+        refusal = Refused("workspace", 403, "csrf_failed", str(exc))
+        return error_page(_session_or_none(request), refusal, back=HOME)
+
+    @app.exception_handler(Unavailable)
+    async def unavailable(request: Request, exc: Unavailable) -> Response:
+        return error_page(_session_or_none(request), exc)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        return error_page(_session_or_none(request), exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+        refusal = Refused("workspace", exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail))
+        return error_page(_session_or_none(request), refusal)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        problem = Unavailable("workspace", "something went wrong on our side")
+        return error_page(_session_or_none(request), problem)
+
+
+def _events_router() -> Any:
+    """The live-updates router of `notifications/` (its own branch); absent, pages work without."""
+    try:
+        from ticketloop_workspace.notifications import events_router  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return events_router(signed_in_principal)
+
+
+def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = None) -> FastAPI:
+    """Build the workspace; the service clients open when the app starts."""
+    settings = settings or WorkspaceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.upstreams = Upstreams(
+            settings.upstream_urls(),
+            timeout=settings.upstream_timeout_seconds,
+            max_connections=settings.upstream_max_connections,
+            transport=transport,
+        )
+        try:
+            yield
+        finally:
+            await app.state.upstreams.aclose()
+
+    app = FastAPI(
+        title="ticketloop workspace",
+        description="The staff's web application at `/workspace`, built on the other services' public APIs.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.state.csrf_key = csrf_key(settings.platform.signing_secret)
+    app.add_middleware(Metrics, service="workspace")
+    _install_handlers(app)
+
+    @app.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @app.get("/health/ready", include_in_schema=False)
+    async def ready() -> dict[str, Any]:
+        """Ready as soon as it serves: it keeps no state, and each page says when a service is down."""
+        return {"status": "ok", "problems": {}}
+
+    @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
+    async def metrics() -> Response:
+        """Prometheus exposition."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """The workspace lives under /workspace."""
+        return RedirectResponse(HOME, status_code=303, headers=PAGE_HEADERS)
+
+    app.include_router(router)
+    events = _events_router()
+    if events is not None:
+        app.include_router(events)
+    static = resources.files("ticketloop_workspace").joinpath("static")
+    app.mount(STATIC, StaticFiles(directory=str(static)), name="static")
+    _ = pages  # templates are loaded on first use
+    return app

@@ -1,0 +1,189 @@
+"""The workspace's rules, kept pure: which ticket actions the lifecycle allows (mirroring
+intake's transitions, so a button is offered only when intake would take the step), the CSRF token
+of a session, where a sign-in may return to, and the browser policy of every page."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+HOME = "/workspace"
+LOGIN = "/workspace/login"
+STATIC = "/workspace/static"
+# The person's own staff token rides in this cookie, sent back only to the workspace's pages.
+COOKIE = "ticketloop_workspace"
+COOKIE_PATH = "/workspace"
+CSRF_FIELD = "csrf"
+
+# Pages load only their own script, stylesheet and images; nothing may frame them or receive their
+# forms. No inline script or style anywhere (countdowns and live updates are files under STATIC).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    # Customers' tickets: never kept in a shared cache or the browser's back-forward store.
+    "Cache-Control": "no-store",
+}
+
+
+class Action(StrEnum):
+    """What a staff member can do to a ticket from its page (intake's actions, by its names)."""
+
+    REPLY = "reply"
+    NOTE = "note"
+    PLAN = "plan"
+    UPDATE = "update"
+    WAIT = "wait"
+    RESOLVE = "resolve"
+    FOLLOW_UP = "follow_up"
+    RECATEGORISE = "recategorise"
+    CHANGE_URGENCY = "change_urgency"
+
+
+PENDING, IN_PROGRESS, WAITING, RESOLVED, CLOSED, REOPENED = (
+    "pending_assignment",
+    "in_progress",
+    "waiting_on_customer",
+    "resolved",
+    "closed",
+    "reopened",
+)
+OPEN = frozenset({PENDING, IN_PROGRESS, WAITING, REOPENED})
+ALL_STATUSES = frozenset({*OPEN, RESOLVED, CLOSED})
+
+# From which statuses intake takes each step (intake's `tickets/domain.py` `_TRANSITIONS`).
+ALLOWED_FROM: Mapping[Action, frozenset[str]] = {
+    Action.REPLY: frozenset({PENDING, IN_PROGRESS, WAITING, RESOLVED, REOPENED}),
+    Action.NOTE: ALL_STATUSES,
+    Action.PLAN: frozenset({PENDING, IN_PROGRESS, WAITING, REOPENED}),
+    Action.UPDATE: frozenset({PENDING, IN_PROGRESS, WAITING, REOPENED}),
+    Action.WAIT: frozenset({IN_PROGRESS, REOPENED}),
+    Action.RESOLVE: OPEN,
+    Action.FOLLOW_UP: frozenset({RESOLVED, CLOSED}),
+    Action.RECATEGORISE: OPEN,
+    Action.CHANGE_URGENCY: OPEN,
+}
+# Steps on the customer's problem itself: only the ticket's owner or a supervisor (or an admin).
+OWNER_ACTIONS = frozenset(set(Action) - {Action.NOTE})
+
+
+def allowed_actions(status: str, *, role: str, me: str, assignee_id: str | None) -> frozenset[Action]:
+    """The actions offered on a ticket in `status` to staff member `me` with `role`: those intake's
+    lifecycle allows from that status, and of those the owner's steps only to the assignee, a
+    supervisor or an admin (intake checks the department; the workspace only shows what may work)."""
+    may_act = role in ("supervisor", "admin") or (assignee_id is not None and assignee_id == me)
+    return frozenset(
+        action
+        for action, statuses in ALLOWED_FROM.items()
+        if status in statuses and (action not in OWNER_ACTIONS or may_act)
+    )
+
+
+def csrf_key(signing_secret: str) -> bytes:
+    """The CSRF key of this install, derived from the signing secret (never the secret itself)."""
+    return hmac.new(signing_secret.encode(), b"ticketloop-workspace-csrf-v1", hashlib.sha256).digest()
+
+
+def csrf_token(key: bytes, jti: str) -> str:
+    """The token every form of a session carries: bound to the session token's id, so a token seen
+    in one session is worthless in another, and nothing is stored server-side."""
+    return hmac.new(key, jti.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_valid(key: bytes, jti: str, presented: str | None) -> bool:
+    """Whether a form's token is this session's (compared in constant time)."""
+    return bool(presented) and hmac.compare_digest(csrf_token(key, jti), presented or "")
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """A form posted from this site: the browser's `Origin` names the host the request went to
+    (a browser that sends none predates the check; SameSite and the CSRF token guard it)."""
+    if origin is None:
+        return True
+    if origin == "null" or host is None:
+        return False
+    return urlsplit(origin).netloc.lower() == host.lower()
+
+
+def safe_return(target: str | None) -> str:
+    """Where to go after sign-in: a workspace page of this site, never another site or the login."""
+    if not target:
+        return HOME
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or "\\" in target or target.startswith("//"):
+        return HOME
+    if not (parts.path == HOME or parts.path.startswith(HOME + "/")) or parts.path.startswith(LOGIN):
+        return HOME
+    return target
+
+
+def countdown(due: datetime, now: datetime) -> str:
+    """A due instant as a person reads it at a glance: `in 1 h 05 min`, `overdue by 3 min`."""
+    left = due - now
+    late = left < timedelta(0)
+    seconds = int(abs(left.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours >= 48:
+        text = f"{hours // 24} d {hours % 24} h"
+    elif hours:
+        text = f"{hours} h {minutes:02d} min"
+    elif minutes:
+        text = f"{minutes} min {secs:02d} s"
+    else:
+        text = f"{secs} s"
+    return f"overdue by {text}" if late else f"in {text}"
+
+
+def words(value: str | None) -> str:
+    """An API word (`waiting_on_customer`) as a label (`waiting on customer`)."""
+    return (value or "").replace("_", " ")
+
+
+def api_reason(status: int, body: Any) -> tuple[str, str]:
+    """The code and message of a refusal in the services' error shape (`{"error": {"code",
+    "message"}}`), or what can be said from the status alone."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            return str(error.get("code") or status), str(error.get("message") or "")
+        detail = body.get("detail")
+        if isinstance(detail, str):
+            return str(status), detail
+    return str(status), f"the service answered {status}"
+
+
+def page_window(offset: int, limit: int, total: int) -> tuple[int | None, int | None]:
+    """The offsets of the previous and next pages of a list (None where there is none)."""
+    previous = max(0, offset - limit) if offset > 0 else None
+    following = offset + limit if offset + limit < total else None
+    return previous, following
+
+
+def looks_like_number(text: str) -> bool:
+    """A search that is a ticket number (`T20261123000042`: a letter prefix, then 8+ digits)."""
+    stripped = text.strip()
+    head = stripped.rstrip("0123456789")
+    digits = len(stripped) - len(head)
+    return digits >= 8 and head.isalpha() and 0 < len(head) <= 10
+
+
+def clock_rows(sla: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Each clock's current cycle (its highest), in the order sla listed them: what the ticket page
+    shows with a countdown while it runs and as paused while paused."""
+    current: dict[str, dict[str, Any]] = {}
+    for clock in (sla or {}).get("clocks") or []:
+        kind = str(clock.get("clock"))
+        if kind not in current or int(clock.get("cycle") or 0) > int(current[kind].get("cycle") or 0):
+            current[kind] = dict(clock)
+    return list(current.values())
