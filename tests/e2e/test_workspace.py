@@ -91,7 +91,7 @@ async def test_sign_in_needs_a_good_unexpired_staff_token(stack: Stack) -> None:
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=strict" in cookie and "path=/workspace" in cookie
         r = await client.get("/workspace")
-        assert r.status_code == 200 and "My work" in r.text
+        assert r.status_code == 200 and "My work" in r.text, r.text
 
 
 async def test_every_page_has_the_csp_and_no_inline_script_or_style(stack: Stack) -> None:
