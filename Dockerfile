@@ -1,7 +1,7 @@
 # One image per service: docker build --build-arg SERVICE=intake -t ticketloop-intake .
 FROM python:3.11-slim
 ARG SERVICE
-RUN test -n "$SERVICE" || (echo "--build-arg SERVICE=<intake|routing|sla|feedback|retrospective> is required" && false)
+RUN test -n "$SERVICE" || (echo "--build-arg SERVICE=<intake|routing|sla|feedback|retrospective|workspace> is required" && false)
 WORKDIR /app
 COPY requirements.lock ./
 COPY shared ./shared

@@ -13,7 +13,7 @@ import yaml
 from compose_spec import PyOptions
 
 from tests.deploy.support import ROOT, assert_real_settings, build_settings
-from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.services import SERVICES, WORKSPACE
 
 # One worker runs this module: its module-scoped fixture is built once, not once per worker.
 pytestmark = pytest.mark.xdist_group("unit-deployment")
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.xdist_group("unit-deployment")
 COMPOSE = ROOT / "docker-compose.yml"
 NGINX = ROOT / "deploy" / "compose" / "nginx.conf"
 # The ports README.md's tour uses, one per service, now published by the proxy.
-PUBLISHED = {"intake": 8001, "routing": 8002, "sla": 8003, "feedback": 8004, "retrospective": 8005}
+PUBLISHED = {"intake": 8001, "routing": 8002, "sla": 8003, "feedback": 8004, "retrospective": 8005, "workspace": 8006}
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,25 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
     }
     settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
     assert settings.platform.env == "production"
+
+
+def test_the_workspace_is_built_from_the_repo_needs_no_database_and_calls_the_services_inside(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = WORKSPACE.name
+    service = compose["services"][name]
+    assert service["build"]["args"]["SERVICE"] == name and not WORKSPACE.has_database
+    assert (ROOT / "services" / name / "pyproject.toml").exists()
+    assert "/health/ready" in str(service["healthcheck"]["test"])
+    assert set(service["depends_on"]) == {"intake", "routing"}, "no database, no broker"
+    env = service["environment"]
+    assert_real_settings(name, env)
+    assert not any("DATABASE_URL" in key for key in env)
+    for other in SERVICES:
+        assert env[f"TICKETLOOP_WORKSPACE_{other.name.upper()}_URL"] == f"http://{other.name}:8000"
+    operator = {"TICKETLOOP_AUTH_SECRET": "a" * 48}
+    settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
+    assert settings.platform.env == "production" and settings.http_host == "0.0.0.0"
 
 
 def interpolate(value: str, variables: dict[str, str]) -> str:

@@ -20,7 +20,10 @@ def main() -> None:
         port=settings.http_port,
         log_level="warning",
         log_config=uvicorn_log_config(
-            "workspace", replica=settings.replica, level=settings.platform.log_level, json_lines=settings.platform.log_json
+            "workspace",
+            replica=settings.replica,
+            level=settings.platform.log_level,
+            json_lines=settings.platform.log_json,
         ),
         access_log=False,
         timeout_graceful_shutdown=10,

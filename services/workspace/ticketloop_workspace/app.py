@@ -60,7 +60,9 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> Response:
-        refusal = Refused("workspace", exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail))
+        refusal = Refused(
+            "workspace", exc.status_code, "not_found" if exc.status_code == 404 else "http_error", str(exc.detail)
+        )
         return error_page(_session_or_none(request), refusal)
 
     @app.exception_handler(Exception)

@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from ticketloop_shared.vocabulary import TicketStatus
+
 HOME = "/workspace"
 LOGIN = "/workspace/login"
 STATIC = "/workspace/static"
@@ -51,15 +53,15 @@ class Action(StrEnum):
 
 
 PENDING, IN_PROGRESS, WAITING, RESOLVED, CLOSED, REOPENED = (
-    "pending_assignment",
-    "in_progress",
-    "waiting_on_customer",
-    "resolved",
-    "closed",
-    "reopened",
+    TicketStatus.PENDING_ASSIGNMENT,
+    TicketStatus.IN_PROGRESS,
+    TicketStatus.WAITING_ON_CUSTOMER,
+    TicketStatus.RESOLVED,
+    TicketStatus.CLOSED,
+    TicketStatus.REOPENED,
 )
-OPEN = frozenset({PENDING, IN_PROGRESS, WAITING, REOPENED})
-ALL_STATUSES = frozenset({*OPEN, RESOLVED, CLOSED})
+OPEN: frozenset[str] = frozenset({PENDING, IN_PROGRESS, WAITING, REOPENED})
+ALL_STATUSES: frozenset[str] = frozenset(TicketStatus)
 
 # From which statuses intake takes each step (intake's `tickets/domain.py` `_TRANSITIONS`).
 ALLOWED_FROM: Mapping[Action, frozenset[str]] = {

@@ -365,7 +365,11 @@ async def ticket_context(
 def _ticket_page(session: Session, context: dict[str, Any], **extra: Any) -> HTMLResponse:
     ticket = context["ticket"]
     return pages.render(
-        "ticket.html", title=f"Ticket {ticket['number']}", session=session, **{"error": None, "done": None, **extra}, **context
+        "ticket.html",
+        title=f"Ticket {ticket['number']}",
+        session=session,
+        **{"error": None, "done": None, **extra},
+        **context,
     )
 
 
@@ -434,10 +438,14 @@ def action_call(action: Action, form: dict[str, str]) -> tuple[str, str, dict[st
     if action is Action.WAIT:
         return "POST", "/waiting", {"body": text}
     if action is Action.PLAN:
-        return "POST", "/plan", {
-            "summary": form.get("summary", ""),
-            "committed_resolution_at": _instant(form.get("committed_resolution_at", "")),
-        }
+        return (
+            "POST",
+            "/plan",
+            {
+                "summary": form.get("summary", ""),
+                "committed_resolution_at": _instant(form.get("committed_resolution_at", "")),
+            },
+        )
     if action is Action.RESOLVE:
         return "POST", "/resolve", {"resolution": form.get("resolution", "")}
     if action is Action.FOLLOW_UP:
@@ -612,7 +620,10 @@ async def set_presence(request: Request, session: SessionDep, ups: UpstreamsDep)
     wanted = form.get("presence", "")
     try:
         await ups.put(
-            "routing", f"/v1/agents/{quote(session.principal.sub)}/presence", token=session.token, json={"presence": wanted}
+            "routing",
+            f"/v1/agents/{quote(session.principal.sub)}/presence",
+            token=session.token,
+            json={"presence": wanted},
         )
     except (Refused, Unavailable) as exc:
         status = 503 if isinstance(exc, Unavailable) else exc.status

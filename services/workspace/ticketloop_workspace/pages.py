@@ -64,7 +64,11 @@ def render(
 ) -> HTMLResponse:
     """A whole page (or, for a name starting with `_`, a fragment) with the workspace's headers."""
     body = TEMPLATES.get_template(name).render(
-        title=title, session=session, me=session.principal if session else None, current=current, live=HAS_LIVE,
+        title=title,
+        session=session,
+        me=session.principal if session else None,
+        current=current,
+        live=HAS_LIVE,
         **context,
     )
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)

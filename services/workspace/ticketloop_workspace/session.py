@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
-from urllib.parse import quote
 
 from ticketloop_shared.auth import Principal, Role, verify_token
 from ticketloop_shared.errors import Unauthorized
