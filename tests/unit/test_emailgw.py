@@ -207,7 +207,9 @@ def test_a_reply_is_mailed_to_the_contact_in_the_tickets_thread() -> None:
     assert message["In-Reply-To"] == message["References"] == thread_root(ticket, settings)
     assert "We refunded the second charge." in message.get_content()
     # A redelivery of the same webhook gets the same Message-ID (a mail client shows it once).
-    assert compose(create_delivery(ticket_id=ticket), settings, webhook_id="msg_1")["Message-ID"] == message["Message-ID"]
+    assert (
+        compose(create_delivery(ticket_id=ticket), settings, webhook_id="msg_1")["Message-ID"] == message["Message-ID"]
+    )
 
 
 def test_the_acknowledgement_starts_the_thread_and_lists_the_deadlines() -> None:
@@ -230,7 +232,9 @@ def test_the_acknowledgement_starts_the_thread_and_lists_the_deadlines() -> None
 
 def test_the_resolution_mail_carries_the_confirm_and_reopen_links() -> None:
     body = compose(
-        create_delivery("ticket.resolved", text="Refunded.", confirm_url="https://x/confirm", reopen_url="https://x/re"),
+        create_delivery(
+            "ticket.resolved", text="Refunded.", confirm_url="https://x/confirm", reopen_url="https://x/re"
+        ),
         create_settings(),
         webhook_id="msg_3",
     ).get_content()
@@ -239,7 +243,11 @@ def test_the_resolution_mail_carries_the_confirm_and_reopen_links() -> None:
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_mailed_kind_renders(kind: str) -> None:
-    data = {"text": "t", "committed_resolution_at": "2026-12-08T09:00:00+00:00", "survey_url": "https://s/1"}
+    data: dict[str, Any] = {
+        "text": "t",
+        "committed_resolution_at": "2026-12-08T09:00:00+00:00",
+        "survey_url": "https://s/1",
+    }
     message = compose(create_delivery(kind, **data), create_settings(), webhook_id=f"m-{kind}")
     assert message.get_content().strip()
 

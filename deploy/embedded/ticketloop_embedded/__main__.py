@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ticketloop_embedded import emailgw
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig, parse_replicas
 from ticketloop_shared.auth import Role, token_for
@@ -73,6 +74,9 @@ def print_welcome(stack: Stack) -> None:
     say(f"  admin token       Authorization: Bearer {token_for(platform, sub='admin', role=Role.ADMIN, name='Admin')}")
     notifier = token_for(platform, sub="mailer", role=Role.NOTIFIER, name="Mailer")
     say(f"  notifier token    Authorization: Bearer {notifier}")
+    if "emailgw" in stack.services:
+        for line in emailgw.welcome_lines(stack):
+            say(line)
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
 
@@ -91,6 +95,10 @@ def run(replicas: dict[str, int] | None = None) -> int:
     stack = Stack(config_from_env(replicas), say=say)
     try:
         stack.start()
+        if emailgw.enabled():
+            say(f"emailgw: starting on http://127.0.0.1:{emailgw.EMAILGW.default_port} (SMTP in, webhooks in)")
+            emailgw.start_email_gateway(stack)
+            say("emailgw: ready")
         print_welcome(stack)
         backoff: dict[str, float] = {}
         while True:

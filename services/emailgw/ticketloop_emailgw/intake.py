@@ -115,8 +115,10 @@ class IntakeClient:
 
 
 def _ref(data: Any) -> TicketRef:
+    """From a ticket (`customer.id`) or a list item (`customer_id`)."""
     try:
-        return TicketRef(id=uuid.UUID(str(data["id"])), number=str(data["number"]), customer_id=data["customer"]["id"])
+        customer = data["customer"]["id"] if "customer" in data else data["customer_id"]
+        return TicketRef(id=uuid.UUID(str(data["id"])), number=str(data["number"]), customer_id=str(customer))
     except (KeyError, TypeError, ValueError):
         raise IntakeUnavailable("intake's answer has no ticket id and number") from None
 
