@@ -4,6 +4,7 @@ test mail (what a customer's mail server would do)."""
 from __future__ import annotations
 
 import argparse
+import logging
 import smtplib
 import sys
 from email.message import EmailMessage
@@ -20,6 +21,7 @@ def serve() -> None:
     """Serve until SIGTERM/Ctrl-C."""
     settings = EmailGatewaySettings()
     configure_logging("emailgw", level=settings.log_level, json_lines=settings.log_json)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
     uvicorn.run(
         create_app(settings),
         host=settings.http_host,
@@ -47,8 +49,15 @@ def send(argv: list[str]) -> int:
     if args.in_reply_to:
         message["In-Reply-To"] = message["References"] = args.in_reply_to
     message.set_content(args.body)
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
-        smtp.send_message(message)
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+            smtp.send_message(message)
+    except smtplib.SMTPResponseException as exc:
+        print(f"refused: {exc.smtp_code} {exc.smtp_error!r}", file=sys.stderr)  # noqa: T201
+        return 1
+    except OSError as exc:
+        print(f"no gateway at {settings.smtp_host}:{settings.smtp_port}: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     print(f"sent {message['Message-ID']} to {settings.smtp_host}:{settings.smtp_port}")  # noqa: T201
     return 0
 
