@@ -12,6 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from ticketloop_embedded import emailgw
 from ticketloop_embedded.services import PROCESSES
 from ticketloop_embedded.stack import Stack, StackConfig, parse_replicas
 from ticketloop_shared.auth import Role, token_for
@@ -79,6 +80,9 @@ def print_welcome(stack: Stack) -> None:
     if workspace is not None:
         say(f"Staff workspace: {workspace.url}/workspace  (sign in by pasting the agent or supervisor token above;")
         say("  another one: make token ROLE=agent SUB=agent-fin-2 DEPARTMENT=finance)")
+    if "emailgw" in stack.services:
+        for line in emailgw.welcome_lines(stack):
+            say(line)
     say(f"Logs: {stack.config.data_dir / 'logs'}   Stop: Ctrl-C")
 
 
@@ -97,6 +101,10 @@ def run(replicas: dict[str, int] | None = None) -> int:
     stack = Stack(config_from_env(replicas), say=say)
     try:
         stack.start()
+        if emailgw.enabled():
+            say(f"emailgw: starting on http://127.0.0.1:{emailgw.EMAILGW.default_port} (SMTP in, webhooks in)")
+            emailgw.start_email_gateway(stack)
+            say("emailgw: ready")
         print_welcome(stack)
         backoff: dict[str, float] = {}
         while True:
