@@ -18,10 +18,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# The public API's words (intake's `TicketCreate`): a contract test pins them to its vocabulary.
-CATEGORIES = ("product_quality", "logistics_delay", "billing", "account", "service_attitude", "other")
-NEEDS = ("refund", "replacement", "repair", "information", "complaint", "other")
-URGENCIES = ("normal", "urgent", "critical")
+from ticketloop_shared.vocabulary import Category, Need, Urgency
+
+# The public API's words (intake's `TicketCreate`), from the one vocabulary every service uses.
+CATEGORIES = tuple(c.value for c in Category)
+NEEDS = tuple(n.value for n in Need)
+URGENCIES = tuple(u.value for u in Urgency)
 
 _OUR_ID = re.compile(r"<?t\.([0-9a-f-]{36})\.([0-9a-f]{8,32})\.([0-9a-f]{16,64})@([^>\s]+)>?", re.IGNORECASE)
 _NUMBER = re.compile(r"\[(T\d{14})\]")
