@@ -21,7 +21,7 @@ from ticketloop_routing.assignments.schemas import (
 )
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.schemas import ETAG_HEADER, AgentOut, Organisation, PresenceIn
-from ticketloop_routing.unit import RoutingUowDep
+from ticketloop_routing.unit import RoutingUnit, RoutingUowDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.events import AssignmentReason
@@ -76,7 +76,7 @@ async def _assignment_out(session: AsyncSession, row: Assignment, runtime: Runti
     )
 
 
-async def _after(uow: RoutingUowDep, runtime: RuntimeDep, ticket_id: uuid.UUID) -> AssignmentOut:
+async def _after(uow: RoutingUnit, runtime: RuntimeDep, ticket_id: uuid.UUID) -> AssignmentOut:
     """The ticket as the act left it (read in the act's own transaction)."""
     row = await repository.get(uow.session, ticket_id)
     assert row is not None
