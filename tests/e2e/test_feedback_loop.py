@@ -176,7 +176,7 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         )
 
         async def queued() -> list[str] | None:
-            queues = (await http.get(f"{routing}/v1/queues?department_id=finance", headers=agent_headers())).json()
+            queues = (await http.get(f"{routing}/v1/queues?department_id=finance", headers=admin_headers())).json()
             waiting = [t["ticket_id"] for t in queues[0]["tickets"]] if queues else []
             return waiting if {normal, vip} <= set(waiting) else None
 

@@ -49,7 +49,7 @@ async def post_ticket(http: httpx.AsyncClient, stack: Stack, key: str, **custome
 
 
 async def routing_state(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[str, Any] | None:
-    r = await http.get(f"{url(stack, 'routing')}/v1/assignments/{ticket_id}", headers=agent_headers())
+    r = await http.get(f"{url(stack, 'routing')}/v1/assignments/{ticket_id}", headers=admin_headers())
     return r.json() if r.status_code == 200 else None
 
 
@@ -85,7 +85,7 @@ async def test_freed_capacity_goes_to_the_high_value_ticket_first_with_its_reaso
             return all(s is not None and s["state"] == "queued" for s in states)
 
         await eventually(both_waiting)
-        queues = (await http.get(f"{routing}/v1/queues?department_id=finance", headers=agent_headers())).json()
+        queues = (await http.get(f"{routing}/v1/queues?department_id=finance", headers=admin_headers())).json()
         assert [t["ticket_id"] for t in queues[0]["tickets"]] == [vip, normal]
 
         # the agent resolves its ticket: the high-value ticket gets the freed capacity

@@ -82,7 +82,7 @@ async def test_an_agent_who_owns_open_tickets_cannot_be_removed(
     await publish(platform, created)
 
     async def assigned() -> bool:
-        r = await routing.client.get(f"/v1/assignments/{created.data.ticket_id}", headers=agent_headers())
+        r = await routing.client.get(f"/v1/assignments/{created.data.ticket_id}", headers=admin_headers())
         return r.status_code == 200 and r.json()["agent_id"] == "agent-fin-1"
 
     await eventually(assigned)

@@ -25,7 +25,7 @@ async def routing(
 
 
 async def assignment(routing: RunningService, ticket_id: object) -> dict[str, Any] | None:
-    r = await routing.client.get(f"/v1/assignments/{ticket_id}", headers=agent_headers())
+    r = await routing.client.get(f"/v1/assignments/{ticket_id}", headers=admin_headers())
     return r.json() if r.status_code == 200 and r.json()["agent_id"] else None
 
 
@@ -81,7 +81,7 @@ async def test_a_ticket_resolved_before_routing_saw_it_is_not_assigned(
     marker = create_ticket_created()
     await publish(platform, marker)
     await eventually(lambda: assignment(routing, marker.data.ticket_id))
-    r = await routing.client.get(f"/v1/assignments/{created.data.ticket_id}", headers=agent_headers())
+    r = await routing.client.get(f"/v1/assignments/{created.data.ticket_id}", headers=admin_headers())
     assert r.json()["agent_id"] is None and r.json()["closed_at"] is not None
 
 
@@ -91,7 +91,7 @@ async def test_resolving_frees_the_agent(routing: RunningService, platform: Plat
     await eventually(lambda: assignment(routing, created.data.ticket_id))
 
     async def open_tickets() -> int:
-        agents = (await routing.client.get("/v1/agents?department_id=finance", headers=agent_headers())).json()
+        agents = (await routing.client.get("/v1/agents?department_id=finance", headers=admin_headers())).json()
         return int(agents[0]["open_tickets"])
 
     assert await open_tickets() == 1

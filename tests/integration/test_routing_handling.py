@@ -78,7 +78,7 @@ async def put_organisation(routing: RunningService, org: dict[str, Any]) -> Any:
 
 
 async def assignment(routing: RunningService, ticket_id: object) -> dict[str, Any] | None:
-    r = await routing.client.get(f"/v1/assignments/{ticket_id}", headers=agent_headers())
+    r = await routing.client.get(f"/v1/assignments/{ticket_id}", headers=admin_headers())
     return r.json() if r.status_code == 200 else None
 
 
@@ -124,8 +124,16 @@ async def events(platform: PlatformSettings, kind: str, story: Story, *, count: 
 
 
 async def agents(routing: RunningService) -> dict[str, dict[str, Any]]:
-    r = await routing.client.get("/v1/agents", headers=agent_headers())
+    r = await routing.client.get("/v1/agents", headers=admin_headers())
     return {a["id"]: a for a in r.json()}
+
+
+async def queue(routing: RunningService, department: str) -> dict[str, Any]:
+    """The department's queue, as an agent of that department sees it."""
+    r = await routing.client.get(f"/v1/queues?department_id={department}", headers=agent_headers(department=department))
+    [found] = r.json()
+    assert found["department_id"] == department
+    return dict(found)
 
 
 async def set_presence(
@@ -177,8 +185,8 @@ async def test_skills_are_respected_and_without_a_skilled_agent_the_ticket_waits
     assert event["data"]["department_id"] == "tech"
     why = {c["agent_id"]: c["why_not"] for c in event["data"]["reason"]["candidates"]}
     assert why == {"tech-de": "missing_skills:language:es", "tech-fr": "missing_skills:language:es"}
-    queues = (await routing.client.get("/v1/queues?department_id=tech", headers=agent_headers())).json()
-    assert [t["ticket_id"] for t in queues[0]["tickets"]] == [str(nobody.ticket_id)]
+    tech = await queue(routing, "tech")
+    assert [t["ticket_id"] for t in tech["tickets"]] == [str(nobody.ticket_id)]
 
 
 # --- capacity and the queue ------------------------------------------------------------------
@@ -196,7 +204,7 @@ async def test_at_capacity_tickets_wait_and_freed_capacity_goes_to_the_best_one_
     assert {c["why_not"] for c in event["data"]["reason"]["candidates"]} == {"at_capacity"}
 
     clock.set(START + timedelta(minutes=5))
-    [desk] = (await routing.client.get("/v1/queues?department_id=desk", headers=agent_headers())).json()
+    desk = await queue(routing, "desk")
     assert desk["waiting"] == 2
     assert [t["ticket_id"] for t in desk["tickets"]] == [str(vip.ticket_id), str(normal.ticket_id)]
     assert [t["score"] for t in desk["tickets"]] == [65.0, 5.0]  # high-value 60 + 5 minutes waited
@@ -317,7 +325,7 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "unknown_agent")
     r = await routing.client.put(url, json={"agent_id": "desk-2"}, headers=admin_headers())
     assert r.status_code == 200 and r.json()["agent_id"] == "desk-2"
-    page = (await routing.client.get("/v1/account-managers", headers=agent_headers())).json()
+    page = (await routing.client.get("/v1/account-managers", headers=agent_headers(department="desk"))).json()
     assert (page["total"], page["items"][0]["customer_id"]) == (1, "cust-vip")
 
     got = await created(routing, platform, vip, customer_annual_spend=50_000.0)
@@ -381,7 +389,7 @@ async def test_a_priority_change_re_scores_a_waiting_ticket(
     await created(routing, platform, second)
     await publish(platform, second.priority_changed(START + timedelta(minutes=1), urgency="critical"))
     await until(routing, second, lambda a: a["urgency"] == "critical")
-    [desk] = (await routing.client.get("/v1/queues?department_id=desk", headers=agent_headers())).json()
+    desk = await queue(routing, "desk")
     assert [(t["ticket_id"], t["score"]) for t in desk["tickets"]] == [
         (str(second.ticket_id), 100.0),
         (str(first.ticket_id), 0.0),
@@ -482,7 +490,7 @@ async def test_a_breach_lifts_a_waiting_ticket_up_its_queue(
     await created(routing, platform, late)
     await publish(platform, late.breached(ClockKind.FIRST_RESPONSE, START + timedelta(minutes=15)))
     await until(routing, late, lambda a: a["score"] == 50.0)
-    [desk] = (await routing.client.get("/v1/queues", headers=agent_headers())).json()[:1]
+    [desk] = (await routing.client.get("/v1/queues", headers=admin_headers())).json()[:1]
     assert desk["department_id"] == "desk"
     assert [t["ticket_id"] for t in desk["tickets"]] == [str(late.ticket_id), str(first.ticket_id)]
 

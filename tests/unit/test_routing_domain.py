@@ -1,5 +1,6 @@
 """routing's rules as pure functions: the priority score, the segment seam, who is eligible and
-who is chosen, and who may set an agent's presence."""
+who is chosen, who may set an agent's presence, and who may read, take, assign or transfer a
+ticket and to whom it may be given by hand."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from ticketloop_routing.assignments import domain
 from ticketloop_routing.assignments.domain import Candidate, State
 from ticketloop_routing.customers.domain import add_months, segment_of
-from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy, presence_refusal
+from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy, listing_scope, presence_refusal
 from ticketloop_shared.vocabulary import Segment
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -204,3 +205,125 @@ def test_closed_tickets_can_only_reopen() -> None:
 def test_who_may_set_an_agents_presence(role: str, sub: str, department: str | None, refusal: str | None) -> None:
     got = presence_refusal(role=role, sub=sub, department=department, agent_id="a-1", agent_department="desk")
     assert got == refusal
+
+
+# --- people acting on a ticket ---------------------------------------------------------------
+
+Act = domain.Act
+
+
+@pytest.mark.parametrize(
+    ("act", "role", "department", "refusal"),
+    [
+        (Act.READ, "agent", "desk", None),
+        (Act.READ, "agent", "tech", "not_your_department"),
+        (Act.READ, "admin", None, None),
+        (Act.TAKE, "agent", "desk", None),
+        (Act.TAKE, "supervisor", "desk", None),
+        (Act.TAKE, "agent", "tech", "not_your_department"),
+        (Act.TAKE, "admin", None, "agent_or_supervisor_required"),
+        (Act.ASSIGN, "supervisor", "desk", None),
+        (Act.ASSIGN, "admin", None, None),
+        (Act.ASSIGN, "agent", "desk", "supervisor_required"),
+        (Act.ASSIGN, "agent", "tech", "supervisor_required"),
+        (Act.ASSIGN, "supervisor", "tech", "not_your_department"),
+        (Act.TRANSFER, "supervisor", "desk", None),
+        (Act.TRANSFER, "supervisor", "tech", "not_your_department"),
+        (Act.TRANSFER, "agent", "desk", "supervisor_required"),
+        (Act.TRANSFER, "admin", None, None),
+        (Act.READ, "notifier", None, "staff_required"),
+        (Act.READ, "agent", None, "department_required"),
+    ],
+)
+def test_who_may_do_what_to_a_ticket(act: domain.Act, role: str, department: str | None, refusal: str | None) -> None:
+    assert domain.act_refusal(act, role=role, department=department, ticket_department="desk") == refusal
+
+
+def test_a_ticket_no_department_holds_is_read_by_admins_only() -> None:
+    assert domain.act_refusal(Act.READ, role="agent", department="desk", ticket_department=None) == (
+        "not_your_department"
+    )
+    assert domain.act_refusal(Act.READ, role="admin", department=None, ticket_department=None) is None
+
+
+@pytest.mark.parametrize(
+    ("state", "override", "refusal"),
+    [
+        ({}, False, None),
+        ({"presence": Presence.AWAY}, False, "agent_away"),
+        ({"presence": Presence.OFFLINE}, False, "agent_away"),
+        ({"open_tickets": 3, "capacity": 3}, False, "agent_at_capacity"),
+        ({"presence": Presence.AWAY, "open_tickets": 3, "capacity": 3}, True, None),
+    ],
+)
+def test_an_away_or_full_agent_is_given_a_ticket_only_by_override(
+    state: dict[str, object], override: bool, refusal: str | None
+) -> None:
+    got = domain.holder_refusal(agent("a", **state), department_id="desk", unlisted_ok=False, override=override)
+    assert got == refusal
+
+
+def test_a_ticket_goes_by_hand_only_to_an_active_agent_of_its_department() -> None:
+    assert domain.holder_refusal(agent("a"), department_id="tech", unlisted_ok=False) == "agent_not_in_department"
+    inactive = domain.Candidate(
+        agent=AgentConfig(id="a", name="A", department_id="desk", active=False),
+        presence=Presence.AVAILABLE,
+        open_tickets=0,
+        capacity=None,
+    )
+    assert domain.holder_refusal(inactive, department_id="desk", unlisted_ok=False, override=True) == "agent_inactive"
+
+
+def test_someone_who_is_not_an_agent_holds_a_ticket_only_when_allowed() -> None:
+    """A supervisor who is not a configured agent takes a ticket, or is assigned one as the
+    department's supervisor, whatever their load; anyone else unknown is refused."""
+    assert domain.holder_refusal(None, department_id="desk", unlisted_ok=True) is None
+    assert domain.holder_refusal(None, department_id="desk", unlisted_ok=False) == "agent_not_in_department"
+
+
+def test_an_override_needs_a_note() -> None:
+    assert domain.override_refusal(override=True, note=None) == "note_required"
+    assert domain.override_refusal(override=True, note="  ") == "note_required"
+    assert domain.override_refusal(override=True, note="covering for Sam") is None
+    assert domain.override_refusal(override=False, note=None) is None
+
+
+def test_a_manual_reason_names_the_act_the_actor_the_note_and_the_holders_state() -> None:
+    reason = domain.manual_reason(
+        rule=domain.RULE_ASSIGNED_BY,
+        actor=domain.actor_of("supervisor", "sup-desk"),
+        note="covering",
+        strategy=Strategy.LEAST_LOADED,
+        score=12.3456,
+        holder=agent("a", presence=Presence.AWAY),
+        waited_seconds=60,
+    )
+    assert (reason.rule, reason.actor, reason.note, reason.score) == (
+        "assigned_by",
+        "supervisor:sup-desk",
+        "covering",
+        12.346,
+    )
+    [listed] = reason.candidates
+    assert (listed.agent_id, listed.eligible, listed.why_not) == ("a", False, "away")
+    unlisted = domain.manual_reason(
+        rule=domain.RULE_TAKEN, actor="supervisor:s", note=None, strategy=Strategy.SKILLS, score=None, holder=None
+    )
+    assert unlisted.candidates == [] and unlisted.strategy == "skills"
+
+
+@pytest.mark.parametrize(
+    ("role", "department", "asked", "expected"),
+    [
+        ("admin", None, None, (None, None)),
+        ("admin", None, "tech", ("tech", None)),
+        ("agent", "desk", None, ("desk", None)),
+        ("supervisor", "desk", "desk", ("desk", None)),
+        ("agent", "desk", "tech", (None, "not_your_department")),
+        ("agent", None, None, (None, "department_required")),
+    ],
+)
+def test_staff_lists_show_the_callers_department_only(
+    role: str, department: str | None, asked: str | None, expected: tuple[str | None, str | None]
+) -> None:
+    assert listing_scope(role=role, department=department, asked=asked) == expected

@@ -119,13 +119,17 @@ class AssignmentCandidate(Payload):
 
 class AssignmentReason(Payload):
     """Why routing decided as it did: strategy, the rule that decided, the ticket's priority score
-    and every candidate considered."""
+    and every candidate considered; for a person's act (take, assign, transfer), who and their note."""
 
     strategy: str
     rule: str
     score: float | None = None
     candidates: list[AssignmentCandidate] = Field(default_factory=list)
     waited_seconds: float = 0.0
+    # Set when a person decided rather than routing (rule `taken`, `assigned_by`, `transferred`):
+    # who (`agent:<sub>`, `supervisor:<sub>`, `admin:<sub>`) and what they wrote about it.
+    actor: str | None = None
+    note: str | None = None
 
 
 class TicketAssignedData(Payload):

@@ -247,3 +247,116 @@ def escalation_reason(
 def waited(since: datetime | None, now: datetime) -> float:
     """Seconds between `since` and `now` (0 when it never waited)."""
     return max((now - since).total_seconds(), 0.0) if since is not None else 0.0
+
+
+# --- People acting on a ticket: take, assign, transfer, and who may read it ----------------
+
+
+class Act(StrEnum):
+    """What a staff member does to a ticket routing holds."""
+
+    READ = "read"
+    TAKE = "take"
+    ASSIGN = "assign"
+    TRANSFER = "transfer"
+
+
+# The rule a person's act records in the reason (routing's own rules say `least_loaded: …`).
+RULE_TAKEN = "taken"
+RULE_ASSIGNED_BY = "assigned_by"
+RULE_TRANSFERRED = "transferred"
+
+
+def act_refusal(act: Act, *, role: str, department: str | None, ticket_department: str | None) -> str | None:
+    """Why a staff member (`role`, working in `department`) may not do `act` to a ticket of
+    `ticket_department` (None: it may).
+
+    - read: an admin, or an agent or supervisor of the ticket's department;
+    - take: an agent or supervisor of the ticket's department (an admin works in none);
+    - assign, transfer: a supervisor of the ticket's department, or an admin.
+    The role is checked before the department, so an agent asking to assign hears that it needs
+    a supervisor, whichever department the ticket is in."""
+    if role == "admin":
+        return "agent_or_supervisor_required" if act is Act.TAKE else None
+    if act in (Act.ASSIGN, Act.TRANSFER) and role != "supervisor":
+        return "supervisor_required"
+    if role not in ("agent", "supervisor"):
+        return "staff_required"
+    if department is None:
+        return "department_required"
+    if department != ticket_department:
+        return "not_your_department"
+    return None
+
+
+def holder_refusal(
+    candidate: Candidate | None, *, department_id: str, unlisted_ok: bool, override: bool = False
+) -> str | None:
+    """Why a ticket of `department_id` may not be given by hand to this person (None: it may).
+
+    `candidate` is the person as a configured agent with their live state, None when they are
+    not one (a supervisor): such a person holds the ticket whatever their load when
+    `unlisted_ok`, and is refused otherwise. An agent must be an active agent of the department;
+    away (or offline) or at capacity refuses too, unless a supervisor `override`s it (skills are
+    not checked: the person handing the ticket over knows what it needs)."""
+    if candidate is None:
+        return None if unlisted_ok else "agent_not_in_department"
+    if candidate.agent.department_id != department_id:
+        return "agent_not_in_department"
+    if not candidate.agent.active:
+        return "agent_inactive"
+    if override:
+        return None
+    if candidate.presence is not Presence.AVAILABLE:
+        return "agent_away"
+    if candidate.capacity is not None and candidate.open_tickets >= candidate.capacity:
+        return "agent_at_capacity"
+    return None
+
+
+def override_refusal(*, override: bool, note: str | None) -> str | None:
+    """An override of presence or capacity must say why (None: fine)."""
+    return "note_required" if override and not (note or "").strip() else None
+
+
+def actor_of(role: str, sub: str) -> str:
+    """How a reason names the person who acted: `supervisor:sup-desk`."""
+    return f"{role}:{sub}"
+
+
+def manual_reason(
+    *,
+    rule: str,
+    actor: str,
+    note: str | None,
+    strategy: Strategy,
+    score: float | None,
+    holder: Candidate | None,
+    waited_seconds: float = 0.0,
+) -> AssignmentReason:
+    """Why a ticket went to the person a staff member named: the act's rule, who acted and their
+    note, and the holder's state at that moment (ineligible with its `why_not` when the act
+    overrode presence or capacity)."""
+    listed = []
+    if holder is not None:
+        verdict = why_not(holder, required_skills=None)
+        listed.append(
+            AssignmentCandidate(
+                agent_id=holder.agent.id,
+                presence=holder.presence.value,
+                open_tickets=holder.open_tickets,
+                capacity=holder.capacity,
+                skills=sorted(holder.agent.skills),
+                eligible=verdict is None,
+                why_not=verdict,
+            )
+        )
+    return AssignmentReason(
+        strategy=strategy.value,
+        rule=rule,
+        score=round(score, 3) if score is not None else None,
+        candidates=listed,
+        waited_seconds=round(max(waited_seconds, 0.0), 3),
+        actor=actor,
+        note=note,
+    )

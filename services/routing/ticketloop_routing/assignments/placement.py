@@ -255,10 +255,12 @@ async def place(
     because: str | None = None,
     previous_agent_id: str | None = None,
     announce: Announce = "assigned",
+    act: Stamp | None = None,
 ) -> Placement:
     """Give a held ticket (locked `row`, no capacity counted for it) to the best eligible agent of
     `department`, or queue it there; record the decision and announce it. `previous_agent_id` is
-    the owner it leaves (announced as a reassignment when the new owner differs)."""
+    the owner it leaves (announced as a reassignment when the new owner differs); `act` is the
+    person's act that set the placement off (a transfer), recorded in the reason."""
     waited = domain.waited(row.queued_at, uow.now()) if row.state == State.QUEUED else 0.0
     base = base_score(row)
     ids = [*member_ids(org, department), *(p for p, _ in preferred if p in org.agents)]
@@ -270,10 +272,45 @@ async def place(
         waited_seconds=waited,
         because=because,
     )
-    seat = HeldTicket(uow, org, row, department, base=base, announce=announce, previous_agent_id=previous_agent_id)
+    seat: Seat = HeldTicket(
+        uow, org, row, department, base=base, announce=announce, previous_agent_id=previous_agent_id
+    )
+    if act is not None:
+        seat = Stamped(seat, act)
     live = await repository.agent_states(uow.session, ids)
     choice = await settle(uow, org, ask, seat, ids=ids, live=live)
     return Placement(agent_id=choice.agent_id)
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A person's act recorded in a decision's reason: its rule, who acted, their note."""
+
+    rule: str
+    actor: str
+    note: str | None = None
+
+    def on(self, choice: Choice) -> Choice:
+        """`choice` with the act as its rule (the candidates routing weighed are kept)."""
+        reason = choice.reason.model_copy(update={"rule": self.rule, "actor": self.actor, "note": self.note})
+        return Choice(agent_id=choice.agent_id, reason=reason)
+
+
+@dataclass(frozen=True)
+class Stamped:
+    """A seat whose decisions a person's act set off: each is recorded and announced with the
+    act in its reason, whatever `settle` chose (an agent, or the queue)."""
+
+    seat: Seat
+    act: Stamp
+
+    async def assign(self, choice: Choice, *, capacity: int | None) -> AgentLive | None:
+        """The seat's assignment, with the act's reason."""
+        return await self.seat.assign(self.act.on(choice), capacity=capacity)
+
+    async def queue(self, choice: Choice) -> None:
+        """The seat's queueing, with the act's reason."""
+        await self.seat.queue(self.act.on(choice))
 
 
 @dataclass(frozen=True)

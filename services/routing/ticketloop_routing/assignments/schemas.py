@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketloop_shared.events import AssignmentReason
+from ticketloop_shared.validation import STORABLE
 
 
 class DecisionOut(BaseModel):
@@ -68,3 +70,27 @@ class QueueOut(BaseModel):
     department_name: str
     waiting: int
     tickets: list[QueuedTicketOut]
+
+
+# A staff member's note about an act, kept in the reason and the audit log.
+Note = Annotated[str, Field(max_length=2000), STORABLE]
+
+
+class AssignIn(BaseModel):
+    """A supervisor gives a ticket to a named agent of its department (`override` with a `note`
+    assigns an away or full agent anyway)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    agent_id: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
+    note: Note | None = None
+    override: bool = False
+
+
+class TransferIn(BaseModel):
+    """A supervisor sends a ticket to another department, saying why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    department_id: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
+    note: Annotated[str, Field(min_length=1, max_length=2000), STORABLE]

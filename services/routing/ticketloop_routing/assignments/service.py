@@ -10,7 +10,8 @@ the organisation changed, and a sweep every few seconds as a safety net).
 
 Where the rest lives: the one choose / retry / queue loop in `placement.py`, the queues in
 `queue.py`, the reactions to what happens to a held ticket (reopen, re-prioritise, recategorise,
-SLA breach and escalation, agents away) in `reactions.py`; this module is what other features
+SLA breach and escalation, agents away) in `reactions.py`, what staff do to a ticket (take,
+assign, transfer) and who may read it in `actions.py`; this module is what other features
 and the handlers call.
 """
 
@@ -22,6 +23,7 @@ from contextlib import nullcontext
 from datetime import date, datetime
 
 from ticketloop_routing.assignments import domain, repository
+from ticketloop_routing.assignments.actions import assign, held, take, transfer
 from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.placement import (
     Ask,
@@ -56,9 +58,11 @@ from ticketloop_shared.vocabulary import Segment
 MAX_READS = 5
 
 __all__ = [
+    "assign",
     "assign_many",
     "fill_queue",
     "fill_queues",
+    "held",
     "next_away_reassignment",
     "on_breach",
     "on_escalation",
@@ -70,7 +74,9 @@ __all__ = [
     "replace_organisation",
     "reprioritise",
     "set_presence",
+    "take",
     "touch",
+    "transfer",
 ]
 
 

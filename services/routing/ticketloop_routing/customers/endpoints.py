@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from ticketloop_routing.customers import repository, service
+from ticketloop_routing.customers import service
 from ticketloop_routing.customers.schemas import AccountManagerIn, AccountManagerOut, AccountManagerPage
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
@@ -48,12 +48,13 @@ async def delete_account_manager(customer_id: CustomerId, session: SessionDep, a
 @router.get("", response_model=AccountManagerPage)
 async def list_account_managers(
     session: SessionDep,
-    _: CurrentStaff,
+    staff: CurrentStaff,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AccountManagerPage:
-    """Customers' account managers by customer id, paginated."""
-    rows, total = await repository.page(session, limit=limit, offset=offset)
+    """Customers' account managers by customer id, paginated: an agent or supervisor sees those
+    of its own department's agents, an admin all."""
+    rows, total = await service.page(session, by=staff, limit=limit, offset=offset)
     return AccountManagerPage(
         items=[AccountManagerOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )

@@ -34,12 +34,18 @@ async def remove(session: AsyncSession, customer_id: str) -> str | None:
     )
 
 
-async def page(session: AsyncSession, *, limit: int, offset: int) -> tuple[Sequence[AccountManager], int]:
-    """Account managers by customer id, one page, and how many there are."""
-    rows = (
-        await session.scalars(select(AccountManager).order_by(AccountManager.customer_id).limit(limit).offset(offset))
-    ).all()
-    total = await session.scalar(select(func.count()).select_from(AccountManager))
+async def page(
+    session: AsyncSession, *, limit: int, offset: int, agent_ids: Sequence[str] | None = None
+) -> tuple[Sequence[AccountManager], int]:
+    """Account managers by customer id (only those among `agent_ids`, when given), one page, and
+    how many there are."""
+    stmt = select(AccountManager)
+    count = select(func.count()).select_from(AccountManager)
+    if agent_ids is not None:
+        stmt = stmt.where(AccountManager.agent_id.in_(list(agent_ids)))
+        count = count.where(AccountManager.agent_id.in_(list(agent_ids)))
+    rows = (await session.scalars(stmt.order_by(AccountManager.customer_id).limit(limit).offset(offset))).all()
+    total = await session.scalar(count)
     return rows, int(total or 0)
 
 

@@ -24,6 +24,16 @@ async def account_managers_for(session: AsyncSession, customer_ids: Iterable[str
     return await repository.account_managers_for(session, customer_ids)
 
 
+async def page(
+    session: AsyncSession, *, by: Principal, limit: int, offset: int
+) -> tuple[Sequence[AccountManager], int]:
+    """A page of account managers as `by` may see them: an admin every customer's, an agent or
+    supervisor those whose account manager is an agent of its own department."""
+    department = organisation.scoped(by, None, what="account managers")
+    agent_ids = None if department is None else await organisation.member_ids(session, department)
+    return await repository.page(session, limit=limit, offset=offset, agent_ids=agent_ids)
+
+
 async def set_manager(
     session: AsyncSession, *, customer_id: str, agent_id: str, by: Principal, at: datetime
 ) -> AccountManager:

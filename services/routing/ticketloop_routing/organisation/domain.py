@@ -117,3 +117,17 @@ def presence_refusal(
     if role == "supervisor":
         return None if department == agent_department else "presence_other_department"
     return "presence_not_allowed"
+
+
+def listing_scope(*, role: str, department: str | None, asked: str | None) -> tuple[str | None, str | None]:
+    """Which department a staff list shows (None: every one) and why the ask is refused (None:
+    it is not). An admin sees what it asks for; an agent or supervisor its own department only:
+    asking for another is refused (`not_your_department`), and a token naming no department
+    sees nothing (`department_required`)."""
+    if role == "admin":
+        return asked, None
+    if department is None:
+        return None, "department_required"
+    if asked is not None and asked != department:
+        return None, "not_your_department"
+    return department, None

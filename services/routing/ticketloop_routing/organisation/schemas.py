@@ -102,6 +102,18 @@ class AgentOut(BaseModel):
     skills: list[str]
 
 
+class MeOut(BaseModel):
+    """Who the token's holder is (`department_id`: the department an agent or supervisor works
+    in) and, when routing knows them as an agent, their presence, capacity and open tickets."""
+
+    sub: str
+    name: str
+    role: str
+    department_id: str | None
+    department_name: str | None
+    agent: AgentOut | None
+
+
 class PresenceIn(BaseModel):
     """An agent's new presence."""
 

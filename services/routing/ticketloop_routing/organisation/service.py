@@ -260,6 +260,20 @@ async def load_if_empty(session: AsyncSession, path: Path, *, at: datetime | Non
     return True
 
 
+def scoped(staff: Principal, asked: str | None, *, what: str) -> str | None:
+    """The department a staff list of `what` shows (None: every one, for an admin), or 403 when
+    the caller asks for another department's (`domain.listing_scope`)."""
+    department, refusal = domain.listing_scope(role=staff.role.value, department=staff.department, asked=asked)
+    if refusal is not None:
+        raise Forbidden(f"you may see only your own department's {what}", code=refusal)
+    return department
+
+
+async def member_ids(session: AsyncSession, department_id: str) -> list[str]:
+    """The ids of a department's agents (active or not)."""
+    return [row.agent.id for row in await repository.agents(session, department_id=department_id)]
+
+
 async def is_agent(session: AsyncSession, agent_id: str) -> bool:
     """Whether `agent_id` is configured in the organisation (active or not)."""
     return bool(await repository.agents(session, agent_id=agent_id))
