@@ -1,0 +1,1 @@
+"""ticketloop workspace: the web application staff work tickets in, live."""
