@@ -94,6 +94,7 @@ class Tailer:
         # notifications, held until it gets there (then published in event-time order).
         self._targets: dict[TopicPartition, int] | None = None
         self._rebuilt: list[list[Notification]] | None = []
+        self._owners_read = False
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -143,26 +144,29 @@ class Tailer:
         try:
             await consumer.start()
             partitions = await self._partitions(consumer)
-            consumer.assign(partitions)
-            for tp in partitions:
-                if tp in self._positions:
-                    consumer.seek(tp, self._positions[tp])
-                else:
-                    await consumer.seek_to_beginning(tp)
             if self._targets is None:
+                consumer.assign(partitions)
                 self._targets = await consumer.end_offsets(partitions)
+            # The start-up read takes the ticket topic first, so the owners are known before
+            # the SLA facts about their tickets are read.
+            tickets = [tp for tp in partitions if tp.topic == self.topics[0]]
+            await self._assign(consumer, partitions if self._owners_read else tickets)
             self.connected.set()
             loop = asyncio.get_running_loop()
             joined = last_prune = loop.time()
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
-                for tp, records in batches.items():
+                # Within a batch too, the ticket topic goes first.
+                for tp, records in sorted(batches.items(), key=lambda item: item[0].topic != self.topics[0]):
                     for record in records:
                         self._take(record)
                     self._positions[tp] = records[-1].offset + 1
-                if self._rebuilt is not None and (
-                    self._reached_targets() or (not batches and loop.time() - joined >= IDLE_MEANS_CAUGHT_UP_SECONDS)
-                ):
+                idle = not batches and loop.time() - joined >= IDLE_MEANS_CAUGHT_UP_SECONDS
+                if not self._owners_read and (idle or self._reached_targets(tickets)):
+                    self._owners_read = True
+                    await self._assign(consumer, partitions)
+                    joined = loop.time()
+                elif self._rebuilt is not None and self._owners_read and (idle or self._reached_targets(partitions)):
                     self._finish_rebuild()
                 if loop.time() - last_prune >= PRUNE_EVERY_SECONDS:
                     self.hub.prune()
@@ -182,9 +186,18 @@ class Tailer:
             found += [TopicPartition(topic, n) for n in sorted(numbers)]
         return found
 
-    def _reached_targets(self) -> bool:
+    async def _assign(self, consumer: AIOKafkaConsumer, partitions: list[TopicPartition]) -> None:
+        """Read `partitions`, each from where this process got to (or its beginning)."""
+        consumer.assign(partitions)
+        for tp in partitions:
+            if tp in self._positions:
+                consumer.seek(tp, self._positions[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+
+    def _reached_targets(self, partitions: list[TopicPartition]) -> bool:
         targets = self._targets or {}
-        return all(self._positions.get(tp, 0) >= end for tp, end in targets.items())
+        return all(self._positions.get(tp, 0) >= targets.get(tp, 0) for tp in partitions)
 
     def _finish_rebuild(self) -> None:
         rebuilt, self._rebuilt = self._rebuilt or [], None

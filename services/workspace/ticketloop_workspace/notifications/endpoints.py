@@ -8,8 +8,8 @@ may pass `?last_event_id=` for the same), and gets exactly what it missed. A com
 again), and without one when the browser fell too far behind (it reconnects and resumes).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: the route's `Depends(principal_dependency)` names
+# a variable of the enclosing function, which FastAPI could not resolve from a string annotation.
 import json
 import time
 from collections.abc import AsyncIterator, Callable
