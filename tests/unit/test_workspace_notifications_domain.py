@@ -258,3 +258,13 @@ def test_get_returns_a_copy_so_the_rule_sees_the_state_before_the_event() -> Non
     assert before is not None and before.owner == ANNA
     expected = [(f"person:{BEN}", Kind.ASSIGNED), (f"person:{ANNA}", Kind.ASSIGNED)]
     assert told(notifications_for(event, before)) == expected
+
+
+def test_every_event_of_the_catalog_goes_through_the_rule_and_the_book() -> None:
+    story = Story()
+    book = TicketBook(max_tickets=100)
+    for event in [*story.every_event(), create_wait_exceeded(T0)]:
+        typed = parse_event(event.model_dump(mode="json"))
+        for note in notifications_for(typed, book.get(story.ticket_id)):
+            assert note.title and note.id.startswith(str(event.id))
+        book.learn(typed)
