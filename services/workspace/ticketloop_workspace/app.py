@@ -19,6 +19,7 @@ from ticketloop_shared.api import Metrics
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import HOME, PAGE_HEADERS, STATIC, csrf_key
 from ticketloop_workspace.endpoints import FormRefused, error_page, router
+from ticketloop_workspace.notifications import STATE_KEY, LiveNotifications, events_router
 from ticketloop_workspace.session import NotSignedIn, signed_in, signed_in_principal, to_login
 from ticketloop_workspace.settings import WorkspaceSettings
 from ticketloop_workspace.upstream import Refused, SignedOut, Unavailable, Upstreams
@@ -72,18 +73,11 @@ def _install_handlers(app: FastAPI) -> None:
         return error_page(_session_or_none(request), problem)
 
 
-def _events_router() -> Any:
-    """The live-updates router of `notifications/` (its own branch); absent, pages work without."""
-    try:
-        from ticketloop_workspace.notifications import events_router  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None
-    return events_router(signed_in_principal)
-
-
-def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = None) -> FastAPI:
-    """Build the workspace; the service clients open when the app starts."""
+def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = None, live: bool = True) -> FastAPI:
+    """Build the workspace; the service clients open, and the live notifications start tailing the
+    topics, when the app starts (`live=False`: pages only, for tests that need no broker)."""
     settings = settings or WorkspaceSettings()
+    notifications = LiveNotifications(settings.platform, settings) if live else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -93,9 +87,13 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
             max_connections=settings.upstream_max_connections,
             transport=transport,
         )
+        if notifications is not None:
+            notifications.start()
         try:
             yield
         finally:
+            if notifications is not None:
+                await notifications.stop()
             await app.state.upstreams.aclose()
 
     app = FastAPI(
@@ -107,6 +105,7 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
         openapi_url=None,
     )
     app.state.settings = settings
+    setattr(app.state, STATE_KEY, notifications)
     app.state.csrf_key = csrf_key(settings.platform.signing_secret)
     app.add_middleware(Metrics, service="workspace")
     _install_handlers(app)
@@ -117,9 +116,14 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
         return {"status": "ok"}
 
     @app.get("/health/ready", include_in_schema=False)
-    async def ready() -> dict[str, Any]:
-        """Ready as soon as it serves: it keeps no state, and each page says when a service is down."""
-        return {"status": "ok", "problems": {}}
+    async def ready() -> Response:
+        """Ready once the live notifications have read the topics (pages need nothing: the
+        workspace keeps no state, and each page says when a service is down)."""
+        problems = notifications.problems() if notifications is not None else {}
+        return JSONResponse(
+            {"status": "ok" if not problems else "unavailable", "problems": problems},
+            status_code=200 if not problems else 503,
+        )
 
     @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
     async def metrics() -> Response:
@@ -132,9 +136,8 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
         return RedirectResponse(HOME, status_code=303, headers=PAGE_HEADERS)
 
     app.include_router(router)
-    events = _events_router()
-    if events is not None:
-        app.include_router(events)
+    if notifications is not None:
+        app.include_router(events_router(signed_in_principal))
     static = resources.files("ticketloop_workspace").joinpath("static")
     app.mount(STATIC, StaticFiles(directory=str(static)), name="static")
     _ = pages  # templates are loaded on first use

@@ -6,13 +6,15 @@ from __future__ import annotations
 import socket
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from ticketloop_shared.settings import PlatformSettings
+from ticketloop_workspace.notifications.settings import LiveSettings
 
 
-class WorkspaceSettings(BaseSettings):
-    """Where the workspace listens and the base URLs of the services behind it."""
+class WorkspaceSettings(LiveSettings):
+    """Where the workspace listens, the base URLs of the services behind it, and (inherited) the
+    live notifications' knobs."""
 
     model_config = SettingsConfigDict(env_prefix="TICKETLOOP_WORKSPACE_", extra="ignore")
 
