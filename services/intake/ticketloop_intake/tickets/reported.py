@@ -131,10 +131,11 @@ async def record_queued(uow: IntakeUnit, data: TicketQueuedData) -> None:
 
 async def record_clocks(uow: IntakeUnit, published: Sequence[SlaClocksChangedData]) -> None:
     """Keep each ticket's clocks as sla last published them (sla owns every deadline), and with
-    them the due instant work lists order by (`SlaClocks.next_due`), in one statement per run: the highest version wins, so an older or repeated publication changes
-    nothing. A ticket intake does not have is skipped (logged at debug), not parked: intake writes
-    a ticket before sla can hear of it, so this intake never held that one (a restored database,
-    another deployment on the topics) and no retry would ever apply it."""
+    them the due instant work lists order by (`SlaClocks.next_due`), in one statement per run:
+    the highest version wins, so an older or repeated publication changes nothing. A ticket
+    intake does not have is skipped (logged at debug), not parked: intake writes a ticket before
+    sla can hear of it, so this intake never held that one (a restored database, another
+    deployment on the topics) and no retry would ever apply it."""
     newest = newest_per_ticket(published)
     shown = []
     for data in newest:

@@ -472,9 +472,9 @@ async def search(
         words=words,
     )
     counted = aliased(Ticket)
-    total = select(func.count()).select_from(counted).where(*_where(counted, f)).scalar_subquery()
+    counting = select(func.count()).select_from(counted).where(*_where(counted, f))
     stmt = (
-        select(Ticket, total.label("total"))
+        select(Ticket, counting.scalar_subquery().label("total"))
         .where(*_where(Ticket, f))
         .order_by(*_order(Ticket, order))
         .limit(limit)
@@ -485,7 +485,7 @@ async def search(
         return [row[0] for row in result], int(result[0][1])
     if offset == 0:
         return [], 0
-    return [], int(await session.scalar(total.select()) or 0)
+    return [], int(await session.scalar(counting) or 0)
 
 
 def add_words(session: AsyncSession, ticket_id: uuid.UUID, tokens: Sequence[bytes]) -> None:

@@ -61,11 +61,16 @@ MAX_TERMS = 512
 MAX_QUERY_TERMS = 32
 
 
+# Kana voicing marks are combining characters too, but they make a different letter (ハ, バ, パ).
+_KEPT_MARKS = frozenset("\u3099\u309a")
+
+
 def fold(text: str) -> str:
     """`text` lower-cased with accents removed ("Émile" → "emile", "Straße" → "strasse"),
-    compatibility forms unified (full-width "ＡＢＣ" → "abc"); Hangul stays composed."""
+    compatibility forms unified (full-width "ＡＢＣ" → "abc"); kana keep their voicing marks and
+    Hangul stays composed."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = "".join(ch for ch in decomposed if ch in _KEPT_MARKS or not unicodedata.combining(ch))
     return unicodedata.normalize("NFC", bare)
 
 
