@@ -96,6 +96,12 @@ class IntakeSettings(ServiceSettings):
         return hmac.new(self.data_master_key, b"ticketloop-intake-customer-link", hashlib.sha256).digest()
 
     @cached_property
+    def search_key(self) -> bytes:
+        """The key of the ticket search index (`tickets/search_index.py`): derived from the master
+        key, which only intake holds (the staff-token secret is shared by every service)."""
+        return hmac.new(self.data_master_key, b"ticketloop-intake-search-index", hashlib.sha256).digest()
+
+    @cached_property
     def data_master_key(self) -> bytes:
         """The 32-byte key wrapping customers' data keys."""
         secret = self.master_key.get_secret_value() if self.master_key else read_or_create_secret(self.master_key_file)

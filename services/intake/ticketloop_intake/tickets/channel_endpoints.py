@@ -53,7 +53,7 @@ async def list_own_tickets(
         offset=offset,
         channel_client_id=client.id,
     )
-    return await page(session, settings, rows, total, limit=limit, offset=offset)
+    return await page(session, settings, rows, total, limit=limit, offset=offset, for_channel=True)
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=ERRORS)

@@ -34,6 +34,7 @@ from ticketloop_intake.tickets.schemas import (
     ProactiveTicket,
     TicketCreate,
 )
+from ticketloop_intake.tickets.search_index import ticket_tokens
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import Forbidden, PermanentEventError
 from ticketloop_shared.events import (
@@ -121,7 +122,10 @@ async def create_ticket(
             fingerprint=problem,
             resolved_since=now - timedelta(days=settings.repeat_window_days),
         )
-    prior = await repository.insert_new(statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim, probe=probe)
+    words = ticket_tokens(settings.search_key, report.subject, report.description)
+    prior = await repository.insert_new(
+        statements(uow), ticket, entry, outbox_row=outbox_row, claim=claim, probe=probe, words=words
+    )
     if prior is not None:
         return await _repeat_contact(uow, ticket_id=prior, report=report, client=client, claim=claim)
     personal = Personal(
@@ -213,6 +217,7 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         updated_at=now,
     )
     session.add(ticket)
+    repository.add_words(session, ticket.id, ticket_tokens(settings.search_key, wanted.subject, wanted.description))
     repository.add_entry(
         session,
         TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{SYSTEM_CLIENT_NAME}"),

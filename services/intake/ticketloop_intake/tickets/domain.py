@@ -150,6 +150,22 @@ def check_access(staff: Principal, custody: Custody, action: Action | None = Non
         )
 
 
+class WorkOrder(StrEnum):
+    """How a list of tickets is ordered (every order ends on the ticket id, so pages are stable).
+
+    - `newest`: newest first (the default).
+    - `priority`: what matters first: the highest priority score routing gave (VIPs, urgency,
+      waiting time; none yet comes last), then the earliest due instant of a clock still owed
+      (none comes last), then the oldest.
+    - `due`: what falls due first: the earliest due instant (none comes last), then the highest
+      score, then the oldest.
+    """
+
+    NEWEST = "newest"
+    PRIORITY = "priority"
+    DUE = "due"
+
+
 _NOISE = re.compile(r"[^\w]+")
 
 
@@ -183,6 +199,13 @@ class SlaClocks:
         if current is None or current.stopped_at is not None:
             return None
         return current.due_at if current.status in _OWED else None
+
+    def next_due(self) -> tuple[datetime, ClockKind] | None:
+        """What a work list orders by: the earliest due instant among the ticket's clocks still
+        owed (as `due` reads each metric; a breached one, already past, comes first), and its
+        metric; None when no clock runs (all paused, stopped, or none published)."""
+        owed = [(due, kind) for kind in dict.fromkeys(c.clock for c in self.clocks) if (due := self.due(kind))]
+        return min(owed, key=lambda pair: pair[0], default=None)
 
 
 # Still counting: a breached cycle stays owed until the promise is kept, late.

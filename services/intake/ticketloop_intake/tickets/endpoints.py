@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from ticketloop_intake.channels.deps import ChannelDep
@@ -18,7 +18,7 @@ from ticketloop_intake.db import statements
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, fingerprint, json_response, replay
 from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.tickets import repository, service
-from ticketloop_intake.tickets.domain import Status, check_access
+from ticketloop_intake.tickets.domain import Status, WorkOrder, check_access
 from ticketloop_intake.tickets.lifecycle import custody
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.rendering import (
@@ -45,10 +45,11 @@ from ticketloop_intake.tickets.schemas import (
     UpdateCreate,
     WaitRequest,
 )
+from ticketloop_intake.tickets.search_index import query_tokens
 from ticketloop_intake.unit import IntakeUnit, IntakeUowDep, SettingsDep
 from ticketloop_shared.api import SessionDep
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
-from ticketloop_shared.errors import Conflict, Forbidden
+from ticketloop_shared.errors import Conflict, Forbidden, Unprocessable
 from ticketloop_shared.validation import MAX_OFFSET, ShortText
 from ticketloop_shared.vocabulary import Category, Channel
 
@@ -107,7 +108,7 @@ async def create_ticket(
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
 
 
-@router.get("", response_model=TicketPage, responses={403: STAFF_ERRORS[403]})
+@router.get("", response_model=TicketPage, responses={403: STAFF_ERRORS[403], 422: ERRORS[422]})
 async def list_tickets(
     session: SessionDep,
     settings: SettingsDep,
@@ -116,29 +117,71 @@ async def list_tickets(
     channel: Channel | None = None,
     category: Category | None = None,
     customer_id: Annotated[ShortText | None, Query()] = None,
-    assignee_id: Annotated[ShortText | None, Query()] = None,
+    assignee_id: Annotated[
+        ShortText | None, Query(description="An agent's id, or `me` for the caller's own tickets.")
+    ] = None,
     department_id: Annotated[ShortText | None, Query()] = None,
+    unassigned: Annotated[bool, Query(description="Only tickets nobody owns yet (waiting in a queue).")] = False,
+    number: Annotated[ShortText | None, Query(max_length=32, description="Exactly this ticket number.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="Words of the subject or description; a ticket must contain every one (whole words, any "
+            "case or accents; Chinese and Japanese by character pairs).",
+        ),
+    ] = None,
+    sort: Annotated[
+        WorkOrder,
+        Query(
+            description="`newest` first; `priority`: highest priority score, then earliest sla due instant, then "
+            "oldest; `due`: earliest due instant, then highest score, then oldest."
+        ),
+    ] = WorkOrder.NEWEST,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> TicketPage:
-    """Tickets, newest first, filtered and paginated; an agent or supervisor sees its own
+    """Tickets, filtered, ordered and paginated; an agent or supervisor sees its own
     department's only (asking for another department is a 403)."""
     if staff.role is not Role.ADMIN:
         if department_id is not None and department_id != staff.department:
             raise Forbidden("you may list only your own department's tickets", code="not_your_department")
         department_id = staff.department
+    words: list[bytes] = []
+    if q is not None:
+        words = query_tokens(settings.search_key, q)
+        if not words:
+            raise Unprocessable(
+                "the search has no word to look for (only very common or one-letter words)", code="no_search_words"
+            )
     rows, total = await repository.search(
         session,
         status=status,
         channel=channel,
         category=category,
         customer_id=customer_id,
-        assignee_id=assignee_id,
+        assignee_id=staff.sub if assignee_id == "me" else assignee_id,
         department_id=department_id,
+        unassigned=unassigned,
+        number=number.upper() if number is not None else None,
+        words=words,
+        order=sort,
         limit=limit,
         offset=offset,
     )
     return await page(session, settings, rows, total, limit=limit, offset=offset)
+
+
+@router.get("/by-number/{number}", response_model=TicketOut, responses=STAFF_ERRORS)
+async def get_ticket_by_number(
+    number: Annotated[str, Path(min_length=1, max_length=32)], uow: IntakeUowDep, staff: CurrentStaff
+) -> TicketOut:
+    """The ticket with this number (as a customer quotes it; any case), with the same access rule
+    as by id: its department's staff, or an admin."""
+    view = await service.read_by_number(uow.session, number.upper(), uow.settings)
+    check_access(staff, custody(view.ticket))
+    return render(view, uow.settings, now=uow.now())
 
 
 @router.get("/{ticket_id}", response_model=TicketOut, responses=STAFF_ERRORS)

@@ -86,6 +86,12 @@ class Ticket(Base):
     sla_clocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     sla_version: Mapped[int | None] = mapped_column(Integer)
     sla_policy_id: Mapped[str | None] = mapped_column(String(100))
+    # What a work list orders by, kept in step with what routing and sla report: routing's
+    # priority score (`ticket.assigned`/`reassigned`/`queued`; higher goes first) and the due
+    # instant and metric of the clock falling due first among those still owed (`sla_clocks`).
+    priority_score: Mapped[float | None] = mapped_column(Float)
+    next_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_due_clock: Mapped[str | None] = mapped_column(String(40))
     assignee_id: Mapped[str | None] = mapped_column(String(100))
     assignee_name: Mapped[str | None] = mapped_column(String(200))
     department_id: Mapped[str | None] = mapped_column(String(100))
@@ -121,5 +127,40 @@ class TimelineEntry(Base):
     actor: Mapped[str] = mapped_column(String(200))
     # Sealed with the customer's key, or marked clear for a system note (e.g. who was assigned).
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # An assignment's or queueing's reason as routing gave it (rule, actor, note, score), clear:
+    # routing publishes it on its topic already.
+    reason: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     ticket: Mapped[Ticket] = relationship(back_populates="timeline", lazy="raise")
+
+
+# Work lists: a department's (or its queue's) by priority and by what falls due first, matching
+# `repository.search`'s orderings so a page is read straight off the index; a person holds few
+# tickets, so one index finds theirs and sorting them is cheap whatever the order.
+_BY_PRIORITY = (Ticket.priority_score.desc().nulls_last(), Ticket.next_due_at, Ticket.created_at, Ticket.id)
+_BY_DUE = (Ticket.next_due_at, Ticket.priority_score.desc().nulls_last(), Ticket.created_at, Ticket.id)
+Index("ix_tickets_department_priority", Ticket.department_id, *_BY_PRIORITY)
+Index("ix_tickets_department_due", Ticket.department_id, *_BY_DUE)
+Index("ix_tickets_assignee_priority", Ticket.assignee_id, *_BY_PRIORITY)
+Index(
+    "ix_tickets_queue_priority",
+    Ticket.department_id,
+    *_BY_PRIORITY,
+    postgresql_where=text("assignee_id IS NULL"),
+)
+
+
+class TicketWord(Base):
+    """One term of a ticket's subject or description, as the keyed token index stores it: the
+    HMAC of the term, never the term (`search_index.py` says why this leaks no plaintext). No
+    foreign key: the rows are written in the ticket's own one-statement insert, and a check per
+    row would cost the hot path for nothing (tickets are never deleted)."""
+
+    __tablename__ = "ticket_words"
+    __table_args__ = (
+        # The erasure deletes a customer's tickets' rows.
+        Index("ix_ticket_words_ticket", "ticket_id"),
+    )
+
+    token: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -19,13 +19,14 @@ from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service
 from ticketloop_intake.tickets.domain import SlaClocks, Status
 from ticketloop_intake.tickets.lifecycle import Personal
-from ticketloop_intake.tickets.models import Ticket
+from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.tickets.schemas import (
     AssigneeOut,
     CustomerLinkOut,
     CustomerOut,
     DeadlinesOut,
     ResolutionTimesOut,
+    RoutingReasonOut,
     SlaClockOut,
     SlaOut,
     TicketOut,
@@ -116,10 +117,31 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
             for x in view.suggestions
         ],
         timeline=[
-            TimelineEntryOut(id=e.id, at=e.at, kind=e.kind, actor=e.actor, body=personal.bodies.get(e.id))
+            TimelineEntryOut(
+                id=e.id,
+                at=e.at,
+                kind=e.kind,
+                actor=e.actor,
+                body=personal.bodies.get(e.id),
+                reason=None if for_channel else _reason(e),
+            )
             for e in view.timeline
             if not (for_channel and e.kind in INTERNAL_KINDS)
         ],
+    )
+
+
+def _reason(entry: TimelineEntry) -> RoutingReasonOut | None:
+    """Routing's reason kept on an assignment or queue entry (a supervisor's note is for staff)."""
+    kept = entry.reason
+    if not kept or not kept.get("rule"):
+        return None
+    return RoutingReasonOut(
+        rule=str(kept["rule"]),
+        strategy=kept.get("strategy"),
+        score=kept.get("score"),
+        actor=kept.get("actor"),
+        note=kept.get("note"),
     )
 
 
@@ -220,8 +242,16 @@ async def once(
 
 
 async def page(
-    session: AsyncSession, settings: IntakeSettings, rows: Sequence[Ticket], total: int, *, limit: int, offset: int
+    session: AsyncSession,
+    settings: IntakeSettings,
+    rows: Sequence[Ticket],
+    total: int,
+    *,
+    limit: int,
+    offset: int,
+    for_channel: bool = False,
 ) -> TicketPage:
+    """A page of tickets with their subjects opened (the priority score is staff's only)."""
     subjects = await service.subjects(session, rows, settings)
     items = [
         TicketSummary(
@@ -236,6 +266,9 @@ async def page(
             department_id=t.department_id,
             assignee_id=t.assignee_id,
             created_at=t.created_at,
+            priority_score=None if for_channel else t.priority_score,
+            next_due_at=t.next_due_at,
+            next_due_clock=ClockKind(t.next_due_clock) if t.next_due_clock else None,
         )
         for t, subject in zip(rows, subjects, strict=True)
     ]

@@ -13,12 +13,14 @@ from ticketloop_intake.customers.service import clear
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import (
     Action,
+    SlaClocks,
     newest_per_ticket,
     transitions,
 )
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
+    AssignmentReason,
     SlaClocksChangedData,
     TicketAssignedData,
     TicketQueuedData,
@@ -29,10 +31,28 @@ from ticketloop_shared.ids import new_id
 log = logging.getLogger(__name__)
 
 
+def _reason(reason: AssignmentReason | None) -> str | None:
+    """Routing's reason as the timeline shows it (JSON text): the rule that decided, who acted
+    and their note, the strategy and the priority score; not the candidates (other agents' load
+    is routing's to show)."""
+    if reason is None:
+        return None
+    shown = {
+        "rule": reason.rule,
+        "strategy": reason.strategy,
+        "score": reason.score,
+        # Optional fields routing adds for take, assign and transfer; absent from older events.
+        "actor": getattr(reason, "actor", None),
+        "note": getattr(reason, "note", None),
+    }
+    return json.dumps(shown)
+
+
 async def record_assignments(
     uow: IntakeUnit, assignments: Sequence[TicketAssignedData], *, kind: str = "assigned"
 ) -> None:
-    """Show routing's choice of owner on each ticket (routing owns the decision).
+    """Show routing's choice of owner on each ticket (routing owns the decision), with the
+    priority score and reason routing gave.
 
     One statement per run applies the ASSIGN transition of `domain.py` and adds the timeline
     entries; an older assignment arriving late does not replace a newer one. A ticket assigned
@@ -60,6 +80,8 @@ async def record_assignments(
                 assigned_at=d.assigned_at,
                 entry_id=new_id(),
                 entry_body=clear(f"{d.agent_name} ({d.department_name})"),
+                score=d.reason.score if d.reason is not None else None,
+                reason=_reason(d.reason),
             )
             for d in batch
         ]
@@ -100,29 +122,34 @@ async def record_queued(uow: IntakeUnit, data: TicketQueuedData) -> None:
         department_name=data.department_name,
         at=data.queued_at,
         body=clear(f"waiting for an agent of {data.department_name}"),
+        score=data.score,
+        reason=_reason(data.reason),
     )
     if not known:
         raise NotFound(f"no ticket with id {data.ticket_id}", code="ticket_not_found")
 
 
 async def record_clocks(uow: IntakeUnit, published: Sequence[SlaClocksChangedData]) -> None:
-    """Keep each ticket's clocks as sla last published them (sla owns every deadline), in one
-    statement per run: the highest version wins, so an older or repeated publication changes
-    nothing. A ticket intake does not have is skipped (logged at debug), not parked: intake writes
-    a ticket before sla can hear of it, so this intake never held that one (a restored database,
-    another deployment on the topics) and no retry would ever apply it."""
+    """Keep each ticket's clocks as sla last published them (sla owns every deadline), and with
+    them the due instant work lists order by (`SlaClocks.next_due`), in one statement per run:
+    the highest version wins, so an older or repeated publication changes nothing. A ticket
+    intake does not have is skipped (logged at debug), not parked: intake writes a ticket before
+    sla can hear of it, so this intake never held that one (a restored database, another
+    deployment on the topics) and no retry would ever apply it."""
     newest = newest_per_ticket(published)
-    unknown = await repository.show_clocks(
-        uow.session,
-        [
+    shown = []
+    for data in newest:
+        due = SlaClocks(policy_id=data.policy_id, version=data.version, clocks=tuple(data.clocks)).next_due()
+        shown.append(
             repository.ClocksShown(
                 ticket_id=data.ticket_id,
                 version=data.version,
                 policy_id=data.policy_id,
                 clocks=json.dumps([clock.model_dump(mode="json") for clock in data.clocks]),
+                next_due_at=due[0] if due else None,
+                next_due_clock=due[1].value if due else None,
             )
-            for data in newest
-        ],
-    )
+        )
+    unknown = await repository.show_clocks(uow.session, shown)
     if unknown:
         log.debug("sla clocks of tickets intake does not have", extra={"ticket_ids": sorted(str(t) for t in unknown)})

@@ -8,16 +8,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 import asyncpg
-from sqlalchemy import TextClause, func, select, text, update
+from sqlalchemy import ColumnElement, TextClause, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm.util import AliasedClass
 
 from ticketloop_intake.db import Base
 from ticketloop_intake.idempotency.service import Claim, KeyTaken
-from ticketloop_intake.tickets.domain import OPEN, Status
-from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TimelineEntry
+from ticketloop_intake.tickets.domain import OPEN, Status, WorkOrder
+from ticketloop_intake.tickets.models import TICKET_NUMBER_SEQ, Ticket, TicketWord, TimelineEntry
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.state import Slot
 
@@ -96,6 +98,11 @@ def _create_statement(with_claim: bool, with_probe: bool) -> str:
     parts.append(f"e AS ({insert('timeline', [c.name for c in _TIMELINE.columns])})")
     if with_claim:
         parts.append(f"k AS ({insert(Claim.TABLE, Claim.COLUMNS)})")
+    parts.append(
+        f"w AS (INSERT INTO {TicketWord.__tablename__} (token, ticket_id) "
+        f"SELECT unnest(CAST(${n + 1} AS bytea[])), ${n + 2}{guard})"
+    )
+    n += 2
     outbox_columns = ", ".join(_OUTBOX_COLUMNS)
     parts.append(f"o AS (INSERT INTO outbox ({outbox_columns}) SELECT {values(5)}, ${n + 1}::jsonb{guard})")
     found = "SELECT id FROM prior" if with_probe else "SELECT NULL::uuid AS id"
@@ -110,10 +117,12 @@ async def insert_new(
     outbox_row: dict[str, object],
     claim: Claim | None = None,
     probe: RepeatProbe | None = None,
+    words: Sequence[bytes] = (),
 ) -> uuid.UUID | None:
-    """Write a new ticket, its first timeline entry, its `ticket.created` outbox row and the
-    Idempotency-Key's record in one autocommit statement: the hot path of the whole system (no
-    BEGIN/COMMIT, no ORM flush, no read-back). Raises `KeyTaken` when the key has a record.
+    """Write a new ticket, its first timeline entry, its search tokens (`words`), its
+    `ticket.created` outbox row and the Idempotency-Key's record in one autocommit statement: the
+    hot path of the whole system (no BEGIN/COMMIT, no ORM flush, no read-back). Raises `KeyTaken`
+    when the key has a record.
 
     With a `probe`, the same statement first looks for the customer's ticket for the same
     problem; if there is one, nothing is written and its id is returned (a repeat contact)."""
@@ -124,6 +133,7 @@ async def insert_new(
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
     if claim is not None:
         args += claim.values(ticket.id)
+    args += [list(words), ticket.id]
     args += [outbox_row[name] for name in _OUTBOX_COLUMNS[:-1]]
     args.append(json.dumps(outbox_row["headers"]))
     try:
@@ -149,6 +159,10 @@ class Shown:
     assigned_at: datetime
     entry_id: uuid.UUID
     entry_body: bytes
+    # Routing's priority score (None keeps the one shown) and its reason for the timeline (JSON
+    # text: rule, actor, note).
+    score: float | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +199,8 @@ async def apply_assignments(
         "assigned_ats": [a.assigned_at for a in assignments],
         "entry_ids": [a.entry_id for a in assignments],
         "entry_bodies": [a.entry_body for a in assignments],
+        "scores": [a.score for a in assignments],
+        "reasons": [a.reason for a in assignments],
         "kind": kind,
     }
     for i, (old, new) in enumerate(moves):
@@ -207,34 +223,48 @@ def _assignments_statement(moves: int) -> TextClause:
     return text(
         "WITH input AS (SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:agent_ids AS text[]), "
         "CAST(:agent_names AS text[]), CAST(:department_ids AS text[]), CAST(:department_names AS text[]), "
-        "CAST(:assigned_ats AS timestamptz[]), CAST(:entry_ids AS uuid[]), CAST(:entry_bodies AS bytea[])) "
-        "AS i(ticket_id, agent_id, agent_name, department_id, department_name, assigned_at, entry_id, entry_body)), "
+        "CAST(:assigned_ats AS timestamptz[]), CAST(:entry_ids AS uuid[]), CAST(:entry_bodies AS bytea[]), "
+        "CAST(:scores AS float8[]), CAST(:reasons AS text[])) "
+        "AS i(ticket_id, agent_id, agent_name, department_id, department_name, assigned_at, entry_id, entry_body, "
+        "score, reason)), "
         "updated AS ("
         f"UPDATE tickets t SET status = CASE t.status {whens} ELSE t.status END, "
         "assignee_id = i.agent_id, assignee_name = i.agent_name, department_id = i.department_id, "
-        "department_name = i.department_name, assigned_at = i.assigned_at, updated_at = now() "
+        "department_name = i.department_name, assigned_at = i.assigned_at, "
+        "priority_score = COALESCE(i.score, t.priority_score), updated_at = now() "
         "FROM input i "
         "WHERE t.id = i.ticket_id AND (t.assigned_at IS NULL OR t.assigned_at <= i.assigned_at) "
         "RETURNING t.id AS ticket_id, t.status AS new_status, t.number, t.channel, "
-        "t.category, t.urgency, t.customer_id, t.created_at, i.entry_id, i.assigned_at, i.entry_body), "
-        "entries AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
-        "SELECT entry_id, ticket_id, assigned_at, :kind, 'routing', entry_body FROM updated) "
+        "t.category, t.urgency, t.customer_id, t.created_at, i.entry_id, i.assigned_at, i.entry_body, "
+        "i.reason), "
+        "entries AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body, reason) "
+        "SELECT entry_id, ticket_id, assigned_at, :kind, 'routing', entry_body, CAST(reason AS jsonb) FROM updated) "
         "SELECT ticket_id, new_status, number, channel, category, urgency, customer_id, created_at "
         "FROM updated"
     )
 
 
 async def show_queued(
-    session: AsyncSession, *, ticket_id: uuid.UUID, department_id: str, department_name: str, at: datetime, body: bytes
+    session: AsyncSession,
+    *,
+    ticket_id: uuid.UUID,
+    department_id: str,
+    department_name: str,
+    at: datetime,
+    body: bytes,
+    score: float | None = None,
+    reason: str | None = None,
 ) -> bool:
-    """Show the department whose queue a not-yet-assigned ticket waits in (an assignment already
-    shown wins: the queue event may arrive late). False if the ticket is unknown."""
+    """Show the department whose queue a not-yet-assigned ticket waits in, and its priority score
+    there (an assignment already shown wins: the queue event may arrive late). False if the
+    ticket is unknown. `reason`: routing's reason for the timeline entry, as JSON text."""
     result = await session.execute(
         text(
             "WITH t AS (UPDATE tickets SET department_id = :department_id, department_name = :department_name, "
+            "priority_score = COALESCE(CAST(:score AS float8), priority_score), "
             "updated_at = now() WHERE id = :ticket_id AND assigned_at IS NULL RETURNING id), "
-            "e AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body) "
-            "SELECT :entry_id, id, :at, 'queued', 'routing', :body FROM t) "
+            "e AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body, reason) "
+            "SELECT :entry_id, id, :at, 'queued', 'routing', :body, CAST(:reason AS jsonb) FROM t) "
             "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = :ticket_id)"
         ),
         {
@@ -244,6 +274,8 @@ async def show_queued(
             "at": at,
             "body": body,
             "entry_id": new_id(),
+            "score": score,
+            "reason": reason,
         },
     )
     return bool(result.scalar())
@@ -258,6 +290,8 @@ class ClocksShown:
     version: int
     policy_id: str
     clocks: str
+    next_due_at: datetime | None = None
+    next_due_clock: str | None = None
 
 
 async def show_clocks(session: AsyncSession, published: Sequence[ClocksShown]) -> set[uuid.UUID]:
@@ -272,6 +306,8 @@ async def show_clocks(session: AsyncSession, published: Sequence[ClocksShown]) -
             "versions": [p.version for p in published],
             "policy_ids": [p.policy_id for p in published],
             "clocks": [p.clocks for p in published],
+            "next_due_ats": [p.next_due_at for p in published],
+            "next_due_clocks": [p.next_due_clock for p in published],
         },
     )
     return set(result.scalars().all())
@@ -281,9 +317,10 @@ async def show_clocks(session: AsyncSession, published: Sequence[ClocksShown]) -
 # before the update, which is all it needs to tell an unknown ticket from a stale version.
 _CLOCKS_STATEMENT = text(
     "WITH input AS (SELECT * FROM unnest(CAST(:ticket_ids AS uuid[]), CAST(:versions AS integer[]), "
-    "CAST(:policy_ids AS text[]), CAST(:clocks AS text[])) AS i(ticket_id, version, policy_id, clocks)), "
+    "CAST(:policy_ids AS text[]), CAST(:clocks AS text[]), CAST(:next_due_ats AS timestamptz[]), "
+    "CAST(:next_due_clocks AS text[])) AS i(ticket_id, version, policy_id, clocks, next_due_at, next_due_clock)), "
     "updated AS (UPDATE tickets t SET sla_clocks = CAST(i.clocks AS jsonb), sla_version = i.version, "
-    "sla_policy_id = i.policy_id FROM input i "
+    "sla_policy_id = i.policy_id, next_due_at = i.next_due_at, next_due_clock = i.next_due_clock FROM input i "
     "WHERE t.id = i.ticket_id AND (t.sla_version IS NULL OR t.sla_version < i.version) RETURNING t.id) "
     "SELECT i.ticket_id FROM input i WHERE NOT EXISTS (SELECT 1 FROM tickets t WHERE t.id = i.ticket_id)"
 )
@@ -300,6 +337,11 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def by_number(session: AsyncSession, number: str) -> Ticket | None:
+    """The ticket with this number."""
+    return await session.scalar(select(Ticket).where(Ticket.number == number))
 
 
 async def by_origin(session: AsyncSession, origin: str, origin_id: str) -> Ticket | None:
@@ -344,6 +386,59 @@ async def timeline(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[Time
     ).all()
 
 
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows (None: any); `words`: search tokens a ticket must all have."""
+
+    status: str | None = None
+    channel: str | None = None
+    category: str | None = None
+    customer_id: str | None = None
+    assignee_id: str | None = None
+    department_id: str | None = None
+    channel_client_id: uuid.UUID | None = None
+    unassigned: bool = False
+    number: str | None = None
+    words: Sequence[bytes] = ()
+
+
+def _where(t: type[Ticket] | AliasedClass[Ticket], f: TicketFilter) -> list[ColumnElement[bool]]:
+    """The conditions of `f` on `t` (the tickets table or an alias of it)."""
+    values = {
+        t.status: f.status,
+        t.channel: f.channel,
+        t.category: f.category,
+        t.customer_id: f.customer_id,
+        t.assignee_id: f.assignee_id,
+        t.department_id: f.department_id,
+        t.channel_client_id: f.channel_client_id,
+        t.number: f.number,
+    }
+    conditions: list[ColumnElement[bool]] = [column == value for column, value in values.items() if value is not None]
+    if f.unassigned:
+        conditions.append(t.assignee_id.is_(None))
+    if f.words:
+        tokens = sorted(set(f.words))
+        matching = (
+            select(TicketWord.ticket_id)
+            .where(TicketWord.token.in_(tokens))
+            .group_by(TicketWord.ticket_id)
+            .having(func.count() == len(tokens))
+        )
+        conditions.append(t.id.in_(matching))
+    return conditions
+
+
+def _order(t: type[Ticket], order: WorkOrder) -> list[ColumnElement[Any]]:
+    """`domain.WorkOrder` in SQL, matching the work-list indexes of `models.py`."""
+    score, due = t.priority_score.desc().nulls_last(), t.next_due_at.asc().nulls_last()
+    if order is WorkOrder.PRIORITY:
+        return [score, due, t.created_at.asc(), t.id.asc()]
+    if order is WorkOrder.DUE:
+        return [due, score, t.created_at.asc(), t.id.asc()]
+    return [t.created_at.desc(), t.id.desc()]
+
+
 async def search(
     session: AsyncSession,
     *,
@@ -356,26 +451,53 @@ async def search(
     offset: int,
     department_id: str | None = None,
     channel_client_id: uuid.UUID | None = None,
+    unassigned: bool = False,
+    number: str | None = None,
+    words: Sequence[bytes] = (),
+    order: WorkOrder = WorkOrder.NEWEST,
 ) -> tuple[Sequence[Ticket], int]:
-    """A filtered page of tickets, newest first, and the total matching."""
-    stmt = select(Ticket)
-    filters = {
-        Ticket.status: status,
-        Ticket.channel: channel,
-        Ticket.category: category,
-        Ticket.customer_id: customer_id,
-        Ticket.assignee_id: assignee_id,
-        Ticket.department_id: department_id,
-        Ticket.channel_client_id: channel_client_id,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    total = await session.scalar(select(func.count()).select_from(stmt.subquery()))
-    rows = (
-        await session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit).offset(offset))
-    ).all()
-    return rows, int(total or 0)
+    """A filtered, ordered page of tickets and the total matching, in one statement (the total
+    is an uncorrelated subquery PostgreSQL runs once); only a page past the end costs a second
+    one, to count."""
+    f = TicketFilter(
+        status=status,
+        channel=channel,
+        category=category,
+        customer_id=customer_id,
+        assignee_id=assignee_id,
+        department_id=department_id,
+        channel_client_id=channel_client_id,
+        unassigned=unassigned,
+        number=number,
+        words=words,
+    )
+    counted = aliased(Ticket)
+    counting = select(func.count()).select_from(counted).where(*_where(counted, f))
+    stmt = (
+        select(Ticket, counting.scalar_subquery().label("total"))
+        .where(*_where(Ticket, f))
+        .order_by(*_order(Ticket, order))
+        .limit(limit)
+        .offset(offset)
+    )
+    result = (await session.execute(stmt)).all()
+    if result:
+        return [row[0] for row in result], int(result[0][1])
+    if offset == 0:
+        return [], 0
+    return [], int(await session.scalar(counting) or 0)
+
+
+def add_words(session: AsyncSession, ticket_id: uuid.UUID, tokens: Sequence[bytes]) -> None:
+    """Stage a ticket's search tokens (a ticket written through the session, not the hot path)."""
+    session.add_all(TicketWord(token=token, ticket_id=ticket_id) for token in tokens)
+
+
+async def erase_words(session: AsyncSession, customer_id: str) -> int:
+    """Delete the search tokens of the customer's tickets; how many rows went."""
+    tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
+    result = await session.execute(delete(TicketWord).where(TicketWord.ticket_id.in_(tickets)))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def add_entry(session: AsyncSession, entry: TimelineEntry) -> None:

@@ -201,6 +201,21 @@ class SlaOut(BaseModel):
     clocks: list[SlaClockOut] = Field(description="Every clock of the ticket as it now stands.")
 
 
+class RoutingReasonOut(BaseModel):
+    """Why routing placed the ticket as it did, on an `assigned`, `reassigned` or `queued` entry."""
+
+    rule: str = Field(
+        description="The rule that decided: routing's own (e.g. `least_loaded`, a VIP rule) or a person's act: "
+        "`taken`, `assigned_by`, `transferred`."
+    )
+    strategy: str | None = Field(default=None, description="Routing's strategy at the time.")
+    score: float | None = Field(default=None, description="The ticket's priority score then (higher goes first).")
+    actor: str | None = Field(
+        default=None, description="Who acted (`agent:<sub>`, `supervisor:<sub>`, `admin:<sub>`); null for routing."
+    )
+    note: str | None = Field(default=None, description="The note the person gave (an override, a transfer).")
+
+
 class TimelineEntryOut(BaseModel):
     """One thing that happened to the ticket (`body` null once the customer's data is erased)."""
 
@@ -209,6 +224,11 @@ class TimelineEntryOut(BaseModel):
     kind: str
     actor: str
     body: str | None
+    reason: RoutingReasonOut | None = Field(
+        default=None,
+        description="On an assignment or queue entry, routing's reason (staff only; null for the channel and on "
+        "entries from before reasons were kept).",
+    )
 
 
 class ResolutionTimesOut(BaseModel):
@@ -317,10 +337,21 @@ class TicketSummary(BaseModel):
     department_id: str | None
     assignee_id: str | None
     created_at: datetime
+    priority_score: float | None = Field(
+        default=None,
+        description="The priority score routing last gave the ticket (higher goes first); null until routing has "
+        "placed it, and always null for a channel.",
+    )
+    next_due_at: datetime | None = Field(
+        default=None,
+        description="The earliest due instant among the ticket's sla clocks still owed (a breached one is in the "
+        "past); null when none runs (paused, stopped, or not published yet).",
+    )
+    next_due_clock: ClockKind | None = Field(default=None, description="The metric of `next_due_at`.")
 
 
 class TicketPage(BaseModel):
-    """One page of tickets, newest first."""
+    """One page of tickets, in the order asked for (newest first by default)."""
 
     items: list[TicketSummary]
     total: int

@@ -330,6 +330,14 @@ async def read(
     return await view(session, ticket, settings)
 
 
+async def read_by_number(session: AsyncSession, number: str, settings: IntakeSettings) -> TicketView:
+    """The ticket with this number, with its timeline (404 when there is none)."""
+    ticket = await repository.by_number(session, number)
+    if ticket is None:
+        raise NotFound(f"no ticket with number {number}", code="ticket_not_found")
+    return await view(session, ticket, settings)
+
+
 async def subjects(session: AsyncSession, tickets: Sequence[Ticket], settings: IntakeSettings) -> list[str]:
     """The opened subjects of a page of tickets (one key lookup for the page's customers)."""
     keys = await keys_for_opening(session, [t.customer_id for t in tickets], settings)
@@ -348,7 +356,8 @@ async def made_under_key(session: AsyncSession, *, scope: str, key: str) -> tupl
 
 async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) -> None:
     """Erase a customer's personal data: destroy their key (every sealed value becomes
-    unreadable) and overwrite anything stored before sealing; tickets and their facts stay."""
+    unreadable), overwrite anything stored before sealing and delete their tickets' search
+    tokens; tickets and their facts stay."""
     session = uow.session
     if not await repository.has_tickets(session, customer_id):
         raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
@@ -356,13 +365,15 @@ async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) ->
     await repository.erase_unsealed(
         session, customer_id, clear_mark=customers.CLEAR_MARK, erased=customers.ERASED_VALUE
     )
+    # The search tokens hide their words but are still derived from the texts: they go too.
+    words = await repository.erase_words(session, customer_id)
     await audit_log.record(
         session,
         audit,
         actor=by,
         action="customer.personal_data_erased",
         subject=f"customer:{customer_id}",
-        details={"key_destroyed": destroyed},
+        details={"key_destroyed": destroyed, "search_tokens_deleted": words},
     )
 
 
