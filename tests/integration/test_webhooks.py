@@ -34,6 +34,8 @@ from tests.support import (
 from ticketloop_embedded.ports import free_port
 from ticketloop_intake.app import create_app
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.webhooks import cli
+from ticketloop_intake.webhooks.schemas import ReplayRange
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import Topics
 from ticketloop_shared.settings import PlatformSettings
@@ -335,6 +337,7 @@ async def test_one_delivery_and_a_time_range_replay_with_the_same_ids(
     assert r.status_code == 202, r.text
     await eventually(lambda: len(receiver.received) == 3)
     assert receiver.received[2].headers["webhook-id"] == one["id"]
+    await eventually(lambda: _status(intake, endpoint["id"], "delivered"))
 
     r = await intake.client.post(
         f"{CHANNEL_HOOKS}/{endpoint['id']}/replay",
@@ -347,6 +350,17 @@ async def test_one_delivery_and_a_time_range_replay_with_the_same_ids(
     assert r.status_code == 202 and r.json() == {"replayed": 2}
     await eventually(lambda: len(receiver.received) == 5)
     assert [r.headers["webhook-id"] for r in receiver.received[3:]] == first_ids, "in their original order"
+
+    # The same from the command line, with progress.
+    await eventually(lambda: _status(intake, endpoint["id"], "delivered"))
+    window = ReplayRange(since=start - timedelta(seconds=1), until=clock.now() + timedelta(seconds=1))
+    count = await cli.replay(
+        intake.runtime.settings, uuid.UUID(endpoint["id"]), delivery_id=None, window=window, actor="ops"
+    )
+    assert count == 2
+    clock.set(datetime.now(UTC) + timedelta(seconds=1))  # the command line runs on the wall clock
+    await eventually(lambda: len(receiver.received) == 7)
+    assert [r.headers["webhook-id"] for r in receiver.received[5:]] == first_ids
 
 
 @pytest.mark.parametrize(

@@ -210,3 +210,31 @@ async def replay_range(
         .returning(WebhookDelivery.id)
     )
     return len(result.all())
+
+
+async def ids_in_range(
+    session: AsyncSession, endpoint_id: uuid.UUID, *, since: datetime, until: datetime, statuses: Sequence[str]
+) -> list[uuid.UUID]:
+    """The ids of an endpoint's deliveries created in [since, until) in one of `statuses`, in order."""
+    found = await session.scalars(
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.created_at >= since,
+            WebhookDelivery.created_at < until,
+            WebhookDelivery.status.in_(list(statuses)),
+        )
+        .order_by(WebhookDelivery.seq)
+    )
+    return list(found)
+
+
+async def requeue(session: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) -> int:
+    """Make these deliveries pending again, due now, with a fresh set of attempts."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(list(ids)), WebhookDelivery.status != DeliveryStatus.ERASED.value)
+        .values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now)
+        .returning(WebhookDelivery.id)
+    )
+    return len(result.all())

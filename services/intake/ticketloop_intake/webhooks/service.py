@@ -737,3 +737,29 @@ async def replay_range(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUI
         count=count,
     )
     return count
+
+
+async def operator(session: AsyncSession, endpoint_id: uuid.UUID, actor: str) -> Subscriber:
+    """The command line acts for an endpoint's owner, whoever it is, recorded as `actor`."""
+    endpoint = await repository.endpoint(session, endpoint_id)
+    if endpoint is None:
+        raise NotFound(f"no webhook endpoint with id {endpoint_id}", code="webhook_endpoint_not_found")
+    return Subscriber(Owner(endpoint.owner), actor, "operator", endpoint.channel_client_id)
+
+
+async def range_to_replay(
+    uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, window: ReplayRange
+) -> list[uuid.UUID]:
+    """The deliveries a range replay would send again, in order (for a replay with progress)."""
+    await read(uow.session, by=by, endpoint_id=endpoint_id)
+    return await repository.ids_in_range(
+        uow.session, endpoint_id, since=window.since, until=window.until, statuses=window.statuses
+    )
+
+
+async def requeue(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, ids: Sequence[uuid.UUID]) -> int:
+    """Send these deliveries of the endpoint again (one chunk of a range replay); audited."""
+    await read(uow.session, by=by, endpoint_id=endpoint_id)
+    count = await repository.requeue(uow.session, ids, now=uow.now())
+    await _audit(uow.session, by, "webhook.deliveries_replayed", endpoint_id, count=count, via="cli")
+    return count
