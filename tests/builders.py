@@ -88,6 +88,8 @@ from ticketloop_shared.events import (
     TicketUpdated,
     TicketUpdatedData,
     TokenRevokedData,
+    WebhookEndpointDisabled,
+    WebhookEndpointDisabledData,
 )
 from ticketloop_shared.events.catalog import Payload
 from ticketloop_shared.ids import new_id
@@ -504,6 +506,7 @@ class Story:
             create_wait_exceeded(t + timedelta(hours=8)),
             self.care_task_due(t + timedelta(hours=8)),
             create_token_revoked(t + timedelta(hours=9)),
+            create_webhook_endpoint_disabled(t + timedelta(hours=9)),
             create_rectification_opened(t + timedelta(days=2)),
             create_rectification_closed(t + timedelta(days=9)),
         ]
@@ -516,6 +519,21 @@ def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTok
     )
     event = build_event(data, source="routing", time=when, subject=sub)
     assert isinstance(event, StaffTokenRevoked)
+    return event
+
+
+def create_webhook_endpoint_disabled(when: datetime) -> WebhookEndpointDisabled:
+    """`webhook.endpoint_disabled` as intake emits it when an endpoint kept failing."""
+    data = WebhookEndpointDisabledData(
+        endpoint_id=new_id(),
+        owner="admin",
+        reason="failing",
+        failing_since=when - timedelta(days=3),
+        last_status=503,
+        disabled_at=when,
+    )
+    event = build_event(data, source="intake", time=when, subject=data.endpoint_id)
+    assert isinstance(event, WebhookEndpointDisabled)
     return event
 
 

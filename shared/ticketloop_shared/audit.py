@@ -48,10 +48,24 @@ async def record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry in the caller's transaction: it commits with the act it records."""
+    await record_as(
+        session, table, actor=actor.sub, role=actor.role.value, action=action, subject=subject, details=details
+    )
+
+
+async def record_as(
+    session: AsyncSession,
+    table: Table,
+    *,
+    actor: str,
+    role: str,
+    action: str,
+    subject: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append one entry for an actor that is not a staff member (a channel client, the system)."""
     await session.execute(
-        table.insert().values(
-            actor=actor.sub, role=actor.role.value, action=action, subject=subject, details=details or {}
-        )
+        table.insert().values(actor=actor, role=role, action=action, subject=subject, details=details or {})
     )
 
 

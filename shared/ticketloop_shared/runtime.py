@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,7 +36,7 @@ from ticketloop_shared.metrics import REPLICA_INFO
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
 from ticketloop_shared.scheduler import Scheduler
 from ticketloop_shared.state import ProcessState
-from ticketloop_shared.unit_of_work import Handler, Handlers, S, UnitOfWork, unit_of_work
+from ticketloop_shared.unit_of_work import Handler, Handlers, Observer, S, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,12 @@ class ServiceSpec(Generic[S]):
     # Every timer of the service, declared in its features' `scheduled.py` (see `scheduler`).
     scheduler: Scheduler[S] = field(default_factory=Scheduler)
     on_start: Callable[[Runtime[S]], Awaitable[None]] | None = None
+    # Sees every event of the service's units of work just before it is written to the outbox,
+    # in the same transaction (see `UnitOfWork.observe`).
+    observe: Observer | None = None
+    # Consumers beside the main one, each in a consumer group of its own (`<service>-<name>`):
+    # name → the handlers by wire type for these settings (empty: that consumer does not run).
+    side_consumers: dict[str, Callable[[S], Mapping[str, Handler]]] = field(default_factory=dict)
 
 
 def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Handler]:
@@ -106,6 +112,7 @@ class Runtime(Generic[S]):
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.side_consumers: list[EventConsumer] = []
         self.cluster_id: str | None = None
         self.broker_problem: str | None = "not checked yet"
         self.revocations = Revocations(spec.messaging.revoked_tokens)
@@ -124,6 +131,7 @@ class Runtime(Generic[S]):
             on_commit=self.wake_relay,
             statements=self.statements,
             state=self.state,
+            observe=self.spec.observe,
         )
 
     async def migrate(self) -> None:
@@ -178,6 +186,24 @@ class Runtime(Generic[S]):
                 batch_size=self.settings.consumer_batch_size,
             )
             self._spawn("consumer", self.consumer.run())
+        for name, side_handlers in self.spec.side_consumers.items():
+            by_type = side_handlers(self.settings)
+            if not by_type or not self.settings.consumer_enabled:
+                continue
+            side = EventConsumer(
+                service=f"{self.spec.name}-{name}",
+                replica=self.replica,
+                client_id=f"{self.spec.name}-{name}-{self.replica}",
+                settings=self.platform,
+                handlers=by_type,
+                unit_of_work=self.unit_of_work,
+                inbox=self.spec.messaging.inbox,
+                dead_letters=self.spec.messaging.dead_letters,
+                producer=self.producer,
+                batch_size=self.settings.consumer_batch_size,
+            )
+            self.side_consumers.append(side)
+            self._spawn(f"consumer-{name}", side.run())
         for name, loop in self.spec.scheduler.loops(self).items():
             self._spawn(name, loop)
 
@@ -232,8 +258,9 @@ class Runtime(Generic[S]):
     async def _broker_reset(self) -> None:
         """A replaced broker: recreate the topics and rejoin with no remembered positions."""
         await ensure_topics(self.platform, self.topics.all(), attempts=3)
-        if self.consumer is not None:
-            self.consumer.restart()
+        for consumer in (self.consumer, *self.side_consumers):
+            if consumer is not None:
+                consumer.restart()
 
     async def _watch_broker(self) -> None:
         while True:
@@ -275,6 +302,8 @@ class Runtime(Generic[S]):
                 problems[task.get_name()] = "stopped"
         if self.consumer is not None:
             problems.update(self.consumer.problems())
+        for side in self.side_consumers:
+            problems.update({f"{side.service} {k}": v for k, v in side.problems().items()})
         if self.relay is not None and self.relay.last_error is not None:
             problems["outbox-relay"] = f"failing ({self.relay.last_error[:200]})"
         return problems

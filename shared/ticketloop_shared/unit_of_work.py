@@ -104,6 +104,10 @@ class UnitOfWork(Generic[S]):
     # continues the trace of the event about the same ticket.
     subject_traces: dict[str, str] = field(default_factory=dict)
     _hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # The service's observer of what is about to be written to the outbox: it runs in the same
+    # transaction (or savepoint) as the events, so what it writes commits or rolls back with them
+    # (intake writes the webhook deliveries the events call for).
+    observe: Observer | None = None
 
     def now(self) -> datetime:
         """The current time from the injected clock."""
@@ -157,7 +161,10 @@ class UnitOfWork(Generic[S]):
 
     async def flush_events(self) -> None:
         """Write the staged events to the outbox now, inside the current savepoint (a sweep that
-        isolates each item needs an item's events to fail or succeed with it)."""
+        isolates each item needs an item's events to fail or succeed with it). The service's
+        observer sees them first, in the same transaction."""
+        if self.events and self.observe is not None:
+            await self.observe(self, list(self.events))
         await self.outbox.write(self.session, self.events)
         self.written += len(self.events)
         self.events.clear()
@@ -201,6 +208,9 @@ class UnitOfWork(Generic[S]):
             self.cause = previous
 
 
+Observer = Callable[[UnitOfWork[Any], Sequence[Envelope]], Awaitable[None]]
+
+
 @dataclass
 class Isolation:
     """What became of one item run by `UnitOfWork.isolated`."""
@@ -220,6 +230,7 @@ async def unit_of_work(
     on_commit: Callable[[], None] | None = None,
     statements: asyncpg.Pool | None = None,
     state: ProcessState | None = None,
+    observe: Observer | None = None,
 ) -> AsyncIterator[UnitOfWork[S]]:
     """One transaction: the staged events go to the outbox, then commit; any error rolls back."""
     async with sessions() as session:
@@ -233,6 +244,7 @@ async def unit_of_work(
                 cause=cause,
                 statements=statements,
                 state=state if state is not None else ProcessState(),
+                observe=observe,
             )
             yield uow
             await uow.run_hooks()

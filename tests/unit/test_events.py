@@ -27,6 +27,7 @@ def test_every_event_type_has_a_model_and_a_topic() -> None:
         "ticketloop.deadlines",
         "ticketloop.staff",
         "ticketloop.review",
+        "ticketloop.webhook",
     }
 
 

@@ -29,6 +29,12 @@ from ticketloop_intake.tickets.link_endpoints import router as customer_link_rou
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_intake.tickets.personal_data_endpoints import router as customer_router
 from ticketloop_intake.unit import IntakeRuntime
+from ticketloop_intake.webhooks import handlers as webhook_handlers
+from ticketloop_intake.webhooks import scheduled as webhook_jobs
+from ticketloop_intake.webhooks import service as webhooks
+from ticketloop_intake.webhooks.endpoints import admin_router as webhook_admin_router
+from ticketloop_intake.webhooks.endpoints import channel_router as webhook_channel_router
+from ticketloop_intake.webhooks.models import WebhookEndpoint  # noqa: F401  (registers the tables)
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
@@ -63,7 +69,12 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             ticket_jobs.SCHEDULE,
             knowledge_jobs.SCHEDULE,
             counter_jobs.SCHEDULE,
+            webhook_jobs.SCHEDULE,
         ),
+        # Webhooks: a channel's deliveries are written with the events that call for them; admin
+        # subscriptions are fed by a consumer of every topic, in a group of its own.
+        observe=webhooks.on_events,
+        side_consumers={webhook_handlers.CONSUMER_NAME: webhook_handlers.admin_handlers},
     )
     return create_service_app(
         spec,
@@ -81,6 +92,9 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             # Knowledge base and counter queues.
             knowledge_router,
             counter_router,
+            # Webhook subscriptions: channels' own, and administrators' (downstream systems).
+            webhook_channel_router,
+            webhook_admin_router,
         ],
         clock=clock,
     )

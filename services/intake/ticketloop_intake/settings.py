@@ -72,6 +72,41 @@ class IntakeSettings(ServiceSettings):
     # How often the wait-exceeded sweep runs.
     counter_sweep_seconds: float = Field(default=15.0, gt=0, le=3_600)
 
+    # Webhooks (webhooks/). Outbound calls to loopback, link-local, private, multicast or reserved
+    # addresses are refused (at subscription and before each send) unless allowed; unset, they
+    # are allowed in development only.
+    webhooks_allow_private: bool | None = None
+    # Attempts per delivery, and the retry schedule: delay n is uniform between base·factor^(n-2)
+    # and base·factor^(n-1), capped (60 s, ×3, 12 h cap, 10 attempts: at least 30 h in all).
+    webhooks_max_attempts: int = Field(default=10, ge=1, le=50)
+    webhooks_retry_base_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    webhooks_retry_factor: float = Field(default=3.0, ge=1, le=10)
+    webhooks_retry_cap_seconds: float = Field(default=43_200.0, gt=0, le=7 * 86_400)
+    # An endpoint with no success for this long (while failing) is disabled.
+    webhooks_disable_after_hours: float = Field(default=72.0, gt=0, le=90 * 24)
+    # One request's time limit (connect, write, read), and the largest body sent.
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhooks_max_payload_bytes: int = Field(default=256 * 1024, ge=1024, le=4 * 1024 * 1024)
+    # How much of a receiver's answer each attempt's log keeps.
+    webhooks_response_log_chars: int = Field(default=1024, ge=0, le=65_536)
+    # The delivery worker: how often it looks when idle, how many deliveries it claims at once,
+    # and how many requests it has in flight.
+    webhooks_worker_enabled: bool = True
+    webhooks_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    webhooks_batch: int = Field(default=100, ge=1, le=1_000)
+    webhooks_concurrency: int = Field(default=20, ge=1, le=500)
+    # After a secret rotation, the old secret still signs (beside the new one) for this long.
+    webhooks_secret_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
+    # The consumer that fans catalog events out to admin subscriptions (its own group).
+    webhooks_admin_consumer: bool = True
+
+    @property
+    def webhooks_private_allowed(self) -> bool:
+        """Whether webhook URLs may point at private addresses (development, tests)."""
+        if self.webhooks_allow_private is not None:
+            return self.webhooks_allow_private
+        return self.platform.env == "development"
+
     @field_validator("dev_channel_key", mode="before")
     @classmethod
     def _empty_means_none(cls, value: object) -> object:

@@ -85,6 +85,8 @@ from ticketloop_shared.events.catalog import (
     TicketUpdated,
     TicketUpdatedData,
     TokenRevokedData,
+    WebhookEndpointDisabled,
+    WebhookEndpointDisabledData,
     event_class_for,
     parse_event,
 )
@@ -178,6 +180,8 @@ __all__ = [
     "TicketUpdated",
     "TicketUpdatedData",
     "TokenRevokedData",
+    "WebhookEndpointDisabled",
+    "WebhookEndpointDisabledData",
     "Topics",
     "event_class_for",
     "parse_event",

@@ -53,6 +53,7 @@ class EventType(StrEnum):
     REVIEW_RECTIFICATION_OPENED = "review.rectification_opened.v1"
     REVIEW_RECTIFICATION_CLOSED = "review.rectification_closed.v1"
     STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled.v1"
 
 
 class Payload(BaseModel):
@@ -597,6 +598,22 @@ class LowScoreData(Payload):
     answered_at: AwareDatetime
 
 
+class WebhookEndpointDisabledData(Payload):
+    """Payload of `webhook.endpoint_disabled`: intake stopped delivering to a webhook endpoint
+    (it answered 410 Gone, or failed without a success for longer than allowed). Its pending
+    deliveries are kept; resuming the endpoint sends them."""
+
+    endpoint_id: UUID
+    # `channel` (a channel client's subscription) or `admin` (a downstream system's).
+    owner: str
+    channel_client_id: UUID | None = None
+    # `gone` (410) or `failing`.
+    reason: str
+    failing_since: AwareDatetime | None = None
+    last_status: int | None = None
+    disabled_at: AwareDatetime
+
+
 class TicketCreated(Envelope):
     """Emitted by intake when a channel's report is accepted as a new ticket."""
 
@@ -851,6 +868,13 @@ class CareWaitExceeded(Envelope):
     data: CareWaitExceededData
 
 
+class WebhookEndpointDisabled(Envelope):
+    """Emitted by intake when it disables a webhook endpoint (410 Gone, or failing too long)."""
+
+    type: Literal[EventType.WEBHOOK_ENDPOINT_DISABLED] = EventType.WEBHOOK_ENDPOINT_DISABLED
+    data: WebhookEndpointDisabledData
+
+
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     TicketCreated,
     TicketAssigned,
@@ -886,6 +910,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     RectificationOpened,
     RectificationClosed,
     StaffTokenRevoked,
+    WebhookEndpointDisabled,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
 _EVENT_FOR_PAYLOAD: dict[type[Payload], type[Envelope]] = {
@@ -937,7 +962,8 @@ AnyEvent = Annotated[
     | CareTaskDue
     | RectificationOpened
     | RectificationClosed
-    | StaffTokenRevoked,
+    | StaffTokenRevoked
+    | WebhookEndpointDisabled,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

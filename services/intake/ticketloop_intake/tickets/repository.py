@@ -552,3 +552,20 @@ async def made_under_key(session: AsyncSession, *, scope: str, key: str) -> tupl
         )
     ).first()
     return (row.id, row.number) if row is not None else None
+
+
+async def entry(session: AsyncSession, ticket_id: uuid.UUID, entry_id: uuid.UUID) -> TimelineEntry | None:
+    """One timeline entry of a ticket."""
+    return await session.scalar(
+        select(TimelineEntry).where(TimelineEntry.ticket_id == ticket_id, TimelineEntry.id == entry_id)
+    )
+
+
+async def latest_entry(session: AsyncSession, ticket_id: uuid.UUID, kind: str) -> TimelineEntry | None:
+    """A ticket's newest timeline entry of one kind (the request for information just made)."""
+    return await session.scalar(
+        select(TimelineEntry)
+        .where(TimelineEntry.ticket_id == ticket_id, TimelineEntry.kind == kind)
+        .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())
+        .limit(1)
+    )

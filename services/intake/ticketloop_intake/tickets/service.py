@@ -45,6 +45,8 @@ from ticketloop_intake.tickets.lifecycle import (
 from ticketloop_intake.tickets.lifecycle import TicketView as TicketView
 from ticketloop_intake.tickets.lifecycle import view as view
 from ticketloop_intake.tickets.models import Ticket
+from ticketloop_intake.tickets.outbound import ChannelFacts as ChannelFacts
+from ticketloop_intake.tickets.outbound import channel_facts as channel_facts
 from ticketloop_intake.tickets.reported import record_assignments as record_assignments
 from ticketloop_intake.tickets.reported import record_clocks as record_clocks
 from ticketloop_intake.tickets.reported import record_queued as record_queued

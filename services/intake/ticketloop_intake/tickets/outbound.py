@@ -1,0 +1,79 @@
+"""What a ticket's own channel is told about it: the facts and the opened text an outbound
+message (a webhook to the channel that reported the ticket) carries. Only the channel that owns
+the ticket receives these; nothing here goes on a topic."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ticketloop_intake.customers.service import keys_for_opening, open_field
+from ticketloop_intake.tickets import links, repository
+from ticketloop_intake.tickets.domain import Status
+from ticketloop_intake.unit import IntakeUnit
+
+
+@dataclass(frozen=True)
+class ChannelFacts:
+    """A ticket as its channel sees it, with one timeline entry's text opened (or none)."""
+
+    ticket_id: uuid.UUID
+    number: str
+    customer_id: str
+    channel: str
+    channel_client_id: uuid.UUID
+    status: str
+    department_id: str | None
+    assignee_id: str | None
+    # The customer's contact as the channel gave it (None once erased).
+    contact: str | None
+    entry_id: uuid.UUID | None
+    entry_at: datetime | None
+    # The entry's text (None: no entry asked for, a system note's absence, or erased).
+    text: str | None
+    # The customer's confirm-or-reopen link while the ticket is resolved, and when it expires.
+    link: str | None
+    link_expires_at: datetime | None
+    # The customer's data was erased: nothing personal may be sent.
+    erased: bool
+
+
+async def channel_facts(
+    uow: IntakeUnit, ticket_id: uuid.UUID, *, entry_id: uuid.UUID | None = None, entry_kind: str | None = None
+) -> ChannelFacts | None:
+    """The facts of a ticket for its channel, with the text of entry `entry_id` (or of the newest
+    entry of `entry_kind`); None when intake has no such ticket."""
+    session, settings = uow.session, uow.settings
+    ticket = await repository.get(session, ticket_id)
+    if ticket is None:
+        return None
+    entry = None
+    if entry_id is not None:
+        entry = await repository.entry(session, ticket_id, entry_id)
+    elif entry_kind is not None:
+        entry = await repository.latest_entry(session, ticket_id, entry_kind)
+    cid = ticket.customer_id
+    key = (await keys_for_opening(session, [cid], settings))[cid]
+    link = expires = None
+    if ticket.status == Status.RESOLVED.value and ticket.resolved_at is not None:
+        expires = ticket.resolved_at + timedelta(days=settings.reopen_window_days)
+        token = links.issue(settings.customer_link_key, ticket.id, ticket.resolved_at)
+        link = f"{settings.public_base_url}/v1/customer-links/{token}"
+    return ChannelFacts(
+        ticket_id=ticket.id,
+        number=ticket.number,
+        customer_id=cid,
+        channel=ticket.channel,
+        channel_client_id=ticket.channel_client_id,
+        status=ticket.status,
+        department_id=ticket.department_id,
+        assignee_id=ticket.assignee_id,
+        contact=open_field(key, cid, "contact", ticket.customer_contact),
+        entry_id=entry.id if entry is not None else None,
+        entry_at=entry.at if entry is not None else None,
+        text=open_field(key, cid, "body", entry.body) if entry is not None else None,
+        link=link,
+        link_expires_at=expires,
+        erased=key is None,
+    )

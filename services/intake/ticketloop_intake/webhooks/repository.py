@@ -1,0 +1,240 @@
+"""All SQL of webhooks: endpoints, deliveries (claimed by the worker with SKIP LOCKED, one in
+flight per endpoint and ticket) and attempts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ticketloop_intake.webhooks.domain import DeliveryStatus, EndpointStatus, Owner
+from ticketloop_intake.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+
+async def endpoints_of(
+    session: AsyncSession, owner: Owner, channel_client_id: uuid.UUID | None
+) -> Sequence[WebhookEndpoint]:
+    """An owner's endpoints, oldest first."""
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.owner == owner.value)
+    if owner is Owner.CHANNEL:
+        stmt = stmt.where(WebhookEndpoint.channel_client_id == channel_client_id)
+    return (await session.scalars(stmt.order_by(WebhookEndpoint.created_at, WebhookEndpoint.id))).all()
+
+
+async def endpoint(
+    session: AsyncSession, endpoint_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookEndpoint | None:
+    """One endpoint; `for_update` locks it for a change."""
+    stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def endpoints(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, WebhookEndpoint]:
+    """Endpoints by id."""
+    if not ids:
+        return {}
+    found = await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.id.in_(set(ids))))
+    return {e.id: e for e in found}
+
+
+async def any_channel_endpoint(session: AsyncSession) -> bool:
+    """Whether any channel has subscribed anything (most installs have no subscriber: the fan-out
+    then costs no query per event)."""
+    found = await session.scalar(
+        select(WebhookEndpoint.id).where(WebhookEndpoint.owner == Owner.CHANNEL.value).limit(1)
+    )
+    return found is not None
+
+
+async def channel_endpoints(
+    session: AsyncSession, channel_client_id: uuid.UUID, event_type: str
+) -> Sequence[WebhookEndpoint]:
+    """A channel client's endpoints subscribed to `event_type` that take new deliveries (active or
+    paused: a paused endpoint gets them on resume; a disabled one does not)."""
+    return (
+        await session.scalars(
+            select(WebhookEndpoint).where(
+                WebhookEndpoint.owner == Owner.CHANNEL.value,
+                WebhookEndpoint.channel_client_id == channel_client_id,
+                WebhookEndpoint.status != EndpointStatus.DISABLED.value,
+                WebhookEndpoint.event_types.contains([event_type]),
+            )
+        )
+    ).all()
+
+
+async def admin_endpoints(session: AsyncSession) -> Sequence[tuple[uuid.UUID, list[str]]]:
+    """Every admin endpoint taking new deliveries, with its event types."""
+    rows = await session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.owner == Owner.ADMIN.value, WebhookEndpoint.status != EndpointStatus.DISABLED.value
+        )
+    )
+    return [(r[0], list(r[1])) for r in rows]
+
+
+async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert deliveries; one already there for the same event and endpoint is kept (dedup)."""
+    if not rows:
+        return 0
+    result = await session.execute(
+        insert(WebhookDelivery).values(list(rows)).on_conflict_do_nothing().returning(WebhookDelivery.id)
+    )
+    return len(result.all())
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery the worker holds for one attempt."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    customer_id: str | None
+    payload: bytes
+    attempts: int
+
+
+_CLAIM = text(
+    """
+    WITH due AS (
+        SELECT d.id FROM webhook_deliveries d
+        JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.status = 'active'
+        WHERE d.status = 'pending' AND d.next_attempt_at <= :now
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_deliveries p
+              WHERE p.endpoint_id = d.endpoint_id AND p.order_key = d.order_key
+                AND p.status = 'pending' AND p.seq < d.seq)
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT :limit
+        FOR UPDATE OF d SKIP LOCKED
+    )
+    UPDATE webhook_deliveries w SET next_attempt_at = :lease_until
+    FROM due WHERE w.id = due.id
+    RETURNING w.id, w.endpoint_id, w.customer_id, w.payload, w.attempts
+    """
+)
+
+
+async def claim_due(session: AsyncSession, *, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
+    """Take up to `limit` due deliveries, each the oldest pending one of its endpoint and ticket
+    (so one is in flight per endpoint and ticket, in order), and lease them until `lease_until`:
+    another replica skips them, and a worker that dies mid-send leaves them due again after it."""
+    rows = await session.execute(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})
+    return [Claimed(r.id, r.endpoint_id, r.customer_id, bytes(r.payload), r.attempts) for r in rows]
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest instant a pending delivery of an active endpoint is due."""
+    return await session.scalar(
+        select(func.min(WebhookDelivery.next_attempt_at))
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
+            WebhookDelivery.status == DeliveryStatus.PENDING.value,
+            WebhookEndpoint.status == EndpointStatus.ACTIVE.value,
+        )
+    )
+
+
+async def delivery(
+    session: AsyncSession, delivery_id: uuid.UUID, *, for_update: bool = False
+) -> WebhookDelivery | None:
+    """One delivery."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+def add_attempt(session: AsyncSession, attempt: WebhookAttempt) -> None:
+    """Log one attempt."""
+    session.add(attempt)
+
+
+async def deliveries(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    *,
+    status: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+) -> Sequence[WebhookDelivery]:
+    """An endpoint's deliveries, newest first."""
+    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
+    if status is not None:
+        stmt = stmt.where(WebhookDelivery.status == status)
+    if since is not None:
+        stmt = stmt.where(WebhookDelivery.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(WebhookDelivery.created_at < until)
+    return (await session.scalars(stmt.order_by(WebhookDelivery.seq.desc()).limit(limit))).all()
+
+
+async def attempts(session: AsyncSession, delivery_id: uuid.UUID) -> Sequence[WebhookAttempt]:
+    """A delivery's attempts, oldest first."""
+    return (
+        await session.scalars(
+            select(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id).order_by(WebhookAttempt.id)
+        )
+    ).all()
+
+
+async def replay_range(
+    session: AsyncSession,
+    endpoint_id: uuid.UUID,
+    *,
+    since: datetime,
+    until: datetime,
+    statuses: Sequence[str],
+    now: datetime,
+) -> int:
+    """Send again every delivery of an endpoint created in [since, until) in one of `statuses`
+    (same ids: receivers deduplicate), in their original order; how many."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.created_at >= since,
+            WebhookDelivery.created_at < until,
+            WebhookDelivery.status.in_(list(statuses)),
+        )
+        .values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now)
+        .returning(WebhookDelivery.id)
+    )
+    return len(result.all())
+
+
+async def ids_in_range(
+    session: AsyncSession, endpoint_id: uuid.UUID, *, since: datetime, until: datetime, statuses: Sequence[str]
+) -> list[uuid.UUID]:
+    """The ids of an endpoint's deliveries created in [since, until) in one of `statuses`, in order."""
+    found = await session.scalars(
+        select(WebhookDelivery.id)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint_id,
+            WebhookDelivery.created_at >= since,
+            WebhookDelivery.created_at < until,
+            WebhookDelivery.status.in_(list(statuses)),
+        )
+        .order_by(WebhookDelivery.seq)
+    )
+    return list(found)
+
+
+async def requeue(session: AsyncSession, ids: Sequence[uuid.UUID], *, now: datetime) -> int:
+    """Make these deliveries pending again, due now, with a fresh set of attempts."""
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(list(ids)), WebhookDelivery.status != DeliveryStatus.ERASED.value)
+        .values(status=DeliveryStatus.PENDING.value, attempts=0, next_attempt_at=now)
+        .returning(WebhookDelivery.id)
+    )
+    return len(result.all())

@@ -1,0 +1,112 @@
+"""The delivery worker: claim what is due, send it signed, record how it went.
+
+Safe with several replicas: deliveries are leased with `FOR UPDATE SKIP LOCKED`, and only the
+oldest pending delivery of each (endpoint, ticket) is ever due, so one is in flight per endpoint
+and ticket and they arrive in order. Nothing is held in memory: a database outage makes a batch
+fail (the loop retries), a process that dies mid-send leaves its lease to expire and the
+delivery is sent again (at least once; the receiver deduplicates by `webhook-id`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+import httpx
+
+from ticketloop_intake.settings import IntakeSettings
+from ticketloop_intake.unit import IntakeRuntime
+from ticketloop_intake.webhooks import service
+from ticketloop_intake.webhooks.service import Outcome, Outgoing
+from ticketloop_shared import webhooks as signing
+from ticketloop_shared.clock import Clock
+from ticketloop_shared.scheduler import Batch, Scheduler
+
+SCHEDULE = Scheduler[IntakeSettings]()
+
+
+def http_client(settings: IntakeSettings) -> httpx.AsyncClient:
+    """The client deliveries go out with: time limits, no redirects followed, no proxy from the
+    environment (a proxy would hide where the request really goes)."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.webhooks_timeout_seconds),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_connections=settings.webhooks_concurrency),
+    )
+
+
+async def send(client: httpx.AsyncClient, outgoing: Outgoing, settings: IntakeSettings, clock: Clock) -> Outcome:
+    """One attempt: the address checked again after DNS resolution, the body signed with every
+    valid secret, the answer's status and (truncated) body kept."""
+    at = clock.now()
+    if outgoing.problem == "erased":
+        return Outcome(outgoing.id, at, None, 0, erased=True)
+    started = time.monotonic()
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    if outgoing.problem is not None:
+        return Outcome(outgoing.id, at, None, 0, error=outgoing.problem)
+    if len(outgoing.body) > settings.webhooks_max_payload_bytes:
+        return Outcome(outgoing.id, at, None, 0, error=f"payload of {len(outgoing.body)} bytes is over the limit")
+    limit = settings.webhooks_response_log_chars
+    try:
+        await signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
+        headers = signing.headers(
+            outgoing.secrets, msg_id=str(outgoing.id), timestamp=int(clock.now().timestamp()), body=outgoing.body
+        )
+        async with client.stream("POST", outgoing.url, content=outgoing.body, headers=headers) as response:
+            seen = bytearray()
+            async for chunk in response.aiter_bytes():
+                seen += chunk
+                if len(seen) > limit * 4:
+                    break
+            answer = signing.truncate(seen.decode("utf-8", "replace"), limit)
+            return Outcome(outgoing.id, at, response.status_code, took(), response=answer)
+    except signing.AddressRefused as exc:
+        return Outcome(outgoing.id, at, None, took(), error=f"refused: {exc}")
+    except httpx.TimeoutException:
+        return Outcome(outgoing.id, at, None, took(), error="timeout")
+    except httpx.HTTPError as exc:
+        return Outcome(outgoing.id, at, None, took(), error=f"{type(exc).__name__}: {exc}")
+
+
+async def send_all(outgoing: Sequence[Outgoing], settings: IntakeSettings, clock: Clock) -> list[Outcome]:
+    """Send a claimed batch, at most `webhooks_concurrency` at a time."""
+    gate = asyncio.Semaphore(settings.webhooks_concurrency)
+    async with http_client(settings) as client:
+
+        async def one(item: Outgoing) -> Outcome:
+            async with gate:
+                return await send(client, item, settings, clock)
+
+        return list(await asyncio.gather(*(one(item) for item in outgoing)))
+
+
+async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
+    """When the next pending delivery is due."""
+    async with runtime.sessions() as session:
+        return await service.next_due(session)
+
+
+@SCHEDULE.due(
+    name="webhook-deliveries",
+    next_due=next_delivery,
+    max_idle=lambda s: s.webhooks_poll_seconds,
+    idle_when_stuck=lambda s: s.webhooks_poll_seconds,
+    enabled=lambda s: s.webhooks_worker_enabled,
+)
+async def deliver(runtime: IntakeRuntime) -> Batch:
+    """Claim a batch (one transaction), send it, record the outcomes (another transaction)."""
+    async with runtime.unit_of_work() as uow:
+        outgoing = await service.claim(uow)
+    if not outgoing:
+        return Batch(0, False)
+    outcomes = await send_all(outgoing, runtime.settings, runtime.clock)
+    async with runtime.unit_of_work() as uow:
+        await service.record(uow, outcomes)
+    return Batch(len(outgoing), len(outgoing) >= runtime.settings.webhooks_batch)
