@@ -73,11 +73,11 @@ def _install_handlers(app: FastAPI) -> None:
         return error_page(_session_or_none(request), problem)
 
 
-def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = None, live: bool = True) -> FastAPI:
+def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = None, with_live: bool = True) -> FastAPI:
     """Build the workspace; the service clients open, and the live notifications start tailing the
-    topics, when the app starts (`live=False`: pages only, for tests that need no broker)."""
+    topics, when the app starts (`with_live=False`: pages only, for tests that need no broker)."""
     settings = settings or WorkspaceSettings()
-    notifications = LiveNotifications(settings.platform, settings) if live else None
+    notifications = LiveNotifications(settings.platform, settings) if with_live else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
