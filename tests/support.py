@@ -236,10 +236,16 @@ async def publish_and_apply(
     await publish(settings, *events)
     ids = list({e.id for e in (events if wait_for is None else wait_for)})
 
+    # The service's own consumer: another one of the service (intake's webhook fan-out) keeps
+    # its inbox rows in the same table under its own group.
+    consumer = service.runtime.consumer
+    assert consumer is not None, "the service runs no consumer"
+
     async def applied() -> bool:
         async with service.runtime.engine.connect() as conn:
             found = await conn.scalar(
-                text("SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY(:ids)"), {"ids": ids}
+                text("SELECT count(DISTINCT event_id) FROM inbox WHERE consumer = :consumer AND event_id = ANY(:ids)"),
+                {"ids": ids, "consumer": consumer.group_id},
             )
         return bool(found == len(ids))
 

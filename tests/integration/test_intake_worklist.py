@@ -82,14 +82,16 @@ def assigned(
     return build_event(data, source="routing", time=data.assigned_at)
 
 
-def queued(ticket: dict[str, Any], score: float, *, department: str = HOME) -> Envelope:
+def queued(
+    ticket: dict[str, Any], score: float, *, department: str = HOME, at: datetime | None = None
+) -> Envelope:
     """`ticket.queued` as routing publishes it: nobody free, the ticket waits with its score."""
     data = TicketQueuedData(
         ticket_id=uuid.UUID(ticket["id"]),
         department_id=department,
         department_name=department.title(),
         score=score,
-        queued_at=datetime.now(UTC),
+        queued_at=at or datetime.now(UTC),
         reason=reason(score, rule="no agent available"),
     )
     return build_event(data, source="routing", time=data.queued_at)
@@ -393,3 +395,30 @@ async def test_assignment_entries_carry_routings_reason_for_staff_only(
     # The channel sees that the ticket was assigned, not why (a supervisor's note is internal).
     r = await intake.client.get(f"/v1/channel/tickets/{ticket['id']}", headers=channel_headers())
     assert {e["kind"]: e["reason"] for e in r.json()["timeline"]}["assigned"] is None
+
+
+async def test_a_ticket_transferred_into_a_busy_department_leaves_its_owner_and_waits_there(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    moved = await new_ticket(intake)
+    stayed = await new_ticket(intake)
+    before = datetime.now(UTC) - timedelta(minutes=5)
+    await publish_and_apply(
+        intake,
+        platform,
+        [
+            assigned(moved, "agent-a"),
+            assigned(stayed, "agent-a"),
+            # A transfer after the assignment: nobody is free in the other department.
+            queued(moved, 50.0, department=AWAY),
+            # A queue event older than the assignment (arriving late) changes nothing.
+            queued(stayed, 10.0, department=AWAY, at=before),
+        ],
+    )
+    agent_a = agent_headers("agent-a", department=HOME)
+    assert await numbers(intake, agent_a, assignee_id="me") == [stayed["number"]]
+    away = agent_headers("agent-z", department=AWAY)
+    assert await numbers(intake, away, unassigned="true") == [moved["number"]]
+    shown = await intake.client.get(f"/v1/tickets/{moved['id']}", headers=away)
+    assert (shown.status_code, shown.json()["assignee"]) == (200, None)
+    assert (await intake.client.get(f"/v1/tickets/{moved['id']}", headers=agent_a)).status_code == 403

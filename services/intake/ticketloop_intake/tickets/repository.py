@@ -255,14 +255,19 @@ async def show_queued(
     score: float | None = None,
     reason: str | None = None,
 ) -> bool:
-    """Show the department whose queue a not-yet-assigned ticket waits in, and its priority score
-    there (an assignment already shown wins: the queue event may arrive late). False if the
-    ticket is unknown. `reason`: routing's reason for the timeline entry, as JSON text."""
+    """Show the department whose queue a ticket waits in, and its priority score there. A ticket
+    never assigned takes it whenever it arrives; an assigned one only when the queueing is newer
+    than the assignment shown (a transfer to a department where nobody is free: the ticket has no
+    owner again, and `assigned_at` keeps the queueing instant so a late, older assignment cannot
+    undo it), never when the queue event is late. False if the ticket is unknown. `reason`:
+    routing's reason for the timeline entry, as JSON text."""
     result = await session.execute(
         text(
             "WITH t AS (UPDATE tickets SET department_id = :department_id, department_name = :department_name, "
             "priority_score = COALESCE(CAST(:score AS float8), priority_score), "
-            "updated_at = now() WHERE id = :ticket_id AND assigned_at IS NULL RETURNING id), "
+            "assignee_id = NULL, assignee_name = NULL, "
+            "assigned_at = CASE WHEN assigned_at IS NULL THEN NULL ELSE CAST(:at AS timestamptz) END, "
+            "updated_at = now() WHERE id = :ticket_id AND (assigned_at IS NULL OR assigned_at < :at) RETURNING id), "
             "e AS (INSERT INTO timeline (id, ticket_id, at, kind, actor, body, reason) "
             "SELECT :entry_id, id, :at, 'queued', 'routing', :body, CAST(:reason AS jsonb) FROM t) "
             "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = :ticket_id)"
