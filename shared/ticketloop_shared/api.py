@@ -6,8 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
@@ -39,19 +40,25 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 class BodyLimit:
-    """Reject bodies over the limit with 413 before they are read into memory."""
+    """Reject bodies over the limit with 413 before they are read into memory; the few routes
+    that take files (`larger`: path pattern → bytes) have a limit of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in (larger or {}).items()]
+
+    def _limit(self, path: str) -> int:
+        return next((limit for pattern, limit in self.larger if pattern.fullmatch(path)), self.max_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self._limit(scope["path"]) if self.larger else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._reject(send, max_bytes)
             return
         seen = 0
         too_big = False
@@ -61,7 +68,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     too_big = True
                     raise _TooLarge
             return message
@@ -69,11 +76,11 @@ class BodyLimit:
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._reject(send)
+            await self._reject(send, max_bytes)
 
-    async def _reject(self, send: Send) -> None:
+    async def _reject(self, send: Send, max_bytes: int) -> None:
         response = JSONResponse(
-            error_body("body_too_large", f"request body exceeds {self.max_bytes} bytes"), status_code=413
+            error_body("body_too_large", f"request body exceeds {max_bytes} bytes"), status_code=413
         )
         await response({"type": "http"}, _no_receive, send)
 
@@ -242,8 +249,10 @@ def create_service_app(
     description: str,
     routers: Sequence[APIRouter],
     clock: Clock | None = None,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
     """Build a service's app; the runtime is created and started in the lifespan, not here.
+    `body_limits` gives the routes that take files (path pattern → bytes) a larger body limit.
 
     Tracing is set up here, not in the lifespan: its middleware must be in place before the app
     first runs (the provider is installed once per process, from `OTEL_*`)."""
@@ -273,7 +282,7 @@ def create_service_app(
     app.state.settings = spec.settings
     _install_error_handlers(app)
     app.add_middleware(Metrics, service=spec.name)
-    app.add_middleware(BodyLimit, max_bytes=platform.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=platform.max_body_bytes, larger=body_limits)
     app.include_router(_ops_router())
     for router in routers:
         app.include_router(router)

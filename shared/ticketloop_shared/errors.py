@@ -89,6 +89,21 @@ class PreconditionRequired(DomainError):
     code = "precondition_required"
 
 
+class ContentTooLarge(DomainError):
+    """Something the request carries (a file) is larger than allowed, though the body itself was
+    within the service's limit."""
+
+    status_code = 413
+    code = "content_too_large"
+
+
+class UnsupportedMediaType(DomainError):
+    """Content of a type the service does not take (decided from the content, not its name)."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class TooManyRequests(DomainError):
     """The caller went over a rate limit; `retry_after` says when to try again."""
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from ticketloop_intake.attachments.models import Attachment  # noqa: F401  (registers the table)
 from ticketloop_intake.channels import service as channel_service
 from ticketloop_intake.channels.endpoints import router as channel_client_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
@@ -21,8 +22,11 @@ from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401
 from ticketloop_intake.knowledge import scheduled as knowledge_jobs
 from ticketloop_intake.knowledge.endpoints import router as knowledge_router
 from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers the table)
+from ticketloop_intake.reply_templates.endpoints import router as reply_template_router
+from ticketloop_intake.reply_templates.models import ReplyTemplate  # noqa: F401  (registers the table)
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import scheduled as ticket_jobs
+from ticketloop_intake.tickets.attachment_endpoints import router as attachment_router
 from ticketloop_intake.tickets.channel_endpoints import router as read_back_router
 from ticketloop_intake.tickets.endpoints import router as ticket_router
 from ticketloop_intake.tickets.link_endpoints import router as customer_link_router
@@ -43,6 +47,8 @@ from ticketloop_shared.runtime import ServiceSpec
 from ticketloop_shared.scheduler import Scheduler
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The routes whose bodies may carry files: a customer's message and a reply.
+ATTACHMENT_ROUTES = r"/v1/tickets/[^/]+/(messages|replies)"
 
 
 async def seed_channel(runtime: IntakeRuntime) -> None:
@@ -95,6 +101,10 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             # Webhook subscriptions: channels' own, and administrators' (downstream systems).
             webhook_channel_router,
             webhook_admin_router,
+            # Canned replies and attached files.
+            reply_template_router,
+            attachment_router,
         ],
         clock=clock,
+        body_limits={ATTACHMENT_ROUTES: settings.attachment_body_bytes},
     )

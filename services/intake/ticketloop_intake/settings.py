@@ -6,14 +6,17 @@ import hashlib
 import hmac
 from functools import cached_property
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from ticketloop_intake.attachments.schemas import MAX_LISTED
 from ticketloop_intake.customers.crypto import master_key
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url, read_or_create_secret
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"
+MIB = 1_048_576
 
 
 class IntakeSettings(ServiceSettings):
@@ -71,6 +74,28 @@ class IntakeSettings(ServiceSettings):
     counter_rate_sample: int = Field(default=10, ge=2, le=200)
     # How often the wait-exceeded sweep runs.
     counter_sweep_seconds: float = Field(default=15.0, gt=0, le=3_600)
+    # Attachments (attachments/): files on customer messages and replies. The two routes that take
+    # them accept bodies up to `attachment_body_bytes` (base64 makes files a third larger).
+    attachment_max_bytes: int = Field(default=10 * MIB, ge=1, le=100 * MIB)
+    attachment_max_count: int = Field(default=5, ge=0, le=MAX_LISTED)
+    attachment_max_total_bytes: int = Field(default=20 * MIB, ge=1, le=200 * MIB)
+    # Canned replies (reply_templates/): the zone deadlines are written in (e.g. `Europe/Warsaw`).
+    reply_time_zone: str = "UTC"
+
+    @field_validator("reply_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as 'Europe/Warsaw')") from None
+        return value
+
+    @property
+    def attachment_body_bytes(self) -> int:
+        """The body limit of the routes that take attachments: every file at its largest in
+        base64, plus room for the message's text and the JSON around it."""
+        return self.attachment_max_total_bytes * 4 // 3 + self.attachment_max_count * 2_048 + 256 * 1_024
 
     # Webhooks (webhooks/). Outbound calls to loopback, link-local, private, multicast or reserved
     # addresses are refused (at subscription and before each send) unless allowed; unset, they

@@ -36,8 +36,13 @@ def _aad(customer_id: str, field: str) -> bytes:
 
 def seal(key: bytes, text: str, *, customer_id: str, field: str) -> bytes:
     """Encrypt `text` for one customer's field."""
+    return seal_bytes(key, text.encode(), customer_id=customer_id, field=field)
+
+
+def seal_bytes(key: bytes, data: bytes, *, customer_id: str, field: str) -> bytes:
+    """Encrypt binary `data` (an attached file) for one customer's field."""
     nonce = os.urandom(NONCE_BYTES)
-    return bytes([SEALED]) + nonce + AESGCM(key).encrypt(nonce, text.encode(), _aad(customer_id, field))
+    return bytes([SEALED]) + nonce + AESGCM(key).encrypt(nonce, data, _aad(customer_id, field))
 
 
 def clear(text: str) -> bytes:
@@ -58,6 +63,17 @@ def unseal(key: bytes | None, blob: bytes | None, *, customer_id: str, field: st
         return (
             AESGCM(key).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], _aad(customer_id, field)).decode()
         )
+    except InvalidTag:
+        return None
+
+
+def unseal_bytes(key: bytes | None, blob: bytes | None, *, customer_id: str, field: str) -> bytes | None:
+    """The binary data, or None when it cannot be read any more (erased, or its key destroyed);
+    binary data is always sealed, never stored clear."""
+    if not blob or blob[0] != SEALED or key is None:
+        return None
+    try:
+        return AESGCM(key).decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], _aad(customer_id, field))
     except InvalidTag:
         return None
 

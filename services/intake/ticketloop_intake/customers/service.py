@@ -141,6 +141,16 @@ def open_field(key: bytes | None, customer_id: str, field: str, blob: bytes | No
     return crypto.unseal(key, blob, customer_id=customer_id, field=field)
 
 
+def seal_blob(key: bytes, customer_id: str, field: str, data: bytes) -> bytes:
+    """One personal binary value (an attached file), sealed for its customer and column."""
+    return crypto.seal_bytes(key, data, customer_id=customer_id, field=field)
+
+
+def open_blob(key: bytes | None, customer_id: str, field: str, blob: bytes | None) -> bytes | None:
+    """One stored binary value in clear; None once it cannot be read any more."""
+    return crypto.unseal_bytes(key, blob, customer_id=customer_id, field=field)
+
+
 def clear(note: str) -> bytes:
     """A text that is not personal (a system note), stored as it is."""
     return crypto.clear(note)

@@ -6,13 +6,14 @@ through the unit of work, so it reaches the outbox in the same transaction."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_intake.attachments import service as attachments
 from ticketloop_intake.customers.service import ERASED, clear, key_for_sealing, keys_for_opening, open_field, seal_field
 from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.settings import IntakeSettings
@@ -63,6 +64,8 @@ class TicketView:
     # The answer to a report that was added to this existing ticket.
     repeat_contact: bool = False
     suggestions: Sequence[Suggestion] = ()
+    # The files sent with each timeline entry (customer messages and replies), by entry id.
+    attachments: Mapping[uuid.UUID, Sequence[attachments.Listed]] = field(default_factory=dict)
 
 
 def ticket_ref(ticket: Ticket) -> dict[str, object]:
@@ -155,10 +158,17 @@ def move(uow: IntakeUnit, ticket: Ticket, action: Action, *, actor: str) -> Stat
 
 
 async def add_entry(
-    uow: IntakeUnit, ticket: Ticket, kind: str, actor: str, *, personal: str | None = None, note: str | None = None
+    uow: IntakeUnit,
+    ticket: Ticket,
+    kind: str,
+    actor: str,
+    *,
+    personal: str | None = None,
+    note: str | None = None,
+    files: Sequence[attachments.Checked] = (),
 ) -> TimelineEntry:
     """Add a timeline entry: `personal` text is sealed with the customer's key, a system `note`
-    (e.g. "normal → urgent") is stored clear."""
+    (e.g. "normal → urgent") is stored clear; checked `files` are stored sealed with it."""
     body = None
     if personal is not None:
         key = await key_for_sealing(uow, ticket.customer_id)
@@ -167,6 +177,11 @@ async def add_entry(
         body = clear(note)
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=uow.now(), kind=kind, actor=actor, body=body)
     repository.add_entry(uow.session, entry)
+    if files:
+        await uow.session.flush()  # the entry first: its files refer to it
+        await attachments.store(
+            uow, ticket_id=ticket.id, entry_id=entry.id, customer_id=ticket.customer_id, files=files
+        )
     return entry
 
 
@@ -199,16 +214,24 @@ def reopened(uow: IntakeUnit, ticket: Ticket, previous: Status, *, reason: str, 
 
 
 async def add_customer_message(
-    uow: IntakeUnit, *, ticket: Ticket, text: str, actor: str, via: str, reopen_reason: str = "customer_message"
+    uow: IntakeUnit,
+    *,
+    ticket: Ticket,
+    text: str,
+    actor: str,
+    via: str,
+    reopen_reason: str = "customer_message",
+    files: Sequence[attachments.Checked] = (),
 ) -> TimelineEntry:
-    """The customer writes again: a ticket waiting on them goes back in progress, a resolved or
-    closed one reopens (within the reopen window; after it, 409 `reopen_window_passed`)."""
+    """The customer writes again (with checked `files`, if any): a ticket waiting on them goes
+    back in progress, a resolved or closed one reopens (within the reopen window; after it, 409
+    `reopen_window_passed`)."""
     if Status(ticket.status) in (Status.RESOLVED, Status.CLOSED):
         check_reopenable(uow, ticket)
     previous = move(uow, ticket, Action.CUSTOMER_MESSAGE, actor=actor)
     now = uow.now()
     ticket.last_customer_message_at = now
-    entry = await add_entry(uow, ticket, "message", actor, personal=text)
+    entry = await add_entry(uow, ticket, "message", actor, personal=text, files=files)
     uow.emit(TicketMessageReceivedData(**ticket_ref(ticket), message_id=entry.id, received_at=now, via=via))
     if Status(ticket.status) is Status.REOPENED and previous is not Status.REOPENED:
         reopened(uow, ticket, previous, reason=reopen_reason, actor=actor)
@@ -236,4 +259,5 @@ async def view(session: AsyncSession, ticket: Ticket, settings: IntakeSettings) 
     await session.flush()
     timeline = await repository.timeline(session, ticket.id)
     key = (await keys_for_opening(session, [ticket.customer_id], settings))[ticket.customer_id]
-    return TicketView(ticket=ticket, timeline=timeline, personal=open_ticket(key, ticket, timeline))
+    files = await attachments.of_ticket(session, ticket.id, customer_id=ticket.customer_id, key=key)
+    return TicketView(ticket=ticket, timeline=timeline, personal=open_ticket(key, ticket, timeline), attachments=files)

@@ -13,6 +13,7 @@ from fastapi import Header, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_intake.attachments.schemas import AttachmentOut
 from ticketloop_intake.idempotency.service import fingerprint, run_once
 from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_intake.settings import IntakeSettings
@@ -124,6 +125,10 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
                 actor=e.actor,
                 body=personal.bodies.get(e.id),
                 reason=None if for_channel else _reason(e),
+                attachments=[
+                    AttachmentOut(id=a.id, filename=a.filename, content_type=a.content_type, size=a.size)
+                    for a in view.attachments.get(e.id, ())
+                ],
             )
             for e in view.timeline
             if not (for_channel and e.kind in INTERNAL_KINDS)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ticketloop_intake.attachments.schemas import MAX_LISTED, AttachmentIn, AttachmentOut
 from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
 from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
@@ -57,24 +58,34 @@ class TicketCreate(BaseModel):
     )
 
 
-class ReplyCreate(BaseModel):
-    """An agent's answer to the customer."""
-
+class _Written(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     body: Text = Field(min_length=1, max_length=10_000)
 
 
-class NoteCreate(ReplyCreate):
+class ReplyCreate(_Written):
+    """An agent's answer to the customer, with files attached if any."""
+
+    attachments: list[AttachmentIn] = Field(
+        default_factory=list,
+        max_length=MAX_LISTED,
+        description="JPEG, PNG, GIF, WebP or PDF files (type checked from the content: 415 "
+        "`attachment_type_not_allowed`), within the size and count limits (413 `attachment_too_large`, "
+        "`attachments_too_large`; 422 `too_many_attachments`, `invalid_base64`, `invalid_filename`).",
+    )
+
+
+class NoteCreate(_Written):
     """An internal note for colleagues; never shown to the channel or the customer."""
 
 
-class UpdateCreate(ReplyCreate):
+class UpdateCreate(_Written):
     """A progress update sent to the customer (the 24-hour rule counts these)."""
 
 
 class MessageCreate(ReplyCreate):
-    """The customer writing again, through their channel."""
+    """The customer writing again, through their channel, with files attached if any."""
 
 
 class WaitRequest(BaseModel):
@@ -228,6 +239,9 @@ class TimelineEntryOut(BaseModel):
         default=None,
         description="On an assignment or queue entry, routing's reason (staff only; null for the channel and on "
         "entries from before reasons were kept).",
+    )
+    attachments: list[AttachmentOut] = Field(
+        default_factory=list, description="Files sent with a customer message or a reply (download each by id)."
     )
 
 

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_intake.attachments import service as attachments
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers import service as customers
 from ticketloop_intake.customers.service import ERASED, keys_for_opening, open_field
@@ -100,12 +101,13 @@ def _agent(staff: Principal) -> str:
 async def reply(uow: IntakeUnit, *, ticket_id: uuid.UUID, message: ReplyCreate, agent: Principal) -> Ticket:
     """Send the owner's reply to the customer; the first one stops the first-response clock."""
     ticket = await _for_staff(uow, ticket_id, agent, Action.REPLY)
+    files = attachments.check(message.attachments, uow.settings)
     move(uow, ticket, Action.REPLY, actor=_agent(agent))
     now = uow.now()
     first = ticket.first_response_at is None
     if first:
         ticket.first_response_at = now
-    entry = await add_entry(uow, ticket, "reply", _agent(agent), personal=message.body)
+    entry = await add_entry(uow, ticket, "reply", _agent(agent), personal=message.body, files=files)
     await uow.session.flush()
     uow.emit(
         TicketRepliedData(
@@ -248,9 +250,12 @@ async def follow_up(uow: IntakeUnit, *, ticket_id: uuid.UUID, visit: FollowUpCre
 async def message_from_channel(
     uow: IntakeUnit, *, ticket_id: uuid.UUID, message: MessageCreate, client: ChannelClientView
 ) -> Ticket:
-    """A customer message through the channel that reported the problem."""
+    """A customer message through the channel that reported the problem, with its files."""
     ticket = await _for_channel(uow, ticket_id, client)
-    await add_customer_message(uow, ticket=ticket, text=message.body, actor=f"channel:{client.name}", via="channel")
+    files = attachments.check(message.attachments, uow.settings)
+    await add_customer_message(
+        uow, ticket=ticket, text=message.body, actor=f"channel:{client.name}", via="channel", files=files
+    )
     return ticket
 
 
@@ -340,6 +345,38 @@ async def read_by_number(session: AsyncSession, number: str, settings: IntakeSet
     return await view(session, ticket, settings)
 
 
+async def for_reading(
+    session: AsyncSession, ticket_id: uuid.UUID, settings: IntakeSettings, *, staff: Principal
+) -> tuple[Ticket, Personal]:
+    """A ticket and its personal texts opened (no timeline), for `staff` who may read it (else
+    403; an unknown ticket is 404)."""
+    ticket = await repository.get(session, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
+    check_access(staff, custody(ticket))
+    key = (await keys_for_opening(session, [ticket.customer_id], settings))[ticket.customer_id]
+    return ticket, open_ticket(key, ticket)
+
+
+async def attachment(
+    session: AsyncSession,
+    settings: IntakeSettings,
+    *,
+    ticket_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    staff: Principal | None = None,
+    channel_client_id: uuid.UUID | None = None,
+) -> attachments.Download:
+    """A file attached to the ticket, for `staff` who may read the ticket (else 403) or for the
+    channel client that created it (another client's ticket is not found)."""
+    ticket = await repository.get(session, ticket_id)
+    if ticket is None or (channel_client_id is not None and ticket.channel_client_id != channel_client_id):
+        raise NotFound(f"no ticket with id {ticket_id}", code="ticket_not_found")
+    if staff is not None:
+        check_access(staff, custody(ticket))
+    return await attachments.download(session, settings, ticket_id=ticket_id, attachment_id=attachment_id)
+
+
 async def subjects(session: AsyncSession, tickets: Sequence[Ticket], settings: IntakeSettings) -> list[str]:
     """The opened subjects of a page of tickets (one key lookup for the page's customers)."""
     keys = await keys_for_opening(session, [t.customer_id for t in tickets], settings)
@@ -369,13 +406,14 @@ async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) ->
     )
     # The search tokens hide their words but are still derived from the texts: they go too.
     words = await repository.erase_words(session, customer_id)
+    files = await attachments.erase_customer(session, customer_id, now=uow.now())
     await audit_log.record(
         session,
         audit,
         actor=by,
         action="customer.personal_data_erased",
         subject=f"customer:{customer_id}",
-        details={"key_destroyed": destroyed, "search_tokens_deleted": words},
+        details={"key_destroyed": destroyed, "search_tokens_deleted": words, "attachments_erased": files},
     )
 
 

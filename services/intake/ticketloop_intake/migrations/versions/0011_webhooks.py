@@ -2,7 +2,7 @@
 state, per-ticket order) and every attempt
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-10 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""Canned replies: admin-managed reply templates with placeholders, rendered for one ticket."""
