@@ -15,6 +15,9 @@ from ticketloop_shared.settings import PlatformSettings
 
 ROOT = Path(__file__).parents[2]
 SERVICE_NAMES = ("intake", "routing", "sla", "feedback", "retrospective")
+# The staff's web application: no database and no consumer group; it calls the services above.
+WORKSPACE = "workspace"
+PROCESS_NAMES = (*SERVICE_NAMES, WORKSPACE)
 
 
 def settings_class(name: str) -> type[BaseSettings]:

@@ -11,12 +11,21 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.support import ROOT, SERVICE_NAMES, assert_real_settings, build_settings
+from tests.deploy.support import (
+    PROCESS_NAMES,
+    ROOT,
+    SERVICE_NAMES,
+    WORKSPACE,
+    assert_real_settings,
+    build_settings,
+)
+from ticketloop_workspace.domain import HOME
 
 # One worker runs this module: its module-scoped fixture is built once, not once per worker.
 pytestmark = pytest.mark.xdist_group("deploy-kubernetes")
@@ -153,7 +162,7 @@ def test_no_secret_is_in_the_repository_and_the_one_referenced_is_documented(exa
     assert referenced and referenced <= documented, referenced - documented
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+@pytest.mark.parametrize("name", PROCESS_NAMES)
 def test_each_service_runs_probed_non_root_and_read_only(example: list[Obj], name: str) -> None:
     deployment = find(example, "Deployment", name)
     assert "replicas" not in deployment["spec"], "the HorizontalPodAutoscaler owns the replica count"
@@ -166,8 +175,12 @@ def test_each_service_runs_probed_non_root_and_read_only(example: list[Obj], nam
     assert container["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
     assert container["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
     startup = container["startupProbe"]
-    # Start-up waits up to TICKETLOOP_<SERVICE>_STARTUP_WAIT_SECONDS (300 s) before serving.
-    assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+    if name in SERVICE_NAMES:
+        # Start-up waits up to TICKETLOOP_<SERVICE>_STARTUP_WAIT_SECONDS (300 s) before serving.
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 300
+    else:
+        # The workspace waits for nothing (no database); a busy node still needs a while to import it.
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 30
     assert container["resources"]["requests"] and container["resources"]["limits"]["memory"]
     assert container["command"] == ["python", "-m", f"ticketloop_{name}"]
     assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == str(port)
@@ -231,7 +244,37 @@ def test_each_service_has_a_migration_job_with_the_deployments_image_and_setting
     assert_locked_down(pod)
 
 
-@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_the_workspace_has_real_settings_only_the_auth_secret_and_calls_the_services_in_the_cluster(
+    example: list[Obj], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = pod_env(example, find(example, "Deployment", WORKSPACE)["spec"]["template"]["spec"])
+    assert_real_settings(WORKSPACE, env)
+    assert env["TICKETLOOP_ENV"] == "production"
+    secrets = {v.removeprefix("secret:") for v in env.values() if v.startswith("secret:")}
+    assert secrets == {"auth-secret"}, "no database: it gets only the secret that verifies staff tokens"
+    settings: Any = build_settings(
+        WORKSPACE, {k: "a" * 48 if v.startswith("secret:") else v for k, v in env.items()}, monkeypatch
+    )
+    assert settings.platform.env == "production"
+    # Each service it calls is reached by its Service's name and port, not the loopback default.
+    services = {o["metadata"]["name"]: o for o in example if o["kind"] == "Service"}
+    urls = settings.upstream_urls()
+    assert set(urls) == set(SERVICE_NAMES)
+    for name, url in urls.items():
+        parts = urlsplit(url)
+        assert parts.scheme == "http" and parts.hostname is not None, url
+        assert parts.hostname.split(".")[0] == name, url
+        assert (parts.port or 80) in {p["port"] for p in services[name]["spec"]["ports"]}, url
+
+
+def test_the_workspace_has_no_migration_job_and_no_database(example: list[Obj]) -> None:
+    jobs = [o for o in example if o["kind"] == "Job"]
+    assert {j["metadata"]["labels"]["app.kubernetes.io/name"] for j in jobs} == set(SERVICE_NAMES)
+    env = pod_env(example, find(example, "Deployment", WORKSPACE)["spec"]["template"]["spec"])
+    assert not [k for k in env if "DATABASE" in k or "MIGRATE" in k]
+
+
+@pytest.mark.parametrize("name", PROCESS_NAMES)
 def test_each_service_has_a_service_a_disruption_budget_and_an_autoscaler(example: list[Obj], name: str) -> None:
     deployment = find(example, "Deployment", name)
     pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -247,10 +290,14 @@ def test_each_service_has_a_service_a_disruption_budget_and_an_autoscaler(exampl
     hpa = find(example, "HorizontalPodAutoscaler", name)["spec"]
     assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
     assert 2 <= hpa["minReplicas"] <= hpa["maxReplicas"]
-    partitions = int(pod_env(example, deployment["spec"]["template"]["spec"])["TICKETLOOP_TOPIC_PARTITIONS"])
-    assert hpa["maxReplicas"] <= partitions, "a replica past the partition count gets no events"
     by_type = {m["type"]: m for m in hpa["metrics"]}
     assert by_type["Resource"]["resource"]["name"] == "cpu"
+    if name not in SERVICE_NAMES:
+        # The workspace joins no consumer group: no lag to scale on, no partition bound.
+        assert set(by_type) == {"Resource"}
+        return
+    partitions = int(pod_env(example, deployment["spec"]["template"]["spec"])["TICKETLOOP_TOPIC_PARTITIONS"])
+    assert hpa["maxReplicas"] <= partitions, "a replica past the partition count gets no events"
     external = by_type["External"]["external"]["metric"]
     assert external["selector"]["matchLabels"] == {"service": name}
     adapter = yaml.safe_load((ROOT / "deploy" / "prometheus" / "prometheus-adapter.yaml").read_text())
@@ -265,10 +312,26 @@ def test_the_example_overlay_names_real_images_and_public_addresses(example: lis
         if o["kind"] in ("Deployment", "Job")
         for c in o["spec"]["template"]["spec"]["containers"]
     }
-    assert len(images) == len(SERVICE_NAMES)
+    assert len(images) == len(PROCESS_NAMES)
     for image in images:
         assert "/" in image and (":" in image.rsplit("/", 1)[1] or "@sha256:" in image), image
+    assert {re.split(r"[:@]", image.rsplit("/", 1)[1])[0] for image in images} == set(PROCESS_NAMES)
     assert all(o["metadata"].get("namespace") == "ticketloop" for o in example if o["kind"] != "Namespace")
     ingress = find(example, "Ingress", "ticketloop")
     backends = {r["http"]["paths"][0]["backend"]["service"]["name"] for r in ingress["spec"]["rules"]}
     assert backends == set(SERVICE_NAMES)
+    for each in (o for o in example if o["kind"] == "Ingress"):
+        hosts = {r["host"] for r in each["spec"]["rules"]}
+        assert hosts <= {h for tls in each["spec"]["tls"] for h in tls["hosts"]}, "every host is served over TLS"
+
+
+def test_the_example_ingress_routes_the_workspace_with_its_live_updates_unbuffered(example: list[Obj]) -> None:
+    ingress = find(example, "Ingress", "ticketloop-workspace")
+    [rule] = ingress["spec"]["rules"]
+    [path] = rule["http"]["paths"]
+    assert path["path"] == HOME and path["pathType"] == "Prefix"
+    assert path["backend"]["service"] == {"name": WORKSPACE, "port": {"name": "http"}}
+    # Server-sent events: passed on as they come and kept open (ingress-nginx annotations).
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert int(annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 600

@@ -18,7 +18,7 @@ import pytest
 
 from tests.support import agent_headers, channel_headers, create_ticket_body
 from ticketloop_embedded.ports import free_port, port_open
-from ticketloop_embedded.services import SERVICES
+from ticketloop_embedded.services import PROCESSES, SERVICES, WORKSPACE
 
 # The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
 # stacks starting at once on two cores would only slow each other down.
@@ -37,7 +37,8 @@ def wait_for_line(log: Path, text: str, timeout: float) -> str:
 
 def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
     root = Path(tempfile.mkdtemp(prefix="ticketloop-run-"))
-    ports = {s.name: free_port() for s in SERVICES}
+    # The five services and the staff workspace, each on a port of the test's choosing.
+    ports = {s.name: free_port() for s in PROCESSES}
     pg_port, broker_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -45,7 +46,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         "TICKETLOOP_EMBEDDED_PG_PORT": str(pg_port),
         "TICKETLOOP_EMBEDDED_BROKER_PORT": str(broker_port),
         "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
-        **{f"{s.env_prefix}HTTP_PORT": str(ports[s.name]) for s in SERVICES},
+        **{f"{s.env_prefix}HTTP_PORT": str(ports[s.name]) for s in PROCESSES},
     }
     log = root / "run.log"
     with open(log, "wb") as out:
@@ -56,6 +57,8 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         printed = wait_for_line(log, "Stop: Ctrl-C", timeout=120)
         for s in SERVICES:
             assert f"http://127.0.0.1:{ports[s.name]}" in printed
+        workspace = f"http://127.0.0.1:{ports[WORKSPACE.name]}"
+        assert f"Staff workspace: {workspace}/workspace" in printed
         assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer eyJ" in printed  # a JWT
         agent_token = re.search(r"agent token\s+Authorization: Bearer (\S+)", printed)
         assert agent_token is not None
@@ -69,7 +72,15 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         forged = agent_headers(secret="ticketloop-development-secret-do-not-use-in-production")
         assert httpx.get(f"{intake}/v1/tickets", headers=forged, timeout=10).status_code == 401
         assert httpx.get(f"{intake}/v1/tickets", headers=staff, timeout=10).status_code == 200
+        # the workspace runs with them and reaches them on the test's ports: the printed agent
+        # token signs in (checked with the services) and My work lists intake's tickets
+        assert httpx.get(f"{workspace}/health/ready", timeout=10).status_code == 200
+        with httpx.Client(base_url=workspace, timeout=10, follow_redirects=True) as browser:
+            my_work = browser.post("/workspace/login", data={"token": agent_token[1], "next": "/workspace"})
+            assert my_work.status_code == 200, my_work.text[-2000:]
+            assert my_work.url.path == "/workspace" and "Ravi Iyer" in my_work.text
         children = psutil.Process(proc.pid).children(recursive=True)
+        assert any(WORKSPACE.module in " ".join(c.cmdline()) for c in children)
 
         # a service that dies is restarted
         routing = next(c for c in children if "ticketloop_routing" in " ".join(c.cmdline()))
