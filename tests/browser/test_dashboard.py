@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium (Debian's, driven by Playwright): an admin (who sees
-every department's figures; a supervisor sees its own department's) signs in through the form, the page loads without a blocked style, every chart draws with a real size,
-and following a bar of the chart lists exactly the tickets behind it.
+every department's figures; a supervisor sees its own department's) signs in through the form,
+the page loads without a blocked style, every chart draws with a real size, and following a bar
+of the chart lists exactly the tickets behind it.
 
 Chromium is a system package, not downloaded by Playwright: `make test` installs it with apt when
 `/usr/bin/chromium` is missing (`TICKETLOOP_CHROMIUM` points elsewhere). Without it this test
