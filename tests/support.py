@@ -212,7 +212,7 @@ async def sla_cycles_when(
     `check` holds (sla's consumer and timer work asynchronously)."""
 
     async def probe() -> dict[str, dict[str, Any]] | None:
-        r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
+        r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=admin_headers())
         if r.status_code != 200:
             return None
         got = {c["clock"]: c for c in r.json()["clocks"] if c["current"]}

@@ -192,10 +192,47 @@ def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None
 
 def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
     """Dependency: the caller must be an agent, a supervisor or an administrator (a notifier is
-    not staff)."""
+    not staff). An agent's or supervisor's token must name its department: every read of theirs
+    is limited to it, and a token without one (hand-made, or from before departments) would
+    otherwise have nothing to limit it by."""
     if principal.role not in (Role.AGENT, Role.SUPERVISOR, Role.ADMIN):
         raise Forbidden("this endpoint needs an agent, supervisor or admin token", code="staff_required")
+    if principal.role in DEPARTMENT_ROLES and not principal.department:
+        raise Forbidden(
+            f"a {principal.role.value} token must name the department it works in; issue a new one",
+            code="department_required",
+        )
     return principal
+
+
+def department_scope(staff: Principal, requested: str | None = None) -> str | None:
+    """The department a staff list is limited to: whatever an admin asks for (`None`: every
+    department); an agent's or supervisor's own, whatever it asks for (asking for another one is
+    a 403 `not_your_department`, not an empty page, so a mistake is not mistaken for "nothing")."""
+    if staff.role is Role.ADMIN:
+        return requested
+    if requested is not None and requested != staff.department:
+        raise Forbidden("you may list only your own department's records", code="not_your_department")
+    return staff.department
+
+
+def check_department(
+    staff: Principal, department_id: str | None, *, what: str = "ticket", unowned: str = "ticket_not_routed"
+) -> None:
+    """Raise 403 unless `staff` may read a record of `department_id`: an admin reads every one;
+    an agent or supervisor only its own department's. A record whose department is not known
+    yet (routing has not placed the ticket, or this service has not heard of it) is an admin's
+    only (code `unowned`: `ticket_not_routed`, as intake says, for a ticket)."""
+    if staff.role is Role.ADMIN:
+        return
+    if department_id is None:
+        raise Forbidden(f"the {what} belongs to no department yet; only an admin may read it now", code=unowned)
+    if department_id != staff.department:
+        raise Forbidden(
+            f"the {what} belongs to department {department_id!r}, not yours",
+            code="not_your_department",
+            details={"department_id": department_id},
+        )
 
 
 def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:

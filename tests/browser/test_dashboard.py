@@ -1,6 +1,7 @@
-"""The dashboard in a real headless Chromium (Debian's, driven by Playwright): a supervisor signs
-in through the form, the page loads without a blocked style, every chart draws with a real size,
-and following a bar of the chart lists exactly the tickets behind it.
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright): an admin (who sees
+every department's figures; a supervisor sees its own department's) signs in through the form,
+the page loads without a blocked style, every chart draws with a real size, and following a bar
+of the chart lists exactly the tickets behind it.
 
 Chromium is a system package, not downloaded by Playwright: `make test` installs it with apt when
 `/usr/bin/chromium` is missing (`TICKETLOOP_CHROMIUM` points elsewhere). Without it this test
@@ -67,7 +68,7 @@ async def sign_in(page: Page, base: str, token: str) -> None:
     await page.wait_for_url(f"{base}/dashboard")
 
 
-async def test_a_supervisor_signs_in_sees_the_charts_and_drills_into_a_bar(
+async def test_an_admin_signs_in_sees_the_charts_and_drills_into_a_bar(
     platform: PlatformSettings, new_database: NewDatabase, tmp_path: Path
 ) -> None:
     executable = chromium()
@@ -76,10 +77,9 @@ async def test_a_supervisor_signs_in_sees_the_charts_and_drills_into_a_bar(
     )
     token = issue_token(
         TEST_SECRET,
-        sub="sup-ana",
-        name="Ana (supervisor)",
-        role=Role.SUPERVISOR,
-        department="finance",
+        sub="admin-ana",
+        name="Ana (admin)",
+        role=Role.ADMIN,
         ttl_seconds=3600,
     )
     async with serve(create_app(config, clock=FrozenClock(NOW))) as service:

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, select
 
 from tests.builders import T0, Story
 from tests.contract.test_consumers import SERVICES, _parts
-from tests.support import agent_headers, publish_and_apply, serve
+from tests.support import admin_headers, publish_and_apply, serve
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.db import messaging
 from ticketloop_retrospective.facts.models import TicketFact
@@ -97,7 +97,7 @@ async def test_retrospective_counts_survey_sent_v1_and_v2_alike(
         assert not {e.id for _, e in sent} & inbox
         assert parked == []
 
-        r = await service.client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=agent_headers())
+        r = await service.client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=admin_headers())
         assert r.status_code == 200, r.text
         report = r.json()
         assert (report["tickets_opened"], report["tickets_resolved"]) == (2, 2)
@@ -135,5 +135,5 @@ async def test_retrospective_counts_feedback_received_v1_and_v2_alike(
         assert old_fact == new_fact
         assert (new_fact["csat"], new_fact["nps"], new_fact["answered_at"]) == (2, 9, answered_at)
         assert parked == []
-        r = await service.client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=agent_headers())
+        r = await service.client.get("/v1/reports/weekly", params={"week": "2026-W48"}, headers=admin_headers())
         assert r.json()["csat"] == {"responses": 2, "average": 2.0, "satisfied_pct": 0.0}

@@ -84,7 +84,7 @@ async def test_a_low_score_opens_a_recovery_ticket_that_routing_assigns(stack: S
 
         # the survey goes out (no delay here); the delivery system fetches its link
         async def survey() -> dict[str, Any] | None:
-            r = await http.get(f"{feedback}/v1/tickets/{original}/survey", headers=agent_headers())
+            r = await http.get(f"{feedback}/v1/tickets/{original}/survey", headers=admin_headers())
             return r.json() if r.status_code == 200 and r.json()["status"] == "open" else None
 
         sent = await eventually(survey, timeout=40)
@@ -122,7 +122,7 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         # five spends were known, with no top-20 % line yet; it would then wait for the sweep)
         async def all_known() -> bool:
             for n in range(4):
-                r = await http.get(f"{retrospective}/v1/customers/c-spend-{n}", headers=agent_headers())
+                r = await http.get(f"{retrospective}/v1/customers/c-spend-{n}", headers=admin_headers())
                 if r.status_code != 200:
                     return False
             return True
@@ -131,7 +131,7 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         first = await post_ticket(http, stack, "rich-1", "c-rich", annual_spend=50_000)
 
         async def segment() -> dict[str, Any] | None:
-            r = await http.get(f"{retrospective}/v1/customers/c-rich", headers=agent_headers())
+            r = await http.get(f"{retrospective}/v1/customers/c-rich", headers=admin_headers())
             return r.json() if r.status_code == 200 and r.json()["segment"] == "high_value" else None
 
         rich = await eventually(segment, timeout=40)
@@ -140,7 +140,7 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         # survey timing: a relationship survey is scheduled for the quarter's end
         async def quarterly() -> list[Any] | None:
             r = await http.get(
-                f"{feedback}/v1/surveys", params={"customer_id": "c-rich", "kind": "quarterly"}, headers=agent_headers()
+                f"{feedback}/v1/surveys", params={"customer_id": "c-rich", "kind": "quarterly"}, headers=admin_headers()
             )
             items = r.json()["items"] if r.status_code == 200 else []
             return items or None

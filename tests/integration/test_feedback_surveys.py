@@ -121,7 +121,7 @@ def segment_changed(customer_id: str, segment: str, when: datetime, **data: Any)
 
 
 async def staff_survey(feedback: RunningService, ticket_id: uuid.UUID) -> dict[str, Any] | None:
-    r = await feedback.client.get(f"/v1/tickets/{ticket_id}/survey", headers=agent_headers())
+    r = await feedback.client.get(f"/v1/tickets/{ticket_id}/survey", headers=admin_headers())
     return r.json() if r.status_code == 200 else None
 
 
@@ -138,7 +138,7 @@ async def survey_when(
 
 async def customer_surveys(feedback: RunningService, customer_id: str, **filters: str) -> list[dict[str, Any]]:
     r = await feedback.client.get(
-        "/v1/surveys", params={"customer_id": customer_id, **filters}, headers=agent_headers()
+        "/v1/surveys", params={"customer_id": customer_id, **filters}, headers=admin_headers()
     )
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
@@ -873,7 +873,7 @@ async def test_staff_read_a_tickets_survey_but_never_its_link(
     r = await feedback.client.get(url, headers={"Authorization": "Bearer tl1.forged.sig"})
     assert (r.status_code, r.json()["error"]["code"]) == (401, "invalid_token")
 
-    r = await feedback.client.get(url, headers=agent_headers())
+    r = await feedback.client.get(url, headers=admin_headers())
     assert r.status_code == 200, r.text
     survey = r.json()
     assert survey["ticket_id"] == str(resolved.data.ticket_id)
@@ -884,7 +884,7 @@ async def test_staff_read_a_tickets_survey_but_never_its_link(
     r = await feedback.client.get(url, headers=admin_headers())
     assert set(r.json()) == STAFF_FIELDS and token not in r.text
     r = await feedback.client.get(
-        "/v1/surveys", params={"customer_id": resolved.data.customer_id}, headers=agent_headers()
+        "/v1/surveys", params={"customer_id": resolved.data.customer_id}, headers=admin_headers()
     )
     assert [set(s) for s in r.json()["items"]] == [STAFF_FIELDS] and token not in r.text
     # a notifier is not staff, and staff cannot fetch links nor touch their delivery
@@ -898,9 +898,9 @@ async def test_staff_read_a_tickets_survey_but_never_its_link(
         assert (await feedback.client.post(delivered, headers=staff)).status_code == 403
     assert (await feedback.client.get("/v1/survey-deliveries")).status_code == 401
 
-    r = await feedback.client.get(f"/v1/tickets/{uuid.uuid4()}/survey", headers=agent_headers())
+    r = await feedback.client.get(f"/v1/tickets/{uuid.uuid4()}/survey", headers=admin_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found")
-    r = await feedback.client.get("/v1/tickets/not-a-uuid/survey", headers=agent_headers())
+    r = await feedback.client.get("/v1/tickets/not-a-uuid/survey", headers=admin_headers())
     assert r.status_code == 422
 
 
@@ -913,11 +913,11 @@ async def test_staff_list_surveys_by_customer_kind_and_status_page_by_page(
     await eventually(lambda: _count_is(feedback, 4))
 
     first = (
-        await feedback.client.get("/v1/surveys", params={"customer_id": customer, "limit": 2}, headers=agent_headers())
+        await feedback.client.get("/v1/surveys", params={"customer_id": customer, "limit": 2}, headers=admin_headers())
     ).json()
     rest = (
         await feedback.client.get(
-            "/v1/surveys", params={"customer_id": customer, "after": first["next_after"]}, headers=agent_headers()
+            "/v1/surveys", params={"customer_id": customer, "after": first["next_after"]}, headers=admin_headers()
         )
     ).json()
     assert len(first["items"]) == 2 and len(rest["items"]) == 2 and rest["next_after"] is None
@@ -927,7 +927,7 @@ async def test_staff_list_surveys_by_customer_kind_and_status_page_by_page(
     assert await customer_surveys(feedback, customer, status="open") == []
     clock.set(DUE)
     await eventually(lambda: _open_count(feedback, customer, 3))
-    r = await feedback.client.get("/v1/surveys", params={"status": "sleeping"}, headers=agent_headers())
+    r = await feedback.client.get("/v1/surveys", params={"status": "sleeping"}, headers=admin_headers())
     assert r.status_code == 422
 
 

@@ -69,7 +69,7 @@ async def resolved_ticket(intake: RunningService, platform: PlatformSettings, cu
 
 async def survey_when(feedback: RunningService, ticket_id: str, status: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
-        r = await feedback.client.get(f"/v1/tickets/{ticket_id}/survey", headers=agent_headers())
+        r = await feedback.client.get(f"/v1/tickets/{ticket_id}/survey", headers=admin_headers())
         return r.json() if r.status_code == 200 and r.json()["status"] == status else None
 
     found: dict[str, Any] = await eventually(probe)

@@ -116,7 +116,7 @@ async def care_tasks(platform: PlatformSettings, customer_id: str, *, count: int
 
 
 async def customer(service: RunningService, customer_id: str) -> dict[str, Any]:
-    r = await service.client.get(f"/v1/customers/{customer_id}", headers=agent_headers())
+    r = await service.client.get(f"/v1/customers/{customer_id}", headers=admin_headers())
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body
@@ -126,7 +126,7 @@ async def segment_of(service: RunningService, customer_id: str, segment: str) ->
     """The customer once retrospective has them in `segment`."""
 
     async def probe() -> dict[str, Any] | None:
-        r = await service.client.get(f"/v1/customers/{customer_id}", headers=agent_headers())
+        r = await service.client.get(f"/v1/customers/{customer_id}", headers=admin_headers())
         body: dict[str, Any] = r.json()
         return body if r.status_code == 200 and body["segment"] == segment else None
 
@@ -389,7 +389,7 @@ async def test_customer_endpoints_page_filter_and_refuse_what_they_cannot_answer
             ],
         )
         await segment_of(service, "cust-p3", "high_value")
-        client, staff = service.client, agent_headers()
+        client, staff = service.client, admin_headers()
 
         r = await client.get("/v1/customers/nobody", headers=staff)
         assert r.status_code == 404

@@ -18,7 +18,15 @@ import httpx
 from markupsafe import escape
 
 from tests.builders import Story, create_token_revoked
-from tests.support import TEST_SECRET, RunningService, agent_headers, eventually, publish, publish_and_apply, serve
+from tests.support import (
+    TEST_SECRET,
+    RunningService,
+    admin_headers,
+    eventually,
+    publish,
+    publish_and_apply,
+    serve,
+)
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.dashboard.domain import CONTENT_SECURITY_POLICY
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -175,7 +183,7 @@ async def test_staff_sign_in_with_their_token_and_nobody_else_gets_in(
         assert (await browser.get("/dashboard")).status_code == 303
 
         # A bearer header works as well (scripts, curl); a bad one is sent to the login.
-        r = await service.client.get("/dashboard", headers=agent_headers())
+        r = await service.client.get("/dashboard", headers=admin_headers())
         assert r.status_code == 200
         r = await service.client.get("/dashboard", headers={"Authorization": "Bearer nonsense"})
         assert r.status_code == 303
@@ -199,7 +207,7 @@ async def test_the_dashboard_shows_the_figures_of_the_events_and_escapes_what_ch
     tickets = Tickets()
     async with dashboard(platform, new_database) as service:
         await feed(service, platform, tickets.events())
-        good = token()
+        good = token(Role.ADMIN, sub="admin-1")  # every department's figures
         text = await page(service, "/dashboard", good)  # this week on the service's clock
         assert "<h1>Week 2026-W48</h1>" in text
 
@@ -247,7 +255,7 @@ async def test_every_drill_down_link_lists_exactly_the_tickets_behind_its_figure
     t = Tickets()
     async with dashboard(platform, new_database) as service:
         await feed(service, platform, t.events())
-        good = token()
+        good = token(Role.ADMIN, sub="admin-1")  # every department's tickets
         text = await page(service, "/dashboard", good, period="2026-W48")
 
         async def listed(link: str) -> set[str]:

@@ -11,7 +11,7 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from tests.builders import Story
-from tests.support import RunningService, agent_headers, eventually, feed_retrospective, serve
+from tests.support import RunningService, admin_headers, eventually, feed_retrospective, serve
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.facts.models import TicketFact
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -183,7 +183,7 @@ async def retrospective(
 
 async def weekly(service: RunningService, week: str = W48) -> dict[str, Any]:
     """The weekly report, as staff fetch it."""
-    r = await service.client.get("/v1/reports/weekly", params={"week": week}, headers=agent_headers())
+    r = await service.client.get("/v1/reports/weekly", params={"week": week}, headers=admin_headers())
     assert r.status_code == 200, r.text
     report: dict[str, Any] = r.json()
     return report
@@ -349,10 +349,10 @@ async def test_a_quiet_week_has_zero_counts_and_no_averages_and_bad_requests_are
         assert quiet["priorities"] == []
 
         for bad in ("2026-W54", "2025-W53", "2026-48", "2026-W4", "9999-W52", "week48"):
-            r = await service.client.get("/v1/reports/weekly", params={"week": bad}, headers=agent_headers())
+            r = await service.client.get("/v1/reports/weekly", params={"week": bad}, headers=admin_headers())
             assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_week"), bad
             assert r.json()["error"]["details"] == {"week": bad}
-        r = await service.client.get("/v1/reports/weekly", headers=agent_headers())
+        r = await service.client.get("/v1/reports/weekly", headers=admin_headers())
         assert (r.status_code, r.json()["error"]["code"]) == (422, "validation_error")
 
         r = await service.client.get("/v1/reports/weekly", params={"week": W48})

@@ -67,7 +67,7 @@ async def feed(service: RunningService, platform: PlatformSettings, events: Sequ
 
 
 async def get(service: RunningService, path: str, **params: Any) -> Any:
-    r = await service.client.get(path, params=params, headers=agent_headers())
+    r = await service.client.get(path, params=params, headers=admin_headers())
     assert r.status_code == 200, r.text
     return r.json() if r.headers["content-type"].startswith("application/json") else r.text
 
@@ -197,7 +197,7 @@ async def test_every_drilled_figure_lists_exactly_the_tickets_it_counts(
         assert await listed("tickets_opened", channel="web", category="billing") == of("c-reopen", "c-vip")
         # Every link the report gives answers, and pages follow each other without overlap.
         for metric, link in report["drilldown"].items():
-            r = await service.client.get(link, headers=agent_headers())
+            r = await service.client.get(link, headers=admin_headers())
             assert r.status_code == 200 and r.json()["metric"] == metric, link
         first = await get(service, "/v1/reports/tickets", period="2026-11", metric="tickets_opened", limit=2)
         second = await get(
@@ -223,9 +223,9 @@ async def test_every_drilled_figure_lists_exactly_the_tickets_it_counts(
             ({"period": "2026-13", "metric": "tickets_opened"}, "invalid_month"),
             ({"period": "November", "metric": "tickets_opened"}, "invalid_period"),
         ):
-            r = await service.client.get("/v1/reports/tickets", params=params, headers=agent_headers())
+            r = await service.client.get("/v1/reports/tickets", params=params, headers=admin_headers())
             assert (r.status_code, r.json()["error"]["code"]) == (422, code), params
-        r = await service.client.get("/v1/reports/monthly", params={"month": "2026-1"}, headers=agent_headers())
+        r = await service.client.get("/v1/reports/monthly", params={"month": "2026-1"}, headers=admin_headers())
         assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_month")
 
 

@@ -62,7 +62,7 @@ def at(value: str | None) -> datetime | None:
 
 async def cycles(sla: RunningService, ticket_id: UUID) -> dict[str, dict[str, Any]]:
     """The current cycle of each metric, as `GET /v1/tickets/{id}/sla` shows it."""
-    r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
+    r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=admin_headers())
     assert r.status_code == 200, r.text
     return {c["clock"]: c for c in r.json()["clocks"] if c["current"]}
 
@@ -106,7 +106,7 @@ async def test_a_new_ticket_runs_every_metric_and_publishes_its_deadlines(
     voice = await sla_cycles_when(sla, phone.ticket_id, lambda c: "live_access" in c)
     assert at(voice["first_response"]["due_at"]) == T0 + 3 * MIN
     assert at(voice["live_access"]["due_at"]) == T0 + timedelta(seconds=30)
-    r = await sla.client.get(f"/v1/tickets/{phone.ticket_id}/sla", headers=agent_headers())
+    r = await sla.client.get(f"/v1/tickets/{phone.ticket_id}/sla", headers=admin_headers())
     assert r.json()["policy"]["id"] == "voice"
 
     published = await read_events(platform, Topics(platform.topic_prefix).for_type("sla.clocks_changed.v1"), count=2)
@@ -289,7 +289,7 @@ async def test_a_segment_change_moves_the_customers_open_tickets_to_the_matching
     await publish(platform, story.segment_changed(T0 + 2 * MIN))
     got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["first_response"]["target_seconds"] == 300)
     assert at(got["first_response"]["due_at"]) == T0 + 5 * MIN
-    r = await sla.client.get(f"/v1/tickets/{story.ticket_id}/sla", headers=agent_headers())
+    r = await sla.client.get(f"/v1/tickets/{story.ticket_id}/sla", headers=admin_headers())
     assert r.json()["policy"]["id"] == "vip"
     other = Story(customer_id=story.customer_id)
     await publish(platform, other.created())  # the customer's next ticket starts under it
@@ -351,7 +351,7 @@ async def test_breaches_are_listed_by_metric_and_department_and_the_due_view_sho
     await sla_cycles_when(sla, story.ticket_id, lambda c: c["acknowledgement"]["status"] != "running")
     clock.set(T0 + 12 * MIN)
     await eventually(lambda: _announced(sla, other, "breached", "acknowledgement"))
-    r = await sla.client.get("/v1/clocks/due?within=PT5M", headers=agent_headers())
+    r = await sla.client.get("/v1/clocks/due?within=PT5M", headers=admin_headers())
     assert r.status_code == 200, r.text
     assert {(i["ticket_id"], i["clock"]) for i in r.json()["items"]} == {
         (str(story.ticket_id), "first_response"),
@@ -359,12 +359,12 @@ async def test_breaches_are_listed_by_metric_and_department_and_the_due_view_sho
     }
     clock.set(T0 + 16 * MIN)
     await eventually(lambda: _announced(sla, other, "breached", "first_response"))
-    page = (await sla.client.get("/v1/breaches?metric=acknowledgement", headers=agent_headers())).json()
+    page = (await sla.client.get("/v1/breaches?metric=acknowledgement", headers=admin_headers())).json()
     assert {i["ticket_id"] for i in page["items"]} == {str(story.ticket_id), str(other.ticket_id)}
-    dep = (await sla.client.get("/v1/breaches?department=after_sales", headers=agent_headers())).json()
+    dep = (await sla.client.get("/v1/breaches?department=after_sales", headers=admin_headers())).json()
     assert {i["ticket_id"] for i in dep["items"]} == {str(story.ticket_id)}
     assert dep["total"] == 2  # acknowledgement and first response
-    bad = await sla.client.get("/v1/clocks/due?within=P90D", headers=agent_headers())
+    bad = await sla.client.get("/v1/clocks/due?within=P90D", headers=admin_headers())
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_within")
 
 
@@ -404,7 +404,7 @@ async def test_bad_rules_get_precise_errors_and_only_admins_change_them(sla: Run
 
 
 async def test_unknown_ticket_is_404_and_a_staff_token_is_required(sla: RunningService) -> None:
-    r = await sla.client.get(f"/v1/tickets/{Story().ticket_id}/sla", headers=agent_headers())
+    r = await sla.client.get(f"/v1/tickets/{Story().ticket_id}/sla", headers=admin_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (404, "ticket_not_found")
     assert (await sla.client.get("/v1/breaches")).status_code == 401
 

@@ -72,7 +72,7 @@ def at(value: str | None) -> datetime | None:
 
 
 async def sla_state(sla: RunningService, ticket_id: str) -> dict[str, Any]:
-    r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=agent_headers())
+    r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=admin_headers())
     assert r.status_code == 200, r.text
     body: dict[str, Any] = r.json()
     return body

@@ -13,8 +13,16 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from sqlalchemy import MetaData
 
-from ticketloop_shared.auth import Role, issue_token, token_for, verify_token
-from ticketloop_shared.errors import Unauthorized
+from ticketloop_shared.auth import (
+    Role,
+    check_department,
+    department_scope,
+    issue_token,
+    require_staff,
+    token_for,
+    verify_token,
+)
+from ticketloop_shared.errors import Forbidden, Unauthorized
 from ticketloop_shared.revocation import Revocations, revoked_tokens_table
 from ticketloop_shared.settings import PlatformSettings, read_or_create_secret
 
@@ -192,3 +200,39 @@ def test_an_agent_or_supervisor_token_carries_its_department_and_cannot_be_issue
     for role in (Role.AGENT, Role.SUPERVISOR):
         with pytest.raises(ValueError, match="department"):
             issue_token(SECRET, sub="x", role=role, ttl_seconds=60)
+
+
+@pytest.mark.parametrize("role", ["agent", "supervisor"])
+def test_a_department_role_token_without_its_department_is_refused_as_staff(role: str) -> None:
+    hand_made = verify(signed({**VALID, "role": role}))  # verifies: the signature is right
+    with pytest.raises(Forbidden) as refused:
+        require_staff(hand_made)
+    assert refused.value.code == "department_required"
+    assert require_staff(verify(signed({**VALID, "role": role, "department": "finance"}))).department == "finance"
+    assert require_staff(verify(signed(VALID))).role is Role.ADMIN  # an admin needs none
+
+
+def test_lists_are_limited_to_the_callers_department_and_asking_for_another_is_refused() -> None:
+    agent = verify(signed({**VALID, "role": "agent", "department": "finance"}))
+    admin = verify(signed(VALID))
+    assert department_scope(agent) == department_scope(agent, "finance") == "finance"
+    with pytest.raises(Forbidden) as refused:
+        department_scope(agent, "technical")
+    assert refused.value.code == "not_your_department"
+    assert (department_scope(admin), department_scope(admin, "technical")) == (None, "technical")
+
+
+@pytest.mark.parametrize(
+    ("department", "code"), [("technical", "not_your_department"), (None, "ticket_not_routed"), ("finance", None)]
+)
+def test_a_record_is_readable_by_its_departments_staff_and_admins_only(
+    department: str | None, code: str | None
+) -> None:
+    supervisor = verify(signed({**VALID, "role": "supervisor", "department": "finance"}))
+    check_department(verify(signed(VALID)), department)  # an admin reads every one
+    if code is None:
+        check_department(supervisor, department)
+        return
+    with pytest.raises(Forbidden) as refused:
+        check_department(supervisor, department)
+    assert refused.value.code == code

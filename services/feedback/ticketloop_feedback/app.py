@@ -11,7 +11,12 @@ from ticketloop_feedback.handlers import HANDLERS
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import scheduled
 from ticketloop_feedback.surveys.endpoints import router as survey_router
-from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey  # noqa: F401  (registers the tables)
+from ticketloop_feedback.surveys.models import (  # noqa: F401  (registers the tables)
+    Customer,
+    ReopenedTicket,
+    Survey,
+    TicketDepartment,
+)
 from ticketloop_feedback.templates.endpoints import router as template_router
 from ticketloop_feedback.templates.models import (  # noqa: F401  (registers the tables)
     SurveyTemplateRow,

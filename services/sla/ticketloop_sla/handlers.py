@@ -1,5 +1,6 @@
 """Events sla reacts to: every ticket event that starts, stops, pauses or re-targets a clock,
-and customers' segment changes (policies match on segments). Every run of them is applied
+routing's placements (which department holds a ticket: who may read its clocks), and
+customers' segment changes (policies match on segments). Every run of them is applied
 in one call, so a busy partition costs a few statements per poll, not per event."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ticketloop_shared.events import (
     TicketMessageReceived,
     TicketPlanCommitted,
     TicketPriorityChanged,
+    TicketQueued,
     TicketReassigned,
     TicketRecategorised,
     TicketReopened,
@@ -35,6 +37,7 @@ HANDLED: tuple[type[Envelope], ...] = (
     TicketCreated,
     TicketAssigned,
     TicketReassigned,
+    TicketQueued,
     TicketStatusChanged,
     TicketReplied,
     TicketUpdated,

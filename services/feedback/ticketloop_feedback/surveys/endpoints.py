@@ -36,7 +36,7 @@ from ticketloop_feedback.templates.domain import (
 )
 from ticketloop_feedback.unit import FeedbackUowDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
-from ticketloop_shared.auth import CurrentNotifier, CurrentStaff
+from ticketloop_shared.auth import CurrentNotifier, CurrentStaff, check_department, department_scope
 from ticketloop_shared.events import SurveyKind
 from ticketloop_shared.ratelimit import rate_limits
 from ticketloop_shared.validation import STORABLE
@@ -68,6 +68,10 @@ _public_errors: dict[int | str, dict[str, object]] = {
 }
 _staff_errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
+    403: {
+        "description": "`not_your_department`: another department's ticket; `ticket_not_routed`: feedback "
+        "has not heard which department holds it (admins only until then)"
+    },
     404: {"description": "The ticket has no survey (yet)"},
     422: {"description": "Validation error"},
 }
@@ -197,29 +201,55 @@ async def answer_survey(
 
 
 @router.get("/tickets/{ticket_id}/survey", response_model=SurveyOut, responses=_staff_errors)
-async def ticket_survey(ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, _: CurrentStaff) -> SurveyOut:
+async def ticket_survey(
+    ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, staff: CurrentStaff
+) -> SurveyOut:
     """Staff follow up on a ticket: the survey of its latest resolution, its status (scheduled,
-    open, answered, expired, cancelled), timing, delivery and answer (not its link)."""
+    open, answered, expired, cancelled), timing, delivery and answer (not its link). Its
+    department's staff, or an admin (checked before whether a survey exists, so another
+    department learns nothing of the ticket)."""
+    check_department(staff, await service.department_of(session, ticket_id=ticket_id))
     survey = await service.ticket_survey(session, ticket_id=ticket_id)
     templates = await service.templates_of(session, [survey])
     return survey_out(survey, now=runtime.clock.now(), templates=templates)
 
 
-@router.get("/surveys", response_model=SurveyPage, responses={401: _staff_errors[401], 422: _staff_errors[422]})
+@router.get(
+    "/surveys",
+    response_model=SurveyPage,
+    responses={
+        401: _staff_errors[401],
+        403: {"description": "`not_your_department`: another department asked for"},
+        422: _staff_errors[422],
+    },
+)
 async def list_surveys(
     session: SessionDep,
     runtime: RuntimeDep,
-    _: CurrentStaff,
+    staff: CurrentStaff,
     customer_id: Annotated[str | None, Query(min_length=1, max_length=100), STORABLE] = None,
     kind: SurveyKind | None = None,
     status: SurveyStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[uuid.UUID | None, Query(description="`next_after` of the previous page")] = None,
+    department_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="Only the surveys of this department's tickets")
+    ] = None,
 ) -> SurveyPage:
-    """Surveys of every kind, filtered by customer, kind and status, oldest first (never links)."""
+    """Surveys of every kind, filtered by customer, kind, status and department, oldest first
+    (never links). An agent or supervisor sees the surveys of its own department's tickets only
+    (asking for another department is a 403); relationship surveys, about a customer rather than
+    a ticket, are an admin's."""
     now = runtime.clock.now()
     surveys = await service.search(
-        session, customer_id=customer_id, kind=kind, status=status, now=now, limit=limit, after=after
+        session,
+        customer_id=customer_id,
+        kind=kind,
+        status=status,
+        now=now,
+        limit=limit,
+        after=after,
+        department_id=department_scope(staff, department_id),
     )
     templates = await service.templates_of(session, surveys)
     return SurveyPage(

@@ -124,3 +124,15 @@ class ReopenedTicket(Base):
 
     ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     reopened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TicketDepartment(Base):
+    """The department holding a ticket, as routing last placed it (assigned, reassigned, queued
+    or transferred): who on the staff may read the ticket's surveys. The latest placement wins,
+    whatever order the events arrive in."""
+
+    __tablename__ = "ticket_departments"
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    department_id: Mapped[str] = mapped_column(String(64))
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_feedback.surveys.domain import SurveyStatus
-from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey
+from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey, TicketDepartment
 from ticketloop_shared.events import SurveyKind
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -262,9 +262,15 @@ async def search(
     now: datetime,
     limit: int,
     after: uuid.UUID | None,
+    department_id: str | None = None,
 ) -> Sequence[Survey]:
-    """Surveys matching every filter given, oldest first from the cursor."""
+    """Surveys matching every filter given, oldest first from the cursor (with a department:
+    only surveys of tickets it holds, so no relationship survey)."""
     stmt = select(Survey)
+    if department_id is not None:
+        stmt = stmt.join(TicketDepartment, TicketDepartment.ticket_id == Survey.ticket_id).where(
+            TicketDepartment.department_id == department_id
+        )
     if customer_id is not None:
         stmt = stmt.where(Survey.customer_id == customer_id)
     if kind is not None:
@@ -304,3 +310,25 @@ async def record_answer(
         .returning(Survey)
     )
     return await session.scalar(stmt)
+
+
+# --- departments ------------------------------------------------------------------------------
+
+
+async def place(session: AsyncSession, *, ticket_id: uuid.UUID, department_id: str, at: datetime) -> None:
+    """Remember the department holding a ticket since `at`, unless a later placement is known."""
+    stmt = insert(TicketDepartment).values(ticket_id=ticket_id, department_id=department_id, placed_at=at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TicketDepartment.ticket_id],
+        set_={"department_id": stmt.excluded.department_id, "placed_at": stmt.excluded.placed_at},
+        where=TicketDepartment.placed_at <= stmt.excluded.placed_at,
+    )
+    await session.execute(stmt)
+
+
+async def department_of(session: AsyncSession, ticket_id: uuid.UUID) -> str | None:
+    """The department holding a ticket, if routing's placement of it has arrived."""
+    department: str | None = await session.scalar(
+        select(TicketDepartment.department_id).where(TicketDepartment.ticket_id == ticket_id)
+    )
+    return department

@@ -456,11 +456,32 @@ async def search(
     now: datetime,
     limit: int,
     after: uuid.UUID | None,
+    department_id: str | None = None,
 ) -> Sequence[Survey]:
-    """Surveys matching every filter given, oldest first from the cursor."""
+    """Surveys matching every filter given, oldest first from the cursor; with a department,
+    only the surveys of the tickets it holds (a relationship survey is about a customer, not a
+    ticket of any one department: only an unscoped caller, an admin, lists those)."""
     return await repository.search(
-        session, customer_id=customer_id, kind=kind, status=status, now=now, limit=limit, after=after
+        session,
+        customer_id=customer_id,
+        kind=kind,
+        status=status,
+        now=now,
+        limit=limit,
+        after=after,
+        department_id=department_id,
     )
+
+
+async def record_placement(uow: FeedbackUnit, *, ticket_id: uuid.UUID, department_id: str, at: datetime) -> None:
+    """Routing placed a ticket in a department: its staff may now read the ticket's surveys (the
+    latest placement wins, whatever order the events arrive in)."""
+    await repository.place(uow.session, ticket_id=ticket_id, department_id=department_id, at=at)
+
+
+async def department_of(session: AsyncSession, *, ticket_id: uuid.UUID) -> str | None:
+    """The department holding the ticket, or None while feedback has not heard of its placement."""
+    return await repository.department_of(session, ticket_id)
 
 
 async def templates_of(session: AsyncSession, surveys: Sequence[Survey]) -> dict[tuple[str, int], Template]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.customers import repository, service
 from ticketloop_retrospective.customers.models import Customer
@@ -25,9 +26,11 @@ from ticketloop_retrospective.customers.schemas import (
     TicketCounts,
     WeekCounts,
 )
+from ticketloop_retrospective.facts import service as facts
 from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
-from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.auth import CurrentStaff, Principal, Role, department_scope
+from ticketloop_shared.errors import Forbidden
 from ticketloop_shared.validation import STORABLE
 from ticketloop_shared.vocabulary import Segment
 
@@ -52,13 +55,18 @@ def _summary(c: Customer) -> dict[str, object]:
 @router.get(
     "/customers/{customer_id}",
     response_model=CustomerOut,
-    responses={404: {"description": "The loop has told retrospective nothing of this customer (`customer_not_found`)"}},
+    responses={
+        403: {"description": "`not_your_department`: the customer has no ticket in your department"},
+        404: {"description": "The loop has told retrospective nothing of this customer (`customer_not_found`)"},
+    },
 )
 async def get_customer(
-    customer_id: CustomerId, settings: SettingsDep, session: SessionDep, _: CurrentStaff
+    customer_id: CustomerId, settings: SettingsDep, session: SessionDep, staff: CurrentStaff
 ) -> CustomerOut:
     """One customer: profile facts, current segment and why, segment history, ticket counts,
-    satisfaction history, open objections and care (ids and facts only)."""
+    satisfaction history, open objections and care (ids and facts only). An agent or supervisor
+    reads the customers with a ticket its department holds; an admin every customer."""
+    await _may_read(session, staff, customer_id)
     view = await service.customer_view(session, customer_id, settings=settings)
     c = view.customer
     return CustomerOut(
@@ -114,18 +122,36 @@ async def get_customer(
     )
 
 
+async def _may_read(session: AsyncSession, staff: Principal, customer_id: str) -> None:
+    """403 `not_your_department` unless an admin, or the customer has a ticket in the caller's
+    department (checked before the profile is looked up: another department learns nothing)."""
+    if staff.role is Role.ADMIN:
+        return
+    assert staff.department is not None  # require_staff refuses a department role without one
+    if not await facts.customer_in_department(session, customer_id=customer_id, department_id=staff.department):
+        raise Forbidden("the customer has no ticket in your department", code="not_your_department")
+
+
 @router.get("/customers", response_model=CustomerPage)
 async def list_customers(
     session: SessionDep,
-    _: CurrentStaff,
+    staff: CurrentStaff,
     segment: Annotated[Segment | None, Query(description="Only customers in this segment")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     after: Annotated[
         str | None, Query(min_length=1, max_length=100, description="`next_after` of the previous page"), STORABLE
     ] = None,
 ) -> CustomerPage:
-    """Customers by id, optionally of one segment, a page at a time."""
-    rows = await repository.page(session, segment=segment.value if segment else None, after=after, limit=limit)
+    """Customers by id, optionally of one segment, a page at a time; an agent or supervisor
+    lists the customers with a ticket its department holds."""
+    department = department_scope(staff)
+    rows = await repository.page(
+        session,
+        segment=segment.value if segment else None,
+        after=after,
+        limit=limit,
+        among=None if department is None else facts.customers_of_department(department),
+    )
     items = [CustomerSummary(**_summary(c)) for c in rows]
     return CustomerPage(items=items, next_after=rows[-1].customer_id if len(rows) == limit else None)
 

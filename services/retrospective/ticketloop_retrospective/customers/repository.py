@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, String, and_, case, cast, exists, func, or_, select, text, tuple_, update
+from sqlalchemy import Date, Select, String, and_, case, cast, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -383,9 +383,18 @@ async def mark_swept(session: AsyncSession, customer_ids: Sequence[str], *, at: 
         await session.execute(update(Customer).where(Customer.customer_id.in_(customer_ids)).values(swept_at=at))
 
 
-async def page(session: AsyncSession, *, segment: str | None, after: str | None, limit: int) -> Sequence[Customer]:
-    """Customers by id after `after`, optionally of one segment."""
+async def page(
+    session: AsyncSession,
+    *,
+    segment: str | None,
+    after: str | None,
+    limit: int,
+    among: Select[Any] | None = None,
+) -> Sequence[Customer]:
+    """Customers by id after `after`, optionally of one segment, and only those `among` returns."""
     stmt = select(Customer).order_by(Customer.customer_id).limit(limit)
+    if among is not None:
+        stmt = stmt.where(Customer.customer_id.in_(among))
     if segment is not None:
         stmt = stmt.where(Customer.segment == segment)
     if after is not None:

@@ -10,6 +10,7 @@ login page with a 303. These routes are pages, not API: they are left out of the
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -37,7 +38,7 @@ from ticketloop_retrospective.reports.schemas import ticket_rows
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
-from ticketloop_shared.auth import Principal, bearer_principal, require_staff
+from ticketloop_shared.auth import Principal, bearer_principal, check_department, department_scope, require_staff
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
 from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
@@ -122,6 +123,16 @@ def dashboard_filters(
 FiltersDep = Annotated[Filters, Depends(dashboard_filters)]
 
 
+def scoped(staff: Principal, filters: Filters) -> Filters:
+    """The filters with an agent's or supervisor's department forced to its own (`Forbidden`
+    when it asked for another), as the API scopes its reports."""
+    return replace(filters, department=department_scope(staff, filters.department))
+
+
+def _refused(exc: Forbidden, staff: Principal) -> HTMLResponse:
+    return html(pages.error_page("Not your department", exc.message, staff=staff), exc.status_code)
+
+
 @router.get("/login")
 async def login_form(next: Annotated[str | None, Query(max_length=2000), STORABLE] = None) -> HTMLResponse:
     """The sign-in form."""
@@ -143,8 +154,12 @@ async def login(request: Request) -> Response:
     except Unauthorized as exc:
         message = REASONS.get(exc.code, exc.message)
         return html(pages.login_page(message=message, next_url=next_url), 401)
-    except Forbidden:
-        message = "A notifier token cannot open the review; use an agent, supervisor or admin token."
+    except Forbidden as exc:
+        message = (
+            "A notifier token cannot open the review; use an agent, supervisor or admin token."
+            if exc.code == "staff_required"
+            else exc.message
+        )
         return html(pages.login_page(message=message, next_url=next_url), 403)
     response = RedirectResponse(next_url, status_code=303, headers=PAGE_HEADERS)
     response.set_cookie(
@@ -184,14 +199,21 @@ async def dashboard(
     filters: FiltersDep,
     period: Annotated[str | None, Query(max_length=10), STORABLE] = None,
 ) -> Response:
-    """The weekly (`2026-W48`) or monthly (`2026-11`) review, this week by default."""
+    """The weekly (`2026-W48`) or monthly (`2026-11`) review, this week by default; an agent's or
+    supervisor's of its own department only."""
     if staff is None:
         return to_login(request)
+    try:
+        filters = scoped(staff, filters)
+    except Forbidden as exc:
+        return _refused(exc, staff)
     try:
         window = _period(settings, runtime, period)
     except DomainError as exc:
         return html(pages.error_page("No such period", exc.message, staff=staff), exc.status_code)
-    view = await service.dashboard(runtime.sessions, session, period=window, filters=filters, settings=settings)
+    view = await service.dashboard(
+        runtime.sessions, session, period=window, filters=filters, settings=settings, department=department_scope(staff)
+    )
     return html(
         pages.dashboard_page(
             view,
@@ -221,9 +243,14 @@ async def tickets(
     after: Annotated[str | None, Query(max_length=40), STORABLE] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = PAGE_SIZE,
 ) -> Response:
-    """The tickets behind one figure, a page at a time (`PAGE_SIZE` unless told)."""
+    """The tickets behind one figure, a page at a time (`PAGE_SIZE` unless told); an agent's or
+    supervisor's department's only."""
     if staff is None:
         return to_login(request)
+    try:
+        filters = scoped(staff, filters)
+    except Forbidden as exc:
+        return _refused(exc, staff)
     try:
         start = uuid.UUID(after) if after else None
     except ValueError:
@@ -260,9 +287,14 @@ async def tickets_csv(
     period: Annotated[str | None, Query(max_length=10), STORABLE] = None,
     clock: Annotated[str | None, Query(max_length=30), STORABLE] = None,
 ) -> Response:
-    """Every ticket behind one figure as CSV: `/v1/reports/tickets?format=csv` for the cookie."""
+    """Every ticket behind one figure as CSV: `/v1/reports/tickets?format=csv` for the cookie
+    (scoped the same way)."""
     if staff is None:
         return to_login(request)
+    try:
+        filters = scoped(staff, filters)
+    except Forbidden as exc:
+        return _refused(exc, staff)
     try:
         window = _period(settings, runtime, period)
         rows = await reports.all_tickets(session, period=window, metric=metric, filters=filters, clock=clock or None)
@@ -288,4 +320,8 @@ async def rectification_item(
         item = await rectification.view(session, item_id=wanted, settings=settings, now=runtime.clock.now())
     except ItemNotFound:
         return html(pages.error_page("No such item", f"no rectification item {item_id}", staff=staff), 404)
+    try:
+        check_department(staff, item.owner_department, what="item", unowned="not_your_department")
+    except Forbidden as exc:
+        return _refused(exc, staff)
     return html(pages.rectification_page(item, zone=settings.report_zone, staff=staff))

@@ -60,9 +60,10 @@ async def trend(session: AsyncSession, *, periods: list[Period], filters: Filter
     return points
 
 
-async def open_items(session: AsyncSession) -> list[ItemOut]:
-    """Rectification items not yet closed, newest first (open ones, then those in progress)."""
-    return await rectification.unfinished(session, limit=OPEN_ITEMS)
+async def open_items(session: AsyncSession, *, department: str | None = None) -> list[ItemOut]:
+    """Rectification items not yet closed, newest first (open ones, then those in progress); only
+    the items one department owns when given."""
+    return await rectification.unfinished(session, limit=OPEN_ITEMS, owner_department=department)
 
 
 async def dashboard(
@@ -72,9 +73,11 @@ async def dashboard(
     period: Period,
     filters: Filters,
     settings: RetrospectiveSettings,
+    department: str | None = None,
 ) -> Dashboard:
     """The period's report (its queries on connections of their own, from `sessions`), its trend
-    over the last `TRENDS` periods and the open items (on `session`)."""
+    over the last `TRENDS` periods and the open items (on `session`); for a department's staff
+    (`department`), its items only (`filters` already hold its department)."""
     zone = settings.report_zone
     report = await reports.report(
         sessions, period=period, previous=period.previous(zone), filters=filters, pain_classes=settings.pain_classes
@@ -82,5 +85,5 @@ async def dashboard(
     return Dashboard(
         report=report,
         trend=await trend(session, periods=trailing(period, TRENDS, zone), filters=filters),
-        open_items=await open_items(session),
+        open_items=await open_items(session, department=department),
     )

@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ScalarSelect, Table, and_, bindparam, case, func, or_, select, true, update
+from sqlalchemy import ScalarSelect, Select, Table, and_, bindparam, case, func, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -348,3 +348,19 @@ async def sync_cycle_dimensions(
         .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, which, differs)
         .values({d: _FACTS.c[d] for d in DIMENSIONS})
     )
+
+
+def customers_of_department(department_id: str) -> Select[Any]:
+    """The customers with a ticket the department holds (as a subquery: other features filter
+    their own rows by it without reading the facts themselves)."""
+    return select(TicketFact.customer_id).where(TicketFact.department_id == department_id).distinct()
+
+
+async def has_ticket_in(session: AsyncSession, *, customer_id: str, department_id: str) -> bool:
+    """Whether the customer has a ticket the department holds."""
+    found = await session.scalar(
+        select(TicketFact.ticket_id)
+        .where(TicketFact.customer_id == customer_id, TicketFact.department_id == department_id)
+        .limit(1)
+    )
+    return found is not None

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.facts import repository
@@ -134,3 +136,13 @@ async def record_segment(session: AsyncSession, *, data: CustomerSegmentChangedD
         session, customer_id=data.customer_id, segment=data.segment, changed_at=data.changed_at
     ):
         await repository.sync_cycle_dimensions(session, customer_id=data.customer_id)
+
+
+def customers_of_department(department_id: str) -> Select[Any]:
+    """The customers a department's staff may read: those with a ticket it holds (a subquery)."""
+    return repository.customers_of_department(department_id)
+
+
+async def customer_in_department(session: AsyncSession, *, customer_id: str, department_id: str) -> bool:
+    """A department's staff may read a customer's profile when the customer has a ticket it holds."""
+    return await repository.has_ticket_in(session, customer_id=customer_id, department_id=department_id)

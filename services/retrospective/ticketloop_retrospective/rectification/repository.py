@@ -53,10 +53,18 @@ async def get(session: AsyncSession, item_id: uuid.UUID, *, for_update: bool = F
 
 
 async def page(
-    session: AsyncSession, *, status: str | None, category: str | None, limit: int, after: uuid.UUID | None
+    session: AsyncSession,
+    *,
+    status: str | None,
+    category: str | None,
+    limit: int,
+    after: uuid.UUID | None,
+    owner_department: str | None = None,
 ) -> list[RectificationItem]:
     """Items, newest first (ids are time-ordered), filtered."""
     stmt = select(RectificationItem)
+    if owner_department is not None:
+        stmt = stmt.where(RectificationItem.owner_department == owner_department)
     if status is not None:
         stmt = stmt.where(RectificationItem.status == status)
     if category is not None:

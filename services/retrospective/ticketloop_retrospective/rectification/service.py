@@ -265,9 +265,12 @@ async def view(session: AsyncSession, *, item_id: uuid.UUID, settings: Retrospec
     return await describe(session, item, settings, now=now)
 
 
-async def unfinished(session: AsyncSession, *, limit: int) -> list[ItemOut]:
-    """Items not yet closed, newest first: the open ones, then those in progress."""
+async def unfinished(session: AsyncSession, *, limit: int, owner_department: str | None = None) -> list[ItemOut]:
+    """Items not yet closed, newest first: the open ones, then those in progress (only one
+    department's, when given)."""
     found: list[RectificationItem] = []
     for status in (ItemStatus.OPEN, ItemStatus.IN_PROGRESS):
-        found += await repository.page(session, status=status.value, category=None, limit=limit, after=None)
+        found += await repository.page(
+            session, status=status.value, category=None, limit=limit, after=None, owner_department=owner_department
+        )
     return [item_out(item) for item in found[:limit]]

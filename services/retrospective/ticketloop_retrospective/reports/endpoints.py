@@ -1,5 +1,6 @@
 """HTTP: staff read the reports (JSON or CSV), the metric dictionary and the tickets behind any
-figure."""
+figure. An agent or supervisor reads its own department's figures and tickets only (the department
+filter is forced to its own); an admin reads every department's."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from ticketloop_retrospective.reports.schemas import (
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
-from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.auth import CurrentStaff, Principal, Role, department_scope
 from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
 
@@ -35,6 +36,7 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 _errors: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "JSON, or CSV with `format=csv`"},
     401: {"description": "Missing or invalid credentials"},
+    403: {"description": "`not_your_department`: another department's figures asked for"},
     422: {"description": "The period is missing or malformed (`invalid_week`, `invalid_month`, `invalid_period`)"},
 }
 Name = Annotated[str | None, Query(max_length=100), STORABLE]
@@ -42,17 +44,23 @@ Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spread
 
 
 def report_filters(
-    channel: Name = None, category: Name = None, department: Name = None, segment: Name = None
+    staff: CurrentStaff, channel: Name = None, category: Name = None, department: Name = None, segment: Name = None
 ) -> Filters:
-    """Dependency: the filters every report and drill-down takes."""
-    return Filters(channel=channel, category=category, department=department, segment=segment)
+    """Dependency: the filters every report and drill-down takes; an agent's or supervisor's
+    department filter is forced to its own (asking for another is a 403)."""
+    return Filters(channel=channel, category=category, department=department_scope(staff, department), segment=segment)
 
 
 FiltersDep = Annotated[Filters, Depends(report_filters)]
 
 
 async def _report(
-    runtime: Runtime[Any], settings: RetrospectiveSettings, period: Period, filters: Filters, fmt: str
+    runtime: Runtime[Any],
+    settings: RetrospectiveSettings,
+    period: Period,
+    filters: Filters,
+    fmt: str,
+    staff: Principal,
 ) -> Report | Response:
 
     async def segment_goals(session: AsyncSession) -> list[HeadlineGoal]:
@@ -61,7 +69,8 @@ async def _report(
 
     built = await service.report(
         runtime.sessions,
-        segment_goals=segment_goals,
+        # The segment goals are about every customer, not one department's: an admin's figures.
+        segment_goals=segment_goals if staff.role is Role.ADMIN else None,
         period=period,
         previous=period.previous(settings.report_zone),
         filters=filters,
@@ -76,26 +85,26 @@ async def _report(
 async def weekly_report(
     runtime: RuntimeDep,
     settings: SettingsDep,
-    _: CurrentStaff,
+    staff: CurrentStaff,
     filters: FiltersDep,
     week: Annotated[str, Query(max_length=10, description="ISO week, `YYYY-Www`", examples=["2026-W48"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
-    return await _report(runtime, settings, ReportWeek.parse(week, settings.report_zone), filters, format)
+    return await _report(runtime, settings, ReportWeek.parse(week, settings.report_zone), filters, format, staff)
 
 
 @router.get("/reports/monthly", response_model=Report, responses=_errors)
 async def monthly_report(
     runtime: RuntimeDep,
     settings: SettingsDep,
-    _: CurrentStaff,
+    staff: CurrentStaff,
     filters: FiltersDep,
     month: Annotated[str, Query(max_length=7, description="Calendar month, `YYYY-MM`", examples=["2026-11"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The monthly review of one calendar month in the report time zone."""
-    return await _report(runtime, settings, ReportMonth.parse(month, settings.report_zone), filters, format)
+    return await _report(runtime, settings, ReportMonth.parse(month, settings.report_zone), filters, format, staff)
 
 
 @router.get("/reports/tickets", response_model=TicketPage, responses=_errors)

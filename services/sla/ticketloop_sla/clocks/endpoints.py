@@ -1,4 +1,7 @@
-"""HTTP: agents see a ticket's clocks; supervisors list breaches and what is about to breach."""
+"""HTTP: agents see a ticket's clocks; supervisors list breaches and what is about to breach.
+An agent or supervisor reads its own department's tickets only (sla learns a ticket's department
+from routing's `ticket.assigned`, `ticket.reassigned` and `ticket.queued`; until then, only an
+admin reads it); an admin reads all."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ticketloop_shared.api import RuntimeDep, SessionDep
-from ticketloop_shared.auth import CurrentStaff
+from ticketloop_shared.auth import CurrentStaff, check_department, department_scope
 from ticketloop_shared.errors import NotFound, Unprocessable
 from ticketloop_shared.events import ClockKind
 from ticketloop_shared.validation import MAX_OFFSET, Instant
@@ -25,6 +28,7 @@ Department = Annotated[str | None, Query(min_length=1, max_length=64, descriptio
 
 _errors: dict[int | str, dict[str, object]] = {
     401: {"description": "Missing or invalid credentials"},
+    403: {"description": "`department_required`, `not_your_department`: another department's records"},
     422: {"description": "Validation error"},
 }
 
@@ -32,15 +36,21 @@ _errors: dict[int | str, dict[str, object]] = {
 @router.get(
     "/tickets/{ticket_id}/sla",
     response_model=TicketSlaOut,
-    responses={**_errors, 404: {"description": "`ticket_not_found`: sla has not seen this ticket"}},
+    responses={
+        **_errors,
+        403: {"description": "`not_your_department`; `ticket_not_routed`: admins only until routed"},
+        404: {"description": "`ticket_not_found`: sla has not seen this ticket"},
+    },
 )
 async def get_ticket_sla(
-    ticket_id: uuid.UUID, _: CurrentStaff, session: SessionDep, runtime: RuntimeDep
+    ticket_id: uuid.UUID, staff: CurrentStaff, session: SessionDep, runtime: RuntimeDep
 ) -> TicketSlaOut:
-    """Every cycle of every metric of the ticket, as it stands now, and the policy that applies."""
+    """Every cycle of every metric of the ticket, as it stands now, and the policy that applies
+    (its department's staff, or an admin)."""
     ticket = await repository.ticket(session, ticket_id)
     if ticket is None:
         raise NotFound(f"no SLA clocks for ticket {ticket_id}", code="ticket_not_found")
+    check_department(staff, ticket.department_id)
     r = await policies.rules(session, runtime.state)
     now = runtime.clock.now()
     policy = r.policy(ticket.policy_id)
@@ -82,7 +92,7 @@ async def get_ticket_sla(
 
 @router.get("/breaches", response_model=BreachPage, responses=_errors)
 async def list_breaches(
-    _: CurrentStaff,
+    staff: CurrentStaff,
     session: SessionDep,
     metric: Annotated[ClockKind | None, Query(description="Only this metric")] = None,
     department: Department = None,
@@ -91,7 +101,9 @@ async def list_breaches(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> BreachPage:
-    """Missed deadlines, newest first, filterable by metric, department (team) and time."""
+    """Missed deadlines, newest first, filterable by metric, department (team) and time; an
+    agent or supervisor sees its own department's only (asking for another is a 403)."""
+    department = department_scope(staff, department)
     if since is not None and until is not None and until <= since:
         raise Unprocessable("`until` must be after `since`", code="invalid_range")
     rows, total = await repository.breached_page(
@@ -120,7 +132,7 @@ async def list_breaches(
 
 @router.get("/clocks/due", response_model=DuePage, responses=_errors)
 async def clocks_due(
-    _: CurrentStaff,
+    staff: CurrentStaff,
     session: SessionDep,
     runtime: RuntimeDep,
     within: Annotated[
@@ -134,7 +146,8 @@ async def clocks_due(
 ) -> DuePage:
     """Running cycles that breach within `within` unless someone acts: a supervisor's
     "about to breach" view, soonest first (already overdue ones the timer has not reached yet
-    come first)."""
+    come first). An agent or supervisor sees its own department's only."""
+    department = department_scope(staff, department)
     if not timedelta(0) < within <= timedelta(days=31):
         raise Unprocessable("`within` must be more than 0 and at most 31 days", code="invalid_within")
     now: datetime = runtime.clock.now()

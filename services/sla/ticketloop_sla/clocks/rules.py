@@ -206,6 +206,12 @@ def assigned(t: Ticket, rules: Rules, *, agent_id: str, department_id: str, at: 
     _stop(t, PERSON_ON_IT, at, rules)
 
 
+def queued(t: Ticket, *, department_id: str) -> None:
+    """Waiting in a department's queue (new, or transferred there): that department's now, with
+    nobody on it yet; no clock moves (only a named owner acknowledges)."""
+    t.agent_id, t.department_id = None, department_id
+
+
 def answered(t: Ticket, rules: Rules, *, at: datetime, plan: bool = False) -> None:
     """An agent told the customer something (a reply, a plan or a progress update)."""
     _stop(t, ANSWERED, at, rules)

@@ -31,6 +31,7 @@ from ticketloop_shared.events import (
     TicketMessageReceived,
     TicketPlanCommitted,
     TicketPriorityChanged,
+    TicketQueued,
     TicketReassigned,
     TicketRecategorised,
     TicketRef,
@@ -71,6 +72,10 @@ def _status(t: Ticket, r: Rules, e: TicketStatusChanged) -> None:
 
 def _assigned(t: Ticket, r: Rules, e: TicketAssigned | TicketReassigned) -> None:
     rules.assigned(t, r, agent_id=e.data.agent_id, department_id=e.data.department_id, at=e.data.assigned_at)
+
+
+def _queued(t: Ticket, r: Rules, e: TicketQueued) -> None:
+    rules.queued(t, department_id=e.data.department_id)
 
 
 def _replied(t: Ticket, r: Rules, e: TicketReplied) -> None:
@@ -126,6 +131,7 @@ APPLY: dict[type[Envelope], Apply] = {
     TicketCreated: _created,
     TicketAssigned: _assigned,
     TicketReassigned: _assigned,
+    TicketQueued: _queued,
     TicketStatusChanged: _status,
     TicketReplied: _replied,
     TicketUpdated: _updated,
