@@ -39,6 +39,8 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
     root = Path(tempfile.mkdtemp(prefix="ticketloop-run-"))
     # The five services and the staff workspace, each on a port of the test's choosing.
     ports = {s.name: free_port() for s in PROCESSES}
+    # The email gateway too: its webhook receiver, its SMTP server and its development relay.
+    mail_ports = {"HTTP": free_port(), "SMTP": free_port(), "RELAY": free_port()}
     pg_port, broker_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -47,6 +49,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         "TICKETLOOP_EMBEDDED_BROKER_PORT": str(broker_port),
         "TICKETLOOP_KAFKA_SESSION_TIMEOUT_MS": "3000",
         **{f"{s.env_prefix}HTTP_PORT": str(ports[s.name]) for s in PROCESSES},
+        **{f"TICKETLOOP_EMAILGW_{what}_PORT": str(port) for what, port in mail_ports.items()},
     }
     log = root / "run.log"
     with open(log, "wb") as out:
@@ -59,6 +62,8 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
             assert f"http://127.0.0.1:{ports[s.name]}" in printed
         workspace = f"http://127.0.0.1:{ports[WORKSPACE.name]}"
         assert f"Staff workspace: {workspace}/workspace" in printed
+        assert f"mail to SMTP 127.0.0.1:{mail_ports['SMTP']} becomes a ticket" in printed
+        assert httpx.get(f"http://127.0.0.1:{mail_ports['HTTP']}/health/live", timeout=10).status_code == 200
         assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer eyJ" in printed  # a JWT
         agent_token = re.search(r"agent token\s+Authorization: Bearer (\S+)", printed)
         assert agent_token is not None
@@ -129,7 +134,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         for child in children:
             assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE, child
         assert not port_open(broker_port) and not port_open(pg_port)
-        assert not any(port_open(p) for p in ports.values())
+        assert not any(port_open(p) for p in [*ports.values(), *mail_ports.values()])
         assert not (root / "data" / "pg" / "postmaster.pid").exists()
     finally:
         if proc.poll() is None:  # a failed assertion: still stop everything it started, in order
