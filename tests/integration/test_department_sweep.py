@@ -50,6 +50,7 @@ A, B = "finance", "technical"  # billing tickets go to finance (routing's defaul
 # Routing's own reads are scoped on branch `routing-actions`: until it lands, these leak on this
 # branch and are tolerated here (and only these). Delete the set once it has landed.
 
+
 @dataclass(frozen=True)
 class Landed:
     """The ticket of department A the sweep looks for."""

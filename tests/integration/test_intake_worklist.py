@@ -82,9 +82,7 @@ def assigned(
     return build_event(data, source="routing", time=data.assigned_at)
 
 
-def queued(
-    ticket: dict[str, Any], score: float, *, department: str = HOME, at: datetime | None = None
-) -> Envelope:
+def queued(ticket: dict[str, Any], score: float, *, department: str = HOME, at: datetime | None = None) -> Envelope:
     """`ticket.queued` as routing publishes it: nobody free, the ticket waits with its score."""
     data = TicketQueuedData(
         ticket_id=uuid.UUID(ticket["id"]),
