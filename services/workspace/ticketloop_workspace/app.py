@@ -130,6 +130,11 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
         """Prometheus exposition."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        """No icon: an empty answer rather than a 404 in every browser console."""
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         """The workspace lives under /workspace."""

@@ -47,9 +47,18 @@
 
   // A region is fetched again at most once at a time; a notification arriving meanwhile
   // asks for one more fetch after it (bursts become one or two requests, not one each).
+  // The workspace hears an event at the same moment as the services behind it, so a fragment
+  // fetched at once may not show it yet: an unchanged answer is fetched again, a little later
+  // each time (0.4, 0.8, 1.6, 3.2 s), until it changes or the tries run out.
+  var RETRIES = 4;
   var pending = new Map();
   var deferred = new WeakSet();
-  function refresh(el, url) {
+  function comparable(html) {
+    // What countdown.js rewrites every second is not a change of the region.
+    return html.replace(/<time\b[^>]*>[\s\S]*?<\/time>/g, "<time>").replace(/\s+/g, " ").trim();
+  }
+  function refresh(el, url, tries) {
+    tries = tries || 0;
     var state = pending.get(el);
     if (state) { state.again = true; return; }
     if (editing(el)) { // never swap a form out from under someone writing in it: try again later
@@ -59,7 +68,7 @@
       }
       return;
     }
-    state = { again: false };
+    state = { again: false, retry: false };
     pending.set(el, state);
     el.setAttribute("aria-busy", "true");
     fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html", "X-Live-Fragment": "1" } })
@@ -68,14 +77,17 @@
         return response.text();
       })
       .then(function (html) {
+        var before = comparable(el.innerHTML);
         if (el.hasAttribute("data-live-fragment")) replace(el, html);
         else replaceFromPage(el, html);
+        if (comparable(el.innerHTML) === before && tries < RETRIES) state.retry = true;
       })
       .catch(function () { /* the next notification or a reload brings it back */ })
       .then(function () {
         el.removeAttribute("aria-busy");
         pending.delete(el);
         if (state.again) refresh(el, url);
+        else if (state.retry) setTimeout(function () { refresh(el, url, tries + 1); }, 400 * Math.pow(2, tries));
       });
   }
 
