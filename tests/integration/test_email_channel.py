@@ -3,7 +3,9 @@ on, private addresses allowed), the email gateway subscribing itself through int
 webhook API at start-up, and a local SMTP relay (aiosmtpd) that collects what the gateway sends.
 A mail in becomes a ticket; an agent's reply goes out as a mail in the ticket's thread; the
 customer's answer to it becomes a message on the ticket; the resolution carries the confirm and
-reopen links; confirming closes the ticket, and that is mailed too."""
+reopen links; confirming closes the ticket, and that is mailed too. With feedback beside them,
+the survey that falls due reaches the customer by mail: intake fetches its link from feedback as
+it sends `survey.due`, and no link ever travels on a topic."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import email
 import email.policy
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,12 +31,16 @@ from ticketloop_emailgw.inbound import start_smtp
 from ticketloop_emailgw.settings import EmailGatewaySettings
 from ticketloop_emailgw.threads import ticket_in_references
 from ticketloop_embedded.ports import free_port
+from ticketloop_feedback.app import create_app as create_feedback
+from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_intake.app import create_app as create_intake
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.auth import Role
 from ticketloop_shared.settings import PlatformSettings
 
 DOMAIN = "mail.ticketloop.test"
 OWNER = agent_headers("agent-test", department="after_sales")
+NOTIFIER = agent_headers("mailer", Role.NOTIFIER)
 
 
 @dataclass
@@ -68,50 +75,56 @@ class Channel:
         return answer
 
 
-@pytest.fixture
-async def intake(
-    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
-) -> AsyncIterator[RunningService]:
-    settings = IntakeSettings(
-        database_url=await new_database("intake"),
-        platform=platform,
-        webhooks_allow_private=True,
-        webhooks_worker_enabled=True,
-        webhooks_poll_seconds=0.05,
-    )
-    async with serve(create_intake(settings)) as running:
-        yield running
-
-
 async def start_relay(relay: Relay) -> tuple[Any, int]:
     server = await start_smtp(relay, "127.0.0.1", free_port(), data_size_limit=10_000_000)
     return server, server.sockets[0].getsockname()[1]
 
 
-@pytest.fixture
-async def channel(intake: RunningService, tmp_path: Path) -> AsyncIterator[Channel]:
+@asynccontextmanager
+async def email_channel(
+    platform: PlatformSettings, intake_database: str, folder: Path, **intake_settings: Any
+) -> AsyncIterator[Channel]:
+    """intake (webhook worker on, private addresses allowed), the relay, and the gateway, which
+    subscribes itself at start-up; ready once the gateway holds its subscription's secret."""
+    settings_of_intake = IntakeSettings(
+        database_url=intake_database,
+        platform=platform,
+        webhooks_allow_private=True,
+        webhooks_worker_enabled=True,
+        webhooks_poll_seconds=0.05,
+        **intake_settings,
+    )
     relay = Relay()
     server, relay_port = await start_relay(relay)
     http_port = free_port()
-    settings = EmailGatewaySettings(
-        intake_url=intake.url,
-        http_port=http_port,
-        smtp_port=free_port(),
-        relay_port=relay_port,
-        subscribe_on_start=True,
-        webhook_secret_file=tmp_path / "webhook-secret",
-        thread_secret=SecretStr("integration-thread-secret-0123456789"),
-        mail_domain=DOMAIN,
-        relay_timeout_seconds=3,
-    )
     try:
-        async with serve(create_gateway(settings), port=http_port) as gateway:
-            # The gateway subscribed itself through intake's API and holds the secret it was given.
-            await eventually(lambda: gateway.app.state.receiver.key is not None)
-            yield Channel(intake=intake, gateway=gateway, settings=settings, relay=relay)
+        async with serve(create_intake(settings_of_intake)) as intake:
+            settings = EmailGatewaySettings(
+                intake_url=intake.url,
+                http_port=http_port,
+                smtp_port=free_port(),
+                relay_port=relay_port,
+                subscribe_on_start=True,
+                webhook_secret_file=folder / "webhook-secret",
+                thread_secret=SecretStr("integration-thread-secret-0123456789"),
+                mail_domain=DOMAIN,
+                relay_timeout_seconds=3,
+            )
+            async with serve(create_gateway(settings), port=http_port) as gateway:
+                # The gateway subscribed itself through intake's API and holds the secret it was given.
+                await eventually(lambda: gateway.app.state.receiver.key is not None)
+                yield Channel(intake=intake, gateway=gateway, settings=settings, relay=relay)
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+async def channel(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> AsyncIterator[Channel]:
+    async with email_channel(platform, await new_database("intake"), tmp_path) as running:
+        yield running
 
 
 def create_mail(subject: str, body: str, **headers: str) -> EmailMessage:
@@ -209,3 +222,46 @@ async def test_a_restarted_gateway_reuses_its_subscription_and_one_that_lost_its
     r = await channel.intake.client.get("/v1/channel/webhooks", headers={"X-Api-Key": "tl-dev-channel-key"})
     [endpoint] = r.json()
     assert endpoint["previous_secret_valid_until"] is not None, "the old secret still signs during the overlap"
+
+
+async def test_a_due_survey_reaches_the_customer_by_mail_and_leaves_the_notifiers_list(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], tmp_path: Path
+) -> None:
+    feedback_settings = FeedbackSettings(
+        database_url=await new_database("feedback"),
+        platform=platform,
+        survey_timer_max_idle_seconds=0.05,
+        ticket_survey_delay_minutes=0,
+    )
+    async with (
+        serve(create_feedback(feedback_settings)) as feedback,
+        email_channel(platform, await new_database("intake"), tmp_path, feedback_url=feedback.url) as channel,
+    ):
+        intake, relay = channel.intake, channel.relay
+        await channel.mail(create_mail("[billing] Charged twice", "My card was charged twice."))
+        r = await intake.client.get("/v1/tickets", params={"channel": "email"}, headers=admin_headers())
+        ticket = await read_ticket(intake, r.json()["items"][0]["id"])
+        await assign_in_intake(intake, platform, ticket)
+        r = await intake.client.post(
+            f"/v1/tickets/{ticket['id']}/resolve", json={"resolution": "Refunded"}, headers=OWNER
+        )
+        assert r.status_code == 200, r.text
+
+        [mailed] = await eventually(lambda: relay.about("How did we do?"), timeout=30)
+        link = next(w for w in mailed.get_content().split() if "/v1/surveys/" in w)
+        assert mailed["To"] == "jane@example.com" and mailed["Subject"].startswith(f"[{ticket['number']}]")
+        r = await feedback.client.get(f"/v1/tickets/{ticket['id']}/survey", headers=admin_headers())
+        survey = r.json()
+        assert r.status_code == 200 and survey["delivered_at"] is not None, "intake reported it delivered"
+        listed = (await feedback.client.get("/v1/survey-deliveries", headers=NOTIFIER)).json()["items"]
+        assert survey["id"] not in {d["survey_id"] for d in listed}
+        r = await feedback.client.get("/v1/audit", params={"action": "survey.link_issued"}, headers=admin_headers())
+        assert [e["actor"] for e in r.json()["items"]] == ["intake-webhooks"]
+
+        # The link in the mail is the survey's; answered, it is no longer handed out.
+        r = await feedback.client.post(urlsplit(link).path, json={"csat": 5})
+        assert r.status_code == 201, r.text
+        r = await feedback.client.get(f"/v1/survey-deliveries/{survey['id']}", headers=NOTIFIER)
+        assert (r.status_code, r.json()["error"]["code"]) == (409, "survey_already_answered")
+        r = await feedback.client.get(f"/v1/survey-deliveries/{uuid.uuid4()}", headers=NOTIFIER)
+        assert r.status_code == 404
