@@ -110,7 +110,9 @@ async def test_a_503_keeps_the_connection_open(intake: RunningService, throwaway
 
 
 async def test_webhook_deliveries_wait_out_a_database_outage_and_arrive_once_in_order(
-    throwaway_pg: EmbeddedPostgres, platform: PlatformSettings, receiver: Receiver  # noqa: F811 - the imported fixture
+    throwaway_pg: EmbeddedPostgres,
+    platform: PlatformSettings,
+    receiver: Receiver,  # noqa: F811 - the imported fixture
 ) -> None:
     """Deliveries live in intake's database: while it is down the worker can neither claim nor
     record, and must not lose or double anything; once it is back, each arrives once, in order."""
