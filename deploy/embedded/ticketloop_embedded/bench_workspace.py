@@ -460,10 +460,11 @@ def _change(without: float | None, with_: float | None, *, higher_is_better: boo
 
 def compare(without: dict[str, Any], with_: dict[str, Any]) -> dict[str, Any]:
     """The loop's figures side by side: % worse with the live connections (negative: better)."""
+    # every process but the workspace (which the connections are for) and the bench's own client
     cpu_services = [n for n in without.get("cpu_ms_per_ticket", {}) if n not in ("bench client", "workspace")]
 
     def loop_cpu(f: dict[str, Any]) -> float:
-        return sum(f["cpu_ms_per_ticket"].get(n, 0.0) for n in cpu_services)
+        return float(sum(f["cpu_ms_per_ticket"].get(n, 0.0) for n in cpu_services))
 
     return {
         "loop_tickets_per_s": [without.get("loop_tickets_per_s"), with_.get("loop_tickets_per_s")],
