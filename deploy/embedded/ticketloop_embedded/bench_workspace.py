@@ -169,9 +169,19 @@ async def seed(
     """Post the seed tickets and wait until every service has them; their ids and numbers."""
     say(f"seed: {tickets} tickets on the mix into department {SEED_DEPARTMENT!r}, {concurrency} connections")
     started = time.monotonic()
-    result = await closed_loop(
-        stack.services["intake"].port, mix_request(0), total=tickets, concurrency=concurrency, keep_bodies=True
-    )
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(10)
+            say(f"    seeding: {await loop_counts(stack)}")
+
+    reporter = asyncio.create_task(progress())
+    try:
+        result = await closed_loop(
+            stack.services["intake"].port, mix_request(0), total=tickets, concurrency=concurrency, keep_bodies=True
+        )
+    finally:
+        reporter.cancel()
     posted = [json.loads(body) for _, body in result.bodies]
     report.seed = {
         "posted": len(posted),
@@ -296,6 +306,18 @@ async def measure_pages(
         async def ws_words(i: int) -> httpx.Response:
             return await page.get(f"{workspace}/workspace/search", params={"q": words(i)})
 
+        routing = stack.services["routing"].url
+
+        async def api_my_work(_: int) -> httpx.Response:
+            params = {"assignee_id": owner, "sort": "priority", "limit": 25, "offset": 0}
+            return await api.get(f"{intake}/v1/tickets", params=params)
+
+        async def api_queue(_: int) -> httpx.Response:
+            return await api.get(f"{routing}/v1/queues", params={"department_id": SEED_DEPARTMENT, "limit": 100})
+
+        async def api_ticket(_: int) -> httpx.Response:
+            return await api.get(f"{intake}/v1/tickets/{rng.choice(ids)}")
+
         await timed("page: My work", requests, my_work, 200, report, say)
         await timed("page: queue", requests, queue, 200, report, say)
         await timed("page: ticket", requests, ticket, 200, report, say)
@@ -304,6 +326,10 @@ async def measure_pages(
         await timed("by number: intake /by-number", requests, api_by_number, 200, report, say)
         await timed("by words: intake ?q=", requests, api_words, 200, report, say)
         await timed("by words: workspace search", requests, ws_words, 200, report, say)
+        # what the pages wait for: the one call behind each (the page's own share is the difference)
+        await timed("behind My work: intake list", requests, api_my_work, 200, report, say)
+        await timed("behind queue: routing /v1/queues", requests, api_queue, 200, report, say)
+        await timed("behind ticket: intake ticket", requests, api_ticket, 200, report, say)
 
 
 @dataclass
