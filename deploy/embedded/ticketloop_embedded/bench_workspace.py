@@ -309,7 +309,7 @@ async def measure_pages(
         routing = stack.services["routing"].url
 
         async def api_my_work(_: int) -> httpx.Response:
-            params = {"assignee_id": owner, "sort": "priority", "limit": 25, "offset": 0}
+            params: dict[str, str | int] = {"assignee_id": owner, "sort": "priority", "limit": 25, "offset": 0}
             return await api.get(f"{intake}/v1/tickets", params=params)
 
         async def api_queue(_: int) -> httpx.Response:
