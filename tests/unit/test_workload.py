@@ -65,7 +65,7 @@ def test_latency_summary_is_in_milliseconds() -> None:
 
 
 def test_organisation_spreads_live_agents_over_the_live_departments() -> None:
-    org = organisation(lambda _: "claims", 200)
+    org = organisation(lambda _: "claims", 200, seed_tickets=10_000)
     agents = live_agent_ids(200)
     assert len(agents) == 200
     ids = {a["id"] for a in org["agents"]}
@@ -89,3 +89,10 @@ def test_compare_reports_how_much_worse(with_tps: float, with_p99: float, worse:
     c = compare(run(50.0, 100.0), run(with_tps, with_p99))
     assert max(c["loop_tickets_per_s_worse_pct"], c["post_p99_worse_pct"]) == worse
     assert c["cpu_ms_per_ticket_loop_services"] == [2.0, 2.0]
+
+
+def test_the_seed_department_queues_a_fifth_of_the_seed() -> None:
+    org = organisation(lambda _: "claims", 200, seed_tickets=10_000)
+    [claims] = [d for d in org["departments"] if d["id"] == "claims"]
+    seed_agents = [a for a in org["agents"] if a["department"] == "claims"]
+    assert claims["default_capacity"] * len(seed_agents) == 8_000
