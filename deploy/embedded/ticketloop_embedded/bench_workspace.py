@@ -638,7 +638,9 @@ def bench_workspace(
         pg_port=free_port(),
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in PROCESSES},
-        env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
+        # One agent asks for hundreds of pages a minute here, past the per-token limit (1,200 a
+        # minute by default) that would answer them 429: the limit is off for the bench.
+        env={"TICKETLOOP_LOG_LEVEL": "WARNING", "TICKETLOOP_RATE_STAFF_PER_MINUTE": "0"},
         services=PROCESSES,
         scratch=True,
     )
