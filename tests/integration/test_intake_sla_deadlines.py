@@ -92,10 +92,16 @@ def clocks_changed(ticket: dict[str, Any], version: int, clocks: list[ClockView]
 
 
 async def handled(intake: RunningService, event: Envelope) -> bool:
-    """Whether intake's consumer has taken `event` (its id is in the inbox)."""
+    """Whether intake's own consumer has taken `event` (its id is in the inbox under its group:
+    the webhook fan-out records the events it reads there too, under a group of its own)."""
     table = messaging.inbox
+    consumer = intake.runtime.consumer
+    assert consumer is not None
     async with intake.runtime.sessions() as session:
-        return await session.scalar(select(table.c.event_id).where(table.c.event_id == event.id)) is not None
+        found = await session.scalar(
+            select(table.c.event_id).where(table.c.event_id == event.id, table.c.consumer == consumer.group_id)
+        )
+        return found is not None
 
 
 async def staff_view(intake: RunningService, ticket: dict[str, Any]) -> dict[str, Any]:
