@@ -19,7 +19,8 @@ from ticketloop_embedded.stack import Stack
 from ticketloop_shared.auth import Role, issue_token
 from ticketloop_workspace.domain import CONTENT_SECURITY_POLICY, COOKIE
 
-pytestmark = pytest.mark.xdist_group("e2e-stacks")
+# A lane of its own beside the other stacks: one stack for the whole module, started once.
+pytestmark = pytest.mark.xdist_group("e2e-workspace")
 
 
 @pytest.fixture(scope="module")
