@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
 from ticketloop_intake.customers.service import is_erased, key_for_sealing, seal_field
 from ticketloop_intake.db import statements
+from ticketloop_intake.deadlines import service as deadlines
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import (
+    SlaClocks,
     Status,
     fingerprint,
 )
@@ -87,6 +89,26 @@ def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str,
     )
 
 
+async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> None:
+    """Give a new ticket the clocks sla will start on it (sla's rules, sla's code; see
+    `deadlines.service`), so its read-back and acknowledgement carry the deadlines that apply."""
+    first = await deadlines.at_acceptance(
+        uow,
+        channel=ticket.channel,
+        category=ticket.category,
+        urgency=ticket.urgency,
+        created_at=ticket.created_at,
+        status=ticket.status,
+        live_session=ticket.live_session,
+    )
+    shown = SlaClocks(policy_id=first.policy_id, version=deadlines.FIRST_VIEW_VERSION, clocks=tuple(first.clocks))
+    due = shown.next_due()
+    ticket.sla_clocks = [c.model_dump(mode="json") for c in first.clocks]
+    ticket.sla_version = deadlines.FIRST_VIEW_VERSION
+    ticket.sla_policy_id = first.policy_id
+    ticket.next_due_at, ticket.next_due_clock = (due[0], due[1].value) if due else (None, None)
+
+
 async def create_ticket(
     uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
 ) -> TicketView:
@@ -108,6 +130,7 @@ async def create_ticket(
     customer = report.customer
     key = await key_for_sealing(uow, customer.id)
     ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
+    await _first_clocks(uow, ticket)
     problem = ticket.fingerprint
     assert problem is not None
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
@@ -216,6 +239,7 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         created_at=now,
         updated_at=now,
     )
+    await _first_clocks(uow, ticket)
     session.add(ticket)
     repository.add_words(session, ticket.id, ticket_tokens(settings.search_key, wanted.subject, wanted.description))
     repository.add_entry(
