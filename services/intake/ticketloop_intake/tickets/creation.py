@@ -134,7 +134,7 @@ async def create_ticket(
     problem = ticket.fingerprint
     assert problem is not None
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
-    uow.emit(created_data(ticket))
+    created = uow.emit(created_data(ticket))
     [outbox_row] = uow.claim_outbox_rows()
     probe = None
     if not report.new_ticket and settings.repeat_window_days > 0:
@@ -151,6 +151,11 @@ async def create_ticket(
     )
     if prior is not None:
         return await _repeat_contact(uow, ticket_id=prior, report=report, client=client, claim=claim)
+    if uow.observe is not None:
+        # The outbox row was claimed by the statement, past the observer: show it the event, so
+        # a channel subscribed to `ticket.acknowledged` gets its acknowledgement delivery (written
+        # in this unit's transaction; the ticket itself is already committed by the statement).
+        await uow.observe(uow, [created])
     personal = Personal(
         subject=report.subject,
         description=report.description,

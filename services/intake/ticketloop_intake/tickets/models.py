@@ -87,8 +87,9 @@ class Ticket(Base):
     sla_version: Mapped[int | None] = mapped_column(Integer)
     sla_policy_id: Mapped[str | None] = mapped_column(String(100))
     # When the acknowledgement reached the customer (`ticket.acknowledged`) and how: `webhook`
-    # (the channel's endpoint answered 2xx) or `read_back` (a channel without that subscription
-    # read the ticket back); and when the owner said a person is connected (`ticket.connected`).
+    # (the channel's endpoint answered 2xx; set, without `acknowledged_at`, as soon as that
+    # delivery is queued, so a read-back does not count) or `read_back` (a channel without that
+    # subscription read the ticket back); and when the owner said a person is connected.
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_via: Mapped[str | None] = mapped_column(String(20))
     connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -13,6 +13,7 @@ from enum import StrEnum
 from ticketloop_shared.events import (
     Envelope,
     TicketClosed,
+    TicketCreated,
     TicketPlanCommitted,
     TicketReopened,
     TicketReplied,
@@ -52,8 +53,9 @@ class ChannelEvent(StrEnum):
     """What a channel can subscribe to about the tickets it reported (unversioned, like
     Zendesk's or Svix's event names; the payload only grows).
 
-    `ticket.acknowledged` and `survey.due` are part of the set; intake does not produce them yet
-    (the acknowledgement message is issue 20 item 3; survey links live in feedback)."""
+    `ticket.acknowledged` is sent at acceptance (number, department/owner if known, deadlines);
+    its 2xx is what meets the acknowledgement clock. `survey.due` is part of the set; intake does
+    not produce it yet (survey links live in feedback)."""
 
     ACKNOWLEDGED = "ticket.acknowledged"
     REPLIED = "ticket.replied"
@@ -91,6 +93,9 @@ TEXT_OF: dict[ChannelEvent, TextSource] = {
 
 def channel_event_for(event: Envelope) -> ChannelEvent | None:
     """The channel event a catalog event is, if a channel is told about it at all."""
+    if isinstance(event, TicketCreated):
+        # The acknowledgement: built at acceptance, with the deadlines that apply.
+        return ChannelEvent.ACKNOWLEDGED
     if isinstance(event, TicketReplied):
         return ChannelEvent.REPLIED
     if isinstance(event, TicketStatusChanged):
