@@ -12,7 +12,7 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot lint typecheck format bench bench-sla bench-review chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review chaos token clean
 
 # Two steps: every third-party package exactly as locked, each file checked against its hash,
 # then the repository's own packages, editable and without dependencies (the lock has them all);
@@ -61,11 +61,14 @@ test-integration: install
 test-e2e: install
 	$(BIN)/pytest $(XDIST) tests/e2e
 
-test-browser: install chromium ## the dashboard in a headless Chromium: sign in, charts drawn, drill-down
+test-browser: install chromium ## the dashboard and the workspace in a headless Chromium
 	$(BIN)/pytest tests/browser
 
 dashboard-screenshot: install chromium ## refresh docs/dashboard.png from the browser test's demo weeks
-	TICKETLOOP_DASHBOARD_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/browser
+	TICKETLOOP_DASHBOARD_SCREENSHOT=docs/dashboard.png $(BIN)/pytest tests/browser/test_dashboard.py
+
+workspace-screenshots: install chromium ## refresh docs/workspace-my-work.png and docs/workspace-ticket.png from the browser test
+	TICKETLOOP_WORKSPACE_SCREENSHOTS=docs $(BIN)/pytest tests/browser/test_workspace.py
 
 test-contract: install ## producers' sample events through every consumer, and the published catalog
 	$(BIN)/pytest $(XDIST) tests/contract

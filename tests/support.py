@@ -80,9 +80,9 @@ class RunningService:
 
 
 @asynccontextmanager
-async def serve(app: FastAPI, *, wait_consumer: bool = True) -> AsyncIterator[RunningService]:
-    """Serve `app` on 127.0.0.1 at a free port until the block ends."""
-    port = free_port()
+async def serve(app: FastAPI, *, wait_consumer: bool = True, port: int | None = None) -> AsyncIterator[RunningService]:
+    """Serve `app` on 127.0.0.1 at `port` (default: a free one) until the block ends."""
+    port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
     )

@@ -227,3 +227,131 @@ async def test_an_unreachable_service_shows_service_unavailable_not_a_500(stack:
         finally:
             sla.start()
             sla.wait_ready(timeout=90)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+
+
+def staff_of(sub: str, department: str, role: Role = Role.AGENT) -> str:
+    return issue_token(TEST_SECRET, sub=sub, role=role, name=sub, department=department, ttl_seconds=3600)
+
+
+async def test_a_reply_carries_files_that_staff_of_the_department_download_and_others_may_not(stack: Stack) -> None:
+    ticket = await new_ticket(stack, subject="Receipt attached")
+    owner = ticket["assignee"]["agent_id"]
+    intake = stack.services["intake"].url
+    path = f"/workspace/tickets/{ticket['id']}/reply"
+    async with browser(stack) as client:
+        await sign_in(client, token(owner))
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        assert 'enctype="multipart/form-data"' in page and 'type="file"' in page and "multiple" in page
+        assert 'accept="image/jpeg' in page and '<label for="reply-files">' in page
+
+        def form(body: str) -> dict[str, str]:
+            return {"csrf": csrf_of(page), "idempotency_key": idempotency_of(page), "body": body}
+
+        # The CSRF token is checked on a multipart form too.
+        r = await client.post(path, data={"body": "no token"}, files=[("files", ("a.png", PNG, "image/png"))])
+        assert r.status_code == 403
+        # More files than intake takes: refused here with intake's code, the draft kept.
+        six = [("files", (f"p{i}.png", PNG, "image/png")) for i in range(6)]
+        r = await client.post(path, data=form("Six pictures"), files=six)
+        assert r.status_code == 422 and "too_many_attachments" in r.text and "Six pictures" in r.text
+        # A type intake does not take: intake's own reason on the page.
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        text_file = [("files", ("notes.txt", b"just words", "text/plain"))]
+        r = await client.post(path, data=form("A text file"), files=text_file)
+        assert r.status_code == 415 and "attachment_type_not_allowed" in r.text and "A text file" in r.text
+        # A file input left empty sends an empty part: the reply goes without files.
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        r = await client.post(path, data=form("No file"), files=[("files", ("", b"", "application/octet-stream"))])
+        assert r.status_code == 303, r.text
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        files = [
+            ("files", ("receipt.png", PNG, "image/png")),
+            ("files", ("scan.pdf", b"%PDF-1.4 x", "application/pdf")),
+        ]
+        r = await client.post(path, data=form("Here is your receipt."), files=files)
+        assert r.status_code == 303 and r.headers["location"].endswith("done=reply"), r.text
+
+        admin = {"Authorization": f"Bearer {token('admin', Role.ADMIN)}"}
+        async with httpx.AsyncClient(timeout=30) as http:
+            landed = (await http.get(f"{intake}/v1/tickets/{ticket['id']}", headers=admin)).json()
+        reply = next(e for e in landed["timeline"] if e["kind"] == "reply" and e["body"] == "Here is your receipt.")
+        assert [(a["filename"], a["content_type"]) for a in reply["attachments"]] == [
+            ("receipt.png", "image/png"),
+            ("scan.pdf", "application/pdf"),
+        ]
+        receipt = reply["attachments"][0]
+        link = f"/workspace/tickets/{ticket['id']}/attachments/{receipt['id']}"
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        assert f'href="{link}"' in page
+        download = await client.get(link)
+        assert download.status_code == 200 and download.content == PNG
+        assert download.headers["content-type"] == "image/png"
+        assert download.headers["content-disposition"].startswith("attachment")
+        assert download.headers["x-content-type-options"] == "nosniff"
+    async with browser(stack) as supervisor:
+        await sign_in(supervisor, token("sup-fin", Role.SUPERVISOR))
+        assert (await supervisor.get(link)).content == PNG
+    async with browser(stack) as other:
+        await sign_in(other, staff_of("agent-tech-1", "technical"))
+        refused = await other.get(link)
+        assert refused.status_code == 403 and "not_your_department" in refused.text
+        assert refused.content != PNG
+
+
+async def test_the_supervisor_page_lists_escalations_and_prefills_reassign_and_transfer(stack: Stack) -> None:
+    async with browser(stack) as client:
+        await sign_in(client, token("sup-fin", Role.SUPERVISOR))
+        r = await client.get("/workspace/supervisor", params={"ticket": "T20260101000001"})
+        assert r.status_code == 200 and 'id="escalations-heading"' in r.text
+        assert "Escalations unavailable" not in r.text
+        assert 'id="assign-ticket" name="ticket" required maxlength="100" value="T20260101000001"' in r.text
+        assert 'id="transfer-ticket" name="ticket" required maxlength="100" value="T20260101000001"' in r.text
+
+
+async def test_an_away_agent_sets_itself_available_and_takes_in_one_click(stack: Stack) -> None:
+    intake, routing = stack.services["intake"].url, stack.services["routing"].url
+    admin = {"Authorization": f"Bearer {token('admin', Role.ADMIN)}"}
+    async with browser(stack) as client, httpx.AsyncClient(timeout=30) as http:
+        await sign_in(client, token("agent-fin-1"))
+        page = (await client.get("/workspace/presence")).text
+        r = await client.post("/workspace/presence", data={"csrf": csrf_of(page), "presence": "away"})
+        assert r.status_code == 303
+        try:
+            # Finance's only agent is away: a billing ticket waits in the queue.
+            created = await http.post(
+                f"{intake}/v1/tickets", json=create_ticket_body(subject="Queued invoice"), headers=channel_headers()
+            )
+            assert created.status_code == 201, created.text
+            ticket_id = created.json()["id"]
+
+            async def queued() -> bool:
+                queues = (await http.get(f"{routing}/v1/queues", headers=admin)).json()
+                items = queues if isinstance(queues, list) else queues.get("items", [])
+                return any(t["ticket_id"] == ticket_id for q in items for t in q.get("tickets", []))
+
+            await eventually(queued, timeout=30)
+            queue = (await client.get("/workspace/queue")).text
+            r = await client.post(f"/workspace/tickets/{ticket_id}/take", data={"csrf": csrf_of(queue)})
+            assert r.status_code == 409 and "agent_away" in r.text
+            assert f'action="/workspace/tickets/{ticket_id}/take-available"' in r.text
+            assert "Set me available and take" in r.text
+            # The one-click form is a post with the session's token like every other.
+            assert (await client.post(f"/workspace/tickets/{ticket_id}/take-available", data={})).status_code == 403
+            r = await client.post(f"/workspace/tickets/{ticket_id}/take-available", data={"csrf": csrf_of(r.text)})
+            assert (
+                r.status_code == 303 and r.headers["location"] == f"/workspace/tickets/{ticket_id}?done=take_available"
+            )
+
+            async def owned() -> bool:
+                t = (await http.get(f"{intake}/v1/tickets/{ticket_id}", headers=admin)).json()
+                return (t.get("assignee") or {}).get("agent_id") == "agent-fin-1"
+
+            await eventually(owned, timeout=30)
+            presence = (await client.get("/workspace/presence")).text
+            assert "Routing has you as <strong>available</strong>" in presence
+        finally:
+            page = (await client.get("/workspace/presence")).text
+            await client.post("/workspace/presence", data={"csrf": csrf_of(page), "presence": "available"})

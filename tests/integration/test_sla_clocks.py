@@ -449,3 +449,67 @@ async def test_clocks_loaded_through_the_bulk_path_breach_at_their_due_instant_o
     await eventually(lambda: _announced(sla, Story(ticket_id=tickets[2].ticket_id), "breached", "first_response"))
     breaches = [e for e in await emitted(sla) if e == ("breached", "first_response")]
     assert len(breaches) == 3
+
+
+async def test_escalations_are_listed_by_level_and_time_and_scoped_to_the_callers_department(
+    sla: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    ours, theirs = Story(), Story()
+    await publish(
+        platform,
+        ours.created(),
+        theirs.created(),
+        ours.assigned(T0 + MIN),
+        theirs.assigned(T0 + MIN, "agent-fin", department="finance"),
+    )
+    for story in (ours, theirs):
+        await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+    await eventually(lambda: _routed(sla, ours.ticket_id, "after_sales"))
+    await eventually(lambda: _routed(sla, theirs.ticket_id, "finance"))
+    clock.set(T0 + 23 * MIN)  # first response (15 min): 75 %, 100 % and 150 % all passed
+    await eventually(lambda: _announced(sla, ours, "escalated", "first_response@3"))
+    await eventually(lambda: _announced(sla, theirs, "escalated", "first_response@3"))
+
+    def steps(page: dict[str, Any], story: Story) -> list[int]:
+        wanted = str(story.ticket_id)
+        return sorted(i["level"] for i in page["items"] if i["ticket_id"] == wanted and i["clock"] == "first_response")
+
+    everything = (await sla.client.get("/v1/escalations?limit=200", headers=admin_headers())).json()
+    assert steps(everything, ours) == [1, 2, 3] and steps(everything, theirs) == [1, 2, 3]
+    times = [i["escalated_at"] for i in everything["items"]]
+    assert times == sorted(times, reverse=True)
+    group = next(i for i in everything["items"] if i["ticket_id"] == str(ours.ticket_id) and i["level"] == 3)
+    assert (group["notify"], group["group"], group["department_id"], group["ticket_number"]) == (
+        "group",
+        "service-managers",
+        "after_sales",
+        ours.number,
+    )
+
+    mine = await sla.client.get("/v1/escalations?limit=200", headers=agent_headers())
+    assert mine.status_code == 200, mine.text
+    assert {i["department_id"] for i in mine.json()["items"]} == {"after_sales"}
+    assert steps(mine.json(), ours) == [1, 2, 3] and steps(mine.json(), theirs) == []
+    refused = await sla.client.get("/v1/escalations?department=finance", headers=agent_headers())
+    assert (refused.status_code, refused.json()["error"]["code"]) == (403, "not_your_department")
+    finance = (await sla.client.get("/v1/escalations?limit=200", headers=agent_headers(department="finance"))).json()
+    assert steps(finance, theirs) == [1, 2, 3] and steps(finance, ours) == []
+
+    level3 = (await sla.client.get("/v1/escalations?level=3&limit=200", headers=admin_headers())).json()
+    assert {i["level"] for i in level3["items"]} == {3}
+    later = await sla.client.get(
+        "/v1/escalations", params={"since": (T0 + timedelta(hours=1)).isoformat()}, headers=admin_headers()
+    )
+    assert later.json()["total"] == 0
+    first = (await sla.client.get("/v1/escalations?limit=1", headers=admin_headers())).json()
+    second = (await sla.client.get("/v1/escalations?limit=1&offset=1", headers=admin_headers())).json()
+    assert len(first["items"]) == 1 and first["total"] == everything["total"] >= 6
+    assert first["items"][0] != second["items"][0]
+    assert (await sla.client.get("/v1/escalations")).status_code == 401
+    bad = await sla.client.get("/v1/escalations?level=0", headers=admin_headers())
+    assert bad.status_code == 422
+
+
+async def _routed(sla: RunningService, ticket_id: UUID, department: str) -> bool:
+    r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=admin_headers())
+    return r.status_code == 200 and r.json()["department_id"] == department

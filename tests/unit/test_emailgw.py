@@ -241,6 +241,23 @@ def test_the_resolution_mail_carries_the_confirm_and_reopen_links() -> None:
     assert "Refunded." in body and "https://x/confirm" in body and "https://x/re" in body
 
 
+def test_closing_and_reopening_are_short_mails_in_the_thread() -> None:
+    settings, ticket_id = create_settings(), uuid.uuid4()
+    closed = compose(
+        create_delivery("ticket.closed", ticket_id, message=None, automatic=True), settings, webhook_id="c"
+    )
+    assert closed["Subject"] == "[T20261207000042] Your request is closed"
+    assert closed["In-Reply-To"] == thread_root(ticket_id, settings)
+    assert "T20261207000042 is closed, as we heard nothing more from you" in closed.get_content()
+    reopened = compose(
+        create_delivery("ticket.reopened", ticket_id, message=None, reason="customer_request"),
+        settings,
+        webhook_id="r",
+    )
+    assert "We reopened your request T20261207000042 (at your request)" in reopened.get_content()
+    assert "customer_request" not in reopened.get_content()
+
+
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_mailed_kind_renders(kind: str) -> None:
     data: dict[str, Any] = {
@@ -256,7 +273,7 @@ def test_other_channels_unknown_types_and_missing_addresses_make_no_mail() -> No
     settings = create_settings()
     for delivery in (
         create_delivery(channel="web"),
-        create_delivery("ticket.closed"),
+        create_delivery("webhook.test"),
         create_delivery(contact="+86 138 0013 8000"),
     ):
         with pytest.raises(NotMailable):

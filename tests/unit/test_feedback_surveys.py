@@ -397,5 +397,6 @@ def test_only_the_delivery_system_is_given_links_and_only_the_link_takes_an_answ
             body = op.get("requestBody", {}).get("content", {})
             if "SurveyAnswer" in str(body):
                 answering.add(f"{method.upper()} {path}")
-    assert given_links == {"GET /v1/survey-deliveries"}  # notifier only (see the integration tests)
+    # Notifier only (see the integration tests): the list, and one survey's for intake's channel webhooks.
+    assert given_links == {"GET /v1/survey-deliveries", "GET /v1/survey-deliveries/{survey_id}"}
     assert answering == {"POST /v1/surveys/{token}"}  # the link itself, no staff token

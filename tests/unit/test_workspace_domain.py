@@ -4,6 +4,7 @@ CSRF token of a session, safe return addresses, and how times and refusals read.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,15 +13,19 @@ from ticketloop_intake.tickets.domain import transitions
 from ticketloop_workspace.domain import (
     HOME,
     Action,
+    AttachmentLimits,
     allowed_actions,
     api_reason,
+    check_files,
     clock_rows,
     countdown,
     csrf_key,
     csrf_token,
     csrf_valid,
     looks_like_number,
+    overdue_waits,
     page_window,
+    readable_size,
     safe_return,
     same_origin,
 )
@@ -133,3 +138,52 @@ def test_each_clock_shows_its_current_cycle() -> None:
     rows = clock_rows(sla)
     assert [(r["clock"], r["cycle"]) for r in rows] == [("update", 2), ("resolution", 1)]
     assert clock_rows(None) == []
+
+
+LIMITS = AttachmentLimits(max_bytes=100, max_count=2, max_total_bytes=150)
+
+
+def test_a_replys_files_are_held_to_intakes_limits_with_intakes_codes() -> None:
+    assert check_files([], LIMITS) is None
+    assert check_files([("a.png", 100), ("b.pdf", 50)], LIMITS) is None
+    too_many = check_files([("a", 1), ("b", 1), ("c", 1)], LIMITS)
+    assert too_many is not None and (too_many.status, too_many.code) == (422, "too_many_attachments")
+    one = check_files([("big.pdf", 101)], LIMITS)
+    assert one is not None and (one.status, one.code) == (413, "attachment_too_large") and "big.pdf" in one.message
+    together = check_files([("a.png", 100), ("b.png", 51)], LIMITS)
+    assert together is not None and (together.status, together.code) == (413, "attachments_too_large")
+
+
+def test_the_intake_defaults_are_the_workspaces_defaults() -> None:
+    from ticketloop_intake.settings import IntakeSettings
+    from ticketloop_workspace.settings import WorkspaceSettings
+
+    intake, ours = IntakeSettings(), WorkspaceSettings().attachment_limits
+    assert (ours.max_bytes, ours.max_count, ours.max_total_bytes) == (
+        intake.attachment_max_bytes,
+        intake.attachment_max_count,
+        intake.attachment_max_total_bytes,
+    )
+    assert ours.form_bytes > ours.max_total_bytes
+
+
+def test_sizes_read_as_people_read_them() -> None:
+    assert readable_size(10 * 1024 * 1024) == "10 MB"
+    assert readable_size(512 * 1024) == "512 KB"
+    assert readable_size(300) == "300 bytes"
+
+
+def test_counter_numbers_over_the_limit_come_first_longest_wait_first() -> None:
+    queues: list[dict[str, Any]] = [
+        {
+            "counter": "main",
+            "entries": [
+                {"id": "1", "number": "A001", "waited_seconds": 1500, "wait_exceeded": True},
+                {"id": "2", "number": "A002", "waited_seconds": 300, "wait_exceeded": False},
+            ],
+        },
+        {"counter": "north", "entries": [{"id": "3", "number": "N001", "waited_seconds": 1800, "wait_exceeded": True}]},
+        {"counter": "east", "entries": []},
+    ]
+    assert [(w["number"], w["counter"]) for w in overdue_waits(queues)] == [("N001", "north"), ("A001", "main")]
+    assert overdue_waits([]) == []

@@ -146,7 +146,11 @@ class Stack:
         """A service's own settings from the stack: its database, or (the workspace, which keeps
         none) the address of each service it calls."""
         if sdef.has_database:
-            return {f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database)}
+            env = {f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database)}
+            if sdef.name == "intake" and "feedback" in self.config.service_ports:
+                # Channel webhooks fetch survey links from feedback when they send `survey.due`.
+                env[f"{sdef.env_prefix}FEEDBACK_URL"] = f"http://127.0.0.1:{self.config.service_ports['feedback']}"
+            return env
         return {
             f"{sdef.env_prefix}{other.name.upper()}_URL": f"http://127.0.0.1:{self.config.service_ports[other.name]}"
             for other in self.config.services

@@ -30,6 +30,17 @@ class IntakeRefused(Exception):
 
 
 @dataclass(frozen=True)
+class Subscription:
+    """One of the channel's webhook endpoints, as intake lists it (never with its secret)."""
+
+    id: uuid.UUID
+    url: str
+    event_types: frozenset[str]
+    status: str
+    version: int
+
+
+@dataclass(frozen=True)
 class TicketRef:
     """What the gateway needs of a ticket intake read back."""
 
@@ -83,20 +94,40 @@ class IntakeClient:
                 return None
         return None
 
-    async def list_subscriptions(self) -> list[dict[str, Any]]:
-        """The channel's webhook subscriptions (`GET /v1/channel/webhooks`)."""
+    async def list_subscriptions(self) -> list[Subscription]:
+        """The channel's webhook endpoints (`GET /v1/channel/webhooks`: a JSON list)."""
         data = await self._call("GET", "/v1/channel/webhooks")
-        items = data.get("items", data) if isinstance(data, dict) else data
-        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+        if not isinstance(data, list):
+            raise IntakeUnavailable("intake's endpoint list is not a list")
+        return [_subscription(item) for item in data]
 
-    async def subscribe(self, url: str, event_types: list[str]) -> dict[str, Any]:
-        """Subscribe `url` to the channel's events (`POST /v1/channel/webhooks`); the answer holds the secret."""
+    async def subscribe(self, url: str, event_types: list[str]) -> tuple[Subscription, str]:
+        """Subscribe `url` to the channel's events (`POST /v1/channel/webhooks`): the endpoint and
+        its signing secret, which intake shows this once."""
         data = await self._call(
             "POST",
             "/v1/channel/webhooks",
             json={"url": url, "event_types": event_types, "description": "ticketloop email gateway"},
         )
-        return data if isinstance(data, dict) else {}
+        return _subscription(data), _secret(data)
+
+    async def update_subscription(self, subscription: Subscription, event_types: list[str]) -> Subscription:
+        """Change the endpoint's event types over the version read (`PATCH` with `If-Match`)."""
+        data = await self._call(
+            "PATCH",
+            f"/v1/channel/webhooks/{subscription.id}",
+            json={"event_types": event_types},
+            headers={"If-Match": f'"{subscription.version}"'},
+        )
+        return _subscription(data)
+
+    async def resume_subscription(self, subscription: Subscription) -> Subscription:
+        """Send again to an endpoint paused, or disabled by intake (`POST …/resume`)."""
+        return _subscription(await self._call("POST", f"/v1/channel/webhooks/{subscription.id}/resume"))
+
+    async def rotate_secret(self, subscription: Subscription) -> str:
+        """A new signing secret for the endpoint (`POST …/rotate-secret`), shown this once."""
+        return _secret(await self._call("POST", f"/v1/channel/webhooks/{subscription.id}/rotate-secret"))
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
@@ -121,6 +152,26 @@ def _ref(data: Any) -> TicketRef:
         return TicketRef(id=uuid.UUID(str(data["id"])), number=str(data["number"]), customer_id=str(customer))
     except (KeyError, TypeError, ValueError):
         raise IntakeUnavailable("intake's answer has no ticket id and number") from None
+
+
+def _subscription(data: Any) -> Subscription:
+    try:
+        return Subscription(
+            id=uuid.UUID(str(data["id"])),
+            url=str(data["url"]),
+            event_types=frozenset(str(t) for t in data["event_types"]),
+            status=str(data["status"]),
+            version=int(data["version"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise IntakeUnavailable("intake's answer is not a webhook endpoint") from None
+
+
+def _secret(data: Any) -> str:
+    secret = data.get("secret") if isinstance(data, dict) else None
+    if not isinstance(secret, str) or not secret:
+        raise IntakeUnavailable("intake's answer holds no signing secret")
+    return secret
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:

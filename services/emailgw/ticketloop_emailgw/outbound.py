@@ -39,6 +39,8 @@ KINDS: Mapping[str, Kind] = {
     "ticket.updated": Kind("updated.txt", "An update on your request"),
     "ticket.plan_committed": Kind("plan_committed.txt", "Our plan for your request"),
     "ticket.resolved": Kind("resolved.txt", "Your request is resolved"),
+    "ticket.closed": Kind("closed.txt", "Your request is closed"),
+    "ticket.reopened": Kind("reopened.txt", "Your request is open again"),
     "survey.due": Kind("survey_due.txt", "How did we do?"),
 }
 
@@ -54,6 +56,12 @@ _DEADLINE_LABELS = {
     "acknowledgement_due": "acknowledgement",
     "first_response_due": "a first answer from a person",
     "resolution_due": "a solution or a plan to solve it",
+}
+# Why a ticket reopened (`ticket.reopened`'s `reason`), in the customer's words.
+_REOPEN_REASONS = {
+    "customer_message": "you wrote to us again",
+    "customer_request": "at your request",
+    "repeat_contact": "you contacted us again about it",
 }
 
 
@@ -133,6 +141,8 @@ def render_text(kind: Kind, data: Mapping[str, Any], settings: EmailGatewaySetti
         confirm_url=_text(data.get("confirm_url")),
         reopen_url=_text(data.get("reopen_url")),
         survey_url=_text(data.get("survey_url")),
+        automatic=data.get("automatic") is True,
+        reason=_REOPEN_REASONS.get(str(data.get("reason")), ""),
         signature=settings.from_name,
     )
 

@@ -9,6 +9,7 @@ from ticketloop_intake.proactive import service as proactive
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
 from ticketloop_intake.unit import IntakeUnit
+from ticketloop_intake.webhooks import service as webhooks
 from ticketloop_shared.errors import NotFound, PermanentEventError
 from ticketloop_shared.events import (
     CareTaskDue,
@@ -16,6 +17,8 @@ from ticketloop_shared.events import (
     SlaCalendarChanged,
     SlaClocksChanged,
     SlaPolicyChanged,
+    SurveySent,
+    SurveySentV2,
     TicketAssigned,
     TicketQueued,
     TicketReassigned,
@@ -83,3 +86,16 @@ async def on_low_score(uow: IntakeUnit, event: FeedbackLowScore) -> None:
 async def on_care_task_due(uow: IntakeUnit, event: CareTaskDue) -> None:
     """A care contact is due: open a proactive ticket, routed like any other (SPEC §5)."""
     await proactive.care_contact(uow, event.data)
+
+
+@HANDLERS.on(SurveySentV2)
+async def on_survey_due(uow: IntakeUnit, event: SurveySentV2) -> None:
+    """A ticket's survey fell due: its channel, if subscribed, gets `survey.due` (the link is
+    fetched from feedback when the delivery is sent, never carried here)."""
+    await webhooks.survey_due(uow, event)
+
+
+@HANDLERS.on(SurveySent)
+async def on_old_survey_due(uow: IntakeUnit, event: SurveySent) -> None:
+    """`feedback.survey_sent.v1` is no longer emitted (it carried the link on the topic); an old
+    one replayed is left to the notifier, whose list holds every survey still to deliver."""

@@ -124,6 +124,9 @@ class IntakeSettings(ServiceSettings):
     webhooks_secret_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
     # The consumer that fans catalog events out to admin subscriptions (its own group).
     webhooks_admin_consumer: bool = True
+    # feedback's API: a channel's `survey.due` delivery fetches its survey link there when it is
+    # sent (notifier token signed with the install's secret), so no link is stored or put on a topic.
+    feedback_url: str = Field(default="http://127.0.0.1:8004", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     @property
     def webhooks_private_allowed(self) -> bool:
@@ -131,6 +134,11 @@ class IntakeSettings(ServiceSettings):
         if self.webhooks_allow_private is not None:
             return self.webhooks_allow_private
         return self.platform.env == "development"
+
+    @field_validator("feedback_url")
+    @classmethod
+    def _feedback_url(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @field_validator("dev_channel_key", mode="before")
     @classmethod

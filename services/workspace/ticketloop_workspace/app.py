@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ticketloop_shared.api import Metrics
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import HOME, PAGE_HEADERS, STATIC, csrf_key
-from ticketloop_workspace.endpoints import FormRefused, error_page, router
+from ticketloop_workspace.endpoints import FormRefused, FormTooLarge, error_page, router
 from ticketloop_workspace.notifications import STATE_KEY, LiveNotifications, events_router
 from ticketloop_workspace.session import NotSignedIn, signed_in, signed_in_principal, to_login
 from ticketloop_workspace.settings import WorkspaceSettings
@@ -48,7 +48,9 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(FormRefused)
     async def form_refused(request: Request, exc: FormRefused) -> Response:
-        refusal = Refused("workspace", 403, "csrf_failed", str(exc))
+        too_large = isinstance(exc, FormTooLarge)
+        status, code = (413, "form_too_large") if too_large else (403, "csrf_failed")
+        refusal = Refused("workspace", status, code, str(exc))
         return error_page(_session_or_none(request), refusal, back=HOME)
 
     @app.exception_handler(Unavailable)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -189,3 +190,77 @@ def clock_rows(sla: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         if kind not in current or int(clock.get("cycle") or 0) > int(current[kind].get("cycle") or 0):
             current[kind] = dict(clock)
     return list(current.values())
+
+
+# What the reply form's file input offers (intake decides the type from the content; this only
+# narrows the browser's file picker).
+ATTACHMENT_ACCEPT = "image/jpeg,image/png,image/gif,image/webp,application/pdf,.jpg,.jpeg,.png,.gif,.webp,.pdf"
+
+
+@dataclass(frozen=True)
+class AttachmentLimits:
+    """Intake's limits on the files of one message (its `attachment_*` settings), checked here
+    before a form's files are encoded and sent, so an oversized upload goes no further."""
+
+    max_bytes: int
+    max_count: int
+    max_total_bytes: int
+
+    @property
+    def form_bytes(self) -> int:
+        """The largest multipart body a form with files may have: every file at its largest, and
+        room for the text fields and the parts' headers."""
+        return self.max_total_bytes + self.max_count * 2_048 + 256 * 1_024
+
+
+@dataclass(frozen=True)
+class FileRefusal:
+    """Why a form's files are not sent: intake's status and code for the same problem."""
+
+    status: int
+    code: str
+    message: str
+
+
+def check_files(files: Sequence[tuple[str, int]], limits: AttachmentLimits) -> FileRefusal | None:
+    """The first problem of a form's files (`(name, size)` each) under intake's limits, with
+    intake's codes: 422 `too_many_attachments`, 413 `attachment_too_large` (one file) or
+    `attachments_too_large` (all of them); None when they may be sent. Types, names and empty
+    files are intake's to judge (its reasons are shown as it gives them)."""
+    if len(files) > limits.max_count:
+        chosen = f"a message carries at most {limits.max_count} attachments ({len(files)} chosen)"
+        return FileRefusal(422, "too_many_attachments", chosen)
+    for name, size in files:
+        if size > limits.max_bytes:
+            return FileRefusal(
+                413, "attachment_too_large", f"{name!r} is larger than {readable_size(limits.max_bytes)}"
+            )
+    if sum(size for _, size in files) > limits.max_total_bytes:
+        return FileRefusal(
+            413,
+            "attachments_too_large",
+            f"the attachments together are larger than {readable_size(limits.max_total_bytes)}",
+        )
+    return None
+
+
+def readable_size(size: int) -> str:
+    """A byte count as a person reads it (`10 MB`, `512 KB`, `300 bytes`); binary units."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    if size >= 1024:
+        return f"{size / 1024:.3g} KB"
+    return f"{size} bytes"
+
+
+def overdue_waits(queues: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The counter numbers waiting past the limit (intake's `wait_exceeded`, the 20 minutes it
+    announces as `care.wait_exceeded`), longest wait first, each with its counter: what a
+    supervisor acts on before anything else on the counters."""
+    late = [
+        {**entry, "counter": queue.get("counter", entry.get("counter"))}
+        for queue in queues
+        for entry in queue.get("entries") or []
+        if entry.get("wait_exceeded") and entry.get("status", "waiting") == "waiting"
+    ]
+    return sorted(late, key=lambda e: -float(e.get("waited_seconds") or 0))

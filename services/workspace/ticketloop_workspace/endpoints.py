@@ -8,13 +8,17 @@ These routes are pages, not API: they are left out of any OpenAPI document."""
 
 from __future__ import annotations
 
+import base64
 import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_workspace import pages
@@ -26,10 +30,13 @@ from ticketloop_workspace.domain import (
     OWNER_ACTIONS,
     PAGE_HEADERS,
     Action,
+    AttachmentLimits,
     allowed_actions,
+    check_files,
     clock_rows,
     csrf_valid,
     looks_like_number,
+    overdue_waits,
     page_window,
     safe_return,
     same_origin,
@@ -65,10 +72,23 @@ DONE = {
     "recategorise": "Category changed.",
     "change_urgency": "Urgency changed.",
     "take": "Ticket taken: it is yours now.",
+    "take_available": "You are available again, and the ticket is yours.",
     "presence": "Presence saved.",
     "assign": "Ticket assigned.",
     "transfer": "Ticket transferred.",
 }
+# Intake's reasons for refusing a message's files (attachments/domain.py), and this page's own.
+ATTACHMENT_CODES = frozenset(
+    {
+        "too_many_attachments",
+        "attachment_too_large",
+        "attachments_too_large",
+        "attachment_type_not_allowed",
+        "invalid_filename",
+        "invalid_base64",
+        "empty_attachment",
+    }
+)
 Offset = Annotated[int, Query(ge=0, le=100_000)]
 
 
@@ -85,21 +105,82 @@ class FormRefused(Exception):
     """A post without this session's CSRF token, or from another site: refused with 403."""
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """An urlencoded form's fields (the first value of each), at most `MAX_FORM_BYTES`."""
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise FormRefused("the form is too large")
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
-    return {k: v[0] for k, v in fields.items()}
+@dataclass(frozen=True)
+class Upload:
+    """A file chosen in a form: its name as the browser gave it, and its bytes."""
+
+    filename: str
+    content: bytes
 
 
-async def checked_form(request: Request, session: Session) -> dict[str, str]:
-    """The form of a post made from this site (Origin) in this session (CSRF token); `FormRefused`."""
+@dataclass(frozen=True)
+class Form:
+    """A posted form: its text fields (the first value of each) and its files."""
+
+    fields: dict[str, str]
+    files: list[Upload] = field(default_factory=list)
+
+
+class FormTooLarge(FormRefused):
+    """A form body beyond what the workspace reads (413)."""
+
+
+async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
+    """The request body, refused with `FormTooLarge` as soon as it passes `limit` bytes (checked
+    on the declared length first, then on what actually arrives)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise FormTooLarge("the form is too large")
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise FormTooLarge("the form is too large")
+        yield chunk
+
+
+async def read_form(request: Request, *, limits: AttachmentLimits | None = None) -> Form:
+    """A posted form: urlencoded (at most `MAX_FORM_BYTES`), or multipart when `limits` allows
+    files (at most `limits.form_bytes`; file inputs left empty are dropped). A multipart post
+    where no files are taken is refused."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        if limits is None:
+            raise FormRefused("this form takes no files")
+        parser = MultiPartParser(
+            request.headers,
+            _capped(request, limits.form_bytes),
+            max_files=limits.max_count + 1,
+            max_fields=50,
+            max_part_size=MAX_FORM_BYTES,
+        )
+        try:
+            data = await parser.parse()
+        except MultiPartException as exc:
+            raise FormRefused(f"the form could not be read ({exc.message})") from exc
+        fields: dict[str, str] = {}
+        files: list[Upload] = []
+        try:
+            for name, value in data.multi_items():
+                if isinstance(value, str):
+                    fields.setdefault(name, value)
+                elif value.filename:
+                    files.append(Upload(value.filename, await value.read()))
+        finally:
+            await data.close()
+        return Form(fields, files)
+    body = b"".join([chunk async for chunk in _capped(request, MAX_FORM_BYTES)])
+    parsed = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=50)
+    return Form({k: v[0] for k, v in parsed.items()})
+
+
+async def checked_form(request: Request, session: Session, *, limits: AttachmentLimits | None = None) -> Form:
+    """The form of a post made from this site (Origin) in this session (CSRF token), files
+    included when `limits` allows them; `FormRefused` otherwise."""
     if not same_origin(request.headers.get("origin"), request.headers.get("host")):
         raise FormRefused("the form was not sent from the workspace")
-    form = await read_form(request)
-    if not csrf_valid(request.app.state.csrf_key, session.principal.jti, form.get(CSRF_FIELD)):
+    form = await read_form(request, limits=limits)
+    if not csrf_valid(request.app.state.csrf_key, session.principal.jti, form.fields.get(CSRF_FIELD)):
         raise FormRefused("the form's security token is missing or stale; reload the page and try again")
     return form
 
@@ -164,7 +245,7 @@ async def login(request: Request, ups: UpstreamsDep) -> Response:
     if not same_origin(request.headers.get("origin"), request.headers.get("host")):
         return again("Sign in from the workspace's own sign-in page.", 403)
     try:
-        form = await read_form(request)
+        form = (await read_form(request)).fields
     except FormRefused as exc:
         return again(str(exc), 413)
     token = form.get("token", "").strip()
@@ -262,7 +343,14 @@ async def queue(request: Request, session: SessionDep) -> Response:
         return error_page(session, exc)
     done = DONE.get(request.query_params.get("done", ""))
     return pages.render(
-        "queue.html", title="Department queue", session=session, current="queue", error=None, done=done, **context
+        "queue.html",
+        title="Department queue",
+        session=session,
+        current="queue",
+        error=None,
+        done=done,
+        away_ticket=None,
+        **context,
     )
 
 
@@ -276,6 +364,30 @@ async def queue_fragment(request: Request, session: SessionDep) -> Response:
     return pages.render("_queue.html", title="", session=session, **context)
 
 
+async def _queue_refused(
+    request: Request, session: Session, exc: Refused | Unavailable, ticket_id: uuid.UUID
+) -> Response:
+    """The queue again with the reason a take failed; when routing counts the person as away
+    (`agent_away`), with the one-click "Set me available and take"."""
+    try:
+        context = await queue_context(request, session)
+    except (Refused, Unavailable):
+        return error_page(session, exc, back=f"{HOME}/queue")
+    status = 503 if isinstance(exc, Unavailable) else exc.status
+    away = isinstance(exc, Refused) and exc.code == "agent_away"
+    return pages.render(
+        "queue.html",
+        title="Department queue",
+        session=session,
+        current="queue",
+        status=status,
+        error=problem(exc, "The ticket could not be taken"),
+        done=None,
+        away_ticket=str(ticket_id) if away else None,
+        **context,
+    )
+
+
 @router.post("/tickets/{ticket_id}/take")
 async def take(request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep) -> Response:
     """Take a waiting ticket (routing assigns it to me), then open it."""
@@ -283,22 +395,26 @@ async def take(request: Request, ticket_id: uuid.UUID, session: SessionDep, ups:
     try:
         await ups.post("routing", f"/v1/tickets/{ticket_id}/take", token=session.token)
     except (Refused, Unavailable) as exc:
-        try:
-            context = await queue_context(request, session)
-        except (Refused, Unavailable):
-            return error_page(session, exc, back=f"{HOME}/queue")
-        status = 503 if isinstance(exc, Unavailable) else exc.status
-        return pages.render(
-            "queue.html",
-            title="Department queue",
-            session=session,
-            current="queue",
-            status=status,
-            error=problem(exc, "The ticket could not be taken"),
-            done=None,
-            **context,
-        )
+        return await _queue_refused(request, session, exc, ticket_id)
     return back_to(f"{HOME}/tickets/{ticket_id}", "take")
+
+
+@router.post("/tickets/{ticket_id}/take-available")
+async def take_when_away(request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep) -> Response:
+    """Set me available in routing, then take the ticket: two calls, each refusal shown as the API
+    gives it (the presence stays changed if the take is then refused)."""
+    await checked_form(request, session)
+    try:
+        await ups.put(
+            "routing",
+            f"/v1/agents/{quote(session.principal.sub)}/presence",
+            token=session.token,
+            json={"presence": "available"},
+        )
+        await ups.post("routing", f"/v1/tickets/{ticket_id}/take", token=session.token)
+    except (Refused, Unavailable) as exc:
+        return await _queue_refused(request, session, exc, ticket_id)
+    return back_to(f"{HOME}/tickets/{ticket_id}", "take_available")
 
 
 # --- Ticket ----------------------------------------------------------------------------------
@@ -340,6 +456,7 @@ async def ticket_context(
         "suggestions_note": None,
         "reply_templates": [],
         "templates_note": None,
+        "attachment_limits": settings_of(request).attachment_limits,
     }
     if not secondary:
         return context
@@ -468,37 +585,60 @@ def _drafts(action: Action, form: dict[str, str]) -> dict[str, str]:
 async def ticket_action(
     request: Request, ticket_id: uuid.UUID, action_name: str, session: SessionDep, ups: UpstreamsDep
 ) -> Response:
-    """One action on a ticket through intake; back to the ticket, or the page with the API's reason."""
-    form = await checked_form(request, session)
+    """One action on a ticket through intake; back to the ticket, or the page with the API's reason.
+    A reply may carry files (a multipart form): checked against intake's limits here, then sent
+    as intake's `attachments` (base64), whose own refusals (type, name) the page shows."""
     try:
         action = Action(action_name)
     except ValueError:
+        await checked_form(request, session)
         return error_page(session, Refused("workspace", 404, "unknown_action", f"no action {action_name!r}"))
+    limits = settings_of(request).attachment_limits if action is Action.REPLY else None
+    posted = await checked_form(request, session, limits=limits)
+    form = posted.fields
     key = form.get("idempotency_key") or None
     headers = {"Idempotency-Key": key} if key else None
-    try:
-        method, suffix, body = action_call(action, form)
-    except ValueError:
-        refusal: Refused | Unavailable = Refused(
-            "workspace", 422, "invalid_time", "the committed resolution time is not a date and time"
-        )
+    refusal: Refused | Unavailable
+    beyond = check_files([(f.filename, len(f.content)) for f in posted.files], limits) if limits else None
+    if beyond is not None:
+        refusal = Refused("workspace", beyond.status, beyond.code, beyond.message)
     else:
         try:
-            await ups.send(
-                "intake", method, f"/v1/tickets/{ticket_id}{suffix}", token=session.token, json=body, headers=headers
-            )
-        except (Refused, Unavailable) as exc:
-            refusal = exc
+            method, suffix, body = action_call(action, form)
+        except ValueError:
+            refusal = Refused("workspace", 422, "invalid_time", "the committed resolution time is not a date and time")
         else:
-            return back_to(f"{HOME}/tickets/{ticket_id}", action.value)
+            if posted.files:
+                body["attachments"] = attachments_of(posted.files)
+            try:
+                await ups.send(
+                    "intake",
+                    method,
+                    f"/v1/tickets/{ticket_id}{suffix}",
+                    token=session.token,
+                    json=body,
+                    headers=headers,
+                    timeout=settings_of(request).upstream_upload_timeout_seconds if posted.files else None,
+                )
+            except (Refused, Unavailable) as exc:
+                refusal = exc
+            else:
+                return back_to(f"{HOME}/tickets/{ticket_id}", action.value)
     try:
         context = await ticket_context(request, session, ticket_id, drafts=_drafts(action, form))
     except (Refused, Unavailable):
         return error_page(session, refusal, back=f"{HOME}/tickets/{ticket_id}")
     status = 503 if isinstance(refusal, Unavailable) else refusal.status
-    page = _ticket_page(session, context, error=problem(refusal, "The step was refused"))
+    files_refused = isinstance(refusal, Refused) and refusal.code in ATTACHMENT_CODES
+    title = "The files were not sent" if files_refused else "The step was refused"
+    page = _ticket_page(session, context, error=problem(refusal, title))
     page.status_code = status
     return page
+
+
+def attachments_of(files: list[Upload]) -> list[dict[str, str]]:
+    """A form's files as intake's `attachments` (name and base64 content)."""
+    return [{"filename": f.filename, "content_base64": base64.b64encode(f.content).decode("ascii")} for f in files]
 
 
 @router.get("/tickets/{ticket_id}/attachments/{attachment_id}")
@@ -616,7 +756,7 @@ async def presence(request: Request, session: SessionDep, ups: UpstreamsDep) -> 
 @router.post("/presence")
 async def set_presence(request: Request, session: SessionDep, ups: UpstreamsDep) -> Response:
     """Tell routing I am available or away."""
-    form = await checked_form(request, session)
+    form = (await checked_form(request, session)).fields
     wanted = form.get("presence", "")
     try:
         await ups.put(
@@ -663,6 +803,11 @@ async def supervisor_context(request: Request, session: Session) -> dict[str, An
         "Breaches unavailable",
     )
     notes += [note] if note else []
+    escalations, note = await _optional(
+        ups.get("sla", "/v1/escalations", token=token, params={"department": department, "limit": 25}),
+        "Escalations unavailable",
+    )
+    notes += [note] if note else []
     counters: list[dict[str, Any]] = []
     names, note = await _optional(ups.get("intake", "/v1/counters", token=token), "Counter queues unavailable")
     notes += [note] if note else []
@@ -677,14 +822,18 @@ async def supervisor_context(request: Request, session: Session) -> dict[str, An
         "departments": departments or [],
         "due_soon": (due or {}).get("items", []),
         "breaches": (breaches or {}).get("items", []),
+        "escalations": (escalations or {}).get("items", []),
         "counters": counters,
+        "waits": overdue_waits(counters),
         "notes": notes,
     }
 
 
 @router.get("/supervisor")
-async def supervisor(request: Request, session: SessionDep) -> Response:
-    """The supervisor's view of the department."""
+async def supervisor(
+    request: Request, session: SessionDep, ticket: Annotated[str, Query(max_length=100)] = ""
+) -> Response:
+    """The supervisor's view of the department (`ticket` prefills the reassign and transfer forms)."""
     try:
         context = await supervisor_context(request, session)
     except (Refused, Unavailable) as exc:
@@ -696,12 +845,13 @@ async def supervisor(request: Request, session: SessionDep) -> Response:
         current="supervisor",
         error=None,
         done=DONE.get(request.query_params.get("done", "")),
+        ticket=ticket.strip(),
         **context,
     )
 
 
 async def _supervisor_step(request: Request, session: Session, step: str) -> Response:
-    form = await checked_form(request, session)
+    form = (await checked_form(request, session)).fields
     ups = upstreams(request)
     try:
         ticket_id = await find_ticket(ups, session.token, form.get("ticket", ""))
@@ -730,6 +880,7 @@ async def _supervisor_step(request: Request, session: Session, step: str) -> Res
             status=status,
             error=problem(exc, f"The {step} was refused"),
             done=None,
+            ticket=form.get("ticket", ""),
             **context,
         )
     return back_to(f"{HOME}/supervisor", step)

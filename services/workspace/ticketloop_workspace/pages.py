@@ -11,7 +11,17 @@ from fastapi.responses import HTMLResponse
 
 from ticketloop_shared import templates
 from ticketloop_shared.vocabulary import Category, Urgency
-from ticketloop_workspace.domain import CSRF_FIELD, HOME, LOGIN, PAGE_HEADERS, STATIC, countdown, words
+from ticketloop_workspace.domain import (
+    ATTACHMENT_ACCEPT,
+    CSRF_FIELD,
+    HOME,
+    LOGIN,
+    PAGE_HEADERS,
+    STATIC,
+    countdown,
+    readable_size,
+    words,
+)
 from ticketloop_workspace.session import Session
 
 
@@ -45,13 +55,14 @@ def left(value: str | datetime | None) -> str:
 
 
 TEMPLATES = templates.environment(
-    "ticketloop_workspace", filters={"when": when, "left": left, "iso": _iso, "words": words}
+    "ticketloop_workspace", filters={"when": when, "left": left, "iso": _iso, "words": words, "size": readable_size}
 )
 TEMPLATES.globals.update(
     home=HOME,
     login=LOGIN,
     static=STATIC,
     csrf_field=CSRF_FIELD,
+    attachment_accept=ATTACHMENT_ACCEPT,
     categories=[c.value for c in Category],
     urgencies=[u.value for u in Urgency],
 )

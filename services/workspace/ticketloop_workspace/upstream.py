@@ -88,8 +88,10 @@ class Upstreams:
         params: Params | None = None,
         json: Any = None,
         headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
     ) -> httpx.Response:
-        """One call as the person; raises `SignedOut`, `Refused` or `Unavailable` unless it succeeded."""
+        """One call as the person (`timeout`: longer than the client's, for a large upload);
+        raises `SignedOut`, `Refused` or `Unavailable` unless it succeeded."""
         client = self.clients[service]
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
@@ -99,6 +101,7 @@ class Upstreams:
                 params=query,
                 json=json,
                 headers={"Authorization": f"Bearer {token}", **(headers or {})},
+                timeout=httpx.Timeout(timeout) if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TimeoutException as exc:
             raise Unavailable(service, "it did not answer in time") from exc

@@ -275,25 +275,44 @@ async def survey_deliveries(
     the audit log."""
     response.headers.update(NO_STORE)
     surveys, next_after = await service.pending_deliveries(uow, by=notifier, limit=limit, after=after)
-    items = []
-    for s in surveys:
-        assert s.sent_at is not None
-        items.append(
-            Delivery(
-                survey_id=s.id,
-                kind=SurveyKind(s.kind),
-                ticket_id=s.ticket_id,
-                ticket_number=s.ticket_number,
-                customer_id=s.customer_id,
-                channel=s.channel,
-                reminder=s.delivered_at is not None and s.reminded_at is not None,
-                link=survey_link(uow.settings.public_base_url, s.token),
-                created_at=s.created_at,
-                sent_at=s.sent_at,
-                expires_at=s.expires_at,
-            )
-        )
-    return DeliveryPage(items=items, next_after=next_after)
+    return DeliveryPage(items=[delivery_out(s, uow.settings.public_base_url) for s in surveys], next_after=next_after)
+
+
+@router.get(
+    "/survey-deliveries/{survey_id}",
+    response_model=Delivery,
+    responses={
+        404: {"description": "No such survey, or not sent yet (`survey_not_found`)"},
+        409: {"description": "Already answered (`survey_already_answered`)"},
+        410: {"description": "Expired (`survey_expired`) or withdrawn (`survey_cancelled`)"},
+    },
+)
+async def survey_delivery(
+    survey_id: uuid.UUID, uow: FeedbackUowDep, notifier: CurrentNotifier, response: Response
+) -> Delivery:
+    """For a delivery system that learnt from `feedback.survey_sent` which survey fell due (intake's
+    channel webhooks): that one survey's link, while it can still be answered; audited."""
+    response.headers.update(NO_STORE)
+    survey = await service.delivery_of(uow, by=notifier, survey_id=survey_id)
+    return delivery_out(survey, uow.settings.public_base_url)
+
+
+def delivery_out(s: Survey, public_base_url: str) -> Delivery:
+    """A sent survey as the delivery system gets it: with its link."""
+    assert s.sent_at is not None
+    return Delivery(
+        survey_id=s.id,
+        kind=SurveyKind(s.kind),
+        ticket_id=s.ticket_id,
+        ticket_number=s.ticket_number,
+        customer_id=s.customer_id,
+        channel=s.channel,
+        reminder=s.delivered_at is not None and s.reminded_at is not None,
+        link=survey_link(public_base_url, s.token),
+        created_at=s.created_at,
+        sent_at=s.sent_at,
+        expires_at=s.expires_at,
+    )
 
 
 @router.post(

@@ -230,6 +230,11 @@ async def mark_delivered(session: AsyncSession, *, survey_id: uuid.UUID, now: da
     return await session.scalar(stmt)
 
 
+async def by_id(session: AsyncSession, survey_id: uuid.UUID) -> Survey | None:
+    """One survey."""
+    return await session.get(Survey, survey_id)
+
+
 async def by_token(session: AsyncSession, token: str) -> Survey | None:
     """The survey behind a link."""
     return await session.scalar(select(Survey).where(Survey.token == token))

@@ -512,6 +512,27 @@ async def pending_deliveries(
     return surveys, (surveys[-1].id if len(surveys) == limit else None)
 
 
+async def delivery_of(uow: FeedbackUnit, *, by: Principal, survey_id: uuid.UUID) -> Survey:
+    """One sent survey whose link can still be answered, for a delivery system that sends it on
+    its own schedule (a channel's webhook): audited like a link of the list. Unknown or not sent
+    yet: SurveyNotFound; answered, withdrawn or expired: the refusal the customer would get."""
+    survey = await repository.by_id(uow.session, survey_id)
+    if survey is None or survey.sent_at is None:
+        raise SurveyNotFound(f"no survey {survey_id} has been sent")
+    refused = refusal(status_of(survey, uow.now()), expires_at=survey.expires_at, cancel_reason=survey.cancel_reason)
+    if refused is not None:
+        raise refused
+    await audit_log.record(
+        uow.session,
+        audit,
+        actor=by,
+        action="survey.link_issued",
+        subject=f"survey:{survey.id}",
+        details={"ticket_id": str(survey.ticket_id) if survey.ticket_id else None, "kind": survey.kind},
+    )
+    return survey
+
+
 async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> Survey:
     """The link (or its reminder) reached the customer; a repeat keeps the first time."""
     survey = await repository.mark_delivered(uow.session, survey_id=survey_id, now=uow.now())

@@ -47,6 +47,9 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
     # The customer's data was erased before it was sent: its payload can no longer be opened.
     ERASED = "erased"
+    # What it announced no longer holds (a survey answered, withdrawn or expired before its link
+    # went out): nothing to send.
+    CANCELLED = "cancelled"
 
 
 class ChannelEvent(StrEnum):
@@ -54,8 +57,9 @@ class ChannelEvent(StrEnum):
     Zendesk's or Svix's event names; the payload only grows).
 
     `ticket.acknowledged` is sent at acceptance (number, department/owner if known, deadlines);
-    its 2xx is what meets the acknowledgement clock. `survey.due` is part of the set; intake does
-    not produce it yet (survey links live in feedback)."""
+    its 2xx is what meets the acknowledgement clock. `survey.due` is written when feedback
+    announces a ticket's survey due (`feedback.survey_sent.v2`); its link is fetched from
+    feedback when the delivery is sent."""
 
     ACKNOWLEDGED = "ticket.acknowledged"
     REPLIED = "ticket.replied"
@@ -67,6 +71,9 @@ class ChannelEvent(StrEnum):
     REOPENED = "ticket.reopened"
     SURVEY_DUE = "survey.due"
 
+
+# The field of a `survey.due` payload that carries the link, filled in only when it is sent.
+SURVEY_URL = "survey_url"
 
 # The test event any endpoint can ask for.
 TEST_EVENT = "webhook.test"

@@ -176,7 +176,7 @@ def subscription_router(prefix: str, tag: str, subscriber: Callable[..., Awaitab
         endpoint_id: uuid.UUID,
         session: SessionDep,
         by: Caller,
-        status: Annotated[str | None, Query(pattern="^(pending|delivered|failed|erased)$")] = None,
+        status: Annotated[str | None, Query(pattern="^(pending|delivered|failed|erased|cancelled)$")] = None,
         since: Annotated[datetime | None, Query()] = None,
         until: Annotated[datetime | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -100,6 +100,7 @@ class Claimed:
     customer_id: str | None
     payload: bytes
     attempts: int
+    event_type: str = ""
 
 
 _CLAIM = text(
@@ -118,7 +119,7 @@ _CLAIM = text(
     )
     UPDATE webhook_deliveries w SET next_attempt_at = :lease_until
     FROM due WHERE w.id = due.id
-    RETURNING w.id, w.endpoint_id, w.customer_id, w.payload, w.attempts
+    RETURNING w.id, w.endpoint_id, w.customer_id, w.payload, w.attempts, w.event_type
     """
 )
 
@@ -128,7 +129,7 @@ async def claim_due(session: AsyncSession, *, now: datetime, lease_until: dateti
     (so one is in flight per endpoint and ticket, in order), and lease them until `lease_until`:
     another replica skips them, and a worker that dies mid-send leaves them due again after it."""
     rows = await session.execute(_CLAIM, {"now": now, "lease_until": lease_until, "limit": limit})
-    return [Claimed(r.id, r.endpoint_id, r.customer_id, bytes(r.payload), r.attempts) for r in rows]
+    return [Claimed(r.id, r.endpoint_id, r.customer_id, bytes(r.payload), r.attempts, r.event_type) for r in rows]
 
 
 async def next_due(session: AsyncSession) -> datetime | None:

@@ -10,6 +10,7 @@ delivery is sent again (at least once; the receiver deduplicates by `webhook-id`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -18,7 +19,8 @@ import httpx
 
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_intake.webhooks import service
+from ticketloop_intake.webhooks import service, survey_links
+from ticketloop_intake.webhooks.domain import ChannelEvent
 from ticketloop_intake.webhooks.service import Outcome, Outgoing
 from ticketloop_shared import webhooks as signing
 from ticketloop_shared.clock import Clock
@@ -38,9 +40,16 @@ def http_client(settings: IntakeSettings) -> httpx.AsyncClient:
     )
 
 
-async def send(client: httpx.AsyncClient, outgoing: Outgoing, settings: IntakeSettings, clock: Clock) -> Outcome:
+async def send(
+    client: httpx.AsyncClient,
+    outgoing: Outgoing,
+    settings: IntakeSettings,
+    clock: Clock,
+    feedback: httpx.AsyncClient | None = None,
+) -> Outcome:
     """One attempt: the address checked again after DNS resolution, the body signed with every
-    valid secret, the answer's status and (truncated) body kept."""
+    valid secret, the answer's status and (truncated) body kept. A `survey.due` gets its link
+    from feedback first (`survey_links.py`)."""
     at = clock.now()
     if outgoing.problem == "erased":
         return Outcome(outgoing.id, at, None, 0, erased=True)
@@ -51,21 +60,34 @@ async def send(client: httpx.AsyncClient, outgoing: Outgoing, settings: IntakeSe
 
     if outgoing.problem is not None:
         return Outcome(outgoing.id, at, None, 0, error=outgoing.problem)
-    if len(outgoing.body) > settings.webhooks_max_payload_bytes:
-        return Outcome(outgoing.id, at, None, 0, error=f"payload of {len(outgoing.body)} bytes is over the limit")
+    body = outgoing.body
+    survey = outgoing.event_type == ChannelEvent.SURVEY_DUE.value
+    if survey:
+        assert feedback is not None, "a survey.due is sent with a client to feedback"
+        try:
+            body = await survey_links.with_link(feedback, body)
+        except survey_links.SurveyClosed:
+            return Outcome(outgoing.id, at, None, took(), cancelled=True)
+        except survey_links.LinkUnavailable as exc:
+            return Outcome(outgoing.id, at, None, took(), error=f"survey link: {exc}")
+    if len(body) > settings.webhooks_max_payload_bytes:
+        return Outcome(outgoing.id, at, None, 0, error=f"payload of {len(body)} bytes is over the limit")
     limit = settings.webhooks_response_log_chars
     try:
         await signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
         headers = signing.headers(
-            outgoing.secrets, msg_id=str(outgoing.id), timestamp=int(clock.now().timestamp()), body=outgoing.body
+            outgoing.secrets, msg_id=str(outgoing.id), timestamp=int(clock.now().timestamp()), body=body
         )
-        async with client.stream("POST", outgoing.url, content=outgoing.body, headers=headers) as response:
+        async with client.stream("POST", outgoing.url, content=body, headers=headers) as response:
             seen = bytearray()
             async for chunk in response.aiter_bytes():
                 seen += chunk
                 if len(seen) > limit * 4:
                     break
             answer = signing.truncate(seen.decode("utf-8", "replace"), limit)
+            if survey and 200 <= response.status_code < 300:
+                assert feedback is not None
+                await survey_links.report_delivered(feedback, body)
             return Outcome(outgoing.id, at, response.status_code, took(), response=answer)
     except signing.AddressRefused as exc:
         return Outcome(outgoing.id, at, None, took(), error=f"refused: {exc}")
@@ -78,11 +100,14 @@ async def send(client: httpx.AsyncClient, outgoing: Outgoing, settings: IntakeSe
 async def send_all(outgoing: Sequence[Outgoing], settings: IntakeSettings, clock: Clock) -> list[Outcome]:
     """Send a claimed batch, at most `webhooks_concurrency` at a time."""
     gate = asyncio.Semaphore(settings.webhooks_concurrency)
-    async with http_client(settings) as client:
+    surveys = any(item.event_type == ChannelEvent.SURVEY_DUE.value for item in outgoing)
+    async with contextlib.AsyncExitStack() as stack:
+        client = await stack.enter_async_context(http_client(settings))
+        feedback = await stack.enter_async_context(survey_links.feedback_client(settings)) if surveys else None
 
         async def one(item: Outgoing) -> Outcome:
             async with gate:
-                return await send(client, item, settings, clock)
+                return await send(client, item, settings, clock, feedback)
 
         return list(await asyncio.gather(*(one(item) for item in outgoing)))
 

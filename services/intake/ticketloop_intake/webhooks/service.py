@@ -29,6 +29,7 @@ from ticketloop_intake.tickets.service import ChannelFacts
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_intake.webhooks import domain, repository
 from ticketloop_intake.webhooks.domain import (
+    SURVEY_URL,
     ChannelEvent,
     DeliveryStatus,
     EndpointStatus,
@@ -45,6 +46,7 @@ from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Pre
 from ticketloop_shared.events import (
     Envelope,
     EventType,
+    SurveySentV2,
     TicketClosed,
     TicketCreated,
     TicketPlanCommitted,
@@ -429,6 +431,18 @@ def _acknowledged(event: Envelope, facts: ChannelFacts) -> dict[str, Any]:
     }
 
 
+def _survey_due(event: Envelope, _: ChannelFacts) -> dict[str, Any]:
+    assert isinstance(event, SurveySentV2)
+    # `survey_url` is filled in when the delivery is sent (`survey_links.py`): the link is
+    # feedback's credential, never stored here nor carried on a topic.
+    return {
+        "survey_id": str(event.data.survey_id),
+        "kind": event.data.kind.value,
+        "expires_at": _iso(event.data.expires_at),
+        SURVEY_URL: None,
+    }
+
+
 BUILDERS: dict[ChannelEvent, Builder] = {
     ChannelEvent.ACKNOWLEDGED: _acknowledged,
     ChannelEvent.REPLIED: _with_message,
@@ -438,9 +452,7 @@ BUILDERS: dict[ChannelEvent, Builder] = {
     ChannelEvent.RESOLVED: _resolved,
     ChannelEvent.CLOSED: _closed,
     ChannelEvent.REOPENED: _reopened,
-    # ChannelEvent.SURVEY_DUE: TODO — the survey link is feedback's (signed with feedback's key)
-    # and must not travel on a topic; intake cannot build it. A clean way: feedback exposes the
-    # link to intake over an authenticated internal call, or feedback signs deliveries itself.
+    ChannelEvent.SURVEY_DUE: _survey_due,
 }
 
 
@@ -470,8 +482,18 @@ async def on_events(uow: IntakeUnit, events: Sequence[Envelope]) -> None:
         await _fan_out(uow, event, kind)
 
 
+async def survey_due(uow: IntakeUnit, event: SurveySentV2) -> None:
+    """A ticket's survey fell due: a `survey.due` delivery per endpoint of the ticket's channel
+    subscribed to it (a relationship survey, about no ticket, is the notifier's to send). One
+    event per resolution: a query instead of the per-process presence cache ticket events use."""
+    if event.data.ticket_id is None or not await repository.any_channel_endpoint(uow.session):
+        return
+    await _fan_out(uow, event, ChannelEvent.SURVEY_DUE)
+
+
 async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None:
     ticket_id: uuid.UUID = event.data.ticket_id
+    assert ticket_id is not None
     source = domain.TEXT_OF.get(kind)
     facts = await tickets.channel_facts(
         uow,
@@ -551,6 +573,7 @@ class Outgoing:
     body: bytes
     secrets: list[str]
     problem: str | None = None
+    event_type: str = ""
 
 
 @dataclass(frozen=True)
@@ -565,6 +588,8 @@ class Outcome:
     error: str | None = None
     # The delivery could not be sent (its customer was erased): no attempt, no retry.
     erased: bool = False
+    # What the delivery announced no longer holds (its survey closed): no attempt, no retry.
+    cancelled: bool = False
 
 
 async def claim(uow: IntakeUnit) -> list[Outgoing]:
@@ -588,7 +613,8 @@ async def claim(uow: IntakeUnit) -> list[Outgoing]:
         problem = "erased" if text is None else None
         if problem is None and not secrets:
             problem = "the endpoint's secret does not open with this install's key"
-        found.append(Outgoing(c.id, c.endpoint_id, endpoint.url, (text or "").encode(), secrets, problem))
+        body = (text or "").encode()
+        found.append(Outgoing(c.id, c.endpoint_id, endpoint.url, body, secrets, problem, c.event_type))
     return found
 
 
@@ -603,8 +629,8 @@ async def record(uow: IntakeUnit, outcomes: Sequence[Outcome]) -> None:
         delivery = await repository.delivery(uow.session, outcome.delivery_id, for_update=True)
         if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
             continue  # the endpoint was deleted, or a replay raced this attempt
-        if outcome.erased:
-            delivery.status = DeliveryStatus.ERASED.value
+        if outcome.erased or outcome.cancelled:
+            delivery.status = (DeliveryStatus.ERASED if outcome.erased else DeliveryStatus.CANCELLED).value
             delivery.payload = b""
             continue
         repository.add_attempt(

@@ -14,10 +14,20 @@ from fastapi import APIRouter, Query
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentStaff, check_department, department_scope
 from ticketloop_shared.errors import NotFound, Unprocessable
-from ticketloop_shared.events import ClockKind
+from ticketloop_shared.events import ClockKind, EscalationTarget
 from ticketloop_shared.validation import MAX_OFFSET, Instant
 from ticketloop_sla.clocks import repository, service
-from ticketloop_sla.clocks.schemas import BreachOut, BreachPage, ClockOut, DueOut, DuePage, PolicyRef, TicketSlaOut
+from ticketloop_sla.clocks.schemas import (
+    BreachOut,
+    BreachPage,
+    ClockOut,
+    DueOut,
+    DuePage,
+    EscalationOut,
+    EscalationPage,
+    PolicyRef,
+    TicketSlaOut,
+)
 from ticketloop_sla.policies import service as policies
 
 router = APIRouter(prefix="/v1", tags=["sla"])
@@ -128,6 +138,43 @@ async def list_breaches(
         for c, t in rows
     ]
     return BreachPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/escalations", response_model=EscalationPage, responses=_errors)
+async def list_escalations(
+    staff: CurrentStaff,
+    session: SessionDep,
+    level: Annotated[int | None, Query(ge=1, le=100, description="Only this step of the chain")] = None,
+    department: Department = None,
+    since: Annotated[Instant | None, Query(description="Reached at or after")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> EscalationPage:
+    """Escalation steps reached (`sla.escalated`), newest first, filterable by level, department
+    and time; an agent or supervisor sees its own department's only (asking for another is a 403)."""
+    department = department_scope(staff, department)
+    rows, total = await repository.escalations_page(
+        session, department=department, level=level, since=since, limit=limit, offset=offset
+    )
+    items = [
+        EscalationOut(
+            ticket_id=e.ticket_id,
+            ticket_number=e.ticket_number,
+            department_id=t.department_id,
+            agent_id=e.agent_id,
+            clock=ClockKind(e.clock),
+            cycle=e.cycle,
+            level=e.level,
+            notify=EscalationTarget(e.notify),
+            group=e.group,
+            share=e.share,
+            policy_id=e.policy_id,
+            due_at=e.due_at,
+            escalated_at=e.escalated_at,
+        )
+        for e, t in rows
+    ]
+    return EscalationPage(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/clocks/due", response_model=DuePage, responses=_errors)

@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, Index, Integer, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ticketloop_shared.events import ClockKind, ClockOutcome
+from ticketloop_shared.events import ClockKind, ClockOutcome, EscalationTarget
 from ticketloop_sla.db import Base
 
 
@@ -95,3 +95,30 @@ class CustomerSegment(Base):
     customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     segment: Mapped[str] = mapped_column(String(32))
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlaEscalation(Base):
+    """One step of a policy's escalation chain reached on one cycle (what `sla.escalated`
+    announced), kept so supervisors can list escalations; each step once per cycle."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        CheckConstraint(_one_of("clock", ClockKind), name="clock"),
+        CheckConstraint(_one_of("notify", EscalationTarget), name="notify"),
+        Index("ix_escalations_escalated_at", "escalated_at"),
+    )
+
+    ticket_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    clock: Mapped[str] = mapped_column(String(20), primary_key=True)
+    cycle: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_number: Mapped[str] = mapped_column(String(64))
+    notify: Mapped[str] = mapped_column(String(20))
+    # The group a level-3 style step names (null for assignee and supervisor steps).
+    group: Mapped[str | None] = mapped_column(String(64))
+    share: Mapped[float] = mapped_column(Float)
+    policy_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who owned the ticket when the step was reached (lists scope by the ticket's current department).
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

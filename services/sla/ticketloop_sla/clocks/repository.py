@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
-from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket
+from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaEscalation, SlaTicket
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_slarules.cycles import Cycle
 
@@ -303,3 +304,58 @@ async def due_page(
         where.append(SlaClock.kind == metric.value)
     order = (SlaClock.due_at, SlaClock.ticket_id, SlaClock.kind)
     return await _clock_page(session, where, order, limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """One escalation step reached on one cycle, as kept for the supervisors' list."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    clock: str
+    cycle: int
+    level: int
+    notify: str
+    group: str | None
+    share: float
+    policy_id: str
+    due_at: datetime | None
+    agent_id: str | None
+    escalated_at: datetime
+
+
+async def add_escalations(session: AsyncSession, rows: Sequence[EscalationRow]) -> None:
+    """Keep escalation steps; a step already kept (same ticket, metric, cycle, level) stays as it was."""
+    if rows:
+        await session.execute(insert(SlaEscalation).values([asdict(r) for r in rows]).on_conflict_do_nothing())
+
+
+async def escalations_page(
+    session: AsyncSession,
+    *,
+    department: str | None,
+    level: int | None,
+    since: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[tuple[SlaEscalation, SlaTicket]], int]:
+    """A page of escalation steps with their tickets (for the ticket's current department), newest
+    first, and how many match."""
+    where: list[ColumnElement[bool]] = []
+    if department is not None:
+        where.append(SlaTicket.department_id == department)
+    if level is not None:
+        where.append(SlaEscalation.level == level)
+    if since is not None:
+        where.append(SlaEscalation.escalated_at >= since)
+    joined = and_(true(), *where)
+    base = select(SlaEscalation, SlaTicket).join(SlaTicket, SlaTicket.ticket_id == SlaEscalation.ticket_id)
+    total = await session.scalar(
+        select(func.count())
+        .select_from(SlaEscalation)
+        .join(SlaTicket, SlaTicket.ticket_id == SlaEscalation.ticket_id)
+        .where(joined)
+    )
+    order = (SlaEscalation.escalated_at.desc(), SlaEscalation.ticket_id, SlaEscalation.clock, SlaEscalation.level)
+    rows = (await session.execute(base.where(joined).order_by(*order).limit(limit).offset(offset))).all()
+    return [(r[0], r[1]) for r in rows], int(total or 0)

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from ticketloop_shared.events import ClockKind, ClockOutcome
+from ticketloop_shared.events import ClockKind, ClockOutcome, EscalationTarget
 
 
 class ClockOut(BaseModel):
@@ -100,6 +100,33 @@ class DuePage(BaseModel):
     """Running cycles due within the asked window, soonest first."""
 
     items: list[DueOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class EscalationOut(BaseModel):
+    """A step of the policy's escalation chain reached on one cycle (what `sla.escalated` announced)."""
+
+    ticket_id: uuid.UUID
+    ticket_number: str
+    department_id: str | None = Field(description="The ticket's department now.")
+    agent_id: str | None = Field(description="Who owned the ticket when the step was reached.")
+    clock: ClockKind
+    cycle: int
+    level: int
+    notify: EscalationTarget
+    group: str | None = Field(description="The group a group step notifies.")
+    share: float = Field(description="The share of the target at which the step is reached.")
+    policy_id: str
+    due_at: datetime | None
+    escalated_at: datetime
+
+
+class EscalationPage(BaseModel):
+    """One page of escalations, newest first."""
+
+    items: list[EscalationOut]
     total: int
     limit: int
     offset: int

@@ -264,7 +264,10 @@ async def recompute(uow: SlaUnit, *, limit: int) -> int:
 def _announce(uow: SlaUnit, t: Ticket) -> int:
     notes, t.notes = t.notes, []
     for note in notes:
-        uow.emit(_payload(t, note), time=note.at)
+        payload = _payload(t, note)
+        uow.emit(payload, time=note.at)
+        if isinstance(payload, SlaEscalatedData):
+            _keep_escalation(uow, t, payload, at=note.at)
         ANNOUNCED.labels(note.what.value, note.cycle.kind.value).inc()
         if note.what is Announce.BREACHED:
             LATENESS.observe(max(0.0, (uow.now() - note.at).total_seconds()))
@@ -272,6 +275,32 @@ def _announce(uow: SlaUnit, t: Ticket) -> int:
 
 
 _PENDING = "sla.clocks_changed"
+_ESCALATIONS = "sla.escalations"
+
+
+def _keep_escalation(uow: SlaUnit, t: Ticket, data: SlaEscalatedData, *, at: datetime) -> None:
+    """Keep the escalation step for the supervisors' list (written with the announcement, at commit)."""
+    pending: list[repository.EscalationRow] | None = uow.deferred.get(_ESCALATIONS)
+    if pending is None:
+        pending = uow.deferred[_ESCALATIONS] = []
+        rows = pending
+        uow.before_commit(lambda: repository.add_escalations(uow.session, rows))
+    pending.append(
+        repository.EscalationRow(
+            ticket_id=t.ticket_id,
+            ticket_number=t.number,
+            clock=data.clock.value,
+            cycle=data.cycle,
+            level=data.level,
+            notify=data.notify.value,
+            group=data.group,
+            share=data.share,
+            policy_id=t.policy_id,
+            due_at=data.due_at,
+            agent_id=data.agent_id,
+            escalated_at=at,
+        )
+    )
 
 
 async def _publish(uow: SlaUnit, tickets: Iterable[Ticket], *, causes: dict[uuid.UUID, Envelope]) -> None:
