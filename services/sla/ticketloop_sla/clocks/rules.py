@@ -208,7 +208,7 @@ def connected(t: Ticket, rules: Rules, *, at: datetime) -> None:
 
 def queued(t: Ticket, *, department_id: str) -> None:
     """Waiting in a department's queue (new, or transferred there): that department's now, with
-    nobody on it yet; no clock moves (only a named owner acknowledges)."""
+    nobody on it yet; no clock moves (neither a queue nor an owner is an acknowledgement)."""
     t.agent_id, t.department_id = None, department_id
 
 
