@@ -12,7 +12,7 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review bench-workspace chaos token clean
 
 # Two steps: every third-party package exactly as locked, each file checked against its hash,
 # then the repository's own packages, editable and without dependencies (the lock has them all);
@@ -102,6 +102,9 @@ bench-sla: install ## a million open SLA clocks: load time, breach lateness, bur
 
 bench-review: install ## weekly and monthly reports over a million tickets (bulk-loaded): latency against 500 ms
 	$(BIN)/python -m ticketloop_embedded bench-review
+
+bench-workspace: install ## the staff workspace: pages and searches over 10,000 open tickets, 200 live connections at 50 tickets/s
+	$(BIN)/python -m ticketloop_embedded bench-workspace $(BENCH_WORKSPACE_ARGS)
 
 chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
 	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)

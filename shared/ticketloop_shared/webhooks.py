@@ -20,7 +20,7 @@ import secrets
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24
@@ -121,9 +121,34 @@ async def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddres
     return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
 
 
-async def check_url(url: str, *, allow_private: bool) -> Target:
+@dataclass(frozen=True)
+class Checked:
+    """A webhook URL whose host resolved to addresses that were all allowed."""
+
+    url: str
+    target: Target
+    addresses: tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]
+
+    def pinned(self) -> tuple[str, dict[str, str], dict[str, str]]:
+        """The request to make so that the address checked is the address connected to: the URL
+        with the host replaced by the first checked address, the `Host` header naming the real
+        host, and (https) the TLS server name set to it, so the certificate is still verified
+        against the host. Letting the HTTP client resolve the name again would open a window in
+        which DNS answers differently (rebinding) and a private address gets the request."""
+        address = self.addresses[0]
+        literal = f"[{address}]" if isinstance(address, ipaddress.IPv6Address) else str(address)
+        parts = urlsplit(self.url)
+        default = 443 if parts.scheme == "https" else 80
+        netloc = literal if self.target.port == default else f"{literal}:{self.target.port}"
+        host = self.target.host if self.target.port == default else f"{self.target.host}:{self.target.port}"
+        extensions = {"sni_hostname": self.target.host} if parts.scheme == "https" else {}
+        return urlunsplit(parts._replace(netloc=netloc)), {"Host": host}, extensions
+
+
+async def check_url(url: str, *, allow_private: bool) -> Checked:
     """Refuse a URL whose host resolves to any non-public address, unless allowed. Called at
-    subscription and again before every send (DNS can change between the two)."""
+    subscription and again before every send (DNS can change between the two); a send then goes
+    to the address checked (`Checked.pinned`), never to a second resolution."""
     target = parse_url(url)
     addresses = await resolve(target.host, target.port)
     if not addresses:
@@ -134,7 +159,7 @@ async def check_url(url: str, *, allow_private: bool) -> Target:
                 raise AddressRefused(
                     f"{target.host} resolves to {address}, which is not a public address", code="address_not_allowed"
                 )
-    return target
+    return Checked(url=url, target=target, addresses=tuple(addresses))
 
 
 def retry_delay(attempt: int, *, base: float, factor: float, cap: float, rng: random.Random | None = None) -> float:

@@ -7,16 +7,27 @@ import asyncio
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support import RunningService, admin_headers, channel_headers, create_ticket_body, eventually, serve
+from tests.integration.test_webhooks import OWNER, Receiver, receiver  # noqa: F401 - the receiver fixture
+from tests.support import (
+    RunningService,
+    admin_headers,
+    assign_in_intake,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    serve,
+)
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.postgres import EmbeddedPostgres
 from ticketloop_intake.app import create_app
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.settings import PlatformSettings
 
@@ -96,3 +107,46 @@ async def test_a_503_keeps_the_connection_open(intake: RunningService, throwaway
             await reader.readexactly(length)
     finally:
         writer.close()
+
+
+async def test_webhook_deliveries_wait_out_a_database_outage_and_arrive_once_in_order(
+    throwaway_pg: EmbeddedPostgres,
+    platform: PlatformSettings,
+    receiver: Receiver,  # noqa: F811 - the imported fixture
+) -> None:
+    """Deliveries live in intake's database: while it is down the worker can neither claim nor
+    record, and must not lose or double anything; once it is back, each arrives once, in order."""
+    clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
+    url = throwaway_pg.url(f"intake_{uuid.uuid4().hex[:10]}")
+    await ensure_database(url)
+    settings = IntakeSettings(
+        database_url=url, platform=platform, webhooks_allow_private=True, webhooks_poll_seconds=0.05
+    )
+    async with serve(create_app(settings, clock=clock)) as intake:
+        r = await intake.client.post(
+            "/v1/channel/webhooks",
+            json={"url": receiver.url, "event_types": ["ticket.updated"]},
+            headers=channel_headers(),
+        )
+        assert r.status_code == 201, r.text
+        ticket = (await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())).json()
+        await assign_in_intake(intake, platform, ticket)
+        receiver.status = 503  # the receiver refuses: the first delivery waits for its retry
+        texts = [f"Update {n}: still on it" for n in range(1, 4)]
+        for text in texts:
+            r = await intake.client.post(f"/v1/tickets/{ticket['id']}/updates", json={"body": text}, headers=OWNER)
+            assert r.status_code == 201, r.text
+        await eventually(lambda: receiver.received)
+
+        await asyncio.to_thread(throwaway_pg.stop)
+        clock.set(clock.now() + timedelta(hours=2))  # every retry falls due while the database is away
+        await asyncio.sleep(2)
+        await asyncio.to_thread(throwaway_pg.start)
+        receiver.status = 200
+
+        await eventually(lambda: len(receiver.of_type("ticket.updated")) >= len(texts), timeout=60)
+        await asyncio.sleep(1)  # anything doubled would arrive by now
+        delivered = receiver.of_type("ticket.updated")
+        ids = [r.headers["webhook-id"] for r in delivered]
+        assert len(ids) == len(set(ids)) == len(texts)
+        assert [r.json["data"]["message"]["text"] for r in delivered] == texts

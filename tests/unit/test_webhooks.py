@@ -57,7 +57,7 @@ async def test_only_http_and_https_and_no_credentials() -> None:
         assert refused.value.code == code
     with pytest.raises(webhooks.AddressRefused):
         await webhooks.check_url("http://127.0.0.1:8080/x", allow_private=False)
-    assert (await webhooks.check_url("http://127.0.0.1:8080/x", allow_private=True)).port == 8080
+    assert (await webhooks.check_url("http://127.0.0.1:8080/x", allow_private=True)).target.port == 8080
 
 
 def test_the_default_schedule_spans_more_than_a_day_and_grows() -> None:
@@ -84,3 +84,38 @@ def test_every_channel_event_has_a_payload_builder() -> None:
 
     # The acknowledgement (issue 20 item 3) and survey links are built now: every event has one.
     assert set(ChannelEvent) - set(BUILDERS) == set()
+
+
+async def test_a_send_goes_to_the_address_checked_not_to_a_second_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS rebinding: the name resolves to a public address when checked and to a private one a
+    moment later. The request is made to the address checked, with the real host in `Host` and,
+    over https, as the TLS server name (so the certificate is still checked against the host)."""
+    answers = iter([["93.184.216.34"], ["127.0.0.1"]])
+
+    async def rebinding(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address(a) for a in next(answers)]
+
+    monkeypatch.setattr(webhooks, "resolve", rebinding)
+    checked = await webhooks.check_url("https://hooks.example.com/in?x=1", allow_private=False)
+    url, host, extensions = checked.pinned()
+    assert (url, host, extensions) == (
+        "https://93.184.216.34/in?x=1",
+        {"Host": "hooks.example.com"},
+        {"sni_hostname": "hooks.example.com"},
+    )
+    # The second answer would have been refused: it is never asked for.
+    with pytest.raises(webhooks.AddressRefused):
+        await webhooks.check_url("https://hooks.example.com/in", allow_private=False)
+
+
+async def test_pinning_keeps_a_port_and_brackets_an_ipv6_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def v6(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+        return [ipaddress.ip_address("2606:2800:220:1:248:1893:25c8:1946")]
+
+    monkeypatch.setattr(webhooks, "resolve", v6)
+    checked = await webhooks.check_url("http://hooks.example.com:8443/in", allow_private=False)
+    assert checked.pinned() == (
+        "http://[2606:2800:220:1:248:1893:25c8:1946]:8443/in",
+        {"Host": "hooks.example.com:8443"},
+        {},
+    )

@@ -1,5 +1,5 @@
 """`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`,
-`ticketloop chaos`."""
+`ticketloop chaos`, `ticketloop bench-workspace`."""
 
 from __future__ import annotations
 
@@ -24,6 +24,11 @@ DEV_CHANNEL_KEY = "tl-dev-channel-key"
 def say(message: str) -> None:
     """Progress for a person watching the terminal."""
     print(f"[ticketloop] {message}", flush=True)  # noqa: T201
+
+
+def say_progress(message: str) -> None:
+    """Progress on stderr, for commands whose stdout carries their result."""
+    print(f"[ticketloop] {message}", file=sys.stderr, flush=True)  # noqa: T201
 
 
 class _Stop(Exception):
@@ -207,6 +212,18 @@ def main(argv: list[str] | None = None) -> None:
     review.add_argument(
         "--json", type=Path, default=Path("bench-review-result.json"), help="where to write the figures"
     )
+    wsb = sub.add_parser(
+        "bench-workspace", help="the staff workspace: pages and searches over 10,000 tickets, live notifications"
+    )
+    wsb.add_argument("--tickets", type=int, default=10_000, help="open tickets seeded into one department")
+    wsb.add_argument("--concurrency", type=int, default=32, help="connections posting the seed")
+    wsb.add_argument("--requests", type=int, default=300, help="timed requests of each page and search")
+    wsb.add_argument("--connections", type=int, default=200, help="agents holding a live connection")
+    wsb.add_argument("--rate", type=float, default=50, help="tickets/s of the steady runs")
+    wsb.add_argument("--seconds", type=float, default=30, help="length of each steady run")
+    wsb.add_argument(
+        "--json", type=Path, default=Path("bench-workspace-result.json"), help="where to write the figures"
+    )
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
@@ -225,6 +242,21 @@ def main(argv: list[str] | None = None) -> None:
         from ticketloop_embedded.bench_review import bench_review
 
         sys.exit(bench_review(tickets=args.tickets, repeats=args.repeats, json_path=args.json, say=say))
+    if args.command == "bench-workspace":
+        from ticketloop_embedded.bench_workspace import bench_workspace
+
+        status = bench_workspace(
+            tickets=args.tickets,
+            concurrency=args.concurrency,
+            requests=args.requests,
+            connections=args.connections,
+            rate=args.rate,
+            seconds=args.seconds,
+            json_path=args.json,
+            say=say_progress,
+        )
+        print(args.json.read_text(), end="")  # noqa: T201 - the figures, on stdout
+        sys.exit(status)
     if args.command == "bench-sla":
         from ticketloop_embedded.bench_sla import bench_sla
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,13 +235,17 @@ async def loop_counts(stack: Stack) -> dict[str, int]:
     return counts
 
 
-async def wait_for_loop(stack: Stack, expected: int, say: Say, timeout: float = 600) -> float | None:
-    """Seconds until every service has counted `expected` tickets (None if it never did)."""
+async def wait_for_loop(
+    stack: Stack, expected: int, say: Say, timeout: float = 600, base: dict[str, int] | None = None
+) -> float | None:
+    """Seconds until every service has counted `expected` tickets (None if it never did); with
+    `base` (an earlier `loop_counts`), `expected` tickets more than it counted then."""
     started = time.monotonic()
     last = 0.0
+    base = base or {}
     while time.monotonic() - started < timeout:
         counts = await loop_counts(stack)
-        if all(v >= expected for v in counts.values()):
+        if all(v - base.get(k, 0) >= expected for k, v in counts.items()):
             return time.monotonic() - started
         if time.monotonic() - last > 2:
             last = time.monotonic()
@@ -301,8 +306,11 @@ async def _handled_once(stack: Stack, views: dict[str, ProcessView]) -> dict[str
     return checks
 
 
-async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict[str, Any]:
-    """POST at a steady rate; read `ticket.assigned` off the topic to time POST → assigned."""
+async def steady(
+    stack: Stack, *, rate: float, seconds: float, say: Say, make: Callable[[int], bytes] | None = None
+) -> dict[str, Any]:
+    """POST at a steady rate; read `ticket.assigned` off the topic to time POST → assigned.
+    `make(i)` builds request `i` (default: the bench's own body, numbered past the burst's)."""
     platform = stack.platform()
     consumer = AIOKafkaConsumer(
         Topics(platform.topic_prefix).for_family("ticket"),
@@ -333,7 +341,8 @@ async def steady(stack: Stack, *, rate: float, seconds: float, say: Say) -> dict
     watcher = asyncio.create_task(watch())
     port = stack.services["intake"].port
     # Distinct from the burst's tickets: the same report again would be a repeat contact (200, no new ticket).
-    result = await open_loop(port, lambda i: _request(10_000_000 + i), rate=rate, seconds=seconds, keep_bodies=True)
+    make = make or (lambda i: _request(10_000_000 + i))
+    result = await open_loop(port, make, rate=rate, seconds=seconds, keep_bodies=True)
     posted = {json.loads(body)["id"]: due for due, body in result.bodies}
     deadline = time.monotonic() + 30
     while any(t not in seen for t in posted) and time.monotonic() < deadline:
@@ -586,3 +595,33 @@ def bench(
         or not all(check["ok"] for check in report.handled_once.values())
     )
     return 1 if failed else 0
+
+
+async def loop_figures(
+    stack: Stack, *, rate: float, seconds: float, say: Say, make: Callable[[int], bytes] | None = None
+) -> dict[str, Any]:
+    """The loop's own figures for a steady run (what `bench-workspace` compares with and without
+    live connections): `steady`'s POST and POST → assigned figures, tickets/s through the whole
+    loop (from the first POST until every service counted every ticket) and CPU ms per ticket
+    of each process over that time."""
+    base = await loop_counts(stack)
+    first: list[float] = []
+    build = make or (lambda i: _request(10_000_000 + i))
+
+    def timed(i: int) -> bytes:
+        if not first:
+            first.append(time.monotonic())
+        return build(i)
+
+    cpu_before = cpu_seconds(stack)
+    figures = await steady(stack, rate=rate, seconds=seconds, say=say, make=timed)
+    tickets = (await loop_counts(stack))["intake_tickets"] - base["intake_tickets"]
+    drained = await wait_for_loop(stack, tickets, say, base=base)
+    cpu_after = cpu_seconds(stack)
+    through = time.monotonic() - first[0] if first and drained is not None else None
+    figures["tickets"] = tickets
+    figures["loop_tickets_per_s"] = round(tickets / through, 1) if through else None
+    figures["cpu_ms_per_ticket"] = {
+        name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(tickets, 1), 2) for name in cpu_after
+    }
+    return figures

@@ -8,6 +8,7 @@ These routes are pages, not API: they are left out of any OpenAPI document."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncGenerator
@@ -438,9 +439,23 @@ async def ticket_context(
     drafts: dict[str, str] | None = None,
     secondary: bool = True,
 ) -> dict[str, Any]:
-    """Everything the ticket page shows; the ticket itself must load, the rest may be missing."""
+    """Everything the ticket page shows; the ticket itself must load, the rest may be missing.
+    The canned replies are asked for while the ticket loads (the suggestions need its subject),
+    so the page waits for two calls in a row, not three."""
     ups = upstreams(request)
-    ticket = await ups.get("intake", f"/v1/tickets/{ticket_id}", token=session.token)
+    templates = (
+        asyncio.ensure_future(
+            _optional(ups.get("intake", "/v1/reply-templates", token=session.token), "Canned replies are not available")
+        )
+        if secondary
+        else None
+    )
+    try:
+        ticket = await ups.get("intake", f"/v1/tickets/{ticket_id}", token=session.token)
+    except BaseException:
+        if templates is not None:
+            templates.cancel()
+        raise
     me = session.principal
     assignee = (ticket.get("assignee") or {}).get("agent_id")
     allowed = {a.value for a in allowed_actions(ticket["status"], role=me.role.value, me=me.sub, assignee_id=assignee)}
@@ -458,7 +473,7 @@ async def ticket_context(
         "templates_note": None,
         "attachment_limits": settings_of(request).attachment_limits,
     }
-    if not secondary:
+    if templates is None:
         return context
     q = f"{ticket['subject']}"[:200]
     found, context["suggestions_note"] = await _optional(
@@ -471,9 +486,7 @@ async def ticket_context(
         "Knowledge base suggestions are not available",
     )
     context["suggestions"] = (found or {}).get("items", [])
-    listed, context["templates_note"] = await _optional(
-        ups.get("intake", "/v1/reply-templates", token=session.token), "Canned replies are not available"
-    )
+    listed, context["templates_note"] = await templates
     items = listed.get("items", []) if isinstance(listed, dict) else (listed or [])
     context["reply_templates"] = items
     return context

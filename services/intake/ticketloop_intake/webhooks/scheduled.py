@@ -74,11 +74,14 @@ async def send(
         return Outcome(outgoing.id, at, None, 0, error=f"payload of {len(body)} bytes is over the limit")
     limit = settings.webhooks_response_log_chars
     try:
-        await signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
+        checked = await signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
+        url, host, extensions = checked.pinned()
         headers = signing.headers(
             outgoing.secrets, msg_id=str(outgoing.id), timestamp=int(clock.now().timestamp()), body=body
         )
-        async with client.stream("POST", outgoing.url, content=body, headers=headers) as response:
+        async with client.stream(
+            "POST", url, content=body, headers={**headers, **host}, extensions=extensions
+        ) as response:
             seen = bytearray()
             async for chunk in response.aiter_bytes():
                 seen += chunk
