@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := intake routing sla feedback retrospective workspace
-PACKAGES := shared $(addprefix services/,$(SERVICES)) services/emailgw deploy/embedded
+PACKAGES := shared $(addprefix services/,$(SERVICES)) services/slarules services/emailgw deploy/embedded
 STAMP := $(VENV)/.installed
 # The browser tests drive Debian's Chromium (never a browser build Playwright would download).
 CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)

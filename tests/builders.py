@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from ticketloop_shared.events import (
@@ -36,12 +36,17 @@ from ticketloop_shared.events import (
     RectificationOpenedData,
     SlaBreached,
     SlaBreachedData,
+    SlaCalendarChanged,
+    SlaCalendarChangedData,
     SlaClocksChanged,
     SlaClocksChangedData,
     SlaEscalated,
     SlaEscalatedData,
     SlaMet,
     SlaMetData,
+    SlaPolicyChanged,
+    SlaPolicyChangedData,
+    SlaTargetDefinition,
     SlaWarning,
     SlaWarningData,
     StaffTokenRevoked,
@@ -54,10 +59,14 @@ from ticketloop_shared.events import (
     SurveySentData,
     SurveySentV2,
     SurveySentV2Data,
+    TicketAcknowledged,
+    TicketAcknowledgedData,
     TicketAssigned,
     TicketAssignedData,
     TicketClosed,
     TicketClosedData,
+    TicketConnected,
+    TicketConnectedData,
     TicketCreated,
     TicketCreatedData,
     TicketFollowedUp,
@@ -268,6 +277,16 @@ class Story:
         )
         return _event(TicketClosed, data, source="intake", time=when)
 
+    def acknowledged(self, when: datetime, *, via: str = "webhook") -> TicketAcknowledged:
+        """`ticket.acknowledged` from intake: the channel's endpoint confirmed the acknowledgement."""
+        data = TicketAcknowledgedData(**self.ref(), acknowledged_at=when, via=via)
+        return _event(TicketAcknowledged, data, source="intake", time=when)
+
+    def connected(self, when: datetime, *, agent: str = "agent-1") -> TicketConnected:
+        """`ticket.connected` from intake: the owner is connected with the customer waiting live."""
+        data = TicketConnectedData(**self.ref(), connected_at=when, agent_id=agent)
+        return _event(TicketConnected, data, source="intake", time=when)
+
     def repeat_contact(self, when: datetime, *, reopened: bool = False) -> TicketRepeatContact:
         """`ticket.repeat_contact` from intake: the customer reported this problem again."""
         data = TicketRepeatContactData(
@@ -475,8 +494,12 @@ class Story:
             self.created(),
             self.clocks_changed(t + timedelta(milliseconds=100)),
             self.segment_changed(t + timedelta(milliseconds=200)),
+            create_policy_changed(t + timedelta(milliseconds=50)),
+            create_calendar_changed(t + timedelta(milliseconds=60)),
             self.queued(t + timedelta(milliseconds=500)),
+            self.acknowledged(t + timedelta(milliseconds=700)),
             self.assigned(t + timedelta(seconds=1)),
+            self.connected(t + timedelta(seconds=2)),
             self.status_changed(t + timedelta(seconds=1), "pending_assignment", "in_progress", action="assign"),
             self.replied(first),
             self.met(ClockKind.FIRST_RESPONSE, first),
@@ -519,6 +542,42 @@ def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTok
     )
     event = build_event(data, source="routing", time=when, subject=sub)
     assert isinstance(event, StaffTokenRevoked)
+    return event
+
+
+def create_policy_changed(when: datetime, *, policy_id: str = "urgent", version: int = 1) -> SlaPolicyChanged:
+    """`sla.policy_changed` as sla publishes a policy: urgent tickets, office-hours resolution."""
+    data = SlaPolicyChangedData(
+        policy_id=policy_id,
+        version=version,
+        rules_version=version,
+        name="Urgent",
+        position=10,
+        urgencies=["urgent"],
+        targets=[
+            SlaTargetDefinition(clock=ClockKind.ACKNOWLEDGEMENT, minutes=5),
+            SlaTargetDefinition(clock=ClockKind.RESOLUTION, minutes=240, calendar="office"),
+        ],
+        changed_at=when,
+    )
+    event = build_event(data, source="sla", time=when, subject=policy_id)
+    assert isinstance(event, SlaPolicyChanged)
+    return event
+
+
+def create_calendar_changed(when: datetime, *, calendar_id: str = "office", version: int = 1) -> SlaCalendarChanged:
+    """`sla.calendar_changed` as sla publishes a calendar: Berlin, weekdays 09:00-17:00."""
+    data = SlaCalendarChangedData(
+        calendar_id=calendar_id,
+        version=version,
+        rules_version=version,
+        time_zone="Europe/Berlin",
+        week=[[(540, 1020)]] * 5 + [[], []],
+        holidays=[date(2026, 12, 25)],
+        changed_at=when,
+    )
+    event = build_event(data, source="sla", time=when, subject=calendar_id)
+    assert isinstance(event, SlaCalendarChanged)
     return event
 
 

@@ -121,7 +121,7 @@ def test_the_sample_events_speak_only_the_vocabulary() -> None:
 
 def test_sla_and_proactive_tickets_use_the_vocabulary() -> None:
     from ticketloop_intake.proactive import domain as proactive
-    from ticketloop_sla.policies.domain import TICKET_STATUSES
+    from ticketloop_slarules.policies import TICKET_STATUSES
 
     assert _values(TicketStatus) == TICKET_STATUSES
     assert proactive.KNOWN_CATEGORIES == _values(Category)

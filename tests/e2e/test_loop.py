@@ -55,6 +55,11 @@ async def test_one_ticket_goes_round_the_whole_loop(stack: Stack) -> None:
         assert r.status_code == 201, r.text
         ticket_id = r.json()["id"]
         ticket_url = f"{url(stack, 'intake')}/v1/tickets/{ticket_id}"
+        # the 201 carries the deadlines that apply (issue 20); this channel has no webhook
+        # subscription, so reading its ticket back is the acknowledgement reaching it
+        assert r.json()["deadlines"]["acknowledgement_due"] is not None
+        r = await http.get(f"{url(stack, 'intake')}/v1/channel/tickets/{ticket_id}", headers=channel_headers())
+        assert r.status_code == 200, r.text
 
         # routing assigns it to finance; intake shows the owner
         async def assigned() -> Any:

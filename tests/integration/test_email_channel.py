@@ -161,6 +161,10 @@ async def test_a_mail_becomes_a_ticket_and_the_conversation_goes_both_ways_by_ma
     [item] = r.json()["items"]
     ticket = await read_ticket(intake, item["id"])
     assert (ticket["category"], ticket["subject"]) == ("billing", "Charged twice")
+    # The acknowledgement (issue 20): a mail starting the thread, with the number and deadlines.
+    [ack] = await eventually(lambda: relay.about("We received your request"))
+    assert ack["To"] == "jane@example.com" and ack["Subject"].startswith(f"[{ticket['number']}]")
+    assert ticket["number"] in ack.get_content() and "a first answer from a person: by" in ack.get_content()
     await assign_in_intake(intake, intake.runtime.settings.platform, ticket)
 
     # An agent's reply through intake's API: a mail at the relay, in the ticket's thread.
@@ -173,6 +177,7 @@ async def test_a_mail_becomes_a_ticket_and_the_conversation_goes_both_ways_by_ma
     assert ticket_in_references([reply["Message-ID"]], key=key, domain=DOMAIN) == uuid.UUID(ticket["id"])
     assert ticket_in_references([reply["In-Reply-To"]], key=key, domain=DOMAIN) == uuid.UUID(ticket["id"])
     assert "We refunded the second charge." in reply.get_content()
+    assert reply["In-Reply-To"] == ack["Message-ID"]  # the acknowledgement is the thread's root
 
     # The customer answers that mail: a message on the same ticket.
     answer = await channel.mail(

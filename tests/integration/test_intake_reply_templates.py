@@ -161,10 +161,14 @@ async def test_a_template_is_filled_in_for_a_ticket_with_every_placeholder(
     render = f"/v1/tickets/{ticket['id']}/reply-templates/{template['id']}/render"
 
     # Not routed yet: only an admin reads it; what the ticket does not have yet reads sensibly.
+    # Its deadlines it has from acceptance (issue 20: computed with sla's rules, here the
+    # fallback policy's 15 minutes and one day, before sla publishes its own).
+    accepted = datetime.fromisoformat(ticket["created_at"])
     r = await intake.client.post(render, headers=admin_headers())
     assert r.status_code == 200, r.text
     assert r.json() == {
-        "text": f"Dear Jane (Jane Doe), ticket {ticket['number']}: admin-test of  answers by soon, solves by soon, "
+        "text": f"Dear Jane (Jane Doe), ticket {ticket['number']}: admin-test of  answers by "
+        f"{readable(accepted + timedelta(minutes=15))}, solves by {readable(accepted + timedelta(days=1))}, "
         "committed soon. {literal}"
     }
 
@@ -179,7 +183,8 @@ async def test_a_template_is_filled_in_for_a_ticket_with_every_placeholder(
 
     async def published() -> dict[str, Any] | None:
         shown = (await intake.client.get(f"/v1/tickets/{ticket['id']}", headers=agent_headers())).json()
-        return shown["deadlines"] if shown["deadlines"]["resolution_due"] else None
+        # sla's own publication (version 1 on), not the deadlines known at acceptance (version 0).
+        return shown["deadlines"] if (shown["sla"] or {}).get("version", 0) >= 1 else None
 
     await eventually(published)
     committed = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2)

@@ -122,13 +122,21 @@ def at(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-async def test_before_sla_publishes_there_are_no_deadlines_and_no_clocks(intake: RunningService) -> None:
+async def test_before_sla_publishes_the_deadlines_are_those_sla_will_start(intake: RunningService) -> None:
+    # Issue 20 changed this: the 201 answer carries the deadlines that apply. With no policy
+    # published by sla yet, SPEC's defaults (sla's FALLBACK), computed with sla's code, version 0.
     ticket = await new_ticket(intake, channel="phone")
-    assert ticket["deadlines"] == NO_DEADLINES
-    assert ticket["sla"] is None
-    for shown in (await staff_view(intake, ticket), await channel_view(intake, ticket)):
-        assert shown["deadlines"] == NO_DEADLINES
-        assert shown["sla"] is None
+    start = datetime.fromisoformat(ticket["created_at"])
+    expected = {
+        "acknowledgement_due": start + timedelta(minutes=10),
+        "first_response_due": start + timedelta(minutes=15),
+        "resolution_due": start + timedelta(minutes=1440),
+    }
+    for shown in (ticket, await staff_view(intake, ticket), await channel_view(intake, ticket)):
+        assert {k: at(v) for k, v in shown["deadlines"].items()} == expected
+        assert shown["sla"]["version"] == 0 and shown["sla"]["policy_id"] == "fallback"
+        live = next(c for c in shown["sla"]["clocks"] if c["clock"] == "live_access")
+        assert at(live["due_at"]) == start + timedelta(seconds=30)
 
 
 async def test_sla_clocks_reach_the_staff_and_channel_read_back(

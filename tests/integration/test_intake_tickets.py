@@ -47,7 +47,7 @@ async def count_tickets(intake: RunningService) -> int:
         return int(await session.scalar(select(func.count()).select_from(Ticket)) or 0)
 
 
-async def test_post_ticket_reads_back_number_and_masked_contact_and_leaves_deadlines_to_sla(
+async def test_post_ticket_reads_back_number_and_masked_contact_and_the_deadlines_that_apply(
     intake: RunningService,
 ) -> None:
     r = await intake.client.post("/v1/tickets", json=create_ticket_body(channel="phone"), headers=channel_headers())
@@ -56,9 +56,16 @@ async def test_post_ticket_reads_back_number_and_masked_contact_and_leaves_deadl
     assert ticket["status"] == "pending_assignment"
     assert ticket["number"].startswith("T") and len(ticket["number"]) == 15
     assert ticket["customer"]["contact_masked"] == "j***@example.com"
-    # sla owns every deadline: none until it publishes the ticket's clocks (sla.clocks_changed).
-    assert ticket["deadlines"] == {"acknowledgement_due": None, "first_response_due": None, "resolution_due": None}
-    assert ticket["sla"] is None
+    # Issue 20: the 201 carries the deadlines that apply, computed at acceptance with sla's rules
+    # (none published yet here: SPEC's defaults, sla's fallback policy) as version 0; sla's own
+    # publication (`sla.clocks_changed`, version 1 on) replaces them.
+    created = datetime.fromisoformat(ticket["created_at"])
+    assert {k: datetime.fromisoformat(v) for k, v in ticket["deadlines"].items()} == {
+        "acknowledgement_due": created + timedelta(minutes=10),
+        "first_response_due": created + timedelta(minutes=15),
+        "resolution_due": created + timedelta(days=1),
+    }
+    assert (ticket["sla"]["policy_id"], ticket["sla"]["version"]) == ("fallback", 0)
 
 
 async def test_created_ticket_is_readable_right_after_the_response(intake: RunningService) -> None:

@@ -155,6 +155,9 @@ async def test_priority_goes_by_score_then_due_then_oldest_and_due_by_due_first(
             # A met clock's due instant no longer counts, nor a paused one's.
             clocks_changed(low_soon, (ClockKind.ACKNOWLEDGEMENT, running, 30), (ClockKind.RESOLUTION, paused, 5)),
             clocks_changed(unscored_old, (ClockKind.RESOLUTION, paused, 5)),
+            # Issue 20: every ticket has deadlines from its acceptance (intake's version 0), so
+            # the last one needs sla's publication too for the two to tie on "no running due".
+            clocks_changed(unscored_new, (ClockKind.RESOLUTION, paused, 5)),
         ],
     )
     order = [t["number"] for t in (high_latest, low_soon, low_late, unscored_old, unscored_new)]

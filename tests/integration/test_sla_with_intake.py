@@ -114,11 +114,18 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
             "resolution": utc(TUESDAY, 14, 30),  # 90 + 390 business minutes
             "periodic_update": FRIDAY + timedelta(hours=24),
         }
+        # Issue 20: the 201 answer already carries these deadlines, computed by intake from sla's
+        # published policies and calendars with sla's own code: equal to what sla then publishes.
+        assert ticket["sla"] is not None and ticket["sla"]["version"] == 0
+        assert {c["clock"]: at(c["due_at"]) for c in ticket["sla"]["clocks"]} == due(clocks)
+        assert at(ticket["deadlines"]["acknowledgement_due"]) == utc(FRIDAY, 15, 40)
+        assert at(ticket["deadlines"]["first_response_due"]) == utc(FRIDAY, 15, 45)
+        assert at(ticket["deadlines"]["resolution_due"]) == utc(TUESDAY, 14, 30)
 
-        # The customer sees sla's deadlines in intake's read-back, once published.
+        # The customer sees sla's deadlines in intake's read-back, once sla published them (version 1 on).
         async def shown() -> dict[str, Any] | None:
             got = (await intake.client.get(f"/v1/channel/tickets/{tid}", headers=channel_headers())).json()
-            return got if got.get("sla") else None
+            return got if got.get("sla") and got["sla"]["version"] >= 1 else None
 
         read_back = await eventually(shown)
         assert at(read_back["deadlines"]["first_response_due"]) == utc(FRIDAY, 15, 45)
@@ -130,7 +137,10 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         )
         await publish(platform, story.assigned(utc(FRIDAY, 15, 35), agent="agent-test"))
         await eventually(lambda: _owned(intake, tid))
-        await sla_cycles_when(sla, tid, lambda c: c["acknowledgement"]["status"] == "met")
+        # Issue 20: the assignment no longer meets the acknowledgement; this channel has no
+        # `ticket.acknowledged` subscription, so its read-back above (Friday 15:30) met it.
+        clocks = await sla_cycles_when(sla, tid, lambda c: c["acknowledgement"]["status"] == "met")
+        assert at(clocks["acknowledgement"]["stopped_at"]) == FRIDAY
         clock.set(utc(FRIDAY, 15, 40))
         r = await intake.client.post(
             f"/v1/tickets/{tid}/replies", json={"body": "Looking into it"}, headers=agent_headers()

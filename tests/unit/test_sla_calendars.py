@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ticketloop_sla.calendars.domain import (
+from ticketloop_sla.calendars.service import Holiday, ICalError, parse_holidays
+from ticketloop_slarules.calendars import (
     ALWAYS,
     MAX_IDLE_DAYS,
     Calendar,
@@ -23,7 +24,6 @@ from ticketloop_sla.calendars.domain import (
     next_open,
     validate,
 )
-from ticketloop_sla.calendars.service import Holiday, ICalError, parse_holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = 3600.0

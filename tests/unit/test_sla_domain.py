@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ticketloop_shared.events import ClockKind, ClockOutcome, EscalationTarget
-from ticketloop_sla.calendars.domain import Calendar, business_hours
-from ticketloop_sla.clocks import domain, rules
-from ticketloop_sla.clocks.domain import Announce
+from ticketloop_sla.clocks import rules
 from ticketloop_sla.clocks.rules import Ticket
-from ticketloop_sla.policies.domain import (
+from ticketloop_slarules import cycles as domain
+from ticketloop_slarules.calendars import Calendar, business_hours
+from ticketloop_slarules.cycles import Announce
+from ticketloop_slarules.policies import (
     FALLBACK,
     SPEC_ESCALATION,
     SPEC_PAUSES,
@@ -120,14 +121,33 @@ def test_a_reply_in_time_meets_first_response_with_its_margin_once() -> None:
     r = create_rules()
     t = started(r)
     rules.answered(t, r, at=MON + 5 * MINUTE)
+    # Issue 20: a reply no longer meets the acknowledgement (only its delivery does, below).
     assert notes(t) == [
-        (Announce.MET, K.ACKNOWLEDGEMENT, 1),
         (Announce.MET, K.FIRST_RESPONSE, 1),
         (Announce.MET, K.PERIODIC_UPDATE, 1),
     ]
     assert t.clocks[K.FIRST_RESPONSE].margin_seconds == 600
     rules.answered(t, r, at=MON + 6 * MINUTE)
     assert (Announce.MET, K.FIRST_RESPONSE, 1) not in notes(t)
+
+
+def test_only_the_acknowledgement_reaching_the_customer_meets_its_clock() -> None:
+    r = create_rules()
+    t = started(r)
+    rules.assigned(t, agent_id="agent-1", department_id="billing")
+    assert notes(t) == []
+    rules.acknowledged(t, r, at=MON + 2 * MINUTE)
+    assert notes(t) == [(Announce.MET, K.ACKNOWLEDGEMENT, 1)]
+    assert t.clocks[K.ACKNOWLEDGEMENT].stopped_at == MON + 2 * MINUTE
+
+
+def test_live_access_is_met_by_the_connection_not_by_the_assignment() -> None:
+    r = create_rules()
+    t = started(r, channel="phone")
+    rules.assigned(t, agent_id="agent-1", department_id="billing")
+    assert K.LIVE_ACCESS not in [k for _, k, _ in notes(t)]
+    rules.connected(t, r, at=MON + timedelta(seconds=20))
+    assert notes(t) == [(Announce.MET, K.LIVE_ACCESS, 1)]
 
 
 def test_the_timer_warns_breaches_and_escalates_each_once_and_never_early() -> None:

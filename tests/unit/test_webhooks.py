@@ -79,10 +79,11 @@ def test_what_an_answer_means() -> None:
     assert not domain.failing_too_long(None, now, timedelta(hours=72))
 
 
-def test_every_channel_event_but_the_one_not_yet_produced_has_a_payload_builder() -> None:
+def test_every_channel_event_has_a_payload_builder() -> None:
     from ticketloop_intake.webhooks.service import BUILDERS
 
-    assert set(ChannelEvent) - set(BUILDERS) == {ChannelEvent.ACKNOWLEDGED}
+    # The acknowledgement (issue 20 item 3) and survey links are built now: every event has one.
+    assert set(ChannelEvent) - set(BUILDERS) == set()
 
 
 async def test_a_send_goes_to_the_address_checked_not_to_a_second_resolution(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,6 +10,10 @@ run, with the same load client and the same body; then the whole loop.
 plus the largest outbox backlog and consumer lag seen, and the RSS of every process. Figures are
 printed and written as JSON.
 
+The load only posts, as the baseline's does: it neither subscribes to webhooks nor reads its
+tickets back, so no acknowledgement reaches it and each ticket's acknowledgement clock stays open
+(due 10 minutes on, after the run: no breach is counted or paid for in these figures).
+
 With `--replicas routing=2,...` it also reports, per process of each replicated service, the
 partitions its consumer owns, the events it handled in the burst, the duplicates its inbox
 absorbed and the largest lag it saw; and checks that nothing was handled twice (the events each

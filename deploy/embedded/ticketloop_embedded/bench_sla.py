@@ -108,8 +108,8 @@ def write_phase(path: Path, phase: Phase) -> None:
 
 async def install_rules(url: str) -> None:
     """Two office calendars with holidays and five policies, written as the admin API would."""
-    from ticketloop_sla.policies.domain import SPEC_PAUSES, Conditions, Policy, Step, Target, spec_targets
     from ticketloop_sla.policies.repository import policy_json
+    from ticketloop_slarules.policies import SPEC_PAUSES, Conditions, Policy, Step, Target, spec_targets
 
     def targets(calendar: str, resolution: float) -> dict[ClockKind, Target]:
         base = spec_targets(first_response_minutes=15)
@@ -211,9 +211,10 @@ async def load_clocks(url: str, *, clocks: int, seed: int, say: Say) -> tuple[se
     day, and the seconds the load took."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    from ticketloop_sla.clocks import bulk, domain
+    from ticketloop_sla.clocks import bulk
     from ticketloop_sla.clocks.rules import Ticket
     from ticketloop_sla.policies import repository
+    from ticketloop_slarules import cycles as domain
 
     engine = create_async_engine(url)
     async with engine.connect() as c:

@@ -2,7 +2,10 @@
 then an exact count, end to end, of what became of every accepted ticket.
 
 The load is a well-behaved channel: every request carries an Idempotency-Key and is retried
-with the same key until it gets an answer, as the README asks of channels. A third of the
+with the same key until it gets an answer, as the README asks of channels. It has no webhook
+subscription, so it reads each accepted ticket back (`GET /v1/channel/tickets/{id}`): that is
+the acknowledgement reaching it, which meets the 10-minute clock (issue 20; without it a run
+or its drain past 10 minutes would breach every open ticket's acknowledgement). A third of the
 tickets are replied to and resolved by an agent. The faults: SIGKILL of each service (started
 again, as `make run` does), PostgreSQL stopped for a while, and the memory-only broker SIGKILLed
 and replaced by an empty one. Afterwards every service's database is read and compared with
@@ -166,6 +169,11 @@ async def _load(
                 return
             ticket_id = r.json()["id"]
             outcome.accepted.add(ticket_id)
+            read = await _retrying(
+                client, outcome, "GET", f"{intake}/v1/channel/tickets/{ticket_id}", headers={"X-Api-Key": CHANNEL_KEY}
+            )
+            if read.status_code != 200:
+                outcome.problems.append(f"read-back of {n} refused: {read.status_code} {read.text[:200]}")
             if not resolve_every or n % resolve_every:
                 return
             staff = {"Authorization": f"Bearer {agent}"}
@@ -212,6 +220,11 @@ def _queries(outcome: Outcome) -> dict[str, tuple[str, str]]:
         "accepted, missing in intake": (
             "ticketloop_intake",
             f"SELECT {len(outcome.accepted)} - count(*) FROM tickets WHERE id IN ({ids})",
+        ),
+        # Each ticket was read back by its channel: the acknowledgement reached it.
+        "not acknowledged in intake": (
+            "ticketloop_intake",
+            f"SELECT count(*) FROM tickets WHERE id IN ({ids}) AND acknowledged_at IS NULL",
         ),
         "without assignee in intake": (
             "ticketloop_intake",
@@ -271,6 +284,7 @@ def _expected(outcome: Outcome) -> dict[str, int]:
     return {
         "tickets in intake": n,
         "accepted, missing in intake": 0,
+        "not acknowledged in intake": 0,
         "without assignee in intake": 0,
         "assignments shown twice": 0,
         "assignments in routing": n,

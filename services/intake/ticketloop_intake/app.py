@@ -16,6 +16,7 @@ from ticketloop_intake.counters.models import QueueEntry  # noqa: F401  (registe
 from ticketloop_intake.customers import scheduled as customer_jobs
 from ticketloop_intake.customers.models import CustomerKey  # noqa: F401  (registers the tables)
 from ticketloop_intake.db import audit, messaging
+from ticketloop_intake.deadlines.models import SlaPolicyCopy  # noqa: F401  (registers the tables)
 from ticketloop_intake.handlers import HANDLERS
 from ticketloop_intake.idempotency import scheduled as idempotency_jobs
 from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401  (registers the table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ticketloop_intake.deadlines import service as deadlines
 from ticketloop_intake.proactive import service as proactive
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
@@ -13,7 +14,9 @@ from ticketloop_shared.errors import NotFound, PermanentEventError
 from ticketloop_shared.events import (
     CareTaskDue,
     FeedbackLowScore,
+    SlaCalendarChanged,
     SlaClocksChanged,
+    SlaPolicyChanged,
     SurveySent,
     SurveySentV2,
     TicketAssigned,
@@ -58,6 +61,18 @@ async def on_clocks_changed(uow: IntakeUnit, events: Sequence[SlaClocksChanged])
     """Show sla's clocks and the deadlines they set on their tickets (sla owns every deadline): a
     run of publications in one statement, the newest version of each ticket winning."""
     await tickets.record_clocks(uow, [event.data for event in events])
+
+
+@HANDLERS.on_batch(SlaPolicyChanged)
+async def on_policies_changed(uow: IntakeUnit, events: Sequence[SlaPolicyChanged]) -> None:
+    """Keep sla's policies, to compute a new ticket's first deadlines as sla will."""
+    await deadlines.keep_policies(uow, [event.data for event in events])
+
+
+@HANDLERS.on_batch(SlaCalendarChanged)
+async def on_calendars_changed(uow: IntakeUnit, events: Sequence[SlaCalendarChanged]) -> None:
+    """Keep sla's business calendars, for the same reason."""
+    await deadlines.keep_calendars(uow, [event.data for event in events])
 
 
 @HANDLERS.on(FeedbackLowScore)

@@ -15,11 +15,19 @@ from ticketloop_sla.clocks.endpoints import router as clock_router
 from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaTicket  # noqa: F401  (registers the tables)
 from ticketloop_sla.db import messaging
 from ticketloop_sla.handlers import HANDLERS
+from ticketloop_sla.policies import service as policies
 from ticketloop_sla.policies.endpoints import router as policy_router
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow, RuleChange  # noqa: F401
 from ticketloop_sla.settings import SlaSettings
+from ticketloop_sla.unit import SlaRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def publish_rules(runtime: SlaRuntime) -> None:
+    """At start, publish every policy and calendar whole (see `policies.service.publish_all`)."""
+    async with runtime.unit_of_work() as uow:
+        await policies.publish_all(uow)
 
 
 def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -32,6 +40,7 @@ def create_app(settings: SlaSettings | None = None, *, clock: Clock | None = Non
         migrations=MIGRATIONS,
         handlers=HANDLERS,
         scheduler=Scheduler.of(scheduled.SCHEDULE),
+        on_start=publish_rules,
     )
     return create_service_app(
         spec,

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from ticketloop_shared.events import (
     CustomerSegmentChanged,
     Envelope,
+    TicketAcknowledged,
     TicketAssigned,
     TicketClosed,
+    TicketConnected,
     TicketCreated,
     TicketFollowedUp,
     TicketMessageReceived,
@@ -49,6 +51,8 @@ HANDLED: tuple[type[Envelope], ...] = (
     TicketFollowedUp,
     TicketReopened,
     TicketClosed,
+    TicketAcknowledged,
+    TicketConnected,
     CustomerSegmentChanged,
 )
 

@@ -41,6 +41,8 @@ class EventType(StrEnum):
     SLA_WARNING = "sla.warning.v1"
     SLA_ESCALATED = "sla.escalated.v1"
     SLA_CLOCKS_CHANGED = "sla.clocks_changed.v1"
+    SLA_POLICY_CHANGED = "sla.policy_changed.v1"
+    SLA_CALENDAR_CHANGED = "sla.calendar_changed.v1"
     CUSTOMER_SEGMENT_CHANGED = "customer.segment_changed.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
     FEEDBACK_SURVEY_SENT_V2 = "feedback.survey_sent.v2"
@@ -54,6 +56,8 @@ class EventType(StrEnum):
     REVIEW_RECTIFICATION_CLOSED = "review.rectification_closed.v1"
     STAFF_TOKEN_REVOKED = "staff.token_revoked.v1"
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled.v1"
+    TICKET_ACKNOWLEDGED = "ticket.acknowledged.v1"
+    TICKET_CONNECTED = "ticket.connected.v1"
 
 
 class Payload(BaseModel):
@@ -397,6 +401,76 @@ class SlaClocksChangedData(Payload):
     policy_version: int
     changed_at: AwareDatetime
     clocks: list[ClockView]
+
+
+class SlaTargetDefinition(Payload):
+    """One metric's allowance in a published policy, in business minutes of `calendar`."""
+
+    clock: ClockKind
+    minutes: float
+    calendar: str = "24x7"
+
+
+class SlaStepDefinition(Payload):
+    """One escalation step of a published policy."""
+
+    level: int
+    share: float
+    notify: EscalationTarget
+    group: str | None = None
+
+
+class SlaPolicyChangedData(Payload):
+    """Payload of `sla.policy_changed`: the whole current definition of one policy (compacted
+    style: the latest per `policy_id` is all a consumer needs), or `deleted`. `rules_version`
+    is sla's sequence of every policy or calendar change; `version` the policy's own."""
+
+    policy_id: str
+    version: int
+    rules_version: int
+    deleted: bool = False
+    name: str = ""
+    position: int = 0
+    channels: list[str] = Field(default_factory=list)
+    categories: list[str] = Field(default_factory=list)
+    urgencies: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+    targets: list[SlaTargetDefinition] = Field(default_factory=list)
+    pauses: dict[ClockKind, list[str]] = Field(default_factory=dict)
+    warning_share: float = 0.75
+    escalation: list[SlaStepDefinition] = Field(default_factory=list)
+    changed_at: AwareDatetime
+
+
+class SlaCalendarChangedData(Payload):
+    """Payload of `sla.calendar_changed`: the whole current definition of one business calendar
+    (zone, weekly working intervals in local minutes Monday..Sunday, closed dates), or `deleted`."""
+
+    calendar_id: str
+    version: int
+    rules_version: int
+    deleted: bool = False
+    time_zone: str = "UTC"
+    week: list[list[tuple[int, int]]] = Field(default_factory=list)
+    holidays: list[date] = Field(default_factory=list)
+    changed_at: AwareDatetime
+
+
+class TicketAcknowledgedData(TicketRef):
+    """Payload of `ticket.acknowledged`: the customer has the acknowledgement. `via` is
+    `webhook` (the channel's endpoint confirmed the `ticket.acknowledged` delivery with a 2xx)
+    or `read_back` (a channel without such a subscription read the ticket back)."""
+
+    acknowledged_at: AwareDatetime
+    via: str
+
+
+class TicketConnectedData(TicketRef):
+    """Payload of `ticket.connected`: a person is connected with the customer (the ticket's
+    owner said so explicitly, `POST /v1/tickets/{id}/connected`)."""
+
+    connected_at: AwareDatetime
+    agent_id: str
 
 
 class CustomerSegmentChangedData(Payload):
@@ -875,6 +949,39 @@ class WebhookEndpointDisabled(Envelope):
     data: WebhookEndpointDisabledData
 
 
+class SlaPolicyChanged(Envelope):
+    """Emitted by sla when a policy is created, changed or deleted, and for every policy when sla
+    starts (so a new reader, intake, has them all): its whole definition."""
+
+    type: Literal[EventType.SLA_POLICY_CHANGED] = EventType.SLA_POLICY_CHANGED
+    data: SlaPolicyChangedData
+
+
+class SlaCalendarChanged(Envelope):
+    """Emitted by sla when a business calendar is created, changed, gets holidays or is deleted,
+    and for every calendar when sla starts: its whole definition."""
+
+    type: Literal[EventType.SLA_CALENDAR_CHANGED] = EventType.SLA_CALENDAR_CHANGED
+    data: SlaCalendarChangedData
+
+
+class TicketAcknowledged(Envelope):
+    """Emitted by intake when the acknowledgement reached the channel: its webhook delivery of
+    `ticket.acknowledged` was answered 2xx, or (no such subscription) the channel read the
+    ticket back. sla meets the acknowledgement clock on it."""
+
+    type: Literal[EventType.TICKET_ACKNOWLEDGED] = EventType.TICKET_ACKNOWLEDGED
+    data: TicketAcknowledgedData
+
+
+class TicketConnected(Envelope):
+    """Emitted by intake when the ticket's owner says a person is connected with the customer;
+    sla meets the live-access clock on it."""
+
+    type: Literal[EventType.TICKET_CONNECTED] = EventType.TICKET_CONNECTED
+    data: TicketConnectedData
+
+
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     TicketCreated,
     TicketAssigned,
@@ -911,6 +1018,10 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     RectificationClosed,
     StaffTokenRevoked,
     WebhookEndpointDisabled,
+    SlaPolicyChanged,
+    SlaCalendarChanged,
+    TicketAcknowledged,
+    TicketConnected,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
 _EVENT_FOR_PAYLOAD: dict[type[Payload], type[Envelope]] = {
@@ -963,7 +1074,11 @@ AnyEvent = Annotated[
     | RectificationOpened
     | RectificationClosed
     | StaffTokenRevoked
-    | WebhookEndpointDisabled,
+    | WebhookEndpointDisabled
+    | SlaPolicyChanged
+    | SlaCalendarChanged
+    | TicketAcknowledged
+    | TicketConnected,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

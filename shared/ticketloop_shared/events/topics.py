@@ -8,7 +8,9 @@ FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff", 
 # Types with a topic of their own. sla republishes a ticket's whole set of clocks on every
 # change, several times per ticket: subscribers of SLA facts (met, breached, escalated) should
 # not have to read past that stream, and intake, which shows the deadlines, reads only it.
-OWN_TOPIC = {"sla.clocks_changed": "deadlines"}
+# The policies and calendars sla publishes go there too: they decide the deadlines, and intake
+# computes a new ticket's first deadlines from them.
+OWN_TOPIC = {"sla.clocks_changed": "deadlines", "sla.policy_changed": "deadlines", "sla.calendar_changed": "deadlines"}
 
 
 @dataclass(frozen=True)

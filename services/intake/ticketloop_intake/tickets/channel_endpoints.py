@@ -62,6 +62,10 @@ async def read_own_ticket(ticket_id: uuid.UUID, uow: IntakeUowDep, client: Chann
     timeline without internal notes; contact masked). Another client's ticket is
     `ticket_not_found`."""
     view = await service.read(uow.session, ticket_id, uow.settings, channel_client_id=client.id)
+    if view.ticket.acknowledged_at is None and view.ticket.acknowledged_via is None:
+        # No acknowledgement delivery was queued for this ticket (the channel has no such
+        # subscription): its first read-back is the acknowledgement reaching it.
+        await service.acknowledge(uow, ticket_id, at=uow.now(), via="read_back")
     return render(view, uow.settings, now=uow.now(), for_channel=True)
 
 

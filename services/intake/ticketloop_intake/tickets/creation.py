@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
 from ticketloop_intake.customers.service import is_erased, key_for_sealing, seal_field
 from ticketloop_intake.db import statements
+from ticketloop_intake.deadlines import service as deadlines
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import (
+    SlaClocks,
     Status,
     fingerprint,
 )
@@ -87,6 +89,26 @@ def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str,
     )
 
 
+async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> None:
+    """Give a new ticket the clocks sla will start on it (sla's rules, sla's code; see
+    `deadlines.service`), so its read-back and acknowledgement carry the deadlines that apply."""
+    first = await deadlines.at_acceptance(
+        uow,
+        channel=ticket.channel,
+        category=ticket.category,
+        urgency=ticket.urgency,
+        created_at=ticket.created_at,
+        status=ticket.status,
+        live_session=ticket.live_session,
+    )
+    shown = SlaClocks(policy_id=first.policy_id, version=deadlines.FIRST_VIEW_VERSION, clocks=tuple(first.clocks))
+    due = shown.next_due()
+    ticket.sla_clocks = [c.model_dump(mode="json") for c in first.clocks]
+    ticket.sla_version = deadlines.FIRST_VIEW_VERSION
+    ticket.sla_policy_id = first.policy_id
+    ticket.next_due_at, ticket.next_due_clock = (due[0], due[1].value) if due else (None, None)
+
+
 async def create_ticket(
     uow: IntakeUnit, *, report: TicketCreate, client: ChannelClientView, claim: Claim | None = None
 ) -> TicketView:
@@ -108,10 +130,11 @@ async def create_ticket(
     customer = report.customer
     key = await key_for_sealing(uow, customer.id)
     ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
+    await _first_clocks(uow, ticket)
     problem = ticket.fingerprint
     assert problem is not None
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
-    uow.emit(created_data(ticket))
+    created = uow.emit(created_data(ticket))
     [outbox_row] = uow.claim_outbox_rows()
     probe = None
     if not report.new_ticket and settings.repeat_window_days > 0:
@@ -128,6 +151,11 @@ async def create_ticket(
     )
     if prior is not None:
         return await _repeat_contact(uow, ticket_id=prior, report=report, client=client, claim=claim)
+    if uow.observe is not None:
+        # The outbox row was claimed by the statement, past the observer: show it the event, so
+        # a channel subscribed to `ticket.acknowledged` gets its acknowledgement delivery (written
+        # in this unit's transaction; the ticket itself is already committed by the statement).
+        await uow.observe(uow, [created])
     personal = Personal(
         subject=report.subject,
         description=report.description,
@@ -216,6 +244,7 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         created_at=now,
         updated_at=now,
     )
+    await _first_clocks(uow, ticket)
     session.add(ticket)
     repository.add_words(session, ticket.id, ticket_tokens(settings.search_key, wanted.subject, wanted.description))
     repository.add_entry(

@@ -354,6 +354,15 @@ async def follow_up(
     )
 
 
+@router.post("/{ticket_id}/connected", response_model=TicketOut, responses=STAFF_ERRORS)
+async def connected(ticket_id: uuid.UUID, uow: IntakeUowDep, staff: CurrentStaff) -> TicketOut:
+    """The assignee is now connected with the customer waiting live (call picked up, chat
+    answered): meets the live-access clock. Idempotent."""
+    ticket = await service.connected(uow, ticket_id=ticket_id, agent=staff)
+    await uow.session.flush()
+    return render(await service.view(uow.session, ticket, uow.settings), uow.settings, now=uow.now())
+
+
 @router.post("/{ticket_id}/solved-by-article", response_model=TicketOut, responses=ERRORS)
 async def solved_by_article(
     ticket_id: uuid.UUID,

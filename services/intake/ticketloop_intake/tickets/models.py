@@ -86,6 +86,13 @@ class Ticket(Base):
     sla_clocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     sla_version: Mapped[int | None] = mapped_column(Integer)
     sla_policy_id: Mapped[str | None] = mapped_column(String(100))
+    # When the acknowledgement reached the customer (`ticket.acknowledged`) and how: `webhook`
+    # (the channel's endpoint answered 2xx; set, without `acknowledged_at`, as soon as that
+    # delivery is queued, so a read-back does not count) or `read_back` (a channel without that
+    # subscription read the ticket back); and when the owner said a person is connected.
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_via: Mapped[str | None] = mapped_column(String(20))
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What a work list orders by, kept in step with what routing and sla report: routing's
     # priority score (`ticket.assigned`/`reassigned`/`queued`; higher goes first) and the due
     # instant and metric of the clock falling due first among those still owed (`sla_clocks`).

@@ -10,8 +10,9 @@ from datetime import datetime, timedelta
 
 from ticketloop_intake.customers.service import keys_for_opening, open_field
 from ticketloop_intake.tickets import links, repository
-from ticketloop_intake.tickets.domain import Status
+from ticketloop_intake.tickets.domain import SlaClocks, Status
 from ticketloop_intake.unit import IntakeUnit
+from ticketloop_shared.events import ClockKind, ClockView, TicketAcknowledgedData
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,12 @@ class ChannelFacts:
     link_expires_at: datetime | None
     # The customer's data was erased: nothing personal may be sent.
     erased: bool
+    # The deadlines that apply now (sla's clocks; at acceptance, those sla will start).
+    acknowledgement_due: datetime | None = None
+    first_response_due: datetime | None = None
+    resolution_due: datetime | None = None
+    assignee_name: str | None = None
+    department_name: str | None = None
 
 
 async def channel_facts(
@@ -60,7 +67,16 @@ async def channel_facts(
         expires = ticket.resolved_at + timedelta(days=settings.reopen_window_days)
         token = links.issue(settings.customer_link_key, ticket.id, ticket.resolved_at)
         link = f"{settings.public_base_url}/v1/customer-links/{token}"
+    clocks = None
+    if ticket.sla_version is not None and ticket.sla_policy_id is not None and ticket.sla_clocks is not None:
+        shown = [ClockView.model_validate(c) for c in ticket.sla_clocks]
+        clocks = SlaClocks(policy_id=ticket.sla_policy_id, version=ticket.sla_version, clocks=tuple(shown))
     return ChannelFacts(
+        acknowledgement_due=clocks.due(ClockKind.ACKNOWLEDGEMENT) if clocks else None,
+        first_response_due=clocks.due(ClockKind.FIRST_RESPONSE) if clocks else None,
+        resolution_due=clocks.due(ClockKind.RESOLUTION) if clocks else None,
+        assignee_name=ticket.assignee_name,
+        department_name=ticket.department_name,
         ticket_id=ticket.id,
         number=ticket.number,
         customer_id=cid,
@@ -77,3 +93,39 @@ async def channel_facts(
         link_expires_at=expires,
         erased=key is None,
     )
+
+
+async def acknowledge(uow: IntakeUnit, ticket_id: uuid.UUID, *, at: datetime, via: str) -> bool:
+    """The acknowledgement reached the customer (`via` `webhook` or `read_back`): record it and
+    announce `ticket.acknowledged` once (sla meets the acknowledgement clock on it); False when
+    it was acknowledged before or intake has no such ticket."""
+    ticket = await repository.get(uow.session, ticket_id, for_update=True)
+    if ticket is None or ticket.acknowledged_at is not None:
+        return False
+    if via == "read_back" and ticket.acknowledged_via is not None:
+        return False  # a delivery was queued: only its 2xx acknowledges
+    ticket.acknowledged_at, ticket.acknowledged_via = at, via
+    uow.emit(
+        TicketAcknowledgedData(
+            ticket_id=ticket.id,
+            number=ticket.number,
+            channel=ticket.channel,
+            category=ticket.category,
+            urgency=ticket.urgency,
+            customer_id=ticket.customer_id,
+            created_at=ticket.created_at,
+            acknowledged_at=at,
+            via=via,
+        ),
+        time=at,
+        subject=ticket.id,
+    )
+    return True
+
+
+async def acknowledgement_queued(uow: IntakeUnit, ticket_id: uuid.UUID) -> None:
+    """A `ticket.acknowledged` delivery was queued for the ticket's channel: its 2xx, not a
+    read-back, will acknowledge it (`acknowledged_via` set, `acknowledged_at` not yet)."""
+    ticket = await repository.get(uow.session, ticket_id, for_update=True)
+    if ticket is not None and ticket.acknowledged_at is None:
+        ticket.acknowledged_via = "webhook"

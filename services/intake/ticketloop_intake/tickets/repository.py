@@ -69,6 +69,11 @@ class RepeatProbe:
 _OPEN_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in Status if s in OPEN) + ")"
 
 
+def _raw(column: str, value: object) -> object:
+    """A ticket attribute as the autocommit statement takes it: JSONB columns as JSON text."""
+    return json.dumps(value) if column == "sla_clocks" and value is not None else value
+
+
 @cache
 def _create_statement(with_claim: bool, with_probe: bool) -> str:
     """Ticket, first timeline entry, outbox row (and the key's record) in one statement; with a
@@ -129,7 +134,7 @@ async def insert_new(
     args: list[object] = []
     if probe is not None:
         args += [probe.customer_id, probe.category, probe.fingerprint, probe.channel_client_id, probe.resolved_since]
-    args += [getattr(ticket, c.key) for c in _TICKETS.columns]
+    args += [_raw(c.key, getattr(ticket, c.key)) for c in _TICKETS.columns]
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
     if claim is not None:
         args += claim.values(ticket.id)

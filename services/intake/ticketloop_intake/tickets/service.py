@@ -47,6 +47,8 @@ from ticketloop_intake.tickets.lifecycle import TicketView as TicketView
 from ticketloop_intake.tickets.lifecycle import view as view
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.outbound import ChannelFacts as ChannelFacts
+from ticketloop_intake.tickets.outbound import acknowledge as acknowledge
+from ticketloop_intake.tickets.outbound import acknowledgement_queued as acknowledgement_queued
 from ticketloop_intake.tickets.outbound import channel_facts as channel_facts
 from ticketloop_intake.tickets.reported import record_assignments as record_assignments
 from ticketloop_intake.tickets.reported import record_clocks as record_clocks
@@ -66,10 +68,11 @@ from ticketloop_intake.tickets.schemas import (
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal, Role
-from ticketloop_shared.errors import Gone, NotFound, Unprocessable
+from ticketloop_shared.errors import Forbidden, Gone, NotFound, Unprocessable
 from ticketloop_shared.events import (
     ClockView,
     TicketClosedData,
+    TicketConnectedData,
     TicketFollowedUpData,
     TicketPlanCommittedData,
     TicketPriorityChangedData,
@@ -244,6 +247,25 @@ async def follow_up(uow: IntakeUnit, *, ticket_id: uuid.UUID, visit: FollowUpCre
             **ticket_ref(ticket), agent_id=agent.sub, followed_up_at=now, resolved_at=ticket.resolved_at
         )
     )
+    return ticket
+
+
+async def connected(uow: IntakeUnit, *, ticket_id: uuid.UUID, agent: Principal) -> Ticket:
+    """The ticket's owner says a person is now connected with the customer waiting live (the call
+    is picked up, the chat answered): `ticket.connected`, which meets the live-access clock. Only
+    the assignee may say so (routing choosing someone connects nobody); a repeat changes nothing."""
+    ticket = await locked(uow.session, ticket_id)
+    check_access(agent, custody(ticket))
+    if ticket.assignee_id != agent.sub:
+        raise Forbidden(
+            "only the ticket's assignee can say they are connected with the customer",
+            code="not_the_assignee",
+            details={"assignee_id": ticket.assignee_id, "action": "connected"},
+        )
+    if ticket.connected_at is None:
+        now = uow.now()
+        ticket.connected_at = now
+        uow.emit(TicketConnectedData(**ticket_ref(ticket), connected_at=now, agent_id=agent.sub))
     return ticket
 
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 from ticketloop_shared.events import (
     Envelope,
     TicketClosed,
+    TicketCreated,
     TicketPlanCommitted,
     TicketReopened,
     TicketReplied,
@@ -55,8 +56,10 @@ class ChannelEvent(StrEnum):
     """What a channel can subscribe to about the tickets it reported (unversioned, like
     Zendesk's or Svix's event names; the payload only grows).
 
-    `survey.due` is written when feedback announces a ticket's survey due
-    (`feedback.survey_sent.v2`); its link is fetched from feedback when the delivery is sent."""
+    `ticket.acknowledged` is sent at acceptance (number, department/owner if known, deadlines);
+    its 2xx is what meets the acknowledgement clock. `survey.due` is written when feedback
+    announces a ticket's survey due (`feedback.survey_sent.v2`); its link is fetched from
+    feedback when the delivery is sent."""
 
     ACKNOWLEDGED = "ticket.acknowledged"
     REPLIED = "ticket.replied"
@@ -97,6 +100,9 @@ TEXT_OF: dict[ChannelEvent, TextSource] = {
 
 def channel_event_for(event: Envelope) -> ChannelEvent | None:
     """The channel event a catalog event is, if a channel is told about it at all."""
+    if isinstance(event, TicketCreated):
+        # The acknowledgement: built at acceptance, with the deadlines that apply.
+        return ChannelEvent.ACKNOWLEDGED
     if isinstance(event, TicketReplied):
         return ChannelEvent.REPLIED
     if isinstance(event, TicketStatusChanged):

@@ -48,6 +48,7 @@ from ticketloop_shared.events import (
     EventType,
     SurveySentV2,
     TicketClosed,
+    TicketCreated,
     TicketPlanCommitted,
     TicketReopened,
     TicketResolved,
@@ -416,6 +417,20 @@ def _reopened(event: Envelope, _: ChannelFacts) -> dict[str, Any]:
     return {"reopened_at": _iso(event.data.reopened_at), "reason": event.data.reason}
 
 
+def _acknowledged(event: Envelope, facts: ChannelFacts) -> dict[str, Any]:
+    assert isinstance(event, TicketCreated)
+    return {
+        "accepted_at": _iso(event.data.created_at),
+        "department": {"id": facts.department_id, "name": facts.department_name} if facts.department_id else None,
+        "owner": {"id": facts.assignee_id, "name": facts.assignee_name} if facts.assignee_id else None,
+        "deadlines": {
+            "acknowledgement_due": _iso(facts.acknowledgement_due),
+            "first_response_due": _iso(facts.first_response_due),
+            "resolution_due": _iso(facts.resolution_due),
+        },
+    }
+
+
 def _survey_due(event: Envelope, _: ChannelFacts) -> dict[str, Any]:
     assert isinstance(event, SurveySentV2)
     # `survey_url` is filled in when the delivery is sent (`survey_links.py`): the link is
@@ -429,6 +444,7 @@ def _survey_due(event: Envelope, _: ChannelFacts) -> dict[str, Any]:
 
 
 BUILDERS: dict[ChannelEvent, Builder] = {
+    ChannelEvent.ACKNOWLEDGED: _acknowledged,
     ChannelEvent.REPLIED: _with_message,
     ChannelEvent.WAITING: _with_message,
     ChannelEvent.UPDATED: _with_message,
@@ -437,7 +453,6 @@ BUILDERS: dict[ChannelEvent, Builder] = {
     ChannelEvent.CLOSED: _closed,
     ChannelEvent.REOPENED: _reopened,
     ChannelEvent.SURVEY_DUE: _survey_due,
-    # ChannelEvent.ACKNOWLEDGED: issue 20 item 3 (number, department, owner, deadlines).
 }
 
 
@@ -510,6 +525,9 @@ async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None
             )
         )
     await repository.add_deliveries(uow.session, rows)
+    if kind is ChannelEvent.ACKNOWLEDGED:
+        # Its 2xx, not a read-back, will meet the acknowledgement clock.
+        await tickets.acknowledgement_queued(uow, ticket_id)
 
 
 async def deliver_to_admins(uow: IntakeUnit, events: Sequence[Envelope]) -> int:
@@ -638,6 +656,9 @@ async def record(uow: IntakeUnit, outcomes: Sequence[Outcome]) -> None:
             delivery.status = DeliveryStatus.DELIVERED.value
             delivery.delivered_at = outcome.at
             endpoint.failing_since = None
+            if delivery.event_type == ChannelEvent.ACKNOWLEDGED.value:
+                # The customer's channel has the acknowledgement: that meets its clock.
+                await tickets.acknowledge(uow, uuid.UUID(delivery.order_key), at=outcome.at, via="webhook")
             continue
         if endpoint.failing_since is None:
             endpoint.failing_since = outcome.at

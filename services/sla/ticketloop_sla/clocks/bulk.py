@@ -15,9 +15,9 @@ from datetime import datetime
 import asyncpg
 
 from ticketloop_sla.clocks import repository, rules
-from ticketloop_sla.clocks.domain import Cycle
 from ticketloop_sla.clocks.rules import Ticket
-from ticketloop_sla.policies.domain import Rules
+from ticketloop_slarules.cycles import Cycle
+from ticketloop_slarules.policies import Rules
 
 # The tickets table as COPY fills it: what `repository` loads and saves, and the bookkeeping.
 _TICKET_COLUMNS = ("ticket_id", *repository.TICKET_FIELDS, "open", "updated_at")

@@ -15,9 +15,9 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
-from ticketloop_sla.clocks.domain import Cycle
 from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaEscalation, SlaTicket
 from ticketloop_sla.clocks.rules import Ticket
+from ticketloop_slarules.cycles import Cycle
 
 _TICKETS = cast(Table, SlaTicket.__table__)
 _CLOCKS = cast(Table, SlaClock.__table__)

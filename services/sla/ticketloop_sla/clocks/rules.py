@@ -1,11 +1,15 @@
 """Which ticket event starts, stops, pauses, re-targets or cancels which metric: the one place
 that answers "what stops the first-response clock?".
 
-- acknowledgement: from the report; met by the first sign of a person on it (assignment,
-  reply, plan, update or resolution).
+- acknowledgement: from the report; met when the acknowledgement reached the customer
+  (`ticket.acknowledged`: the channel's webhook delivery answered 2xx, or a channel without such
+  a subscription read the ticket back); routing's assignment and an agent's reply do not meet
+  it; a resolution before it cancels it (no longer owed; a breach stands).
 - first human response: from the report; met by an agent's reply, plan or update; a ticket
   resolved with none is cancelled (a self-service answer or a resolution is not a response).
-- live access (live sessions and phone only): met when an agent takes or answers the ticket.
+- live access (live sessions and phone only): met when a person is connected: the owner says so
+  (`ticket.connected`, `POST /v1/tickets/{id}/connected`) or answers the customer; routing
+  picking an agent does not meet it.
 - solution or plan: met by a committed plan or the resolution.
 - resolution: met by the resolution, against the committed time once a plan commits one;
   a reopen starts a new cycle.
@@ -30,23 +34,15 @@ from ticketloop_shared.events import (
     ClockOutcome,
     TicketRef,
 )
-from ticketloop_sla.calendars.domain import Calendar, business_seconds
-from ticketloop_sla.clocks import domain
-from ticketloop_sla.clocks.domain import Cycle, Note
-from ticketloop_sla.policies.domain import FALLBACK, Facts, Policy, Rules, choose
+from ticketloop_slarules import cycles as domain
+from ticketloop_slarules import opening
+from ticketloop_slarules.calendars import Calendar, business_seconds
+from ticketloop_slarules.cycles import Cycle, Note
+from ticketloop_slarules.policies import FALLBACK, Facts, Policy, Rules, choose
 
-AT_REPORT = (
-    ClockKind.ACKNOWLEDGEMENT,
-    ClockKind.FIRST_RESPONSE,
-    ClockKind.LIVE_ACCESS,
-    ClockKind.PLAN,
-    ClockKind.RESOLUTION,
-    ClockKind.PERIODIC_UPDATE,
-)
-LIVE_CHANNELS = frozenset({"phone"})
-PERSON_ON_IT = (ClockKind.ACKNOWLEDGEMENT, ClockKind.LIVE_ACCESS)
+AT_REPORT = opening.AT_REPORT
+LIVE_CHANNELS = opening.LIVE_CHANNELS
 ANSWERED = (
-    ClockKind.ACKNOWLEDGEMENT,
     ClockKind.FIRST_RESPONSE,
     ClockKind.LIVE_ACCESS,
     ClockKind.NEXT_REPLY,
@@ -87,7 +83,7 @@ class Ticket:
     @property
     def is_live(self) -> bool:
         """The customer waits in a live session (phone always is)."""
-        return self.live or self.channel in LIVE_CHANNELS
+        return opening.is_live(self.channel, live_session=self.live)
 
     def set(self, kind: ClockKind, cycle: Cycle) -> None:
         """Replace the metric's current cycle, noting whether anything changed."""
@@ -132,7 +128,7 @@ def begin(t: Ticket, rules: Rules) -> None:
         policy = choose(rules.policies, t.facts())
         t.policy_id, t.rules_version = policy.id, rules.version
     for kind in AT_REPORT:
-        if kind in t.clocks or (kind is ClockKind.LIVE_ACCESS and not t.is_live):
+        if kind in t.clocks or not opening.runs_at_report(kind, live=t.is_live):
             continue
         _start(t, kind, t.created_at, rules)
 
@@ -142,17 +138,11 @@ def _start(t: Ticket, kind: ClockKind, at: datetime, rules: Rules, *, cycle: int
     target = policy.target(kind)
     if target is None:
         return
-    cal = rules.calendar(target.calendar)
-    c = domain.start(
-        kind,
-        at=at,
-        target_seconds=_target_seconds(t, kind, at, target.seconds, cal, policy),
-        calendar=target.calendar,
-        policy=policy,
-        cal=cal,
-        paused=policy.pauses_in(kind, t.status),
-        cycle=cycle,
+    seconds = _target_seconds(t, kind, at, target.seconds, rules.calendar(target.calendar), policy)
+    c = opening.open_cycle(
+        kind, at=at, policy=policy, rules=rules, status=t.status, cycle=cycle, target_seconds=seconds
     )
+    assert c is not None  # the policy measures it (checked above)
     previous = t.clocks.get(kind)
     if previous is not None:
         t.ended.append(replace(previous, current=False))
@@ -200,15 +190,25 @@ def _restart(t: Ticket, kind: ClockKind, at: datetime, rules: Rules) -> None:
     _start(t, kind, at, rules, cycle=c.cycle + 1)
 
 
-def assigned(t: Ticket, rules: Rules, *, agent_id: str, department_id: str, at: datetime) -> None:
-    """A named owner: acknowledged, and live access given."""
+def assigned(t: Ticket, *, agent_id: str, department_id: str) -> None:
+    """A named owner: who is measured from now on. No clock moves: routing picking someone is
+    neither the customer's acknowledgement nor a person connected with them."""
     t.agent_id, t.department_id = agent_id, department_id
-    _stop(t, PERSON_ON_IT, at, rules)
+
+
+def acknowledged(t: Ticket, rules: Rules, *, at: datetime) -> None:
+    """The acknowledgement reached the customer (delivered, or read back by the channel)."""
+    _stop(t, [ClockKind.ACKNOWLEDGEMENT], at, rules)
+
+
+def connected(t: Ticket, rules: Rules, *, at: datetime) -> None:
+    """A person is connected with the customer waiting live."""
+    _stop(t, [ClockKind.LIVE_ACCESS], at, rules)
 
 
 def queued(t: Ticket, *, department_id: str) -> None:
     """Waiting in a department's queue (new, or transferred there): that department's now, with
-    nobody on it yet; no clock moves (only a named owner acknowledges)."""
+    nobody on it yet; no clock moves (neither a queue nor an owner is an acknowledgement)."""
     t.agent_id, t.department_id = None, department_id
 
 
@@ -265,9 +265,18 @@ def resolved(t: Ticket, rules: Rules, *, at: datetime, first_response_at: dateti
     """The problem is solved: resolution and plan met, what a person still owed is settled."""
     if first_response_at is not None:
         _stop(t, [ClockKind.FIRST_RESPONSE], first_response_at, rules)
-    _stop(t, [ClockKind.ACKNOWLEDGEMENT, ClockKind.PLAN, ClockKind.RESOLUTION], at, rules)
+    _stop(t, [ClockKind.PLAN, ClockKind.RESOLUTION], at, rules)
     _cancel(
-        t, [ClockKind.FIRST_RESPONSE, ClockKind.LIVE_ACCESS, ClockKind.NEXT_REPLY, ClockKind.PERIODIC_UPDATE], at, rules
+        t,
+        [
+            ClockKind.ACKNOWLEDGEMENT,
+            ClockKind.FIRST_RESPONSE,
+            ClockKind.LIVE_ACCESS,
+            ClockKind.NEXT_REPLY,
+            ClockKind.PERIODIC_UPDATE,
+        ],
+        at,
+        rules,
     )
     follow = t.clocks.get(ClockKind.FOLLOW_UP)
     if not self_service and (follow is None or (not follow.open and (follow.stopped_at or at) <= at)):

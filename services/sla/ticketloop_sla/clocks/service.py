@@ -16,7 +16,6 @@ from sqlalchemy import update
 
 from ticketloop_shared.events import (
     ClockOutcome,
-    ClockView,
     CustomerSegmentChanged,
     Envelope,
     SlaBreachedData,
@@ -24,8 +23,10 @@ from ticketloop_shared.events import (
     SlaEscalatedData,
     SlaMetData,
     SlaWarningData,
+    TicketAcknowledged,
     TicketAssigned,
     TicketClosed,
+    TicketConnected,
     TicketCreated,
     TicketFollowedUp,
     TicketMessageReceived,
@@ -42,13 +43,15 @@ from ticketloop_shared.events import (
     TicketUpdated,
 )
 from ticketloop_shared.events.catalog import Payload
-from ticketloop_sla.clocks import domain, repository, rules
-from ticketloop_sla.clocks.domain import Announce, Cycle, Note
+from ticketloop_sla.clocks import repository, rules
 from ticketloop_sla.clocks.models import SlaClock
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_sla.policies import service as policies
-from ticketloop_sla.policies.domain import Rules
 from ticketloop_sla.unit import SlaUnit
+from ticketloop_slarules import cycles as domain
+from ticketloop_slarules import published
+from ticketloop_slarules.cycles import Announce, Cycle, Note
+from ticketloop_slarules.policies import Rules
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,15 @@ def _status(t: Ticket, r: Rules, e: TicketStatusChanged) -> None:
 
 
 def _assigned(t: Ticket, r: Rules, e: TicketAssigned | TicketReassigned) -> None:
-    rules.assigned(t, r, agent_id=e.data.agent_id, department_id=e.data.department_id, at=e.data.assigned_at)
+    rules.assigned(t, agent_id=e.data.agent_id, department_id=e.data.department_id)
+
+
+def _acknowledged(t: Ticket, r: Rules, e: TicketAcknowledged) -> None:
+    rules.acknowledged(t, r, at=e.data.acknowledged_at)
+
+
+def _connected(t: Ticket, r: Rules, e: TicketConnected) -> None:
+    rules.connected(t, r, at=e.data.connected_at)
 
 
 def _queued(t: Ticket, r: Rules, e: TicketQueued) -> None:
@@ -143,6 +154,8 @@ APPLY: dict[type[Envelope], Apply] = {
     TicketFollowedUp: _followed_up,
     TicketReopened: _reopened,
     TicketClosed: _closed,
+    TicketAcknowledged: _acknowledged,
+    TicketConnected: _connected,
 }
 
 
@@ -317,23 +330,9 @@ async def _publish_pending(uow: SlaUnit, pending: dict[uuid.UUID, tuple[Ticket, 
                     policy_id=t.policy_id,
                     policy_version=t.rules_version,
                     changed_at=uow.now(),
-                    clocks=[_view(c) for _, c in sorted(t.clocks.items())],
+                    clocks=published.views(t.clocks),
                 )
             )
-
-
-def _view(c: Cycle) -> ClockView:
-    return ClockView(
-        clock=c.kind,
-        cycle=c.cycle,
-        status=c.status,
-        started_at=c.started_at,
-        due_at=c.due_at,
-        target_seconds=c.target_seconds,
-        paused_seconds=c.paused_seconds,
-        stopped_at=c.stopped_at,
-        breached_at=c.breached_at,
-    )
 
 
 def _payload(t: Ticket, note: Note) -> Payload:

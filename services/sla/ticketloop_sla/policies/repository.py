@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, EscalationTarget
-from ticketloop_sla.calendars.domain import Calendar
-from ticketloop_sla.policies.domain import Conditions, Policy, Rules, Step, Target
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow, RuleChange
+from ticketloop_slarules.calendars import Calendar
+from ticketloop_slarules.policies import Conditions, Policy, Rules, Step, Target
 
 
 def policy_json(p: Policy) -> dict[str, Any]:
@@ -142,20 +142,20 @@ async def record_change(
     snapshot: dict[str, Any] | None,
     actor: str,
     at: datetime,
-) -> None:
-    """Append to the history; its sequence number becomes the rules' version."""
-    session.add(
-        RuleChange(
-            subject=subject,
-            subject_id=subject_id,
-            version=version,
-            action=action,
-            snapshot=snapshot,
-            actor=actor,
-            changed_at=at,
-        )
+) -> int:
+    """Append to the history; its sequence number becomes the rules' version (returned)."""
+    change = RuleChange(
+        subject=subject,
+        subject_id=subject_id,
+        version=version,
+        action=action,
+        snapshot=snapshot,
+        actor=actor,
+        changed_at=at,
     )
+    session.add(change)
     await session.flush()
+    return change.seq
 
 
 async def history(session: AsyncSession, subject: str, subject_id: str) -> Sequence[RuleChange]:

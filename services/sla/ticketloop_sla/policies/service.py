@@ -11,15 +11,18 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
+from ticketloop_shared.events import SlaCalendarChangedData, SlaPolicyChangedData
 from ticketloop_shared.state import ProcessState, Slot
 from ticketloop_sla.calendars import service as ical
-from ticketloop_sla.calendars.domain import Calendar, CalendarError
-from ticketloop_sla.calendars.domain import validate as validate_calendar
-from ticketloop_sla.policies import domain, repository
-from ticketloop_sla.policies.domain import ALWAYS, Conditions, Policy, Rules, Step, Target
+from ticketloop_sla.policies import repository
 from ticketloop_sla.policies.models import CalendarRow, HolidayRow, PolicyRow
 from ticketloop_sla.policies.schemas import WEEKDAYS, CalendarIn, PolicyIn
 from ticketloop_sla.unit import SlaUnit
+from ticketloop_slarules import policies as domain
+from ticketloop_slarules import published
+from ticketloop_slarules.calendars import Calendar, CalendarError
+from ticketloop_slarules.calendars import validate as validate_calendar
+from ticketloop_slarules.policies import ALWAYS, Conditions, Policy, Rules, Step, Target
 
 # How long the rules in memory are trusted before their version is read again: a change made
 # through another replica reaches this one within that time. After a change made here, the
@@ -118,7 +121,7 @@ async def put_policy(
     row.updated_at = uow.now()
     await session.flush()
     forget(uow.state)
-    await repository.record_change(
+    seq = await repository.record_change(
         session,
         subject="policy",
         subject_id=policy_id,
@@ -128,6 +131,7 @@ async def put_policy(
         actor=actor,
         at=uow.now(),
     )
+    uow.emit(published.policy_changed(policy, rules_version=seq, at=uow.now()), subject=policy_id)
     return row, created
 
 
@@ -140,7 +144,7 @@ async def delete_policy(uow: SlaUnit, policy_id: str, *, actor: str, if_match: i
     await uow.session.delete(row)
     await uow.session.flush()
     forget(uow.state)
-    await repository.record_change(
+    seq = await repository.record_change(
         uow.session,
         subject="policy",
         subject_id=policy_id,
@@ -149,6 +153,12 @@ async def delete_policy(uow: SlaUnit, policy_id: str, *, actor: str, if_match: i
         snapshot=None,
         actor=actor,
         at=uow.now(),
+    )
+    uow.emit(
+        SlaPolicyChangedData(
+            policy_id=policy_id, version=row.version + 1, rules_version=seq, deleted=True, changed_at=uow.now()
+        ),
+        subject=policy_id,
     )
 
 
@@ -211,7 +221,7 @@ async def _record_calendar(
         "version": row.version,
     }
     forget(uow.state)
-    await repository.record_change(
+    seq = await repository.record_change(
         uow.session,
         subject="calendar",
         subject_id=row.id,
@@ -220,6 +230,11 @@ async def _record_calendar(
         snapshot=snapshot,
         actor=actor,
         at=uow.now(),
+    )
+    calendar = repository.calendar_of(row, [d for d, _ in days])
+    uow.emit(
+        published.calendar_changed(row.id, calendar, version=row.version, rules_version=seq, at=uow.now()),
+        subject=row.id,
     )
 
 
@@ -239,7 +254,7 @@ async def delete_calendar(uow: SlaUnit, calendar_id: str, *, actor: str, if_matc
     await uow.session.delete(row)
     await uow.session.flush()
     forget(uow.state)
-    await repository.record_change(
+    seq = await repository.record_change(
         uow.session,
         subject="calendar",
         subject_id=calendar_id,
@@ -248,6 +263,12 @@ async def delete_calendar(uow: SlaUnit, calendar_id: str, *, actor: str, if_matc
         snapshot=None,
         actor=actor,
         at=uow.now(),
+    )
+    uow.emit(
+        SlaCalendarChangedData(
+            calendar_id=calendar_id, version=row.version + 1, rules_version=seq, deleted=True, changed_at=uow.now()
+        ),
+        subject=calendar_id,
     )
 
 
@@ -276,6 +297,24 @@ async def import_holidays(
     await session.flush()
     await _record_calendar(uow, row, days, action="imported", actor=actor)
     return row, len(added)
+
+
+async def publish_all(uow: SlaUnit) -> int:
+    """Publish every policy and calendar as it stands (sla's start): a reader that joins late, or
+    rules older than their publication, are then known wherever deadlines are computed; a
+    repeated publication of the same version changes nothing for a reader. Returns how many."""
+    current = await repository.load(uow.session)
+    now = uow.now()
+    for policy in current.policies:
+        uow.emit(published.policy_changed(policy, rules_version=current.version, at=now), subject=policy.id)
+    rows = {r.id: r for r in await repository.calendars(uow.session)}
+    for calendar_id, calendar in current.calendars.items():
+        version = rows[calendar_id].version if calendar_id in rows else 1
+        uow.emit(
+            published.calendar_changed(calendar_id, calendar, version=version, rules_version=current.version, at=now),
+            subject=calendar_id,
+        )
+    return len(current.policies) + len(current.calendars)
 
 
 async def holidays_of(session: AsyncSession, calendar_id: str) -> Sequence[HolidayRow]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ticketloop_shared.events import ClockKind, EscalationTarget
 from ticketloop_shared.vocabulary import TicketStatus
-from ticketloop_sla.calendars.domain import Calendar
+from ticketloop_slarules.calendars import Calendar
 
 ALWAYS = "24x7"
 """The built-in calendar that never closes (live access, and every target by default)."""

@@ -21,8 +21,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
-from ticketloop_sla.calendars.domain import Calendar, add_business_time, business_seconds
-from ticketloop_sla.policies.domain import Policy, Step
+from ticketloop_slarules.calendars import Calendar, add_business_time, business_seconds
+from ticketloop_slarules.policies import Policy, Step
 
 CalendarOf = Callable[[str], Calendar]
 

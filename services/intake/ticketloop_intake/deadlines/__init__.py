@@ -1,0 +1,1 @@
+"""Deadlines known at acceptance: sla's policies and calendars, read from its publications."""
