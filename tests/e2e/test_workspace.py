@@ -356,3 +356,27 @@ async def test_an_away_agent_sets_itself_available_and_takes_in_one_click(stack:
         finally:
             page = (await client.get("/workspace/presence")).text
             await client.post("/workspace/presence", data={"csrf": csrf_of(page), "presence": "available"})
+
+
+async def test_the_owner_of_a_live_ticket_says_it_is_connected_and_the_access_clock_is_met(stack: Stack) -> None:
+    ticket = await new_ticket(stack, channel="phone")
+    owner = ticket["assignee"]["agent_id"]
+    sla = stack.services["sla"].url
+    admin = {"Authorization": f"Bearer {token('admin', Role.ADMIN)}"}
+    async with browser(stack) as client:
+        await sign_in(client, token(owner))
+        page = await client.get(f"/workspace/tickets/{ticket['id']}")
+        assert 'id="form-connected"' in page.text, "the owner of a waiting phone ticket is offered it"
+        r = await client.post(f"/workspace/tickets/{ticket['id']}/connected", data={"csrf": csrf_of(page.text)})
+        assert r.status_code == 303 and "done=connected" in r.headers["location"], r.text[:500]
+
+    async def access_met() -> bool:
+        async with httpx.AsyncClient(timeout=10) as http:
+            clocks = (await http.get(f"{sla}/v1/tickets/{ticket['id']}/sla", headers=admin)).json()
+        return any(c["clock"] == "live_access" and c["status"] == "met" for c in clocks.get("clocks", []))
+
+    await eventually(access_met, timeout=30)
+    async with browser(stack) as client:
+        await sign_in(client, token(owner))
+        page = await client.get(f"/workspace/tickets/{ticket['id']}")
+        assert 'id="form-connected"' not in page.text

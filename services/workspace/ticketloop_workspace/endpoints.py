@@ -74,6 +74,7 @@ DONE = {
     "change_urgency": "Urgency changed.",
     "take": "Ticket taken: it is yours now.",
     "take_available": "You are available again, and the ticket is yours.",
+    "connected": "Connected: the live-access clock is met.",
     "presence": "Presence saved.",
     "assign": "Ticket assigned.",
     "transfer": "Ticket transferred.",
@@ -472,6 +473,12 @@ async def ticket_context(
         "reply_templates": [],
         "templates_note": None,
         "attachment_limits": settings_of(request).attachment_limits,
+        # The customer waits live and nobody is connected yet: the owner can say one now is.
+        "awaiting_connection": assignee == me.sub
+        and any(
+            c.get("clock") == "live_access" and c.get("status") == "running"
+            for c in (ticket.get("sla") or {}).get("clocks", [])
+        ),
     }
     if templates is None:
         return context
@@ -592,6 +599,24 @@ def _drafts(action: Action, form: dict[str, str]) -> dict[str, str]:
     if action is Action.PLAN:
         drafts["plan_at"] = form.get("committed_resolution_at", "")
     return drafts
+
+
+@router.post("/tickets/{ticket_id}/connected")
+async def connected(request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep) -> Response:
+    """The owner says a person is now with the customer waiting live (the call picked up, the chat
+    answered): intake's `/connected`, which meets the 30-second live-access clock."""
+    await checked_form(request, session)
+    try:
+        await ups.post("intake", f"/v1/tickets/{ticket_id}/connected", token=session.token)
+    except (Refused, Unavailable) as exc:
+        try:
+            context = await ticket_context(request, session, ticket_id)
+        except (Refused, Unavailable):
+            return error_page(session, exc, back=f"{HOME}/tickets/{ticket_id}")
+        page = _ticket_page(session, context, error=problem(exc))
+        page.status_code = 503 if isinstance(exc, Unavailable) else exc.status
+        return page
+    return back_to(f"{HOME}/tickets/{ticket_id}", "connected")
 
 
 @router.post("/tickets/{ticket_id}/{action_name}")
