@@ -323,9 +323,10 @@ class Bench:
         )
         return posted, replies
 
-    async def drained(self, *, timeout: float, settle: float = 1.5) -> float | None:
-        """Seconds until every service counted every ticket and no delivery is pending or still
-        being written (the count unchanged for `settle` seconds); None on timeout."""
+    async def drained(self, *, timeout: float, settle: float = 1.5, paused: bool = False) -> float | None:
+        """Seconds until every service counted every ticket and no delivery is pending (`paused`:
+        they wait) or still being written (the counts unchanged for `settle` seconds); None on
+        timeout."""
         started = time.monotonic()
         expected = await self.intake_tickets()
         if await wait_for_loop(self.stack, expected, self.say, timeout=timeout) is None:
@@ -334,7 +335,7 @@ class Bench:
         shown = 0.0
         while time.monotonic() - started < timeout:
             counts = await self.delivery_counts()
-            if counts[1] == 0 and counts == last:
+            if (paused or counts[1] == 0) and counts == last:
                 return time.monotonic() - started - settle
             if time.monotonic() - shown > 5:
                 shown = time.monotonic()
@@ -438,7 +439,7 @@ async def measure(bench: Bench, report: Report, opts: Options) -> None:
     )
     await bench.set_paused(True)
     posted, replies = await bench.tickets(rate=opts.burst_rate, seconds=opts.burst_seconds)
-    await bench.drained(timeout=900)  # every delivery written (pending: they wait for the resume)
+    await bench.drained(timeout=900, paused=True)  # every delivery written, waiting for the resume
     total, backlog = await bench.delivery_counts()
     say(f"  {posted.ok} tickets posted, {backlog} deliveries waiting; resuming")
     start = len(receiver.arrivals)
