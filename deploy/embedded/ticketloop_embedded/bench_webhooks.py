@@ -156,6 +156,7 @@ class Receiver:
         self.failing = False
         self.port = 0
         self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
@@ -163,15 +164,20 @@ class Receiver:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening and hang up on the keep-alive connections (their handlers then end,
+        not cancelled with the loop)."""
         if self._server is not None:
             self._server.close()
+        for writer in list(self._open):
+            writer.close()
+        await asyncio.sleep(0.1)
 
     def url(self, path: str) -> str:
         """This receiver's URL for a path."""
         return f"http://127.0.0.1:{self.port}{path}"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             while True:
                 request_line = await reader.readline()
@@ -197,6 +203,7 @@ class Receiver:
         except (OSError, asyncio.IncompleteReadError, ValueError):
             return
         finally:
+            self._open.discard(writer)
             writer.close()
 
 
