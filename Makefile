@@ -12,7 +12,7 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 4
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review bench-workspace chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review bench-workspace bench-webhooks chaos token clean
 
 # Two steps: every third-party package exactly as locked, each file checked against its hash,
 # then the repository's own packages, editable and without dependencies (the lock has them all);
@@ -99,6 +99,9 @@ bench: install ## measure the loop's latency on the embedded stack
 
 bench-sla: install ## a million open SLA clocks: load time, breach lateness, burst rate, missed/doubled, RSS
 	$(BIN)/python -m ticketloop_embedded bench-sla
+
+bench-webhooks: install ## webhook deliveries: deliveries/s, event -> delivered p99, a 60 s receiver outage (OUTAGE=600), CPU per ticket
+	$(BIN)/python -m ticketloop_embedded bench-webhooks --outage $(or $(OUTAGE),60)
 
 bench-review: install ## weekly and monthly reports over a million tickets (bulk-loaded): latency against 500 ms
 	$(BIN)/python -m ticketloop_embedded bench-review

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from ticketloop_embedded.loadclient import closed_loop, open_loop, post_request
+from ticketloop_embedded.loadclient import Result, closed_loop, open_loop, post_request
 
 
 @pytest.fixture
@@ -59,3 +59,19 @@ async def test_open_loop_keeps_its_timetable(server: int) -> None:
     result = await open_loop(server, request, rate=200, seconds=0.5)
     assert sum(result.statuses.values()) == 100
     assert 0.45 <= result.finished - result.started < 1.5
+
+
+async def test_open_loop_follows_each_success_on_its_connection(server: int) -> None:
+    followed = Result()
+    asked: list[tuple[int, bytes]] = []
+
+    def follow(i: int, body: bytes) -> bytes | None:
+        asked.append((i, body))
+        return request(i) if i % 2 == 0 else None
+
+    result = await open_loop(server, request, rate=200, seconds=0.2, follow=follow, followed=followed)
+    assert sum(result.statuses.values()) == 40
+    assert all(body == b'{"id":"x"}' for _, body in asked) and len(asked) == sum(
+        n for s, n in result.statuses.items() if 200 <= s < 300
+    )
+    assert sum(followed.statuses.values()) == len([i for i, _ in asked if i % 2 == 0])

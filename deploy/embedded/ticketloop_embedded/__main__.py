@@ -1,5 +1,5 @@
 """`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`,
-`ticketloop chaos`, `ticketloop bench-workspace`."""
+`ticketloop chaos`, `ticketloop bench-workspace`, `ticketloop bench-webhooks`."""
 
 from __future__ import annotations
 
@@ -206,6 +206,21 @@ def main(argv: list[str] | None = None) -> None:
     sla.add_argument("--speed", type=float, default=60, help="how much faster the clock runs in the accelerated phase")
     sla.add_argument("--replicas", type=int, default=2, help="sla processes sharing the due clocks")
     sla.add_argument("--json", type=Path, default=Path("bench-sla-result.json"), help="where to write the figures")
+    hooks = sub.add_parser("bench-webhooks", help="webhook deliveries: throughput, latency, an outage, CPU cost")
+    hooks.add_argument("--cost-rate", type=float, default=50, help="tickets/s of the cost phases")
+    hooks.add_argument("--cost-seconds", type=float, default=20, help="length of each cost phase")
+    hooks.add_argument("--rate", type=float, default=100, help="tickets/s of the latency phase")
+    hooks.add_argument("--seconds", type=float, default=30, help="length of the latency phase")
+    hooks.add_argument("--burst-rate", type=float, default=400, help="tickets/s offered while the endpoints are paused")
+    hooks.add_argument("--burst-seconds", type=float, default=10, help="length of that burst")
+    hooks.add_argument("--outage", type=float, default=60, help="seconds the receiver answers 503 (the issue's: 600)")
+    hooks.add_argument("--outage-rate", type=float, default=10, help="tickets/s during the outage")
+    hooks.add_argument("--batch", type=int, default=100, help="TICKETLOOP_INTAKE_WEBHOOKS_BATCH")
+    hooks.add_argument("--concurrency", type=int, default=20, help="TICKETLOOP_INTAKE_WEBHOOKS_CONCURRENCY")
+    hooks.add_argument("--poll", type=float, default=0.5, help="TICKETLOOP_INTAKE_WEBHOOKS_POLL_SECONDS")
+    hooks.add_argument(
+        "--json", type=Path, default=Path("bench-webhooks-result.json"), help="where to write the figures"
+    )
     review = sub.add_parser("bench-review", help="weekly and monthly reports over a million tickets")
     review.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load through the bulk path")
     review.add_argument("--repeats", type=int, default=5, help="timed runs of each report")
@@ -257,6 +272,24 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(args.json.read_text(), end="")  # noqa: T201 - the figures, on stdout
         sys.exit(status)
+    if args.command == "bench-webhooks":
+        from ticketloop_embedded.bench_webhooks import Options, bench_webhooks, say_to_stderr
+
+        options = Options(
+            cost_rate=args.cost_rate,
+            cost_seconds=args.cost_seconds,
+            rate=args.rate,
+            seconds=args.seconds,
+            burst_rate=args.burst_rate,
+            burst_seconds=args.burst_seconds,
+            outage=args.outage,
+            outage_rate=args.outage_rate,
+            outage_posting=min(args.outage, 60),
+            batch=args.batch,
+            concurrency=args.concurrency,
+            poll=args.poll,
+        )
+        sys.exit(bench_webhooks(opts=options, json_path=args.json, say=say_to_stderr))
     if args.command == "bench-sla":
         from ticketloop_embedded.bench_sla import bench_sla
 

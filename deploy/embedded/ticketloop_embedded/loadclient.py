@@ -130,8 +130,14 @@ async def open_loop(
     seconds: float,
     connections: int = 64,
     keep_bodies: bool = False,
+    follow: Callable[[int, bytes], bytes | None] | None = None,
+    followed: Result | None = None,
 ) -> Result:
-    """`rate` requests a second for `seconds`, each sent when due on a free connection."""
+    """`rate` requests a second for `seconds`, each sent when due on a free connection.
+
+    `follow(i, body)` turns a 2xx answer into a second request sent at once on the same
+    connection (an agent's reply to the ticket just posted, say), recorded in `followed` with
+    its latency from when it was sent."""
     result = Result()
     free: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(connections):
@@ -144,6 +150,18 @@ async def open_loop(
             _record(result, status, body, due, keep_bodies)
         except (OSError, ValueError, asyncio.IncompleteReadError):
             result.errors += 1
+            free.put_nowait(conn)
+            return
+        try:
+            then = follow(i, body) if follow is not None and 200 <= status < 300 else None
+            if then is not None:
+                into = followed if followed is not None else Result()
+                sent = time.perf_counter()
+                try:
+                    status, body = await conn.send(then)
+                    _record(into, status, body, sent, keep_bodies)
+                except (OSError, ValueError, asyncio.IncompleteReadError):
+                    into.errors += 1
         finally:
             free.put_nowait(conn)
 
