@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed
 # The browser tests drive Debian's Chromium (never a browser build Playwright would download).
 CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 # Parallel test workers: most of a test's time is spent waiting (a consumer joining its group, a
-# service starting), so more workers than cores pay. Each worker has its own PostgreSQL and broker.
-TEST_WORKERS ?= 4
+# service starting), so more workers than cores pay (a run on 2 cores used 1.2 of them with 4).
+# Each worker has its own PostgreSQL and broker.
+TEST_WORKERS ?= 5
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
 .PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review bench-workspace bench-webhooks chaos token clean

@@ -24,7 +24,7 @@ from ticketloop_shared.auth import Role
 
 # The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
 # stacks starting at once on two cores would only slow each other down.
-pytestmark = pytest.mark.xdist_group("e2e-stacks")
+pytestmark = pytest.mark.xdist_group("e2e-stacks-2")
 
 
 @pytest.fixture(scope="module")
