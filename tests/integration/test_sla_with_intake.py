@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.builders import Story
 from tests.support import (
@@ -83,6 +84,19 @@ def due(clocks: dict[str, dict[str, Any]]) -> dict[str, datetime | None]:
 
 
 @pytest.mark.slow
+async def knows_the_rules(intake: RunningService) -> bool:
+    """intake's copy of sla's rules has the Berlin calendar and the two policies of this test."""
+    async with intake.runtime.engine.connect() as conn:
+        calendars = await conn.scalar(text("SELECT count(*) FROM sla_calendar_copies WHERE id = 'berlin'"))
+        policies = await conn.scalar(
+            text(
+                "SELECT count(*) FROM sla_policy_copies WHERE id = 'technical' "
+                "OR (id = 'default' AND definition->>'name' = 'Office hours')"
+            )
+        )
+    return bool(calendars == 1 and policies == 2)
+
+
 async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisation(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> None:
@@ -100,6 +114,8 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         ):
             r = await sla.client.put(path, json=body, headers=admin_headers())
             assert r.status_code in (200, 201), r.text
+        # intake computes the first deadlines from its copy of what sla publishes: wait for it.
+        await eventually(lambda: knows_the_rules(intake))
 
         # Friday 16:30 Berlin: the report.
         r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
