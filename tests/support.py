@@ -260,12 +260,25 @@ async def feed_retrospective(service: RunningService, settings: PlatformSettings
 
     await publish_and_apply(service, settings, events)
 
+    consumer = service.runtime.consumer
+    assert consumer is not None
+
     async def settled() -> bool:
+        # Every fact labelled, and every segment retrospective announced (a customer may be
+        # classified again as later facts arrive) published and read back by its own consumer:
+        # only then is nothing left that could still relabel a ticket.
         async with service.runtime.engine.connect() as conn:
             unlabelled = await conn.scalar(
                 text("SELECT count(*) FROM ticket_facts WHERE created_at IS NOT NULL AND segment IS NULL")
             )
-        return bool(unlabelled == 0)
+            unread = await conn.scalar(
+                text(
+                    "SELECT count(*) FROM outbox o WHERE o.event_type LIKE 'customer.segment_changed%' "
+                    "AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.event_id = o.event_id AND i.consumer = :consumer)"
+                ),
+                {"consumer": consumer.group_id},
+            )
+        return bool(unlabelled == 0 and unread == 0)
 
     await eventually(settled)
 

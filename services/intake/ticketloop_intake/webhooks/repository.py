@@ -30,10 +30,13 @@ async def endpoints_of(
 async def endpoint(
     session: AsyncSession, endpoint_id: uuid.UUID, *, for_update: bool = False
 ) -> WebhookEndpoint | None:
-    """One endpoint; `for_update` locks it for a change."""
+    """One endpoint; `for_update` locks it for a change: `FOR NO KEY UPDATE`, which leaves the
+    key share that inserting a delivery for it takes (an event's fan-out, in the transaction of
+    a ticket's change) free. A plain `FOR UPDATE` here, held while recording an acknowledgement
+    that updates the ticket, deadlocked against a resolve fanning out to the same endpoint."""
     stmt = select(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return await session.scalar(stmt)
 
 
@@ -147,10 +150,11 @@ async def next_due(session: AsyncSession) -> datetime | None:
 async def delivery(
     session: AsyncSession, delivery_id: uuid.UUID, *, for_update: bool = False
 ) -> WebhookDelivery | None:
-    """One delivery."""
+    """One delivery (`for_update`: `FOR NO KEY UPDATE`, as for an endpoint: an attempt's insert
+    takes a key share on it)."""
     stmt = select(WebhookDelivery).where(WebhookDelivery.id == delivery_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     return await session.scalar(stmt)
 
 
