@@ -11,16 +11,17 @@ import shutil
 import tempfile
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import pytest
+import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import SecretStr
 
-from tests.support import TEST_SECRET
+from tests.support import TEST_SECRET, Receiver
 
 # intake's master key for every test (and every service a test starts), so no test depends on,
 # or writes, the development key file in the working folder.
@@ -195,3 +196,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{tier:<12} {counts.get(tier, 0):>4} tests  {summed[tier]:>7.1f} s of test time  "
             f"{stop - start:>6.1f} s wall"
         )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on 127.0.0.1, served for the test."""
+    app = Receiver()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    app.url = f"http://127.0.0.1:{port}/hooks"
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        await task

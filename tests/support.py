@@ -8,7 +8,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from ticketloop_embedded.ports import free_port
 from ticketloop_shared.auth import Role, issue_token
@@ -319,3 +320,47 @@ def running_stack(prefix: str, *, workspace: bool = False, **env: str) -> Iterat
     finally:
         stack.stop()
         shutil.rmtree(config.data_dir, ignore_errors=True)
+
+
+# --- a webhook receiver -------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    """One request the receiver got."""
+
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+    @property
+    def json(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(self.body)
+        return loaded
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1: answers `script` statuses in turn, then `status`."""
+
+    status: int = 200
+    script: list[int] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    url: str = ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status = self.script.pop(0) if self.script else self.status
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.received.append(Received(headers, body, status))
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"thanks" if status < 300 else b"not now"})
+
+    def of_type(self, event_type: str, *, status: int | None = 200) -> list[Received]:
+        return [r for r in self.received if r.json["type"] == event_type and (status is None or r.status == status)]

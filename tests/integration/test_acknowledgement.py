@@ -7,19 +7,17 @@ access is met by the owner's `/connected`, never by routing's assignment."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
-from starlette.types import Receive, Scope, Send
 
 from tests.builders import Story
 from tests.support import (
+    Receiver,
     RunningService,
     admin_headers,
     agent_headers,
@@ -30,7 +28,6 @@ from tests.support import (
     serve,
     sla_cycles_when,
 )
-from ticketloop_embedded.ports import free_port
 from ticketloop_intake.app import create_app as create_intake
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.clock import FrozenClock
@@ -39,45 +36,6 @@ from ticketloop_sla.app import create_app as create_sla
 from ticketloop_sla.settings import SlaSettings
 
 MIN = timedelta(minutes=1)
-
-
-@dataclass
-class Receiver:
-    """A channel's webhook endpoint: answers `script` statuses in turn, then `status`."""
-
-    status: int = 200
-    script: list[int] = field(default_factory=list)
-    received: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-    url: str = ""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status = self.script.pop(0) if self.script else self.status
-        self.received.append((status, json.loads(body)))
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"ok"})
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    app = Receiver()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    app.url = f"http://127.0.0.1:{port}/hooks"
-    try:
-        yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -172,9 +130,9 @@ async def test_a_subscribed_channel_gets_the_acknowledgement_and_its_delivery_me
     # The retry falls due after a backoff; the delivery's 2xx is at least three minutes in.
     delivered_at = max(await eventually(retry_due), t0 + 3 * MIN) + timedelta(seconds=1)
     clock.set(delivered_at)
-    await eventually(lambda: [s for s, _ in receiver.received] == [503, 200])
+    await eventually(lambda: [r.status for r in receiver.received] == [503, 200])
 
-    _, message = receiver.received[-1]
+    message = receiver.received[-1].json
     assert message["type"] == "ticket.acknowledged"
     data = message["data"]
     assert (data["ticket_id"], data["number"], data["channel"]) == (ticket["id"], ticket["number"], "web")

@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.test_webhooks import OWNER, Receiver, receiver  # noqa: F401 - the receiver fixture
+from tests.integration.test_webhooks import OWNER
 from tests.support import (
+    Receiver,
     RunningService,
     admin_headers,
     assign_in_intake,
@@ -112,7 +113,7 @@ async def test_a_503_keeps_the_connection_open(intake: RunningService, throwaway
 async def test_webhook_deliveries_wait_out_a_database_outage_and_arrive_once_in_order(
     throwaway_pg: EmbeddedPostgres,
     platform: PlatformSettings,
-    receiver: Receiver,  # noqa: F811 - the imported fixture
+    receiver: Receiver,
 ) -> None:
     """Deliveries live in intake's database: while it is down the worker can neither claim nor
     record, and must not lose or double anything; once it is back, each arrives once, in order."""

@@ -8,19 +8,16 @@ a receiver outage."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import uvicorn
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
-from starlette.types import Receive, Scope, Send
 
 from tests.support import (
+    Receiver,
     RunningService,
     admin_headers,
     agent_headers,
@@ -31,7 +28,6 @@ from tests.support import (
     read_events,
     serve,
 )
-from ticketloop_embedded.ports import free_port
 from ticketloop_intake.app import create_app
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.webhooks import cli
@@ -43,63 +39,6 @@ from ticketloop_shared.settings import PlatformSettings
 OWNER = agent_headers("agent-test", department="after_sales")
 CHANNEL_HOOKS = "/v1/channel/webhooks"
 ADMIN_HOOKS = "/v1/webhooks"
-
-
-@dataclass
-class Received:
-    """One request the receiver got."""
-
-    headers: dict[str, str]
-    body: bytes
-    status: int
-
-    @property
-    def json(self) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(self.body)
-        return loaded
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1: answers `script` statuses in turn, then `status`."""
-
-    status: int = 200
-    script: list[int] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-    url: str = ""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope["type"] == "http"
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status = self.script.pop(0) if self.script else self.status
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        self.received.append(Received(headers, body, status))
-        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
-        await send({"type": "http.response.body", "body": b"thanks" if status < 300 else b"not now"})
-
-    def of_type(self, event_type: str, *, status: int | None = 200) -> list[Received]:
-        return [r for r in self.received if r.json["type"] == event_type and (status is None or r.status == status)]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    app = Receiver()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    app.url = f"http://127.0.0.1:{port}/hooks"
-    try:
-        yield app
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
