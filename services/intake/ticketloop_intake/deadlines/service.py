@@ -38,26 +38,24 @@ _RULES = Slot("sla rules as sla published them", _RulesInMemory)
 
 async def keep_policies(uow: IntakeUnit, published_policies: Sequence[SlaPolicyChangedData]) -> None:
     """Keep each policy as sla last published it (an older version changes nothing)."""
-    for data in published_policies:
-        await repository.keep(
-            uow.session,
-            SlaPolicyCopy,
-            key=data.policy_id,
-            version=data.version,
-            rules_version=data.rules_version,
-            deleted=data.deleted,
-            definition=data.model_dump(mode="json"),
-        )
-    forget(uow.state)
+    await _keep(uow, SlaPolicyCopy, [(data.policy_id, data) for data in published_policies])
 
 
 async def keep_calendars(uow: IntakeUnit, published_calendars: Sequence[SlaCalendarChangedData]) -> None:
     """Keep each calendar as sla last published it (an older version changes nothing)."""
-    for data in published_calendars:
+    await _keep(uow, SlaCalendarCopy, [(data.calendar_id, data) for data in published_calendars])
+
+
+async def _keep(
+    uow: IntakeUnit,
+    model: type[SlaPolicyCopy] | type[SlaCalendarCopy],
+    published: Sequence[tuple[str, SlaPolicyChangedData | SlaCalendarChangedData]],
+) -> None:
+    for key, data in published:
         await repository.keep(
             uow.session,
-            SlaCalendarCopy,
-            key=data.calendar_id,
+            model,
+            key=key,
             version=data.version,
             rules_version=data.rules_version,
             deleted=data.deleted,
