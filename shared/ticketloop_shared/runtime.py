@@ -27,7 +27,7 @@ from ticketloop_shared.events.catalog import EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.faults import is_transient
-from ticketloop_shared.messaging.consumer import EventConsumer
+from ticketloop_shared.messaging.consumer import EventConsumer, Interest
 from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
@@ -80,8 +80,20 @@ class ServiceSpec(Generic[S]):
     # in the same transaction (see `UnitOfWork.observe`).
     observe: Observer | None = None
     # Consumers beside the main one, each in a consumer group of its own (`<service>-<name>`):
-    # name → the handlers by wire type for these settings (empty: that consumer does not run).
-    side_consumers: dict[str, Callable[[S], Mapping[str, Handler]]] = field(default_factory=dict)
+    # name → what it consumes with these settings (no handlers: that consumer does not run).
+    side_consumers: dict[str, Callable[[S], SideConsumer]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SideConsumer:
+    """A consumer beside the main one: its handlers by wire type; optionally what it wants right
+    now (`interest`, read from the database while events arrive: other types are skipped
+    undecoded); `dedup=False` when its handlers are idempotent by keys of their own, so the
+    inbox gets no row per event."""
+
+    handlers: Mapping[str, Handler]
+    interest: Interest | None = None
+    dedup: bool = True
 
 
 def all_handlers(handlers: Handlers[Any], messaging: Messaging) -> dict[str, Handler]:
@@ -186,21 +198,23 @@ class Runtime(Generic[S]):
                 batch_size=self.settings.consumer_batch_size,
             )
             self._spawn("consumer", self.consumer.run())
-        for name, side_handlers in self.spec.side_consumers.items():
-            by_type = side_handlers(self.settings)
-            if not by_type or not self.settings.consumer_enabled:
+        for name, side_consumer in self.spec.side_consumers.items():
+            wanted = side_consumer(self.settings)
+            if not wanted.handlers or not self.settings.consumer_enabled:
                 continue
             side = EventConsumer(
                 service=f"{self.spec.name}-{name}",
                 replica=self.replica,
                 client_id=f"{self.spec.name}-{name}-{self.replica}",
                 settings=self.platform,
-                handlers=by_type,
+                handlers=wanted.handlers,
                 unit_of_work=self.unit_of_work,
                 inbox=self.spec.messaging.inbox,
                 dead_letters=self.spec.messaging.dead_letters,
                 producer=self.producer,
                 batch_size=self.settings.consumer_batch_size,
+                interest=wanted.interest,
+                dedup=wanted.dedup,
             )
             self.side_consumers.append(side)
             self._spawn(f"consumer-{name}", side.run())

@@ -308,6 +308,47 @@ async def test_an_event_delivered_twice_has_one_effect(backbone: Backbone) -> No
     assert await backbone.effect_count() == 1
 
 
+async def test_a_consumer_with_an_interest_skips_unwanted_types_and_without_dedup_writes_no_inbox(
+    backbone: Backbone,
+) -> None:
+    wanted: set[str] = set()
+
+    async def interest(session: AsyncSession) -> set[str]:
+        return set(wanted)
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()}, interest=interest, dedup=False)
+    async with running(consumer.run()):
+        await publish(backbone.platform, create_ticket_created(), create_ticket_created())
+        await eventually(lambda: _equals(_behind(backbone, consumer), 0))
+        assert await backbone.effect_count() == 0, "a type nobody wants is skipped"
+        wanted.add(EventType.TICKET_CREATED.value)
+        await publish(backbone.platform, create_ticket_created())
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+    async with backbone.engine.connect() as conn:
+        rows = await conn.scalar(select(func.count()).select_from(messaging.inbox))
+    assert rows == 0, "no inbox row when the handler is idempotent by its own keys"
+
+
+async def _behind(backbone: Backbone, consumer: EventConsumer) -> int:
+    """How many records of the ticket topic the consumer's group has not committed yet."""
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=backbone.platform.kafka_bootstrap, group_id=consumer.group_id, enable_auto_commit=False
+    )
+    await probe.start()
+    try:
+        topic = backbone.topics.for_family("ticket")
+        parts = [TopicPartition(topic, p) for p in probe.partitions_for_topic(topic) or set()]
+        if not parts:
+            return -1
+        ends = await probe.end_offsets(parts)
+        behind = 0
+        for tp in parts:
+            behind += ends[tp] - (await probe.committed(tp) or 0)
+        return behind
+    finally:
+        await probe.stop()
+
+
 async def test_poison_messages_go_to_the_dead_letter_topic_and_the_consumer_goes_on(backbone: Backbone) -> None:
     topic = backbone.topics.for_family("ticket")
     await backbone.producer.send_and_wait(topic, value=b"{not json", key=b"k1")

@@ -81,7 +81,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         # Webhooks: a channel's deliveries are written with the events that call for them; admin
         # subscriptions are fed by a consumer of every topic, in a group of its own.
         observe=webhooks.on_events,
-        side_consumers={webhook_handlers.CONSUMER_NAME: webhook_handlers.admin_handlers},
+        side_consumers={webhook_handlers.CONSUMER_NAME: webhook_handlers.admin_consumer},
     )
     return create_service_app(
         spec,

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +30,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 from opentelemetry.trace import Span
 from pydantic import ValidationError
 from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared import tracing
 from ticketloop_shared.errors import PermanentEventError
@@ -55,6 +56,10 @@ log = logging.getLogger(__name__)
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork[Any]]]
+# The event types a consumer wants right now, asked once per poll batch with a session of its
+# database (the service caches the answer); the rest of what it subscribes to is skipped
+# undecoded.
+Interest = Callable[[AsyncSession], Awaitable[Collection[str]]]
 
 # How long a partition may have work waiting without the consumer moving before it rejoins its
 # group (a fresh fetch state); readiness reports it meanwhile. A second time in a row, the
@@ -93,6 +98,8 @@ class EventConsumer:
         group_id: str | None = None,
         client_id: str | None = None,
         replica: str = "",
+        interest: Interest | None = None,
+        dedup: bool = True,
     ) -> None:
         self.service = service
         self.replica = replica or service
@@ -119,6 +126,11 @@ class EventConsumer:
         self._last_check = 0.0
         self._stuck_restarts = 0
         self._reread_until = 0.0
+        # Without an interest, every type it has a handler for is wanted.
+        self.interest = interest
+        self._interested: frozenset[str] | None = None
+        # False: no inbox row per event; the handlers are idempotent by keys of their own.
+        self.dedup = dedup
 
     def assignment(self) -> set[TopicPartition]:
         """Partitions this member currently owns."""
@@ -266,12 +278,13 @@ class EventConsumer:
 
     def _decode(self, record: Record) -> _Item:
         item = _Item(record=record)
-        # The outbox names the type in a header: a type this service does not handle is skipped
-        # without decoding its body (most records on a busy topic are someone else's).
+        # The outbox names the type in a header: a type this service does not handle (or does
+        # not want right now) is skipped without decoding its body (most records on a busy
+        # topic are someone else's).
         for key, value in record.headers or ():
             if key == "type":
                 named = bytes(value).decode("utf-8", "replace")
-                if named not in self.handlers:
+                if not self._wants(named):
                     item.event_type = named
                     return item
                 break
@@ -280,6 +293,8 @@ class EventConsumer:
             item.event_type = str(raw["type"])
         except (ValueError, TypeError, KeyError) as exc:
             item.poison = f"undecodable message: {exc!r}"
+            return item
+        if not self._wants(item.event_type):
             return item
         item.handler = self.handlers.get(item.event_type)
         if item.handler is None:
@@ -290,8 +305,24 @@ class EventConsumer:
             item.poison = f"invalid {item.event_type}: {exc}"
         return item
 
+    def _wants(self, event_type: str) -> bool:
+        return event_type in self.handlers and (self._interested is None or event_type in self._interested)
+
+    async def _read_interest(self) -> None:
+        """Ask what is wanted for this batch; while the database cannot say, everything handled
+        is wanted (nothing is skipped wrongly)."""
+        if self.interest is None:
+            return
+        try:
+            async with self.unit_of_work() as uow:
+                self._interested = frozenset(await self.interest(uow.session))
+        except Exception as exc:
+            self._interested = None
+            log.warning("could not read what the consumer wants; taking everything", extra={"error": repr(exc)})
+
     async def process_batch(self, records: list[Record]) -> None:
         """Apply a poll batch: in one transaction if it all goes well, else event by event."""
+        await self._read_interest()
         items = [self._decode(r) for r in records]
         for item in items:
             if item.handler is None and item.poison is None:
@@ -345,12 +376,11 @@ class EventConsumer:
         duplicates: list[_Item] = []
         async with self.unit_of_work() as uow:
             typed = [i for i in items if i.event is not None]
-            fresh = await claim_many(
-                uow.session,
-                self.inbox,
-                consumer=self.group_id,
-                events=[(i.event.id, i.event.type) for i in typed if i.event is not None],
-            )
+            events = [(i.event.id, i.event.type) for i in typed if i.event is not None]
+            if self.dedup:
+                fresh = await claim_many(uow.session, self.inbox, consumer=self.group_id, events=events)
+            else:
+                fresh = {event_id for event_id, _ in events}
             run: list[_Item] = []  # consecutive events for one batch handler, applied in one call
             for item in items:
                 if item.event is None:

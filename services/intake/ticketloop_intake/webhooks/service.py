@@ -174,6 +174,39 @@ class _Presence:
 _PRESENCE = Slot("webhook channel presence", _Presence)
 
 
+class _AdminTypes:
+    """The event types admin endpoints subscribe to, remembered for a second: the admin consumer
+    asks before each poll batch. A change made in this process counts at once; one made in
+    another replica within the second (its events of that second are not sent)."""
+
+    TTL = 1.0
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[float, frozenset[str]]] = {}
+
+    async def types(self, session: AsyncSession) -> frozenset[str]:
+        db = str(session.get_bind().engine.url)
+        hit = self._known.get(db)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        found = frozenset(t for _, types in await repository.admin_endpoints(session) for t in types)
+        self._known[db] = (time.monotonic() + self.TTL, found)
+        return found
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
+_ADMIN_TYPES = Slot("webhook admin event types", _AdminTypes)
+
+
+def _forget_subscriptions(session: AsyncSession) -> None:
+    """This process changed a subscription: what the caches say is asked again."""
+    state = state_of(session)
+    state[_PRESENCE].forget()
+    state[_ADMIN_TYPES].forget()
+
+
 async def create(uow: IntakeUnit, *, by: Subscriber, body: EndpointCreate) -> tuple[WebhookEndpoint, str]:
     """A new subscription and its signing secret (returned once); the URL must be one intake may
     call (http/https, a public address unless private ones are allowed); audited."""
@@ -197,7 +230,7 @@ async def create(uow: IntakeUnit, *, by: Subscriber, body: EndpointCreate) -> tu
     uow.session.add(endpoint)
     await uow.session.flush()
     await _audit(uow.session, by, "webhook.endpoint_created", endpoint_id, url=url, event_types=types)
-    state_of(uow.session)[_PRESENCE].forget()
+    _forget_subscriptions(uow.session)
     return endpoint, secret
 
 
@@ -263,6 +296,7 @@ async def update(
     if changed:
         _touch(endpoint, uow.now())
         await _audit(uow.session, by, "webhook.endpoint_updated", endpoint.id, **changed)
+        _forget_subscriptions(uow.session)
     return endpoint
 
 
@@ -279,6 +313,7 @@ async def set_paused(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID,
         _touch(endpoint, uow.now())
         action = "webhook.endpoint_paused" if paused else "webhook.endpoint_resumed"
         await _audit(uow.session, by, action, endpoint.id, previous_status=previous)
+        _forget_subscriptions(uow.session)
     return endpoint
 
 
@@ -288,6 +323,7 @@ async def delete(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID) -> 
     await _audit(uow.session, by, "webhook.endpoint_deleted", endpoint.id, url=endpoint.url)
     await uow.session.delete(endpoint)
     await uow.session.flush()
+    _forget_subscriptions(uow.session)
 
 
 async def rotate_secret(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID) -> tuple[WebhookEndpoint, str]:
@@ -530,6 +566,12 @@ async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None
         await tickets.acknowledgement_queued(uow, ticket_id)
 
 
+async def admin_interest(session: AsyncSession) -> frozenset[str]:
+    """The event types some admin endpoint (not disabled) subscribes to: the admin consumer
+    decodes only these."""
+    return await state_of(session)[_ADMIN_TYPES].types(session)
+
+
 async def deliver_to_admins(uow: IntakeUnit, events: Sequence[Envelope]) -> int:
     """A delivery per admin endpoint subscribed to each event's type, with the event's envelope
     as on the topic (PII-free by the catalog's rule) as `data`; a redelivered event adds none."""
@@ -602,6 +644,8 @@ async def claim(uow: IntakeUnit) -> list[Outgoing]:
     endpoints = await repository.endpoints(uow.session, [c.endpoint_id for c in claimed])
     customers = [c.customer_id for c in claimed if c.customer_id is not None]
     keys = await keys_for_opening(uow.session, customers, settings) if customers else {}
+    # Opened once per endpoint of the batch, not once per delivery.
+    secrets_of = {e.id: signing_secrets(settings, e, now) for e in endpoints.values()}
     found = []
     for c in claimed:
         endpoint = endpoints[c.endpoint_id]
@@ -609,7 +653,7 @@ async def claim(uow: IntakeUnit) -> list[Outgoing]:
             text = open_field(None, "", "", c.payload)
         else:
             text = open_field(keys.get(c.customer_id), c.customer_id, f"webhook:{c.id}", c.payload)
-        secrets = signing_secrets(settings, endpoint, now)
+        secrets = secrets_of[endpoint.id]
         problem = "erased" if text is None else None
         if problem is None and not secrets:
             problem = "the endpoint's secret does not open with this install's key"
@@ -620,61 +664,81 @@ async def claim(uow: IntakeUnit) -> list[Outgoing]:
 
 async def record(uow: IntakeUnit, outcomes: Sequence[Outcome]) -> None:
     """Log each attempt and move its delivery on: delivered, retried later, failed; an endpoint
-    that answered 410, or failed for longer than allowed, is disabled (event + audit)."""
-    settings, now = uow.settings, uow.now()
-    policy = RetryPolicy(
-        settings.webhooks_retry_base_seconds, settings.webhooks_retry_factor, settings.webhooks_retry_cap_seconds
+    that answered 410, or failed for longer than allowed, is disabled (event + audit).
+
+    2xx answers, nearly all of them, are recorded for the whole batch in a few statements; the
+    rest one by one, as they need their endpoint's state."""
+    delivered = [o for o in outcomes if _is_2xx(o)]
+    others = [o for o in outcomes if not _is_2xx(o)]
+    await _record_delivered(uow, delivered)
+    for outcome in others:
+        await _record_one(uow, outcome)
+
+
+def _is_2xx(outcome: Outcome) -> bool:
+    return (
+        not outcome.erased
+        and not outcome.cancelled
+        and outcome.status_code is not None
+        and domain.verdict(outcome.status_code, attempts=1, max_attempts=1) is Verdict.DELIVERED
     )
-    for outcome in outcomes:
-        delivery = await repository.delivery(uow.session, outcome.delivery_id, for_update=True)
-        if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
-            continue  # the endpoint was deleted, or a replay raced this attempt
-        if outcome.erased or outcome.cancelled:
-            delivery.status = (DeliveryStatus.ERASED if outcome.erased else DeliveryStatus.CANCELLED).value
-            delivery.payload = b""
-            continue
-        repository.add_attempt(
-            uow.session,
-            WebhookAttempt(
-                delivery_id=delivery.id,
-                at=outcome.at,
-                status_code=outcome.status_code,
-                latency_ms=outcome.latency_ms,
-                response=outcome.response,
-                error=outcome.error[:500] if outcome.error else None,
-            ),
+
+
+def _attempt_row(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "delivery_id": outcome.delivery_id,
+        "at": outcome.at,
+        "status_code": outcome.status_code,
+        "latency_ms": outcome.latency_ms,
+        "response": outcome.response,
+        "error": outcome.error[:500] if outcome.error else None,
+    }
+
+
+async def _record_delivered(uow: IntakeUnit, outcomes: Sequence[Outcome]) -> None:
+    by_id = {o.delivery_id: o for o in outcomes}
+    done = await repository.mark_delivered(uow.session, [(o.delivery_id, o.at, o.status_code or 0) for o in outcomes])
+    await repository.add_attempts(uow.session, [_attempt_row(by_id[d.id]) for d in done])
+    for d in done:
+        if d.event_type == ChannelEvent.ACKNOWLEDGED.value:
+            # The customer's channel has the acknowledgement: that meets its clock.
+            await tickets.acknowledge(uow, uuid.UUID(d.order_key), at=by_id[d.id].at, via="webhook")
+
+
+async def _record_one(uow: IntakeUnit, outcome: Outcome) -> None:
+    settings, now = uow.settings, uow.now()
+    delivery = await repository.delivery(uow.session, outcome.delivery_id, for_update=True)
+    if delivery is None or delivery.status != DeliveryStatus.PENDING.value:
+        return  # the endpoint was deleted, or a replay raced this attempt
+    if outcome.erased or outcome.cancelled:
+        delivery.status = (DeliveryStatus.ERASED if outcome.erased else DeliveryStatus.CANCELLED).value
+        delivery.payload = b""
+        return
+    await repository.add_attempts(uow.session, [_attempt_row(outcome)])
+    delivery.attempts += 1
+    delivery.last_attempt_at = outcome.at
+    delivery.last_status = outcome.status_code
+    endpoint = await repository.endpoint(uow.session, delivery.endpoint_id, for_update=True)
+    assert endpoint is not None  # a delivery goes with its endpoint
+    decided = domain.verdict(
+        outcome.status_code, attempts=delivery.attempts, max_attempts=settings.webhooks_max_attempts
+    )
+    if endpoint.failing_since is None:
+        endpoint.failing_since = outcome.at
+    if decided is Verdict.GONE:
+        delivery.next_attempt_at = now  # sent first when the endpoint is resumed
+        await _disable(uow, endpoint, reason="gone", last_status=outcome.status_code)
+        return
+    if decided is Verdict.GIVE_UP:
+        delivery.status = DeliveryStatus.FAILED.value
+    else:
+        policy = RetryPolicy(
+            settings.webhooks_retry_base_seconds, settings.webhooks_retry_factor, settings.webhooks_retry_cap_seconds
         )
-        delivery.attempts += 1
-        delivery.last_attempt_at = outcome.at
-        delivery.last_status = outcome.status_code
-        endpoint = await repository.endpoint(uow.session, delivery.endpoint_id, for_update=True)
-        assert endpoint is not None  # a delivery goes with its endpoint
-        decided = domain.verdict(
-            outcome.status_code, attempts=delivery.attempts, max_attempts=settings.webhooks_max_attempts
-        )
-        if decided is Verdict.DELIVERED:
-            delivery.status = DeliveryStatus.DELIVERED.value
-            delivery.delivered_at = outcome.at
-            endpoint.failing_since = None
-            if delivery.event_type == ChannelEvent.ACKNOWLEDGED.value:
-                # The customer's channel has the acknowledgement: that meets its clock.
-                await tickets.acknowledge(uow, uuid.UUID(delivery.order_key), at=outcome.at, via="webhook")
-            continue
-        if endpoint.failing_since is None:
-            endpoint.failing_since = outcome.at
-        if decided is Verdict.GONE:
-            delivery.next_attempt_at = now  # sent first when the endpoint is resumed
-            await _disable(uow, endpoint, reason="gone", last_status=outcome.status_code)
-            continue
-        if decided is Verdict.GIVE_UP:
-            delivery.status = DeliveryStatus.FAILED.value
-        else:
-            delivery.next_attempt_at = policy.next_attempt(now, delivery.attempts)
-        limit = timedelta(hours=settings.webhooks_disable_after_hours)
-        if endpoint.status == EndpointStatus.ACTIVE.value and domain.failing_too_long(
-            endpoint.failing_since, now, limit
-        ):
-            await _disable(uow, endpoint, reason="failing", last_status=outcome.status_code)
+        delivery.next_attempt_at = policy.next_attempt(now, delivery.attempts)
+    limit = timedelta(hours=settings.webhooks_disable_after_hours)
+    if endpoint.status == EndpointStatus.ACTIVE.value and domain.failing_too_long(endpoint.failing_since, now, limit):
+        await _disable(uow, endpoint, reason="failing", last_status=outcome.status_code)
 
 
 async def _disable(uow: IntakeUnit, endpoint: WebhookEndpoint, *, reason: str, last_status: int | None) -> None:
@@ -684,6 +748,7 @@ async def _disable(uow: IntakeUnit, endpoint: WebhookEndpoint, *, reason: str, l
     endpoint.status = EndpointStatus.DISABLED.value
     endpoint.disabled_reason = reason
     _touch(endpoint, now)
+    _forget_subscriptions(uow.session)
     uow.emit(
         WebhookEndpointDisabledData(
             endpoint_id=endpoint.id,
