@@ -24,6 +24,7 @@ The decorated function is returned unchanged, so a test calls it directly with a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ticketloop_shared.settings import ServiceSettings
+from ticketloop_shared.state import Slot
 
 if TYPE_CHECKING:
     from ticketloop_shared.runtime import Runtime
@@ -81,6 +83,8 @@ class _Due(Generic[S]):
     max_idle: float | Callable[[S], float]
     idle_when_stuck: float | Callable[[S], float] | None
     enabled: Callable[[S], bool] | None
+    wake: Slot[asyncio.Event] | None = None
+    linger: float | Callable[[S], float] = 0.0
 
     async def loop(self, runtime: Runtime[S]) -> None:
         """Forever: run a batch, then wait for the next due instant.
@@ -91,8 +95,12 @@ class _Due(Generic[S]):
         `max_idle`)."""
         max_idle = _resolve(self.max_idle, runtime.settings)
         stuck = 0.01 if self.idle_when_stuck is None else _resolve(self.idle_when_stuck, runtime.settings)
+        woken = runtime.state[self.wake] if self.wake is not None else None
+        linger = _resolve(self.linger, runtime.settings)
         while True:
             try:
+                if woken is not None:
+                    woken.clear()  # what is committed from here on is seen by this batch
                 batch = await self.run(runtime)
                 if batch.full:
                     continue
@@ -109,7 +117,19 @@ class _Due(Generic[S]):
             if idle == 0 and batch.done == 0:
                 idle = stuck
             if idle > 0:
-                await asyncio.sleep(idle)
+                await _sleep(idle, woken, linger)
+
+
+async def _sleep(seconds: float, woken: asyncio.Event | None, linger: float) -> None:
+    """Sleep `seconds`, or until `woken` is set and then `linger` more (what else commits
+    meanwhile goes in the same batch)."""
+    if woken is None:
+        await asyncio.sleep(seconds)
+        return
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(woken.wait(), seconds)
+        if linger > 0:
+            await asyncio.sleep(linger)
 
 
 class Scheduler(Generic[S]):
@@ -151,9 +171,13 @@ class Scheduler(Generic[S]):
         max_idle: float | Callable[[S], float],
         idle_when_stuck: float | Callable[[S], float] | None = None,
         enabled: Callable[[S], bool] | None = None,
+        wake: Slot[asyncio.Event] | None = None,
+        linger: float | Callable[[S], float] = 0.0,
     ) -> Callable[[Callable[[Runtime[S]], Awaitable[Batch]]], Callable[[Runtime[S]], Awaitable[Batch]]]:
         """Run the decorated batch whenever something is due: again at once when it came back
-        full, else at `next_due` (None: nothing is), waiting at most `max_idle` seconds."""
+        full, else at `next_due` (None: nothing is), waiting at most `max_idle` seconds, or
+        until the process sets its `wake` event (it committed rows that are due now) and then
+        `linger` seconds, so that a busy process sends batches, not rows one by one."""
 
         def register(run: Callable[[Runtime[S]], Awaitable[Batch]]) -> Callable[[Runtime[S]], Awaitable[Batch]]:
             self._add(
@@ -164,6 +188,8 @@ class Scheduler(Generic[S]):
                     max_idle=max_idle,
                     idle_when_stuck=idle_when_stuck,
                     enabled=enabled,
+                    wake=wake,
+                    linger=linger,
                 )
             )
             return run

@@ -104,6 +104,7 @@ class UnitOfWork(Generic[S]):
     # continues the trace of the event about the same ticket.
     subject_traces: dict[str, str] = field(default_factory=dict)
     _hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _after: list[Callable[[], None]] = field(default_factory=list)
     # The service's observer of what is about to be written to the outbox: it runs in the same
     # transaction (or savepoint) as the events, so what it writes commits or rolls back with them
     # (intake writes the webhook deliveries the events call for).
@@ -117,6 +118,12 @@ class UnitOfWork(Generic[S]):
         """Run `hook` once, at the end of the transaction, before its events are written: a
         handler publishes once what several runs of a batch changed (sla: a ticket's clocks)."""
         self._hooks.append(hook)
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the transaction committed (not if it rolled back): wake a worker
+        in this process for the rows it can now see."""
+        if callback not in self._after:
+            self._after.append(callback)
 
     async def run_hooks(self) -> None:
         """Run the `before_commit` hooks in the order they were added."""
@@ -252,6 +259,8 @@ async def unit_of_work(
             await uow.flush_events()
         if wrote and on_commit is not None:
             on_commit()
+        for callback in uow._after:
+            callback()
 
 
 Handler = Callable[[UnitOfWork[Any], Any], Awaitable[None]]

@@ -370,3 +370,28 @@ async def test_per_ticket_order_holds_and_a_receiver_down_then_back_gets_everyth
     assert [r.json["data"]["message"]["text"] for r in ok] == [f"update {n}" for n in range(5)]
     assert len({r.headers["webhook-id"] for r in ok}) == 5
     assert uuid.UUID(ok[0].headers["webhook-id"])
+
+
+async def test_a_delivery_written_by_this_process_is_sent_at_once_not_at_the_next_poll(
+    platform: PlatformSettings,
+    new_database: Callable[[str], Awaitable[str]],
+    clock: FrozenClock,
+    receiver: Receiver,
+) -> None:
+    settings = IntakeSettings(
+        database_url=await new_database("intake"),
+        platform=platform,
+        webhooks_allow_private=True,
+        webhooks_poll_seconds=60,
+    )
+    async with serve(create_app(settings, clock=clock)) as intake:
+        await subscribe(intake, receiver.url, ["ticket.replied"])
+        await subscribe(intake, receiver.url, ["ticket.assigned.v1"], admin=True)
+        ticket = await owned_ticket(intake, platform)
+        started = asyncio.get_running_loop().time()
+        r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "On it"}, headers=OWNER)
+        assert r.status_code == 201, r.text
+        await eventually(lambda: receiver.of_type("ticket.replied"), timeout=10)
+        await eventually(lambda: receiver.of_type("ticket.assigned.v1"), timeout=10)
+        took = asyncio.get_running_loop().time() - started
+    assert took < 10, f"woken by the commits, not by the 60 s poll (took {took:.1f}s)"

@@ -151,6 +151,8 @@ async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
     max_idle=lambda s: s.webhooks_poll_seconds,
     idle_when_stuck=lambda s: s.webhooks_poll_seconds,
     enabled=lambda s: s.webhooks_worker_enabled,
+    wake=service.DUE_NOW,
+    linger=lambda s: s.webhooks_linger_seconds,
 )
 async def deliver(runtime: IntakeRuntime) -> Batch:
     """Claim a batch (one transaction), send it, record the outcomes (another transaction)."""

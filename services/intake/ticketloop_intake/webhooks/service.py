@@ -10,6 +10,7 @@ envelopes, exactly as on the topics.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -173,6 +174,14 @@ class _Presence:
 
 _PRESENCE = Slot("webhook channel presence", _Presence)
 
+# Set once a transaction that wrote deliveries due now committed: the worker of this process
+# sends them at once instead of at its next poll.
+DUE_NOW = Slot("webhook deliveries due now", asyncio.Event)
+
+
+def _wake_worker(uow: IntakeUnit) -> None:
+    uow.after_commit(uow.state[DUE_NOW].set)
+
 
 class _AdminTypes:
     """The event types admin endpoints subscribe to, remembered for a second: the admin consumer
@@ -314,6 +323,8 @@ async def set_paused(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID,
         action = "webhook.endpoint_paused" if paused else "webhook.endpoint_resumed"
         await _audit(uow.session, by, action, endpoint.id, previous_status=previous)
         _forget_subscriptions(uow.session)
+        if not paused:
+            _wake_worker(uow)
     return endpoint
 
 
@@ -398,6 +409,7 @@ async def send_test(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID) 
         now=now,
     )
     await repository.add_deliveries(uow.session, [row])
+    _wake_worker(uow)
     await _audit(uow.session, by, "webhook.test_sent", endpoint.id, delivery_id=str(delivery_id))
     found = await repository.delivery(uow.session, delivery_id)
     assert found is not None
@@ -561,6 +573,7 @@ async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None
             )
         )
     await repository.add_deliveries(uow.session, rows)
+    _wake_worker(uow)
     if kind is ChannelEvent.ACKNOWLEDGED:
         # Its 2xx, not a read-back, will meet the acknowledgement clock.
         await tickets.acknowledgement_queued(uow, ticket_id)
@@ -597,7 +610,10 @@ async def deliver_to_admins(uow: IntakeUnit, events: Sequence[Envelope]) -> int:
                     now=now,
                 )
             )
-    return await repository.add_deliveries(uow.session, rows)
+    added = await repository.add_deliveries(uow.session, rows)
+    if added:
+        _wake_worker(uow)
+    return added
 
 
 # ---------------------------------------------------------------------------------------------
@@ -826,6 +842,7 @@ async def replay(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, del
     found.attempts = 0
     found.next_attempt_at = uow.now()
     await _audit(uow.session, by, "webhook.delivery_replayed", endpoint_id, delivery_id=str(delivery_id))
+    _wake_worker(uow)
     return found
 
 
@@ -848,6 +865,7 @@ async def replay_range(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUI
         statuses=list(window.statuses),
         count=count,
     )
+    _wake_worker(uow)
     return count
 
 
@@ -874,4 +892,5 @@ async def requeue(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, id
     await read(uow.session, by=by, endpoint_id=endpoint_id)
     count = await repository.requeue(uow.session, ids, now=uow.now())
     await _audit(uow.session, by, "webhook.deliveries_replayed", endpoint_id, count=count, via="cli")
+    _wake_worker(uow)
     return count
