@@ -20,6 +20,8 @@ from ticketloop_shared.events import (
     ClockKind,
     ClockOutcome,
     ClockView,
+    CustomerErased,
+    CustomerErasedData,
     CustomerSegmentChanged,
     CustomerSegmentChangedData,
     Envelope,
@@ -377,6 +379,17 @@ class Story:
         assert isinstance(event, CustomerSegmentChanged)
         return event
 
+    def erased(self, when: datetime) -> CustomerErased:
+        """`customer.erased` from intake: this ticket's customer's personal data was erased."""
+        event = build_event(
+            CustomerErasedData(customer_id=self.customer_id, erased_at=when),
+            source="intake",
+            time=when,
+            subject=self.customer_id,
+        )
+        assert isinstance(event, CustomerErased)
+        return event
+
     def survey_sent(self, when: datetime) -> SurveySentV2:
         """`feedback.survey_sent.v2` from feedback (caused by `ticket.resolved`)."""
         data = SurveySentV2Data(
@@ -532,6 +545,7 @@ class Story:
             create_webhook_endpoint_disabled(t + timedelta(hours=9)),
             create_rectification_opened(t + timedelta(days=2)),
             create_rectification_closed(t + timedelta(days=9)),
+            self.erased(t + timedelta(days=10)),
         ]
 
 

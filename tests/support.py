@@ -322,6 +322,93 @@ def running_stack(prefix: str, *, workspace: bool = False, **env: str) -> Iterat
         shutil.rmtree(config.data_dir, ignore_errors=True)
 
 
+# --- searching everything a stack holds for a customer's words ---------------------------------
+
+# Every column a text can end up in: character types, binary, JSON and arrays (of any of them).
+SEARCHED_TYPES = ("text", "character varying", "character", "bytea", "json", "jsonb", "ARRAY", "USER-DEFINED")
+
+
+async def find_in_databases(server_url: str, needles: Sequence[str]) -> list[str]:
+    """Where any of `needles` is stored, as `database.table.column` (`server_url`: the cluster,
+    `postgresql://user@host:port`): every column of a searched type of every table of every
+    database but the templates, enumerated from `information_schema`. Binary columns are
+    searched for the needle's UTF-8 bytes, the rest as text (case-insensitive)."""
+    import asyncpg
+
+    found: list[str] = []
+    admin = await asyncpg.connect(f"{server_url}/postgres")
+    try:
+        databases = [r["datname"] for r in await admin.fetch("SELECT datname FROM pg_database WHERE NOT datistemplate")]
+    finally:
+        await admin.close()
+    for database in databases:
+        conn = await asyncpg.connect(f"{server_url}/{database}")
+        try:
+            columns = await conn.fetch(
+                "SELECT c.table_schema, c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+                "JOIN information_schema.tables t USING (table_schema, table_name) "
+                "WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema') "
+                "AND c.data_type = ANY($1::text[])",
+                list(SEARCHED_TYPES),
+            )
+            for col in columns:
+                name = f'"{col["table_schema"]}"."{col["table_name"]}"'
+                column = f'"{col["column_name"]}"'
+                for needle in needles:
+                    if col["data_type"] == "bytea":
+                        query = f"SELECT count(*) FROM {name} WHERE position(convert_to($1, 'UTF8') IN {column}) > 0"
+                        arg = needle
+                    else:
+                        query = f"SELECT count(*) FROM {name} WHERE {column}::text ILIKE $1"
+                        arg = f"%{needle}%"
+                    if await conn.fetchval(query, arg):
+                        found.append(f"{database}.{col['table_name']}.{col['column_name']}: {needle}")
+        finally:
+            await conn.close()
+    return found
+
+
+async def find_in_topics(bootstrap: str, topics: Sequence[str], needles: Sequence[str]) -> list[str]:
+    """Where any of `needles` is in a message (key, value or header) of `topics`, read from the
+    start to their current end, as `topic@offset`."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    found: list[str] = []
+    try:
+        from aiokafka import TopicPartition
+
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in (consumer.partitions_for_topic(topic) or set())
+        ]
+        if not partitions:
+            await consumer.client.force_metadata_update()
+            partitions = [
+                TopicPartition(topic, p) for topic in topics for p in (consumer.partitions_for_topic(topic) or set())
+            ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        left = {tp for tp in partitions if ends[tp] > 0}
+        lowered = [n.lower().encode() for n in needles]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60
+        while left and loop.time() < deadline:
+            for tp, records in (await consumer.getmany(timeout_ms=500)).items():
+                for record in records:
+                    raw = b"|".join(
+                        [record.key or b"", record.value or b"", *(v or b"" for _, v in record.headers or ())]
+                    ).lower()
+                    found.extend(f"{tp.topic}@{record.offset}" for n in lowered if n in raw)
+                    if record.offset + 1 >= ends[tp]:
+                        left.discard(tp)
+        assert not left, f"topics not read to their end: {left}"
+    finally:
+        await consumer.stop()
+    return found
+
+
 # --- a webhook receiver -------------------------------------------------------------------
 
 

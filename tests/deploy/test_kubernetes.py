@@ -210,13 +210,15 @@ def test_each_service_is_configured_with_real_settings_and_its_own_secrets(
     assert env["TICKETLOOP_ENV"] == "production"
     assert env[f"TICKETLOOP_{name.upper()}_MIGRATE_ON_START"] == "false", "the migration Job migrates"
     secrets = {v.removeprefix("secret:") for v in env.values() if v.startswith("secret:")}
-    expected = {"auth-secret", f"{name}-database-url"} | ({"intake-master-key"} if name == "intake" else set())
+    master_keys = {"intake": {"intake-master-key"}, "feedback": {"feedback-master-key"}}
+    expected = {"auth-secret", f"{name}-database-url"} | master_keys.get(name, set())
     assert secrets == expected, "each service gets only the secrets it needs"
     # The service accepts this environment in production (its validators refuse development
     # keys, loopback public URLs and short secrets), with stand-in values for the Secret.
     stand_ins = {
         "auth-secret": "a" * 48,
         "intake-master-key": "m" * 48,
+        "feedback-master-key": "f" * 48,
         f"{name}-database-url": f"postgresql+asyncpg://ticketloop@db.example/ticketloop_{name}",
     }
     settings: Any = build_settings(

@@ -4,6 +4,7 @@ first and a quarter-end survey scheduled."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,10 +18,13 @@ from tests.support import (
     channel_headers,
     create_ticket_body,
     eventually,
+    find_in_databases,
+    find_in_topics,
     running_stack,
 )
 from ticketloop_embedded.stack import Stack
 from ticketloop_shared.auth import Role
+from ticketloop_shared.events import Topics
 
 # The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
 # stacks starting at once on two cores would only slow each other down.
@@ -182,3 +186,82 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
 
         waiting = await eventually(queued, timeout=40)
         assert waiting.index(vip) < waiting.index(normal)
+
+
+async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(stack: Stack) -> None:
+    """Issue 21: after one erasure at intake, the customer's words are nowhere: in no database of
+    any service (every text, binary and JSON column of every table), on no topic, in no log; and
+    feedback shows their survey comment as `[erased]`."""
+    intake, feedback, retrospective = url(stack, "intake"), url(stack, "feedback"), url(stack, "retrospective")
+    marker = f"zqx{uuid.uuid4().hex[:12]}"
+    customer = f"c-erase-{uuid.uuid4().hex[:6]}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        body = create_ticket_body(
+            category="product_quality",  # the technical team (finance is kept busy above)
+            subject=f"Broken {marker}",
+            description=f"The router {marker} stopped working",
+            customer={"id": customer, "name": f"Ada {marker}", "contact": f"{marker}@example.com"},
+        )
+        r = await http.post(f"{intake}/v1/tickets", json=body, headers=channel_headers(**{"Idempotency-Key": customer}))
+        assert r.status_code == 201, r.text
+        ticket_id = r.json()["id"]
+        owner = (await assigned(http, stack, ticket_id))["assignee"]
+        agent = agent_headers(owner["agent_id"], department=owner["department_id"])
+        r = await http.post(
+            f"{intake}/v1/tickets/{ticket_id}/replies", json={"body": f"Dear Ada {marker}, on it"}, headers=agent
+        )
+        assert r.status_code == 201, r.text
+        message = {"body": f"Still {marker} broken"}
+        r = await http.post(f"{intake}/v1/tickets/{ticket_id}/messages", json=message, headers=channel_headers())
+        assert r.status_code == 201, r.text
+        r = await http.post(f"{intake}/v1/tickets/{ticket_id}/resolve", json={"resolution": "Replaced"}, headers=agent)
+        assert r.status_code == 200, r.text
+
+        # the customer answers the survey with a comment holding the marker and an e-mail address
+        async def survey() -> dict[str, Any] | None:
+            r = await http.get(f"{feedback}/v1/tickets/{ticket_id}/survey", headers=admin_headers())
+            return r.json() if r.status_code == 200 and r.json()["status"] == "open" else None
+
+        sent = await eventually(survey, timeout=40)
+        notifier = agent_headers("mailer", Role.NOTIFIER)
+        deliveries = await http.get(f"{feedback}/v1/survey-deliveries", headers=notifier)
+        [link] = [d["link"] for d in deliveries.json()["items"] if d["survey_id"] == sent["id"]]
+        comment = f"{marker}: write to me at {marker}-mail@example.com"
+        r = await http.post(f"{feedback}/v1/surveys/{link.rsplit('/', 1)[-1]}", json={"csat": 4, "comment": comment})
+        assert r.status_code == 201, r.text
+        assert r.json()["answers"]["comment"] == comment
+        r = await http.get(f"{feedback}/v1/tickets/{ticket_id}/survey", headers=admin_headers())
+        assert r.json()["answer"]["answers"]["comment"] == comment, "staff read it while the customer is known"
+
+        # retrospective has put the customer in a segment
+        async def segmented() -> dict[str, Any] | None:
+            r = await http.get(f"{retrospective}/v1/customers/{customer}", headers=admin_headers())
+            return r.json() if r.status_code == 200 and r.json()["segment"] else None
+
+        await eventually(segmented, timeout=40)
+
+        r = await http.delete(f"{intake}/v1/customers/{customer}/personal-data", headers=admin_headers())
+        assert r.status_code == 204, r.text
+
+        async def forgotten() -> dict[str, Any] | None:
+            r = await http.get(f"{feedback}/v1/tickets/{ticket_id}/survey", headers=admin_headers())
+            answer = r.json()["answer"]
+            return answer if answer["answers"]["comment"] == "[erased]" else None
+
+        erased = await eventually(forgotten, timeout=40)
+        assert erased["answers"]["csat"] == 4, "the score stays"
+        r = await http.get(f"{feedback}/v1/surveys", params={"customer_id": customer}, headers=admin_headers())
+        [listed] = [s for s in r.json()["items"] if s["ticket_id"] == ticket_id]  # (and a relationship survey)
+        assert listed["answer"]["answers"]["comment"] == "[erased]"
+        # a repeated erasure (a redelivered event, too) changes nothing
+        r = await http.delete(f"{intake}/v1/customers/{customer}/personal-data", headers=admin_headers())
+        assert r.status_code == 204, r.text
+
+    # nowhere: no database, no topic, no log
+    server = f"postgresql://postgres@127.0.0.1:{stack.config.pg_port}"
+    assert await find_in_databases(server, [marker]) == []
+    topics = Topics(stack.platform().topic_prefix).all()
+    assert await find_in_topics(stack.broker.bootstrap, topics, [marker]) == []
+    logs = sorted((stack.config.data_dir / "logs").glob("*.log"))
+    assert logs, "the services' logs are captured"
+    assert [p.name for p in logs if marker in p.read_text(errors="replace").lower()] == []

@@ -39,7 +39,7 @@ async def test_surveys_sent_at_once_become_sent_ticket_surveys_pinned_to_the_que
             insert, open_, "b" * 32, uuid.uuid4(), SENT, SENT + timedelta(days=14), None, None, None, None
         )
 
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.to_thread(command.upgrade, config, "0006")  # before texts were sealed apart (0008)
         rows = {
             r["id"]: dict(r)
             for r in await conn.fetch(
@@ -60,5 +60,36 @@ async def test_surveys_sent_at_once_become_sent_ticket_surveys_pinned_to_the_que
         back = {r["id"]: dict(r) for r in await conn.fetch("SELECT id, csat, nps, comment FROM surveys")}
         assert back[answered] == {"id": answered, "csat": 4, "nps": 9, "comment": "Kind"}
         assert back[open_]["csat"] is None
+    finally:
+        await conn.close()
+
+
+async def test_texts_answered_before_sealing_move_apart_from_the_scores_marked_unsealed(
+    new_database: Callable[[str], Awaitable[str]],
+) -> None:
+    url = await new_database("feedback-migration-texts")
+    config = alembic_config(MIGRATIONS, url)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    answered, silent = uuid.uuid4(), uuid.uuid4()
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        insert = """
+            INSERT INTO surveys (id, token, kind, template_id, template_version, customer_id, ticket_id, resolved_at,
+                                 created_at, due_at, sent_at, expires_at, answered_at, answers)
+            VALUES ($1, $2, 'ticket', 'ticket', 1, 'cust-1', $3, $4, $4, $4, $4, $5, $4, $6::jsonb)
+        """
+        later = SENT + timedelta(days=14)
+        await conn.execute(insert, answered, "c" * 32, uuid.uuid4(), SENT, later, '{"csat": 2, "comment": "me@x.org"}')
+        await conn.execute(insert, silent, "d" * 32, uuid.uuid4(), SENT, later, '{"csat": 5}')
+
+        await asyncio.to_thread(command.upgrade, config, "head")
+        rows = {r["id"]: dict(r) for r in await conn.fetch("SELECT id, answers::text, texts FROM surveys")}
+        assert rows[answered]["answers"] == '{"csat": 2, "comment": null}'
+        assert rows[answered]["texts"] == b'\x00{"comment": "me@x.org"}', "unsealed until the sealing job runs"
+        assert rows[silent] == {"id": silent, "answers": '{"csat": 5}', "texts": None}
+
+        await asyncio.to_thread(command.downgrade, config, "0006")
+        back = {r["id"]: r["answers"] for r in await conn.fetch("SELECT id, answers::text FROM surveys")}
+        assert back[answered] == '{"csat": 2, "comment": "me@x.org"}'
     finally:
         await conn.close()

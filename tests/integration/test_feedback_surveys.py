@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.builders import T0, create_ticket_created, create_ticket_resolved
 from tests.support import (
@@ -30,11 +30,14 @@ from tests.support import (
 )
 from ticketloop_feedback.app import create_app
 from ticketloop_feedback.db import messaging
+from ticketloop_feedback.keys.models import CustomerKey
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys.models import Survey
+from ticketloop_feedback.surveys.scheduled import seal_clear_texts
 from ticketloop_shared.auth import Role
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import (
+    CustomerErasedData,
     CustomerSegmentChanged,
     CustomerSegmentChangedData,
     EventType,
@@ -1033,3 +1036,62 @@ async def test_an_address_guessing_survey_links_is_slowed_down(
             assert guess.status_code == 404
         blocked = await feedback.client.post(f"/v1/surveys/{'B' * 43}", json=GOOD_ANSWER)
         assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+
+
+# --- what customers write: sealed, and forgotten on erasure -------------------------------------
+
+
+async def stored_texts(feedback: RunningService, survey_id: str) -> tuple[dict[str, Any] | None, bytes | None]:
+    async with feedback.runtime.sessions() as session:
+        row = (await session.execute(select(Survey.answers, Survey.texts).where(Survey.id == survey_id))).one()
+    return row[0], row[1]
+
+
+async def test_a_comment_is_stored_sealed_and_forgotten_when_its_customer_is_erased(
+    feedback: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    resolved, survey = await sent_survey(feedback, platform, clock)
+    comment = "Write to me at zofia@example.com"
+    r = await answer(feedback, link_path(survey["link"]), {"csat": 4, "comment": comment})
+    assert r.status_code == 201, r.text
+    answers, texts = await stored_texts(feedback, survey["id"])
+    assert answers == {"csat": 4, "comment": None}, "the text is not stored with the scores"
+    assert texts is not None and texts[0] == 1 and b"zofia" not in texts, "but sealed apart"
+    assert (await staff_survey(feedback, resolved.data.ticket_id) or {})["answer"]["answers"]["comment"] == comment
+
+    erased = build_event(
+        CustomerErasedData(customer_id=resolved.data.customer_id, erased_at=clock.now()),
+        source="intake",
+        time=clock.now(),
+        subject=resolved.data.customer_id,
+    )
+    await publish(platform, erased, erased)  # a redelivery changes nothing
+    await eventually(lambda: handled(feedback, erased.id))
+    survey_now = await staff_survey(feedback, resolved.data.ticket_id)
+    assert survey_now is not None and survey_now["answer"]["answers"] == {"csat": 4, "comment": "[erased]"}
+    [listed] = await customer_surveys(feedback, resolved.data.customer_id)
+    assert listed["answer"]["answers"]["comment"] == "[erased]"
+    assert (await stored_texts(feedback, survey["id"]))[1] == b"\x02"
+    async with feedback.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(CustomerKey)) == 0
+
+
+async def test_texts_stored_before_sealing_are_sealed_in_place_by_the_job(
+    feedback: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    resolved, survey = await sent_survey(feedback, platform, clock)
+    r = await answer(feedback, link_path(survey["link"]), {"csat": 3})
+    assert r.status_code == 201, r.text
+    async with feedback.runtime.sessions() as session:  # as migration 0008 leaves an older answer
+        await session.execute(
+            update(Survey)
+            .where(Survey.id == survey["id"])
+            .values(answers={"csat": 3, "comment": None}, texts=b'\x00{"comment": "old words"}')
+        )
+        await session.commit()
+    assert await seal_clear_texts(feedback.runtime) == 1
+    texts = (await stored_texts(feedback, survey["id"]))[1]
+    assert texts is not None and texts[0] == 1 and b"old words" not in texts
+    survey_now = await staff_survey(feedback, resolved.data.ticket_id)
+    assert survey_now is not None and survey_now["answer"]["answers"]["comment"] == "old words"
+    assert await seal_clear_texts(feedback.runtime) == 0

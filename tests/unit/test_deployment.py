@@ -82,10 +82,13 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
     assert env[f"{own_prefix}DATABASE_URL"].endswith(f"/ticketloop_{name}")
     if name == "intake":  # production refuses to start without the key that wraps customers' data keys
         assert env["TICKETLOOP_INTAKE_MASTER_KEY"].startswith("${TICKETLOOP_INTAKE_MASTER_KEY:?")
+    if name == "feedback":  # and without the one that wraps what customers wrote in surveys
+        assert env["TICKETLOOP_FEEDBACK_MASTER_KEY"].startswith("${TICKETLOOP_FEEDBACK_MASTER_KEY:?")
     # The service accepts this environment in production once the operator's variables are set.
     operator = {
         "TICKETLOOP_AUTH_SECRET": "a" * 48,
         "TICKETLOOP_INTAKE_MASTER_KEY": "m" * 48,
+        "TICKETLOOP_FEEDBACK_MASTER_KEY": "f" * 48,
         "POSTGRES_PASSWORD": "pw",
         "TICKETLOOP_FEEDBACK_PUBLIC_BASE_URL": "https://feedback.example.com",
     }

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from ticketloop_feedback.app import MIGRATIONS, create_app
 from ticketloop_feedback.settings import FeedbackSettings
@@ -28,10 +28,13 @@ from ticketloop_feedback.surveys.domain import (
     quarter_named,
     quarter_of,
     resolution_is_stale,
+    split_texts,
     status_at,
     survey_link,
+    texts_field,
     ticket_survey_due,
     validate_answer,
+    with_texts,
 )
 from ticketloop_feedback.templates.domain import Question, QuestionKind, Template, nps_reason_prompt, validate_template
 from ticketloop_shared.events import Dimension
@@ -361,10 +364,11 @@ def test_a_public_base_url_must_be_a_plain_http_url(url: str) -> None:
 def test_production_refuses_survey_links_customers_cannot_reach() -> None:
     production = PlatformSettings(env="production", auth_secret="s" * 40)
     with pytest.raises(ValidationError, match="PUBLIC_BASE_URL"):
-        FeedbackSettings(platform=production)
-    assert FeedbackSettings(platform=production, public_base_url="https://feedback.example.com").platform.env == (
-        "production"
+        FeedbackSettings(platform=production, master_key=SecretStr("m" * 48))
+    reachable = FeedbackSettings(
+        platform=production, public_base_url="https://feedback.example.com", master_key=SecretStr("m" * 48)
     )
+    assert reachable.platform.env == "production"
 
 
 # --- the API document -------------------------------------------------------------------------
@@ -400,3 +404,31 @@ def test_only_the_delivery_system_is_given_links_and_only_the_link_takes_an_answ
     # Notifier only (see the integration tests): the list, and one survey's for intake's channel webhooks.
     assert given_links == {"GET /v1/survey-deliveries", "GET /v1/survey-deliveries/{survey_id}"}
     assert answering == {"POST /v1/surveys/{token}"}  # the link itself, no staff token
+
+
+# --- what a customer wrote ----------------------------------------------------------------------
+
+
+def test_texts_are_stored_apart_from_the_scores_their_places_kept() -> None:
+    stored, texts = split_texts({"csat": 2, "comment": "slow, write to me@example.com", "contact_ok": True})
+    assert stored == {"csat": 2, "comment": None, "contact_ok": True}
+    assert texts == {"comment": "slow, write to me@example.com"}
+    assert with_texts(stored, texts, erased="[erased]") == {
+        "csat": 2,
+        "comment": "slow, write to me@example.com",
+        "contact_ok": True,
+    }
+
+
+def test_texts_that_can_no_longer_be_read_show_as_erased() -> None:
+    stored, _ = split_texts({"nps": 3, "nps_reason": "never again", "suggestion": "hire people"})
+    assert with_texts(stored, None, erased="[erased]") == {
+        "nps": 3,
+        "nps_reason": "[erased]",
+        "suggestion": "[erased]",
+    }
+
+
+def test_an_answer_without_text_stores_none() -> None:
+    assert split_texts({"csat": 5}) == ({"csat": 5}, {})
+    assert texts_field("a") != texts_field("b")

@@ -89,6 +89,7 @@ class Stack:
             # Secrets generated once per install live in the data folder, not in the repo.
             "TICKETLOOP_AUTH_SECRET_FILE": str(self.config.data_dir / "auth-secret"),
             "TICKETLOOP_INTAKE_MASTER_KEY_FILE": str(self.config.data_dir / "intake-master-key"),
+            "TICKETLOOP_FEEDBACK_MASTER_KEY_FILE": str(self.config.data_dir / "feedback-master-key"),
             **self.config.env,
         }
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from ticketloop_feedback.db import audit, messaging
 from ticketloop_feedback.handlers import HANDLERS
+from ticketloop_feedback.keys.models import CustomerKey  # noqa: F401  (registers the table)
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import scheduled
 from ticketloop_feedback.surveys.endpoints import router as survey_router

@@ -6,6 +6,7 @@ from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
 from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared.events import (
+    CustomerErased,
     CustomerSegmentChanged,
     TicketAssigned,
     TicketQueued,
@@ -55,3 +56,9 @@ async def on_ticket_queued(uow: FeedbackUnit, event: TicketQueued) -> None:
     """Waiting in a department's queue (new, or transferred there): that department's staff."""
     d = event.data
     await service.record_placement(uow, ticket_id=d.ticket_id, department_id=d.department_id, at=d.queued_at)
+
+
+@HANDLERS.on(CustomerErased)
+async def on_customer_erased(uow: FeedbackUnit, event: CustomerErased) -> None:
+    """The customer's personal data was erased at intake: forget what they wrote in surveys."""
+    await service.erase_customer(uow, erased=event.data)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from ticketloop_shared.settings import ServiceSettings, embedded_database_url
+from ticketloop_shared.sealing import master_key
+from ticketloop_shared.settings import ServiceSettings, embedded_database_url, read_or_create_secret
 
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -43,6 +46,13 @@ class FeedbackSettings(ServiceSettings):
     # Surveys the timer sends or reminds per transaction; a full batch is followed at once.
     survey_timer_batch: int = Field(default=200, ge=1, le=10_000)
     survey_timer_enabled: bool = True
+    # The key that wraps every customer's data key (what customers write in surveys is sealed
+    # with it, like intake's tickets, but under feedback's own key). Required in production; in
+    # development it is generated once per install into `master_key_file`.
+    master_key: SecretStr | None = None
+    master_key_file: Path = Path(".ticketloop/feedback-master-key")
+    # How often the job looks for texts stored before sealing began (it seals them in place).
+    seal_clear_texts_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("public_base_url")
     @classmethod
@@ -82,4 +92,16 @@ class FeedbackSettings(ServiceSettings):
     def _public_links_in_production(self) -> FeedbackSettings:
         if self.platform.env == "production" and urlsplit(self.public_base_url).hostname in LOOPBACK_HOSTS:
             raise ValueError("set TICKETLOOP_FEEDBACK_PUBLIC_BASE_URL to the public address customers can reach")
+        if self.platform.env == "production" and (
+            self.master_key is None or len(self.master_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "TICKETLOOP_FEEDBACK_MASTER_KEY must be set to a random value of 32+ characters in production"
+            )
         return self
+
+    @cached_property
+    def data_master_key(self) -> bytes:
+        """The 32-byte key wrapping customers' data keys."""
+        secret = self.master_key.get_secret_value() if self.master_key else read_or_create_secret(self.master_key_file)
+        return master_key(secret, service="feedback")

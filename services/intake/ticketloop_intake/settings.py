@@ -12,7 +12,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from ticketloop_intake.attachments.schemas import MAX_LISTED
-from ticketloop_intake.customers.crypto import master_key
+from ticketloop_shared.sealing import master_key
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url, read_or_create_secret
 
 DEV_CHANNEL_KEY = "tl-dev-channel-key"

@@ -44,6 +44,7 @@ class EventType(StrEnum):
     SLA_POLICY_CHANGED = "sla.policy_changed.v1"
     SLA_CALENDAR_CHANGED = "sla.calendar_changed.v1"
     CUSTOMER_SEGMENT_CHANGED = "customer.segment_changed.v1"
+    CUSTOMER_ERASED = "customer.erased.v1"
     FEEDBACK_SURVEY_SENT = "feedback.survey_sent.v1"
     FEEDBACK_SURVEY_SENT_V2 = "feedback.survey_sent.v2"
     FEEDBACK_RECEIVED = "feedback.received.v1"
@@ -488,6 +489,14 @@ class CustomerSegmentChangedData(Payload):
     preferred_channel: str | None = None
 
 
+class CustomerErasedData(Payload):
+    """Payload of `customer.erased`: which customer's personal data was erased, and when. Nothing
+    else: the event itself must not carry what it asks everyone to forget."""
+
+    customer_id: str
+    erased_at: AwareDatetime
+
+
 class CareTaskKind(StrEnum):
     """Why a care contact is due: the segment's contact cadence, or an anticipation rule."""
 
@@ -761,6 +770,16 @@ class CustomerSegmentChanged(Envelope):
     data: CustomerSegmentChangedData
 
 
+class CustomerErased(Envelope):
+    """Emitted by intake in the transaction that erases a customer's personal data (keyed by
+    customer id): feedback destroys its key of the customer's survey texts, every other service
+    blanks whatever personal text it holds of them. Repeated erasures emit it again; consumers
+    treat it as idempotent."""
+
+    type: Literal[EventType.CUSTOMER_ERASED] = EventType.CUSTOMER_ERASED
+    data: CustomerErasedData
+
+
 class SurveySent(Envelope):
     """Emitted by feedback (until v2 replaced it) when a survey was created for a resolved ticket."""
 
@@ -1006,6 +1025,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SlaEscalated,
     SlaClocksChanged,
     CustomerSegmentChanged,
+    CustomerErased,
     SurveySent,
     SurveySentV2,
     FeedbackReceived,
@@ -1063,6 +1083,7 @@ AnyEvent = Annotated[
     | SlaEscalated
     | SlaClocksChanged
     | CustomerSegmentChanged
+    | CustomerErased
     | SurveySent
     | SurveySentV2
     | FeedbackReceived

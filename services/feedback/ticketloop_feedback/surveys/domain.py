@@ -185,6 +185,31 @@ class Answer:
         return any(isinstance(v, str) for v in self.values.values())
 
 
+# --- what a customer wrote: sealed apart from the scores ---------------------------------------
+
+
+def texts_field(survey_id: object) -> str:
+    """What a survey's sealed texts are bound to (with the customer): copied to another survey,
+    they do not open."""
+    return f"survey-texts:{survey_id}"
+
+
+def split_texts(values: Mapping[str, AnswerValue]) -> tuple[dict[str, AnswerValue | None], dict[str, str]]:
+    """An answer as stored: the scores and yes/no answers as they are, each free text replaced by
+    null (it is sealed apart, with the customer's key); and the texts by question id."""
+    texts = {q: v for q, v in values.items() if isinstance(v, str)}
+    return {q: None if q in texts else v for q, v in values.items()}, texts
+
+
+def with_texts(
+    stored: Mapping[str, AnswerValue | None], texts: Mapping[str, str] | None, *, erased: str
+) -> dict[str, AnswerValue]:
+    """The answer as staff read it: each text put back where the stored answer holds its place,
+    or `erased` where it can no longer be read (its customer was erased). A text stored in an
+    older form (in the answer itself) is shown as it is."""
+    return {q: (v if v is not None else (texts or {}).get(q, erased)) for q, v in stored.items()}
+
+
 def validate_answer(template: Template, raw: Mapping[str, Any]) -> Answer | list[Problem]:
     """The answer if it fits the template, else every reason it does not: a question the template
     does not ask, a required one left out, a value of the wrong type or out of range. Blank text

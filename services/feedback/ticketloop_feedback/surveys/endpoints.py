@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ticketloop_feedback.surveys import service
-from ticketloop_feedback.surveys.domain import SurveyNotFound, SurveyStatus, survey_link
+from ticketloop_feedback.surveys.domain import AnswerValue, SurveyNotFound, SurveyStatus, survey_link
 from ticketloop_feedback.surveys.models import Survey
 from ticketloop_feedback.surveys.schemas import (
     AnswerOut,
@@ -34,7 +34,7 @@ from ticketloop_feedback.templates.domain import (
     Template,
     nps_reason_prompt,
 )
-from ticketloop_feedback.unit import FeedbackUowDep
+from ticketloop_feedback.unit import FeedbackUowDep, SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentNotifier, CurrentStaff, check_department, department_scope
 from ticketloop_shared.events import SurveyKind
@@ -106,24 +106,34 @@ def public_question(q: Question) -> PublicQuestion:
     )
 
 
-def answer_out(survey: Survey, template: Template | None) -> AnswerOut | None:
-    """The survey's answer, if it has one, with the NPS reason prompt that applied."""
-    if survey.answered_at is None or survey.answers is None:
+def answer_out(
+    survey: Survey, template: Template | None, answers: Mapping[uuid.UUID, Mapping[str, AnswerValue]]
+) -> AnswerOut | None:
+    """The survey's answer (`answers`: as opened, by survey), if it has one, with the NPS reason
+    prompt that applied."""
+    opened = answers.get(survey.id)
+    if survey.answered_at is None or opened is None:
         return None
     reason = template.question(NPS_REASON) if template is not None else None
-    nps = survey.answers.get(NPS)
+    nps = opened.get(NPS)
     return AnswerOut(
-        answers=survey.answers,
+        answers=dict(opened),
         answered_at=survey.answered_at,
         nps_reason_prompt=(
             nps_reason_prompt(reason, nps if isinstance(nps, int) else None)
-            if reason is not None and NPS_REASON in survey.answers
+            if reason is not None and NPS_REASON in opened
             else None
         ),
     )
 
 
-def survey_out(survey: Survey, *, now: datetime, templates: Mapping[tuple[str, int], Template]) -> SurveyOut:
+def survey_out(
+    survey: Survey,
+    *,
+    now: datetime,
+    templates: Mapping[tuple[str, int], Template],
+    answers: Mapping[uuid.UUID, Mapping[str, AnswerValue]],
+) -> SurveyOut:
     """A survey as staff see it (never its link)."""
     pinned = templates.get((survey.template_id, survey.template_version or 0))
     return SurveyOut(
@@ -144,7 +154,7 @@ def survey_out(survey: Survey, *, now: datetime, templates: Mapping[tuple[str, i
         cancelled_at=survey.cancelled_at,
         cancel_reason=survey.cancel_reason,
         expires_at=survey.expires_at,
-        answer=answer_out(survey, pinned),
+        answer=answer_out(survey, pinned, answers),
     )
 
 
@@ -192,7 +202,7 @@ async def answer_survey(
     response.headers.update(NO_STORE)
     with _guesses_counted(request):
         survey, template = await service.answer(uow, token=token, reply=body.root)
-    recorded = answer_out(survey, template)
+    recorded = answer_out(survey, template, await service.opened_answers(uow.session, [survey], uow.settings))
     assert recorded is not None
     return recorded
 
@@ -202,7 +212,7 @@ async def answer_survey(
 
 @router.get("/tickets/{ticket_id}/survey", response_model=SurveyOut, responses=_staff_errors)
 async def ticket_survey(
-    ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, staff: CurrentStaff
+    ticket_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep, staff: CurrentStaff
 ) -> SurveyOut:
     """Staff follow up on a ticket: the survey of its latest resolution, its status (scheduled,
     open, answered, expired, cancelled), timing, delivery and answer (not its link). Its
@@ -211,7 +221,8 @@ async def ticket_survey(
     check_department(staff, await service.department_of(session, ticket_id=ticket_id))
     survey = await service.ticket_survey(session, ticket_id=ticket_id)
     templates = await service.templates_of(session, [survey])
-    return survey_out(survey, now=runtime.clock.now(), templates=templates)
+    answers = await service.opened_answers(session, [survey], settings)
+    return survey_out(survey, now=runtime.clock.now(), templates=templates, answers=answers)
 
 
 @router.get(
@@ -226,6 +237,7 @@ async def ticket_survey(
 async def list_surveys(
     session: SessionDep,
     runtime: RuntimeDep,
+    settings: SettingsDep,
     staff: CurrentStaff,
     customer_id: Annotated[str | None, Query(min_length=1, max_length=100), STORABLE] = None,
     kind: SurveyKind | None = None,
@@ -252,8 +264,9 @@ async def list_surveys(
         department_id=department_scope(staff, department_id),
     )
     templates = await service.templates_of(session, surveys)
+    answers = await service.opened_answers(session, surveys, settings)
     return SurveyPage(
-        items=[survey_out(s, now=now, templates=templates) for s in surveys],
+        items=[survey_out(s, now=now, templates=templates, answers=answers) for s in surveys],
         next_after=surveys[-1].id if len(surveys) == limit else None,
     )
 

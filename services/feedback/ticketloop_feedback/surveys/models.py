@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     UniqueConstraint,
@@ -65,6 +66,8 @@ class Survey(Base):
             ),
         ),
         Index("ix_surveys_customer_id", "customer_id", "id"),
+        # Texts answered before sealing began, until the sealing job seals them (`0x00` first).
+        Index("ix_surveys_clear_texts", "id", postgresql_where=text("get_byte(texts, 0) = 0")),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -92,8 +95,14 @@ class Survey(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     cancel_reason: Mapped[str | None] = mapped_column(String(40))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # The answer, by question id (texts included: they never leave this service).
+    # The answer, by question id; each free text is null here, its place kept: the texts are
+    # sealed in `texts` (they never leave this service, and erasing the customer erases them).
     answers: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # What the customer wrote (comments, suggestions, the NPS reason), by question id, as JSON
+    # sealed with the customer's key (`ticketloop_shared.sealing`): `0x01…` sealed, `0x00…`
+    # written before sealing began (until the sealing job reaches it), `0x02` erased; null when
+    # the answer has no text.
+    texts: Mapped[bytes | None] = mapped_column(LargeBinary)
     csat: Mapped[int | None] = mapped_column(SmallInteger)
     nps: Mapped[int | None] = mapped_column(SmallInteger)
     # When a delivery system reported the link (then the reminder) sent; until then it is listed

@@ -292,6 +292,7 @@ async def record_answer(
     *,
     survey_id: uuid.UUID,
     answers: dict[str, Any],
+    texts: bytes | None,
     csat: int | None,
     nps: int | None,
     answered_at: datetime,
@@ -311,10 +312,47 @@ async def record_answer(
             Survey.cancelled_at.is_(None),
             Survey.expires_at > answered_at,
         )
-        .values(answers=answers, csat=csat, nps=nps, answered_at=answered_at)
+        .values(answers=answers, texts=texts, csat=csat, nps=nps, answered_at=answered_at)
         .returning(Survey)
     )
     return await session.scalar(stmt)
+
+
+# --- customers' texts -------------------------------------------------------------------------
+
+
+async def erase_texts(session: AsyncSession, customer_id: str, *, erased: bytes) -> int:
+    """Overwrite every text of the customer's answers with the erased mark (sealed or not: the
+    key is destroyed too, this also covers texts the sealing job has not reached); how many."""
+    result = await session.execute(
+        update(Survey)
+        .where(Survey.customer_id == customer_id, Survey.texts.is_not(None), Survey.texts != erased)
+        .values(texts=erased)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def lock_clear_texts(session: AsyncSession, *, limit: int) -> list[tuple[uuid.UUID, str, bytes]]:
+    """Up to `limit` answers whose texts are still stored unsealed, locked (SKIP LOCKED, so
+    replicas share the work): id, customer and the stored value."""
+    rows = await session.execute(
+        select(Survey.id, Survey.customer_id, Survey.texts)
+        .where(func.get_byte(Survey.texts, 0) == 0)
+        .order_by(Survey.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [
+        (survey_id, str(customer_id), bytes(texts)) for survey_id, customer_id, texts in rows.all() if texts is not None
+    ]
+
+
+async def set_texts(session: AsyncSession, survey_id: uuid.UUID, texts: bytes) -> None:
+    """Store an answer's texts in their new (sealed) form."""
+    await session.execute(
+        update(Survey).where(Survey.id == survey_id).values(texts=texts).execution_options(synchronize_session=False)
+    )
 
 
 # --- departments ------------------------------------------------------------------------------

@@ -39,3 +39,16 @@ async def send_and_remind(runtime: FeedbackRuntime) -> Batch:
     async with runtime.unit_of_work() as uow:
         done, full = await service.send_and_remind(uow, limit=runtime.settings.survey_timer_batch)
     return Batch(done, full)
+
+
+@SCHEDULE.every(name="seal-clear-texts", seconds=lambda s: s.seal_clear_texts_seconds)
+async def seal_clear_texts(runtime: FeedbackRuntime) -> int:
+    """Seal the texts answered before sealing began, a batch per transaction until none is left
+    (after the upgrade that began sealing; then each run finds none through a partial index)."""
+    sealed = 0
+    while True:
+        async with runtime.unit_of_work() as uow:
+            done, full = await service.seal_clear_texts(uow, limit=runtime.settings.survey_timer_batch)
+        sealed += done
+        if not full:
+            return sealed

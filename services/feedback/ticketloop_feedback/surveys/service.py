@@ -4,6 +4,7 @@ writes its events to the outbox in the same transaction."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -12,6 +13,7 @@ from typing import Any, NoReturn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_feedback.db import audit
+from ticketloop_feedback.keys import service as keys
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import repository
 from ticketloop_feedback.surveys.domain import (
@@ -22,6 +24,7 @@ from ticketloop_feedback.surveys.domain import (
     ONBOARDING_PERIOD,
     RETRY_AFTER_FAILURE,
     Answer,
+    AnswerValue,
     InvalidAnswer,
     LowScoreThresholds,
     Quarter,
@@ -38,9 +41,12 @@ from ticketloop_feedback.surveys.domain import (
     quarter_of,
     refusal,
     resolution_is_stale,
+    split_texts,
     status_at,
+    texts_field,
     ticket_survey_due,
     validate_answer,
+    with_texts,
 )
 from ticketloop_feedback.surveys.models import Customer, Survey
 from ticketloop_feedback.templates import service as templates
@@ -49,6 +55,7 @@ from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.events import (
+    CustomerErasedData,
     CustomerSegmentChangedData,
     Dimension,
     FeedbackReceivedV2Data,
@@ -376,10 +383,16 @@ async def answer(uow: FeedbackUnit, *, token: str, reply: Mapping[str, Any]) -> 
             + (f" (and {len(checked) - 1} more)" if len(checked) > 1 else ""),
             details=[p.as_detail() for p in checked],
         )
+    stored, texts = split_texts(checked.values)
+    sealed = None
+    if texts:  # what the customer wrote is sealed with their own key before it is stored
+        key = await keys.key_for_sealing(session, survey.customer_id, uow.settings)
+        sealed = keys.seal_text(key, survey.customer_id, texts_field(survey.id), json.dumps(texts))
     recorded = await repository.record_answer(
         session,
         survey_id=survey.id,
-        answers=dict(checked.values),
+        answers=stored,
+        texts=sealed,
         csat=checked.score(CSAT),
         nps=checked.score(NPS),
         answered_at=now,
@@ -426,6 +439,26 @@ def _announce_answer(uow: FeedbackUnit, survey: Survey, checked: Answer, custome
             ),
             subject=subject,
         )
+
+
+async def opened_answers(
+    session: AsyncSession, surveys: Sequence[Survey], settings: FeedbackSettings
+) -> dict[uuid.UUID, dict[str, AnswerValue]]:
+    """The answers of these surveys as staff read them, by survey: the texts opened with their
+    customers' keys (one lookup for all), `[erased]` where a customer was erased."""
+    answered = [s for s in surveys if s.answers is not None]
+    key_of = await keys.keys_for_opening(session, [s.customer_id for s in answered if s.texts is not None], settings)
+    return {
+        s.id: with_texts(s.answers or {}, _texts(key_of.get(s.customer_id), s), erased=keys.ERASED) for s in answered
+    }
+
+
+def _texts(key: bytes | None, survey: Survey) -> dict[str, str] | None:
+    """A survey's texts by question id; None when they can no longer be read."""
+    if survey.texts is None:
+        return {}
+    opened = keys.open_text(key, survey.customer_id, texts_field(survey.id), survey.texts)
+    return None if opened is None else dict(json.loads(opened))
 
 
 async def _refuse(session: AsyncSession, token: str, now: datetime) -> NoReturn:
@@ -539,3 +572,37 @@ async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> Survey:
     if survey is None:
         raise SurveyNotFound(f"no survey {survey_id} has been sent")
     return survey
+
+
+# --- erasure and sealing ----------------------------------------------------------------------
+
+
+async def erase_customer(uow: FeedbackUnit, *, erased: CustomerErasedData) -> None:
+    """Forget what the customer wrote in every survey: destroy their key (every sealed text
+    becomes unreadable) and overwrite the texts themselves, sealed or not; scores, timing and
+    the surveys stay. Recorded in the audit log; a redelivered erasure finds nothing left."""
+    session = uow.session
+    destroyed = await keys.destroy_key(session, erased.customer_id)
+    blanked = await repository.erase_texts(session, erased.customer_id, erased=keys.ERASED_VALUE)
+    await audit_log.record_as(
+        session,
+        audit,
+        actor="intake",
+        role="system",
+        action="customer.personal_data_erased",
+        subject=f"customer:{erased.customer_id}",
+        details={"key_destroyed": destroyed, "texts_erased": blanked, "erased_at": erased.erased_at.isoformat()},
+    )
+
+
+async def seal_clear_texts(uow: FeedbackUnit, *, limit: int) -> tuple[int, bool]:
+    """Seal, in place, texts answered before sealing began (stored unsealed by migration 0008);
+    how many, and whether the batch was full (more may be left)."""
+    session = uow.session
+    rows = await repository.lock_clear_texts(session, limit=limit)
+    for survey_id, customer_id, stored in rows:
+        clear = keys.open_text(None, customer_id, texts_field(survey_id), stored)
+        assert clear is not None  # an unsealed value opens without a key
+        key = await keys.key_for_sealing(session, customer_id, uow.settings)
+        await repository.set_texts(session, survey_id, keys.seal_text(key, customer_id, texts_field(survey_id), clear))
+    return len(rows), len(rows) >= limit

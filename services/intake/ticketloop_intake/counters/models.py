@@ -51,7 +51,7 @@ class QueueEntry(Base):
     number: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
     customer_id: Mapped[str] = mapped_column(String(100))
-    # Personal: sealed with the customer's key like tickets' texts (customers/crypto.py); optional.
+    # Personal: sealed with the customer's key like tickets' texts (ticketloop_shared/sealing.py); optional.
     customer_name: Mapped[bytes | None] = mapped_column(LargeBinary)
     channel_client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channel_clients.id"))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,18 +10,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ticketloop_intake.customers import crypto, repository
+from ticketloop_intake.customers import repository
 from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeUnit
+from ticketloop_shared import sealing
 from ticketloop_shared.state import ProcessState, Slot, state_of
 
 # What a reader sees where a value was erased (or its key destroyed).
 ERASED = "[erased]"
 # The first byte of a value stored unsealed (before sealing began), and what erasing one in place
 # writes over it.
-CLEAR_MARK = crypto.CLEAR
-ERASED_VALUE = crypto.ERASED_VALUE
+CLEAR_MARK = sealing.CLEAR
+ERASED_VALUE = sealing.ERASED_VALUE
 # How far back each process looks for erasures it may not have applied to its key cache yet.
 ERASURE_LOOKBACK = timedelta(minutes=10)
 
@@ -74,12 +75,12 @@ class KeyRing:
             return hit[0]
         master = settings.data_master_key
         for _ in range(3):  # a concurrent first ticket of the same customer can hide its key once
-            new = crypto.new_key()
+            new = sealing.new_key()
             wrapped = await repository.key_for(
-                statements(uow), customer_id, wrapped_if_new=crypto.wrap(master, new, customer_id=customer_id)
+                statements(uow), customer_id, wrapped_if_new=sealing.wrap(master, new, customer_id=customer_id)
             )
             if wrapped is not None:
-                key = crypto.unwrap(master, wrapped, customer_id=customer_id)
+                key = sealing.unwrap(master, wrapped, customer_id=customer_id)
                 self._keep(slot, key)
                 return key
         raise RuntimeError(f"could not create or read the key of customer {customer_id!r}")
@@ -101,7 +102,7 @@ class KeyRing:
             wrapped = await repository.keys(session, missing)
             for customer_id in missing:
                 w = wrapped.get(customer_id)
-                key = crypto.unwrap(settings.data_master_key, w, customer_id=customer_id) if w is not None else None
+                key = sealing.unwrap(settings.data_master_key, w, customer_id=customer_id) if w is not None else None
                 self._keep((db, customer_id), key)
                 found[customer_id] = key
         return found
@@ -133,27 +134,27 @@ async def drop_erased_keys(state: ProcessState, engine: AsyncEngine, now: dateti
 
 def seal_field(key: bytes, customer_id: str, field: str, value: str) -> bytes:
     """One personal value, sealed for its customer and column."""
-    return crypto.seal(key, value, customer_id=customer_id, field=field)
+    return sealing.seal(key, value, customer_id=customer_id, field=field)
 
 
 def open_field(key: bytes | None, customer_id: str, field: str, blob: bytes | None) -> str | None:
     """One stored value in clear; None once it cannot be read any more (erased, or its key destroyed)."""
-    return crypto.unseal(key, blob, customer_id=customer_id, field=field)
+    return sealing.unseal(key, blob, customer_id=customer_id, field=field)
 
 
 def seal_blob(key: bytes, customer_id: str, field: str, data: bytes) -> bytes:
     """One personal binary value (an attached file), sealed for its customer and column."""
-    return crypto.seal_bytes(key, data, customer_id=customer_id, field=field)
+    return sealing.seal_bytes(key, data, customer_id=customer_id, field=field)
 
 
 def open_blob(key: bytes | None, customer_id: str, field: str, blob: bytes | None) -> bytes | None:
     """One stored binary value in clear; None once it cannot be read any more."""
-    return crypto.unseal_bytes(key, blob, customer_id=customer_id, field=field)
+    return sealing.unseal_bytes(key, blob, customer_id=customer_id, field=field)
 
 
 def clear(note: str) -> bytes:
     """A text that is not personal (a system note), stored as it is."""
-    return crypto.clear(note)
+    return sealing.clear(note)
 
 
 async def destroy_key(session: AsyncSession, customer_id: str, *, now: datetime) -> bool:

@@ -53,7 +53,7 @@ class Ticket(Base):
     category: Mapped[str] = mapped_column(String(40))
     need: Mapped[str] = mapped_column(String(40))
     urgency: Mapped[str] = mapped_column(String(20))
-    # Personal texts are stored sealed with the customer's key (customers/crypto.py).
+    # Personal texts are stored sealed with the customer's key (ticketloop_shared/sealing.py).
     subject: Mapped[bytes] = mapped_column(LargeBinary)
     description: Mapped[bytes] = mapped_column(LargeBinary)
     customer_id: Mapped[str] = mapped_column(String(100))

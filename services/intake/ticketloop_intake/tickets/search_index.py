@@ -1,6 +1,6 @@
 """Finding tickets by the words of their subject and description, which are sealed per customer.
 
-The texts are stored sealed with each customer's own key (`customers/crypto.py`), so PostgreSQL
+The texts are stored sealed with each customer's own key (`ticketloop_shared/sealing.py`), so PostgreSQL
 cannot search them, and a plain full-text index would put the very words the sealing hides back
 on disk. Instead each ticket gets a *keyed token index*: the subject and description are
 normalised into terms (`terms`: lower-cased, accents folded, short stop words dropped, CJK text

@@ -71,6 +71,7 @@ from ticketloop_shared.auth import Principal, Role
 from ticketloop_shared.errors import Forbidden, Gone, NotFound, Unprocessable
 from ticketloop_shared.events import (
     ClockView,
+    CustomerErasedData,
     TicketClosedData,
     TicketConnectedData,
     TicketFollowedUpData,
@@ -418,7 +419,8 @@ async def made_under_key(session: AsyncSession, *, scope: str, key: str) -> tupl
 async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) -> None:
     """Erase a customer's personal data: destroy their key (every sealed value becomes
     unreadable), overwrite anything stored before sealing and delete their tickets' search
-    tokens; tickets and their facts stay."""
+    tokens; tickets and their facts stay. `customer.erased` tells every other service, in the
+    same transaction, to forget what it holds of the customer."""
     session = uow.session
     if not await repository.has_tickets(session, customer_id):
         raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
@@ -437,6 +439,7 @@ async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) ->
         subject=f"customer:{customer_id}",
         details={"key_destroyed": destroyed, "search_tokens_deleted": words, "attachments_erased": files},
     )
+    uow.emit(CustomerErasedData(customer_id=customer_id, erased_at=uow.now()), subject=customer_id)
 
 
 async def unmasked(uow: IntakeUnit, *, customer_id: str, by: Principal) -> Personal:

@@ -1,4 +1,6 @@
-"""Sealing personal text with AES-256-GCM (the `cryptography` package).
+"""Sealing personal text with AES-256-GCM (the `cryptography` package): the plumbing every
+service that keeps a customer's own words uses (intake's tickets, feedback's survey answers), so
+one customer's data is erased everywhere by destroying that service's copy of their key.
 
 A sealed value is `0x01 | nonce (12) | ciphertext+tag`, bound by its associated data to one
 customer and one field, so a value copied to another customer or column does not open. Two
@@ -25,9 +27,10 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
 
 
-def master_key(secret: str) -> bytes:
-    """The 32-byte key that wraps data keys, from the configured secret."""
-    return hashlib.sha256(f"ticketloop-intake-master:{secret}".encode()).digest()
+def master_key(secret: str, *, service: str = "intake") -> bytes:
+    """The 32-byte key that wraps one service's data keys, from that service's configured secret
+    (the service's name keeps two services given the same secret apart)."""
+    return hashlib.sha256(f"ticketloop-{service}-master:{secret}".encode()).digest()
 
 
 def _aad(customer_id: str, field: str) -> bytes:

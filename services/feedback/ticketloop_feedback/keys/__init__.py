@@ -1,0 +1,1 @@
+"""Customers' keys: the per-customer data keys feedback seals survey texts with."""
