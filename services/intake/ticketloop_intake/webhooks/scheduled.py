@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 
 import httpx
@@ -64,10 +64,12 @@ async def send(
     settings: IntakeSettings,
     clock: Clock,
     feedback: httpx.AsyncClient | None = None,
+    checked: Awaitable[signing.Checked] | None = None,
 ) -> Outcome:
-    """One attempt: the address checked again after DNS resolution, the body signed with every
-    valid secret, the answer's status and (truncated) body kept. A `survey.due` gets its link
-    from feedback first (`survey_links.py`)."""
+    """One attempt: the address checked again after DNS resolution (`checked`: the batch's
+    check of this URL, shared by its deliveries), the body signed with every valid secret, the
+    answer's status and (truncated) body kept. A `survey.due` gets its link from feedback first
+    (`survey_links.py`)."""
     at = clock.now()
     if outgoing.problem == "erased":
         return Outcome(outgoing.id, at, None, 0, erased=True)
@@ -92,8 +94,9 @@ async def send(
         return Outcome(outgoing.id, at, None, 0, error=f"payload of {len(body)} bytes is over the limit")
     limit = settings.webhooks_response_log_chars
     try:
-        checked = await signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
-        url, host, extensions = checked.pinned()
+        if checked is None:
+            checked = signing.check_url(outgoing.url, allow_private=settings.webhooks_private_allowed)
+        url, host, extensions = (await checked).pinned()
         headers = signing.headers(
             outgoing.secrets, msg_id=str(outgoing.id), timestamp=int(clock.now().timestamp()), body=body
         )
@@ -132,11 +135,29 @@ async def send_all(
             client = await stack.enter_async_context(http_client(settings))
         feedback = await stack.enter_async_context(survey_links.feedback_client(settings)) if surveys else None
 
+        # Each URL is resolved and checked once per batch (a DNS lookup per delivery cost more
+        # than the signing); every delivery of the batch to it goes to the address checked.
+        checks: dict[str, asyncio.Future[signing.Checked]] = {}
+
+        def check(url: str) -> asyncio.Future[signing.Checked]:
+            if url not in checks:
+                checks[url] = asyncio.ensure_future(
+                    signing.check_url(url, allow_private=settings.webhooks_private_allowed)
+                )
+            return checks[url]
+
         async def one(item: Outgoing) -> Outcome:
             async with gate:
-                return await send(client, item, settings, clock, feedback)
+                return await send(client, item, settings, clock, feedback, check(item.url))
 
-        return list(await asyncio.gather(*(one(item) for item in outgoing)))
+        try:
+            return list(await asyncio.gather(*(one(item) for item in outgoing)))
+        finally:
+            for future in checks.values():
+                if not future.done():
+                    future.cancel()  # none of its deliveries needed it after all
+                elif not future.cancelled():
+                    future.exception()  # retrieved: a refused URL is reported per delivery
 
 
 async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
