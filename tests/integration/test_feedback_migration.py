@@ -83,7 +83,8 @@ async def test_links_already_sent_keep_working_once_their_tokens_are_replaced_by
         insert = """
             INSERT INTO surveys (id, token, kind, template_id, template_version, customer_id, ticket_id,
                                  ticket_number, resolved_at, created_at, due_at, sent_at, expires_at)
-            VALUES ($1, $2, 'ticket', 'ticket', $3, 'cust-1', $4, 'T1', $5, $5, $6, $7, $6::timestamptz + interval '14 days')
+            VALUES ($1, $2, 'ticket', 'ticket', $3, 'cust-1', $4, 'T1', $5, $5, $6, $7,
+                    $6::timestamptz + interval '14 days')
         """
         await conn.execute(insert, sent, sent_token, 2, uuid.uuid4(), now - timedelta(days=1), now, now)
         await conn.execute(insert, scheduled, scheduled_token, None, uuid.uuid4(), now, now + timedelta(hours=2), None)
