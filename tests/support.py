@@ -451,3 +451,38 @@ class Receiver:
 
     def of_type(self, event_type: str, *, status: int | None = 200) -> list[Received]:
         return [r for r in self.received if r.json["type"] == event_type and (status is None or r.status == status)]
+
+
+# Every column type a secret could be written into: text of any kind, JSON, byte strings.
+_SEARCHED_TYPES = ("text", "character varying", "character", "json", "jsonb", "bytea", "ARRAY")
+
+
+async def columns_holding(database_url: str, needle: str) -> list[str]:
+    """`table.column` of every column of every table in the database that holds `needle`
+    (as text, inside JSON or arrays, or as UTF-8 bytes): where a secret would be found by someone
+    reading the database."""
+    import asyncpg
+
+    from ticketloop_shared.db import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        columns = await conn.fetch(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+            "JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' AND c.data_type = ANY($1)",
+            list(_SEARCHED_TYPES),
+        )
+        found = []
+        for table, column, data_type in columns:
+            if data_type == "bytea":
+                condition = f'position($1::bytea in "{column}") > 0'
+                arg: Any = needle.encode()
+            else:
+                condition = f'strpos("{column}"::text, $1) > 0'
+                arg = needle
+            if await conn.fetchval(f'SELECT EXISTS (SELECT 1 FROM "{table}" WHERE {condition})', arg):
+                found.append(f"{table}.{column}")
+        return found
+    finally:
+        await conn.close()

@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_BROKER_PORT = 19092
@@ -32,6 +34,10 @@ class PlatformSettings(BaseSettings):
     # once per install into `auth_secret_file` (never a constant anyone could look up).
     auth_secret: SecretStr | None = None
     auth_secret_file: Path = Path(".ticketloop/auth-secret")
+    # The embedded PostgreSQL's password, generated once per install into this file (beside
+    # `auth_secret_file`) by `ticketloop run`: a database URL naming no password, on this machine,
+    # uses it (see `ServiceSettings`). A URL with a password, or another host, is left alone.
+    database_password_file: Path = Path(".ticketloop/postgres-password")
     # Staff tokens always expire: the default lifetime, and the longest one a token may claim.
     token_ttl_hours: float = Field(default=12.0, gt=0)
     token_max_ttl_days: float = Field(default=90.0, gt=0)
@@ -115,6 +121,11 @@ class ServiceSettings(BaseSettings):
     replica_id: str = Field(default="", max_length=100)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
+    @model_validator(mode="after")
+    def _local_password(self) -> ServiceSettings:
+        self.database_url = with_local_password(self.database_url, self.platform.database_password_file)
+        return self
+
     @property
     def replica(self) -> str:
         """`replica_id`, or the host name when it is not set."""
@@ -141,6 +152,27 @@ def read_or_create_secret(path: Path) -> str:
     raise RuntimeError(f"secret file {path} is empty")
 
 
+_LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def with_local_password(url: str, password_file: Path) -> str:
+    """`url` with the embedded PostgreSQL's password when it names none and points at this machine
+    and the install's password file exists (it is never created here: only the server's starter
+    makes it). So tools and services started with the default URL reach `ticketloop run`'s server,
+    which refuses a connection without the password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return url  # not a URL: the engine says so, with its own message
+    if parsed.password is not None or parsed.host not in _LOCAL_HOSTS or not password_file.is_file():
+        return url
+    password = password_file.read_text().strip()
+    if not password:
+        return url
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
 def embedded_database_url(database: str) -> str:
-    """URL of a database on the embedded PostgreSQL at its default port."""
+    """URL of a database on the embedded PostgreSQL at its default port (its password comes from
+    `PlatformSettings.database_password_file`)."""
     return f"postgresql+asyncpg://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/{database}"

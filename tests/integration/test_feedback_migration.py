@@ -1,5 +1,6 @@
 """feedback's survey rows from before templates and schedules migrate to sent ticket surveys of the
-`ticket` template's version 1 (the questions they were sent with), and back."""
+`ticket` template's version 1 (the questions they were sent with), and back; survey tokens stored
+in clear become digests, and the links customers already have keep working."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from alembic import command
 
-from ticketloop_feedback.app import MIGRATIONS
+from tests.support import columns_holding, serve
+from ticketloop_feedback.app import MIGRATIONS, create_app
+from ticketloop_feedback.settings import FeedbackSettings
+from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.db import asyncpg_dsn
 from ticketloop_shared.migrations import alembic_config
+from ticketloop_shared.settings import PlatformSettings
 
 SENT = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
@@ -93,3 +98,46 @@ async def test_texts_answered_before_sealing_move_apart_from_the_scores_marked_u
         assert back[answered] == '{"csat": 2, "comment": "me@x.org"}'
     finally:
         await conn.close()
+
+
+async def test_links_already_sent_keep_working_once_their_tokens_are_replaced_by_digests(
+    new_database: Callable[[str], Awaitable[str]], platform: PlatformSettings
+) -> None:
+    url = await new_database("feedback-migration")
+    config = alembic_config(MIGRATIONS, url)
+    await asyncio.to_thread(command.upgrade, config, "0006")
+    now = datetime(2027, 1, 20, 10, tzinfo=UTC)
+    sent, scheduled = uuid.uuid4(), uuid.uuid4()
+    sent_token, scheduled_token = "S3ntT0ken_" + "x" * 22, "Sched-T0ken_" + "y" * 20
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        insert = """
+            INSERT INTO surveys (id, token, kind, template_id, template_version, customer_id, ticket_id,
+                                 ticket_number, resolved_at, created_at, due_at, sent_at, expires_at)
+            VALUES ($1, $2, 'ticket', 'ticket', $3, 'cust-1', $4, 'T1', $5, $5, $6, $7,
+                    $6::timestamptz + interval '14 days')
+        """
+        await conn.execute(insert, sent, sent_token, 2, uuid.uuid4(), now - timedelta(days=1), now, now)
+        await conn.execute(insert, scheduled, scheduled_token, None, uuid.uuid4(), now, now + timedelta(hours=2), None)
+        await asyncio.to_thread(command.upgrade, config, "head")
+    finally:
+        await conn.close()
+    for token in (sent_token, scheduled_token):
+        assert await columns_holding(url, token) == []
+
+    settings = FeedbackSettings(database_url=url, platform=platform)
+    async with serve(create_app(settings, clock=FrozenClock(now + timedelta(minutes=5)))) as feedback:
+        shown = await feedback.client.get(f"/v1/surveys/{sent_token}")
+        assert (shown.status_code, shown.json()["status"]) == (200, "open")
+        r = await feedback.client.post(f"/v1/surveys/{sent_token}", json={"csat": 5})
+        assert r.status_code == 201, r.text
+        # a token nobody was given (the survey was not out) was dropped, not carried over
+        assert (await feedback.client.get(f"/v1/surveys/{scheduled_token}")).status_code == 404
+
+    await asyncio.to_thread(command.downgrade, config, "0006")
+    conn = await asyncpg.connect(asyncpg_dsn(url))
+    try:
+        tokens = {r["id"]: r["token"] for r in await conn.fetch("SELECT id, token FROM surveys")}
+    finally:
+        await conn.close()
+    assert set(tokens) == {sent, scheduled} and sent_token not in tokens.values()  # fresh ones: digests hold none

@@ -22,6 +22,7 @@ from tests.support import (
     RunningService,
     admin_headers,
     agent_headers,
+    columns_holding,
     eventually,
     publish,
     read_events,
@@ -32,9 +33,10 @@ from ticketloop_feedback.app import create_app
 from ticketloop_feedback.db import messaging
 from ticketloop_feedback.keys.models import CustomerKey
 from ticketloop_feedback.settings import FeedbackSettings
-from ticketloop_feedback.surveys.models import Survey
+from ticketloop_feedback.surveys.models import Survey, SurveyLink
 from ticketloop_feedback.surveys.scheduled import seal_clear_texts
 from ticketloop_shared.auth import Role
+from ticketloop_shared.bearer import bearer_digest, new_bearer
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import (
     CustomerErasedData,
@@ -625,11 +627,37 @@ async def test_a_scheduled_surveys_token_opens_nothing_until_it_is_sent(
 ) -> None:
     created = create_ticket_created()
     await publish(platform, resolved_for(created))
-    await survey_when(feedback, created.data.ticket_id, lambda s: s["status"] == "scheduled")
+    scheduled = await survey_when(feedback, created.data.ticket_id, lambda s: s["status"] == "scheduled")
     async with feedback.runtime.sessions() as session:
-        token = await session.scalar(select(Survey.token).where(Survey.ticket_id == created.data.ticket_id))
+        survey_id = uuid.UUID(scheduled["id"])
+        # no link exists before it goes out (links are minted when a delivery system fetches one)
+        assert await session.scalar(select(func.count()).where(SurveyLink.survey_id == survey_id)) == 0
+        # and a token that did name it (as every survey's did before links were minted) opens nothing
+        token = new_bearer()
+        session.add(SurveyLink(token_hash=bearer_digest(token), survey_id=survey_id, issued_at=NOW))
+        await session.commit()
     for r in (await feedback.client.get(f"/v1/surveys/{token}"), await answer(feedback, f"/v1/surveys/{token}", {})):
         assert (r.status_code, r.json()["error"]["code"]) == (404, "survey_not_found")
+
+
+async def test_the_database_keeps_no_link_and_every_link_handed_out_opens_the_survey(
+    feedback: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    _, survey = await sent_survey(feedback, platform, clock)
+    first = link_path(survey["link"])
+    r = await feedback.client.get(f"/v1/survey-deliveries/{survey['id']}", headers=NOTIFIER)
+    assert r.status_code == 200, r.text
+    second = link_path(r.json()["link"])
+    assert first != second  # a link cannot be read back, so each hand-out mints one
+    database = feedback.runtime.settings.database_url
+    for path in (first, second):
+        token = path.rsplit("/", 1)[-1]
+        assert await columns_holding(database, token) == []
+        assert (await feedback.client.get(path)).json()["status"] == "open"
+    assert (await answer(feedback, second, GOOD_ANSWER)).status_code == 201
+    assert (await feedback.client.get(first)).json()["status"] == "answered"
+    r = await answer(feedback, first, GOOD_ANSWER)
+    assert (r.status_code, r.json()["error"]["code"]) == (409, "survey_already_answered")
 
 
 async def test_an_unanswered_survey_closes_at_its_expiry_with_410(

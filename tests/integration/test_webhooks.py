@@ -23,6 +23,7 @@ from tests.support import (
     agent_headers,
     assign_in_intake,
     channel_headers,
+    columns_holding,
     create_ticket_body,
     eventually,
     read_events,
@@ -90,6 +91,24 @@ async def deliveries(intake: RunningService, endpoint_id: str, *, admin: bool = 
     assert r.status_code == 200, r.text
     found: list[dict[str, Any]] = r.json()
     return found
+
+
+async def test_the_customer_link_is_kept_nowhere_in_intakes_database(
+    intake: RunningService, platform: PlatformSettings, receiver: Receiver
+) -> None:
+    await subscribe(intake, receiver.url, ["ticket.resolved"])
+    ticket = await owned_ticket(intake, platform)
+    r = await intake.client.post(f"/v1/tickets/{ticket['id']}/resolve", json={"resolution": "Refunded"}, headers=OWNER)
+    assert r.status_code == 200, r.text
+    shown = r.json()["customer_link"]["url"]
+    await eventually(lambda: receiver.of_type("ticket.resolved"))
+    sent = receiver.of_type("ticket.resolved")[0].json["data"]["link_url"]
+    assert sent == shown
+    token = sent.rsplit("/", 1)[-1]
+    # signed, not stored: no column of any table holds it (the queued delivery is sealed)
+    assert await columns_holding(intake.runtime.settings.database_url, token) == []
+    r = await intake.client.post(f"/v1/customer-links/{token}/confirm")
+    assert (r.status_code, r.json()["status"]) == (200, "closed")
 
 
 async def test_an_agent_reply_reaches_the_channel_signed_and_a_rotated_secret_overlaps(

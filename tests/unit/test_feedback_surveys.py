@@ -4,6 +4,7 @@ the settings."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -22,7 +23,6 @@ from ticketloop_feedback.surveys.domain import (
     first_cooperation,
     is_token_shaped,
     low_score_reasons,
-    new_token,
     next_quarter,
     onboarding_survey_due,
     quarter_named,
@@ -37,6 +37,7 @@ from ticketloop_feedback.surveys.domain import (
     with_texts,
 )
 from ticketloop_feedback.templates.domain import Question, QuestionKind, Template, nps_reason_prompt, validate_template
+from ticketloop_shared.bearer import bearer_digest, new_bearer
 from ticketloop_shared.events import Dimension
 from ticketloop_shared.settings import PlatformSettings
 
@@ -311,9 +312,11 @@ def test_the_low_score_thresholds_are_settings() -> None:
 
 
 def test_issued_tokens_are_unique_url_safe_and_recognised() -> None:
-    tokens = {new_token() for _ in range(1000)}
+    tokens = {new_bearer() for _ in range(1000)}
     assert len(tokens) == 1000
     assert all(is_token_shaped(t) and len(t) == 32 for t in tokens)
+    # what the database keeps of one: its SHA-256 in hex, never the token
+    assert bearer_digest("abc") == hashlib.sha256(b"abc").hexdigest()
     assert survey_link("https://s.example", "abc") == "https://s.example/v1/surveys/abc"
 
 

@@ -1,5 +1,5 @@
-"""`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop bench`,
-`ticketloop chaos`, `ticketloop bench-workspace`, `ticketloop bench-webhooks`."""
+"""`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop rotate-db-password`,
+`ticketloop bench`, `ticketloop chaos`, `ticketloop bench-workspace`, `ticketloop bench-webhooks`."""
 
 from __future__ import annotations
 
@@ -157,6 +157,19 @@ def token(role: str, sub: str, name: str, department: str | None, ttl: int | Non
     return 0
 
 
+def rotate_db_password() -> int:
+    """Give the embedded PostgreSQL a new password (the stack stopped) and write it to this
+    install's password file; the next `ticketloop run` uses it."""
+    stack = Stack(config_from_env())
+    try:
+        stack.pg.rotate_password()
+    except RuntimeError as exc:
+        say(f"rotate-db-password: {exc}")
+        return 1
+    say(f"PostgreSQL has a new password, in {stack.pg.password_file}; start the stack again to use it")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `ticketloop` command."""
     parser = argparse.ArgumentParser(prog="ticketloop", description=__doc__)
@@ -177,6 +190,10 @@ def main(argv: list[str] | None = None) -> None:
     tok.add_argument("--department", default=None, help="the department an agent or supervisor works in (required)")
     tok.add_argument(
         "--ttl", type=int, default=None, help="seconds until it expires (default: TICKETLOOP_TOKEN_TTL_HOURS, 12 h)"
+    )
+    sub.add_parser(
+        "rotate-db-password",
+        help="with the stack stopped: a new password for the embedded PostgreSQL, written to its password file",
     )
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
     bench.add_argument("--tickets", type=int, default=10000, help="tickets in the burst")
@@ -249,6 +266,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(run(args.replicas))
     if args.command == "token":
         sys.exit(token(args.role, args.sub, args.name, args.department, args.ttl))
+    if args.command == "rotate-db-password":
+        sys.exit(rotate_db_password())
     if args.command == "chaos":
         from ticketloop_embedded.chaos import chaos as run_chaos
 

@@ -10,9 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
+
 from ticketloop_embedded.broker import EmbeddedBroker
 from ticketloop_embedded.ports import free_port
-from ticketloop_embedded.postgres import EmbeddedPostgres
+from ticketloop_embedded.postgres import PASSWORD_FILE, EmbeddedPostgres
 from ticketloop_embedded.services import SERVICES, ServiceDef, ServiceProcess
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.events import Topics
@@ -77,7 +79,12 @@ class Stack:
     def __init__(self, config: StackConfig, say: Say = _quiet) -> None:
         self.config = config
         self.say = say
-        self.pg = EmbeddedPostgres(config.data_dir / "pg", config.pg_port, durable=not config.scratch)
+        self.pg = EmbeddedPostgres(
+            config.data_dir / "pg",
+            config.pg_port,
+            durable=not config.scratch,
+            password_file=config.data_dir / PASSWORD_FILE,
+        )
         self.broker = EmbeddedBroker(config.broker_port, log_path=config.data_dir / "logs" / "broker.log")
         self.services: dict[str, ServiceProcess] = {}
 
@@ -90,6 +97,9 @@ class Stack:
             "TICKETLOOP_AUTH_SECRET_FILE": str(self.config.data_dir / "auth-secret"),
             "TICKETLOOP_INTAKE_MASTER_KEY_FILE": str(self.config.data_dir / "intake-master-key"),
             "TICKETLOOP_FEEDBACK_MASTER_KEY_FILE": str(self.config.data_dir / "feedback-master-key"),
+            # So is the database password: services read it from the file, not from their
+            # environment (their database URLs name none).
+            "TICKETLOOP_DATABASE_PASSWORD_FILE": str(self.pg.password_file),
             **self.config.env,
         }
 
@@ -147,7 +157,7 @@ class Stack:
         """A service's own settings from the stack: its database, or (the workspace, which keeps
         none) the address of each service it calls."""
         if sdef.has_database:
-            env = {f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database)}
+            env = {f"{sdef.env_prefix}DATABASE_URL": self.pg.url(sdef.database, with_password=False)}
             if sdef.name == "intake" and "feedback" in self.config.service_ports:
                 # Channel webhooks fetch survey links from feedback when they send `survey.due`.
                 env[f"{sdef.env_prefix}FEEDBACK_URL"] = f"http://127.0.0.1:{self.config.service_ports['feedback']}"
@@ -170,7 +180,15 @@ class Stack:
     async def _create_databases(self) -> None:
         for sdef in self.config.services:
             if sdef.has_database:
-                await ensure_database(self.pg.url(sdef.database))
+                try:
+                    await ensure_database(self.pg.url(sdef.database))
+                except asyncpg.InvalidPasswordError:
+                    raise RuntimeError(
+                        f"PostgreSQL in {self.pg.data_dir} refused the password in {self.pg.password_file} "
+                        "(not the file this data folder was set up with: lost or replaced?). With the stack "
+                        "stopped, `ticketloop rotate-db-password` sets a new password (it needs no old one) "
+                        "and writes it to that file."
+                    ) from None
 
     def create_topics(self) -> None:
         """Create every topic with its partition count (again after a broker restart)."""

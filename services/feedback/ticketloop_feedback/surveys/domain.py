@@ -5,7 +5,6 @@ errors. Pure."""
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -23,7 +22,6 @@ RETRY_AFTER_FAILURE = timedelta(minutes=5)
 
 COMMENT_MAX = 2000
 
-TOKEN_BYTES = 24
 # Anything else cannot be a token we issued, so it is answered 404 without a query.
 _TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -284,11 +282,6 @@ def low_score_reasons(answer: Answer, thresholds: LowScoreThresholds) -> list[st
 
 
 # --- the link ---------------------------------------------------------------------------------
-
-
-def new_token() -> str:
-    """The secret that stands in for a login, so it must be unguessable."""
-    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def is_token_shaped(token: str) -> bool:

@@ -284,11 +284,13 @@ async def survey_deliveries(
 ) -> DeliveryPage:
     """For the delivery system: sent surveys whose link (or reminder) has not been reported sent,
     oldest first, with the link to send on the customer's preferred channel (`channel`). A survey
-    is listed only once due; its one reminder lists it again. Each link handed out is recorded in
-    the audit log."""
+    is listed only once due; its one reminder lists it again. Each link is minted when handed out
+    (feedback keeps only its digest, so it cannot hand the same one out twice): asking again gives
+    a new link, and every link handed out works until the survey closes. Each is recorded in the
+    audit log."""
     response.headers.update(NO_STORE)
-    surveys, next_after = await service.pending_deliveries(uow, by=notifier, limit=limit, after=after)
-    return DeliveryPage(items=[delivery_out(s, uow.settings.public_base_url) for s in surveys], next_after=next_after)
+    issued, next_after = await service.pending_deliveries(uow, by=notifier, limit=limit, after=after)
+    return DeliveryPage(items=[delivery_out(i, uow.settings.public_base_url) for i in issued], next_after=next_after)
 
 
 @router.get(
@@ -304,14 +306,16 @@ async def survey_delivery(
     survey_id: uuid.UUID, uow: FeedbackUowDep, notifier: CurrentNotifier, response: Response
 ) -> Delivery:
     """For a delivery system that learnt from `feedback.survey_sent` which survey fell due (intake's
-    channel webhooks): that one survey's link, while it can still be answered; audited."""
+    channel webhooks): a link to that one survey, minted now, while it can still be answered;
+    audited. Earlier links of the survey keep working."""
     response.headers.update(NO_STORE)
-    survey = await service.delivery_of(uow, by=notifier, survey_id=survey_id)
-    return delivery_out(survey, uow.settings.public_base_url)
+    issued = await service.delivery_of(uow, by=notifier, survey_id=survey_id)
+    return delivery_out(issued, uow.settings.public_base_url)
 
 
-def delivery_out(s: Survey, public_base_url: str) -> Delivery:
-    """A sent survey as the delivery system gets it: with its link."""
+def delivery_out(issued: service.IssuedLink, public_base_url: str) -> Delivery:
+    """A sent survey as the delivery system gets it: with the link just minted for it."""
+    s = issued.survey
     assert s.sent_at is not None
     return Delivery(
         survey_id=s.id,
@@ -321,7 +325,7 @@ def delivery_out(s: Survey, public_base_url: str) -> Delivery:
         customer_id=s.customer_id,
         channel=s.channel,
         reminder=s.delivered_at is not None and s.reminded_at is not None,
-        link=survey_link(public_base_url, s.token),
+        link=survey_link(public_base_url, issued.token),
         created_at=s.created_at,
         sent_at=s.sent_at,
         expires_at=s.expires_at,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -71,7 +72,6 @@ class Survey(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
-    token: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     template_id: Mapped[str] = mapped_column(String(40))
     # Set when sent: the template version the customer is asked.
@@ -109,6 +109,19 @@ class Survey(Base):
     # in /v1/survey-deliveries.
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminder_delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SurveyLink(Base):
+    """One link handed out for a sent survey, kept only as the digest of its token (the token
+    itself is never stored, so the database opens no survey). Each hand-out mints its own token,
+    and every one stays valid while the survey is open: a customer may click the first mail after
+    the reminder came."""
+
+    __tablename__ = "survey_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    survey_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Customer(Base):

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_feedback.surveys.domain import SurveyStatus
-from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey, TicketDepartment
+from ticketloop_feedback.surveys.models import Customer, ReopenedTicket, Survey, SurveyLink, TicketDepartment
 from ticketloop_shared.events import SurveyKind
 
 # --- scheduling -------------------------------------------------------------------------------
@@ -235,9 +235,15 @@ async def by_id(session: AsyncSession, survey_id: uuid.UUID) -> Survey | None:
     return await session.get(Survey, survey_id)
 
 
-async def by_token(session: AsyncSession, token: str) -> Survey | None:
-    """The survey behind a link."""
-    return await session.scalar(select(Survey).where(Survey.token == token))
+async def by_token_hash(session: AsyncSession, token_hash: str) -> Survey | None:
+    """The survey behind a link, found by the digest of its token."""
+    stmt = select(Survey).join(SurveyLink, SurveyLink.survey_id == Survey.id).where(SurveyLink.token_hash == token_hash)
+    return await session.scalar(stmt)
+
+
+async def add_link(session: AsyncSession, *, survey_id: uuid.UUID, token_hash: str, issued_at: datetime) -> None:
+    """Remember a link handed out, by the digest of its token."""
+    await session.execute(insert(SurveyLink).values(token_hash=token_hash, survey_id=survey_id, issued_at=issued_at))
 
 
 async def latest_of_ticket(session: AsyncSession, ticket_id: uuid.UUID) -> Survey | None:

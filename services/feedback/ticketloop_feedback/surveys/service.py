@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
@@ -34,7 +35,6 @@ from ticketloop_feedback.surveys.domain import (
     first_cooperation,
     is_token_shaped,
     low_score_reasons,
-    new_token,
     next_quarter,
     onboarding_survey_due,
     quarter_named,
@@ -54,6 +54,7 @@ from ticketloop_feedback.templates.domain import CSAT, NPS, TEMPLATE_FOR_KIND, T
 from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
+from ticketloop_shared.bearer import bearer_digest, new_bearer
 from ticketloop_shared.events import (
     CustomerErasedData,
     CustomerSegmentChangedData,
@@ -94,7 +95,6 @@ async def _schedule(
     """Insert a survey due at `due_at`; None when one exists for the same resolution or period."""
     return await repository.schedule(
         uow.session,
-        token=new_token(),
         kind=kind.value,
         template_id=TEMPLATE_FOR_KIND[kind],
         customer_id=customer_id,
@@ -341,8 +341,9 @@ async def next_due(session: AsyncSession, settings: FeedbackSettings) -> datetim
 
 
 async def sent_survey(session: AsyncSession, token: str) -> Survey:
-    """The survey behind a link (only a sent survey's link was ever given out)."""
-    survey = await repository.by_token(session, token) if is_token_shaped(token) else None
+    """The survey behind a link (only a sent survey's link was ever given out), found by the
+    digest of its token: the database keeps no token."""
+    survey = await repository.by_token_hash(session, bearer_digest(token)) if is_token_shaped(token) else None
     if survey is None or survey.sent_at is None:
         raise SurveyNotFound("no survey behind this link")
     return survey
@@ -527,34 +528,20 @@ async def templates_of(session: AsyncSession, surveys: Sequence[Survey]) -> dict
     return {key: await pinned_template(session, survey) for key, survey in answered.items()}
 
 
-async def pending_deliveries(
-    uow: FeedbackUnit, *, by: Principal, limit: int, after: uuid.UUID | None
-) -> tuple[list[Survey], uuid.UUID | None]:
-    """Sent surveys whose link (or reminder) is still to deliver, oldest first; each link handed
-    out is audited (never the token itself)."""
-    surveys = await repository.undelivered(uow.session, limit=limit, after=after, now=uow.now())
-    for survey in surveys:
-        await audit_log.record(
-            uow.session,
-            audit,
-            actor=by,
-            action="survey.link_issued",
-            subject=f"survey:{survey.id}",
-            details={"ticket_id": str(survey.ticket_id) if survey.ticket_id else None, "kind": survey.kind},
-        )
-    return surveys, (surveys[-1].id if len(surveys) == limit else None)
+@dataclass(frozen=True)
+class IssuedLink:
+    """A sent survey and the token of the link just handed out for it (the only moment the token
+    exists in clear: only its digest is stored)."""
+
+    survey: Survey
+    token: str
 
 
-async def delivery_of(uow: FeedbackUnit, *, by: Principal, survey_id: uuid.UUID) -> Survey:
-    """One sent survey whose link can still be answered, for a delivery system that sends it on
-    its own schedule (a channel's webhook): audited like a link of the list. Unknown or not sent
-    yet: SurveyNotFound; answered, withdrawn or expired: the refusal the customer would get."""
-    survey = await repository.by_id(uow.session, survey_id)
-    if survey is None or survey.sent_at is None:
-        raise SurveyNotFound(f"no survey {survey_id} has been sent")
-    refused = refusal(status_of(survey, uow.now()), expires_at=survey.expires_at, cancel_reason=survey.cancel_reason)
-    if refused is not None:
-        raise refused
+async def _issue_link(uow: FeedbackUnit, survey: Survey, by: Principal) -> IssuedLink:
+    """Mint a link for a sent survey: a new token, stored as its digest, audited (never the token
+    itself). Earlier links of the survey stay valid: the customer may open any mail they got."""
+    token = new_bearer()
+    await repository.add_link(uow.session, survey_id=survey.id, token_hash=bearer_digest(token), issued_at=uow.now())
     await audit_log.record(
         uow.session,
         audit,
@@ -563,7 +550,32 @@ async def delivery_of(uow: FeedbackUnit, *, by: Principal, survey_id: uuid.UUID)
         subject=f"survey:{survey.id}",
         details={"ticket_id": str(survey.ticket_id) if survey.ticket_id else None, "kind": survey.kind},
     )
-    return survey
+    return IssuedLink(survey=survey, token=token)
+
+
+async def pending_deliveries(
+    uow: FeedbackUnit, *, by: Principal, limit: int, after: uuid.UUID | None
+) -> tuple[list[IssuedLink], uuid.UUID | None]:
+    """Sent surveys whose link (or reminder) is still to deliver, oldest first, each with a link
+    minted for this hand-out (the database keeps only digests, so a link cannot be read back: a
+    delivery system asking again gets a new one, and both work)."""
+    surveys = await repository.undelivered(uow.session, limit=limit, after=after, now=uow.now())
+    issued = [await _issue_link(uow, survey, by) for survey in surveys]
+    return issued, (surveys[-1].id if len(surveys) == limit else None)
+
+
+async def delivery_of(uow: FeedbackUnit, *, by: Principal, survey_id: uuid.UUID) -> IssuedLink:
+    """One sent survey whose link can still be answered, with a link minted for a delivery system
+    that sends it on its own schedule (a channel's webhook): stored and audited like a link of
+    the list. Unknown or not sent yet: SurveyNotFound; answered, withdrawn or expired: the refusal
+    the customer would get."""
+    survey = await repository.by_id(uow.session, survey_id)
+    if survey is None or survey.sent_at is None:
+        raise SurveyNotFound(f"no survey {survey_id} has been sent")
+    refused = refusal(status_of(survey, uow.now()), expires_at=survey.expires_at, cancel_reason=survey.cancel_reason)
+    if refused is not None:
+        raise refused
+    return await _issue_link(uow, survey, by)
 
 
 async def mark_delivered(uow: FeedbackUnit, *, survey_id: uuid.UUID) -> Survey:

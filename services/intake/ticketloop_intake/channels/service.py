@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 import uuid
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels import repository
 from ticketloop_intake.channels.models import ChannelClient
+from ticketloop_shared.bearer import bearer_digest
 from ticketloop_shared.errors import Conflict, Unauthorized
 from ticketloop_shared.state import Slot, state_of
 from ticketloop_shared.vocabulary import Channel
@@ -24,8 +24,8 @@ SYSTEM_CLIENT_NAME = "system"
 
 
 def hash_key(api_key: str) -> str:
-    """Keys are random and long, so a plain SHA-256 is enough (no need for a slow KDF)."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
+    """Keys are random and long, so a plain SHA-256 is enough (`ticketloop_shared.bearer`)."""
+    return bearer_digest(api_key)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """what customers write in surveys sealed per customer: customer keys, answers' texts apart
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2027-02-01 09:00:00
 
 Each free text of an answer (comments, suggestions, the NPS reason) moves out of `answers`
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
