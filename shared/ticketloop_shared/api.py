@@ -10,7 +10,8 @@ import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, overload
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -329,6 +330,14 @@ IfMatch = Annotated[str | None, Header(description='The version read, as `"<vers
 _VERSION_DIGITS = 9
 
 
+@overload
+def if_match_version(if_match: str) -> int: ...
+@overload
+def if_match_version(if_match: None) -> None: ...
+@overload
+def if_match_version(if_match: str | None) -> int | None: ...
+
+
 def if_match_version(if_match: str | None) -> int | None:
     """The version an `If-Match` header names (weak or strong, quoted or not); None without one.
     Anything else is a 422 `invalid_if_match`, not a guess."""
@@ -338,6 +347,51 @@ def if_match_version(if_match: str | None) -> int | None:
     if not value.isdigit() or len(value) > _VERSION_DIGITS:
         raise errors.Unprocessable('If-Match must be a version as "<number>"', code="invalid_if_match")
     return int(value)
+
+
+def require_if_match(if_match: IfMatch = None) -> str:
+    """Dependency: the `If-Match` a change of a versioned resource must send, or 428
+    `precondition_required`. Declared after the credentials in a route's signature, it answers
+    before the body is validated or the resource looked up, so a change without it is refused
+    the same way whatever else is wrong with it."""
+    if if_match is None:
+        raise errors.PreconditionRequired(
+            "send If-Match with the ETag you read, so a change cannot silently undo another"
+        )
+    return if_match
+
+
+# A change that must name the version it replaces (the `ETag` of the resource as read).
+IfMatchRequired = Annotated[str, Depends(require_if_match)]
+
+
+@dataclass(frozen=True)
+class PutPrecondition:
+    """What a create-or-replace `PUT` said it expects: to replace `version`, or (None) to create
+    a resource that does not exist yet (`If-None-Match: *`)."""
+
+    version: int | None
+
+
+def require_put_precondition(
+    if_match: IfMatch = None,
+    if_none_match: Annotated[str | None, Header(description="`*` to create a resource that must not exist yet")] = None,
+) -> PutPrecondition:
+    """Dependency: a `PUT` that may create says which it means, `If-None-Match: *` (create) or
+    `If-Match: "<version>"` (replace what was read); neither is 428 `precondition_required`, so a
+    replace can never silently undo another change."""
+    if if_match is not None:
+        return PutPrecondition(version=if_match_version(if_match))
+    if if_none_match is None:
+        raise errors.PreconditionRequired(
+            "send If-Match with the ETag you read to replace, or If-None-Match: * to create"
+        )
+    if if_none_match.strip() != "*":
+        raise errors.Unprocessable("If-None-Match must be *", code="invalid_if_none_match")
+    return PutPrecondition(version=None)
+
+
+PutPreconditionDep = Annotated[PutPrecondition, Depends(require_put_precondition)]
 
 
 def csv_response(rows: Sequence[tuple[Any, ...]], filename: str) -> Response:

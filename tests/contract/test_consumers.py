@@ -116,7 +116,7 @@ async def _story_known_to(
     async with transaction(sessions) as session:
         from ticketloop_intake.channels.models import ChannelClient
 
-        session.add(ChannelClient(id=channel.id, name="contract", channels=["web"], key_hash="x" * 64))
+        session.add(ChannelClient(id=channel.id, name="contract", channels=["web"]))
     uow: UnitOfWork[IntakeSettings]
     pool = await make_statement_pool(settings.database_url, size=1)
     try:

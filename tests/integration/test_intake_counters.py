@@ -289,7 +289,7 @@ async def test_a_serve_whose_transaction_failed_finds_its_ticket_on_retry(intake
     await create_counter(intake)
     entry = await take(intake)
     async with intake.runtime.sessions() as session:
-        client = await authenticate(session, DEV_CHANNEL_KEY, cache_seconds=0)
+        client = await authenticate(session, DEV_CHANNEL_KEY, now=T0, cache_seconds=0)
     request = ServeRequest.model_validate(problem())
     with pytest.raises(RuntimeError, match="crash"):
         async with intake.runtime.unit_of_work() as uow:
@@ -410,3 +410,30 @@ async def test_the_wait_limit_is_a_setting(
         clock.set(T0 + timedelta(minutes=3))
         assert await sweep(intake) == 1
         assert (await queue(intake))["entries"][0]["wait_exceeded"] is True
+
+
+async def test_a_counter_client_sees_serves_and_cancels_only_its_own_numbers(intake: RunningService) -> None:
+    await create_counter(intake)
+    mine = await take(intake, customer_name="Li Wei")
+    r = await intake.client.post(
+        "/v1/channel-clients", json={"name": "kiosk-2", "channels": ["counter"]}, headers=admin_headers()
+    )
+    other = channel_headers(r.json()["api_key"])
+    theirs = await intake.client.post("/v1/counters/store-1/queue", json={"customer_id": "c-other"}, headers=other)
+    assert theirs.status_code == 201 and theirs.json()["position"] == 2  # its place in the whole line
+
+    path = f"/v1/counters/store-1/queue/{mine['id']}"
+    for response in (
+        await intake.client.get(path, headers=other),
+        await intake.client.post(f"{path}/serve", json=problem(customer_name=None), headers=other),
+        await intake.client.post(f"{path}/cancel", headers=other),
+    ):
+        assert response.status_code == 404 and response.json()["error"]["code"] == "entry_not_found", response.text
+    shown = await intake.client.get("/v1/counters/store-1/queue", headers=other)
+    assert [e["id"] for e in shown.json()["entries"]] == [theirs.json()["id"]]
+    assert [e["id"] for e in (await queue(intake))["entries"]] == [mine["id"]]
+    staff = await intake.client.get("/v1/counters/store-1/queue", headers=agent_headers())
+    assert [e["id"] for e in staff.json()["entries"]] == [mine["id"], theirs.json()["id"]]
+
+    served = await serve_number(intake, mine, customer_name=None)  # the owner still serves it, name and all
+    assert served["status"] == "served"

@@ -341,7 +341,9 @@ async def test_an_anticipation_rule_fires_once_per_matching_customer(
 ) -> None:
     rule = {"name": "30 days in", "anchor": "first_seen", "offset_days": 30, "category": "account", "segments": ["new"]}
     async with retrospective(platform, await new_database("retrospective"), clock) as service:
-        r = await service.client.put("/v1/care-rules/thirty-days", json=rule, headers=admin_headers())
+        r = await service.client.put(
+            "/v1/care-rules/thirty-days", json=rule, headers={**admin_headers(), "If-None-Match": "*"}
+        )
         assert r.status_code == 201, r.text
         await feed(
             service,
@@ -439,10 +441,13 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
     rule = {"name": "After the first order", "anchor": "customer_since", "offset_days": 7}
     async with retrospective(platform, await new_database("retrospective"), clock) as service:
         client, admin, staff = service.client, admin_headers(), agent_headers()
+        create = {**admin, "If-None-Match": "*"}
         r = await client.put("/v1/care-rules/week-one", json=rule, headers=staff)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "admin_required")
-        r = await client.put("/v1/care-rules/week-one", json=rule, headers=admin)
-        assert r.status_code == 201, r.text
+        r = await client.put("/v1/care-rules/week-one", json=rule, headers=admin)  # create or replace? say which
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        r = await client.put("/v1/care-rules/week-one", json=rule, headers=create)
+        assert r.status_code == 201 and r.headers["ETag"] == '"1"', r.text
         assert r.json() | {"updated_at": None} == {
             "id": "week-one",
             "name": "After the first order",
@@ -453,9 +458,15 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
             "active_from": "2026-11-23T09:00:00Z",
             "updated_at": None,
             "updated_by": "admin-test",
+            "version": 1,
         }
-        r = await client.put("/v1/care-rules/week-one", json={**rule, "segments": ["new", "potential"]}, headers=admin)
-        assert (r.status_code, r.json()["segments"]) == (200, ["new", "potential"])
+        r = await client.put("/v1/care-rules/week-one", json=rule, headers=create)  # it exists now
+        assert (r.status_code, r.json()["error"]["code"]) == (412, "care_rule_changed")
+        replace = {**rule, "segments": ["new", "potential"]}
+        r = await client.put("/v1/care-rules/week-one", json=replace, headers={**admin, "If-Match": '"1"'})
+        assert (r.status_code, r.json()["segments"], r.headers["ETag"]) == (200, ["new", "potential"], '"2"')
+        r = await client.put("/v1/care-rules/week-one", json=rule, headers={**admin, "If-Match": '"1"'})  # stale
+        assert (r.status_code, r.json()["error"]["code"]) == (412, "care_rule_changed")
         listed = (await client.get("/v1/care-rules", headers=staff)).json()["items"]
         assert [x["id"] for x in listed] == ["week-one"]
         assert (await client.get("/v1/care-rules/week-one", headers=staff)).json()["segments"] == ["new", "potential"]
@@ -472,18 +483,31 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
             ({"name": "no anchor", "offset_days": 3}, ["body", "anchor"]),
         ]
         for body, loc in bad_bodies:
-            r = await client.put("/v1/care-rules/other", json=body, headers=admin)
+            r = await client.put("/v1/care-rules/other", json=body, headers=create)
             assert r.status_code == 422, body
             assert r.json()["error"]["details"][0]["loc"] == loc, body
-        r = await client.put("/v1/care-rules/Bad%20Id", json=rule, headers=admin)
+        r = await client.put("/v1/care-rules/Bad%20Id", json=rule, headers=create)
         assert (r.status_code, r.json()["error"]["details"][0]["loc"]) == (422, ["path", "rule_id"])
 
         r = await client.delete("/v1/care-rules/week-one", headers=staff)
         assert r.status_code == 403
-        assert (await client.delete("/v1/care-rules/week-one", headers=admin)).status_code == 204
+        r = await client.delete("/v1/care-rules/week-one", headers=admin)
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        r = await client.delete("/v1/care-rules/week-one", headers={**admin, "If-Match": '"1"'})
+        assert (r.status_code, r.json()["error"]["code"]) == (412, "care_rule_changed")
+        assert (await client.delete("/v1/care-rules/week-one", headers={**admin, "If-Match": '"2"'})).status_code == 204
         for method in ("get", "delete"):
-            r = await client.request(method, "/v1/care-rules/week-one", headers=admin)
+            r = await client.request(method, "/v1/care-rules/week-one", headers={**admin, "If-Match": '"2"'})
             assert (r.status_code, r.json()["error"]["code"]) == (404, "care_rule_not_found")
+
+        # Every change is in retrospective's audit log, newest first.
+        audit = await client.get("/v1/audit", params={"subject": "care_rule:week-one"}, headers=admin)
+        assert [(e["action"], e["actor"]) for e in audit.json()["items"]] == [
+            ("care_rule.deleted", "admin-test"),
+            ("care_rule.replaced", "admin-test"),
+            ("care_rule.created", "admin-test"),
+        ]
+        assert (await client.get("/v1/audit", headers=staff)).status_code == 403
 
 
 async def test_with_intake_a_due_care_contact_becomes_a_proactive_ticket(

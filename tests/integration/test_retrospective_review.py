@@ -305,14 +305,23 @@ async def test_a_category_hot_three_weeks_running_opens_one_item_per_streak(
         r = await service.client.patch(url, json={"status": "closed"}, headers={**admin_headers(), "If-Match": '"7"'})
         assert (r.status_code, r.json()["error"]["code"]) == (412, "rectification_changed")
         supervisor = agent_headers("sup-1", Role.SUPERVISOR)
-        r = await service.client.patch(
-            url, json={"status": "in_progress", "notes": "carrier review"}, headers=supervisor
-        )
+        change = {"status": "in_progress", "notes": "carrier review"}
+        r = await service.client.patch(url, json=change, headers=supervisor)  # no If-Match: refused
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        r = await service.client.patch(url, json=change, headers={**supervisor, "If-Match": '"1"'})
         assert r.status_code == 200 and r.headers["ETag"] == '"2"'
         r = await service.client.patch(url, json={"status": "closed"}, headers={**supervisor, "If-Match": '"2"'})
         assert r.status_code == 200 and r.json()["closed_at"] is not None
-        r = await service.client.patch(url, json={"status": "open"}, headers=supervisor)
+        r = await service.client.patch(url, json={"status": "open"}, headers={**supervisor, "If-Match": '"3"'})
         assert (r.status_code, r.json()["error"]["code"]) == (409, "rectification_closed")
+        # Every change is in the audit log, who and what (a note's text is not copied there).
+        audit = await service.client.get(
+            "/v1/audit", params={"subject": f"rectification:{item['id']}"}, headers=admin_headers()
+        )
+        assert [(e["action"], e["actor"], e["details"]["changes"]) for e in audit.json()["items"]] == [
+            ("rectification.changed", "sup-1", {"status": "closed"}),
+            ("rectification.changed", "sup-1", {"status": "in_progress", "notes": "changed"}),
+        ]
         closed = await read_events(platform, review_topic, count=2)
         assert closed[-1]["type"] == "review.rectification_closed.v1" and closed[-1]["data"]["cooled"] is True
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ticketloop_intake.attachments.models import Attachment  # noqa: F401  (registers the table)
+from ticketloop_intake.channels import scheduled as channel_jobs
 from ticketloop_intake.channels import service as channel_service
 from ticketloop_intake.channels.endpoints import router as channel_client_router
 from ticketloop_intake.channels.models import ChannelClient  # noqa: F401  (registers the table)
@@ -57,7 +58,7 @@ async def seed_channel(runtime: IntakeRuntime) -> None:
     key = runtime.settings.dev_channel_key
     if key is not None:
         async with transaction(runtime.sessions) as session:
-            await channel_service.seed_development_client(session, key.get_secret_value())
+            await channel_service.seed_development_client(session, key.get_secret_value(), now=runtime.clock.now())
 
 
 def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -71,6 +72,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
         handlers=HANDLERS,
         on_start=seed_channel,
         scheduler=Scheduler.of(
+            channel_jobs.SCHEDULE,
             idempotency_jobs.SCHEDULE,
             customer_jobs.SCHEDULE,
             ticket_jobs.SCHEDULE,

@@ -34,6 +34,11 @@ class IntakeSettings(ServiceSettings):
     dev_channel_key: SecretStr | None = SecretStr(DEV_CHANNEL_KEY)
     # How long a verified channel key is trusted without asking the database again.
     channel_key_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # After a channel key is rotated, the keys it replaces stay valid this long (then refused).
+    channel_key_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
+    # How often each process writes when its channel keys were last used (at most one write per
+    # key per interval; requests themselves never write it).
+    channel_key_last_used_seconds: float = Field(default=60.0, ge=1, le=3_600)
     # How long an Idempotency-Key is remembered (a retry after that creates a new ticket).
     idempotency_ttl_hours: float = Field(default=48.0, gt=0)
     # The key that wraps every customer's data key. Required in production; in development it is

@@ -14,7 +14,7 @@ from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_retrospective.customers.endpoints import router as customer_router
 from ticketloop_retrospective.customers.service import CareDirectory
 from ticketloop_retrospective.dashboard.endpoints import router as dashboard_router
-from ticketloop_retrospective.db import messaging
+from ticketloop_retrospective.db import audit, messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
 from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.rectification import scheduled as review_jobs
@@ -23,6 +23,7 @@ from ticketloop_retrospective.rectification.models import RectificationItem  # n
 from ticketloop_retrospective.reports.endpoints import router as report_router
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import create_service_app
+from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.runtime import ServiceSpec
 from ticketloop_shared.scheduler import Scheduler
@@ -51,8 +52,15 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
             "dictionary, drill-down to tickets, rectification items opened by hot categories; customers, their "
             "segments (announced with customer.segment_changed) and the segment goals; care cadences and "
             "anticipation rules that make care contacts due (care.task_due). Staff read the reviews as HTML "
-            "with charts at `/dashboard`."
+            "with charts at `/dashboard`. Every change staff make here is in the audit log."
         ),
-        routers=[report_router, rectification_router, customer_router, care_router, dashboard_router],
+        routers=[
+            report_router,
+            rectification_router,
+            customer_router,
+            care_router,
+            dashboard_router,
+            audit_router(audit),
+        ],
         clock=clock,
     )

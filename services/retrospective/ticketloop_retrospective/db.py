@@ -1,9 +1,10 @@
-"""retrospective's metadata: its read models plus the outbox and inbox."""
+"""retrospective's metadata: its read models plus the outbox, inbox and audit log."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import DeclarativeBase
 
+from ticketloop_shared.audit import audit_table
 from ticketloop_shared.db import new_metadata
 from ticketloop_shared.runtime import Messaging
 
@@ -15,3 +16,5 @@ class Base(DeclarativeBase):
 
 
 messaging = Messaging.on(Base.metadata)
+# Every change staff make here (care rules, rectification items), append-only.
+audit = audit_table(Base.metadata)

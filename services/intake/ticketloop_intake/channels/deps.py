@@ -10,7 +10,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from ticketloop_intake.channels import service
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.unit import SettingsDep
-from ticketloop_shared.api import SessionDep
+from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import Principal, bearer_principal, require_staff
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_shared.ratelimit import rate_limits
@@ -23,6 +23,7 @@ async def current_channel(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Depends(_api_key)],
 ) -> ChannelClientView:
     """The channel client calling, from its `X-Api-Key`, within its rate limit (an address that
@@ -31,7 +32,9 @@ async def current_channel(
     if limits is not None:
         limits.refuse_blocked_address(request)
     try:
-        channel = await service.authenticate(session, x_api_key, cache_seconds=settings.channel_key_cache_seconds)
+        channel = await service.authenticate(
+            session, x_api_key, now=runtime.clock.now(), cache_seconds=settings.channel_key_cache_seconds
+        )
     except Unauthorized:
         if limits is not None:
             limits.failed_credentials(request)
@@ -57,12 +60,13 @@ async def channel_or_staff(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
+    runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Depends(_api_key)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_staff_bearer)],
 ) -> ChannelClientView | Principal:
     """The calling channel client (when `X-Api-Key` is sent) or else the staff member."""
     if x_api_key is not None:
-        return await current_channel(request, response, session, settings, x_api_key)
+        return await current_channel(request, response, session, settings, runtime, x_api_key)
     if credentials is None and not request.headers.get("authorization"):
         raise Unauthorized(
             "send X-Api-Key (a channel client) or Authorization: Bearer <token> (staff)", code="missing_credentials"

@@ -44,7 +44,10 @@ router = APIRouter(prefix="/v1/counters", tags=["counter queues"])
 
 _COUNTER_NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Unknown counter (`counter_not_found`)"}}
 _ENTRY_NOT_FOUND: dict[int | str, dict[str, object]] = {
-    404: {"description": "Unknown counter or queue entry (`counter_not_found`, `entry_not_found`)"}
+    404: {
+        "description": "Unknown counter or queue entry (`counter_not_found`, `entry_not_found`); another channel "
+        "client's number is unknown too"
+    }
 }
 _IDEMPOTENCY_CONFLICT = "Idempotency-Key reused for another request or still in progress"
 
@@ -101,7 +104,7 @@ async def _once(
 
     async def current(entry_id: uuid.UUID) -> QueueEntryOut:
         found = await service.read_entry(
-            uow.session, counter=counter, entry_id=entry_id, settings=uow.settings, now=uow.now()
+            uow.session, counter=counter, entry_id=entry_id, owner=client_id, settings=uow.settings, now=uow.now()
         )
         return render(found)
 
@@ -165,10 +168,13 @@ async def take_number(
 
 @router.get("/{counter}/queue", response_model=QueueOut, responses=_COUNTER_NOT_FOUND)
 async def show_queue(
-    counter: CounterPath, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep, _: ChannelOrStaff
+    counter: CounterPath, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep, caller: ChannelOrStaff
 ) -> QueueOut:
-    """The live queue, first come first: each number's place, wait so far and estimated wait."""
-    state = await service.queue(session, counter=counter, settings=settings, now=runtime.clock.now())
+    """The live queue, first come first: each number's place, wait so far and estimated wait. A
+    channel client sees only its own numbers (with their places in the whole line); staff all."""
+    state = await service.queue(
+        session, counter=counter, owner=service.owner_of(caller), settings=settings, now=runtime.clock.now()
+    )
     return QueueOut(
         counter=state.counter.name,
         at=state.at,
@@ -186,12 +192,18 @@ async def show_entry(
     session: SessionDep,
     settings: SettingsDep,
     runtime: RuntimeDep,
-    _: ChannelOrStaff,
+    caller: ChannelOrStaff,
 ) -> QueueEntryOut:
-    """One number as it stands: its place and estimate while waiting, its ticket once served."""
+    """One number as it stands: its place and estimate while waiting, its ticket once served. A
+    channel client reads only its own numbers (another's is 404)."""
     return render(
         await service.read_entry(
-            session, counter=counter, entry_id=entry_id, settings=settings, now=runtime.clock.now()
+            session,
+            counter=counter,
+            entry_id=entry_id,
+            owner=service.owner_of(caller),
+            settings=settings,
+            now=runtime.clock.now(),
         )
     )
 

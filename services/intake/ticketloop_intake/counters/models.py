@@ -34,6 +34,8 @@ class QueueEntry(Base):
         UniqueConstraint("counter", "day", "seq", name="uq_counter_entries_number"),
         # The live queue of a counter, in order.
         Index("ix_counter_entries_queue", "counter", "joined_at", postgresql_where=text("status = 'waiting'")),
+        # A client's own numbers at a counter (a queue is owned per channel client).
+        Index("ix_counter_entries_owner", "channel_client_id", "counter"),
         # The service rate: a counter's latest serves.
         Index("ix_counter_entries_served", "counter", "served_at", postgresql_where=text("status = 'served'")),
         # The wait-exceeded sweep: waiting entries not yet announced, longest waiting first.

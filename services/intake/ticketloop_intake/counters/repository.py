@@ -43,10 +43,18 @@ async def next_seq(session: AsyncSession, counter: str, day: date) -> int:
 
 
 async def get_entry(
-    session: AsyncSession, counter: str, entry_id: uuid.UUID, *, for_update: bool = False
+    session: AsyncSession,
+    counter: str,
+    entry_id: uuid.UUID,
+    *,
+    owner: uuid.UUID | None = None,
+    for_update: bool = False,
 ) -> QueueEntry | None:
-    """One entry of one counter; `for_update` locks it (waiting for a sweep that holds it)."""
+    """One entry of one counter (of `owner`'s numbers only, when given); `for_update` locks it
+    (waiting for a sweep that holds it)."""
     stmt = select(QueueEntry).where(QueueEntry.id == entry_id, QueueEntry.counter == counter)
+    if owner is not None:
+        stmt = stmt.where(QueueEntry.channel_client_id == owner)
     if for_update:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return await session.scalar(stmt)
@@ -56,7 +64,7 @@ _ORDER = (QueueEntry.joined_at, QueueEntry.day, QueueEntry.seq)
 
 
 async def waiting(session: AsyncSession, counter: str) -> Sequence[QueueEntry]:
-    """The counter's live queue, first come first."""
+    """The counter's live queue, first come first (every client's numbers: their places)."""
     return (
         await session.scalars(
             select(QueueEntry).where(QueueEntry.counter == counter, QueueEntry.status == _WAITING).order_by(*_ORDER)

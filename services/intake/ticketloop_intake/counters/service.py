@@ -72,9 +72,24 @@ async def _counter(session: AsyncSession, name: str, *, for_update: bool = False
     return counter
 
 
-async def _entry(session: AsyncSession, counter: str, entry_id: uuid.UUID, *, for_update: bool = False) -> QueueEntry:
+def owner_of(caller: ChannelClientView | Principal) -> uuid.UUID | None:
+    """Whose numbers the caller may see: a channel client only its own (a counter's queue is
+    owned per client, so one client never serves, cancels or reads another's customers); staff
+    every number (None)."""
+    return caller.id if isinstance(caller, ChannelClientView) else None
+
+
+async def _entry(
+    session: AsyncSession,
+    counter: str,
+    entry_id: uuid.UUID,
+    *,
+    owner: uuid.UUID | None,
+    for_update: bool = False,
+) -> QueueEntry:
     await _counter(session, counter)
-    entry = await repository.get_entry(session, counter, entry_id, for_update=for_update)
+    # Another client's number is as unknown as a missing one (404, not 403): existence does not leak.
+    entry = await repository.get_entry(session, counter, entry_id, owner=owner, for_update=for_update)
     if entry is None:
         raise NotFound(f"no queue entry {entry_id} at counter {counter!r}", code="entry_not_found")
     return entry
@@ -142,10 +157,16 @@ async def state(session: AsyncSession, entry: QueueEntry, settings: IntakeSettin
 
 
 async def read_entry(
-    session: AsyncSession, *, counter: str, entry_id: uuid.UUID, settings: IntakeSettings, now: datetime
+    session: AsyncSession,
+    *,
+    counter: str,
+    entry_id: uuid.UUID,
+    owner: uuid.UUID | None,
+    settings: IntakeSettings,
+    now: datetime,
 ) -> EntryState:
-    """One entry of a counter as it now stands."""
-    return await state(session, await _entry(session, counter, entry_id), settings, now)
+    """One entry of a counter as it now stands (404 unless it is `owner`'s, when given)."""
+    return await state(session, await _entry(session, counter, entry_id, owner=owner), settings, now)
 
 
 async def take(uow: IntakeUnit, *, counter: str, request: QueueTake, client: ChannelClientView) -> EntryState:
@@ -176,8 +197,11 @@ async def take(uow: IntakeUnit, *, counter: str, request: QueueTake, client: Cha
     return await state(session, entry, uow.settings, now)
 
 
-async def queue(session: AsyncSession, *, counter: str, settings: IntakeSettings, now: datetime) -> QueueState:
-    """The counter's live queue in order, each with its place, wait and estimate."""
+async def queue(
+    session: AsyncSession, *, counter: str, owner: uuid.UUID | None, settings: IntakeSettings, now: datetime
+) -> QueueState:
+    """The counter's live queue in order, each with its place, wait and estimate; with `owner`,
+    only that client's numbers (each still with its place in the whole line)."""
     found = await _counter(session, counter)
     pace = await _pace(session, found.name, settings, now)
     entries = await repository.waiting(session, found.name)
@@ -186,7 +210,11 @@ async def queue(session: AsyncSession, *, counter: str, settings: IntakeSettings
         counter=found,
         at=now,
         pace=pace,
-        entries=[_state(e, position=i, pace=pace, now=now, limit=limit) for i, e in enumerate(entries, start=1)],
+        entries=[
+            _state(e, position=i, pace=pace, now=now, limit=limit)
+            for i, e in enumerate(entries, start=1)
+            if owner is None or e.channel_client_id == owner
+        ],
     )
 
 
@@ -208,7 +236,7 @@ async def serve(
     """
     _require_counter_client(client)
     session, now = uow.session, uow.now()
-    entry = await _entry(session, counter, entry_id, for_update=True)
+    entry = await _entry(session, counter, entry_id, owner=client.id, for_update=True)
     try:
         status = domain.next_status(EntryStatus(entry.status), EntryAction.SERVE)
     except InvalidTransition as exc:
@@ -250,7 +278,7 @@ async def cancel(uow: IntakeUnit, *, counter: str, entry_id: uuid.UUID, client: 
     """Take a waiting number out of the queue (the customer left)."""
     _require_counter_client(client)
     session, now = uow.session, uow.now()
-    entry = await _entry(session, counter, entry_id, for_update=True)
+    entry = await _entry(session, counter, entry_id, owner=client.id, for_update=True)
     entry.status = domain.next_status(EntryStatus(entry.status), EntryAction.CANCEL).value
     entry.cancelled_at = now
     await session.flush()

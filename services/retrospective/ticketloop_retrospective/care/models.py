@@ -89,3 +89,5 @@ class CareRule(Base):
     fired_through: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(100))
+    # Bumped by every replace: the rule's `ETag`, named by `If-Match` when replacing or deleting it.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))

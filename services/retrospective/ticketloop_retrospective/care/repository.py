@@ -139,9 +139,13 @@ async def task(session: AsyncSession, task_id: uuid.UUID) -> TaskView | None:
     return None if row is None else TaskView(task=row[0], completed_at=row[1], ticket_id=row[2])
 
 
-async def rule(session: AsyncSession, rule_id: str) -> CareRule | None:
-    """One anticipation rule."""
-    return await session.get(CareRule, rule_id)
+async def rule(session: AsyncSession, rule_id: str, *, for_update: bool = False) -> CareRule | None:
+    """One anticipation rule; `for_update` holds it until the transaction ends (a change checks
+    its version and writes it with no other change in between)."""
+    if not for_update:
+        return await session.get(CareRule, rule_id)
+    stmt = select(CareRule).where(CareRule.rule_id == rule_id).with_for_update()
+    return await session.scalar(stmt.execution_options(populate_existing=True))
 
 
 async def rules(session: AsyncSession) -> Sequence[CareRule]:

@@ -44,6 +44,7 @@ class CareRuleOut(BaseModel):
     active_from: datetime = Field(description="Only moments from here on fire (the rule's creation).")
     updated_at: datetime
     updated_by: str
+    version: int = Field(description="Also the `ETag`: send it back as `If-Match` to replace or delete the rule.")
 
 
 class CareRuleList(BaseModel):

@@ -24,10 +24,13 @@ from ticketloop_retrospective.care.domain import (
 )
 from ticketloop_retrospective.care.models import CareRule, CareSchedule
 from ticketloop_retrospective.care.repository import TaskView
+from ticketloop_retrospective.db import audit
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
+from ticketloop_shared import audit as audit_log
+from ticketloop_shared.api import PutPrecondition
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import NotFound
+from ticketloop_shared.errors import NotFound, PreconditionFailed
 from ticketloop_shared.events import CareTaskDueData, CareTaskKind
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.vocabulary import Segment
@@ -295,16 +298,21 @@ async def put_rule(
     offset_days: int,
     category: str,
     segments: Sequence[Segment],
+    expected: PutPrecondition,
     by: Principal,
 ) -> tuple[CareRule, bool]:
-    """Create or replace an anticipation rule; True when created. A replaced rule keeps its
-    creation instant and looks at its moments since then again under its new definition (the
-    customers it already contacted are not contacted twice)."""
+    """Create (`If-None-Match: *`) or replace (`If-Match` of the version read) an anticipation
+    rule; True when created. A replaced rule keeps its creation instant and looks at its moments
+    since then again under its new definition (the customers it already contacted are not
+    contacted twice)."""
     now = uow.now()
-    row = await repository.rule(uow.session, rule_id)
+    row = await repository.rule(uow.session, rule_id, for_update=True)
+    _check_version(rule_id, row, expected.version)
     created = row is None
     if row is None:
-        row = CareRule(rule_id=rule_id, active_from=now)
+        row = CareRule(rule_id=rule_id, active_from=now, version=1)
+    else:
+        row.version += 1
     row.name = name
     row.anchor = anchor.value
     row.offset_days = offset_days
@@ -314,6 +322,21 @@ async def put_rule(
     row.updated_at = now
     row.updated_by = by.sub
     await repository.save_rule(uow.session, row)
+    await audit_log.record(
+        uow.session,
+        audit,
+        actor=by,
+        action="care_rule.created" if created else "care_rule.replaced",
+        subject=f"care_rule:{rule_id}",
+        details={
+            "name": name,
+            "anchor": anchor.value,
+            "offset_days": offset_days,
+            "category": category,
+            "segments": row.segments,
+            "version": row.version,
+        },
+    )
     return row, created
 
 
@@ -325,10 +348,34 @@ async def get_rule(uow: RetrospectiveUnit, rule_id: str) -> CareRule:
     return row
 
 
-async def delete_rule(uow: RetrospectiveUnit, rule_id: str) -> None:
-    """Remove an anticipation rule (the tasks it made stay), or `care_rule_not_found`."""
-    if not await repository.delete_rule(uow.session, rule_id):
+class CareRuleChanged(PreconditionFailed):
+    """The rule is not at the version the caller named (or exists when it meant to create it)."""
+
+    code = "care_rule_changed"
+
+
+def _check_version(rule_id: str, row: CareRule | None, expected: int | None) -> None:
+    if expected is None and row is not None:
+        raise CareRuleChanged(
+            f"care rule {rule_id!r} exists (version {row.version}): send If-Match to replace it",
+            details={"version": row.version},
+        )
+    if expected is not None and (row is None or row.version != expected):
+        current = None if row is None else row.version
+        raise CareRuleChanged(
+            f"care rule {rule_id!r} is at version {current}, not {expected}", details={"version": current}
+        )
+
+
+async def delete_rule(uow: RetrospectiveUnit, rule_id: str, *, version: int, by: Principal) -> None:
+    """Remove an anticipation rule at the version read (the tasks it made stay; audited), or
+    `care_rule_not_found`."""
+    row = await repository.rule(uow.session, rule_id, for_update=True)
+    if row is None:
         raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})
+    _check_version(rule_id, row, version)
+    await repository.delete_rule(uow.session, rule_id)
+    await audit_log.record(uow.session, audit, actor=by, action="care_rule.deleted", subject=f"care_rule:{rule_id}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from ticketloop_retrospective.rectification import repository, service
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemChange, ItemCreate, ItemOut, ItemPage
 from ticketloop_retrospective.unit import RetrospectiveUowDep, SettingsDep
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
+from ticketloop_shared.api import IfMatchRequired, RuntimeDep, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentStaff, Principal, Role, check_department, department_scope, require_staff
 from ticketloop_shared.errors import Forbidden
 from ticketloop_shared.validation import STORABLE
@@ -26,6 +26,7 @@ _errors: dict[int | str, dict[str, object]] = {
     404: {"description": "No such item (`rectification_not_found`)"},
     409: {"description": "The item is closed (`rectification_closed`)"},
     412: {"description": "Changed since the `If-Match` version (`rectification_changed`)"},
+    428: {"description": "`If-Match` is missing (`precondition_required`)"},
 }
 
 
@@ -101,9 +102,10 @@ async def change_item(
     uow: RetrospectiveUowDep,
     by: CurrentSupervisor,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: IfMatchRequired,
 ) -> ItemOut:
-    """Work an item to closed; closing announces `review.rectification_closed`."""
+    """Work an item to closed, over the version read (`If-Match`, required); closing announces
+    `review.rectification_closed`. Audited."""
     item = await service.change(uow, item_id=item_id, body=body, version=if_match_version(if_match), by=by)
     response.headers["ETag"] = f'"{item.version}"'
     return service.item_out(item)

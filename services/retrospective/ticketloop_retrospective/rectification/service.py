@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_retrospective.db import audit
 from ticketloop_retrospective.rectification import repository
 from ticketloop_retrospective.rectification.domain import (
     ItemNotFound,
@@ -25,6 +26,7 @@ from ticketloop_retrospective.reports import service as reports
 from ticketloop_retrospective.reports.domain import ReportWeek, pain_class_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
+from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import PreconditionFailed
 from ticketloop_shared.events import RectificationClosedData, RectificationOpenedData
@@ -161,17 +163,45 @@ async def open_by_hand(uow: RetrospectiveUnit, *, body: ItemCreate, by: Principa
     uow.session.add(item)
     await uow.session.flush()
     _announce(uow, item, weeks=0)
+    await audit_log.record(
+        uow.session,
+        audit,
+        actor=by,
+        action="rectification.opened",
+        subject=f"rectification:{item.id}",
+        details={
+            "category": item.category,
+            "owner_department": item.owner_department,
+            "due_at": item.due_at.isoformat(),
+        },
+    )
     return item
 
 
+def _audited(changes: dict[str, Any]) -> dict[str, Any]:
+    """What the audit log keeps of a change: the values of the structured fields, only the names
+    of the free-text ones (notes are staff prose; an append-only log is no place to copy it)."""
+    kept: dict[str, Any] = {}
+    for field, value in changes.items():
+        if field == "notes":
+            kept[field] = "changed"
+        elif isinstance(value, datetime):
+            kept[field] = value.isoformat()
+        elif isinstance(value, ItemStatus):
+            kept[field] = value.value
+        else:
+            kept[field] = value
+    return kept
+
+
 async def change(
-    uow: RetrospectiveUnit, *, item_id: uuid.UUID, body: ItemChange, version: int | None, by: Principal
+    uow: RetrospectiveUnit, *, item_id: uuid.UUID, body: ItemChange, version: int, by: Principal
 ) -> RectificationItem:
     """Work an item: status, owner, due date, notes; closing it announces whether it cooled."""
     item = await repository.get(uow.session, item_id, for_update=True)
     if item is None:
         raise ItemNotFound(f"no rectification item {item_id}")
-    if version is not None and version != item.version:
+    if version != item.version:
         raise ItemChanged(
             f"item {item_id} is at version {item.version}, not {version}", details={"version": item.version}
         )
@@ -196,6 +226,15 @@ async def change(
             subject=item.id,
         )
     await uow.session.flush()
+    if changes:
+        await audit_log.record(
+            uow.session,
+            audit,
+            actor=by,
+            action="rectification.changed",
+            subject=f"rectification:{item.id}",
+            details={"from_version": item.version - 1, "changes": _audited(changes)},
+        )
     return item
 
 
