@@ -27,6 +27,7 @@ from ticketloop_shared.errors import DomainError
 from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
 from ticketloop_shared.logging import configure_logging
 from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from ticketloop_shared.proxies import ClientAddress
 from ticketloop_shared.ratelimit import RateLimits
 from ticketloop_shared.runtime import Runtime, ServiceSpec
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -288,6 +289,8 @@ def create_service_app(
         app.include_router(router)
     document_errors(app, skip=("/health/live", "/health/ready", "/metrics"))
     tracing.instrument_app(app, spec.name)
+    # Outermost: the metrics, traces, logs and limits inside all see the client a trusted proxy names.
+    app.add_middleware(ClientAddress, proxies=platform.proxies)
     return app
 
 

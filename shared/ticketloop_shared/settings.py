@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ticketloop_shared.proxies import ForwardedHeader, TrustedProxies, parse_networks
+
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_BROKER_PORT = 19092
 
@@ -42,6 +44,12 @@ class PlatformSettings(BaseSettings):
     rate_channel_per_minute: int = Field(default=60_000, ge=0)
     rate_staff_per_minute: int = Field(default=1_200, ge=0)
     rate_failed_credentials_per_minute: int = Field(default=30, ge=0)
+    # The proxies (addresses or CIDRs, comma-separated) whose forwarded header names the client:
+    # the client is the right-most hop that is not one of them. Empty: no forwarded header is
+    # believed, every request's client is its peer. See `ticketloop_shared.proxies`.
+    trusted_proxies: str = ""
+    # Which header those proxies maintain (the other one is ignored: a client could forge it).
+    forwarded_header: ForwardedHeader = "x-forwarded-for"
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25
@@ -67,6 +75,16 @@ class PlatformSettings(BaseSettings):
         elif self.auth_secret is not None and len(self.auth_secret.get_secret_value()) < 16:
             raise ValueError("TICKETLOOP_AUTH_SECRET must have at least 16 characters")
         return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> PlatformSettings:
+        parse_networks(self.trusted_proxies.split(","))
+        return self
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        """The trusted proxies, parsed."""
+        return TrustedProxies(self.trusted_proxies.split(","), self.forwarded_header)
 
     @cached_property
     def signing_secret(self) -> str:

@@ -189,7 +189,7 @@ async def test_a_staff_token_over_its_rate_gets_429_with_when_to_retry(
         assert (await sla.client.get("/v1/breaches", headers=agent_headers("agent-calm"))).status_code == 200
 
 
-async def test_an_address_sending_bad_credentials_is_slowed_down(
+async def test_an_address_sending_bad_credentials_is_slowed_down_but_its_valid_credentials_still_work(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> None:
     limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
@@ -200,13 +200,93 @@ async def test_an_address_sending_bad_credentials_is_slowed_down(
             assert (await intake.client.get("/v1/tickets", headers=bad_token)).status_code == 401
         bad_key = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers={"X-Api-Key": "guess"})
         assert bad_key.status_code == 401
-        # now even good credentials from this address wait, and guessing stops paying
-        for headers in (bad_token, agent_headers()):
+        # guessing stops paying: any other bad credential from this address waits
+        for headers in (bad_token, _forged("someone-new"), {"X-Api-Key": "another-guess"}):
             refused = await intake.client.get("/v1/tickets", headers=headers)
             assert refused.status_code == 429, refused.text
             assert refused.json()["error"]["details"]["policy"] == "failed_credentials"
-        refused = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
-        assert refused.status_code == 429 and "Retry-After" in refused.headers
+            assert "Retry-After" in refused.headers
+        # but the address's valid credentials are never refused for it
+        assert (await intake.client.get("/v1/tickets", headers=agent_headers())).status_code == 200
+        assert (await intake.client.get("/v1/tickets", headers=admin_headers())).status_code == 200
+        created = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        assert created.status_code == 201, created.text
+
+
+async def test_a_rotating_forwarded_for_from_an_untrusted_peer_changes_nothing(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        statuses = [
+            (
+                await intake.client.get(
+                    "/v1/tickets", headers={**_forged(f"agent-{i}"), "X-Forwarded-For": f"203.0.113.{i}"}
+                )
+            ).status_code
+            for i in range(10)
+        ]
+        assert statuses == [401] * 3 + [429] * 7
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3, "trusted_proxies": "127.0.0.1"})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+
+        async def bad_from(client: str, sub: str) -> int:
+            headers = {**_forged(sub), "X-Forwarded-For": f"198.51.100.99, {client}"}
+            return (await intake.client.get("/v1/tickets", headers=headers)).status_code
+
+        assert [await bad_from("203.0.113.1", f"agent-{i}") for i in range(4)] == [401, 401, 401, 429]
+        # another client behind the same proxy is not held up by the first one's failures
+        assert [await bad_from("203.0.113.2", f"other-{i}") for i in range(3)] == [401, 401, 401]
+        assert await bad_from("203.0.113.2", "other-3") == 429
+        valid = {**agent_headers(), "X-Forwarded-For": "203.0.113.1"}
+        assert (await intake.client.get("/v1/tickets", headers=valid)).status_code == 200
+
+
+async def test_a_limited_subject_or_key_is_refused_from_any_address_and_its_owner_still_gets_in(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3, "trusted_proxies": "127.0.0.1"})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        victim = _forged("agent-victim")
+        statuses = [
+            (
+                await intake.client.get("/v1/tickets", headers={**victim, "X-Forwarded-For": f"203.0.113.{i}"})
+            ).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        owner = {**agent_headers("agent-victim"), "X-Forwarded-For": "203.0.113.1"}
+        assert (await intake.client.get("/v1/tickets", headers=owner)).status_code == 200
+
+        stale_key = {"X-Api-Key": "tlk_revoked-key-replayed-from-everywhere"}
+        statuses = [
+            (
+                await intake.client.post(
+                    "/v1/tickets",
+                    json=create_ticket_body(),
+                    headers={**stale_key, "X-Forwarded-For": f"198.51.100.{i}"},
+                )
+            ).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        created = await intake.client.post(
+            "/v1/tickets", json=create_ticket_body(), headers={**channel_headers(), "X-Forwarded-For": "198.51.100.1"}
+        )
+        assert created.status_code == 201, created.text
+
+
+def _forged(sub: str) -> dict[str, str]:
+    """A well-formed token claiming `sub`, signed with a secret that is not the install's."""
+    return agent_headers(sub, secret="not-the-install-secret-0123456789")
 
 
 async def test_a_channel_client_over_its_rate_gets_429(

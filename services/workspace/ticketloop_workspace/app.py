@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketloop_shared.api import Metrics
+from ticketloop_shared.proxies import ClientAddress
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import HOME, PAGE_HEADERS, STATIC, csrf_key
 from ticketloop_workspace.endpoints import FormRefused, FormTooLarge, error_page, router
@@ -110,6 +111,7 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
     setattr(app.state, STATE_KEY, notifications)
     app.state.csrf_key = csrf_key(settings.platform.signing_secret)
     app.add_middleware(Metrics, service="workspace")
+    app.add_middleware(ClientAddress, proxies=settings.platform.proxies)
     _install_handlers(app)
 
     @app.get("/health/live", include_in_schema=False)
