@@ -5,6 +5,7 @@ production, health-checked, started after its dependencies, and scalable behind 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -154,3 +155,17 @@ def test_the_dockerfile_installs_the_service_named_by_its_build_arg_and_runs_as_
     assert "python -m ticketloop_${SERVICE}" in dockerfile
     # Kubernetes' runAsNonRoot needs a numeric user; the manifests run as the same uid and gid.
     assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
+
+
+def test_the_proxy_is_the_one_trusted_proxy_at_a_fixed_address_outside_the_dynamic_range(
+    compose: dict[str, Any],
+) -> None:
+    address = ipaddress.ip_address(compose["services"]["proxy"]["networks"]["default"]["ipv4_address"])
+    (network,) = compose["networks"]["default"]["ipam"]["config"]
+    assert address in ipaddress.ip_network(network["subnet"])
+    assert address not in ipaddress.ip_network(network["ip_range"]), "no other container can be given it"
+    for name in [s.name for s in SERVICES] + [WORKSPACE.name]:
+        assert compose["services"][name]["environment"]["TICKETLOOP_TRUSTED_PROXIES"] == str(address), name
+    nginx = NGINX.read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx  # appends its peer
+    assert 'proxy_set_header Forwarded "";' in nginx  # a client's own is not passed on
