@@ -26,7 +26,7 @@ from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import DomainError
 from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
 from ticketloop_shared.logging import configure_logging
-from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, scrape_allowed
 from ticketloop_shared.proxies import ClientAddress
 from ticketloop_shared.ratelimit import RateLimits
 from ticketloop_shared.runtime import Runtime, ServiceSpec
@@ -236,8 +236,12 @@ def _ops_router() -> APIRouter:
         return JSONResponse({"status": "ok" if not problems else "unavailable", "problems": problems}, status)
 
     @router.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        """Prometheus exposition."""
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition (with `TICKETLOOP_METRICS_TOKEN` set: for that bearer token only)."""
+        if not scrape_allowed(request.app.state.settings.platform.metrics_token, request.headers.get("authorization")):
+            raise errors.Unauthorized(
+                "metrics need Authorization: Bearer <the metrics token>", code="metrics_token_required"
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -50,6 +50,9 @@ class PlatformSettings(BaseSettings):
     trusted_proxies: str = ""
     # Which header those proxies maintain (the other one is ignored: a client could forge it).
     forwarded_header: ForwardedHeader = "x-forwarded-for"
+    # The bearer token Prometheus scrapes `/metrics` with (then 401 without it). Unset (empty):
+    # open, as on the embedded stack, whose services listen on 127.0.0.1 only.
+    metrics_token: SecretStr | None = None
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25
@@ -79,6 +82,14 @@ class PlatformSettings(BaseSettings):
     @model_validator(mode="after")
     def _trusted_proxies_parse(self) -> PlatformSettings:
         parse_networks(self.trusted_proxies.split(","))
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_token_long_enough(self) -> PlatformSettings:
+        if self.metrics_token is not None and not self.metrics_token.get_secret_value():
+            self.metrics_token = None  # compose's `${VAR:-}` and an empty key: unset
+        elif self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("TICKETLOOP_METRICS_TOKEN must have at least 16 characters")
         return self
 
     @property

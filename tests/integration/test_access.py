@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.builders import create_ticket_created
 from tests.support import (
@@ -30,6 +31,8 @@ from ticketloop_shared.auth import Role
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_sla.app import create_app as create_sla
 from ticketloop_sla.settings import SlaSettings
+from ticketloop_workspace.app import create_app as create_workspace
+from ticketloop_workspace.settings import WorkspaceSettings
 
 
 @pytest.fixture
@@ -302,3 +305,24 @@ async def test_a_channel_client_over_its_rate_gets_429(
         assert over.status_code == 429 and over.json()["error"]["details"]["policy"] == "channel"
         listed = (await intake.client.get("/v1/tickets", headers=admin_headers())).json()
         assert listed["total"] == 2
+
+
+async def test_metrics_are_open_by_default_and_for_the_metrics_token_only_once_it_is_set(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    async with serve(create_sla(SlaSettings(database_url=await new_database("sla"), platform=platform))) as sla:
+        assert (await sla.client.get("/metrics")).status_code == 200  # the embedded stack's default
+    guarded = platform.model_copy(update={"metrics_token": SecretStr("scrape-me-0123456789")})
+    async with serve(create_sla(SlaSettings(database_url=await new_database("sla"), platform=guarded))) as sla:
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, admin_headers()):
+            refused = await sla.client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "metrics_token_required"
+            assert "ticketloop_" not in refused.text
+        scraped = await sla.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+        assert scraped.status_code == 200 and "ticketloop_http_requests_total" in scraped.text
+        assert (await sla.client.get("/health/ready")).status_code == 200  # probes need no token
+    workspace = create_workspace(WorkspaceSettings(platform=guarded), with_live=False)
+    async with serve(workspace, wait_consumer=False) as running:
+        assert (await running.client.get("/metrics")).status_code == 401
+        scraped = await running.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+        assert scraped.status_code == 200

@@ -89,6 +89,7 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
         "TICKETLOOP_INTAKE_MASTER_KEY": "m" * 48,
         "POSTGRES_PASSWORD": "pw",
         "TICKETLOOP_FEEDBACK_PUBLIC_BASE_URL": "https://feedback.example.com",
+        "TICKETLOOP_METRICS_TOKEN": "t" * 24,
     }
     settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
     assert settings.platform.env == "production"
@@ -108,7 +109,7 @@ def test_the_workspace_is_built_from_the_repo_needs_no_database_and_calls_the_se
     assert not any("DATABASE_URL" in key for key in env)
     for other in SERVICES:
         assert env[f"TICKETLOOP_WORKSPACE_{other.name.upper()}_URL"] == f"http://{other.name}:8000"
-    operator = {"TICKETLOOP_AUTH_SECRET": "a" * 48}
+    operator = {"TICKETLOOP_AUTH_SECRET": "a" * 48, "TICKETLOOP_METRICS_TOKEN": "t" * 24}
     settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
     assert settings.platform.env == "production" and settings.http_host == "0.0.0.0"
 
