@@ -85,7 +85,15 @@ async def serve(app: FastAPI, *, wait_consumer: bool = True, port: int | None = 
     """Serve `app` on 127.0.0.1 at `port` (default: a free one) until the block ends."""
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            access_log=False,
+            proxy_headers=False,  # as the services are started: the app's `ClientAddress` decides
+        )
     )
     task = asyncio.create_task(server.serve())
     try:

@@ -27,7 +27,8 @@ from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import DomainError
 from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
 from ticketloop_shared.logging import configure_logging
-from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, scrape_allowed
+from ticketloop_shared.proxies import ClientAddress
 from ticketloop_shared.ratelimit import RateLimits
 from ticketloop_shared.runtime import Runtime, ServiceSpec
 from ticketloop_shared.unit_of_work import UnitOfWork
@@ -236,8 +237,12 @@ def _ops_router() -> APIRouter:
         return JSONResponse({"status": "ok" if not problems else "unavailable", "problems": problems}, status)
 
     @router.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        """Prometheus exposition."""
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition (with `TICKETLOOP_METRICS_TOKEN` set: for that bearer token only)."""
+        if not scrape_allowed(request.app.state.settings.platform.metrics_token, request.headers.get("authorization")):
+            raise errors.Unauthorized(
+                "metrics need Authorization: Bearer <the metrics token>", code="metrics_token_required"
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
@@ -289,6 +294,8 @@ def create_service_app(
         app.include_router(router)
     document_errors(app, skip=("/health/live", "/health/ready", "/metrics"))
     tracing.instrument_app(app, spec.name)
+    # Outermost: the metrics, traces, logs and limits inside all see the client a trusted proxy names.
+    app.add_middleware(ClientAddress, proxies=platform.proxies)
     return app
 
 

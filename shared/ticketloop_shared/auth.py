@@ -27,7 +27,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 
 from ticketloop_shared.errors import Forbidden, Unauthorized
-from ticketloop_shared.ratelimit import rate_limits
+from ticketloop_shared.ratelimit import presented_key, rate_limits
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.validation import STORABLE
 
@@ -160,19 +160,33 @@ _bearer = HTTPBearer(
 def bearer_principal(
     request: Request, response: Response, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """Dependency: the verified staff caller, within its token's rate limit (an address that
-    keeps sending bad tokens is refused with 429 before its next one is even checked)."""
+    """Dependency: the verified staff caller, within its token's rate limit. A refused token
+    counts against the caller's address and the subject it claims; past either limit the
+    refusal is a 429. A valid token is always accepted, whoever else failed from its address."""
     limits = rate_limits(request)
     if limits is None:
         return _verified(request, credentials)
-    limits.refuse_blocked_address(request)
     try:
         principal = _verified(request, credentials)
     except Unauthorized:
-        limits.failed_credentials(request)
+        limits.failed_credentials(request, _presented(credentials))
         raise
     limits.spend("staff", principal.jti, response)
     return principal
+
+
+def _presented(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """What a refused token is counted against: the subject it claims (unverified: forging one
+    only spends the failures of that subject, never its owner's valid tokens), else the token."""
+    if credentials is None:
+        return presented_key("token", "")
+    token = credentials.credentials.strip()
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.InvalidTokenError:
+        return presented_key("token", token)
+    sub = claims.get("sub") if isinstance(claims, dict) else None
+    return presented_key("subject", sub) if isinstance(sub, str) else presented_key("token", token)
 
 
 def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:

@@ -15,6 +15,7 @@ from ticketloop_shared import migrations
 from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.logging import uvicorn_log_config
+from ticketloop_shared.proxies import UVICORN_PROXY_HEADERS
 from ticketloop_shared.settings import ServiceSettings
 
 
@@ -80,6 +81,9 @@ def service_main(
         http="httptools",
         host=settings.http_host,
         port=settings.http_port,
+        # No forwarded header is believed by uvicorn; the app's `ClientAddress` applies
+        # TICKETLOOP_TRUSTED_PROXIES (uvicorn's default would trust any local peer).
+        proxy_headers=UVICORN_PROXY_HEADERS,
         log_level="warning",
         # uvicorn's own lines (bind errors, bad requests) as JSON through the same filters as ours.
         log_config=uvicorn_log_config(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
+
 from prometheus_client import Counter, Gauge, Histogram
+from pydantic import SecretStr
 
 HTTP_REQUESTS = Counter(
     "ticketloop_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -45,3 +48,13 @@ CONSUMER_PARTITIONS = Gauge(
     "Partitions this replica's consumer owns now (the group splits a topic's partitions among replicas)",
     ["service", "replica"],
 )
+
+
+def scrape_allowed(token: SecretStr | None, authorization: str | None) -> bool:
+    """Whether a `/metrics` request may read the figures: always when no token is configured
+    (`TICKETLOOP_METRICS_TOKEN`), else only with `Authorization: Bearer <that token>`."""
+    if token is None:
+        return True
+    scheme, _, presented = (authorization or "").partition(" ")
+    expected = token.get_secret_value().encode()
+    return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), expected)

@@ -1,9 +1,23 @@
-"""Rate limits per channel client, per staff token, and per address for failed credentials.
+"""Rate limits per channel client, per staff token, and for failed credentials per client
+address and per presented key.
 
 A sliding-window counter per key (the current fixed minute plus the previous one, weighted by
 how much of it the sliding window still covers), held in each process's memory: a dict lookup
-and some arithmetic on the ticket hot path. N replicas each allow the limit, so the effective
-ceiling is N times it. Each limit is a setting; 0 turns it off.
+and some arithmetic on the ticket hot path. Each limit is a setting; 0 turns it off.
+
+Failed credentials are counted twice, against the client's address (as `ticketloop_shared.proxies`
+resolves it: a forwarded header only from a trusted proxy) and against what was presented (a
+token's claimed subject, a key), and past either limit the refusal is a 429 instead of a 401/404.
+Only failures are limited: a valid credential is always checked and always accepted, so neither
+a noisy neighbour behind the same proxy nor someone presenting a victim's subject can lock its
+owner out. (The credentials themselves are 256-bit keys and HMAC-signed tokens: guessing is not
+what this stops; it bounds scanning and the replay of leaked, revoked or expired credentials,
+and makes them visible as 429s.) Keys are hashed, so memory per key stays small whatever is sent.
+
+The counters are per replica, on purpose: N replicas each allow the limit, so the effective
+ceiling is N times it. Sharing them through PostgreSQL would put a write on every refused
+credential (the very traffic the limit is for) and the workspace has no database; a limit that
+is a few times looser behind a load balancer still stops what it is for.
 
 (The `limits` library was used first; its in-memory storage starts a timer thread every 10 ms
 while requests arrive, which cost intake about a tenth of its CPU under load.)
@@ -11,6 +25,7 @@ while requests arrive, which cost intake about a tenth of its CPU under load.)
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -106,19 +121,21 @@ class RateLimits:
         }
         self._windows = {name: SlidingWindow(limit) for name, limit in per_minute.items() if limit > 0}
 
-    def refuse_blocked_address(self, request: Request) -> None:
-        """429 for an address that sent too many bad credentials lately, before checking more."""
+    def failed_credentials(self, request: Request, presented: str) -> None:
+        """Count one refused credential against the client's address and against `presented`
+        (see `presented_key`); raise 429 instead when either had too many lately. Called only
+        once a credential has failed, so a valid one is never refused here."""
         window = self._windows.get("failed_credentials")
-        if window is not None:
-            verdict = window.check(_address(request))
+        if window is None:
+            return
+        keys = (f"address:{client_address(request)}", presented)
+        now = time.time()
+        for key in keys:
+            verdict = window.check(key, now)
             if not verdict.allowed:
                 raise _exceeded("failed_credentials", window, verdict, "too many failed credentials")
-
-    def failed_credentials(self, request: Request) -> None:
-        """Count one refused credential from this address."""
-        window = self._windows.get("failed_credentials")
-        if window is not None:
-            window.hit(_address(request))
+        for key in keys:
+            window.hit(key, now)
 
     def spend(self, policy: str, key: str, response: Response | None = None) -> None:
         """Count one request of `key` under `policy`: 429 past the limit, else the remaining
@@ -147,8 +164,16 @@ def _exceeded(policy: str, window: SlidingWindow, verdict: Verdict, message: str
     )
 
 
-def _address(request: Request) -> str:
+def client_address(request: Request) -> str:
+    """The client's address: the peer, or whom a trusted proxy names (`proxies.ClientAddress`)."""
     return request.client.host if request.client is not None else "unknown"
+
+
+def presented_key(kind: str, value: str) -> str:
+    """The failed-credentials counter of what was presented (`kind`: `subject`, `api_key`,
+    `link`...): a short hash, so a long or hostile value costs no more memory than any other."""
+    digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    return f"{kind}:{digest}"
 
 
 def rate_limits(request: Request) -> RateLimits | None:

@@ -16,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from ticketloop_shared.proxies import ForwardedHeader, TrustedProxies, parse_networks
+
 EMBEDDED_PG_PORT = 55432
 EMBEDDED_BROKER_PORT = 19092
 
@@ -48,6 +50,15 @@ class PlatformSettings(BaseSettings):
     rate_channel_per_minute: int = Field(default=60_000, ge=0)
     rate_staff_per_minute: int = Field(default=1_200, ge=0)
     rate_failed_credentials_per_minute: int = Field(default=30, ge=0)
+    # The proxies (addresses or CIDRs, comma-separated) whose forwarded header names the client:
+    # the client is the right-most hop that is not one of them. Empty: no forwarded header is
+    # believed, every request's client is its peer. See `ticketloop_shared.proxies`.
+    trusted_proxies: str = ""
+    # Which header those proxies maintain (the other one is ignored: a client could forge it).
+    forwarded_header: ForwardedHeader = "x-forwarded-for"
+    # The bearer token Prometheus scrapes `/metrics` with (then 401 without it). Unset (empty):
+    # open, as on the embedded stack, whose services listen on 127.0.0.1 only.
+    metrics_token: SecretStr | None = None
     kafka_session_timeout_ms: int = 6000
     kafka_heartbeat_ms: int = 1000
     kafka_fetch_max_wait_ms: int = 25
@@ -73,6 +84,24 @@ class PlatformSettings(BaseSettings):
         elif self.auth_secret is not None and len(self.auth_secret.get_secret_value()) < 16:
             raise ValueError("TICKETLOOP_AUTH_SECRET must have at least 16 characters")
         return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies_parse(self) -> PlatformSettings:
+        parse_networks(self.trusted_proxies.split(","))
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_token_long_enough(self) -> PlatformSettings:
+        if self.metrics_token is not None and not self.metrics_token.get_secret_value():
+            self.metrics_token = None  # compose's `${VAR:-}` and an empty key: unset
+        elif self.metrics_token is not None and len(self.metrics_token.get_secret_value()) < 16:
+            raise ValueError("TICKETLOOP_METRICS_TOKEN must have at least 16 characters")
+        return self
+
+    @property
+    def proxies(self) -> TrustedProxies:
+        """The trusted proxies, parsed."""
+        return TrustedProxies(self.trusted_proxies.split(","), self.forwarded_header)
 
     @cached_property
     def signing_secret(self) -> str:

@@ -211,7 +211,7 @@ def test_each_service_is_configured_with_real_settings_and_its_own_secrets(
     assert env[f"TICKETLOOP_{name.upper()}_MIGRATE_ON_START"] == "false", "the migration Job migrates"
     secrets = {v.removeprefix("secret:") for v in env.values() if v.startswith("secret:")}
     master_keys = {"intake": {"intake-master-key"}, "feedback": {"feedback-master-key"}}
-    expected = {"auth-secret", f"{name}-database-url"} | master_keys.get(name, set())
+    expected = {"auth-secret", "metrics-token", f"{name}-database-url"} | master_keys.get(name, set())
     assert secrets == expected, "each service gets only the secrets it needs"
     # The service accepts this environment in production (its validators refuse development
     # keys, loopback public URLs and short secrets), with stand-in values for the Secret.
@@ -219,6 +219,7 @@ def test_each_service_is_configured_with_real_settings_and_its_own_secrets(
         "auth-secret": "a" * 48,
         "intake-master-key": "m" * 48,
         "feedback-master-key": "f" * 48,
+        "metrics-token": "t" * 24,
         f"{name}-database-url": f"postgresql+asyncpg://ticketloop@db.example/ticketloop_{name}",
     }
     settings: Any = build_settings(
@@ -253,7 +254,7 @@ def test_the_workspace_has_real_settings_only_the_auth_secret_and_calls_the_serv
     assert_real_settings(WORKSPACE, env)
     assert env["TICKETLOOP_ENV"] == "production"
     secrets = {v.removeprefix("secret:") for v in env.values() if v.startswith("secret:")}
-    assert secrets == {"auth-secret"}, "no database: it gets only the secret that verifies staff tokens"
+    assert secrets == {"auth-secret", "metrics-token"}, "no database: only the secrets of staff tokens and metrics"
     settings: Any = build_settings(
         WORKSPACE, {k: "a" * 48 if v.startswith("secret:") else v for k, v in env.items()}, monkeypatch
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -64,10 +65,19 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         assert f"Staff workspace: {workspace}/workspace" in printed
         assert f"mail to SMTP 127.0.0.1:{mail_ports['SMTP']} becomes a ticket" in printed
         assert httpx.get(f"http://127.0.0.1:{mail_ports['HTTP']}/health/live", timeout=10).status_code == 200
-        assert "X-Api-Key: tl-dev-channel-key" in printed and "Authorization: Bearer eyJ" in printed  # a JWT
-        agent_token = re.search(r"agent token\s+Authorization: Bearer (\S+)", printed)
-        assert agent_token is not None
-        staff = {"Authorization": f"Bearer {agent_token[1]}"}
+        assert "X-Api-Key: tl-dev-channel-key" in printed
+        # no token in the run log: the command that mints one, run here as a person would
+        assert "eyJ" not in printed and "Bearer" not in printed
+        command = re.search(r"agent token\s+(\S*ticketloop token .+)$", printed, re.M)
+        assert command is not None
+        program, *args = shlex.split(command[1])
+        assert Path(program).name == "ticketloop" and args[0] == "token"
+        minted = subprocess.run(
+            [sys.executable, "-m", "ticketloop_embedded", *args], env=env, capture_output=True, text=True, check=True
+        )
+        agent_token = minted.stdout.strip()
+        assert agent_token.startswith("eyJ")  # a JWT
+        staff = {"Authorization": f"Bearer {agent_token}"}
 
         # the signing secret was made for this install, readable by its owner only
         secret_file = root / "data" / "auth-secret"
@@ -81,7 +91,7 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
         # token signs in (checked with the services) and My work lists intake's tickets
         assert httpx.get(f"{workspace}/health/ready", timeout=10).status_code == 200
         with httpx.Client(base_url=workspace, timeout=10, follow_redirects=True) as browser:
-            my_work = browser.post("/workspace/login", data={"token": agent_token[1], "next": "/workspace"})
+            my_work = browser.post("/workspace/login", data={"token": agent_token, "next": "/workspace"})
             assert my_work.status_code == 200, my_work.text[-2000:]
             assert my_work.url.path == "/workspace" and "Ravi Iyer" in my_work.text
         children = psutil.Process(proc.pid).children(recursive=True)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.builders import create_ticket_created
 from tests.support import (
@@ -30,6 +31,8 @@ from ticketloop_shared.auth import Role
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_sla.app import create_app as create_sla
 from ticketloop_sla.settings import SlaSettings
+from ticketloop_workspace.app import create_app as create_workspace
+from ticketloop_workspace.settings import WorkspaceSettings
 
 
 @pytest.fixture
@@ -189,7 +192,7 @@ async def test_a_staff_token_over_its_rate_gets_429_with_when_to_retry(
         assert (await sla.client.get("/v1/breaches", headers=agent_headers("agent-calm"))).status_code == 200
 
 
-async def test_an_address_sending_bad_credentials_is_slowed_down(
+async def test_an_address_sending_bad_credentials_is_slowed_down_but_its_valid_credentials_still_work(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> None:
     limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
@@ -200,13 +203,93 @@ async def test_an_address_sending_bad_credentials_is_slowed_down(
             assert (await intake.client.get("/v1/tickets", headers=bad_token)).status_code == 401
         bad_key = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers={"X-Api-Key": "guess"})
         assert bad_key.status_code == 401
-        # now even good credentials from this address wait, and guessing stops paying
-        for headers in (bad_token, agent_headers()):
+        # guessing stops paying: any other bad credential from this address waits
+        for headers in (bad_token, _forged("someone-new"), {"X-Api-Key": "another-guess"}):
             refused = await intake.client.get("/v1/tickets", headers=headers)
             assert refused.status_code == 429, refused.text
             assert refused.json()["error"]["details"]["policy"] == "failed_credentials"
-        refused = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
-        assert refused.status_code == 429 and "Retry-After" in refused.headers
+            assert "Retry-After" in refused.headers
+        # but the address's valid credentials are never refused for it
+        assert (await intake.client.get("/v1/tickets", headers=agent_headers())).status_code == 200
+        assert (await intake.client.get("/v1/tickets", headers=admin_headers())).status_code == 200
+        created = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        assert created.status_code == 201, created.text
+
+
+async def test_a_rotating_forwarded_for_from_an_untrusted_peer_changes_nothing(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        statuses = [
+            (
+                await intake.client.get(
+                    "/v1/tickets", headers={**_forged(f"agent-{i}"), "X-Forwarded-For": f"203.0.113.{i}"}
+                )
+            ).status_code
+            for i in range(10)
+        ]
+        assert statuses == [401] * 3 + [429] * 7
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_is_limited_on_its_own(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3, "trusted_proxies": "127.0.0.1"})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+
+        async def bad_from(client: str, sub: str) -> int:
+            headers = {**_forged(sub), "X-Forwarded-For": f"198.51.100.99, {client}"}
+            return (await intake.client.get("/v1/tickets", headers=headers)).status_code
+
+        assert [await bad_from("203.0.113.1", f"agent-{i}") for i in range(4)] == [401, 401, 401, 429]
+        # another client behind the same proxy is not held up by the first one's failures
+        assert [await bad_from("203.0.113.2", f"other-{i}") for i in range(3)] == [401, 401, 401]
+        assert await bad_from("203.0.113.2", "other-3") == 429
+        valid = {**agent_headers(), "X-Forwarded-For": "203.0.113.1"}
+        assert (await intake.client.get("/v1/tickets", headers=valid)).status_code == 200
+
+
+async def test_a_limited_subject_or_key_is_refused_from_any_address_and_its_owner_still_gets_in(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    limited = platform.model_copy(update={"rate_failed_credentials_per_minute": 3, "trusted_proxies": "127.0.0.1"})
+    intake_settings = IntakeSettings(database_url=await new_database("intake"), platform=limited)
+    async with serve(create_intake(intake_settings)) as intake:
+        victim = _forged("agent-victim")
+        statuses = [
+            (
+                await intake.client.get("/v1/tickets", headers={**victim, "X-Forwarded-For": f"203.0.113.{i}"})
+            ).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        owner = {**agent_headers("agent-victim"), "X-Forwarded-For": "203.0.113.1"}
+        assert (await intake.client.get("/v1/tickets", headers=owner)).status_code == 200
+
+        stale_key = {"X-Api-Key": "tlk_revoked-key-replayed-from-everywhere"}
+        statuses = [
+            (
+                await intake.client.post(
+                    "/v1/tickets",
+                    json=create_ticket_body(),
+                    headers={**stale_key, "X-Forwarded-For": f"198.51.100.{i}"},
+                )
+            ).status_code
+            for i in range(5)
+        ]
+        assert statuses == [401, 401, 401, 429, 429]
+        created = await intake.client.post(
+            "/v1/tickets", json=create_ticket_body(), headers={**channel_headers(), "X-Forwarded-For": "198.51.100.1"}
+        )
+        assert created.status_code == 201, created.text
+
+
+def _forged(sub: str) -> dict[str, str]:
+    """A well-formed token claiming `sub`, signed with a secret that is not the install's."""
+    return agent_headers(sub, secret="not-the-install-secret-0123456789")
 
 
 async def test_a_channel_client_over_its_rate_gets_429(
@@ -222,3 +305,24 @@ async def test_a_channel_client_over_its_rate_gets_429(
         assert over.status_code == 429 and over.json()["error"]["details"]["policy"] == "channel"
         listed = (await intake.client.get("/v1/tickets", headers=admin_headers())).json()
         assert listed["total"] == 2
+
+
+async def test_metrics_are_open_by_default_and_for_the_metrics_token_only_once_it_is_set(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
+) -> None:
+    async with serve(create_sla(SlaSettings(database_url=await new_database("sla"), platform=platform))) as sla:
+        assert (await sla.client.get("/metrics")).status_code == 200  # the embedded stack's default
+    guarded = platform.model_copy(update={"metrics_token": SecretStr("scrape-me-0123456789")})
+    async with serve(create_sla(SlaSettings(database_url=await new_database("sla"), platform=guarded))) as sla:
+        for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}, admin_headers()):
+            refused = await sla.client.get("/metrics", headers=headers)
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "metrics_token_required"
+            assert "ticketloop_" not in refused.text
+        scraped = await sla.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+        assert scraped.status_code == 200 and "ticketloop_http_requests_total" in scraped.text
+        assert (await sla.client.get("/health/ready")).status_code == 200  # probes need no token
+    workspace = create_workspace(WorkspaceSettings(platform=guarded), with_live=False)
+    async with serve(workspace, wait_consumer=False) as running:
+        assert (await running.client.get("/metrics")).status_code == 401
+        scraped = await running.client.get("/metrics", headers={"Authorization": "Bearer scrape-me-0123456789"})
+        assert scraped.status_code == 200

@@ -176,6 +176,23 @@ async def test_staff_sign_in_with_their_token_and_nobody_else_gets_in(
         r = await browser.post("/dashboard/login", data={"token": good}, headers={"X-Forwarded-Proto": "https"})
         assert "Secure" in {p.strip() for p in r.headers["set-cookie"].split(";")}
 
+        # Signing out takes the page's CSRF token and a form from this site: another site cannot
+        # sign a supervisor out (the cross-site post carries no token, or the wrong Origin).
+        signed_in_page = await page(service, "/dashboard", good)
+        found = re.search(r'<input type="hidden" name="csrf" value="([0-9a-f]{64})">', signed_in_page)
+        assert found is not None
+        form_token = found[1]
+        for extra, data in (
+            ({"Origin": "https://evil.example"}, {"csrf": form_token}),
+            ({}, {}),
+            ({}, {"csrf": "0" * 64}),
+        ):
+            r = await service.client.post("/dashboard/logout", data=data, headers={**cookie(good), **extra})
+            assert r.status_code == 403 and "set-cookie" not in r.headers, (extra, data)
+        same_site = {**cookie(good), "Origin": service.url}
+        r = await service.client.post("/dashboard/logout", data={"csrf": form_token}, headers=same_site)
+        assert r.status_code == 303 and "Max-Age=0" in r.headers["set-cookie"]
+
         # Signing out forgets the cookie.
         r = await browser.post("/dashboard/logout")
         assert (r.status_code, r.headers["location"]) == (303, "/dashboard/login")

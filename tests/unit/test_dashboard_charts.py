@@ -15,11 +15,11 @@ from ticketloop_retrospective.dashboard.domain import (
     dashboard_link,
     following,
     safe_return,
-    same_origin,
     switched,
     tickets_link,
 )
 from ticketloop_retrospective.reports.domain import Filters, ReportMonth, ReportWeek
+from ticketloop_shared.csrf import same_origin
 
 SVG = "{http://www.w3.org/2000/svg}"
 EVIL = '<script>alert("x")</script>&"\''

@@ -5,6 +5,7 @@ production, health-checked, started after its dependencies, and scalable behind 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any
 
@@ -91,6 +92,7 @@ def test_each_service_is_built_from_the_repo_and_configured_with_real_settings(
         "TICKETLOOP_FEEDBACK_MASTER_KEY": "f" * 48,
         "POSTGRES_PASSWORD": "pw",
         "TICKETLOOP_FEEDBACK_PUBLIC_BASE_URL": "https://feedback.example.com",
+        "TICKETLOOP_METRICS_TOKEN": "t" * 24,
     }
     settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
     assert settings.platform.env == "production"
@@ -110,7 +112,7 @@ def test_the_workspace_is_built_from_the_repo_needs_no_database_and_calls_the_se
     assert not any("DATABASE_URL" in key for key in env)
     for other in SERVICES:
         assert env[f"TICKETLOOP_WORKSPACE_{other.name.upper()}_URL"] == f"http://{other.name}:8000"
-    operator = {"TICKETLOOP_AUTH_SECRET": "a" * 48}
+    operator = {"TICKETLOOP_AUTH_SECRET": "a" * 48, "TICKETLOOP_METRICS_TOKEN": "t" * 24}
     settings: Any = build_settings(name, {k: interpolate(str(v), operator) for k, v in env.items()}, monkeypatch)
     assert settings.platform.env == "production" and settings.http_host == "0.0.0.0"
 
@@ -157,3 +159,17 @@ def test_the_dockerfile_installs_the_service_named_by_its_build_arg_and_runs_as_
     assert "python -m ticketloop_${SERVICE}" in dockerfile
     # Kubernetes' runAsNonRoot needs a numeric user; the manifests run as the same uid and gid.
     assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
+
+
+def test_the_proxy_is_the_one_trusted_proxy_at_a_fixed_address_outside_the_dynamic_range(
+    compose: dict[str, Any],
+) -> None:
+    address = ipaddress.ip_address(compose["services"]["proxy"]["networks"]["default"]["ipv4_address"])
+    (network,) = compose["networks"]["default"]["ipam"]["config"]
+    assert address in ipaddress.ip_network(network["subnet"])
+    assert address not in ipaddress.ip_network(network["ip_range"]), "no other container can be given it"
+    for name in [s.name for s in SERVICES] + [WORKSPACE.name]:
+        assert compose["services"][name]["environment"]["TICKETLOOP_TRUSTED_PROXIES"] == str(address), name
+    nginx = NGINX.read_text()
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in nginx  # appends its peer
+    assert 'proxy_set_header Forwarded "";' in nginx  # a client's own is not passed on

@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 from ticketloop_embedded.postgres import HBA, requires_password, scram_verifier
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_intake.settings import IntakeSettings
+from ticketloop_shared.metrics import scrape_allowed
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_sla.settings import SlaSettings
 
@@ -80,3 +81,18 @@ def test_the_scram_verifier_has_postgresqls_shape_and_never_the_password() -> No
     assert verifier == scram_verifier("pencil", salt=b"0123456789abcdef")
     assert verifier.startswith("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$") and "pencil" not in verifier
     assert scram_verifier("pencil") != scram_verifier("pencil")  # a fresh salt each time
+
+
+def test_the_metrics_token_is_unset_when_empty_and_refused_when_short() -> None:
+    assert PlatformSettings(metrics_token=SecretStr("")).metrics_token is None  # compose's `${VAR:-}`
+    assert PlatformSettings().metrics_token is None
+    with pytest.raises(ValueError, match="TICKETLOOP_METRICS_TOKEN"):
+        PlatformSettings(metrics_token=SecretStr("short"))
+
+
+def test_the_metrics_token_is_compared_as_a_bearer_token() -> None:
+    token = SecretStr("scrape-me-0123456789")
+    assert scrape_allowed(None, None)
+    assert scrape_allowed(token, "Bearer scrape-me-0123456789") and scrape_allowed(token, "bearer scrape-me-0123456789")
+    assert not scrape_allowed(token, None) and not scrape_allowed(token, "Bearer scrape-me")
+    assert not scrape_allowed(token, "Basic scrape-me-0123456789")

@@ -10,6 +10,7 @@ import pytest
 
 from ticketloop_intake.tickets.domain import Action as IntakeAction
 from ticketloop_intake.tickets.domain import transitions
+from ticketloop_shared.csrf import csrf_token, csrf_valid, same_origin
 from ticketloop_workspace.domain import (
     HOME,
     Action,
@@ -20,14 +21,11 @@ from ticketloop_workspace.domain import (
     clock_rows,
     countdown,
     csrf_key,
-    csrf_token,
-    csrf_valid,
     looks_like_number,
     overdue_waits,
     page_window,
     readable_size,
     safe_return,
-    same_origin,
 )
 
 STATUSES = ("pending_assignment", "in_progress", "waiting_on_customer", "resolved", "closed", "reopened")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -65,6 +67,29 @@ def _secret_file_default(config: StackConfig) -> dict[str, Any]:
     return {"auth_secret_file": config.data_dir / "auth-secret"}
 
 
+# The staff of the README's tour: what each `token` command of the welcome is given.
+DEVELOPMENT_TOKENS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("agent token", ("--role", "agent", "--sub", "agent-fin-1", "--name", "Ravi Iyer", "--department", "finance")),
+    (
+        "supervisor token",
+        ("--role", "supervisor", "--sub", "sup-fin", "--name", "Finance lead", "--department", "finance"),
+    ),
+    ("admin token", ("--role", "admin", "--sub", "admin", "--name", "Admin")),
+    ("notifier token", ("--role", "notifier", "--sub", "mailer", "--name", "Mailer")),
+)
+
+
+def token_command(args: Sequence[str]) -> str:
+    """The shell command that prints a token (this environment's `ticketloop`, relative to the
+    working folder when it is inside it, as the README writes it)."""
+    program = Path(sys.executable).parent / "ticketloop"
+    try:
+        shown = str(program.relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(program)
+    return shlex.join([shown, "token", *args])
+
+
 def print_welcome(stack: Stack) -> None:
     """URLs and development credentials: everything the README's tour needs."""
     platform = stack.platform()
@@ -72,19 +97,16 @@ def print_welcome(stack: Stack) -> None:
     say("ticketloop is running. Services (OpenAPI docs at <url>/docs):")
     for name, proc in stack.services.items():
         say(f"  {name:<14} {proc.url}")
-    say(f"Development credentials (tokens valid {platform.token_ttl_hours:g} h; secret: {platform.auth_secret_file}):")
+    # The commands, never the tokens: a run log is read and kept by more people than a token
+    # should reach, and each command mints a fresh token signed with this install's secret.
+    say(f"Development credentials (tokens live {platform.token_ttl_hours:g} h; secret: {platform.auth_secret_file}):")
     say(f"  channel API key   X-Api-Key: {os.environ.get('TICKETLOOP_INTAKE_DEV_CHANNEL_KEY', DEV_CHANNEL_KEY)}")
-    agent = token_for(platform, sub="agent-fin-1", role=Role.AGENT, name="Ravi Iyer", department="finance")
-    say(f"  agent token       Authorization: Bearer {agent}   (agent-fin-1, finance)")
-    supervisor = token_for(platform, sub="sup-fin", role=Role.SUPERVISOR, name="Finance lead", department="finance")
-    say(f"  supervisor token  Authorization: Bearer {supervisor}   (finance)")
-    say(f"  admin token       Authorization: Bearer {token_for(platform, sub='admin', role=Role.ADMIN, name='Admin')}")
-    notifier = token_for(platform, sub="mailer", role=Role.NOTIFIER, name="Mailer")
-    say(f"  notifier token    Authorization: Bearer {notifier}")
+    for label, args in DEVELOPMENT_TOKENS:
+        say(f"  {label:<17} {token_command(args)}")
     workspace = stack.services.get("workspace")
     if workspace is not None:
-        say(f"Staff workspace: {workspace.url}/workspace  (sign in by pasting the agent or supervisor token above;")
-        say("  another one: make token ROLE=agent SUB=agent-fin-2 DEPARTMENT=finance)")
+        say(f"Staff workspace: {workspace.url}/workspace  (sign in by pasting an agent or supervisor token")
+        say("  the command above prints)")
     if "emailgw" in stack.services:
         for line in emailgw.welcome_lines(stack):
             say(line)

@@ -15,6 +15,7 @@ import uvicorn
 from ticketloop_emailgw.app import create_app
 from ticketloop_emailgw.settings import EmailGatewaySettings
 from ticketloop_shared.logging import configure_logging, uvicorn_log_config
+from ticketloop_shared.proxies import UVICORN_PROXY_HEADERS
 
 
 def serve() -> None:
@@ -26,6 +27,7 @@ def serve() -> None:
         create_app(settings),
         host=settings.http_host,
         port=settings.http_port,
+        proxy_headers=UVICORN_PROXY_HEADERS,  # no forwarded header is believed (nothing here needs one)
         log_config=uvicorn_log_config("emailgw", level=settings.log_level, json_lines=settings.log_json),
         access_log=False,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uvicorn
 
 from ticketloop_shared.logging import uvicorn_log_config
+from ticketloop_shared.proxies import UVICORN_PROXY_HEADERS
 from ticketloop_workspace.app import create_app
 from ticketloop_workspace.settings import WorkspaceSettings
 
@@ -18,6 +19,7 @@ def main() -> None:
         http="httptools",
         host=settings.http_host,
         port=settings.http_port,
+        proxy_headers=UVICORN_PROXY_HEADERS,  # the app's `ClientAddress` decides (TICKETLOOP_TRUSTED_PROXIES)
         log_level="warning",
         log_config=uvicorn_log_config(
             "workspace",

@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ticketloop_shared.api import Metrics
+from ticketloop_shared.metrics import scrape_allowed
+from ticketloop_shared.proxies import ClientAddress
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import HOME, PAGE_HEADERS, STATIC, csrf_key
 from ticketloop_workspace.endpoints import FormRefused, FormTooLarge, error_page, router
@@ -110,6 +112,7 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
     setattr(app.state, STATE_KEY, notifications)
     app.state.csrf_key = csrf_key(settings.platform.signing_secret)
     app.add_middleware(Metrics, service="workspace")
+    app.add_middleware(ClientAddress, proxies=settings.platform.proxies)
     _install_handlers(app)
 
     @app.get("/health/live", include_in_schema=False)
@@ -128,8 +131,14 @@ def create_app(settings: WorkspaceSettings | None = None, *, transport: Any = No
         )
 
     @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
-    async def metrics() -> Response:
-        """Prometheus exposition."""
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition (with `TICKETLOOP_METRICS_TOKEN` set: for that bearer token only)."""
+        if not scrape_allowed(settings.platform.metrics_token, request.headers.get("authorization")):
+            return JSONResponse(
+                {"error": {"code": "metrics_token_required", "message": "metrics need the metrics bearer token"}},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/favicon.ico", include_in_schema=False)

@@ -4,8 +4,6 @@ of a session, where a sign-in may return to, and the browser policy of every pag
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
+from ticketloop_shared import csrf
 from ticketloop_shared.vocabulary import TicketStatus
 
 HOME = "/workspace"
@@ -21,7 +20,7 @@ STATIC = "/workspace/static"
 # The person's own staff token rides in this cookie, sent back only to the workspace's pages.
 COOKIE = "ticketloop_workspace"
 COOKIE_PATH = "/workspace"
-CSRF_FIELD = "csrf"
+CSRF_FIELD = csrf.FIELD
 
 # Pages load only their own script, stylesheet and images; nothing may frame them or receive their
 # forms. No inline script or style anywhere (countdowns and live updates are files under STATIC).
@@ -93,29 +92,8 @@ def allowed_actions(status: str, *, role: str, me: str, assignee_id: str | None)
 
 
 def csrf_key(signing_secret: str) -> bytes:
-    """The CSRF key of this install, derived from the signing secret (never the secret itself)."""
-    return hmac.new(signing_secret.encode(), b"ticketloop-workspace-csrf-v1", hashlib.sha256).digest()
-
-
-def csrf_token(key: bytes, jti: str) -> str:
-    """The token every form of a session carries: bound to the session token's id, so a token seen
-    in one session is worthless in another, and nothing is stored server-side."""
-    return hmac.new(key, jti.encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_valid(key: bytes, jti: str, presented: str | None) -> bool:
-    """Whether a form's token is this session's (compared in constant time)."""
-    return bool(presented) and hmac.compare_digest(csrf_token(key, jti), presented or "")
-
-
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """A form posted from this site: the browser's `Origin` names the host the request went to
-    (a browser that sends none predates the check; SameSite and the CSRF token guard it)."""
-    if origin is None:
-        return True
-    if origin == "null" or host is None:
-        return False
-    return urlsplit(origin).netloc.lower() == host.lower()
+    """The workspace's CSRF key (`ticketloop_shared.csrf`: the same guard as the dashboard's)."""
+    return csrf.csrf_key(signing_secret, "workspace")
 
 
 def safe_return(target: str | None) -> str:

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from ticketloop_shared.csrf import csrf_valid, same_origin
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import (
@@ -35,12 +36,10 @@ from ticketloop_workspace.domain import (
     allowed_actions,
     check_files,
     clock_rows,
-    csrf_valid,
     looks_like_number,
     overdue_waits,
     page_window,
     safe_return,
-    same_origin,
 )
 from ticketloop_workspace.session import (
     Session,

@@ -16,8 +16,9 @@ from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 
 from ticketloop_shared.auth import Principal, Role, verify_token
+from ticketloop_shared.csrf import csrf_token
 from ticketloop_shared.errors import Unauthorized
-from ticketloop_workspace.domain import COOKIE, COOKIE_PATH, LOGIN, PAGE_HEADERS, csrf_token
+from ticketloop_workspace.domain import COOKIE, COOKIE_PATH, LOGIN, PAGE_HEADERS
 from ticketloop_workspace.settings import WorkspaceSettings
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.SUPERVISOR, Role.ADMIN})

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from ticketloop_feedback.surveys import service
 from ticketloop_feedback.surveys.domain import AnswerValue, SurveyNotFound, SurveyStatus, survey_link
@@ -38,7 +38,7 @@ from ticketloop_feedback.unit import FeedbackUowDep, SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentNotifier, CurrentStaff, check_department, department_scope
 from ticketloop_shared.events import SurveyKind
-from ticketloop_shared.ratelimit import rate_limits
+from ticketloop_shared.ratelimit import presented_key, rate_limits
 from ticketloop_shared.validation import STORABLE
 
 router = APIRouter(prefix="/v1", tags=["surveys"])
@@ -77,22 +77,16 @@ _staff_errors: dict[int | str, dict[str, object]] = {
 }
 
 
-def guessing_limit(request: Request) -> None:
-    """Dependency: an address that keeps trying tokens that are no survey waits (429)."""
-    limits = rate_limits(request)
-    if limits is not None:
-        limits.refuse_blocked_address(request)
-
-
 @contextmanager
-def _guesses_counted(request: Request) -> Iterator[None]:
-    """A token that is no survey counts, for its address, as a refused credential."""
+def _guesses_counted(request: Request, token: str) -> Iterator[None]:
+    """A token that is no survey counts, for its address and itself, as a refused credential:
+    past the limit the answer is 429, not 404 (a real link always opens)."""
     try:
         yield
     except SurveyNotFound:
         limits = rate_limits(request)
         if limits is not None:
-            limits.failed_credentials(request)
+            limits.failed_credentials(request, presented_key("link", token))
         raise
 
 
@@ -165,7 +159,6 @@ def survey_out(
     "/surveys/{token}",
     response_model=PublicSurvey,
     responses=_public_errors,
-    dependencies=[Depends(guessing_limit)],
 )
 async def read_survey(
     token: Token, session: SessionDep, runtime: RuntimeDep, request: Request, response: Response
@@ -173,7 +166,7 @@ async def read_survey(
     """The customer opens the link: whether it can still be answered, and the questions of the
     template it was sent with."""
     response.headers.update(NO_STORE)
-    with _guesses_counted(request):
+    with _guesses_counted(request, token):
         survey = await service.sent_survey(session, token)
     template = await service.pinned_template(session, survey)
     return PublicSurvey(
@@ -192,7 +185,6 @@ async def read_survey(
     status_code=201,
     response_model=AnswerOut,
     responses=_public_errors,
-    dependencies=[Depends(guessing_limit)],
 )
 async def answer_survey(
     token: Token, body: SurveyAnswer, uow: FeedbackUowDep, request: Request, response: Response
@@ -200,7 +192,7 @@ async def answer_survey(
     """The customer answers, once; the scores are announced as `feedback.received` (and a low
     score as `feedback.low_score`)."""
     response.headers.update(NO_STORE)
-    with _guesses_counted(request):
+    with _guesses_counted(request, token):
         survey, template = await service.answer(uow, token=token, reply=body.root)
     recorded = answer_out(survey, template, await service.opened_answers(uow.session, [survey], uow.settings))
     assert recorded is not None

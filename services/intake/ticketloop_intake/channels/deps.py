@@ -13,7 +13,7 @@ from ticketloop_intake.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
 from ticketloop_shared.auth import Principal, bearer_principal, require_staff
 from ticketloop_shared.errors import Unauthorized
-from ticketloop_shared.ratelimit import rate_limits
+from ticketloop_shared.ratelimit import presented_key, rate_limits
 
 _api_key = APIKeyHeader(name="X-Api-Key", auto_error=False, description="A registered channel client's key")
 
@@ -26,18 +26,17 @@ async def current_channel(
     runtime: RuntimeDep,
     x_api_key: Annotated[str | None, Depends(_api_key)],
 ) -> ChannelClientView:
-    """The channel client calling, from its `X-Api-Key`, within its rate limit (an address that
-    keeps sending bad keys is refused with 429 before its next key is even looked up)."""
+    """The channel client calling, from its `X-Api-Key`, within its rate limit. A refused key
+    counts against the caller's address and against the key itself (429 past either limit); a
+    valid key is always accepted, whoever else failed from its address."""
     limits = rate_limits(request)
-    if limits is not None:
-        limits.refuse_blocked_address(request)
     try:
         channel = await service.authenticate(
             session, x_api_key, now=runtime.clock.now(), cache_seconds=settings.channel_key_cache_seconds
         )
     except Unauthorized:
         if limits is not None:
-            limits.failed_credentials(request)
+            limits.failed_credentials(request, presented_key("api_key", x_api_key or ""))
         raise
     if limits is not None:
         limits.spend("channel", str(channel.id), response)

@@ -18,7 +18,7 @@ from ticketloop_intake.tickets.schemas import (
 )
 from ticketloop_intake.unit import IntakeUnit, IntakeUowDep
 from ticketloop_shared.errors import NotFound
-from ticketloop_shared.ratelimit import rate_limits
+from ticketloop_shared.ratelimit import presented_key, rate_limits
 
 router = APIRouter(prefix="/v1/customer-links", tags=["customer links (no login)"])
 _link_errors: dict[int | str, dict[str, object]] = {
@@ -48,15 +48,14 @@ def _customer_view(ticket: Ticket, settings: IntakeSettings, now: datetime) -> C
 
 
 async def _linked(uow: IntakeUnit, request: Request, token: str) -> Ticket:
-    """The ticket a link names; a wrong token counts against the address like a bad credential."""
-    limits = rate_limits(request)
-    if limits is not None:
-        limits.refuse_blocked_address(request)
+    """The ticket a link names; a wrong token counts against the address (and itself) like a bad
+    credential, a 429 past the limit."""
     try:
         return await service.for_link(uow, token)
     except NotFound:
+        limits = rate_limits(request)
         if limits is not None:
-            limits.failed_credentials(request)
+            limits.failed_credentials(request, presented_key("link", token))
         raise
 
 

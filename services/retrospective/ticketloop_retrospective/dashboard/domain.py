@@ -93,13 +93,3 @@ def safe_return(target: str | None) -> str:
     if parts.path.startswith(LOGIN):
         return HOME
     return target
-
-
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """A login form posted from this site: the browser's `Origin` names the host the request went
-    to (a browser that sends no `Origin` predates the check; SameSite guards it instead)."""
-    if origin is None:
-        return True
-    if origin == "null" or host is None:
-        return False
-    return urlsplit(origin).netloc.lower() == host.lower()

@@ -27,7 +27,6 @@ from ticketloop_retrospective.dashboard.domain import (
     LOGIN,
     PAGE_HEADERS,
     safe_return,
-    same_origin,
     tickets_link,
 )
 from ticketloop_retrospective.rectification import service as rectification
@@ -37,6 +36,7 @@ from ticketloop_retrospective.reports.domain import Filters, Period, ReportWeek,
 from ticketloop_retrospective.reports.schemas import ticket_rows
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
+from ticketloop_shared import csrf
 from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
 from ticketloop_shared.auth import Principal, bearer_principal, check_department, department_scope, require_staff
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
@@ -80,18 +80,29 @@ def verified_staff(request: Request, token: str) -> Principal:
     return require_staff(principal)
 
 
-def signed_in(request: Request) -> Principal | None:
+class SignedIn(Principal):
+    """The signed-in staff member with the CSRF token the page's forms carry (sign-out)."""
+
+    csrf: str
+
+
+def _csrf_key(request: Request) -> bytes:
+    return csrf.csrf_key(request.app.state.auth_secret, "dashboard")
+
+
+def signed_in(request: Request) -> SignedIn | None:
     """Dependency: the signed-in staff member, or None (the page then redirects to the login)."""
     token = _presented_token(request)
     if not token:
         return None
     try:
-        return verified_staff(request, token)
+        principal = verified_staff(request, token)
     except (Unauthorized, Forbidden):
         return None
+    return SignedIn(**principal.model_dump(), csrf=csrf.csrf_token(_csrf_key(request), principal.jti))
 
 
-Staff = Annotated[Principal | None, Depends(signed_in)]
+Staff = Annotated[SignedIn | None, Depends(signed_in)]
 
 
 def to_login(request: Request) -> RedirectResponse:
@@ -142,7 +153,7 @@ async def login_form(next: Annotated[str | None, Query(max_length=2000), STORABL
 @router.post("/login")
 async def login(request: Request) -> Response:
     """Check a pasted token as the API would and keep it in the dashboard's cookie."""
-    if not same_origin(request.headers.get("origin"), request.headers.get("host")):
+    if not csrf.same_origin(request.headers.get("origin"), request.headers.get("host")):
         return html(pages.login_page(message="Sign in from the dashboard's own login page."), 403)
     form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
     token = (form.get("token") or [""])[0].strip()
@@ -175,8 +186,17 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request) -> Response:
-    """Forget the token (the token itself stays valid until it expires or is revoked)."""
+async def logout(request: Request, staff: Staff) -> Response:
+    """Forget the token (the token itself stays valid until it expires or is revoked): only for
+    a form posted from this site (`Origin`) carrying the session's CSRF token, so another site
+    cannot sign a supervisor out. Without a valid session there is nothing to guard."""
+    refused = html(pages.error_page("Not signed out", "Sign out with the dashboard's own button.", staff=staff), 403)
+    if not csrf.same_origin(request.headers.get("origin"), request.headers.get("host")):
+        return refused
+    if staff is not None:
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        if not csrf.csrf_valid(_csrf_key(request), staff.jti, (form.get(csrf.FIELD) or [""])[0]):
+            return refused
     response = RedirectResponse(LOGIN, status_code=303, headers=PAGE_HEADERS)
     _forget(response, request)
     return response
