@@ -25,7 +25,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ticketloop_shared import errors, tracing
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.errors import DomainError
-from ticketloop_shared.guards import CatchUnexpected, InputGuard, allowed_methods, document_errors, unexpected_response
+from ticketloop_shared.guards import (
+    CatchUnexpected,
+    InputGuard,
+    allowed_methods,
+    document_errors,
+    storable_body,
+    unexpected_response,
+)
 from ticketloop_shared.logging import configure_logging
 from ticketloop_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS, scrape_allowed
 from ticketloop_shared.proxies import ClientAddress
@@ -281,7 +288,13 @@ def create_service_app(
             await runtime.stop()
             log.info("service stopped")
 
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+        dependencies=[Depends(storable_body)],  # before any route's own: no body string escapes it
+    )
     app.state.auth_secret = platform.signing_secret
     app.state.token_max_ttl_seconds = platform.token_max_ttl_seconds
     app.state.rate_limits = RateLimits(platform)

@@ -28,6 +28,9 @@ _TRANSIENT_TYPES: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.InterfaceError,
+    # The protocol's own state errors: "cannot switch to state N; another operation is in progress"
+    # when the server dies under a query, and the connection's type caches going stale with it.
+    asyncpg.exceptions.InternalClientError,
     KafkaConnectionError,
     KafkaTimeoutError,
     NodeNotReadyError,

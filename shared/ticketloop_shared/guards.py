@@ -1,6 +1,7 @@
 """The HTTP edge's last lines of defence, so every answer is a 4xx or a 503 in the one error shape:
-NUL bytes in the URL, `OPTIONS`/`405` with an honest `Allow`, dependency outages, and an OpenAPI
-document that lists every status a client can get."""
+text no column can hold (NUL, lone surrogates, non-characters) anywhere in the URL or a JSON body,
+`OPTIONS`/`405` with an honest `Allow`, dependency outages, and an OpenAPI document that lists
+every status a client can get."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from starlette.responses import Response
@@ -17,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ticketloop_shared.errors import ErrorResponse, error_body
 from ticketloop_shared.faults import is_transient
+from ticketloop_shared.validation import text_problem, unstorable_strings
 
 log = logging.getLogger(__name__)
 
@@ -83,22 +86,29 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     return sorted(methods | {"OPTIONS"}) if methods else []
 
 
-def _nul_locations(scope: Scope) -> list[list[str]]:
-    """Where the URL carries a NUL byte, as validation-error locations."""
-    found: list[list[str]] = []
+def _url_problems(scope: Scope) -> list[dict[str, Any]]:
+    """What the URL carries that `text_problem` refuses, as validation-error details."""
+    found: list[dict[str, Any]] = []
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
-    if b"%00" in raw_path or b"\x00" in raw_path or "\x00" in scope["path"]:
-        found.append(["path"])
+    if b"%00" in raw_path or b"\x00" in raw_path:
+        found.append({"loc": ["path"], "type": "nul_byte", "msg": "NUL bytes are not allowed"})
+    else:
+        problem = text_problem(scope["path"])
+        if problem is not None:
+            found.append({"loc": ["path"], "type": problem[0], "msg": problem[1]})
     query: bytes = scope.get("query_string", b"")
-    if b"%00" in query or b"\x00" in query:
-        pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-        names = [name.replace("\x00", "") for name, value in pairs if "\x00" in name or "\x00" in value]
-        found += [["query", name] for name in names] or [["query"]]
+    if query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            problem = text_problem(name) or text_problem(value)
+            if problem is not None:
+                loc = ["query", name] if text_problem(name) is None else ["query"]
+                found.append({"loc": loc, "type": problem[0], "msg": problem[1]})
     return found
 
 
 class InputGuard:
-    """Refuse NUL bytes anywhere in the URL with a precise 422, and answer `OPTIONS` with `Allow`."""
+    """Refuse text no column can hold anywhere in the URL with a precise 422, and answer `OPTIONS`
+    with `Allow`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -107,10 +117,9 @@ class InputGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        locations = _nul_locations(scope)
-        if locations:
-            details = [{"loc": loc, "type": "nul_byte", "msg": "NUL bytes are not allowed"} for loc in locations]
-            message = "request did not validate: NUL bytes are not allowed in the URL"
+        details = _url_problems(scope)
+        if details:
+            message = f"request did not validate: {details[0]['msg']} in the URL"
             response: Response = JSONResponse(error_body("validation_error", message, details), status_code=422)
             await response(scope, receive, send)
             return
@@ -121,6 +130,38 @@ class InputGuard:
                 await Response(status_code=204, headers={"Allow": ", ".join(methods)})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+def _is_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this type as JSON (no type at all counts)."""
+    if not content_type:
+        return True
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def storable_body(request: Request) -> None:
+    """Dependency of every route of every service (`create_service_app`): the one guard that no
+    string in a JSON body, at any depth and in any field a schema forgot, is text no column can hold.
+
+    FastAPI has parsed the body before any dependency runs and `Request.json` keeps what it parsed,
+    so this walks the same objects the models will validate; an unreadable body is left to FastAPI's
+    own 400.
+    """
+    if getattr(request.scope.get("route"), "body_field", None) is None:
+        return  # a route that takes no model reads its body its own way, if at all
+    if not _is_json(request.headers.get("content-type")) or not await request.body():
+        return
+    try:
+        body = await request.json()
+    except ValueError:
+        return
+    problems = [
+        {"type": kind, "loc": ("body", *loc), "msg": message, "input": None}
+        for loc, kind, message in unstorable_strings(body)
+    ]
+    if problems:
+        raise RequestValidationError(problems)
 
 
 _ERROR_REF = {"$ref": "#/components/schemas/ErrorResponse"}

@@ -1,9 +1,10 @@
 """Structured logs: one JSON object per line on stdout, with the service and replica names on
 every line (and, while tracing is on, the trace and span ids of the work that logged it).
 
-Two filters sit on the handler: `RateLimit` keeps a failure that repeats on every request to one
-line per interval (with a count of what it held back), and `Redact` strips the customer data that
-database and validation errors echo (statement parameters, PostgreSQL's DETAIL, pydantic's input).
+Two filters sit on the handler: `RateLimit` folds a failure that repeats on every request to one
+line per interval (by exception type and where it was raised, saying how many it folded), and
+`Redact` strips the customer data that database and validation errors echo (statement parameters,
+PostgreSQL's DETAIL, pydantic's input).
 """
 
 from __future__ import annotations
@@ -99,11 +100,27 @@ class Redact(logging.Filter):
         return True
 
 
-class RateLimit(logging.Filter):
-    """At most one warning-or-worse line per (logger, message template, exception type) per interval.
+def _raising_site(exc: BaseException | None, record: logging.LogRecord) -> str:
+    """`file:line` of the frame that raised `exc` (the innermost of its traceback); the logging
+    call's own when the exception was never raised."""
+    tb = exc.__traceback__ if exc is not None else None
+    if tb is None:
+        return f"{record.pathname}:{record.lineno}"
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return f"{tb.tb_frame.f_code.co_filename}:{tb.tb_lineno}"
 
-    An outage fails every request the same way; one line every `interval` seconds says so, and the
-    next line of that kind carries `suppressed`: how many were held back. Info lines always pass.
+
+class RateLimit(logging.Filter):
+    """Fold repeats of a warning-or-worse record: within `interval` seconds of letting one of a
+    kind through, the next ones of that kind are held back and counted.
+
+    A record with an exception is of the kind (exception type, `file:line` where it was raised), so
+    two different failures behind the same message ("unhandled error") are both logged with their
+    tracebacks; one without is of the kind (logger, message template, level). The first of a kind
+    always passes. How many were folded is said as `folded` on the next one of that kind let through,
+    or, if none comes, on a `repeats folded` line at the first record after the interval ends
+    (`report` emits it: the handler's `handle`). Info lines always pass.
     """
 
     def __init__(
@@ -113,39 +130,83 @@ class RateLimit(logging.Filter):
         level: int = logging.WARNING,
         max_kinds: int = 1000,
         clock: Callable[[], float] = time.monotonic,
+        report: Callable[[logging.LogRecord], object] | None = None,
     ) -> None:
         super().__init__()
         self.interval = interval
         self.level = level
         self.max_kinds = max_kinds
         self.clock = clock
-        self._kinds: dict[tuple[str, str, str], list[float]] = {}  # kind -> [last emitted at, suppressed]
+        self.report = report
+        self._kinds: dict[tuple[str, ...], list[float]] = {}  # kind -> [last let through at, folded]
+        self._pending: dict[tuple[str, ...], logging.LogRecord] = {}  # kinds with a count to say: a sample
         self._lock = threading.Lock()
 
+    @staticmethod
+    def kind(record: logging.LogRecord) -> tuple[str, ...]:
+        """What makes two records repeats of each other."""
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type = record.exc_info[0]
+            return ("exc", f"{exc_type.__module__}.{exc_type.__qualname__}", _raising_site(record.exc_info[1], record))
+        return ("msg", record.name, str(record.msg), record.levelname)
+
     def filter(self, record: logging.LogRecord) -> bool:
-        """False for a repeat inside the interval; otherwise pass, noting what was suppressed."""
-        if record.levelno < self.level:
+        """False for a repeat inside the interval; otherwise pass, with `folded` if any were."""
+        if getattr(record, "_folded_report", False):
             return True
-        exc_type = record.exc_info[0].__name__ if record.exc_info and record.exc_info[0] else ""
-        kind = (record.name, str(record.msg), exc_type)
         now = self.clock()
+        kind = self.kind(record) if record.levelno >= self.level else None
+        if self._pending and self.report is not None:
+            for summary in self._due_reports(now, but=kind):  # this record's own count goes on it
+                self.report(summary)
+        if kind is None:
+            return True
         with self._lock:
             state = self._kinds.get(kind)
             if state is not None and now - state[0] < self.interval:
                 state[1] += 1
+                self._pending.setdefault(kind, record)
                 return False
             if state is None and len(self._kinds) >= self.max_kinds:
                 self._forget_quiet_kinds(now)
             self._kinds[kind] = [now, 0]
+            self._pending.pop(kind, None)
         if state is not None and state[1]:
-            record.suppressed = int(state[1])
+            record.folded = int(state[1])
         return True
+
+    def _due_reports(self, now: float, *, but: tuple[str, ...] | None) -> list[logging.LogRecord]:
+        """A `repeats folded` record for each kind (`but` one) whose interval ended with a count not
+        yet said."""
+        summaries: list[logging.LogRecord] = []
+        with self._lock:
+            for kind, sample in list(self._pending.items()):
+                if kind == but:
+                    continue
+                state = self._kinds.get(kind)
+                if state is not None and now - state[0] < self.interval:
+                    continue
+                del self._pending[kind]
+                if state is None or not state[1]:
+                    continue
+                summary = logging.makeLogRecord(
+                    {"name": sample.name, "levelno": sample.levelno, "levelname": sample.levelname}
+                )
+                summary.msg = "repeats folded: %s"
+                summary.args = (sample.msg if sample.exc_info is None else kind[1],)
+                summary.folded = int(state[1])
+                summary.kind = ":".join(kind[1:])
+                summary._folded_report = True
+                state[1] = 0
+                summaries.append(summary)
+        return summaries
 
     def _forget_quiet_kinds(self, now: float) -> None:
         """Bound memory: drop kinds outside their interval, or all of them if every one is recent."""
         quiet = [kind for kind, (at, _) in self._kinds.items() if now - at >= self.interval]
         for kind in quiet or list(self._kinds):
             del self._kinds[kind]
+            self._pending.pop(kind, None)
 
 
 def _formatter(service: str, replica: str | None, json_lines: bool) -> logging.Formatter:
@@ -159,7 +220,7 @@ def log_handler(service: str, *, replica: str | None = None, json_lines: bool = 
     """The stdout handler every process uses: formatted, rate-limited, redacted."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(_formatter(service, replica, json_lines))
-    handler.addFilter(RateLimit())  # first: a dropped record costs no redaction
+    handler.addFilter(RateLimit(report=handler.handle))  # first: a dropped record costs no redaction
     handler.addFilter(Redact())
     return handler
 

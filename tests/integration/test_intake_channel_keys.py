@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -65,10 +66,6 @@ async def works(service: RunningService, key: str) -> bool:
     return r.status_code == 200
 
 
-async def _refused(service: RunningService, key: str) -> bool:
-    return not await works(service, key)
-
-
 async def detail(service: RunningService, client_id: str) -> dict[str, Any]:
     r = await service.client.get(f"/v1/channel-clients/{client_id}", headers=admin_headers())
     assert r.status_code == 200, r.text
@@ -115,7 +112,7 @@ async def test_a_rotated_key_overlaps_the_new_one_then_is_refused(replicas: Repl
     clock.set(T0 + timedelta(hours=24, seconds=1))
     for replica in (a, b):
         # A replica that cached the old key before the rotation learns its expiry within a second.
-        await eventually(lambda replica=replica: _refused(replica, old), timeout=5)
+        await eventually(partial(_refused, replica, old), timeout=5)
         assert await works(replica, new)
     assert [k["state"] for k in (await detail(b, created["id"]))["keys"]] == ["valid", "expired"]
 

@@ -305,6 +305,11 @@ async def test_a_category_hot_three_weeks_running_opens_one_item_per_streak(
         r = await service.client.patch(url, json={"status": "closed"}, headers={**admin_headers(), "If-Match": '"7"'})
         assert (r.status_code, r.json()["error"]["code"]) == (412, "rectification_changed")
         supervisor = agent_headers("sup-1", Role.SUPERVISOR)
+        for field in ("status", "due_at"):  # NOT NULL columns: an explicit null is refused, not a 500
+            r = await service.client.patch(url, json={field: None}, headers={**supervisor, "If-Match": '"1"'})
+            assert (r.status_code, r.json()["error"]["code"]) == (422, "validation_error")
+            assert r.json()["error"]["details"][0]["loc"] == ["body", field]
+            assert r.json()["error"]["details"][0]["type"] == "null_not_allowed"
         change = {"status": "in_progress", "notes": "carrier review"}
         r = await service.client.patch(url, json=change, headers=supervisor)  # no If-Match: refused
         assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from ticketloop_shared.logging import JsonFormatter, RateLimit, Redact, redact, uvicorn_log_config
+from ticketloop_shared.logging import JsonFormatter, RateLimit, Redact, log_handler, redact, uvicorn_log_config
 
 
 class FakeClock:
@@ -39,7 +39,7 @@ def failing(exc: BaseException, msg: str = "unhandled error") -> logging.LogReco
     return rec
 
 
-def test_a_repeating_failure_is_one_line_per_interval_with_a_suppressed_count() -> None:
+def test_a_repeating_failure_is_one_line_per_interval_with_a_folded_count() -> None:
     clock = FakeClock()
     limit = RateLimit(10, clock=clock)
     assert limit.filter(record("db down for %s", "request 1"))
@@ -48,10 +48,10 @@ def test_a_repeating_failure_is_one_line_per_interval_with_a_suppressed_count() 
     clock.now += 10
     nxt = record("db down for %s", "request 4")
     assert limit.filter(nxt)
-    assert nxt.suppressed == 2  # type: ignore[attr-defined]
+    assert nxt.folded == 2  # type: ignore[attr-defined]
     clock.now += 10
     quiet = record("db down for %s", "request 5")
-    assert limit.filter(quiet) and not hasattr(quiet, "suppressed")
+    assert limit.filter(quiet) and not hasattr(quiet, "folded")
 
 
 def test_kinds_differ_by_logger_template_and_exception_type() -> None:
@@ -61,6 +61,80 @@ def test_kinds_differ_by_logger_template_and_exception_type() -> None:
     assert limit.filter(record(name="other"))
     assert limit.filter(record("another template"))
     assert not limit.filter(failing(ConnectionError()))
+
+
+def raise_at_the_calendar(message: str) -> BaseException:
+    try:
+        raise KeyError(message)  # one site...
+    except KeyError as exc:
+        return exc
+
+
+def raise_at_the_policy(message: str) -> BaseException:
+    try:
+        raise KeyError(message)  # ...another, with the same type and message
+    except KeyError as exc:
+        return exc
+
+
+def test_two_different_failures_behind_one_message_are_both_logged_with_their_tracebacks() -> None:
+    """The calendar 500 that left no traceback: another 500 ("unhandled error") had just been logged."""
+    limit = RateLimit(10, clock=FakeClock())
+    first, second = failing(raise_at_the_policy("x")), failing(raise_at_the_calendar("x"))
+    assert limit.filter(first) and limit.filter(second)
+    assert first.exc_info and second.exc_info
+    formatter = JsonFormatter("svc")
+    assert "raise_at_the_policy" in json.loads(formatter.format(first))["exc"]
+    assert "raise_at_the_calendar" in json.loads(formatter.format(second))["exc"]
+    assert limit.filter(failing(ValueError("x")))  # another type at a third site
+    assert limit.filter(failing(raise_at_the_calendar("x"), msg="another message entirely")) is False
+
+
+def test_the_second_to_nth_of_a_kind_are_folded_and_counted_on_the_next_let_through() -> None:
+    clock = FakeClock()
+    limit = RateLimit(10, clock=clock)
+    assert limit.filter(failing(raise_at_the_calendar("x")))
+    assert [limit.filter(failing(raise_at_the_calendar(f"ticket {n}"))) for n in range(17)] == [False] * 17
+    clock.now += 10
+    nxt = failing(raise_at_the_calendar("again"))
+    assert limit.filter(nxt) and nxt.folded == 17  # type: ignore[attr-defined]
+
+
+def test_a_folded_count_is_reported_when_the_window_ends_without_another_of_its_kind() -> None:
+    clock = FakeClock()
+    reported: list[logging.LogRecord] = []
+    limit = RateLimit(10, clock=clock, report=reported.append)
+    assert limit.filter(failing(raise_at_the_policy("x")))
+    for _ in range(3):
+        assert not limit.filter(failing(raise_at_the_policy("x")))
+    clock.now += 5
+    assert limit.filter(record("something else")) and reported == []  # the window is still open
+    clock.now += 5
+    assert limit.filter(record("info", level=logging.INFO))  # any record after the window ends
+    [summary] = reported
+    assert summary.folded == 3  # type: ignore[attr-defined]
+    assert summary.getMessage() == "repeats folded: builtins.KeyError"
+    assert "test_logging.py" in summary.kind  # type: ignore[attr-defined]
+    assert limit.filter(summary)  # the report itself is never folded
+    limit.filter(record("info", level=logging.INFO))
+    assert len(reported) == 1  # said once
+
+
+def test_the_folded_report_reaches_the_log_through_the_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    handler = log_handler("svc")
+    [limit] = [f for f in handler.filters if isinstance(f, RateLimit)]
+    clock = FakeClock()
+    limit.clock = clock
+    for _ in range(4):
+        handler.handle(failing(raise_at_the_policy("x")))
+    clock.now += 11
+    handler.handle(record("later", level=logging.INFO))
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["msg"], line.get("folded")) for line in lines] == [
+        ("unhandled error", None),
+        ("repeats folded: builtins.KeyError", 3),
+        ("later", None),
+    ]
 
 
 def test_info_lines_are_never_rate_limited() -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ticketloop_shared.validation import STORABLE, Text
+from ticketloop_shared.validation import STORABLE, Change, Text
 from ticketloop_shared.vocabulary import Category
 
 Keyword = Annotated[str, Field(min_length=1, max_length=50), STORABLE]
@@ -28,10 +28,11 @@ class ArticleCreate(BaseModel):
     keywords: list[Keyword] = Field(default_factory=list, max_length=20)
 
 
-class ArticleUpdate(BaseModel):
+class ArticleUpdate(Change):
     """A change to an article: only the fields sent change (`category: null` makes it general)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    clearable = frozenset({"category"})
 
     title: Title | None = None
     body: Body | None = None

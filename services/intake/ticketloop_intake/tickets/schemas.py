@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ticketloop_intake.attachments.schemas import MAX_LISTED, AttachmentIn, AttachmentOut
 from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
-from ticketloop_shared.validation import STORABLE, FiniteFloat, Instant, Text
+from ticketloop_shared.validation import STORABLE, Change, FiniteFloat, Instant, Text
 from ticketloop_shared.vocabulary import Category, Channel, Need, Urgency
 from ticketloop_shared.vocabulary import TicketStatus as Status
 
@@ -105,10 +105,8 @@ class PlanCommit(BaseModel):
     committed_resolution_at: Instant
 
 
-class TicketPatch(BaseModel):
-    """A change of urgency or category by staff (routing re-evaluates the ticket)."""
-
-    model_config = ConfigDict(extra="forbid")
+class TicketPatch(Change):
+    """A change of urgency or category by staff (routing re-evaluates the ticket); neither clears."""
 
     urgency: Urgency | None = None
     category: Category | None = None

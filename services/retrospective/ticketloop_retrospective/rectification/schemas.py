@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ticketloop_retrospective.rectification.domain import ItemStatus
-from ticketloop_shared.validation import STORABLE
+from ticketloop_shared.validation import STORABLE, Change
 
 Text = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
 
@@ -68,10 +68,10 @@ class ItemCreate(BaseModel):
     notes: Annotated[str, Field(max_length=4000), STORABLE] | None = None
 
 
-class ItemChange(BaseModel):
-    """A change to an item; fields left out stay as they are."""
+class ItemChange(Change):
+    """A change to an item; fields left out stay as they are, `null` clears the owner or the notes."""
 
-    model_config = ConfigDict(extra="forbid")
+    clearable = frozenset({"owner_department", "notes"})
 
     status: ItemStatus | None = None
     owner_department: Annotated[str, Field(min_length=1, max_length=100), STORABLE] | None = None
