@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from ticketloop_intake.customers.service import keys_for_opening, open_field
 from ticketloop_intake.tickets import links, repository
 from ticketloop_intake.tickets.domain import SlaClocks, Status
+from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.events import ClockKind, ClockView, TicketAcknowledgedData
 
@@ -46,18 +47,27 @@ class ChannelFacts:
     department_name: str | None = None
 
 
+async def channel_client_of(uow: IntakeUnit, ticket_id: uuid.UUID) -> uuid.UUID | None:
+    """The channel client that reported the ticket (None: no such ticket), from the session when
+    this transaction already holds the ticket (it usually does: it just changed it)."""
+    ticket = await uow.session.get(Ticket, ticket_id)
+    return ticket.channel_client_id if ticket is not None else None
+
+
 async def channel_facts(
     uow: IntakeUnit, ticket_id: uuid.UUID, *, entry_id: uuid.UUID | None = None, entry_kind: str | None = None
 ) -> ChannelFacts | None:
     """The facts of a ticket for its channel, with the text of entry `entry_id` (or of the newest
     entry of `entry_kind`); None when intake has no such ticket."""
     session, settings = uow.session, uow.settings
-    ticket = await repository.get(session, ticket_id)
+    ticket = await session.get(Ticket, ticket_id)  # from the session when this transaction holds it
     if ticket is None:
         return None
     entry = None
     if entry_id is not None:
-        entry = await repository.entry(session, ticket_id, entry_id)
+        entry = await session.get(TimelineEntry, entry_id)
+        if entry is not None and entry.ticket_id != ticket_id:
+            entry = None
     elif entry_kind is not None:
         entry = await repository.latest_entry(session, ticket_id, entry_kind)
     cid = ticket.customer_id

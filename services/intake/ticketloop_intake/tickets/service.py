@@ -49,6 +49,7 @@ from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.outbound import ChannelFacts as ChannelFacts
 from ticketloop_intake.tickets.outbound import acknowledge as acknowledge
 from ticketloop_intake.tickets.outbound import acknowledgement_queued as acknowledgement_queued
+from ticketloop_intake.tickets.outbound import channel_client_of as channel_client_of
 from ticketloop_intake.tickets.outbound import channel_facts as channel_facts
 from ticketloop_intake.tickets.reported import record_assignments as record_assignments
 from ticketloop_intake.tickets.reported import record_clocks as record_clocks

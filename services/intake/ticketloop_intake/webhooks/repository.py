@@ -57,21 +57,17 @@ async def any_channel_endpoint(session: AsyncSession) -> bool:
     return found is not None
 
 
-async def channel_endpoints(
-    session: AsyncSession, channel_client_id: uuid.UUID, event_type: str
-) -> Sequence[WebhookEndpoint]:
-    """A channel client's endpoints subscribed to `event_type` that take new deliveries (active or
-    paused: a paused endpoint gets them on resume; a disabled one does not)."""
-    return (
-        await session.scalars(
-            select(WebhookEndpoint).where(
-                WebhookEndpoint.owner == Owner.CHANNEL.value,
-                WebhookEndpoint.channel_client_id == channel_client_id,
-                WebhookEndpoint.status != EndpointStatus.DISABLED.value,
-                WebhookEndpoint.event_types.contains([event_type]),
-            )
+async def channel_endpoints(session: AsyncSession, channel_client_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str]]]:
+    """A channel client's endpoints that take new deliveries (active or paused: a paused endpoint
+    gets them on resume; a disabled one does not), each with the event types it wants."""
+    rows = await session.execute(
+        select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.owner == Owner.CHANNEL.value,
+            WebhookEndpoint.channel_client_id == channel_client_id,
+            WebhookEndpoint.status != EndpointStatus.DISABLED.value,
         )
-    ).all()
+    )
+    return [(r[0], list(r[1])) for r in rows]
 
 
 async def admin_endpoints(session: AsyncSession) -> Sequence[tuple[uuid.UUID, list[str]]]:
@@ -84,12 +80,43 @@ async def admin_endpoints(session: AsyncSession) -> Sequence[tuple[uuid.UUID, li
     return [(r[0], list(r[1])) for r in rows]
 
 
+_ADD = text(
+    """
+    INSERT INTO webhook_deliveries
+        (id, endpoint_id, event_id, event_type, order_key, customer_id, payload, status, attempts,
+         next_attempt_at, created_at)
+    SELECT v.id, v.endpoint_id, v.event_id, v.event_type, v.order_key, v.customer_id, v.payload,
+           'pending', 0, v.at, v.at
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:endpoint_ids AS uuid[]), CAST(:event_ids AS uuid[]),
+                CAST(:event_types AS text[]), CAST(:order_keys AS text[]), CAST(:customer_ids AS text[]),
+                CAST(:payloads AS bytea[]), CAST(:ats AS timestamptz[]))
+         AS v(id, endpoint_id, event_id, event_type, order_key, customer_id, payload, at)
+    JOIN webhook_endpoints e ON e.id = v.endpoint_id
+    ON CONFLICT DO NOTHING
+    RETURNING id
+    """
+)
+
+
 async def add_deliveries(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert deliveries; one already there for the same event and endpoint is kept (dedup)."""
+    """Insert pending deliveries in one statement; one already there for the same event and
+    endpoint is kept (dedup), and one whose endpoint is gone is not written (the endpoints may
+    come from a cache a second old). Core SQL: the ORM's bulk insert cost more than the rest of
+    the fan-out together."""
     if not rows:
         return 0
     result = await session.execute(
-        insert(WebhookDelivery).values(list(rows)).on_conflict_do_nothing().returning(WebhookDelivery.id)
+        _ADD,
+        {
+            "ids": [r["id"] for r in rows],
+            "endpoint_ids": [r["endpoint_id"] for r in rows],
+            "event_ids": [r["event_id"] for r in rows],
+            "event_types": [r["event_type"] for r in rows],
+            "order_keys": [r["order_key"] for r in rows],
+            "customer_ids": [r["customer_id"] for r in rows],
+            "payloads": [r["payload"] for r in rows],
+            "ats": [r["next_attempt_at"] for r in rows],
+        },
     )
     return len(result.all())
 
