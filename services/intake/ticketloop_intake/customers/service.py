@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ticketloop_intake.customers import repository
+from ticketloop_intake.customers import domain, repository
 from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeUnit
@@ -25,6 +25,17 @@ CLEAR_MARK = sealing.CLEAR
 ERASED_VALUE = sealing.ERASED_VALUE
 # How far back each process looks for erasures it may not have applied to its key cache yet.
 ERASURE_LOOKBACK = timedelta(minutes=10)
+
+
+def pseudonym_of(settings: IntakeSettings, reference: str) -> str:
+    """The pseudonymous id intake stores and announces for the channel's customer `reference`."""
+    return domain.pseudonym(settings.customer_pseudonym_key, reference)
+
+
+def customer_ids_for(settings: IntakeSettings, value: str) -> tuple[str, ...]:
+    """The stored customer ids a caller's `value` (a pseudonym, or a channel's reference) may
+    stand for, the likelier first: staff may search or erase by either."""
+    return domain.candidates(settings.customer_pseudonym_key, value)
 
 
 class KeyRing:
