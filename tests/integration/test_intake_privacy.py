@@ -245,3 +245,52 @@ async def test_a_channels_customer_reference_stays_sealed_in_intake_behind_a_pse
     assert (
         await intake.client.delete(f"/v1/customers/{pseudonym}/personal-data", headers=admin_headers())
     ).status_code == 204
+
+
+async def test_customers_stored_before_pseudonyms_are_re_keyed_to_them(
+    intake: RunningService, platform: PlatformSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written before pseudonyms hold the channel's reference as the customer id and are
+    sealed for it: the re-keying job moves them to the pseudonym (merging the key the customer got
+    by reporting again since), after which they read, search and repeat as any other."""
+    from ticketloop_intake.customers.service import rekey_legacy_customers
+    from ticketloop_intake.tickets import creation
+
+    reference = f"old.customer.{uuid.uuid4().hex[:6]}@example.com"
+    with monkeypatch.context() as before_pseudonyms:
+        before_pseudonyms.setattr(creation, "pseudonym_of", lambda _settings, ref: ref)
+        old = await report(intake, reference)
+        await assign_in_intake(intake, platform, old)
+        r = await intake.client.post(f"/v1/tickets/{old['id']}/replies", json={"body": REPLY}, headers=agent_headers())
+        assert r.status_code == 201, r.text
+    settings: IntakeSettings = intake.app.state.settings
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        await conn.execute("UPDATE tickets SET customer_reference = NULL WHERE customer_id = $1", reference)
+    finally:
+        await conn.close()
+    # the customer reports something else after the upgrade: a key of their pseudonym too
+    newer = create_ticket_body(customer={"id": reference, "name": NAME}, subject="A new problem entirely")
+    assert (await intake.client.post("/v1/tickets", json=newer, headers=channel_headers())).status_code == 201
+
+    await rekey_legacy_customers(intake.runtime.sessions, settings)
+    assert await rekey_legacy_customers(intake.runtime.sessions, settings) == 0, "nothing left: idempotent"
+
+    pseudonym = pseudonym_in(intake, reference)
+    shown = (await intake.client.get(f"/v1/tickets/{old['id']}", headers=admin_headers())).json()
+    assert (shown["customer"]["id"], shown["subject"], shown["customer"]["name"]) == (pseudonym, SUBJECT, NAME)
+    assert [e["body"] for e in shown["timeline"] if e["kind"] == "reply"] == [REPLY]
+    back = (await intake.client.get(f"/v1/channel/tickets/{old['id']}", headers=channel_headers())).json()
+    assert back["customer"]["id"] == reference
+    assert reference.encode() not in await stored_bytes(intake)
+    found = (await intake.client.get("/v1/tickets", params={"customer_id": reference}, headers=admin_headers())).json()
+    assert found["total"] == 2 and {t["customer_id"] for t in found["items"]} == {pseudonym}
+    # the old problem reported again is recognised (its fingerprint re-keyed with the merged key)
+    again = await intake.client.post(
+        "/v1/tickets",
+        json=create_ticket_body(customer={"id": reference, "name": NAME}, subject=SUBJECT),
+        headers=channel_headers(),
+    )
+    assert (again.status_code, again.json()["id"]) == (200, old["id"])
+    r = await intake.client.get(f"/v1/customers/{pseudonym}/reference", headers=admin_headers())
+    assert r.json()["reference"] == reference
