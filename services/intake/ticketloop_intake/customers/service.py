@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ticketloop_intake.customers import domain, repository
 from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets.domain import fingerprint
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import sealing
 from ticketloop_shared.state import ProcessState, Slot, state_of
@@ -228,7 +227,13 @@ class _Rekey:
         return sealing.seal(self.new_key, self.old_id, customer_id=self.new_id, field="reference")
 
 
-async def _rekey_customer(session: AsyncSession, settings: IntakeSettings, old_id: str) -> None:
+# A ticket subject's repeat-contact fingerprint under a key (tickets' rule, `tickets/domain.py`).
+Fingerprint = Callable[[str, bytes], str]
+
+
+async def _rekey_customer(
+    session: AsyncSession, settings: IntakeSettings, old_id: str, fingerprint: Fingerprint
+) -> None:
     """Move one customer stored under their channel's reference to their pseudonym, in one
     transaction: their key (merged into the pseudonym's if they reported again since), every
     value sealed for them, the sealed reference, and a recorded erasure."""
@@ -247,7 +252,7 @@ async def _rekey_customer(session: AsyncSession, settings: IntakeSettings, old_i
         values: dict[str, Any] = {c: move.text(getattr(row, c), f) for c, f in _TICKET_FIELDS.items()}
         if row.fingerprint is not None and new_key is not None and new_key != old_key:
             subject = sealing.unseal(new_key, values["subject"], customer_id=new_id, field="subject")
-            values["fingerprint"] = fingerprint(subject, key=new_key) if subject is not None else None
+            values["fingerprint"] = fingerprint(subject, new_key) if subject is not None else None
         await repository.update_row(
             session, "tickets", row.id, {**values, "customer_id": new_id, "customer_reference": move.reference()}
         )
@@ -269,17 +274,18 @@ async def _rekey_customer(session: AsyncSession, settings: IntakeSettings, old_i
 
 
 async def rekey_legacy_customers(
-    sessions: async_sessionmaker[AsyncSession], settings: IntakeSettings, *, batch: int = 200
+    sessions: async_sessionmaker[AsyncSession], settings: IntakeSettings, *, fingerprint: Fingerprint, batch: int = 200
 ) -> int:
     """Re-key up to `batch` customers stored under their channel's reference (before pseudonyms),
-    each in its own transaction (one that fails is logged and skipped); how many were moved."""
+    each in its own transaction (one that fails is logged and skipped); how many were moved.
+    `fingerprint` re-keys a ticket's repeat-contact fingerprint when the customer's key changes."""
     async with sessions() as session:
         found = await repository.legacy_customers(session, batch)
     moved = 0
     for old_id in found:
         try:
             async with sessions() as session, session.begin():
-                await _rekey_customer(session, settings, old_id)
+                await _rekey_customer(session, settings, old_id, fingerprint)
             moved += 1
         except Exception:
             log.exception("re-keying a customer failed; the next run tries again")
