@@ -80,6 +80,13 @@ class RunningService:
         return runtime
 
 
+def pseudonym_in(intake: RunningService, reference: str) -> str:
+    """The pseudonymous customer id intake files and announces for a channel's `reference`."""
+    from ticketloop_intake.customers.domain import pseudonym
+
+    return pseudonym(intake.app.state.settings.customer_pseudonym_key, reference)
+
+
 @asynccontextmanager
 async def serve(app: FastAPI, *, wait_consumer: bool = True, port: int | None = None) -> AsyncIterator[RunningService]:
     """Serve `app` on 127.0.0.1 at `port` (default: a free one) until the block ends."""

@@ -65,6 +65,13 @@ async def ticket(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[
     return body
 
 
+async def pseudonym(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> str:
+    """The id every service but intake knows the ticket's customer by (what staff see)."""
+    shown: str = (await ticket(http, stack, ticket_id))["customer"]["id"]
+    assert shown.startswith("cus_")
+    return shown
+
+
 async def assigned(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         t = await ticket(http, stack, ticket_id)
@@ -118,24 +125,27 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
     routing, retrospective, feedback = url(stack, "routing"), url(stack, "retrospective"), url(stack, "feedback")
     async with httpx.AsyncClient(timeout=30) as http:
         # five customers with known spends: the top 20 % of them is the richest one
+        spenders = []
         for n, spend in enumerate((100, 200, 300, 400)):
-            await post_ticket(http, stack, f"spend-{n}", f"c-spend-{n}", annual_spend=spend)
+            spender = await post_ticket(http, stack, f"spend-{n}", f"c-spend-{n}", annual_spend=spend)
+            spenders.append(await pseudonym(http, stack, spender))
 
         # ... known to the review before the fifth arrives (tickets of different customers travel
         # on different partitions: the rich one could otherwise be classified while fewer than
         # five spends were known, with no top-20 % line yet; it would then wait for the sweep)
         async def all_known() -> bool:
-            for n in range(4):
-                r = await http.get(f"{retrospective}/v1/customers/c-spend-{n}", headers=admin_headers())
+            for spender in spenders:
+                r = await http.get(f"{retrospective}/v1/customers/{spender}", headers=admin_headers())
                 if r.status_code != 200:
                     return False
             return True
 
         await eventually(all_known, timeout=40)
         first = await post_ticket(http, stack, "rich-1", "c-rich", annual_spend=50_000)
+        rich_id = await pseudonym(http, stack, first)
 
         async def segment() -> dict[str, Any] | None:
-            r = await http.get(f"{retrospective}/v1/customers/c-rich", headers=admin_headers())
+            r = await http.get(f"{retrospective}/v1/customers/{rich_id}", headers=admin_headers())
             return r.json() if r.status_code == 200 and r.json()["segment"] == "high_value" else None
 
         rich = await eventually(segment, timeout=40)
@@ -144,7 +154,7 @@ async def test_a_customer_crossing_into_high_value_is_served_first_and_surveyed_
         # survey timing: a relationship survey is scheduled for the quarter's end
         async def quarterly() -> list[Any] | None:
             r = await http.get(
-                f"{feedback}/v1/surveys", params={"customer_id": "c-rich", "kind": "quarterly"}, headers=admin_headers()
+                f"{feedback}/v1/surveys", params={"customer_id": rich_id, "kind": "quarterly"}, headers=admin_headers()
             )
             items = r.json()["items"] if r.status_code == 200 else []
             return items or None
@@ -205,6 +215,7 @@ async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(sta
         r = await http.post(f"{intake}/v1/tickets", json=body, headers=channel_headers(**{"Idempotency-Key": customer}))
         assert r.status_code == 201, r.text
         ticket_id = r.json()["id"]
+        shown_as = await pseudonym(http, stack, ticket_id)
         owner = (await assigned(http, stack, ticket_id))["assignee"]
         agent = agent_headers(owner["agent_id"], department=owner["department_id"])
         r = await http.post(
@@ -235,7 +246,7 @@ async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(sta
 
         # retrospective has put the customer in a segment
         async def segmented() -> dict[str, Any] | None:
-            r = await http.get(f"{retrospective}/v1/customers/{customer}", headers=admin_headers())
+            r = await http.get(f"{retrospective}/v1/customers/{shown_as}", headers=admin_headers())
             return r.json() if r.status_code == 200 and r.json()["segment"] else None
 
         await eventually(segmented, timeout=40)
@@ -250,7 +261,7 @@ async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(sta
 
         erased = await eventually(forgotten, timeout=40)
         assert erased["answers"]["csat"] == 4, "the score stays"
-        r = await http.get(f"{feedback}/v1/surveys", params={"customer_id": customer}, headers=admin_headers())
+        r = await http.get(f"{feedback}/v1/surveys", params={"customer_id": shown_as}, headers=admin_headers())
         [listed] = [s for s in r.json()["items"] if s["ticket_id"] == ticket_id]  # (and a relationship survey)
         assert listed["answer"]["answers"]["comment"] == "[erased]"
         # a repeated erasure (a redelivered event, too) changes nothing
@@ -265,3 +276,77 @@ async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(sta
     logs = sorted((stack.config.data_dir / "logs").glob("*.log"))
     assert logs, "the services' logs are captured"
     assert [p.name for p in logs if marker in p.read_text(errors="replace").lower()] == []
+
+
+async def test_a_channels_customer_reference_never_leaves_intake(stack: Stack) -> None:
+    """Issue 21 finding 2: a channel that uses an e-mail address as its customer id sees it on its
+    own read-back; no event, no other service's database and no staff answer holds it: they all
+    know the customer by one stable pseudonym (their second ticket too), which an admin alone can
+    look up at intake (recorded), until the customer is erased."""
+    intake, routing = url(stack, "intake"), url(stack, "routing")
+    feedback, retrospective = url(stack, "feedback"), url(stack, "retrospective")
+    reference = "jane.doe@example.com"
+    async with httpx.AsyncClient(timeout=30) as http:
+        # the technical team's (finance is kept busy above)
+        body = create_ticket_body(
+            category="product_quality", customer={"id": reference, "name": "Jane", "contact": reference}
+        )
+        r = await http.post(f"{intake}/v1/tickets", json=body, headers=channel_headers(**{"Idempotency-Key": "ref-1"}))
+        assert r.status_code == 201, r.text
+        first = r.json()["id"]
+        shown_as = await pseudonym(http, stack, first)
+        owner = (await assigned(http, stack, first))["assignee"]
+        agent = agent_headers(owner["agent_id"], department=owner["department_id"])
+        r = await http.post(f"{intake}/v1/tickets/{first}/resolve", json={"resolution": "Refunded"}, headers=agent)
+        assert r.status_code == 200, r.text
+        second = await post_ticket(http, stack, "ref-2", reference)
+        assert await pseudonym(http, stack, second) == shown_as, "one customer, one pseudonym"
+
+        back = await http.get(f"{intake}/v1/channel/tickets/{first}", headers=channel_headers())
+        assert back.json()["customer"]["id"] == reference, "the channel reads back its own reference"
+
+        # the loop knows the customer by the pseudonym: retrospective's customer page, feedback's survey
+        async def known() -> dict[str, Any] | None:
+            r = await http.get(f"{retrospective}/v1/customers/{shown_as}", headers=admin_headers())
+            return r.json() if r.status_code == 200 and r.json()["segment"] else None
+
+        page = await eventually(known, timeout=40)
+
+        async def surveyed() -> dict[str, Any] | None:
+            r = await http.get(f"{feedback}/v1/tickets/{first}/survey", headers=admin_headers())
+            return r.json() if r.status_code == 200 else None
+
+        survey = await eventually(surveyed, timeout=40)
+        staff_answers = [
+            page,
+            survey,
+            (
+                await http.get(f"{feedback}/v1/surveys", params={"customer_id": shown_as}, headers=admin_headers())
+            ).json(),
+            await ticket(http, stack, first),
+            (await http.get(f"{intake}/v1/tickets", params={"customer_id": reference}, headers=admin_headers())).json(),
+            (await http.get(f"{routing}/v1/assignments/{first}", headers=admin_headers())).json(),
+        ]
+        assert shown_as in str(staff_answers[0]) and shown_as in str(staff_answers[4])
+        assert [a for a in staff_answers if reference in str(a)] == []
+
+        # the admin's lookup, recorded; nobody else's
+        lookup = f"{intake}/v1/customers/{shown_as}/reference"
+        assert (await http.get(lookup, headers=agent)).status_code == 403
+        r = await http.get(lookup, headers=admin_headers())
+        assert (r.status_code, r.json()["reference"]) == (200, reference)
+        audit = await http.get(
+            f"{intake}/v1/audit", params={"subject": f"customer:{shown_as}"}, headers=admin_headers()
+        )
+        assert [e["action"] for e in audit.json()["items"]] == ["customer.reference_read"]
+
+        # no event and no other service's database holds it (intake's holds it only sealed)
+        topics = Topics(stack.platform().topic_prefix).all()
+        assert await find_in_topics(stack.broker.bootstrap, topics, [reference]) == []
+        server = f"postgresql://postgres@127.0.0.1:{stack.config.pg_port}"
+        assert await find_in_databases(server, [reference]) == []
+
+        # erased: the reference cannot be looked up any more
+        r = await http.delete(f"{intake}/v1/customers/{shown_as}/personal-data", headers=admin_headers())
+        assert r.status_code == 204, r.text
+        assert (await http.get(lookup, headers=admin_headers())).status_code == 404

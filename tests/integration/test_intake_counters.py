@@ -19,6 +19,7 @@ from tests.support import (
     admin_headers,
     agent_headers,
     channel_headers,
+    pseudonym_in,
     read_events,
     serve,
 )
@@ -191,7 +192,9 @@ async def test_serving_a_number_opens_a_real_ticket_on_channel_counter(
     assert r.status_code == 200, r.text
     ticket = r.json()
     assert ticket["number"] == ticket_ref["number"] and ticket["channel"] == "counter"
-    assert ticket["customer"]["id"] == "cust-li" and ticket["customer"]["name"] == "Li Wei"
+    assert ticket["customer"]["id"] == pseudonym_in(intake, "cust-li") and ticket["customer"]["name"] == "Li Wei"
+    back = await intake.client.get(f"/v1/channel/tickets/{ticket_ref['id']}", headers=channel_headers())
+    assert back.json()["customer"]["id"] == "cust-li", "the counter reads back its own reference"
     assert (ticket["category"], ticket["need"], ticket["urgency"]) == ("product_quality", "repair", "urgent")
     assert ticket["subject"] == "Kettle stopped working"
     # the number left the queue; the one behind it moved up
@@ -357,7 +360,7 @@ async def test_a_wait_past_the_limit_is_announced_exactly_once_and_never_for_ser
     assert len(events) == 1
     [event] = events
     assert event["type"] == WAIT_EXCEEDED and event["subject"] == waiting["id"]
-    assert event["data"]["number"] == "A002" and event["data"]["customer_id"] == "cust-waiting"
+    assert event["data"]["number"] == "A002" and event["data"]["customer_id"] == pseudonym_in(intake, "cust-waiting")
     assert event["data"]["waited_seconds"] == 21 * 60 and event["data"]["limit_seconds"] == 20 * 60
     shown = (await queue(intake))["entries"][0]
     assert shown["wait_exceeded"] is True and datetime.fromisoformat(shown["wait_exceeded_at"]) == T0 + timedelta(

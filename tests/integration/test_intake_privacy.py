@@ -19,6 +19,7 @@ from tests.support import (
     channel_headers,
     create_ticket_body,
     eventually,
+    pseudonym_in,
     serve,
 )
 from ticketloop_intake.app import create_app
@@ -112,7 +113,9 @@ async def test_erasing_a_customer_destroys_their_texts_and_keeps_the_facts(
     assert old["subject"] == "[erased]"
 
     audit = (await intake.client.get("/v1/audit?action=customer.personal_data_erased", headers=admin_headers())).json()
-    assert [e["subject"] for e in audit["items"]] == ["customer:cust-gone", "customer:cust-gone"]
+    # recorded under the pseudonym: the audit log holds no channel's reference either
+    gone_id = pseudonym_in(intake, "cust-gone")
+    assert [e["subject"] for e in audit["items"]] == [f"customer:{gone_id}", f"customer:{gone_id}"]
 
 
 async def test_unmasked_personal_data_is_for_admins_and_every_read_is_recorded(intake: RunningService) -> None:
@@ -122,7 +125,8 @@ async def test_unmasked_personal_data_is_for_admins_and_every_read_is_recorded(i
     r = await intake.client.get(url, headers=admin_headers())
     assert r.status_code == 200 and r.json() == {"customer_id": "cust-read", "name": NAME, "contact": CONTACT}
     assert r.headers["cache-control"] == "no-store"
-    audit = (await intake.client.get("/v1/audit?subject=customer:cust-read", headers=admin_headers())).json()
+    subject = f"customer:{pseudonym_in(intake, 'cust-read')}"
+    audit = (await intake.client.get(f"/v1/audit?subject={subject}", headers=admin_headers())).json()
     assert [(e["action"], e["actor"]) for e in audit["items"]] == [("customer.personal_data_read", "admin-test")]
 
 
@@ -162,3 +166,137 @@ async def test_an_erasure_through_one_replica_holds_in_another_within_seconds(
             return bool((await other.client.get(url, headers=admin_headers())).json()["subject"] == "[erased]")
 
         await eventually(erased_there, timeout=5)
+
+
+async def outbox_text(intake: RunningService) -> str:
+    """Every event intake wrote for the topics, as stored."""
+    settings: IntakeSettings = intake.app.state.settings
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        rows = await conn.fetch("SELECT * FROM outbox")
+    finally:
+        await conn.close()
+    return " ".join(str(v) for row in rows for v in row.values())
+
+
+async def test_a_channels_customer_reference_stays_sealed_in_intake_behind_a_pseudonym(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    """Issue 21 finding 2: a channel using an e-mail address as its customer id sees it again on
+    its own read-back; staff, events and everything else see only a stable pseudonym, which an
+    admin alone can turn back into the reference (recorded), until the customer is erased."""
+    reference = f"jane.doe.{uuid.uuid4().hex[:6]}@example.com"
+    first = await report(intake, reference)
+    assert first["customer"]["id"] == reference, "the channel's answer keeps its own reference"
+    pseudonym = pseudonym_in(intake, reference)
+    assert pseudonym.startswith("cus_") and len(pseudonym) == 30
+
+    staff = (await intake.client.get(f"/v1/tickets/{first['id']}", headers=admin_headers())).json()
+    assert staff["customer"]["id"] == pseudonym and reference not in str(staff)
+    back = (await intake.client.get(f"/v1/channel/tickets/{first['id']}", headers=channel_headers())).json()
+    assert back["customer"]["id"] == reference
+    listed = (await intake.client.get("/v1/channel/tickets", headers=channel_headers())).json()["items"]
+    assert [t["customer_id"] for t in listed if t["id"] == first["id"]] == [reference]
+
+    # the same customer's next ticket is filed under the same pseudonym; staff find both by either id
+    again = await intake.client.post(
+        "/v1/tickets",
+        json=create_ticket_body(customer={"id": reference, "name": NAME}, subject=SUBJECT, description=DESCRIPTION),
+        headers=channel_headers(),
+    )
+    assert (again.status_code, again.json()["id"], again.json()["repeat_contact"]) == (200, first["id"], True)
+    other = create_ticket_body(customer={"id": reference, "name": NAME}, subject="Another parcel lost")
+    r = await intake.client.post("/v1/tickets", json=other, headers=channel_headers())
+    assert r.status_code == 201, r.text
+    second = r.json()
+    for asked in (pseudonym, reference):
+        found = (await intake.client.get("/v1/tickets", params={"customer_id": asked}, headers=admin_headers())).json()
+        assert {t["id"] for t in found["items"]} >= {first["id"], second["id"]}
+        assert {t["customer_id"] for t in found["items"]} == {pseudonym} and reference not in str(found)
+
+    # every event carries the pseudonym, none the reference; the database holds it only sealed
+    async def announced() -> str | None:
+        text = await outbox_text(intake)
+        return text if pseudonym in text else None
+
+    assert reference not in await eventually(announced)
+    assert reference.encode() not in await stored_bytes(intake)
+
+    # an admin looks the reference up (recorded); nobody else may; unknown is 404
+    url = f"/v1/customers/{pseudonym}/reference"
+    assert (await intake.client.get(url, headers=agent_headers())).status_code == 403
+    r = await intake.client.get(url, headers=admin_headers())
+    assert r.status_code == 200 and r.json() == {"customer_id": pseudonym, "reference": reference}
+    assert r.headers["cache-control"] == "no-store"
+    unknown = await intake.client.get(
+        f"/v1/customers/{pseudonym_in(intake, 'nobody')}/reference", headers=admin_headers()
+    )
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (404, "customer_not_found")
+    audit = (await intake.client.get(f"/v1/audit?subject=customer:{pseudonym}", headers=admin_headers())).json()
+    assert [(e["action"], e["actor"]) for e in audit["items"]] == [("customer.reference_read", "admin-test")]
+
+    # erased by the reference (the pseudonym works too): the reference cannot be read any more
+    assert (
+        await intake.client.delete(f"/v1/customers/{reference}/personal-data", headers=admin_headers())
+    ).status_code == 204
+    assert (await intake.client.get(url, headers=admin_headers())).status_code == 404
+    back = (await intake.client.get(f"/v1/channel/tickets/{first['id']}", headers=channel_headers())).json()
+    assert back["customer"]["id"] == pseudonym, "once erased, the channel too sees only the pseudonym"
+    assert (
+        await intake.client.delete(f"/v1/customers/{pseudonym}/personal-data", headers=admin_headers())
+    ).status_code == 204
+
+
+async def test_customers_stored_before_pseudonyms_are_re_keyed_to_them(
+    intake: RunningService, platform: PlatformSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows written before pseudonyms hold the channel's reference as the customer id and are
+    sealed for it: the re-keying job moves them to the pseudonym (merging the key the customer got
+    by reporting again since), after which they read, search and repeat as any other."""
+    from ticketloop_intake.customers.service import rekey_legacy_customers
+    from ticketloop_intake.tickets import creation
+    from ticketloop_intake.tickets.domain import fingerprint
+
+    def rekey() -> Awaitable[int]:
+        return rekey_legacy_customers(
+            intake.runtime.sessions, settings, fingerprint=lambda subject, key: fingerprint(subject, key=key)
+        )
+
+    reference = f"old.customer.{uuid.uuid4().hex[:6]}@example.com"
+    with monkeypatch.context() as before_pseudonyms:
+        before_pseudonyms.setattr(creation, "pseudonym_of", lambda _settings, ref: ref)
+        old = await report(intake, reference)
+        await assign_in_intake(intake, platform, old)
+        r = await intake.client.post(f"/v1/tickets/{old['id']}/replies", json={"body": REPLY}, headers=agent_headers())
+        assert r.status_code == 201, r.text
+    settings: IntakeSettings = intake.app.state.settings
+    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        await conn.execute("UPDATE tickets SET customer_reference = NULL WHERE customer_id = $1", reference)
+    finally:
+        await conn.close()
+    # the customer reports something else after the upgrade: a key of their pseudonym too
+    newer = create_ticket_body(customer={"id": reference, "name": NAME}, subject="A new problem entirely")
+    assert (await intake.client.post("/v1/tickets", json=newer, headers=channel_headers())).status_code == 201
+
+    await rekey()
+    assert await rekey() == 0, "nothing left: idempotent"
+
+    pseudonym = pseudonym_in(intake, reference)
+    shown = (await intake.client.get(f"/v1/tickets/{old['id']}", headers=admin_headers())).json()
+    assert (shown["customer"]["id"], shown["subject"], shown["customer"]["name"]) == (pseudonym, SUBJECT, NAME)
+    assert [e["body"] for e in shown["timeline"] if e["kind"] == "reply"] == [REPLY]
+    back = (await intake.client.get(f"/v1/channel/tickets/{old['id']}", headers=channel_headers())).json()
+    assert back["customer"]["id"] == reference
+    assert reference.encode() not in await stored_bytes(intake)
+    found = (await intake.client.get("/v1/tickets", params={"customer_id": reference}, headers=admin_headers())).json()
+    assert found["total"] == 2 and {t["customer_id"] for t in found["items"]} == {pseudonym}
+    # the old problem reported again is recognised (its fingerprint re-keyed with the merged key)
+    again = await intake.client.post(
+        "/v1/tickets",
+        json=create_ticket_body(customer={"id": reference, "name": NAME}, subject=SUBJECT),
+        headers=channel_headers(),
+    )
+    assert (again.status_code, again.json()["id"]) == (200, old["id"])
+    r = await intake.client.get(f"/v1/customers/{pseudonym}/reference", headers=admin_headers())
+    assert r.json()["reference"] == reference

@@ -22,6 +22,7 @@ from tests.support import (
     channel_headers,
     create_ticket_body,
     eventually,
+    pseudonym_in,
     publish_and_apply,
     read_events,
     serve,
@@ -524,9 +525,11 @@ async def test_with_intake_a_due_care_contact_becomes_a_proactive_ticket(
         person = {"id": "cust-loop", "name": "Jane Doe", "customer_since": "2026-11-13", "preferred_channel": "phone"}
         r = await intake.client.post("/v1/tickets", json=create_ticket_body(customer=person), headers=channel_headers())
         assert r.status_code == 201, r.text
-        await segment_of(service, "cust-loop", "new")
+        # the loop knows the customer by the pseudonym intake announces (staff search by either)
+        known_as = pseudonym_in(intake, "cust-loop")
+        await segment_of(service, known_as, "new")
         clock.set(T0 + timedelta(days=1, minutes=1))
-        [task] = await care_tasks(platform, "cust-loop", count=1)
+        [task] = await care_tasks(platform, known_as, count=1)
 
         async def care_ticket() -> dict[str, Any] | None:
             r = await intake.client.get(
@@ -540,7 +543,7 @@ async def test_with_intake_a_due_care_contact_becomes_a_proactive_ticket(
         assert (full["origin"], full["origin_id"]) == ("care", task["task_id"])
         assert full["customer"]["preferred_channel"] == "phone"
         # retrospective learns of the care ticket: the loop's own, not the customer's interaction
-        assert await eventually(lambda: _proactive_count(service, "cust-loop")) == 1
+        assert await eventually(lambda: _proactive_count(service, known_as)) == 1
 
 
 async def _proactive_count(service: RunningService, customer_id: str) -> int:

@@ -26,6 +26,7 @@ from tests.support import (
     columns_holding,
     create_ticket_body,
     eventually,
+    pseudonym_in,
     read_events,
     serve,
 )
@@ -128,6 +129,10 @@ async def test_an_agent_reply_reaches_the_channel_signed_and_a_rotated_secret_ov
     assert data["ticket_id"] == ticket["id"] and data["number"] == ticket["number"]
     assert data["message"]["text"] == "Your refund is on its way"
     assert data["customer_id"] == ticket["customer"]["id"] and data["channel"] == ticket["channel"]
+    # the channel's own reference for its customer (as it sent it), not the pseudonym staff see
+    assert data["customer_id"].startswith("cust-")
+    staff_view = (await intake.client.get(url, headers=admin_headers())).json()
+    assert staff_view["customer"]["id"] == pseudonym_in(intake, data["customer_id"])
     assert data["contact"] == "jane@example.com"
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + "A" * 32).verify(got.body, got.headers)

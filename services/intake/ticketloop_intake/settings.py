@@ -172,6 +172,12 @@ class IntakeSettings(ServiceSettings):
         return hmac.new(self.data_master_key, b"ticketloop-intake-customer-link", hashlib.sha256).digest()
 
     @cached_property
+    def customer_pseudonym_key(self) -> bytes:
+        """The key of pseudonymous customer ids (`customers/domain.py`): derived from the master
+        key, so a pseudonym can be neither reversed nor tested without it."""
+        return hmac.new(self.data_master_key, b"ticketloop-intake-customer-pseudonym", hashlib.sha256).digest()
+
+    @cached_property
     def search_key(self) -> bytes:
         """The key of the ticket search index (`tickets/search_index.py`): derived from the master
         key, which only intake holds (the staff-token secret is shared by every service)."""

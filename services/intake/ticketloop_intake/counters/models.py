@@ -52,7 +52,9 @@ class QueueEntry(Base):
     seq: Mapped[int] = mapped_column(Integer)
     number: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(20))
+    # The customer's pseudonym; the counter's own reference only sealed, to open their ticket with.
     customer_id: Mapped[str] = mapped_column(String(100))
+    customer_reference: Mapped[bytes | None] = mapped_column(LargeBinary)
     # Personal: sealed with the customer's key like tickets' texts (ticketloop_shared/sealing.py); optional.
     customer_name: Mapped[bytes | None] = mapped_column(LargeBinary)
     channel_client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("channel_clients.id"))

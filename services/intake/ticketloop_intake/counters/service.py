@@ -17,7 +17,7 @@ from ticketloop_intake.counters import domain, repository
 from ticketloop_intake.counters.domain import EntryAction, EntryStatus, Pace
 from ticketloop_intake.counters.models import Counter, QueueEntry
 from ticketloop_intake.counters.schemas import CounterCreate, QueueTake, ServeRequest
-from ticketloop_intake.customers.service import key_for_sealing, keys_for_opening, open_field, seal_field
+from ticketloop_intake.customers.service import key_for_sealing, keys_for_opening, open_field, pseudonym_of, seal_field
 from ticketloop_intake.db import audit
 from ticketloop_intake.idempotency.service import Claim, KeyTaken
 from ticketloop_intake.settings import IntakeSettings
@@ -173,10 +173,14 @@ async def take(uow: IntakeUnit, *, counter: str, request: QueueTake, client: Cha
     """Give the customer the counter's next number of the day, with their place and estimate."""
     _require_counter_client(client)
     session, now = uow.session, uow.now()
+    # Filed under the customer's pseudonym; the counter's own reference and the name sealed before
+    # the counter is locked (keep the lock short).
+    customer_id = pseudonym_of(uow.settings, request.customer_id)
+    key = await key_for_sealing(uow, customer_id)
+    reference = seal_field(key, customer_id, "reference", request.customer_id)
     name = None
-    if request.customer_name is not None:  # sealed before the counter is locked: keep the lock short
-        key = await key_for_sealing(uow, request.customer_id)
-        name = seal_field(key, request.customer_id, "name", request.customer_name)
+    if request.customer_name is not None:
+        name = seal_field(key, customer_id, "name", request.customer_name)
     found = await _counter(session, counter, for_update=True)
     day = domain.local_day(now, found.time_zone)
     seq = await repository.next_seq(session, found.name, day)
@@ -187,7 +191,8 @@ async def take(uow: IntakeUnit, *, counter: str, request: QueueTake, client: Cha
         seq=seq,
         number=domain.queue_number(found.prefix, seq),
         status=EntryStatus.WAITING.value,
-        customer_id=request.customer_id,
+        customer_id=customer_id,
+        customer_reference=reference,
         customer_name=name,
         channel_client_id=client.id,
         joined_at=now,
@@ -218,11 +223,18 @@ async def queue(
     )
 
 
-async def _customer_name(session: AsyncSession, entry: QueueEntry, settings: IntakeSettings) -> str | None:
-    if entry.customer_name is None:
-        return None
+async def _customer(
+    session: AsyncSession, entry: QueueEntry, settings: IntakeSettings
+) -> tuple[str | None, str | None]:
+    """The counter's own reference for the entry's customer and the name given with the number,
+    opened (None: not given, or erased); an entry from before pseudonyms holds the reference."""
     key = (await keys_for_opening(session, [entry.customer_id], settings))[entry.customer_id]
-    return open_field(key, entry.customer_id, "name", entry.customer_name)
+    reference = (
+        open_field(key, entry.customer_id, "reference", entry.customer_reference)
+        if entry.customer_reference is not None
+        else entry.customer_id
+    )
+    return reference, open_field(key, entry.customer_id, "name", entry.customer_name)
 
 
 async def serve(
@@ -243,14 +255,19 @@ async def serve(
         if entry.ticket_id is not None:  # a retried serve learns which ticket the number became
             exc.details = {**exc.details, "ticket_id": str(entry.ticket_id), "ticket_number": entry.ticket_number}
         raise
-    name = request.customer_name or await _customer_name(session, entry, uow.settings)
+    reference, given = await _customer(session, entry, uow.settings)
+    if reference is None:
+        raise Unprocessable(
+            "the customer's personal data was erased since they took the number", code="customer_erased"
+        )
+    name = request.customer_name or given
     if not name:
         raise Unprocessable(
             "the customer's name is needed to open their ticket: send customer_name", code="customer_name_required"
         )
     report = TicketCreate(
         channel=Channel.COUNTER,
-        customer=CustomerIn(id=entry.customer_id, name=name, contact=request.contact),
+        customer=CustomerIn(id=reference, name=name, contact=request.contact),
         category=request.category,
         need=request.need,
         urgency=request.urgency,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import asyncpg
-from sqlalchemy import delete, select
+from sqlalchemy import Row, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -64,3 +66,91 @@ async def is_erased(session: AsyncSession, customer_id: str) -> bool:
     """Whether the customer's personal data was erased (nobody may contact them on our own)."""
     found = await session.scalar(select(CustomerErasure.customer_id).where(CustomerErasure.customer_id == customer_id))
     return found is not None
+
+
+# --- re-keying rows written before pseudonyms ---------------------------------------------------
+# These statements cross into other features' tables on purpose: re-keying is a one-time data
+# migration that must move a customer's every row in one transaction, and a migration cannot do
+# it (the pseudonym and the re-sealing need the master key, which never reaches the database).
+# Named by table, not through the other features' models, so no feature imports another's.
+
+_NOT_PSEUDONYM = r"customer_id !~ '^cus_[a-z2-7]{26}$'"
+
+
+async def legacy_customers(session: AsyncSession, limit: int) -> list[str]:
+    """Up to `limit` customer ids still stored as a channel's reference (rows from before pseudonyms)."""
+    rows = await session.execute(
+        text(
+            f"SELECT customer_id FROM tickets WHERE customer_reference IS NULL AND {_NOT_PSEUDONYM} "
+            f"UNION SELECT customer_id FROM counter_entries WHERE customer_reference IS NULL AND {_NOT_PSEUDONYM} "
+            f"UNION SELECT customer_id FROM customer_keys WHERE {_NOT_PSEUDONYM} "
+            f"UNION SELECT customer_id FROM customer_erasures WHERE {_NOT_PSEUDONYM} "
+            "LIMIT :limit"
+        ),
+        {"limit": limit},
+    )
+    return [str(r[0]) for r in rows.all()]
+
+
+async def locked_keys(session: AsyncSession, customer_ids: Sequence[str]) -> dict[str, bytes]:
+    """The wrapped keys of these customer ids, locked until the transaction ends."""
+    rows = await session.execute(
+        select(CustomerKey.customer_id, CustomerKey.wrapped_key)
+        .where(CustomerKey.customer_id.in_(customer_ids))
+        .with_for_update()
+    )
+    return {str(c): bytes(w) for c, w in rows.all()}
+
+
+async def add_key(session: AsyncSession, customer_id: str, wrapped: bytes) -> bool:
+    """Store a wrapped key unless the customer has one already (a ticket written meanwhile)."""
+    stmt = insert(CustomerKey).values(customer_id=customer_id, wrapped_key=wrapped)
+    result = await session.execute(stmt.on_conflict_do_nothing(index_elements=[CustomerKey.customer_id]))
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def rows_of(session: AsyncSession, table: str, columns: Sequence[str], customer_id: str) -> list[Row[Any]]:
+    """The customer's rows of `table` (its `id` first, then `columns`), locked."""
+    return list(
+        (
+            await session.execute(
+                text(f"SELECT id, {', '.join(columns)} FROM {table} WHERE customer_id = :c FOR UPDATE"),
+                {"c": customer_id},
+            )
+        ).all()
+    )
+
+
+async def sealed_entries(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list[Row[Any]]:
+    """The sealed timeline entries of these tickets (id, body), locked."""
+    if not ticket_ids:
+        return []
+    return list(
+        (
+            await session.execute(
+                text("SELECT id, body FROM timeline WHERE ticket_id = ANY(:ids) AND get_byte(body, 0) = 1 FOR UPDATE"),
+                {"ids": list(ticket_ids)},
+            )
+        ).all()
+    )
+
+
+async def update_row(session: AsyncSession, table: str, row_id: uuid.UUID, values: dict[str, Any]) -> None:
+    """Write `values` into one row of `table`."""
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    await session.execute(text(f"UPDATE {table} SET {assignments} WHERE id = :row_id"), {**values, "row_id": row_id})
+
+
+async def retire_id(session: AsyncSession, old: str, new: str) -> None:
+    """Move an erasure recorded under `old` to `new` (the later one kept) and drop `old`'s key."""
+    await session.execute(
+        text(
+            "INSERT INTO customer_erasures (customer_id, erased_at) "
+            "SELECT :new, erased_at FROM customer_erasures WHERE customer_id = :old "
+            "ON CONFLICT (customer_id) DO UPDATE "
+            "SET erased_at = GREATEST(customer_erasures.erased_at, EXCLUDED.erased_at)"
+        ),
+        {"old": old, "new": new},
+    )
+    await session.execute(delete(CustomerErasure).where(CustomerErasure.customer_id == old))
+    await session.execute(delete(CustomerKey).where(CustomerKey.customer_id == old))

@@ -4,19 +4,23 @@ and erased by destroying the key. The tickets that hold the sealed values are ti
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ticketloop_intake.customers import repository
+from ticketloop_intake.customers import domain, repository
 from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import sealing
 from ticketloop_shared.state import ProcessState, Slot, state_of
 
+log = logging.getLogger(__name__)
 # What a reader sees where a value was erased (or its key destroyed).
 ERASED = "[erased]"
 # The first byte of a value stored unsealed (before sealing began), and what erasing one in place
@@ -25,6 +29,17 @@ CLEAR_MARK = sealing.CLEAR
 ERASED_VALUE = sealing.ERASED_VALUE
 # How far back each process looks for erasures it may not have applied to its key cache yet.
 ERASURE_LOOKBACK = timedelta(minutes=10)
+
+
+def pseudonym_of(settings: IntakeSettings, reference: str) -> str:
+    """The pseudonymous id intake stores and announces for the channel's customer `reference`."""
+    return domain.pseudonym(settings.customer_pseudonym_key, reference)
+
+
+def customer_ids_for(settings: IntakeSettings, value: str) -> tuple[str, ...]:
+    """The stored customer ids a caller's `value` (a pseudonym, or a channel's reference) may
+    stand for, the likelier first: staff may search or erase by either."""
+    return domain.candidates(settings.customer_pseudonym_key, value)
 
 
 class KeyRing:
@@ -169,3 +184,111 @@ async def destroy_key(session: AsyncSession, customer_id: str, *, now: datetime)
 async def is_erased(session: AsyncSession, customer_id: str) -> bool:
     """Whether the customer's personal data was erased (nobody may contact them on our own)."""
     return await repository.is_erased(session, customer_id)
+
+
+# --- re-keying rows written before pseudonyms ---------------------------------------------------
+# The sealed columns of a customer's rows and the field each is sealed as (a webhook delivery's
+# payload is sealed per delivery).
+_TICKET_FIELDS = {
+    "subject": "subject",
+    "description": "description",
+    "customer_name": "name",
+    "customer_contact": "contact",
+}
+_COUNTER_FIELDS = {"customer_name": "name"}
+_ATTACHMENT_FIELDS = {"filename": "attachment_name"}
+_ATTACHMENT_BLOB = ("content", "attachment")
+
+
+@dataclass(frozen=True)
+class _Rekey:
+    """Moves one customer's sealed values from their old id (and key) to their pseudonym."""
+
+    old_id: str
+    new_id: str
+    old_key: bytes | None
+    new_key: bytes | None
+
+    def text(self, blob: bytes | None, field: str) -> bytes | None:
+        if not blob or blob[0] != sealing.SEALED or self.old_key is None or self.new_key is None:
+            return blob  # clear, erased, or unreadable already: as it is
+        value = sealing.unseal(self.old_key, blob, customer_id=self.old_id, field=field)
+        return blob if value is None else sealing.seal(self.new_key, value, customer_id=self.new_id, field=field)
+
+    def binary(self, blob: bytes | None, field: str) -> bytes | None:
+        if not blob or blob[0] != sealing.SEALED or self.old_key is None or self.new_key is None:
+            return blob
+        data = sealing.unseal_bytes(self.old_key, blob, customer_id=self.old_id, field=field)
+        return blob if data is None else sealing.seal_bytes(self.new_key, data, customer_id=self.new_id, field=field)
+
+    def reference(self) -> bytes | None:
+        if self.new_key is None:
+            return None  # erased: the reference is not kept
+        return sealing.seal(self.new_key, self.old_id, customer_id=self.new_id, field="reference")
+
+
+# A ticket subject's repeat-contact fingerprint under a key (tickets' rule, `tickets/domain.py`).
+Fingerprint = Callable[[str, bytes], str]
+
+
+async def _rekey_customer(
+    session: AsyncSession, settings: IntakeSettings, old_id: str, fingerprint: Fingerprint
+) -> None:
+    """Move one customer stored under their channel's reference to their pseudonym, in one
+    transaction: their key (merged into the pseudonym's if they reported again since), every
+    value sealed for them, the sealed reference, and a recorded erasure."""
+    new_id = pseudonym_of(settings, old_id)
+    master = settings.data_master_key
+    wrapped = await repository.locked_keys(session, [old_id, new_id])
+    old_key = sealing.unwrap(master, wrapped[old_id], customer_id=old_id) if old_id in wrapped else None
+    if new_id not in wrapped and old_key is not None:
+        if not await repository.add_key(session, new_id, sealing.wrap(master, old_key, customer_id=new_id)):
+            wrapped = await repository.locked_keys(session, [new_id])  # a ticket of theirs came in meanwhile
+    new_key = sealing.unwrap(master, wrapped[new_id], customer_id=new_id) if new_id in wrapped else old_key
+    move = _Rekey(old_id, new_id, old_key, new_key)
+    ticket_ids = []
+    for row in await repository.rows_of(session, "tickets", [*_TICKET_FIELDS, "fingerprint"], old_id):
+        ticket_ids.append(row.id)
+        values: dict[str, Any] = {c: move.text(getattr(row, c), f) for c, f in _TICKET_FIELDS.items()}
+        if row.fingerprint is not None and new_key is not None and new_key != old_key:
+            subject = sealing.unseal(new_key, values["subject"], customer_id=new_id, field="subject")
+            values["fingerprint"] = fingerprint(subject, new_key) if subject is not None else None
+        await repository.update_row(
+            session, "tickets", row.id, {**values, "customer_id": new_id, "customer_reference": move.reference()}
+        )
+    for row in await repository.sealed_entries(session, ticket_ids):
+        await repository.update_row(session, "timeline", row.id, {"body": move.text(row.body, "body")})
+    for row in await repository.rows_of(session, "counter_entries", list(_COUNTER_FIELDS), old_id):
+        values = {c: move.text(getattr(row, c), f) for c, f in _COUNTER_FIELDS.items()}
+        values |= {"customer_id": new_id, "customer_reference": move.reference()}
+        await repository.update_row(session, "counter_entries", row.id, values)
+    blob_column, blob_field = _ATTACHMENT_BLOB
+    for row in await repository.rows_of(session, "attachments", [*_ATTACHMENT_FIELDS, blob_column], old_id):
+        values = {c: move.text(getattr(row, c), f) for c, f in _ATTACHMENT_FIELDS.items()}
+        values |= {blob_column: move.binary(getattr(row, blob_column), blob_field), "customer_id": new_id}
+        await repository.update_row(session, "attachments", row.id, values)
+    for row in await repository.rows_of(session, "webhook_deliveries", ["payload"], old_id):
+        payload = move.text(row.payload, f"webhook:{row.id}")
+        await repository.update_row(session, "webhook_deliveries", row.id, {"payload": payload, "customer_id": new_id})
+    await repository.retire_id(session, old_id, new_id)
+
+
+async def rekey_legacy_customers(
+    sessions: async_sessionmaker[AsyncSession], settings: IntakeSettings, *, fingerprint: Fingerprint, batch: int = 200
+) -> int:
+    """Re-key up to `batch` customers stored under their channel's reference (before pseudonyms),
+    each in its own transaction (one that fails is logged and skipped); how many were moved.
+    `fingerprint` re-keys a ticket's repeat-contact fingerprint when the customer's key changes."""
+    async with sessions() as session:
+        found = await repository.legacy_customers(session, batch)
+    moved = 0
+    for old_id in found:
+        try:
+            async with sessions() as session, session.begin():
+                await _rekey_customer(session, settings, old_id, fingerprint)
+            moved += 1
+        except Exception:
+            log.exception("re-keying a customer failed; the next run tries again")
+    if found:
+        log.info("re-keyed %d customers to pseudonymous ids (%d failed)", moved, len(found) - moved)
+    return moved

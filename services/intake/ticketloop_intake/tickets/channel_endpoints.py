@@ -47,7 +47,6 @@ async def list_own_tickets(
         status=status,
         channel=None,
         category=None,
-        customer_id=None,
         assignee_id=None,
         limit=limit,
         offset=offset,

@@ -10,7 +10,13 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
-from ticketloop_intake.customers.service import is_erased, key_for_sealing, seal_field
+from ticketloop_intake.customers.service import (
+    customer_ids_for,
+    is_erased,
+    key_for_sealing,
+    pseudonym_of,
+    seal_field,
+)
 from ticketloop_intake.db import statements
 from ticketloop_intake.deadlines import service as deadlines
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
@@ -52,13 +58,16 @@ REPEAT_STATUS = 200
 PROACTIVE_CHANNEL = Channel.PROACTIVE.value
 
 
-def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str, key: bytes, now: datetime) -> Ticket:
-    """The ticket a report becomes, its personal texts sealed with the customer's `key` and its
-    subject fingerprinted with it (how a repeat report of the same problem is recognised)."""
+def _reported_ticket(
+    report: TicketCreate, *, client_id: uuid.UUID, customer_id: str, number: str, key: bytes, now: datetime
+) -> Ticket:
+    """The ticket a report becomes, filed under the customer's pseudonym `customer_id`, its
+    personal texts (the channel's own customer reference too) sealed with the customer's `key`
+    and its subject fingerprinted with it (how a repeat report of the same problem is recognised)."""
     customer = report.customer
 
     def sealed(field: str, value: str) -> bytes:
-        return seal_field(key, customer.id, field, value)
+        return seal_field(key, customer_id, field, value)
 
     return Ticket(
         id=new_id(),
@@ -71,7 +80,8 @@ def _reported_ticket(report: TicketCreate, *, client_id: uuid.UUID, number: str,
         urgency=report.urgency.value,
         subject=sealed("subject", report.subject),
         description=sealed("description", report.description),
-        customer_id=customer.id,
+        customer_id=customer_id,
+        customer_reference=sealed("reference", customer.id),
         customer_name=sealed("name", customer.name),
         customer_contact=sealed("contact", customer.contact) if customer.contact is not None else None,
         customer_since=customer.customer_since,
@@ -128,8 +138,9 @@ async def create_ticket(
     now = uow.now()
     number = ticket_number(settings, now, await uow.state[NUMBERS].next(statements(uow)))
     customer = report.customer
-    key = await key_for_sealing(uow, customer.id)
-    ticket = _reported_ticket(report, client_id=client.id, number=number, key=key, now=now)
+    customer_id = pseudonym_of(settings, customer.id)
+    key = await key_for_sealing(uow, customer_id)
+    ticket = _reported_ticket(report, client_id=client.id, customer_id=customer_id, number=number, key=key, now=now)
     await _first_clocks(uow, ticket)
     problem = ticket.fingerprint
     assert problem is not None
@@ -140,7 +151,7 @@ async def create_ticket(
     if not report.new_ticket and settings.repeat_window_days > 0:
         probe = RepeatProbe(
             channel_client_id=client.id,
-            customer_id=customer.id,
+            customer_id=customer_id,
             category=report.category.value,
             fingerprint=problem,
             resolved_since=now - timedelta(days=settings.repeat_window_days),
@@ -162,6 +173,7 @@ async def create_ticket(
         name=customer.name,
         contact=customer.contact,
         bodies={entry.id: None},
+        reference=customer.id,
     )
     return TicketView(ticket=ticket, timeline=[entry], personal=personal)
 
@@ -201,19 +213,23 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
     session = uow.session
     if await repository.by_origin(session, wanted.origin.value, wanted.origin_id) is not None:
         return None
-    if await is_erased(session, wanted.customer_id):
+    settings = uow.settings
+    # The customer as intake files them (another service may still hold the reference an event
+    # carried before pseudonyms).
+    known = linked or await repository.latest_of_customer(session, customer_ids_for(settings, wanted.customer_id))
+    customer_id = known.customer_id if known is not None else wanted.customer_id
+    if await is_erased(session, customer_id):
         log.info("proactive ticket skipped: customer erased", extra={"origin": wanted.origin.value})
         return None
-    known = linked or await repository.latest_of_customer(session, wanted.customer_id)
     if known is None:
         # Intake knows customers only through their tickets: nobody to call, nothing to retry.
         raise PermanentEventError(f"intake has no ticket of customer {wanted.customer_id!r} to contact them from")
-    settings, now = uow.settings, uow.now()
+    now = uow.now()
     seq = await uow.state[NUMBERS].next(statements(uow))
-    key = await key_for_sealing(uow, wanted.customer_id)
+    key = await key_for_sealing(uow, customer_id)
 
     def sealed(field: str, value: str) -> bytes:
-        return seal_field(key, wanted.customer_id, field, value)
+        return seal_field(key, customer_id, field, value)
 
     ticket = Ticket(
         id=new_id(),
@@ -226,8 +242,9 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         urgency=wanted.urgency,
         subject=sealed("subject", wanted.subject),
         description=sealed("description", wanted.description),
-        customer_id=wanted.customer_id,
+        customer_id=customer_id,
         # Copied sealed: the seal binds customer and field, not the ticket.
+        customer_reference=known.customer_reference,
         customer_name=known.customer_name,
         customer_contact=known.customer_contact,
         customer_since=known.customer_since,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from ticketloop_intake.channels.deps import ChannelDep
+from ticketloop_intake.customers.service import customer_ids_for
 from ticketloop_intake.db import statements
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, fingerprint, json_response, replay
 from ticketloop_intake.knowledge import service as knowledge
@@ -116,7 +117,9 @@ async def list_tickets(
     status: Status | None = None,
     channel: Channel | None = None,
     category: Category | None = None,
-    customer_id: Annotated[ShortText | None, Query()] = None,
+    customer_id: Annotated[
+        ShortText | None, Query(description="The customer's pseudonymous id, or the channel's own reference for them.")
+    ] = None,
     assignee_id: Annotated[
         ShortText | None, Query(description="An agent's id, or `me` for the caller's own tickets.")
     ] = None,
@@ -160,7 +163,7 @@ async def list_tickets(
         status=status,
         channel=channel,
         category=category,
-        customer_id=customer_id,
+        customer_ids=customer_ids_for(settings, customer_id) if customer_id is not None else (),
         assignee_id=staff.sub if assignee_id == "me" else assignee_id,
         department_id=department_id,
         unassigned=unassigned,

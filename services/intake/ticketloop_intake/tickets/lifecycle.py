@@ -52,6 +52,9 @@ class Personal:
     name: str
     contact: str | None
     bodies: dict[uuid.UUID, str | None]
+    # The channel's own customer reference, for that channel's eyes only (None once erased, or
+    # on a row written before pseudonyms, whose customer id is still the reference).
+    reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -251,6 +254,7 @@ def open_ticket(key: bytes | None, ticket: Ticket, timeline: Sequence[TimelineEn
         name=text(ticket.customer_name, "name") or ERASED,
         contact=text(ticket.customer_contact, "contact"),
         bodies={e.id: text(e.body, "body") for e in timeline},
+        reference=text(ticket.customer_reference, "reference"),
     )
 
 

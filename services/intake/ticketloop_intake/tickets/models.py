@@ -56,7 +56,10 @@ class Ticket(Base):
     # Personal texts are stored sealed with the customer's key (ticketloop_shared/sealing.py).
     subject: Mapped[bytes] = mapped_column(LargeBinary)
     description: Mapped[bytes] = mapped_column(LargeBinary)
+    # The customer's pseudonym (`customers/domain.py`); the channel's own reference only sealed
+    # (None on a row written before pseudonyms, until the re-keying job reaches it).
     customer_id: Mapped[str] = mapped_column(String(100))
+    customer_reference: Mapped[bytes | None] = mapped_column(LargeBinary)
     customer_name: Mapped[bytes] = mapped_column(LargeBinary)
     customer_contact: Mapped[bytes | None] = mapped_column(LargeBinary)
     customer_since: Mapped[date | None] = mapped_column(Date)

@@ -22,7 +22,10 @@ class ChannelFacts:
 
     ticket_id: uuid.UUID
     number: str
+    # The pseudonym (what intake files and seals under).
     customer_id: str
+    # The channel's own reference for the customer (the pseudonym once erased).
+    reference: str
     channel: str
     channel_client_id: uuid.UUID
     status: str
@@ -90,6 +93,7 @@ async def channel_facts(
         ticket_id=ticket.id,
         number=ticket.number,
         customer_id=cid,
+        reference=open_field(key, cid, "reference", ticket.customer_reference) or cid,
         channel=ticket.channel,
         channel_client_id=ticket.channel_client_id,
         status=ticket.status,

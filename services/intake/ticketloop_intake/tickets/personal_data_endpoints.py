@@ -1,4 +1,5 @@
-"""HTTP: an admin reads a customer's unmasked personal data (audited) or erases it."""
+"""HTTP: an admin reads a customer's unmasked personal data or the channel's reference behind a
+pseudonymous id (both audited), or erases the customer's personal data."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response
 
 from ticketloop_intake.tickets import service
-from ticketloop_intake.tickets.schemas import PersonalDataOut
+from ticketloop_intake.tickets.schemas import CustomerReferenceOut, PersonalDataOut
 from ticketloop_intake.unit import IntakeUowDep
 from ticketloop_shared.auth import CurrentAdmin
 from ticketloop_shared.validation import STORABLE
@@ -25,6 +26,17 @@ async def read_personal_data(
     response.headers["Cache-Control"] = "no-store"
     personal = await service.unmasked(uow, customer_id=customer_id, by=admin)
     return PersonalDataOut(customer_id=customer_id, name=personal.name, contact=personal.contact)
+
+
+@router.get("/{customer_id}/reference", response_model=CustomerReferenceOut, responses=_errors)
+async def read_reference(
+    customer_id: CustomerId, uow: IntakeUowDep, admin: CurrentAdmin, response: Response
+) -> CustomerReferenceOut:
+    """The reference the customer's channel knows them by, behind their pseudonymous id (what
+    every other service and staff see); the read is recorded (who, when). 404 once erased."""
+    response.headers["Cache-Control"] = "no-store"
+    reference = await service.reference_of(uow, pseudonym=customer_id, by=admin)
+    return CustomerReferenceOut(customer_id=customer_id, reference=reference)
 
 
 @router.delete("/{customer_id}/personal-data", status_code=204, responses=_errors)

@@ -72,7 +72,8 @@ class NoBody(BaseModel):
 
 def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_channel: bool = False) -> TicketOut:
     """A ticket as read back to its channel and shown to agents (contact masked; the channel
-    never sees internal notes)."""
+    never sees internal notes; staff see the customer's pseudonymous id, the channel its own
+    reference)."""
     ticket, personal = view.ticket, view.personal
     link = service.link_for(settings, ticket, now)
     sla = service.sla_clocks(ticket)
@@ -86,7 +87,7 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
         urgency=ticket.urgency,
         subject=personal.subject,
         description=personal.description,
-        customer=_customer(ticket, personal),
+        customer=_customer(ticket, personal, for_channel=for_channel),
         assignee=_assignee(ticket),
         deadlines=_deadlines(sla),
         sla=_sla(sla),
@@ -162,10 +163,11 @@ def _assignee(ticket: Ticket) -> AssigneeOut | None:
     )
 
 
-def _customer(ticket: Ticket, personal: Personal) -> CustomerOut:
-    """The customer as staff and the channel see them: the contact masked."""
+def _customer(ticket: Ticket, personal: Personal, *, for_channel: bool) -> CustomerOut:
+    """The customer as staff and the channel see them: the contact masked; the id the
+    pseudonym, but for the channel its own reference (the pseudonym once erased)."""
     return CustomerOut(
-        id=ticket.customer_id,
+        id=(personal.reference or ticket.customer_id) if for_channel else ticket.customer_id,
         name=personal.name,
         contact_masked=mask_contact(personal.contact),
         customer_since=ticket.customer_since,
@@ -258,6 +260,9 @@ async def page(
 ) -> TicketPage:
     """A page of tickets with their subjects opened (the priority score is staff's only)."""
     subjects = await service.subjects(session, rows, settings)
+    customers = (
+        await service.channel_references(session, rows, settings) if for_channel else [t.customer_id for t in rows]
+    )
     items = [
         TicketSummary(
             id=t.id,
@@ -267,7 +272,7 @@ async def page(
             category=Category(t.category),
             urgency=t.urgency,
             subject=subject,
-            customer_id=t.customer_id,
+            customer_id=customer,
             department_id=t.department_id,
             assignee_id=t.assignee_id,
             created_at=t.created_at,
@@ -275,6 +280,6 @@ async def page(
             next_due_at=t.next_due_at,
             next_due_clock=ClockKind(t.next_due_clock) if t.next_due_clock else None,
         )
-        for t, subject in zip(rows, subjects, strict=True)
+        for t, subject, customer in zip(rows, subjects, customers, strict=True)
     ]
     return TicketPage(items=items, total=total, limit=limit, offset=offset)

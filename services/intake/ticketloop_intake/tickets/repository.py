@@ -403,7 +403,8 @@ class TicketFilter:
     status: str | None = None
     channel: str | None = None
     category: str | None = None
-    customer_id: str | None = None
+    # Any of these (a pseudonym, and a reference not yet re-keyed).
+    customer_ids: Sequence[str] = ()
     assignee_id: str | None = None
     department_id: str | None = None
     channel_client_id: uuid.UUID | None = None
@@ -418,13 +419,14 @@ def _where(t: type[Ticket] | AliasedClass[Ticket], f: TicketFilter) -> list[Colu
         t.status: f.status,
         t.channel: f.channel,
         t.category: f.category,
-        t.customer_id: f.customer_id,
         t.assignee_id: f.assignee_id,
         t.department_id: f.department_id,
         t.channel_client_id: f.channel_client_id,
         t.number: f.number,
     }
     conditions: list[ColumnElement[bool]] = [column == value for column, value in values.items() if value is not None]
+    if f.customer_ids:
+        conditions.append(t.customer_id.in_(f.customer_ids))
     if f.unassigned:
         conditions.append(t.assignee_id.is_(None))
     if f.words:
@@ -455,9 +457,9 @@ async def search(
     status: str | None,
     channel: str | None,
     category: str | None,
-    customer_id: str | None,
     assignee_id: str | None,
     limit: int,
+    customer_ids: Sequence[str] = (),
     offset: int,
     department_id: str | None = None,
     channel_client_id: uuid.UUID | None = None,
@@ -473,7 +475,7 @@ async def search(
         status=status,
         channel=channel,
         category=category,
-        customer_id=customer_id,
+        customer_ids=customer_ids,
         assignee_id=assignee_id,
         department_id=department_id,
         channel_client_id=channel_client_id,
@@ -536,16 +538,11 @@ async def erase_unsealed(session: AsyncSession, customer_id: str, *, clear_mark:
     )
 
 
-async def has_tickets(session: AsyncSession, customer_id: str) -> bool:
-    """Whether intake ever took a ticket from this customer."""
-    found = await session.scalar(select(Ticket.id).where(Ticket.customer_id == customer_id).limit(1))
-    return found is not None
-
-
-async def latest_of_customer(session: AsyncSession, customer_id: str) -> Ticket | None:
-    """The customer's newest ticket (where their latest name and contact are)."""
+async def latest_of_customer(session: AsyncSession, customer_ids: Sequence[str]) -> Ticket | None:
+    """The newest ticket filed under any of `customer_ids` (where the customer's latest name,
+    contact and reference are); its `customer_id` says which id the customer is stored under."""
     return await session.scalar(
-        select(Ticket).where(Ticket.customer_id == customer_id).order_by(Ticket.created_at.desc()).limit(1)
+        select(Ticket).where(Ticket.customer_id.in_(customer_ids)).order_by(Ticket.created_at.desc()).limit(1)
     )
 
 

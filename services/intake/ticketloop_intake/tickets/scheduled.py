@@ -1,16 +1,18 @@
 """Time-driven ticket work: a resolved ticket the customer neither confirms nor reopens closes
-by itself after `auto_close_days`."""
+by itself after `auto_close_days`; customers stored before pseudonymous ids are re-keyed."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ticketloop_intake.customers import service as customers
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import lifecycle, repository
-from ticketloop_intake.tickets.domain import Action
+from ticketloop_intake.tickets.domain import Action, fingerprint
 from ticketloop_intake.unit import IntakeRuntime, IntakeUnit
 from ticketloop_shared.events import TicketClosedData
 from ticketloop_shared.scheduler import Batch, Scheduler
+from ticketloop_shared.state import Slot
 
 SCHEDULE = Scheduler[IntakeSettings]()
 
@@ -64,3 +66,34 @@ async def auto_close(runtime: IntakeRuntime) -> Batch:
     async with runtime.unit_of_work() as uow:
         closed = await close_unconfirmed(uow)
     return Batch(closed, closed >= runtime.settings.sweep_batch)
+
+
+class _Rekeying:
+    """Whether this process found no customer left to re-key."""
+
+    def __init__(self) -> None:
+        self.done = False
+
+
+_REKEYING = Slot("customer re-keying", _Rekeying)
+
+
+@SCHEDULE.every(name="rekey-customers", seconds=30)
+async def rekey_customers(runtime: IntakeRuntime) -> int:
+    """Move customers still stored under their channel's reference (tickets written before
+    pseudonyms) to their pseudonym, a batch per run, each in its own transaction, until none is
+    left; idempotent, and a replica running it at the same time meets the row locks and finds
+    nothing to do. Once a run finds none, this process stops looking (tickets are written under
+    pseudonyms only, so none can appear but from a replica of the previous version; the next
+    start of any replica re-keys those). Here, not in customers, because a ticket's repeat-contact
+    fingerprint is keyed with the customer's key and is tickets' rule."""
+    progress = runtime.state[_REKEYING]
+    if progress.done:
+        return 0
+
+    def refingerprint(subject: str, key: bytes) -> str:
+        return fingerprint(subject, key=key)
+
+    moved = await customers.rekey_legacy_customers(runtime.sessions, runtime.settings, fingerprint=refingerprint)
+    progress.done = moved == 0
+    return moved

@@ -387,6 +387,14 @@ class ProactiveTicket:
     preferred_channel: str | None
 
 
+class CustomerReferenceOut(BaseModel):
+    """The reference a customer's channel knows them by, behind their pseudonymous id. Reading it
+    is recorded in the audit log."""
+
+    customer_id: str = Field(description="The pseudonymous id (`cus_…`) every other service and staff see")
+    reference: str = Field(description="The channel's own customer id, as it sent it")
+
+
 class PersonalDataOut(BaseModel):
     """A customer's name and contact in clear, as on their latest ticket (`[erased]` / null
     after an erasure). Reading it is recorded in the audit log."""

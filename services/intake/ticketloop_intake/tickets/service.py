@@ -407,6 +407,16 @@ async def subjects(session: AsyncSession, tickets: Sequence[Ticket], settings: I
     return [open_field(keys[t.customer_id], t.customer_id, "subject", t.subject) or ERASED for t in tickets]
 
 
+async def channel_references(session: AsyncSession, tickets: Sequence[Ticket], settings: IntakeSettings) -> list[str]:
+    """The customer ids of a page of tickets as their channel knows them: its own reference
+    (the pseudonym once erased)."""
+    keys = await keys_for_opening(session, [t.customer_id for t in tickets], settings)
+    return [
+        open_field(keys[t.customer_id], t.customer_id, "reference", t.customer_reference) or t.customer_id
+        for t in tickets
+    ]
+
+
 async def linked_ticket(uow: IntakeUnit, ticket_id: uuid.UUID | None) -> Ticket | None:
     """The ticket a low score is about, if intake has it."""
     return None if ticket_id is None else await repository.get(uow.session, ticket_id)
@@ -417,14 +427,23 @@ async def made_under_key(session: AsyncSession, *, scope: str, key: str) -> tupl
     return await repository.made_under_key(session, scope=scope, key=key)
 
 
+async def _customer_on_file(uow: IntakeUnit, value: str) -> Ticket:
+    """The newest ticket of the customer `value` names (their pseudonym, or a channel's reference
+    for them): 404 when intake has none."""
+    ticket = await repository.latest_of_customer(uow.session, customers.customer_ids_for(uow.settings, value))
+    if ticket is None:
+        raise NotFound("intake has no data of this customer", code="customer_not_found")
+    return ticket
+
+
 async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) -> None:
-    """Erase a customer's personal data: destroy their key (every sealed value becomes
-    unreadable), overwrite anything stored before sealing and delete their tickets' search
-    tokens; tickets and their facts stay. `customer.erased` tells every other service, in the
-    same transaction, to forget what it holds of the customer."""
+    """Erase a customer's personal data: destroy their key (every sealed value, their channel's
+    reference for them too, becomes unreadable), overwrite anything stored before sealing and
+    delete their tickets' search tokens; tickets and their facts stay. `customer.erased` tells
+    every other service, in the same transaction, to forget what it holds of the customer.
+    `customer_id` may be the pseudonym or the channel's reference."""
     session = uow.session
-    if not await repository.has_tickets(session, customer_id):
-        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
+    customer_id = (await _customer_on_file(uow, customer_id)).customer_id
     destroyed = await customers.destroy_key(session, customer_id, now=uow.now())
     await repository.erase_unsealed(
         session, customer_id, clear_mark=customers.CLEAR_MARK, erased=customers.ERASED_VALUE
@@ -445,13 +464,23 @@ async def erase_customer(uow: IntakeUnit, *, customer_id: str, by: Principal) ->
 
 async def unmasked(uow: IntakeUnit, *, customer_id: str, by: Principal) -> Personal:
     """The customer's latest name and contact in clear, for a reason an admin answers for:
-    the read itself is recorded."""
+    the read itself is recorded. `customer_id` may be the pseudonym or the channel's reference."""
     session = uow.session
-    ticket = await repository.latest_of_customer(session, customer_id)
-    if ticket is None:
-        raise NotFound(f"intake has no data of customer {customer_id!r}", code="customer_not_found")
-    key = (await keys_for_opening(session, [customer_id], uow.settings))[customer_id]
-    await audit_log.record(
-        session, audit, actor=by, action="customer.personal_data_read", subject=f"customer:{customer_id}"
-    )
+    ticket = await _customer_on_file(uow, customer_id)
+    stored = ticket.customer_id
+    key = (await keys_for_opening(session, [stored], uow.settings))[stored]
+    await audit_log.record(session, audit, actor=by, action="customer.personal_data_read", subject=f"customer:{stored}")
     return open_ticket(key, ticket)
+
+
+async def reference_of(uow: IntakeUnit, *, pseudonym: str, by: Principal) -> str:
+    """The channel's own reference for the customer with this pseudonym, for an admin who answers
+    for the read (recorded); 404 when intake has none or it was erased."""
+    session = uow.session
+    ticket = await repository.latest_of_customer(session, [pseudonym])
+    key = (await keys_for_opening(session, [pseudonym], uow.settings))[pseudonym] if ticket is not None else None
+    reference = open_ticket(key, ticket).reference if ticket is not None else None
+    if reference is None:
+        raise NotFound("intake holds no readable reference for this customer", code="customer_not_found")
+    await audit_log.record(session, audit, actor=by, action="customer.reference_read", subject=f"customer:{pseudonym}")
+    return reference

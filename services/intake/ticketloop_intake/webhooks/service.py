@@ -539,7 +539,8 @@ def channel_data(kind: ChannelEvent, event: Envelope, facts: ChannelFacts) -> di
     common: dict[str, Any] = {
         "ticket_id": str(facts.ticket_id),
         "number": facts.number,
-        "customer_id": facts.customer_id,
+        # The channel's own reference: a channel webhook goes only to the channel that owns the ticket.
+        "customer_id": facts.reference,
         "channel": facts.channel,
         "contact": facts.contact,
         "status": facts.status,
