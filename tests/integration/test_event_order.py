@@ -44,9 +44,7 @@ async def publish_all(platform: PlatformSettings, events: Sequence[Envelope]) ->
     producer = AIOKafkaProducer(bootstrap_servers=platform.kafka_bootstrap, acks="all", linger_ms=5)
     await producer.start()
     try:
-        sent = [
-            await producer.send(topics.for_type(e.type), value=e.to_json(), key=e.subject.encode()) for e in events
-        ]
+        sent = [await producer.send(topics.for_type(e.type), value=e.to_json(), key=e.subject.encode()) for e in events]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
