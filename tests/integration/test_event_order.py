@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -16,7 +17,15 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.builders import T0, Story
-from tests.support import RunningService, admin_headers, agent_headers, eventually, serve
+from tests.support import (
+    RunningService,
+    admin_headers,
+    agent_headers,
+    channel_headers,
+    create_ticket_body,
+    eventually,
+    serve,
+)
 from ticketloop_shared.auth import Role
 from ticketloop_shared.events import Envelope, TicketReassigned, Topics
 from ticketloop_shared.settings import PlatformSettings
@@ -77,21 +86,20 @@ async def check_every_order(
     read: Read,
     *,
     handled: set[str],
-    settle: Callable[[], Awaitable[None]] | None = None,
+    stories: Sequence[Story] = (),
 ) -> None:
     """Deliver `sequence` in order to one ticket and with each pair swapped to one ticket per pair
-    (in one batch); every ticket's state, as `read` sees it, must be the in-order one."""
-    in_order = Story(created_at=T0)
-    n = len(sequence(in_order))
+    (in one batch); every ticket's state, as `read` sees it, must be the in-order one. `stories`:
+    the tickets to use (the first gets the in-order sequence), when the service must hold them."""
+    n = len(sequence(Story(created_at=T0)))
     pairs = swaps(n)
-    stories = [Story(created_at=T0) for _ in pairs]
+    in_order, *rest = stories or [Story(created_at=T0) for _ in range(len(pairs) + 1)]
+    stories = rest
     batch = list(sequence(in_order))
     for story, (i, j) in zip(stories, pairs, strict=True):
         batch.extend(swapped(sequence(story), i, j))
     await publish_all(platform, batch)
     await applied(service, [e for e in batch if e.type in handled])
-    if settle is not None:
-        await settle()
     expected = await read(service, in_order)
     names = [e.type.rsplit(".", 1)[0] for e in sequence(in_order)]
     wrong = []
@@ -371,3 +379,65 @@ async def test_sla_knows_who_holds_a_ticket_whatever_order_its_placements_come_i
 ) -> None:
     handled = {e.type for e in sla_placements(Story())}
     await check_every_order(sla, platform, sla_placements, sla_holder, handled=handled)
+
+
+# --- intake's own consumers ------------------------------------------------------------------
+
+
+@pytest.fixture
+async def intake(platform: PlatformSettings, new_database: NewDatabase) -> AsyncIterator[RunningService]:
+    from ticketloop_intake.app import create_app
+    from ticketloop_intake.settings import IntakeSettings
+
+    settings = IntakeSettings(database_url=await new_database("intake"), platform=platform)
+    async with serve(create_app(settings)) as running:
+        yield running
+
+
+def intake_story(story: Story) -> list[Envelope]:
+    """Routing queues the ticket, assigns it, moves it to supply chain; sla publishes its clocks
+    twice."""
+    t = story.created_at
+    return [
+        story.queued(t + timedelta(milliseconds=500)),
+        story.clocks_changed(t + timedelta(milliseconds=600), version=1),
+        story.assigned(t + timedelta(seconds=1)),
+        moved(story.reassigned(t + timedelta(hours=6, minutes=6)), "supply_chain"),
+        story.clocks_changed(t + timedelta(hours=6, minutes=7), version=2),
+    ]
+
+
+async def intake_state(intake: RunningService, story: Story) -> Any:
+    """The ticket as staff see it: status, department, owner, and the clocks' version shown."""
+    r = await intake.client.get(f"/v1/tickets/{story.ticket_id}", headers=admin_headers())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assignee = body["assignee"] or {}
+    sla = body["sla"] or {}
+    return {
+        "status": body["status"],
+        "department_id": assignee.get("department_id"),
+        "agent_id": assignee.get("agent_id"),
+        "sla_version": sla.get("version"),
+        "clocks": sorted((c["clock"], c["status"]) for c in sla.get("clocks", [])),
+    }
+
+
+async def test_intake_reaches_the_same_state_in_any_order(intake: RunningService, platform: PlatformSettings) -> None:
+    from datetime import datetime
+
+    async def report() -> Story:
+        r = await intake.client.post("/v1/tickets", json=create_ticket_body(), headers=channel_headers())
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+        return Story(
+            created_at=datetime.fromisoformat(ticket["created_at"]),
+            ticket_id=uuid.UUID(ticket["id"]),
+            number=ticket["number"],
+            customer_id=ticket["customer"]["id"],
+        )
+
+    pairs = swaps(len(intake_story(Story())))
+    stories = [await report() for _ in range(len(pairs) + 1)]
+    handled = {e.type for e in intake_story(Story())}
+    await check_every_order(intake, platform, intake_story, intake_state, handled=handled, stories=stories)
