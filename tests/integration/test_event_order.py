@@ -441,3 +441,35 @@ async def test_intake_reaches_the_same_state_in_any_order(intake: RunningService
     stories = [await report() for _ in range(len(pairs) + 1)]
     handled = {e.type for e in intake_story(Story())}
     await check_every_order(intake, platform, intake_story, intake_state, handled=handled, stories=stories)
+
+
+async def test_routing_applies_what_is_parked_for_a_ticket_another_transaction_routed(
+    platform: PlatformSettings, new_database: NewDatabase
+) -> None:
+    """The race the sweep covers: a priority change parked while another consumer (a rebalance)
+    routed the ticket without seeing it is applied at the next queue sweep."""
+    from sqlalchemy import text
+
+    from ticketloop_routing.app import create_app
+    from ticketloop_routing.settings import RoutingSettings
+
+    settings = RoutingSettings(database_url=await new_database("routing"), platform=platform, queue_sweep_seconds=0.2)
+    async with serve(create_app(settings)) as routing:
+        story = Story(created_at=T0)
+        change = story.priority_changed(T0 + timedelta(minutes=5))
+        await publish_all(platform, [change])
+        await applied(routing, [change])
+        async with routing.runtime.engine.begin() as conn:  # routed elsewhere, the parked row unseen
+            await conn.execute(
+                text(
+                    "INSERT INTO assignments (ticket_id, ticket_number, category, department_id, agent_id, state, "
+                    "urgency, channel, segment, assigned_at) VALUES (:id, :number, 'billing', 'finance', "
+                    "'agent-fin-1', 'assigned', 'normal', 'web', 'potential', now())"
+                ),
+                {"id": story.ticket_id, "number": story.number},
+            )
+
+        async def urgent() -> bool:
+            return bool((await routing_state(routing, story))["urgency"] == "urgent")
+
+        await eventually(urgent)
