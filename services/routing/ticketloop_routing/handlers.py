@@ -35,7 +35,7 @@ async def on_tickets_created(uow: RoutingUnit, events: Sequence[TicketCreated]) 
 
 @HANDLERS.on(TicketResolved)
 async def on_ticket_resolved(uow: RoutingUnit, event: TicketResolved) -> None:
-    """Free the owner's capacity for the next waiting ticket."""
+    """Free the owner's capacity for the next waiting ticket (unless a later reopen came first)."""
     await assignments.release(uow, ticket_id=event.data.ticket_id, at=event.data.resolved_at)
 
 
@@ -47,20 +47,22 @@ async def on_ticket_closed(uow: RoutingUnit, event: TicketClosed) -> None:
 
 @HANDLERS.on(TicketReopened)
 async def on_ticket_reopened(uow: RoutingUnit, event: TicketReopened) -> None:
-    """Give the reopened ticket an owner again, its previous one first."""
-    await assignments.reopen(uow, data=event.data)
+    """Give the reopened ticket an owner again, its previous one first (parked until routing knows
+    the ticket; a stale one, older than a close applied, is dropped)."""
+    await assignments.reopen(uow, event=event)
 
 
 @HANDLERS.on(TicketPriorityChanged)
 async def on_ticket_priority_changed(uow: RoutingUnit, event: TicketPriorityChanged) -> None:
-    """Re-score the ticket if it is waiting."""
-    await assignments.reprioritise(uow, data=event.data)
+    """Re-score the ticket if it is waiting (parked until routing knows the ticket)."""
+    await assignments.reprioritise(uow, event=event)
 
 
 @HANDLERS.on(TicketRecategorised)
 async def on_ticket_recategorised(uow: RoutingUnit, event: TicketRecategorised) -> None:
-    """Move the ticket if another department owns its new category."""
-    await assignments.recategorise(uow, data=event.data)
+    """Move the ticket if another department owns its new category (parked until routing knows
+    the ticket)."""
+    await assignments.recategorise(uow, event=event)
 
 
 @HANDLERS.on(TicketReplied)

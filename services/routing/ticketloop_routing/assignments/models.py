@@ -53,8 +53,14 @@ class Assignment(Base):
     # The last reply, update or plan of the owner since it was assigned (an away owner's
     # untouched tickets go to someone else).
     touched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # When the last urgency or category change was applied (an older one redelivered is ignored).
+    # When the last urgency change was applied (an older one arriving later is ignored).
     revised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The same for the category, kept apart: an urgency change is not stale for a newer category.
+    recategorised_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the last resolve, close or reopen applied happened: one older than it arriving late is
+    # stale (a resolve overtaken by the reopen after it, a reopen overtaken by the close after it),
+    # so the newest of them decides whether the ticket is open, whatever order they came in.
+    lifecycle_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reason: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
@@ -85,3 +91,17 @@ class AgentLoad(Base):
     presence: Mapped[str] = mapped_column(String(10), server_default="available")
     presence_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_turn: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ParkedEvent(Base):
+    """An event about a ticket routing has not seen created yet (a reopen, priority change or
+    recategorisation that overtook `ticket.created`): kept as it came, applied in order of its
+    time in the transaction that first routes the ticket, then deleted."""
+
+    __tablename__ = "parked_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -6,6 +6,7 @@ the feature: other features reach assignments through `service.py`."""
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from ticketloop_routing.assignments.placement import (
     NO_ORGANISATION,
     base_score,
     candidates,
+    member_ids,
     organisation_of,
     place,
 )
@@ -29,24 +31,33 @@ from ticketloop_shared.events import (
     EscalationTarget,
     SlaBreachedData,
     SlaEscalatedData,
-    TicketPriorityChangedData,
+    TicketPriorityChanged,
     TicketReassignedData,
-    TicketRecategorisedData,
-    TicketReopenedData,
+    TicketRecategorised,
+    TicketReopened,
+    parse_event,
 )
 from ticketloop_shared.vocabulary import Segment
 
 log = logging.getLogger(__name__)
 
 
-async def reopen(uow: RoutingUnit, *, data: TicketReopenedData) -> None:
+async def reopen(uow: RoutingUnit, *, event: TicketReopened) -> None:
     """A reopened ticket goes back to its previous owner if available and below capacity, else by
-    the department's rule or to its queue (resolving already freed the owner's room)."""
+    the department's rule or to its queue (resolving already freed the owner's room).
+
+    Order: a reopen of a ticket routing has not seen created is parked and applied once it is;
+    one that overtook the resolve before it keeps the ticket open (that resolve is then stale);
+    one older than a close already applied is stale itself: the ticket stays closed."""
+    data = event.data
     session = uow.session
     row = await repository.get(session, data.ticket_id, for_update=True)
     if row is None:
-        log.info("reopened ticket routing never saw; ignored", extra={"ticket_id": str(data.ticket_id)})
+        await _park(uow, event, at=data.reopened_at)
         return
+    if row.lifecycle_at is not None and data.reopened_at < row.lifecycle_at:
+        return  # closed again after this reopen
+    await repository.change(session, row.ticket_id, lifecycle_at=data.reopened_at)
     if row.state != State.CLOSED:
         return  # already open again (a redelivery, or a reopen overtaking a resolve)
     if row.ticket_number is None:  # resolved before routing saw it: learn what the event says
@@ -67,7 +78,10 @@ async def reopen(uow: RoutingUnit, *, data: TicketReopenedData) -> None:
     if department is None:
         raise PermanentEventError(NO_ORGANISATION)
     previous = row.agent_id
-    preferred: list[tuple[str, str]] = [(previous, domain.RULE_PREVIOUS_OWNER)] if previous else []
+    # The previous owner first while they belong to the department (a ticket recategorised while
+    # closed reopens in its new department, as if the reopen had come first).
+    mine = previous is not None and previous in member_ids(org, department)
+    preferred: list[tuple[str, str]] = [(previous, domain.RULE_PREVIOUS_OWNER)] if previous and mine else []
     if row.segment == Segment.HIGH_VALUE and row.customer_id:
         manager = (await customers.account_managers_for(session, [row.customer_id])).get(row.customer_id)
         if manager:
@@ -75,11 +89,17 @@ async def reopen(uow: RoutingUnit, *, data: TicketReopenedData) -> None:
     await place(uow, row, org, department, preferred=preferred, previous_agent_id=previous, announce="reassigned")
 
 
-async def reprioritise(uow: RoutingUnit, *, data: TicketPriorityChangedData) -> None:
-    """Keep the ticket's new urgency; a waiting ticket is re-scored (its place in time kept)."""
+async def reprioritise(uow: RoutingUnit, *, event: TicketPriorityChanged) -> None:
+    """Keep the ticket's new urgency; a waiting ticket is re-scored (its place in time kept). A
+    change of a ticket routing has not seen created is parked and applied once it is; one older
+    than the last applied is stale."""
+    data = event.data
     session = uow.session
     row = await repository.get(session, data.ticket_id, for_update=True)
-    if row is None or _stale(row, data.changed_at):
+    if row is None:
+        await _park(uow, event, at=data.changed_at)
+        return
+    if _stale(row.revised_at, data.changed_at):
         return
     await repository.change(session, row.ticket_id, urgency=data.urgency, revised_at=data.changed_at)
     if row.state == State.QUEUED and row.queued_at is not None:
@@ -87,19 +107,24 @@ async def reprioritise(uow: RoutingUnit, *, data: TicketPriorityChangedData) -> 
         await repository.change(session, row.ticket_id, score=score, queue_rank=domain.queue_rank(score, row.queued_at))
 
 
-def _stale(row: Assignment, changed_at: datetime) -> bool:
-    """An older change redelivered after a newer one was applied."""
-    return row.revised_at is not None and changed_at < row.revised_at
+def _stale(applied: datetime | None, changed_at: datetime) -> bool:
+    """An older change arriving after a newer one was applied."""
+    return applied is not None and changed_at < applied
 
 
-async def recategorise(uow: RoutingUnit, *, data: TicketRecategorisedData) -> None:
+async def recategorise(uow: RoutingUnit, *, event: TicketRecategorised) -> None:
     """Keep the ticket's new category; if another department owns it now, move the ticket there:
-    to one of its agents (announced as a reassignment when it had an owner) or its queue."""
+    to one of its agents (announced as a reassignment when it had an owner) or its queue. Parked
+    like a priority change when routing has not seen the ticket created; stale when older."""
+    data = event.data
     session = uow.session
     row = await repository.get(session, data.ticket_id, for_update=True)
-    if row is None or _stale(row, data.changed_at):
+    if row is None:
+        await _park(uow, event, at=data.changed_at)
         return
-    await repository.change(session, row.ticket_id, category=data.category, revised_at=data.changed_at)
+    if _stale(row.recategorised_at, data.changed_at):
+        return
+    await repository.change(session, row.ticket_id, category=data.category, recategorised_at=data.changed_at)
     if row.state == State.CLOSED:
         return
     org = await organisation_of(uow)
@@ -116,6 +141,44 @@ async def recategorise(uow: RoutingUnit, *, data: TicketRecategorisedData) -> No
     await place(uow, row, org, department, because=because, previous_agent_id=previous, announce="reassigned")
     if previous is not None:
         await refill_for(uow, previous, org=org)
+
+
+# What a parked event does once its ticket is known.
+Parked = TicketReopened | TicketPriorityChanged | TicketRecategorised
+
+
+async def _park(uow: RoutingUnit, event: Parked, *, at: datetime) -> None:
+    """Keep `event` until routing routes its ticket (`replay_parked`)."""
+    log.info("event about a ticket routing has not seen created; parked", extra={"ticket_id": event.subject})
+    await repository.park(
+        uow.session, ticket_id=event.data.ticket_id, event_id=event.id, at=at, event=event.model_dump(mode="json")
+    )
+
+
+async def replay_parked(uow: RoutingUnit, ticket_id: uuid.UUID) -> None:
+    """Apply the events parked for a ticket routing now knows, in the order they happened, each
+    as if it had just arrived (its announcements caused by it)."""
+    for raw in await repository.unpark(uow.session, ticket_id):
+        event = parse_event(raw)
+        with uow.caused_by(event):
+            if isinstance(event, TicketReopened):
+                await reopen(uow, event=event)
+            elif isinstance(event, TicketPriorityChanged):
+                await reprioritise(uow, event=event)
+            elif isinstance(event, TicketRecategorised):
+                await recategorise(uow, event=event)
+
+
+async def replay_parked_of_known(uow: RoutingUnit, *, limit: int = 100) -> int:
+    """The sweep's safety net: replay what is parked for tickets routed meanwhile by a transaction
+    that could not see it (another partition's consumer, during a rebalance). Each ticket in its
+    own savepoint; how many tickets were replayed."""
+    done = 0
+    for ticket_id in await repository.parked_of_known(uow.session, limit=limit):
+        async with uow.isolated("replay of parked events", ticket_id=ticket_id) as item:
+            await replay_parked(uow, ticket_id)
+        done += 0 if item.failed else 1
+    return done
 
 
 async def on_breach(uow: RoutingUnit, *, data: SlaBreachedData) -> None:

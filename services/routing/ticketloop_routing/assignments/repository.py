@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid, bindparam, case, func, insert, select, text, update
+from sqlalchemy import String, Uuid, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_routing.assignments.models import AGENT_TURNS, AgentLoad, Assignment, AssignmentHistory
+from ticketloop_routing.assignments.models import AGENT_TURNS, AgentLoad, Assignment, AssignmentHistory, ParkedEvent
 
 QUEUED, ASSIGNED, CLOSED = "queued", "assigned", "closed"
 
@@ -39,6 +39,8 @@ class LiveState:
     agents: dict[str, AgentLive]
     # The run's customers' segments as retrospective announced them.
     segments: dict[str, str] = field(default_factory=dict)
+    # The run's tickets with events parked until routing knew them (almost always none).
+    parked: set[uuid.UUID] = field(default_factory=set)
 
 
 # One round trip for a whole run of new tickets: the version of the organisation the caller's
@@ -60,6 +62,9 @@ SELECT 'segment', s.segment, s.customer_id, NULL, NULL, NULL, NULL
 FROM customer_segments s WHERE s.customer_id = ANY(:customer_ids)
 UNION ALL
 SELECT 'known', NULL, NULL, NULL, NULL, NULL, a.ticket_id FROM assignments a WHERE a.ticket_id = ANY(:ticket_ids)
+UNION ALL
+SELECT 'parked', NULL, NULL, NULL, NULL, NULL, p.ticket_id
+FROM parked_events p WHERE p.ticket_id = ANY(:ticket_ids)
 UNION ALL
 SELECT 'version', NULL, NULL, NULL, NULL, NULL, v.version FROM organisation_version v WHERE v.id = 1
 """
@@ -92,6 +97,8 @@ async def live_state(
             state.segments[row.customer_id] = row.id
         elif row.kind == "known":
             state.known.add(row.ticket_id)
+        elif row.kind == "parked":
+            state.parked.add(row.ticket_id)
         else:
             state.version = row.ticket_id
     return state
@@ -216,11 +223,18 @@ async def insert_queued(
 
 
 async def fill_facts(session: AsyncSession, facts: TicketFacts, *, score: float) -> None:
-    """Complete a row routing made before it saw the ticket's creation (it was resolved first)."""
+    """Complete a row routing made before it saw the ticket's creation (it was resolved first);
+    an urgency or category a later change already set there is kept."""
+    values = {k: v for k, v in facts.values().items() if k not in ("ticket_id", "urgency", "category")}
     await session.execute(
         update(Assignment)
         .where(Assignment.ticket_id == facts.ticket_id, Assignment.ticket_number.is_(None))
-        .values(**{k: v for k, v in facts.values().items() if k != "ticket_id"}, score=score)
+        .values(
+            **values,
+            urgency=func.coalesce(Assignment.urgency, facts.urgency),
+            category=func.coalesce(Assignment.category, facts.category),
+            score=score,
+        )
     )
 
 
@@ -267,8 +281,47 @@ async def history(session: AsyncSession, ticket_id: uuid.UUID) -> Sequence[Assig
 async def remember_closed(session: AsyncSession, ticket_id: uuid.UUID, *, at: datetime) -> None:
     """Remember a ticket routing never saw as finished, so a late `ticket.created` does not assign it."""
     await session.execute(
-        pg_insert(Assignment).values(ticket_id=ticket_id, state=CLOSED, closed_at=at).on_conflict_do_nothing()
+        pg_insert(Assignment)
+        .values(ticket_id=ticket_id, state=CLOSED, closed_at=at, lifecycle_at=at)
+        .on_conflict_do_nothing()
     )
+
+
+# --- Events waiting for their ticket -------------------------------------------------------
+
+
+async def park(session: AsyncSession, *, ticket_id: uuid.UUID, event_id: uuid.UUID, at: datetime, event: Any) -> None:
+    """Keep an event about a ticket routing does not know yet (once, however often delivered)."""
+    await session.execute(
+        pg_insert(ParkedEvent)
+        .values(ticket_id=ticket_id, event_id=event_id, occurred_at=at, event=event)
+        .on_conflict_do_nothing()
+    )
+
+
+async def unpark(session: AsyncSession, ticket_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Take the events parked for a ticket, in the order they happened (parking order on a tie)."""
+    rows = (
+        await session.execute(
+            delete(ParkedEvent)
+            .where(ParkedEvent.ticket_id == ticket_id)
+            .returning(ParkedEvent.id, ParkedEvent.occurred_at, ParkedEvent.event)
+        )
+    ).all()
+    return [r.event for r in sorted(rows, key=lambda r: (r.occurred_at, r.id))]
+
+
+async def parked_of_known(session: AsyncSession, *, limit: int) -> list[uuid.UUID]:
+    """Tickets routing now knows that still have parked events (their `ticket.created` was routed
+    by a transaction that could not see them yet): the sweep's safety net."""
+    rows = await session.scalars(
+        select(ParkedEvent.ticket_id)
+        .join(Assignment, Assignment.ticket_id == ParkedEvent.ticket_id)
+        .where(Assignment.ticket_number.is_not(None))
+        .distinct()
+        .limit(limit)
+    )
+    return list(rows)
 
 
 # --- Agents' live state --------------------------------------------------------------------

@@ -38,6 +38,10 @@ async def reassign_away(runtime: RoutingRuntime) -> Batch:
 @SCHEDULE.every(name="queue-fill", seconds=lambda s: s.queue_sweep_seconds)
 async def fill_queues(runtime: RoutingRuntime) -> int:
     """Give waiting tickets to agents with room (each department isolated): the safety net for
-    capacity freed on another replica while a ticket was being queued here; how many were given."""
+    capacity freed on another replica while a ticket was being queued here; how many were given.
+    Then apply events parked for tickets another transaction routed meanwhile (same net)."""
     async with runtime.unit_of_work() as uow:
-        return await service.fill_queues(uow)
+        given = await service.fill_queues(uow)
+    async with runtime.unit_of_work() as uow:
+        await service.replay_parked_of_known(uow)
+    return given

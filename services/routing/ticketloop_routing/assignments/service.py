@@ -42,6 +42,8 @@ from ticketloop_routing.assignments.reactions import (
     reassign_from_absent,
     recategorise,
     reopen,
+    replay_parked,
+    replay_parked_of_known,
     reprioritise,
 )
 from ticketloop_routing.assignments.repository import LiveState, TicketFacts
@@ -72,6 +74,7 @@ __all__ = [
     "release",
     "reopen",
     "replace_organisation",
+    "replay_parked_of_known",
     "reprioritise",
     "set_presence",
     "take",
@@ -103,6 +106,8 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
         if data.ticket_id in live.known:
             await repository.fill_facts(uow.session, facts, score=score)
             decided.append(False)
+            if data.ticket_id in live.parked:  # routed meanwhile by a transaction that could not see them
+                await replay_parked(uow, data.ticket_id)
             continue
         live.known.add(data.ticket_id)
         manager = live.account_managers.get(data.customer_id) if segment is Segment.HIGH_VALUE else None
@@ -112,6 +117,8 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
         with uow.caused_by(cause) if cause is not None else nullcontext():
             await settle(uow, org, ask, seat, ids=ids, live=live.agents)
         decided.append(seat.decided)
+        if data.ticket_id in live.parked:  # a reopen or change that overtook its creation
+            await replay_parked(uow, data.ticket_id)
     return decided
 
 
@@ -164,16 +171,22 @@ def _facts(data: TicketCreatedData, *, segment: Segment) -> TicketFacts:
 async def release(uow: RoutingUnit, *, ticket_id: uuid.UUID, at: datetime) -> None:
     """A resolved (or closed) ticket no longer counts towards its owner's load, leaves any queue,
     and its owner's room goes to the department's best waiting ticket; an unseen ticket is
-    remembered as finished."""
+    remembered as finished. A resolve older than a reopen already applied is stale (the reopen
+    overtook it): the ticket stays open; `closed_at` is the newest resolve or close applied."""
     session = uow.session
     row = await repository.get(session, ticket_id, for_update=True)
     if row is None:
         await repository.remember_closed(session, ticket_id, at=at)
         return
-    if row.state == State.CLOSED:
+    if row.lifecycle_at is not None and at < row.lifecycle_at:
+        return
+    if row.state == State.CLOSED:  # closed again later than it was: the newest close is kept
+        await repository.change(session, ticket_id, closed_at=at, lifecycle_at=at)
         return
     freed = row.agent_id if row.state == State.ASSIGNED else None
-    await repository.change(session, ticket_id, state=State.CLOSED.value, closed_at=at, queue_rank=None)
+    await repository.change(
+        session, ticket_id, state=State.CLOSED.value, closed_at=at, lifecycle_at=at, queue_rank=None
+    )
     if freed is None:
         return
     await repository.add_load(session, freed, -1)
@@ -181,7 +194,11 @@ async def release(uow: RoutingUnit, *, ticket_id: uuid.UUID, at: datetime) -> No
 
 
 async def touch(uow: RoutingUnit, *, ticket_id: uuid.UUID, agent_id: str, at: datetime) -> None:
-    """The owner worked on the ticket (reply, update, plan): the away sweep leaves it with them."""
+    """The owner worked on the ticket (reply, update, plan): the away sweep leaves it with them.
+
+    Order: a touch is a hint about the current assignment, not a fact to keep: one about a ticket
+    routing does not know, not open, or owned by someone else is dropped, not parked (its owner
+    could only act once routing had assigned the ticket, and a reopen starts untouched)."""
     await repository.touch(uow.session, ticket_id, agent_id=agent_id, at=at)
 
 

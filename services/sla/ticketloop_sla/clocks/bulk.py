@@ -78,6 +78,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                 t.department_id,
                 t.agent_id,
                 t.committed_resolution_at,
+                t.placed_at,
                 t.created_at,
                 t.policy_id,
                 t.rules_version,

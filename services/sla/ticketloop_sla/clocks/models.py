@@ -5,8 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Float, Index, Integer, String, func, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_shared.events import ClockKind, ClockOutcome, EscalationTarget
@@ -39,6 +53,8 @@ class SlaTicket(Base):
     department_id: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(100))
     committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When routing decided the placement shown (an older one arriving later is ignored).
+    placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     policy_id: Mapped[str] = mapped_column(String(64))
     rules_version: Mapped[int] = mapped_column(Integer)
@@ -122,3 +138,16 @@ class SlaEscalation(Base):
     # Who owned the ticket when the step was reached (lists scope by the ticket's current department).
     agent_id: Mapped[str | None] = mapped_column(String(100))
     escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ParkedPlacement(Base):
+    """Routing's placement (assigned, reassigned, queued) of a ticket sla has not seen yet: it
+    carries no ticket facts to start the clocks from, so it waits, as it came, for the first
+    event that does, and is applied in that event's transaction."""
+
+    __tablename__ = "parked_placements"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB)

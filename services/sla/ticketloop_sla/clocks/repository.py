@@ -9,13 +9,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, func, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, delete, func, select, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
-from ticketloop_sla.clocks.models import CustomerSegment, SlaClock, SlaEscalation, SlaTicket
+from ticketloop_sla.clocks.models import CustomerSegment, ParkedPlacement, SlaClock, SlaEscalation, SlaTicket
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_slarules.cycles import Cycle
 
@@ -33,6 +33,7 @@ TICKET_FIELDS = (
     "department_id",
     "agent_id",
     "committed_resolution_at",
+    "placed_at",
     "created_at",
     "policy_id",
     "rules_version",
@@ -359,3 +360,22 @@ async def escalations_page(
     order = (SlaEscalation.escalated_at.desc(), SlaEscalation.ticket_id, SlaEscalation.clock, SlaEscalation.level)
     rows = (await session.execute(base.where(joined).order_by(*order).limit(limit).offset(offset))).all()
     return [(r[0], r[1]) for r in rows], int(total or 0)
+
+
+# --- Placements waiting for their ticket -----------------------------------------------------
+
+
+async def park(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Keep placements (routing's events) of tickets sla has not seen yet, once each."""
+    if rows:
+        await session.execute(insert(ParkedPlacement).values(list(rows)).on_conflict_do_nothing())
+
+
+async def unpark(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
+    """Take the placements parked for these tickets (their events as they came)."""
+    if not ticket_ids:
+        return []
+    rows = await session.scalars(
+        delete(ParkedPlacement).where(ParkedPlacement.ticket_id.in_(list(ticket_ids))).returning(ParkedPlacement.event)
+    )
+    return list(rows)

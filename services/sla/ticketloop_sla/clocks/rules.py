@@ -66,6 +66,8 @@ class Ticket:
     department_id: str | None = None
     agent_id: str | None = None
     committed_resolution_at: datetime | None = None
+    # When the placement shown (department, owner) was decided: an older one arriving later is stale.
+    placed_at: datetime | None = None
     policy_id: str = FALLBACK.id
     rules_version: int = 0
     version: int = 0
@@ -190,10 +192,20 @@ def _restart(t: Ticket, kind: ClockKind, at: datetime, rules: Rules) -> None:
     _start(t, kind, at, rules, cycle=c.cycle + 1)
 
 
-def assigned(t: Ticket, *, agent_id: str, department_id: str) -> None:
+def assigned(t: Ticket, *, agent_id: str, department_id: str, at: datetime | None = None) -> None:
     """A named owner: who is measured from now on. No clock moves: routing picking someone is
-    neither the customer's acknowledgement nor a person connected with them."""
-    t.agent_id, t.department_id = agent_id, department_id
+    neither the customer's acknowledgement nor a person connected with them. A placement older
+    than the one shown (a late assignment after a reassignment) changes nothing."""
+    if _placed(t, at):
+        t.agent_id, t.department_id = agent_id, department_id
+
+
+def _placed(t: Ticket, at: datetime | None) -> bool:
+    """Whether a placement decided `at` is the newest: if so it is now the one shown."""
+    if at is not None and t.placed_at is not None and at < t.placed_at:
+        return False
+    t.placed_at = at or t.placed_at
+    return True
 
 
 def acknowledged(t: Ticket, rules: Rules, *, at: datetime) -> None:
@@ -206,10 +218,12 @@ def connected(t: Ticket, rules: Rules, *, at: datetime) -> None:
     _stop(t, [ClockKind.LIVE_ACCESS], at, rules)
 
 
-def queued(t: Ticket, *, department_id: str) -> None:
+def queued(t: Ticket, *, department_id: str, at: datetime | None = None) -> None:
     """Waiting in a department's queue (new, or transferred there): that department's now, with
-    nobody on it yet; no clock moves (neither a queue nor an owner is an acknowledgement)."""
-    t.agent_id, t.department_id = None, department_id
+    nobody on it yet; no clock moves (neither a queue nor an owner is an acknowledgement). Stale
+    when older than the placement shown."""
+    if _placed(t, at):
+        t.agent_id, t.department_id = None, department_id
 
 
 def answered(t: Ticket, rules: Rules, *, at: datetime, plan: bool = False) -> None:
