@@ -3,7 +3,7 @@ key, on each ticket and queue number (customer_id holds the pseudonym from now o
 before are re-keyed by intake's `rekey-customers` job, which holds the key a migration has not)
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-20 10:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
