@@ -339,6 +339,7 @@ class Runtime(Generic[S]):
         self._tasks.clear()
         if self.relay is not None:
             self.relay.close()
+        await self.state.aclose()
         if self.producer is not None:
             await self.producer.stop()
         if self.statements is not None:

@@ -45,6 +45,15 @@ class ProcessState:
         value: T = self._values[slot]
         return value
 
+    async def aclose(self) -> None:
+        """Close what holds connections (a value with an `aclose` method: an HTTP client's pool),
+        then forget every value; the runtime calls it when it stops."""
+        for value in list(self._values.values()):
+            close = getattr(value, "aclose", None)
+            if close is not None:
+                await close()
+        self._values.clear()
+
     def reset(self, slot: Slot[Any] | None = None) -> None:
         """Forget one slot's value (or every value): the next use starts empty."""
         if slot is None:
