@@ -66,7 +66,7 @@ async def shown(intake: RunningService, ticket_id: str) -> dict[str, Any]:
     return dict(r.json())
 
 
-def texts(view: dict[str, Any]) -> tuple[str, str, list[str]]:
+def texts(view: dict[str, Any]) -> tuple[str, str, list[str | None]]:
     return view["subject"], view["customer"]["name"], [e["body"] for e in view["timeline"] if e["kind"] == "message"]
 
 
