@@ -4,6 +4,7 @@ what is younger stays; the tickets still count; the dry run changes nothing; 0 k
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,9 +16,11 @@ import pytest
 from tests.support import RunningService, admin_headers, channel_headers, create_ticket_body, serve
 from ticketloop_intake.app import create_app
 from ticketloop_intake.retention.scheduled import apply_retention
+from ticketloop_intake.retention.service import CLASSES
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.db import asyncpg_dsn
+from ticketloop_shared.retention import run_cli
 from ticketloop_shared.settings import PlatformSettings
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
@@ -208,3 +211,21 @@ async def test_a_limit_of_0_keeps_the_class_forever(intake: RunningService) -> N
 async def test_only_admins_read_the_retention_report(intake: RunningService) -> None:
     r = await intake.client.get("/v1/retention", headers=channel_headers())
     assert r.status_code in (401, 403)
+
+
+async def test_the_command_line_reports_then_applies_the_schedule(
+    intake: RunningService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await ticket(intake, "cust-gone", closed_at=datetime.now(UTC) - timedelta(days=800))
+    settings = intake.runtime.settings
+
+    assert await run_cli(settings, CLASSES, service="intake", dry_run=True, as_json=True) == 0
+    counted = json.loads(capsys.readouterr().out)
+    assert counted["dry_run"] and {c["data_class"]: c["due"] for c in counted["classes"]}["closed_ticket_texts"] == 1
+
+    assert await run_cli(settings, CLASSES, service="intake", dry_run=False, as_json=False) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["service", "class", "action"]
+    row = next(line.split() for line in table if "closed_ticket_texts" in line)
+    assert row[:7] == ["intake", "closed_ticket_texts", "erase", "730", "d", "1", "1"]
+    assert [r[0] for r in await sql(intake, "SELECT subject FROM tickets")] == [b"\x02"]
