@@ -1,10 +1,11 @@
-"""The command line every service shares: `serve` (default), `migrate` and `token`."""
+"""The command line every service shares: `serve` (default), `migrate`, `token`, `dlq` and
+`retention`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,24 @@ def service_main(
     create_app: Callable[..., FastAPI],
     migrations_dir: Path,
     argv: list[str] | None = None,
+    *,
+    retention: Sequence[Any] = (),
 ) -> None:
-    """Parse the command line and serve, migrate, or issue a staff token."""
+    """Parse the command line and serve, migrate, issue a staff token, handle dead letters or
+    apply the retention schedule (`retention`: the service's `DataClass`es)."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate", "token", "dlq"])
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve", "migrate", "token", "dlq", "retention"]
+    )
     parser.add_argument("dlq_action", nargs="?", choices=["list", "show", "replay"], help="for dlq")
     parser.add_argument("dlq_id", nargs="?", type=int, help="for dlq show/replay: one letter's id")
     parser.add_argument("--type", default=None, help="for dlq: only this event type")
     parser.add_argument("--since", default=None, help="for dlq: only letters parked since (ISO time)")
     parser.add_argument("--all", action="store_true", help="for dlq list: include replayed letters")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="for retention: only report what would be erased or deleted"
+    )
+    parser.add_argument("--json", action="store_true", help="for retention: the report as one JSON line")
     parser.add_argument("--role", choices=[r.value for r in Role], default=Role.AGENT.value, help="for token")
     parser.add_argument("--sub", default="ops", help="for token: the staff member's id")
     parser.add_argument(
@@ -70,6 +80,13 @@ def service_main(
                     include_replayed=args.all,
                 )
             )
+        )
+    if args.command == "retention":
+        from ticketloop_shared.retention import run_cli
+
+        service = create_app.__module__.split(".")[0].removeprefix("ticketloop_")
+        raise SystemExit(
+            asyncio.run(run_cli(settings, retention, service=service, dry_run=args.dry_run, as_json=args.json))
         )
     workers = settings.http_workers
     uvicorn.run(

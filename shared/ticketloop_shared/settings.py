@@ -148,6 +148,14 @@ class ServiceSettings(BaseSettings):
     # (`ticketloop_replica_info`), consumer client id and trace resource. Empty: the host name
     # (a pod's name on Kubernetes); the embedded supervisor names each process it starts.
     replica_id: str = Field(default="", max_length=100)
+    # Retention (`ticketloop_shared.retention`): the job applying the service's schedule runs this
+    # often, erasing or deleting at most `retention_batch` records per transaction.
+    retention_enabled: bool = True
+    retention_interval_seconds: float = Field(default=3_600.0, gt=0)
+    retention_batch: int = Field(default=500, ge=1, le=10_000)
+    # How long audit log entries are kept (days; 0: forever). Three years: long enough to answer
+    # who read or erased a customer's data through a complaint or an audit, then gone.
+    retain_audit_days: float = Field(default=3 * 365, ge=0)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
 
     @model_validator(mode="after")

@@ -548,7 +548,8 @@ async def test_an_answer_is_checked_against_the_template_with_a_precise_422_and_
         r = await answer(feedback, path, body)
         assert r.status_code == 422, (body, r.text)
         error = r.json()["error"]
-        assert error["code"] == "invalid_answer", body
+        # NUL is refused by the guard every body goes through, before the template is consulted.
+        assert error["code"] == ("validation_error" if code == "nul_byte" else "invalid_answer"), body
         assert {"loc": loc, "type": code} in [{"loc": d["loc"], "type": d["type"]} for d in error["details"]], body
     # every reason at once
     r = await answer(feedback, path, {"nps": 9, "comment": 1})

@@ -1,5 +1,6 @@
 """`ticketloop run` (the whole system, embedded), `ticketloop token`, `ticketloop rotate-db-password`,
-`ticketloop bench`, `ticketloop chaos`, `ticketloop bench-workspace`, `ticketloop bench-webhooks`."""
+`ticketloop retention`, `ticketloop bench`, `ticketloop chaos`, `ticketloop bench-workspace`,
+`ticketloop bench-webhooks`."""
 
 from __future__ import annotations
 
@@ -217,6 +218,11 @@ def main(argv: list[str] | None = None) -> None:
         "rotate-db-password",
         help="with the stack stopped: a new password for the embedded PostgreSQL, written to its password file",
     )
+    keep = sub.add_parser(
+        "retention",
+        help="with the stack running: erase or delete what is past each service's retention limit, and say what",
+    )
+    keep.add_argument("--dry-run", action="store_true", help="only count what would be erased or deleted")
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
     bench.add_argument("--tickets", type=int, default=10000, help="tickets in the burst")
     bench.add_argument("--concurrency", type=int, default=64, help="keep-alive connections posting at once")
@@ -290,6 +296,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(token(args.role, args.sub, args.name, args.department, args.ttl))
     if args.command == "rotate-db-password":
         sys.exit(rotate_db_password())
+    if args.command == "retention":
+        from ticketloop_embedded.retention import retention
+
+        sys.exit(retention(config_from_env(), dry_run=args.dry_run, say=say_progress))
     if args.command == "chaos":
         from ticketloop_embedded.chaos import chaos as run_chaos
 

@@ -51,6 +51,9 @@ class FeedbackSettings(ServiceSettings):
     # development it is generated once per install into `master_key_file`.
     master_key: SecretStr | None = None
     master_key_file: Path = Path(".ticketloop/feedback-master-key")
+    # Retention (retention/service.py; days, 0: forever): what customers wrote in an answer is
+    # erased in place this long after answering (the scores stay).
+    retain_survey_texts_days: float = Field(default=365, ge=0)
     # How often the job looks for texts stored before sealing began (it seals them in place).
     seal_clear_texts_seconds: float = Field(default=60.0, gt=0, le=86_400)
 

@@ -4,6 +4,7 @@ replay webhook deliveries with `python -m ticketloop_intake webhooks replay …`
 import sys
 
 from ticketloop_intake.app import MIGRATIONS, create_app
+from ticketloop_intake.retention.service import CLASSES as RETENTION
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_shared.cli import service_main
 
@@ -12,4 +13,4 @@ if __name__ == "__main__":
         from ticketloop_intake.webhooks.cli import main
 
         raise SystemExit(main(sys.argv[2:]))
-    service_main(IntakeSettings, create_app, MIGRATIONS)
+    service_main(IntakeSettings, create_app, MIGRATIONS, retention=RETENTION)

@@ -26,6 +26,8 @@ from ticketloop_intake.knowledge.endpoints import router as knowledge_router
 from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers the table)
 from ticketloop_intake.reply_templates.endpoints import router as reply_template_router
 from ticketloop_intake.reply_templates.models import ReplyTemplate  # noqa: F401  (registers the table)
+from ticketloop_intake.retention import scheduled as retention_jobs
+from ticketloop_intake.retention.service import CLASSES as RETENTION
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import scheduled as ticket_jobs
 from ticketloop_intake.tickets.attachment_endpoints import router as attachment_router
@@ -45,6 +47,7 @@ from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
+from ticketloop_shared.retention import retention_router
 from ticketloop_shared.runtime import ServiceSpec
 from ticketloop_shared.scheduler import Scheduler
 
@@ -79,6 +82,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             knowledge_jobs.SCHEDULE,
             counter_jobs.SCHEDULE,
             webhook_jobs.SCHEDULE,
+            retention_jobs.SCHEDULE,
         ),
         # Webhooks: a channel's deliveries are written with the events that call for them; admin
         # subscriptions are fed by a consumer of every topic, in a group of its own.
@@ -98,6 +102,7 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             customer_link_router,
             customer_router,
             audit_router(audit),
+            retention_router("intake", RETENTION),
             # Knowledge base and counter queues.
             knowledge_router,
             counter_router,

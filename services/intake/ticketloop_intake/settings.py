@@ -58,6 +58,12 @@ class IntakeSettings(ServiceSettings):
     repeat_window_days: float = Field(default=7.0, ge=0, le=365)
     # The address customers reach intake at; their confirm-or-reopen links are built on it.
     public_base_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Retention (retention/service.py; days, 0: forever). A closed ticket's personal texts are
+    # erased in place this long after closing (the ticket and its facts stay), and a customer's
+    # key is destroyed once every ticket of theirs closed this long ago.
+    retain_closed_ticket_texts_days: float = Field(default=2 * 365, ge=0)
+    # A finished webhook delivery (payload and attempt log) is deleted this long after it ended.
+    retain_webhook_deliveries_days: float = Field(default=30, ge=0)
     # How long an unwrapped customer key is reused without asking the database (erasures reach
     # every process's cache within about a second regardless).
     customer_key_cache_seconds: float = Field(default=600.0, ge=0, le=86_400)

@@ -5,6 +5,7 @@ import asyncio
 import sys
 
 from ticketloop_retrospective.app import MIGRATIONS, create_app
+from ticketloop_retrospective.retention.service import CLASSES as RETENTION
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.cli import service_main
 from ticketloop_shared.clock import utcnow
@@ -21,4 +22,4 @@ if __name__ == "__main__":
         settings = RetrospectiveSettings()
         periods = sys.argv[2:] or default_periods(settings, utcnow())
         sys.exit(0 if asyncio.run(rebuild(settings, periods=periods, say=_say)) else 1)
-    service_main(RetrospectiveSettings, create_app, MIGRATIONS)
+    service_main(RetrospectiveSettings, create_app, MIGRATIONS, retention=RETENTION)

@@ -21,10 +21,13 @@ from ticketloop_retrospective.rectification import scheduled as review_jobs
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
 from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401
 from ticketloop_retrospective.reports.endpoints import router as report_router
+from ticketloop_retrospective.retention import scheduled as retention_jobs
+from ticketloop_retrospective.retention.service import CLASSES as RETENTION
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
+from ticketloop_shared.retention import retention_router
 from ticketloop_shared.runtime import ServiceSpec
 from ticketloop_shared.scheduler import Scheduler
 
@@ -41,7 +44,10 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         migrations=MIGRATIONS,
         handlers=HANDLERS,
         scheduler=Scheduler.of(
-            customer_jobs.SCHEDULE, review_jobs.SCHEDULE, care_jobs.schedule(customers=CareDirectory())
+            customer_jobs.SCHEDULE,
+            review_jobs.SCHEDULE,
+            care_jobs.schedule(customers=CareDirectory()),
+            retention_jobs.SCHEDULE,
         ),
     )
     return create_service_app(
@@ -61,6 +67,7 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
             care_router,
             dashboard_router,
             audit_router(audit),
+            retention_router("retrospective", RETENTION),
         ],
         clock=clock,
     )

@@ -17,12 +17,15 @@ from ticketloop_routing.db import audit, messaging
 from ticketloop_routing.handlers import HANDLERS
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.endpoints import router as organisation_router
+from ticketloop_routing.retention import scheduled as retention_jobs
+from ticketloop_routing.retention.service import CLASSES as RETENTION
 from ticketloop_routing.settings import RoutingSettings
 from ticketloop_routing.unit import RoutingRuntime
 from ticketloop_shared.api import create_service_app
 from ticketloop_shared.audit import audit_router
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.db import transaction
+from ticketloop_shared.retention import retention_router
 from ticketloop_shared.runtime import ServiceSpec
 from ticketloop_shared.scheduler import Scheduler
 
@@ -45,7 +48,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
         messaging=messaging,
         migrations=MIGRATIONS,
         handlers=HANDLERS,
-        scheduler=Scheduler.of(scheduled.SCHEDULE),
+        scheduler=Scheduler.of(scheduled.SCHEDULE, retention_jobs.SCHEDULE),
         on_start=load_organisation,
     )
     return create_service_app(
@@ -61,6 +64,7 @@ def create_app(settings: RoutingSettings | None = None, *, clock: Clock | None =
             customer_router,
             access_router,
             audit_router(audit),
+            retention_router("routing", RETENTION),
         ],
         clock=clock,
     )

@@ -69,6 +69,12 @@ class Survey(Base):
         Index("ix_surveys_customer_id", "customer_id", "id"),
         # Texts answered before sealing began, until the sealing job seals them (`0x00` first).
         Index("ix_surveys_clear_texts", "id", postgresql_where=text("get_byte(texts, 0) = 0")),
+        # Retention: answers whose texts are still kept (`0x02` is the erased mark), oldest first.
+        Index(
+            "ix_surveys_kept_texts",
+            "answered_at",
+            postgresql_where=text("texts IS NOT NULL AND texts <> '\\x02'::bytea"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

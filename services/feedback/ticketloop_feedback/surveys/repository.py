@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -335,6 +335,43 @@ async def erase_texts(session: AsyncSession, customer_id: str, *, erased: bytes)
         .where(Survey.customer_id == customer_id, Survey.texts.is_not(None), Survey.texts != erased)
         .values(texts=erased)
         .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# Retention: answers whose texts are still kept, by answering time. Written as the index's
+# predicate (constants, not parameters), so the planner can use `ix_surveys_kept_texts`.
+_TEXTS_KEPT = text("surveys.texts IS NOT NULL AND surveys.texts <> '\\x02'::bytea")
+
+
+def _texts_kept_before(cutoff: datetime, erased: bytes) -> list[ColumnElement[bool]]:
+    if erased != b"\x02":
+        raise ValueError("the index `ix_surveys_kept_texts` assumes the erased mark is 0x02")
+    return [_TEXTS_KEPT, Survey.answered_at < cutoff]  # type: ignore[list-item]
+
+
+async def texts_due(session: AsyncSession, cutoff: datetime, *, erased: bytes) -> tuple[int, datetime | None]:
+    """How many answers given before `cutoff` still hold texts, and the oldest answer."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(Survey.answered_at)).where(*_texts_kept_before(cutoff, erased))
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def erase_old_texts(session: AsyncSession, cutoff: datetime, *, erased: bytes, limit: int) -> int:
+    """Overwrite with `erased` the texts of at most `limit` answers given before `cutoff` (rows
+    another transaction holds are left for the next batch); how many."""
+    chosen = (
+        select(Survey.id)
+        .where(*_texts_kept_before(cutoff, erased))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(
+        update(Survey).where(Survey.id.in_(chosen)).values(texts=erased).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
 

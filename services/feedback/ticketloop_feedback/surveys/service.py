@@ -618,3 +618,14 @@ async def seal_clear_texts(uow: FeedbackUnit, *, limit: int) -> tuple[int, bool]
         key = await keys.key_for_sealing(session, customer_id, uow.settings)
         await repository.set_texts(session, survey_id, keys.seal_text(key, customer_id, texts_field(survey_id), clear))
     return len(rows), len(rows) >= limit
+
+
+async def texts_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """Retention's dry run: answers given before `cutoff` whose free texts are still kept."""
+    return await repository.texts_due(session, cutoff, erased=keys.ERASED_VALUE)
+
+
+async def erase_old_texts(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Retention: erase in place the free texts (comments, suggestions, NPS reasons) of at most
+    `limit` answers given before `cutoff`; the scores stay, so reports still count them. How many."""
+    return await repository.erase_old_texts(session, cutoff, erased=keys.ERASED_VALUE, limit=limit)

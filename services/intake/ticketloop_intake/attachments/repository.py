@@ -73,3 +73,13 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, erased: byt
         .returning(Attachment.id)
     )
     return len(result.all())
+
+
+async def erase_tickets(session: AsyncSession, ticket_ids: Sequence[uuid.UUID], *, erased: bytes, now: datetime) -> int:
+    """Overwrite the names and contents of these tickets' attachments with `erased`; how many."""
+    result = await session.execute(
+        update(Attachment)
+        .where(Attachment.ticket_id.in_(ticket_ids), Attachment.erased_at.is_(None))
+        .values(filename=erased, content=erased, erased_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -128,3 +128,9 @@ async def erase_customer(session: AsyncSession, customer_id: str, *, now: dateti
     """Overwrite the customer's attachments (names and contents) in place, beyond destroying
     their key: not even the ciphertext stays. How many were erased."""
     return await repository.erase_customer(session, customer_id, erased=ERASED_VALUE, now=now)
+
+
+async def erase_tickets(session: AsyncSession, ticket_ids: Sequence[uuid.UUID], *, now: datetime) -> int:
+    """Overwrite the names and contents of these tickets' files (retention: their tickets' texts
+    are past their limit); how many were erased."""
+    return await repository.erase_tickets(session, ticket_ids, erased=ERASED_VALUE, now=now)

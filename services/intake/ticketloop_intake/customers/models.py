@@ -9,6 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_intake.db import Base
 
+# Why a key was destroyed: the customer's erasure (nobody may contact them on our own any more),
+# or retention (nothing of theirs was kept any longer; a new ticket of theirs gets a new key).
+ERASURE, RETIREMENT = "erasure", "retention"
+
 
 class CustomerErasure(Base):
     """When a customer's key was destroyed: every intake process re-reads the recent ones each
@@ -18,6 +22,7 @@ class CustomerErasure(Base):
 
     customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     erased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    kind: Mapped[str] = mapped_column(String(10), server_default=ERASURE)
 
 
 class CustomerKey(Base):

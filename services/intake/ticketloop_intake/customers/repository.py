@@ -12,7 +12,7 @@ from sqlalchemy import Row, delete, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from ticketloop_intake.customers.models import CustomerErasure, CustomerKey
+from ticketloop_intake.customers.models import ERASURE, RETIREMENT, CustomerErasure, CustomerKey
 
 # The key a customer has, creating it with `$2` if there is none: one round trip, in autocommit
 # (a key may well exist before its first ticket commits). Under a concurrent first insert the
@@ -47,9 +47,36 @@ async def destroy_key(session: AsyncSession, customer_id: str) -> bool:
 
 async def record_erasure(session: AsyncSession, customer_id: str, at: datetime) -> None:
     """Note the erasure for the other processes' key caches."""
-    stmt = insert(CustomerErasure).values(customer_id=customer_id, erased_at=at)
+    stmt = insert(CustomerErasure).values(customer_id=customer_id, erased_at=at, kind=ERASURE)
     await session.execute(
-        stmt.on_conflict_do_update(index_elements=[CustomerErasure.customer_id], set_={"erased_at": at})
+        stmt.on_conflict_do_update(
+            index_elements=[CustomerErasure.customer_id], set_={"erased_at": at, "kind": ERASURE}
+        )
+    )
+
+
+async def destroy_keys(session: AsyncSession, customer_ids: Sequence[str]) -> list[str]:
+    """Delete these customers' keys; the customers who had one."""
+    result = await session.scalars(
+        delete(CustomerKey).where(CustomerKey.customer_id.in_(customer_ids)).returning(CustomerKey.customer_id)
+    )
+    return [str(c) for c in result.all()]
+
+
+async def record_retirements(session: AsyncSession, customer_ids: Sequence[str], at: datetime) -> None:
+    """Note keys destroyed by retention for the other processes' key caches (a customer already
+    erased stays erased)."""
+    if not customer_ids:
+        return
+    stmt = insert(CustomerErasure).values(
+        [{"customer_id": c, "erased_at": at, "kind": RETIREMENT} for c in customer_ids]
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[CustomerErasure.customer_id],
+            set_={"erased_at": at},
+            where=CustomerErasure.kind == RETIREMENT,
+        )
     )
 
 
@@ -64,7 +91,11 @@ async def erased_since(engine: AsyncEngine, since: datetime) -> list[tuple[str, 
 
 async def is_erased(session: AsyncSession, customer_id: str) -> bool:
     """Whether the customer's personal data was erased (nobody may contact them on our own)."""
-    found = await session.scalar(select(CustomerErasure.customer_id).where(CustomerErasure.customer_id == customer_id))
+    found = await session.scalar(
+        select(CustomerErasure.customer_id).where(
+            CustomerErasure.customer_id == customer_id, CustomerErasure.kind == ERASURE
+        )
+    )
     return found is not None
 
 

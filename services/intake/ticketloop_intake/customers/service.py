@@ -292,3 +292,17 @@ async def rekey_legacy_customers(
     if found:
         log.info("re-keyed %d customers to pseudonymous ids (%d failed)", moved, len(found) - moved)
     return moved
+
+
+async def retire_keys(session: AsyncSession, customer_ids: Sequence[str], *, now: datetime) -> int:
+    """Destroy the keys of customers nothing of whom is kept any longer (retention), and note it
+    so every process drops them from its cache within about a second. Unlike an erasure this
+    says nothing about the customer: a new ticket of theirs gets a new key. How many went."""
+    if not customer_ids:
+        return 0
+    destroyed = await repository.destroy_keys(session, customer_ids)
+    await repository.record_retirements(session, destroyed, now)
+    ring = state_of(session)[_KEYS]
+    for customer_id in destroyed:
+        ring.forget(session, customer_id)
+    return len(destroyed)

@@ -43,6 +43,12 @@ class Ticket(Base):
         Index("ix_tickets_resolved_open", "resolved_at", postgresql_where=text("status = 'resolved'")),
         # A low score or a care task opens its proactive ticket once, whatever is redelivered.
         Index("uq_tickets_origin", "origin", "origin_id", unique=True, postgresql_where=text("origin_id IS NOT NULL")),
+        # Retention: closed tickets whose personal texts are still kept (`0x02` is the erased mark).
+        Index(
+            "ix_tickets_closed_texts",
+            "closed_at",
+            postgresql_where=text("status = 'closed' AND subject <> '\\x02'::bytea"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.orm.util import AliasedClass
 
+from ticketloop_intake.customers.models import CustomerKey
 from ticketloop_intake.db import Base
 from ticketloop_intake.idempotency.service import Claim, KeyTaken
 from ticketloop_intake.tickets.domain import OPEN, Status, WorkOrder
@@ -576,3 +577,101 @@ async def latest_entry(session: AsyncSession, ticket_id: uuid.UUID, kind: str) -
         .order_by(TimelineEntry.at.desc(), TimelineEntry.id.desc())
         .limit(1)
     )
+
+
+# Retention: closed tickets whose personal texts are still stored, by closing time (the partial
+# index `ix_tickets_closed_texts` holds exactly those, so it shrinks as the job erases).
+# Written as the index's predicate (constants, not parameters), so the planner can use it.
+_CLOSED_WITH_TEXTS = text("tickets.status = 'closed' AND tickets.subject <> '\\x02'::bytea")
+
+
+def _closed_with_texts(cutoff: datetime, erased: bytes) -> list[ColumnElement[bool]]:
+    if erased != b"\x02":
+        raise ValueError("the index `ix_tickets_closed_texts` assumes the erased mark is 0x02")
+    return [_CLOSED_WITH_TEXTS, Ticket.closed_at < cutoff]  # type: ignore[list-item]
+
+
+async def closed_texts_due(session: AsyncSession, cutoff: datetime, *, erased: bytes) -> tuple[int, datetime | None]:
+    """How many tickets closed before `cutoff` still hold their personal texts, and the oldest closing."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(Ticket.closed_at)).where(*_closed_with_texts(cutoff, erased))
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def erase_closed_texts(session: AsyncSession, cutoff: datetime, *, erased: bytes, limit: int) -> list[uuid.UUID]:
+    """Overwrite with `erased` the personal texts of at most `limit` tickets closed before
+    `cutoff` (subject, description, name, contact, and their timeline entries' bodies but the
+    assignment notes), deleting their search tokens; the tickets' ids. Tickets another
+    transaction holds are left for the next batch."""
+    ids = list(
+        (
+            await session.scalars(
+                select(Ticket.id)
+                .where(*_closed_with_texts(cutoff, erased))
+                .order_by(Ticket.closed_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+    )
+    if not ids:
+        return []
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.id.in_(ids))
+        .values(
+            subject=erased, description=erased, customer_name=erased, customer_contact=None, customer_reference=erased
+        )
+    )
+    await session.execute(
+        update(TimelineEntry)
+        .where(
+            TimelineEntry.ticket_id.in_(ids),
+            TimelineEntry.kind != "assigned",
+            TimelineEntry.body.is_not(None),
+            TimelineEntry.body != erased,
+        )
+        .values(body=erased)
+    )
+    await session.execute(delete(TicketWord).where(TicketWord.ticket_id.in_(ids)))
+    return ids
+
+
+def _active_since(cutoff: datetime) -> ColumnElement[bool]:
+    """A ticket that keeps its customer's key: not closed, or closed at or after `cutoff`."""
+    return (Ticket.status != Status.CLOSED.value) | (Ticket.closed_at >= cutoff) | Ticket.closed_at.is_(None)
+
+
+async def quiet_customers_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """How many customers hold a key though every ticket of theirs closed before `cutoff`, and
+    the earliest of their last closings."""
+    last_closed = (
+        select(func.max(Ticket.closed_at)).where(Ticket.customer_id == CustomerKey.customer_id).scalar_subquery()
+    )
+    quiet = select(CustomerKey.customer_id, last_closed.label("last_closed")).where(_quiet(cutoff)).subquery()
+    row = (await session.execute(select(func.count(), func.min(quiet.c.last_closed)))).one()
+    return int(row[0]), row[1]
+
+
+def _quiet(cutoff: datetime) -> ColumnElement[bool]:
+    """A key nothing young is sealed with: its customer's tickets all closed before `cutoff`; or,
+    with no ticket at all (its first ticket failed), created before it (one in flight is young)."""
+    of_customer = Ticket.customer_id == CustomerKey.customer_id
+    has_ticket = select(Ticket.id).where(of_customer).exists()
+    has_active = select(Ticket.id).where(of_customer, _active_since(cutoff)).exists()
+    return (has_ticket & ~has_active) | (~has_ticket & (CustomerKey.created_at < cutoff))
+
+
+async def quiet_customers(session: AsyncSession, cutoff: datetime, *, limit: int) -> list[str]:
+    """At most `limit` customers holding a key though every ticket of theirs closed before
+    `cutoff`; their key rows stay locked to this transaction (others' are skipped)."""
+    rows = await session.scalars(
+        select(CustomerKey.customer_id)
+        .where(_quiet(cutoff))
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=CustomerKey)
+    )
+    return [str(c) for c in rows.all()]

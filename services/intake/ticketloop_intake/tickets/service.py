@@ -484,3 +484,31 @@ async def reference_of(uow: IntakeUnit, *, pseudonym: str, by: Principal) -> str
         raise NotFound("intake holds no readable reference for this customer", code="customer_not_found")
     await audit_log.record(session, audit, actor=by, action="customer.reference_read", subject=f"customer:{pseudonym}")
     return reference
+
+
+async def closed_texts_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """Retention's dry run: tickets closed before `cutoff` that still hold personal texts, and
+    the oldest closing."""
+    return await repository.closed_texts_due(session, cutoff, erased=customers.ERASED_VALUE)
+
+
+async def erase_closed_texts(session: AsyncSession, cutoff: datetime, *, limit: int, now: datetime) -> int:
+    """Retention: erase in place the personal texts (and attached files, and search tokens) of at
+    most `limit` tickets closed before `cutoff`; the tickets, their timeline and facts stay, so
+    reports still count them. How many tickets."""
+    ids = await repository.erase_closed_texts(session, cutoff, erased=customers.ERASED_VALUE, limit=limit)
+    if ids:
+        await attachments.erase_tickets(session, ids, now=now)
+    return len(ids)
+
+
+async def quiet_customers_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """Retention's dry run: customers holding a key though all their tickets closed before `cutoff`."""
+    return await repository.quiet_customers_due(session, cutoff)
+
+
+async def retire_quiet_keys(session: AsyncSession, cutoff: datetime, *, limit: int, now: datetime) -> int:
+    """Retention: destroy the keys of at most `limit` customers whose every ticket closed before
+    `cutoff` (nothing sealed with them is kept any longer); how many."""
+    quiet = await repository.quiet_customers(session, cutoff, limit=limit)
+    return await customers.retire_keys(session, quiet, now=now)

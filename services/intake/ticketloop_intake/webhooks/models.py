@@ -52,6 +52,8 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where="status = 'pending'"),
         Index("ix_webhook_deliveries_order", "endpoint_id", "order_key", "seq", postgresql_where="status = 'pending'"),
         Index("ix_webhook_deliveries_log", "endpoint_id", "created_at"),
+        # Retention: deliveries that are over, oldest first.
+        Index("ix_webhook_deliveries_finished", "created_at", postgresql_where="status <> 'pending'"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -321,3 +321,35 @@ async def requeue(session: AsyncSession, ids: Sequence[uuid.UUID], *, now: datet
         .returning(WebhookDelivery.id)
     )
     return len(result.all())
+
+
+# Retention: a delivery that is over (sent, given up, or no longer to be sent) is past its limit
+# once it has been over that long; `created_at` is the indexed bound (it precedes the end).
+def _finished_before(cutoff: datetime) -> list[Any]:
+    ended = func.coalesce(WebhookDelivery.delivered_at, WebhookDelivery.last_attempt_at, WebhookDelivery.created_at)
+    # The status as the index's predicate (a constant), so the planner can use it.
+    return [text("webhook_deliveries.status <> 'pending'"), WebhookDelivery.created_at < cutoff, ended < cutoff]
+
+
+async def finished_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """How many deliveries ended before `cutoff`, and the oldest one's creation."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(WebhookDelivery.created_at)).where(*_finished_before(cutoff))
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def delete_finished(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Delete at most `limit` deliveries that ended before `cutoff`, their attempts with them
+    (the foreign key cascades); how many deliveries."""
+    chosen = (
+        select(WebhookDelivery.id)
+        .where(*_finished_before(cutoff))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    result = await session.execute(delete(WebhookDelivery).where(WebhookDelivery.id.in_(chosen)))
+    return int(getattr(result, "rowcount", 0) or 0)

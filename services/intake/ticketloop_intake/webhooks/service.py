@@ -931,3 +931,14 @@ async def requeue(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, id
     await _audit(uow.session, by, "webhook.deliveries_replayed", endpoint_id, count=count, via="cli")
     _wake_worker(uow)
     return count
+
+
+async def finished_deliveries_due(session: AsyncSession, cutoff: datetime) -> tuple[int, datetime | None]:
+    """Retention's dry run: deliveries (with their payloads and attempt logs) over before `cutoff`."""
+    return await repository.finished_due(session, cutoff)
+
+
+async def delete_finished_deliveries(session: AsyncSession, cutoff: datetime, *, limit: int) -> int:
+    """Retention: delete at most `limit` deliveries over before `cutoff`, payload and attempts
+    included; pending ones are never touched. How many."""
+    return await repository.delete_finished(session, cutoff, limit=limit)

@@ -1,0 +1,1 @@
+"""How long feedback keeps each class of its data, and the job that applies it."""

@@ -1,0 +1,1 @@
+"""How long retrospective keeps each class of its data, and the job that applies it."""

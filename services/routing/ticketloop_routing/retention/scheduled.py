@@ -1,0 +1,25 @@
+"""The retention job: rarely (hourly by default), in small batches, so it never holds long locks."""
+
+from __future__ import annotations
+
+from ticketloop_routing.retention.service import CLASSES
+from ticketloop_routing.settings import RoutingSettings
+from ticketloop_routing.unit import RoutingRuntime
+from ticketloop_shared import retention
+from ticketloop_shared.retention import ClassReport
+from ticketloop_shared.scheduler import Scheduler
+
+SCHEDULE = Scheduler[RoutingSettings]()
+
+
+@SCHEDULE.every(name="retention", seconds=lambda s: s.retention_interval_seconds, enabled=lambda s: s.retention_enabled)
+async def apply_retention(runtime: RoutingRuntime) -> list[ClassReport]:
+    """Delete what is past its limit, class by class; what was done."""
+    return await retention.apply(
+        runtime.sessions,
+        CLASSES,
+        runtime.settings,
+        service="routing",
+        now=runtime.clock.now(),
+        batch=runtime.settings.retention_batch,
+    )
