@@ -328,9 +328,9 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
     assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
     r = await routing.client.put(url, json={"agent_id": "desk-2"}, headers=first)
     assert r.status_code == 201 and r.json()["agent_id"] == "desk-2" and r.headers["ETag"] == '"1"'
-    again = await routing.client.put(url, json={"agent_id": "desk-1"}, headers=first)
-    assert (again.status_code, again.json()["error"]["code"]) == (412, "account_manager_changed")
-    assert again.json()["error"]["details"]["current_etag"] == '"1"'
+    twice = await routing.client.put(url, json={"agent_id": "desk-1"}, headers=first)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (412, "account_manager_changed")
+    assert twice.json()["error"]["details"]["current_etag"] == '"1"'
     replaced = await routing.client.put(
         url, json={"agent_id": "desk-2"}, headers={**admin_headers(), "If-Match": '"1"'}
     )
