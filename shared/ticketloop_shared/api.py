@@ -350,6 +350,12 @@ IfMatch = Annotated[str | None, Header(description='The version read, as `"<vers
 _VERSION_DIGITS = 9
 
 
+def etag(version: int | None) -> str | None:
+    """A version as the strong entity tag a read sends in `ETag` (and a 412 in `current_etag`);
+    None for a resource that does not exist."""
+    return None if version is None else f'"{version}"'
+
+
 @overload
 def if_match_version(if_match: str) -> int: ...
 @overload
@@ -371,7 +377,7 @@ def if_match_version(if_match: str | None) -> int | None:
 
 def require_if_match(if_match: IfMatch = None) -> str:
     """Dependency: the `If-Match` a change of a versioned resource must send, or 428
-    `precondition_required`. Declared after the credentials in a route's signature, it answers
+    `if_match_required`. Declared after the credentials in a route's signature, it answers
     before the body is validated or the resource looked up, so a change without it is refused
     the same way whatever else is wrong with it."""
     if if_match is None:
@@ -398,7 +404,7 @@ def require_put_precondition(
     if_none_match: Annotated[str | None, Header(description="`*` to create a resource that must not exist yet")] = None,
 ) -> PutPrecondition:
     """Dependency: a `PUT` that may create says which it means, `If-None-Match: *` (create) or
-    `If-Match: "<version>"` (replace what was read); neither is 428 `precondition_required`, so a
+    `If-Match: "<version>"` (replace what was read); neither is 428 `if_match_required`, so a
     replace can never silently undo another change."""
     if if_match is not None:
         return PutPrecondition(version=if_match_version(if_match))

@@ -83,10 +83,11 @@ class PreconditionFailed(DomainError):
 
 
 class PreconditionRequired(DomainError):
-    """A change that must say which version it replaces (`If-Match`) did not."""
+    """A change that must say which version it replaces (`If-Match`) did not. One code for every
+    route, so a client handles a missing `If-Match` the same way everywhere."""
 
     status_code = 428
-    code = "precondition_required"
+    code = "if_match_required"
 
 
 class ContentTooLarge(DomainError):

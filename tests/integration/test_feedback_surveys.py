@@ -824,7 +824,9 @@ async def test_admins_edit_a_template_and_surveys_already_out_keep_the_version_t
     assert (r.json()["version"], r.headers["etag"], r.json()["updated_by"]) == (3, '"3"', "admin-test")
     stale = await feedback.client.put(url, json=edited, headers={**admin_headers(), "If-Match": '"2"'})
     assert (stale.status_code, stale.json()["error"]["code"]) == (412, "template_changed")
-    assert stale.json()["error"]["details"] == {"expected_version": 2, "current_version": 3}
+    assert stale.json()["error"]["details"] == {"expected_version": 2, "current_version": 3, "current_etag": '"3"'}
+    missing = await feedback.client.put(url, json=edited, headers=admin_headers())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
 
     # the survey sent before the edit still asks version 2, and takes its answer
     shown = (await feedback.client.get(link_path(before["link"]))).json()
@@ -853,17 +855,18 @@ async def test_a_template_that_cannot_be_rendered_is_refused_whole_with_every_re
             {"id": "effort", "kind": "scale", "prompt": "Easy?", "min": 5, "max": 2},
         ],
     }
-    r = await feedback.client.put(url, json=bad, headers=admin_headers())
+    current = {**admin_headers(), "If-Match": '"2"'}
+    r = await feedback.client.put(url, json=bad, headers=current)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_template"), r.text
     fields = [d["field"] for d in r.json()["error"]["details"]]
     assert {"questions[0].min", "questions[1].id", "questions[1].kind", "questions[2].min"} <= set(fields)
     r = await feedback.client.put(
-        url, json={"name": "x", "questions": [{"id": "q", "kind": "dial", "prompt": "?"}]}, headers=admin_headers()
+        url, json={"name": "x", "questions": [{"id": "q", "kind": "dial", "prompt": "?"}]}, headers=current
     )
     assert (r.status_code, r.json()["error"]["code"]) == (422, "validation_error")
     r = await feedback.client.put(url, json=bad, headers={**admin_headers(), "If-Match": "two"})
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_if_match")
-    r = await feedback.client.put("/v1/survey-templates/newsletter", json=bad, headers=admin_headers())
+    r = await feedback.client.put("/v1/survey-templates/newsletter", json=bad, headers=current)
     assert (r.status_code, r.json()["error"]["code"]) == (404, "template_not_found")
     r = await feedback.client.get(url, headers=agent_headers())
     assert (r.json()["version"], r.headers["etag"]) == (2, '"2"')  # nothing was written

@@ -92,7 +92,7 @@ async def test_a_rotated_key_overlaps_the_new_one_then_is_refused(replicas: Repl
     assert await works(a, old) and await works(b, old)
 
     r = await a.client.post(path, headers=admin_headers())
-    assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+    assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
     r = await a.client.post(path, headers=if_match(7))
     assert (r.status_code, r.json()["error"]["code"]) == (412, "channel_client_changed")
     r = await a.client.post(path, headers=if_match(1))
@@ -135,7 +135,7 @@ async def test_a_revoked_key_is_refused_at_once_and_on_every_replica_within_a_se
     [only] = (await detail(a, created["id"]))["keys"]
     revoke = f"/v1/channel-clients/{created['id']}/keys/{only['id']}"
     r = await a.client.delete(revoke, headers=admin_headers())
-    assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+    assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
     r = await a.client.delete(revoke, headers=if_match(1))
     assert r.status_code == 200 and r.json()["keys"][0]["state"] == "revoked", r.text
     assert not await works(a, key)  # the replica that revoked it: at once
@@ -155,7 +155,7 @@ async def test_a_deactivated_client_is_refused_everywhere_until_reactivated(repl
     key, path = created["api_key"], f"/v1/channel-clients/{created['id']}"
     assert await works(b, key)
     r = await a.client.patch(path, json={"active": False}, headers=admin_headers())
-    assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+    assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
     r = await a.client.patch(path, json={"active": False}, headers=if_match(1))
     assert r.status_code == 200 and r.json()["active"] is False and r.headers["ETag"] == '"2"'
     assert not await works(a, key)

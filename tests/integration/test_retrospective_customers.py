@@ -446,7 +446,7 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
         r = await client.put("/v1/care-rules/week-one", json=rule, headers=staff)
         assert (r.status_code, r.json()["error"]["code"]) == (403, "admin_required")
         r = await client.put("/v1/care-rules/week-one", json=rule, headers=admin)  # create or replace? say which
-        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
         r = await client.put("/v1/care-rules/week-one", json=rule, headers=create)
         assert r.status_code == 201 and r.headers["ETag"] == '"1"', r.text
         assert r.json() | {"updated_at": None} == {
@@ -493,7 +493,7 @@ async def test_care_rules_are_kept_by_admins_read_by_staff_and_validated(
         r = await client.delete("/v1/care-rules/week-one", headers=staff)
         assert r.status_code == 403
         r = await client.delete("/v1/care-rules/week-one", headers=admin)
-        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
         r = await client.delete("/v1/care-rules/week-one", headers={**admin, "If-Match": '"1"'})
         assert (r.status_code, r.json()["error"]["code"]) == (412, "care_rule_changed")
         assert (await client.delete("/v1/care-rules/week-one", headers={**admin, "If-Match": '"2"'})).status_code == 204

@@ -312,7 +312,7 @@ async def test_a_category_hot_three_weeks_running_opens_one_item_per_streak(
             assert r.json()["error"]["details"][0]["type"] == "null_not_allowed"
         change = {"status": "in_progress", "notes": "carrier review"}
         r = await service.client.patch(url, json=change, headers=supervisor)  # no If-Match: refused
-        assert (r.status_code, r.json()["error"]["code"]) == (428, "precondition_required")
+        assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
         r = await service.client.patch(url, json=change, headers={**supervisor, "If-Match": '"1"'})
         assert r.status_code == 200 and r.headers["ETag"] == '"2"'
         r = await service.client.patch(url, json={"status": "closed"}, headers={**supervisor, "If-Match": '"2"'})

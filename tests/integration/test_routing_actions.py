@@ -463,7 +463,8 @@ async def test_staff_reads_show_the_callers_department_only(
 
     for customer, agent in (("cust-a", "desk-1"), ("cust-b", "tech-1")):
         url = f"/v1/account-managers/{customer}"
-        assert (await routing.client.put(url, json={"agent_id": agent}, headers=admin_headers())).status_code == 200
+        first = {**admin_headers(), "If-None-Match": "*"}
+        assert (await routing.client.put(url, json={"agent_id": agent}, headers=first)).status_code == 201
     mine = (await routing.client.get("/v1/account-managers", headers=tech())).json()
     assert (mine["total"], [m["customer_id"] for m in mine["items"]]) == (1, ["cust-b"])
     assert (await routing.client.get("/v1/account-managers", headers=admin_headers())).json()["total"] == 2

@@ -320,11 +320,23 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
 ) -> None:
     vip = Story(customer_id="cust-vip")
     url = "/v1/account-managers/cust-vip"
+    first = {**admin_headers(), "If-None-Match": "*"}
     assert (await routing.client.put(url, json={"agent_id": "desk-2"}, headers=agent_headers())).status_code == 403
-    unknown = await routing.client.put(url, json={"agent_id": "ghost"}, headers=admin_headers())
+    unknown = await routing.client.put(url, json={"agent_id": "ghost"}, headers=first)
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (422, "unknown_agent")
-    r = await routing.client.put(url, json={"agent_id": "desk-2"}, headers=admin_headers())
-    assert r.status_code == 200 and r.json()["agent_id"] == "desk-2"
+    missing = await routing.client.put(url, json={"agent_id": "desk-2"}, headers=admin_headers())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
+    r = await routing.client.put(url, json={"agent_id": "desk-2"}, headers=first)
+    assert r.status_code == 201 and r.json()["agent_id"] == "desk-2" and r.headers["ETag"] == '"1"'
+    twice = await routing.client.put(url, json={"agent_id": "desk-1"}, headers=first)
+    assert (twice.status_code, twice.json()["error"]["code"]) == (412, "account_manager_changed")
+    assert twice.json()["error"]["details"]["current_etag"] == '"1"'
+    replaced = await routing.client.put(
+        url, json={"agent_id": "desk-2"}, headers={**admin_headers(), "If-Match": '"1"'}
+    )
+    assert (replaced.status_code, replaced.headers["ETag"]) == (200, '"2"')
+    read = await routing.client.get(url, headers=admin_headers())
+    assert (read.json()["agent_id"], read.json()["version"], read.headers["ETag"]) == ("desk-2", 2, '"2"')
     page = (await routing.client.get("/v1/account-managers", headers=agent_headers(department="desk"))).json()
     assert (page["total"], page["items"][0]["customer_id"]) == (1, "cust-vip")
 
@@ -337,8 +349,10 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
     again = Story(customer_id="cust-vip")
     assert (await created(routing, platform, again, customer_annual_spend=50_000.0))["agent_id"] == "desk-1"
 
-    assert (await routing.client.delete(url, headers=admin_headers())).status_code == 204
-    gone = await routing.client.delete(url, headers=admin_headers())
+    stale = await routing.client.delete(url, headers={**admin_headers(), "If-Match": '"1"'})
+    assert (stale.status_code, stale.json()["error"]["code"]) == (412, "account_manager_changed")
+    assert (await routing.client.delete(url, headers={**admin_headers(), "If-Match": '"2"'})).status_code == 204
+    gone = await routing.client.delete(url, headers={**admin_headers(), "If-Match": '"2"'})
     assert (gone.status_code, gone.json()["error"]["code"]) == (404, "account_manager_not_found")
 
 
@@ -351,9 +365,11 @@ async def test_an_announced_segment_ranks_the_customers_next_ticket(
     before = await created(routing, platform, Story(customer_id="cust-rising"))
     assert before["segment"] == "potential"
     r = await routing.client.put(
-        "/v1/account-managers/cust-rising", json={"agent_id": "desk-2"}, headers=admin_headers()
+        "/v1/account-managers/cust-rising",
+        json={"agent_id": "desk-2"},
+        headers={**admin_headers(), "If-None-Match": "*"},
     )
-    assert r.status_code == 200
+    assert r.status_code == 201
     rising = Story(customer_id="cust-rising")
     await publish(platform, rising.segment_changed(T0 + timedelta(hours=1), segment="high_value"))
     # An older announcement arriving late does not undo the newer one.

@@ -32,6 +32,8 @@ from ticketloop_sla.settings import SlaSettings
 
 # Stories start at T0 (a Monday, 09:00 UTC).
 MIN = timedelta(minutes=1)
+# A rule written for the first time says so (`If-None-Match: *`); a replace names the version read.
+CREATE = {**admin_headers(), "If-None-Match": "*"}
 
 
 @pytest.fixture
@@ -270,6 +272,11 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
         "/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag}
     )
     assert (stale.status_code, stale.json()["error"]["code"]) == (412, "policy_changed")
+    assert stale.json()["error"]["details"]["current_etag"] == r.headers["ETag"] == '"2"'
+    missing = await sla.client.put("/v1/policies/default", json=policy_body(), headers=admin_headers())
+    assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
+    exists = await sla.client.put("/v1/policies/default", json=policy_body(), headers=CREATE)
+    assert (exists.status_code, exists.json()["error"]["code"]) == (412, "policy_changed")
     history = (await sla.client.get("/v1/policies/default/history", headers=agent_headers())).json()["items"]
     assert [(h["version"], h["action"], h["actor"]) for h in history] == [
         (2, "updated", "admin-test"),
@@ -286,7 +293,7 @@ async def test_a_segment_change_moves_the_customers_open_tickets_to_the_matching
         conditions={"segments": ["high_value"]},
         targets={"first_response": {"minutes": 5}, "resolution": {"minutes": 240}},
     )
-    assert (await sla.client.put("/v1/policies/vip", json=vip, headers=admin_headers())).status_code == 201
+    assert (await sla.client.put("/v1/policies/vip", json=vip, headers=CREATE)).status_code == 201
     story = Story()
     await publish(platform, story.created())
     await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
@@ -325,7 +332,7 @@ async def test_a_business_calendar_with_an_imported_holiday_carries_a_deadline_t
             for d in ("monday", "tuesday", "wednesday", "thursday", "friday")
         },
     }
-    assert (await sla.client.put("/v1/calendars/berlin", json=office, headers=admin_headers())).status_code == 201
+    assert (await sla.client.put("/v1/calendars/berlin", json=office, headers=CREATE)).status_code == 201
     r = await sla.client.post(
         "/v1/calendars/berlin/holidays/ical?from=2026-01-01&to=2026-12-31",
         content=ICS,
@@ -337,7 +344,11 @@ async def test_a_business_calendar_with_an_imported_holiday_carries_a_deadline_t
         [{"day": "2026-03-09", "name": "Founders' day"}],
     )
     body = policy_body(targets={"plan": {"minutes": 120, "calendar": "berlin"}, "first_response": {"minutes": 15}})
-    assert (await sla.client.put("/v1/policies/default", json=body, headers=admin_headers())).status_code == 200
+    replace = {
+        **admin_headers(),
+        "If-Match": (await sla.client.get("/v1/policies/default", headers=agent_headers())).headers["ETag"],
+    }
+    assert (await sla.client.put("/v1/policies/default", json=body, headers=replace)).status_code == 200
     friday = datetime(2026, 3, 6, 16, 0, tzinfo=UTC)  # 17:00 in Berlin: one working hour left
     clock.set(friday)
     story = Story(created_at=friday)
@@ -383,21 +394,19 @@ async def test_bad_rules_get_precise_errors_and_only_admins_change_them(sla: Run
             targets={"plan": {"minutes": 60, "calendar": "nowhere"}},
             escalation=[{"level": 1, "share": 0.5, "notify": "group"}],
         ),
-        headers=admin_headers(),
+        headers=CREATE,
     )
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_policy")
     assert {d["field"] for d in r.json()["error"]["details"]} == {"targets.plan.calendar", "escalation.0.group"}
-    r = await sla.client.put(
-        "/v1/policies/x", json=policy_body(targets={"lunch": {"minutes": 5}}), headers=admin_headers()
-    )
+    r = await sla.client.put("/v1/policies/x", json=policy_body(targets={"lunch": {"minutes": 5}}), headers=CREATE)
     assert r.status_code == 422
     r = await sla.client.put("/v1/policies/x", json=policy_body(), headers=agent_headers())
     assert r.status_code == 403
     cal = {"name": "x", "time_zone": "Mars/Olympus", "week": {"monday": [{"start": "09:00", "end": "17:00"}]}}
-    r = await sla.client.put("/v1/calendars/mars", json=cal, headers=admin_headers())
+    r = await sla.client.put("/v1/calendars/mars", json=cal, headers=CREATE)
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_calendar")
     cal = {**cal, "time_zone": "UTC", "week": {"monday": [{"start": "17:00", "end": "09:00"}]}}
-    assert (await sla.client.put("/v1/calendars/mars", json=cal, headers=admin_headers())).status_code == 422
+    assert (await sla.client.put("/v1/calendars/mars", json=cal, headers=CREATE)).status_code == 422
     r = await sla.client.post(
         "/v1/calendars/business-hours/holidays/ical",
         content=b"not a calendar",
@@ -405,10 +414,17 @@ async def test_bad_rules_get_precise_errors_and_only_admins_change_them(sla: Run
     )
     assert (r.status_code, r.json()["error"]["code"]) == (422, "invalid_icalendar")
     r = await sla.client.delete("/v1/calendars/business-hours", headers=admin_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
+    etag = (await sla.client.get("/v1/calendars/business-hours", headers=agent_headers())).headers["ETag"]
+    r = await sla.client.delete("/v1/calendars/business-hours", headers={**admin_headers(), "If-Match": '"99"'})
+    assert (r.status_code, r.json()["error"]["code"]) == (412, "calendar_changed")
+    assert r.json()["error"]["details"]["current_etag"] == etag
+    r = await sla.client.delete("/v1/calendars/business-hours", headers={**admin_headers(), "If-Match": etag})
     assert r.status_code == 204
-    assert (
-        await sla.client.put("/v1/calendars/24x7", json={**cal, "week": {}}, headers=admin_headers())
-    ).status_code in (409, 422)
+    assert (await sla.client.put("/v1/calendars/24x7", json={**cal, "week": {}}, headers=CREATE)).status_code in (
+        409,
+        422,
+    )
 
 
 async def test_unknown_ticket_is_404_and_a_staff_token_is_required(sla: RunningService) -> None:

@@ -112,7 +112,9 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
             ("/v1/policies/default", policy("Office hours", 1000, resolution=480)),
             ("/v1/policies/technical", policy("Technical", 50, resolution=960, categories=["product_quality"])),
         ):
-            r = await sla.client.put(path, json=body, headers=admin_headers())
+            current = await sla.client.get(path, headers=admin_headers())
+            expect = {"If-Match": current.headers["ETag"]} if current.status_code == 200 else {"If-None-Match": "*"}
+            r = await sla.client.put(path, json=body, headers={**admin_headers(), **expect})
             assert r.status_code in (200, 201), r.text
         # intake computes the first deadlines from its copy of what sla publishes: wait for it.
         await eventually(lambda: knows_the_rules(intake))

@@ -12,7 +12,7 @@ from ticketloop_feedback.templates.domain import TEMPLATE_FOR_KIND, Question, Te
 from ticketloop_feedback.templates.models import SurveyTemplateRow
 from ticketloop_feedback.templates.schemas import QuestionBody, TemplateIn, TemplateList, TemplateOut
 from ticketloop_feedback.unit import FeedbackUowDep
-from ticketloop_shared.api import IfMatch, SessionDep, if_match_version
+from ticketloop_shared.api import IfMatchRequired, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 
 # Tagged with the surveys they shape, as before templates were their own feature (same OpenAPI).
@@ -26,6 +26,7 @@ _template_write_errors: dict[int | str, dict[str, object]] = {
     404: {"description": "`template_not_found`"},
     412: {"description": "Changed since the `If-Match` version (`template_changed`)"},
     422: {"description": "`invalid_template` with every field and reason, or `invalid_if_match`"},
+    428: {"description": "`If-Match` is missing (`if_match_required`)"},
 }
 
 
@@ -73,12 +74,12 @@ async def put_template(
     body: TemplateIn,
     uow: FeedbackUowDep,
     admin: CurrentAdmin,
+    if_match: IfMatchRequired,
     response: Response,
-    if_match: IfMatch = None,
 ) -> TemplateOut:
     """Replace a template's questions (a new version): surveys sent from now on ask them, surveys
-    already out keep the version they were sent with. With `If-Match: "<version>"`, a change made
-    since that version is refused with 412."""
+    already out keep the version they were sent with. Over the version read (`If-Match:
+    "<version>"`): a change made since that version is refused with 412."""
     row, template = await service.put_template(
         uow,
         template_id,

@@ -20,6 +20,7 @@ from ticketloop_feedback.templates.domain import (
 from ticketloop_feedback.templates.models import SurveyTemplateRow, SurveyTemplateVersion
 from ticketloop_feedback.unit import FeedbackUnit
 from ticketloop_shared import audit as audit_log
+from ticketloop_shared.api import etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import PreconditionFailed
 
@@ -68,7 +69,7 @@ async def put_template(
     name: str,
     questions: Sequence[Question],
     by: Principal,
-    if_match: int | None,
+    if_match: int,
 ) -> tuple[SurveyTemplateRow, Template]:
     """Replace a template with a new version, validated whole; surveys already sent keep the
     version they were sent with, surveys sent from now on ask this one."""
@@ -76,11 +77,11 @@ async def put_template(
     row = await repository.template(session, template_id, lock=True)
     if row is None:
         raise TemplateNotFound(f"no survey template {template_id!r}")
-    if if_match is not None and if_match != row.version:
+    if if_match != row.version:
         raise PreconditionFailed(
             f"the template changed since version {if_match}",
             code="template_changed",
-            details={"expected_version": if_match, "current_version": row.version},
+            details={"expected_version": if_match, "current_version": row.version, "current_etag": etag(row.version)},
         )
     problems = validate_template(questions)
     if problems:

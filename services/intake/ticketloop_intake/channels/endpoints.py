@@ -30,7 +30,7 @@ router = APIRouter(prefix="/v1/channel-clients", tags=["channel clients"])
 _errors: dict[int | str, dict[str, object]] = {
     404: {"description": "No such client, or key (`channel_client_not_found`, `channel_key_not_found`)"},
     412: {"description": "The client changed since the `If-Match` version (`channel_client_changed`)"},
-    428: {"description": "`If-Match` is missing (`precondition_required`)"},
+    428: {"description": "`If-Match` is missing (`if_match_required`)"},
 }
 
 

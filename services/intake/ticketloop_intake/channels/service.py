@@ -18,6 +18,7 @@ from ticketloop_intake.channels import repository
 from ticketloop_intake.channels.models import ChannelClient, ChannelKey
 from ticketloop_intake.db import audit
 from ticketloop_shared import audit as audit_log
+from ticketloop_shared.api import etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.bearer import bearer_digest
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unauthorized
@@ -196,7 +197,7 @@ async def _guarded(session: AsyncSession, client_id: uuid.UUID, version: int) ->
     if client.version != version:
         raise ChannelClientChanged(
             f"channel client {client_id} is at version {client.version}, not {version}",
-            details={"version": client.version},
+            details={"version": client.version, "current_etag": etag(client.version)},
         )
     return client
 

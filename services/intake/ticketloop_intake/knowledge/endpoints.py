@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from ticketloop_intake.channels.deps import ChannelOrStaff
 from ticketloop_intake.knowledge import domain, service
@@ -23,7 +23,7 @@ from ticketloop_intake.knowledge.schemas import (
 )
 from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.unit import IntakeUowDep
-from ticketloop_shared.api import SessionDep
+from ticketloop_shared.api import IfMatchRequired, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.validation import MAX_OFFSET
 from ticketloop_shared.vocabulary import Category
@@ -143,8 +143,8 @@ async def update_article(
     body: ArticleUpdate,
     uow: IntakeUowDep,
     admin: CurrentAdmin,
+    if_match: IfMatchRequired,
     response: Response,
-    if_match: Annotated[str | None, Header(max_length=100, description="The ETag of the version being changed")] = None,
 ) -> ArticleOut:
     """Change an article's title, body, category or keywords, over the version the caller
     read (`If-Match`); audited."""

@@ -18,7 +18,7 @@ from ticketloop_intake.knowledge.models import Article
 from ticketloop_intake.knowledge.schemas import ArticleCreate, ArticleUpdate
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.state import Slot, state_of
 
@@ -173,13 +173,9 @@ async def create(session: AsyncSession, *, new: ArticleCreate, by: Principal, no
     return article
 
 
-async def _guarded(session: AsyncSession, article_id: uuid.UUID, if_match: str | None) -> Article:
-    """The article, locked, if the caller names its current version in `If-Match`."""
-    if if_match is None:
-        raise PreconditionRequired(
-            "send If-Match with the article's ETag, so a change cannot silently undo another",
-            code="if_match_required",
-        )
+async def _guarded(session: AsyncSession, article_id: uuid.UUID, if_match: str) -> Article:
+    """The article, locked, if the caller names its current version in `If-Match` (required by
+    the route, so a missing one is refused before the body or the article is looked at)."""
     article = await repository.get(session, article_id, for_update=True)
     if article is None:
         raise NotFound(f"no article with id {article_id}", code="article_not_found")
@@ -197,7 +193,7 @@ async def update(
     *,
     article_id: uuid.UUID,
     change: ArticleUpdate,
-    if_match: str | None,
+    if_match: str,
     by: Principal,
     now: datetime,
 ) -> Article:

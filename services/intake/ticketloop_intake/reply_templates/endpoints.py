@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from ticketloop_intake.reply_templates import domain, service
 from ticketloop_intake.reply_templates.models import ReplyTemplate
@@ -17,20 +17,23 @@ from ticketloop_intake.reply_templates.schemas import (
     ReplyTemplatePage,
 )
 from ticketloop_intake.unit import IntakeUowDep, SettingsDep
-from ticketloop_shared.api import SessionDep
+from ticketloop_shared.api import IfMatchRequired, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.validation import MAX_OFFSET
 from ticketloop_shared.vocabulary import Category
 
 router = APIRouter(tags=["reply templates"])
 
+_PRECONDITIONS: dict[int | str, dict[str, object]] = {
+    412: {"description": "The template changed since the `If-Match` version was read (`template_changed`)"},
+    428: {"description": "`If-Match` is missing (`if_match_required`)"},
+}
 _ETAG = {"ETag": {"description": "The template's version, to send back as `If-Match`", "schema": {"type": "string"}}}
 _NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"description": "Unknown template (`template_not_found`)"}}
 _INVALID: dict[int | str, dict[str, object]] = {
     409: {"description": "Another template has this name (`template_name_taken`)"},
     422: {"description": "An unknown placeholder or unmatched braces (`unknown_placeholder`), or a validation error"},
 }
-IfMatch = Annotated[str | None, Header(max_length=100, description="The ETag of the version being changed")]
 
 
 def render(template: ReplyTemplate) -> ReplyTemplateOut:
@@ -104,8 +107,7 @@ async def get_template(
         200: {"headers": _ETAG},
         **_NOT_FOUND,
         **_INVALID,
-        412: {"description": "The template changed since the `If-Match` version was read (`template_changed`)"},
-        428: {"description": "`If-Match` is missing (`if_match_required`)"},
+        **_PRECONDITIONS,
     },
 )
 async def replace_template(
@@ -113,8 +115,8 @@ async def replace_template(
     body: ReplyTemplateIn,
     uow: IntakeUowDep,
     admin: CurrentAdmin,
+    if_match: IfMatchRequired,
     response: Response,
-    if_match: IfMatch = None,
 ) -> ReplyTemplateOut:
     """Replace a reply template whole, over the version the caller read (`If-Match`); audited."""
     template = await service.replace(
@@ -129,13 +131,13 @@ async def replace_template(
     status_code=204,
     responses={
         **_NOT_FOUND,
-        412: {"description": "The template changed since the `If-Match` version was read (`template_changed`)"},
+        **_PRECONDITIONS,
     },
 )
 async def delete_template(
-    template_id: uuid.UUID, uow: IntakeUowDep, admin: CurrentAdmin, if_match: IfMatch = None
+    template_id: uuid.UUID, uow: IntakeUowDep, admin: CurrentAdmin, if_match: IfMatchRequired
 ) -> Response:
-    """Delete a reply template (over the `If-Match` version, when sent); audited."""
+    """Delete a reply template, over the version read (`If-Match`); audited."""
     await service.remove(uow.session, template_id=template_id, if_match=if_match, by=admin)
     return Response(status_code=204)
 

@@ -18,7 +18,7 @@ from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired
+from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed
 from ticketloop_shared.events import ClockKind
 from ticketloop_shared.ids import new_id
 
@@ -65,20 +65,13 @@ async def create(session: AsyncSession, *, new: ReplyTemplateIn, by: Principal, 
     return template
 
 
-async def _guarded(
-    session: AsyncSession, template_id: uuid.UUID, if_match: str | None, *, required: bool
-) -> ReplyTemplate:
-    """The template, locked, if the caller names its current version in `If-Match` (428 when
-    `required` and missing, 412 when it names another version)."""
-    if if_match is None and required:
-        raise PreconditionRequired(
-            "send If-Match with the template's ETag, so a change cannot silently undo another",
-            code="if_match_required",
-        )
+async def _guarded(session: AsyncSession, template_id: uuid.UUID, if_match: str) -> ReplyTemplate:
+    """The template, locked, if the caller names its current version in `If-Match` (412 when it
+    names another version; the route refuses a missing one first)."""
     template = await repository.get(session, template_id, for_update=True)
     if template is None:
         raise NotFound(f"no reply template with id {template_id}", code="template_not_found")
-    if if_match is not None and not domain.matches_version(if_match, template.version):
+    if not domain.matches_version(if_match, template.version):
         raise PreconditionFailed(
             "the template changed since you read it; read it again and re-apply your change",
             code="template_changed",
@@ -92,13 +85,13 @@ async def replace(
     *,
     template_id: uuid.UUID,
     new: ReplyTemplateIn,
-    if_match: str | None,
+    if_match: str,
     by: Principal,
     now: datetime,
 ) -> ReplyTemplate:
     """Replace a template whole, over the version the caller read; a real change bumps the
     version and is audited (with the names of the fields it changed, never their text)."""
-    template = await _guarded(session, template_id, if_match, required=True)
+    template = await _guarded(session, template_id, if_match)
     domain.placeholders(new.body)
     wanted: dict[str, object] = {
         "name": new.name,
@@ -126,9 +119,9 @@ async def replace(
     return template
 
 
-async def remove(session: AsyncSession, *, template_id: uuid.UUID, if_match: str | None, by: Principal) -> None:
-    """Delete a template (over the version named in `If-Match`, when one is sent); audited."""
-    template = await _guarded(session, template_id, if_match, required=False)
+async def remove(session: AsyncSession, *, template_id: uuid.UUID, if_match: str, by: Principal) -> None:
+    """Delete a template, over the version named in `If-Match`; audited."""
+    template = await _guarded(session, template_id, if_match)
     await repository.remove(session, template.id)
     await audit_log.record(
         session,

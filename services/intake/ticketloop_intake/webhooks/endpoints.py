@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from ticketloop_intake.channels.deps import ChannelDep
 from ticketloop_intake.unit import IntakeUowDep
@@ -28,11 +28,15 @@ from ticketloop_intake.webhooks.schemas import (
     SecretRotated,
 )
 from ticketloop_intake.webhooks.service import Subscriber
-from ticketloop_shared.api import SessionDep
+from ticketloop_shared.api import IfMatchRequired, SessionDep
 from ticketloop_shared.auth import CurrentAdmin
 
 _ETAG = {"ETag": {"description": "The endpoint's version, to send back as `If-Match`", "schema": {"type": "string"}}}
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such endpoint of yours"}}
+_PRECONDITIONS: dict[int | str, dict[str, Any]] = {
+    412: {"description": "The endpoint changed since the `If-Match` version (`webhook_endpoint_changed`)"},
+    428: {"description": "`If-Match` is missing (`if_match_required`)"},
+}
 
 
 def render(endpoint: WebhookEndpoint, now: datetime) -> EndpointOut:
@@ -120,8 +124,7 @@ def subscription_router(prefix: str, tag: str, subscriber: Callable[..., Awaitab
         responses={
             200: {"headers": _ETAG},
             **_NOT_FOUND,
-            412: {"description": "The endpoint changed since the `If-Match` version (`webhook_endpoint_changed`)"},
-            428: {"description": "`If-Match` is missing (`if_match_required`)"},
+            **_PRECONDITIONS,
         },
     )
     async def update_endpoint(
@@ -129,10 +132,8 @@ def subscription_router(prefix: str, tag: str, subscriber: Callable[..., Awaitab
         body: EndpointUpdate,
         uow: IntakeUowDep,
         by: Caller,
+        if_match: IfMatchRequired,
         response: Response,
-        if_match: Annotated[
-            str | None, Header(max_length=100, description="The ETag of the version being changed")
-        ] = None,
     ) -> EndpointOut:
         """Change URL, event types or description over the version you read (`If-Match`); audited."""
         endpoint = await service.update(uow, by=by, endpoint_id=endpoint_id, change=body, if_match=if_match)
@@ -153,10 +154,13 @@ def subscription_router(prefix: str, tag: str, subscriber: Callable[..., Awaitab
         response.headers["ETag"] = service.etag(endpoint)
         return render(endpoint, uow.now())
 
-    @router.delete("/{endpoint_id}", status_code=204, responses=_NOT_FOUND)
-    async def delete_endpoint(endpoint_id: uuid.UUID, uow: IntakeUowDep, by: Caller) -> Response:
-        """Delete the endpoint with its deliveries and their log; audited."""
-        await service.delete(uow, by=by, endpoint_id=endpoint_id)
+    @router.delete("/{endpoint_id}", status_code=204, responses={**_NOT_FOUND, **_PRECONDITIONS})
+    async def delete_endpoint(
+        endpoint_id: uuid.UUID, uow: IntakeUowDep, by: Caller, if_match: IfMatchRequired
+    ) -> Response:
+        """Delete the endpoint with its deliveries and their log, at the version read (`If-Match`);
+        audited."""
+        await service.delete(uow, by=by, endpoint_id=endpoint_id, if_match=if_match)
         return Response(status_code=204)
 
     @router.post("/{endpoint_id}/rotate-secret", response_model=SecretRotated, responses=_NOT_FOUND)

@@ -43,7 +43,7 @@ from ticketloop_intake.webhooks.schemas import EndpointCreate, EndpointUpdate, R
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared import webhooks as signing
 from ticketloop_shared.auth import Principal
-from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
+from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from ticketloop_shared.events import (
     Envelope,
     EventType,
@@ -302,20 +302,8 @@ def _matches(if_match: str, endpoint: WebhookEndpoint) -> bool:
     return any(tag == "*" or tag == etag(endpoint) for tag in tags)
 
 
-def _touch(endpoint: WebhookEndpoint, now: datetime) -> None:
-    endpoint.version += 1
-    endpoint.updated_at = now
-
-
-async def update(
-    uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, change: EndpointUpdate, if_match: str | None
-) -> WebhookEndpoint:
-    """Change the URL, event types or description over the version the caller read; audited."""
-    if if_match is None:
-        raise PreconditionRequired(
-            "send If-Match with the endpoint's ETag, so a change cannot silently undo another",
-            code="if_match_required",
-        )
+async def _guarded(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, if_match: str) -> WebhookEndpoint:
+    """The caller's endpoint, locked, if `If-Match` names its current version."""
     endpoint = await read(uow.session, by=by, endpoint_id=endpoint_id, for_update=True)
     if not _matches(if_match, endpoint):
         raise PreconditionFailed(
@@ -323,6 +311,19 @@ async def update(
             code="webhook_endpoint_changed",
             details={"current_etag": etag(endpoint)},
         )
+    return endpoint
+
+
+def _touch(endpoint: WebhookEndpoint, now: datetime) -> None:
+    endpoint.version += 1
+    endpoint.updated_at = now
+
+
+async def update(
+    uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, change: EndpointUpdate, if_match: str
+) -> WebhookEndpoint:
+    """Change the URL, event types or description over the version the caller read; audited."""
+    endpoint = await _guarded(uow, by=by, endpoint_id=endpoint_id, if_match=if_match)
     changed: dict[str, Any] = {}
     if change.url is not None and change.url != endpoint.url:
         endpoint.url = changed["url"] = await _checked_url(uow.settings, change.url)
@@ -358,9 +359,10 @@ async def set_paused(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID,
     return endpoint
 
 
-async def delete(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID) -> None:
-    """Delete an endpoint with its deliveries and their log; audited."""
-    endpoint = await read(uow.session, by=by, endpoint_id=endpoint_id, for_update=True)
+async def delete(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, if_match: str) -> None:
+    """Delete an endpoint with its deliveries and their log, at the version the caller read
+    (so a change made meanwhile is not deleted unseen); audited."""
+    endpoint = await _guarded(uow, by=by, endpoint_id=endpoint_id, if_match=if_match)
     await _audit(uow.session, by, "webhook.endpoint_deleted", endpoint.id, url=endpoint.url)
     await uow.session.delete(endpoint)
     await uow.session.flush()

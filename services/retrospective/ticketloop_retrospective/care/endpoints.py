@@ -22,7 +22,7 @@ _preconditions: dict[int | str, dict[str, object]] = {
         "description": "The rule is not at the `If-Match` version, or exists under `If-None-Match: *` "
         "(`care_rule_changed`)"
     },
-    428: {"description": "Neither `If-Match` nor `If-None-Match: *` was sent (`precondition_required`)"},
+    428: {"description": "Neither `If-Match` nor `If-None-Match: *` was sent (`if_match_required`)"},
 }
 
 

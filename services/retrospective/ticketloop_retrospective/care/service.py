@@ -28,7 +28,7 @@ from ticketloop_retrospective.db import audit
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared import audit as audit_log
-from ticketloop_shared.api import PutPrecondition
+from ticketloop_shared.api import PutPrecondition, etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, PreconditionFailed
 from ticketloop_shared.events import CareTaskDueData, CareTaskKind
@@ -358,12 +358,13 @@ def _check_version(rule_id: str, row: CareRule | None, expected: int | None) -> 
     if expected is None and row is not None:
         raise CareRuleChanged(
             f"care rule {rule_id!r} exists (version {row.version}): send If-Match to replace it",
-            details={"version": row.version},
+            details={"version": row.version, "current_etag": etag(row.version)},
         )
     if expected is not None and (row is None or row.version != expected):
         current = None if row is None else row.version
         raise CareRuleChanged(
-            f"care rule {rule_id!r} is at version {current}, not {expected}", details={"version": current}
+            f"care rule {rule_id!r} is at version {current}, not {expected}",
+            details={"version": current, "current_etag": etag(current)},
         )
 
 

@@ -26,7 +26,7 @@ _errors: dict[int | str, dict[str, object]] = {
     404: {"description": "No such item (`rectification_not_found`)"},
     409: {"description": "The item is closed (`rectification_closed`)"},
     412: {"description": "Changed since the `If-Match` version (`rectification_changed`)"},
-    428: {"description": "`If-Match` is missing (`precondition_required`)"},
+    428: {"description": "`If-Match` is missing (`if_match_required`)"},
 }
 
 

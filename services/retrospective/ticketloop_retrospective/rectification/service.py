@@ -27,6 +27,7 @@ from ticketloop_retrospective.reports.domain import ReportWeek, pain_class_of
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared import audit as audit_log
+from ticketloop_shared.api import etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import PreconditionFailed
 from ticketloop_shared.events import RectificationClosedData, RectificationOpenedData
@@ -203,7 +204,8 @@ async def change(
         raise ItemNotFound(f"no rectification item {item_id}")
     if version != item.version:
         raise ItemChanged(
-            f"item {item_id} is at version {item.version}, not {version}", details={"version": item.version}
+            f"item {item_id} is at version {item.version}, not {version}",
+            details={"version": item.version, "current_etag": etag(item.version)},
         )
     current = ItemStatus(item.status)
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_routing.assignments import domain, repository, service
@@ -22,7 +22,7 @@ from ticketloop_routing.assignments.schemas import (
 from ticketloop_routing.organisation import service as organisation
 from ticketloop_routing.organisation.schemas import ETAG_HEADER, AgentOut, Organisation, PresenceIn
 from ticketloop_routing.unit import RoutingUnit, RoutingUowDep
-from ticketloop_shared.api import RuntimeDep, SessionDep
+from ticketloop_shared.api import IfMatchRequired, RuntimeDep, SessionDep
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.events import AssignmentReason
 from ticketloop_shared.validation import STORABLE, ShortText
@@ -235,18 +235,16 @@ AgentId = Annotated[str, Path(min_length=1, max_length=100), STORABLE]
     responses={
         200: {"headers": ETAG_HEADER},
         409: {"description": "An agent removed by the change still owns open tickets (`agent_has_open_tickets`)"},
-        412: {"description": "The organisation changed since the `If-Match` version was read"},
-        428: {"description": "`If-Match` is missing"},
+        412: {"description": "The organisation changed since the `If-Match` version was read (`organisation_changed`)"},
+        428: {"description": "`If-Match` is missing (`if_match_required`)"},
     },
 )
 async def put_organisation(
     body: Organisation,
     uow: RoutingUowDep,
     admin: CurrentAdmin,
+    if_match: IfMatchRequired,
     response: Response,
-    if_match: Annotated[
-        str | None, Header(max_length=100, description="The ETag of the version being replaced")
-    ] = None,
 ) -> Organisation:
     """Replace the organisation: validated whole (every reference resolves, every routed
     category has an active agent), only over the version the caller read, and audited. Waiting

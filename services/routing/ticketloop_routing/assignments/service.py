@@ -218,7 +218,7 @@ async def set_presence(uow: RoutingUnit, *, agent_id: str, presence: Presence, b
         await presence_changed(uow, agent=org.agents[agent_id], presence=presence)
 
 
-async def replace_organisation(uow: RoutingUnit, new: Organisation, *, if_match: str | None, by: Principal) -> None:
+async def replace_organisation(uow: RoutingUnit, new: Organisation, *, if_match: str, by: Principal) -> None:
     """Replace the organisation (guarded and audited by organisation), then give waiting tickets to
     whoever the change made room for (more capacity, new agents)."""
     await organisation.replace_guarded(uow.session, new, if_match=if_match, by=by, at=uow.now())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import DateTime, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_routing.db import Base
@@ -19,6 +19,8 @@ class AccountManager(Base):
     agent_id: Mapped[str] = mapped_column(String(100), index=True)
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     set_by: Mapped[str] = mapped_column(String(100))
+    # Bumped by every change: its `ETag`, named by `If-Match` to change or clear it.
+    version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
 
 
 class CustomerSegment(Base):

@@ -12,26 +12,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ticketloop_routing.customers.models import AccountManager, CustomerSegment
 
 
-async def put(session: AsyncSession, *, customer_id: str, agent_id: str, at: datetime, by: str) -> AccountManager:
-    """Set (or replace) a customer's account manager."""
-    row = await session.scalar(
+async def get(session: AsyncSession, customer_id: str, *, for_update: bool = False) -> AccountManager | None:
+    """A customer's account manager, if any (locked until the transaction ends, `for_update`)."""
+    stmt = select(AccountManager).where(AccountManager.customer_id == customer_id)
+    if for_update:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return await session.scalar(stmt)
+
+
+async def create(session: AsyncSession, *, customer_id: str, agent_id: str, at: datetime, by: str) -> bool:
+    """Set a customer's first account manager; False when one exists already (a race lost)."""
+    created = await session.scalar(
         insert(AccountManager)
-        .values(customer_id=customer_id, agent_id=agent_id, set_at=at, set_by=by)
-        .on_conflict_do_update(
-            index_elements=[AccountManager.customer_id], set_={"agent_id": agent_id, "set_at": at, "set_by": by}
-        )
-        .returning(AccountManager)
-        .execution_options(populate_existing=True)
+        .values(customer_id=customer_id, agent_id=agent_id, set_at=at, set_by=by, version=1)
+        .on_conflict_do_nothing(index_elements=[AccountManager.customer_id])
+        .returning(AccountManager.customer_id)
     )
-    assert row is not None
-    return row
+    return created is not None
 
 
-async def remove(session: AsyncSession, customer_id: str) -> str | None:
-    """Clear a customer's account manager; the agent it was, if any."""
-    return await session.scalar(
-        delete(AccountManager).where(AccountManager.customer_id == customer_id).returning(AccountManager.agent_id)
-    )
+async def remove(session: AsyncSession, customer_id: str) -> None:
+    """Clear a customer's account manager."""
+    await session.execute(delete(AccountManager).where(AccountManager.customer_id == customer_id))
 
 
 async def page(

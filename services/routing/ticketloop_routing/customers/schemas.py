@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketloop_routing.organisation.schemas import Slug
 
@@ -27,6 +27,7 @@ class AccountManagerOut(BaseModel):
     agent_id: str
     set_at: datetime
     set_by: str
+    version: int = Field(description="Also the `ETag`: send it back as `If-Match` to change or clear it.")
 
 
 class AccountManagerPage(BaseModel):

@@ -20,7 +20,7 @@ from ticketloop_routing.organisation.schemas import AgentIn, AgentOut, Departmen
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.clock import utcnow
-from ticketloop_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, PreconditionRequired
+from ticketloop_shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from ticketloop_shared.state import ProcessState, Slot
 
 
@@ -196,15 +196,10 @@ def etag(org: Organisation) -> str:
 
 
 async def replace_guarded(
-    session: AsyncSession, new: Organisation, *, if_match: str | None, by: Principal, at: datetime
+    session: AsyncSession, new: Organisation, *, if_match: str, by: Principal, at: datetime
 ) -> None:
     """Replace the organisation only if the caller saw the current version, no open ticket loses
     its owner, and the change is audited with what it changed."""
-    if if_match is None:
-        raise PreconditionRequired(
-            "send If-Match with the ETag of GET /v1/organisation, so a change cannot silently undo another",
-            code="if_match_required",
-        )
     await repository.lock(session)
     before = await current(session)
     version = etag(before)

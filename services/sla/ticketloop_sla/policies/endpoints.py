@@ -1,7 +1,9 @@
 """HTTP: admins write SLA policies and business calendars; staff read them.
 
-Writes take an optional `If-Match: "<version>"`: a change made since that version is refused
-with 412, so two admins cannot overwrite each other unknowingly.
+Every write names what it expects: `If-Match: "<version>"` (the `ETag` read) to replace or
+delete, `If-None-Match: *` to create; without either it is refused with 428 `if_match_required`,
+and a change made since that version with 412, so two admins cannot overwrite each other
+unknowingly.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from ticketloop_shared.api import IfMatch, RuntimeDep, SessionDep, if_match_version
+from ticketloop_shared.api import IfMatchRequired, PutPreconditionDep, RuntimeDep, SessionDep, if_match_version
 from ticketloop_shared.auth import CurrentAdmin, CurrentStaff
 from ticketloop_shared.errors import NotFound, Unprocessable
 from ticketloop_sla.policies import repository, service
@@ -39,8 +41,12 @@ MAX_ICAL_BYTES = 1_000_000
 
 _write_errors: dict[int | str, dict[str, object]] = {
     403: {"description": "Only admins change policies and calendars"},
-    412: {"description": "Changed since the `If-Match` version (`policy_changed` / `calendar_changed`)"},
+    412: {
+        "description": "Not at the `If-Match` version, or exists under `If-None-Match: *` "
+        "(`policy_changed` / `calendar_changed`)"
+    },
     422: {"description": "Validation error: `invalid_policy` / `invalid_calendar` with every field and reason"},
+    428: {"description": "Neither `If-Match` nor (PUT) `If-None-Match: *` was sent (`if_match_required`)"},
 }
 
 
@@ -105,11 +111,16 @@ async def get_policy(policy_id: Id, session: SessionDep, _: CurrentStaff, respon
     "/policies/{policy_id}", response_model=PolicyOut, responses={201: {"description": "Created"}, **_write_errors}
 )
 async def put_policy(
-    policy_id: Id, body: PolicyIn, uow: SlaUowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
+    policy_id: Id,
+    body: PolicyIn,
+    uow: SlaUowDep,
+    admin: CurrentAdmin,
+    expected: PutPreconditionDep,
+    response: Response,
 ) -> PolicyOut:
-    """Create or replace a policy; running clocks of the tickets it now covers get its targets,
-    keeping the time they have used."""
-    row, created = await service.put_policy(uow, policy_id, body, actor=admin.sub, if_match=if_match_version(if_match))
+    """Create (`If-None-Match: *`, 201) or replace (`If-Match`, 200) a policy; running clocks of
+    the tickets it now covers get its targets, keeping the time they have used."""
+    row, created = await service.put_policy(uow, policy_id, body, actor=admin.sub, expected=expected.version)
     response.status_code = 201 if created else 200
     response.headers["ETag"] = f'"{row.version}"'
     return policy_out(row)
@@ -121,9 +132,10 @@ async def put_policy(
     response_class=Response,
     responses={404: {"description": "`policy_not_found`"}, **_write_errors},
 )
-async def delete_policy(policy_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
-    """Remove a policy; its tickets move to the next policy that matches."""
-    await service.delete_policy(uow, policy_id, actor=admin.sub, if_match=if_match_version(if_match))
+async def delete_policy(policy_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatchRequired) -> Response:
+    """Remove a policy at the version read (`If-Match`); its tickets move to the next policy that
+    matches."""
+    await service.delete_policy(uow, policy_id, actor=admin.sub, version=if_match_version(if_match))
     return Response(status_code=204)
 
 
@@ -162,12 +174,16 @@ async def get_calendar(calendar_id: Id, session: SessionDep, _: CurrentStaff, re
     },
 )
 async def put_calendar(
-    calendar_id: Id, body: CalendarIn, uow: SlaUowDep, admin: CurrentAdmin, response: Response, if_match: IfMatch = None
+    calendar_id: Id,
+    body: CalendarIn,
+    uow: SlaUowDep,
+    admin: CurrentAdmin,
+    expected: PutPreconditionDep,
+    response: Response,
 ) -> CalendarOut:
-    """Create or replace a calendar; clocks counting in it are re-targeted from now on."""
-    row, created = await service.put_calendar(
-        uow, calendar_id, body, actor=admin.sub, if_match=if_match_version(if_match)
-    )
+    """Create (`If-None-Match: *`, 201) or replace (`If-Match`, 200) a calendar; clocks counting
+    in it are re-targeted from now on."""
+    row, created = await service.put_calendar(uow, calendar_id, body, actor=admin.sub, expected=expected.version)
     response.status_code = 201 if created else 200
     response.headers["ETag"] = f'"{row.version}"'
     return calendar_out(row, list(await repository.holidays(uow.session, calendar_id)))
@@ -183,9 +199,9 @@ async def put_calendar(
         **_write_errors,
     },
 )
-async def delete_calendar(calendar_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatch = None) -> Response:
-    """Remove a calendar no policy counts in."""
-    await service.delete_calendar(uow, calendar_id, actor=admin.sub, if_match=if_match_version(if_match))
+async def delete_calendar(calendar_id: Id, uow: SlaUowDep, admin: CurrentAdmin, if_match: IfMatchRequired) -> Response:
+    """Remove a calendar no policy counts in, at the version read (`If-Match`)."""
+    await service.delete_calendar(uow, calendar_id, actor=admin.sub, version=if_match_version(if_match))
     return Response(status_code=204)
 
 

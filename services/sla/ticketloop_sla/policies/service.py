@@ -10,6 +10,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ticketloop_shared.api import etag
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unprocessable
 from ticketloop_shared.events import SlaCalendarChangedData, SlaPolicyChangedData
 from ticketloop_shared.state import ProcessState, Slot
@@ -65,12 +66,19 @@ def forget(state: ProcessState) -> None:
     memory.check_until = time.monotonic() + CHECK_AFTER_CHANGE_SECONDS
 
 
-def _check_version(row_version: int | None, if_match: int | None, what: str) -> None:
-    if if_match is not None and row_version != if_match:
+def _check_version(row_version: int | None, expected: int | None, what: str) -> None:
+    """412 `<what>_changed` unless the row is at the version the caller named (`expected`; None:
+    the caller means to create it, so it must not exist)."""
+    if row_version != expected:
+        message = (
+            f"the {what} exists (version {row_version}): send If-Match to replace it"
+            if expected is None
+            else f"the {what} changed since version {expected}"
+        )
         raise PreconditionFailed(
-            f"the {what} changed since version {if_match}",
+            message,
             code=f"{what}_changed",
-            details={"expected_version": if_match, "current_version": row_version},
+            details={"expected_version": expected, "current_version": row_version, "current_etag": etag(row_version)},
         )
 
 
@@ -96,12 +104,13 @@ def policy_from(policy_id: str, body: PolicyIn, *, version: int) -> Policy:
 
 
 async def put_policy(
-    uow: SlaUnit, policy_id: str, body: PolicyIn, *, actor: str, if_match: int | None
+    uow: SlaUnit, policy_id: str, body: PolicyIn, *, actor: str, expected: int | None
 ) -> tuple[PolicyRow, bool]:
-    """Create or replace a policy; returns it and whether it is new."""
+    """Create (`expected` None) or replace (at version `expected`) a policy; returns it and
+    whether it is new."""
     session = uow.session
     row = await repository.policy(session, policy_id, for_update=True)
-    _check_version(row.version if row else None, if_match, "policy")
+    _check_version(row.version if row else None, expected, "policy")
     policy = policy_from(policy_id, body, version=(row.version + 1) if row else 1)
     known = {c.id for c in await repository.calendars(session)}
     problems = domain.validate(policy, calendars=known)
@@ -135,12 +144,12 @@ async def put_policy(
     return row, created
 
 
-async def delete_policy(uow: SlaUnit, policy_id: str, *, actor: str, if_match: int | None) -> None:
-    """Remove a policy; the tickets it applied to move to the next matching one."""
+async def delete_policy(uow: SlaUnit, policy_id: str, *, actor: str, version: int) -> None:
+    """Remove a policy at `version`; the tickets it applied to move to the next matching one."""
     row = await repository.policy(uow.session, policy_id, for_update=True)
     if row is None:
         raise NotFound(f"no policy {policy_id!r}", code="policy_not_found")
-    _check_version(row.version, if_match, "policy")
+    _check_version(row.version, version, "policy")
     await uow.session.delete(row)
     await uow.session.flush()
     forget(uow.state)
@@ -183,14 +192,15 @@ def _minutes(value: str) -> int:
 
 
 async def put_calendar(
-    uow: SlaUnit, calendar_id: str, body: CalendarIn, *, actor: str, if_match: int | None
+    uow: SlaUnit, calendar_id: str, body: CalendarIn, *, actor: str, expected: int | None
 ) -> tuple[CalendarRow, bool]:
-    """Create or replace a calendar (and its holidays, when given)."""
+    """Create (`expected` None) or replace (at version `expected`) a calendar (and its holidays,
+    when given)."""
     if calendar_id == ALWAYS:
         raise Conflict("the 24x7 calendar is built in and cannot be changed", code="calendar_builtin")
     session = uow.session
     row = await repository.calendar(session, calendar_id, for_update=True)
-    _check_version(row.version if row else None, if_match, "calendar")
+    _check_version(row.version if row else None, expected, "calendar")
     existing = [(h.day, h.name) for h in await repository.holidays(session, calendar_id)] if row else []
     days = [(h.day, h.name) for h in body.holidays] if body.holidays is not None else existing
     calendar = calendar_from(body, [d for d, _ in days])
@@ -238,12 +248,12 @@ async def _record_calendar(
     )
 
 
-async def delete_calendar(uow: SlaUnit, calendar_id: str, *, actor: str, if_match: int | None) -> None:
-    """Remove a calendar no policy counts in."""
+async def delete_calendar(uow: SlaUnit, calendar_id: str, *, actor: str, version: int) -> None:
+    """Remove a calendar no policy counts in, at `version`."""
     row = await repository.calendar(uow.session, calendar_id, for_update=True)
     if row is None:
         raise NotFound(f"no calendar {calendar_id!r}", code="calendar_not_found")
-    _check_version(row.version, if_match, "calendar")
+    _check_version(row.version, version, "calendar")
     users = await repository.policies_using(uow.session, calendar_id)
     if users:
         raise Conflict(
