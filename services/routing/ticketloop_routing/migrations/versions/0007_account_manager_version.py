@@ -1,7 +1,7 @@
 """a version per account manager, its `ETag`: a change names the version it replaces
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2027-01-10 10:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
