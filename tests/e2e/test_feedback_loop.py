@@ -269,7 +269,7 @@ async def test_erasing_a_customer_makes_every_service_forget_what_they_wrote(sta
         assert r.status_code == 204, r.text
 
     # nowhere: no database, no topic, no log
-    server = f"postgresql://postgres@127.0.0.1:{stack.config.pg_port}"
+    server = stack.pg.url("postgres").replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
     assert await find_in_databases(server, [marker]) == []
     topics = Topics(stack.platform().topic_prefix).all()
     assert await find_in_topics(stack.broker.bootstrap, topics, [marker]) == []
@@ -343,7 +343,7 @@ async def test_a_channels_customer_reference_never_leaves_intake(stack: Stack) -
         # no event and no other service's database holds it (intake's holds it only sealed)
         topics = Topics(stack.platform().topic_prefix).all()
         assert await find_in_topics(stack.broker.bootstrap, topics, [reference]) == []
-        server = f"postgresql://postgres@127.0.0.1:{stack.config.pg_port}"
+        server = stack.pg.url("postgres").replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
         assert await find_in_databases(server, [reference]) == []
 
         # erased: the reference cannot be looked up any more

@@ -27,6 +27,7 @@ from tests.support import (
     channel_headers,
     create_ticket_body,
     eventually,
+    pseudonym_in,
     serve,
 )
 from ticketloop_feedback.app import create_app as create_feedback
@@ -111,10 +112,12 @@ async def land_a_ticket(stack: dict[str, RunningService]) -> Landed:
         r = await intake.client.post(path, json=body, headers=admin_headers())
         assert r.status_code in (200, 201), r.text
 
+    filed_as = pseudonym_in(intake, customer)  # what leaves intake: the pseudonym
+
     async def known_everywhere() -> bool:
         clocks = await sla.client.get(f"/v1/tickets/{tid}/sla", headers=admin_headers())
         survey = await feedback.client.get(f"/v1/tickets/{tid}/survey", headers=admin_headers())
-        profile = await retro.client.get(f"/v1/customers/{customer}", headers=admin_headers())
+        profile = await retro.client.get(f"/v1/customers/{filed_as}", headers=admin_headers())
         return (
             clocks.status_code == 200
             and clocks.json()["department_id"] == A
@@ -127,7 +130,7 @@ async def land_a_ticket(stack: dict[str, RunningService]) -> Landed:
     # feedback learns the department from routing's event: the ticket's department's agent reads it.
     r = await feedback.client.get(f"/v1/tickets/{tid}/survey", headers=agent_headers("agent-fin-1", department=A))
     assert r.status_code == 200, r.text
-    return Landed(ticket_id=tid, number=ticket["number"], customer_id=customer)
+    return Landed(ticket_id=tid, number=ticket["number"], customer_id=filed_as)
 
 
 def _fill(service: str, path: str, params: list[dict[str, Any]], landed: Landed) -> tuple[str, dict[str, str]]:
