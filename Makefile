@@ -51,7 +51,7 @@ run: install ## run the whole system on embedded PostgreSQL + Tansu (Ctrl-C stop
 	$(BIN)/ticketloop run
 
 test: install lint typecheck chromium ## lint, type-check and run every test tier, in parallel workers
-	$(BIN)/pytest $(XDIST)
+	$(BIN)/pytest $(XDIST) --durations=25
 
 test-unit: install
 	$(BIN)/pytest $(XDIST) tests/unit
