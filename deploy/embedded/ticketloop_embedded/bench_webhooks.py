@@ -562,7 +562,7 @@ class Options:
     outage_rate: float = 10
     outage_posting: float = 60
     batch: int = 100
-    concurrency: int = 20
+    concurrency: int = 50
     poll: float = 2.0
     retry_base: float = 1.0
     retry_factor: float = 2.0

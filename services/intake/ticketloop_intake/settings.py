@@ -133,7 +133,7 @@ class IntakeSettings(ServiceSettings):
     webhooks_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     webhooks_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     webhooks_batch: int = Field(default=100, ge=1, le=1_000)
-    webhooks_concurrency: int = Field(default=20, ge=1, le=500)
+    webhooks_concurrency: int = Field(default=50, ge=1, le=500)
     # After a secret rotation, the old secret still signs (beside the new one) for this long.
     webhooks_secret_overlap_hours: float = Field(default=24.0, ge=0, le=30 * 24)
     # The consumer that fans catalog events out to admin subscriptions (its own group).

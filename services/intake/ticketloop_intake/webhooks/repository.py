@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.webhooks.domain import DeliveryStatus, EndpointStatus, Owner
@@ -230,15 +229,30 @@ async def mark_delivered(session: AsyncSession, outcomes: Sequence[tuple[uuid.UU
     return done
 
 
+_ATTEMPTS = text(
+    """
+    INSERT INTO webhook_attempts (delivery_id, at, status_code, latency_ms, response, error)
+    SELECT * FROM unnest(CAST(:delivery_ids AS uuid[]), CAST(:ats AS timestamptz[]), CAST(:codes AS integer[]),
+                         CAST(:latencies AS integer[]), CAST(:responses AS text[]), CAST(:errors AS text[]))
+    """
+)
+
+
 async def add_attempts(session: AsyncSession, attempts: Sequence[dict[str, Any]]) -> None:
-    """Log attempts, in one statement."""
+    """Log attempts, in one statement (of the same text whatever their number: a multi-row
+    insert was compiled again for every batch)."""
     if attempts:
-        await session.execute(insert(WebhookAttempt).values(list(attempts)))
-
-
-def add_attempt(session: AsyncSession, attempt: WebhookAttempt) -> None:
-    """Log one attempt."""
-    session.add(attempt)
+        await session.execute(
+            _ATTEMPTS,
+            {
+                "delivery_ids": [a["delivery_id"] for a in attempts],
+                "ats": [a["at"] for a in attempts],
+                "codes": [a["status_code"] for a in attempts],
+                "latencies": [a["latency_ms"] for a in attempts],
+                "responses": [a["response"] for a in attempts],
+                "errors": [a["error"] for a in attempts],
+            },
+        )
 
 
 async def deliveries(
