@@ -80,7 +80,7 @@ def test_what_an_answer_means() -> None:
 
 
 def test_every_channel_event_has_a_payload_builder() -> None:
-    from ticketloop_intake.webhooks.service import BUILDERS
+    from ticketloop_intake.webhooks.fanout import BUILDERS
 
     # The acknowledgement (issue 20 item 3) and survey links are built now: every event has one.
     assert set(ChannelEvent) - set(BUILDERS) == set()

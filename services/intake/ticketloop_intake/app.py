@@ -37,9 +37,9 @@ from ticketloop_intake.tickets.link_endpoints import router as customer_link_rou
 from ticketloop_intake.tickets.models import Ticket  # noqa: F401  (registers the tables)
 from ticketloop_intake.tickets.personal_data_endpoints import router as customer_router
 from ticketloop_intake.unit import IntakeRuntime
+from ticketloop_intake.webhooks import fanout as webhooks
 from ticketloop_intake.webhooks import handlers as webhook_handlers
 from ticketloop_intake.webhooks import scheduled as webhook_jobs
-from ticketloop_intake.webhooks import service as webhooks
 from ticketloop_intake.webhooks.endpoints import admin_router as webhook_admin_router
 from ticketloop_intake.webhooks.endpoints import channel_router as webhook_channel_router
 from ticketloop_intake.webhooks.models import WebhookEndpoint  # noqa: F401  (registers the tables)

@@ -9,7 +9,7 @@ from ticketloop_intake.proactive import service as proactive
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import service as tickets
 from ticketloop_intake.unit import IntakeUnit
-from ticketloop_intake.webhooks import service as webhooks
+from ticketloop_intake.webhooks import fanout as webhooks
 from ticketloop_shared.errors import NotFound, PermanentEventError
 from ticketloop_shared.events import (
     CareTaskDue,

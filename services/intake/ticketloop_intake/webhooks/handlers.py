@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeUnit
-from ticketloop_intake.webhooks import service
+from ticketloop_intake.webhooks import fanout
 from ticketloop_shared.events import Envelope, EventType
 from ticketloop_shared.runtime import SideConsumer
 from ticketloop_shared.unit_of_work import BatchHandler
@@ -19,7 +19,7 @@ CONSUMER_NAME = "webhooks"
 
 async def fan_out_to_admins(uow: IntakeUnit, events: Sequence[Envelope]) -> None:
     """A run of catalog events: one query for the admin endpoints, one insert for the deliveries."""
-    await service.deliver_to_admins(uow, events)
+    await fanout.deliver_to_admins(uow, events)
 
 
 def admin_consumer(settings: IntakeSettings) -> SideConsumer:
@@ -30,5 +30,5 @@ def admin_consumer(settings: IntakeSettings) -> SideConsumer:
         return SideConsumer({})
     batch = BatchHandler(fan_out_to_admins)
     return SideConsumer(
-        {event_type.value: batch for event_type in EventType}, interest=service.admin_interest, dedup=False
+        {event_type.value: batch for event_type in EventType}, interest=fanout.admin_interest, dedup=False
     )

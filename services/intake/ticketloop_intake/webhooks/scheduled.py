@@ -20,9 +20,9 @@ import httpx
 
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_intake.webhooks import service, survey_links
+from ticketloop_intake.webhooks import bookkeeping, fanout, survey_links
+from ticketloop_intake.webhooks.bookkeeping import Outcome, Outgoing
 from ticketloop_intake.webhooks.domain import ChannelEvent
-from ticketloop_intake.webhooks.service import Outcome, Outgoing
 from ticketloop_shared import webhooks as signing
 from ticketloop_shared.clock import Clock
 from ticketloop_shared.scheduler import Batch, Scheduler
@@ -180,7 +180,7 @@ async def send_all(
 async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
     """When the next pending delivery is due."""
     async with runtime.sessions() as session:
-        return await service.next_due(session)
+        return await bookkeeping.next_due(session)
 
 
 @SCHEDULE.due(
@@ -189,16 +189,16 @@ async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
     max_idle=lambda s: s.webhooks_poll_seconds,
     idle_when_stuck=lambda s: s.webhooks_poll_seconds,
     enabled=lambda s: s.webhooks_worker_enabled,
-    wake=service.DUE_NOW,
+    wake=fanout.DUE_NOW,
     linger=lambda s: s.webhooks_linger_seconds,
 )
 async def deliver(runtime: IntakeRuntime) -> Batch:
     """Claim a batch (one transaction), send it, record the outcomes (another transaction)."""
     async with runtime.unit_of_work() as uow:
-        outgoing = await service.claim(uow)
+        outgoing = await bookkeeping.claim(uow)
     if not outgoing:
         return Batch(0, False)
     outcomes = await send_all(outgoing, runtime.settings, runtime.clock, runtime.state)
     async with runtime.unit_of_work() as uow:
-        await service.record(uow, outcomes)
+        await bookkeeping.record(uow, outcomes)
     return Batch(len(outgoing), len(outgoing) >= runtime.settings.webhooks_batch)
