@@ -13,9 +13,10 @@ what the channel was told: 0 lost, 0 doubled, 0 false breaches, no personal data
 line or topic.
 
 With replicas (`ticketloop chaos --replicas intake=2,routing=2`) the same load is spread over
-every intake process, as a load balancer would (round robin, a retry going to the next one), each
-process is SIGKILLed in turn (one replica of a service down at a time: its sibling carries on),
-and PostgreSQL's postmaster is SIGKILLed outright rather than stopped, while every replica runs.
+every intake process, as a load balancer would (round robin, a retry going to the next one); each
+service's first process is SIGKILLed in turn while its sibling carries on, PostgreSQL's
+postmaster is SIGKILLed outright rather than stopped while every replica runs, and the broker is
+replaced while the second replicas are down, so they rejoin a broker their siblings already found.
 The count is the same: replicas share their service's database and consumer group, so what they
 did together must add up exactly as one process's would.
 """
@@ -26,6 +27,7 @@ import asyncio
 import itertools
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +65,8 @@ class Outcome:
     accepted: set[str] = field(default_factory=set)
     resolved: set[str] = field(default_factory=set)
     retries: int = 0
+    # Answers (other than transient failures) by the base URL that gave them: each replica's share.
+    answered: Counter[str] = field(default_factory=Counter)
     faults: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -126,26 +130,45 @@ async def kill_broker(stack: Stack) -> None:
     await asyncio.to_thread(stack.restart_broker)
 
 
+def replace_broker_while_restarting(names: list[str]) -> Callable[[Stack], Awaitable[None]]:
+    """SIGKILL `names`, replace the broker, start them again: they come back to a new broker
+    that their sibling replicas have already found, with whatever offsets the group committed
+    there (positions carried over from the old log among them)."""
+
+    async def act(stack: Stack) -> None:
+        for name in names:
+            stack.services[name].kill()
+        await kill_broker(stack)
+        for name in names:
+            stack.services[name].start()
+
+    return act
+
+
 def default_faults(db_outage: float, replicas: Mapping[str, int] | None = None) -> list[Fault]:
     """Each service SIGKILLed, PostgreSQL stopped, the broker replaced, a few seconds apart.
 
-    With `replicas`, every process is SIGKILLed (the first of each service, then the second, ...:
-    one replica of a service down at a time) and PostgreSQL's postmaster is SIGKILLed rather
-    than stopped, the broker then replaced, all while every replica runs."""
+    With `replicas`, each service's first process is SIGKILLed in turn (its siblings carry on),
+    PostgreSQL's postmaster is SIGKILLed rather than stopped, and the broker is replaced while
+    every further replica is down, so that they rejoin after it: every process killed once."""
     names = process_names(replicas or {})
-    faults = [Fault(3 + 3 * i, f"kill {name}", kill_service(name)) for i, name in enumerate(names)]
+    first = [n for n in names if n in stack_services()]
+    faults = [Fault(3 + 3 * i, f"kill {name}", kill_service(name)) for i, name in enumerate(first)]
     after = 3 + 3 * len(faults)
-    if replicas and any(n > 1 for n in replicas.values()):
+    others = [n for n in names if n not in first]
+    if others:
         faults.append(Fault(after, f"postgres SIGKILLed, down {db_outage:.0f}s", kill_postgres(db_outage)))
+        replaced = f"broker replaced while {', '.join(others)} restart"
+        faults.append(Fault(after + db_outage + 5, replaced, replace_broker_while_restarting(others)))
     else:
         faults.append(Fault(after, f"postgres down {db_outage:.0f}s", stop_postgres(db_outage)))
-    faults.append(Fault(after + db_outage + 5, "broker replaced", kill_broker))
+        faults.append(Fault(after + db_outage + 5, "broker replaced", kill_broker))
     return faults
 
 
 def process_names(replicas: Mapping[str, int]) -> list[str]:
-    """Every process of the stack by the name `Stack` gives it (`routing`, `routing-2`, ...),
-    in the order they are killed: each service's first, then each one's second, and so on."""
+    """Every process of the stack by the name `Stack` gives it (`routing`, `routing-2`, ...):
+    each service's first, then each one's second, and so on."""
     rounds = max([1, *replicas.values()])
     return [
         name if n == 1 else f"{name}-{n}"
@@ -169,9 +192,11 @@ async def _retrying(
     delay = 0.2
     while True:
         try:
+            base = next(bases)
             async with outcome.gate:
-                r = await client.request(method, f"{next(bases)}{path}", **kwargs)
+                r = await client.request(method, f"{base}{path}", **kwargs)
             if r.status_code < 500 and r.status_code != 429:
+                outcome.answered[base] += 1
                 return r
         except httpx.HTTPError:
             pass
