@@ -110,8 +110,9 @@ bench-review: install ## weekly and monthly reports over a million tickets (bulk
 bench-workspace: install ## the staff workspace: pages and searches over 10,000 open tickets, 200 live connections at 50 tickets/s
 	$(BIN)/python -m ticketloop_embedded bench-workspace $(BENCH_WORKSPACE_ARGS)
 
-chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; print the count
+chaos: install ## SIGKILL each service, stop PostgreSQL 60 s, replace the broker, under load; again with intake and routing x2 (CHAOS_REPLICAS); print the counts
 	$(BIN)/python -m ticketloop_embedded chaos $(CHAOS_ARGS)
+	$(BIN)/python -m ticketloop_embedded chaos --replicas $(or $(CHAOS_REPLICAS),intake=2,routing=2) $(CHAOS_ARGS)
 
 token: install ## print a bearer token: make token ROLE=agent SUB=agent-fin-1 DEPARTMENT=finance
 	$(BIN)/ticketloop token --role $(or $(ROLE),agent) --sub $(or $(SUB),dev-agent) $(if $(DEPARTMENT),--department $(DEPARTMENT))

@@ -27,7 +27,7 @@ from ticketloop_shared.events.catalog import EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.faults import is_transient
-from ticketloop_shared.messaging.consumer import EventConsumer, Interest
+from ticketloop_shared.messaging.consumer import REREAD_AFTER_RESET_SECONDS, EventConsumer, Interest
 from ticketloop_shared.messaging.deadletter import dead_letter_table
 from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
@@ -265,9 +265,25 @@ class Runtime(Generic[S]):
         if self.cluster_id is not None and cluster_id != self.cluster_id:
             log.warning("broker cluster changed", extra={"before": self.cluster_id, "now": cluster_id})
             await self._broker_reset()
+        first = self.cluster_id is None
         self.cluster_id = cluster_id
         if self.relay is not None and cluster_id:
-            await self.relay.observe_cluster(cluster_id)
+            replaced = await self.relay.observe_cluster(cluster_id)
+            if (
+                first
+                and not replaced
+                and not self.relay.recorded_epoch
+                and await self.relay.recorded_within(cluster_id, REREAD_AFTER_RESET_SECONDS)
+            ):
+                # Another process of this service recorded the broker just before this one first
+                # asked: a sibling replica that noticed a replacement while this one was starting
+                # (or restarting). Offsets the group committed on the new broker may then be
+                # positions carried over from the old log (seen in the chaos tier: a replica that
+                # joined then never read what lay below them), so whatever this member is assigned
+                # in the next while is read from its start, as the sibling's is. (Just after a
+                # first install this also happens, and costs a rejoin over near-empty logs.)
+                log.warning("broker recorded just before this process joined (replaced?); re-reading from the start")
+                await self._broker_reset()
 
     async def _broker_reset(self) -> None:
         """A replaced broker: recreate the topics and rejoin with no remembered positions."""

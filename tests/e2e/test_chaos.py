@@ -1,19 +1,21 @@
 """Nothing lost, nothing doubled, whatever fails: steady load on the five services as separate
-processes while each is SIGKILLed, PostgreSQL is stopped and the broker is replaced by an empty
-one; then every service's database is counted against what the channel was told.
+processes, two of intake and two of routing, while each process is SIGKILLed, PostgreSQL's
+postmaster is SIGKILLed and the broker is replaced by an empty one; then every service's database
+is counted against what the channel was told.
 
-`make chaos` runs the same plan longer, with a 60-second database outage, and prints the table.
+`make chaos` runs the same plan longer, with a 60-second database outage, once with one process
+per service (PostgreSQL stopped) and once with these replicas, and prints the tables.
 """
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
 
-from ticketloop_embedded.chaos import Fault, default_faults, kill_service, run_chaos
+from ticketloop_embedded.chaos import Fault, default_faults, kill_service, process_names, run_chaos
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -24,8 +26,12 @@ from ticketloop_embedded.stack import Stack, StackConfig
 pytestmark = [pytest.mark.xdist_group("e2e-chaos"), pytest.mark.last]
 
 
-@pytest.fixture
-def stack() -> Iterator[Stack]:
+# The replicas of the fault plan's run: the load spread over intake's, routing's sharing the
+# partitions, each killed while its sibling carries on.
+REPLICAS = {"intake": 2, "routing": 2}
+
+
+def _stack(replicas: Mapping[str, int]) -> Iterator[Stack]:
     config = StackConfig(
         data_dir=Path(tempfile.mkdtemp(prefix="ticketloop-chaos-")),
         pg_port=free_port(),
@@ -39,6 +45,7 @@ def stack() -> Iterator[Stack]:
             "TICKETLOOP_BROKER_CHECK_SECONDS": "1",
             "TICKETLOOP_LOG_LEVEL": "INFO",
         },
+        replicas=dict(replicas),
         scratch=True,
     )
     stack = Stack(config)
@@ -49,16 +56,37 @@ def stack() -> Iterator[Stack]:
         stack.stop()
 
 
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    yield from _stack({})
+
+
+@pytest.fixture
+def replicated_stack() -> Iterator[Stack]:
+    yield from _stack(REPLICAS)
+
+
 @pytest.mark.timeout(300)
-async def test_every_fault_in_turn_loses_nothing_and_doubles_nothing(stack: Stack) -> None:
+async def test_every_fault_in_turn_with_replicas_loses_nothing_and_doubles_nothing(replicated_stack: Stack) -> None:
+    stack = replicated_stack
     lines: list[str] = []
-    outcome = await run_chaos(
-        stack, rate=8, seconds=36, faults=default_faults(db_outage=8), drain_timeout=120, say=lines.append
-    )
+    faults = default_faults(db_outage=8, replicas=REPLICAS)
+    outcome = await run_chaos(stack, rate=8, seconds=36, faults=faults, drain_timeout=120, say=lines.append)
     report = "\n".join(lines) + "\n" + outcome.table()
-    assert len(outcome.faults) == 7, report
+    # Each service's first process SIGKILLed, PostgreSQL's postmaster SIGKILLed, the broker
+    # replaced while the second replicas were SIGKILLed (they rejoin after it).
+    assert set(process_names(REPLICAS)) == set(stack.services), report
+    assert outcome.faults == [
+        *(f"kill {name}" for name in ("routing", "sla", "intake", "feedback", "retrospective")),
+        "postgres SIGKILLed, down 8s",
+        "broker replaced while routing-2, intake-2 restart",
+    ], report
     assert len(outcome.accepted) > 200, report
     assert outcome.retries > 0, "the faults were felt by the channel: " + report
+    # The channel's requests were spread over both intake replicas, and both answered.
+    intakes = {stack.services[name].url for name in ("intake", "intake-2")}
+    assert set(outcome.answered) == intakes, report
+    assert min(outcome.answered.values()) > len(outcome.accepted) / 2, report
     assert outcome.problems == [], report
 
 

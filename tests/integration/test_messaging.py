@@ -257,6 +257,13 @@ async def test_a_new_broker_cluster_makes_the_relay_publish_its_retention_window
     other_replica = backbone.relay()
     assert await other_replica.observe_cluster("cluster-b") is True  # the broker was replaced
     assert await relay.observe_cluster("cluster-b") is False, "noticed once, by whichever replica saw it first"
+    # A replica that first asks now finds the cluster recorded by a sibling a moment ago: its
+    # runtime has it re-read from the start (the group's offsets there may be carried-over ones).
+    joining = backbone.relay()
+    assert await joining.observe_cluster("cluster-b") is False
+    assert (joining.recorded_epoch, other_replica.recorded_epoch) == (False, True)
+    assert await joining.recorded_within("cluster-b", 45) is True
+    assert await joining.recorded_within("cluster-a", 45) is False
     assert await relay.pending() == 3
     assert await relay.drain() == 3
 

@@ -287,6 +287,14 @@ def main(argv: list[str] | None = None) -> None:
     chaos = sub.add_parser("chaos", help="fail every part of a throw-away stack under load, then count")
     chaos.add_argument("--rate", type=float, default=15, help="tickets per second")
     chaos.add_argument("--db-outage", type=float, default=60, help="seconds PostgreSQL stays down")
+    chaos.add_argument(
+        "--replicas",
+        type=replicas_arg,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service (e.g. intake=2,routing=2): the load spread over intake's, each process "
+        "killed in turn, PostgreSQL's postmaster SIGKILLed",
+    )
     args = parser.parse_args(argv)
     if args.command is None:
         sys.exit(run())
@@ -303,7 +311,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "chaos":
         from ticketloop_embedded.chaos import chaos as run_chaos
 
-        sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say))
+        sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say, replicas=args.replicas))
     if args.command == "bench-review":
         from ticketloop_embedded.bench_review import bench_review
 

@@ -11,6 +11,14 @@ again, as `make run` does), PostgreSQL stopped for a while, and the memory-only 
 and replaced by an empty one. Afterwards every service's database is read and compared with
 what the channel was told: 0 lost, 0 doubled, 0 false breaches, no personal data in any log
 line or topic.
+
+With replicas (`ticketloop chaos --replicas intake=2,routing=2`) the same load is spread over
+every intake process, as a load balancer would (round robin, a retry going to the next one); each
+service's first process is SIGKILLed in turn while its sibling carries on, PostgreSQL's
+postmaster is SIGKILLed outright rather than stopped while every replica runs, and the broker is
+replaced while the second replicas are down, so they rejoin a broker their siblings already found.
+The count is the same: replicas share their service's database and consumer group, so what they
+did together must add up exactly as one process's would.
 """
 
 from __future__ import annotations
@@ -19,7 +27,8 @@ import asyncio
 import itertools
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,16 +65,21 @@ class Outcome:
     accepted: set[str] = field(default_factory=set)
     resolved: set[str] = field(default_factory=set)
     retries: int = 0
+    # Answers (other than transient failures) by the base URL that gave them: each replica's share.
+    answered: Counter[str] = field(default_factory=Counter)
     faults: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     drained_after: float | None = None
+    # The processes the load ran on, when a service had more than one ("intake=2, routing=2").
+    replicas: str = ""
     gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(IN_FLIGHT), repr=False)
 
     def table(self) -> str:
         """The figures, one per line, for a person reading the terminal."""
         width = max(len(k) for k in self.counts) if self.counts else 10
-        lines = [f"{'faults':<{width}}  {', '.join(self.faults)}", f"{'client retries':<{width}}  {self.retries}"]
+        lines = [f"{'replicas':<{width}}  {self.replicas}"] if self.replicas else []
+        lines += [f"{'faults':<{width}}  {', '.join(self.faults)}", f"{'client retries':<{width}}  {self.retries}"]
         lines += [f"{k:<{width}}  {v}" for k, v in self.counts.items()]
         lines.append(f"{'drained after':<{width}}  {self.drained_after:.1f}s" if self.drained_after else "not drained")
         lines.append(f"{'verdict':<{width}}  {'OK' if not self.problems else 'FAILED'}")
@@ -96,6 +110,18 @@ def stop_postgres(down_for: float) -> Callable[[Stack], Awaitable[None]]:
     return act
 
 
+def kill_postgres(down_for: float) -> Callable[[Stack], Awaitable[None]]:
+    """SIGKILL PostgreSQL's postmaster (no shutdown at all: its backends find it gone), start it
+    again `down_for` seconds later (crash recovery)."""
+
+    async def act(stack: Stack) -> None:
+        await asyncio.to_thread(stack.pg.kill)
+        await asyncio.sleep(down_for)
+        await asyncio.to_thread(stack.restart_postgres)
+
+    return act
+
+
 async def kill_broker(stack: Stack) -> None:
     """SIGKILL the memory-only broker and start an empty one in its place."""
     assert stack.broker.process is not None
@@ -104,13 +130,52 @@ async def kill_broker(stack: Stack) -> None:
     await asyncio.to_thread(stack.restart_broker)
 
 
-def default_faults(db_outage: float) -> list[Fault]:
-    """Each service SIGKILLed, PostgreSQL stopped, the broker replaced, a few seconds apart."""
-    faults = [Fault(3 + 3 * i, f"kill {name}", kill_service(name)) for i, name in enumerate(stack_services())]
+def replace_broker_while_restarting(names: list[str]) -> Callable[[Stack], Awaitable[None]]:
+    """SIGKILL `names`, replace the broker, start them again: they come back to a new broker
+    that their sibling replicas have already found, with whatever offsets the group committed
+    there (positions carried over from the old log among them)."""
+
+    async def act(stack: Stack) -> None:
+        for name in names:
+            stack.services[name].kill()
+        await kill_broker(stack)
+        for name in names:
+            stack.services[name].start()
+
+    return act
+
+
+def default_faults(db_outage: float, replicas: Mapping[str, int] | None = None) -> list[Fault]:
+    """Each service SIGKILLed, PostgreSQL stopped, the broker replaced, a few seconds apart.
+
+    With `replicas`, each service's first process is SIGKILLed in turn (its siblings carry on),
+    PostgreSQL's postmaster is SIGKILLed rather than stopped, and the broker is replaced while
+    every further replica is down, so that they rejoin after it: every process killed once."""
+    names = process_names(replicas or {})
+    first = [n for n in names if n in stack_services()]
+    faults = [Fault(3 + 3 * i, f"kill {name}", kill_service(name)) for i, name in enumerate(first)]
     after = 3 + 3 * len(faults)
-    faults.append(Fault(after, f"postgres down {db_outage:.0f}s", stop_postgres(db_outage)))
-    faults.append(Fault(after + db_outage + 5, "broker replaced", kill_broker))
+    others = [n for n in names if n not in first]
+    if others:
+        faults.append(Fault(after, f"postgres SIGKILLed, down {db_outage:.0f}s", kill_postgres(db_outage)))
+        replaced = f"broker replaced while {', '.join(others)} restart"
+        faults.append(Fault(after + db_outage + 5, replaced, replace_broker_while_restarting(others)))
+    else:
+        faults.append(Fault(after, f"postgres down {db_outage:.0f}s", stop_postgres(db_outage)))
+        faults.append(Fault(after + db_outage + 5, "broker replaced", kill_broker))
     return faults
+
+
+def process_names(replicas: Mapping[str, int]) -> list[str]:
+    """Every process of the stack by the name `Stack` gives it (`routing`, `routing-2`, ...):
+    each service's first, then each one's second, and so on."""
+    rounds = max([1, *replicas.values()])
+    return [
+        name if n == 1 else f"{name}-{n}"
+        for n in range(1, rounds + 1)
+        for name in stack_services()
+        if n <= replicas.get(name, 1)
+    ]
 
 
 def stack_services() -> list[str]:
@@ -119,16 +184,19 @@ def stack_services() -> list[str]:
 
 
 async def _retrying(
-    client: httpx.AsyncClient, outcome: Outcome, method: str, url: str, **kwargs: Any
+    client: httpx.AsyncClient, outcome: Outcome, method: str, bases: Iterator[str], path: str, **kwargs: Any
 ) -> httpx.Response:
     """Send until the service answers with anything but a transient failure (backing off, as
-    a channel should; at most `IN_FLIGHT` requests at once, so an outage queues cheaply)."""
+    a channel should; at most `IN_FLIGHT` requests at once, so an outage queues cheaply). Each
+    attempt goes to the next of the service's replicas (`bases`), as through a load balancer."""
     delay = 0.2
     while True:
         try:
+            base = next(bases)
             async with outcome.gate:
-                r = await client.request(method, url, **kwargs)
+                r = await client.request(method, f"{base}{path}", **kwargs)
             if r.status_code < 500 and r.status_code != 429:
+                outcome.answered[base] += 1
                 return r
         except httpx.HTTPError:
             pass
@@ -148,7 +216,10 @@ async def _load(
     say: Say,
     total: int | None = None,
 ) -> None:
-    intake = stack.services["intake"].url
+    # Every intake process that serves the API, in turn (a `-worker` only consumes).
+    intake = itertools.cycle(
+        [p.url for name, p in stack.services.items() if p.sdef.name == "intake" and not name.endswith("-worker")]
+    )
     counter = itertools.count()
     tasks: list[asyncio.Task[None]] = []
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -163,14 +234,19 @@ async def _load(
                 "description": f"{NAME_MARK} reports problem {n}",
             }
             headers = {"X-Api-Key": CHANNEL_KEY, "Idempotency-Key": f"chaos-{n}"}
-            r = await _retrying(client, outcome, "POST", f"{intake}/v1/tickets", json=body, headers=headers)
+            r = await _retrying(client, outcome, "POST", intake, "/v1/tickets", json=body, headers=headers)
             if r.status_code != 201:
                 outcome.problems.append(f"ticket {n} refused: {r.status_code} {r.text[:200]}")
                 return
             ticket_id = r.json()["id"]
             outcome.accepted.add(ticket_id)
             read = await _retrying(
-                client, outcome, "GET", f"{intake}/v1/channel/tickets/{ticket_id}", headers={"X-Api-Key": CHANNEL_KEY}
+                client,
+                outcome,
+                "GET",
+                intake,
+                f"/v1/channel/tickets/{ticket_id}",
+                headers={"X-Api-Key": CHANNEL_KEY},
             )
             if read.status_code != 200:
                 outcome.problems.append(f"read-back of {n} refused: {read.status_code} {read.text[:200]}")
@@ -180,7 +256,7 @@ async def _load(
             for step, payload in (("replies", {"body": "On it."}), ("resolve", {"resolution": "Fixed."})):
                 headers = {**staff, "Idempotency-Key": f"chaos-{n}-{step}"}
                 r = await _retrying(
-                    client, outcome, "POST", f"{intake}/v1/tickets/{ticket_id}/{step}", json=payload, headers=headers
+                    client, outcome, "POST", intake, f"/v1/tickets/{ticket_id}/{step}", json=payload, headers=headers
                 )
                 if r.status_code not in (200, 201):
                     outcome.problems.append(f"{step} of {n} refused: {r.status_code} {r.text[:200]}")
@@ -342,6 +418,7 @@ async def run_chaos(
 ) -> Outcome:
     """Drive the load, inject the faults on schedule, wait for the system to settle, count."""
     outcome = Outcome()
+    outcome.replicas = ", ".join(f"{k}={v}" for k, v in sorted(stack.config.replicas.items()) if v > 1)
     # An admin may resolve any ticket, whoever owns it.
     agent = token_for(stack.platform(), sub="admin-chaos", role=Role.ADMIN)
 
@@ -386,9 +463,10 @@ async def run_chaos(
     return outcome
 
 
-def chaos(*, rate: float, db_outage: float, say: Say) -> int:
-    """The default fault plan on a throw-away embedded stack (free ports, temporary folder);
-    prints the table and exits 0 only if nothing was lost, doubled or leaked."""
+def chaos(*, rate: float, db_outage: float, say: Say, replicas: Mapping[str, int] | None = None) -> int:
+    """The default fault plan on a throw-away embedded stack (free ports, temporary folder), with
+    `replicas` processes of the services named there; prints the table and exits 0 only if
+    nothing was lost, doubled or leaked."""
     from ticketloop_embedded.ports import free_port
     from ticketloop_embedded.services import SERVICES
     from ticketloop_embedded.stack import StackConfig
@@ -399,9 +477,10 @@ def chaos(*, rate: float, db_outage: float, say: Say) -> int:
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
         env={"TICKETLOOP_BROKER_CHECK_SECONDS": "1"},
+        replicas=dict(replicas or {}),
     )
     stack = Stack(config, say=say)
-    faults = default_faults(db_outage)
+    faults = default_faults(db_outage, replicas)
     seconds = max(f.at for f in faults) + 10
     try:
         stack.start()

@@ -11,14 +11,17 @@ start; `rotate_password` sets a new one while the server is stopped."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import logging
 import os
 import platform
 import secrets
+import signal
 import subprocess
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from urllib.parse import quote
@@ -48,6 +51,28 @@ local   replication     all                                     scram-sha-256
 host    replication     all             127.0.0.1/32            scram-sha-256
 host    replication     all             ::1/128                 scram-sha-256
 """
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, dead but not yet reaped by init, does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def scram_verifier(password: str, *, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
@@ -260,6 +285,34 @@ class EmbeddedPostgres:
         except subprocess.CalledProcessError:
             tail = self.log_file.read_text()[-3000:] if self.log_file.exists() else ""
             raise RuntimeError(f"PostgreSQL did not start; its log ends with:\n{tail}") from None
+
+    def kill(self, timeout: float = 15) -> None:
+        """SIGKILL the postmaster, as the out-of-memory killer or a power cut would: no shutdown of
+        any kind (`-m immediate` still tells the backends). Returns once it and every child it
+        had are gone, so `start` (crash recovery) may follow: a backend left attached to the old
+        shared memory would make the new postmaster refuse to start."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        pid = int(pid_file.read_text().split()[0])
+        children = [pid, *_children(pid)]
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        # The backends notice the postmaster's death and exit on their own; any that has not
+        # after a while is killed too.
+        deadline = time.monotonic() + timeout
+        # The postmaster must also be reaped: the new one would take a zombie for a server
+        # still running on this data folder (its pid answers `kill -0`).
+        while (
+            (alive := [p for p in children if _alive(p)]) or Path(f"/proc/{pid}").exists()
+        ) and time.monotonic() < deadline:
+            if time.monotonic() > deadline - timeout / 2:
+                for p in alive:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(p, signal.SIGKILL)
+            time.sleep(0.1)
 
     def stop(self, *, immediate: bool = False) -> None:
         """Fast shutdown (open transactions roll back; committed data is safe). `immediate` skips

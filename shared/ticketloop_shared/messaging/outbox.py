@@ -154,6 +154,9 @@ class OutboxRelay:
         self.republished = 0
         self.last_error: str | None = None
         self.settle_seconds = 20.0
+        # Whether this relay itself recorded the current broker cluster (first install or a
+        # replacement it noticed), rather than finding it recorded by a sibling replica.
+        self.recorded_epoch = False
         self._second_pass: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -279,10 +282,20 @@ class OutboxRelay:
                 .values(id=1, cluster_id=cluster_id)
                 .on_conflict_do_update(index_elements=[e.c.id], set_={"cluster_id": cluster_id, "seen_at": func.now()})
             )
+        self.recorded_epoch = True
         if known is None:
             return False
         await self.broker_replaced(reason=f"cluster id changed from {known!r} to {cluster_id!r}")
         return True
+
+    async def recorded_within(self, cluster_id: str, seconds: float) -> bool:
+        """Whether `cluster_id` became the recorded broker cluster less than `seconds` ago."""
+        if self.epoch_table is None:
+            return False
+        e = self.epoch_table
+        async with self.engine.connect() as conn:
+            seen_at = await conn.scalar(select(e.c.seen_at).where(e.c.id == 1, e.c.cluster_id == cluster_id))
+        return seen_at is not None and utcnow() - seen_at < timedelta(seconds=seconds)
 
     async def broker_replaced(self, *, reason: str) -> None:
         """Publish the retention window again and let the owner reset its consumers.
