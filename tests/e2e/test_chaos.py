@@ -20,13 +20,10 @@ from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
 
-# The chaos tests run last, after the other workers ran out of tests: what they measure
-# (nothing lost across kills and a broker replacement, within drain times) is about the system,
-# not about a machine starved by four other workers. Each has a lane (and a stack) of its own,
-# so the two run side by side instead of one after the other at the end of the suite (that
-# tail was about a minute and a half of `make test` with one core idle). See `_rank` in
-# conftest.py.
-pytestmark = [pytest.mark.last]
+# The chaos tests run last, on one worker, after the other workers ran out of tests: what they
+# measure (nothing lost across kills and a broker replacement, within drain times) is about the
+# system, not about a machine starved by three other workers. See `_rank` in conftest.py.
+pytestmark = [pytest.mark.xdist_group("e2e-chaos"), pytest.mark.last]
 
 
 # The replicas of the fault plan's run: the load spread over intake's, routing's sharing the
@@ -70,7 +67,6 @@ def replicated_stack() -> Iterator[Stack]:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xdist_group("e2e-chaos-faults")
 async def test_every_fault_in_turn_with_replicas_loses_nothing_and_doubles_nothing(replicated_stack: Stack) -> None:
     stack = replicated_stack
     lines: list[str] = []
@@ -95,7 +91,6 @@ async def test_every_fault_in_turn_with_replicas_loses_nothing_and_doubles_nothi
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xdist_group("e2e-chaos-burst")
 async def test_a_burst_while_consumers_are_killed_ends_with_exact_counts_everywhere(stack: Stack) -> None:
     lines: list[str] = []
     faults = [
