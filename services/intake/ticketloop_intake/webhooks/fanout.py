@@ -14,9 +14,9 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,31 +42,43 @@ from ticketloop_shared.events import (
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.state import Slot, state_of
 
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
-class _Presence:
-    """Whether any channel has an endpoint, per database, remembered for two seconds: with no
-    channel subscriber, ticket events cost no webhook query. A subscription made in this process
-    counts at once; one made in another replica within two seconds."""
 
-    TTL = 2.0
+class _Remembered(Generic[K, V]):
+    """What a subscription query answered, per database and key, for `ttl` seconds: a ticket
+    event, or the admin consumer's poll batch, then costs no webhook query. A change made in this
+    process counts at once (`forget`); one made in another replica within `ttl`."""
 
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[float, bool]] = {}
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._known: dict[tuple[str, K], tuple[float, V]] = {}
 
-    async def any(self, session: AsyncSession) -> bool:
-        db = str(session.get_bind().engine.url)
-        hit = self._known.get(db)
+    async def get(self, session: AsyncSession, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        slot = (str(session.get_bind().engine.url), key)
+        hit = self._known.get(slot)
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
-        found = await repository.any_channel_endpoint(session)
-        self._known[db] = (time.monotonic() + self.TTL, found)
+        if len(self._known) > 10_000:
+            self._known.clear()
+        found = await load()
+        self._known[slot] = (time.monotonic() + self.ttl, found)
         return found
 
     def forget(self) -> None:
         self._known.clear()
 
 
-_PRESENCE = Slot("webhook channel presence", _Presence)
+# Whether any channel has an endpoint: with no channel subscriber, ticket events cost nothing.
+_PRESENCE: Slot[_Remembered[None, bool]] = Slot("webhook channel presence", lambda: _Remembered(2.0))
+# The event types admin endpoints subscribe to (a type of a second-old change is not sent).
+_ADMIN_TYPES: Slot[_Remembered[None, frozenset[str]]] = Slot("webhook admin event types", lambda: _Remembered(1.0))
+# Each channel client's endpoints with the types they want (an endpoint deleted meanwhile gets
+# nothing: the insert joins the endpoints).
+_CHANNEL_ENDPOINTS: Slot[_Remembered[uuid.UUID, list[tuple[uuid.UUID, list[str]]]]] = Slot(
+    "webhook channel endpoints", lambda: _Remembered(1.0)
+)
 
 # Set once a transaction that wrote deliveries due now committed: the worker of this process
 # sends them at once instead of at its next poll.
@@ -75,61 +87,6 @@ DUE_NOW = Slot("webhook deliveries due now", asyncio.Event)
 
 def wake_worker(uow: IntakeUnit) -> None:
     uow.after_commit(uow.state[DUE_NOW].set)
-
-
-class _AdminTypes:
-    """The event types admin endpoints subscribe to, remembered for a second: the admin consumer
-    asks before each poll batch. A change made in this process counts at once; one made in
-    another replica within the second (its events of that second are not sent)."""
-
-    TTL = 1.0
-
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[float, frozenset[str]]] = {}
-
-    async def types(self, session: AsyncSession) -> frozenset[str]:
-        db = str(session.get_bind().engine.url)
-        hit = self._known.get(db)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        found = frozenset(t for _, types in await repository.admin_endpoints(session) for t in types)
-        self._known[db] = (time.monotonic() + self.TTL, found)
-        return found
-
-    def forget(self) -> None:
-        self._known.clear()
-
-
-_ADMIN_TYPES = Slot("webhook admin event types", _AdminTypes)
-
-
-class _ChannelEndpoints:
-    """Each channel client's endpoints with the types they want, remembered for a second: a
-    ticket event then costs no endpoint query. A change made in this process counts at once;
-    one made in another replica within the second. An endpoint deleted meanwhile gets nothing
-    (the insert joins the endpoints)."""
-
-    TTL = 1.0
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[str, uuid.UUID], tuple[float, list[tuple[uuid.UUID, list[str]]]]] = {}
-
-    async def of(self, session: AsyncSession, channel_client_id: uuid.UUID) -> list[tuple[uuid.UUID, list[str]]]:
-        slot = (str(session.get_bind().engine.url), channel_client_id)
-        hit = self._known.get(slot)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        if len(self._known) > 10_000:
-            self._known.clear()
-        found = await repository.channel_endpoints(session, channel_client_id)
-        self._known[slot] = (time.monotonic() + self.TTL, found)
-        return found
-
-    def forget(self) -> None:
-        self._known.clear()
-
-
-_CHANNEL_ENDPOINTS = Slot("webhook channel endpoints", _ChannelEndpoints)
 
 
 def forget_subscriptions(session: AsyncSession) -> None:
@@ -289,7 +246,10 @@ async def on_events(uow: IntakeUnit, events: Sequence[Envelope]) -> None:
     per subscribed endpoint of the ticket's channel client, written in the same transaction as
     the event (so a delivery exists exactly when its event does)."""
     wanted = [(e, kind) for e in events if (kind := domain.channel_event_for(e)) is not None and kind in BUILDERS]
-    if not wanted or not await state_of(uow.session)[_PRESENCE].any(uow.session):
+    session = uow.session
+    if not wanted or not await uow.state[_PRESENCE].get(
+        session, None, lambda: repository.any_channel_endpoint(session)
+    ):
         return
     for event, kind in wanted:
         await _fan_out(uow, event, kind)
@@ -312,7 +272,9 @@ async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None
     channel_client_id = await tickets.channel_client_of(uow, ticket_id)
     if channel_client_id is None:
         return
-    subscribed = await uow.state[_CHANNEL_ENDPOINTS].of(uow.session, channel_client_id)
+    subscribed = await uow.state[_CHANNEL_ENDPOINTS].get(
+        uow.session, channel_client_id, lambda: repository.channel_endpoints(uow.session, channel_client_id)
+    )
     endpoints = [endpoint_id for endpoint_id, types in subscribed if kind.value in types]
     if not endpoints:
         return
@@ -353,7 +315,11 @@ async def _fan_out(uow: IntakeUnit, event: Envelope, kind: ChannelEvent) -> None
 async def admin_interest(session: AsyncSession) -> frozenset[str]:
     """The event types some admin endpoint (not disabled) subscribes to: the admin consumer
     decodes only these."""
-    return await state_of(session)[_ADMIN_TYPES].types(session)
+
+    async def load() -> frozenset[str]:
+        return frozenset(t for _, types in await repository.admin_endpoints(session) for t in types)
+
+    return await state_of(session)[_ADMIN_TYPES].get(session, None, load)
 
 
 async def deliver_to_admins(uow: IntakeUnit, events: Sequence[Envelope]) -> int:
