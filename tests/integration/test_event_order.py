@@ -346,12 +346,6 @@ async def sla_state(sla: RunningService, story: Story) -> Any:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sla applies a ticket's events to its clocks in arrival order: a late event older than the "
-    "last one applied should rebuild the clocks from the ticket's history in time order, without "
-    "announcing again what was announced (issue 21 item 8, open; placements are order-tolerant, below)",
-)
 async def test_sla_reaches_the_same_state_in_any_order(sla: RunningService, platform: PlatformSettings) -> None:
     handled = {e.type for e in sla_story(Story())}
     await check_every_order(sla, platform, sla_story, sla_state, handled=handled)

@@ -83,6 +83,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                 t.policy_id,
                 t.rules_version,
                 t.version,
+                t.applied_until,
                 True,
                 now,
             )

@@ -55,6 +55,10 @@ class SlaTicket(Base):
     committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # When routing decided the placement shown (an older one arriving later is ignored).
     placed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the newest event applied to its clocks happened: an older one arriving later has them
+    # rebuilt from `applied_events` in time order. Null for tickets known before that history
+    # was kept (they stay in arrival order).
+    applied_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     policy_id: Mapped[str] = mapped_column(String(64))
     rules_version: Mapped[int] = mapped_column(Integer)
@@ -150,4 +154,19 @@ class ParkedPlacement(Base):
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     ticket_id: Mapped[uuid.UUID] = mapped_column(index=True)
     event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class AppliedEvent(Base):
+    """An event applied to a ticket's clocks, as it came, with when it happened and when sla
+    applied it: the history its clocks are rebuilt from when an older event arrives late
+    (`clocks.replay`)."""
+
+    __tablename__ = "applied_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    ticket_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(unique=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     event: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -15,7 +15,14 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared.events import ClockKind, ClockOutcome
-from ticketloop_sla.clocks.models import CustomerSegment, ParkedPlacement, SlaClock, SlaEscalation, SlaTicket
+from ticketloop_sla.clocks.models import (
+    AppliedEvent,
+    CustomerSegment,
+    ParkedPlacement,
+    SlaClock,
+    SlaEscalation,
+    SlaTicket,
+)
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_slarules.cycles import Cycle
 
@@ -38,6 +45,7 @@ TICKET_FIELDS = (
     "policy_id",
     "rules_version",
     "version",
+    "applied_until",
 )
 # Written by `save`; `version` only by `next_versions` (a publication counts it).
 _SAVED_FIELDS = tuple(f for f in TICKET_FIELDS if f != "version")
@@ -379,3 +387,53 @@ async def unpark(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list
         delete(ParkedPlacement).where(ParkedPlacement.ticket_id.in_(list(ticket_ids))).returning(ParkedPlacement.event)
     )
     return list(rows)
+
+
+# --- Each ticket's applied events, to rebuild its clocks in time order -----------------------
+
+
+@dataclass(frozen=True)
+class Applied:
+    """An event as applied to a ticket's clocks: as it came, and when sla applied it."""
+
+    event: dict[str, Any]
+    occurred_at: datetime
+    arrived_at: datetime
+
+
+async def keep_applied(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Add events to their tickets' histories (one statement for a run; an event kept once)."""
+    if rows:
+        await session.execute(insert(AppliedEvent).values(list(rows)).on_conflict_do_nothing())
+
+
+async def applied(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Applied]]:
+    """The tickets' histories, each in the order sla applied the events."""
+    if not ticket_ids:
+        return {}
+    rows = await session.execute(
+        select(AppliedEvent.ticket_id, AppliedEvent.event, AppliedEvent.occurred_at, AppliedEvent.arrived_at)
+        .where(AppliedEvent.ticket_id.in_(list(ticket_ids)))
+        .order_by(AppliedEvent.id)
+    )
+    out: dict[uuid.UUID, list[Applied]] = {}
+    for r in rows:
+        out.setdefault(r.ticket_id, []).append(Applied(r.event, r.occurred_at, r.arrived_at))
+    return out
+
+
+async def all_cycles(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Cycle]]:
+    """Every stored cycle (current or ended) of the tickets."""
+    if not ticket_ids:
+        return {}
+    out: dict[uuid.UUID, list[Cycle]] = {}
+    for row in await session.execute(select(_CLOCKS).where(_CLOCKS.c.ticket_id.in_(list(ticket_ids)))):
+        out.setdefault(row.ticket_id, []).append(cycle_of(row))
+    return out
+
+
+async def forget_cycles(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> None:
+    """Drop the tickets' stored cycles: they were rebuilt, and `save` writes them all again
+    (a rebuild may number a recurring metric's cycles differently)."""
+    if ticket_ids:
+        await session.execute(delete(SlaClock).where(SlaClock.ticket_id.in_(list(ticket_ids))))

@@ -68,6 +68,8 @@ class Ticket:
     committed_resolution_at: datetime | None = None
     # When the placement shown (department, owner) was decided: an older one arriving later is stale.
     placed_at: datetime | None = None
+    # When the newest clock event applied happened (None: no history kept, arrival order).
+    applied_until: datetime | None = None
     policy_id: str = FALLBACK.id
     rules_version: int = 0
     version: int = 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ from ticketloop_shared.events import (
     parse_event,
 )
 from ticketloop_shared.events.catalog import Payload
-from ticketloop_sla.clocks import repository, rules
+from ticketloop_sla.clocks import replay, repository, rules
 from ticketloop_sla.clocks.models import SlaClock
 from ticketloop_sla.clocks.rules import Ticket
 from ticketloop_sla.policies import service as policies
@@ -172,11 +173,14 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
     Order: a placement (routing's assigned, reassigned, queued) of a ticket sla has not seen
     carries no facts to start its clocks from: it is parked and applied with the first event of
     the ticket that does (one more statement for a run that brings new tickets); an older
-    placement never replaces a newer one. Clock events still apply in arrival order: one that
-    overtook an older one (a reply before the wait it answers) can leave other cycles than the
-    in-order delivery (tests/integration/test_event_order.py pins this as an expected failure)."""
+    placement never replaces a newer one. Every event applied is kept in the ticket's history
+    (one statement a run); a clock event older than the newest one applied is not applied on
+    its own: the ticket's clocks are rebuilt from that history in time order, announcing only
+    what was not announced yet (`clocks.replay`; three more statements for a run that has
+    any). Tickets sla knew before it kept histories stay in arrival order."""
     session = uow.session
     r = await current_rules(uow)
+    now = uow.now()
     segment_events = [e for e in events if isinstance(e, CustomerSegmentChanged)]
     ticket_events = [e for e in events if not isinstance(e, CustomerSegmentChanged)]
     ids: list[uuid.UUID] = [e.data.ticket_id for e in ticket_events]
@@ -198,6 +202,8 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
         parked: Envelope = parse_event(raw)
         waiting.setdefault(uuid.UUID(parked.subject), []).append(parked)
     last_cause: dict[uuid.UUID, Envelope] = {}
+    kept: list[dict[str, Any]] = []  # this run's additions to the tickets' histories
+    late: dict[uuid.UUID, Envelope] = {}  # tickets to rebuild, and the late event that says so
     for event in ticket_events:
         data = event.data
         t = tickets.get(data.ticket_id)
@@ -208,14 +214,26 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
             live = isinstance(event, TicketCreated) and event.data.live_session
             t = tickets[data.ticket_id] = rules.from_ref(data, live=live)
             t.segment = known_segments.get(t.customer_id)
+            t.applied_until = event.occurred_at
             for early in waiting.pop(t.ticket_id, []):
                 APPLY[type(early)](t, r, early)
+                kept.append(_kept(t, early, now))
+        last_cause[t.ticket_id] = event
+        if t.applied_until is None:  # known before histories were kept: arrival order
+            pass
+        elif t.ticket_id in late or (replay.is_late(t, event) and not isinstance(event, replay.PLACEMENTS)):
+            late.setdefault(t.ticket_id, event)
+            kept.append(_kept(t, event, now))
+            continue  # the rebuild below applies it, in its place
+        else:
+            kept.append(_kept(t, event, now))
+            if not isinstance(event, replay.PLACEMENTS):
+                t.applied_until = max(t.applied_until, event.occurred_at)
         with uow.caused_by(event):
             rules.begin(t, r)
             APPLY[type(event)](t, r, event)
             rules.tick(t, r, now=uow.now())
             _announce(uow, t)
-        last_cause[t.ticket_id] = event
     if waiting:
         log.info("placements of tickets sla has not seen; parked", extra={"tickets": len(waiting)})
         await repository.park(
@@ -234,8 +252,58 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
                     rules.refresh(t, r, at=uow.now())
                     rules.tick(t, r, now=uow.now())
                     _announce(uow, t)
+    await repository.keep_applied(session, kept)
+    if late:
+        await _rebuild(uow, r, {i: tickets[i] for i in late}, causes=late, now=now)
     await repository.save(session, tickets.values(), now=uow.now())
     await _publish(uow, tickets.values(), causes=last_cause)
+
+
+def _kept(t: Ticket, event: Envelope, now: datetime) -> dict[str, Any]:
+    return {
+        "ticket_id": t.ticket_id,
+        "event_id": event.id,
+        "occurred_at": event.occurred_at,
+        "arrived_at": now,
+        "event": event.model_dump(mode="json"),
+    }
+
+
+# What a rebuild keeps of the ticket as loaded: its identity, its publication count, and what
+# `save` and `_publish` track.
+_NOT_REBUILT = frozenset({"ticket_id", "segment", "version", "new", "changed", "dirty"})
+
+
+def _apply_one(t: Ticket, r: Rules, event: Envelope) -> None:
+    APPLY[type(event)](t, r, event)
+
+
+async def _rebuild(
+    uow: SlaUnit, r: Rules, tickets: dict[uuid.UUID, Ticket], *, causes: dict[uuid.UUID, Envelope], now: datetime
+) -> None:
+    """Rebuild these tickets' clocks from their histories in time order (`replay`), announce
+    what the rebuild found that was not announced yet, and have `save` write every cycle anew."""
+    ids = sorted(tickets)
+    histories = await repository.applied(uow.session, ids)
+    stored = await repository.all_cycles(uow.session, ids)
+    await repository.forget_cycles(uow.session, ids)
+    log.info("events older than ones applied; clocks rebuilt in time order", extra={"tickets": len(ids)})
+    for ticket_id in ids:
+        t = tickets[ticket_id]
+        # What was announced: the stored cycles, overlaid by what this transaction changed.
+        before = {(c.kind, c.cycle): c for c in [*stored.get(ticket_id, []), *t.ended, *t.clocks.values()]}
+        history = [replay.Entry(parse_event(a.event), a.arrived_at) for a in histories.get(ticket_id, [])]
+        rebuilt = replay.rebuild(history, r, now=now, apply=_apply_one, before=before.values(), segment=t.segment)
+        # In place: this transaction's publication may already hold `t`.
+        for f in fields(Ticket):
+            if f.name not in _NOT_REBUILT:
+                setattr(t, f.name, getattr(rebuilt, f.name))
+        current = {(c.kind, c.cycle) for c in t.clocks.values()}
+        t.ended = list({(c.kind, c.cycle): c for c in t.ended if (c.kind, c.cycle) not in current}.values())
+        t.dirty = set(t.clocks)
+        t.changed = True
+        with uow.caused_by(causes[ticket_id]):
+            _announce(uow, t)
 
 
 async def fire_due(uow: SlaUnit, *, limit: int) -> tuple[int, bool]:
