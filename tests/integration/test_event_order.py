@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
@@ -346,9 +347,45 @@ async def sla_state(sla: RunningService, story: Story) -> Any:
     }
 
 
+async def sla_announcements(sla: RunningService) -> list[tuple[str, str, str, int, int | None]]:
+    """(ticket, type, clock, cycle, escalation level) of every announcement in sla's outbox, and
+    (ticket, type, "", version, None) of every publication of a ticket's deadlines."""
+    import json
+
+    from sqlalchemy import select
+
+    table = sla.runtime.spec.messaging.outbox
+    async with sla.runtime.sessions() as session:
+        rows = (await session.execute(select(table.c.event_type, table.c.payload))).all()
+    out: list[tuple[str, str, str, int, int | None]] = []
+    for row in rows:
+        data = json.loads(row.payload)["data"]
+        if row.event_type == "sla.clocks_changed.v1":
+            out.append((data["ticket_id"], row.event_type, "", data["version"], None))
+        elif "clock" in data:
+            out.append((data["ticket_id"], row.event_type, data["clock"], data["cycle"], data.get("level")))
+    return out
+
+
 async def test_sla_reaches_the_same_state_in_any_order(sla: RunningService, platform: PlatformSettings) -> None:
     handled = {e.type for e in sla_story(Story())}
-    await check_every_order(sla, platform, sla_story, sla_state, handled=handled)
+    stories = [Story(created_at=T0) for _ in range(len(swaps(len(sla_story(Story())))) + 1)]
+    await check_every_order(sla, platform, sla_story, sla_state, handled=handled, stories=stories)
+
+    # and a rebuild announces nothing twice, nor misses a breach the in-order ticket announced
+    announced = await sla_announcements(sla)
+    twice = sorted(a for a, n in Counter(announced).items() if n > 1)
+    assert not twice, twice
+
+    def breaches(story: Story) -> set[tuple[str, int]]:
+        return {(a[2], a[3]) for a in announced if a[0] == str(story.ticket_id) and a[1] == "sla.breached.v1"}
+
+    in_order, *swapped_ones = stories
+    assert breaches(in_order)
+    missed = {
+        str(s.ticket_id): breaches(in_order) - breaches(s) for s in swapped_ones if breaches(in_order) - breaches(s)
+    }
+    assert not missed, missed
 
 
 def sla_placements(story: Story) -> list[Envelope]:
