@@ -16,15 +16,19 @@ from ticketloop_retrospective.rectification.schemas import ItemOut, WeekShare
 from ticketloop_retrospective.reports.domain import Filters, parse_period
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
+    CareFigures,
     CategoryShare,
     CsatFigures,
     DimensionFigures,
     DurationFigures,
+    ExpectedResolution,
     GroupCompliance,
     HeadlineGoal,
     NpsFigures,
     PainClassShare,
+    ProactiveFigures,
     ProblemPriority,
+    RecoveryFigures,
     Report,
     SegmentCount,
     SlaFigures,
@@ -90,6 +94,13 @@ def create_report() -> Report:
         first_response=durations,
         resolution_time=durations,
         handling_time=durations,
+        expected_resolution=ExpectedResolution(
+            tickets=1,
+            resolved_by_expected=1,
+            resolved_by_expected_pct=100.0,
+            median_gap_minutes=-30.0,
+            average_gap_minutes=-30.0,
+        ),  # fmt: skip
         sla=SlaFigures(
             met=1, breached=1, compliance_pct=50.0, by_metric=[group], by_department=[group], by_segment=[group]
         ),
@@ -117,6 +128,12 @@ def create_report() -> Report:
             )
         ],
         segments=[SegmentCount(segment=EVIL, customers=1, previous=0, change=1)],
+        proactive=ProactiveFigures(
+            care=CareFigures(made=2, completed=1, outcomes={EVIL: 1}),
+            recovery=RecoveryFigures(
+                opened=1, resolved=1, recovery_rate_pct=100.0, next_answers=1, no_longer_low=1, no_longer_low_pct=100.0
+            ),
+        ),
         headline=[
             HeadlineGoal(goal="complaints", target=EVIL, unit=EVIL, current=2.0, previous=None, met=False, note=EVIL)
         ],
