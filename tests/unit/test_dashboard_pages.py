@@ -4,8 +4,10 @@ a staff member's name, an error message — arrives as text, never as markup, on
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 
@@ -13,6 +15,7 @@ from ticketloop_retrospective.dashboard import pages
 from ticketloop_retrospective.dashboard.service import Dashboard, TrendPoint
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemOut, WeekShare
+from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN
 from ticketloop_retrospective.reports.domain import Filters, parse_period
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
@@ -207,3 +210,15 @@ def test_a_page_is_one_document_with_its_title_and_who_is_signed_in() -> None:
     assert "<title>Refunds &lt;script&gt;alert(1)&lt;/script&gt; · ticketloop review</title>" in page
     assert "<span>&lt;script&gt;alert(1)&lt;/script&gt; · supervisor</span>" in page
     assert "2026-11-24 09:30" in page
+
+
+def test_every_figure_the_dashboard_shows_or_links_is_defined_in_the_metric_dictionary() -> None:
+    report = create_report()
+    for t in pages._tiles(report, Filters()):
+        assert t.definition, f"tile {t.name!r} has no definition in GET /v1/metrics"
+    page = render_dashboard()
+    linked = {unquote(m) for m in re.findall(r"[?&;]metric=([^&\"]+)", page)}
+    assert {"tickets_opened", "sla_breached", "expected_resolution", "care_contacts_made", "recovery_rate"} <= linked
+    assert linked <= DRILLDOWN, linked - DRILLDOWN
+    headline_links = {goal: pages.GOAL_METRICS[goal] for goal in pages.GOAL_METRICS}
+    assert set(headline_links) <= set(BY_NAME) and set(headline_links.values()) <= DRILLDOWN

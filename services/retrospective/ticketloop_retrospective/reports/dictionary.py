@@ -48,7 +48,7 @@ CUSTOMER_TICKETS = (
     "one); care contacts and recovery tickets are not counted."
 )
 CUSTOMER_CYCLES = (
-    "SLA cycles of customer-initiated tickets; care contacts' and recovery tickets' cycles are not counted."
+    "SLA cycles of customer-initiated tickets (origin customer); care contacts and recovery tickets are not counted."
 )
 ANY_ANSWER = "Survey answers given in the period, whatever ticket (if any) they are about."
 CARE_TICKETS = "Care contacts: tickets of origin care, which the loop opened itself."
