@@ -266,3 +266,23 @@ async def test_a_care_cadence_alone_cannot_make_other_hot_nor_open_a_rectificati
             "other": 11.1,
         }
         assert (report["tickets_opened"], report["proactive"]["care"]["made"]) == (9, 8)
+
+        quiet = await get(service, "/v1/reports/weekly", week="2026-W44")
+        assert quiet["proactive"] == {
+            "care": {"made": 0, "completed": 0, "outcomes": None},
+            "recovery": {
+                "opened": 0,
+                "resolved": 0,
+                "recovery_rate_pct": None,
+                "next_answers": 0,
+                "no_longer_low": 0,
+                "no_longer_low_pct": None,
+            },
+        }
+        assert quiet["expected_resolution"] == {
+            "tickets": 0,
+            "resolved_by_expected": 0,
+            "resolved_by_expected_pct": None,
+            "median_gap_minutes": None,
+            "average_gap_minutes": None,
+        }

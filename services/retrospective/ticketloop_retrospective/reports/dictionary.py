@@ -281,7 +281,7 @@ METRICS: tuple[Metric, ...] = (
         "score 1–5",
         ANSWERS,
         drilldown=True,
-        counts=ANY_ANSWER + " The drill-down lists customer-initiated tickets answered in the period.",
+        counts=ANY_ANSWER + " The drill-down lists the tickets answered in the period.",
         figures=("csat",),
     ),
     Metric(

@@ -173,6 +173,8 @@ class Scope:
         if metric in proactive:
             origin, condition = proactive[metric]
             return and_(f.origin == origin, condition(), _on(_TICKETS, self.filters))
+        if metric == "csat":  # answers count whatever ticket they are about (`answer_totals`)
+            return and_(self.answered(), _on(_TICKETS, self.filters))
         sets: dict[str, Callable[[], ColumnElement[bool]]] = {
             "tickets_opened": self.opened,
             "tickets_resolved": self.resolved,
@@ -185,7 +187,6 @@ class Scope:
             "handling_time": self.handled,
             "backlog_start": self.backlog_start,
             "backlog_end": self.backlog_end,
-            "csat": self.answered,
             "sla_met": lambda: self.sla(ClockOutcome.MET, clock),
             "sla_breached": lambda: self.sla(ClockOutcome.BREACHED, clock),
             "expected_resolution": self.expected_resolved,
