@@ -4,8 +4,10 @@ a staff member's name, an error message — arrives as text, never as markup, on
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import unquote
 
 import pytest
 
@@ -13,18 +15,23 @@ from ticketloop_retrospective.dashboard import pages
 from ticketloop_retrospective.dashboard.service import Dashboard, TrendPoint
 from ticketloop_retrospective.rectification.domain import ItemStatus
 from ticketloop_retrospective.rectification.schemas import ItemOut, WeekShare
+from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN
 from ticketloop_retrospective.reports.domain import Filters, parse_period
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
+    CareFigures,
     CategoryShare,
     CsatFigures,
     DimensionFigures,
     DurationFigures,
+    ExpectedResolution,
     GroupCompliance,
     HeadlineGoal,
     NpsFigures,
     PainClassShare,
+    ProactiveFigures,
     ProblemPriority,
+    RecoveryFigures,
     Report,
     SegmentCount,
     SlaFigures,
@@ -90,6 +97,13 @@ def create_report() -> Report:
         first_response=durations,
         resolution_time=durations,
         handling_time=durations,
+        expected_resolution=ExpectedResolution(
+            tickets=1,
+            resolved_by_expected=1,
+            resolved_by_expected_pct=100.0,
+            median_gap_minutes=-30.0,
+            average_gap_minutes=-30.0,
+        ),  # fmt: skip
         sla=SlaFigures(
             met=1, breached=1, compliance_pct=50.0, by_metric=[group], by_department=[group], by_segment=[group]
         ),
@@ -117,6 +131,12 @@ def create_report() -> Report:
             )
         ],
         segments=[SegmentCount(segment=EVIL, customers=1, previous=0, change=1)],
+        proactive=ProactiveFigures(
+            care=CareFigures(made=2, completed=1, outcomes={EVIL: 1}),
+            recovery=RecoveryFigures(
+                opened=1, resolved=1, recovery_rate_pct=100.0, next_answers=1, no_longer_low=1, no_longer_low_pct=100.0
+            ),
+        ),
         headline=[
             HeadlineGoal(goal="complaints", target=EVIL, unit=EVIL, current=2.0, previous=None, met=False, note=EVIL)
         ],
@@ -190,3 +210,15 @@ def test_a_page_is_one_document_with_its_title_and_who_is_signed_in() -> None:
     assert "<title>Refunds &lt;script&gt;alert(1)&lt;/script&gt; · ticketloop review</title>" in page
     assert "<span>&lt;script&gt;alert(1)&lt;/script&gt; · supervisor</span>" in page
     assert "2026-11-24 09:30" in page
+
+
+def test_every_figure_the_dashboard_shows_or_links_is_defined_in_the_metric_dictionary() -> None:
+    report = create_report()
+    for t in pages._tiles(report, Filters()):
+        assert t.definition, f"tile {t.name!r} has no definition in GET /v1/metrics"
+    page = render_dashboard()
+    linked = {unquote(m) for m in re.findall(r"[?&;]metric=([^&\"]+)", page)}
+    assert {"tickets_opened", "sla_breached", "expected_resolution", "care_contacts_made", "recovery_rate"} <= linked
+    assert linked <= DRILLDOWN, linked - DRILLDOWN
+    headline_links = {goal: pages.GOAL_METRICS[goal] for goal in pages.GOAL_METRICS}
+    assert set(headline_links) <= set(BY_NAME) and set(headline_links.values()) <= DRILLDOWN

@@ -18,7 +18,7 @@ from ticketloop_retrospective.rectification.domain import (
     is_hot,
     streak_to_open,
 )
-from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, METRICS
+from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, METRICS, REPORT_CONTEXT, defining
 from ticketloop_retrospective.reports.domain import (
     DEFAULT_PAIN_CLASSES,
     Filters,
@@ -34,6 +34,7 @@ from ticketloop_retrospective.reports.domain import (
     trailing,
 )
 from ticketloop_retrospective.reports.repository import Scope
+from ticketloop_retrospective.reports.schemas import Report
 from ticketloop_retrospective.settings import RetrospectiveSettings
 
 
@@ -166,3 +167,18 @@ def test_every_drillable_figure_has_its_ticket_set_and_every_metric_is_documente
     assert len(BY_NAME) == len(METRICS)
     for m in METRICS:
         assert m.definition.endswith(".") and m.formula and m.unit and m.source_events, m.name
+
+
+def test_every_metric_says_which_tickets_it_counts_and_every_report_field_has_its_metric() -> None:
+    for m in METRICS:
+        assert m.counts.endswith("."), m.name
+    # Whatever a report holds besides its context (period, filters, links, headline rows) is a
+    # figure some metric defines, even a list that is empty this period.
+    for field in set(Report.model_fields) - REPORT_CONTEXT:
+        assert defining(field) is not None or any(f.startswith(f"{field}.") for m in METRICS for f in m.figures), field
+    for m in METRICS:
+        for figure in m.figures:
+            assert figure.split(".")[0].split("[")[0] in Report.model_fields, (m.name, figure)
+    assert defining("sla.by_metric[].met") is BY_NAME["sla_compliance"]
+    assert defining("proactive.recovery.recovery_rate_pct") is BY_NAME["recovery_rate"]
+    assert defining("tickets_opened_extra") is None

@@ -224,6 +224,11 @@ async def answers(session: AsyncSession, customer_id: str, *, limit: int) -> Seq
     return rows.all()
 
 
+def low_score_surveys() -> Select[Any]:
+    """The survey ids of every low score (`feedback.low_score`) known, as a subquery."""
+    return select(CustomerObjection.survey_id)
+
+
 @dataclass(frozen=True)
 class OpenObjection:
     """An objection that still stands: a low score or a complaint ticket."""

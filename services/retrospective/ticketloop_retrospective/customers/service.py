@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.care import service as care
@@ -176,6 +178,12 @@ async def low_score(uow: RetrospectiveUnit, data: LowScoreData) -> None:
         raised_at=data.answered_at,
     )
     await evaluate(uow, data.customer_id)
+
+
+def low_score_surveys() -> Select[Any]:
+    """The surveys whose answer feedback announced as a low score (as a subquery: the review
+    tells a recovered customer's next answer from another low one by feedback's own rule)."""
+    return repository.low_score_surveys()
 
 
 async def spend_threshold(uow: RetrospectiveUnit, *, refresh: bool = False) -> float | None:

@@ -40,8 +40,6 @@ GOAL_METRICS = {
     "first_contact_resolution": "first_contact_resolution",
     "complaints": "tickets_opened",
 }
-# The two drill-downs of SLA compliance (the dictionary defines the figure, not its halves).
-SLA_TITLES = {"sla_met": "SLA cycles met", "sla_breached": "SLA cycles breached"}
 
 
 def duration(minutes: float | None) -> str:
@@ -151,6 +149,27 @@ def _tiles(r: Report, filters: Filters) -> list[Tile]:
             note=f"{r.csat.responses} answers · {figure(r.csat.satisfied_pct, ' %')} satisfied",
         ),
         tile("NPS", figure(r.nps.score), "nps", note=f"{r.nps.responses} answers", linked=False),
+        tile(
+            "Resolved by expected time",
+            figure(r.expected_resolution.resolved_by_expected_pct, " %"),
+            "expected_resolution",
+            note=f"{r.expected_resolution.tickets} with a time expected · median gap "
+            f"{figure(r.expected_resolution.median_gap_minutes, ' min')}",
+        ),
+        # The tickets the loop opened itself, apart from the customers' problems above.
+        tile(
+            "Care contacts made",
+            str(r.proactive.care.made),
+            "care_contacts_made",
+            note=f"{r.proactive.care.completed} completed",
+        ),
+        tile(
+            "Recovery rate",
+            figure(r.proactive.recovery.recovery_rate_pct, " %"),
+            "recovery_rate",
+            note=f"{r.proactive.recovery.opened} opened · "
+            f"{figure(r.proactive.recovery.no_longer_low_pct, ' %')} no longer low after",
+        ),
     ]
 
 
@@ -306,6 +325,7 @@ def dashboard_page(
         charts=_charts(view, filters),
         colour=lambda pain_class: PAIN_COLOURS.get(pain_class, GREY),
         opened_link=lambda category: tickets_link(r.period, "tickets_opened", filters, category=category),
+        metric_link=lambda metric: tickets_link(r.period, metric, filters),
         quadrant_titles=charts.QUADRANT_TITLES,
         items=view.open_items,
         goal_link=goal_link,
@@ -323,7 +343,7 @@ def tickets_page(
 ) -> str:
     """The tickets behind one figure, a page at a time, with the CSV of all of them."""
     metric = reports.metric(page.metric)
-    title = metric.title if metric else SLA_TITLES.get(page.metric, page.metric)
+    title = metric.title if metric else page.metric
     return _render(
         "tickets.html",
         title=f"{title} {page.period}",

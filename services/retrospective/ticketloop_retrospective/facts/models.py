@@ -8,12 +8,14 @@ from datetime import datetime
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Float,
     Index,
     Integer,
     SmallInteger,
     String,
+    Table,
     Uuid,
     func,
     text,
@@ -22,6 +24,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_retrospective.db import Base
+from ticketloop_shared.events import TicketOrigin
+
+CUSTOMER = TicketOrigin.CUSTOMER.value
 
 
 class TicketFact(Base):
@@ -76,6 +81,9 @@ class TicketFact(Base):
     # What the review needs beyond the weekly figures (migration 0004).
     need: Mapped[str | None] = mapped_column(String(40))
     origin: Mapped[str | None] = mapped_column(String(20))
+    # When the customer expected it resolved, as told at intake (migration 0010): the review
+    # measures resolutions against it.
+    expected_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     customer_annual_spend: Mapped[float | None] = mapped_column(Float)
     # The first owner's assignment starts the handling time; `assigned_at` is the latest owner's.
     first_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -115,6 +123,9 @@ class ClockFact(Base):
     category: Mapped[str | None] = mapped_column(String(40))
     department_id: Mapped[str | None] = mapped_column(String(100))
     segment: Mapped[str | None] = mapped_column(String(20))
+    # Whose problem the ticket is (`customer`, or one the loop opened: `care`, `recovery`), so
+    # compliance counts customers' problems without a join (migration 0010).
+    origin: Mapped[str | None] = mapped_column(String(20))
 
 
 class AnswerFact(Base):
@@ -152,3 +163,13 @@ class SegmentFact(Base):
     # The customer's next change (NULL: still in force), so "who was in which segment at T" is
     # one filter over the changes, not a sort per customer.
     valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def customer_initiated(table: Table | type[TicketFact] | type[ClockFact]) -> ColumnElement[bool]:
+    """The ticket (or the SLA cycle's ticket) is a customer's problem: they reported it (origin
+    `customer`); the loop did not open it itself (`care`, `recovery`, any proactive origin to
+    come). A row that has not learnt its origin yet (its `ticket.created` not seen so far, e.g. an
+    SLA outcome that came first) counts as the customer's, as `ticket.created`'s own default
+    says, until it learns otherwise. The review's figures count these tickets only."""
+    origin = table.c.origin if isinstance(table, Table) else table.origin
+    return func.coalesce(origin, CUSTOMER) == CUSTOMER

@@ -64,6 +64,9 @@ _RECORD_TICKET = _ticket_insert.on_conflict_do_update(
         # Only ticket.created knows these: another event's NULL leaves them alone.
         "need": func.coalesce(_ticket_insert.excluded.need, _FACTS.c.need),
         "origin": func.coalesce(_ticket_insert.excluded.origin, _FACTS.c.origin),
+        "expected_resolution_at": func.coalesce(
+            _ticket_insert.excluded.expected_resolution_at, _FACTS.c.expected_resolution_at
+        ),
         "customer_annual_spend": func.coalesce(
             _ticket_insert.excluded.customer_annual_spend, _FACTS.c.customer_annual_spend
         ),
@@ -117,6 +120,7 @@ async def record_ticket(
     closed_at: datetime | None = None,
     need: str | None = None,
     origin: str | None = None,
+    expected_resolution_at: datetime | None = None,
     customer_annual_spend: float | None = None,
     reply_id: uuid.UUID | None = None,
     repeat_id: uuid.UUID | None = None,
@@ -146,6 +150,7 @@ async def record_ticket(
             "closed_at": closed_at,
             "need": need,
             "origin": origin,
+            "expected_resolution_at": expected_resolution_at,
             "customer_annual_spend": customer_annual_spend,
             "reply_ids": [reply_id] if reply_id else [],
             "reopen_times": [reopened_at] if reopened_at else [],
@@ -331,7 +336,7 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
     return True
 
 
-DIMENSIONS = ("channel", "category", "department_id", "segment")
+DIMENSIONS = ("channel", "category", "department_id", "segment", "origin")
 _CLOCKS: Table = cast(Table, ClockFact.__table__)
 
 

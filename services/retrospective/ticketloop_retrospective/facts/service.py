@@ -56,6 +56,7 @@ async def record_ticket(
         closed_at=closed_at,
         need=created.need if created else None,
         origin=created.origin.value if created else None,
+        expected_resolution_at=created.expected_resolution_at if created else None,
         customer_annual_spend=created.customer_annual_spend if created else None,
         reply_id=reply_id,
         repeat_id=repeat_id,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.facts.models import TicketFact
+from ticketloop_retrospective.facts.models import TicketFact, customer_initiated
 from ticketloop_retrospective.rectification.models import RectificationItem
 
 
@@ -75,12 +75,19 @@ async def page(
 
 
 async def main_department(session: AsyncSession, *, category: str, since: datetime, until: datetime) -> str | None:
-    """The department most of the category's tickets in the window were assigned to."""
+    """The department most of the category's customer-initiated tickets in the window were
+    assigned to (the tickets that made it hot)."""
     f = TicketFact
     count = func.count().label("n")
     stmt = (
         select(f.department_id, count)
-        .where(f.category == category, f.created_at >= since, f.created_at < until, f.department_id.is_not(None))
+        .where(
+            f.category == category,
+            f.created_at >= since,
+            f.created_at < until,
+            f.department_id.is_not(None),
+            customer_initiated(f),
+        )
         .group_by(f.department_id)
         .order_by(count.desc(), f.department_id)
         .limit(1)

@@ -1,6 +1,12 @@
-"""The metric dictionary: every figure the reports show, with its definition, formula, unit and
-the events it is computed from, published at `GET /v1/metrics` so a reader can recompute any
-number from the event stream. The conditions themselves are `reports/repository.py::Scope`."""
+"""The metric dictionary: every figure the reports show, with its definition, which tickets it
+counts, formula, unit, the events it is computed from and where it appears in a report, published
+at `GET /v1/metrics` so a reader can recompute any number from the event stream. The conditions
+themselves are `reports/repository.py::Scope`.
+
+The review's ticket figures count customers' problems: the tickets a customer reported (origin
+`customer`). The tickets the loop opens itself — care contacts (origin `care`) and recovery after
+a low score (origin `recovery`) — are counted in their own figures only (`proactive` in a report).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +25,12 @@ class Metric:
     source_events: tuple[str, ...]
     # The figure counts tickets, so it can be drilled down to them (`/v1/reports/tickets`).
     drilldown: bool = False
+    # Which tickets (or answers, cycles, customers) it counts, in words.
+    counts: str = ""
+    # Where it appears in a report: JSON paths, `[]` for every item of a list; a path covers
+    # everything under it. A headline goal appears as the `goal` of a `headline` row instead (a
+    # goal the events cannot measure yet has no figure, and says so in its row's `note`).
+    figures: tuple[str, ...] = ()
 
 
 CREATED = "ticket.created.v1"
@@ -29,148 +41,237 @@ ASSIGNED = ("ticket.assigned.v1", "ticket.reassigned.v1")
 SLA = ("sla.met.v1", "sla.breached.v1")
 ANSWERS = ("feedback.received.v1", "feedback.received.v2")
 SEGMENTS = "customer.segment_changed.v1"
+LOW_SCORE = "feedback.low_score.v1"
+
+CUSTOMER_TICKETS = (
+    "Customer-initiated tickets: origin customer (a ticket whose origin is not known yet counts as "
+    "one); care contacts and recovery tickets are not counted."
+)
+CUSTOMER_CYCLES = (
+    "SLA cycles of customer-initiated tickets (origin customer); care contacts and recovery tickets are not counted."
+)
+ANY_ANSWER = "Survey answers given in the period, whatever ticket (if any) they are about."
+CARE_TICKETS = "Care contacts: tickets of origin care, which the loop opened itself."
+RECOVERY_TICKETS = "Recovery tickets: tickets of origin recovery, opened after a low score."
+CUSTOMERS = "Customers, by the segment announced for them."
+SEGMENT_GOAL = "Customers of one segment, over the goal window as of the request (GET /v1/segments)."
 
 METRICS: tuple[Metric, ...] = (
     Metric(
         "tickets_opened",
         "Tickets opened",
-        "Tickets created in the period.",
+        "Customer-initiated tickets created in the period.",
         "count(created_at in period)",
         "tickets",
         (CREATED,),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("tickets_opened",),
     ),
     Metric(
         "tickets_resolved",
         "Tickets resolved",
-        "Tickets whose latest resolution falls in the period.",
+        "Customer-initiated tickets whose latest resolution falls in the period.",
         "count(resolved_at in period)",
         "tickets",
         (RESOLVED,),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("tickets_resolved",),
     ),
     Metric(
         "backlog_start",
         "Backlog at start",
-        "Tickets open when the period began: created before it and not resolved by then (a "
-        "resolution reopened before then leaves the ticket open).",
+        "Customer-initiated tickets open when the period began: created before it and not resolved "
+        "by then (a resolution reopened before then leaves the ticket open).",
         "count(created_at < start and (resolved_at is null or resolved_at >= start or "
         "resolved_at < reopened_at < start))",
         "tickets",
         (CREATED, RESOLVED, REOPENED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("backlog.at_start",),
     ),
     Metric(
         "backlog_end",
         "Backlog at end",
-        "Tickets open when the period ended (the stock), by the same rule as backlog_start.",
+        "Customer-initiated tickets open when the period ended (the stock), by the same rule as backlog_start.",
         "count(open at end)",
         "tickets",
         (CREATED, RESOLVED, REOPENED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("backlog.at_end",),
     ),
     Metric(
         "backlog_flow",
         "Backlog flow",
-        "How the stock moved over the period.",
+        "How the stock of open customer-initiated tickets moved over the period.",
         "backlog_end − backlog_start",
         "tickets",
         (CREATED, RESOLVED, REOPENED),
+        counts=CUSTOMER_TICKETS,
+        figures=("backlog.flow",),
     ),
     Metric(
         "category_share",
         "Category share",
-        "Each problem type's share of the tickets opened in the period.",
+        "Each problem type's share of the customer-initiated tickets opened in the period.",
         "count(opened, category) / count(opened) × 100",
         "%",
         (CREATED,),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("categories",),
     ),
     Metric(
         "pain_class_share",
         "Pain-point class share",
-        "Each pain-point class's share (process, service, product, emotional) of the tickets "
-        "opened, by the category → class map (TICKETLOOP_RETROSPECTIVE_PAIN_CLASSES).",
+        "Each pain-point class's share (process, service, product, emotional) of the customer-initiated "
+        "tickets opened, by the category → class map (TICKETLOOP_RETROSPECTIVE_PAIN_CLASSES).",
         "Σ category_share of the class's categories",
         "%",
         (CREATED,),
+        counts=CUSTOMER_TICKETS,
+        figures=("pain_classes",),
     ),
     Metric(
         "resolution_rate",
         "Resolution rate",
-        "Of the tickets opened in the period, the share resolved by its end and not reopened since.",
+        "Of the customer-initiated tickets opened in the period, the share resolved by its end and not reopened since.",
         "count(opened and resolved_at < end and not reopened after) / count(opened) × 100",
         "%",
         (CREATED, RESOLVED, REOPENED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("resolution_rate_pct",),
     ),
     Metric(
         "first_contact_resolution",
         "First-contact resolution",
-        "Of the tickets resolved in the period, the share solved at first contact: by self-service "
-        "or with at most one agent reply, and never reopened.",
+        "Of the customer-initiated tickets resolved in the period, the share solved at first contact: "
+        "by self-service or with at most one agent reply, and never reopened.",
         "count(resolved and (self_service or agent_replies ≤ 1) and reopens = 0) / count(resolved) × 100",
         "%",
         (RESOLVED, REPLIED, REOPENED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("first_contact_resolution_pct",),
     ),
     Metric(
         "reopen_rate",
         "Reopen rate",
-        "Of the tickets resolved in the period, the share reopened at least once.",
+        "Of the customer-initiated tickets resolved in the period, the share reopened at least once.",
         "count(resolved and reopens > 0) / count(resolved) × 100",
         "%",
         (RESOLVED, REOPENED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("reopen_rate_pct",),
     ),
     Metric(
         "repeat_complaint_rate",
         "Repeat-complaint rate",
-        "Of the tickets opened in the period, the share the customer reported again while open "
-        "(or within the repeat window): a repeat contact.",
+        "Of the customer-initiated tickets opened in the period, the share the customer reported again "
+        "while open (or within the repeat window): a repeat contact.",
         "count(opened and repeat_contacts > 0) / count(opened) × 100",
         "%",
         (CREATED, "ticket.repeat_contact.v1"),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("repeat_complaint_rate_pct",),
     ),
     Metric(
         "first_response_time",
         "First-response time",
-        "From creation to the first agent reply, for tickets first answered in the period: average, p50 and p90.",
+        "From creation to the first agent reply, for customer-initiated tickets first answered in the "
+        "period: average, p50 and p90.",
         "avg / percentile_cont(0.5, 0.9) of (first_response_at − created_at)",
         "minutes",
         (CREATED, REPLIED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("first_response",),
     ),
     Metric(
         "resolution_time",
         "Resolution time",
-        "From creation to the latest resolution, for tickets resolved in the period.",
+        "From creation to the latest resolution, for customer-initiated tickets resolved in the period.",
         "avg / percentile_cont(0.5, 0.9) of (resolved_at − created_at)",
         "minutes",
         (CREATED, RESOLVED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("resolution_time",),
     ),
     Metric(
         "handling_time",
         "Handling time",
-        "From the first assignment to the latest resolution, for tickets resolved in the period: "
-        "the time the loop had an owner working on it.",
+        "From the first assignment to the latest resolution, for customer-initiated tickets resolved "
+        "in the period: the time the loop had an owner working on it.",
         "avg / percentile_cont(0.5, 0.9) of (resolved_at − first assigned_at)",
         "minutes",
         (*ASSIGNED, RESOLVED),
         drilldown=True,
+        counts=CUSTOMER_TICKETS,
+        figures=("handling_time",),
+    ),
+    Metric(
+        "expected_resolution",
+        "Resolved by the customer's expected time",
+        "Customer-initiated tickets resolved in the period for which the customer gave an expected "
+        "resolution time at intake: how many, the share resolved at or before it, and the gap "
+        "(latest resolution − expected; negative when earlier), p50 and average.",
+        "count(resolved and expected_at known); count(resolved_at ≤ expected_at) / count × 100; "
+        "percentile_cont(0.5) and avg of (resolved_at − expected_at)",
+        "% / minutes",
+        (CREATED, RESOLVED),
+        drilldown=True,
+        counts=CUSTOMER_TICKETS + " Only tickets with an expected resolution time.",
+        figures=("expected_resolution",),
+    ),
+    Metric(
+        "expected_resolution_missed",
+        "Resolved later than the customer expected",
+        "Customer-initiated tickets resolved in the period after the resolution time the customer expected.",
+        "count(resolved and resolved_at > expected_at)",
+        "tickets",
+        (CREATED, RESOLVED),
+        drilldown=True,
+        counts=CUSTOMER_TICKETS + " Only tickets with an expected resolution time.",
     ),
     Metric(
         "sla_compliance",
         "SLA compliance",
-        "Of the SLA cycles that ended in the period (met at their stop, breached at their due "
-        "instant), the share met; overall, per metric, per department and per segment. A breach "
-        "is final: a later stop of the same cycle does not make it met.",
+        "Of the SLA cycles of customer-initiated tickets that ended in the period (met at their stop, "
+        "breached at their due instant), the share met; overall, per metric, per department and per "
+        "segment. A breach is final: a later stop of the same cycle does not make it met.",
         "count(met) / count(met + breached) × 100",
         "%",
         SLA,
         drilldown=True,
+        counts=CUSTOMER_CYCLES,
+        figures=("sla",),
+    ),
+    Metric(
+        "sla_met",
+        "SLA cycles met",
+        "Customer-initiated tickets with an SLA cycle met in the period (of one metric, with `clock`).",
+        "tickets with a cycle where outcome = met and stopped_at in period",
+        "tickets",
+        SLA,
+        drilldown=True,
+        counts=CUSTOMER_CYCLES,
+    ),
+    Metric(
+        "sla_breached",
+        "SLA cycles breached",
+        "Customer-initiated tickets with an SLA cycle breached in the period (of one metric, with `clock`).",
+        "tickets with a cycle where outcome = breached and breached_at in period",
+        "tickets",
+        SLA,
+        drilldown=True,
+        counts=CUSTOMER_CYCLES,
     ),
     Metric(
         "csat",
@@ -180,6 +281,8 @@ METRICS: tuple[Metric, ...] = (
         "score 1–5",
         ANSWERS,
         drilldown=True,
+        counts=ANY_ANSWER + " The drill-down lists the tickets answered in the period.",
+        figures=("csat",),
     ),
     Metric(
         "dimension_scores",
@@ -189,6 +292,8 @@ METRICS: tuple[Metric, ...] = (
         "avg(score) per dimension",
         "score 1–10",
         ("feedback.received.v2",),
+        counts=ANY_ANSWER,
+        figures=("dimensions",),
     ),
     Metric(
         "nps",
@@ -197,6 +302,8 @@ METRICS: tuple[Metric, ...] = (
         "% promoters − % detractors",
         "score −100…100",
         ANSWERS,
+        counts=ANY_ANSWER,
+        figures=("nps",),
     ),
     Metric(
         "customers_per_segment",
@@ -206,6 +313,8 @@ METRICS: tuple[Metric, ...] = (
         "count(customers whose latest segment change before end is s)",
         "customers",
         (SEGMENTS,),
+        counts=CUSTOMERS,
+        figures=("segments",),
     ),
     Metric(
         "overall_satisfaction",
@@ -215,31 +324,171 @@ METRICS: tuple[Metric, ...] = (
         "avg(overall × 10 ∪ (csat − 1) × 25)",
         "score 0–100",
         ANSWERS,
+        counts=ANY_ANSWER,
+    ),
+    Metric(
+        "complaints",
+        "Complaints",
+        "The headline complaints goal: customer-initiated tickets opened in the period, against the "
+        "period before (care contacts and recovery tickets are never complaints).",
+        "count(opened)",
+        "tickets",
+        (CREATED,),
+        counts=CUSTOMER_TICKETS,
     ),
     Metric(
         "problem_priority",
         "Problem priority (impact × difficulty)",
-        "Per category of the tickets opened: impact = mean of customers affected and revenue "
-        "affected (annual spend), difficulty = mean of handling time, reopen rate and departments "
+        "Per category of the customer-initiated tickets opened: impact = mean of customers affected and "
+        "revenue affected (annual spend), difficulty = mean of handling time, reopen rate and departments "
         "involved, each scaled to the period's largest; quick wins (high impact, low difficulty) first.",
         "impact = (customers/max + revenue/max) / 2; difficulty = (handling/max + reopen/max + "
         "(departments − 1)/(max − 1)) / 3",
         "score 0–1",
         (CREATED, *ASSIGNED, RESOLVED, REOPENED),
+        counts=CUSTOMER_TICKETS,
+        figures=("priorities",),
     ),
     Metric(
         "hot_category",
         "Hot category",
-        "A category whose share of the week's tickets (or count, by setting) stays above its "
-        "threshold for 3 consecutive weeks opens one rectification item per streak.",
+        "A category whose share of the week's customer-initiated tickets (or count, by setting) stays "
+        "above its threshold for 3 consecutive weeks opens one rectification item per streak; care "
+        "contacts and recovery tickets never make a category hot.",
         "share_pct(category, week) > threshold for weeks w−2, w−1, w",
         "weeks",
         (CREATED,),
+        counts=CUSTOMER_TICKETS,
+    ),
+    Metric(
+        "care_contacts_made",
+        "Care contacts made",
+        "Care contacts the loop opened in the period.",
+        "count(origin = care and created_at in period)",
+        "contacts",
+        (CREATED,),
+        drilldown=True,
+        counts=CARE_TICKETS,
+        figures=("proactive.care.made",),
+    ),
+    Metric(
+        "care_contacts_completed",
+        "Care contacts completed",
+        "Care contacts resolved (the contact was made) in the period.",
+        "count(origin = care and resolved_at in period)",
+        "contacts",
+        (RESOLVED,),
+        drilldown=True,
+        counts=CARE_TICKETS,
+        figures=("proactive.care.completed",),
+    ),
+    Metric(
+        "care_outcomes",
+        "Care contact outcomes",
+        "Care contacts completed in the period per outcome (reached, no answer, declined, follow-up "
+        "needed); null while the facts do not record a care contact's outcome.",
+        "count(origin = care and resolved_at in period) per outcome",
+        "contacts",
+        (RESOLVED,),
+        counts=CARE_TICKETS,
+        figures=("proactive.care.outcomes",),
+    ),
+    Metric(
+        "recovery_tickets_opened",
+        "Recovery tickets opened",
+        "Recovery tickets the loop opened in the period after a low score.",
+        "count(origin = recovery and created_at in period)",
+        "tickets",
+        (CREATED,),
+        drilldown=True,
+        counts=RECOVERY_TICKETS,
+        figures=("proactive.recovery.opened",),
+    ),
+    Metric(
+        "recovery_tickets_resolved",
+        "Recovery tickets resolved",
+        "Recovery tickets whose latest resolution falls in the period.",
+        "count(origin = recovery and resolved_at in period)",
+        "tickets",
+        (RESOLVED,),
+        drilldown=True,
+        counts=RECOVERY_TICKETS,
+        figures=("proactive.recovery.resolved",),
+    ),
+    Metric(
+        "recovery_rate",
+        "Recovery rate",
+        "Of the recovery tickets opened in the period, the share resolved by its end and not reopened since.",
+        "count(origin = recovery and opened and resolved_at < end and not reopened after) / "
+        "count(origin = recovery and opened) × 100",
+        "%",
+        (CREATED, RESOLVED, REOPENED),
+        drilldown=True,
+        counts=RECOVERY_TICKETS,
+        figures=("proactive.recovery.recovery_rate_pct",),
+    ),
+    Metric(
+        "recovery_next_score",
+        "Recovered customers no longer low",
+        "Of the recovery tickets resolved in the period (and not reopened since) whose customer "
+        "answered any survey after the resolution and before the period's end: how many, and the "
+        "share whose first such answer raised no low score (feedback's own low-score rule, "
+        "announced as feedback.low_score).",
+        "count(first answer after resolved_at is not a low score) / count(answered after resolved_at) × 100",
+        "%",
+        (CREATED, RESOLVED, REOPENED, *ANSWERS, LOW_SCORE),
+        counts=RECOVERY_TICKETS + " Their customers' survey answers.",
+        figures=(
+            "proactive.recovery.next_answers",
+            "proactive.recovery.no_longer_low",
+            "proactive.recovery.no_longer_low_pct",
+        ),
+    ),
+    Metric(
+        "new_customer_activation_30d",
+        "New-customer activation (30 days)",
+        "SPEC §5's goal: of the customers who became new in the window and whose first 30 days are "
+        "over, the share with an interaction of their own (a ticket they reported, a message, a "
+        "confirmation, a survey answer) within 30 days.",
+        "see GET /v1/segments",
+        "%",
+        (CREATED, SEGMENTS),
+        counts=SEGMENT_GOAL,
+    ),
+    Metric(
+        "high_value_satisfaction",
+        "High-value satisfaction",
+        "SPEC §5's goal: the average satisfaction (0–100) of the answers given in the window by the "
+        "customers high-value now.",
+        "see GET /v1/segments",
+        "score 0–100",
+        (*ANSWERS, SEGMENTS),
+        counts=SEGMENT_GOAL,
+    ),
+    Metric(
+        "churn_risk_recovery",
+        "Churn-risk recovery",
+        "SPEC §5's goal: of the customers who entered churn_risk in the window, the share who later "
+        "left it for any other segment.",
+        "see GET /v1/segments",
+        "%",
+        (SEGMENTS,),
+        counts=SEGMENT_GOAL,
     ),
 )
 
 BY_NAME = {m.name: m for m in METRICS}
-DRILLDOWN = frozenset(m.name for m in METRICS if m.drilldown) - {"category_share", "sla_compliance"} | {
-    "sla_met",
-    "sla_breached",
-}
+# The figures a report links to their tickets: category shares drill through `tickets_opened`
+# with a category, SLA compliance through its two halves.
+DRILLDOWN = frozenset(m.name for m in METRICS if m.drilldown) - {"category_share", "sla_compliance"}
+# The parts of a report that are not figures: what it is about, and its links.
+REPORT_CONTEXT = frozenset({"period", "kind", "starts_at", "ends_at", "filters", "drilldown", "headline"})
+
+
+def defining(path: str) -> Metric | None:
+    """The metric that defines the report figure at `path` (`sla.by_metric[].met`), if any."""
+    for m in METRICS:
+        for figure in m.figures:
+            if path == figure or path.startswith((f"{figure}.", f"{figure}[")):
+                return m
+    return None

@@ -133,7 +133,8 @@ async def report_tickets(
 
 @router.get("/metrics", response_model=MetricDictionary)
 async def metric_dictionary(_: CurrentStaff) -> MetricDictionary:
-    """Every figure of the reports: name, definition, formula, unit and the events it comes from."""
+    """Every figure of the reports: name, definition, which tickets it counts, formula, unit, the
+    events it comes from and where a report shows it."""
     return MetricDictionary(
         items=[
             MetricOut(
@@ -142,8 +143,10 @@ async def metric_dictionary(_: CurrentStaff) -> MetricDictionary:
                 definition=m.definition,
                 formula=m.formula,
                 unit=m.unit,
+                counts=m.counts,
                 source_events=list(m.source_events),
                 drilldown=m.drilldown,
+                figures=list(m.figures),
             )
             for m in METRICS
         ]

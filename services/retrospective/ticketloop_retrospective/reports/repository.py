@@ -3,6 +3,10 @@
 Every figure that counts tickets is defined once, as a condition on the ticket facts (`Scope`):
 the report aggregates FILTERed on it and the drill-down lists the rows it holds, so a number
 and the tickets behind it cannot disagree.
+
+The review's figures count customers' problems: tickets a customer reported (`customer_initiated`).
+Tickets the loop opened itself (care contacts, recovery after a low score) are counted apart, in
+the figures of `proactive_totals` and `recovery_next_answers`, never in the others.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Select,
     SQLColumnExpression,
     Table,
     and_,
@@ -29,11 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
+from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact, customer_initiated
 from ticketloop_retrospective.reports.domain import DETRACTOR_MAX, PROMOTER_MIN, Filters
-from ticketloop_shared.events import ClockOutcome
+from ticketloop_shared.events import ClockOutcome, TicketOrigin
 
 f = TicketFact
+_TICKETS = cast(Table, TicketFact.__table__)
+CUSTOMER, CARE, RECOVERY = TicketOrigin.CUSTOMER.value, TicketOrigin.CARE.value, TicketOrigin.RECOVERY.value
 FCR_MAX_REPLIES = 1
 SATISFIED_CSAT_MIN = 4
 
@@ -54,8 +61,8 @@ def _on(table: Table, filters: Filters) -> ColumnElement[bool]:
 
 
 def on_tickets(filters: Filters) -> ColumnElement[bool]:
-    """The filters as a condition on the ticket facts."""
-    return _on(cast(Table, TicketFact.__table__), filters)
+    """The filters as a condition on the ticket facts, over customer-initiated tickets only."""
+    return and_(customer_initiated(_TICKETS), _on(_TICKETS, filters))
 
 
 def _minutes(later: SQLColumnExpression[datetime | None], earlier: SQLColumnExpression[datetime | None]) -> Any:
@@ -122,6 +129,18 @@ class Scope:
     def handled(self) -> ColumnElement[bool]:
         return and_(self.resolved(), f.first_assigned_at.is_not(None))
 
+    def expected_resolved(self) -> ColumnElement[bool]:
+        """Resolved in the period, with a resolution time the customer expected at intake."""
+        return and_(self.resolved(), f.expected_resolution_at.is_not(None))
+
+    def expected_missed(self) -> ColumnElement[bool]:
+        """Resolved in the period later than the customer expected."""
+        return and_(self.expected_resolved(), f.resolved_at > f.expected_resolution_at)
+
+    def standing(self) -> ColumnElement[bool]:
+        """Resolved in the period and not reopened since."""
+        return and_(self.resolved(), or_(f.reopened_at.is_(None), f.reopened_at < f.resolved_at))
+
     def backlog_start(self) -> ColumnElement[bool]:
         return self.open_at(self.starts_at)
 
@@ -142,7 +161,20 @@ class Scope:
         )
 
     def ticket_set(self, metric: str, *, clock: str | None = None) -> ColumnElement[bool]:
-        """The tickets `metric` counts (a KeyError for a metric that counts no tickets)."""
+        """The tickets `metric` counts (a KeyError for a metric that counts no tickets): the
+        customer-initiated ones, or for the proactive figures the ones of their origin."""
+        proactive: dict[str, tuple[str, Callable[[], ColumnElement[bool]]]] = {
+            "care_contacts_made": (CARE, self.opened),
+            "care_contacts_completed": (CARE, self.resolved),
+            "recovery_tickets_opened": (RECOVERY, self.opened),
+            "recovery_tickets_resolved": (RECOVERY, self.resolved),
+            "recovery_rate": (RECOVERY, self.resolved_by_end),
+        }
+        if metric in proactive:
+            origin, condition = proactive[metric]
+            return and_(f.origin == origin, condition(), _on(_TICKETS, self.filters))
+        if metric == "csat":  # answers count whatever ticket they are about (`answer_totals`)
+            return and_(self.answered(), _on(_TICKETS, self.filters))
         sets: dict[str, Callable[[], ColumnElement[bool]]] = {
             "tickets_opened": self.opened,
             "tickets_resolved": self.resolved,
@@ -155,9 +187,10 @@ class Scope:
             "handling_time": self.handled,
             "backlog_start": self.backlog_start,
             "backlog_end": self.backlog_end,
-            "csat": self.answered,
             "sla_met": lambda: self.sla(ClockOutcome.MET, clock),
             "sla_breached": lambda: self.sla(ClockOutcome.BREACHED, clock),
+            "expected_resolution": self.expected_resolved,
+            "expected_resolution_missed": self.expected_missed,
         }
         return and_(sets[metric](), on_tickets(self.filters))
 
@@ -185,6 +218,10 @@ class TicketTotals:
     first_response: Durations
     resolution: Durations
     handling: Durations
+    # Resolutions against the customer's expected time: how many had one (`count`), the gap
+    # (resolved − expected, negative when early), and how many came by it.
+    expected_gap: Durations
+    expected_met: int
 
 
 def _durations(name: str, minutes: Any, condition: ColumnElement[bool], *, percentiles: bool) -> list[Any]:
@@ -224,6 +261,13 @@ async def ticket_totals(session: AsyncSession, scope: Scope, *, percentiles: boo
         *_durations("first_response", _minutes(f.first_response_at, f.created_at), responded, percentiles=percentiles),
         *_durations("resolution", _minutes(f.resolved_at, f.created_at), resolved, percentiles=percentiles),
         *_durations("handling", _minutes(f.resolved_at, f.first_assigned_at), scope.handled(), percentiles=percentiles),
+        *_durations(
+            "expected_gap",
+            _minutes(f.resolved_at, f.expected_resolution_at),
+            scope.expected_resolved(),
+            percentiles=percentiles,
+        ),
+        func.count().filter(scope.expected_resolved(), f.resolved_at <= f.expected_resolution_at).label("expected_met"),
     ).where(
         or_(scope.within(f.created_at), scope.within(f.resolved_at), scope.within(f.first_response_at)),
         on_tickets(scope.filters),
@@ -239,6 +283,8 @@ async def ticket_totals(session: AsyncSession, scope: Scope, *, percentiles: boo
         first_response=_read_durations(row, "first_response"),
         resolution=_read_durations(row, "resolution"),
         handling=_read_durations(row, "handling"),
+        expected_gap=_read_durations(row, "expected_gap"),
+        expected_met=row["expected_met"],
     )
 
 
@@ -298,6 +344,69 @@ async def opened_by_category(session: AsyncSession, scope: Scope) -> list[tuple[
 
 
 @dataclass(frozen=True)
+class ProactiveTotals:
+    """The tickets the loop opened itself of one origin (care, recovery) in a period."""
+
+    origin: str
+    opened: int
+    resolved: int
+    resolved_by_end: int
+
+
+async def proactive_totals(session: AsyncSession, scope: Scope) -> dict[str, ProactiveTotals]:
+    """Per proactive origin: tickets opened in the period, resolved in it, and of the opened ones
+    those resolved by its end and not reopened since (the same conditions as the customer
+    figures, over the other tickets)."""
+    origin = f.origin.label("origin")
+    rows = await session.execute(
+        select(
+            origin,
+            func.count().filter(scope.opened()).label("opened"),
+            func.count().filter(scope.resolved()).label("resolved"),
+            func.count().filter(scope.resolved_by_end()).label("resolved_by_end"),
+        )
+        .where(
+            f.origin.is_not(None),
+            f.origin != CUSTOMER,
+            or_(scope.within(f.created_at), scope.within(f.resolved_at)),
+            _on(_TICKETS, scope.filters),
+        )
+        .group_by(f.origin)
+    )
+    return {r.origin: ProactiveTotals(r.origin, r.opened, r.resolved, r.resolved_by_end) for r in rows}
+
+
+async def recovery_next_answers(session: AsyncSession, scope: Scope, *, low_scores: Select[Any]) -> tuple[int, int]:
+    """Of the recovery tickets resolved in the period and not reopened since: how many customers
+    answered a survey after the resolution (and before the period's end), and how many of those
+    first answers raised no low score (`low_scores`: the survey ids feedback announced as low)."""
+    a = AnswerFact
+    first_answer = (
+        select(a.survey_id)
+        .where(a.customer_id == f.customer_id, a.answered_at > f.resolved_at, a.answered_at < scope.ends_at)
+        .order_by(a.answered_at, a.survey_id)
+        .limit(1)
+        .correlate(TicketFact)
+        .scalar_subquery()
+    )
+    recovered = (
+        select(first_answer.label("survey_id"))
+        .where(f.origin == RECOVERY, scope.standing(), _on(_TICKETS, scope.filters))
+        .subquery()
+    )
+    survey = recovered.c.survey_id
+    row = (
+        await session.execute(
+            select(
+                func.count(survey).label("answered"),
+                func.count().filter(survey.is_not(None), survey.not_in(low_scores)).label("not_low"),
+            )
+        )
+    ).one()
+    return int(row.answered), int(row.not_low)
+
+
+@dataclass(frozen=True)
 class CycleGroup:
     """SLA cycles that ended in a period, of one metric, department and segment."""
 
@@ -319,7 +428,7 @@ async def sla_cycles(session: AsyncSession, scope: Scope) -> list[CycleGroup]:
     breached = func.count().filter(c.c.outcome == ClockOutcome.BREACHED.value).label("breached")
     rows = await session.execute(
         select(c.c.clock, department, segment, met, breached)
-        .where(scope.within(c.c.at), _on(c, scope.filters))
+        .where(scope.within(c.c.at), customer_initiated(c), _on(c, scope.filters))
         .group_by(c.c.clock, department, segment)
     )
     return [CycleGroup(r.clock, r.department, r.segment, r.met, r.breached) for r in rows]
@@ -344,9 +453,10 @@ DIMENSIONS = ("quality", "response_speed", "resolution", "care", "overall")
 
 
 async def answer_totals(session: AsyncSession, scope: Scope) -> AnswerTotals:
-    """CSAT, NPS and dimension averages of the answers given in the period. With ticket filters
-    (channel, category, department) only answers about a matching ticket count; the segment is
-    the customer's when they answered."""
+    """CSAT, NPS and dimension averages of the answers given in the period, whatever ticket (if
+    any) they are about: every answer is the customer's own voice. With ticket filters (channel,
+    category, department) only answers about a matching ticket count; the segment is the
+    customer's when they answered."""
     a = AnswerFact
     t = scope.filters
     stmt = select(
@@ -364,7 +474,7 @@ async def answer_totals(session: AsyncSession, scope: Scope) -> AnswerTotals:
         stmt = stmt.where(a.segment == t.segment)
     if any(v is not None for v in (t.channel, t.category, t.department)):
         on_ticket = Filters(channel=t.channel, category=t.category, department=t.department)
-        stmt = stmt.join(f, f.ticket_id == a.ticket_id).where(on_tickets(on_ticket))
+        stmt = stmt.join(f, f.ticket_id == a.ticket_id).where(_on(_TICKETS, on_ticket))
     row = (await session.execute(stmt)).mappings().one()
     return AnswerTotals(
         csat_responses=row["csat_responses"],

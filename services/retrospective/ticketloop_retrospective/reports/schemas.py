@@ -133,6 +133,52 @@ class ProblemPriority(BaseModel):
     departments: int
 
 
+class ExpectedResolution(BaseModel):
+    """Resolutions in the period against the time the customer said they expected it at intake."""
+
+    tickets: int = Field(description="Customer-initiated tickets resolved in the period with an expected time.")
+    resolved_by_expected: int = Field(description="Of those, resolved at or before the expected time.")
+    resolved_by_expected_pct: float | None = Field(description="One decimal; null when no tickets.")
+    median_gap_minutes: float | None = Field(
+        description="p50 of resolved − expected, one decimal: negative when earlier than expected."
+    )
+    average_gap_minutes: float | None = Field(description="Mean of resolved − expected, one decimal.")
+
+
+class CareFigures(BaseModel):
+    """Care contacts the loop opened (origin `care`), kept out of every problem figure."""
+
+    made: int = Field(description="Care contacts opened in the period.")
+    completed: int = Field(description="Care contacts resolved in the period.")
+    outcomes: dict[str, int] | None = Field(
+        default=None,
+        description="Care contacts completed in the period per outcome (reached, no_answer, declined, "
+        "follow_up); null while the facts do not record outcomes.",
+    )
+
+
+class RecoveryFigures(BaseModel):
+    """Recovery tickets the loop opened after a low score (origin `recovery`)."""
+
+    opened: int = Field(description="Recovery tickets opened in the period.")
+    resolved: int = Field(description="Recovery tickets resolved in the period.")
+    recovery_rate_pct: float | None = Field(
+        description="Of the recovery tickets opened in the period, the share resolved by its end and not reopened."
+    )
+    next_answers: int = Field(
+        description="Recovery tickets resolved in the period whose customer answered a survey after it."
+    )
+    no_longer_low: int = Field(description="Of those, the first answer after the resolution was not a low score.")
+    no_longer_low_pct: float | None = Field(description="no_longer_low / next_answers × 100, one decimal.")
+
+
+class ProactiveFigures(BaseModel):
+    """The tickets the loop opened itself, reported apart from the customers' problems."""
+
+    care: CareFigures
+    recovery: RecoveryFigures
+
+
 class Filters(BaseModel):
     """The filters a report was cut with (null: any)."""
 
@@ -144,8 +190,10 @@ class Filters(BaseModel):
 
 class Report(BaseModel):
     """The review of one week or month: volume, speed, resolution quality, SLA, satisfaction,
-    problem mix and priorities, segments and the headline goals. Every figure is defined in
-    `GET /v1/metrics`; `drilldown` links each ticket-counting figure to its tickets."""
+    problem mix and priorities, segments and the headline goals. The ticket figures count the
+    problems customers reported; the tickets the loop opened itself (care contacts, recovery)
+    are in `proactive`. Every figure is defined in `GET /v1/metrics`; `drilldown` links each
+    ticket-counting figure to its tickets."""
 
     period: str = Field(examples=["2026-W48", "2026-11"])
     kind: Literal["week", "month"]
@@ -162,6 +210,7 @@ class Report(BaseModel):
     first_response: DurationFigures = Field(description="Tickets first answered in the period, from creation.")
     resolution_time: DurationFigures = Field(description="Tickets resolved in the period, from creation.")
     handling_time: DurationFigures = Field(description="Tickets resolved in the period, from first assignment.")
+    expected_resolution: ExpectedResolution
     sla: SlaFigures
     csat: CsatFigures
     dimensions: DimensionFigures
@@ -170,6 +219,7 @@ class Report(BaseModel):
     pain_classes: list[PainClassShare]
     priorities: list[ProblemPriority]
     segments: list[SegmentCount]
+    proactive: ProactiveFigures
     headline: list[HeadlineGoal]
     drilldown: dict[str, str] = Field(description="Metric name → the URL listing the tickets it counts.")
 
@@ -182,8 +232,10 @@ class MetricOut(BaseModel):
     definition: str
     formula: str
     unit: str
+    counts: str = Field(description="Which tickets (or answers, cycles, customers) the figure counts.")
     source_events: list[str]
     drilldown: bool
+    figures: list[str] = Field(description="Where the figure appears in a report (JSON paths; `[]`: every item).")
 
 
 class MetricDictionary(BaseModel):

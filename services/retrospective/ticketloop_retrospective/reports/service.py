@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.customers.service import Goal, SegmentsView
 from ticketloop_retrospective.reports import repository
 from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, Metric
@@ -28,18 +29,22 @@ from ticketloop_retrospective.reports.domain import (
     pain_class_of,
     prioritise,
 )
-from ticketloop_retrospective.reports.repository import Scope
+from ticketloop_retrospective.reports.repository import CARE, RECOVERY, Scope
 from ticketloop_retrospective.reports.schemas import (
     Backlog,
+    CareFigures,
     CategoryShare,
     CsatFigures,
     DimensionFigures,
     DurationFigures,
+    ExpectedResolution,
     GroupCompliance,
     HeadlineGoal,
     NpsFigures,
     PainClassShare,
+    ProactiveFigures,
     ProblemPriority,
+    RecoveryFigures,
     Report,
     SegmentCount,
     SlaFigures,
@@ -122,6 +127,7 @@ async def report(
         first_response=_durations(totals.first_response),
         resolution_time=_durations(totals.resolution),
         handling_time=_durations(totals.handling),
+        expected_resolution=_expected(totals),
         sla=_sla(raw.cycles),
         csat=CsatFigures(
             responses=answers.csat_responses,
@@ -137,6 +143,7 @@ async def report(
         pain_classes=_pain_class_shares(raw.problems, pain_classes),
         priorities=_priorities(raw.problems, pain_classes),
         segments=_segment_counts(*raw.segments),
+        proactive=_proactive(raw.proactive, raw.recovered),
         headline=[
             *headline(totals=totals, answers=answers, before=raw.before, before_answers=raw.before_answers),
             *raw.goals,
@@ -158,6 +165,8 @@ class _Raw:
     before: repository.TicketTotals
     before_answers: repository.AnswerTotals
     goals: Sequence[HeadlineGoal]
+    proactive: dict[str, repository.ProactiveTotals]
+    recovered: tuple[int, int]
 
 
 async def _query_all(
@@ -192,6 +201,10 @@ async def _query_all(
         before_task := start(lambda s: repository.ticket_totals(s, before_scope, percentiles=False)),
         before_answers_task := start(lambda s: repository.answer_totals(s, before_scope)),
         goals_task := start(segment_goals or _no_goals),
+        proactive_task := start(lambda s: repository.proactive_totals(s, scope)),
+        recovered_task := start(
+            lambda s: repository.recovery_next_answers(s, scope, low_scores=customers.low_score_surveys())
+        ),
     ]
     try:
         await asyncio.gather(*tasks)
@@ -208,6 +221,39 @@ async def _query_all(
         before=before_task.result(),
         before_answers=before_answers_task.result(),
         goals=goals_task.result(),
+        proactive=proactive_task.result(),
+        recovered=recovered_task.result(),
+    )
+
+
+def _expected(totals: repository.TicketTotals) -> ExpectedResolution:
+    """Resolutions against the customer's expected time: how many came by it, and the gap."""
+    gap = totals.expected_gap
+    return ExpectedResolution(
+        tickets=gap.count,
+        resolved_by_expected=totals.expected_met,
+        resolved_by_expected_pct=percent(totals.expected_met, gap.count),
+        median_gap_minutes=rounded(gap.p50),
+        average_gap_minutes=rounded(gap.average),
+    )
+
+
+def _proactive(totals: Mapping[str, repository.ProactiveTotals], recovered: tuple[int, int]) -> ProactiveFigures:
+    """The care contacts and recovery tickets of the period, apart from the customers' problems.
+    A care contact's outcome is not in the facts yet: `outcomes` stays null until it is."""
+    care = totals.get(CARE, repository.ProactiveTotals(CARE, 0, 0, 0))
+    recovery = totals.get(RECOVERY, repository.ProactiveTotals(RECOVERY, 0, 0, 0))
+    answered, not_low = recovered
+    return ProactiveFigures(
+        care=CareFigures(made=care.opened, completed=care.resolved, outcomes=None),
+        recovery=RecoveryFigures(
+            opened=recovery.opened,
+            resolved=recovery.resolved,
+            recovery_rate_pct=percent(recovery.resolved_by_end, recovery.opened),
+            next_answers=answered,
+            no_longer_low=not_low,
+            no_longer_low_pct=percent(not_low, answered),
+        ),
     )
 
 
