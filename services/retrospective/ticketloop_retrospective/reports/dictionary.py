@@ -308,21 +308,14 @@ GOAL_METRICS: tuple[Metric, ...] = (
         (ORDERS, SEGMENTS),
     ),
     Metric(
-        "referrals",
-        "Referrals",
-        "Not measured: no event or API records a referral (who recommended whom).",
-        "—",
-        "referrals per week",
-        (),
-    ),
-    Metric(
         "customer_lifetime_value",
         "Customer lifetime value",
-        "Not measured: needs each customer's revenue over the whole relationship; the loop knows only "
-        "the annual spend a customer states on a ticket.",
-        "—",
+        "Not measured yet: needs each customer's revenue over the whole relationship; until orders are "
+        "recorded (order.recorded) the loop knows only the annual spend a customer states on a ticket. "
+        "Referrals (+25 %) have no entry: nothing records a referral, so that goal has no figure.",
+        "Σ order amounts per customer over the relationship (once wired)",
         "currency",
-        (),
+        (ORDERS,),
     ),
     Metric(
         "new_customer_activation_30d",
