@@ -207,7 +207,11 @@ def duplicates_seen(types: set[str]) -> float:
 
 
 async def test_known_tickets_give_exact_weekly_figures(platform: PlatformSettings, new_database: NewDatabase) -> None:
-    async with retrospective(platform, new_database) as service:
+    # Three goals measured against W47 (a setting); the rest against the default baseline, the
+    # first four complete weeks of data (W48–W51: not over yet on the test's clock).
+    w47 = "2026-W47..2026-W47"
+    baselines = dict.fromkeys(("overall_satisfaction", "first_response_time", "first_contact_resolution"), w47)
+    async with retrospective(platform, new_database, goal_baselines=baselines) as service:
         await feed(service, platform, week48())
         report = await weekly(service)
         assert figures(report) == EXPECTED_W48
@@ -220,16 +224,28 @@ async def test_known_tickets_give_exact_weekly_figures(platform: PlatformSetting
         ]
         headline = {g["goal"]: g for g in report["headline"]}
         # (3.5 − 1) × 25 = 62.5 now; W47's one answer was a 1: 0.
-        assert (headline["overall_satisfaction"]["current"], headline["overall_satisfaction"]["previous"]) == (
-            62.5,
-            0.0,
-        )
+        satisfaction = headline["overall_satisfaction"]
+        assert (satisfaction["current"], satisfaction["baseline"], satisfaction["baseline_period"]) == (62.5, 0.0, w47)
+        assert (satisfaction["target"], satisfaction["met"], satisfaction["status"]) == ("≥ 90", False, "not_met")
         assert headline["first_response_time"] | {"goal": None} == {
-            "goal": None, "target": "≤ 15 (−50 % from 30)", "unit": "minutes",
-            "current": 40.0, "previous": 5.0, "met": False, "note": None,
+            "goal": None, "target": "−50 % on the baseline", "target_value": 2.5, "unit": "minutes",
+            "baseline_period": w47, "baseline_source": "setting", "baseline": 5.0,
+            "current": 40.0, "change_pct": 700.0, "met": False, "status": "not_met", "note": None, "parts": {},
         }  # fmt: skip
-        assert (headline["complaints"]["current"], headline["complaints"]["previous"]) == (5.0, 2.0)
-        assert headline["retention"]["current"] is None and headline["retention"]["note"]
+        # No ticket of the week is a complaint (their need is refund), and the default baseline is
+        # not over yet: nothing to compare with, said so.
+        complaints = headline["complaints"]
+        assert (complaints["current"], complaints["baseline_period"]) == (0.0, "2026-W48..2026-W51")
+        assert complaints["status"] == "unmeasured" and "not over yet" in complaints["note"]
+        assert headline["retention"]["current"] is None and "not over yet" in headline["retention"]["note"]
+        assert headline["referrals"]["status"] == "unmeasured" and "referral" in headline["referrals"]["note"]
+        assert headline["repeat_purchase"]["status"] == "unmeasured"
+        touchpoints = headline["core_touchpoint_satisfaction"]
+        # CSAT per channel: web 5 → 100, email 4 → 75, app 2 → 25, phone 3 → 50; the weakest counts.
+        assert touchpoints["parts"] | {"messaging": None, "counter": None} == {
+            "app": 25.0, "web": 100.0, "messaging": None, "email": 75.0, "phone": 50.0, "counter": None,
+        }  # fmt: skip
+        assert (touchpoints["current"], touchpoints["target"], touchpoints["met"]) == (25.0, "≥ 92", False)
         assert report["drilldown"]["tickets_opened"] == "/v1/reports/tickets?period=2026-W48&metric=tickets_opened"
 
 

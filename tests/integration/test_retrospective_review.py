@@ -156,6 +156,7 @@ async def test_a_monthly_report_counts_every_figure_by_its_definition(
         assert headline["overall_satisfaction"]["current"] == 77.5  # overall 8 → 80, CSAT 4 → 75
         goals = {"new_customer_activation_30d", "high_value_satisfaction", "churn_risk_recovery"}
         assert goals <= set(headline) and all(headline[g]["note"] for g in goals)  # SPEC §5's segment goals
+        assert all(headline[g]["target"].startswith("≥ ") and headline[g]["baseline"] is None for g in goals)
         by_segment = {s["segment"]: s for s in report["segments"]}
         assert by_segment["high_value"] == {"segment": "high_value", "customers": 1, "previous": 0, "change": 1}
         assert by_segment["new"]["customers"] == 1

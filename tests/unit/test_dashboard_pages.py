@@ -138,7 +138,21 @@ def create_report() -> Report:
             ),
         ),
         headline=[
-            HeadlineGoal(goal="complaints", target=EVIL, unit=EVIL, current=2.0, previous=None, met=False, note=EVIL)
+            HeadlineGoal(
+                goal="complaints",
+                target=EVIL,
+                target_value=4.0,
+                unit=EVIL,
+                baseline_period=EVIL,
+                baseline_source="admin",
+                baseline=10.0,
+                current=2.0,
+                change_pct=-80.0,
+                met=True,
+                status="met",
+                note=EVIL,
+                parts={EVIL: 50.0},
+            )
         ],
         drilldown={},
     )

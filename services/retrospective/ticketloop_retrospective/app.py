@@ -16,6 +16,9 @@ from ticketloop_retrospective.customers.service import CareDirectory
 from ticketloop_retrospective.dashboard.endpoints import router as dashboard_router
 from ticketloop_retrospective.db import audit, messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
+from ticketloop_retrospective.goals import models as goal_models  # noqa: F401  (registers the tables)
+from ticketloop_retrospective.goals.endpoints import report_headline
+from ticketloop_retrospective.goals.endpoints import router as goals_router
 from ticketloop_retrospective.handlers import HANDLERS
 from ticketloop_retrospective.rectification import scheduled as review_jobs
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
@@ -50,18 +53,20 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
             retention_jobs.SCHEDULE,
         ),
     )
-    return create_service_app(
+    app = create_service_app(
         spec,
         title="ticketloop retrospective",
         description=(
             "Every loop event projected into read models: weekly and monthly reviews for staff, the metric "
-            "dictionary, drill-down to tickets, rectification items opened by hot categories; customers, their "
+            "dictionary, drill-down to tickets, the headline goals against their baseline periods, rectification "
+            "items opened by hot categories; customers, their "
             "segments (announced with customer.segment_changed) and the segment goals; care cadences and "
             "anticipation rules that make care contacts due (care.task_due). Staff read the reviews as HTML "
             "with charts at `/dashboard`. Every change staff make here is in the audit log."
         ),
         routers=[
             report_router,
+            goals_router,
             rectification_router,
             customer_router,
             care_router,
@@ -71,3 +76,6 @@ def create_app(settings: RetrospectiveSettings | None = None, *, clock: Clock | 
         ],
         clock=clock,
     )
+    # The reports carry the goals block without importing goals (goals read reports' figures).
+    app.state.headline = report_headline
+    return app

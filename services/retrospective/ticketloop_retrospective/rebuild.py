@@ -157,7 +157,6 @@ async def compare(settings: RetrospectiveSettings, target_url: str, periods: lis
                 report = await reports.report(
                     make_sessionmaker(engine),
                     period=period,
-                    previous=period.previous(zone),
                     filters=Filters(),
                     pain_classes=settings.pain_classes,
                 )

@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from ticketloop_retrospective.goals.domain import CORE_TOUCHPOINTS, GOALS, InvalidBaseline, parse_baseline
 from ticketloop_retrospective.rectification.domain import Measure
 from ticketloop_retrospective.reports.domain import DEFAULT_PAIN_CLASSES, PainClass
 from ticketloop_shared.settings import ServiceSettings, embedded_database_url
+from ticketloop_shared.vocabulary import Channel
 
 
 class RetrospectiveSettings(ServiceSettings):
@@ -85,6 +87,15 @@ class RetrospectiveSettings(ServiceSettings):
     goal_activation_pct: float = Field(default=80.0, ge=0, le=100)
     goal_high_value_satisfaction: float = Field(default=90.0, ge=0, le=100)
     goal_churn_recovery_pct: float = Field(default=50.0, ge=0, le=100)
+    # Headline goals are measured against a baseline period: by default the first this many
+    # complete report weeks of data; per goal, `{"complaints": "2026-W45..2026-W48"}` (JSON; weeks
+    # or months, both ends included) overrides it, and an admin's baseline (PUT
+    # /v1/goals/{goal}/baseline) overrides both.
+    goal_baseline_weeks: int = Field(default=4, ge=1, le=52)
+    goal_baselines: dict[str, str] = Field(default_factory=dict)
+    # The core touchpoints (channels a customer reaches the company on) whose satisfaction must
+    # each reach 92 and whose complaints count towards complaints −60 %.
+    goal_core_touchpoints: list[str] = Field(default_factory=lambda: list(CORE_TOUCHPOINTS), min_length=1)
 
     @model_validator(mode="after")
     def _lookback_covers_a_streak(self) -> RetrospectiveSettings:
@@ -95,6 +106,26 @@ class RetrospectiveSettings(ServiceSettings):
         ):
             raise ValueError("a share threshold of 100 % or more can never be exceeded")
         return self
+
+    @model_validator(mode="after")
+    def _goal_baselines_are_periods(self) -> RetrospectiveSettings:
+        unknown = set(self.goal_baselines) - set(GOALS)
+        if unknown:
+            raise ValueError(f"goal_baselines names unknown goals {sorted(unknown)}; known: {list(GOALS)}")
+        for goal, period in self.goal_baselines.items():
+            try:
+                parse_baseline(period, self.report_zone)
+            except InvalidBaseline as exc:
+                raise ValueError(f"goal_baselines[{goal!r}]: {exc}") from None
+        return self
+
+    @field_validator("goal_core_touchpoints")
+    @classmethod
+    def _touchpoints_are_channels(cls, value: list[str]) -> list[str]:
+        channels = {c.value for c in Channel}
+        if not set(value) <= channels:
+            raise ValueError(f"core touchpoints must be channels of {sorted(channels)}")
+        return value
 
     @field_validator("report_timezone")
     @classmethod

@@ -38,7 +38,14 @@ from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import SettingsDep
 from ticketloop_shared import csrf
 from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
-from ticketloop_shared.auth import Principal, bearer_principal, check_department, department_scope, require_staff
+from ticketloop_shared.auth import (
+    Principal,
+    Role,
+    bearer_principal,
+    check_department,
+    department_scope,
+    require_staff,
+)
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
 from ticketloop_shared.runtime import Runtime
 from ticketloop_shared.validation import STORABLE
@@ -232,7 +239,14 @@ async def dashboard(
     except DomainError as exc:
         return html(pages.error_page("No such period", exc.message, staff=staff), exc.status_code)
     view = await service.dashboard(
-        runtime.sessions, session, period=window, filters=filters, settings=settings, department=department_scope(staff)
+        runtime.sessions,
+        session,
+        period=window,
+        filters=filters,
+        settings=settings,
+        now=runtime.clock.now(),
+        department=department_scope(staff),
+        segment_goals=staff.role is Role.ADMIN,
     )
     return html(
         pages.dashboard_page(

@@ -34,11 +34,10 @@ from ticketloop_shared.vocabulary import Channel
 
 # Suggestions for the channel filter (any value is accepted: the filter matches what events carry).
 CHANNELS = tuple(c.value for c in Channel)
-# Headline goals whose current value is a count of tickets, and the figure that lists them.
+# Headline goals whose current value is a figure over tickets, and the figure that lists them.
 GOAL_METRICS = {
     "first_response_time": "first_response_time",
     "first_contact_resolution": "first_contact_resolution",
-    "complaints": "tickets_opened",
 }
 
 

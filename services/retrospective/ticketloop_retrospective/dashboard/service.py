@@ -6,10 +6,13 @@ API cannot disagree."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_retrospective.dashboard.domain import TRENDS
+from ticketloop_retrospective.goals import service as goals
+from ticketloop_retrospective.goals.schemas import HeadlineGoal, headline_goal
 from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.rectification.schemas import ItemOut
 from ticketloop_retrospective.reports import service as reports
@@ -73,14 +76,29 @@ async def dashboard(
     period: Period,
     filters: Filters,
     settings: RetrospectiveSettings,
+    now: datetime,
     department: str | None = None,
+    segment_goals: bool = False,
 ) -> Dashboard:
-    """The period's report (its queries on connections of their own, from `sessions`), its trend
-    over the last `TRENDS` periods and the open items (on `session`); for a department's staff
-    (`department`), its items only (`filters` already hold its department)."""
+    """The period's report with its goals block (its queries on connections of their own, from
+    `sessions`), its trend over the last `TRENDS` periods and the open items (on `session`); for a
+    department's staff (`department`), its items only (`filters` already hold its department)."""
     zone = settings.report_zone
+
+    async def headline(goal_session: AsyncSession) -> list[HeadlineGoal]:
+        rows = await goals.headline(
+            goal_session,
+            starts_at=period.starts_at,
+            ends_at=period.ends_at,
+            filters=filters,
+            settings=settings,
+            now=now,
+            segment_goals=segment_goals and not filters.any,
+        )
+        return [headline_goal(r) for r in rows]
+
     report = await reports.report(
-        sessions, period=period, previous=period.previous(zone), filters=filters, pain_classes=settings.pain_classes
+        sessions, period=period, filters=filters, pain_classes=settings.pain_classes, goals=headline
     )
     return Dashboard(
         report=report,

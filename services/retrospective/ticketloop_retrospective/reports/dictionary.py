@@ -327,16 +327,6 @@ METRICS: tuple[Metric, ...] = (
         counts=ANY_ANSWER,
     ),
     Metric(
-        "complaints",
-        "Complaints",
-        "The headline complaints goal: customer-initiated tickets opened in the period, against the "
-        "period before (care contacts and recovery tickets are never complaints).",
-        "count(opened)",
-        "tickets",
-        (CREATED,),
-        counts=CUSTOMER_TICKETS,
-    ),
-    Metric(
         "problem_priority",
         "Problem priority (impact × difficulty)",
         "Per category of the customer-initiated tickets opened: impact = mean of customers affected and "
@@ -444,23 +434,111 @@ METRICS: tuple[Metric, ...] = (
             "proactive.recovery.no_longer_low_pct",
         ),
     ),
+)
+
+# --- Goals (the goals feature: goals/) — the figures of the report's `headline` block and of
+# GET /v1/goals. Every goal is measured over the period and over its baseline period.
+ORDERS = "order.recorded.v1"
+GOAL_METRICS: tuple[Metric, ...] = (
+    Metric(
+        "goal_baseline",
+        "Goal baseline, change, target and met",
+        "Each goal is measured over its baseline period (default: the first 4 complete report weeks "
+        "of data, from the first Monday at or after the first ticket; TICKETLOOP_RETROSPECTIVE_GOAL_BASELINES "
+        "or PUT /v1/goals/{goal}/baseline choose another) and over the report's period — never against "
+        "the previous period. A goal stated as a change (+40 %, −60 %) targets the baseline × (1 ± "
+        "change); one stated as a level (≥ 90) targets that level. A percentage target is capped at 100. "
+        "Unmeasured (met null) when the value, the baseline or the baseline's end is missing; `note` says why.",
+        "change_pct = (current − baseline) / |baseline| × 100; target_value = baseline + |baseline| × "
+        "change / 100; met = current ≥ target_value (≤ for a reduction)",
+        "as the goal's figure",
+        (CREATED, RESOLVED, REPLIED, *ANSWERS, SEGMENTS),
+        counts="What the goal itself counts (each goal below says), over the baseline and the report's period.",
+    ),
+    Metric(
+        "core_touchpoint_satisfaction",
+        "Core-touchpoint satisfaction (0–100)",
+        "Per core touchpoint — each channel a customer reaches the company on (app, web, messaging, "
+        "email, phone, counter; TICKETLOOP_RETROSPECTIVE_GOAL_CORE_TOUCHPOINTS), not `proactive` — the "
+        "per-ticket CSAT answered in the period about tickets reported on that channel, as (csat − 1) × 25. "
+        "The goal's figure is the weakest touchpoint's: every core touchpoint must reach 92.",
+        "min over touchpoints of avg((csat − 1) × 25 | ticket.channel = touchpoint)",
+        "score 0–100",
+        (CREATED, *ANSWERS),
+        counts="Per-ticket satisfaction answers about customer-initiated tickets reported on a core touchpoint.",
+    ),
+    Metric(
+        "complaints",
+        "Core-touchpoint complaints",
+        "Tickets the customer opened themselves (origin `customer`; care and recovery tickets never "
+        "count) whose need is `complaint`, on a core touchpoint, opened in the period, as a weekly "
+        "rate so a four-week baseline, a week and a month compare. Goal: −60 % on the baseline.",
+        "count(created_at in period and need = 'complaint' and origin = 'customer' and channel in core) "
+        "× 7 / days(period)",
+        "complaints per week",
+        (CREATED,),
+        counts=CUSTOMER_TICKETS,
+    ),
+    Metric(
+        "retention",
+        "Retention",
+        "Of the customers active in the goal's baseline period (a ticket they opened themselves, or a "
+        "survey answer), the share not in churn_risk at the end of the period (the segment the customer "
+        "model announced last before then; a customer never given a segment has not churned). The "
+        "baseline figure is the same share at the baseline's end. Goal: +25 % (at most 100 %).",
+        "count(cohort and segment_at(end) ≠ churn_risk) / count(cohort) × 100",
+        "%",
+        (CREATED, *ANSWERS, SEGMENTS),
+        counts="Customers active in the baseline period (a ticket of their own or a survey answer).",
+    ),
+    Metric(
+        "repeat_purchase",
+        "Repeat purchase",
+        "Customers' repurchase rate in the period, from the orders the commerce system records; +30 % "
+        "on the baseline. Unmeasured while no order is recorded.",
+        "orders.service.repurchase_rate(segment=None, period)",
+        "%",
+        (ORDERS,),
+        counts="Customers who had bought before the period (purchases: orders not cancelled or returned).",
+    ),
+    Metric(
+        "high_value_repurchase",
+        "High-value repurchase",
+        "The repurchase rate of high-value customers in the period (SPEC §5): +15 % on the baseline. "
+        "Unmeasured while no order is recorded.",
+        "orders.service.repurchase_rate(segment='high_value', period)",
+        "%",
+        (ORDERS, SEGMENTS),
+        counts="High-value customers at the period's start who had bought before it.",
+    ),
+    Metric(
+        "customer_lifetime_value",
+        "Customer lifetime value",
+        "Not measured yet: needs each customer's revenue over the whole relationship; until orders are "
+        "recorded (order.recorded) the loop knows only the annual spend a customer states on a ticket. "
+        "Referrals (+25 %) have no entry: nothing records a referral, so that goal has no figure.",
+        "Σ order amounts per customer over the relationship (once wired)",
+        "currency",
+        (ORDERS,),
+        counts="Nothing yet (not measured).",
+    ),
     Metric(
         "new_customer_activation_30d",
-        "New-customer activation (30 days)",
-        "SPEC §5's goal: of the customers who became new in the window and whose first 30 days are "
-        "over, the share with an interaction of their own (a ticket they reported, a message, a "
-        "confirmation, a survey answer) within 30 days.",
-        "see GET /v1/segments",
+        "New customers' 30-day activation",
+        "Of the customers who became `new` in the last goal window (TICKETLOOP_RETROSPECTIVE_GOAL_WINDOW_DAYS) "
+        "and whose first 30 days are over, the share with a customer interaction within those 30 days. "
+        "An absolute target (≥ 80 %), measured as of now.",
+        "count(activated) / count(matured cohort) × 100",
         "%",
-        (CREATED, SEGMENTS),
+        (CREATED, *ANSWERS, SEGMENTS),
         counts=SEGMENT_GOAL,
     ),
     Metric(
         "high_value_satisfaction",
         "High-value satisfaction",
-        "SPEC §5's goal: the average satisfaction (0–100) of the answers given in the window by the "
-        "customers high-value now.",
-        "see GET /v1/segments",
+        "The average 0–100 satisfaction of the answers given in the goal window by customers high-value "
+        "now. An absolute target (≥ 90), measured as of now.",
+        "avg(satisfaction | segment = high_value)",
         "score 0–100",
         (*ANSWERS, SEGMENTS),
         counts=SEGMENT_GOAL,
@@ -468,14 +546,15 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "churn_risk_recovery",
         "Churn-risk recovery",
-        "SPEC §5's goal: of the customers who entered churn_risk in the window, the share who later "
-        "left it for any other segment.",
-        "see GET /v1/segments",
+        "Of the customers who entered churn_risk in the goal window, the share who later left it. An "
+        "absolute target (≥ 50 %), measured as of now.",
+        "count(left churn_risk) / count(entered churn_risk) × 100",
         "%",
         (SEGMENTS,),
         counts=SEGMENT_GOAL,
     ),
 )
+METRICS = METRICS + GOAL_METRICS
 
 BY_NAME = {m.name: m for m in METRICS}
 # The figures a report links to their tickets: category shares drill through `tickets_opened`

@@ -5,13 +5,13 @@ filter is forced to its own); an admin reads every department's."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.reports import service
 from ticketloop_retrospective.reports.dictionary import METRICS
 from ticketloop_retrospective.reports.domain import Filters, Period, ReportMonth, ReportWeek, parse_period
@@ -54,6 +54,32 @@ def report_filters(
 FiltersDep = Annotated[Filters, Depends(report_filters)]
 
 
+class HeadlineSource(Protocol):
+    """The goals block a report carries, each goal against its baseline period. The goals feature
+    measures it (it reads reports' figures, so reports never import it back); the app wires it in
+    as `app.state.headline`. `everyone`: the goals about every customer (segment goals) too."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        *,
+        period: Period,
+        filters: Filters,
+        settings: RetrospectiveSettings,
+        now: datetime,
+        everyone: bool,
+    ) -> list[HeadlineGoal]: ...
+
+
+def headline_source(request: Request) -> HeadlineSource | None:
+    """Dependency: the goals block's source the app wired in (none: reports without goals)."""
+    source: HeadlineSource | None = getattr(request.app.state, "headline", None)
+    return source
+
+
+HeadlineDep = Annotated[HeadlineSource | None, Depends(headline_source)]
+
+
 async def _report(
     runtime: Runtime[Any],
     settings: RetrospectiveSettings,
@@ -61,18 +87,25 @@ async def _report(
     filters: Filters,
     fmt: str,
     staff: Principal,
+    source: HeadlineSource | None,
 ) -> Report | Response:
 
-    async def segment_goals(session: AsyncSession) -> list[HeadlineGoal]:
-        segments = await customers.segments_view(session, settings=settings, now=runtime.clock.now(), weeks=1)
-        return service.segment_goal_rows(segments, window_days=settings.goal_window_days)
+    async def headline(session: AsyncSession) -> list[HeadlineGoal]:
+        assert source is not None
+        return await source(
+            session,
+            period=period,
+            filters=filters,
+            settings=settings,
+            now=runtime.clock.now(),
+            # The segment goals are about every customer, not one department's: an admin's figures.
+            everyone=staff.role is Role.ADMIN and not filters.any,
+        )
 
     built = await service.report(
         runtime.sessions,
-        # The segment goals are about every customer, not one department's: an admin's figures.
-        segment_goals=segment_goals if staff.role is Role.ADMIN else None,
+        goals=None if source is None else headline,
         period=period,
-        previous=period.previous(settings.report_zone),
         filters=filters,
         pain_classes=settings.pain_classes,
     )
@@ -87,11 +120,14 @@ async def weekly_report(
     settings: SettingsDep,
     staff: CurrentStaff,
     filters: FiltersDep,
+    source: HeadlineDep,
     week: Annotated[str, Query(max_length=10, description="ISO week, `YYYY-Www`", examples=["2026-W48"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The weekly review of one ISO week, Monday to Monday in the report time zone."""
-    return await _report(runtime, settings, ReportWeek.parse(week, settings.report_zone), filters, format, staff)
+    return await _report(
+        runtime, settings, ReportWeek.parse(week, settings.report_zone), filters, format, staff, source
+    )
 
 
 @router.get("/reports/monthly", response_model=Report, responses=_errors)
@@ -100,11 +136,14 @@ async def monthly_report(
     settings: SettingsDep,
     staff: CurrentStaff,
     filters: FiltersDep,
+    source: HeadlineDep,
     month: Annotated[str, Query(max_length=7, description="Calendar month, `YYYY-MM`", examples=["2026-11"]), STORABLE],
     format: Format = "json",
 ) -> Report | Response:
     """The monthly review of one calendar month in the report time zone."""
-    return await _report(runtime, settings, ReportMonth.parse(month, settings.report_zone), filters, format, staff)
+    return await _report(
+        runtime, settings, ReportMonth.parse(month, settings.report_zone), filters, format, staff, source
+    )
 
 
 @router.get("/reports/tickets", response_model=TicketPage, responses=_errors)

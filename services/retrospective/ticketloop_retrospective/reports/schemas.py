@@ -105,15 +105,27 @@ class SegmentCount(BaseModel):
 
 
 class HeadlineGoal(BaseModel):
-    """One of SPEC's headline goals: the target, and the value measured now beside it."""
+    """One of SPEC's goals in one period, measured against its baseline period (not the period
+    before): baseline, current, target and whether it is met."""
 
     goal: str
-    target: str
+    target: str = Field(examples=["+40 % on the baseline", "≥ 90"])
+    target_value: float | None = Field(description="The number to reach; null when the baseline is not known.")
     unit: str
-    current: float | None
-    previous: float | None = Field(description="The same figure in the previous period.")
-    met: bool | None = Field(description="Whether the current value reaches the target; null when not measured.")
-    note: str | None = None
+    baseline_period: str | None = Field(
+        description="The baseline period, `<first>..<last>` report periods (both included).",
+        examples=["2026-W45..2026-W48"],
+    )
+    baseline_source: Literal["admin", "setting", "default"] | None
+    baseline: float | None = Field(description="The figure over the baseline period.")
+    current: float | None = Field(description="The figure over this period.")
+    change_pct: float | None = Field(description="(current − baseline) / |baseline| × 100, one decimal.")
+    met: bool | None = Field(description="Whether the current value reaches the target; null when unmeasured.")
+    status: Literal["met", "not_met", "unmeasured"]
+    note: str | None = Field(default=None, description="Why the goal is unmeasured, or how it is measured.")
+    parts: dict[str, float | None] = Field(
+        default_factory=dict, description="Per part (core touchpoint satisfaction: per channel)."
+    )
 
 
 class ProblemPriority(BaseModel):
@@ -220,7 +232,9 @@ class Report(BaseModel):
     priorities: list[ProblemPriority]
     segments: list[SegmentCount]
     proactive: ProactiveFigures
-    headline: list[HeadlineGoal]
+    headline: list[HeadlineGoal] = Field(
+        description="SPEC's goals, each against its baseline period (`GET /v1/goals` for the same block alone)."
+    )
     drilldown: dict[str, str] = Field(description="Metric name → the URL listing the tickets it counts.")
 
 

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -15,7 +14,6 @@ from urllib.parse import urlencode
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ticketloop_retrospective.customers import service as customers
-from ticketloop_retrospective.customers.service import Goal, SegmentsView
 from ticketloop_retrospective.reports import repository
 from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, Metric
 from ticketloop_retrospective.reports.domain import (
@@ -76,19 +74,6 @@ def _compliance(o: Outcomes) -> GroupCompliance:
     return GroupCompliance(key=o.key, met=o.met, breached=o.breached, compliance_pct=percent(o.met, o.met + o.breached))
 
 
-def _satisfaction(answers: repository.AnswerTotals) -> float | None:
-    """SPEC's headline satisfaction on 0–100: overall × 10 and (csat − 1) × 25, averaged."""
-    parts: list[tuple[Fraction, int]] = []
-    if answers.dimension_responses and answers.dimensions["overall"] is not None:
-        avg = Fraction(Decimal(str(answers.dimensions["overall"])))
-        parts.append((avg * 10, answers.dimension_responses))
-    if answers.csat_responses and answers.csat_avg is not None:
-        avg = Fraction(Decimal(str(answers.csat_avg)))
-        parts.append(((avg - 1) * 25, answers.csat_responses))
-    weight = sum(n for _, n in parts)
-    return round_half_up(sum(v * n for v, n in parts) / weight) if weight else None
-
-
 def drilldown_link(period: Period, metric: str, filters: Filters, **extra: str) -> str:
     """The URL listing the tickets behind one figure of this report."""
     params = {"period": period.label, "metric": metric, **extra}
@@ -100,16 +85,16 @@ async def report(
     sessions: async_sessionmaker[AsyncSession],
     *,
     period: Period,
-    previous: Period,
     filters: Filters,
     pain_classes: Mapping[str, PainClass],
-    segment_goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None = None,
+    goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None = None,
 ) -> Report:
-    """Every figure of the period (and the headline goals against the previous period).
+    """Every figure of the period, and the goals block `goals` gives (the goals feature measures
+    each against its baseline period).
 
     The figures come from independent queries, run at once on their own connections: the
     report takes as long as its slowest query, not their sum."""
-    raw = await _query_all(sessions, period=period, previous=previous, filters=filters, segment_goals=segment_goals)
+    raw = await _query_all(sessions, period=period, filters=filters, goals=goals)
     totals, answers, (at_start, at_end) = raw.totals, raw.answers, raw.backlog
     return Report(
         period=period.label,
@@ -144,10 +129,7 @@ async def report(
         priorities=_priorities(raw.problems, pain_classes),
         segments=_segment_counts(*raw.segments),
         proactive=_proactive(raw.proactive, raw.recovered),
-        headline=[
-            *headline(totals=totals, answers=answers, before=raw.before, before_answers=raw.before_answers),
-            *raw.goals,
-        ],
+        headline=list(raw.goals),
         drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
     )
 
@@ -162,8 +144,6 @@ class _Raw:
     answers: repository.AnswerTotals
     problems: list[repository.ProblemRow]
     segments: tuple[dict[str, int], dict[str, int]]
-    before: repository.TicketTotals
-    before_answers: repository.AnswerTotals
     goals: Sequence[HeadlineGoal]
     proactive: dict[str, repository.ProactiveTotals]
     recovered: tuple[int, int]
@@ -173,14 +153,12 @@ async def _query_all(
     sessions: async_sessionmaker[AsyncSession],
     *,
     period: Period,
-    previous: Period,
     filters: Filters,
-    segment_goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None,
+    goals: Callable[[AsyncSession], Awaitable[Sequence[HeadlineGoal]]] | None,
 ) -> _Raw:
     """Run the report's queries at once, each on its own connection; one that fails cancels
     the others (they are not left running on their connections)."""
     scope = Scope(period.starts_at, period.ends_at, filters)
-    before_scope = Scope(previous.starts_at, previous.ends_at, filters)
 
     async def run(query: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with sessions() as session:
@@ -198,9 +176,7 @@ async def _query_all(
         segments_task := start(
             lambda s: repository.customers_per_segment(s, at=period.ends_at, before=period.starts_at)
         ),
-        before_task := start(lambda s: repository.ticket_totals(s, before_scope, percentiles=False)),
-        before_answers_task := start(lambda s: repository.answer_totals(s, before_scope)),
-        goals_task := start(segment_goals or _no_goals),
+        goals_task := start(goals or _no_goals),
         proactive_task := start(lambda s: repository.proactive_totals(s, scope)),
         recovered_task := start(
             lambda s: repository.recovery_next_answers(s, scope, low_scores=customers.low_score_surveys())
@@ -218,8 +194,6 @@ async def _query_all(
         answers=answers_task.result(),
         problems=problems_task.result(),
         segments=segments_task.result(),
-        before=before_task.result(),
-        before_answers=before_answers_task.result(),
         goals=goals_task.result(),
         proactive=proactive_task.result(),
         recovered=recovered_task.result(),
@@ -369,81 +343,6 @@ def _nps(answers: repository.AnswerTotals) -> NpsFigures:
     )
 
 
-NOT_IN_EVENTS = "needs order and referral data the loop's events do not carry"
-
-
-def headline(
-    *,
-    totals: repository.TicketTotals,
-    answers: repository.AnswerTotals,
-    before: repository.TicketTotals,
-    before_answers: repository.AnswerTotals,
-) -> list[HeadlineGoal]:
-    """SPEC's headline goals as targets, each with the value measured now (and in the period
-    before, for the goals stated as a change). Goals the events cannot measure say so."""
-    satisfaction, satisfaction_before = _satisfaction(answers), _satisfaction(before_answers)
-    response = rounded(totals.first_response.average)
-    fcr = percent(totals.first_contact_resolved, totals.resolved)
-    fcr_before = percent(before.first_contact_resolved, before.resolved)
-    nps, nps_before = _nps(answers).score, _nps(before_answers).score
-    return [
-        HeadlineGoal(
-            goal="overall_satisfaction",
-            target="≥ 90",
-            unit="score 0–100",
-            current=satisfaction,
-            previous=satisfaction_before,
-            met=None if satisfaction is None else satisfaction >= 90,
-        ),
-        HeadlineGoal(
-            goal="first_response_time",
-            target="≤ 15 (−50 % from 30)",
-            unit="minutes",
-            current=response,
-            previous=rounded(before.first_response.average),
-            met=None if response is None else response <= 15,
-        ),
-        HeadlineGoal(
-            goal="first_contact_resolution",
-            target="+40 % on the previous period",
-            unit="%",
-            current=fcr,
-            previous=fcr_before,
-            met=None if fcr is None or not fcr_before else fcr >= fcr_before * 1.4,
-        ),
-        HeadlineGoal(
-            goal="nps",
-            target="+30 % on the previous period",
-            unit="score −100…100",
-            current=nps,
-            previous=nps_before,
-            met=None if nps is None or not nps_before or nps_before <= 0 else nps >= nps_before * 1.3,
-        ),
-        HeadlineGoal(
-            goal="complaints",
-            target="−60 % on the previous period",
-            unit="tickets",
-            current=float(totals.opened),
-            previous=float(before.opened),
-            met=None if not before.opened else totals.opened <= before.opened * 0.4,
-        ),
-        *_unmeasured_goals(),
-    ]
-
-
-def _unmeasured_goals() -> list[HeadlineGoal]:
-    """SPEC's goals the loop's events cannot measure, listed with the reason."""
-    return [
-        HeadlineGoal(goal=goal, target=target, unit="%", current=None, previous=None, met=None, note=NOT_IN_EVENTS)
-        for goal, target in (
-            ("repeat_purchase", "+30 %"),
-            ("referrals", "+25 %"),
-            ("retention", "+25 %"),
-            ("customer_lifetime_value", "+40 %"),
-        )
-    ]
-
-
 CSV_PAGE = 5000
 
 
@@ -487,29 +386,6 @@ async def tickets(
         items=items,
         next_after=items[-1].ticket_id if len(items) == limit else None,
     )
-
-
-def segment_goal_rows(view: SegmentsView, *, window_days: int) -> list[HeadlineGoal]:
-    """SPEC §5's segment goals as headline rows: measured over the last `window_days` as of the
-    request (customers' segments are known as they are now, not per report period)."""
-    note = f"over the last {window_days} days, as of now (GET /v1/segments)"
-
-    def row(goal: str, measured: Goal, unit: str) -> HeadlineGoal:
-        return HeadlineGoal(
-            goal=goal,
-            target=f"≥ {measured.target:g}",
-            unit=unit,
-            current=measured.value,
-            previous=None,
-            met=None if measured.value is None else measured.value >= measured.target,
-            note=note,
-        )
-
-    return [
-        row("new_customer_activation_30d", view.activation, "%"),
-        row("high_value_satisfaction", view.high_value_satisfaction, "score 0–100"),
-        row("churn_risk_recovery", view.churn_recovery, "%"),
-    ]
 
 
 async def period_totals(
