@@ -81,8 +81,9 @@ async def create_ticket(
 ) -> Response:
     """A channel reports a problem; the response reads back the ticket and its number (its deadlines
     follow once sla publishes its clocks).
-    The same problem reported again (same customer, category and subject, while open or within
-    the repeat window after resolution) is added to the existing ticket: 200 with its number."""
+    The same problem reported again (same customer on any of their channels, same category, the
+    same or a similar subject, while open or within the repeat window after resolution) is added
+    to the existing ticket: 200 with its number, also when two such reports arrive at once."""
     claim = None
     if idempotency_key is not None:
         request_hash = fingerprint("POST", request.url.path, body)
