@@ -177,6 +177,31 @@ async def test_an_agent_sees_its_ticket_replies_and_resolves_it_through_the_work
         assert "cannot wait a ticket that is resolved" in r.text and "ticket_resolved" in r.text
 
 
+async def test_the_urgency_form_changes_the_version_it_was_read_at_and_no_other(stack: Stack) -> None:
+    """The form carries the ticket's version: a change made meanwhile by someone else is shown as
+    refused (412), never silently undone."""
+    ticket = await new_ticket(stack, subject="Charged twice for April")
+    owner = ticket["assignee"]["agent_id"]
+    intake = stack.services["intake"].url
+    async with browser(stack) as client:
+        await sign_in(client, token(owner))
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        assert re.search(r'id="form-change_urgency".*?name="version" value="1"', page, re.S)
+        form = {"csrf": csrf_of(page), "idempotency_key": idempotency_of(page), "version": "1"}
+        r = await client.post(f"/workspace/tickets/{ticket['id']}/change_urgency", data={**form, "urgency": "urgent"})
+        assert r.status_code == 303 and r.headers["location"].endswith("done=change_urgency")
+        page = (await client.get(f"/workspace/tickets/{ticket['id']}")).text
+        stale = {"csrf": csrf_of(page), "idempotency_key": idempotency_of(page), "version": "1"}
+        r = await client.post(
+            f"/workspace/tickets/{ticket['id']}/change_urgency", data={**stale, "urgency": "critical"}
+        )
+        assert r.status_code == 412 and "ticket_changed" in r.text
+    admin = {"Authorization": f"Bearer {token('admin', Role.ADMIN)}"}
+    async with httpx.AsyncClient(timeout=30) as http:
+        landed = (await http.get(f"{intake}/v1/tickets/{ticket['id']}", headers=admin)).json()
+    assert (landed["urgency"], landed["version"]) == ("urgent", 2)
+
+
 async def test_the_screens_show_real_data_for_a_supervisor(stack: Stack) -> None:
     ticket = await new_ticket(stack, subject="Invoice total wrong")
     async with browser(stack) as client:

@@ -344,3 +344,56 @@ async def test_a_new_ticket_reads_back_suggestions_and_the_channel_can_report_it
     assert (r.json()["status"], r.json()["self_service"], r.json()["assignee"]) == ("resolved", True, None)
     r = await intake.client.post(url, json={"article_id": article["id"]}, headers=channel_headers())
     assert (r.status_code, r.json()["error"]["code"]) == (409, "ticket_resolved")
+
+
+async def test_an_article_has_a_language_defaulting_to_the_installs(intake: RunningService) -> None:
+    english = await create_article(intake)
+    chinese = await create_article(intake, title="退货政策", body="收到商品七天内可以申请退货。", language="zh-hans")
+    assert (english["language"], chinese["language"]) == ("en", "zh-Hans")
+    r = await intake.client.post(ARTICLES, json=article_body(language="not a tag"), headers=admin_headers())
+    assert r.status_code == 422
+    path = f"{ARTICLES}/{english['id']}"
+    r = await intake.client.patch(path, json={"language": "en-GB"}, headers={**admin_headers(), "If-Match": '"1"'})
+    assert (r.status_code, r.json()["language"], r.json()["version"]) == (200, "en-GB", 2)
+
+
+async def test_a_chinese_question_on_the_messaging_channel_finds_the_chinese_faq(intake: RunningService) -> None:
+    """PostgreSQL's text search has no Chinese parser: a question written without spaces is
+    matched on its character pairs, on the channel's search and in a new ticket's suggestions."""
+    faq = await create_article(
+        intake,
+        title="如何申请退货退款",
+        body="收到商品后七天内，在订单页面点击“申请退货”，填写原因并寄回商品。仓库收到后三个工作日内退款到原支付账户。",
+        category=None,
+        keywords=["退货", "退款"],
+        language="zh-Hans",
+    )
+    await create_article(
+        intake, title="发票开具说明", body="电子发票会在发货后发送到您的邮箱。", category=None, language="zh"
+    )
+    await create_article(intake)  # an English one about parcels
+    r = await intake.client.get(SEARCH, params={"q": "我想退货，怎么办？"}, headers=channel_headers())
+    assert r.status_code == 200, r.text
+    hits = r.json()["items"]
+    assert [h["article_id"] for h in hits] == [faq["id"]]
+    assert (hits[0]["language"], hits[0]["snippet"][:8]) == ("zh-Hans", "收到商品后七天内")
+    r = await intake.client.get(SEARCH, params={"q": "退款", "language": "zh"}, headers=channel_headers())
+    assert [h["article_id"] for h in r.json()["items"]] == [faq["id"]]
+    r = await intake.client.get(SEARCH, params={"q": "退款", "language": "en"}, headers=channel_headers())
+    assert r.json()["items"] == []
+    ticket = await intake.client.post(
+        "/v1/tickets",
+        json=create_ticket_body(channel="messaging", subject="退货怎么申请", description="衣服尺码不合适，想退款"),
+        headers=channel_headers(),
+    )
+    assert ticket.status_code == 201, ticket.text
+    assert [s["article_id"] for s in ticket.json()["suggestions"]][:1] == [faq["id"]]
+
+
+async def test_the_character_pair_match_uses_its_gin_index(intake: RunningService) -> None:
+    await create_article(intake, title="退货政策", body="七天内可以退货。", language="zh")
+    async with intake.runtime.sessions() as session, session.begin():
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        rows = await session.execute(text("EXPLAIN SELECT id FROM kb_articles WHERE grams && ARRAY['退货']"))
+        plan = "\n".join(r[0] for r in rows)
+    assert "ix_kb_articles_grams" in plan

@@ -92,7 +92,7 @@ async def test_a_ticket_walks_the_whole_lifecycle_and_every_step_is_an_event(
 
     r = await intake.client.post(f"{url}/updates", json={"body": "Refund requested"}, headers=OWNER)
     assert (r.status_code, at(r.json()["last_update_at"])) == (201, clock.now())
-    r = await intake.client.patch(url, json={"urgency": "urgent"}, headers=OWNER)
+    r = await intake.client.patch(url, json={"urgency": "urgent"}, headers={**OWNER, "If-Match": '"1"'})
     assert r.json()["urgency"] == "urgent"
 
     r = await intake.client.post(f"{url}/resolve", json={"resolution": "Refunded"}, headers=OWNER)
@@ -162,10 +162,32 @@ async def test_an_illegal_transition_is_a_409_naming_the_current_status(
     for path, body in (("waiting", {"body": "?"}), ("updates", {"body": "?"}), ("resolve", {"resolution": "x"})):
         r = await intake.client.post(f"{url}/{path}", json=body, headers=OWNER)
         assert (r.status_code, r.json()["error"]["details"]["status"]) == (409, "resolved"), path
-    r = await intake.client.patch(url, json={"category": "account"}, headers=OWNER)
+    r = await intake.client.patch(url, json={"category": "account"}, headers={**OWNER, "If-Match": '"1"'})
     assert (r.status_code, r.json()["error"]["code"]) == (409, "ticket_resolved")
-    r = await intake.client.patch(url, json={}, headers=OWNER)
+    r = await intake.client.patch(url, json={}, headers={**OWNER, "If-Match": '"1"'})
     assert r.status_code == 422
+
+
+async def test_a_change_of_urgency_or_category_names_the_version_it_read(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    """Two supervisors editing the same ticket: the second, who read it before the first's
+    change, is refused (412) instead of silently undoing it; without `If-Match` nothing changes."""
+    ticket = await owned_ticket(intake, platform)
+    url = f"/v1/tickets/{ticket['id']}"
+    read = await intake.client.get(url, headers=OWNER)
+    assert (read.headers["ETag"], read.json()["version"]) == ('"1"', 1)
+    r = await intake.client.patch(url, json={"urgency": "urgent"}, headers=OWNER)
+    assert (r.status_code, r.json()["error"]["code"]) == (428, "if_match_required")
+    r = await intake.client.patch(url, json={"urgency": "urgent"}, headers={**OWNER, "If-Match": read.headers["ETag"]})
+    assert (r.status_code, r.headers["ETag"], r.json()["version"]) == (200, '"2"', 2)
+    stale = await intake.client.patch(url, json={"urgency": "critical"}, headers={**OWNER, "If-Match": '"1"'})
+    assert (stale.status_code, stale.json()["error"]["code"]) == (412, "ticket_changed")
+    assert stale.json()["error"]["details"]["current_etag"] == '"2"'
+    same = await intake.client.patch(url, json={"urgency": "urgent"}, headers={**OWNER, "If-Match": '"2"'})
+    assert (same.status_code, same.json()["version"]) == (200, 2)  # no change, no new version
+    shown = await intake.client.get(url, headers=OWNER)
+    assert (shown.json()["urgency"], shown.headers["ETag"]) == ("urgent", '"2"')
 
 
 async def test_a_customer_message_reopens_a_resolved_ticket_only_within_the_window(

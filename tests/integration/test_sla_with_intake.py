@@ -200,7 +200,7 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         # 09:10 Berlin: it is a product fault after all; the technical policy allows two business days.
         clock.set(utc(TUESDAY, 8, 10))
         r = await intake.client.patch(
-            f"/v1/tickets/{tid}", json={"category": "product_quality"}, headers=agent_headers()
+            f"/v1/tickets/{tid}", json={"category": "product_quality"}, headers={**agent_headers(), "If-Match": '"1"'}
         )
         assert r.status_code == 200, r.text
         clocks = await sla_cycles_when(sla, tid, lambda c: c["resolution"]["target_seconds"] == 960 * 60)

@@ -1,8 +1,18 @@
-"""The knowledge base's pure rules: keywords, the query a ticket's text becomes, versions."""
+"""The knowledge base's pure rules: keywords, the query a ticket's text becomes, Chinese text's
+character pairs, language tags, versions."""
 
 from __future__ import annotations
 
-from ticketloop_intake.knowledge.domain import etag, matches_version, normalise_keywords, suggestion_query
+import pytest
+
+from ticketloop_intake.knowledge.domain import (
+    cjk_grams,
+    etag,
+    language_tag,
+    matches_version,
+    normalise_keywords,
+    suggestion_query,
+)
 
 
 def test_keywords_are_trimmed_case_folded_and_kept_once_in_order() -> None:
@@ -37,3 +47,23 @@ def test_if_match_names_the_current_version_strong_weak_or_any() -> None:
     assert matches_version("*", 3)
     assert not matches_version('"2"', 3)
     assert not matches_version("3", 3)
+
+
+def test_chinese_text_is_cut_into_overlapping_character_pairs() -> None:
+    assert cjk_grams("如何退货？退货政策") == ["如何", "何退", "退货", "货政", "政策"]  # each pair once
+    assert cjk_grams("如何退货") == ["如何", "何退", "退货"]
+    assert cjk_grams("退") == ["退"]
+    assert cjk_grams("refund 退货 policy") == ["退货"]
+    assert cjk_grams("ＡＢＣ only latin") == []
+
+
+def test_a_language_tag_is_checked_and_shaped_as_bcp_47_writes_it() -> None:
+    assert [language_tag(t) for t in ("EN", "zh-hans", "pt-br", "zh-Hant-TW")] == [
+        "en",
+        "zh-Hans",
+        "pt-BR",
+        "zh-Hant-TW",
+    ]
+    for bad in ("english!", "e", "zh_CN", ""):
+        with pytest.raises(ValueError):
+            language_tag(bad)

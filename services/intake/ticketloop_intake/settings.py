@@ -56,6 +56,12 @@ class IntakeSettings(ServiceSettings):
     # A report of the same problem (customer, category, subject) while one is open, or within
     # this long after it was resolved, is added to that ticket (a repeat contact).
     repeat_window_days: float = Field(default=7.0, ge=0, le=365)
+    # A report whose subject is at least this alike (pg_trgm's trigram similarity, 0-1) to one of
+    # the customer's tickets in the same category is the same problem in other words (an equal
+    # subject, words in any order, always is). 0.5: "my invoice is wrong" matches "Invoice is
+    # wrong!" (0.84) and "still no refund received" "refund not received" (0.64), while
+    # "invoice address change" does not match "invoice is wrong" (0.26). 1: the same words only.
+    repeat_similarity: float = Field(default=0.5, gt=0, le=1)
     # The address customers reach intake at; their confirm-or-reopen links are built on it.
     public_base_url: str = Field(default="http://127.0.0.1:8001", pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
     # Retention (retention/service.py; days, 0: forever). A closed ticket's personal texts are
@@ -76,6 +82,8 @@ class IntakeSettings(ServiceSettings):
     # Knowledge base (knowledge/): how often each process re-checks whether any article is active,
     # so a ticket's suggestion lookup costs no query at all while the base is empty.
     knowledge_guard_seconds: float = Field(default=5.0, gt=0, le=300)
+    # The language (BCP-47 tag) of an article written without one.
+    knowledge_default_language: str = Field(default="en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
     # Counter queues (counters/): past this wait, `care.wait_exceeded` is emitted once per entry.
     counter_wait_limit_minutes: float = Field(default=20.0, gt=0, le=1_440)
     # The estimate per queue position when a counter has too little recent service history.

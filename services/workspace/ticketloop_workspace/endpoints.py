@@ -634,7 +634,11 @@ async def ticket_action(
     posted = await checked_form(request, session, limits=limits)
     form = posted.fields
     key = form.get("idempotency_key") or None
-    headers = {"Idempotency-Key": key} if key else None
+    headers = {"Idempotency-Key": key} if key else {}
+    if action in (Action.RECATEGORISE, Action.CHANGE_URGENCY):
+        # The version of the ticket the form was rendered from: a change made meanwhile by
+        # someone else is refused (412) and the page shows it, rather than silently undone.
+        headers["If-Match"] = f'"{form.get("version", "")}"'
     refusal: Refused | Unavailable
     beyond = check_files([(f.filename, len(f.content)) for f in posted.files], limits) if limits else None
     if beyond is not None:

@@ -81,14 +81,15 @@ async def replay(
     scope: str,
     key: str,
     request_hash: str,
-    render: Callable[[uuid.UUID], Awaitable[BaseModel]],
+    render: Callable[[uuid.UUID, int], Awaitable[BaseModel]],
     now: datetime,
     ttl: timedelta,
 ) -> Response | None:
-    """The first response again, for a key whose record the one-statement write found taken;
-    None when that record had expired: it is forgotten at once, in autocommit (the caller's next
-    one-statement write must not wait on this request's own transaction), and the caller may
-    use the key afresh."""
+    """The first response again, for a key whose record the one-statement write found taken
+    (`render` gets the resource and the first status, which may say what the first answer was,
+    e.g. a repeat contact); None when that record had expired: it is forgotten at once, in
+    autocommit (the caller's next one-statement write must not wait on this request's own
+    transaction), and the caller may use the key afresh."""
     record = await repository.get(session, scope=scope, key=key)
     if record is None or record.created_at < now - ttl:
         await repository.forget_expired_key(statements, scope=scope, key=key, before=now - ttl)
@@ -97,7 +98,9 @@ async def replay(
         raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
     if record.request_hash != request_hash:
         raise Conflict("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
-    return json_response(await render(record.resource_id), record.status_code, {REPLAYED_HEADER: "true"})
+    return json_response(
+        await render(record.resource_id, record.status_code), record.status_code, {REPLAYED_HEADER: "true"}
+    )
 
 
 async def claim_key(session: AsyncSession, claim: Claim, *, resource_id: uuid.UUID, status_code: int) -> bool:

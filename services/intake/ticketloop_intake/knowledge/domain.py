@@ -1,9 +1,11 @@
 """The rules of the knowledge base, as pure functions: keyword normalisation, the query a
-ticket's text becomes, and article versions as ETags."""
+ticket's text becomes, the character bigrams Chinese, Japanese and Korean text is matched on,
+language tags, and article versions as ETags."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # At most this many articles are suggested for one ticket.
 MAX_SUGGESTIONS = 3
@@ -43,6 +45,48 @@ def suggestion_query(text: str, *, max_terms: int = MAX_QUERY_TERMS) -> str | No
             if len(words) == max_terms:
                 break
     return " or ".join(words) or None
+
+
+# At most this many bigrams of a question are looked for (a long description adds nothing but cost).
+MAX_QUERY_GRAMS = 64
+# Kana, CJK ideographs (with extensions and compatibility forms) and Hangul: written without
+# spaces between words, so PostgreSQL's parsers see a whole clause as one "word".
+_CJK_RUN = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f]+")
+# A BCP-47 tag as articles carry it: a language, then optional script, region or variant subtags.
+_TAG = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+
+def cjk_grams(*texts: str, limit: int | None = None) -> list[str]:
+    """The distinct overlapping character pairs of every run of CJK characters in `texts` (a
+    lone character is its own gram), in order of appearance: "如何退货" gives 如何, 何退, 退货.
+    The usual way to search text written without spaces (no dictionary, no segmenter): a
+    question and an answer about 退货 share the bigram whatever surrounds it. Compatibility
+    forms are unified first (full-width and half-width alike)."""
+    seen: dict[str, None] = {}
+    for text in texts:
+        for run in _CJK_RUN.findall(unicodedata.normalize("NFKC", text)):
+            for gram in [run] if len(run) == 1 else (run[i : i + 2] for i in range(len(run) - 1)):
+                seen.setdefault(gram, None)
+                if limit is not None and len(seen) >= limit:
+                    return list(seen)
+    return list(seen)
+
+
+def language_tag(value: str) -> str:
+    """A BCP-47 tag in its conventional case ("ZH-hans-cn" → "zh-Hans-CN"): the language lower,
+    a four-letter script title-cased, a two-letter region upper; ValueError if it is not one."""
+    if not _TAG.fullmatch(value):
+        raise ValueError(f"{value!r} is not a BCP-47 language tag (e.g. en, zh-Hans, pt-BR)")
+    first, *rest = value.split("-")
+    shaped = [first.lower()]
+    for part in rest:
+        if len(part) == 4 and part.isalpha():
+            shaped.append(part.title())
+        elif len(part) == 2 and part.isalpha():
+            shaped.append(part.upper())
+        else:
+            shaped.append(part.lower())
+    return "-".join(shaped)
 
 
 def etag(version: int) -> str:

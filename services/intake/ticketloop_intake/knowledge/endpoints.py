@@ -17,6 +17,7 @@ from ticketloop_intake.knowledge.schemas import (
     ArticlePage,
     ArticleSummary,
     ArticleUpdate,
+    Language,
     SearchHitOut,
     SearchResults,
     SearchText,
@@ -42,6 +43,7 @@ def render(article: Article) -> ArticleOut:
         body=article.body,
         category=Category(article.category) if article.category else None,
         keywords=list(article.keywords),
+        language=article.language,
         version=article.version,
         retired=article.retired_at is not None,
         created_at=article.created_at,
@@ -60,13 +62,16 @@ def _hit(found: Suggestion) -> SearchHitOut:
         snippet=found.snippet,
         rank=found.rank,
         category=Category(found.category) if found.category else None,
+        language=found.language,
     )
 
 
 @router.post("/articles", status_code=201, response_model=ArticleOut, responses={201: {"headers": _ETAG}})
 async def create_article(body: ArticleCreate, uow: IntakeUowDep, admin: CurrentAdmin, response: Response) -> ArticleOut:
     """Write a new article (audited); it is searchable and suggested at once."""
-    article = await service.create(uow.session, new=body, by=admin, now=uow.now())
+    article = await service.create(
+        uow.session, new=body, by=admin, now=uow.now(), default_language=uow.settings.knowledge_default_language
+    )
     response.headers["ETag"] = domain.etag(article.version)
     return render(article)
 
@@ -92,6 +97,7 @@ async def list_articles(
             title=a.title,
             category=Category(a.category) if a.category else None,
             keywords=list(a.keywords),
+            language=a.language,
             version=a.version,
             retired=a.retired_at is not None,
             updated_at=a.updated_at,
@@ -112,11 +118,17 @@ async def search_articles(
     category: Annotated[
         Category | None, Query(description="Only articles of this category and general ones (no category)")
     ] = None,
+    language: Annotated[
+        Language | None, Query(description="Only articles in this language (`zh` takes `zh-Hans` and `zh-TW` too)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> SearchResults:
     """Active articles answering `q`, best match first (PostgreSQL full-text search ranked
-    by `ts_rank`), for staff and for channels showing answers to customers."""
-    found = await service.search(session, q=q, category=category.value if category else None, limit=limit)
+    by `ts_rank`; Chinese, Japanese and Korean text by character pairs), for staff and for
+    channels showing answers to customers."""
+    found = await service.search(
+        session, q=q, category=category.value if category else None, language=language, limit=limit
+    )
     return SearchResults(items=[_hit(f) for f in found], limit=limit)
 
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Computed, DateTime, Index, Integer, String, Text
-from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_intake.db import Base
@@ -33,6 +33,7 @@ class Article(Base):
     __table_args__ = (
         Index("ix_kb_articles_search", "search", postgresql_using="gin"),
         Index("ix_kb_articles_updated", "updated_at"),
+        Index("ix_kb_articles_grams", "grams", postgresql_using="gin"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -41,6 +42,11 @@ class Article(Base):
     # A ticket `Category`, or None for an article that answers questions of any category.
     category: Mapped[str | None] = mapped_column(String(40))
     keywords: Mapped[list[str]] = mapped_column(JSONB)
+    # The article's language, a BCP-47 tag ("en", "zh-Hans", "pt-BR").
+    language: Mapped[str] = mapped_column(String(35), server_default="en")
+    # Character bigrams of its Chinese, Japanese and Korean text (`domain.cjk_grams`): PostgreSQL's
+    # text search has no parser for scripts written without spaces, so they are matched on these.
+    grams: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     # Written by PostgreSQL, read only by SQL (never loaded into Python).
     search: Mapped[str] = mapped_column(TSVECTOR, Computed(SEARCH_EXPRESSION, persisted=True), deferred=True)
     # Bumped on every change; the ETag that `If-Match` must name.

@@ -27,6 +27,7 @@ class Match:
     category: str | None
     rank: float
     snippet: str
+    language: str = "en"
 
 
 def add(session: AsyncSession, article: Article) -> None:
@@ -73,18 +74,30 @@ async def page(
 
 
 @cache
-def _match_statement(with_category: bool) -> TextClause:
-    """Rank active matches on the GIN index, then build snippets for the few kept only."""
+def _match_statement(with_category: bool, with_language: bool) -> TextClause:
+    """Rank active matches on the GIN indexes (words, and CJK character bigrams), then build
+    snippets for the few kept only. An article matched on bigrams alone (Chinese, Japanese,
+    Korean: no word of the English parser matched) shows the start of its body."""
     category = "AND (a.category = :category OR a.category IS NULL)" if with_category else ""
+    language = "AND (a.language = :language OR a.language LIKE :language_prefix)" if with_language else ""
     return text(
         f"""
-        SELECT best.id, best.title, best.category, best.rank,
-               ts_headline('{TS_CONFIG}', best.body, best.query, '{_HEADLINE}') AS snippet
+        SELECT best.id, best.title, best.category, best.language, best.rank,
+               CASE WHEN best.worded
+                    THEN ts_headline('{TS_CONFIG}', best.body, best.query, '{_HEADLINE}')
+                    ELSE left(best.body, :snippet_chars) END AS snippet
         FROM (
-            SELECT a.id, a.title, a.category, a.body, a.updated_at, q.query,
-                   ts_rank(a.search, q.query) AS rank, a.category IS NOT NULL AS specific
-            FROM kb_articles AS a, websearch_to_tsquery('{TS_CONFIG}', :q) AS q(query)
-            WHERE a.search @@ q.query AND a.retired_at IS NULL {category}
+            SELECT a.id, a.title, a.category, a.language, a.body, a.updated_at, q.query,
+                   a.search @@ q.query AS worded,
+                   CASE WHEN a.search @@ q.query THEN ts_rank(a.search, q.query) ELSE 0 END
+                   + CASE WHEN cardinality(g.grams) > 0
+                          THEN (SELECT count(*) FROM unnest(a.grams) AS x(gram) WHERE x.gram = ANY(g.grams))::real
+                               / cardinality(g.grams)
+                          ELSE 0 END AS rank,
+                   a.category IS NOT NULL AS specific
+            FROM kb_articles AS a, websearch_to_tsquery('{TS_CONFIG}', :q) AS q(query),
+                 (SELECT CAST(:grams AS text[])) AS g(grams)
+            WHERE (a.search @@ q.query OR a.grams && g.grams) AND a.retired_at IS NULL {category} {language}
             ORDER BY rank DESC, specific DESC, a.updated_at DESC, a.id
             LIMIT :limit
         ) AS best
@@ -93,14 +106,33 @@ def _match_statement(with_category: bool) -> TextClause:
     )
 
 
-async def matches(session: AsyncSession, *, q: str, category: str | None, limit: int) -> list[Match]:
-    """Active articles matching `q` (websearch syntax), best first; with `category`, those of
-    that category and the general ones (no category). One statement."""
-    params: dict[str, object] = {"q": q, "limit": limit}
+# The snippet of an article matched on character bigrams only: its first characters.
+_SNIPPET_CHARS = 120
+
+
+async def matches(
+    session: AsyncSession,
+    *,
+    q: str,
+    grams: Sequence[str] = (),
+    category: str | None,
+    language: str | None = None,
+    limit: int,
+) -> list[Match]:
+    """Active articles matching `q` (websearch syntax) or sharing a CJK bigram with `grams`, best
+    first; with `category`, those of that category and the general ones (no category); with
+    `language`, those in it ("zh" takes "zh-Hans" too). One statement."""
+    params: dict[str, object] = {"q": q, "grams": list(grams), "limit": limit, "snippet_chars": _SNIPPET_CHARS}
     if category is not None:
         params["category"] = category
-    rows = (await session.execute(_match_statement(category is not None), params)).all()
-    return [Match(id=r.id, title=r.title, category=r.category, rank=float(r.rank), snippet=r.snippet) for r in rows]
+    if language is not None:
+        params["language"], params["language_prefix"] = language, f"{language}-%"
+    statement = _match_statement(category is not None, language is not None)
+    rows = (await session.execute(statement, params)).all()
+    return [
+        Match(id=r.id, title=r.title, category=r.category, rank=float(r.rank), snippet=r.snippet, language=r.language)
+        for r in rows
+    ]
 
 
 async def any_active(session: AsyncSession) -> bool:

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from ticketloop_intake.knowledge.domain import language_tag
 from ticketloop_shared.validation import STORABLE, Change, Text
 from ticketloop_shared.vocabulary import Category
 
@@ -15,6 +16,11 @@ Keyword = Annotated[str, Field(min_length=1, max_length=50), STORABLE]
 Title = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
 Body = Annotated[str, Field(min_length=1, max_length=20_000), STORABLE]
 SearchText = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
+Language = Annotated[
+    str,
+    Field(min_length=2, max_length=35, description="A BCP-47 language tag: `en`, `zh-Hans`, `pt-BR`"),
+    AfterValidator(language_tag),
+]
 
 
 class ArticleCreate(BaseModel):
@@ -26,6 +32,7 @@ class ArticleCreate(BaseModel):
     body: Text = Field(min_length=1, max_length=20_000)
     category: Category | None = None
     keywords: list[Keyword] = Field(default_factory=list, max_length=20)
+    language: Language | None = Field(default=None, description="Default: the install's knowledge base language")
 
 
 class ArticleUpdate(Change):
@@ -38,6 +45,7 @@ class ArticleUpdate(Change):
     body: Body | None = None
     category: Category | None = None
     keywords: list[Keyword] | None = Field(default=None, max_length=20)
+    language: Language | None = None
 
 
 class ArticleOut(BaseModel):
@@ -48,6 +56,7 @@ class ArticleOut(BaseModel):
     body: str
     category: Category | None
     keywords: list[str]
+    language: str
     version: int
     retired: bool
     created_at: datetime
@@ -65,6 +74,7 @@ class ArticleSummary(BaseModel):
     title: str
     category: Category | None
     keywords: list[str]
+    language: str
     version: int
     retired: bool
     updated_at: datetime
@@ -85,13 +95,17 @@ class SuggestionOut(BaseModel):
     article_id: uuid.UUID
     title: str
     snippet: str = Field(description="The part of the body that matched, as plain text")
-    rank: float = Field(description="`ts_rank` of the match: higher is better; comparable within one answer")
+    rank: float = Field(
+        description="`ts_rank` of the words matched plus the share of the question's Chinese, Japanese or Korean "
+        "character pairs found: higher is better; comparable within one answer"
+    )
 
 
 class SearchHitOut(SuggestionOut):
     """An article found by a search."""
 
     category: Category | None
+    language: str
 
 
 class SearchResults(BaseModel):

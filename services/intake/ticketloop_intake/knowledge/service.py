@@ -36,6 +36,7 @@ class Suggestion:
     snippet: str
     rank: float
     category: str | None = None
+    language: str = "en"
 
 
 class ActiveArticlesGuard:
@@ -104,7 +105,8 @@ async def suggest(
 ) -> list[Suggestion]:
     """Up to three active articles that may answer a ticket (`text`: its subject and
     description), best first: articles of the ticket's category and general ones (no
-    category), matching any meaningful word of the text, ranked by `ts_rank`.
+    category), matching any meaningful word of the text or any character pair of its Chinese,
+    Japanese or Korean text, ranked by `ts_rank` plus the share of those pairs found.
 
     No query while the base has no active article (the per-process guard), else one statement
     on the GIN index. Never raises for odd text: text without words gives no suggestion.
@@ -113,21 +115,32 @@ async def suggest(
     query = domain.suggestion_query(text)
     if limit == 0 or query is None or not await _guard(session).any_active(session):
         return []
-    found = await repository.matches(session, q=query, category=category, limit=limit)
+    grams = domain.cjk_grams(text, limit=domain.MAX_QUERY_GRAMS)
+    found = await repository.matches(session, q=query, grams=grams, category=category, limit=limit)
     return [_suggestion(m) for m in found]
 
 
 def _suggestion(match: repository.Match) -> Suggestion:
     return Suggestion(
-        article_id=match.id, title=match.title, snippet=match.snippet, rank=match.rank, category=match.category
+        article_id=match.id,
+        title=match.title,
+        snippet=match.snippet,
+        rank=match.rank,
+        category=match.category,
+        language=match.language,
     )
 
 
-async def search(session: AsyncSession, *, q: str, category: str | None, limit: int) -> list[Suggestion]:
+async def search(
+    session: AsyncSession, *, q: str, category: str | None, language: str | None = None, limit: int
+) -> list[Suggestion]:
     """Active articles matching a search box's `q` (web-search syntax: words all match,
-    `"a phrase"`, `or`, `-word`; any string is a valid query), best first; with `category`,
-    those of that category and the general ones."""
-    return [_suggestion(m) for m in await repository.matches(session, q=q, category=category, limit=limit)]
+    `"a phrase"`, `or`, `-word`; any string is a valid query; Chinese, Japanese and Korean text
+    by any character pair), best first; with `category`, those of that category and the general
+    ones; with `language`, those written in it."""
+    grams = domain.cjk_grams(q, limit=domain.MAX_QUERY_GRAMS)
+    found = await repository.matches(session, q=q, grams=grams, category=category, language=language, limit=limit)
+    return [_suggestion(m) for m in found]
 
 
 async def article_exists_active(session: AsyncSession, article_id: uuid.UUID) -> bool:
@@ -150,14 +163,23 @@ async def page(
     return await repository.page(session, category=category, retired=retired, q=q, limit=limit, offset=offset)
 
 
-async def create(session: AsyncSession, *, new: ArticleCreate, by: Principal, now: datetime) -> Article:
-    """Write a new article (version 1) and record who did."""
+def _grams(title: str, body: str, keywords: Sequence[str]) -> list[str]:
+    return domain.cjk_grams(title, *keywords, body)
+
+
+async def create(
+    session: AsyncSession, *, new: ArticleCreate, by: Principal, now: datetime, default_language: str = "en"
+) -> Article:
+    """Write a new article (version 1; `default_language` when it names none) and record who did."""
+    keywords = domain.normalise_keywords(new.keywords)
     article = Article(
         id=new_id(),
         title=new.title,
         body=new.body,
         category=new.category.value if new.category else None,
-        keywords=domain.normalise_keywords(new.keywords),
+        keywords=keywords,
+        language=new.language or domain.language_tag(default_language),
+        grams=_grams(new.title, new.body, keywords),
         version=1,
         created_at=now,
         created_by=by.sub,
@@ -210,11 +232,14 @@ async def update(
         wanted["keywords"] = domain.normalise_keywords(change.keywords)
     if "category" in sent:
         wanted["category"] = change.category.value if change.category else None
+    if "language" in sent and change.language is not None:
+        wanted["language"] = change.language
     changed = sorted(name for name, value in wanted.items() if getattr(article, name) != value)
     if not changed:
         return article
     for name in changed:
         setattr(article, name, wanted[name])
+    article.grams = _grams(article.title, article.body, article.keywords)
     article.version += 1
     article.updated_at, article.updated_by = now, by.sub
     await session.flush()

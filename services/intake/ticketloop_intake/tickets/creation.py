@@ -25,6 +25,7 @@ from ticketloop_intake.tickets.domain import (
     SlaClocks,
     Status,
     fingerprint,
+    subject_grams,
 )
 from ticketloop_intake.tickets.lifecycle import (
     Personal,
@@ -90,6 +91,8 @@ def _reported_ticket(
         expected_resolution_at=report.expected_resolution_at,
         required_skills=list(report.required_skills),
         fingerprint=fingerprint(report.subject, key=key),
+        subject_grams=subject_grams(report.subject, key=key),
+        version=1,
         self_service=False,
         reopen_count=0,
         live_session=report.live_session,
@@ -150,11 +153,12 @@ async def create_ticket(
     probe = None
     if not report.new_ticket and settings.repeat_window_days > 0:
         probe = RepeatProbe(
-            channel_client_id=client.id,
             customer_id=customer_id,
             category=report.category.value,
             fingerprint=problem,
+            grams=ticket.subject_grams or (),
             resolved_since=now - timedelta(days=settings.repeat_window_days),
+            similarity=settings.repeat_similarity,
         )
     words = ticket_tokens(settings.search_key, report.subject, report.description)
     prior = await repository.insert_new(
@@ -204,7 +208,29 @@ async def _repeat_contact(
             message_id=entry.id,
         )
     )
-    return replace(await view(uow.session, ticket, uow.settings), repeat_contact=True)
+    return as_seen_by(await view(uow.session, ticket, uow.settings), client=client, report=report)
+
+
+def as_seen_by(found: TicketView, *, client: ChannelClientView, report: TicketCreate) -> TicketView:
+    """A repeat contact as the reporting channel is answered: the ticket as it stands, marked a
+    repeat. When another channel client opened it (the customer wrote on another channel), this
+    one is shown only its own report and entries: channel clients never read each other's
+    tickets, and a customer reference and a similar subject must not be a way to do so."""
+    if found.ticket.channel_client_id == client.id:
+        return replace(found, repeat_contact=True)
+    mine = [e for e in found.timeline if e.actor == f"channel:{client.name}"]
+    customer = report.customer
+    personal = Personal(
+        subject=report.subject,
+        description=report.description,
+        name=customer.name,
+        contact=customer.contact,
+        bodies={e.id: found.personal.bodies.get(e.id) for e in mine},
+        reference=customer.id,
+    )
+    kept = {e.id for e in mine}
+    files = {entry: listed for entry, listed in found.attachments.items() if entry in kept}
+    return replace(found, timeline=mine, personal=personal, attachments=files, repeat_contact=True, other_channel=True)
 
 
 async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ticket | None = None) -> Ticket | None:
@@ -252,6 +278,7 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         customer_preferred_channel=wanted.preferred_channel or known.customer_preferred_channel,
         required_skills=[],
         fingerprint=None,
+        version=1,
         self_service=False,
         reopen_count=0,
         live_session=False,

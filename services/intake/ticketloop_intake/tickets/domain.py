@@ -181,6 +181,40 @@ def fingerprint(subject: str, *, key: bytes) -> str:
     return hmac.new(key, " ".join(words).encode(), hashlib.sha256).hexdigest()
 
 
+# Kana, CJK ideographs and Hangul: written without spaces, so a "word" there is a whole phrase.
+_CJK_CHAR = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+def _grams_of(word: str) -> list[str]:
+    """pg_trgm's trigrams of one word (padded with two spaces before and one after, so "ab"
+    gives "  a", " ab", "ab "); a word of CJK characters gives its character pairs instead."""
+    if _CJK_CHAR.search(word):
+        return [word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)]
+    padded = f"  {word} "
+    return [padded[i : i + 3] for i in range(len(padded) - 2)]
+
+
+def subject_grams(subject: str, *, key: bytes) -> list[int]:
+    """What recognises the same problem in other words: the trigrams of the subject's words, as
+    pg_trgm takes them (lower-cased, accents and punctuation dropped), each kept only as a 32-bit
+    HMAC under the customer's own key (a subject is personal: its trigrams in clear would spell
+    it out again). Two subjects' similarity is pg_trgm's: shared trigrams over all trigrams
+    (`similarity`, computed by `repository`)."""
+    folded = unicodedata.normalize("NFKD", subject.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    grams = {g for word in _NOISE.sub(" ", plain).split() for g in _grams_of(word)}
+    return sorted(
+        int.from_bytes(hmac.new(key, g.encode(), hashlib.sha256).digest()[:4], "big", signed=True) for g in grams
+    )
+
+
+def similarity(a: Sequence[int], b: Sequence[int]) -> float:
+    """pg_trgm's similarity of two trigram sets: how many they share over how many they hold in
+    all (1.0 for the same words in any order, 0.0 for nothing in common)."""
+    union = set(a) | set(b)
+    return len(set(a) & set(b)) / len(union) if union else 0.0
+
+
 @dataclass(frozen=True)
 class SlaClocks:
     """sla's latest publication about a ticket (`sla.clocks_changed`), as intake shows it: sla
@@ -222,3 +256,15 @@ def newest_per_ticket(published: Sequence[SlaClocksChangedData]) -> list[SlaCloc
         if seen is None or data.version > seen.version:
             best[data.ticket_id] = data
     return [best[ticket_id] for ticket_id in sorted(best)]
+
+
+def etag(version: int) -> str:
+    """A ticket's staff version as an HTTP entity tag."""
+    return f'"{version}"'
+
+
+def matches_version(if_match: str, version: int) -> bool:
+    """Whether an `If-Match` value names this version (`*` names any; a weak tag is accepted:
+    the version covers what staff edit, not every byte of the representation)."""
+    tags = [tag.strip().removeprefix("W/") for tag in if_match.split(",")]
+    return any(tag == "*" or tag == etag(version) for tag in tags)

@@ -14,12 +14,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel
 
 from ticketloop_intake.channels.deps import ChannelDep
+from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.customers.service import customer_ids_for
 from ticketloop_intake.db import statements
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, fingerprint, json_response, replay
 from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.tickets import repository, service
-from ticketloop_intake.tickets.domain import Status, WorkOrder, check_access
+from ticketloop_intake.tickets.domain import Status, WorkOrder, check_access, etag
 from ticketloop_intake.tickets.lifecycle import custody
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.rendering import (
@@ -29,7 +30,6 @@ from ticketloop_intake.tickets.rendering import (
     once,
     page,
     render,
-    renderer,
 )
 from ticketloop_intake.tickets.schemas import (
     FollowUpCreate,
@@ -48,13 +48,19 @@ from ticketloop_intake.tickets.schemas import (
 )
 from ticketloop_intake.tickets.search_index import query_tokens
 from ticketloop_intake.unit import IntakeUnit, IntakeUowDep, SettingsDep
-from ticketloop_shared.api import SessionDep
+from ticketloop_shared.api import IfMatchRequired, SessionDep
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden, Unprocessable
 from ticketloop_shared.validation import MAX_OFFSET, ShortText
 from ticketloop_shared.vocabulary import Category, Channel
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+_ETAG = {
+    "ETag": {
+        "description": "The version of the ticket's urgency and category, to send back as `If-Match`",
+        "schema": {"type": "string"},
+    }
+}
 
 
 @router.post(
@@ -75,8 +81,9 @@ async def create_ticket(
 ) -> Response:
     """A channel reports a problem; the response reads back the ticket and its number (its deadlines
     follow once sla publishes its clocks).
-    The same problem reported again (same customer, category and subject, while open or within
-    the repeat window after resolution) is added to the existing ticket: 200 with its number."""
+    The same problem reported again (same customer on any of their channels, same category, the
+    same or a similar subject, while open or within the repeat window after resolution) is added
+    to the existing ticket: 200 with its number, also when two such reports arrive at once."""
     claim = None
     if idempotency_key is not None:
         request_hash = fingerprint("POST", request.url.path, body)
@@ -92,7 +99,7 @@ async def create_ticket(
                 scope=claim.scope,
                 key=claim.key,
                 request_hash=claim.request_hash,
-                render=renderer(uow, for_channel=True),
+                render=_replayed(uow, client=client, report=body),
                 now=claim.created_at,
                 ttl=timedelta(hours=uow.settings.idempotency_ttl_hours),
             )
@@ -107,6 +114,21 @@ async def create_ticket(
         status_code = service.REPEAT_STATUS if view.repeat_contact else 201
         return json_response(render(view, uow.settings, now=uow.now(), for_channel=True), status_code)
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
+
+
+def _replayed(
+    uow: IntakeUnit, *, client: ChannelClientView, report: TicketCreate
+) -> Callable[[uuid.UUID, int], Awaitable[TicketOut]]:
+    """A report's first answer again: the ticket as it now stands, still a repeat contact (and
+    shown as to the channel that reported it) when the first answer was one."""
+
+    async def current(ticket_id: uuid.UUID, status_code: int) -> TicketOut:
+        found = await service.read(uow.session, ticket_id, uow.settings)
+        if status_code == service.REPEAT_STATUS:
+            found = service.as_seen_by(found, client=client, report=report)
+        return render(found, uow.settings, now=uow.now(), for_channel=True)
+
+    return current
 
 
 @router.get("", response_model=TicketPage, responses={403: STAFF_ERRORS[403], 422: ERRORS[422]})
@@ -176,23 +198,28 @@ async def list_tickets(
     return await page(session, settings, rows, total, limit=limit, offset=offset)
 
 
-@router.get("/by-number/{number}", response_model=TicketOut, responses=STAFF_ERRORS)
+@router.get("/by-number/{number}", response_model=TicketOut, responses={200: {"headers": _ETAG}, **STAFF_ERRORS})
 async def get_ticket_by_number(
-    number: Annotated[str, Path(min_length=1, max_length=32)], uow: IntakeUowDep, staff: CurrentStaff
+    number: Annotated[str, Path(min_length=1, max_length=32)],
+    uow: IntakeUowDep,
+    staff: CurrentStaff,
+    response: Response,
 ) -> TicketOut:
     """The ticket with this number (as a customer quotes it; any case), with the same access rule
-    as by id: its department's staff, or an admin."""
+    as by id: its department's staff, or an admin; its version in `ETag`."""
     view = await service.read_by_number(uow.session, number.upper(), uow.settings)
     check_access(staff, custody(view.ticket))
+    response.headers["ETag"] = etag(view.ticket.version)
     return render(view, uow.settings, now=uow.now())
 
 
-@router.get("/{ticket_id}", response_model=TicketOut, responses=STAFF_ERRORS)
-async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUowDep, staff: CurrentStaff) -> TicketOut:
+@router.get("/{ticket_id}", response_model=TicketOut, responses={200: {"headers": _ETAG}, **STAFF_ERRORS})
+async def get_ticket(ticket_id: uuid.UUID, uow: IntakeUowDep, staff: CurrentStaff, response: Response) -> TicketOut:
     """A ticket with its status, owner, sla's deadlines and clocks, and timeline (its department's
-    staff, or an admin)."""
+    staff, or an admin); the version of what staff edit in `ETag`."""
     view = await service.read(uow.session, ticket_id, uow.settings)
     check_access(staff, custody(view.ticket))
+    response.headers["ETag"] = etag(view.ticket.version)
     return render(view, uow.settings, now=uow.now())
 
 
@@ -390,26 +417,46 @@ async def solved_by_article(
     )
 
 
-@router.patch("/{ticket_id}", response_model=TicketOut, responses=STAFF_ERRORS)
+@router.patch(
+    "/{ticket_id}",
+    response_model=TicketOut,
+    responses={
+        200: {"headers": _ETAG},
+        **STAFF_ERRORS,
+        412: {"description": "The urgency or category changed since the version named (`ticket_changed`)"},
+        428: {"description": "`If-Match` is missing (`if_match_required`)"},
+    },
+)
 async def change_ticket(
     ticket_id: uuid.UUID,
     body: TicketPatch,
     request: Request,
     uow: IntakeUowDep,
     staff: CurrentStaff,
+    if_match: IfMatchRequired,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    """Change the ticket's urgency or category (the owner or a supervisor); routing re-scores it
-    or moves it to the department owning the new category."""
-    return await once(
+    """Change the ticket's urgency or category (the owner or a supervisor) over the version read
+    (`If-Match`, the `ETag` of the ticket as read); routing re-scores it or moves it to the
+    department owning the new category."""
+    changed: list[Ticket] = []
+
+    async def action() -> Ticket:
+        changed.append(await service.change(uow, ticket_id=ticket_id, patch=body, if_match=if_match, staff=staff))
+        return changed[-1]
+
+    response = await once(
         uow,
         request,
         scope=f"agent:{staff.sub}",
         key=idempotency_key,
         body=body,
         status_code=200,
-        action=lambda: service.change(uow, ticket_id=ticket_id, patch=body, staff=staff),
+        action=action,
     )
+    if changed:
+        response.headers["ETag"] = etag(changed[-1].version)
+    return response
 
 
 @router.post("/{ticket_id}/messages", status_code=201, response_model=TicketOut, responses=ERRORS)

@@ -69,6 +69,9 @@ class TicketView:
     suggestions: Sequence[Suggestion] = ()
     # The files sent with each timeline entry (customer messages and replies), by entry id.
     attachments: Mapping[uuid.UUID, Sequence[attachments.Listed]] = field(default_factory=dict)
+    # Shown to a channel client that did not open the ticket (a repeat contact on another of the
+    # customer's channels): no customer link, which would open the whole ticket.
+    other_channel: bool = False
 
 
 def ticket_ref(ticket: Ticket) -> dict[str, object]:

@@ -75,6 +75,9 @@ class Ticket(Base):
     required_skills: Mapped[list[str]] = mapped_column(ARRAY(String(100)), default=list)
     # A hash of the normalised subject: with customer and category it recognises a repeat contact.
     fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # The normalised subject's trigrams, each keyed with the customer's key (`domain.subject_grams`):
+    # how a report in similar words is recognised as the same problem without the subject in clear.
+    subject_grams: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     # The customer's expected resolution time, the one the owner committed to, and the actual one.
     expected_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -124,6 +127,9 @@ class Ticket(Base):
     reopened_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Bumped by every change staff make to what they edit (urgency, category): the `ETag` that a
+    # `PATCH` must name in `If-Match`, so two supervisors cannot silently undo each other.
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     timeline: Mapped[list[TimelineEntry]] = relationship(
         back_populates="ticket", lazy="raise", order_by="TimelineEntry.at"

@@ -75,7 +75,7 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
     never sees internal notes; staff see the customer's pseudonymous id, the channel its own
     reference)."""
     ticket, personal = view.ticket, view.personal
-    link = service.link_for(settings, ticket, now)
+    link = None if view.other_channel else service.link_for(settings, ticket, now)
     sla = service.sla_clocks(ticket)
     return TicketOut(
         id=ticket.id,
@@ -112,6 +112,7 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
         closed_at=ticket.closed_at,
         reopened_at=ticket.reopened_at,
         reopen_count=ticket.reopen_count or 0,
+        version=ticket.version or 1,
         customer_link=CustomerLinkOut(url=link[0], expires_at=link[1]) if link else None,
         repeat_contact=view.repeat_contact,
         suggestions=[

@@ -57,17 +57,19 @@ _OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "headers
 
 @dataclass(frozen=True)
 class RepeatProbe:
-    """What recognises a report of a problem the customer already has with this channel client:
-    same category and subject fingerprint, open, or resolved after `resolved_since`."""
+    """What recognises a report of a problem the customer already has, whichever channel
+    reported it: same category, the same subject fingerprint or a subject whose trigrams are at
+    least `similarity` alike (`domain.similarity`), open, or resolved after `resolved_since`."""
 
-    channel_client_id: uuid.UUID
     customer_id: str
     category: str
     fingerprint: str
+    grams: Sequence[int]
     resolved_since: datetime
+    similarity: float
 
 
-_OPEN_STATUSES = "(" + ", ".join(f"'{s.value}'" for s in Status if s in OPEN) + ")"
+_OPEN_STATUSES = [s.value for s in Status if s in OPEN]
 
 
 def _raw(column: str, value: object) -> object:
@@ -89,13 +91,13 @@ def _create_statement(with_claim: bool, with_probe: bool) -> str:
     guard = " WHERE NOT EXISTS (SELECT 1 FROM prior)" if with_probe else ""
     parts = []
     if with_probe:
+        # `ticket_repeat_of` (migration 0019) locks the customer first and looks with a fresh
+        # snapshot, so of two identical reports at once the second links to the first.
         parts.append(
-            f"prior AS (SELECT id FROM tickets WHERE customer_id = ${n + 1} AND category = ${n + 2} "
-            f"AND fingerprint = ${n + 3} AND channel_client_id = ${n + 4} "
-            f"AND (status IN {_OPEN_STATUSES} OR resolved_at >= ${n + 5}) "
-            "ORDER BY created_at DESC LIMIT 1)"
+            f"prior AS (SELECT id FROM ticket_repeat_of(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::integer[], "
+            f"${n + 5}::text[], ${n + 6}, ${n + 7}) AS r(id) WHERE id IS NOT NULL)"
         )
-        n += 5
+        n += 7
 
     def insert(table: str, columns: Sequence[str], tail: str = "") -> str:
         return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values(len(columns))}{tail}{guard}"
@@ -131,10 +133,19 @@ async def insert_new(
     when the key has a record.
 
     With a `probe`, the same statement first looks for the customer's ticket for the same
-    problem; if there is one, nothing is written and its id is returned (a repeat contact)."""
+    problem (under a lock per customer, so two identical reports at once open one ticket); if
+    there is one, nothing is written and its id is returned (a repeat contact)."""
     args: list[object] = []
     if probe is not None:
-        args += [probe.customer_id, probe.category, probe.fingerprint, probe.channel_client_id, probe.resolved_since]
+        args += [
+            probe.customer_id,
+            probe.category,
+            probe.fingerprint,
+            list(probe.grams),
+            _OPEN_STATUSES,
+            probe.resolved_since,
+            probe.similarity,
+        ]
     args += [_raw(c.key, getattr(ticket, c.key)) for c in _TICKETS.columns]
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
     if claim is not None:
@@ -507,7 +518,13 @@ def add_words(session: AsyncSession, ticket_id: uuid.UUID, tokens: Sequence[byte
 
 
 async def erase_words(session: AsyncSession, customer_id: str) -> int:
-    """Delete the search tokens of the customer's tickets; how many rows went."""
+    """Delete the search tokens of the customer's tickets (and their subjects' keyed trigrams,
+    derived from the texts too); how many token rows went."""
+    await session.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == customer_id, Ticket.subject_grams.is_not(None))
+        .values(subject_grams=None)
+    )
     tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
     result = await session.execute(delete(TicketWord).where(TicketWord.ticket_id.in_(tickets)))
     return int(getattr(result, "rowcount", 0) or 0)

@@ -302,6 +302,10 @@ class TicketOut(BaseModel):
     closed_at: datetime | None
     reopened_at: datetime | None
     reopen_count: int
+    version: int = Field(
+        description="The version of what staff edit (urgency, category), also sent as `ETag`: a `PATCH` names it in "
+        "`If-Match`"
+    )
     origin: TicketOrigin = Field(
         default=TicketOrigin.CUSTOMER,
         description="`customer` for a reported problem; `recovery` (a low survey score) or `care` (a care contact) "

@@ -21,6 +21,7 @@ from ticketloop_intake.knowledge import service as knowledge
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import links, repository
 from ticketloop_intake.tickets.creation import REPEAT_STATUS as REPEAT_STATUS
+from ticketloop_intake.tickets.creation import as_seen_by as as_seen_by
 from ticketloop_intake.tickets.creation import create_ticket as create_ticket
 from ticketloop_intake.tickets.creation import open_proactive as open_proactive
 from ticketloop_intake.tickets.domain import (
@@ -28,6 +29,8 @@ from ticketloop_intake.tickets.domain import (
     SlaClocks,
     Status,
     check_access,
+    etag,
+    matches_version,
     next_status,
 )
 from ticketloop_intake.tickets.lifecycle import (
@@ -69,7 +72,7 @@ from ticketloop_intake.tickets.schemas import (
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import audit as audit_log
 from ticketloop_shared.auth import Principal, Role
-from ticketloop_shared.errors import Forbidden, Gone, NotFound, Unprocessable
+from ticketloop_shared.errors import Forbidden, Gone, NotFound, PreconditionFailed, Unprocessable
 from ticketloop_shared.events import (
     ClockView,
     CustomerErasedData,
@@ -175,12 +178,29 @@ async def wait_on_customer(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: Wa
     return ticket
 
 
-async def change(uow: IntakeUnit, *, ticket_id: uuid.UUID, patch: TicketPatch, staff: Principal) -> Ticket:
-    """Change urgency and/or category (routing re-scores or moves the ticket); an unchanged
-    value is no change and announces nothing."""
+async def change(
+    uow: IntakeUnit, *, ticket_id: uuid.UUID, patch: TicketPatch, if_match: str, staff: Principal
+) -> Ticket:
+    """Change urgency and/or category (routing re-scores or moves the ticket) over the version
+    the caller read (`If-Match`; 412 `ticket_changed` when someone changed them since); a real
+    change bumps the version, an unchanged value is no change and announces nothing."""
     ticket = await _for_staff(
         uow, ticket_id, staff, Action.RECATEGORISE if patch.category is not None else Action.CHANGE_PRIORITY
     )
+    if not matches_version(if_match, ticket.version):
+        raise PreconditionFailed(
+            "the ticket's urgency or category changed since you read it; read it again and re-apply your change",
+            code="ticket_changed",
+            details={"current_etag": etag(ticket.version)},
+        )
+    before = (ticket.urgency, ticket.category)
+    ticket = await _changed(uow, ticket, patch, staff)
+    if (ticket.urgency, ticket.category) != before:
+        ticket.version += 1
+    return ticket
+
+
+async def _changed(uow: IntakeUnit, ticket: Ticket, patch: TicketPatch, staff: Principal) -> Ticket:
     now, actor = uow.now(), _agent(staff)
     if patch.urgency is not None and patch.urgency.value != ticket.urgency:
         next_status(Status(ticket.status), Action.CHANGE_PRIORITY)
