@@ -17,6 +17,7 @@ from ticketloop_retrospective.dashboard.endpoints import router as dashboard_rou
 from ticketloop_retrospective.db import audit, messaging
 from ticketloop_retrospective.facts.models import TicketFact  # noqa: F401  (registers on the metadata)
 from ticketloop_retrospective.handlers import HANDLERS
+from ticketloop_retrospective.orders.models import OrderFact  # noqa: F401  (registers the table)
 from ticketloop_retrospective.rectification import scheduled as review_jobs
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
 from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401
