@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select, text, tuple_
+from sqlalchemy import Boolean, ColumnElement, and_, func, literal_column, select, text, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,7 +42,7 @@ async def record(session: AsyncSession, fact: OrderFact) -> Recorded:
             "revision": excluded.revision,
         },
         where=OrderFact.revision < excluded.revision,
-    ).returning(literal_column("xmax = 0").label("inserted"))
+    ).returning(literal_column("xmax = 0", Boolean).label("inserted"))
     row = (await session.execute(stmt)).first()
     return Recorded(new=row is not None and bool(row.inserted), changed=row is not None)
 
