@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from ticketloop_shared.events import (
@@ -32,6 +33,9 @@ from ticketloop_shared.events import (
     FeedbackReceivedV2,
     FeedbackReceivedV2Data,
     LowScoreData,
+    OrderRecorded,
+    OrderRecordedData,
+    OrderStatus,
     RectificationClosed,
     RectificationClosedData,
     RectificationOpened,
@@ -545,8 +549,38 @@ class Story:
             create_webhook_endpoint_disabled(t + timedelta(hours=9)),
             create_rectification_opened(t + timedelta(days=2)),
             create_rectification_closed(t + timedelta(days=9)),
+            create_order_recorded(t - timedelta(days=3), customer_id=self.customer_id),
             self.erased(t + timedelta(days=10)),
         ]
+
+
+def create_order_recorded(
+    when: datetime,
+    *,
+    customer_id: str = "cus_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    order_id: str = "",
+    amount: str = "129.90",
+    currency: str = "EUR",
+    status: OrderStatus = OrderStatus.PLACED,
+    ordered_at: datetime | None = None,
+    revision: int = 1,
+    channel_client: str = "shop",
+) -> OrderRecorded:
+    """`order.recorded` as intake emits it: a commerce system reported an order (or its new status)."""
+    data = OrderRecordedData(
+        order_id=order_id or f"ord-{uuid.uuid4().hex[:8]}",
+        customer_id=customer_id,
+        channel_client=channel_client,
+        amount=Decimal(amount),
+        currency=currency,
+        status=status,
+        ordered_at=ordered_at or when,
+        recorded_at=when,
+        revision=revision,
+    )
+    event = build_event(data, source="intake", time=when, subject=customer_id)
+    assert isinstance(event, OrderRecorded)
+    return event
 
 
 def create_token_revoked(when: datetime, *, sub: str = "agent-gone") -> StaffTokenRevoked:

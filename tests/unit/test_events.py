@@ -28,6 +28,7 @@ def test_every_event_type_has_a_model_and_a_topic() -> None:
         "ticketloop.staff",
         "ticketloop.review",
         "ticketloop.webhook",
+        "ticketloop.order",
     }
 
 

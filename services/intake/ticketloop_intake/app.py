@@ -24,6 +24,8 @@ from ticketloop_intake.idempotency.models import IdempotencyRecord  # noqa: F401
 from ticketloop_intake.knowledge import scheduled as knowledge_jobs
 from ticketloop_intake.knowledge.endpoints import router as knowledge_router
 from ticketloop_intake.knowledge.models import Article  # noqa: F401  (registers the table)
+from ticketloop_intake.orders.endpoints import router as order_router
+from ticketloop_intake.orders.models import Order  # noqa: F401  (registers the table)
 from ticketloop_intake.reply_templates.endpoints import router as reply_template_router
 from ticketloop_intake.reply_templates.models import ReplyTemplate  # noqa: F401  (registers the table)
 from ticketloop_intake.retention import scheduled as retention_jobs
@@ -112,6 +114,8 @@ def create_app(settings: IntakeSettings | None = None, *, clock: Clock | None = 
             # Canned replies and attached files.
             reply_template_router,
             attachment_router,
+            # Orders a commerce system reports (spend, anticipation, the order-status answer).
+            order_router,
         ],
         clock=clock,
         body_limits={ATTACHMENT_ROUTES: settings.attachment_body_bytes},

@@ -20,6 +20,7 @@ from ticketloop_retrospective.goals import models as goal_models  # noqa: F401  
 from ticketloop_retrospective.goals.endpoints import report_headline
 from ticketloop_retrospective.goals.endpoints import router as goals_router
 from ticketloop_retrospective.handlers import HANDLERS
+from ticketloop_retrospective.orders.models import OrderFact  # noqa: F401  (registers the table)
 from ticketloop_retrospective.rectification import scheduled as review_jobs
 from ticketloop_retrospective.rectification.endpoints import router as rectification_router
 from ticketloop_retrospective.rectification.models import RectificationItem  # noqa: F401

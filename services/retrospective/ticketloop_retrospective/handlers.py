@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.facts import service
+from ticketloop_retrospective.orders import service as orders
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.events import (
@@ -15,6 +16,7 @@ from ticketloop_shared.events import (
     FeedbackLowScore,
     FeedbackReceived,
     FeedbackReceivedV2,
+    OrderRecorded,
     SlaBreached,
     SlaMet,
     TicketAssigned,
@@ -150,6 +152,14 @@ async def on_low_score(uow: RetrospectiveUnit, event: FeedbackLowScore) -> None:
 async def on_segment_changed(uow: RetrospectiveUnit, event: CustomerSegmentChanged) -> None:
     """Reports count each ticket and answer under the segment its customer had at the time."""
     await service.record_segment(uow.session, data=event.data)
+
+
+@HANDLERS.on(OrderRecorded)
+async def on_order_recorded(uow: RetrospectiveUnit, event: OrderRecorded) -> None:
+    """An order (or its new status) is a purchase fact; its customer's spend, growth signals and
+    segment follow. A redelivered or older revision changes nothing."""
+    if await orders.record_order(uow.session, event.data, settings=uow.settings):
+        await customers.order_recorded(uow, event.data)
 
 
 # feedback.survey_sent (v1 and v2 alike) is deliberately absent: no report uses it yet, so the

@@ -52,6 +52,12 @@ class RetrospectiveSettings(ServiceSettings):
     # How old the cached top-spend threshold may get before a consumer recomputes it (0: on
     # every change; the daily sweep always recomputes it first).
     top_spend_refresh_minutes: float = Field(default=60.0, ge=0)
+    # Orders (`order.recorded`): a customer's annual spend is the sum of their purchases of the last
+    # 365 days in this ISO 4217 currency; orders in others are left out (no exchange rates are
+    # kept) and counted in `ticketloop_retrospective_orders_other_currency_total`.
+    reporting_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    # potential's growth signal: a purchase within this many days (or spend rising quarter on quarter).
+    potential_recent_order_days: int = Field(default=90, ge=1, le=3650)
     # churn_risk: no customer interaction for this many days,
     churn_silence_days: int = Field(default=90, ge=1, le=3650)
     # or satisfaction (0–100, the average of the customer's last `satisfaction_window` answers)

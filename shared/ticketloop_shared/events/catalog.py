@@ -7,6 +7,7 @@ additively; a breaking change becomes a new `.vN` type.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -59,6 +60,7 @@ class EventType(StrEnum):
     WEBHOOK_ENDPOINT_DISABLED = "webhook.endpoint_disabled.v1"
     TICKET_ACKNOWLEDGED = "ticket.acknowledged.v1"
     TICKET_CONNECTED = "ticket.connected.v1"
+    ORDER_RECORDED = "order.recorded.v1"
 
 
 class Payload(BaseModel):
@@ -1001,6 +1003,47 @@ class TicketConnected(Envelope):
     data: TicketConnectedData
 
 
+# --- orders (issue 22): a commerce system's orders, announced by intake -------------------------
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands in the commerce system that reports it."""
+
+    PLACED = "placed"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    RETURNED = "returned"
+
+
+class OrderRecordedData(Payload):
+    """Payload of `order.recorded`: one order as the commerce system last reported it. The
+    customer by their pseudonym (as on tickets) and no other personal data; `order_id` is the
+    commerce system's own id, unique per `channel_client`."""
+
+    order_id: str
+    customer_id: str
+    channel_client: str
+    # Exact decimal, on the wire as a string ("129.90"): money is never a float.
+    amount: Decimal
+    currency: str
+    status: OrderStatus
+    ordered_at: AwareDatetime
+    recorded_at: AwareDatetime
+    # 1 for a new order, +1 per status change: a consumer keeps the highest it saw.
+    revision: int
+
+
+class OrderRecorded(Envelope):
+    """Emitted by intake (keyed by customer id) when a commerce system reports a new order or a
+    change of its status: retrospective learns spend and purchases from it (segments, the
+    repurchase goal, care anticipated after an order)."""
+
+    type: Literal[EventType.ORDER_RECORDED] = EventType.ORDER_RECORDED
+    data: OrderRecordedData
+
+
 EVENT_CLASSES: tuple[type[Envelope], ...] = (
     TicketCreated,
     TicketAssigned,
@@ -1042,6 +1085,7 @@ EVENT_CLASSES: tuple[type[Envelope], ...] = (
     SlaCalendarChanged,
     TicketAcknowledged,
     TicketConnected,
+    OrderRecorded,
 )
 # Each payload class belongs to exactly one event class, so `emit(data)` knows the type.
 _EVENT_FOR_PAYLOAD: dict[type[Payload], type[Envelope]] = {
@@ -1099,7 +1143,8 @@ AnyEvent = Annotated[
     | SlaPolicyChanged
     | SlaCalendarChanged
     | TicketAcknowledged
-    | TicketConnected,
+    | TicketConnected
+    | OrderRecorded,
     Field(discriminator="type"),
 ]
 ANY_EVENT: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff", "deadlines", "webhook")
+FAMILIES = ("ticket", "sla", "feedback", "review", "customer", "care", "staff", "deadlines", "webhook", "order")
 # Types with a topic of their own. sla republishes a ticket's whole set of clocks on every
 # change, several times per ticket: subscribers of SLA facts (met, breached, escalated) should
 # not have to read past that stream, and intake, which shows the deadlines, reads only it.

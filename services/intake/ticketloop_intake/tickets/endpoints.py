@@ -19,6 +19,9 @@ from ticketloop_intake.customers.service import customer_ids_for
 from ticketloop_intake.db import statements
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, fingerprint, json_response, replay
 from ticketloop_intake.knowledge import service as knowledge
+from ticketloop_intake.orders import service as orders
+from ticketloop_intake.orders.domain import status_sentence
+from ticketloop_intake.orders.schemas import OrderAnswerOut
 from ticketloop_intake.tickets import repository, service
 from ticketloop_intake.tickets.domain import Status, WorkOrder, check_access, etag
 from ticketloop_intake.tickets.lifecycle import custody
@@ -106,13 +109,30 @@ async def create_ticket(
             if replayed is not None:
                 return replayed
             continue
+        answer = None
         if not view.repeat_contact:
-            found = await knowledge.suggest(
-                uow.session, category=body.category.value, text=f"{body.subject} {body.description}"
-            )
+            text = f"{body.subject} {body.description}"
+            found = await knowledge.suggest(uow.session, category=body.category.value, text=text)
             view = replace(view, suggestions=tuple(found))
+            answer = await orders.answer_order_status(
+                uow.session,
+                uow.settings,
+                customer=body.customer.id,
+                category=body.category.value,
+                need=body.need.value,
+                text=text,
+            )
         status_code = service.REPEAT_STATUS if view.repeat_contact else 201
-        return json_response(render(view, uow.settings, now=uow.now(), for_channel=True), status_code)
+        out = render(view, uow.settings, now=uow.now(), for_channel=True)
+        if answer is not None:
+            out.order_status = OrderAnswerOut(
+                order_id=answer.order_id,
+                status=answer.status,
+                ordered_at=answer.ordered_at,
+                updated_at=answer.updated_at,
+                text=status_sentence(answer),
+            )
+        return json_response(out, status_code)
     raise Conflict("a request with this Idempotency-Key is still in progress", code="idempotency_in_progress")
 
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ticketloop_intake.attachments.schemas import MAX_LISTED, AttachmentIn, AttachmentOut
 from ticketloop_intake.knowledge.schemas import SuggestionOut
+from ticketloop_intake.orders.schemas import OrderAnswerOut
 from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
 from ticketloop_shared.validation import STORABLE, Change, FiniteFloat, Instant, Text
 from ticketloop_shared.vocabulary import Category, Channel, Need, Urgency
@@ -323,6 +324,12 @@ class TicketOut(BaseModel):
         default_factory=list,
         description="In the answer to a new report: up to 3 knowledge-base articles that may answer it (the "
         "channel may then report it solved by one; the ticket is routed to a person meanwhile).",
+    )
+    order_status: OrderAnswerOut | None = Field(
+        default=None,
+        description="In the answer to a new report asking about an order (need `information`, and category "
+        '`logistics_delay`, the word "order" or one of the customer\'s order ids in the text): the knowledge '
+        "base's instant answer from the customer's latest (or named) order. The ticket is recorded all the same.",
     )
     timeline: list[TimelineEntryOut]
 

@@ -35,10 +35,12 @@ class Recipient:
 
 class Anchor(StrEnum):
     """What an anticipation rule counts its days from: the tenure start the customer gave (a
-    date, counted from its midnight UTC) or the first time the loop saw them."""
+    date, counted from its midnight UTC), the first time the loop saw them, or each purchase
+    they made (`order`: `ordered_at`; the rule then fires once per order, not once per customer)."""
 
     CUSTOMER_SINCE = "customer_since"
     FIRST_SEEN = "first_seen"
+    ORDER = "order"
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,17 @@ class Cadence:
 
 
 def anticipation_moment(
-    anchor: Anchor, offset_days: int, *, customer_since: date | None, first_seen_at: datetime
+    anchor: Anchor,
+    offset_days: int,
+    *,
+    customer_since: date | None,
+    first_seen_at: datetime,
+    ordered_at: datetime | None = None,
 ) -> datetime | None:
-    """The instant an anticipation rule falls due for one customer; None when the customer has no
-    such anchor (no tenure start given)."""
+    """The instant an anticipation rule falls due for one customer (for `Anchor.ORDER`, for one
+    of their orders, `ordered_at`); None when there is no such anchor (no tenure start given)."""
+    if anchor is Anchor.ORDER:
+        return None if ordered_at is None else ordered_at + timedelta(days=offset_days)
     if anchor is Anchor.CUSTOMER_SINCE:
         if customer_since is None:
             return None

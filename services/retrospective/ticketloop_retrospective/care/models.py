@@ -32,7 +32,7 @@ class CareTask(Base):
     """One care contact made due, announced once with `care.task_due` in the transaction that
     created the row. The unique keys make a second announcement impossible: a cadence contact
     is unique per customer, cadence and due instant; an anticipation rule fires once per
-    customer."""
+    customer, or, anchored on orders, once per order (`order_ref`)."""
 
     __tablename__ = "care_tasks"
     __table_args__ = (
@@ -42,8 +42,9 @@ class CareTask(Base):
             "customer_id",
             "rule",
             unique=True,
-            postgresql_where=text("kind = 'anticipation'"),
+            postgresql_where=text("kind = 'anticipation' AND order_ref IS NULL"),
         ),
+        Index("uq_care_tasks_order", "rule", "order_ref", unique=True, postgresql_where=text("order_ref IS NOT NULL")),
         Index("ix_care_tasks_customer_id", "customer_id", "due_at"),
     )
 
@@ -56,6 +57,8 @@ class CareTask(Base):
     preferred_channel: Mapped[str | None] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # A task of a rule anchored on orders: the order it follows (`<channel client>:<order id>`).
+    order_ref: Mapped[str | None] = mapped_column(String(200))
 
 
 class CareCompletion(Base):

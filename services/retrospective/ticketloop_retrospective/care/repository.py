@@ -71,6 +71,7 @@ async def add_task(
     preferred_channel: str | None,
     due_at: datetime,
     created_at: datetime,
+    order_ref: str | None = None,
 ) -> bool:
     """Create the task unless its unique key says it already exists; True when created (then,
     and only then, it is announced)."""
@@ -86,6 +87,7 @@ async def add_task(
             preferred_channel=preferred_channel,
             due_at=due_at,
             created_at=created_at,
+            order_ref=order_ref,
         )
         .on_conflict_do_nothing()
         .returning(CareTask.task_id)
@@ -184,3 +186,11 @@ async def fired_for(session: AsyncSession, *, rule_id: str, customer_ids: Sequen
         CareTask.kind == "anticipation", CareTask.rule == rule_id, CareTask.customer_id.in_(customer_ids)
     )
     return set((await session.scalars(stmt)).all())
+
+
+async def fired_for_orders(session: AsyncSession, *, rule_id: str, order_refs: Sequence[str]) -> set[str]:
+    """Which of these orders the rule (anchored on orders) already gave a task."""
+    if not order_refs:
+        return set()
+    stmt = select(CareTask.order_ref).where(CareTask.rule == rule_id, CareTask.order_ref.in_(order_refs))
+    return {ref for ref in (await session.scalars(stmt)).all() if ref is not None}

@@ -19,7 +19,11 @@ class CareRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(min_length=1, max_length=100), STORABLE]
-    anchor: Anchor = Field(description="`customer_since` (tenure start, from its midnight UTC) or `first_seen`.")
+    anchor: Anchor = Field(
+        description="`customer_since` (tenure start, from its midnight UTC), `first_seen`, or `order` (each purchase's "
+        "`ordered_at`: the rule fires once per order, e.g. a delivery check 3 days after; cancelled and returned "
+        "orders never)."
+    )
     offset_days: int = Field(ge=0, le=3650, description="Days after the anchor.")
     category: Category = Category.OTHER
     segments: list[Segment] = Field(default_factory=list, max_length=len(Segment))

@@ -25,6 +25,7 @@ from ticketloop_retrospective.care.domain import (
 from ticketloop_retrospective.care.models import CareRule, CareSchedule
 from ticketloop_retrospective.care.repository import TaskView
 from ticketloop_retrospective.db import audit
+from ticketloop_retrospective.orders import service as orders
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared import audit as audit_log
@@ -188,6 +189,14 @@ async def fire_anticipation(uow: RetrospectiveUnit, *, customers: CustomerDirect
         lower = max(rule.active_from, rule.fired_through - LATE_FACTS)
         if lower > now:
             continue
+        if anchor is Anchor.ORDER:
+            fired, full = await _fire_after_orders(uow, customers, rule, lower=lower, now=now, limit=limit)
+            announced += fired
+            if full:
+                more = True
+            else:
+                await repository.set_fired_through(session, rule.rule_id, now)
+            continue
         found = await _not_yet_given(session, customers, rule, lower=lower, now=now, limit=limit)
         for customer in found:
             moment = anticipation_moment(
@@ -247,6 +256,57 @@ async def _not_yet_given(
         after = page[-1]
 
 
+async def _fire_after_orders(
+    uow: RetrospectiveUnit, customers: CustomerDirectory, rule: CareRule, *, lower: datetime, now: datetime, limit: int
+) -> tuple[int, bool]:
+    """A rule anchored on orders: every purchase whose moment (`ordered_at` + offset) lies
+    between `lower` and `now`, and came since the rule exists, gives its customer one task, once
+    per order (the task's unique `order_ref`: a restart, a second replica or a redelivered order
+    never makes a second). Purchases whose customer is outside the rule's segments at that moment
+    get none. Returns how many were announced and whether the batch was full."""
+    session = uow.session
+    offset = timedelta(days=rule.offset_days)
+    announced, seen = 0, 0
+    after: orders.OrderMoment | None = None
+    while seen < limit:
+        page = await orders.purchases_between(
+            session, ordered_from=lower - offset, ordered_to=now - offset, after=after, limit=limit
+        )
+        given = await repository.fired_for_orders(session, rule_id=rule.rule_id, order_refs=[o.ref for o in page])
+        for order in page:
+            if order.ref in given:
+                continue
+            seen += 1
+            moment = anticipation_moment(
+                Anchor.ORDER,
+                rule.offset_days,
+                customer_since=None,
+                first_seen_at=order.ordered_at,
+                ordered_at=order.ordered_at,
+            )
+            customer = await customers.recipient(session, order.customer_id)
+            if customer is None or not anticipation_due(moment, active_from=rule.active_from, now=now):
+                continue
+            segment = customer.segment or Segment.POTENTIAL.value
+            if rule.segments and segment not in rule.segments:
+                continue
+            assert moment is not None
+            announced += await _anticipation_task(
+                uow,
+                rule,
+                customer_id=customer.customer_id,
+                segment=segment,
+                preferred_channel=customer.preferred_channel,
+                due_at=moment,
+                now=now,
+                order_ref=order.ref,
+            )
+        if len(page) < limit:
+            return announced, False
+        after = page[-1]
+    return announced, True
+
+
 async def _anticipation_task(
     uow: RetrospectiveUnit,
     rule: CareRule,
@@ -256,8 +316,10 @@ async def _anticipation_task(
     preferred_channel: str | None,
     due_at: datetime,
     now: datetime,
+    order_ref: str | None = None,
 ) -> int:
-    """One task for the customer's moment, announced the first time only; 1 if it was new."""
+    """One task for the customer's moment (for `order_ref`'s order, when the rule is anchored on
+    orders), announced the first time only; 1 if it was new."""
     task_id = new_id()
     created = await repository.add_task(
         uow.session,
@@ -270,6 +332,7 @@ async def _anticipation_task(
         preferred_channel=preferred_channel,
         due_at=due_at,
         created_at=now,
+        order_ref=order_ref,
     )
     if not created:
         return 0

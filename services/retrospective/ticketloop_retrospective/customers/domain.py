@@ -1,6 +1,11 @@
 """The customer rules, pure so each is unit-tested alone: how an answer becomes a 0–100
 satisfaction, where the top-spend line lies, and which segment a customer's facts put them in.
 
+Annual spend (`CustomerFacts.annual_spend`): the sum of the customer's purchases of the last 365
+days when the loop knows any order of theirs (`orders/domain.py`), else the annual spend their
+channel reported on their tickets; the top-spend line is drawn over every customer with a known
+spend, whether they ever filed a ticket or only ordered.
+
 Precedence of segments, when several apply: churn_risk > high_value > new > potential. A customer
 about to leave matters more than one who spends a lot (a big spender who is unhappy gets the
 twice-weekly care, not the twice-monthly), and a big spender or a loyal one more than a newcomer.
@@ -40,6 +45,7 @@ class SegmentRules:
     top_spend_share: float = 0.2
     churn_silence_days: int = 90
     churn_satisfaction_below: float = 60.0
+    recent_order_days: int = 90
 
     def reason_names(self) -> dict[str, str]:
         """The machine-readable reasons, named after the thresholds in force (with the defaults:
@@ -53,6 +59,8 @@ class SegmentRules:
             "silent": f"no_interaction_{self.churn_silence_days}d",
             "unhappy": f"satisfaction_below_{self.churn_satisfaction_below:g}",
             "objection": "objection_open",
+            "recent_order": f"purchase_within_{self.recent_order_days}d",
+            "rising": "spend_rising",
         }
 
 
@@ -66,6 +74,10 @@ class CustomerFacts:
     last_interaction_at: datetime | None = None
     satisfaction: float | None = None
     open_objections: int = 0
+    # Growth signals from their orders (`orders/domain.py`): purchases in the last
+    # `recent_order_days`, and spend rising quarter on quarter.
+    recent_purchases: int = 0
+    spend_rising: bool = False
 
     @property
     def relationship_start(self) -> date:
@@ -105,7 +117,9 @@ def segment_for(
     - high_value: an annual spend at or above the top-share line (`spend_threshold`, None while
       too few spends are known), or a relationship of more than `loyal_after_months`;
     - new: a relationship of less than `new_for_months`;
-    - potential: everyone else.
+    - potential: everyone else, with the growth signals that apply as its reasons (a purchase in
+      the last `recent_order_days`, spend rising quarter on quarter); without any, the reason is
+      `no_other_segment`: the vocabulary has no fifth segment, so potential is also the remainder.
     """
     names = rules.reason_names()
     today = now.astimezone(UTC).date()
@@ -129,7 +143,10 @@ def segment_for(
         return SegmentDecision(Segment.HIGH_VALUE, tuple(valuable))
     if today < add_months(start, rules.new_for_months):
         return SegmentDecision(Segment.NEW, (names["new"],))
-    return SegmentDecision(Segment.POTENTIAL, (DEFAULT_REASON,))
+    growth = [names["recent_order"]] if facts.recent_purchases > 0 else []
+    if facts.spend_rising:
+        growth.append(names["rising"])
+    return SegmentDecision(Segment.POTENTIAL, tuple(growth) or (DEFAULT_REASON,))
 
 
 def in_top_spend(spend: float | None, threshold: float | None) -> bool:

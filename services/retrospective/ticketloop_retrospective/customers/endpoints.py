@@ -71,7 +71,10 @@ async def get_customer(
     c = view.customer
     return CustomerOut(
         **_summary(c),
-        annual_spend=c.annual_spend,
+        annual_spend=c.known_spend,
+        reported_annual_spend=c.annual_spend,
+        recent_purchases=c.recent_purchases or 0,
+        spend_rising=bool(c.spend_rising),
         preferred_channel=c.preferred_channel,
         first_interaction_at=c.first_interaction_at,
         tickets=TicketCounts(

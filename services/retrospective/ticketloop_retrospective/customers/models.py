@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, DateTime, Double, Identity, Index, Integer, String, func, text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Double, Identity, Index, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -43,6 +43,18 @@ class Customer(Base):
     segment_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     swept_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # From their orders (`orders/`), as of `order_stats_at` (refreshed by each order event and the
+    # daily sweep): the last 365 days' purchases in the reporting currency (None: no order known,
+    # the reported `annual_spend` stands), purchases in the last 90 days, spend rising.
+    order_spend: Mapped[float | None] = mapped_column(Double)
+    recent_purchases: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    spend_rising: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    order_stats_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    @property
+    def known_spend(self) -> float | None:
+        """The annual spend the segment rules use: from orders when any is known, else as reported."""
+        return self.order_spend if self.order_spend is not None else self.annual_spend
 
 
 class CustomerTicket(Base):

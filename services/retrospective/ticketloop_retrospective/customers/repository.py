@@ -348,14 +348,16 @@ async def cached_threshold(session: AsyncSession) -> SpendThreshold | None:
 
 async def compute_threshold(session: AsyncSession, *, share: float, min_customers: int, at: datetime) -> float | None:
     """Recompute the top-spend line over every known spend (`domain.spend_threshold`, in SQL: the
-    spend ranked ceil(known × share) from the top) and cache it."""
-    known = await session.scalar(select(func.count()).where(Customer.annual_spend.is_not(None))) or 0
+    spend ranked ceil(known × share) from the top) and cache it. A customer's spend is their
+    orders' when any order is known, else the one their tickets reported (`Customer.known_spend`)."""
+    spend = func.coalesce(Customer.order_spend, Customer.annual_spend)
+    known = await session.scalar(select(func.count()).where(spend.is_not(None))) or 0
     threshold: float | None = None
     if known >= min_customers:
         threshold = await session.scalar(
-            select(Customer.annual_spend)
-            .where(Customer.annual_spend.is_not(None))
-            .order_by(Customer.annual_spend.desc())
+            select(spend)
+            .where(spend.is_not(None))
+            .order_by(spend.desc())
             .offset(top_spend_rank(known, share) - 1)
             .limit(1)
         )
@@ -506,3 +508,22 @@ async def recovery(session: AsyncSession, *, entered_from: datetime) -> Ratio:
         )
     ).one()
     return Ratio(cohort=row.cohort, reached=row.reached)
+
+
+async def set_order_stats(
+    session: AsyncSession,
+    *,
+    customer_id: str,
+    order_spend: float | None,
+    recent_purchases: int,
+    spend_rising: bool,
+    at: datetime,
+) -> None:
+    """Keep what the customer's orders say as of `at`."""
+    await session.execute(
+        update(Customer)
+        .where(Customer.customer_id == customer_id)
+        .values(
+            order_spend=order_spend, recent_purchases=recent_purchases, spend_rising=spend_rising, order_stats_at=at
+        )
+    )

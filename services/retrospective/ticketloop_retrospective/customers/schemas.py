@@ -96,7 +96,15 @@ class CustomerSummary(BaseModel):
 class CustomerOut(CustomerSummary):
     """One customer: profile facts, segment and why, history, tickets, satisfaction, care."""
 
-    annual_spend: float | None
+    annual_spend: float | None = Field(
+        description="The spend the segment rules use: the last 365 days' purchases in the reporting currency when "
+        "any order of the customer is known, else `reported_annual_spend`."
+    )
+    reported_annual_spend: float | None = Field(
+        default=None, description="The annual spend the customer's channel reported on their newest ticket."
+    )
+    recent_purchases: int = Field(default=0, description="Purchases in the last 90 days (`potential`'s growth signal).")
+    spend_rising: bool = Field(default=False, description="The last quarter's spend is above the one before.")
     preferred_channel: str | None
     first_interaction_at: datetime | None
     tickets: TicketCounts

@@ -26,6 +26,7 @@ from ticketloop_retrospective.customers.domain import (
 )
 from ticketloop_retrospective.customers.models import Customer, CustomerAnswer, SegmentChange
 from ticketloop_retrospective.customers.repository import PROACTIVE_CHANNEL
+from ticketloop_retrospective.orders import service as orders
 from ticketloop_retrospective.rounding import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
@@ -35,6 +36,7 @@ from ticketloop_shared.events import (
     FeedbackReceivedData,
     FeedbackReceivedV2Data,
     LowScoreData,
+    OrderRecordedData,
     SurveyKind,
     TicketClosedData,
     TicketCreatedData,
@@ -54,6 +56,7 @@ def rules_of(settings: RetrospectiveSettings) -> SegmentRules:
         top_spend_share=settings.top_spend_share,
         churn_silence_days=settings.churn_silence_days,
         churn_satisfaction_below=settings.churn_satisfaction_below,
+        recent_order_days=settings.potential_recent_order_days,
     )
 
 
@@ -186,6 +189,15 @@ def low_score_surveys() -> Select[Any]:
     return repository.low_score_surveys()
 
 
+async def order_recorded(uow: RetrospectiveUnit, data: OrderRecordedData) -> None:
+    """An order: the customer is known (from their order alone, if they never filed a ticket),
+    buying is an interaction, and their spend and growth signals are taken anew."""
+    await repository.record_customer(
+        uow.session, customer_id=data.customer_id, seen_at=data.ordered_at, interaction_at=data.ordered_at
+    )
+    await evaluate(uow, data.customer_id, refresh_orders=True)
+
+
 async def spend_threshold(uow: RetrospectiveUnit, *, refresh: bool = False) -> float | None:
     """The top-spend line: the cached one while younger than the setting allows, else (or when
     asked to `refresh`, or while there is no line) computed anew over the read model."""
@@ -203,25 +215,52 @@ async def spend_threshold(uow: RetrospectiveUnit, *, refresh: bool = False) -> f
     )
 
 
+async def _order_facts(uow: RetrospectiveUnit, customer: Customer, *, refresh: bool) -> tuple[float | None, int, bool]:
+    """The customer's spend and growth signals from their orders: taken anew (and kept) when
+    `refresh`, else as last kept (the 365-day window moves on with each order and the daily sweep)."""
+    if not refresh:
+        return customer.known_spend, customer.recent_purchases or 0, bool(customer.spend_rising)
+    stats = await orders.stats_of(uow.session, customer.customer_id, settings=uow.settings, now=uow.now())
+    spend = float(stats.annual_spend) if stats.has_orders else None
+    await repository.set_order_stats(
+        uow.session,
+        customer_id=customer.customer_id,
+        order_spend=spend,
+        recent_purchases=stats.recent_purchases,
+        spend_rising=stats.spend_rising,
+        at=uow.now(),
+    )
+    known = spend if spend is not None else customer.annual_spend
+    return known, stats.recent_purchases, stats.spend_rising
+
+
 async def evaluate(
-    uow: RetrospectiveUnit, customer_id: str, *, threshold: float | None = None, cached: bool = False
+    uow: RetrospectiveUnit,
+    customer_id: str,
+    *,
+    threshold: float | None = None,
+    cached: bool = False,
+    refresh_orders: bool = False,
 ) -> None:
     """Decide the customer's segment from their facts now; on a change, record it, announce it
     and re-plan their care. `cached`: use `threshold` as the top-spend line (the sweep computes it
-    once for all)."""
+    once for all). `refresh_orders`: take their spend and growth signals from their orders anew."""
     session, settings, now = uow.session, uow.settings, uow.now()
     customer = await repository.lock(session, customer_id)
     if customer is None:
         return
     scores = await repository.recent_scores(session, customer_id, limit=settings.satisfaction_window)
     objections = await repository.open_objections(session, customer_id)
+    spend, recent_purchases, rising = await _order_facts(uow, customer, refresh=refresh_orders)
     facts = CustomerFacts(
         first_seen_at=customer.first_seen_at,
         customer_since=customer.customer_since,
-        annual_spend=customer.annual_spend,
+        annual_spend=spend,
         last_interaction_at=customer.last_interaction_at,
         satisfaction=satisfaction_of(scores, window=settings.satisfaction_window),
         open_objections=len(objections),
+        recent_purchases=recent_purchases,
+        spend_rising=rising,
     )
     line = threshold if cached else await spend_threshold(uow)
     decision = segment_for(facts, now=now, spend_threshold=line, rules=rules_of(settings))
@@ -264,7 +303,7 @@ async def sweep_batch(uow: RetrospectiveUnit, *, threshold: float | None, limit:
     ids = await repository.due_for_sweep(session, swept_before=swept_before, limit=limit)
     for customer_id in ids:
         async with uow.isolated("re-deciding a customer's segment", customer=customer_id):
-            await evaluate(uow, customer_id, threshold=threshold, cached=True)
+            await evaluate(uow, customer_id, threshold=threshold, cached=True, refresh_orders=True)
     await repository.mark_swept(session, ids, at=now)
     return len(ids), len(ids) >= limit
 

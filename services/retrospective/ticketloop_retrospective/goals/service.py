@@ -32,6 +32,7 @@ from ticketloop_retrospective.goals.domain import (
     per_week,
 )
 from ticketloop_retrospective.goals.models import GoalBaseline
+from ticketloop_retrospective.orders import service as orders
 from ticketloop_retrospective.reports import repository as figures
 from ticketloop_retrospective.reports.domain import Filters, nps_score
 from ticketloop_retrospective.rounding import percent, rounded
@@ -41,6 +42,7 @@ from ticketloop_shared import audit as audit_log
 from ticketloop_shared.api import PutPrecondition, etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, PreconditionFailed
+from ticketloop_shared.vocabulary import Segment
 
 Measure = Callable[[AsyncSession, datetime, datetime], Awaitable[float | None]]
 Parts = Callable[[AsyncSession, datetime, datetime], Awaitable[dict[str, float | None]]]
@@ -151,9 +153,8 @@ def definitions(settings: RetrospectiveSettings, filters: Filters) -> list[GoalD
 
         return retained
 
-    async def repurchase(_session: AsyncSession, _start: datetime, _end: datetime) -> float | None:
-        # wired to orders.service.repurchase_rate at merge
-        return None
+    async def repurchase(session: AsyncSession, start: datetime, end: datetime) -> float | None:
+        return await orders.repurchase_rate(session, segment=None, start=start, end=end)
 
     customer_wide = CUSTOMER_WIDE if filters.any else None
     return [
@@ -188,9 +189,8 @@ def high_value_repurchase_goal() -> GoalDef:
     """§5's high-value repurchase +15 %: a segment goal measured against its baseline like the
     headline goals."""
 
-    async def high_value_repurchase(_session: AsyncSession, _start: datetime, _end: datetime) -> float | None:
-        # wired to orders.service.repurchase_rate at merge (segment="high_value")
-        return None
+    async def high_value_repurchase(session: AsyncSession, start: datetime, end: datetime) -> float | None:
+        return await orders.repurchase_rate(session, segment=Segment.HIGH_VALUE.value, start=start, end=end)
 
     return GoalDef(
         "high_value_repurchase",

@@ -495,7 +495,7 @@ GOAL_METRICS: tuple[Metric, ...] = (
         "repeat_purchase",
         "Repeat purchase",
         "Customers' repurchase rate in the period, from the orders the commerce system records; +30 % "
-        "on the baseline. Unmeasured while no order is recorded.",
+        "on the baseline. Unmeasured while no customer had bought before the period.",
         "orders.service.repurchase_rate(segment=None, period)",
         "%",
         (ORDERS,),
@@ -505,7 +505,7 @@ GOAL_METRICS: tuple[Metric, ...] = (
         "high_value_repurchase",
         "High-value repurchase",
         "The repurchase rate of high-value customers in the period (SPEC §5): +15 % on the baseline. "
-        "Unmeasured while no order is recorded.",
+        "Unmeasured while no customer had bought before the period.",
         "orders.service.repurchase_rate(segment='high_value', period)",
         "%",
         (ORDERS, SEGMENTS),
