@@ -42,9 +42,12 @@ class CareTask(Base):
             "customer_id",
             "rule",
             unique=True,
-            postgresql_where=text("kind = 'anticipation'"),
+            postgresql_where=text("kind = 'anticipation' AND previous_task_id IS NULL"),
         ),
         Index("ix_care_tasks_customer_id", "customer_id", "due_at"),
+        # A task has at most one successor (its retry after no answer, or its follow-up), however
+        # often its resolution is told.
+        Index("uq_care_tasks_previous", "previous_task_id", unique=True),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -56,6 +59,10 @@ class CareTask(Base):
     preferred_channel: Mapped[str | None] = mapped_column(String(20))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # 1 for the contact the cadence or a rule made due; n + 1 for the retry after attempt n went
+    # unanswered (a follow-up starts again at 1). `previous_task_id`: the task it follows.
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    previous_task_id: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class CareCompletion(Base):
@@ -68,6 +75,9 @@ class CareCompletion(Base):
     task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     ticket_id: Mapped[uuid.UUID] = mapped_column()
     completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # How the contact went (`CareOutcome`), or `unreachable` when the last allowed attempt went
+    # unanswered; None for a resolution told without one (before outcomes existed).
+    outcome: Mapped[str | None] = mapped_column(String(20))
 
 
 class CareRule(Base):

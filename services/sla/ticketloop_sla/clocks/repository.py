@@ -28,6 +28,7 @@ TICKET_FIELDS = (
     "urgency",
     "customer_id",
     "live",
+    "origin",
     "segment",
     "status",
     "department_id",
