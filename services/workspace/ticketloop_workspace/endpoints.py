@@ -25,13 +25,13 @@ from ticketloop_shared.csrf import csrf_valid, same_origin
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import (
+    CARE_OUTCOMES,
     COOKIE,
     COOKIE_PATH,
     CSRF_FIELD,
     HOME,
     OWNER_ACTIONS,
     PAGE_HEADERS,
-    CARE_OUTCOMES,
     Action,
     AttachmentLimits,
     allowed_actions,
@@ -352,7 +352,13 @@ async def care_context(request: Request, session: Session, offset: int) -> dict[
         "intake",
         "/v1/tickets",
         token=session.token,
-        params={"assignee_id": session.principal.sub, "origin": "care", "sort": "due", "limit": limit, "offset": offset},
+        params={
+            "assignee_id": session.principal.sub,
+            "origin": "care",
+            "sort": "due",
+            "limit": limit,
+            "offset": offset,
+        },
     )
     now = _now()
     for item in page["items"]:
@@ -393,7 +399,9 @@ async def care_tasks(
 
 
 @router.post("/care/{ticket_id}/complete")
-async def complete_care_task(request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep) -> Response:
+async def complete_care_task(
+    request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep
+) -> Response:
     """Complete a care task with its outcome (intake's resolve); back to the list, or the list
     with intake's reason (an outcome is required on a care ticket)."""
     form = (await checked_form(request, session)).fields

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import Boolean, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,14 +105,14 @@ async def record_completion(
     stmt = insert(CareCompletion).values(
         task_id=task_id, ticket_id=ticket_id, completed_at=completed_at, outcome=outcome
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[CareCompletion.task_id],
         set_={
             "completed_at": func.least(CareCompletion.completed_at, stmt.excluded.completed_at),
             "outcome": func.coalesce(CareCompletion.outcome, stmt.excluded.outcome),
         },
-    ).returning(literal_column("xmax = 0"))
-    return bool(await session.scalar(stmt))
+    ).returning(literal_column("xmax = 0", Boolean))  # true for a row inserted, false for one updated
+    return bool(await session.scalar(upsert))
 
 
 @dataclass(frozen=True)
