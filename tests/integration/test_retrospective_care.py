@@ -14,6 +14,7 @@ from tests.integration.test_retrospective_customers import (
     T0,
     NewDatabase,
     care_tasks,
+    clock,
     customer,
     customer_story,
     emitted,
@@ -26,6 +27,8 @@ from ticketloop_retrospective.customers import scheduled as customer_jobs
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import CareOutcome, Envelope, TicketOrigin
 from ticketloop_shared.settings import PlatformSettings
+
+__all__ = ["clock"]  # the test clock fixture, shared with the customers' tests
 
 
 def care_ticket(task: dict[str, Any], *, at: datetime) -> tuple[Story, dict[str, Any], Envelope]:
