@@ -138,3 +138,49 @@ async def test_a_due_care_task_opens_one_care_ticket_on_the_customers_channel(
         "/v1/tickets", params={"customer_id": "cust-cared", "channel": "proactive"}, headers=admin_headers()
     )
     assert r.json()["total"] == 1
+
+
+async def test_a_care_ticket_is_a_task_completed_with_an_outcome(
+    intake: RunningService, platform: PlatformSettings
+) -> None:
+    """Issue 22: a care contact is a task with a due date and an outcome (reached, no answer,
+    declined, follow-up needed): the outcome is required to complete it, refused on a customer's
+    problem, and travels on `ticket.resolved`."""
+    original = await reported(intake, "cust-task")
+    due = datetime.now(UTC).replace(microsecond=0)
+    task = story_of(original).care_task_due(due, segment="new")
+    await publish(platform, task)
+    [care] = await proactive_tickets(intake, "cust-task", count=1)
+    assert datetime.fromisoformat(care["due_at"]) == due
+    assert care["sla"] is None  # no clocks: its due date is what counts
+    [created] = await created_events(platform, care["id"])
+    assert datetime.fromisoformat(created["data"]["due_at"]) == due
+    listed = await intake.client.get("/v1/tickets", params={"origin": "care"}, headers=admin_headers())
+    assert [(t["id"], t["origin"]) for t in listed.json()["items"]] == [(care["id"], "care")]
+
+    path = f"/v1/tickets/{care['id']}/resolve"
+    r = await intake.client.post(path, json={"resolution": "Called, nobody picked up"}, headers=admin_headers())
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "care_outcome_required")
+    r = await intake.client.post(
+        f"/v1/tickets/{original['id']}/resolve",
+        json={"resolution": "Refunded", "outcome": "reached"},
+        headers=admin_headers(),
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (422, "care_outcome_not_applicable")
+    r = await intake.client.post(
+        path, json={"resolution": "Called, nobody picked up", "outcome": "no_answer"}, headers=admin_headers()
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["outcome"]) == ("resolved", "no_answer")
+
+    async def resolved() -> list[dict[str, Any]] | None:
+        topic = Topics(platform.topic_prefix).for_family("ticket")
+        found = [
+            e
+            for e in await read_events(platform, topic, count=100_000, timeout=1)
+            if e["type"] == "ticket.resolved.v1" and e["subject"] == care["id"]
+        ]
+        return found or None
+
+    [event] = await eventually(resolved)
+    assert (event["data"]["origin"], event["data"]["outcome"]) == ("care", "no_answer")

@@ -296,6 +296,7 @@ async def test_care_contacts_fall_due_once_each_across_a_restart_and_resolving_o
             "category": "other",
             "preferred_channel": "phone",
             "due_at": "2026-11-24T09:00:00Z",
+            "attempt": 1,
         }
     clock.set(T0 + timedelta(days=2, minutes=1))  # while retrospective is down
     async with retrospective(platform, database, clock) as service:

@@ -537,3 +537,39 @@ async def test_escalations_are_listed_by_level_and_time_and_scoped_to_the_caller
 async def _routed(sla: RunningService, ticket_id: UUID, department: str) -> bool:
     r = await sla.client.get(f"/v1/tickets/{ticket_id}/sla", headers=admin_headers())
     return r.status_code == 200 and r.json()["department_id"] == department
+
+
+# --- care contacts ---------------------------------------------------------------------------
+
+
+async def test_a_care_ticket_creates_no_sla_clocks(
+    sla: RunningService, platform: PlatformSettings, clock: FrozenClock
+) -> None:
+    """Issue 22: a care contact is a task with a due date, not a customer's problem: it runs no
+    acknowledgement, first-response, plan, progress, resolution or follow-up clock, and nothing of
+    it is ever breached."""
+    from ticketloop_shared.events import CareOutcome, TicketOrigin
+
+    care = Story(channel="proactive", category="other")
+    origin: dict[str, Any] = {"origin": TicketOrigin.CARE, "origin_id": "0b7c6f7e-8d3a-4c55-9a38-1b8f2f7a9e01"}
+    customer = Story()  # a customer's problem beside it: clocks as usual
+    await publish(
+        platform,
+        care.created(need="information", due_at=T0 + timedelta(days=1), **origin),
+        care.assigned(T0 + MIN),
+        care.replied(T0 + 2 * MIN),
+        care.message_received(T0 + 3 * MIN),
+        care.resolved(T0 + 4 * MIN, outcome=CareOutcome.NO_ANSWER, **origin),
+        customer.created(),
+    )
+    await sla_cycles_when(sla, customer.ticket_id, lambda c: "resolution" in c)
+    clock.set(T0 + timedelta(days=3))  # every target of a customer's ticket long past
+    await eventually(lambda: _breached(sla, customer.ticket_id))
+    r = await sla.client.get(f"/v1/tickets/{care.ticket_id}/sla", headers=admin_headers())
+    assert r.status_code in (200, 404), r.text
+    assert r.status_code == 404 or r.json()["clocks"] == []
+    assert await emitted(sla, ticket_id=care.ticket_id) == []
+
+
+async def _breached(sla: RunningService, ticket_id: UUID) -> bool:
+    return any(kind == "breached" for kind, _ in await emitted(sla, ticket_id=ticket_id))

@@ -86,6 +86,15 @@ class RetrospectiveSettings(ServiceSettings):
     care_timer_max_idle_seconds: float = Field(default=30.0, gt=0, le=3600)
     care_timer_batch: int = Field(default=200, ge=1, le=10_000)
     care_timer_enabled: bool = True
+    # A care contact completed with `no_answer` is tried again, backing off: the retry after the
+    # n-th unanswered attempt is due `care_retry_first_days` × `care_retry_factor`^(n−1) later
+    # (1, 2, 4… days); after `care_max_attempts` unanswered attempts the slot stops, recorded as
+    # `unreachable`. A `follow_up` outcome makes a follow-up contact due this many days later
+    # (none when unset). Env: TICKETLOOP_RETROSPECTIVE_CARE_RETRY_FIRST_DAYS and so on.
+    care_retry_first_days: float = Field(default=1.0, gt=0, le=365)
+    care_retry_factor: float = Field(default=2.0, ge=1, le=10)
+    care_max_attempts: int = Field(default=3, ge=1, le=20)
+    care_follow_up_after_days: float | None = Field(default=7.0, gt=0, le=365)
 
     # Segment goals (SPEC §5) are measured over this many days back from now.
     goal_window_days: int = Field(default=90, ge=1, le=3650)

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ticketloop_shared import csrf
+from ticketloop_shared.events import CareOutcome, TicketOrigin
 from ticketloop_shared.vocabulary import TicketStatus
 
 HOME = "/workspace"
@@ -242,3 +243,32 @@ def overdue_waits(queues: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         if entry.get("wait_exceeded") and entry.get("status", "waiting") == "waiting"
     ]
     return sorted(late, key=lambda e: -float(e.get("waited_seconds") or 0))
+
+
+# The outcomes a care contact is completed with, in the order the form offers them.
+CARE_OUTCOMES: tuple[tuple[str, str], ...] = (
+    (CareOutcome.REACHED.value, "Reached: we spoke with the customer"),
+    (CareOutcome.NO_ANSWER.value, "No answer: try again later"),
+    (CareOutcome.DECLINED.value, "Declined: the customer did not want to talk"),
+    (CareOutcome.FOLLOW_UP.value, "Follow-up needed: contact them again"),
+)
+
+
+def is_care_task(ticket: Mapping[str, Any]) -> bool:
+    """A care contact (origin `care`) is a task with a due date and an outcome, not a problem
+    measured on sla's clocks: its page shows the due date and asks for the outcome."""
+    return ticket.get("origin") == TicketOrigin.CARE.value
+
+
+def overdue(due_at: datetime | None, now: datetime) -> bool:
+    """A care task still open past its due date (the indicator its list and page show)."""
+    return due_at is not None and due_at < now
+
+
+def resolve_body(form: Mapping[str, str]) -> dict[str, Any]:
+    """Intake's resolve body from a form: the resolution, and the outcome when one was chosen
+    (intake requires it on a care ticket and refuses it on any other, with its reason)."""
+    body: dict[str, Any] = {"resolution": form.get("resolution", "")}
+    if form.get("outcome"):
+        body["outcome"] = form["outcome"]
+    return body

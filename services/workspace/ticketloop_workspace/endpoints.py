@@ -25,6 +25,7 @@ from ticketloop_shared.csrf import csrf_valid, same_origin
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_workspace import pages
 from ticketloop_workspace.domain import (
+    CARE_OUTCOMES,
     COOKIE,
     COOKIE_PATH,
     CSRF_FIELD,
@@ -36,9 +37,12 @@ from ticketloop_workspace.domain import (
     allowed_actions,
     check_files,
     clock_rows,
+    is_care_task,
     looks_like_number,
+    overdue,
     overdue_waits,
     page_window,
+    resolve_body,
     safe_return,
 )
 from ticketloop_workspace.session import (
@@ -77,6 +81,7 @@ DONE = {
     "presence": "Presence saved.",
     "assign": "Ticket assigned.",
     "transfer": "Ticket transferred.",
+    "care_completed": "Care contact completed.",
 }
 # Intake's reasons for refusing a message's files (attachments/domain.py), and this page's own.
 ATTACHMENT_CODES = frozenset(
@@ -323,6 +328,111 @@ async def my_work_fragment(request: Request, session: SessionDep, offset: Offset
     return pages.render("_my_work.html", title="", session=session, **context)
 
 
+# --- Care tasks ------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(item: dict[str, Any]) -> datetime | None:
+    """A listed or read ticket's care due date, as an instant."""
+    value = item.get("due_at")
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+async def care_context(request: Request, session: Session, offset: int) -> dict[str, Any]:
+    """The person's care tasks (care tickets they own), the earliest due first and the completed
+    ones after them (their due instant no longer orders them), one page."""
+    limit = settings_of(request).page_size
+    page = await upstreams(request).get(
+        "intake",
+        "/v1/tickets",
+        token=session.token,
+        params={
+            "assignee_id": session.principal.sub,
+            "origin": "care",
+            "sort": "due",
+            "limit": limit,
+            "offset": offset,
+        },
+    )
+    now = _now()
+    for item in page["items"]:
+        item["open"] = item["status"] not in ("resolved", "closed")
+        item["overdue"] = item["open"] and overdue(_when(item), now)
+    previous, following = page_window(page["offset"], page["limit"], page["total"])
+    return {
+        "page": page,
+        "previous": previous,
+        "following": following,
+        "offset": offset,
+        "care_outcomes": CARE_OUTCOMES,
+        "idempotency_key": uuid.uuid4().hex,
+    }
+
+
+@router.get("/care")
+async def care_tasks(
+    request: Request,
+    session: SessionDep,
+    offset: Offset = 0,
+    done: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """My care tasks: each contact's due date, and a form to complete it with its outcome."""
+    try:
+        context = await care_context(request, session, offset)
+    except (Refused, Unavailable) as exc:
+        return error_page(session, exc)
+    return pages.render(
+        "care.html",
+        title="Care tasks",
+        session=session,
+        current="care",
+        error=None,
+        done=DONE.get(done or ""),
+        **context,
+    )
+
+
+@router.post("/care/{ticket_id}/complete")
+async def complete_care_task(
+    request: Request, ticket_id: uuid.UUID, session: SessionDep, ups: UpstreamsDep
+) -> Response:
+    """Complete a care task with its outcome (intake's resolve); back to the list, or the list
+    with intake's reason (an outcome is required on a care ticket)."""
+    form = (await checked_form(request, session)).fields
+    key = form.get("idempotency_key") or None
+    try:
+        await ups.post(
+            "intake",
+            f"/v1/tickets/{ticket_id}/resolve",
+            token=session.token,
+            json=resolve_body(form),
+            headers={"Idempotency-Key": key} if key else None,
+        )
+    except (Refused, Unavailable) as exc:
+        try:
+            context = await care_context(request, session, 0)
+        except (Refused, Unavailable):
+            return error_page(session, exc, back=f"{HOME}/care")
+        page = pages.render(
+            "care.html",
+            title="Care tasks",
+            session=session,
+            current="care",
+            status=503 if isinstance(exc, Unavailable) else exc.status,
+            error=problem(exc, "The care task was not completed"),
+            done=None,
+            **context,
+        )
+        return page
+    return back_to(f"{HOME}/care", "care_completed")
+
+
 # --- Department queue ------------------------------------------------------------------------
 
 
@@ -459,8 +569,12 @@ async def ticket_context(
     me = session.principal
     assignee = (ticket.get("assignee") or {}).get("agent_id")
     allowed = {a.value for a in allowed_actions(ticket["status"], role=me.role.value, me=me.sub, assignee_id=assignee)}
+    care = is_care_task(ticket)
     context: dict[str, Any] = {
         "ticket": ticket,
+        "care_task": care,
+        "care_outcomes": CARE_OUTCOMES,
+        "care_overdue": care and ticket["status"] not in ("resolved", "closed") and overdue(_when(ticket), _now()),
         "clocks": clock_rows(ticket.get("sla")),
         "allowed": allowed,
         "owner_actions": {a.value for a in OWNER_ACTIONS},
@@ -583,7 +697,7 @@ def action_call(action: Action, form: dict[str, str]) -> tuple[str, str, dict[st
             },
         )
     if action is Action.RESOLVE:
-        return "POST", "/resolve", {"resolution": form.get("resolution", "")}
+        return "POST", "/resolve", resolve_body(form)
     if action is Action.FOLLOW_UP:
         satisfied = {"yes": True, "no": False}.get(form.get("satisfied", ""))
         return "POST", "/follow-up", {"body": text, "satisfied": satisfied}
@@ -594,7 +708,7 @@ def action_call(action: Action, form: dict[str, str]) -> tuple[str, str, dict[st
 
 def _drafts(action: Action, form: dict[str, str]) -> dict[str, str]:
     text = form.get("body") or form.get("summary") or form.get("resolution") or ""
-    drafts = {action.value: text}
+    drafts = {action.value: text, "outcome": form.get("outcome", "")}
     if action is Action.PLAN:
         drafts["plan_at"] = form.get("committed_resolution_at", "")
     return drafts

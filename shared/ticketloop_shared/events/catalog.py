@@ -91,6 +91,17 @@ class TicketOrigin(StrEnum):
     CARE = "care"
 
 
+class CareOutcome(StrEnum):
+    """How the agent completed a care contact (a care ticket is resolved with one, and only a
+    care ticket): the customer was reached, did not answer, declined to talk, or asked for a
+    follow-up contact."""
+
+    REACHED = "reached"
+    NO_ANSWER = "no_answer"
+    DECLINED = "declined"
+    FOLLOW_UP = "follow_up"
+
+
 class TicketCreatedData(TicketRef):
     """Payload of `ticket.created`."""
 
@@ -110,6 +121,9 @@ class TicketCreatedData(TicketRef):
     origin_id: str | None = None
     # A recovery ticket: the ticket the low score was about (none for a relationship survey).
     linked_ticket_id: UUID | None = None
+    # A care ticket: when its care task is due (a task runs no customer-response clocks; its due
+    # date is what counts).
+    due_at: AwareDatetime | None = None
 
 
 class AssignmentCandidate(Payload):
@@ -298,6 +312,8 @@ class TicketResolvedData(TicketRef):
     customer_preferred_channel: str | None = None
     origin: TicketOrigin = TicketOrigin.CUSTOMER
     origin_id: str | None = None
+    # A care ticket: how the agent completed the contact (None on any other ticket).
+    outcome: CareOutcome | None = None
 
 
 class ClockKind(StrEnum):
@@ -519,6 +535,8 @@ class CareTaskDueData(Payload):
     category: str
     preferred_channel: str | None = None
     due_at: AwareDatetime
+    # 1 for a contact the cadence or rule made due; 2, 3… for the retries after no answer.
+    attempt: int = 1
 
 
 class RectificationOpenedData(Payload):

@@ -50,10 +50,12 @@ def care_for(task: CareTaskDueData) -> ProactiveTicket:
         category=_category(task.category),
         need=Need.INFORMATION.value,
         urgency=CARE_URGENCY,
-        subject=f"Care contact: {task.rule}",
+        subject=f"Care contact: {task.rule}" + (f" (attempt {task.attempt})" if task.attempt > 1 else ""),
         description=(
             f"A {task.kind.value} care contact with this {task.segment.replace('_', '-')} customer is due "
-            f"({task.rule}). Contact them on their preferred channel and record what they said."
+            f"({task.rule}). Contact them on their preferred channel, record what they said and complete it "
+            "with its outcome."
         ),
         preferred_channel=task.preferred_channel,
+        due_at=task.due_at,
     )

@@ -285,10 +285,15 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         origin=wanted.origin.value,
         origin_id=wanted.origin_id,
         linked_ticket_id=linked.id if linked is not None else None,
+        due_at=wanted.due_at,
         created_at=now,
         updated_at=now,
     )
-    await _first_clocks(uow, ticket)
+    if wanted.origin is TicketOrigin.CARE:
+        # A care contact is a task: no sla clocks (sla starts none either); its due date orders it.
+        ticket.sla_clocks, ticket.next_due_at = [], wanted.due_at
+    else:
+        await _first_clocks(uow, ticket)
     session.add(ticket)
     repository.add_words(session, ticket.id, ticket_tokens(settings.search_key, wanted.subject, wanted.description))
     repository.add_entry(

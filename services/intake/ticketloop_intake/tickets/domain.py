@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ticketloop_shared.auth import Principal, Role
-from ticketloop_shared.errors import Forbidden, InvalidTransition
-from ticketloop_shared.events import ClockKind, ClockOutcome, ClockView, SlaClocksChangedData
+from ticketloop_shared.errors import Forbidden, InvalidTransition, Unprocessable
+from ticketloop_shared.events import CareOutcome, ClockKind, ClockOutcome, ClockView, SlaClocksChangedData, TicketOrigin
 from ticketloop_shared.vocabulary import TicketStatus
 
 # The lifecycle's statuses are shared words (sla pauses clocks on them), declared once.
@@ -95,6 +95,23 @@ def next_status(current: Status, action: Action) -> Status:
 def transitions(action: Action) -> dict[Status, Status]:
     """Every legal `from → to` of one action (for statements that apply the rule in SQL)."""
     return dict(_TRANSITIONS[action])
+
+
+def check_care_outcome(origin: str, outcome: CareOutcome | None) -> None:
+    """A care ticket is a task the agent completes with an outcome (reached, no answer, declined,
+    follow-up needed): required when resolving one; any other ticket is a customer's problem, for
+    which an outcome means nothing (both refused with 422)."""
+    if origin == TicketOrigin.CARE.value and outcome is None:
+        raise Unprocessable(
+            "a care contact is completed with an outcome: reached, no_answer, declined or follow_up",
+            code="care_outcome_required",
+        )
+    if origin != TicketOrigin.CARE.value and outcome is not None:
+        raise Unprocessable(
+            "only a care contact is completed with an outcome; this ticket is a customer's problem",
+            code="care_outcome_not_applicable",
+            details={"origin": origin},
+        )
 
 
 def within_reopen_window(resolved_at: datetime | None, now: datetime, window: timedelta) -> bool:

@@ -54,6 +54,7 @@ from ticketloop_intake.unit import IntakeUnit, IntakeUowDep, SettingsDep
 from ticketloop_shared.api import IfMatchRequired, SessionDep
 from ticketloop_shared.auth import CurrentStaff, Principal, Role
 from ticketloop_shared.errors import Conflict, Forbidden, Unprocessable
+from ticketloop_shared.events import TicketOrigin
 from ticketloop_shared.validation import MAX_OFFSET, ShortText
 from ticketloop_shared.vocabulary import Category, Channel
 
@@ -167,6 +168,9 @@ async def list_tickets(
     ] = None,
     department_id: Annotated[ShortText | None, Query()] = None,
     unassigned: Annotated[bool, Query(description="Only tickets nobody owns yet (waiting in a queue).")] = False,
+    origin: Annotated[
+        TicketOrigin | None, Query(description="Why the ticket exists: `care` lists the care tasks.")
+    ] = None,
     number: Annotated[ShortText | None, Query(max_length=32, description="Exactly this ticket number.")] = None,
     q: Annotated[
         str | None,
@@ -209,6 +213,7 @@ async def list_tickets(
         assignee_id=staff.sub if assignee_id == "me" else assignee_id,
         department_id=department_id,
         unassigned=unassigned,
+        origin=origin,
         number=number.upper() if number is not None else None,
         words=words,
         order=sort,

@@ -29,6 +29,7 @@ from ticketloop_intake.tickets.models import Ticket, TimelineEntry
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared.errors import Conflict, NotFound
 from ticketloop_shared.events import (
+    CareOutcome,
     TicketCreatedData,
     TicketMessageReceivedData,
     TicketOrigin,
@@ -105,6 +106,7 @@ def created_data(ticket: Ticket) -> TicketCreatedData:
         origin=TicketOrigin(ticket.origin),
         origin_id=ticket.origin_id,
         linked_ticket_id=ticket.linked_ticket_id,
+        due_at=ticket.due_at,
     )
 
 
@@ -120,6 +122,7 @@ def resolved_data(ticket: Ticket, *, by: str, **extra: Any) -> TicketResolvedDat
         customer_preferred_channel=ticket.customer_preferred_channel,
         origin=TicketOrigin(ticket.origin),
         origin_id=ticket.origin_id,
+        outcome=CareOutcome(ticket.care_outcome) if ticket.care_outcome else None,
         **extra,
     )
 

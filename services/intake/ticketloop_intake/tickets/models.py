@@ -93,6 +93,10 @@ class Ticket(Base):
     origin: Mapped[str] = mapped_column(String(20), default="customer")
     origin_id: Mapped[str | None] = mapped_column(String(100))
     linked_ticket_id: Mapped[uuid.UUID | None] = mapped_column()
+    # A care ticket is a task: when its contact is due (it runs no sla clocks) and how the agent
+    # completed it (`CareOutcome`, given with the resolution).
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    care_outcome: Mapped[str | None] = mapped_column(String(20))
     # Every clock of the ticket as sla last published it (`sla.clocks_changed`, the highest
     # `sla_version` seen; all null until sla has published): sla owns every deadline.
     sla_clocks: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

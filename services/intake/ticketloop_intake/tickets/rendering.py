@@ -37,7 +37,7 @@ from ticketloop_intake.tickets.schemas import (
 )
 from ticketloop_intake.tickets.service import TicketView
 from ticketloop_intake.unit import IntakeUnit
-from ticketloop_shared.events import ClockKind, TicketOrigin
+from ticketloop_shared.events import CareOutcome, ClockKind, TicketOrigin
 from ticketloop_shared.privacy import mask_contact
 from ticketloop_shared.vocabulary import Category, Channel
 
@@ -103,6 +103,8 @@ def render(view: TicketView, settings: IntakeSettings, *, now: datetime, for_cha
         origin=TicketOrigin(ticket.origin),
         origin_id=ticket.origin_id,
         linked_ticket_id=ticket.linked_ticket_id,
+        due_at=ticket.due_at,
+        outcome=CareOutcome(ticket.care_outcome) if ticket.care_outcome else None,
         first_response_at=ticket.first_response_at,
         last_update_at=ticket.last_update_at,
         waiting_since=ticket.waiting_since,
@@ -280,6 +282,8 @@ async def page(
             priority_score=None if for_channel else t.priority_score,
             next_due_at=t.next_due_at,
             next_due_clock=ClockKind(t.next_due_clock) if t.next_due_clock else None,
+            origin=TicketOrigin(t.origin),
+            due_at=t.due_at,
         )
         for t, subject, customer in zip(rows, subjects, customers, strict=True)
     ]

@@ -423,6 +423,7 @@ class TicketFilter:
     unassigned: bool = False
     number: str | None = None
     words: Sequence[bytes] = ()
+    origin: str | None = None
 
 
 def _where(t: type[Ticket] | AliasedClass[Ticket], f: TicketFilter) -> list[ColumnElement[bool]]:
@@ -435,6 +436,7 @@ def _where(t: type[Ticket] | AliasedClass[Ticket], f: TicketFilter) -> list[Colu
         t.department_id: f.department_id,
         t.channel_client_id: f.channel_client_id,
         t.number: f.number,
+        t.origin: f.origin,
     }
     conditions: list[ColumnElement[bool]] = [column == value for column, value in values.items() if value is not None]
     if f.customer_ids:
@@ -479,6 +481,7 @@ async def search(
     number: str | None = None,
     words: Sequence[bytes] = (),
     order: WorkOrder = WorkOrder.NEWEST,
+    origin: str | None = None,
 ) -> tuple[Sequence[Ticket], int]:
     """A filtered, ordered page of tickets and the total matching, in one statement (the total
     is an uncorrelated subquery PostgreSQL runs once); only a page past the end costs a second
@@ -494,6 +497,7 @@ async def search(
         unassigned=unassigned,
         number=number,
         words=words,
+        origin=origin,
     )
     counted = aliased(Ticket)
     counting = select(func.count()).select_from(counted).where(*_where(counted, f))

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ticketloop_intake.attachments.schemas import MAX_LISTED, AttachmentIn, AttachmentOut
 from ticketloop_intake.knowledge.schemas import SuggestionOut
 from ticketloop_intake.orders.schemas import OrderAnswerOut
-from ticketloop_shared.events import ClockKind, ClockOutcome, TicketOrigin
+from ticketloop_shared.events import CareOutcome, ClockKind, ClockOutcome, TicketOrigin
 from ticketloop_shared.validation import STORABLE, Change, FiniteFloat, Instant, Text
 from ticketloop_shared.vocabulary import Category, Channel, Need, Urgency
 from ticketloop_shared.vocabulary import TicketStatus as Status
@@ -137,11 +137,17 @@ class ReopenRequest(BaseModel):
 
 
 class ResolveRequest(BaseModel):
-    """How the problem was solved."""
+    """How the problem was solved (for a care contact: how the contact went, and its outcome)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     resolution: Text = Field(min_length=1, max_length=5_000)
+    outcome: CareOutcome | None = Field(
+        default=None,
+        description="Required on a care ticket (origin `care`), refused on any other (422 `care_outcome_required`, "
+        "`care_outcome_not_applicable`): `reached`, `no_answer` (a retry is made due, backing off, until the "
+        "attempts run out), `declined`, `follow_up` (a follow-up contact is made due).",
+    )
 
 
 class CustomerOut(BaseModel):
@@ -314,6 +320,11 @@ class TicketOut(BaseModel):
     )
     origin_id: str | None = Field(default=None, description="The survey (recovery) or care task (care) behind it.")
     linked_ticket_id: uuid.UUID | None = Field(default=None, description="A recovery ticket: the ticket it is about.")
+    due_at: datetime | None = Field(
+        default=None,
+        description="A care ticket: when its contact is due. A care contact is a task: it runs no sla clocks.",
+    )
+    outcome: CareOutcome | None = Field(default=None, description="A resolved care ticket: how the contact went.")
     customer_link: CustomerLinkOut | None = Field(
         default=None, description="While the ticket is resolved: the customer's confirm-or-reopen link."
     )
@@ -371,6 +382,8 @@ class TicketSummary(BaseModel):
         "past); null when none runs (paused, stopped, or not published yet).",
     )
     next_due_clock: ClockKind | None = Field(default=None, description="The metric of `next_due_at`.")
+    origin: TicketOrigin = TicketOrigin.CUSTOMER
+    due_at: datetime | None = Field(default=None, description="A care ticket: when its contact is due.")
 
 
 class TicketPage(BaseModel):
@@ -396,6 +409,8 @@ class ProactiveTicket:
     subject: str
     description: str
     preferred_channel: str | None
+    # A care contact: when it is due (a task's due date, instead of sla's clocks).
+    due_at: datetime | None = None
 
 
 class CustomerReferenceOut(BaseModel):

@@ -29,6 +29,7 @@ from ticketloop_intake.tickets.domain import (
     SlaClocks,
     Status,
     check_access,
+    check_care_outcome,
     etag,
     matches_version,
     next_status,
@@ -223,14 +224,17 @@ async def _changed(uow: IntakeUnit, ticket: Ticket, patch: TicketPatch, staff: P
 
 async def resolve(uow: IntakeUnit, *, ticket_id: uuid.UUID, request: ResolveRequest, agent: Principal) -> Ticket:
     """Mark the problem solved; this starts the feedback step and the customer's window to
-    confirm or reopen."""
+    confirm or reopen. A care contact is completed with its outcome (and only a care contact)."""
     ticket = await _for_staff(uow, ticket_id, agent, Action.RESOLVE)
+    check_care_outcome(ticket.origin, request.outcome)
     move(uow, ticket, Action.RESOLVE, actor=_agent(agent))
     now = uow.now()
     ticket.resolved_at = now
     ticket.resolved_by = agent.sub
     ticket.self_service = False
     ticket.resolved_by_article = None
+    if request.outcome is not None:
+        ticket.care_outcome, ticket.next_due_at = request.outcome.value, None
     await add_entry(uow, ticket, "resolved", _agent(agent), personal=request.resolution)
     await uow.session.flush()
     uow.emit(resolved_data(ticket, by=agent.sub))

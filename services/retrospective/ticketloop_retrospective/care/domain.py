@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+from ticketloop_shared.events import CareOutcome
 from ticketloop_shared.vocabulary import Category, Segment
 
 # The categories intake files tickets under; a care rule must name one of them.
@@ -114,3 +115,41 @@ def anticipation_due(moment: datetime | None, *, active_from: datetime, now: dat
     rule was created: a new "30 days in" rule contacts the customers reaching day 30 from now
     on, not every customer who passed day 30 years ago."""
     return moment is not None and active_from <= moment <= now
+
+
+# What is recorded for a slot whose attempts all went unanswered (beside the agents' outcomes).
+UNREACHABLE = "unreachable"
+# The outcomes in which the customer answered (even to decline): a contact, as any interaction.
+ANSWERED = frozenset({CareOutcome.REACHED, CareOutcome.DECLINED, CareOutcome.FOLLOW_UP})
+
+
+def counts_as_interaction(outcome: CareOutcome | None) -> bool:
+    """A completed care contact is an interaction with the customer when they answered (reached,
+    declined, asked for a follow-up): it counts as their latest interaction, so a churn-risk
+    customer who answered is no longer silent. An unanswered call is not one; nor is a care
+    ticket resolved before outcomes existed (None)."""
+    return outcome in ANSWERED
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How an unanswered care contact is tried again (each a setting)."""
+
+    first_after: timedelta = timedelta(days=1)
+    factor: float = 2.0
+    max_attempts: int = 3
+
+    def after_no_answer(self, attempt: int, *, at: datetime) -> datetime | None:
+        """When the next attempt is due after attempt `attempt` (1 for the first) went unanswered
+        at `at`: `first_after` × `factor`^(attempt−1) later (1, 2, 4… days); None once
+        `max_attempts` attempts went unanswered (the slot stops: the customer is unreachable)."""
+        if attempt >= self.max_attempts:
+            return None
+        return at + self.first_after * self.factor ** (attempt - 1)
+
+    def recorded(self, outcome: CareOutcome | None, *, attempt: int) -> str | None:
+        """The outcome a completion records: the agent's, except that the last allowed attempt
+        going unanswered records `unreachable` (no more tasks for that slot)."""
+        if outcome is CareOutcome.NO_ANSWER and attempt >= self.max_attempts:
+            return UNREACHABLE
+        return None if outcome is None else outcome.value

@@ -42,10 +42,13 @@ class CareTask(Base):
             "customer_id",
             "rule",
             unique=True,
-            postgresql_where=text("kind = 'anticipation' AND order_ref IS NULL"),
+            postgresql_where=text("kind = 'anticipation' AND order_ref IS NULL AND previous_task_id IS NULL"),
         ),
         Index("uq_care_tasks_order", "rule", "order_ref", unique=True, postgresql_where=text("order_ref IS NOT NULL")),
         Index("ix_care_tasks_customer_id", "customer_id", "due_at"),
+        # A task has at most one successor (its retry after no answer, or its follow-up), however
+        # often its resolution is told.
+        Index("uq_care_tasks_previous", "previous_task_id", unique=True),
     )
 
     task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -59,6 +62,10 @@ class CareTask(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # A task of a rule anchored on orders: the order it follows (`<channel client>:<order id>`).
     order_ref: Mapped[str | None] = mapped_column(String(200))
+    # 1 for the contact the cadence or a rule made due; n + 1 for the retry after attempt n went
+    # unanswered (a follow-up starts again at 1). `previous_task_id`: the task it follows.
+    attempt: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    previous_task_id: Mapped[uuid.UUID | None] = mapped_column()
 
 
 class CareCompletion(Base):
@@ -71,6 +78,9 @@ class CareCompletion(Base):
     task_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     ticket_id: Mapped[uuid.UUID] = mapped_column()
     completed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # How the contact went (`CareOutcome`), or `unreachable` when the last allowed attempt went
+    # unanswered; None for a resolution told without one (before outcomes existed).
+    outcome: Mapped[str | None] = mapped_column(String(20))
 
 
 class CareRule(Base):

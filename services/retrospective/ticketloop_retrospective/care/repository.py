@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Boolean, delete, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -72,6 +72,8 @@ async def add_task(
     due_at: datetime,
     created_at: datetime,
     order_ref: str | None = None,
+    attempt: int = 1,
+    previous_task_id: uuid.UUID | None = None,
 ) -> bool:
     """Create the task unless its unique key says it already exists; True when created (then,
     and only then, it is announced)."""
@@ -88,6 +90,8 @@ async def add_task(
             due_at=due_at,
             created_at=created_at,
             order_ref=order_ref,
+            attempt=attempt,
+            previous_task_id=previous_task_id,
         )
         .on_conflict_do_nothing()
         .returning(CareTask.task_id)
@@ -96,16 +100,21 @@ async def add_task(
 
 
 async def record_completion(
-    session: AsyncSession, *, task_id: uuid.UUID, ticket_id: uuid.UUID, completed_at: datetime
-) -> None:
-    """The task's contact was made (the earliest resolution of its care ticket counts)."""
-    stmt = insert(CareCompletion).values(task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CareCompletion.task_id],
-            set_={"completed_at": func.least(CareCompletion.completed_at, stmt.excluded.completed_at)},
-        )
+    session: AsyncSession, *, task_id: uuid.UUID, ticket_id: uuid.UUID, completed_at: datetime, outcome: str | None
+) -> bool:
+    """The task's contact was made (the earliest resolution of its care ticket counts; the first
+    outcome told stands). True the first time only: what follows from it happens once."""
+    stmt = insert(CareCompletion).values(
+        task_id=task_id, ticket_id=ticket_id, completed_at=completed_at, outcome=outcome
     )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[CareCompletion.task_id],
+        set_={
+            "completed_at": func.least(CareCompletion.completed_at, stmt.excluded.completed_at),
+            "outcome": func.coalesce(CareCompletion.outcome, stmt.excluded.outcome),
+        },
+    ).returning(literal_column("xmax = 0", Boolean))  # true for a row inserted, false for one updated
+    return bool(await session.scalar(upsert))
 
 
 @dataclass(frozen=True)
@@ -115,30 +124,31 @@ class TaskView:
     task: CareTask
     completed_at: datetime | None
     ticket_id: uuid.UUID | None
+    outcome: str | None = None
 
 
 async def tasks(session: AsyncSession, customer_id: str, *, limit: int) -> list[TaskView]:
     """The customer's care tasks, newest due first, with their completions."""
     rows = await session.execute(
-        select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id)
+        select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id, CareCompletion.outcome)
         .outerjoin(CareCompletion, CareCompletion.task_id == CareTask.task_id)
         .where(CareTask.customer_id == customer_id)
         .order_by(CareTask.due_at.desc(), CareTask.task_id.desc())
         .limit(limit)
     )
-    return [TaskView(task=r[0], completed_at=r[1], ticket_id=r[2]) for r in rows]
+    return [TaskView(task=r[0], completed_at=r[1], ticket_id=r[2], outcome=r[3]) for r in rows]
 
 
 async def task(session: AsyncSession, task_id: uuid.UUID) -> TaskView | None:
     """One task with its completion."""
     row = (
         await session.execute(
-            select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id)
+            select(CareTask, CareCompletion.completed_at, CareCompletion.ticket_id, CareCompletion.outcome)
             .outerjoin(CareCompletion, CareCompletion.task_id == CareTask.task_id)
             .where(CareTask.task_id == task_id)
         )
     ).first()
-    return None if row is None else TaskView(task=row[0], completed_at=row[1], ticket_id=row[2])
+    return None if row is None else TaskView(task=row[0], completed_at=row[1], ticket_id=row[2], outcome=row[3])
 
 
 async def rule(session: AsyncSession, rule_id: str, *, for_update: bool = False) -> CareRule | None:

@@ -18,11 +18,13 @@ from ticketloop_retrospective.care.domain import (
     Anchor,
     Cadence,
     Recipient,
+    Retries,
     anticipation_due,
     anticipation_moment,
+    counts_as_interaction,
     start_of,
 )
-from ticketloop_retrospective.care.models import CareRule, CareSchedule
+from ticketloop_retrospective.care.models import CareRule, CareSchedule, CareTask
 from ticketloop_retrospective.care.repository import TaskView
 from ticketloop_retrospective.db import audit
 from ticketloop_retrospective.orders import service as orders
@@ -32,7 +34,7 @@ from ticketloop_shared import audit as audit_log
 from ticketloop_shared.api import PutPrecondition, etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, PreconditionFailed
-from ticketloop_shared.events import CareTaskDueData, CareTaskKind
+from ticketloop_shared.events import CareOutcome, CareTaskDueData, CareTaskKind
 from ticketloop_shared.ids import new_id
 from ticketloop_shared.vocabulary import Segment
 
@@ -100,15 +102,86 @@ async def replan(uow: RetrospectiveUnit, *, customer_id: str, segment: Segment, 
     )
 
 
-async def record_completion(uow: RetrospectiveUnit, *, task: str, ticket_id: uuid.UUID, completed_at: datetime) -> None:
-    """A care ticket was resolved: its task's contact was made. Kept whatever the order in which
-    the task and the resolution are learnt."""
+def retries_of(settings: RetrospectiveSettings) -> Retries:
+    """How unanswered care contacts are tried again, as configured."""
+    return Retries(
+        first_after=timedelta(days=settings.care_retry_first_days),
+        factor=settings.care_retry_factor,
+        max_attempts=settings.care_max_attempts,
+    )
+
+
+async def record_completion(
+    uow: RetrospectiveUnit, *, task: str, ticket_id: uuid.UUID, completed_at: datetime, outcome: CareOutcome | None
+) -> bool:
+    """A care ticket was resolved: its task's contact was made, with `outcome`. Recorded once
+    however often the resolution is told; the first time, an unanswered contact is made due
+    again (backing off) until the attempts run out (then recorded `unreachable`), and a
+    follow-up is made due when the customer asked for one. Returns whether the customer
+    answered (which counts as an interaction with them, every time it is told)."""
     try:
         task_id = uuid.UUID(task)
     except ValueError:
         log.warning("care ticket names no care task", extra={"ticket_id": str(ticket_id)})
+        return False
+    session, retries = uow.session, retries_of(uow.settings)
+    found = await repository.task(session, task_id)
+    attempt = found.task.attempt if found is not None else 1
+    first = await repository.record_completion(
+        session,
+        task_id=task_id,
+        ticket_id=ticket_id,
+        completed_at=completed_at,
+        outcome=retries.recorded(outcome, attempt=attempt),
+    )
+    if first and found is not None:
+        await _successor(uow, found.task, outcome=outcome, completed_at=completed_at, retries=retries)
+    return counts_as_interaction(outcome)
+
+
+async def _successor(
+    uow: RetrospectiveUnit, task: CareTask, *, outcome: CareOutcome | None, completed_at: datetime, retries: Retries
+) -> None:
+    """The task that follows a completed one, if any, announced once: the retry of an unanswered
+    contact (attempt + 1, backing off) or the follow-up the customer asked for (attempt 1)."""
+    due_at: datetime | None = None
+    attempt = 1
+    if outcome is CareOutcome.NO_ANSWER:
+        due_at, attempt = retries.after_no_answer(task.attempt, at=completed_at), task.attempt + 1
+    elif outcome is CareOutcome.FOLLOW_UP and uow.settings.care_follow_up_after_days is not None:
+        due_at = completed_at + timedelta(days=uow.settings.care_follow_up_after_days)
+    if due_at is None:
         return
-    await repository.record_completion(uow.session, task_id=task_id, ticket_id=ticket_id, completed_at=completed_at)
+    task_id = new_id()
+    created = await repository.add_task(
+        uow.session,
+        task_id=task_id,
+        customer_id=task.customer_id,
+        kind=task.kind,
+        rule=task.rule,
+        segment=task.segment,
+        category=task.category,
+        preferred_channel=task.preferred_channel,
+        due_at=due_at,
+        created_at=uow.now(),
+        attempt=attempt,
+        previous_task_id=task.task_id,
+    )
+    if created:
+        uow.emit(
+            CareTaskDueData(
+                task_id=task_id,
+                customer_id=task.customer_id,
+                kind=CareTaskKind(task.kind),
+                rule=task.rule,
+                segment=task.segment,
+                category=task.category,
+                preferred_channel=task.preferred_channel,
+                due_at=due_at,
+                attempt=attempt,
+            ),
+            subject=task.customer_id,
+        )
 
 
 async def fire_due(uow: RetrospectiveUnit, *, customers: CustomerDirectory, limit: int) -> tuple[int, bool]:

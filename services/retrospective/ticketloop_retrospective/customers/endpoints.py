@@ -118,6 +118,8 @@ async def get_customer(
                     created_at=t.task.created_at,
                     completed_at=t.completed_at,
                     ticket_id=t.ticket_id,
+                    attempt=t.task.attempt,
+                    outcome=t.outcome,
                 )
                 for t in view.care.tasks
             ],

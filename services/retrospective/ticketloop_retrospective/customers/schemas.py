@@ -72,6 +72,12 @@ class CareTaskOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None = Field(description="When its care ticket was resolved.")
     ticket_id: uuid.UUID | None = Field(description="The care ticket that completed it.")
+    attempt: int = Field(default=1, description="1, or 2, 3… for the retries after no answer.")
+    outcome: str | None = Field(
+        default=None,
+        description="How the contact went: reached, no_answer, declined, follow_up, or unreachable (the last "
+        "allowed attempt went unanswered: no more tasks for that slot).",
+    )
 
 
 class Care(BaseModel):

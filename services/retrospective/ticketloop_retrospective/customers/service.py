@@ -119,10 +119,20 @@ async def ticket_created(uow: RetrospectiveUnit, data: TicketCreatedData) -> Non
 
 async def ticket_resolved(uow: RetrospectiveUnit, data: TicketResolvedData) -> None:
     """A resolution: may solve a complaint or, for a recovery ticket, the low score behind it; a
-    care ticket's resolution records its care contact."""
+    care ticket's resolution records its care contact, an interaction when the customer answered."""
+    answered = False
     if data.origin is TicketOrigin.CARE and data.origin_id is not None:
-        await care.record_completion(uow, task=data.origin_id, ticket_id=data.ticket_id, completed_at=data.resolved_at)
-    await _ticket(uow, data, origin=data.origin, origin_id=data.origin_id, resolved_at=data.resolved_at)
+        answered = await care.record_completion(
+            uow, task=data.origin_id, ticket_id=data.ticket_id, completed_at=data.resolved_at, outcome=data.outcome
+        )
+    await _ticket(
+        uow,
+        data,
+        interaction_at=data.resolved_at if answered else None,
+        origin=data.origin,
+        origin_id=data.origin_id,
+        resolved_at=data.resolved_at,
+    )
 
 
 async def ticket_reopened(uow: RetrospectiveUnit, data: TicketReopenedData) -> None:

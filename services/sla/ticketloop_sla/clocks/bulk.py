@@ -73,6 +73,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                 t.urgency,
                 t.customer_id,
                 t.live,
+                t.origin,
                 t.segment,
                 t.status,
                 t.department_id,

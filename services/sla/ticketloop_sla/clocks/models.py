@@ -48,6 +48,8 @@ class SlaTicket(Base):
     urgency: Mapped[str] = mapped_column(String(16))
     customer_id: Mapped[str] = mapped_column(String(100))
     live: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # Why the ticket exists (`ticket.created`): a care contact (`care`) runs no clocks.
+    origin: Mapped[str] = mapped_column(String(20), server_default=text("'customer'"))
     segment: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     department_id: Mapped[str | None] = mapped_column(String(64))

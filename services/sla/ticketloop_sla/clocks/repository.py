@@ -35,6 +35,7 @@ TICKET_FIELDS = (
     "urgency",
     "customer_id",
     "live",
+    "origin",
     "segment",
     "status",
     "department_id",

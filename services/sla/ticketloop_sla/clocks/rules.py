@@ -32,6 +32,8 @@ from datetime import datetime
 from ticketloop_shared.events import (
     ClockKind,
     ClockOutcome,
+    TicketCreatedData,
+    TicketOrigin,
     TicketRef,
 )
 from ticketloop_slarules import cycles as domain
@@ -61,6 +63,7 @@ class Ticket:
     customer_id: str
     created_at: datetime
     live: bool = False
+    origin: str = TicketOrigin.CUSTOMER.value  # told by `ticket.created`
     segment: str | None = None
     status: str = "pending_assignment"
     department_id: str | None = None
@@ -108,8 +111,15 @@ def from_ref(ref: TicketRef, *, live: bool = False) -> Ticket:
         customer_id=ref.customer_id,
         created_at=ref.created_at,
         live=live,
+        origin=ref.origin.value if isinstance(ref, TicketCreatedData) else TicketOrigin.CUSTOMER.value,
         new=True,
     )
+
+
+def runs_customer_clocks(origin: str) -> bool:
+    """A care contact is a task, not a customer's problem: it runs no customer-response clock
+    (acknowledgement, first response, plan, progress, resolution, follow-up); its due date counts."""
+    return origin != TicketOrigin.CARE.value
 
 
 def _policy(t: Ticket, rules: Rules) -> Policy:
@@ -138,6 +148,8 @@ def begin(t: Ticket, rules: Rules) -> None:
 
 
 def _start(t: Ticket, kind: ClockKind, at: datetime, rules: Rules, *, cycle: int = 1) -> None:
+    if not runs_customer_clocks(t.origin):
+        return
     policy = _policy(t, rules)
     target = policy.target(kind)
     if target is None:

@@ -135,6 +135,10 @@ def _closed(t: Ticket, r: Rules, e: TicketClosed) -> None:
 
 
 def _created(t: Ticket, r: Rules, e: TicketCreated) -> None:
+    if t.origin != e.data.origin.value:  # learnt late: another event of the ticket came first
+        t.origin = e.data.origin.value
+        if not rules.runs_customer_clocks(t.origin):
+            rules.closed(t, r, at=e.data.created_at)  # a care task owes none of what started meanwhile
     if e.data.live_session and not t.live:
         t.live = True
         rules.begin(t, r)  # the access clock, had another event of the ticket come first

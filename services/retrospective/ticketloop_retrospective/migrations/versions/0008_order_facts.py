@@ -2,7 +2,7 @@
 anchored on an order (once per order)
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-07 14:00:00
 """
 

@@ -1,7 +1,7 @@
 """review counts: the customer's expected resolution time per ticket, every SLA cycle's ticket origin
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0009
 Create Date: 2026-12-17 08:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0008"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
