@@ -74,6 +74,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                 t.customer_id,
                 t.live,
                 t.segment,
+                t.need,
                 t.status,
                 t.department_id,
                 t.agent_id,

@@ -49,6 +49,8 @@ class SlaTicket(Base):
     customer_id: Mapped[str] = mapped_column(String(100))
     live: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     segment: Mapped[str | None] = mapped_column(String(32))
+    # What the customer wants done (policies may match on it, e.g. repairs).
+    need: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     department_id: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(100))

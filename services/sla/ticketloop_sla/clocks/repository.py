@@ -29,6 +29,7 @@ TICKET_FIELDS = (
     "customer_id",
     "live",
     "segment",
+    "need",
     "status",
     "department_id",
     "agent_id",

@@ -62,6 +62,7 @@ class Ticket:
     created_at: datetime
     live: bool = False
     segment: str | None = None
+    need: str | None = None  # from `ticket.created`; unknown while only later events were seen
     status: str = "pending_assignment"
     department_id: str | None = None
     agent_id: str | None = None
@@ -80,7 +81,9 @@ class Ticket:
 
     def facts(self) -> Facts:
         """What the policy conditions look at."""
-        return Facts(channel=self.channel, category=self.category, urgency=self.urgency, segment=self.segment)
+        return Facts(
+            channel=self.channel, category=self.category, urgency=self.urgency, segment=self.segment, need=self.need
+        )
 
     @property
     def is_live(self) -> bool:

@@ -208,6 +208,7 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
             live = isinstance(event, TicketCreated) and event.data.live_session
             t = tickets[data.ticket_id] = rules.from_ref(data, live=live)
             t.segment = known_segments.get(t.customer_id)
+            t.need = event.data.need if isinstance(event, TicketCreated) else None
             for early in waiting.pop(t.ticket_id, []):
                 APPLY[type(early)](t, r, early)
         with uow.caused_by(event):
