@@ -209,7 +209,7 @@ async def test_at_capacity_tickets_wait_and_freed_capacity_goes_to_the_best_one_
     routing: RunningService, platform: PlatformSettings, clock: FrozenClock
 ) -> None:
     first, _ = await desk_full(routing, platform)
-    normal, vip = Story(), Story()
+    normal, vip = Story(customer_id="cust-normal"), Story(customer_id="cust-vip")
     await announced(routing, platform, normal, "potential")
     await announced(routing, platform, vip, "high_value")
     await created(routing, platform, normal)
@@ -430,9 +430,10 @@ async def test_a_priority_change_re_scores_a_waiting_ticket(
     await publish(platform, second.priority_changed(START + timedelta(minutes=1), urgency="critical"))
     await until(routing, second, lambda a: a["urgency"] == "critical")
     desk = await queue(routing, "desk")
+    # critical 100; both customers unannounced, so ranked as new: 20 (`customers.domain.UNANNOUNCED`)
     assert [(t["ticket_id"], t["score"]) for t in desk["tickets"]] == [
-        (str(second.ticket_id), 100.0),
-        (str(first.ticket_id), 0.0),
+        (str(second.ticket_id), 120.0),
+        (str(first.ticket_id), 20.0),
     ]
 
 
@@ -529,7 +530,7 @@ async def test_a_breach_lifts_a_waiting_ticket_up_its_queue(
     await created(routing, platform, first)
     await created(routing, platform, late)
     await publish(platform, late.breached(ClockKind.FIRST_RESPONSE, START + timedelta(minutes=15)))
-    await until(routing, late, lambda a: a["score"] == 50.0)
+    await until(routing, late, lambda a: a["score"] == 70.0)  # a breach 50, an unannounced customer 20
     [desk] = (await routing.client.get("/v1/queues", headers=admin_headers())).json()[:1]
     assert desk["department_id"] == "desk"
     assert [t["ticket_id"] for t in desk["tickets"]] == [str(late.ticket_id), str(first.ticket_id)]

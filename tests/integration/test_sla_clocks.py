@@ -130,7 +130,7 @@ async def test_the_seeded_policies_promise_critical_tickets_and_high_value_custo
     response within 2 hours. Out of the box (the policies the migrations seed), a critical ticket
     and a high-value customer's are promised tighter targets than the default one, and a repair
     ticket's repair response (its plan: a solution or an appointment) is due 2 hours after it."""
-    normal, critical, vip, repair = Story(), Story(), Story(), Story()
+    normal, critical, vip, repair = (Story(customer_id=f"cust-seeded-{n}") for n in range(4))
     await publish(platform, vip.segment_changed(T0 - MIN, segment="high_value"))
     await eventually(lambda: _segment_known(sla, vip.customer_id))
     urgent = critical.created()
@@ -303,9 +303,11 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
     clock.set(T0 + 30 * MIN)
     current = await sla.client.get("/v1/policies/default", headers=agent_headers())
     etag = current.headers["etag"]
+    # The seeded default policy is at the version its migrations left it (renamed once since seeded).
+    seeded = current.json()["version"]
     r = await sla.client.put("/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag})
     assert r.status_code == 200, r.text
-    assert r.json()["version"] == 2
+    assert r.json()["version"] == seeded + 1
     got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["target_seconds"] == 3600)
     assert at(got["resolution"]["due_at"]) == T0 + 60 * MIN
     assert got["acknowledgement"]["status"] == "breached"  # a past breach stands
@@ -314,14 +316,15 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
         "/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag}
     )
     assert (stale.status_code, stale.json()["error"]["code"]) == (412, "policy_changed")
-    assert stale.json()["error"]["details"]["current_etag"] == r.headers["ETag"] == '"2"'
+    assert stale.json()["error"]["details"]["current_etag"] == r.headers["ETag"] == f'"{seeded + 1}"'
     missing = await sla.client.put("/v1/policies/default", json=policy_body(), headers=admin_headers())
     assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
     exists = await sla.client.put("/v1/policies/default", json=policy_body(), headers=CREATE)
     assert (exists.status_code, exists.json()["error"]["code"]) == (412, "policy_changed")
     history = (await sla.client.get("/v1/policies/default/history", headers=agent_headers())).json()["items"]
     assert [(h["version"], h["action"], h["actor"]) for h in history] == [
-        (2, "updated", "admin-test"),
+        (seeded + 1, "updated", "admin-test"),
+        *((v, "updated", "migration") for v in range(seeded, 1, -1)),
         (1, "created", "migration"),
     ]
 
