@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ticketloop_embedded.chaos import Fault, default_faults, kill_service, process_names, run_chaos
+from ticketloop_embedded.organisations import uncapped_env
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -43,6 +44,7 @@ def _stack(replicas: Mapping[str, int]) -> Iterator[Stack]:
             # See the `platform` fixture: an idle consumer costs a quarter of what it does at 25 ms.
             "TICKETLOOP_KAFKA_FETCH_MAX_WAIT_MS": "200",
             "TICKETLOOP_BROKER_CHECK_SECONDS": "1",
+            **uncapped_env(),
             "TICKETLOOP_LOG_LEVEL": "INFO",
         },
         replicas=dict(replicas),

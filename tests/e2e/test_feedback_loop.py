@@ -36,9 +36,6 @@ def stack() -> Iterator[Stack]:
     with running_stack(
         "ticketloop-e2e-feedback-",
         TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES="0",
-        # Only retrospective's announcement may make a customer high-value here, not routing's
-        # own guess from the ticket's spend.
-        TICKETLOOP_ROUTING_HIGH_VALUE_ANNUAL_SPEND="1000000000",
     ) as running:
         yield running
 

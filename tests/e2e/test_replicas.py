@@ -16,6 +16,7 @@ import pytest
 
 from tests.support import TEST_SECRET, channel_headers, create_ticket_body, eventually
 from ticketloop_embedded.bench import ProcessView, samples
+from ticketloop_embedded.organisations import uncapped_env
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Stack, StackConfig
@@ -44,6 +45,7 @@ def stack() -> Iterator[Stack]:
             # See the `platform` fixture: an idle consumer costs a quarter of what it does at 25 ms.
             "TICKETLOOP_KAFKA_FETCH_MAX_WAIT_MS": "200",
             "TICKETLOOP_AUTH_SECRET": TEST_SECRET,
+            **uncapped_env(),
         },
         scratch=True,
     )

@@ -1,12 +1,17 @@
 """Priority routing over the whole system: the five services as separate processes. With every
 agent of a department at capacity, a normal and a high-value ticket wait; when the agent frees
-capacity, the high-value ticket is assigned first, and the `ticket.assigned` event says why."""
+capacity, the high-value ticket is assigned first, and the `ticket.assigned` event says why. A
+customer is high-value because retrospective says so (`customer.segment_changed`, here from a
+relationship of more than 12 months): routing has no segment rule of its own."""
 
 from __future__ import annotations
 
+import tomllib
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -20,6 +25,8 @@ from tests.support import (
     running_stack,
 )
 from ticketloop_embedded.stack import Stack
+from ticketloop_routing.settings import DEFAULT_ORGANISATION
+from ticketloop_shared.db import asyncpg_dsn
 from ticketloop_shared.events import Topics
 
 # The end-to-end tier runs in two lanes (two workers), one stack at a time in each: several whole
@@ -37,8 +44,10 @@ def url(stack: Stack, service: str) -> str:
     return stack.services[service].url
 
 
-async def post_ticket(http: httpx.AsyncClient, stack: Stack, key: str, **customer: Any) -> str:
-    body = create_ticket_body(category="billing", subject=key)
+async def post_ticket(
+    http: httpx.AsyncClient, stack: Stack, key: str, *, category: str = "billing", **customer: Any
+) -> str:
+    body = create_ticket_body(category=category, subject=key)
     body["customer"] = {**body["customer"], **customer}
     r = await http.post(
         f"{url(stack, 'intake')}/v1/tickets", json=body, headers=channel_headers(**{"Idempotency-Key": key})
@@ -46,6 +55,34 @@ async def post_ticket(http: httpx.AsyncClient, stack: Stack, key: str, **custome
     assert r.status_code == 201, r.text
     ticket_id: str = r.json()["id"]
     return ticket_id
+
+
+async def fetch(stack: Stack, service: str, query: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(asyncpg_dsn(stack.pg.url(f"ticketloop_{service}")))
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
+async def known_as_high_value(http: httpx.AsyncClient, stack: Stack, customer: str) -> None:
+    """The customer, a customer for more than 12 months, writes about their account (after-sales):
+    retrospective classifies them high-value and announces it; wait until routing holds it."""
+    first = await post_ticket(
+        http, stack, f"{customer}-first", category="account", id=customer, customer_since="2023-01-01"
+    )
+
+    async def held() -> bool:
+        rows = await fetch(
+            stack,
+            "routing",
+            "SELECT s.segment FROM customer_segments s JOIN assignments a ON a.customer_id = s.customer_id "
+            "WHERE a.ticket_id = $1",
+            uuid.UUID(first),
+        )
+        return bool(rows) and rows[0]["segment"] == "high_value"
+
+    await eventually(held, timeout=30)
 
 
 async def routing_state(http: httpx.AsyncClient, stack: Stack, ticket_id: str) -> dict[str, Any] | None:
@@ -77,8 +114,9 @@ async def test_freed_capacity_goes_to_the_high_value_ticket_first_with_its_reaso
         assert (await eventually(owned))["agent_id"] == "agent-fin-1"
 
         # a normal ticket, then a high-value one: both wait
+        await known_as_high_value(http, stack, "cust-prio-vip")
         normal = await post_ticket(http, stack, "prio-normal")
-        vip = await post_ticket(http, stack, "prio-vip", annual_spend=80_000)
+        vip = await post_ticket(http, stack, "prio-vip", id="cust-prio-vip")
 
         async def both_waiting() -> bool:
             states = [await routing_state(http, stack, t) for t in (normal, vip)]
@@ -144,3 +182,57 @@ async def test_freed_capacity_goes_to_the_high_value_ticket_first_with_its_reaso
             if e["type"] == "ticket.queued.v1" and e["subject"] in (vip, normal)
         ]
         assert {e["subject"] for e in queued} == {vip, normal}
+
+
+async def test_on_the_shipped_organisation_a_high_value_ticket_is_served_before_an_earlier_normal_one(
+    stack: Stack,
+) -> None:
+    """Nothing configured for the test: the organisation routing ships with gives each agent a
+    capacity, so under load tickets wait, and the first free place goes to the high-value
+    customer's ticket though a normal one was reported before it (SPEC §2: VIPs served first)."""
+    shipped = tomllib.loads(DEFAULT_ORGANISATION.read_text())
+    [department] = [d for d in shipped["departments"] if d["id"] == "supply_chain"]
+    capacity = department["default_capacity"]
+    [agent] = [a["id"] for a in shipped["agents"] if a["department"] == "supply_chain"]
+    routing = url(stack, "routing")
+    async with httpx.AsyncClient(timeout=30) as http:
+        org = (await http.get(f"{routing}/v1/organisation", headers=agent_headers())).json()
+        assert all(d["supervisor"] for d in org["departments"])  # an SLA breach reaches someone
+        [running] = [d for d in org["departments"] if d["id"] == "supply_chain"]
+        assert (running["default_capacity"], running["supervisor"]) == (capacity, department["supervisor"])
+
+        await known_as_high_value(http, stack, "cust-shipped-vip")
+        # the supply-chain desk fills up with normal customers' reports
+        busy = [
+            await post_ticket(http, stack, f"shipped-busy-{i}", category="logistics_delay") for i in range(capacity)
+        ]
+
+        async def all_owned() -> bool:
+            states = [await routing_state(http, stack, t) for t in busy]
+            return all(s is not None and s["state"] == "assigned" and s["agent_id"] == agent for s in states)
+
+        await eventually(all_owned, timeout=30)
+
+        # a normal customer reports first, the high-value customer after: both wait
+        normal = await post_ticket(http, stack, "shipped-normal", category="logistics_delay")
+
+        async def waiting(ticket_id: str) -> dict[str, Any] | None:
+            state = await routing_state(http, stack, ticket_id)
+            return state if state and state["state"] == "queued" else None
+
+        assert (await eventually(lambda: waiting(normal)))["segment"] != "high_value"
+        vip = await post_ticket(http, stack, "shipped-vip", category="logistics_delay", id="cust-shipped-vip")
+        assert (await eventually(lambda: waiting(vip)))["segment"] == "high_value"
+
+        # the agent resolves one ticket: its place goes to the later, high-value ticket
+        r = await http.post(
+            f"{url(stack, 'intake')}/v1/tickets/{busy[0]}/resolve", json={"resolution": "Done"}, headers=admin_headers()
+        )
+        assert r.status_code == 200, r.text
+
+        async def vip_assigned() -> dict[str, Any] | None:
+            state = await routing_state(http, stack, vip)
+            return state if state and state["state"] == "assigned" else None
+
+        assert (await eventually(vip_assigned))["agent_id"] == agent
+        assert (await routing_state(http, stack, normal) or {})["state"] == "queued"

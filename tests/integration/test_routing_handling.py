@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -107,6 +107,19 @@ async def created(routing: RunningService, platform: PlatformSettings, story: St
     return await until(routing, story, lambda a: a["state"] in ("assigned", "queued"))
 
 
+async def announced(routing: RunningService, platform: PlatformSettings, story: Story, segment: str) -> None:
+    """retrospective announces the story's customer's segment (`customer.segment_changed`, the
+    one place routing learns it from); wait until routing holds it."""
+    await publish(platform, story.segment_changed(T0, segment=segment))
+
+    async def held() -> bool:
+        async with routing.runtime.sessions() as session:
+            row = await session.get(CustomerSegment, story.customer_id)
+        return row is not None and row.segment == segment
+
+    await eventually(held)
+
+
 async def events(platform: PlatformSettings, kind: str, story: Story, *, count: int = 1) -> list[dict[str, Any]]:
     """The `kind` events routing emitted about the story's ticket (at least `count`)."""
     topic = Topics(platform.topic_prefix).for_family("ticket")
@@ -196,9 +209,11 @@ async def test_at_capacity_tickets_wait_and_freed_capacity_goes_to_the_best_one_
     routing: RunningService, platform: PlatformSettings, clock: FrozenClock
 ) -> None:
     first, _ = await desk_full(routing, platform)
-    normal, vip = Story(), Story()
+    normal, vip = Story(customer_id="cust-normal"), Story(customer_id="cust-vip")
+    await announced(routing, platform, normal, "potential")
+    await announced(routing, platform, vip, "high_value")
     await created(routing, platform, normal)
-    await created(routing, platform, vip, customer_annual_spend=25_000.0)
+    await created(routing, platform, vip)
     [event] = await events(platform, "queued", vip)
     assert event["data"]["reason"]["rule"].startswith("queued")
     assert {c["why_not"] for c in event["data"]["reason"]["candidates"]} == {"at_capacity"}
@@ -340,14 +355,15 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
     page = (await routing.client.get("/v1/account-managers", headers=agent_headers(department="desk"))).json()
     assert (page["total"], page["items"][0]["customer_id"]) == (1, "cust-vip")
 
-    got = await created(routing, platform, vip, customer_annual_spend=50_000.0)
+    await announced(routing, platform, vip, "high_value")
+    got = await created(routing, platform, vip)
     assert got["agent_id"] == "desk-2"  # least-loaded would have picked desk-1
     assert got["reason"]["rule"].startswith("account_manager")
     assert got["segment"] == "high_value"
 
     # desk-2 is at capacity now: the customer's next ticket goes by the department's rule
     again = Story(customer_id="cust-vip")
-    assert (await created(routing, platform, again, customer_annual_spend=50_000.0))["agent_id"] == "desk-1"
+    assert (await created(routing, platform, again))["agent_id"] == "desk-1"
 
     stale = await routing.client.delete(url, headers={**admin_headers(), "If-Match": '"1"'})
     assert (stale.status_code, stale.json()["error"]["code"]) == (412, "account_manager_changed")
@@ -359,11 +375,19 @@ async def test_a_high_value_customer_goes_to_their_account_manager(
 async def test_an_announced_segment_ranks_the_customers_next_ticket(
     routing: RunningService, platform: PlatformSettings
 ) -> None:
-    """retrospective's `customer.segment_changed` overrides what one ticket suggests: a customer
-    who crossed into high-value is served first and by their account manager from the next
-    ticket on, and a churn-risk customer (which no ticket can show) is ranked as one."""
-    before = await created(routing, platform, Story(customer_id="cust-rising"))
-    assert before["segment"] == "potential"
+    """retrospective's `customer.segment_changed` is the only source of a customer's segment:
+    before any announcement the customer ranks as new (routing's documented default, whatever
+    the ticket says about spend or tenure); a customer who crossed into high-value is served
+    first and by their account manager from the next ticket on, and a churn-risk customer is
+    ranked as one."""
+    before = await created(
+        routing,
+        platform,
+        Story(customer_id="cust-rising"),
+        customer_annual_spend=1_000_000.0,
+        customer_since=date(2020, 1, 1),
+    )
+    assert before["segment"] == "new"
     r = await routing.client.put(
         "/v1/account-managers/cust-rising",
         json={"agent_id": "desk-2"},
@@ -406,9 +430,10 @@ async def test_a_priority_change_re_scores_a_waiting_ticket(
     await publish(platform, second.priority_changed(START + timedelta(minutes=1), urgency="critical"))
     await until(routing, second, lambda a: a["urgency"] == "critical")
     desk = await queue(routing, "desk")
+    # critical 100; both customers unannounced, so ranked as new: 20 (`customers.domain.UNANNOUNCED`)
     assert [(t["ticket_id"], t["score"]) for t in desk["tickets"]] == [
-        (str(second.ticket_id), 100.0),
-        (str(first.ticket_id), 0.0),
+        (str(second.ticket_id), 120.0),
+        (str(first.ticket_id), 20.0),
     ]
 
 
@@ -505,7 +530,7 @@ async def test_a_breach_lifts_a_waiting_ticket_up_its_queue(
     await created(routing, platform, first)
     await created(routing, platform, late)
     await publish(platform, late.breached(ClockKind.FIRST_RESPONSE, START + timedelta(minutes=15)))
-    await until(routing, late, lambda a: a["score"] == 50.0)
+    await until(routing, late, lambda a: a["score"] == 70.0)  # a breach 50, an unannounced customer 20
     [desk] = (await routing.client.get("/v1/queues", headers=admin_headers())).json()[:1]
     assert desk["department_id"] == "desk"
     assert [t["ticket_id"] for t in desk["tickets"]] == [str(late.ticket_id), str(first.ticket_id)]

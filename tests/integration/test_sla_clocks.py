@@ -123,6 +123,48 @@ async def test_a_new_ticket_runs_every_metric_and_publishes_its_deadlines(
     assert await emitted(sla) == []
 
 
+async def test_the_seeded_policies_promise_critical_tickets_and_high_value_customers_more_and_repairs_2_hours(
+    sla: RunningService, platform: PlatformSettings
+) -> None:
+    """SPEC §2: high-value customers are served first, and an after-sales repair gets its
+    response within 2 hours. Out of the box (the policies the migrations seed), a critical ticket
+    and a high-value customer's are promised tighter targets than the default one, and a repair
+    ticket's repair response (its plan: a solution or an appointment) is due 2 hours after it."""
+    normal, critical, vip, repair = (Story(customer_id=f"cust-seeded-{n}") for n in range(4))
+    await publish(platform, vip.segment_changed(T0 - MIN, segment="high_value"))
+    await eventually(lambda: _segment_known(sla, vip.customer_id))
+    urgent = critical.created()
+    urgent = urgent.model_copy(update={"data": urgent.data.model_copy(update={"urgency": "critical"})})
+    await publish(platform, normal.created(), urgent, vip.created(), repair.created(need="repair"))
+
+    async def policy_and_clocks(story: Story) -> tuple[str, dict[str, datetime]]:
+        got = await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+        r = await sla.client.get(f"/v1/tickets/{story.ticket_id}/sla", headers=admin_headers())
+        return r.json()["policy"]["id"], {k: datetime.fromisoformat(c["due_at"]) for k, c in got.items()}
+
+    default_id, default = await policy_and_clocks(normal)
+    assert default_id == "default"
+    for story, expected in ((critical, "critical"), (vip, "high-value")):
+        policy_id, due = await policy_and_clocks(story)
+        assert policy_id == expected
+        for clock in ("acknowledgement", "first_response", "plan", "resolution"):
+            assert due[clock] < default[clock], (expected, clock)
+    policy_id, due = await policy_and_clocks(repair)
+    assert policy_id == "repair"
+    assert due["plan"] == T0 + timedelta(hours=2)
+    assert due["first_response"] == default["first_response"]  # still a person within 15 minutes
+
+    default_policy = (await sla.client.get("/v1/policies/default", headers=agent_headers())).json()
+    assert "project's own target" in default_policy["name"]  # SPEC §2 names no resolution time
+
+
+async def _segment_known(sla: RunningService, customer_id: str) -> bool:
+    from ticketloop_sla.clocks.models import CustomerSegment
+
+    async with sla.runtime.sessions() as session:
+        return await session.get(CustomerSegment, customer_id) is not None
+
+
 async def test_a_reply_in_time_is_met_once_even_when_delivered_twice(
     sla: RunningService, platform: PlatformSettings
 ) -> None:
@@ -261,9 +303,11 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
     clock.set(T0 + 30 * MIN)
     current = await sla.client.get("/v1/policies/default", headers=agent_headers())
     etag = current.headers["etag"]
+    # The seeded default policy is at the version its migrations left it (renamed once since seeded).
+    seeded = current.json()["version"]
     r = await sla.client.put("/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag})
     assert r.status_code == 200, r.text
-    assert r.json()["version"] == 2
+    assert r.json()["version"] == seeded + 1
     got = await sla_cycles_when(sla, story.ticket_id, lambda c: c["resolution"]["target_seconds"] == 3600)
     assert at(got["resolution"]["due_at"]) == T0 + 60 * MIN
     assert got["acknowledgement"]["status"] == "breached"  # a past breach stands
@@ -272,14 +316,15 @@ async def test_a_policy_change_re_targets_running_clocks_keeping_the_time_used(
         "/v1/policies/default", json=policy_body(), headers={**admin_headers(), "If-Match": etag}
     )
     assert (stale.status_code, stale.json()["error"]["code"]) == (412, "policy_changed")
-    assert stale.json()["error"]["details"]["current_etag"] == r.headers["ETag"] == '"2"'
+    assert stale.json()["error"]["details"]["current_etag"] == r.headers["ETag"] == f'"{seeded + 1}"'
     missing = await sla.client.put("/v1/policies/default", json=policy_body(), headers=admin_headers())
     assert (missing.status_code, missing.json()["error"]["code"]) == (428, "if_match_required")
     exists = await sla.client.put("/v1/policies/default", json=policy_body(), headers=CREATE)
     assert (exists.status_code, exists.json()["error"]["code"]) == (412, "policy_changed")
     history = (await sla.client.get("/v1/policies/default/history", headers=agent_headers())).json()["items"]
     assert [(h["version"], h["action"], h["actor"]) for h in history] == [
-        (2, "updated", "admin-test"),
+        (seeded + 1, "updated", "admin-test"),
+        *((v, "updated", "migration") for v in range(seeded, 1, -1)),
         (1, "created", "migration"),
     ]
 

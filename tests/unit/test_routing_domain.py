@@ -4,18 +4,17 @@ ticket and to whom it may be given by hand."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from ticketloop_routing.assignments import domain
 from ticketloop_routing.assignments.domain import Candidate, State
-from ticketloop_routing.customers.domain import add_months, segment_of
+from ticketloop_routing.customers.domain import segment_of
 from ticketloop_routing.organisation.domain import AgentConfig, Presence, Strategy, listing_scope, presence_refusal
 from ticketloop_shared.vocabulary import Segment
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-TODAY = NOW.date()
 
 
 def score(**overrides: object) -> float:
@@ -74,39 +73,18 @@ def test_the_queue_rank_orders_as_the_score_does_at_any_instant() -> None:
 # --- segment ---------------------------------------------------------------------------------
 
 
-def since(months: int, days: int = 0) -> date:
-    return add_months(TODAY, -months) - timedelta(days=days)
+def test_the_segment_is_the_one_retrospective_announced() -> None:
+    for segment in Segment:
+        assert segment_of(segment.value) is segment
 
 
-def seg(customer_since: date | None = None, annual_spend: float | None = None) -> Segment:
-    return segment_of(customer_since=customer_since, annual_spend=annual_spend, today=TODAY, high_value_spend=10_000)
-
-
-def test_new_below_three_months_of_relationship() -> None:
-    assert seg(TODAY) is Segment.NEW
-    assert seg(since(3) + timedelta(days=1)) is Segment.NEW
-    assert seg(since(3)) is Segment.POTENTIAL
-
-
-def test_high_value_over_twelve_months_of_relationship() -> None:
-    assert seg(since(12)) is Segment.POTENTIAL
-    assert seg(since(12, days=1)) is Segment.HIGH_VALUE
-
-
-def test_high_value_from_the_spend_threshold_on() -> None:
-    assert seg(annual_spend=9_999.99) is Segment.POTENTIAL
-    assert seg(annual_spend=10_000) is Segment.HIGH_VALUE
-    assert seg(TODAY, annual_spend=50_000) is Segment.HIGH_VALUE  # a big spender from day one
-
-
-def test_potential_when_the_ticket_says_nothing_and_never_churn_risk() -> None:
-    assert seg() is Segment.POTENTIAL
-    assert Segment.CHURN_RISK not in {seg(since(m)) for m in range(0, 40)}
-
-
-def test_months_are_calendar_months() -> None:
-    assert add_months(date(2026, 1, 31), 1) == date(2026, 2, 28)
-    assert add_months(date(2026, 3, 15), -3) == date(2025, 12, 15)
+def test_a_customer_nobody_announced_yet_ranks_as_new_whatever_the_ticket_says() -> None:
+    """routing derives nothing from a ticket (retrospective's `segment_for` is the one rule):
+    the customer it has heard nothing about ranks as a newcomer, as retrospective would classify
+    a customer whose relationship starts now."""
+    assert segment_of(None) is Segment.NEW
+    assert segment_of("platinum") is Segment.NEW  # a segment this version does not know
+    assert score(segment=segment_of(None)) == score(segment="new")
 
 
 # --- choosing --------------------------------------------------------------------------------

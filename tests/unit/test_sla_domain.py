@@ -114,6 +114,22 @@ def test_the_first_policy_whose_conditions_hold_wins_and_the_fallback_answers_ot
     assert choose([voice], Facts("web", "billing", "normal", None)) is FALLBACK
 
 
+def test_a_policy_can_select_on_the_customers_need() -> None:
+    """SPEC §2: "after-sales repair response within 2 hours": a policy for repairs applies to
+    tickets whose need is repair, and to no ticket whose need is not known."""
+    repair = create_policy(id="repair", position=20, conditions=Conditions(needs=frozenset({"repair"})))
+    default = create_policy(id="default", position=100)
+    assert choose([default, repair], Facts("web", "product_quality", "normal", None, need="repair")).id == "repair"
+    assert choose([default, repair], Facts("web", "product_quality", "normal", None, need="refund")).id == "default"
+    assert choose([default, repair], Facts("web", "product_quality", "normal", None)).id == "default"
+
+
+def test_a_condition_on_an_unknown_need_is_refused() -> None:
+    typo = create_policy(conditions=Conditions(needs=frozenset({"repair", "repiar"})))
+    assert validate(typo, calendars=set()) == [("conditions.needs", "unknown need repiar")]
+    assert validate(create_policy(conditions=Conditions(needs=frozenset({"repair"}))), calendars=set()) == []
+
+
 # --- stop, breach, announce once ---------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ import uvloop
 from aiokafka import AIOKafkaConsumer
 
 from ticketloop_embedded.loadclient import Result, closed_loop, open_loop, post_request
+from ticketloop_embedded.organisations import uncapped_env
 from ticketloop_embedded.ports import free_port, wait_for_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Say, Stack, StackConfig
@@ -542,7 +543,7 @@ def bench(
         pg_port=free_port(),
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
-        env={"TICKETLOOP_LOG_LEVEL": "WARNING"},
+        env={"TICKETLOOP_LOG_LEVEL": "WARNING", **uncapped_env()},
         replicas=dict(replicas or {}),
         split=split,
     )

@@ -42,6 +42,7 @@ import uvloop
 
 from ticketloop_embedded.bench import CHANNEL_KEY, cpu_seconds, ticket_body, wait_for_loop
 from ticketloop_embedded.loadclient import Result, open_loop, post_request
+from ticketloop_embedded.organisations import uncapped_env
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import SERVICES
 from ticketloop_embedded.stack import Say, Stack, StackConfig
@@ -588,6 +589,7 @@ def bench_webhooks(*, opts: Options, json_path: Path, say: Say) -> int:
         "TICKETLOOP_INTAKE_WEBHOOKS_MAX_ATTEMPTS": "50",
         # Every reply is the bench admin's: its staff limit (1,200 a minute) would refuse them.
         "TICKETLOOP_RATE_STAFF_PER_MINUTE": "0",
+        **uncapped_env(),
     }
     config = StackConfig(
         data_dir=root,

@@ -37,6 +37,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from ticketloop_embedded.organisations import uncapped_env
 from ticketloop_embedded.stack import Say, Stack
 from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.db import asyncpg_dsn
@@ -476,7 +477,7 @@ def chaos(*, rate: float, db_outage: float, say: Say, replicas: Mapping[str, int
         pg_port=free_port(),
         broker_port=free_port(),
         service_ports={s.name: free_port() for s in SERVICES},
-        env={"TICKETLOOP_BROKER_CHECK_SECONDS": "1"},
+        env={"TICKETLOOP_BROKER_CHECK_SECONDS": "1", **uncapped_env()},
         replicas=dict(replicas or {}),
     )
     stack = Stack(config, say=say)

@@ -32,5 +32,3 @@ class RoutingSettings(ServiceSettings):
     # sweep runs (it catches capacity freed on another replica while a ticket was being queued).
     away_sweep_seconds: float = Field(default=30.0, gt=0)
     queue_sweep_seconds: float = Field(default=5.0, gt=0)
-    # Annual spend from which a customer counts as high-value (stands in for SPEC §5's "top 20%").
-    high_value_annual_spend: float = Field(default=10_000.0, ge=0)

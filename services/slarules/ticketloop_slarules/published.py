@@ -33,6 +33,7 @@ def policy_changed(policy: Policy, *, rules_version: int, at: datetime) -> SlaPo
         categories=sorted(c.categories),
         urgencies=sorted(c.urgencies),
         segments=sorted(c.segments),
+        needs=sorted(c.needs),
         targets=[
             SlaTargetDefinition(clock=k, minutes=t.minutes, calendar=t.calendar) for k, t in policy.targets.items()
         ],
@@ -56,6 +57,7 @@ def policy_of(data: SlaPolicyChangedData) -> Policy:
             categories=frozenset(data.categories),
             urgencies=frozenset(data.urgencies),
             segments=frozenset(data.segments),
+            needs=frozenset(data.needs),
         ),
         targets={t.clock: Target(t.minutes, t.calendar or ALWAYS) for t in data.targets},
         pauses={k: frozenset(v) for k, v in data.pauses.items()},

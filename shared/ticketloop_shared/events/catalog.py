@@ -454,6 +454,8 @@ class SlaPolicyChangedData(Payload):
     categories: list[str] = Field(default_factory=list)
     urgencies: list[str] = Field(default_factory=list)
     segments: list[str] = Field(default_factory=list)
+    # What the customer wants done (`Need`): a policy for repairs (SPEC §2's repair response).
+    needs: list[str] = Field(default_factory=list)
     targets: list[SlaTargetDefinition] = Field(default_factory=list)
     pauses: dict[ClockKind, list[str]] = Field(default_factory=dict)
     warning_share: float = 0.75

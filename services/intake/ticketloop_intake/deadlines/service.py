@@ -121,10 +121,11 @@ async def at_acceptance(
     status: str,
     live_session: bool,
     segment: str | None = None,
+    need: str | None = None,
 ) -> FirstClocks:
     """The policy and clocks of a ticket accepted now (`opening.at_report`, sla's code)."""
     r = await rules(uow)
-    facts = Facts(channel=channel, category=category, urgency=urgency, segment=segment)
+    facts = Facts(channel=channel, category=category, urgency=urgency, segment=segment, need=need)
     policy, started = opening.at_report(
         r, facts, created_at=created_at, status=status, live=opening.is_live(channel, live_session=live_session)
     )

@@ -110,6 +110,7 @@ async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> None:
         channel=ticket.channel,
         category=ticket.category,
         urgency=ticket.urgency,
+        need=ticket.need,
         created_at=ticket.created_at,
         status=ticket.status,
         live_session=ticket.live_session,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
-from datetime import date, datetime
+from datetime import datetime
 
 from ticketloop_routing.assignments import domain, repository
 from ticketloop_routing.assignments.actions import assign, held, take, transfer
@@ -97,10 +97,9 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
     conditional UPDATE, so replicas never exceed a capacity) and records the assignment with its
     reason. A ticket whose agent was taken meanwhile is decided again on fresh state."""
     org, live, departments = await _read_run(uow, tickets)
-    today = uow.now().date()
     decided: list[bool] = []
     for (data, cause), department in zip(tickets, departments, strict=True):
-        segment = _segment(uow, data, live, today=today)
+        segment = segment_of(live.segments.get(data.customer_id))
         facts = _facts(data, segment=segment)
         score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
         if data.ticket_id in live.known:
@@ -140,16 +139,6 @@ async def _read_run(
             return org, live, departments
         org = await organisation_of(uow)
     raise RuntimeError("the organisation kept changing while routing read it")
-
-
-def _segment(uow: RoutingUnit, data: TicketCreatedData, live: LiveState, *, today: date) -> Segment:
-    return segment_of(
-        customer_since=data.customer_since,
-        annual_spend=data.customer_annual_spend,
-        today=today,
-        high_value_spend=uow.settings.high_value_annual_spend,
-        announced=live.segments.get(data.customer_id),
-    )
 
 
 def _facts(data: TicketCreatedData, *, segment: Segment) -> TicketFacts:

@@ -1,1 +1,1 @@
-"""Customers as routing sees them: their segment (derived for now) and dedicated account managers."""
+"""Customers as routing sees them: their segment (as retrospective announces it) and dedicated account managers."""

@@ -75,6 +75,7 @@ async def load(conn: asyncpg.Connection, tickets: Sequence[Ticket], *, now: date
                 t.live,
                 t.origin,
                 t.segment,
+                t.need,
                 t.status,
                 t.department_id,
                 t.agent_id,

@@ -51,6 +51,8 @@ class SlaTicket(Base):
     # Why the ticket exists (`ticket.created`): a care contact (`care`) runs no clocks.
     origin: Mapped[str] = mapped_column(String(20), server_default=text("'customer'"))
     segment: Mapped[str | None] = mapped_column(String(32))
+    # What the customer wants done (policies may match on it, e.g. repairs).
+    need: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     department_id: Mapped[str | None] = mapped_column(String(64))
     agent_id: Mapped[str | None] = mapped_column(String(100))

@@ -37,6 +37,7 @@ TICKET_FIELDS = (
     "live",
     "origin",
     "segment",
+    "need",
     "status",
     "department_id",
     "agent_id",

@@ -65,6 +65,7 @@ class Ticket:
     live: bool = False
     origin: str = TicketOrigin.CUSTOMER.value  # told by `ticket.created`
     segment: str | None = None
+    need: str | None = None  # from `ticket.created`; unknown while only later events were seen
     status: str = "pending_assignment"
     department_id: str | None = None
     agent_id: str | None = None
@@ -85,7 +86,9 @@ class Ticket:
 
     def facts(self) -> Facts:
         """What the policy conditions look at."""
-        return Facts(channel=self.channel, category=self.category, urgency=self.urgency, segment=self.segment)
+        return Facts(
+            channel=self.channel, category=self.category, urgency=self.urgency, segment=self.segment, need=self.need
+        )
 
     @property
     def is_live(self) -> bool:
@@ -112,6 +115,7 @@ def from_ref(ref: TicketRef, *, live: bool = False) -> Ticket:
         created_at=ref.created_at,
         live=live,
         origin=ref.origin.value if isinstance(ref, TicketCreatedData) else TicketOrigin.CUSTOMER.value,
+        need=ref.need if isinstance(ref, TicketCreatedData) else None,
         new=True,
     )
 

@@ -135,6 +135,7 @@ def _closed(t: Ticket, r: Rules, e: TicketClosed) -> None:
 
 
 def _created(t: Ticket, r: Rules, e: TicketCreated) -> None:
+    t.need = e.data.need  # learnt late, had another event of the ticket come first
     if t.origin != e.data.origin.value:  # learnt late: another event of the ticket came first
         t.origin = e.data.origin.value
         if not rules.runs_customer_clocks(t.origin):

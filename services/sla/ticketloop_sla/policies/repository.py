@@ -29,6 +29,7 @@ def policy_json(p: Policy) -> dict[str, Any]:
             "categories": sorted(c.categories),
             "urgencies": sorted(c.urgencies),
             "segments": sorted(c.segments),
+            "needs": sorted(c.needs),
         },
         "targets": {k.value: {"minutes": t.minutes, "calendar": t.calendar} for k, t in p.targets.items()},
         "pauses": {k.value: sorted(v) for k, v in p.pauses.items()},
@@ -52,6 +53,7 @@ def policy_of(row: PolicyRow) -> Policy:
             categories=frozenset(c.get("categories", ())),
             urgencies=frozenset(c.get("urgencies", ())),
             segments=frozenset(c.get("segments", ())),
+            needs=frozenset(c.get("needs", ())),
         ),
         targets={
             ClockKind(k): Target(float(t["minutes"]), t.get("calendar") or "24x7") for k, t in row.targets.items()

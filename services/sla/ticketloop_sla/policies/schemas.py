@@ -41,6 +41,10 @@ class ConditionsIn(Strict):
     segments: Values = Field(
         default_factory=list, description="Customer segments (new, high_value, churn_risk, potential)."
     )
+    needs: Values = Field(
+        default_factory=list,
+        description="What the customer wants done (refund, replacement, repair, information, complaint, other).",
+    )
 
 
 class TargetIn(Strict):

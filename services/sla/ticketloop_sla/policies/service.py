@@ -94,6 +94,7 @@ def policy_from(policy_id: str, body: PolicyIn, *, version: int) -> Policy:
             categories=frozenset(c.categories),
             urgencies=frozenset(c.urgencies),
             segments=frozenset(c.segments),
+            needs=frozenset(c.needs),
         ),
         targets={k: Target(t.minutes, t.calendar) for k, t in body.targets.items()},
         pauses={k: frozenset(v) for k, v in body.pauses.items()},
