@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -39,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketloop_shared.clock import utcnow
 from ticketloop_shared.events.envelope import Envelope
@@ -90,6 +91,10 @@ def _headers(event: Envelope) -> dict[str, str]:
     return headers
 
 
+class BrokerReplacedError(Exception):
+    """The broker changed under a batch: retry the batch once the replacement is handled."""
+
+
 class Outbox:
     """Writes events into a service's outbox within the caller's transaction."""
 
@@ -138,6 +143,7 @@ class OutboxRelay:
         fallback_poll_seconds: float = 1.0,
         retention: timedelta = timedelta(days=7),
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
+        verify_broker: bool = False,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -157,6 +163,10 @@ class OutboxRelay:
         # Whether this relay itself recorded the current broker cluster (first install or a
         # replacement it noticed), rather than finding it recorded by a sibling replica.
         self.recorded_epoch = False
+        # Ask the broker who it is around every batch (the runtime does; see `_publishing_to`).
+        self.verify_broker = verify_broker
+        # The cluster this relay last recorded or found recorded: what a batch may be sent to.
+        self.cluster_id: str | None = None
         self._second_pass: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -171,6 +181,7 @@ class OutboxRelay:
         fails the transaction rolls back and the whole batch is retried later.
         """
         t = self.table
+        cluster = await self._publishing_to() if self.verify_broker else None
         async with self.engine.begin() as conn:
             locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
             if not locked:
@@ -194,6 +205,10 @@ class OutboxRelay:
                     )
                 )
             results = await asyncio.gather(*futures)
+            if cluster is not None and await self._broker_cluster() != cluster:
+                # Replaced while the batch was in flight (its sends retried onto the new broker):
+                # not marked, so it goes out again after the window the next pass republishes.
+                raise BrokerReplacedError(f"broker replaced during a batch of {len(rows)}")
             await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
         regressed = self._log_went_back(results)
         for row in rows:
@@ -203,6 +218,29 @@ class OutboxRelay:
             log.error("a partition's log went backwards: the broker was replaced", extra={"partition": regressed})
             await self.broker_replaced(reason=f"log of {regressed} went backwards")
         return len(rows)
+
+    async def _publishing_to(self) -> str:
+        """The broker's cluster id, once any replacement it reveals has been dealt with.
+
+        The broker watch asks every few seconds; a relay woken by a commit in between would put
+        the newest rows on a new, empty broker before the retention window is republished there,
+        so a ticket's later events would come before its earlier ones (seen in the chaos tier:
+        routing read a ticket's resolve before its creation and never placed it). One metadata
+        request per batch, on the producer's own connection, closes that gap.
+        """
+        cluster = await self._broker_cluster()
+        if cluster != self.cluster_id:
+            await self.observe_cluster(cluster)
+        return cluster
+
+    async def _broker_cluster(self) -> str:
+        """Ask the broker the producer talks to for its cluster id (a topic-less metadata request)."""
+        client = self.producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise BrokerReplacedError("no broker known to the producer")
+        response = await client.send(node, MetadataRequest([], allow_auto_topic_creation=False))
+        return str(response.to_object()["cluster_id"] or "")
 
     def _log_went_back(self, results: Sequence[Any]) -> str | None:
         """Track the highest offset each partition gave us; a lower one means a new, empty log."""
@@ -255,37 +293,50 @@ class OutboxRelay:
     async def republish_window(self, since: timedelta | None = None) -> int:
         """Mark every row published within the retention window (or the last `since`)
         unpublished again."""
-        cutoff = utcnow() - (since or self.retention)
-        t = self.table
         async with self.engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
-            result = await conn.execute(
-                update(t).where(t.c.published_at.is_not(None), t.c.published_at >= cutoff).values(published_at=None)
-            )
+            return await self._unpublish_window(conn, since)
+
+    async def _unpublish_window(self, conn: AsyncConnection, since: timedelta | None = None) -> int:
+        cutoff = utcnow() - (since or self.retention)
+        t = self.table
+        result = await conn.execute(
+            update(t).where(t.c.published_at.is_not(None), t.c.published_at >= cutoff).values(published_at=None)
+        )
         count = int(result.rowcount or 0)
         self.republished += count
         return count
 
     async def observe_cluster(self, cluster_id: str) -> bool:
         """Record the broker cluster we publish to; True (after republishing the retention
-        window) when it differs from the one recorded before: the broker was replaced."""
+        window) when it differs from the one recorded before: the broker was replaced.
+
+        The new cluster is recorded and the window marked unpublished in one transaction: a
+        sibling replica's relay that finds the new cluster recorded may publish at once, and
+        must find the window ahead of its new rows."""
         if self.epoch_table is None:
             return False
         e = self.epoch_table
+        republished = 0
         async with self.engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
             known = await conn.scalar(select(e.c.cluster_id).where(e.c.id == 1))
             if known == cluster_id:
+                self.cluster_id = cluster_id
                 return False
             await conn.execute(
                 insert(e)
                 .values(id=1, cluster_id=cluster_id)
                 .on_conflict_do_update(index_elements=[e.c.id], set_={"cluster_id": cluster_id, "seen_at": func.now()})
             )
+            if known is not None:
+                republished = await self._unpublish_window(conn)
         self.recorded_epoch = True
+        self.cluster_id = cluster_id
         if known is None:
             return False
-        await self.broker_replaced(reason=f"cluster id changed from {known!r} to {cluster_id!r}")
+        reason = f"cluster id changed from {known!r} to {cluster_id!r}"
+        await self.broker_replaced(reason=reason, republished=republished)
         return True
 
     async def recorded_within(self, cluster_id: str, seconds: float) -> bool:
@@ -297,14 +348,14 @@ class OutboxRelay:
             seen_at = await conn.scalar(select(e.c.seen_at).where(e.c.id == 1, e.c.cluster_id == cluster_id))
         return seen_at is not None and utcnow() - seen_at < timedelta(seconds=seconds)
 
-    async def broker_replaced(self, *, reason: str) -> None:
+    async def broker_replaced(self, *, reason: str, republished: int | None = None) -> None:
         """Publish the retention window again and let the owner reset its consumers.
 
         Once the dust settles, what was published around the replacement is published a second
         time: a record acknowledged by a broker in the middle of being replaced (topics being
         recreated, consumers rejoining) has been seen to go missing on the embedded broker.
         """
-        count = await self.republish_window()
+        count = await self.republish_window() if republished is None else republished
         BROKER_RESETS.labels(self.service).inc()
         log.warning("broker replaced: republishing the outbox window", extra={"reason": reason, "rows": count})
         if self.on_broker_reset is not None:
