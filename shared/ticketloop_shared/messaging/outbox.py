@@ -313,7 +313,7 @@ class OutboxRelay:
         sibling replica's relay that finds the new cluster recorded may publish at once, and
         must find the window ahead of its new rows."""
         if self.epoch_table is None:
-            self.cluster_id = cluster_id
+            self._now_publishing_to(cluster_id)
             return False
         e = self.epoch_table
         republished = 0
@@ -321,7 +321,7 @@ class OutboxRelay:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
             known = await conn.scalar(select(e.c.cluster_id).where(e.c.id == 1))
             if known == cluster_id:
-                self.cluster_id = cluster_id
+                self._now_publishing_to(cluster_id)
                 return False
             await conn.execute(
                 insert(e)
@@ -331,12 +331,20 @@ class OutboxRelay:
             if known is not None:
                 republished = await self._unpublish_window(conn)
         self.recorded_epoch = True
-        self.cluster_id = cluster_id
+        self._now_publishing_to(cluster_id)
         if known is None:
             return False
         reason = f"cluster id changed from {known!r} to {cluster_id!r}"
         await self.broker_replaced(reason=reason, republished=republished)
         return True
+
+    def _now_publishing_to(self, cluster_id: str) -> None:
+        """Remember the cluster; a different one starts every partition's log afresh, so the
+        offsets seen on the old one are forgotten (else the republished window, landing below
+        them, would count as a second replacement and be republished again)."""
+        if self.cluster_id is not None and cluster_id != self.cluster_id:
+            self._high_water.clear()
+        self.cluster_id = cluster_id
 
     async def recorded_within(self, cluster_id: str, seconds: float) -> bool:
         """Whether `cluster_id` became the recorded broker cluster less than `seconds` ago."""
