@@ -160,7 +160,7 @@ class OutboxRelay:
         # Whether this relay itself recorded the current broker cluster (first install or a
         # replacement it noticed), rather than finding it recorded by a sibling replica.
         self.recorded_epoch = False
-        # Ask the broker who it is around every batch (the runtime does; see `_publishing_to`).
+        # Ask the broker who it is before every batch it sends (the runtime's relays do; `_replaced`).
         self.verify_broker = verify_broker
         # The cluster this relay last recorded or found recorded: what a batch may be sent to.
         self.cluster_id: str | None = None
@@ -205,7 +205,8 @@ class OutboxRelay:
                 results = await asyncio.gather(*futures)
                 await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
         if replaced is not None:
-            # Recorded (and the window marked unpublished) under the lock this transaction held.
+            # Nothing sent: record the new cluster and mark the window unpublished (one locked
+            # transaction), then publish from the window's start.
             await self.observe_cluster(replaced)
             return await self.publish_pending()
         regressed = self._log_went_back(results)
