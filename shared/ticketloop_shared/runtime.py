@@ -171,6 +171,7 @@ class Runtime(Generic[S]):
             fallback_poll_seconds=self.platform.outbox_fallback_poll_seconds,
             retention=timedelta(hours=self.platform.outbox_retention_hours),
             on_broker_reset=self._broker_reset,
+            verify_broker=True,
         )
         try:
             await self._check_broker()

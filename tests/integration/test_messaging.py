@@ -9,10 +9,12 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
 from sqlalchemy.dialects.postgresql import UUID
@@ -20,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.builders import create_ticket_created
 from tests.support import eventually, publish, read_topic
+from ticketloop_embedded.broker import EmbeddedBroker
+from ticketloop_embedded.ports import free_port
 from ticketloop_shared.clock import SystemClock
 from ticketloop_shared.db import make_engine, make_sessionmaker, transaction
 from ticketloop_shared.events import EventType, Topics
@@ -299,6 +303,66 @@ async def test_after_a_broker_replacement_offsets_carried_over_from_the_old_log_
         await eventually(lambda: _equals(backbone.effect_count(), 30))
         await asyncio.sleep(0.5)
     assert await backbone.effect_count() == 30
+
+
+async def test_what_the_relay_publishes_after_a_broker_replacement_keeps_each_subjects_order(
+    backbone: Backbone, tmp_path: Path
+) -> None:
+    """A relay woken just after the broker was replaced, before anyone noticed, used to put the
+    newest rows on the new, empty log first; the retention window republished once the
+    replacement was seen then came after them. A ticket's resolve was read before its creation
+    (the chaos tier's one ticket routing never placed: it first saw the ticket resolved). The
+    relay now asks the broker who it is before a batch and republishes the window first."""
+    broker = EmbeddedBroker(free_port(), log_path=tmp_path / "broker.log")
+    broker.start()
+    platform = backbone.platform.model_copy(update={"kafka_bootstrap": broker.bootstrap})
+    producer = make_producer(platform, client_id="replaced")
+    try:
+        await ensure_topics(platform, backbone.topics.all())
+        await producer.start()
+        relay = OutboxRelay(
+            service="test",
+            engine=backbone.engine,
+            table=messaging.outbox,
+            epoch_table=messaging.broker_epoch,
+            producer=producer,
+            verify_broker=True,
+        )
+        relay.settle_seconds = 3600  # no second pass within the test
+        assert await relay.observe_cluster(await _cluster_id(platform)) is False  # the runtime at start
+        created = create_ticket_created()
+        resolved = create_ticket_created(ticket_id=created.data.ticket_id)  # a later event, same ticket
+        await _commit(backbone, created)
+        assert await relay.drain() == 1
+
+        broker.stop()  # replaced by an empty broker on the same address, topics recreated
+        broker.start()
+        await ensure_topics(platform, backbone.topics.all())
+        await _commit(backbone, resolved)
+        await relay.drain()  # woken by the commit before the broker watch asked
+        await relay.observe_cluster(await _cluster_id(platform))  # the watch notices
+        await relay.drain()
+
+        records = await read_topic(platform, backbone.topics.for_family("ticket"), count=2)
+        first_seen = list(dict.fromkeys(json.loads(r.value)["id"] for r in records))
+        assert first_seen == [str(created.id), str(resolved.id)]
+    finally:
+        await producer.stop()
+        broker.stop()
+
+
+async def _cluster_id(platform: PlatformSettings) -> str:
+    admin = AIOKafkaAdminClient(bootstrap_servers=platform.kafka_bootstrap, request_timeout_ms=5000)
+    await admin.start()
+    try:
+        return str((await admin.describe_cluster())["cluster_id"])
+    finally:
+        await admin.close()
+
+
+async def _commit(backbone: Backbone, *events: Any) -> None:
+    async with transaction(backbone.sessions) as session:
+        await Outbox(messaging.outbox, backbone.topics).write(session, list(events))
 
 
 def _partition_of(key: str, partitions: int) -> int:

@@ -21,6 +21,8 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -39,7 +41,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from ticketloop_shared.clock import utcnow
 from ticketloop_shared.events.envelope import Envelope
@@ -138,6 +140,7 @@ class OutboxRelay:
         fallback_poll_seconds: float = 1.0,
         retention: timedelta = timedelta(days=7),
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
+        verify_broker: bool = False,
     ) -> None:
         self.service = service
         self.engine = engine
@@ -157,6 +160,10 @@ class OutboxRelay:
         # Whether this relay itself recorded the current broker cluster (first install or a
         # replacement it noticed), rather than finding it recorded by a sibling replica.
         self.recorded_epoch = False
+        # Ask the broker who it is before every batch it sends (the runtime's relays do; `_replaced`).
+        self.verify_broker = verify_broker
+        # The cluster this relay last recorded or found recorded: what a batch may be sent to.
+        self.cluster_id: str | None = None
         self._second_pass: asyncio.Future[None] | None = None
 
     def wake(self) -> None:
@@ -185,16 +192,23 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            futures = []
-            for row in rows:
-                headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
-                futures.append(
-                    await self.producer.send(
-                        row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
+            replaced = await self._replaced() if self.verify_broker else None
+            if replaced is None:
+                futures = []
+                for row in rows:
+                    headers = [(k, str(v).encode()) for k, v in (row.headers or {}).items()]
+                    futures.append(
+                        await self.producer.send(
+                            row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
+                        )
                     )
-                )
-            results = await asyncio.gather(*futures)
-            await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
+                results = await asyncio.gather(*futures)
+                await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
+        if replaced is not None:
+            # Nothing sent: record the new cluster and mark the window unpublished (one locked
+            # transaction), then publish from the window's start.
+            await self.observe_cluster(replaced)
+            return await self.publish_pending()
         regressed = self._log_went_back(results)
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
@@ -203,6 +217,29 @@ class OutboxRelay:
             log.error("a partition's log went backwards: the broker was replaced", extra={"partition": regressed})
             await self.broker_replaced(reason=f"log of {regressed} went backwards")
         return len(rows)
+
+    async def _replaced(self) -> str | None:
+        """The broker's cluster id if it is not the one this relay last recorded or found
+        recorded (the broker was replaced, or this relay has not asked yet), else None.
+
+        The broker watch asks every few seconds; a relay woken by a commit in between would put
+        the newest rows on a new, empty broker before the retention window is republished there,
+        so a ticket's later events would come before its earlier ones (seen in the chaos tier:
+        routing read a ticket's resolve before its creation and never placed it). One metadata
+        request per batch with rows to send (about 2.5 ms on the embedded broker), on the
+        producer's own connection, closes that gap; an idle relay asks nothing.
+
+        What it cannot close: a batch whose sends the producer retries across the replacement
+        lands on the new broker before the window (the next batch's check republishes it). Asking
+        again after the acknowledgements would not help: the records are on the log by then.
+        """
+        client = self.producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker known to the producer")
+        response = await client.send(node, MetadataRequest([], allow_auto_topic_creation=False))
+        cluster = str(response.to_object()["cluster_id"] or "")
+        return None if cluster == self.cluster_id else cluster
 
     def _log_went_back(self, results: Sequence[Any]) -> str | None:
         """Track the highest offset each partition gave us; a lower one means a new, empty log."""
@@ -255,38 +292,60 @@ class OutboxRelay:
     async def republish_window(self, since: timedelta | None = None) -> int:
         """Mark every row published within the retention window (or the last `since`)
         unpublished again."""
-        cutoff = utcnow() - (since or self.retention)
-        t = self.table
         async with self.engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
-            result = await conn.execute(
-                update(t).where(t.c.published_at.is_not(None), t.c.published_at >= cutoff).values(published_at=None)
-            )
+            return await self._unpublish_window(conn, since)
+
+    async def _unpublish_window(self, conn: AsyncConnection, since: timedelta | None = None) -> int:
+        cutoff = utcnow() - (since or self.retention)
+        t = self.table
+        result = await conn.execute(
+            update(t).where(t.c.published_at.is_not(None), t.c.published_at >= cutoff).values(published_at=None)
+        )
         count = int(result.rowcount or 0)
         self.republished += count
         return count
 
     async def observe_cluster(self, cluster_id: str) -> bool:
         """Record the broker cluster we publish to; True (after republishing the retention
-        window) when it differs from the one recorded before: the broker was replaced."""
+        window) when it differs from the one recorded before: the broker was replaced.
+
+        The new cluster is recorded and the window marked unpublished in one transaction: a
+        sibling replica's relay that finds the new cluster recorded may publish at once, and
+        must find the window ahead of its new rows."""
         if self.epoch_table is None:
+            self._now_publishing_to(cluster_id)
             return False
         e = self.epoch_table
+        republished = 0
         async with self.engine.begin() as conn:
             await conn.execute(select(func.pg_advisory_xact_lock(RELAY_LOCK_KEY)))
             known = await conn.scalar(select(e.c.cluster_id).where(e.c.id == 1))
             if known == cluster_id:
+                self._now_publishing_to(cluster_id)
                 return False
             await conn.execute(
                 insert(e)
                 .values(id=1, cluster_id=cluster_id)
                 .on_conflict_do_update(index_elements=[e.c.id], set_={"cluster_id": cluster_id, "seen_at": func.now()})
             )
+            if known is not None:
+                republished = await self._unpublish_window(conn)
         self.recorded_epoch = True
+        self._now_publishing_to(cluster_id)
         if known is None:
             return False
-        await self.broker_replaced(reason=f"cluster id changed from {known!r} to {cluster_id!r}")
+        reason = f"cluster id changed from {known!r} to {cluster_id!r}"
+        await self.broker_replaced(reason=reason, republished=republished)
         return True
+
+    def _now_publishing_to(self, cluster_id: str) -> None:
+        """Remember the cluster; a different one starts every partition's log afresh, so the
+        offsets seen on the old one are forgotten (else the republished window, landing below
+        them, would count as a second replacement and be republished again)."""
+        if self.cluster_id is not None and cluster_id != self.cluster_id:
+            self._high_water.clear()
+        self.cluster_id = cluster_id
 
     async def recorded_within(self, cluster_id: str, seconds: float) -> bool:
         """Whether `cluster_id` became the recorded broker cluster less than `seconds` ago."""
@@ -297,14 +356,14 @@ class OutboxRelay:
             seen_at = await conn.scalar(select(e.c.seen_at).where(e.c.id == 1, e.c.cluster_id == cluster_id))
         return seen_at is not None and utcnow() - seen_at < timedelta(seconds=seconds)
 
-    async def broker_replaced(self, *, reason: str) -> None:
+    async def broker_replaced(self, *, reason: str, republished: int | None = None) -> None:
         """Publish the retention window again and let the owner reset its consumers.
 
         Once the dust settles, what was published around the replacement is published a second
         time: a record acknowledged by a broker in the middle of being replaced (topics being
         recreated, consumers rejoining) has been seen to go missing on the embedded broker.
         """
-        count = await self.republish_window()
+        count = await self.republish_window() if republished is None else republished
         BROKER_RESETS.labels(self.service).inc()
         log.warning("broker replaced: republishing the outbox window", extra={"reason": reason, "rows": count})
         if self.on_broker_reset is not None:
