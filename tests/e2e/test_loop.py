@@ -3,6 +3,7 @@ supervisor code as `make run`, on embedded PostgreSQL and the Tansu broker."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +30,12 @@ pytestmark = pytest.mark.xdist_group("e2e-stacks")
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     # the ticket survey goes out at resolution instead of two hours later
+    # and care's timer looks for due contacts every second, not every 30
     with running_stack(
-        "ticketloop-e2e-", TICKETLOOP_SLA_BREACH_CHECK_SECONDS="1", TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES="0"
+        "ticketloop-e2e-",
+        TICKETLOOP_SLA_BREACH_CHECK_SECONDS="1",
+        TICKETLOOP_FEEDBACK_TICKET_SURVEY_DELAY_MINUTES="0",
+        TICKETLOOP_RETROSPECTIVE_CARE_TIMER_MAX_IDLE_SECONDS="1",
     ) as running:
         yield running
 
@@ -165,3 +170,110 @@ async def test_a_crashed_service_catches_up_on_restart_with_nothing_lost_or_doub
         for ticket_id in ids:
             t = await get_json(http, f"{url(stack, 'intake')}/v1/tickets/{ticket_id}")
             assert [e["kind"] for e in t["timeline"]].count("assigned") == 1
+
+
+async def test_the_review_counts_an_order_a_care_task_and_a_recovery_ticket_where_each_belongs(stack: Stack) -> None:
+    """SPEC §5 and §4: an order makes a care task due (anticipation), the care task is worked and
+    completed with its outcome, a low score opens a recovery ticket; the weekly report counts the
+    customer's own problem as a problem, the care task and the recovery ticket apart from it."""
+    intake, retrospective = url(stack, "intake"), url(stack, "retrospective")
+    customer = f"c-loop-{uuid.uuid4().hex[:8]}"
+    async with httpx.AsyncClient(timeout=30) as http:
+        # an admin asks for a delivery check on the day of each order
+        r = await http.put(
+            f"{retrospective}/v1/care-rules/delivery-check",
+            json={"name": "Delivery check", "anchor": "order", "offset_days": 0, "category": "logistics_delay"},
+            headers={**admin_headers(), "If-None-Match": "*"},
+        )
+        assert r.status_code == 201, r.text
+
+        # the shop reports an order
+        ordered_at = datetime.now(UTC).isoformat()
+        order = {"order_id": f"o-{uuid.uuid4().hex[:8]}", "customer_id": customer, "amount": "129.90"}
+        r = await http.post(
+            f"{intake}/v1/orders",
+            json={**order, "currency": "EUR", "ordered_at": ordered_at},
+            headers=channel_headers(),
+        )
+        assert r.status_code == 201, r.text
+
+        async def tickets_of(origin: str) -> list[dict[str, Any]] | None:
+            body = await get_json(http, f"{intake}/v1/tickets", params={"customer_id": customer, "origin": origin})
+            return body["items"] if body and body["items"] else None
+
+        async def owned(ticket_id: str) -> dict[str, Any] | None:
+            t = await get_json(http, f"{intake}/v1/tickets/{ticket_id}")
+            return t if t and t["assignee"] else None
+
+        # retrospective makes the care task due; intake files it, routing gives it an owner
+        [care] = await eventually(lambda: tickets_of("care"), timeout=40)
+        care = await eventually(lambda: owned(care["id"]))
+        assert care["due_at"] is not None and care["category"] == "logistics_delay"
+        owner = agent_headers(care["assignee"]["agent_id"], department=care["assignee"]["department_id"])
+        resolve = f"{intake}/v1/tickets/{care['id']}/resolve"
+        r = await http.post(resolve, json={"resolution": "Delivered"}, headers=owner)
+        assert r.status_code == 422, r.text  # a care task is completed with its outcome
+        r = await http.post(
+            resolve, json={"resolution": "Parcel arrived, customer happy", "outcome": "reached"}, headers=owner
+        )
+        assert r.status_code == 200, r.text
+        # a care task runs no customer-response clocks
+        body = await get_json(http, f"{url(stack, 'sla')}/v1/tickets/{care['id']}/sla")
+        assert body is None or body["clocks"] == []
+
+        # the same customer reports a problem of their own, it is resolved, they answer with a low score
+        r = await http.post(
+            f"{intake}/v1/tickets",
+            json=create_ticket_body(category="account", customer={"id": customer, "name": "Ana"}),
+            headers=channel_headers(),
+        )
+        assert r.status_code == 201, r.text
+        problem = await eventually(lambda: owned(r.json()["id"]))
+        r = await http.post(
+            f"{intake}/v1/tickets/{problem['id']}/resolve",
+            json={"resolution": "Password reset"},
+            headers=admin_headers(),
+        )
+        assert r.status_code == 200, r.text
+
+        async def survey() -> Any:
+            s = await get_json(http, f"{url(stack, 'feedback')}/v1/tickets/{problem['id']}/survey")
+            return s if s and s["status"] == "open" else None
+
+        sent = await eventually(survey, timeout=40)
+        notifier = agent_headers("mailer", Role.NOTIFIER)
+        deliveries = await http.get(f"{url(stack, 'feedback')}/v1/survey-deliveries", headers=notifier)
+        [link] = [d["link"] for d in deliveries.json()["items"] if d["survey_id"] == sent["id"]]
+        r = await http.post(f"{url(stack, 'feedback')}/v1/surveys/{link.rsplit('/', 1)[-1]}", json={"csat": 1})
+        assert r.status_code == 201, r.text
+        [recovery] = await eventually(lambda: tickets_of("recovery"), timeout=40)
+        assert recovery["category"] == "account"
+
+        # the weekly report: per category, so the other tests' tickets on this stack stay out
+        year, week, _ = datetime.now(UTC).isocalendar()
+
+        async def weekly(category: str) -> Any:
+            return await get_json(
+                http, f"{retrospective}/v1/reports/weekly", params={"week": f"{year}-W{week:02d}", "category": category}
+            )
+
+        async def counted() -> tuple[Any, Any] | None:
+            account, logistics = await weekly("account"), await weekly("logistics_delay")
+            if not account or not logistics:
+                return None
+            done = logistics["proactive"]["care"]["outcomes"] and account["proactive"]["recovery"]["opened"]
+            return (account, logistics) if done else None
+
+        account, logistics = await eventually(counted, timeout=40)
+        # the customer's own problem is the one problem of its category; the recovery ticket is not
+        assert (account["tickets_opened"], account["tickets_resolved"]) == (1, 1)
+        assert account["proactive"]["recovery"]["opened"] == 1
+        assert account["proactive"]["care"]["made"] == 0
+        # the care task is no problem: counted made, completed, reached
+        assert logistics["tickets_opened"] == 0
+        assert logistics["proactive"]["care"] == {"made": 1, "completed": 1, "outcomes": {"reached": 1}}
+        assert logistics["categories"] == []
+
+        # the order made the customer known to the customer model, with the spend it reported
+        profile = await get_json(http, f"{retrospective}/v1/customers/{care['customer_id']}")
+        assert profile is not None and profile["annual_spend"] == 129.9

@@ -71,6 +71,15 @@ async def test_the_same_problem_in_other_words_is_linked_and_a_different_one_is_
     assert status == 201 and other["id"] != first["id"]
 
 
+async def test_alike_subjects_with_other_numbers_are_two_problems(intake: RunningService) -> None:
+    body = create_ticket_body(subject="Order 1234 not delivered", category="logistics_delay")
+    _, first = await report(intake, body)
+    status, other = await report(intake, {**body, "subject": "Order 5678 not delivered"})
+    assert status == 201 and other["id"] != first["id"]
+    status, again = await report(intake, {**body, "subject": "order 1234 still not delivered"})
+    assert (status, again["id"]) == (200, first["id"])
+
+
 async def test_a_chinese_report_in_other_words_is_linked(intake: RunningService) -> None:
     body = create_ticket_body(channel="messaging", subject="我的快递还没到", category="logistics_delay")
     _, first = await report(intake, body)

@@ -20,7 +20,7 @@ from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.reports.dictionary import BY_NAME, DRILLDOWN, METRICS, REPORT_CONTEXT, defining
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.clock import FrozenClock
-from ticketloop_shared.events import ClockKind, Envelope, SurveyKind, TicketOrigin
+from ticketloop_shared.events import CareOutcome, ClockKind, Envelope, SurveyKind, TicketOrigin
 from ticketloop_shared.settings import PlatformSettings
 
 NewDatabase = Callable[[str], Awaitable[str]]
@@ -51,7 +51,9 @@ async def get(service: RunningService, path: str, **params: Any) -> Any:
     return r.json()
 
 
-def care_contact(created_at: datetime, *, completed_at: datetime | None) -> list[Envelope]:
+def care_contact(
+    created_at: datetime, *, completed_at: datetime | None, outcome: CareOutcome = CareOutcome.REACHED
+) -> list[Envelope]:
     """A care contact the loop opened (category `other`, as care tickets default to), assigned,
     its acknowledgement clock breached, and resolved when the contact was made."""
     story = Story("other", created_at, channel="proactive", customer_id=f"c-care-{uuid.uuid4().hex[:6]}")
@@ -62,7 +64,7 @@ def care_contact(created_at: datetime, *, completed_at: datetime | None) -> list
         story.breached(ClockKind.ACKNOWLEDGEMENT, created_at + timedelta(minutes=30)),
     ]
     if completed_at is not None:
-        events.append(story.resolved(completed_at, **origin))
+        events.append(story.resolved(completed_at, outcome=outcome, **origin))
     return events
 
 
@@ -83,7 +85,7 @@ class Week48:
     def events(self) -> list[Envelope]:
         on_time, late = self.on_time, self.late
         events: list[Envelope] = [
-            on_time.created(expected_resolution_at=at(0, 12)),
+            on_time.created(expected_resolution_at=at(0, 12), need="complaint"),
             on_time.assigned(at(0, 9, 1)),
             on_time.replied(at(0, 9, 10)),
             on_time.met(ClockKind.FIRST_RESPONSE, at(0, 9, 10)),
@@ -94,8 +96,9 @@ class Week48:
             late.resolved(at(1, 11), first_response_at=at(1, 9, 30)),
             self.still_open.created(),
         ]
-        for day in (0, 1, 2):
-            events += care_contact(at(day, 8), completed_at=at(day, 8, 45))
+        outcomes = (CareOutcome.REACHED, CareOutcome.REACHED, CareOutcome.NO_ANSWER)
+        for day, outcome in zip((0, 1, 2), outcomes, strict=True):
+            events += care_contact(at(day, 8), completed_at=at(day, 8, 45), outcome=outcome)
         events += care_contact(at(4, 8), completed_at=None)
         for story, resolved_at in ((self.recovered, at(3, 12)), (self.still_unhappy, at(3, 13)), (self.not_yet, None)):
             origin: dict[str, Any] = {"origin": RECOVERY, "origin_id": str(uuid.uuid4())}
@@ -132,12 +135,13 @@ async def test_care_contacts_and_recovery_tickets_are_counted_apart_from_custome
         assert (report["sla"]["met"], report["sla"]["breached"], report["sla"]["compliance_pct"]) == (1, 1, 50.0)
         assert {g["key"] for g in report["sla"]["by_metric"]} == {"first_response", "resolution"}
         headline = {g["goal"]: g for g in report["headline"]}
-        assert headline["complaints"]["current"] == 3.0
+        # one complaint of the customers' own; the three recovery tickets (need complaint) are not
+        assert headline["complaints"]["current"] == 1.0
         assert {p["category"] for p in report["priorities"]} == {"billing", "logistics_delay"}
 
         # Care and recovery have their own section.
         assert report["proactive"] == {
-            "care": {"made": 4, "completed": 3, "outcomes": None},
+            "care": {"made": 4, "completed": 3, "outcomes": {"reached": 2, "no_answer": 1}},
             "recovery": {
                 "opened": 3,
                 "resolved": 2,
@@ -269,7 +273,7 @@ async def test_a_care_cadence_alone_cannot_make_other_hot_nor_open_a_rectificati
 
         quiet = await get(service, "/v1/reports/weekly", week="2026-W44")
         assert quiet["proactive"] == {
-            "care": {"made": 0, "completed": 0, "outcomes": None},
+            "care": {"made": 0, "completed": 0, "outcomes": {}},
             "recovery": {
                 "opened": 0,
                 "resolved": 0,

@@ -5,7 +5,7 @@ normalised subject, kept only as keyed hashes, and the default threshold's examp
 from __future__ import annotations
 
 from ticketloop_intake.settings import IntakeSettings
-from ticketloop_intake.tickets.domain import similarity, subject_grams
+from ticketloop_intake.tickets.domain import similarity, subject_grams, subject_numbers
 
 KEY = b"k" * 32
 
@@ -35,3 +35,12 @@ def test_the_trigrams_are_keyed_per_customer_and_reveal_no_text() -> None:
     mine, theirs = subject_grams("Invoice is wrong", key=KEY), subject_grams("Invoice is wrong", key=b"o" * 32)
     assert similarity(mine, theirs) == 0.0
     assert all(isinstance(g, int) and -(2**31) <= g < 2**31 for g in mine)
+
+
+def test_the_numbers_of_a_subject_are_kept_apart_keyed_and_in_any_order() -> None:
+    # "order 1234" and "order 5678" read alike, but the numbers say two problems
+    assert alike("Order 1234 not delivered", "Order 5678 not delivered") >= IntakeSettings().repeat_similarity
+    assert subject_numbers("Order 1234 not delivered", key=KEY) != subject_numbers("Order 5678 not delivered", key=KEY)
+    assert subject_numbers("#1234, model X2 broken", key=KEY) == subject_numbers("x2 broken (1234)", key=KEY)
+    assert subject_numbers("nothing numbered", key=KEY) == []
+    assert subject_numbers("order 1234", key=KEY) != subject_numbers("order 1234", key=b"j" * 32)

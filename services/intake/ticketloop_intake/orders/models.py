@@ -6,15 +6,17 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Index, Integer, Numeric, String
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ticketloop_intake.db import Base
 
 
 class Order(Base):
-    """An order as its commerce system (a channel client) last reported it. No personal data:
-    the customer by pseudonym only, never the commerce system's own reference."""
+    """An order as its commerce system (a channel client) last reported it. The customer by
+    pseudonym; the commerce system's own reference only sealed under the customer's key (like a
+    ticket's), so that a care contact after an order knows whom to contact, and an erasure makes
+    it unreadable."""
 
     __tablename__ = "orders"
     __table_args__ = (
@@ -28,6 +30,7 @@ class Order(Base):
     channel_client_id: Mapped[uuid.UUID] = mapped_column()
     order_id: Mapped[str] = mapped_column(String(100))
     customer_id: Mapped[str] = mapped_column(String(100))
+    customer_reference: Mapped[bytes | None] = mapped_column(LargeBinary)
     amount: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))

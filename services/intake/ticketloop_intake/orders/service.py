@@ -5,6 +5,7 @@ through the outbox. Flushes only; the unit of work commits."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.channels.service import ChannelClientView
-from ticketloop_intake.customers.service import customer_ids_for, pseudonym_of
+from ticketloop_intake.customers.service import customer_ids_for, key_for_sealing, pseudonym_of, seal_field
 from ticketloop_intake.orders import domain, repository
 from ticketloop_intake.orders.domain import KnownOrder
 from ticketloop_intake.orders.models import Order
@@ -76,11 +77,14 @@ async def record(uow: IntakeUnit, *, client: ChannelClientView, new: OrderCreate
             code="ordered_at_in_future",
             details={"ordered_at": new.ordered_at.isoformat(), "now": now.isoformat()},
         )
+    customer_id = pseudonym_of(uow.settings, new.customer_id)
+    key = await key_for_sealing(uow, customer_id)
     order = Order(
         id=new_id(),
         channel_client_id=client.id,
         order_id=new.order_id,
-        customer_id=pseudonym_of(uow.settings, new.customer_id),
+        customer_id=customer_id,
+        customer_reference=seal_field(key, customer_id, "reference", new.customer_id),
         amount=amount,
         currency=new.currency,
         status=new.status.value,
@@ -186,3 +190,10 @@ async def answer_order_status(
         for r in rows
     ]
     return domain.order_asked_about(category=category, need=need, text=text, orders=known)
+
+
+async def latest_of_customer(session: AsyncSession, customer_ids: Sequence[str]) -> Order | None:
+    """The customer's latest order: how intake knows a customer who never filed a ticket (a care
+    contact after an order is made for them)."""
+    found = await repository.latest_of_customer(session, customer_ids, limit=1)
+    return found[0] if found else None

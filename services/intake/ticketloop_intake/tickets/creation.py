@@ -6,26 +6,29 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 from ticketloop_intake.channels.service import SYSTEM_CLIENT_ID, SYSTEM_CLIENT_NAME, ChannelClientView
 from ticketloop_intake.customers.service import (
     customer_ids_for,
     is_erased,
     key_for_sealing,
+    open_field,
     pseudonym_of,
     seal_field,
 )
 from ticketloop_intake.db import statements
 from ticketloop_intake.deadlines import service as deadlines
 from ticketloop_intake.idempotency.service import Claim, KeyTaken, claim_key
+from ticketloop_intake.orders import service as orders
 from ticketloop_intake.tickets import repository
 from ticketloop_intake.tickets.domain import (
     SlaClocks,
     Status,
     fingerprint,
     subject_grams,
+    subject_numbers,
 )
 from ticketloop_intake.tickets.lifecycle import (
     Personal,
@@ -92,6 +95,7 @@ def _reported_ticket(
         required_skills=list(report.required_skills),
         fingerprint=fingerprint(report.subject, key=key),
         subject_grams=subject_grams(report.subject, key=key),
+        subject_numbers=subject_numbers(report.subject, key=key),
         version=1,
         self_service=False,
         reopen_count=0,
@@ -158,6 +162,7 @@ async def create_ticket(
             category=report.category.value,
             fingerprint=problem,
             grams=ticket.subject_grams or (),
+            numbers=ticket.subject_numbers or (),
             resolved_since=now - timedelta(days=settings.repeat_window_days),
             similarity=settings.repeat_similarity,
         )
@@ -234,6 +239,18 @@ def as_seen_by(found: TicketView, *, client: ChannelClientView, report: TicketCr
     return replace(found, timeline=mine, personal=personal, attachments=files, repeat_contact=True, other_channel=True)
 
 
+@dataclass(frozen=True)
+class _Customer:
+    """Whom a proactive ticket is for, as intake holds them (sealed)."""
+
+    reference: bytes | None
+    name: bytes
+    contact: bytes | None
+    since: date | None
+    annual_spend: float | None
+    preferred_channel: str | None
+
+
 async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ticket | None = None) -> Ticket | None:
     """File `wanted` for its customer; None when its survey or task already has its ticket, or
     the customer's data was erased (the system does not contact an erased customer)."""
@@ -242,21 +259,40 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         return None
     settings = uow.settings
     # The customer as intake files them (another service may still hold the reference an event
-    # carried before pseudonyms).
-    known = linked or await repository.latest_of_customer(session, customer_ids_for(settings, wanted.customer_id))
-    customer_id = known.customer_id if known is not None else wanted.customer_id
+    # carried before pseudonyms): from their latest ticket, else (a customer who never filed one,
+    # e.g. contacted after an order) from their latest order.
+    ids = customer_ids_for(settings, wanted.customer_id)
+    known = linked or await repository.latest_of_customer(session, ids)
+    order = None if known is not None else await orders.latest_of_customer(session, ids)
+    customer_id = known.customer_id if known else order.customer_id if order else wanted.customer_id
     if await is_erased(session, customer_id):
         log.info("proactive ticket skipped: customer erased", extra={"origin": wanted.origin.value})
         return None
-    if known is None:
-        # Intake knows customers only through their tickets: nobody to call, nothing to retry.
-        raise PermanentEventError(f"intake has no ticket of customer {wanted.customer_id!r} to contact them from")
+    if known is None and (order is None or order.customer_reference is None):
+        # Nobody to call, nothing to retry.
+        raise PermanentEventError(f"intake has no ticket or order of customer {wanted.customer_id!r} to contact")
     now = uow.now()
     seq = await uow.state[NUMBERS].next(statements(uow))
     key = await key_for_sealing(uow, customer_id)
 
     def sealed(field: str, value: str) -> bytes:
         return seal_field(key, customer_id, field, value)
+
+    if known is not None:
+        # Copied sealed: the seal binds customer and field, not the ticket.
+        customer = _Customer(
+            known.customer_reference,
+            known.customer_name,
+            known.customer_contact,
+            known.customer_since,
+            known.customer_annual_spend,
+            known.customer_preferred_channel,
+        )
+    else:
+        assert order is not None and order.customer_reference is not None
+        # The shop's reference is all intake was told of this customer: their name for the agent.
+        reference = open_field(key, customer_id, "reference", order.customer_reference) or customer_id
+        customer = _Customer(order.customer_reference, sealed("name", reference), None, None, None, None)
 
     ticket = Ticket(
         id=new_id(),
@@ -270,13 +306,12 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         subject=sealed("subject", wanted.subject),
         description=sealed("description", wanted.description),
         customer_id=customer_id,
-        # Copied sealed: the seal binds customer and field, not the ticket.
-        customer_reference=known.customer_reference,
-        customer_name=known.customer_name,
-        customer_contact=known.customer_contact,
-        customer_since=known.customer_since,
-        customer_annual_spend=known.customer_annual_spend,
-        customer_preferred_channel=wanted.preferred_channel or known.customer_preferred_channel,
+        customer_reference=customer.reference,
+        customer_name=customer.name,
+        customer_contact=customer.contact,
+        customer_since=customer.since,
+        customer_annual_spend=customer.annual_spend,
+        customer_preferred_channel=wanted.preferred_channel or customer.preferred_channel,
         required_skills=[],
         fingerprint=None,
         version=1,

@@ -78,6 +78,9 @@ class Ticket(Base):
     # The normalised subject's trigrams, each keyed with the customer's key (`domain.subject_grams`):
     # how a report in similar words is recognised as the same problem without the subject in clear.
     subject_grams: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
+    # Its words holding a digit, keyed the same way (`domain.subject_numbers`): similar wording
+    # is the same problem only with the same numbers.
+    subject_numbers: Mapped[list[int] | None] = mapped_column(ARRAY(Integer))
     # The customer's expected resolution time, the one the owner committed to, and the actual one.
     expected_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     committed_resolution_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

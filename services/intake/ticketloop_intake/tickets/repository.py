@@ -59,7 +59,8 @@ _OUTBOX_COLUMNS = ("event_id", "topic", "key", "event_type", "payload", "headers
 class RepeatProbe:
     """What recognises a report of a problem the customer already has, whichever channel
     reported it: same category, the same subject fingerprint or a subject whose trigrams are at
-    least `similarity` alike (`domain.similarity`), open, or resolved after `resolved_since`."""
+    least `similarity` alike (`domain.similarity`) with the same `numbers`, open, or resolved
+    after `resolved_since`."""
 
     customer_id: str
     category: str
@@ -67,6 +68,7 @@ class RepeatProbe:
     grams: Sequence[int]
     resolved_since: datetime
     similarity: float
+    numbers: Sequence[int] = ()
 
 
 _OPEN_STATUSES = [s.value for s in Status if s in OPEN]
@@ -95,9 +97,9 @@ def _create_statement(with_claim: bool, with_probe: bool) -> str:
         # snapshot, so of two identical reports at once the second links to the first.
         parts.append(
             f"prior AS (SELECT id FROM ticket_repeat_of(${n + 1}, ${n + 2}, ${n + 3}, ${n + 4}::integer[], "
-            f"${n + 5}::text[], ${n + 6}, ${n + 7}) AS r(id) WHERE id IS NOT NULL)"
+            f"${n + 5}::text[], ${n + 6}, ${n + 7}, ${n + 8}::integer[]) AS r(id) WHERE id IS NOT NULL)"
         )
-        n += 7
+        n += 8
 
     def insert(table: str, columns: Sequence[str], tail: str = "") -> str:
         return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {values(len(columns))}{tail}{guard}"
@@ -145,6 +147,7 @@ async def insert_new(
             _OPEN_STATUSES,
             probe.resolved_since,
             probe.similarity,
+            sorted(probe.numbers),
         ]
     args += [_raw(c.key, getattr(ticket, c.key)) for c in _TICKETS.columns]
     args += [getattr(entry, c.key) for c in _TIMELINE.columns]
@@ -527,7 +530,7 @@ async def erase_words(session: AsyncSession, customer_id: str) -> int:
     await session.execute(
         update(Ticket)
         .where(Ticket.customer_id == customer_id, Ticket.subject_grams.is_not(None))
-        .values(subject_grams=None)
+        .values(subject_grams=None, subject_numbers=None)
     )
     tickets = select(Ticket.id).where(Ticket.customer_id == customer_id).scalar_subquery()
     result = await session.execute(delete(TicketWord).where(TicketWord.ticket_id.in_(tickets)))

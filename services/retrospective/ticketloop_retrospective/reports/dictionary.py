@@ -375,9 +375,10 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "care_outcomes",
         "Care contact outcomes",
-        "Care contacts completed in the period per outcome (reached, no answer, declined, follow-up "
-        "needed); null while the facts do not record a care contact's outcome.",
-        "count(origin = care and resolved_at in period) per outcome",
+        "Care contacts completed in the period per outcome the agent recorded (reached, no_answer, "
+        "declined, follow_up), with `unreachable` for a last attempt left unanswered (after "
+        "TICKETLOOP_RETROSPECTIVE_CARE_MAX_ATTEMPTS, the contact stops).",
+        "count(care completion with completed_at in period) per outcome",
         "contacts",
         (RESOLVED,),
         counts=CARE_TICKETS,
@@ -470,8 +471,8 @@ GOAL_METRICS: tuple[Metric, ...] = (
     Metric(
         "complaints",
         "Core-touchpoint complaints",
-        "Tickets the customer opened themselves (origin `customer`; care and recovery tickets never "
-        "count) whose need is `complaint`, on a core touchpoint, opened in the period, as a weekly "
+        "Customer-initiated tickets (origin `customer`: care contacts and recovery tickets never count) "
+        "whose need is `complaint`, on a core touchpoint, opened in the period, as a weekly "
         "rate so a four-week baseline, a week and a month compare. Goal: −60 % on the baseline.",
         "count(created_at in period and need = 'complaint' and origin = 'customer' and channel in core) "
         "× 7 / days(period)",

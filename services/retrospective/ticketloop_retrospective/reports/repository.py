@@ -19,17 +19,22 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Select,
     SQLColumnExpression,
+    String,
     Table,
+    Uuid,
     and_,
     case,
+    column,
     exists,
     extract,
     func,
     null,
     or_,
     select,
+    table,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -374,6 +379,29 @@ async def proactive_totals(session: AsyncSession, scope: Scope) -> dict[str, Pro
         .group_by(f.origin)
     )
     return {r.origin: ProactiveTotals(r.origin, r.opened, r.resolved, r.resolved_by_end) for r in rows}
+
+
+# Care's own record of how each contact went (written by care/, read here by name: the review
+# counts outcomes, it does not reach into care's feature).
+_CARE_COMPLETIONS = table(
+    "care_completions",
+    column("ticket_id", Uuid),
+    column("outcome", String),
+    column("completed_at", DateTime(timezone=True)),
+)
+
+
+async def care_outcomes(session: AsyncSession, scope: Scope) -> dict[str, int]:
+    """Care contacts completed in the period per outcome (reached, no_answer, declined, follow_up,
+    unreachable), of the tickets the filters select."""
+    c = _CARE_COMPLETIONS.c
+    rows = await session.execute(
+        select(c.outcome, func.count())
+        .select_from(_CARE_COMPLETIONS.join(_TICKETS, _TICKETS.c.ticket_id == c.ticket_id))
+        .where(c.outcome.is_not(None), scope.within(c.completed_at), _on(_TICKETS, scope.filters))
+        .group_by(c.outcome)
+    )
+    return {str(outcome): int(count) for outcome, count in rows.tuples()}
 
 
 async def recovery_next_answers(session: AsyncSession, scope: Scope, *, low_scores: Select[Any]) -> tuple[int, int]:

@@ -165,7 +165,7 @@ class CareFigures(BaseModel):
     outcomes: dict[str, int] | None = Field(
         default=None,
         description="Care contacts completed in the period per outcome (reached, no_answer, declined, "
-        "follow_up); null while the facts do not record outcomes.",
+        "follow_up, and unreachable for the last unanswered attempt); outcomes no contact had are left out.",
     )
 
 

@@ -128,7 +128,7 @@ async def report(
         pain_classes=_pain_class_shares(raw.problems, pain_classes),
         priorities=_priorities(raw.problems, pain_classes),
         segments=_segment_counts(*raw.segments),
-        proactive=_proactive(raw.proactive, raw.recovered),
+        proactive=_proactive(raw.proactive, raw.recovered, raw.care_outcomes),
         headline=list(raw.goals),
         drilldown={metric: drilldown_link(period, metric, filters) for metric in sorted(DRILLDOWN)},
     )
@@ -146,6 +146,7 @@ class _Raw:
     segments: tuple[dict[str, int], dict[str, int]]
     goals: Sequence[HeadlineGoal]
     proactive: dict[str, repository.ProactiveTotals]
+    care_outcomes: dict[str, int]
     recovered: tuple[int, int]
 
 
@@ -178,6 +179,7 @@ async def _query_all(
         ),
         goals_task := start(goals or _no_goals),
         proactive_task := start(lambda s: repository.proactive_totals(s, scope)),
+        outcomes_task := start(lambda s: repository.care_outcomes(s, scope)),
         recovered_task := start(
             lambda s: repository.recovery_next_answers(s, scope, low_scores=customers.low_score_surveys())
         ),
@@ -196,6 +198,7 @@ async def _query_all(
         segments=segments_task.result(),
         goals=goals_task.result(),
         proactive=proactive_task.result(),
+        care_outcomes=outcomes_task.result(),
         recovered=recovered_task.result(),
     )
 
@@ -212,14 +215,15 @@ def _expected(totals: repository.TicketTotals) -> ExpectedResolution:
     )
 
 
-def _proactive(totals: Mapping[str, repository.ProactiveTotals], recovered: tuple[int, int]) -> ProactiveFigures:
-    """The care contacts and recovery tickets of the period, apart from the customers' problems.
-    A care contact's outcome is not in the facts yet: `outcomes` stays null until it is."""
+def _proactive(
+    totals: Mapping[str, repository.ProactiveTotals], recovered: tuple[int, int], outcomes: Mapping[str, int]
+) -> ProactiveFigures:
+    """The care contacts and recovery tickets of the period, apart from the customers' problems."""
     care = totals.get(CARE, repository.ProactiveTotals(CARE, 0, 0, 0))
     recovery = totals.get(RECOVERY, repository.ProactiveTotals(RECOVERY, 0, 0, 0))
     answered, not_low = recovered
     return ProactiveFigures(
-        care=CareFigures(made=care.opened, completed=care.resolved, outcomes=None),
+        care=CareFigures(made=care.opened, completed=care.resolved, outcomes=dict(outcomes)),
         recovery=RecoveryFigures(
             opened=recovery.opened,
             resolved=recovery.resolved,

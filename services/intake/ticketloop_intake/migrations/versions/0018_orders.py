@@ -23,6 +23,7 @@ def upgrade() -> None:
         sa.Column("channel_client_id", sa.Uuid(), nullable=False),
         sa.Column("order_id", sa.String(length=100), nullable=False),
         sa.Column("customer_id", sa.String(length=100), nullable=False),
+        sa.Column("customer_reference", sa.LargeBinary(), nullable=True),
         sa.Column("amount", sa.Numeric(18, 4), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),

@@ -1,4 +1,4 @@
-"""repeat contacts and knowledge language: a ticket's keyed subject trigrams (similar wording),
+"""repeat contacts and knowledge language: a ticket's keyed subject trigrams and numbers (similar wording),
 the per-customer repeat lookup that serialises identical reports, a ticket version for staff
 changes (`If-Match`), and a language and character n-grams per knowledge article
 
@@ -29,7 +29,7 @@ depends_on: str | Sequence[str] | None = None
 REPEAT_OF = """
 CREATE FUNCTION ticket_repeat_of(
     p_customer text, p_category text, p_fingerprint text, p_grams integer[],
-    p_open text[], p_since timestamptz, p_similarity double precision
+    p_open text[], p_since timestamptz, p_similarity double precision, p_numbers integer[]
 ) RETURNS uuid LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     found uuid;
@@ -41,6 +41,7 @@ BEGIN
       AND (t.status = ANY(p_open) OR t.resolved_at >= p_since)
       AND (t.fingerprint = p_fingerprint OR (
           t.subject_grams IS NOT NULL AND cardinality(p_grams) > 0 AND
+          coalesce(t.subject_numbers, '{}') = p_numbers AND
           (SELECT count(*) FROM (SELECT unnest(t.subject_grams) INTERSECT SELECT unnest(p_grams)) AS s)::float8
           / (SELECT count(*) FROM (SELECT unnest(t.subject_grams) UNION SELECT unnest(p_grams)) AS u)
           >= p_similarity))
@@ -67,6 +68,7 @@ def _grams(*texts: str) -> list[str]:
 
 def upgrade() -> None:
     op.add_column("tickets", sa.Column("subject_grams", postgresql.ARRAY(sa.Integer()), nullable=True))
+    op.add_column("tickets", sa.Column("subject_numbers", postgresql.ARRAY(sa.Integer()), nullable=True))
     op.add_column("tickets", sa.Column("version", sa.Integer(), server_default="1", nullable=False))
     op.execute(REPEAT_OF)
     op.add_column("kb_articles", sa.Column("language", sa.String(length=35), server_default="en", nullable=False))
@@ -87,6 +89,9 @@ def downgrade() -> None:
     op.drop_index("ix_kb_articles_grams", table_name="kb_articles")
     op.drop_column("kb_articles", "grams")
     op.drop_column("kb_articles", "language")
-    op.execute("DROP FUNCTION ticket_repeat_of(text, text, text, integer[], text[], timestamptz, double precision)")
+    op.execute(
+        "DROP FUNCTION ticket_repeat_of(text, text, text, integer[], text[], timestamptz, double precision, integer[])"
+    )
+    op.drop_column("tickets", "subject_numbers")
     op.drop_column("tickets", "version")
     op.drop_column("tickets", "subject_grams")
