@@ -196,6 +196,7 @@ async def test_the_review_counts_an_order_a_care_task_and_a_recovery_ticket_wher
             headers=channel_headers(),
         )
         assert r.status_code == 201, r.text
+        pseudonym = r.json()["customer_id"]  # what every service but intake knows the customer by
 
         async def tickets_of(origin: str) -> list[dict[str, Any]] | None:
             body = await get_json(http, f"{intake}/v1/tickets", params={"customer_id": customer, "origin": origin})
@@ -275,5 +276,5 @@ async def test_the_review_counts_an_order_a_care_task_and_a_recovery_ticket_wher
         assert logistics["categories"] == []
 
         # the order made the customer known to the customer model, with the spend it reported
-        profile = await get_json(http, f"{retrospective}/v1/customers/{care['customer_id']}")
+        profile = await get_json(http, f"{retrospective}/v1/customers/{pseudonym}")
         assert profile is not None and profile["annual_spend"] == 129.9
