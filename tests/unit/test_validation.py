@@ -4,6 +4,7 @@ document promises each error status it can answer, in the one error shape."""
 from __future__ import annotations
 
 import importlib
+import typing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from ticketloop_embedded.services import SERVICES, WORKSPACE
 from ticketloop_shared.guards import storable_body
-from ticketloop_shared.validation import NO_NUL_PATTERN, Change, FiniteFloat, Instant, Text
+from ticketloop_shared.validation import NO_NUL_PATTERN, Change, FiniteFloat, Instant, Text, sane_instant
 
 
 class Sample(BaseModel):
@@ -205,3 +206,47 @@ def test_sla_refuses_a_nul_byte_in_a_name(path: str) -> None:
     assert response.status_code == 422
     details = {(tuple(d["loc"]), d["type"]) for d in response.json()["error"]["details"]}
     assert details == {(("body", "name"), "nul_byte"), (("body", "holidays", 0, "name"), "noncharacter")}
+
+
+def _is_datetime(kind: Any) -> bool:
+    """`datetime` itself, or one of pydantic's datetime types (`AwareDatetime`, `PastDatetime`…)."""
+    return kind is datetime or (
+        isinstance(kind, type) and kind.__module__.startswith("pydantic") and kind.__name__.endswith("Datetime")
+    )
+
+
+def _datetimes_without_a_sane_range(model: type[BaseModel], seen: set[type[BaseModel]]) -> list[str]:
+    """Every field of `model` (and of the models it holds) typed as a datetime without the
+    `Instant` check, as `Model.field`."""
+    if model in seen:
+        return []
+    seen.add(model)
+    loose = []
+    for name, field in model.model_fields.items():
+        kinds = [field.annotation, *typing.get_args(field.annotation)]
+        if any(_is_datetime(k) for k in kinds):
+            checks = [getattr(m, "func", None) for m in field.metadata]
+            if sane_instant not in checks:
+                loose.append(f"{model.__name__}.{name}")
+        for kind in kinds:
+            for inner in (kind, *typing.get_args(kind)):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    loose += _datetimes_without_a_sane_range(inner, seen)
+    return loose
+
+
+@pytest.mark.parametrize("name", APPS)
+def test_every_instant_a_request_takes_is_checked_for_a_sane_year(name: str) -> None:
+    """An instant in a request body (a due date, a replay range) converts to UTC and lies in sane
+    years (`Instant`): year 1 with an offset was stored and answered without one (found by `make
+    fuzz` on a rectification's `due_at`)."""
+    app = importlib.import_module(f"ticketloop_{name}.app").create_app()
+    loose: list[str] = []
+    seen: set[type[BaseModel]] = set()
+    for ctx in iter_route_contexts(app.routes):
+        if isinstance(ctx.original_route, APIRoute) and ctx.body_field is not None:
+            body = ctx.body_field.field_info.annotation
+            for kind in (body, *typing.get_args(body)):
+                if isinstance(kind, type) and issubclass(kind, BaseModel):
+                    loose += _datetimes_without_a_sane_range(kind, seen)
+    assert loose == [], loose

@@ -6,7 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from ticketloop_shared.validation import Instant
 
 Url = Annotated[str, Field(min_length=8, max_length=2000, examples=["https://crm.example.com/hooks/ticketloop"])]
 EventTypes = Annotated[list[Annotated[str, Field(min_length=1, max_length=100)]], Field(min_length=1, max_length=50)]
@@ -95,8 +97,8 @@ class ReplayRange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime
-    until: AwareDatetime
+    since: Instant
+    until: Instant
     statuses: list[Annotated[str, Field(pattern="^(failed|delivered)$")]] = Field(
         default_factory=lambda: ["failed", "delivered"], min_length=1
     )

@@ -6,10 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ticketloop_retrospective.rectification.domain import ItemStatus
-from ticketloop_shared.validation import STORABLE, Change
+from ticketloop_shared.validation import STORABLE, Change, Instant
 
 Text = Annotated[str, Field(min_length=1, max_length=200), STORABLE]
 
@@ -64,7 +64,7 @@ class ItemCreate(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=40), STORABLE]
     title: Text
     owner_department: Annotated[str, Field(min_length=1, max_length=100), STORABLE] | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     notes: Annotated[str, Field(max_length=4000), STORABLE] | None = None
 
 
@@ -75,5 +75,5 @@ class ItemChange(Change):
 
     status: ItemStatus | None = None
     owner_department: Annotated[str, Field(min_length=1, max_length=100), STORABLE] | None = None
-    due_at: AwareDatetime | None = None
+    due_at: Instant | None = None
     notes: Annotated[str, Field(max_length=4000), STORABLE] | None = None
