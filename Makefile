@@ -80,7 +80,7 @@ test-deploy: install ## the deployment artefacts: kustomize output against the K
 test-fuzz: install ## the property-based fuzz tier alone (TICKETLOOP_FUZZ_CASES per service, default 100)
 	$(BIN)/pytest tests/fuzz
 
-fuzz: install ## a long fuzz run: 10000 generated requests per service, with progress and per-service counts of 5xx and schema violations (about 17 min on 2 cores)
+fuzz: install ## a long fuzz run: 10000 generated requests per service, with progress and per-service counts of 5xx and schema violations (about 11 min on 2 cores)
 	TICKETLOOP_FUZZ_CASES=10000 $(BIN)/pytest tests/fuzz --timeout=0
 
 lint: install ## ruff, and the architecture's import contracts ([tool.importlinter] in pyproject.toml)
