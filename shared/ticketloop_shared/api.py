@@ -420,6 +420,23 @@ def require_put_precondition(
 PutPreconditionDep = Annotated[PutPrecondition, Depends(require_put_precondition)]
 
 
+def check_version(
+    current: int | None, expected: int | None, *, what: str, error: type[errors.PreconditionFailed]
+) -> None:
+    """`error` (412) unless `what` is at the version the caller named: `expected` None means the
+    caller creates it (`If-None-Match: *`), so it must not exist yet; `current` None: it does not."""
+    if expected is None and current is not None:
+        raise error(
+            f"{what} exists (version {current}): send If-Match to replace it",
+            details={"version": current, "current_etag": etag(current)},
+        )
+    if expected is not None and current != expected:
+        raise error(
+            f"{what} is at version {current}, not {expected}",
+            details={"version": current, "current_etag": etag(current)},
+        )
+
+
 def csv_response(rows: Sequence[tuple[Any, ...]], filename: str) -> Response:
     """`rows` (header first) as a CSV download."""
     buffer = io.StringIO()

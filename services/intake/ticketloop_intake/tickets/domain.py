@@ -186,15 +186,21 @@ class WorkOrder(StrEnum):
 _NOISE = re.compile(r"[^\w]+")
 
 
+def _words(subject: str) -> list[str]:
+    """The subject's words as every repeat-contact rule compares them: lower-cased, accents and
+    punctuation dropped."""
+    folded = unicodedata.normalize("NFKD", subject.casefold())
+    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
+    return _NOISE.sub(" ", plain).split()
+
+
 def fingerprint(subject: str, *, key: bytes) -> str:
     """What recognises the same problem reported again: the subject lower-cased, accents,
     punctuation and words under three letters dropped, the rest sorted (so "Invoice is wrong!" and
     "wrong invoice" match), keyed with
     the customer's own data key (a plain hash of a short subject could be guessed back; after an
     erasure the fingerprints no longer match anything)."""
-    folded = unicodedata.normalize("NFKD", subject.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    words = sorted({w for w in _NOISE.sub(" ", plain).split() if len(w) >= 3})
+    words = sorted({w for w in _words(subject) if len(w) >= 3})
     return hmac.new(key, " ".join(words).encode(), hashlib.sha256).hexdigest()
 
 
@@ -217,9 +223,7 @@ def subject_grams(subject: str, *, key: bytes) -> list[int]:
     HMAC under the customer's own key (a subject is personal: its trigrams in clear would spell
     it out again). Two subjects' similarity is pg_trgm's: shared trigrams over all trigrams
     (`similarity`, computed by `repository`)."""
-    folded = unicodedata.normalize("NFKD", subject.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    grams = {g for word in _NOISE.sub(" ", plain).split() for g in _grams_of(word)}
+    grams = {g for word in _words(subject) for g in _grams_of(word)}
     return sorted(
         int.from_bytes(hmac.new(key, g.encode(), hashlib.sha256).digest()[:4], "big", signed=True) for g in grams
     )
@@ -229,9 +233,7 @@ def subject_numbers(subject: str, *, key: bytes) -> list[int]:
     """The subject's words holding a digit (an order number, a date, a model), keyed like the
     trigrams. Similar wording links two reports only when these are the same: "order 1234 not
     delivered" and "order 5678 not delivered" are two problems, however alike their words."""
-    folded = unicodedata.normalize("NFKD", subject.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    numbers = {w for w in _NOISE.sub(" ", plain).split() if any(ch.isdigit() for ch in w)}
+    numbers = {w for w in _words(subject) if any(ch.isdigit() for ch in w)}
     return sorted(
         int.from_bytes(hmac.new(key, f"#{n}".encode(), hashlib.sha256).digest()[:4], "big", signed=True)
         for n in numbers

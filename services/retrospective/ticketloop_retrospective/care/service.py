@@ -31,7 +31,7 @@ from ticketloop_retrospective.orders import service as orders
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared import audit as audit_log
-from ticketloop_shared.api import PutPrecondition, etag
+from ticketloop_shared.api import PutPrecondition, check_version
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, PreconditionFailed
 from ticketloop_shared.events import CareOutcome, CareTaskDueData, CareTaskKind
@@ -443,7 +443,9 @@ async def put_rule(
     contacted twice)."""
     now = uow.now()
     row = await repository.rule(uow.session, rule_id, for_update=True)
-    _check_version(rule_id, row, expected.version)
+    check_version(
+        None if row is None else row.version, expected.version, what=f"care rule {rule_id!r}", error=CareRuleChanged
+    )
     created = row is None
     if row is None:
         row = CareRule(rule_id=rule_id, active_from=now, version=1)
@@ -490,27 +492,13 @@ class CareRuleChanged(PreconditionFailed):
     code = "care_rule_changed"
 
 
-def _check_version(rule_id: str, row: CareRule | None, expected: int | None) -> None:
-    if expected is None and row is not None:
-        raise CareRuleChanged(
-            f"care rule {rule_id!r} exists (version {row.version}): send If-Match to replace it",
-            details={"version": row.version, "current_etag": etag(row.version)},
-        )
-    if expected is not None and (row is None or row.version != expected):
-        current = None if row is None else row.version
-        raise CareRuleChanged(
-            f"care rule {rule_id!r} is at version {current}, not {expected}",
-            details={"version": current, "current_etag": etag(current)},
-        )
-
-
 async def delete_rule(uow: RetrospectiveUnit, rule_id: str, *, version: int, by: Principal) -> None:
     """Remove an anticipation rule at the version read (the tasks it made stay; audited), or
     `care_rule_not_found`."""
     row = await repository.rule(uow.session, rule_id, for_update=True)
     if row is None:
         raise CareRuleNotFound(f"no care rule {rule_id!r}", details={"rule_id": rule_id})
-    _check_version(rule_id, row, version)
+    check_version(row.version, version, what=f"care rule {rule_id!r}", error=CareRuleChanged)
     await repository.delete_rule(uow.session, rule_id)
     await audit_log.record(uow.session, audit, actor=by, action="care_rule.deleted", subject=f"care_rule:{rule_id}")
 

@@ -39,7 +39,7 @@ from ticketloop_retrospective.rounding import percent, rounded
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared import audit as audit_log
-from ticketloop_shared.api import PutPrecondition, etag
+from ticketloop_shared.api import PutPrecondition, check_version
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.errors import NotFound, PreconditionFailed
 from ticketloop_shared.vocabulary import Segment
@@ -353,7 +353,12 @@ async def set_baseline(
     _known(goal)
     window = parse_baseline(period, uow.settings.report_zone)
     row = await repository.baseline(uow.session, goal, for_update=True)
-    _check_version(goal, row, expected.version)
+    check_version(
+        None if row is None else row.version,
+        expected.version,
+        what=f"the baseline of goal {goal!r}",
+        error=BaselineChanged,
+    )
     created = row is None
     if row is None:
         row = GoalBaseline(goal=goal, version=1)
@@ -381,7 +386,7 @@ async def clear_baseline(uow: RetrospectiveUnit, *, goal: str, version: int, by:
     row = await repository.baseline(uow.session, goal, for_update=True)
     if row is None:
         raise GoalNotFound(f"goal {goal!r} has no baseline set by an admin", details={"goal": goal})
-    _check_version(goal, row, version)
+    check_version(row.version, version, what=f"the baseline of goal {goal!r}", error=BaselineChanged)
     await repository.delete_baseline(uow.session, goal)
     await audit_log.record(
         uow.session,
@@ -391,20 +396,6 @@ async def clear_baseline(uow: RetrospectiveUnit, *, goal: str, version: int, by:
         subject=f"goal:{goal}",
         details={"period": row.period, "version": row.version},
     )
-
-
-def _check_version(goal: str, row: GoalBaseline | None, expected: int | None) -> None:
-    if expected is None and row is not None:
-        raise BaselineChanged(
-            f"goal {goal!r} has a baseline (version {row.version}): send If-Match to replace it",
-            details={"version": row.version, "current_etag": etag(row.version)},
-        )
-    if expected is not None and (row is None or row.version != expected):
-        current = None if row is None else row.version
-        raise BaselineChanged(
-            f"the baseline of goal {goal!r} is at version {current}, not {expected}",
-            details={"version": current, "current_etag": etag(current)},
-        )
 
 
 def goal_names() -> Sequence[str]:
