@@ -8,7 +8,14 @@ from collections import Counter
 import pytest
 
 from ticketloop_embedded.bench_workspace import compare, live_agent_ids, organisation
-from ticketloop_embedded.workload import CHANNELS, latency_summary, order_number, percentile, ticket_payload
+from ticketloop_embedded.workload import (
+    CHANNELS,
+    latency_summary,
+    mix_payload,
+    order_number,
+    percentile,
+    ticket_payload,
+)
 from ticketloop_shared.vocabulary import Category, Channel, Need, Urgency
 
 
@@ -96,3 +103,25 @@ def test_the_seed_department_queues_a_fifth_of_the_seed() -> None:
     [claims] = [d for d in org["departments"] if d["id"] == "claims"]
     seed_agents = [a for a in org["agents"] if a["department"] == "claims"]
     assert claims["default_capacity"] * len(seed_agents) == 8_000
+
+
+def test_the_benchmark_mix_is_valid_for_intake_and_realistic() -> None:
+    """`make bench`'s default body: most customers new, every channel, live sessions, long texts,
+    a few repeat contacts (the same customer and subject again)."""
+    from ticketloop_intake.tickets.schemas import TicketCreate
+
+    n = 6000
+    bodies = [mix_payload(i) for i in range(n)]
+    assert mix_payload(4321) == bodies[4321]
+    for body in bodies[:500]:
+        TicketCreate.model_validate(body)
+    assert all(200 <= len(b["description"]) <= 2000 for b in bodies)
+    assert set(Counter(b["channel"] for b in bodies)) == set(CHANNELS)
+    assert set(Counter(b["urgency"] for b in bodies)) == {u.value for u in Urgency}
+    assert len({b["category"] for b in bodies}) == 6
+    assert 0.05 < sum(b["live_session"] for b in bodies) / n < 0.3
+    customers = Counter(b["customer"]["id"] for b in bodies)
+    assert len(customers) / n > 0.8  # most tickets come from customers seen for the first time
+    problems = Counter((b["customer"]["id"], b["subject"]) for b in bodies)
+    repeats = sum(count - 1 for count in problems.values())
+    assert 0.02 * n < repeats < 0.08 * n

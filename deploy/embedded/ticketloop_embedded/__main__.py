@@ -224,7 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     )
     keep.add_argument("--dry-run", action="store_true", help="only count what would be erased or deleted")
     bench = sub.add_parser("bench", help="measure the loop on a throw-away embedded stack")
-    bench.add_argument("--tickets", type=int, default=10000, help="tickets in the burst")
+    bench.add_argument(
+        "--tickets", type=int, default=25_000, help="tickets in the burst (the mix: about 20,800 distinct customers)"
+    )
+    bench.add_argument(
+        "--body",
+        choices=("mix", "simple"),
+        default="mix",
+        help="mix: many new customers, every channel, live sessions, 200-2,000-character descriptions, repeat "
+        "contacts; simple: the friendly body of earlier runs (one channel, 5,000 customers, a short text)",
+    )
     bench.add_argument("--concurrency", type=int, default=64, help="keep-alive connections posting at once")
     bench.add_argument("--rate", type=float, default=100, help="tickets/s of the steady part")
     bench.add_argument("--seconds", type=float, default=20, help="length of the steady part")
@@ -377,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
                 say=say,
                 replicas=_bench_replicas(parser, args.replicas, args.routing_replicas),
                 split=frozenset(args.split),
+                body=args.body,
             )
         )
 

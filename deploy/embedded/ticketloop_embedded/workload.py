@@ -148,6 +148,71 @@ def ticket_payload(i: int, *, customers: int = 8000) -> dict[str, Any]:
     return body
 
 
+# The realistic mix of `make bench` (issue 23): most tickets come from customers seen for the
+# first time, some from returning customers with a new problem, some are the same problem
+# reported again (often through another channel); live conversations wait for a person.
+REPEAT_SHARE = 0.05
+RETURNING_SHARE = 0.12
+LIVE_SHARE = {"messaging": 0.6, "app": 0.25, "web": 0.1}
+DESCRIPTION_CHARS = (200, 2000)
+FOLLOW_UPS = (
+    "Any news on this? I reported it before and I am still waiting.",
+    "I am writing again because nobody has answered my first message.",
+    "Second time I ask about this: please call me back today.",
+)
+
+
+def mix_payload(i: int) -> dict[str, Any]:
+    """Ticket `i` of the realistic mix: a new customer, a returning one with a new problem, or a
+    repeat contact of an earlier ticket (its customer and subject, another channel perhaps).
+
+    Deterministic in `i`; customers are named by the index of the ticket that first brought
+    them, so a fresh stack sees `1 - REPEAT_SHARE - RETURNING_SHARE` of the tickets from
+    customers it has never seen."""
+    rng = random.Random(f"mix-{i}")
+    roll = rng.random()
+    if i >= 100 and roll < REPEAT_SHARE:
+        earlier = rng.randrange(max(0, i - 5000), i)
+        body = mix_payload(earlier)
+        body["channel"] = rng.choices(CHANNELS, weights=CHANNEL_WEIGHTS)[0]
+        body["description"] = f"{rng.choice(FOLLOW_UPS)} {body['description']}"[: DESCRIPTION_CHARS[1]]
+        body["customer"] = _mix_customer(_mix_customer_of(earlier), body["channel"])
+        body["live_session"] = _live(rng, body["channel"])
+        return body
+    body = ticket_payload(i)
+    same = random.Random(i)  # the language and product `ticket_payload` chose for the subject
+    _language, _subjects, sentences = same.choices(LANGUAGES, weights=LANGUAGE_WEIGHTS)[0]
+    fill = {"product": same.choice(PRODUCTS), "order": order_number(i)}
+    target = rng.randint(*DESCRIPTION_CHARS)
+    parts: list[str] = []
+    while sum(len(p) + 1 for p in parts) < target:
+        parts.append(rng.choice(sentences).format(**fill))
+    body["description"] = " ".join(parts)[:target].rstrip(" ")
+    body["description"] += "." * (DESCRIPTION_CHARS[0] - len(body["description"]))
+    body["customer"] = _mix_customer(_mix_customer_of(i), body["channel"])
+    body["live_session"] = _live(rng, body["channel"])
+    return body
+
+
+def _mix_customer_of(i: int) -> int:
+    """The index of the ticket that first brought ticket `i`'s customer (itself if new)."""
+    rng = random.Random(f"mix-customer-{i}")
+    if i >= 100 and rng.random() < RETURNING_SHARE / (1 - REPEAT_SHARE):
+        return _mix_customer_of(rng.randrange(max(0, i - 20_000), i))
+    return i
+
+
+def _mix_customer(first: int, channel: str) -> dict[str, Any]:
+    crng = random.Random(f"mix-person-{first}")
+    name = f"{crng.choice(FIRST_NAMES)} {crng.choice(LAST_NAMES)}"
+    contact = f"+44 20 {first % 10_000:04d} {first // 10_000:04d}" if channel == "phone" else f"m{first}@example.com"
+    return {"id": f"mix-{first:07d}", "name": name, "contact": contact}
+
+
+def _live(rng: random.Random, channel: str) -> bool:
+    return rng.random() < LIVE_SHARE.get(channel, 0.0)
+
+
 def percentile(values: Sequence[float], p: float) -> float:
     """Nearest-rank percentile `p` (0-100) of `values`; NaN for none."""
     if not values:
