@@ -157,10 +157,15 @@ _bearer = HTTPBearer(
 )
 
 
-def bearer_principal(
+async def bearer_principal(
     request: Request, response: Response, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """Dependency: the verified staff caller, within its token's rate limit. A refused token
+    """Dependency: the verified staff caller, within its token's rate limit (`principal_of`)."""
+    return principal_of(request, response, credentials)
+
+
+def principal_of(request: Request, response: Response, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The verified staff caller, within its token's rate limit. A refused token
     counts against the caller's address and the subject it claims; past either limit the
     refusal is a 429. A valid token is always accepted, whoever else failed from its address."""
     limits = rate_limits(request)
@@ -204,8 +209,13 @@ def _verified(request: Request, credentials: HTTPAuthorizationCredentials | None
     return principal
 
 
-def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
-    """Dependency: the caller must be an agent, a supervisor or an administrator (a notifier is
+async def require_staff(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+    """Dependency: the caller must be staff (`staff_only`)."""
+    return staff_only(principal)
+
+
+def staff_only(principal: Principal) -> Principal:
+    """The caller must be an agent, a supervisor or an administrator (a notifier is
     not staff). An agent's or supervisor's token must name its department: every read of theirs
     is limited to it, and a token without one (hand-made, or from before departments) would
     otherwise have nothing to limit it by."""
@@ -249,14 +259,14 @@ def check_department(
         )
 
 
-def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+async def require_admin(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
     """Dependency: the caller must be an administrator."""
     if principal.role != Role.ADMIN:
         raise Forbidden("this endpoint needs an admin token", code="admin_required")
     return principal
 
 
-def require_notifier(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
+async def require_notifier(principal: Annotated[Principal, Depends(bearer_principal)]) -> Principal:
     """Dependency: the caller must be a delivery system (role `notifier`)."""
     if principal.role != Role.NOTIFIER:
         raise Forbidden("this endpoint needs a notifier token", code="notifier_required")

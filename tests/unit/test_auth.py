@@ -18,7 +18,7 @@ from ticketloop_shared.auth import (
     check_department,
     department_scope,
     issue_token,
-    require_staff,
+    staff_only,
     token_for,
     verify_token,
 )
@@ -208,10 +208,10 @@ def test_an_agent_or_supervisor_token_carries_its_department_and_cannot_be_issue
 def test_a_department_role_token_without_its_department_is_refused_as_staff(role: str) -> None:
     hand_made = verify(signed({**VALID, "role": role}))  # verifies: the signature is right
     with pytest.raises(Forbidden) as refused:
-        require_staff(hand_made)
+        staff_only(hand_made)
     assert refused.value.code == "department_required"
-    assert require_staff(verify(signed({**VALID, "role": role, "department": "finance"}))).department == "finance"
-    assert require_staff(verify(signed(VALID))).role is Role.ADMIN  # an admin needs none
+    assert staff_only(verify(signed({**VALID, "role": role, "department": "finance"}))).department == "finance"
+    assert staff_only(verify(signed(VALID))).role is Role.ADMIN  # an admin needs none
 
 
 def test_lists_are_limited_to_the_callers_department_and_asking_for_another_is_refused() -> None:

@@ -280,6 +280,8 @@ class EmbeddedPostgres:
         self._require_password()
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
         options += " -c fsync=on" if self.durable else " -c fsync=off -c full_page_writes=off"
+        # Extra server options for measuring, e.g. "-c shared_preload_libraries=pg_stat_statements".
+        options += " " + os.environ.get("TICKETLOOP_EMBEDDED_PG_OPTIONS", "")
         try:
             self._run("pg_ctl", ["-w", "-t", "60", "-o", options, "-l", str(self.log_file), "start"], timeout=90)
         except subprocess.CalledProcessError:

@@ -104,7 +104,12 @@ def upstreams(request: Request) -> Upstreams:
     return ups
 
 
-UpstreamsDep = Annotated[Upstreams, Depends(upstreams)]
+async def upstreams_dependency(request: Request) -> Upstreams:
+    """Dependency: `upstreams`, on the event loop (a plain `def` dependency takes a thread hop)."""
+    return upstreams(request)
+
+
+UpstreamsDep = Annotated[Upstreams, Depends(upstreams_dependency)]
 
 
 class FormRefused(Exception):

@@ -83,7 +83,12 @@ async def signed_in_principal(request: Request) -> Principal:
     return signed_in(request).principal
 
 
-SessionDep = Annotated[Session, Depends(signed_in)]
+async def signed_in_session(request: Request) -> Session:
+    """Dependency: `signed_in`, on the event loop (a plain `def` dependency takes a thread hop)."""
+    return signed_in(request)
+
+
+SessionDep = Annotated[Session, Depends(signed_in_session)]
 
 
 def forget(response: RedirectResponse, request: Request) -> None:

@@ -11,7 +11,7 @@ from ticketloop_intake.channels import service
 from ticketloop_intake.channels.service import ChannelClientView
 from ticketloop_intake.unit import SettingsDep
 from ticketloop_shared.api import RuntimeDep, SessionDep
-from ticketloop_shared.auth import Principal, bearer_principal, require_staff
+from ticketloop_shared.auth import Principal, principal_of, staff_only
 from ticketloop_shared.errors import Unauthorized
 from ticketloop_shared.ratelimit import presented_key, rate_limits
 
@@ -70,7 +70,7 @@ async def channel_or_staff(
         raise Unauthorized(
             "send X-Api-Key (a channel client) or Authorization: Bearer <token> (staff)", code="missing_credentials"
         )
-    return require_staff(bearer_principal(request, response, credentials))
+    return staff_only(principal_of(request, response, credentials))
 
 
 ChannelOrStaff = Annotated[ChannelClientView | Principal, Depends(channel_or_staff)]

@@ -37,6 +37,8 @@ from collections.abc import Iterable
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af\U00020000-\U0002fa1f"
 # A run of CJK characters, or a run of other letters and digits (underscore and punctuation split).
 _PIECES = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
+# A piece is all CJK or has none (`_PIECES`): its first character says which.
+_CJK_START = re.compile(rf"[{_CJK}]")
 # Words too common to tell tickets apart (compared after folding), in the languages customers
 # write in most: English, French, German, Spanish, Italian, Dutch, Portuguese.
 STOP_WORDS = frozenset(
@@ -65,17 +67,35 @@ MAX_QUERY_TERMS = 32
 _KEPT_MARKS = frozenset("\u3099\u309a")
 
 
+class _Unmarked(dict[int, int | None]):
+    """`str.translate` table that drops combining marks (but `_KEPT_MARKS`), each code point
+    decided once: the same rule as a per-character `unicodedata.combining` test, in C's loop."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        kept = ch in _KEPT_MARKS or not unicodedata.combining(ch)
+        self[code] = code if kept else None
+        return self[code]
+
+
+_UNMARKED = _Unmarked()
+
+
 def fold(text: str) -> str:
     """`text` lower-cased with accents removed ("Émile" → "emile", "Straße" → "strasse"),
     compatibility forms unified (full-width "ＡＢＣ" → "abc"); kana keep their voicing marks and
-    Hangul stays composed."""
+    Hangul stays composed. Plain ASCII has nothing to fold but case (the hot path: a ticket's
+    description is folded as it is accepted)."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if ch in _KEPT_MARKS or not unicodedata.combining(ch))
-    return unicodedata.normalize("NFC", bare)
+    if decomposed.isascii():
+        return decomposed
+    return unicodedata.normalize("NFC", decomposed.translate(_UNMARKED))
 
 
 def _is_cjk(piece: str) -> bool:
-    return re.fullmatch(rf"[{_CJK}]+", piece) is not None
+    return _CJK_START.match(piece) is not None
 
 
 def terms(*texts: str, limit: int = MAX_TERMS) -> list[str]:
@@ -85,7 +105,7 @@ def terms(*texts: str, limit: int = MAX_TERMS) -> list[str]:
     query, so a word dropped from one is dropped from the other."""
     seen: dict[str, None] = {}
     for text in texts:
-        for piece in _PIECES.findall(fold(text)):
+        for piece in dict.fromkeys(_PIECES.findall(fold(text))):  # a repeated word is one term
             if _is_cjk(piece):
                 found: Iterable[str] = [piece] if len(piece) == 1 else (piece[i : i + 2] for i in range(len(piece) - 1))
             elif len(piece) < 2 or piece in STOP_WORDS:
@@ -102,7 +122,7 @@ def terms(*texts: str, limit: int = MAX_TERMS) -> list[str]:
 
 def token(key: bytes, term: str) -> bytes:
     """What the index stores for `term`: its HMAC-SHA256 under the install's search key."""
-    return hmac.new(key, term.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, term.encode(), hashlib.sha256)
 
 
 def ticket_tokens(key: bytes, subject: str, description: str) -> list[bytes]:

@@ -41,10 +41,10 @@ from ticketloop_shared.api import RuntimeDep, SessionDep, csv_response
 from ticketloop_shared.auth import (
     Principal,
     Role,
-    bearer_principal,
     check_department,
     department_scope,
-    require_staff,
+    principal_of,
+    staff_only,
 )
 from ticketloop_shared.errors import DomainError, Forbidden, Unauthorized
 from ticketloop_shared.runtime import Runtime
@@ -83,8 +83,8 @@ def _presented_token(request: Request) -> str | None:
 def verified_staff(request: Request, token: str) -> Principal:
     """The staff member a token belongs to, by exactly the checks the API makes; `Unauthorized`
     or `Forbidden` (a notifier's token) otherwise."""
-    principal = bearer_principal(request, Response(), HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
-    return require_staff(principal)
+    principal = principal_of(request, Response(), HTTPAuthorizationCredentials(scheme="Bearer", credentials=token))
+    return staff_only(principal)
 
 
 class SignedIn(Principal):
@@ -97,7 +97,7 @@ def _csrf_key(request: Request) -> bytes:
     return csrf.csrf_key(request.app.state.auth_secret, "dashboard")
 
 
-def signed_in(request: Request) -> SignedIn | None:
+async def signed_in(request: Request) -> SignedIn | None:
     """Dependency: the signed-in staff member, or None (the page then redirects to the login)."""
     token = _presented_token(request)
     if not token:
@@ -125,7 +125,7 @@ def _forget(response: Response, request: Request) -> None:
     response.delete_cookie(COOKIE, path=COOKIE_PATH, secure=_https(request), httponly=True, samesite="strict")
 
 
-def dashboard_filters(
+async def dashboard_filters(
     channel: Name = None, category: Name = None, department: Name = None, segment: Name = None
 ) -> Filters:
     """Dependency: the filters of the GET form; a field left blank means any."""

@@ -36,7 +36,7 @@ class SupervisorRequired(Forbidden):
     code = "supervisor_required"
 
 
-def require_supervisor(principal: Annotated[Principal, Depends(require_staff)]) -> Principal:
+async def require_supervisor(principal: Annotated[Principal, Depends(require_staff)]) -> Principal:
     """Dependency: a supervisor or an admin."""
     if principal.role not in (Role.SUPERVISOR, Role.ADMIN):
         raise SupervisorRequired("only a supervisor or an admin opens and works rectification items")

@@ -43,7 +43,7 @@ Name = Annotated[str | None, Query(max_length=100), STORABLE]
 Format = Annotated[Literal["json", "csv"], Query(description="`csv` for a spreadsheet")]
 
 
-def report_filters(
+async def report_filters(
     staff: CurrentStaff, channel: Name = None, category: Name = None, department: Name = None, segment: Name = None
 ) -> Filters:
     """Dependency: the filters every report and drill-down takes; an agent's or supervisor's
@@ -71,7 +71,7 @@ class HeadlineSource(Protocol):
     ) -> list[HeadlineGoal]: ...
 
 
-def headline_source(request: Request) -> HeadlineSource | None:
+async def headline_source(request: Request) -> HeadlineSource | None:
     """Dependency: the goals block's source the app wired in (none: reports without goals)."""
     source: HeadlineSource | None = getattr(request.app.state, "headline", None)
     return source
