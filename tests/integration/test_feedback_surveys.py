@@ -753,6 +753,22 @@ async def test_a_high_value_customer_is_surveyed_at_quarter_end_and_leaving_the_
     assert EventType.FEEDBACK_SURVEY_SENT_V2 not in await outbox_types(feedback)
 
 
+async def test_joining_and_leaving_the_high_value_segment_in_one_run_schedules_then_withdraws(
+    feedback: RunningService, platform: PlatformSettings
+) -> None:
+    # Both announcements reach feedback in one poll batch: applied in their order, in rounds.
+    customer, other = f"cust-{uuid.uuid4().hex[:8]}", f"cust-{uuid.uuid4().hex[:8]}"
+    joined = segment_changed(customer, "high_value", NOW, preferred_channel="email")
+    stays = segment_changed(other, "high_value", NOW)
+    left = segment_changed(customer, "potential", NOW + timedelta(days=1))
+    await publish(platform, joined, stays, left)
+    await eventually(lambda: handled(feedback, left.id))
+    [withdrawn] = await customer_surveys(feedback, customer, kind="quarterly")
+    assert (withdrawn["status"], withdrawn["cancel_reason"]) == ("cancelled", "segment_left")
+    [kept] = await customer_surveys(feedback, other, kind="quarterly")
+    assert kept["status"] == "scheduled"
+
+
 async def test_a_high_value_customer_gets_one_survey_per_quarter_while_in_the_segment(
     feedback: RunningService, platform: PlatformSettings, clock: FrozenClock
 ) -> None:

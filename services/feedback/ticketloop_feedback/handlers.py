@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
 from ticketloop_feedback.settings import FeedbackSettings
 from ticketloop_feedback.surveys import service
 from ticketloop_feedback.unit import FeedbackUnit
@@ -10,6 +14,7 @@ from ticketloop_shared.events import (
     CustomerSegmentChanged,
     TicketAssigned,
     TicketQueued,
+    TicketQueuedData,
     TicketReassigned,
     TicketReopened,
     TicketResolved,
@@ -31,31 +36,26 @@ async def on_ticket_reopened(uow: FeedbackUnit, event: TicketReopened) -> None:
     await service.withdraw_for_reopen(uow, reopened=event.data)
 
 
-@HANDLERS.on(CustomerSegmentChanged)
-async def on_segment_changed(uow: FeedbackUnit, event: CustomerSegmentChanged) -> None:
-    """Time the customer's relationship surveys by their latest segment."""
-    await service.record_segment(uow, change=event.data)
+@HANDLERS.on_batch(CustomerSegmentChanged)
+async def on_segments_changed(uow: FeedbackUnit, events: Sequence[CustomerSegmentChanged]) -> None:
+    """Time the customers' relationship surveys by their latest segments (a run in a few statements)."""
+    await service.record_segments(uow, [(event.data, event) for event in events])
 
 
-@HANDLERS.on(TicketAssigned)
-async def on_ticket_assigned(uow: FeedbackUnit, event: TicketAssigned) -> None:
-    """The ticket's department: its staff may read the ticket's surveys."""
+@HANDLERS.on_batch(TicketAssigned, TicketReassigned, TicketQueued)
+async def on_tickets_placed(
+    uow: FeedbackUnit, events: Sequence[TicketAssigned | TicketReassigned | TicketQueued]
+) -> None:
+    """Routing placed tickets in departments (assigned, reassigned to a new owner perhaps in
+    another department, or waiting in a department's queue): that department's staff may read
+    the ticket's surveys (a run in one statement)."""
+    await service.record_placements(uow, [_placement(event) for event in events])
+
+
+def _placement(event: TicketAssigned | TicketReassigned | TicketQueued) -> tuple[uuid.UUID, str, datetime]:
     d = event.data
-    await service.record_placement(uow, ticket_id=d.ticket_id, department_id=d.department_id, at=d.assigned_at)
-
-
-@HANDLERS.on(TicketReassigned)
-async def on_ticket_reassigned(uow: FeedbackUnit, event: TicketReassigned) -> None:
-    """A new owner, perhaps in another department (a transfer): that department's staff now."""
-    d = event.data
-    await service.record_placement(uow, ticket_id=d.ticket_id, department_id=d.department_id, at=d.assigned_at)
-
-
-@HANDLERS.on(TicketQueued)
-async def on_ticket_queued(uow: FeedbackUnit, event: TicketQueued) -> None:
-    """Waiting in a department's queue (new, or transferred there): that department's staff."""
-    d = event.data
-    await service.record_placement(uow, ticket_id=d.ticket_id, department_id=d.department_id, at=d.queued_at)
+    at = d.queued_at if isinstance(d, TicketQueuedData) else d.assigned_at
+    return d.ticket_id, d.department_id, at
 
 
 @HANDLERS.on(CustomerErased)

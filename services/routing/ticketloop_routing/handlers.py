@@ -85,16 +85,12 @@ async def on_ticket_plan_committed(uow: RoutingUnit, event: TicketPlanCommitted)
     )
 
 
-@HANDLERS.on(SlaBreached)
-async def on_sla_breached(uow: RoutingUnit, event: SlaBreached) -> None:
-    """Lift a waiting ticket up its queue."""
-    await assignments.on_breach(uow, data=event.data)
-
-
-@HANDLERS.on(SlaEscalated)
-async def on_sla_escalated(uow: RoutingUnit, event: SlaEscalated) -> None:
-    """A supervisor escalation step: the owned ticket goes to the department's supervisor."""
-    await assignments.on_escalation(uow, data=event.data)
+@HANDLERS.on_batch(SlaBreached, SlaEscalated)
+async def on_sla_events(uow: RoutingUnit, events: Sequence[SlaBreached | SlaEscalated]) -> None:
+    """A breach lifts a waiting ticket up its queue; a supervisor escalation step gives the owned
+    ticket to the department's supervisor (a run of them, in order, its waiting tickets found in
+    one statement)."""
+    await assignments.on_sla_events(uow, events)
 
 
 @HANDLERS.on_batch(CustomerSegmentChanged)

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, case, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_feedback.surveys.domain import SurveyStatus
@@ -23,6 +23,15 @@ async def schedule(session: AsyncSession, **values: Any) -> Survey | None:
     """Insert a survey; None when its resolution or period already has one (nothing is written)."""
     stmt = insert(Survey).values(**values).on_conflict_do_nothing().returning(Survey)
     return await session.scalar(stmt)
+
+
+async def schedule_many(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[Survey]:
+    """Insert surveys in one statement (the rows have the same columns); those whose resolution or
+    period already has one are skipped and not returned."""
+    if not rows:
+        return []
+    stmt = insert(Survey).on_conflict_do_nothing().returning(Survey)
+    return list((await session.scalars(stmt, list(rows))).all())
 
 
 async def reinstate(session: AsyncSession, *, customer_id: str, kind: SurveyKind, period: str) -> Survey | None:
@@ -91,14 +100,14 @@ async def cancel_ticket_surveys(
     return list((await session.scalars(stmt)).all())
 
 
-async def cancel_scheduled(
-    session: AsyncSession, *, customer_id: str, kind: SurveyKind, now: datetime, reason: str
+async def cancel_scheduled_of(
+    session: AsyncSession, *, customer_ids: Sequence[str], kind: SurveyKind, now: datetime, reason: str
 ) -> list[Survey]:
-    """Withdraw the customer's surveys of `kind` that have not gone out yet; the ones withdrawn."""
+    """`cancel_scheduled` for several customers in one statement; the surveys withdrawn."""
     stmt = (
         update(Survey)
         .where(
-            Survey.customer_id == customer_id,
+            Survey.customer_id == any_(bindparam("customer_ids", list(customer_ids), type_=ARRAY(String))),
             Survey.kind == kind.value,
             Survey.sent_at.is_(None),
             Survey.cancelled_at.is_(None),
@@ -173,24 +182,35 @@ async def customer(session: AsyncSession, customer_id: str) -> Customer | None:
     return await session.get(Customer, customer_id)
 
 
-async def record_segment(session: AsyncSession, **values: Any) -> bool:
-    """Keep the customer's announced segment unless a newer announcement is already kept; whether
-    this one was newer (and so applies). What a newer announcement leaves out (start date, first
-    sight, preferred channel) is not known, not gone: the value kept stays."""
-    stmt = insert(Customer).values(**values)
-    keep_known = {"customer_since", "first_seen_at", "preferred_channel"}
-    upsert = stmt.on_conflict_do_update(
-        index_elements=[Customer.customer_id],
-        set_={
-            name: func.coalesce(stmt.excluded[name], getattr(Customer, name))
-            if name in keep_known
-            else stmt.excluded[name]
-            for name in values
-            if name != "customer_id"
-        },
-        where=Customer.changed_at < stmt.excluded.changed_at,
-    ).returning(Customer.customer_id)
-    return await session.scalar(upsert) is not None
+# One statement for a run of announcements (one per customer: a customer announced twice in a
+# run is applied in rounds by the caller), with `record_segment`'s rule.
+_RECORD_SEGMENTS = text(
+    """
+INSERT INTO customers AS c (customer_id, segment, changed_at, customer_since, first_seen_at, preferred_channel)
+SELECT * FROM unnest(
+    CAST(:customer_ids AS varchar[]), CAST(:segments AS varchar[]), CAST(:changed_ats AS timestamptz[]),
+    CAST(:customer_sinces AS date[]), CAST(:first_seen_ats AS timestamptz[]), CAST(:preferred_channels AS varchar[])
+)
+ON CONFLICT (customer_id) DO UPDATE SET
+    segment = EXCLUDED.segment,
+    changed_at = EXCLUDED.changed_at,
+    customer_since = coalesce(EXCLUDED.customer_since, c.customer_since),
+    first_seen_at = coalesce(EXCLUDED.first_seen_at, c.first_seen_at),
+    preferred_channel = coalesce(EXCLUDED.preferred_channel, c.preferred_channel)
+WHERE c.changed_at < EXCLUDED.changed_at
+RETURNING c.customer_id
+"""
+)
+
+
+async def record_segments(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """`record_segment` for a run of customers, each once, in one statement; the customers whose
+    announcement was newer (and so applies)."""
+    if not rows:
+        return set()
+    columns = ("customer_id", "segment", "changed_at", "customer_since", "first_seen_at", "preferred_channel")
+    params = {f"{name}s": [row.get(name) for row in rows] for name in columns}
+    return set((await session.scalars(_RECORD_SEGMENTS, params)).all())
 
 
 # --- delivery, answers, reads -----------------------------------------------------------------
@@ -401,15 +421,31 @@ async def set_texts(session: AsyncSession, survey_id: uuid.UUID, texts: bytes) -
 # --- departments ------------------------------------------------------------------------------
 
 
-async def place(session: AsyncSession, *, ticket_id: uuid.UUID, department_id: str, at: datetime) -> None:
-    """Remember the department holding a ticket since `at`, unless a later placement is known."""
-    stmt = insert(TicketDepartment).values(ticket_id=ticket_id, department_id=department_id, placed_at=at)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[TicketDepartment.ticket_id],
-        set_={"department_id": stmt.excluded.department_id, "placed_at": stmt.excluded.placed_at},
-        where=TicketDepartment.placed_at <= stmt.excluded.placed_at,
+# One statement for a run of placements (one per ticket: the caller keeps each ticket's latest).
+_PLACE_MANY = text(
+    """
+INSERT INTO ticket_departments AS d (ticket_id, department_id, placed_at)
+SELECT * FROM unnest(
+    CAST(:ticket_ids AS uuid[]), CAST(:department_ids AS varchar[]), CAST(:placed_ats AS timestamptz[])
+)
+ON CONFLICT (ticket_id) DO UPDATE SET department_id = EXCLUDED.department_id, placed_at = EXCLUDED.placed_at
+WHERE d.placed_at <= EXCLUDED.placed_at
+"""
+)
+
+
+async def place_many(session: AsyncSession, placements: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+    """`place` for a run of tickets, each once, in one statement."""
+    if not placements:
+        return
+    await session.execute(
+        _PLACE_MANY,
+        {
+            "ticket_ids": [t for t, _, _ in placements],
+            "department_ids": [d for _, d, _ in placements],
+            "placed_ats": [a for _, _, a in placements],
+        },
     )
-    await session.execute(stmt)
 
 
 async def department_of(session: AsyncSession, ticket_id: uuid.UUID) -> str | None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +59,7 @@ from ticketloop_shared.events import (
     CustomerErasedData,
     CustomerSegmentChangedData,
     Dimension,
+    Envelope,
     FeedbackReceivedV2Data,
     LowScoreData,
     SurveyCancelledData,
@@ -162,48 +163,100 @@ async def withdraw_for_reopen(uow: FeedbackUnit, *, reopened: TicketReopenedData
     return withdrawn
 
 
-async def record_segment(uow: FeedbackUnit, *, change: CustomerSegmentChangedData) -> None:
-    """Keep the customer's latest segment and channel (an older announcement arriving late is
+async def record_segments(
+    uow: FeedbackUnit, changes: Sequence[tuple[CustomerSegmentChangedData, Envelope | None]]
+) -> None:
+    """Keep each customer's latest segment and channel (an older announcement arriving late is
     ignored) and time their relationship surveys by it: a new customer's once, a week after the
-    first cooperation; a high-value customer's at each quarter end, withdrawn if they leave."""
-    newer = await repository.record_segment(
-        uow.session,
-        customer_id=change.customer_id,
-        segment=change.segment,
-        changed_at=change.changed_at,
-        customer_since=change.customer_since,
-        first_seen_at=change.first_seen_at,
-        preferred_channel=change.preferred_channel,
+    first cooperation; a high-value customer's at each quarter end, withdrawn if they leave.
+
+    A run of announcements (each with the event that carried it, the cause of what it emits) is
+    applied in a few statements: the segments in one, the new customers' onboarding surveys in
+    one, the withdrawals in one. A customer announced twice in the run is applied in order, one
+    round per repeat."""
+    for run in _rounds(changes, key=lambda change: change[0].customer_id):
+        await _record_segment_round(uow, run)
+
+
+async def _record_segment_round(
+    uow: FeedbackUnit, run: Sequence[tuple[CustomerSegmentChangedData, Envelope | None]]
+) -> None:
+    session, settings = uow.session, uow.settings
+    newer = await repository.record_segments(
+        session,
+        [
+            {
+                "customer_id": change.customer_id,
+                "segment": change.segment,
+                "changed_at": change.changed_at,
+                "customer_since": change.customer_since,
+                "first_seen_at": change.first_seen_at,
+                "preferred_channel": change.preferred_channel,
+            }
+            for change, _ in run
+        ],
     )
-    if not newer:
+    applied = [(change, cause) for change, cause in run if change.customer_id in newer]
+    if not applied:
         return
-    settings = uow.settings
-    if change.segment == NEW_SEGMENT:
-        began = first_cooperation(
-            customer_since=change.customer_since,
-            first_seen_at=change.first_seen_at,
-            fallback=change.changed_at,
-            zone=settings.zone,
-        )
-        survey = await _schedule(
-            uow,
-            kind=SurveyKind.ONBOARDING,
-            customer_id=change.customer_id,
-            due_at=onboarding_survey_due(began, delay=settings.onboarding_survey_delay),
-            period=ONBOARDING_PERIOD,
-        )
-        await _send_if_due(uow, survey)
-    if change.segment == HIGH_VALUE_SEGMENT:
-        await _schedule_quarterly(uow, change.customer_id, quarter_of(change.changed_at, settings.zone))
-    else:
-        for survey in await repository.cancel_scheduled(
-            uow.session,
-            customer_id=change.customer_id,
-            kind=SurveyKind.QUARTERLY,
-            now=uow.now(),
-            reason=CANCELLED_SEGMENT_LEFT,
+    onboarding = [(change, cause) for change, cause in applied if change.segment == NEW_SEGMENT]
+    if onboarding:
+        now = uow.now()
+        rows = []
+        for change, _ in onboarding:
+            began = first_cooperation(
+                customer_since=change.customer_since,
+                first_seen_at=change.first_seen_at,
+                fallback=change.changed_at,
+                zone=settings.zone,
+            )
+            due_at = onboarding_survey_due(began, delay=settings.onboarding_survey_delay)
+            rows.append(
+                {
+                    "kind": SurveyKind.ONBOARDING.value,
+                    "template_id": TEMPLATE_FOR_KIND[SurveyKind.ONBOARDING],
+                    "customer_id": change.customer_id,
+                    "created_at": now,
+                    "due_at": due_at,
+                    "expires_at": due_at + timedelta(days=settings.survey_ttl_days),
+                    "period": ONBOARDING_PERIOD,
+                }
+            )
+        scheduled = {s.customer_id: s for s in await repository.schedule_many(session, rows)}
+        for change, cause in onboarding:
+            with uow.caused_by(cause):
+                await _send_if_due(uow, scheduled.get(change.customer_id))
+    leaving: dict[str, Envelope | None] = {}
+    for change, cause in applied:
+        if change.segment == HIGH_VALUE_SEGMENT:
+            with uow.caused_by(cause):
+                await _schedule_quarterly(uow, change.customer_id, quarter_of(change.changed_at, settings.zone))
+        else:
+            leaving[change.customer_id] = cause
+    if leaving:
+        for survey in await repository.cancel_scheduled_of(
+            session, customer_ids=list(leaving), kind=SurveyKind.QUARTERLY, now=uow.now(), reason=CANCELLED_SEGMENT_LEFT
         ):
-            _announce_cancelled(uow, survey)
+            with uow.caused_by(leaving[survey.customer_id]):
+                _announce_cancelled(uow, survey)
+
+
+T = TypeVar("T")
+
+
+def _rounds(items: Sequence[T], *, key: Callable[[T], Hashable]) -> list[list[T]]:
+    """`items` in rounds where each key appears at most once: a key's n-th item is in round n,
+    so applying the rounds in order applies each key's items in their order."""
+    rounds: list[list[T]] = []
+    seen: dict[Hashable, int] = {}
+    for item in items:
+        k = key(item)
+        n = seen.get(k, 0)
+        seen[k] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(item)
+    return rounds
 
 
 async def _schedule_quarterly(uow: FeedbackUnit, customer_id: str, quarter: Quarter) -> None:
@@ -507,10 +560,17 @@ async def search(
     )
 
 
-async def record_placement(uow: FeedbackUnit, *, ticket_id: uuid.UUID, department_id: str, at: datetime) -> None:
-    """Routing placed a ticket in a department: its staff may now read the ticket's surveys (the
-    latest placement wins, whatever order the events arrive in)."""
-    await repository.place(uow.session, ticket_id=ticket_id, department_id=department_id, at=at)
+async def record_placements(uow: FeedbackUnit, placements: Sequence[tuple[uuid.UUID, str, datetime]]) -> None:
+    """Routing placed tickets in departments (`(ticket_id, department_id, at)`, in the order
+    announced): their staff may now read the tickets' surveys. The latest placement of a ticket
+    wins, whatever order the events arrive in (of two at the same instant, the one announced
+    last), so a run keeps each ticket's latest and writes them in one statement."""
+    latest: dict[uuid.UUID, tuple[uuid.UUID, str, datetime]] = {}
+    for placement in placements:
+        kept = latest.get(placement[0])
+        if kept is None or placement[2] >= kept[2]:
+            latest[placement[0]] = placement
+    await repository.place_many(uow.session, list(latest.values()))
 
 
 async def department_of(session: AsyncSession, *, ticket_id: uuid.UUID) -> str | None:

@@ -235,6 +235,99 @@ class NewTicket:
             )
 
 
+@dataclass
+class Plan:
+    """A run of new tickets decided in memory, to be written in one statement
+    (`repository.insert_run`): each ticket's decision, and the slots each chosen agent takes."""
+
+    decided: list[repository.Decided] = field(default_factory=list)
+    # What each decision announces once written, in the run's order.
+    announced: list[TicketAssignedData | TicketQueuedData] = field(default_factory=list)
+    # Per chosen agent: how many tickets and its capacity (kept in the order of its last ticket).
+    slots: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    turn: int = 0
+
+    def takes(self) -> list[tuple[str, int, int | None]]:
+        """The slots to take, the agent whose last ticket came last drawing the last turn."""
+        return [(agent_id, n, capacity) for agent_id, (n, capacity) in self.slots.items()]
+
+
+@dataclass
+class PlannedTicket:
+    """A new ticket decided in memory: `settle` sees the agent's slot taken (its load and turn
+    moved on, as the database will have them), and the decision joins the run's `Plan`."""
+
+    uow: RoutingUnit
+    org: OrgSnapshot
+    plan: Plan
+    facts: TicketFacts
+    department: DepartmentConfig
+    score: float
+    live: dict[str, AgentLive]
+
+    async def assign(self, choice: Choice, *, capacity: int | None) -> AgentLive | None:
+        """Count the slot in the plan; the agent's state as it will be after the run."""
+        assert choice.agent_id is not None
+        now = self.uow.now()
+        self.plan.decided.append(
+            repository.Decided(
+                facts=self.facts,
+                department_id=self.department.id,
+                agent_id=choice.agent_id,
+                at=now,
+                score=self.score,
+                rank=None,
+                reason_json=choice.reason.model_dump_json(),
+            )
+        )
+        self.plan.announced.append(
+            assigned_data(
+                self.org,
+                ticket_id=self.facts.ticket_id,
+                department=self.department,
+                agent_id=choice.agent_id,
+                at=now,
+                choice=choice,
+            )
+        )
+        n, _ = self.plan.slots.pop(choice.agent_id, (0, capacity))
+        self.plan.slots[choice.agent_id] = (n + 1, capacity)
+        # Turns drawn from the sequence are above every turn stored: one above all known keeps
+        # the round-robin order the database will show.
+        self.plan.turn = max([self.plan.turn, *(a.last_turn or 0 for a in self.live.values())]) + 1
+        state = self.live.get(choice.agent_id)
+        return AgentLive(
+            open_tickets=(state.open_tickets if state else 0) + 1,
+            presence=state.presence if state else Presence.AVAILABLE.value,
+            last_turn=self.plan.turn,
+        )
+
+    async def queue(self, choice: Choice) -> None:
+        """The ticket joins its department's queue in the plan."""
+        now = self.uow.now()
+        self.plan.decided.append(
+            repository.Decided(
+                facts=self.facts,
+                department_id=self.department.id,
+                agent_id=None,
+                at=now,
+                score=self.score,
+                rank=domain.queue_rank(self.score, now),
+                reason_json=choice.reason.model_dump_json(),
+            )
+        )
+        self.plan.announced.append(
+            TicketQueuedData(
+                ticket_id=self.facts.ticket_id,
+                department_id=self.department.id,
+                department_name=self.department.name,
+                score=round(self.score, 3),
+                queued_at=now,
+                reason=choice.reason,
+            )
+        )
+
+
 # --- A ticket routing holds ------------------------------------------------------------------
 
 

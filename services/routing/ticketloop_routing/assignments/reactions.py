@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,7 +30,9 @@ from ticketloop_routing.unit import RoutingUnit
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events import (
     EscalationTarget,
+    SlaBreached,
     SlaBreachedData,
+    SlaEscalated,
     SlaEscalatedData,
     TicketPriorityChanged,
     TicketReassignedData,
@@ -198,7 +201,41 @@ async def on_breach(uow: RoutingUnit, *, data: SlaBreachedData) -> None:
     )
 
 
-async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
+async def on_sla_events(uow: RoutingUnit, events: Sequence[SlaBreached | SlaEscalated]) -> None:
+    """A run of SLA breaches and escalation steps, in their order (sla announces a breach and its
+    steps together, so they come interleaved): what a breach moves is a waiting ticket, so one
+    statement finds the run's waiting tickets and a breach of any other ticket costs nothing; the
+    organisation is read once for the run's supervisor steps. Each event that does act on a
+    ticket is applied as `on_breach` / `on_escalation` apply it, in order (a breach re-reads its
+    ticket: a supervisor step before it may have given that ticket out)."""
+    waiting = await repository.queued_among(
+        uow.session, sorted({e.data.ticket_id for e in events if isinstance(e, SlaBreached)})
+    )
+    org = OrganisationOnce()
+    for event in events:
+        with uow.caused_by(event):
+            if isinstance(event, SlaBreached):
+                if event.data.ticket_id in waiting:
+                    await on_breach(uow, data=event.data)
+            else:
+                await on_escalation(uow, data=event.data, org=org)
+
+
+class OrganisationOnce:
+    """The organisation read at most once for a run of events, when one first needs it (an event
+    that needs none never fails for want of one)."""
+
+    def __init__(self) -> None:
+        self._snapshot: OrgSnapshot | None = None
+
+    async def get(self, uow: RoutingUnit) -> OrgSnapshot:
+        """The organisation, read on the first call."""
+        if self._snapshot is None:
+            self._snapshot = await organisation_of(uow)
+        return self._snapshot
+
+
+async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData, org: OrganisationOnce | None = None) -> None:
     """A supervisor step of the SLA policy's escalation chain: an owned ticket goes to its
     department's supervisor (`ticket.reassigned`, the rule in its reason), or is logged when the
     department has none. Assignee and group steps are for their subscribers to act on."""
@@ -208,8 +245,8 @@ async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
     row = await repository.get(session, data.ticket_id, for_update=True)
     if row is None or row.state != State.ASSIGNED:
         return
-    org = await organisation_of(uow)
-    department = org.departments.get(row.department_id or "") or org.department_for(row.category or "")
+    snapshot = await (org or OrganisationOnce()).get(uow)
+    department = snapshot.departments.get(row.department_id or "") or snapshot.department_for(row.category or "")
     if department is None:
         return
     supervisor = department.supervisor
@@ -220,7 +257,7 @@ async def on_escalation(uow: RoutingUnit, *, data: SlaEscalatedData) -> None:
         )
         return
     if row.agent_id != supervisor:
-        await _to_supervisor(uow, org, row, department, supervisor=supervisor, clock=data.clock.value)
+        await _to_supervisor(uow, snapshot, row, department, supervisor=supervisor, clock=data.clock.value)
 
 
 async def _to_supervisor(
@@ -240,18 +277,13 @@ async def _to_supervisor(
         score=base_score(row),
         previous=prior[0] if prior else None,
     )
-    if previous is not None:
-        await repository.add_load(session, previous, -1)
-    await repository.add_load(session, supervisor, 1)
-    await repository.supersede(session, row.ticket_id)
-    await repository.change(
+    await repository.escalate(
         session,
         row.ticket_id,
-        agent_id=supervisor,
-        assigned_at=now,
-        touched_at=None,
-        decision="reassigned",
-        reason=reason.model_dump(mode="json"),
+        previous=previous,
+        supervisor=supervisor,
+        at=now,
+        reason_json=reason.model_dump_json(),
     )
     uow.emit(
         TicketReassignedData(

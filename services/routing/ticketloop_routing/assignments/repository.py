@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, Uuid, bindparam, case, delete, func, insert, select, text, update
+from sqlalchemy import String, Uuid, any_, bindparam, case, delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -192,6 +193,117 @@ async def insert_assigned(
     return taken, bool(row.created)
 
 
+# A whole run of new tickets decided in memory, written in one round trip: each chosen agent
+# takes as many slots as tickets it was given (all or none: the same conditional UPDATE as
+# `_TAKE_AND_INSERT`, so replicas never exceed a capacity), its turn drawn in the run's order
+# of its last ticket (the round-robin order the decisions assumed; the rows locked in agent
+# order first, so two replicas' runs cannot deadlock), then the tickets of the
+# agents that took their slots are inserted, and the queued ones. It returns the agents that
+# took their slots and the tickets written.
+_TAKE_AND_INSERT_RUN = text(
+    """
+WITH wanted AS (
+    SELECT w.agent_id, w.n, w.capacity, nextval('agent_turns') AS turn
+    FROM (
+        SELECT * FROM unnest(
+            CAST(:agent_ids AS varchar[]), CAST(:counts AS integer[]), CAST(:capacities AS integer[])
+        ) WITH ORDINALITY AS u(agent_id, n, capacity, ord)
+        ORDER BY ord
+    ) AS w
+), locked AS (
+    SELECT agent_id FROM agent_load WHERE agent_id = ANY(CAST(:agent_ids AS varchar[])) ORDER BY agent_id FOR UPDATE
+), took AS (
+    UPDATE agent_load l SET open_tickets = l.open_tickets + w.n, last_turn = w.turn
+    FROM wanted w
+    WHERE l.agent_id = w.agent_id AND l.agent_id IN (SELECT agent_id FROM locked) AND l.presence = 'available'
+      AND (w.capacity IS NULL OR l.open_tickets + w.n <= w.capacity)
+    RETURNING l.agent_id
+), tickets AS (
+    SELECT * FROM unnest(
+        CAST(:ticket_ids AS uuid[]), CAST(:ticket_numbers AS varchar[]), CAST(:categories AS varchar[]),
+        CAST(:department_ids AS varchar[]), CAST(:ticket_agent_ids AS varchar[]), CAST(:ats AS timestamptz[]),
+        CAST(:channels AS varchar[]), CAST(:urgencies AS varchar[]), CAST(:customer_ids AS varchar[]),
+        CAST(:segments AS varchar[]), CAST(:skills AS text[]), CAST(:scores AS double precision[]),
+        CAST(:ranks AS double precision[]), CAST(:reasons AS text[])
+    ) AS t(
+        ticket_id, ticket_number, category, department_id, agent_id, at, channel, urgency, customer_id,
+        segment, skills, score, rank, reason
+    )
+), ins AS (
+    INSERT INTO assignments (
+        ticket_id, ticket_number, category, department_id, agent_id, assigned_at, queued_at, state, decision,
+        channel, urgency, customer_id, segment, required_skills, score, boost, queue_rank, reason
+    )
+    SELECT t.ticket_id, t.ticket_number, t.category, t.department_id, t.agent_id,
+           CASE WHEN t.agent_id IS NULL THEN NULL ELSE t.at END,
+           CASE WHEN t.agent_id IS NULL THEN t.at END,
+           CASE WHEN t.agent_id IS NULL THEN 'queued' ELSE 'assigned' END,
+           CASE WHEN t.agent_id IS NULL THEN 'queued' ELSE 'assigned' END,
+           t.channel, t.urgency, t.customer_id, t.segment,
+           ARRAY(SELECT jsonb_array_elements_text(CAST(t.skills AS jsonb)))::varchar[],
+           t.score, 0, t.rank, CAST(t.reason AS jsonb)
+    FROM tickets t
+    WHERE t.agent_id IS NULL OR t.agent_id IN (SELECT agent_id FROM took)
+    ON CONFLICT DO NOTHING
+    RETURNING ticket_id
+)
+SELECT 'took' AS kind, agent_id AS agent_id, NULL::uuid AS ticket_id FROM took
+UNION ALL
+SELECT 'inserted', NULL, ticket_id FROM ins
+"""
+)
+
+
+@dataclass(frozen=True)
+class Decided:
+    """One new ticket of a run as decided in memory: its agent (None: it waits in the queue, at
+    `rank`), when, its score and the decision's reason."""
+
+    facts: TicketFacts
+    department_id: str
+    agent_id: str | None
+    at: datetime
+    score: float
+    rank: float | None
+    reason_json: str
+
+
+async def insert_run(
+    session: AsyncSession, decided: Sequence[Decided], *, takes: Sequence[tuple[str, int, int | None]]
+) -> tuple[set[str], set[uuid.UUID]]:
+    """Write a run decided in memory: `takes` is `(agent_id, tickets, capacity)` per chosen agent,
+    in the order their turns are drawn. Returns the agents that took their slots (a ticket of
+    another agent is not written: the caller decides it again) and the tickets inserted (one
+    missing was known after all: another transaction inserted it meanwhile)."""
+    rows = (
+        await session.execute(
+            _TAKE_AND_INSERT_RUN,
+            {
+                "agent_ids": [a for a, _, _ in takes],
+                "counts": [n for _, n, _ in takes],
+                "capacities": [c for _, _, c in takes],
+                "ticket_ids": [d.facts.ticket_id for d in decided],
+                "ticket_numbers": [d.facts.ticket_number for d in decided],
+                "categories": [d.facts.category for d in decided],
+                "department_ids": [d.department_id for d in decided],
+                "ticket_agent_ids": [d.agent_id for d in decided],
+                "ats": [d.at for d in decided],
+                "channels": [d.facts.channel for d in decided],
+                "urgencies": [d.facts.urgency for d in decided],
+                "customer_ids": [d.facts.customer_id for d in decided],
+                "segments": [d.facts.segment for d in decided],
+                "skills": [json.dumps(d.facts.required_skills) for d in decided],
+                "scores": [d.score for d in decided],
+                "ranks": [d.rank for d in decided],
+                "reasons": [d.reason_json for d in decided],
+            },
+        )
+    ).all()
+    took = {row.agent_id for row in rows if row.kind == "took"}
+    inserted = {row.ticket_id for row in rows if row.kind == "inserted"}
+    return took, inserted
+
+
 async def insert_queued(
     session: AsyncSession,
     facts: TicketFacts,
@@ -246,9 +358,65 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     return await session.scalar(stmt)
 
 
+async def queued_among(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these tickets wait in a queue (one statement for a run of SLA breaches: only a
+    waiting ticket is moved by one)."""
+    if not ticket_ids:
+        return set()
+    rows = await session.scalars(
+        select(Assignment.ticket_id).where(
+            Assignment.ticket_id == any_(bindparam("ticket_ids", list(ticket_ids), type_=ARRAY(Uuid))),
+            Assignment.state == QUEUED,
+        )
+    )
+    return set(rows.all())
+
+
 async def change(session: AsyncSession, ticket_id: uuid.UUID, **values: Any) -> None:
     """Set columns of one assignment."""
     await session.execute(update(Assignment).where(Assignment.ticket_id == ticket_id).values(**values))
+
+
+# An escalation's writes in one round trip: the current decision kept in the history (the
+# statement's snapshot is the row before the move), the ticket given to the supervisor, and the
+# load moved from the previous owner (if any) to the supervisor, as `add_load` counts it.
+_ESCALATE = text(
+    """
+WITH kept AS (
+    INSERT INTO assignment_history (ticket_id, at, decision, state, department_id, agent_id, reason)
+    SELECT a.ticket_id, CASE WHEN a.decision = 'queued' THEN a.queued_at ELSE a.assigned_at END,
+           a.decision, a.state, a.department_id, a.agent_id, a.reason
+    FROM assignments a WHERE a.ticket_id = :ticket_id AND a.decision IS NOT NULL
+), moved AS (
+    UPDATE assignments SET agent_id = :supervisor, assigned_at = :at, touched_at = NULL, decision = 'reassigned',
+           reason = CAST(:reason AS jsonb)
+    WHERE ticket_id = :ticket_id
+), freed AS (
+    INSERT INTO agent_load (agent_id, open_tickets)
+    SELECT CAST(:previous AS varchar), 0 WHERE CAST(:previous AS varchar) IS NOT NULL
+    ON CONFLICT (agent_id) DO UPDATE SET open_tickets = greatest(agent_load.open_tickets - 1, 0)
+)
+INSERT INTO agent_load (agent_id, open_tickets) VALUES (:supervisor, 1)
+ON CONFLICT (agent_id) DO UPDATE SET open_tickets = greatest(agent_load.open_tickets + 1, 0)
+"""
+)
+
+
+async def escalate(
+    session: AsyncSession,
+    ticket_id: uuid.UUID,
+    *,
+    previous: str | None,
+    supervisor: str,
+    at: datetime,
+    reason_json: str,
+) -> None:
+    """Give the ticket to the supervisor (its previous decision kept in its history) and move one
+    open ticket from `previous` to the supervisor, whatever their capacity, in one statement."""
+    await session.execute(
+        _ESCALATE,
+        {"ticket_id": ticket_id, "previous": previous, "supervisor": supervisor, "at": at, "reason": reason_json},
+    )
 
 
 async def supersede(session: AsyncSession, ticket_id: uuid.UUID) -> None:

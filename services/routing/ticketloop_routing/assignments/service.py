@@ -28,6 +28,8 @@ from ticketloop_routing.assignments.domain import State
 from ticketloop_routing.assignments.placement import (
     Ask,
     NewTicket,
+    Plan,
+    PlannedTicket,
     department_for,
     manager_first,
     member_ids,
@@ -39,6 +41,7 @@ from ticketloop_routing.assignments.reactions import (
     next_away_reassignment,
     on_breach,
     on_escalation,
+    on_sla_events,
     reassign_from_absent,
     recategorise,
     reopen,
@@ -68,6 +71,7 @@ __all__ = [
     "next_away_reassignment",
     "on_breach",
     "on_escalation",
+    "on_sla_events",
     "presence_changed",
     "reassign_from_absent",
     "recategorise",
@@ -93,26 +97,88 @@ async def assign_many(uow: RoutingUnit, tickets: Sequence[tuple[TicketCreatedDat
 
     One statement for the whole run reads the organisation version (the organisation itself is
     cached in memory), which tickets are known, the account managers and the candidates' live
-    state; then each ticket costs one statement that takes the chosen agent's capacity (a
-    conditional UPDATE, so replicas never exceed a capacity) and records the assignment with its
-    reason. A ticket whose agent was taken meanwhile is decided again on fresh state."""
+    state; the run is then decided in memory, each decision on the state the ones before it
+    leave, and written in one statement (`repository.insert_run`: the chosen agents' slots, taken
+    by a conditional UPDATE so replicas never exceed a capacity, and the assignments with their
+    reasons). A ticket whose agent could not take its slots (another transaction took them
+    meanwhile) is decided again, one at a time on fresh state. A run holding a ticket routing
+    already knows or has parked events for (rare) is routed one ticket at a time."""
     org, live, departments = await _read_run(uow, tickets)
+    ticket_ids = [data.ticket_id for data, _ in tickets]
+    if (
+        len(set(ticket_ids)) < len(ticket_ids)
+        or live.known.intersection(ticket_ids)
+        or live.parked.intersection(ticket_ids)
+    ):
+        return await _assign_one_by_one(uow, org, live, tickets, departments)
+    plan = Plan()
+    for (data, _), department in zip(tickets, departments, strict=True):
+        facts, ask, ids = _ask(org, live, data, department)
+        seat = PlannedTicket(uow, org, plan, facts, department, ask.score, live.agents)
+        await settle(uow, org, ask, seat, ids=ids, live=live.agents)
+    took, inserted = await repository.insert_run(uow.session, plan.decided, takes=plan.takes())
+    decided: dict[uuid.UUID, bool] = {}
+    undo: dict[str, int] = {}
+    again: list[int] = []
+    for i, (done, announced) in enumerate(zip(plan.decided, plan.announced, strict=True)):
+        if done.agent_id is not None and done.agent_id not in took:
+            again.append(i)
+            continue
+        if done.facts.ticket_id not in inserted:  # known after all (a race on the same ticket)
+            if done.agent_id is not None:
+                undo[done.agent_id] = undo.get(done.agent_id, 0) + 1
+            decided[done.facts.ticket_id] = False
+            continue
+        decided[done.facts.ticket_id] = True
+        cause = tickets[i][1]
+        with uow.caused_by(cause) if cause is not None else nullcontext():
+            uow.emit(announced)
+    for agent_id, n in undo.items():
+        await repository.add_load(uow.session, agent_id, -n)
+    if again:
+        retry = [tickets[i] for i in again]
+        live.agents.update(
+            await repository.agent_states(
+                uow.session, sorted({a for i in again for a in member_ids(org, departments[i])})
+            )
+        )
+        outcome = await _assign_one_by_one(uow, org, live, retry, [departments[i] for i in again])
+        decided.update({data.ticket_id: d for (data, _), d in zip(retry, outcome, strict=True)})
+    return [decided[data.ticket_id] for data, _ in tickets]
+
+
+def _ask(
+    org: OrgSnapshot, live: LiveState, data: TicketCreatedData, department: DepartmentConfig
+) -> tuple[TicketFacts, Ask, list[str]]:
+    """A new ticket's facts, what its placement asks and the agents it may go to."""
+    segment = segment_of(live.segments.get(data.customer_id))
+    facts = _facts(data, segment=segment)
+    score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
+    manager = live.account_managers.get(data.customer_id) if segment is Segment.HIGH_VALUE else None
+    ask = Ask(department, score, data.required_skills, preferred=manager_first(org, manager))
+    return facts, ask, [*member_ids(org, department), *(p for p, _ in ask.preferred)]
+
+
+async def _assign_one_by_one(
+    uow: RoutingUnit,
+    org: OrgSnapshot,
+    live: LiveState,
+    tickets: Sequence[tuple[TicketCreatedData, Envelope | None]],
+    departments: Sequence[DepartmentConfig],
+) -> list[bool]:
+    """Each ticket in its own statement, in order: a known one completed, parked events replayed
+    in between (what they change, the next tickets see)."""
     decided: list[bool] = []
     for (data, cause), department in zip(tickets, departments, strict=True):
-        segment = segment_of(live.segments.get(data.customer_id))
-        facts = _facts(data, segment=segment)
-        score = domain.priority_score(urgency=data.urgency, segment=segment, channel=data.channel)
+        facts, ask, ids = _ask(org, live, data, department)
         if data.ticket_id in live.known:
-            await repository.fill_facts(uow.session, facts, score=score)
+            await repository.fill_facts(uow.session, facts, score=ask.score)
             decided.append(False)
             if data.ticket_id in live.parked:  # routed meanwhile by a transaction that could not see them
                 await replay_parked(uow, data.ticket_id)
             continue
         live.known.add(data.ticket_id)
-        manager = live.account_managers.get(data.customer_id) if segment is Segment.HIGH_VALUE else None
-        ask = Ask(department, score, data.required_skills, preferred=manager_first(org, manager))
-        seat = NewTicket(uow, org, facts, department, score)
-        ids = [*member_ids(org, department), *(p for p, _ in ask.preferred)]
+        seat = NewTicket(uow, org, facts, department, ask.score)
         with uow.caused_by(cause) if cause is not None else nullcontext():
             await settle(uow, org, ask, seat, ids=ids, live=live.agents)
         decided.append(seat.decided)
