@@ -1,13 +1,16 @@
 """The revoked-token list every service keeps in its own database, fed by `staff.token_revoked`.
 
 Verification is synchronous and must not cost a round trip per request, so each process holds
-the list in memory and re-reads it every `TICKETLOOP_REVOCATION_REFRESH_SECONDS`: a revocation
-takes effect everywhere within that interval of the event being consumed (a consumer group gives
-each event to one process only, so the table, not the event, is what all processes share).
+the list in memory. A consumer group gives each event to one process only, so the table, not the
+event, is what all processes share: the process storing a revocation sends a change notice in
+the same transaction (`notices`), and every process of the service re-reads the list on it, so
+a revocation takes effect everywhere within about a second of the event being consumed. Each
+process also re-reads every `TICKETLOOP_REVOCATION_REFRESH_SECONDS` (the safety net, a minute).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -18,9 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.events.catalog import StaffTokenRevoked, TokenRevokedData
+from ticketloop_shared.notices import notify
+from ticketloop_shared.state import Slot
 from ticketloop_shared.unit_of_work import Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
+
+# The change notice a stored revocation sends, and what it sets in every process of the service.
+NOTICE = "ticketloop_revocations"
+CHANGED = Slot("revocations changed", asyncio.Event)
 
 
 def revoked_tokens_table(metadata: MetaData) -> Table:
@@ -100,3 +109,4 @@ async def store_revocation(uow: UnitOfWork[Any], table: Table, data: TokenRevoke
         )
         .on_conflict_do_nothing(index_elements=[table.c.revocation_id])
     )
+    await notify(uow.session, NOTICE)

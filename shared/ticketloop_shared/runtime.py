@@ -16,13 +16,14 @@ from typing import Any, Generic
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaConnectionError
+from aiokafka.protocol.metadata import MetadataRequest
 from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketloop_shared import migrations
 from ticketloop_shared.clock import Clock, SystemClock
-from ticketloop_shared.db import ensure_database, make_engine, make_sessionmaker, make_statement_pool
+from ticketloop_shared.db import asyncpg_dsn, ensure_database, make_engine, make_sessionmaker, make_statement_pool
 from ticketloop_shared.events.catalog import EventType
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
@@ -33,6 +34,9 @@ from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
 from ticketloop_shared.metrics import REPLICA_INFO
+from ticketloop_shared.notices import Notices, wait_for_event
+from ticketloop_shared.revocation import CHANGED as REVOCATIONS_CHANGED
+from ticketloop_shared.revocation import NOTICE as REVOCATIONS_NOTICE
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
 from ticketloop_shared.scheduler import Scheduler
 from ticketloop_shared.state import ProcessState
@@ -128,6 +132,12 @@ class Runtime(Generic[S]):
         self.cluster_id: str | None = None
         self.broker_problem: str | None = "not checked yet"
         self.revocations = Revocations(spec.messaging.revoked_tokens)
+        self.notices = Notices(
+            asyncpg_dsn(self.settings.database_url), self.state, check_seconds=self.platform.notice_check_seconds
+        )
+        self.notices.subscribe(REVOCATIONS_NOTICE, REVOCATIONS_CHANGED)
+        for channel, wake in spec.scheduler.notices(self.settings):
+            self.notices.subscribe(channel, wake)
         self.replica = spec.settings.replica
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -184,6 +194,7 @@ class Runtime(Generic[S]):
         self._spawn("outbox-relay", self.relay.run())
         self._spawn("broker-watch", self._watch_broker())
         self._spawn("revocations", self._refresh_revocations())
+        self._spawn("notices", self.notices.run())
         handlers = all_handlers(self.spec.handlers, self.spec.messaging)
         if handlers and self.settings.consumer_enabled:
             self.consumer = EventConsumer(
@@ -227,14 +238,19 @@ class Runtime(Generic[S]):
         self.statements = await make_statement_pool(self.settings.database_url, size=size)
 
     async def _refresh_revocations(self) -> None:
+        """Re-read the revoked-token list on a change notice, else once a safety-net interval."""
         while True:
+            changed = self.state[REVOCATIONS_CHANGED]
+            changed.clear()  # what is committed from here on is seen by this read
             try:
                 await self.revocations.refresh(self.engine)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("periodic job failed", extra={"job": "revocations", "error": repr(exc)})
-            await asyncio.sleep(self.platform.revocation_refresh_seconds)
+                await asyncio.sleep(1.0)
+                continue
+            await wait_for_event(changed, self.platform.revocation_refresh_seconds)
 
     async def _when_available(self, what: str, action: Callable[[], Awaitable[None]]) -> None:
         """Run a start-up step, waiting out a dependency that is down (a service started during
@@ -253,21 +269,34 @@ class Runtime(Generic[S]):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def _cluster_id(self) -> str:
+        """The broker's cluster id, asked on the producer's connection with a metadata request
+        naming no topic (a fresh admin client each time cost a connection and two answers
+        listing every topic, every few seconds in every service)."""
+        if self.producer is None:
+            raise KafkaConnectionError("producer not started")
+        client = self.producer.client
+        node = client.get_random_node()
+        if node is None:
+            raise KafkaConnectionError("no broker known to the producer")
+        request = MetadataRequest([], allow_auto_topic_creation=False)
+        response = await asyncio.wait_for(client.send(node, request), 5.0)
+        return str(response.to_object()["cluster_id"] or "")
+
     async def _check_broker(self) -> None:
         """Ask the broker who it is; a new cluster id means it was replaced."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.platform.kafka_bootstrap, request_timeout_ms=5000)
-        try:
-            await admin.start()
-            cluster = await admin.describe_cluster()
-        finally:
-            await admin.close()
-        cluster_id = str(cluster.get("cluster_id") or "")
+        cluster_id = await self._cluster_id()
         self.broker_problem = None
         if self.cluster_id is not None and cluster_id != self.cluster_id:
             log.warning("broker cluster changed", extra={"before": self.cluster_id, "now": cluster_id})
             await self._broker_reset()
         first = self.cluster_id is None
         self.cluster_id = cluster_id
+        if not first and self.relay is not None and self.relay.cluster_id == cluster_id:
+            # The cluster this process's relay already recorded, or found recorded: nothing to
+            # compare in the database (a sibling that saw another one would mean a new broker,
+            # which this answer would show too). Saves a transaction every few seconds at idle.
+            return
         if self.relay is not None and cluster_id:
             replaced = await self.relay.observe_cluster(cluster_id)
             if (

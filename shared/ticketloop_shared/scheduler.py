@@ -16,7 +16,9 @@ cover every timer we have:
 `every` is a sweep: run, sleep `seconds`, run again. `due` is for work that knows when it is
 next needed: run a batch of what is due, and when the batch was not full sleep until the next
 due instant, never longer than `max_idle` (so a row another replica, or an injected test clock,
-made due earlier is still seen within it). Either way one failing run is logged and the next
+made due earlier is still seen within it). A `due` job may also be woken by a change notice
+(`notice=`, see `notices`): another process committed a change it must apply, so `max_idle`
+is only the slow safety net under the notices. Either way one failing run is logged and the next
 goes on; a loop that dies anyway is reported by readiness (the runtime runs each as a task).
 The decorated function is returned unchanged, so a test calls it directly with a runtime.
 """
@@ -24,13 +26,13 @@ The decorated function is returned unchanged, so a test calls it directly with a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ticketloop_shared.notices import wait_for_event
 from ticketloop_shared.settings import ServiceSettings
 from ticketloop_shared.state import Slot
 
@@ -85,6 +87,7 @@ class _Due(Generic[S]):
     enabled: Callable[[S], bool] | None
     wake: Slot[asyncio.Event] | None = None
     linger: float | Callable[[S], float] = 0.0
+    notice: str | None = None
 
     async def loop(self, runtime: Runtime[S]) -> None:
         """Forever: run a batch, then wait for the next due instant.
@@ -126,10 +129,8 @@ async def _sleep(seconds: float, woken: asyncio.Event | None, linger: float) -> 
     if woken is None:
         await asyncio.sleep(seconds)
         return
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(woken.wait(), seconds)
-        if linger > 0:
-            await asyncio.sleep(linger)
+    if await wait_for_event(woken, seconds) and linger > 0:
+        await asyncio.sleep(linger)
 
 
 class Scheduler(Generic[S]):
@@ -173,11 +174,16 @@ class Scheduler(Generic[S]):
         enabled: Callable[[S], bool] | None = None,
         wake: Slot[asyncio.Event] | None = None,
         linger: float | Callable[[S], float] = 0.0,
+        notice: str | None = None,
     ) -> Callable[[Callable[[Runtime[S]], Awaitable[Batch]]], Callable[[Runtime[S]], Awaitable[Batch]]]:
         """Run the decorated batch whenever something is due: again at once when it came back
         full, else at `next_due` (None: nothing is), waiting at most `max_idle` seconds, or
         until the process sets its `wake` event (it committed rows that are due now) and then
-        `linger` seconds, so that a busy process sends batches, not rows one by one."""
+        `linger` seconds, so that a busy process sends batches, not rows one by one. With a
+        `notice` channel (and a `wake` slot), a change notice on it from any process of the
+        service sets `wake` too."""
+        if notice is not None and wake is None:
+            raise ValueError("a job woken by a notice needs a wake slot")
 
         def register(run: Callable[[Runtime[S]], Awaitable[Batch]]) -> Callable[[Runtime[S]], Awaitable[Batch]]:
             self._add(
@@ -190,6 +196,7 @@ class Scheduler(Generic[S]):
                     enabled=enabled,
                     wake=wake,
                     linger=linger,
+                    notice=notice,
                 )
             )
             return run
@@ -204,6 +211,17 @@ class Scheduler(Generic[S]):
     def names(self) -> list[str]:
         """The names of every job declared (enabled or not)."""
         return list(self._jobs)
+
+    def notices(self, settings: S) -> list[tuple[str, Slot[asyncio.Event]]]:
+        """The notice channels of the enabled jobs, with the wake slot each notice sets."""
+        return [
+            (job.notice, job.wake)
+            for job in self._jobs.values()
+            if isinstance(job, _Due)
+            and job.notice is not None
+            and job.wake is not None
+            and (job.enabled is None or job.enabled(settings))
+        ]
 
     def loops(self, runtime: Runtime[S]) -> dict[str, Coroutine[Any, Any, None]]:
         """The loop of each job the runtime's settings enable, by name, for it to run as tasks."""

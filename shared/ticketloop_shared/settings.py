@@ -43,8 +43,15 @@ class PlatformSettings(BaseSettings):
     # Staff tokens always expire: the default lifetime, and the longest one a token may claim.
     token_ttl_hours: float = Field(default=12.0, gt=0)
     token_max_ttl_days: float = Field(default=90.0, gt=0)
-    # How often each process re-reads its revoked-token list (revocation takes effect within this).
-    revocation_refresh_seconds: float = Field(default=1.0, gt=0)
+    # The safety net under change notices (`ticketloop_shared.notices`): how often each process
+    # re-reads its revoked-token list even when no notice came. A revocation reaches every
+    # process through its notice within about a second; this bounds a lost one.
+    revocation_refresh_seconds: float = Field(default=60.0, gt=0)
+    # Same for the other caches kept fresh by notices (intake's channel keys and erasures).
+    notice_safety_net_seconds: float = Field(default=60.0, gt=0)
+    # How often the listening connection is checked (a connection dropped without a word is
+    # noticed within this; after a reconnect every cache re-reads at once).
+    notice_check_seconds: float = Field(default=30.0, gt=0)
     # Requests per minute per channel client, per staff token, and failed credentials per client
     # address (then 429 with Retry-After). Each process counts for itself; 0 turns a limit off.
     rate_channel_per_minute: int = Field(default=60_000, ge=0)
@@ -60,17 +67,30 @@ class PlatformSettings(BaseSettings):
     # open, as on the embedded stack, whose services listen on 127.0.0.1 only.
     metrics_token: SecretStr | None = None
     kafka_session_timeout_ms: int = 6000
-    kafka_heartbeat_ms: int = 1000
-    kafka_fetch_max_wait_ms: int = 25
+    # A third of the session timeout (Kafka's rule of thumb): each consumer's heartbeat is one
+    # request to the broker, at idle as under load.
+    kafka_heartbeat_ms: int = 2000
+    # How long the broker may hold a consumer's fetch while records flow. Tansu answers a held
+    # fetch only when the wait ends, not when data arrives, so this is added to every hop's
+    # latency: short while busy.
+    kafka_fetch_max_wait_ms: int = Field(default=25, ge=0, le=60_000)
+    # After `kafka_idle_after_seconds` without a record, a consumer's fetches are held this long
+    # instead (one fetch a second per consumer at idle, not forty); the first record after
+    # such a pause waits up to this long, and the next fetch is short again.
+    kafka_idle_fetch_max_wait_ms: int = Field(default=1_000, ge=0, le=60_000)
+    kafka_idle_after_seconds: float = Field(default=5.0, ge=0)
     kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
     kafka_max_poll_interval_ms: int = Field(default=900_000, ge=10_000)
-    # How often each service asks the broker for its cluster id, to notice a replaced broker.
-    broker_check_seconds: float = Field(default=2.0, gt=0)
+    # How often each service asks the broker for its cluster id, to notice a replaced broker
+    # (a relay also asks before each batch it publishes, so no row goes to a new broker first).
+    broker_check_seconds: float = Field(default=5.0, gt=0)
     consumer_max_attempts: int = Field(default=5, ge=1)
     consumer_backoff_seconds: float = 0.2
     consumer_backoff_max_seconds: float = 5.0
     outbox_batch_size: int = Field(default=500, ge=1)
-    outbox_fallback_poll_seconds: float = 1.0
+    # Rows committed by a process that runs no relay are published within this (every process
+    # that runs a relay wakes it after its own commits).
+    outbox_fallback_poll_seconds: float = 5.0
     outbox_retention_hours: float = 168.0
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"

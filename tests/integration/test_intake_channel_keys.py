@@ -32,8 +32,10 @@ def clock() -> FrozenClock:
 async def replicas(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], clock: FrozenClock
 ) -> AsyncIterator[Replicas]:
-    # Keys cached for five minutes: only the change feed can make a replica refuse one in time.
+    # Keys cached for five minutes and the safety-net re-read an hour apart: only the change
+    # notice can make a replica refuse one in time.
     database = await new_database("intake")
+    platform = platform.model_copy(update={"notice_safety_net_seconds": 3600.0})
 
     def settings(replica: str) -> IntakeSettings:
         return IntakeSettings(

@@ -124,3 +124,46 @@ def test_process_state_makes_each_slot_once_and_resets() -> None:
     assert ProcessState()[slot] == []  # another runtime's state is its own
     state.reset(slot)
     assert state[slot] == []
+
+
+def test_the_jobs_woken_by_notices_are_listed_with_their_wake_slot_when_enabled() -> None:
+    schedule = Scheduler[Settings]()
+    changed = Slot("changed", asyncio.Event)
+
+    @schedule.due(name="cache", next_due=lambda _: _none(), max_idle=60, wake=changed, notice="cache_changed")
+    async def cache(_: Runtime[Settings]) -> Batch:
+        return Batch(0, False)
+
+    @schedule.due(
+        name="off", next_due=lambda _: _none(), max_idle=60, wake=changed, notice="off", enabled=lambda s: False
+    )
+    async def off(_: Runtime[Settings]) -> Batch:
+        return Batch(0, False)
+
+    assert schedule.notices(Settings()) == [("cache_changed", changed)]
+    with pytest.raises(ValueError, match="wake slot"):
+        schedule.due(name="bad", next_due=lambda _: _none(), max_idle=1, notice="x")
+
+
+async def test_a_job_woken_by_its_slot_runs_again_long_before_its_safety_net() -> None:
+    changed = Slot("changed", asyncio.Event)
+    runs: list[int] = []
+    schedule = Scheduler[Settings]()
+
+    @schedule.due(name="cache", next_due=lambda _: _none(), max_idle=3600, wake=changed, notice="c")
+    async def cache(_: Runtime[Settings]) -> Batch:
+        runs.append(1)
+        return Batch(0, False)
+
+    fake = FakeRuntime(Settings())
+    state = ProcessState()
+    fake.state = state  # type: ignore[attr-defined]
+    task = asyncio.ensure_future(schedule.loops(cast(Runtime[Settings], fake))["cache"])
+    await asyncio.sleep(0.05)
+    assert len(runs) == 1
+    state[changed].set()
+    await asyncio.sleep(0.05)
+    assert len(runs) == 2
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task

@@ -22,6 +22,7 @@ class SlaSettings(ServiceSettings):
     # Tickets the timer handles per transaction; a full batch is followed at once by the next.
     timer_batch: int = Field(default=500, ge=1, le=10_000)
     timer_enabled: bool = True
-    # How often open tickets are checked for rules changed since their clocks were set.
-    recompute_seconds: float = Field(default=2.0, gt=0)
+    # How often open tickets are checked for rules changed since their clocks were set (a query
+    # per run even when no rule changed, so not every second).
+    recompute_seconds: float = Field(default=10.0, gt=0)
     recompute_batch: int = Field(default=500, ge=1, le=10_000)

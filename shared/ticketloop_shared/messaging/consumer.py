@@ -39,7 +39,7 @@ from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.faults import is_transient
 from ticketloop_shared.messaging.deadletter import Letter, park
 from ticketloop_shared.messaging.inbox import claim_many
-from ticketloop_shared.messaging.kafka import make_consumer
+from ticketloop_shared.messaging.kafka import FetchWait, make_consumer, set_fetch_wait
 from ticketloop_shared.metrics import (
     CONSUMER_LAG,
     CONSUMER_PARTITIONS,
@@ -191,8 +191,10 @@ class EventConsumer:
             await consumer.start()
             self.started.set()
             self._last_progress = asyncio.get_running_loop().time()
+            fetch_wait = self._fetch_wait()
             while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
+                self._adapt_fetch_wait(consumer, fetch_wait, bool(batches))
                 if batches:
                     await self.process_batch([r for records in batches.values() for r in records])
                     self._last_progress = asyncio.get_running_loop().time()
@@ -216,6 +218,22 @@ class EventConsumer:
             self.started.clear()
             await consumer.stop()
             self.forget_partitions(set())
+
+    def _fetch_wait(self) -> FetchWait:
+        return FetchWait(
+            short_ms=self.settings.kafka_fetch_max_wait_ms,
+            long_ms=self.settings.kafka_idle_fetch_max_wait_ms,
+            idle_after=self.settings.kafka_idle_after_seconds,
+            now=asyncio.get_running_loop().time(),
+        )
+
+    @staticmethod
+    def _adapt_fetch_wait(consumer: AIOKafkaConsumer, fetch_wait: FetchWait, got_records: bool) -> None:
+        """Before the fetcher sends its next request (no await since the poll returned)."""
+        before = fetch_wait.current_ms
+        after = fetch_wait.after_poll(got_records, asyncio.get_running_loop().time())
+        if after != before:
+            set_fetch_wait(consumer, after)
 
     def forget_partitions(self, kept: set[TopicPartition]) -> None:
         """Drop the lag of partitions this member no longer owns (another replica reports them

@@ -6,16 +6,29 @@ from __future__ import annotations
 from ticketloop_intake.channels import service
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_shared.scheduler import Scheduler
+from ticketloop_shared.scheduler import Batch, Scheduler
 
 SCHEDULE = Scheduler[IntakeSettings]()
 
 
-@SCHEDULE.every(name="forget-changed-channel-keys", seconds=1)
-async def forget_changed_keys(runtime: IntakeRuntime) -> int:
+async def _never(_runtime: IntakeRuntime) -> None:
+    """Nothing here falls due by time: a change notice wakes the job."""
+    return None
+
+
+@SCHEDULE.due(
+    name="forget-changed-channel-keys",
+    next_due=_never,
+    max_idle=lambda s: s.platform.notice_safety_net_seconds,
+    wake=service.KEYS_CHANGED,
+    notice=service.KEYS_NOTICE,
+)
+async def forget_changed_keys(runtime: IntakeRuntime) -> Batch:
     """Forget the cached keys of clients changed lately, so a revoked key, or a deactivated
-    client's, is refused here within about a second of the change anywhere; how many were new."""
-    return await service.forget_changed_keys(runtime.state, runtime.engine)
+    client's, is refused here as soon as the change's notice arrives (the re-read every
+    safety-net interval covers a lost one); how many were new."""
+    fresh = await service.forget_changed_keys(runtime.state, runtime.engine)
+    return Batch(fresh, full=False)
 
 
 @SCHEDULE.every(name="channel-keys-last-used", seconds=lambda s: s.channel_key_last_used_seconds)

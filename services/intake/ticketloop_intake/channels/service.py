@@ -4,6 +4,7 @@ key without a database round trip or a write per request."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -22,6 +23,7 @@ from ticketloop_shared.api import etag
 from ticketloop_shared.auth import Principal
 from ticketloop_shared.bearer import bearer_digest
 from ticketloop_shared.errors import Conflict, NotFound, PreconditionFailed, Unauthorized
+from ticketloop_shared.notices import notify
 from ticketloop_shared.state import ProcessState, Slot, state_of
 from ticketloop_shared.vocabulary import Channel
 
@@ -32,6 +34,10 @@ SYSTEM_CLIENT_ID = uuid.UUID("00000000-0000-7000-8000-000000000001")
 SYSTEM_CLIENT_NAME = "system"
 # How far back each process looks for client changes it may not have applied to its cache yet.
 CHANGE_LOOKBACK_SECONDS = 600.0
+# The change notice a client or key change sends (`ticketloop_shared.notices`), and what it sets
+# in every intake process: the job applying the changes to the key cache.
+KEYS_NOTICE = "ticketloop_channel_keys"
+KEYS_CHANGED = Slot("channel keys changed", asyncio.Event)
 
 
 def hash_key(api_key: str) -> str:
@@ -64,8 +70,8 @@ class _Verified:
 class KeyCache:
     """Verified keys remembered for a few seconds, per database: a busy channel posts hundreds
     of tickets a second with the same key. A key past its expiry is refused from the cache too;
-    a revocation or deactivation made by any process reaches this one within about a second
-    (`forget_changed`). It also remembers when each key was last accepted, written to the
+    a revocation or deactivation made by any process reaches this one through its change notice
+    (`forget_changed`, woken by `KEYS_NOTICE`). It also remembers when each key was last accepted, written to the
     database once a minute or so (`flush_last_used`) rather than by the requests."""
 
     def __init__(self) -> None:
@@ -202,10 +208,13 @@ async def _guarded(session: AsyncSession, client_id: uuid.UUID, version: int) ->
     return client
 
 
-def _changed(session: AsyncSession, client: ChannelClient) -> None:
+async def _changed(session: AsyncSession, client: ChannelClient) -> None:
+    """A new version of the client; this process forgets its keys at once, every other one on
+    the notice sent at commit."""
     client.version += 1
     client.keys_changed_at = func.now()  # database time, read back by `_reloaded`
     state_of(session)[_KEYS].forget_client(str(session.get_bind().engine.url), client.id)
+    await notify(session, KEYS_NOTICE)
 
 
 async def _reloaded(session: AsyncSession, client: ChannelClient) -> ClientWithKeys:
@@ -262,7 +271,7 @@ async def rotate_key(
     api_key = new_key()
     key = ChannelKey(client_id=client.id, key_hash=hash_key(api_key))
     repository.add(session, key)
-    _changed(session, client)
+    await _changed(session, client)
     await audit_log.record(
         session,
         audit,
@@ -284,7 +293,7 @@ async def revoke_key(
         raise NotFound(f"channel client {client_id} has no key {key_id}", code="channel_key_not_found")
     if key.revoked_at is None:
         key.revoked_at = now
-        _changed(session, client)
+        await _changed(session, client)
         await audit_log.record(
             session,
             audit,
@@ -304,7 +313,7 @@ async def set_active(
     client = await _guarded(session, client_id, version)
     if client.active != active:
         client.active = active
-        _changed(session, client)
+        await _changed(session, client)
         await audit_log.record(
             session,
             audit,

@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+from ticketloop_intake.customers.service import ERASURES_NOTICE, ERASURES_SEEN
 from ticketloop_intake.customers.service import drop_erased_keys as drop_erased
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_shared.scheduler import Scheduler
+from ticketloop_shared.scheduler import Batch, Scheduler
 
 SCHEDULE = Scheduler[IntakeSettings]()
 
 
-@SCHEDULE.every(name="drop-erased-keys", seconds=1)
-async def drop_erased_keys(runtime: IntakeRuntime) -> int:
+async def _never(_runtime: IntakeRuntime) -> None:
+    """Nothing here falls due by time: an erasure's notice wakes the job."""
+    return None
+
+
+@SCHEDULE.due(
+    name="drop-erased-keys",
+    next_due=_never,
+    max_idle=lambda s: s.platform.notice_safety_net_seconds,
+    wake=ERASURES_SEEN,
+    notice=ERASURES_NOTICE,
+)
+async def drop_erased_keys(runtime: IntakeRuntime) -> Batch:
     """Forget the cached keys of customers erased lately, so an erasure made through another
-    process holds here within about a second; how many were new."""
-    return await drop_erased(runtime.state, runtime.engine, runtime.clock.now())
+    process holds here as soon as its notice arrives (the re-read every safety-net interval
+    covers a lost one); how many were new."""
+    fresh = await drop_erased(runtime.state, runtime.engine, runtime.clock.now())
+    return Batch(fresh, full=False)

@@ -4,6 +4,7 @@ and erased by destroying the key. The tickets that hold the sealed values are ti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +19,7 @@ from ticketloop_intake.db import statements
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeUnit
 from ticketloop_shared import sealing
+from ticketloop_shared.notices import notify
 from ticketloop_shared.state import ProcessState, Slot, state_of
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,10 @@ CLEAR_MARK = sealing.CLEAR
 ERASED_VALUE = sealing.ERASED_VALUE
 # How far back each process looks for erasures it may not have applied to its key cache yet.
 ERASURE_LOOKBACK = timedelta(minutes=10)
+# The change notice an erasure or a key's retirement sends (`ticketloop_shared.notices`), and
+# what it sets in every intake process: the job dropping erased keys from its ring.
+ERASURES_NOTICE = "ticketloop_erasures"
+ERASURES_SEEN = Slot("customer keys erased", asyncio.Event)
 
 
 def pseudonym_of(settings: IntakeSettings, reference: str) -> str:
@@ -44,9 +50,9 @@ def customer_ids_for(settings: IntakeSettings, value: str) -> tuple[str, ...]:
 
 class KeyRing:
     """Unwrapped data keys, per database, kept so the hot path does not ask for a known
-    customer's key every time. Each process re-reads recent erasures every second and drops
-    those keys, so an erasure elsewhere holds here within about a second (a ticket sealed in
-    that second with the destroyed key is as erased as the rest)."""
+    customer's key every time. An erasure sends a change notice; each process then re-reads
+    recent erasures and drops those keys, so an erasure elsewhere holds here within about a
+    second (a ticket sealed in that second with the destroyed key is as erased as the rest)."""
 
     def __init__(self, max_entries: int = 50_000) -> None:
         self.max_entries = max_entries
@@ -178,6 +184,7 @@ async def destroy_key(session: AsyncSession, customer_id: str, *, now: datetime)
     destroyed = await repository.destroy_key(session, customer_id)
     await repository.record_erasure(session, customer_id, now)
     state_of(session)[_KEYS].forget(session, customer_id)
+    await notify(session, ERASURES_NOTICE)
     return destroyed
 
 
@@ -305,4 +312,6 @@ async def retire_keys(session: AsyncSession, customer_ids: Sequence[str], *, now
     ring = state_of(session)[_KEYS]
     for customer_id in destroyed:
         ring.forget(session, customer_id)
+    if destroyed:
+        await notify(session, ERASURES_NOTICE)
     return len(destroyed)
