@@ -5,6 +5,8 @@ reports count and the customer model the segments are decided on, in the same tr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ticketloop_retrospective.customers import service as customers
 from ticketloop_retrospective.facts import service
 from ticketloop_retrospective.orders import service as orders
@@ -35,111 +37,111 @@ from ticketloop_shared.unit_of_work import Handlers
 HANDLERS = Handlers[RetrospectiveSettings]()
 
 
-@HANDLERS.on(TicketCreated)
-async def on_ticket_created(uow: RetrospectiveUnit, event: TicketCreated) -> None:
-    """A new ticket counts as opened in its week and category, and tells who its customer is."""
-    await service.record_ticket(uow.session, ref=event.data)
-    await customers.ticket_created(uow, event.data)
+LoopEvent = (
+    TicketCreated
+    | TicketReplied
+    | TicketResolved
+    | TicketReopened
+    | TicketClosed
+    | TicketMessageReceived
+    | TicketRepeatContact
+    | TicketRecategorised
+    | TicketAssigned
+    | TicketReassigned
+    | SlaMet
+    | SlaBreached
+    | FeedbackReceived
+    | FeedbackReceivedV2
+)
 
 
-@HANDLERS.on(TicketReplied)
-async def on_ticket_replied(uow: RetrospectiveUnit, event: TicketReplied) -> None:
-    """A reply may be the first response, which the response-time figures measure; every agent
-    reply counts towards first-contact resolution (resolved with at most one)."""
-    await service.record_ticket(
-        uow.session, ref=event.data, first_response_at=event.data.replied_at, reply_id=event.data.message_id
-    )
+@HANDLERS.on_batch(
+    TicketCreated,
+    TicketReplied,
+    TicketResolved,
+    TicketReopened,
+    TicketClosed,
+    TicketMessageReceived,
+    TicketRepeatContact,
+    TicketRecategorised,
+    TicketAssigned,
+    TicketReassigned,
+    SlaMet,
+    SlaBreached,
+    FeedbackReceived,
+    FeedbackReceivedV2,
+)
+async def on_loop_events(uow: RetrospectiveUnit, events: Sequence[LoopEvent]) -> None:
+    """A run of the loop's events, in partition order: each teaches the ticket facts and the
+    customer model what `_learn` says, gathered for the run and written in a few statements at
+    its end; then each customer concerned is decided once."""
+    run, known = service.Run(), customers.Run()
+    for event in events:
+        with uow.caused_by(event):
+            await _learn(uow, run, known, event)
+    await run.write(uow.session)
+    await known.write(uow)
 
 
-@HANDLERS.on(TicketResolved)
-async def on_ticket_resolved(uow: RetrospectiveUnit, event: TicketResolved) -> None:
-    """A resolution counts in its week and ends the ticket's handling time; it may solve the
-    customer's objection or complete a care contact."""
-    data = event.data
-    await service.record_ticket(
-        uow.session,
-        ref=data,
-        resolved_at=data.resolved_at,
-        first_response_at=data.first_response_at,
-        self_service=data.self_service,
-    )
-    await customers.ticket_resolved(uow, data)
-
-
-@HANDLERS.on(TicketReopened)
-async def on_ticket_reopened(uow: RetrospectiveUnit, event: TicketReopened) -> None:
-    """A reopen counts against the ticket's resolution (reopen rate, first-contact resolution);
-    the customer's problem stands again (and they got in touch about it)."""
-    await service.record_ticket(uow.session, ref=event.data, reopened_at=event.data.reopened_at)
-    await customers.ticket_reopened(uow, event.data)
-
-
-@HANDLERS.on(TicketClosed)
-async def on_ticket_closed(uow: RetrospectiveUnit, event: TicketClosed) -> None:
-    """A closed ticket is solved and leaves the loop; a customer who confirmed it interacted."""
-    await service.record_ticket(uow.session, ref=event.data, closed_at=event.data.closed_at)
-    await customers.ticket_closed(uow, event.data)
-
-
-@HANDLERS.on(TicketMessageReceived)
-async def on_message_received(uow: RetrospectiveUnit, event: TicketMessageReceived) -> None:
-    """The customer wrote: an interaction."""
-    await customers.customer_wrote(uow, event.data, at=event.data.received_at)
-
-
-@HANDLERS.on(TicketRepeatContact)
-async def on_repeat_contact(uow: RetrospectiveUnit, event: TicketRepeatContact) -> None:
-    """The customer reported the same problem again: a repeat complaint, and an interaction."""
-    await service.record_ticket(uow.session, ref=event.data, repeat_id=event.data.message_id)
-    await customers.customer_wrote(uow, event.data, at=event.data.contacted_at)
-
-
-@HANDLERS.on(TicketRecategorised)
-async def on_ticket_recategorised(uow: RetrospectiveUnit, event: TicketRecategorised) -> None:
-    """The problem type changed: the ticket (and its SLA cycles) count under the new one."""
-    await service.record_ticket(uow.session, ref=event.data, recategorised=True)
-
-
-@HANDLERS.on(TicketAssigned)
-async def on_ticket_assigned(uow: RetrospectiveUnit, event: TicketAssigned) -> None:
-    """The owner is kept for per-agent and per-department figures; the first starts handling."""
-    await service.record_assignment(uow.session, data=event.data)
-
-
-@HANDLERS.on(TicketReassigned)
-async def on_ticket_reassigned(uow: RetrospectiveUnit, event: TicketReassigned) -> None:
-    """A new owner (escalation, rebalancing) is the department the ticket now counts under."""
-    await service.record_assignment(uow.session, data=event.data)
-
-
-@HANDLERS.on(SlaMet)
-async def on_sla_met(uow: RetrospectiveUnit, event: SlaMet) -> None:
-    """A clock stopped in time counts towards SLA compliance."""
-    await service.record_clock_outcome(uow.session, data=event.data, outcome=ClockOutcome.MET, reported_at=event.time)
-
-
-@HANDLERS.on(SlaBreached)
-async def on_sla_breached(uow: RetrospectiveUnit, event: SlaBreached) -> None:
-    """A breached clock counts against SLA compliance, whatever is reported after it."""
-    await service.record_clock_outcome(
-        uow.session, data=event.data, outcome=ClockOutcome.BREACHED, reported_at=event.time
-    )
-
-
-@HANDLERS.on(FeedbackReceived)
-async def on_feedback_received(uow: RetrospectiveUnit, event: FeedbackReceived) -> None:
-    """A survey answer feeds the CSAT and NPS figures and the customer's satisfaction history
-    (v1, replayed from older outboxes)."""
-    await service.record_answer(uow.session, data=event.data)
-    await customers.answered(uow, event.data)
-
-
-@HANDLERS.on(FeedbackReceivedV2)
-async def on_feedback_received_v2(uow: RetrospectiveUnit, event: FeedbackReceivedV2) -> None:
-    """A ticket survey's answer feeds the CSAT (and, if asked, NPS) figures, as v1 did; any
-    answer feeds the customer's satisfaction history."""
-    await service.record_answer(uow.session, data=event.data)
-    await customers.answered(uow, event.data)
+async def _learn(uow: RetrospectiveUnit, run: service.Run, known: customers.Run, event: LoopEvent) -> None:
+    """What one event of the loop teaches, by its type."""
+    match event:
+        case TicketCreated():
+            # A new ticket counts as opened in its week and category, and tells who its customer is.
+            service.record_ticket(run, ref=event.data)
+            customers.ticket_created(uow, known, event.data)
+        case TicketReplied():
+            # A reply may be the first response, which the response-time figures measure; every
+            # agent reply counts towards first-contact resolution (resolved with at most one).
+            data = event.data
+            service.record_ticket(run, ref=data, first_response_at=data.replied_at, reply_id=data.message_id)
+        case TicketResolved():
+            # A resolution counts in its week and ends the ticket's handling time; it may solve
+            # the customer's objection or complete a care contact.
+            resolved = event.data
+            service.record_ticket(
+                run,
+                ref=resolved,
+                resolved_at=resolved.resolved_at,
+                first_response_at=resolved.first_response_at,
+                self_service=resolved.self_service,
+            )
+            await customers.ticket_resolved(uow, known, resolved)
+        case TicketReopened():
+            # A reopen counts against the ticket's resolution (reopen rate, first-contact
+            # resolution); the customer's problem stands again (and they got in touch about it).
+            service.record_ticket(run, ref=event.data, reopened_at=event.data.reopened_at)
+            customers.ticket_reopened(uow, known, event.data)
+        case TicketClosed():
+            # A closed ticket is solved and leaves the loop; a customer who confirmed it interacted.
+            service.record_ticket(run, ref=event.data, closed_at=event.data.closed_at)
+            customers.ticket_closed(uow, known, event.data)
+        case TicketMessageReceived():
+            # The customer wrote: an interaction.
+            customers.customer_wrote(uow, known, event.data, at=event.data.received_at)
+        case TicketRepeatContact():
+            # The customer reported the same problem again: a repeat complaint, and an interaction.
+            service.record_ticket(run, ref=event.data, repeat_id=event.data.message_id)
+            customers.customer_wrote(uow, known, event.data, at=event.data.contacted_at)
+        case TicketRecategorised():
+            # The problem type changed: the ticket (and its SLA cycles) count under the new one.
+            service.record_ticket(run, ref=event.data, recategorised=True)
+        case TicketAssigned() | TicketReassigned():
+            # The owner is kept for per-agent and per-department figures; the first starts
+            # handling; a new owner (escalation, rebalancing) is the department it now counts under.
+            service.record_assignment(run, data=event.data)
+        case SlaMet():
+            # A clock stopped in time counts towards SLA compliance.
+            service.record_clock_outcome(run, data=event.data, outcome=ClockOutcome.MET, reported_at=event.time)
+        case SlaBreached():
+            # A breached clock counts against SLA compliance, whatever is reported after it.
+            service.record_clock_outcome(run, data=event.data, outcome=ClockOutcome.BREACHED, reported_at=event.time)
+        case FeedbackReceived() | FeedbackReceivedV2():
+            # A survey answer (v1 replayed from older outboxes, v2 a ticket's or a relationship
+            # survey's) feeds the CSAT (and, if asked, NPS) figures and any answer the customer's
+            # satisfaction history.
+            service.record_answer(run, data=event.data)
+            await customers.answered(uow, known, event.data)
 
 
 @HANDLERS.on(FeedbackLowScore)

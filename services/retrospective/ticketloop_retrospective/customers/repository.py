@@ -9,15 +9,39 @@ that follows it.
 
 from __future__ import annotations
 
+import typing
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, Select, String, and_, case, cast, exists, func, or_, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import TIMESTAMP, insert
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Double,
+    Select,
+    String,
+    Table,
+    TableValuedAlias,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    cast,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from ticketloop_retrospective.customers.domain import Profile, top_spend_rank
 from ticketloop_retrospective.customers.models import (
@@ -34,27 +58,56 @@ COMPLAINT = "complaint"
 RECOVERY = "recovery"
 
 
-async def record_customer(
-    session: AsyncSession,
-    *,
-    customer_id: str,
-    seen_at: datetime,
-    profile: Profile | None = None,
-    interaction_at: datetime | None = None,
-) -> None:
-    """Upsert a sighting of the customer: the earliest sighting, the earliest and latest
-    interaction, and the profile of the newest ticket that gave one (a newer ticket's blank
-    field keeps the older value: "latest known")."""
-    c = Customer.__table__.c
-    stmt = insert(Customer).values(
-        customer_id=customer_id,
-        first_seen_at=seen_at,
-        customer_since=profile.customer_since if profile else None,
-        annual_spend=profile.annual_spend if profile else None,
-        preferred_channel=profile.preferred_channel if profile else None,
-        profile_at=profile.at if profile else None,
-        first_interaction_at=interaction_at,
-        last_interaction_at=interaction_at,
+def _waves(rows: Sequence[dict[str, Any]], key: str) -> list[list[dict[str, Any]]]:
+    """`rows` in waves holding each `key` once, in their order: written wave by wave, a run of
+    upserts has the result of writing its rows one by one (one statement cannot upsert a row twice)."""
+    waves: list[list[dict[str, Any]]] = []
+    seen: Counter[Any] = Counter()
+    for row in rows:
+        index = seen[row[key]]
+        seen[row[key]] += 1
+        if index == len(waves):
+            waves.append([])
+        waves[index].append(row)
+    return waves
+
+
+def _rows(**columns: TypeEngine[Any]) -> TableValuedAlias:
+    """A run's rows as a table `v`: one array parameter per column (named after it), unnested side
+    by side, so one statement with one cached plan writes any number of rows in one round trip."""
+    arrays = [cast(bindparam(name), ARRAY(type_)) for name, type_ in columns.items()]
+    names = [column(name, type_) for name, type_ in columns.items()]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+
+
+def _params(rows: Sequence[dict[str, Any]], table: TableValuedAlias) -> dict[str, list[Any]]:
+    """The array parameters of `_rows`: each column's values, row by row."""
+    return {name: [row[name] for row in rows] for name in table.c.keys()}
+
+
+_AT = DateTime(timezone=True)
+_CUSTOMER_ROWS = _rows(
+    customer_id=String(),
+    seen_at=_AT,
+    customer_since=Date(),
+    annual_spend=Double(),
+    preferred_channel=String(),
+    profile_at=_AT,
+    interaction_at=_AT,
+)
+
+
+def _customer_upsert() -> Any:
+    c, v = Customer.__table__.c, _CUSTOMER_ROWS.c
+    stmt = insert(typing.cast(Table, Customer.__table__)).from_select(
+        [
+            *("customer_id", "first_seen_at", "customer_since", "annual_spend", "preferred_channel", "profile_at"),
+            *("first_interaction_at", "last_interaction_at"),
+        ],
+        select(
+            *(v.customer_id, v.seen_at, v.customer_since, v.annual_spend, v.preferred_channel, v.profile_at),
+            *(v.interaction_at, v.interaction_at),
+        ),
     )
     new = stmt.excluded
     newer = and_(new.profile_at.is_not(None), or_(c.profile_at.is_(None), new.profile_at >= c.profile_at))
@@ -65,63 +118,99 @@ async def record_customer(
             else_=func.coalesce(c[column], new[column]),
         )
 
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[c.customer_id],
-            set_={
-                "first_seen_at": func.least(c.first_seen_at, new.first_seen_at),
-                "customer_since": merged("customer_since"),
-                "annual_spend": merged("annual_spend"),
-                "preferred_channel": merged("preferred_channel"),
-                "profile_at": func.greatest(c.profile_at, new.profile_at),
-                "first_interaction_at": func.least(c.first_interaction_at, new.first_interaction_at),
-                "last_interaction_at": func.greatest(c.last_interaction_at, new.last_interaction_at),
-                "updated_at": func.now(),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[c.customer_id],
+        set_={
+            "first_seen_at": func.least(c.first_seen_at, new.first_seen_at),
+            "customer_since": merged("customer_since"),
+            "annual_spend": merged("annual_spend"),
+            "preferred_channel": merged("preferred_channel"),
+            "profile_at": func.greatest(c.profile_at, new.profile_at),
+            "first_interaction_at": func.least(c.first_interaction_at, new.first_interaction_at),
+            "last_interaction_at": func.greatest(c.last_interaction_at, new.last_interaction_at),
+            "updated_at": func.now(),
+        },
     )
 
 
-async def record_ticket(
+_RECORD_CUSTOMERS = _customer_upsert()
+
+
+def sighting(
+    *, customer_id: str, seen_at: datetime, profile: Profile | None = None, interaction_at: datetime | None = None
+) -> dict[str, Any]:
+    """A sighting of the customer, as a row of `record_customers`."""
+    return {
+        "customer_id": customer_id,
+        "seen_at": seen_at,
+        "customer_since": profile.customer_since if profile else None,
+        "annual_spend": profile.annual_spend if profile else None,
+        "preferred_channel": profile.preferred_channel if profile else None,
+        "profile_at": profile.at if profile else None,
+        "interaction_at": interaction_at,
+    }
+
+
+async def record_customers(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Upsert sightings of customers (`sighting` rows, in their order): the earliest sighting,
+    the earliest and latest interaction, and the profile of the newest ticket that gave one (a
+    newer ticket's blank field keeps the older value: "latest known")."""
+    for wave in _waves(rows, "customer_id"):
+        await session.execute(_RECORD_CUSTOMERS, _params(wave, _CUSTOMER_ROWS))
+
+
+async def record_customer(
     session: AsyncSession,
     *,
-    ticket_id: uuid.UUID,
     customer_id: str,
-    channel: str,
-    created_at: datetime,
-    need: str | None = None,
-    origin: str | None = None,
-    origin_id: str | None = None,
-    resolved_at: datetime | None = None,
-    reopened_at: datetime | None = None,
+    seen_at: datetime,
+    profile: Profile | None = None,
+    interaction_at: datetime | None = None,
 ) -> None:
-    """Upsert what one ticket event says about its ticket: the latest resolution and reopening
-    (GREATEST ignores NULLs), need and origin once known."""
-    t = CustomerTicket.__table__.c
-    stmt = insert(CustomerTicket).values(
-        ticket_id=ticket_id,
-        customer_id=customer_id,
-        channel=channel,
-        created_at=created_at,
-        need=need,
-        origin=origin,
-        origin_id=origin_id,
-        resolved_at=resolved_at,
-        reopened_at=reopened_at,
-    )
+    """Upsert one sighting of the customer (see `record_customers`)."""
+    row = sighting(customer_id=customer_id, seen_at=seen_at, profile=profile, interaction_at=interaction_at)
+    await record_customers(session, [row])
+
+
+_TICKET_ROWS = _rows(
+    ticket_id=Uuid(),
+    customer_id=String(),
+    channel=String(),
+    created_at=_AT,
+    need=String(),
+    origin=String(),
+    origin_id=String(),
+    resolved_at=_AT,
+    reopened_at=_AT,
+)
+
+
+def _ticket_upsert() -> Any:
+    t, v = CustomerTicket.__table__.c, _TICKET_ROWS.c
+    names = list(_TICKET_ROWS.c.keys())
+    stmt = insert(typing.cast(Table, CustomerTicket.__table__)).from_select(names, select(*(v[name] for name in names)))
     new = stmt.excluded
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[t.ticket_id],
-            set_={
-                "need": func.coalesce(t.need, new.need),
-                "origin": func.coalesce(t.origin, new.origin),
-                "origin_id": func.coalesce(t.origin_id, new.origin_id),
-                "resolved_at": func.greatest(t.resolved_at, new.resolved_at),
-                "reopened_at": func.greatest(t.reopened_at, new.reopened_at),
-            },
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=[t.ticket_id],
+        set_={
+            "need": func.coalesce(t.need, new.need),
+            "origin": func.coalesce(t.origin, new.origin),
+            "origin_id": func.coalesce(t.origin_id, new.origin_id),
+            "resolved_at": func.greatest(t.resolved_at, new.resolved_at),
+            "reopened_at": func.greatest(t.reopened_at, new.reopened_at),
+        },
     )
+
+
+_RECORD_TICKETS = _ticket_upsert()
+
+
+async def record_tickets(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Upsert what ticket events say about their tickets (rows keyed as `_TICKET_ROWS`' columns,
+    in their order): the latest resolution and reopening (GREATEST ignores NULLs), need and
+    origin once known."""
+    for wave in _waves(rows, "ticket_id"):
+        await session.execute(_RECORD_TICKETS, _params(wave, _TICKET_ROWS))
 
 
 async def ticket(session: AsyncSession, ticket_id: uuid.UUID) -> CustomerTicket | None:
@@ -156,6 +245,16 @@ async def lock(session: AsyncSession, customer_id: str) -> Customer | None:
     stmt = select(Customer).where(Customer.customer_id == customer_id).with_for_update()
     result = await session.execute(stmt.execution_options(populate_existing=True))
     return result.scalar_one_or_none()
+
+
+async def lock_many(session: AsyncSession, customer_ids: Sequence[str]) -> dict[str, Customer]:
+    """The customers' rows, locked for the rest of the transaction (fresh from the database), in
+    id order, so two members locking overlapping runs cannot deadlock."""
+    stmt = (
+        select(Customer).where(Customer.customer_id.in_(customer_ids)).order_by(Customer.customer_id).with_for_update()
+    )
+    result = await session.scalars(stmt.execution_options(populate_existing=True))
+    return {customer.customer_id: customer for customer in result}
 
 
 async def get(session: AsyncSession, customer_id: str) -> Customer | None:
@@ -213,6 +312,30 @@ async def recent_scores(session: AsyncSession, customer_id: str, *, limit: int) 
     return list(rows)
 
 
+async def recent_scores_of(session: AsyncSession, customer_ids: Sequence[str], *, limit: int) -> dict[str, list[float]]:
+    """`recent_scores` of each customer (none: no answer)."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=CustomerAnswer.customer_id,
+            order_by=(CustomerAnswer.answered_at.desc(), CustomerAnswer.survey_id.desc()),
+        )
+        .label("rank")
+    )
+    ranked = (
+        select(CustomerAnswer.customer_id, CustomerAnswer.score, rank)
+        .where(CustomerAnswer.customer_id.in_(customer_ids))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ranked.c.customer_id, ranked.c.score).where(ranked.c.rank <= limit).order_by(ranked.c.rank)
+    )
+    found: dict[str, list[float]] = {}
+    for customer_id, score in rows:
+        found.setdefault(customer_id, []).append(score)
+    return found
+
+
 async def answers(session: AsyncSession, customer_id: str, *, limit: int) -> Sequence[CustomerAnswer]:
     """The customer's answers, newest first."""
     rows = await session.scalars(
@@ -268,6 +391,26 @@ async def open_objections(session: AsyncSession, customer_id: str) -> list[OpenO
     found = [OpenObjection("complaint", str(r.ticket_id), r.created_at) for r in complaints]
     found += [OpenObjection("low_score", str(r.survey_id), r.raised_at) for r in lows]
     return sorted(found, key=lambda o: (o.raised_at, o.source_id))
+
+
+async def open_objection_counts(session: AsyncSession, customer_ids: Sequence[str]) -> dict[str, int]:
+    """How many objections of each customer still stand (`open_objections`; none: zero)."""
+    t = CustomerTicket.__table__.alias("t")
+    complaints = select(CustomerTicket.customer_id).where(
+        CustomerTicket.customer_id.in_(customer_ids),
+        CustomerTicket.need == COMPLAINT,
+        CustomerTicket.channel != PROACTIVE_CHANNEL,
+        _open(CustomerTicket),
+    )
+    recovered = exists().where(
+        t.c.origin == RECOVERY,
+        t.c.origin_id == cast(CustomerObjection.survey_id, String),
+        _solved(t.c),
+    )
+    lows = select(CustomerObjection.customer_id).where(CustomerObjection.customer_id.in_(customer_ids), ~recovered)
+    standing = complaints.union_all(lows).subquery()
+    rows = await session.execute(select(standing.c.customer_id, func.count()).group_by(standing.c.customer_id))
+    return {str(customer_id): int(count) for customer_id, count in rows}
 
 
 @dataclass(frozen=True)

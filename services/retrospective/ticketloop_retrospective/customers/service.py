@@ -4,7 +4,7 @@ segment decision that follows in the same transaction (announced with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from ticketloop_retrospective.unit import RetrospectiveUnit
 from ticketloop_shared.errors import NotFound
 from ticketloop_shared.events import (
     CustomerSegmentChangedData,
+    Envelope,
     FeedbackReceivedData,
     FeedbackReceivedV2Data,
     LowScoreData,
@@ -65,8 +66,31 @@ def _by_customer(ref: TicketRef) -> bool:
     return ref.channel != PROACTIVE_CHANNEL
 
 
-async def _ticket(
+class Run:
+    """What a run of events teaches the customer model: its tickets and sightings, written in a
+    few statements (`write`), then each customer concerned decided once, from all of it."""
+
+    def __init__(self) -> None:
+        self.tickets: list[dict[str, Any]] = []
+        self.sightings: list[dict[str, Any]] = []
+        # Each customer concerned, with the latest event about them: the cause of their decision.
+        self.concerned: dict[str, Envelope | None] = {}
+
+    async def write(self, uow: RetrospectiveUnit) -> None:
+        """Write the rows in their order, then decide every customer concerned."""
+        await repository.record_tickets(uow.session, self.tickets)
+        await repository.record_customers(uow.session, self.sightings)
+        await evaluate_many(uow, self.concerned)
+
+    def concern(self, uow: RetrospectiveUnit, customer_id: str) -> None:
+        """The customer is decided at the end of the run, caused by the event handled now."""
+        self.concerned.pop(customer_id, None)
+        self.concerned[customer_id] = uow.cause
+
+
+def _ticket(
     uow: RetrospectiveUnit,
+    run: Run,
     ref: TicketRef,
     *,
     interaction_at: datetime | None = None,
@@ -78,25 +102,28 @@ async def _ticket(
     reopened_at: datetime | None = None,
 ) -> None:
     """Learn from any ticket event: the ticket, its customer, then the customer's segment."""
-    await repository.record_ticket(
-        uow.session,
-        ticket_id=ref.ticket_id,
-        customer_id=ref.customer_id,
-        channel=ref.channel,
-        created_at=ref.created_at,
-        need=need,
-        origin=origin.value if origin is not None else None,
-        origin_id=origin_id,
-        resolved_at=resolved_at,
-        reopened_at=reopened_at,
+    run.tickets.append(
+        {
+            "ticket_id": ref.ticket_id,
+            "customer_id": ref.customer_id,
+            "channel": ref.channel,
+            "created_at": ref.created_at,
+            "need": need,
+            "origin": origin.value if origin is not None else None,
+            "origin_id": origin_id,
+            "resolved_at": resolved_at,
+            "reopened_at": reopened_at,
+        }
     )
-    await repository.record_customer(
-        uow.session, customer_id=ref.customer_id, seen_at=ref.created_at, profile=profile, interaction_at=interaction_at
+    run.sightings.append(
+        repository.sighting(
+            customer_id=ref.customer_id, seen_at=ref.created_at, profile=profile, interaction_at=interaction_at
+        )
     )
-    await evaluate(uow, ref.customer_id)
+    run.concern(uow, ref.customer_id)
 
 
-async def ticket_created(uow: RetrospectiveUnit, data: TicketCreatedData) -> None:
+def ticket_created(uow: RetrospectiveUnit, run: Run, data: TicketCreatedData) -> None:
     """A ticket: the customer's profile as of its creation; the customer's interaction when they
     reported it themselves; a complaint (an objection) when that is what they need."""
     mine = _by_customer(data) and data.origin is TicketOrigin.CUSTOMER
@@ -106,8 +133,9 @@ async def ticket_created(uow: RetrospectiveUnit, data: TicketCreatedData) -> Non
         annual_spend=data.customer_annual_spend,
         preferred_channel=data.customer_preferred_channel,
     )
-    await _ticket(
+    _ticket(
         uow,
+        run,
         data,
         interaction_at=data.created_at if mine else None,
         profile=profile,
@@ -117,7 +145,7 @@ async def ticket_created(uow: RetrospectiveUnit, data: TicketCreatedData) -> Non
     )
 
 
-async def ticket_resolved(uow: RetrospectiveUnit, data: TicketResolvedData) -> None:
+async def ticket_resolved(uow: RetrospectiveUnit, run: Run, data: TicketResolvedData) -> None:
     """A resolution: may solve a complaint or, for a recovery ticket, the low score behind it; a
     care ticket's resolution records its care contact, an interaction when the customer answered."""
     answered = False
@@ -125,8 +153,9 @@ async def ticket_resolved(uow: RetrospectiveUnit, data: TicketResolvedData) -> N
         answered = await care.record_completion(
             uow, task=data.origin_id, ticket_id=data.ticket_id, completed_at=data.resolved_at, outcome=data.outcome
         )
-    await _ticket(
+    _ticket(
         uow,
+        run,
         data,
         interaction_at=data.resolved_at if answered else None,
         origin=data.origin,
@@ -135,29 +164,30 @@ async def ticket_resolved(uow: RetrospectiveUnit, data: TicketResolvedData) -> N
     )
 
 
-async def ticket_reopened(uow: RetrospectiveUnit, data: TicketReopenedData) -> None:
+def ticket_reopened(uow: RetrospectiveUnit, run: Run, data: TicketReopenedData) -> None:
     """A reopening (always the customer's doing: a message, a request, a repeat contact): the
     problem stands again."""
-    await _ticket(uow, data, interaction_at=data.reopened_at, reopened_at=data.reopened_at)
+    _ticket(uow, run, data, interaction_at=data.reopened_at, reopened_at=data.reopened_at)
 
 
-async def ticket_closed(uow: RetrospectiveUnit, data: TicketClosedData) -> None:
+def ticket_closed(uow: RetrospectiveUnit, run: Run, data: TicketClosedData) -> None:
     """A closure implies the resolution; a customer who confirmed it interacted."""
-    await _ticket(
+    _ticket(
         uow,
+        run,
         data,
         interaction_at=None if data.automatic else data.closed_at,
         resolved_at=data.resolved_at or data.closed_at,
     )
 
 
-async def customer_wrote(uow: RetrospectiveUnit, ref: TicketRef, *, at: datetime) -> None:
+def customer_wrote(uow: RetrospectiveUnit, run: Run, ref: TicketRef, *, at: datetime) -> None:
     """The customer wrote again or reported the same problem again: an interaction, whichever
     ticket it was on."""
-    await _ticket(uow, ref, interaction_at=at)
+    _ticket(uow, run, ref, interaction_at=at)
 
 
-async def answered(uow: RetrospectiveUnit, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
+async def answered(uow: RetrospectiveUnit, run: Run, data: FeedbackReceivedData | FeedbackReceivedV2Data) -> None:
     """A survey answer: an interaction, and a point of the customer's satisfaction history."""
     if isinstance(data, FeedbackReceivedData):
         score = normalised_satisfaction(csat=data.csat, nps=data.nps)
@@ -165,8 +195,8 @@ async def answered(uow: RetrospectiveUnit, data: FeedbackReceivedData | Feedback
     else:
         score = normalised_satisfaction(csat=data.csat, dimensions=data.dimensions, nps=data.nps)
         kind = data.kind
-    await repository.record_customer(
-        uow.session, customer_id=data.customer_id, seen_at=data.answered_at, interaction_at=data.answered_at
+    run.sightings.append(
+        repository.sighting(customer_id=data.customer_id, seen_at=data.answered_at, interaction_at=data.answered_at)
     )
     if score is not None:
         await repository.record_answer(
@@ -177,7 +207,7 @@ async def answered(uow: RetrospectiveUnit, data: FeedbackReceivedData | Feedback
             kind=kind.value,
             answered_at=data.answered_at,
         )
-    await evaluate(uow, data.customer_id)
+    run.concern(uow, data.customer_id)
 
 
 async def low_score(uow: RetrospectiveUnit, data: LowScoreData) -> None:
@@ -255,12 +285,65 @@ async def evaluate(
     """Decide the customer's segment from their facts now; on a change, record it, announce it
     and re-plan their care. `cached`: use `threshold` as the top-spend line (the sweep computes it
     once for all). `refresh_orders`: take their spend and growth signals from their orders anew."""
-    session, settings, now = uow.session, uow.settings, uow.now()
+    session, settings = uow.session, uow.settings
     customer = await repository.lock(session, customer_id)
     if customer is None:
         return
     scores = await repository.recent_scores(session, customer_id, limit=settings.satisfaction_window)
     objections = await repository.open_objections(session, customer_id)
+    await _decide(
+        uow,
+        customer,
+        scores=scores,
+        objections=len(objections),
+        threshold=threshold,
+        cached=cached,
+        refresh_orders=refresh_orders,
+    )
+
+
+async def evaluate_many(uow: RetrospectiveUnit, customers: Mapping[str, Envelope | None]) -> None:
+    """`evaluate` each customer of a run once, from everything the run taught (their facts read
+    in a few statements, the top-spend line once: nothing a run writes moves it between two of
+    them); what a decision emits is caused by the latest event about the customer."""
+    if not customers:
+        return
+    session, settings = uow.session, uow.settings
+    ids = sorted(customers)
+    locked = await repository.lock_many(session, ids)
+    scores = await repository.recent_scores_of(session, ids, limit=settings.satisfaction_window)
+    objections = await repository.open_objection_counts(session, ids)
+    line = await spend_threshold(uow)
+    for customer_id, cause in customers.items():
+        customer = locked.get(customer_id)
+        if customer is None:
+            continue
+        with uow.caused_by(cause):
+            await _decide(
+                uow,
+                customer,
+                scores=scores.get(customer_id, []),
+                objections=objections.get(customer_id, 0),
+                threshold=line,
+                cached=True,
+                refresh_orders=False,
+            )
+
+
+async def _decide(
+    uow: RetrospectiveUnit,
+    customer: Customer,
+    *,
+    scores: list[float],
+    objections: int,
+    threshold: float | None,
+    cached: bool,
+    refresh_orders: bool,
+) -> None:
+    """The segment `customer`'s facts put them in now; on a change, record it, announce it and
+    re-plan their care (`threshold`, `cached`, `refresh_orders`: see `evaluate`)."""
+    session, settings, now = uow.session, uow.settings, uow.now()
+    customer_id = customer.customer_id
     spend, recent_purchases, rising = await _order_facts(uow, customer, refresh=refresh_orders)
     facts = CustomerFacts(
         first_seen_at=customer.first_seen_at,
@@ -268,15 +351,18 @@ async def evaluate(
         annual_spend=spend,
         last_interaction_at=customer.last_interaction_at,
         satisfaction=satisfaction_of(scores, window=settings.satisfaction_window),
-        open_objections=len(objections),
+        open_objections=objections,
         recent_purchases=recent_purchases,
         spend_rising=rising,
     )
+    # (after the order facts: refreshing them may move the line)
     line = threshold if cached else await spend_threshold(uow)
     decision = segment_for(facts, now=now, spend_threshold=line, rules=rules_of(settings))
     reasons = list(decision.reasons)
     if customer.segment == decision.segment.value:
-        await repository.set_reasons(session, customer_id=customer_id, reasons=reasons)
+        # (what `set_reasons` would change: nothing when they are the same)
+        if customer.segment_reasons is not None and list(customer.segment_reasons) != reasons:
+            await repository.set_reasons(session, customer_id=customer_id, reasons=reasons)
         return
     previous = customer.segment
     await repository.set_segment(

@@ -9,19 +9,44 @@ members, cannot lose each other's update.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ScalarSelect, Select, Table, and_, bindparam, case, func, or_, select, true, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    ScalarSelect,
+    Select,
+    SmallInteger,
+    String,
+    Table,
+    TableValuedAlias,
+    Uuid,
+    and_,
+    any_,
+    bindparam,
+    case,
+    column,
+    func,
+    null,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY, array, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
 from ticketloop_retrospective.facts.models import AnswerFact, ClockFact, SegmentFact, TicketFact
 from ticketloop_shared.events import ClockKind, ClockOutcome
 
 _FACTS: Table = cast(Table, TicketFact.__table__)
 _SEGMENTS: Table = cast(Table, SegmentFact.__table__)
-_insert = insert(_FACTS)
 
 
 def _segment_at(customer_id: Any, at: Any) -> ScalarSelect[str]:
@@ -44,11 +69,67 @@ def _union(known: Any, new: Any) -> Any:
     return case((known.contains(new), known), else_=known.concat(new))
 
 
+_AT = DateTime(timezone=True)
+
+
+def _rows(**columns: TypeEngine[Any]) -> TableValuedAlias:
+    """A run's rows as a table `v`: one array parameter per column (named after it), unnested side
+    by side, so one statement with one cached plan writes any number of rows in one round trip."""
+    arrays = [sql_cast(bindparam(name), ARRAY(type_)) for name, type_ in columns.items()]
+    names = [column(name, type_) for name, type_ in columns.items()]
+    return func.unnest(*arrays).table_valued(*names).render_derived(name="v")
+
+
+def _one(value: Any) -> Any:
+    """A set of `value` alone, empty when it is NULL."""
+    return func.array_remove(array([value]), null())
+
+
+def _params(rows: Sequence[Mapping[str, Any]], table: TableValuedAlias) -> dict[str, list[Any]]:
+    """The array parameters of `_rows`: each column's values, row by row."""
+    return {name: [row[name] for row in rows] for name in table.c.keys()}
+
+
+_TICKET_ROWS = _rows(
+    ticket_id=Uuid(),
+    number=String(),
+    channel=String(),
+    category=String(),
+    urgency=String(),
+    customer_id=String(),
+    created_at=_AT,
+    first_response_at=_AT,
+    resolved_at=_AT,
+    reopened_at=_AT,
+    closed_at=_AT,
+    need=String(),
+    origin=String(),
+    expected_resolution_at=_AT,
+    customer_annual_spend=Float(),
+    reply_id=Uuid(),
+    repeat_id=Uuid(),
+    self_service=Boolean(),
+)
+_t = _TICKET_ROWS.c
 # A new row takes its customer's segment at its creation from the segment history.
-_ticket_insert = insert(_FACTS).values(segment=_segment_at(bindparam("segment_customer"), bindparam("segment_at")))
+_ticket_insert = insert(_FACTS).from_select(
+    [
+        *("ticket_id", "number", "channel", "category", "urgency", "customer_id", "created_at"),
+        *("first_response_at", "resolved_at", "reopened_at", "closed_at"),
+        *("need", "origin", "expected_resolution_at", "customer_annual_spend"),
+        *("reply_ids", "reopen_times", "repeat_ids", "self_service", "segment"),
+    ],
+    select(
+        *(_t.ticket_id, _t.number, _t.channel, _t.category, _t.urgency, _t.customer_id, _t.created_at),
+        *(_t.first_response_at, _t.resolved_at, _t.reopened_at, _t.closed_at),
+        *(_t.need, _t.origin, _t.expected_resolution_at, _t.customer_annual_spend),
+        *(_one(_t.reply_id), _one(_t.reopened_at), _one(_t.repeat_id), _t.self_service),
+        _segment_at(_t.customer_id, _t.created_at),
+    ),
+)
 # Built once, executed with parameters: the compiled statements are cached (a consumer applies
-# hundreds of these a second).
-_RECORD_TICKET = _ticket_insert.on_conflict_do_update(
+# a run of hundreds of rows in each).
+_RECORD_TICKETS = _ticket_insert.on_conflict_do_update(
     index_elements=[_FACTS.c.ticket_id],
     set_={
         "number": _ticket_insert.excluded.number,
@@ -79,54 +160,40 @@ _RECORD_TICKET = _ticket_insert.on_conflict_do_update(
         "updated_at": func.now(),
     },
 )
-_RECORD_ASSIGNMENT = _insert.on_conflict_do_update(
+_ASSIGNMENT_ROWS = _rows(ticket_id=Uuid(), assigned_at=_AT, agent_id=String(), department_id=String())
+_a = _ASSIGNMENT_ROWS.c
+_assignment_insert = insert(_FACTS).from_select(
+    ["ticket_id", "assigned_at", "first_assigned_at", "agent_id", "department_id"],
+    select(_a.ticket_id, _a.assigned_at, _a.assigned_at, _a.agent_id, _a.department_id),
+)
+_RECORD_ASSIGNMENTS = _assignment_insert.on_conflict_do_update(
     index_elements=[_FACTS.c.ticket_id],
     set_={
         # The latest owner wins; the earliest assignment starts the handling time.
-        "assigned_at": func.greatest(_FACTS.c.assigned_at, _insert.excluded.assigned_at),
+        "assigned_at": func.greatest(_FACTS.c.assigned_at, _assignment_insert.excluded.assigned_at),
         "agent_id": case(
             (
-                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
-                _insert.excluded.agent_id,
+                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _assignment_insert.excluded.assigned_at),
+                _assignment_insert.excluded.agent_id,
             ),
             else_=_FACTS.c.agent_id,
         ),
         "department_id": case(
             (
-                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _insert.excluded.assigned_at),
-                _insert.excluded.department_id,
+                or_(_FACTS.c.assigned_at.is_(None), _FACTS.c.assigned_at <= _assignment_insert.excluded.assigned_at),
+                _assignment_insert.excluded.department_id,
             ),
             else_=_FACTS.c.department_id,
         ),
-        "first_assigned_at": func.least(_FACTS.c.first_assigned_at, _insert.excluded.first_assigned_at),
+        "first_assigned_at": func.least(_FACTS.c.first_assigned_at, _assignment_insert.excluded.first_assigned_at),
         "updated_at": func.now(),
     },
 )
 
 
-async def record_ticket(
-    session: AsyncSession,
-    *,
-    ticket_id: uuid.UUID,
-    number: str,
-    channel: str,
-    category: str,
-    urgency: str,
-    customer_id: str,
-    created_at: datetime,
-    first_response_at: datetime | None = None,
-    resolved_at: datetime | None = None,
-    reopened_at: datetime | None = None,
-    closed_at: datetime | None = None,
-    need: str | None = None,
-    origin: str | None = None,
-    expected_resolution_at: datetime | None = None,
-    customer_annual_spend: float | None = None,
-    reply_id: uuid.UUID | None = None,
-    repeat_id: uuid.UUID | None = None,
-    self_service: bool = False,
-) -> None:
-    """Upsert what a ticket event says about its ticket.
+async def record_tickets(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert what ticket events say about their tickets (one row per ticket: a run writes a
+    ticket's events in turn), each row keyed as `_TICKET_ROWS`' columns.
 
     The descriptive columns are fixed at creation, so any event's copy may fill them. The first
     response is the earliest reply seen and the resolution the latest (LEAST/GREATEST ignore
@@ -134,85 +201,15 @@ async def record_ticket(
     contact joins its set once.
     A new row takes its customer's segment at `created_at` from the segment history.
     """
-    await session.execute(
-        _RECORD_TICKET,
-        {
-            "ticket_id": ticket_id,
-            "number": number,
-            "channel": channel,
-            "category": category,
-            "urgency": urgency,
-            "customer_id": customer_id,
-            "created_at": created_at,
-            "first_response_at": first_response_at,
-            "resolved_at": resolved_at,
-            "reopened_at": reopened_at,
-            "closed_at": closed_at,
-            "need": need,
-            "origin": origin,
-            "expected_resolution_at": expected_resolution_at,
-            "customer_annual_spend": customer_annual_spend,
-            "reply_ids": [reply_id] if reply_id else [],
-            "reopen_times": [reopened_at] if reopened_at else [],
-            "repeat_ids": [repeat_id] if repeat_id else [],
-            "self_service": self_service,
-            "segment_customer": customer_id,
-            "segment_at": created_at,
-        },
-    )
+    if rows:
+        await session.execute(_RECORD_TICKETS, _params(rows, _TICKET_ROWS))
 
 
-async def record_assignment(
-    session: AsyncSession, *, ticket_id: uuid.UUID, assigned_at: datetime, agent_id: str, department_id: str
-) -> None:
-    """Upsert the ticket's owner; an older assignment arriving late does not replace a newer one."""
-    await session.execute(
-        _RECORD_ASSIGNMENT,
-        {
-            "ticket_id": ticket_id,
-            "assigned_at": assigned_at,
-            "first_assigned_at": assigned_at,
-            "agent_id": agent_id,
-            "department_id": department_id,
-        },
-    )
-
-
-async def record_clock(
-    session: AsyncSession, *, ticket_id: uuid.UUID, clock: ClockKind, outcome: ClockOutcome, at: datetime
-) -> None:
-    """Upsert where one SLA clock ended up and when.
-
-    A breach is final: a later (or late-arriving) `met` for the same clock never hides it, and
-    of two breaches the earlier instant is kept. Of two `met`s the later stop wins.
-    """
-    if outcome is ClockOutcome.RUNNING:
-        raise ValueError("only a stopped or breached clock is a fact worth recording")
-    status_key, at_key = _CLOCK_COLUMNS[clock]
-    status, status_at = TicketFact.__table__.c[status_key], TicketFact.__table__.c[at_key]
-    stmt = insert(TicketFact).values({"ticket_id": ticket_id, status_key: outcome.value, at_key: at})
-    new_at = stmt.excluded[at_key]
-    breached = ClockOutcome.BREACHED.value
-    if outcome is ClockOutcome.BREACHED:
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[TicketFact.ticket_id],
-            set_={
-                status: breached,
-                status_at: case((status == breached, func.least(status_at, new_at)), else_=new_at),
-                TicketFact.updated_at: func.now(),
-            },
-        )
-    else:
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[TicketFact.ticket_id],
-            set_={
-                status: ClockOutcome.MET.value,
-                status_at: func.greatest(status_at, new_at),
-                TicketFact.updated_at: func.now(),
-            },
-            where=status.is_distinct_from(breached),
-        )
-    await session.execute(upsert)
+async def record_assignments(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert tickets' owners (one row per ticket: ticket_id, assigned_at, agent_id,
+    department_id); an older assignment arriving late does not replace a newer one."""
+    if rows:
+        await session.execute(_RECORD_ASSIGNMENTS, _params(rows, _ASSIGNMENT_ROWS))
 
 
 _CLOCK_COLUMNS: dict[ClockKind, tuple[str, str]] = {
@@ -220,78 +217,154 @@ _CLOCK_COLUMNS: dict[ClockKind, tuple[str, str]] = {
     ClockKind.RESOLUTION: ("resolution_sla", "resolution_sla_at"),
 }
 REPORTED_CLOCKS = frozenset(_CLOCK_COLUMNS)
+_OUTCOME_ROWS = _rows(ticket_id=Uuid(), at=_AT)
 
 
-async def record_answer(
-    session: AsyncSession, *, ticket_id: uuid.UUID, csat: int, nps: int | None, answered_at: datetime
-) -> None:
-    """Upsert the customer's satisfaction with the ticket; the latest answer counts (a ticket
-    survey asks NPS no longer, so `nps` may be absent)."""
-    stmt = insert(TicketFact).values(ticket_id=ticket_id, csat=csat, nps=nps, answered_at=answered_at)
-    new = stmt.excluded
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[TicketFact.ticket_id],
-            set_={
-                TicketFact.csat: new.csat,
-                TicketFact.nps: new.nps,
-                TicketFact.answered_at: new.answered_at,
-                TicketFact.updated_at: func.now(),
-            },
-            where=or_(TicketFact.answered_at.is_(None), TicketFact.answered_at <= new.answered_at),
-        )
+def _clock_upsert(clock: ClockKind, outcome: ClockOutcome) -> Any:
+    """Where one SLA clock of each row's ticket ended up and when (see `record_clocks`)."""
+    status_key, at_key = _CLOCK_COLUMNS[clock]
+    status, status_at = _FACTS.c[status_key], _FACTS.c[at_key]
+    v = _OUTCOME_ROWS.c
+    stmt = insert(_FACTS).from_select(
+        ["ticket_id", status_key, at_key], select(v.ticket_id, sql_cast(outcome.value, String), v.at)
     )
-
-
-async def record_cycle(
-    session: AsyncSession, *, ticket_id: uuid.UUID, clock: str, cycle: int, outcome: ClockOutcome, at: datetime
-) -> None:
-    """Upsert where one cycle of one metric ended, by the rule of `record_clock`: a breach is
-    final (the earlier instant kept), of two `met`s the later stop wins."""
-    dims = {
-        name: select(_FACTS.c[name]).where(_FACTS.c.ticket_id == ticket_id).scalar_subquery() for name in DIMENSIONS
-    }
-    stmt = insert(ClockFact).values(ticket_id=ticket_id, clock=clock, cycle=cycle, outcome=outcome.value, at=at, **dims)
-    new = stmt.excluded
+    new_at = stmt.excluded[at_key]
     breached = ClockOutcome.BREACHED.value
     if outcome is ClockOutcome.BREACHED:
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[ClockFact.ticket_id, ClockFact.clock, ClockFact.cycle],
+        return stmt.on_conflict_do_update(
+            index_elements=[_FACTS.c.ticket_id],
             set_={
-                ClockFact.outcome: breached,
-                ClockFact.at: case((ClockFact.outcome == breached, func.least(ClockFact.at, new.at)), else_=new.at),
+                status: breached,
+                status_at: case((status == breached, func.least(status_at, new_at)), else_=new_at),
+                _FACTS.c.updated_at: func.now(),
             },
         )
-    else:
-        upsert = stmt.on_conflict_do_update(
-            index_elements=[ClockFact.ticket_id, ClockFact.clock, ClockFact.cycle],
-            set_={ClockFact.at: func.greatest(ClockFact.at, new.at)},
-            where=ClockFact.outcome != breached,
-        )
-    await session.execute(upsert)
-
-
-async def record_answer_fact(
-    session: AsyncSession,
-    *,
-    survey_id: uuid.UUID,
-    ticket_id: uuid.UUID | None,
-    customer_id: str,
-    kind: str,
-    scores: dict[str, int | None],
-    answered_at: datetime,
-) -> None:
-    """Keep one answer's scores (a survey is answered once, so a repeat changes nothing)."""
-    stmt = insert(AnswerFact).values(
-        survey_id=survey_id,
-        ticket_id=ticket_id,
-        customer_id=customer_id,
-        kind=kind,
-        answered_at=answered_at,
-        segment=_segment_at(customer_id, answered_at),
-        **scores,
+    return stmt.on_conflict_do_update(
+        index_elements=[_FACTS.c.ticket_id],
+        set_={
+            status: ClockOutcome.MET.value,
+            status_at: func.greatest(status_at, new_at),
+            _FACTS.c.updated_at: func.now(),
+        },
+        where=status.is_distinct_from(breached),
     )
-    await session.execute(stmt.on_conflict_do_nothing(index_elements=[AnswerFact.survey_id]))
+
+
+_RECORD_CLOCKS = {
+    (clock, outcome): _clock_upsert(clock, outcome)
+    for clock in _CLOCK_COLUMNS
+    for outcome in (ClockOutcome.MET, ClockOutcome.BREACHED)
+}
+
+
+async def record_clocks(
+    session: AsyncSession, *, clock: ClockKind, outcome: ClockOutcome, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Upsert where one SLA clock of tickets ended up and when (one row per ticket: ticket_id, at).
+
+    A breach is final: a later (or late-arriving) `met` for the same clock never hides it, and
+    of two breaches the earlier instant is kept. Of two `met`s the later stop wins.
+    """
+    if outcome is ClockOutcome.RUNNING:
+        raise ValueError("only a stopped or breached clock is a fact worth recording")
+    if rows:
+        await session.execute(_RECORD_CLOCKS[(clock, outcome)], _params(rows, _OUTCOME_ROWS))
+
+
+_ANSWER_ROWS = _rows(ticket_id=Uuid(), csat=SmallInteger(), nps=SmallInteger(), answered_at=_AT)
+_answer_insert = insert(_FACTS).from_select(
+    ["ticket_id", "csat", "nps", "answered_at"],
+    select(_ANSWER_ROWS.c.ticket_id, _ANSWER_ROWS.c.csat, _ANSWER_ROWS.c.nps, _ANSWER_ROWS.c.answered_at),
+)
+_RECORD_ANSWERS = _answer_insert.on_conflict_do_update(
+    index_elements=[_FACTS.c.ticket_id],
+    set_={
+        _FACTS.c.csat: _answer_insert.excluded.csat,
+        _FACTS.c.nps: _answer_insert.excluded.nps,
+        _FACTS.c.answered_at: _answer_insert.excluded.answered_at,
+        _FACTS.c.updated_at: func.now(),
+    },
+    where=or_(_FACTS.c.answered_at.is_(None), _FACTS.c.answered_at <= _answer_insert.excluded.answered_at),
+)
+
+
+async def record_answers(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert customers' satisfaction with tickets (one row per ticket: ticket_id, csat, nps,
+    answered_at); the latest answer counts (a ticket survey asks NPS no longer, so `nps` may be
+    absent)."""
+    if rows:
+        await session.execute(_RECORD_ANSWERS, _params(rows, _ANSWER_ROWS))
+
+
+DIMENSIONS = ("channel", "category", "department_id", "segment", "origin")
+_CLOCKS: Table = cast(Table, ClockFact.__table__)
+_CYCLE_ROWS = _rows(ticket_id=Uuid(), clock=String(), cycle=Integer(), at=_AT)
+
+
+def _cycle_upsert(outcome: ClockOutcome) -> Any:
+    """Where one cycle of one metric of each row's ticket ended (see `record_cycles`), with the
+    ticket's dimensions as its facts hold them."""
+    v = _CYCLE_ROWS.c
+    dims = [select(_FACTS.c[name]).where(_FACTS.c.ticket_id == v.ticket_id).scalar_subquery() for name in DIMENSIONS]
+    stmt = insert(_CLOCKS).from_select(
+        ["ticket_id", "clock", "cycle", "outcome", "at", *DIMENSIONS],
+        select(v.ticket_id, v.clock, v.cycle, sql_cast(outcome.value, String), v.at, *dims),
+    )
+    new = stmt.excluded
+    c = _CLOCKS.c
+    breached = ClockOutcome.BREACHED.value
+    if outcome is ClockOutcome.BREACHED:
+        return stmt.on_conflict_do_update(
+            index_elements=[c.ticket_id, c.clock, c.cycle],
+            set_={c.outcome: breached, c.at: case((c.outcome == breached, func.least(c.at, new.at)), else_=new.at)},
+        )
+    return stmt.on_conflict_do_update(
+        index_elements=[c.ticket_id, c.clock, c.cycle],
+        set_={c.at: func.greatest(c.at, new.at)},
+        where=c.outcome != breached,
+    )
+
+
+_RECORD_CYCLES = {outcome: _cycle_upsert(outcome) for outcome in (ClockOutcome.MET, ClockOutcome.BREACHED)}
+
+
+async def record_cycles(session: AsyncSession, *, outcome: ClockOutcome, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert where cycles of metrics ended (one row per ticket: ticket_id, clock, cycle, at), by
+    the rule of `record_clocks`: a breach is final (the earlier instant kept), of two `met`s the
+    later stop wins."""
+    if rows:
+        await session.execute(_RECORD_CYCLES[outcome], _params(rows, _CYCLE_ROWS))
+
+
+SCORES = ("csat", "nps", "quality", "response_speed", "resolution", "care", "overall")
+_ANSWER_FACT_ROWS = _rows(
+    survey_id=Uuid(),
+    ticket_id=Uuid(),
+    customer_id=String(),
+    kind=String(),
+    answered_at=_AT,
+    **{score: SmallInteger() for score in SCORES},
+)
+_f = _ANSWER_FACT_ROWS.c
+_RECORD_ANSWER_FACTS = (
+    insert(cast(Table, AnswerFact.__table__))
+    .from_select(
+        ["survey_id", "ticket_id", "customer_id", "kind", "answered_at", *SCORES, "segment"],
+        select(
+            *(_f.survey_id, _f.ticket_id, _f.customer_id, _f.kind, _f.answered_at),
+            *(_f[score] for score in SCORES),
+            _segment_at(_f.customer_id, _f.answered_at),
+        ),
+    )
+    .on_conflict_do_nothing(index_elements=[AnswerFact.survey_id])
+)
+
+
+async def record_answer_facts(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Keep answers' scores (rows: survey_id, ticket_id, customer_id, kind, answered_at and each
+    of `SCORES`, None when not asked); a survey is answered once, so a repeat changes nothing."""
+    if rows:
+        await session.execute(_RECORD_ANSWER_FACTS, _params(rows, _ANSWER_FACT_ROWS))
 
 
 async def record_segment(session: AsyncSession, *, customer_id: str, segment: str, changed_at: datetime) -> bool:
@@ -336,23 +409,32 @@ async def record_segment(session: AsyncSession, *, customer_id: str, segment: st
     return True
 
 
-DIMENSIONS = ("channel", "category", "department_id", "segment", "origin")
-_CLOCKS: Table = cast(Table, ClockFact.__table__)
+_DIFFERS = or_(*[_CLOCKS.c[d].is_distinct_from(_FACTS.c[d]) for d in DIMENSIONS])
+_SYNC_TICKETS = (
+    update(_CLOCKS)
+    .where(
+        _CLOCKS.c.ticket_id == _FACTS.c.ticket_id,
+        _FACTS.c.ticket_id == any_(sql_cast(bindparam("ticket_ids"), ARRAY(Uuid()))),
+        _DIFFERS,
+    )
+    .values({d: _FACTS.c[d] for d in DIMENSIONS})
+)
 
 
 async def sync_cycle_dimensions(
-    session: AsyncSession, *, ticket_id: uuid.UUID | None = None, customer_id: str | None = None
+    session: AsyncSession, *, ticket_ids: Sequence[uuid.UUID] = (), customer_id: str | None = None
 ) -> None:
-    """Copy a ticket's (or a customer's tickets') dimensions onto their SLA cycles, where they
+    """Copy tickets' (or a customer's tickets') dimensions onto their SLA cycles, where they
     differ: after an event that can change them (creation, assignment, recategorisation, a
     segment change)."""
-    differs = or_(*[_CLOCKS.c[d].is_distinct_from(_FACTS.c[d]) for d in DIMENSIONS])
-    which = _FACTS.c.ticket_id == ticket_id if ticket_id is not None else _FACTS.c.customer_id == customer_id
-    await session.execute(
-        update(_CLOCKS)
-        .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, which, differs)
-        .values({d: _FACTS.c[d] for d in DIMENSIONS})
-    )
+    if customer_id is not None:
+        await session.execute(
+            update(_CLOCKS)
+            .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, _FACTS.c.customer_id == customer_id, _DIFFERS)
+            .values({d: _FACTS.c[d] for d in DIMENSIONS})
+        )
+    if ticket_ids:
+        await session.execute(_SYNC_TICKETS, {"ticket_ids": list(ticket_ids)})
 
 
 def customers_of_department(department_id: str) -> Select[Any]:
