@@ -25,3 +25,6 @@ class SlaSettings(ServiceSettings):
     # How often open tickets are checked for rules changed since their clocks were set.
     recompute_seconds: float = Field(default=2.0, gt=0)
     recompute_batch: int = Field(default=500, ge=1, le=10_000)
+    # A burst of due clocks (thousands of breaches at one instant) is published by this many
+    # relay slices at once, each keeping its tickets' order.
+    outbox_partitions: int = Field(default=4, ge=1, le=64)
