@@ -178,6 +178,7 @@ class Runtime(Generic[S]):
             epoch_table=self.spec.messaging.broker_epoch,
             producer=self.producer,
             batch_size=self.platform.outbox_batch_size,
+            partitions=self.settings.outbox_partitions,
             fallback_poll_seconds=self.platform.outbox_fallback_poll_seconds,
             retention=timedelta(hours=self.platform.outbox_retention_hours),
             on_broker_reset=self._broker_reset,

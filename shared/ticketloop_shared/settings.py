@@ -157,6 +157,10 @@ class ServiceSettings(BaseSettings):
     consumer_enabled: bool = True
     # Events applied per consumer transaction (one inbox statement, one outbox statement).
     consumer_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Slices of the outbox this process's relay publishes side by side (`messaging.outbox`):
+    # more lets a burst go out as several batches in flight, at one claim query per slice per
+    # wake-up; replicas share the slices whatever counts they run with.
+    outbox_partitions: int = Field(default=1, ge=1, le=64)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     # Connections for one-statement hot writes in autocommit (0: the service needs none).
     db_statement_pool_size: int = Field(default=0, ge=0, le=200)

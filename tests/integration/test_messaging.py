@@ -245,6 +245,47 @@ async def test_a_relay_that_finds_another_publishing_waits_for_it_and_then_publi
     assert await waiting == 2
 
 
+async def test_relays_owning_disjoint_partitions_publish_each_row_once_and_each_subject_in_order(
+    backbone: Backbone,
+) -> None:
+    """Relays of replicas running different partition counts, publishing side by side in small
+    batches: every row once, each subject's rows in commit order."""
+    firsts = [create_ticket_created() for _ in range(12)]
+    events = [
+        e
+        for _ in range(8)
+        for e in (create_ticket_created(ticket_id=f.data.ticket_id) for f in firsts)  # interleaved subjects
+    ]
+    outbox = Outbox(messaging.outbox, backbone.topics)
+    for start in range(0, len(events), 10):  # several commits
+        async with transaction(backbone.sessions) as session:
+            await outbox.write(session, events[start : start + 10])
+    four = backbone.relay(partitions=4, batch_size=3)
+    three = backbone.relay(partitions=3, batch_size=2)
+    published = await asyncio.gather(four.drain(busy_wait=0.005), three.drain(busy_wait=0.005), four.drain())
+    assert sum(published) == len(events)
+    assert await four.pending() == 0
+    records = await read_topic(
+        backbone.platform, backbone.topics.for_family("ticket"), count=len(events) + 1, timeout=5
+    )
+    ids = [json.loads(r.value)["id"] for r in records]
+    assert sorted(ids) == sorted(str(e.id) for e in events), "each row once"
+    order = {str(e.id): n for n, e in enumerate(events)}
+    for first in firsts:
+        mine = [i for r, i in zip(records, ids, strict=True) if r.key.decode() == first.subject]
+        assert mine == sorted(mine, key=order.__getitem__), "a subject's rows in commit order"
+
+
+async def test_a_partition_another_relay_holds_is_left_to_it(backbone: Backbone) -> None:
+    await stage(backbone, 6)
+    relay = backbone.relay(partitions=2)
+    async with backbone.engine.begin() as conn:  # another replica publishing every slot
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RELAY_LOCK_KEY})
+        assert await relay.publish_pending() is None
+    assert await relay.drain() == 6
+    assert await relay.pending() == 0
+
+
 async def test_a_new_broker_cluster_makes_the_relay_publish_its_retention_window_again(backbone: Backbone) -> None:
     reset = 0
 

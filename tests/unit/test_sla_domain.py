@@ -192,6 +192,35 @@ def test_the_timer_warns_breaches_and_escalates_each_once_and_never_early() -> N
     assert notes(t, K.FIRST_RESPONSE) == []
 
 
+def test_a_warning_its_breach_overtakes_in_the_same_look_is_not_announced() -> None:
+    r = create_rules()
+    t = started(r)
+    rules.tick(t, r, now=MON + 15 * MINUTE)  # the timer's first look finds 75 % and 100 % passed
+    assert notes(t, K.FIRST_RESPONSE) == [
+        (Announce.ESCALATED, K.FIRST_RESPONSE, 1),
+        (Announce.BREACHED, K.FIRST_RESPONSE, 1),
+        (Announce.ESCALATED, K.FIRST_RESPONSE, 1),
+    ]
+    assert t.clocks[K.FIRST_RESPONSE].warned, "settled: never told late"
+    rules.tick(t, r, now=MON + timedelta(hours=1))
+    assert (Announce.WARNING, K.FIRST_RESPONSE, 1) not in notes(t, K.FIRST_RESPONSE)
+
+
+def test_a_warning_or_an_escalation_step_alone_changes_no_deadline_a_reader_sees() -> None:
+    r = create_rules()
+    t = started(r)
+    t.changed = False  # published
+    rules.tick(t, r, now=MON + timedelta(minutes=7, seconds=30))  # 75 % of the acknowledgement's 10 minutes
+    assert notes(t) == [
+        (Announce.WARNING, K.ACKNOWLEDGEMENT, 1),
+        (Announce.ESCALATED, K.ACKNOWLEDGEMENT, 1),
+    ]
+    assert not t.changed, "no sla.clocks_changed for them"
+    assert K.ACKNOWLEDGEMENT in t.dirty, "but stored"
+    rules.tick(t, r, now=MON + 10 * MINUTE)  # the breach: status and breach instant change
+    assert t.changed
+
+
 def test_a_reply_after_the_breach_records_the_lateness_and_does_not_erase_it() -> None:
     r = create_rules()
     t = started(r)

@@ -26,3 +26,6 @@ class SlaSettings(ServiceSettings):
     # per run even when no rule changed, so not every second).
     recompute_seconds: float = Field(default=10.0, gt=0)
     recompute_batch: int = Field(default=500, ge=1, le=10_000)
+    # A burst of due clocks (thousands of breaches at one instant) is published by this many
+    # relay slices at once, each keeping its tickets' order.
+    outbox_partitions: int = Field(default=4, ge=1, le=64)

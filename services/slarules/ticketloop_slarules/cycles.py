@@ -151,7 +151,8 @@ def _pending(c: Cycle, policy: Policy) -> list[tuple[float, Note | Step | None]]
 
 
 def advance(c: Cycle, now: datetime, policy: Policy, cal: Calendar) -> tuple[list[Cycle], list[Note]]:
-    """Everything due on the cycle by `now`: warning, breach, escalation steps, each once.
+    """Everything due on the cycle by `now`: warning, breach, escalation steps, each once (a
+    warning only when its breach is not due yet too).
 
     Returns the cycle as it now stands (plus, for a recurring metric, the cycles it started),
     and the notes to announce in order of their instants.
@@ -192,7 +193,17 @@ def advance(c: Cycle, now: datetime, policy: Policy, cal: Calendar) -> tuple[lis
             continue
         c = schedule(c, policy, cal)
     cycles.append(c)
-    return cycles, notes
+    return cycles, _news(notes)
+
+
+def _news(notes: list[Note]) -> list[Note]:
+    """What a look at a cycle has to tell: a warning the same look overtakes with the cycle's
+    breach carries nothing new (the breach says more, and says it at once), so the breach only.
+    The cycle still counts as warned: the warning is settled, never told late."""
+    breached = {n.cycle.cycle for n in notes if n.what is Announce.BREACHED}
+    if not breached:
+        return notes
+    return [n for n in notes if not (n.what is Announce.WARNING and n.cycle.cycle in breached)]
 
 
 def stop(c: Cycle, at: datetime, policy: Policy, cal: Calendar) -> tuple[Cycle, Note | None]:

@@ -50,9 +50,16 @@ from ticketloop_shared.metrics import BROKER_RESETS, EVENTS_PUBLISHED, OUTBOX_PE
 
 log = logging.getLogger(__name__)
 
-# Only one relay per database publishes at a time, which keeps each subject's events in
-# commit order even when a service runs several replicas (the others stand by).
+# Held shared by every publishing relay and exclusively by whoever rewrites the whole outbox
+# (a broker replacement marking the retention window unpublished): publishing stops meanwhile.
 RELAY_LOCK_KEY = 0x7469636B6574  # "ticket"
+# A row belongs to one of SLOTS slots by a stable hash of its key (its subject), so all of one
+# subject's events share a slot. A relay partition owns the slots `s % partitions == p` and
+# holds an advisory lock per slot while it publishes: two relays never publish one subject at
+# once, whichever partition counts their replicas run with, so each subject keeps commit order
+# while the partitions publish side by side.
+SLOTS = 64
+SLOT_LOCK_CLASS = 0x746C6F78  # "tlox": the first key of the per-slot advisory locks
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -125,8 +132,12 @@ class Outbox:
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in order; woken by its own process after each commit,
-    with a fallback poll for rows committed by processes that run no relay."""
+    """Publishes committed outbox rows, each subject's in commit order; woken by its own process
+    after each commit, with a fallback poll for rows committed by processes that run no relay.
+
+    It publishes `partitions` slices of the outbox side by side (see `SLOTS`): a burst (a
+    million clocks falling due) is published by several batches in flight at once rather than
+    one after another, and replicas of the service share the slices."""
 
     def __init__(
         self,
@@ -137,22 +148,28 @@ class OutboxRelay:
         producer: AIOKafkaProducer,
         epoch_table: Table | None = None,
         batch_size: int = 500,
+        partitions: int = 1,
         fallback_poll_seconds: float = 1.0,
         retention: timedelta = timedelta(days=7),
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
         verify_broker: bool = False,
     ) -> None:
+        if not 1 <= partitions <= SLOTS:
+            raise ValueError(f"partitions must be between 1 and {SLOTS}")
         self.service = service
         self.engine = engine
         self.table = table
         self.epoch_table = epoch_table
         self.producer = producer
         self.batch_size = batch_size
+        self.partitions = partitions
         self.fallback_poll_seconds = fallback_poll_seconds
         self.retention = retention
         self.on_broker_reset = on_broker_reset
-        self._wake = asyncio.Event()
-        self._high_water: dict[tuple[str, int], int] = {}
+        self._wakes = [asyncio.Event() for _ in range(partitions)]
+        # Per partition: a partition's batches go out one after another, so the offsets each
+        # gets back grow on every Kafka partition; two partitions' batches interleave.
+        self._high_water: list[dict[tuple[str, int], int]] = [{} for _ in range(partitions)]
         self.published = 0
         self.republished = 0
         self.last_error: str | None = None
@@ -165,31 +182,69 @@ class OutboxRelay:
         # The cluster this relay last recorded or found recorded: what a batch may be sent to.
         self.cluster_id: str | None = None
         self._second_pass: asyncio.Future[None] | None = None
+        name = engine.dialect.identifier_preparer.format_table(table)
+        # Lock and read in one statement (one round trip): the shared relay lock, this
+        # partition's slot locks, and its oldest unpublished rows; one row with `ok` false when
+        # another relay holds a slot (or the whole outbox is being rewritten). The statement's
+        # snapshot is taken before its locks: rows a relay marked sent in between would look
+        # unsent, and be published twice, but for the row locks (FOR UPDATE reads a row's latest
+        # version and drops it when no longer unpublished).
+        self._claim = text(
+            f"""
+            WITH held AS (
+                SELECT pg_try_advisory_xact_lock_shared(CAST(:relay_key AS bigint))
+                       AND bool_and(pg_try_advisory_xact_lock(CAST(:slot_class AS integer), s)) AS ok
+                FROM generate_series(CAST(:partition AS integer), {SLOTS - 1}, CAST(:partitions AS integer)) AS s
+            )
+            SELECT held.ok, o.seq, o.topic, o.key, o.event_type, o.payload, o.headers
+            FROM held LEFT JOIN LATERAL (
+                SELECT seq, topic, key, event_type, payload, headers FROM {name}
+                WHERE held.ok AND published_at IS NULL
+                  AND (hashtext(key) & {SLOTS - 1}) % CAST(:partitions AS integer) = CAST(:partition AS integer)
+                ORDER BY seq
+                LIMIT CAST(:limit AS integer)
+                FOR UPDATE
+            ) AS o ON true
+            ORDER BY o.seq
+            """
+        )
+        self._mark = text(f"UPDATE {name} SET published_at = now() WHERE seq = ANY(CAST(:seqs AS bigint[]))")
 
     def wake(self) -> None:
         """Ask for a drain now (called after a commit that wrote outbox rows)."""
-        self._wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     async def publish_pending(self) -> int | None:
-        """Publish one batch of unpublished rows and mark them sent; returns how many, or None
-        when another relay holds the lock (it is publishing right now).
+        """Publish one batch of unpublished rows of each partition, one after another, and mark
+        them sent; returns how many, or None when other relays hold every partition (they are
+        publishing right now).
 
-        Marking happens only after Kafka acknowledged every message of the batch; if any send
+        Marking happens only after Kafka acknowledged every message of a batch; if any send
         fails the transaction rolls back and the whole batch is retried later.
         """
-        t = self.table
+        counts = [await self._publish_batch(p) for p in range(self.partitions)]
+        done = [n for n in counts if n is not None]
+        return sum(done) if done else None
+
+    async def _publish_batch(self, partition: int) -> int | None:
+        """One batch of `partition`'s rows (`publish_pending`); None when another relay holds it."""
         async with self.engine.begin() as conn:
-            locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY)))
-            if not locked:
-                return None
-            rows = (
+            claimed = (
                 await conn.execute(
-                    select(t.c.seq, t.c.topic, t.c.key, t.c.event_type, t.c.payload, t.c.headers)
-                    .where(t.c.published_at.is_(None))
-                    .order_by(t.c.seq)
-                    .limit(self.batch_size)
+                    self._claim,
+                    {
+                        "relay_key": RELAY_LOCK_KEY,
+                        "slot_class": SLOT_LOCK_CLASS,
+                        "partition": partition,
+                        "partitions": self.partitions,
+                        "limit": self.batch_size,
+                    },
                 )
             ).all()
+            if not claimed[0].ok:
+                return None
+            rows = [r for r in claimed if r.seq is not None]
             if not rows:
                 return 0
             replaced = await self._replaced() if self.verify_broker else None
@@ -203,13 +258,13 @@ class OutboxRelay:
                         )
                     )
                 results = await asyncio.gather(*futures)
-                await conn.execute(update(t).where(t.c.seq.in_([r.seq for r in rows])).values(published_at=func.now()))
+                await conn.execute(self._mark, {"seqs": [r.seq for r in rows]})
         if replaced is not None:
             # Nothing sent: record the new cluster and mark the window unpublished (one locked
             # transaction), then publish from the window's start.
             await self.observe_cluster(replaced)
-            return await self.publish_pending()
-        regressed = self._log_went_back(results)
+            return await self._publish_batch(partition)
+        regressed = self._log_went_back(partition, results)
         for row in rows:
             EVENTS_PUBLISHED.labels(self.service, row.event_type).inc()
         self.published += len(rows)
@@ -241,27 +296,38 @@ class OutboxRelay:
         cluster = str(response.to_object()["cluster_id"] or "")
         return None if cluster == self.cluster_id else cluster
 
-    def _log_went_back(self, results: Sequence[Any]) -> str | None:
-        """Track the highest offset each partition gave us; a lower one means a new, empty log."""
+    def _log_went_back(self, partition: int, results: Sequence[Any]) -> str | None:
+        """Track the highest offset each Kafka partition gave this relay partition; a lower one
+        means a new, empty log."""
         regressed = None
+        high = self._high_water[partition]
         for meta in results:
             key = (meta.topic, meta.partition)
-            seen = self._high_water.get(key, -1)
+            seen = high.get(key, -1)
             if meta.offset < seen:
                 regressed = f"{meta.topic}/{meta.partition}"
-                self._high_water.clear()
-            self._high_water[key] = max(meta.offset, self._high_water.get(key, -1))
+                for other in self._high_water:
+                    other.clear()
+            high[key] = max(meta.offset, high.get(key, -1))
         return regressed
 
     async def drain(self, *, busy_wait: float = 0.01, busy_limit: float = 2.0) -> int:
-        """Publish until nothing is pending; returns how many rows were published.
+        """Publish until nothing is pending, every partition at once; returns how many rows
+        were published.
 
-        If another relay is publishing, wait for it (briefly) rather than assume it saw our rows.
+        If another relay is publishing a partition, wait for it (briefly) rather than assume it
+        saw our rows.
         """
+        counts = await asyncio.gather(
+            *(self._drain(p, busy_wait=busy_wait, busy_limit=busy_limit) for p in range(self.partitions))
+        )
+        return sum(counts)
+
+    async def _drain(self, partition: int, *, busy_wait: float, busy_limit: float) -> int:
         total = 0
         waited = 0.0
         while True:
-            n = await self.publish_pending()
+            n = await self._publish_batch(partition)
             if n is None:
                 if waited >= busy_limit:
                     return total
@@ -344,7 +410,8 @@ class OutboxRelay:
         offsets seen on the old one are forgotten (else the republished window, landing below
         them, would count as a second replacement and be republished again)."""
         if self.cluster_id is not None and cluster_id != self.cluster_id:
-            self._high_water.clear()
+            for high in self._high_water:
+                high.clear()
         self.cluster_id = cluster_id
 
     async def recorded_within(self, cluster_id: str, seconds: float) -> bool:
@@ -388,26 +455,32 @@ class OutboxRelay:
         self.wake()
 
     async def run(self) -> None:
-        """Relay forever; errors are logged and retried, never fatal."""
+        """Relay forever, one loop per partition; errors are logged and retried, never fatal."""
+        async with asyncio.TaskGroup() as group:
+            for partition in range(self.partitions):
+                group.create_task(self._run(partition))
+
+    async def _run(self, partition: int) -> None:
         last_purge = 0.0
         last_gauge = 0.0
         loop = asyncio.get_running_loop()
+        wake = self._wakes[partition]
         while True:
-            self._wake.clear()
+            wake.clear()
             try:
-                await self.drain()
+                await self._drain(partition, busy_wait=0.01, busy_limit=2.0)
                 self.last_error = None
-                if loop.time() - last_gauge > 5:
+                if partition == 0 and loop.time() - last_gauge > 5:
                     last_gauge = loop.time()
                     OUTBOX_PENDING.labels(self.service).set(await self.pending())
-                if loop.time() - last_purge > 3600:
+                if partition == 0 and loop.time() - last_purge > 3600:
                     last_purge = loop.time()
                     await self.purge()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.last_error = repr(exc)
-                log.warning("outbox relay failed; retrying", extra={"error": repr(exc)})
+                log.warning("outbox relay failed; retrying", extra={"error": repr(exc), "partition": partition})
                 await asyncio.sleep(self.fallback_poll_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.fallback_poll_seconds)
+                await asyncio.wait_for(wake.wait(), timeout=self.fallback_poll_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -124,7 +124,7 @@ async def lock(
     rows = (await session.execute(stmt, {"ids": ids})).all()
     tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in TICKET_FIELDS}) for r in rows}
     if tickets:
-        clocks = await session.execute(select(_CLOCKS).where(_CLOCKS.c.ticket_id.in_(list(tickets)), _CLOCKS.c.current))
+        clocks = await session.execute(_CURRENT_CYCLES, {"ids": list(tickets)})
         for c in clocks:
             tickets[c.ticket_id].clocks[ClockKind(c.kind)] = cycle_of(c)
     for t in tickets.values():
@@ -335,10 +335,18 @@ class EscalationRow:
     escalated_at: datetime
 
 
+# Statements compiled once and run with a run's rows as parameters: a VALUES list built per call
+# is compiled anew each time (about 0.1 ms of CPU per row, more than the rest of a row's work).
+_ADD_ESCALATIONS = insert(SlaEscalation).on_conflict_do_nothing()
+_ESCALATION_FIELDS = tuple(EscalationRow.__dataclass_fields__)
+_PARK = insert(ParkedPlacement).on_conflict_do_nothing()
+_KEEP_APPLIED = insert(AppliedEvent).on_conflict_do_nothing()
+
+
 async def add_escalations(session: AsyncSession, rows: Sequence[EscalationRow]) -> None:
     """Keep escalation steps; a step already kept (same ticket, metric, cycle, level) stays as it was."""
     if rows:
-        await session.execute(insert(SlaEscalation).values([asdict(r) for r in rows]).on_conflict_do_nothing())
+        await session.execute(_ADD_ESCALATIONS, [{f: getattr(r, f) for f in _ESCALATION_FIELDS} for r in rows])
 
 
 async def escalations_page(
@@ -378,7 +386,7 @@ async def escalations_page(
 async def park(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Keep placements (routing's events) of tickets sla has not seen yet, once each."""
     if rows:
-        await session.execute(insert(ParkedPlacement).values(list(rows)).on_conflict_do_nothing())
+        await session.execute(_PARK, list(rows))
 
 
 async def unpark(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> list[dict[str, Any]]:
@@ -406,7 +414,7 @@ class Applied:
 async def keep_applied(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Add events to their tickets' histories (one statement for a run; an event kept once)."""
     if rows:
-        await session.execute(insert(AppliedEvent).values(list(rows)).on_conflict_do_nothing())
+        await session.execute(_KEEP_APPLIED, list(rows))
 
 
 async def applied(session: AsyncSession, ticket_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Applied]]:

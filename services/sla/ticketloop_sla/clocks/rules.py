@@ -96,11 +96,30 @@ class Ticket:
         return opening.is_live(self.channel, live_session=self.live)
 
     def set(self, kind: ClockKind, cycle: Cycle) -> None:
-        """Replace the metric's current cycle, noting whether anything changed."""
-        if self.clocks.get(kind) != cycle:
+        """Replace the metric's current cycle, noting whether anything changed, and whether
+        anything a reader of its publication sees did (`shown`): a warning given or an
+        escalation step taken is stored, not published as deadlines."""
+        previous = self.clocks.get(kind)
+        if previous != cycle:
             self.clocks[kind] = cycle
-            self.changed = True
             self.dirty.add(kind)
+            if previous is None or shown(previous) != shown(cycle):
+                self.changed = True
+
+
+def shown(c: Cycle) -> tuple[object, ...]:
+    """What `sla.clocks_changed` tells of a cycle (`ticketloop_slarules.published.view`)."""
+    return (
+        c.kind,
+        c.cycle,
+        c.status,
+        c.started_at,
+        c.due_at,
+        c.target_seconds,
+        c.paused_seconds,
+        c.stopped_at,
+        c.breached_at,
+    )
 
 
 def from_ref(ref: TicketRef, *, live: bool = False) -> Ticket:
@@ -339,6 +358,8 @@ def refresh(t: Ticket, rules: Rules, *, at: datetime) -> None:
     """Facts or rules changed: choose the policy again and give every open cycle its new target
     and calendar, keeping the business time it has used (past breaches stand)."""
     policy = choose(rules.policies, t.facts())
+    if t.clocks and (t.policy_id, t.rules_version) != (policy.id, rules.version):
+        t.changed = True  # the publication names the policy its deadlines follow
     t.policy_id, t.rules_version = policy.id, rules.version
     for kind, c in list(t.clocks.items()):
         target = policy.target(kind)

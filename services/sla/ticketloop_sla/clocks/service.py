@@ -339,7 +339,9 @@ async def fire_due(uow: SlaUnit, *, limit: int) -> tuple[int, bool]:
         good.append(t)
     await repository.save(session, good, now=now)
     await _publish(uow, good, causes={})
-    return announced, len(ids) >= limit
+    # Full only when this replica got the tickets: another replica holding them all is doing
+    # that batch, and asking again at once would only spin.
+    return announced, len(ids) >= limit and bool(tickets)
 
 
 async def recompute(uow: SlaUnit, *, limit: int) -> int:
