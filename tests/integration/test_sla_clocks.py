@@ -4,6 +4,7 @@ policies and calendars are changed through the admin API and re-target running c
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -227,6 +228,21 @@ async def test_the_timer_warns_breaches_and_escalates_at_the_injected_instant_ea
 
 async def _announced(sla: RunningService, story: Story, what: str, clock: str) -> bool:
     return (what, clock) in await emitted(sla, ticket_id=story.ticket_id)
+
+
+async def test_a_clock_due_sooner_than_the_timer_sleeps_wakes_it_at_commit(
+    sla_settings: Callable[..., Awaitable[SlaSettings]], platform: PlatformSettings
+) -> None:
+    """With nothing due the timer sleeps `timer_max_idle_seconds` (here a minute); a call whose
+    30-second access clock falls due two seconds after sla hears of it wakes the timer when the
+    consumer commits, so the breach is not a minute late (real clock)."""
+    async with serve(create_app(await sla_settings(timer_max_idle_seconds=60.0))) as sla:
+        await asyncio.sleep(1)  # the timer has looked, found nothing and sleeps its minute
+        story = Story(channel="phone", created_at=datetime.now(UTC) - timedelta(seconds=28))
+        await publish(platform, story.created())
+        started = asyncio.get_running_loop().time()
+        await eventually(lambda: _announced(sla, story, "breached", "live_access"), timeout=30)
+        assert asyncio.get_running_loop().time() - started < 15
 
 
 async def test_waiting_on_the_customer_pauses_resolution_and_reports_the_paused_time(

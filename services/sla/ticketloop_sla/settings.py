@@ -17,8 +17,9 @@ class SlaSettings(ServiceSettings):
     database_url: str = embedded_database_url("ticketloop_sla")
     http_port: int = 8003
     # The timer sleeps until the next due instant, but never longer than this: the most a clock
-    # made due by another replica (or an injected clock) can wait to be noticed.
-    timer_max_idle_seconds: float = Field(default=0.5, gt=0, le=60)
+    # made due sooner by another replica (or an injected clock) can wait to be noticed; this
+    # process's own consumer and recompute wake it (`clocks.service.TIMER_WAKE`).
+    timer_max_idle_seconds: float = Field(default=5.0, gt=0, le=60)
     # Tickets the timer handles per transaction; a full batch is followed at once by the next.
     timer_batch: int = Field(default=500, ge=1, le=10_000)
     timer_enabled: bool = True

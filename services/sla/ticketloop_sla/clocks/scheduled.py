@@ -24,13 +24,15 @@ async def next_due(runtime: SlaRuntime) -> datetime | None:
     next_due=next_due,
     max_idle=lambda s: s.timer_max_idle_seconds,
     enabled=lambda s: s.timer_enabled,
+    wake=service.TIMER_WAKE,
 )
 async def fire_due(runtime: SlaRuntime) -> Batch:
     """Announce every warning, breach and escalation due now, in one transaction.
 
     The timer never sleeps longer than `timer_max_idle_seconds`, so a clock another replica (or
-    an injected test clock) made due earlier is still seen within that much. Replicas share due
-    tickets by skipping the rows another one holds."""
+    an injected test clock) made due earlier is still seen within that much; a clock this
+    process's consumer or recompute makes due sooner wakes it (`service.TIMER_WAKE`). Replicas
+    share due tickets by skipping the rows another one holds."""
     async with runtime.unit_of_work() as uow:
         announced, full = await service.fire_due(uow, limit=runtime.settings.timer_batch)
     return Batch(announced, full)

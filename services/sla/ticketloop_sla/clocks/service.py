@@ -5,6 +5,7 @@ ticket's clocks publishes them whole (`sla.clocks_changed`), the deadlines intak
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -45,6 +46,7 @@ from ticketloop_shared.events import (
     parse_event,
 )
 from ticketloop_shared.events.catalog import Payload
+from ticketloop_shared.state import Slot
 from ticketloop_sla.clocks import replay, repository, rules
 from ticketloop_sla.clocks.models import SlaClock
 from ticketloop_sla.clocks.rules import Ticket
@@ -171,6 +173,25 @@ async def current_rules(uow: SlaUnit) -> Rules:
     return await policies.rules(uow.session, uow.state)
 
 
+# Set after a commit that made a clock need the timer sooner than the timer's longest sleep
+# (`timer_max_idle_seconds`): this process's timer looks at once instead of at its next wake.
+TIMER_WAKE = Slot("sla timer: a clock needs looking at soon", asyncio.Event)
+
+
+def _wake_timer_if_soon(uow: SlaUnit, tickets: Iterable[Ticket]) -> None:
+    """A clock written to need the timer within its longest sleep wakes it after the commit.
+
+    The timer sleeps until the earliest instant any clock needs, at most `timer_max_idle_seconds`;
+    a clock that this transaction makes due before then (an event that arrived late, a policy
+    change, a short target) would otherwise wait for that wake. A new ticket's clocks are due
+    seconds to hours away, so under load this wakes nothing."""
+    horizon = uow.now() + timedelta(seconds=uow.settings.timer_max_idle_seconds)
+    for t in tickets:
+        if any(c.next_at is not None and c.next_at <= horizon for c in t.clocks.values()):
+            uow.after_commit(uow.state[TIMER_WAKE].set)
+            return
+
+
 async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
     """Apply a run of events to the clocks of the tickets they are about, in a handful of
     statements whatever the run's length.
@@ -262,6 +283,7 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
         await _rebuild(uow, r, {i: tickets[i] for i in late}, causes=late, now=now)
     await repository.save(session, tickets.values(), now=uow.now())
     await _publish(uow, tickets.values(), causes=last_cause)
+    _wake_timer_if_soon(uow, tickets.values())
 
 
 def _kept(t: Ticket, event: Envelope, now: datetime) -> dict[str, Any]:
@@ -355,6 +377,7 @@ async def recompute(uow: SlaUnit, *, limit: int) -> int:
         _announce(uow, t)
     await repository.save(uow.session, tickets.values(), now=uow.now())
     await _publish(uow, tickets.values(), causes={})
+    _wake_timer_if_soon(uow, tickets.values())
     return len(tickets)
 
 
