@@ -41,8 +41,10 @@ class FeedbackSettings(ServiceSettings):
     low_score_overall_max: int = Field(default=6, ge=1, le=10)
     low_score_nps_max: int = Field(default=6, ge=0, le=10)
     # The survey timer sleeps until the next due send or reminder, but never longer than this:
-    # the most a survey made due by another replica (or an injected clock) waits to be noticed.
-    survey_timer_max_idle_seconds: float = Field(default=1.0, gt=0, le=60)
+    # the most a survey made due sooner by another replica (or an injected clock) waits to be
+    # noticed. A survey already due when scheduled is sent by the transaction that schedules it;
+    # the delays it waits out are hours, so a few seconds cost nothing but an idle wake.
+    survey_timer_max_idle_seconds: float = Field(default=5.0, gt=0, le=60)
     # Surveys the timer sends or reminds per transaction; a full batch is followed at once.
     survey_timer_batch: int = Field(default=200, ge=1, le=10_000)
     survey_timer_enabled: bool = True
