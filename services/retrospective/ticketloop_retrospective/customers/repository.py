@@ -98,15 +98,19 @@ _CUSTOMER_ROWS = _rows(
 
 
 def _customer_upsert() -> Any:
+    """A new customer counts as swept when first seen: the run that records them decides their
+    segment (`service.evaluate_many`), so the daily sweep looks at them a day later, not at its
+    next pass (which, after a burst of new customers, re-decided every one of them at once while
+    the consumer waited on their rows)."""
     c, v = Customer.__table__.c, _CUSTOMER_ROWS.c
     stmt = insert(typing.cast(Table, Customer.__table__)).from_select(
         [
             *("customer_id", "first_seen_at", "customer_since", "annual_spend", "preferred_channel", "profile_at"),
-            *("first_interaction_at", "last_interaction_at"),
+            *("first_interaction_at", "last_interaction_at", "swept_at"),
         ],
         select(
             *(v.customer_id, v.seen_at, v.customer_since, v.annual_spend, v.preferred_channel, v.profile_at),
-            *(v.interaction_at, v.interaction_at),
+            *(v.interaction_at, v.interaction_at, v.seen_at),
         ),
     )
     new = stmt.excluded
