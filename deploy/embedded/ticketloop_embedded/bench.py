@@ -569,7 +569,8 @@ async def measure(
     report.handled_once = await check_handled_once(stack)
     doubled = {name: check for name, check in report.handled_once.items() if not check["ok"]}
     say(
-        "  nothing handled twice: no service counted more handled events than its inbox has rows, no ticket assigned twice"
+        "  nothing handled twice: no service counted more handled events than its inbox has rows, "
+        "no ticket assigned twice"
         if not doubled
         else f"  HANDLED TWICE OR MISCOUNTED: {doubled}"
     )
