@@ -13,7 +13,7 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 5
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-review bench-workspace bench-webhooks chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-idle bench-review bench-workspace bench-webhooks chaos token clean
 
 # Two steps: every third-party package exactly as locked, each file checked against its hash,
 # then the repository's own packages, editable and without dependencies (the lock has them all);
@@ -103,6 +103,9 @@ bench-sla: install ## a million open SLA clocks: load time, breach lateness, bur
 
 bench-webhooks: install ## webhook deliveries: deliveries/s, event -> delivered p99, a 60 s receiver outage (OUTAGE=600), CPU per ticket
 	$(BIN)/python -m ticketloop_embedded bench-webhooks --outage $(or $(OUTAGE),60)
+
+bench-idle: install ## the whole embedded stack's CPU with no traffic: share of one core over 60 s, per process
+	$(BIN)/python -m ticketloop_embedded bench-idle
 
 bench-review: install ## weekly and monthly reports over a million tickets (bulk-loaded): latency against 500 ms
 	$(BIN)/python -m ticketloop_embedded bench-review

@@ -275,6 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     hooks.add_argument(
         "--json", type=Path, default=Path("bench-webhooks-result.json"), help="where to write the figures"
     )
+    idle = sub.add_parser("bench-idle", help="the whole embedded stack's CPU with no traffic at all")
+    idle.add_argument("--settle", type=float, default=20, help="seconds after the stack is ready before measuring")
+    idle.add_argument("--window", type=float, default=60, help="seconds measured")
+    idle.add_argument("--json", type=Path, default=Path("bench-idle-result.json"), help="where to write the figures")
     review = sub.add_parser("bench-review", help="weekly and monthly reports over a million tickets")
     review.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load through the bulk path")
     review.add_argument("--repeats", type=int, default=5, help="timed runs of each report")
@@ -321,6 +325,10 @@ def main(argv: list[str] | None = None) -> None:
         from ticketloop_embedded.chaos import chaos as run_chaos
 
         sys.exit(run_chaos(rate=args.rate, db_outage=args.db_outage, say=say, replicas=args.replicas))
+    if args.command == "bench-idle":
+        from ticketloop_embedded.bench_idle import bench_idle
+
+        sys.exit(bench_idle(settle=args.settle, window=args.window, json_path=args.json, say=say))
     if args.command == "bench-review":
         from ticketloop_embedded.bench_review import bench_review
 
