@@ -133,6 +133,12 @@ async def _sleep(seconds: float, woken: asyncio.Event | None, linger: float) -> 
         await asyncio.sleep(linger)
 
 
+async def never_due(_runtime: Runtime[Any]) -> datetime | None:
+    """`next_due` of a job nothing makes due by time: its wake (a change notice) runs it, its
+    `max_idle` is the safety net."""
+    return None
+
+
 class Scheduler(Generic[S]):
     """The timers of one feature (or, joined with `of`, of one service), by name."""
 

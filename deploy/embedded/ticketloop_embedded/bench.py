@@ -84,6 +84,15 @@ def request_maker(body: str) -> Callable[[int], bytes]:
     return lambda i: post_request("/v1/tickets", make(i), {"X-Api-Key": CHANNEL_KEY})
 
 
+_MIX = request_maker("mix")
+
+
+def steady_request(i: int) -> bytes:
+    """Request `i` of a steady run: the mix, numbered past any burst's tickets (the same report
+    again would be a repeat contact: 200, no new ticket)."""
+    return _MIX(10_000_000 + i)
+
+
 def prepared(make: Callable[[int], bytes], start: int, count: int) -> Callable[[int], bytes]:
     """Requests `start`.. built before the clock starts: the load client shares the machine, and
     building a mixed body costs more than sending it."""
@@ -388,9 +397,7 @@ async def steady(
 
     watcher = asyncio.create_task(watch())
     port = stack.services["intake"].port
-    # Distinct from the burst's tickets: the same report again would be a repeat contact (200, no new ticket).
-    build = make or request_maker("mix")
-    make = make or (lambda i: build(10_000_000 + i))
+    make = make or steady_request
     result = await open_loop(port, make, rate=rate, seconds=seconds, keep_bodies=True)
     posted = {json.loads(body)["id"]: due for due, body in result.bodies}
     deadline = time.monotonic() + 30
@@ -669,7 +676,7 @@ async def loop_figures(
     of each process over that time."""
     base = await loop_counts(stack)
     first: list[float] = []
-    build = make or (lambda i: request_maker("mix")(10_000_000 + i))
+    build = make or steady_request
 
     def timed(i: int) -> bytes:
         if not first:

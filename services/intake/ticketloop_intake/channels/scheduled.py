@@ -6,19 +6,14 @@ from __future__ import annotations
 from ticketloop_intake.channels import service
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_shared.scheduler import Batch, Scheduler
+from ticketloop_shared.scheduler import Batch, Scheduler, never_due
 
 SCHEDULE = Scheduler[IntakeSettings]()
 
 
-async def _never(_runtime: IntakeRuntime) -> None:
-    """Nothing here falls due by time: a change notice wakes the job."""
-    return None
-
-
 @SCHEDULE.due(
     name="forget-changed-channel-keys",
-    next_due=_never,
+    next_due=never_due,
     max_idle=lambda s: s.platform.notice_safety_net_seconds,
     wake=service.KEYS_CHANGED,
     notice=service.KEYS_NOTICE,

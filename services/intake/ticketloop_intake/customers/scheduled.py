@@ -6,19 +6,14 @@ from ticketloop_intake.customers.service import ERASURES_NOTICE, ERASURES_SEEN
 from ticketloop_intake.customers.service import drop_erased_keys as drop_erased
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
-from ticketloop_shared.scheduler import Batch, Scheduler
+from ticketloop_shared.scheduler import Batch, Scheduler, never_due
 
 SCHEDULE = Scheduler[IntakeSettings]()
 
 
-async def _never(_runtime: IntakeRuntime) -> None:
-    """Nothing here falls due by time: an erasure's notice wakes the job."""
-    return None
-
-
 @SCHEDULE.due(
     name="drop-erased-keys",
-    next_due=_never,
+    next_due=never_due,
     max_idle=lambda s: s.platform.notice_safety_net_seconds,
     wake=ERASURES_SEEN,
     notice=ERASURES_NOTICE,
