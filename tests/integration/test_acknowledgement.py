@@ -145,6 +145,40 @@ async def test_a_subscribed_channel_gets_the_acknowledgement_and_its_delivery_me
     assert clocks["acknowledgement"]["margin_seconds"] == (t0 + 10 * MIN - delivered_at).total_seconds()
 
 
+async def test_acknowledgements_delivered_in_one_batch_are_each_recorded_and_announced_once(
+    stack: Stack, receiver: Receiver, clock: FrozenClock
+) -> None:
+    receiver.script = [503, 503, 503]  # all three wait for the same retry, sent as one batch
+    endpoint = await subscribe_acknowledgements(stack, receiver)
+    t0 = clock.now()
+    tickets = [await report(stack, customer={"id": f"batch-{i}", "name": "B"}) for i in range(3)]
+    await eventually(lambda: len(receiver.received) == 3)
+
+    async def retries_due() -> datetime | None:
+        found = await deliveries(stack, endpoint)
+        due = [at(d["next_attempt_at"]) for d in found if d["attempts"] == 1]
+        return max(d for d in due if d is not None) if len(due) == 3 else None
+
+    delivered_at = max(await eventually(retries_due), t0 + 2 * MIN) + timedelta(seconds=1)
+    clock.set(delivered_at)
+    await eventually(lambda: len(receiver.of_type("ticket.acknowledged")) == 3)
+    for ticket in tickets:
+        clocks = await sla_cycles_when(stack.sla, ticket["id"], lambda c: c["acknowledgement"]["status"] == "met")
+        assert at(clocks["acknowledgement"]["stopped_at"]) == delivered_at
+    async with stack.intake.runtime.engine.connect() as announced:
+        rows = (
+            await announced.exec_driver_sql(
+                "SELECT key, count(*) FROM outbox WHERE event_type = 'ticket.acknowledged.v1' GROUP BY key"
+            )
+        ).all()
+    assert sorted(rows) == sorted((t["id"], 1) for t in tickets)
+    # A read-back after the delivery changes nothing either.
+    await read_back(stack, tickets[0])
+    await asyncio.sleep(0.2)
+    clocks = await sla_cycles_when(stack.sla, tickets[0]["id"], lambda c: "resolution" in c)
+    assert at(clocks["acknowledgement"]["stopped_at"]) == delivered_at
+
+
 async def test_an_unsubscribed_channels_first_read_back_meets_the_acknowledgement(
     stack: Stack, clock: FrozenClock, platform: PlatformSettings
 ) -> None:

@@ -4,8 +4,10 @@ checked by the independent `standardwebhooks` verifier."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import random
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -119,3 +121,33 @@ async def test_pinning_keeps_a_port_and_brackets_an_ipv6_address(monkeypatch: py
         {"Host": "hooks.example.com:8443"},
         {},
     )
+
+
+def test_an_admin_body_spliced_from_the_envelope_equals_the_body_written_from_its_fields() -> None:
+    from datetime import UTC, datetime
+
+    from ticketloop_intake.webhooks.fanout import delivery_body, envelope_body
+    from ticketloop_shared.events import TicketAcknowledged, TicketAcknowledgedData
+
+    at = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
+    event = TicketAcknowledged(
+        source="intake",
+        subject="t-1",
+        time=at,
+        data=TicketAcknowledgedData(
+            ticket_id=uuid.uuid4(),
+            number="W-1 ü",
+            channel="web",
+            category="billing",
+            urgency="high",
+            customer_id="cus_x",
+            created_at=at,
+            acknowledged_at=at,
+            via="webhook",
+        ),
+    )
+    delivery_id = uuid.uuid4()
+    spliced = envelope_body(delivery_id, str(event.type), event.time, event.model_dump_json())
+    written = delivery_body(delivery_id, str(event.type), event.time, json.loads(event.to_json()))
+    assert json.loads(spliced) == json.loads(written)
+    assert spliced.encode() == written

@@ -175,7 +175,9 @@ async def create_ticket(
     if uow.observe is not None:
         # The outbox row was claimed by the statement, past the observer: show it the event, so
         # a channel subscribed to `ticket.acknowledged` gets its acknowledgement delivery (written
-        # in this unit's transaction; the ticket itself is already committed by the statement).
+        # in this unit's transaction; the ticket itself is already committed by the statement,
+        # and the session holds it as written, so the fan-out reads nothing back).
+        repository.hold_as_written(uow.session, ticket)
         await uow.observe(uow, [created])
     personal = Personal(
         subject=report.subject,

@@ -5,6 +5,7 @@ the ticket receives these; nothing here goes on a topic."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -112,34 +113,49 @@ async def channel_facts(
 async def acknowledge(uow: IntakeUnit, ticket_id: uuid.UUID, *, at: datetime, via: str) -> bool:
     """The acknowledgement reached the customer (`via` `webhook` or `read_back`): record it and
     announce `ticket.acknowledged` once (sla meets the acknowledgement clock on it); False when
-    it was acknowledged before or intake has no such ticket."""
-    ticket = await repository.get(uow.session, ticket_id, for_update=True)
-    if ticket is None or ticket.acknowledged_at is not None:
-        return False
-    if via == "read_back" and ticket.acknowledged_via is not None:
-        return False  # a delivery was queued: only its 2xx acknowledges
-    ticket.acknowledged_at, ticket.acknowledged_via = at, via
-    uow.emit(
-        TicketAcknowledgedData(
-            ticket_id=ticket.id,
-            number=ticket.number,
-            channel=ticket.channel,
-            category=ticket.category,
-            urgency=ticket.urgency,
-            customer_id=ticket.customer_id,
-            created_at=ticket.created_at,
-            acknowledged_at=at,
-            via=via,
-        ),
-        time=at,
-        subject=ticket.id,
-    )
-    return True
+    it was acknowledged before, a read-back comes after a delivery was queued (only its 2xx
+    acknowledges), or intake has no such ticket."""
+    return await acknowledge_many(uow, [(ticket_id, at)], via=via) == 1
+
+
+async def acknowledge_many(uow: IntakeUnit, acknowledged: Sequence[tuple[uuid.UUID, datetime]], *, via: str) -> int:
+    """`acknowledge` for a run of `(ticket, instant)`, in two statements whatever its length (the
+    webhook worker records a batch of delivered acknowledgements at once: two statements per
+    ticket were most of its bookkeeping). The tickets are locked in id order first, as every
+    transaction that locks several does; each not yet acknowledged is recorded and announced, in
+    the run's order. Returns how many were."""
+    at_of: dict[uuid.UUID, datetime] = {}
+    for ticket_id, at in acknowledged:
+        at_of.setdefault(ticket_id, at)
+    if not at_of:
+        return 0
+    rows = {
+        row.id: row
+        for row in await repository.acknowledge_many(
+            uow.session, list(at_of.items()), via=via, fields=_ACKNOWLEDGED_FIELDS
+        )
+    }
+    for ticket_id, at in at_of.items():
+        row = rows.get(ticket_id)
+        if row is None:
+            continue
+        uow.emit(
+            TicketAcknowledgedData(
+                ticket_id=row.id, **{f: getattr(row, f) for f in _ACKNOWLEDGED_FIELDS}, acknowledged_at=at, via=via
+            ),
+            time=at,
+            subject=row.id,
+        )
+    return len(rows)
+
+
+# What `ticket.acknowledged` repeats about its ticket (read back by the batch's update).
+_ACKNOWLEDGED_FIELDS = ("number", "channel", "category", "urgency", "customer_id", "created_at")
 
 
 async def acknowledgement_queued(uow: IntakeUnit, ticket_id: uuid.UUID) -> None:
     """A `ticket.acknowledged` delivery was queued for the ticket's channel: its 2xx, not a
-    read-back, will acknowledge it (`acknowledged_via` set, `acknowledged_at` not yet)."""
-    ticket = await repository.get(uow.session, ticket_id, for_update=True)
-    if ticket is not None and ticket.acknowledged_at is None:
-        ticket.acknowledged_via = "webhook"
+    read-back, will acknowledge it (`acknowledged_via` set, `acknowledged_at` not yet). One
+    guarded update, no read first: a read-back that acknowledged the ticket meanwhile wins, and
+    one that comes later sees the mark (`acknowledge` locks the row)."""
+    await repository.mark_acknowledgement_queued(uow.session, ticket_id)

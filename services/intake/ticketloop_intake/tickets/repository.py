@@ -11,9 +11,10 @@ from functools import cache
 from typing import Any
 
 import asyncpg
-from sqlalchemy import ColumnElement, TextClause, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Row, TextClause, delete, func, inspect, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, make_transient_to_detached, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import AliasedClass
 
 from ticketloop_intake.customers.models import CustomerKey
@@ -165,6 +166,18 @@ async def insert_new(
             raise KeyTaken(claim.key) from exc
         raise
     return prior
+
+
+def hold_as_written(session: AsyncSession, ticket: Ticket) -> None:
+    """Let the session hold a ticket `insert_new` just wrote as if it had read it back (every
+    column as written; none was left to the database): what reads it later in the transaction
+    (a channel's acknowledgement fan-out) then costs no query."""
+    written = inspect(ticket).dict
+    for column in _TICKETS.columns:
+        if column.key not in written:
+            setattr(ticket, column.key, None)  # written as NULL: `insert_new` passes every column
+    make_transient_to_detached(ticket)
+    session.add(ticket)
 
 
 @dataclass(frozen=True)
@@ -362,6 +375,50 @@ async def get(session: AsyncSession, ticket_id: uuid.UUID, *, for_update: bool =
     if for_update:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
+
+
+async def mark_acknowledgement_queued(session: AsyncSession, ticket_id: uuid.UUID) -> None:
+    """Mark a ticket not yet acknowledged as waiting for its acknowledgement's delivery (also in
+    the session's copy, if it holds the ticket)."""
+    updated = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket_id, Ticket.acknowledged_at.is_(None))
+        .values(acknowledged_via="webhook")
+        .returning(Ticket.id)
+        .execution_options(synchronize_session=False)
+    )
+    held = session.identity_map.get(session.identity_key(Ticket, ticket_id)) if updated.first() else None
+    if isinstance(held, Ticket):
+        set_committed_value(held, "acknowledged_via", "webhook")
+
+
+async def acknowledge_many(
+    session: AsyncSession, acknowledged: Sequence[tuple[uuid.UUID, datetime]], *, via: str, fields: Sequence[str]
+) -> Sequence[Row[Any]]:
+    """Record `(ticket, instant)` acknowledgements of tickets not acknowledged yet (with a
+    read-back, only of tickets no delivery was queued for), the tickets locked in id order
+    first; the tickets recorded, with their `fields`."""
+    ids = sorted(ticket_id for ticket_id, _ in acknowledged)
+    await session.execute(select(Ticket.id).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update())
+    at = dict(acknowledged)
+    result = await session.execute(
+        _ACKNOWLEDGE_MANY(tuple(fields), via == "read_back"),
+        {"ids": ids, "ats": [at[i] for i in ids], "via": via},
+    )
+    return result.all()
+
+
+@cache
+def _ACKNOWLEDGE_MANY(fields: tuple[str, ...], read_back: bool) -> TextClause:  # noqa: N802 (a statement, cached)
+    only_unqueued = " AND t.acknowledged_via IS NULL" if read_back else ""
+    return text(
+        f"""
+        UPDATE tickets t SET acknowledged_at = v.at, acknowledged_via = :via
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:ats AS timestamptz[])) AS v(id, at)
+        WHERE t.id = v.id AND t.acknowledged_at IS NULL{only_unqueued}
+        RETURNING t.id, {", ".join(f"t.{f}" for f in fields)}
+        """
+    )
 
 
 async def by_number(session: AsyncSession, number: str) -> Ticket | None:

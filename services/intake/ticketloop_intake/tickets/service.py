@@ -52,6 +52,7 @@ from ticketloop_intake.tickets.lifecycle import view as view
 from ticketloop_intake.tickets.models import Ticket
 from ticketloop_intake.tickets.outbound import ChannelFacts as ChannelFacts
 from ticketloop_intake.tickets.outbound import acknowledge as acknowledge
+from ticketloop_intake.tickets.outbound import acknowledge_many as acknowledge_many
 from ticketloop_intake.tickets.outbound import acknowledgement_queued as acknowledgement_queued
 from ticketloop_intake.tickets.outbound import channel_client_of as channel_client_of
 from ticketloop_intake.tickets.outbound import channel_facts as channel_facts

@@ -129,10 +129,11 @@ async def _record_delivered(uow: IntakeUnit, outcomes: Sequence[Outcome]) -> Non
     by_id = {o.delivery_id: o for o in outcomes}
     done = await repository.mark_delivered(uow.session, [(o.delivery_id, o.at, o.status_code or 0) for o in outcomes])
     await repository.add_attempts(uow.session, [_attempt_row(by_id[d.id]) for d in done])
-    for d in done:
-        if d.event_type == ChannelEvent.ACKNOWLEDGED.value:
-            # The customer's channel has the acknowledgement: that meets its clock.
-            await tickets.acknowledge(uow, uuid.UUID(d.order_key), at=by_id[d.id].at, via="webhook")
+    # The customer's channel has the acknowledgement: that meets its clock.
+    acknowledged = [
+        (uuid.UUID(d.order_key), by_id[d.id].at) for d in done if d.event_type == ChannelEvent.ACKNOWLEDGED.value
+    ]
+    await tickets.acknowledge_many(uow, acknowledged, via="webhook")
 
 
 async def _record_one(uow: IntakeUnit, outcome: Outcome) -> None:
