@@ -80,6 +80,12 @@ class PlatformSettings(BaseSettings):
     kafka_idle_fetch_max_wait_ms: int = Field(default=1_000, ge=0, le=60_000)
     kafka_idle_after_seconds: float = Field(default=5.0, ge=0)
     kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
+    # A consumer commits its offsets at most this often while records keep coming (and at once
+    # when a poll finds none, when it loses partitions and when it stops), not after every poll
+    # batch: one commit request per batch per consumer was a good share of the broker's and the
+    # services' work. A crash re-reads at most this much, which the inbox turns into no-ops.
+    # 0: after every batch.
+    kafka_commit_interval_ms: int = Field(default=1_000, ge=0, le=60_000)
     kafka_max_poll_interval_ms: int = Field(default=900_000, ge=10_000)
     # How often each service asks the broker for its cluster id, to notice a replaced broker
     # (a relay also asks before each batch it publishes, so no row goes to a new broker first).

@@ -31,6 +31,7 @@ from ticketloop_shared.messaging.consumer import EventConsumer
 from ticketloop_shared.messaging.deadletter import Filters, listing, replay
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import RELAY_LOCK_KEY, Outbox, OutboxRelay
+from ticketloop_shared.metrics import EVENTS_CONSUMED
 from ticketloop_shared.runtime import Messaging
 from ticketloop_shared.settings import PlatformSettings, ServiceSettings
 from ticketloop_shared.unit_of_work import Handler, UnitOfWork, unit_of_work
@@ -621,3 +622,29 @@ async def test_two_copies_of_a_consumer_share_the_partitions_and_handle_each_eve
     notes = {r.note for r in rows}
     assert notes == {"a", "b"}, "both copies handled a share"
     assert first.handled + second.handled == 60
+
+
+async def test_offsets_are_committed_lazily_yet_nothing_applied_is_left_uncommitted_when_quiet_or_stopped(
+    backbone: Backbone,
+) -> None:
+    # An interval longer than the test: only the quiet poll and the stop can commit.
+    backbone.platform = backbone.platform.model_copy(update={"kafka_commit_interval_ms": 60_000})
+    first = backbone.consumer({EventType.TICKET_CREATED: record_effect("first")})
+    async with running(first.run()):
+        await publish(backbone.platform, *[create_ticket_created() for _ in range(5)])
+        await eventually(lambda: _equals(backbone.effect_count(), 5))
+        # The poll after the last batch finds nothing: what was applied is committed then.
+        await eventually(lambda: _equals(_behind(backbone, first), 0))
+        await publish(backbone.platform, *[create_ticket_created() for _ in range(3)])
+        await eventually(lambda: _equals(backbone.effect_count(), 8))
+    # Stopped: a successor in the same group starts after everything the first applied.
+    duplicates = EVENTS_CONSUMED.labels("test", EventType.TICKET_CREATED.value, "duplicate")
+    before = duplicates._value.get()  # noqa: SLF001 (the counter's value)
+    second = backbone.consumer({EventType.TICKET_CREATED: record_effect("second")})
+    async with running(second.run()):
+        await eventually(lambda: second.started.is_set())
+        await publish(backbone.platform, create_ticket_created())
+        await eventually(lambda: _equals(backbone.effect_count(), 9))
+        await asyncio.sleep(0.5)
+    assert second.handled == 1
+    assert duplicates._value.get() == before, "nothing was read again (and dropped by the inbox)"  # noqa: SLF001

@@ -126,6 +126,9 @@ class EventConsumer:
         self._last_check = 0.0
         self._stuck_restarts = 0
         self._reread_until = 0.0
+        # Next offsets of what was applied (committed in the database) but not yet committed to
+        # the group: see `kafka_commit_interval_ms`.
+        self._uncommitted: dict[TopicPartition, int] = {}
         # Without an interest, every type it has a handler for is wanted.
         self.interest = interest
         self._interested: frozenset[str] | None = None
@@ -192,20 +195,20 @@ class EventConsumer:
             self.started.set()
             self._last_progress = asyncio.get_running_loop().time()
             fetch_wait = self._fetch_wait()
+            loop = asyncio.get_running_loop()
+            interval = self.settings.kafka_commit_interval_ms / 1000
+            last_commit = loop.time()
             while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
                 self._adapt_fetch_wait(consumer, fetch_wait, bool(batches))
                 if batches:
                     await self.process_batch([r for records in batches.values() for r in records])
-                    self._last_progress = asyncio.get_running_loop().time()
+                    self._last_progress = loop.time()
                     self._stuck_restarts = 0
-                    offsets = {tp: records[-1].offset + 1 for tp, records in batches.items()}
-                    try:
-                        await consumer.commit(offsets)
-                    except (CommitFailedError, KafkaError) as exc:
-                        # Lost the partition in a rebalance: the new owner re-reads these
-                        # records and the inbox turns them into no-ops.
-                        log.warning("offset commit failed", extra={"error": repr(exc)})
+                    self._uncommitted.update({tp: records[-1].offset + 1 for tp, records in batches.items()})
+                if self._uncommitted and (not batches or loop.time() - last_commit >= interval):
+                    await self.commit_applied(consumer)
+                    last_commit = loop.time()
                 await self._check_positions(consumer)
                 if self._stuck():
                     self._stuck_restarts += 1
@@ -216,8 +219,35 @@ class EventConsumer:
                     return
         finally:
             self.started.clear()
+            if self._uncommitted and not self._restart.is_set():
+                # Best effort (the inbox absorbs a re-read); never after a broker replacement,
+                # whose new log these offsets are not of.
+                with contextlib.suppress(Exception):
+                    await self.commit_applied(consumer)
+            self._uncommitted.clear()
             await consumer.stop()
             self.forget_partitions(set())
+
+    async def commit_applied(self, consumer: AIOKafkaConsumer, only: set[TopicPartition] | None = None) -> None:
+        """Commit the offsets of what was applied and not yet committed (of the partitions
+        `only`, when given). Applied means committed in the database: a commit that fails
+        (the partition went to another member in a rebalance) only makes its next owner
+        re-read records the inbox turns into no-ops."""
+        offsets = {tp: o for tp, o in self._uncommitted.items() if only is None or tp in only}
+        for tp in offsets:
+            del self._uncommitted[tp]
+        if not offsets:
+            return
+        try:
+            await consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            log.warning("offset commit failed", extra={"error": repr(exc)})
+
+    def _drop_uncommitted(self, partitions: set[TopicPartition]) -> None:
+        """A partition read again from its start: its pending offset (of the old log) must never
+        be committed."""
+        for tp in partitions:
+            self._uncommitted.pop(tp, None)
 
     def _fetch_wait(self) -> FetchWait:
         return FetchWait(
@@ -254,6 +284,7 @@ class EventConsumer:
             extra={"partitions": sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)},
         )
         OFFSET_RESETS.labels(self.service).inc()
+        self._drop_uncommitted(assigned)
         await _rewind(consumer, assigned)
 
     async def _check_positions(self, consumer: AIOKafkaConsumer, every: float = 2.0) -> None:
@@ -279,6 +310,7 @@ class EventConsumer:
                     extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
                 )
                 OFFSET_RESETS.labels(self.service).inc()
+                self._drop_uncommitted({tp})
                 await _rewind(consumer, {tp})
                 self._last_progress = loop.time()
                 position = 0
@@ -288,6 +320,7 @@ class EventConsumer:
                     extra={"partition": f"{tp.topic}/{tp.partition}", "position": position, "end": end},
                 )
                 OFFSET_RESETS.labels(self.service).inc()
+                self._drop_uncommitted({tp})
                 await _rewind(consumer, {tp})
                 position = 0
             lag = max(end - position, 0)
@@ -565,7 +598,9 @@ class _RereadAfterReset(ConsumerRebalanceListener):  # type: ignore[misc]
         self.consumer = consumer
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Offsets are committed after each batch: only the lag of what leaves is forgotten."""
+        """What was applied of the partitions that leave is committed before they go (their next
+        owner starts there), and their lag is forgotten."""
+        await self.owner.commit_applied(self.consumer, set(revoked))
         self.owner.forget_partitions(set(self.consumer.assignment()) - set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
