@@ -13,7 +13,7 @@ CHROMIUM := $(or $(TICKETLOOP_CHROMIUM),/usr/bin/chromium)
 TEST_WORKERS ?= 5
 XDIST := -n $(TEST_WORKERS) --dist loadgroup
 
-.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-idle bench-review bench-workspace bench-webhooks chaos token clean
+.PHONY: install lock chromium run test test-unit test-integration test-e2e test-browser test-contract test-deploy test-fuzz fuzz dashboard-screenshot workspace-screenshots lint typecheck format bench bench-sla bench-idle bench-floor bench-review bench-workspace bench-webhooks chaos token clean
 
 # Two steps: every third-party package exactly as locked, each file checked against its hash,
 # then the repository's own packages, editable and without dependencies (the lock has them all);
@@ -106,6 +106,9 @@ bench-webhooks: install ## webhook deliveries: deliveries/s, event -> delivered 
 
 bench-idle: install ## the whole embedded stack's CPU with no traffic: share of one core over 60 s, per process
 	$(BIN)/python -m ticketloop_embedded bench-idle
+
+bench-floor: install ## the event backbone alone (outbox, relay, broker, inbox; no service logic): CPU per event, the floor per ticket
+	$(BIN)/python -m ticketloop_embedded bench-floor
 
 bench-review: install ## weekly and monthly reports over a million tickets (bulk-loaded): latency against 500 ms
 	$(BIN)/python -m ticketloop_embedded bench-review

@@ -180,6 +180,7 @@ class Runtime(Generic[S]):
             batch_size=self.platform.outbox_batch_size,
             partitions=self.settings.outbox_partitions,
             fallback_poll_seconds=self.platform.outbox_fallback_poll_seconds,
+            linger_seconds=self.platform.outbox_linger_ms / 1000,
             retention=timedelta(hours=self.platform.outbox_retention_hours),
             on_broker_reset=self._broker_reset,
             verify_broker=True,

@@ -97,6 +97,11 @@ class PlatformSettings(BaseSettings):
     # Rows committed by a process that runs no relay are published within this (every process
     # that runs a relay wakes it after its own commits).
     outbox_fallback_poll_seconds: float = 5.0
+    # Under load (a batch went out less than this long ago), a relay woken by a commit waits
+    # until this long has passed since that batch before taking the next: fewer, fuller batches
+    # (each costs a few statements and broker requests whatever its size) for at most this much
+    # latency per hop. A relay woken after a quiet spell publishes at once. 0: never waits.
+    outbox_linger_ms: float = Field(default=10.0, ge=0, le=1000)
     outbox_retention_hours: float = 168.0
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"

@@ -234,6 +234,38 @@ async def test_relay_is_woken_by_its_process_after_the_commit_not_by_its_poll(ba
         assert loop.time() - start < 2, "published promptly, far inside the 60 s fallback poll"
 
 
+class _CountingRelay(OutboxRelay):
+    """Counts the batches that had rows to publish."""
+
+    batches = 0
+
+    async def _publish_batch(self, partition: int) -> int | None:
+        n = await super()._publish_batch(partition)
+        if n:
+            self.batches += 1
+        return n
+
+
+async def test_a_relay_under_load_lingers_for_fuller_batches_but_not_after_a_quiet_spell(backbone: Backbone) -> None:
+    relay = backbone.relay(_CountingRelay, fallback_poll_seconds=60, linger_seconds=0.1)
+    assert isinstance(relay, _CountingRelay)
+    loop = asyncio.get_running_loop()
+    async with running(relay.run()):
+        await asyncio.sleep(0.3)  # idle
+        start = loop.time()
+        await stage(backbone, 1)
+        relay.wake()
+        await eventually(lambda: relay.published == 1, timeout=5, interval=0.005)
+        assert loop.time() - start < 0.08, "after a quiet spell the first row goes out at once"
+        # Twenty commits 10 ms apart: without lingering, about one batch each.
+        for _ in range(20):
+            await stage(backbone, 1)
+            relay.wake()
+            await asyncio.sleep(0.01)
+        await eventually(lambda: relay.published == 21, timeout=5, interval=0.01)
+    assert relay.batches <= 1 + 6, f"{relay.batches} batches for 21 rows committed one by one"
+
+
 async def test_a_relay_that_finds_another_publishing_waits_for_it_and_then_publishes(backbone: Backbone) -> None:
     await stage(backbone, 2)
     first, second = backbone.relay(), backbone.relay()

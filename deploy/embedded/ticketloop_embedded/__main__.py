@@ -279,6 +279,18 @@ def main(argv: list[str] | None = None) -> None:
     idle.add_argument("--settle", type=float, default=20, help="seconds after the stack is ready before measuring")
     idle.add_argument("--window", type=float, default=60, help="seconds measured")
     idle.add_argument("--json", type=Path, default=Path("bench-idle-result.json"), help="where to write the figures")
+    floor = sub.add_parser(
+        "bench-floor", help="the event backbone alone (outbox, relay, broker, inbox; no service logic): CPU per event"
+    )
+    floor.add_argument("--rate", type=float, default=1770, help="events/s written (300 tickets/s x 5.9 events)")
+    floor.add_argument("--seconds", type=float, default=20, help="length of the steady window")
+    floor.add_argument("--groups", type=int, default=3, help="consumer groups reading every event (the mix: 3.1)")
+    floor.add_argument("--per-transaction", type=int, default=2, help="events committed per transaction")
+    floor.add_argument(
+        "--events-per-ticket", type=float, default=5.9, help="events a mix ticket makes (README: the floor)"
+    )
+    floor.add_argument("--post-ms", type=float, default=0.94, help="CPU ms of the bare POST (make bench's baseline)")
+    floor.add_argument("--json", type=Path, default=Path("bench-floor-result.json"), help="where to write the figures")
     review = sub.add_parser("bench-review", help="weekly and monthly reports over a million tickets")
     review.add_argument("--tickets", type=int, default=1_000_000, help="tickets to load through the bulk path")
     review.add_argument("--repeats", type=int, default=5, help="timed runs of each report")
@@ -329,6 +341,21 @@ def main(argv: list[str] | None = None) -> None:
         from ticketloop_embedded.bench_idle import bench_idle
 
         sys.exit(bench_idle(settle=args.settle, window=args.window, json_path=args.json, say=say))
+    if args.command == "bench-floor":
+        from ticketloop_embedded.bench_floor import bench_floor
+
+        sys.exit(
+            bench_floor(
+                rate=args.rate,
+                seconds=args.seconds,
+                groups=args.groups,
+                per_tx=args.per_transaction,
+                events_per_ticket=args.events_per_ticket,
+                post_ms=args.post_ms,
+                json_path=args.json,
+                say=say,
+            )
+        )
     if args.command == "bench-review":
         from ticketloop_embedded.bench_review import bench_review
 

@@ -150,6 +150,7 @@ class OutboxRelay:
         batch_size: int = 500,
         partitions: int = 1,
         fallback_poll_seconds: float = 1.0,
+        linger_seconds: float = 0.0,
         retention: timedelta = timedelta(days=7),
         on_broker_reset: Callable[[], Awaitable[None]] | None = None,
         verify_broker: bool = False,
@@ -164,6 +165,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.partitions = partitions
         self.fallback_poll_seconds = fallback_poll_seconds
+        self.linger_seconds = linger_seconds
         self.retention = retention
         self.on_broker_reset = on_broker_reset
         self._wakes = [asyncio.Event() for _ in range(partitions)]
@@ -465,9 +467,16 @@ class OutboxRelay:
         last_gauge = 0.0
         loop = asyncio.get_running_loop()
         wake = self._wakes[partition]
+        last_batch = -1e9
         while True:
             wake.clear()
             try:
+                # Under load (the last batch went out moments ago), let the rows of a few more
+                # commits join this one: see `outbox_linger_ms`.
+                since = loop.time() - last_batch
+                if since < self.linger_seconds:
+                    await asyncio.sleep(self.linger_seconds - since)
+                last_batch = loop.time()
                 await self._drain(partition, busy_wait=0.01, busy_limit=2.0)
                 self.last_error = None
                 if partition == 0 and loop.time() - last_gauge > 5:
