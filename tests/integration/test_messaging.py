@@ -680,3 +680,39 @@ async def test_offsets_are_committed_lazily_yet_nothing_applied_is_left_uncommit
         await asyncio.sleep(0.5)
     assert second.handled == 1
     assert duplicates._value.get() == before, "nothing was read again (and dropped by the inbox)"  # noqa: SLF001
+
+
+async def test_a_consumer_that_wants_none_of_the_records_fetches_at_the_idle_pace_until_it_wants_some(
+    backbone: Backbone,
+) -> None:
+    backbone.platform = backbone.platform.model_copy(
+        update={"kafka_idle_after_seconds": 0.3, "kafka_idle_fetch_max_wait_ms": 800}
+    )
+    wanted: set[str] = set()
+
+    async def interest(session: AsyncSession) -> set[str]:
+        return set(wanted)
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()}, interest=interest, dedup=False)
+    topic = backbone.topics.for_family("ticket")
+
+    async def send_one() -> None:
+        event = create_ticket_created()
+        await backbone.producer.send_and_wait(topic, value=event.to_json(), key=event.subject.encode())
+
+    def held() -> int:
+        return int(consumer._consumer._fetcher._fetch_max_wait_ms)  # type: ignore[union-attr]  # noqa: SLF001
+
+    async with running(consumer.run()):
+        await eventually(consumer.started.is_set)
+        for _ in range(12):  # records keep coming, none of them wanted
+            await send_one()
+            await asyncio.sleep(0.1)
+        assert held() == 800, "nothing wanted: the broker holds its fetches as long as at idle"
+        assert await backbone.effect_count() == 0
+        wanted.add(EventType.TICKET_CREATED.value)
+        for _ in range(8):
+            await send_one()
+            await asyncio.sleep(0.1)
+        await eventually(lambda: held() == backbone.platform.kafka_fetch_max_wait_ms)
+        assert await backbone.effect_count() > 0

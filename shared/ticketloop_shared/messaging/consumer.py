@@ -200,7 +200,9 @@ class EventConsumer:
             last_commit = loop.time()
             while not self._restart.is_set():
                 batches = await consumer.getmany(timeout_ms=500)
-                self._adapt_fetch_wait(consumer, fetch_wait, bool(batches))
+                # Records of which nothing is wanted (a side consumer whose interest is empty:
+                # no admin webhook endpoint) count as none: it fetches at the idle pace.
+                self._adapt_fetch_wait(consumer, fetch_wait, bool(batches) and self._interested != frozenset())
                 if batches:
                     await self.process_batch([r for records in batches.values() for r in records])
                     self._last_progress = loop.time()
