@@ -247,16 +247,16 @@ class _CountingRelay(OutboxRelay):
 
 
 async def test_a_relay_under_load_lingers_for_fuller_batches_but_not_after_a_quiet_spell(backbone: Backbone) -> None:
-    relay = backbone.relay(_CountingRelay, fallback_poll_seconds=60, linger_seconds=0.1)
+    relay = backbone.relay(_CountingRelay, fallback_poll_seconds=60, linger_seconds=0.5)
     assert isinstance(relay, _CountingRelay)
     loop = asyncio.get_running_loop()
     async with running(relay.run()):
-        await asyncio.sleep(0.3)  # idle
+        await asyncio.sleep(0.7)  # quiet for longer than the linger
         start = loop.time()
         await stage(backbone, 1)
         relay.wake()
         await eventually(lambda: relay.published == 1, timeout=5, interval=0.005)
-        assert loop.time() - start < 0.08, "after a quiet spell the first row goes out at once"
+        assert loop.time() - start < 0.4, "after a quiet spell the first row goes out at once, not a linger later"
         # Twenty commits 10 ms apart: without lingering, about one batch each.
         for _ in range(20):
             await stage(backbone, 1)
