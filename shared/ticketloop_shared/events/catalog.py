@@ -124,6 +124,13 @@ class TicketCreatedData(TicketRef):
     # A care ticket: when its care task is due (a task runs no customer-response clocks; its due
     # date is what counts).
     due_at: AwareDatetime | None = None
+    # The clocks the ticket starts with and the policy that sets them, as intake computed them at
+    # acceptance with sla's published rules (its read-back shows them as version 0). sla starts
+    # the same clocks and, when its own are exactly these, publishes no `sla.clocks_changed` for
+    # the start: the next change of any clock is its first publication. None: not computed
+    # (older producers, a care ticket).
+    clocks: list[ClockView] | None = None
+    clocks_policy_id: str | None = None
 
 
 class AssignmentCandidate(Payload):
@@ -408,6 +415,10 @@ class ClockView(Payload):
     paused_seconds: float = 0.0
     stopped_at: AwareDatetime | None = None
     breached_at: AwareDatetime | None = None
+
+
+# `ticket.created` names ClockView, defined above it in the file's order of topics.
+TicketCreatedData.model_rebuild()
 
 
 class SlaClocksChangedData(Payload):

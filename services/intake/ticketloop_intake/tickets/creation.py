@@ -106,7 +106,7 @@ def _reported_ticket(
     )
 
 
-async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> None:
+async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> deadlines.FirstClocks:
     """Give a new ticket the clocks sla will start on it (sla's rules, sla's code; see
     `deadlines.service`), so its read-back and acknowledgement carry the deadlines that apply."""
     first = await deadlines.at_acceptance(
@@ -125,6 +125,7 @@ async def _first_clocks(uow: IntakeUnit, ticket: Ticket) -> None:
     ticket.sla_version = deadlines.FIRST_VIEW_VERSION
     ticket.sla_policy_id = first.policy_id
     ticket.next_due_at, ticket.next_due_clock = (due[0], due[1].value) if due else (None, None)
+    return first
 
 
 async def create_ticket(
@@ -149,11 +150,11 @@ async def create_ticket(
     customer_id = pseudonym_of(settings, customer.id)
     key = await key_for_sealing(uow, customer_id)
     ticket = _reported_ticket(report, client_id=client.id, customer_id=customer_id, number=number, key=key, now=now)
-    await _first_clocks(uow, ticket)
+    first = await _first_clocks(uow, ticket)
     problem = ticket.fingerprint
     assert problem is not None
     entry = TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{client.name}")
-    created = uow.emit(created_data(ticket))
+    created = uow.emit(created_data(ticket, first))
     [outbox_row] = uow.claim_outbox_rows()
     probe = None
     if not report.new_ticket and settings.repeat_window_days > 0:
@@ -327,11 +328,12 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         created_at=now,
         updated_at=now,
     )
+    first = None
     if wanted.origin is TicketOrigin.CARE:
         # A care contact is a task: no sla clocks (sla starts none either); its due date orders it.
         ticket.sla_clocks, ticket.next_due_at = [], wanted.due_at
     else:
-        await _first_clocks(uow, ticket)
+        first = await _first_clocks(uow, ticket)
     session.add(ticket)
     repository.add_words(session, ticket.id, ticket_tokens(settings.search_key, wanted.subject, wanted.description))
     repository.add_entry(
@@ -339,7 +341,7 @@ async def open_proactive(uow: IntakeUnit, wanted: ProactiveTicket, *, linked: Ti
         TimelineEntry(id=new_id(), ticket_id=ticket.id, at=now, kind="created", actor=f"channel:{SYSTEM_CLIENT_NAME}"),
     )
     await session.flush()
-    uow.emit(created_data(ticket))
+    uow.emit(created_data(ticket, first))
     return ticket
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.attachments import service as attachments
 from ticketloop_intake.customers.service import ERASED, clear, key_for_sealing, keys_for_opening, open_field, seal_field
+from ticketloop_intake.deadlines.service import FirstClocks
 from ticketloop_intake.knowledge.service import Suggestion
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.tickets import repository
@@ -92,9 +93,12 @@ def ticket_number(settings: IntakeSettings, now: datetime, seq: int) -> str:
     return f"{settings.ticket_number_prefix}{now:%Y%m%d}{seq:06d}"
 
 
-def created_data(ticket: Ticket) -> TicketCreatedData:
-    """`ticket.created` of a ticket about to be written (reported, or opened by the system)."""
+def created_data(ticket: Ticket, first: FirstClocks | None = None) -> TicketCreatedData:
+    """`ticket.created` of a ticket about to be written (reported, or opened by the system), with
+    the clocks computed for it at acceptance (`first`), which sla then need not publish again."""
     return TicketCreatedData(
+        clocks=first.clocks if first is not None else None,
+        clocks_policy_id=first.policy_id if first is not None else None,
         **ticket_ref(ticket),
         need=ticket.need,
         expected_resolution_at=ticket.expected_resolution_at,
