@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.builders import Story
 from tests.support import (
@@ -31,6 +32,7 @@ from ticketloop_intake.app import create_app as create_intake
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_retrospective.app import create_app
 from ticketloop_retrospective.customers import scheduled as customer_jobs
+from ticketloop_retrospective.handlers import on_loop_events
 from ticketloop_retrospective.settings import RetrospectiveSettings
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import Envelope, TicketOrigin, Topics
@@ -549,3 +551,65 @@ async def test_with_intake_a_due_care_contact_becomes_a_proactive_ticket(
 
 async def _proactive_count(service: RunningService, customer_id: str) -> int:
     return int((await customer(service, customer_id))["tickets"]["proactive"])
+
+
+async def test_a_run_deciding_several_customers_writes_what_deciding_them_one_by_one_does(
+    platform: PlatformSettings, new_database: NewDatabase, clock: FrozenClock
+) -> None:
+    # Two copies of the same customers: the "one" copy's tickets applied one event at a time,
+    # the "run" copy's in one run; the segments, their history (with its reasons, in order),
+    # the care schedules and the announcements must be the same.
+    def created(copy: str) -> list[Any]:
+        # (everyone who spends spends the same: all of them are in the top spend, however many
+        # spends are known when the line is drawn)
+        return [
+            customer_story(f"{copy}-new")[1],
+            customer_story(f"{copy}-old", customer_since=date(2020, 1, 6), annual_spend=900.0)[1],
+            customer_story(f"{copy}-anon", customer_since=None, customer_preferred_channel=None)[1],
+            customer_story(f"{copy}-spender", at=T0 - timedelta(hours=1), annual_spend=900.0)[1],
+        ]
+
+    database = await new_database("retrospective")
+    async with retrospective(platform, database, clock, top_spend_min_customers=1) as service:
+        for event in created("one"):
+            async with service.runtime.unit_of_work() as uow:
+                await on_loop_events(uow, [event])
+        async with service.runtime.unit_of_work() as uow:
+            await on_loop_events(uow, created("run"))
+
+        async def state(copy: str) -> dict[str, list[tuple[Any, ...]]]:
+            queries = {
+                "customers": "SELECT customer_id, segment, segment_reasons, segment_since FROM customers"
+                " WHERE customer_id LIKE :c ORDER BY customer_id",
+                "history": "SELECT customer_id, segment, previous_segment, reasons, changed_at FROM segment_history"
+                " WHERE customer_id LIKE :c ORDER BY id",
+                "care": "SELECT customer_id, segment, planned_at, next_due_at FROM care_schedules"
+                " WHERE customer_id LIKE :c ORDER BY customer_id",
+                "announced": "SELECT key, event_type, (CAST(payload AS jsonb) -> 'data') - 'customer_id' FROM outbox"
+                " WHERE key LIKE :c ORDER BY seq",
+            }
+            async with service.runtime.engine.connect() as conn:
+                found: dict[str, list[tuple[Any, ...]]] = {}
+                for name, sql in queries.items():
+                    rows = await conn.execute(text(sql), {"c": f"{copy}-%"})
+                    found[name] = [
+                        tuple(v.removeprefix(f"{copy}-") if isinstance(v, str) else v for v in r) for r in rows
+                    ]
+                return found
+
+        one, run = await state("one"), await state("run")
+        assert run == one
+        # (each customer's own reasons, one or two, in the customers and in their history)
+        assert [(c, s, r) for c, s, r, _ in run["customers"]] == [
+            ("anon", "new", ["tenure_under_3m"]),
+            ("new", "new", ["tenure_under_3m"]),
+            ("old", "high_value", ["top_20pct_spend", "tenure_over_12m"]),
+            ("spender", "high_value", ["top_20pct_spend"]),
+        ]
+        assert [(c, s, r) for c, s, _, r, _ in run["history"]] == [
+            ("new", "new", ["tenure_under_3m"]),
+            ("old", "high_value", ["top_20pct_spend", "tenure_over_12m"]),
+            ("anon", "new", ["tenure_under_3m"]),
+            ("spender", "high_value", ["top_20pct_spend"]),
+        ]
+        assert [c for c, *_ in run["announced"]] == ["new", "old", "anon", "spender"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +26,8 @@ from tests.support import (
     serve,
 )
 from ticketloop_retrospective.app import create_app
+from ticketloop_retrospective.facts import service as facts
+from ticketloop_retrospective.handlers import HANDLERS, on_segments_changed
 from ticketloop_retrospective.rebuild import compare, rebuild, rebuild_url
 from ticketloop_retrospective.rectification import service as rectification
 from ticketloop_retrospective.settings import RetrospectiveSettings
@@ -32,6 +35,7 @@ from ticketloop_shared.auth import Role
 from ticketloop_shared.clock import FrozenClock
 from ticketloop_shared.events import (
     ClockKind,
+    ClockOutcome,
     CustomerSegmentChanged,
     CustomerSegmentChangedData,
     Dimension,
@@ -354,3 +358,99 @@ async def test_the_read_model_rebuilt_from_the_topics_gives_identical_reports(
             await session.execute(text("DELETE FROM ticket_facts WHERE customer_id = 'c-vip'"))
         assert not await compare(settings, rebuild_url(settings.database_url), ["2026-11"], said.append)
         assert "DIFFERENT" in said[-1] and "tickets_opened" in said[-1]
+
+
+async def test_a_run_of_segment_changes_labels_the_facts_as_the_changes_one_by_one_do(
+    platform: PlatformSettings, new_database: NewDatabase
+) -> None:
+    # Two copies of the same customers ("one" and "run"): the one copy's changes are applied one
+    # event at a time, the run copy's in one call of the batch handler, shuffled; both must end
+    # with the same segment history, and the same labels on tickets, answers and SLA cycles.
+    def stories(copy: str) -> dict[str, list[Story]]:
+        return {
+            name: [Story("billing", day(n), customer_id=f"{copy}-{name}") for n in (1, 3, 5, 7)]
+            for name in ("a", "b", "c", "d")
+        }
+
+    def changes(copy: str) -> tuple[list[CustomerSegmentChanged], list[CustomerSegmentChanged]]:
+        """What is known before the run, and the run: `a` changes three times (told out of order,
+        one twice), `b` once, `c` before its known change (so the run's change is its first),
+        and `c`'s known change comes again (a stale copy with another segment changes nothing);
+        `d` never changes."""
+        known = [segment_changed(f"{copy}-c", "loyal", day(4))]
+        run = [
+            segment_changed(f"{copy}-a", "high_value", day(6)),
+            segment_changed(f"{copy}-a", "new", day(2)),
+            segment_changed(f"{copy}-c", "churn_risk", day(2)),
+            segment_changed(f"{copy}-a", "potential", day(4)),
+            segment_changed(f"{copy}-b", "new", day(3)),
+            segment_changed(f"{copy}-a", "potential", day(4)),
+            segment_changed(f"{copy}-c", "new", day(4)),
+        ]
+        return known, run
+
+    async with retrospective(platform, new_database) as service:
+        handle = HANDLERS.by_type()["customer.segment_changed.v1"]
+        for copy in ("one", "run"):
+            async with service.runtime.unit_of_work() as uow:
+                run = facts.Run()
+                for story in (s for told in stories(copy).values() for s in told):
+                    facts.record_ticket(run, ref=story.created().data)
+                    facts.record_answer(run, data=story.answered_v2(story.created_at + timedelta(hours=2)).data)
+                    met = story.met(ClockKind.ACKNOWLEDGEMENT, story.created_at + timedelta(minutes=5))
+                    facts.record_clock_outcome(run, data=met.data, outcome=ClockOutcome.MET, reported_at=met.time)
+                await run.write(uow.session)
+            known, told = changes(copy)
+            for event in known:
+                async with service.runtime.unit_of_work() as uow:
+                    await handle(uow, event)
+            if copy == "one":
+                for event in told:
+                    async with service.runtime.unit_of_work() as uow:
+                        await handle(uow, event)
+            else:
+                async with service.runtime.unit_of_work() as uow:
+                    await on_segments_changed(uow, random.Random(23).sample(told, len(told)))
+
+        async def state(copy: str) -> dict[str, list[tuple[Any, ...]]]:
+            queries = {
+                "changes": "SELECT customer_id, changed_at, segment, valid_until FROM segment_facts",
+                "tickets": "SELECT customer_id, created_at, segment FROM ticket_facts",
+                "answers": "SELECT customer_id, answered_at, segment FROM answer_facts",
+                "cycles": "SELECT f.customer_id, f.created_at, c.segment FROM clock_facts c"
+                " JOIN ticket_facts f USING (ticket_id)",
+            }
+            async with service.runtime.engine.connect() as conn:
+                return {
+                    name: sorted(
+                        (row[0].removeprefix(f"{copy}-"), *row[1:])
+                        for row in await conn.execute(
+                            text(f"{sql} WHERE customer_id LIKE :copy"), {"copy": f"{copy}-%"}
+                        )
+                    )
+                    for name, sql in queries.items()
+                }
+
+        one, batched = await state("one"), await state("run")
+        assert batched == one
+        # Each change lasts until the customer's next one.
+        assert batched["changes"] == [
+            ("a", day(2), "new", day(4)),
+            ("a", day(4), "potential", day(6)),
+            ("a", day(6), "high_value", None),
+            ("b", day(3), "new", None),
+            ("c", day(2), "churn_risk", day(4)),
+            ("c", day(4), "loyal", None),
+        ]
+        # A customer's first change also covers what came before it.
+        expected = {
+            "a": ["new", "new", "potential", "high_value"],
+            "b": ["new", "new", "new", "new"],
+            "c": ["churn_risk", "churn_risk", "loyal", "loyal"],
+            "d": [None, None, None, None],
+        }
+        for table in ("tickets", "answers", "cycles"):
+            labels: dict[str, list[str | None]] = {}
+            for customer, _, segment in batched[table]:
+                labels.setdefault(customer, []).append(segment)
+            assert labels == expected, table

@@ -150,10 +150,11 @@ async def on_low_score(uow: RetrospectiveUnit, event: FeedbackLowScore) -> None:
     await customers.low_score(uow, event.data)
 
 
-@HANDLERS.on(CustomerSegmentChanged)
-async def on_segment_changed(uow: RetrospectiveUnit, event: CustomerSegmentChanged) -> None:
-    """Reports count each ticket and answer under the segment its customer had at the time."""
-    await service.record_segment(uow.session, data=event.data)
+@HANDLERS.on_batch(CustomerSegmentChanged)
+async def on_segments_changed(uow: RetrospectiveUnit, events: Sequence[CustomerSegmentChanged]) -> None:
+    """Reports count each ticket and answer under the segment its customer had at the time (a
+    run of changes in a few statements)."""
+    await service.record_segments(uow.session, [event.data for event in events])
 
 
 @HANDLERS.on(OrderRecorded)

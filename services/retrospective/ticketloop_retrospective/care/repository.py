@@ -2,31 +2,76 @@
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Boolean, delete, func, literal_column, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    String,
+    Table,
+    bindparam,
+    cast,
+    column,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_retrospective.care.models import CareCompletion, CareRule, CareSchedule, CareTask
 
+_PLAN_ROWS = (
+    func.unnest(
+        cast(bindparam("customer_id"), ARRAY(String())),
+        cast(bindparam("segment"), ARRAY(String())),
+        cast(bindparam("planned_at"), ARRAY(DateTime(timezone=True))),
+        cast(bindparam("next_due_at"), ARRAY(DateTime(timezone=True))),
+    )
+    .table_valued(
+        column("customer_id", String()),
+        column("segment", String()),
+        column("planned_at", DateTime(timezone=True)),
+        column("next_due_at", DateTime(timezone=True)),
+    )
+    .render_derived(name="v")
+)
+_SCHEDULES: Table = typing.cast(Table, CareSchedule.__table__)
+_plan_insert = insert(_SCHEDULES).from_select(
+    ["customer_id", "segment", "planned_at", "next_due_at"],
+    select(_PLAN_ROWS.c.customer_id, _PLAN_ROWS.c.segment, _PLAN_ROWS.c.planned_at, _PLAN_ROWS.c.next_due_at),
+)
+_PLAN = _plan_insert.on_conflict_do_update(
+    index_elements=[_SCHEDULES.c.customer_id],
+    set_={
+        "segment": _plan_insert.excluded.segment,
+        "planned_at": _plan_insert.excluded.planned_at,
+        "next_due_at": _plan_insert.excluded.next_due_at,
+    },
+)
 
-async def plan(
-    session: AsyncSession, *, customer_id: str, segment: str, planned_at: datetime, next_due_at: datetime | None
-) -> None:
-    """Replace the customer's schedule: the segment's cadence, from `planned_at`."""
-    stmt = insert(CareSchedule).values(
-        customer_id=customer_id, segment=segment, planned_at=planned_at, next_due_at=next_due_at
-    )
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[CareSchedule.customer_id],
-            set_={"segment": segment, "planned_at": planned_at, "next_due_at": next_due_at},
-        )
-    )
+
+@dataclass(frozen=True)
+class Plan:
+    """A customer's new schedule: the segment's cadence, from `planned_at`."""
+
+    customer_id: str
+    segment: str
+    planned_at: datetime
+    next_due_at: datetime | None
+
+
+async def plan(session: AsyncSession, plans: Sequence[Plan]) -> None:
+    """Replace customers' schedules (each customer once), in one statement."""
+    if plans:
+        fields = ("customer_id", "segment", "planned_at", "next_due_at")
+        await session.execute(_PLAN, {name: [getattr(p, name) for p in plans] for name in fields})
 
 
 async def schedule(session: AsyncSession, customer_id: str) -> CareSchedule | None:

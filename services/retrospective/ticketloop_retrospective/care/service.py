@@ -92,14 +92,33 @@ def cadence_of(settings: RetrospectiveSettings) -> Cadence:
     )
 
 
+class Plans:
+    """Customers whose segment changed, their cadences re-planned together: each the new
+    segment's, its first contact one interval from when it was decided (none for a segment without
+    a cadence); written in one statement (`write`)."""
+
+    def __init__(self) -> None:
+        self.plans: list[repository.Plan] = []
+
+    def replan(self, uow: RetrospectiveUnit, *, customer_id: str, segment: Segment, relationship_start: date) -> None:
+        """Re-plan the customer's care for `segment` as of now (written by `write`)."""
+        now = uow.now()
+        first = cadence_of(uow.settings).next_contact_at(segment, after=now, relationship_start=relationship_start)
+        self.plans.append(
+            repository.Plan(customer_id=customer_id, segment=segment.value, planned_at=now, next_due_at=first)
+        )
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write the new schedules (flushes only; the unit of work commits)."""
+        await repository.plan(session, self.plans)
+        self.plans = []
+
+
 async def replan(uow: RetrospectiveUnit, *, customer_id: str, segment: Segment, relationship_start: date) -> None:
-    """The customer's segment changed: their cadence is the new segment's, its first contact one
-    interval from now (none for a segment without a cadence)."""
-    now = uow.now()
-    first = cadence_of(uow.settings).next_contact_at(segment, after=now, relationship_start=relationship_start)
-    await repository.plan(
-        uow.session, customer_id=customer_id, segment=segment.value, planned_at=now, next_due_at=first
-    )
+    """The customer's segment changed: their cadence is the new segment's (see `Plans`)."""
+    plans = Plans()
+    plans.replan(uow, customer_id=customer_id, segment=segment, relationship_start=relationship_start)
+    await plans.write(uow.session)
 
 
 def retries_of(settings: RetrospectiveSettings) -> Retries:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Double,
+    Integer,
     Select,
     String,
     Table,
@@ -41,6 +42,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TIMESTAMP, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.expression import Grouping
 from sqlalchemy.types import TypeEngine
 
 from ticketloop_retrospective.customers.domain import Profile, top_spend_rank
@@ -445,27 +448,62 @@ async def ticket_counts(session: AsyncSession, customer_id: str) -> TicketCounts
     return TicketCounts(opened=row.opened, open=row.open, resolved=row.resolved, proactive=row.proactive)
 
 
-async def set_segment(
-    session: AsyncSession,
-    *,
-    customer_id: str,
-    segment: str,
-    previous: str | None,
-    reasons: list[str],
-    at: datetime,
-) -> None:
-    """Put the customer in `segment` and add the change to the history."""
-    await session.execute(
-        update(Customer)
-        .where(Customer.customer_id == customer_id)
-        .values(segment=segment, segment_reasons=reasons, segment_since=at, updated_at=func.now())
-    )
-    session.add(
-        SegmentChange(
-            customer_id=customer_id, segment=segment, previous_segment=previous, reasons=reasons, changed_at=at
-        )
-    )
-    await session.flush()
+@dataclass(frozen=True)
+class SegmentMove:
+    """A customer put in a new segment: what `set_segments` writes."""
+
+    customer: Customer
+    segment: str
+    previous: str | None
+    reasons: list[str]
+    at: datetime
+
+
+# One row per move; the reasons of all moves in one array, each move's its slice
+# (an array of arrays would be one flat array to unnest). Parameter names of its own: an UPDATE
+# reserves its table's column names for their new values.
+_MOVE_ROWS = _rows(
+    customer=String(), new_segment=String(), previous=String(), at=_AT, reasons_from=Integer(), reasons_to=Integer()
+)
+_m = _MOVE_ROWS.c
+# (parenthesised: PostgreSQL subscripts a cast only in parentheses)
+_MOVE_REASONS = Grouping(cast(bindparam("all_reasons"), ARRAY(String(64))))[_m.reasons_from : _m.reasons_to]
+_CUSTOMERS = typing.cast(Table, Customer.__table__)
+_MOVE_CUSTOMERS = (
+    update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.customer_id == _m.customer)
+    .values(segment=_m.new_segment, segment_reasons=_MOVE_REASONS, segment_since=_m.at, updated_at=func.now())
+)
+_MOVE_HISTORY = insert(typing.cast(Table, SegmentChange.__table__)).from_select(
+    ["customer_id", "segment", "previous_segment", "reasons", "changed_at"],
+    select(_m.customer, _m.new_segment, _m.previous, _MOVE_REASONS, _m.at),
+)
+
+
+async def set_segments(session: AsyncSession, moves: Sequence[SegmentMove]) -> None:
+    """Put customers (each once) in their new segments and add the changes to the history, in
+    the moves' order (two statements, whatever their number)."""
+    if not moves:
+        return
+    params: dict[str, list[Any]] = {name: [] for name in (*_MOVE_ROWS.c.keys(), "all_reasons")}
+    for move in moves:
+        start = len(params["all_reasons"]) + 1  # (a PostgreSQL array counts from 1)
+        params["all_reasons"].extend(move.reasons)
+        for name, value in (
+            ("customer", move.customer.customer_id),
+            ("new_segment", move.segment),
+            ("previous", move.previous),
+            ("at", move.at),
+            ("reasons_from", start),
+            ("reasons_to", len(params["all_reasons"])),
+        ):
+            params[name].append(value)
+    await session.execute(_MOVE_CUSTOMERS, params)
+    await session.execute(_MOVE_HISTORY, params)
+    for move in moves:  # the loaded rows as the database now has them, without another write
+        set_committed_value(move.customer, "segment", move.segment)
+        set_committed_value(move.customer, "segment_reasons", list(move.reasons))
+        set_committed_value(move.customer, "segment_since", move.at)
 
 
 async def set_reasons(session: AsyncSession, *, customer_id: str, reasons: list[str]) -> None:

@@ -291,15 +291,18 @@ async def evaluate(
         return
     scores = await repository.recent_scores(session, customer_id, limit=settings.satisfaction_window)
     objections = await repository.open_objections(session, customer_id)
+    moves = _Moves()
     await _decide(
         uow,
         customer,
+        moves,
         scores=scores,
         objections=len(objections),
         threshold=threshold,
         cached=cached,
         refresh_orders=refresh_orders,
     )
+    await moves.write(session)
 
 
 async def evaluate_many(uow: RetrospectiveUnit, customers: Mapping[str, Envelope | None]) -> None:
@@ -314,6 +317,7 @@ async def evaluate_many(uow: RetrospectiveUnit, customers: Mapping[str, Envelope
     scores = await repository.recent_scores_of(session, ids, limit=settings.satisfaction_window)
     objections = await repository.open_objection_counts(session, ids)
     line = await spend_threshold(uow)
+    moves = _Moves()
     for customer_id, cause in customers.items():
         customer = locked.get(customer_id)
         if customer is None:
@@ -322,17 +326,35 @@ async def evaluate_many(uow: RetrospectiveUnit, customers: Mapping[str, Envelope
             await _decide(
                 uow,
                 customer,
+                moves,
                 scores=scores.get(customer_id, []),
                 objections=objections.get(customer_id, 0),
                 threshold=line,
                 cached=True,
                 refresh_orders=False,
             )
+    await moves.write(session)
+
+
+class _Moves:
+    """The segment changes decided in one go (one customer, or each customer of a run once):
+    the customers' new segments and history, and their care re-planned, written together at the
+    end, a few statements whatever their number (nothing deciding another customer reads them)."""
+
+    def __init__(self) -> None:
+        self.segments: list[repository.SegmentMove] = []
+        self.care = care.Plans()
+
+    async def write(self, session: AsyncSession) -> None:
+        """Write the changes in the order they were decided (flushes only)."""
+        await repository.set_segments(session, self.segments)
+        await self.care.write(session)
 
 
 async def _decide(
     uow: RetrospectiveUnit,
     customer: Customer,
+    moves: _Moves,
     *,
     scores: list[float],
     objections: int,
@@ -340,8 +362,8 @@ async def _decide(
     cached: bool,
     refresh_orders: bool,
 ) -> None:
-    """The segment `customer`'s facts put them in now; on a change, record it, announce it and
-    re-plan their care (`threshold`, `cached`, `refresh_orders`: see `evaluate`)."""
+    """The segment `customer`'s facts put them in now; on a change, record it (in `moves`),
+    announce it and re-plan their care (`threshold`, `cached`, `refresh_orders`: see `evaluate`)."""
     session, settings, now = uow.session, uow.settings, uow.now()
     customer_id = customer.customer_id
     spend, recent_purchases, rising = await _order_facts(uow, customer, refresh=refresh_orders)
@@ -365,8 +387,10 @@ async def _decide(
             await repository.set_reasons(session, customer_id=customer_id, reasons=reasons)
         return
     previous = customer.segment
-    await repository.set_segment(
-        session, customer_id=customer_id, segment=decision.segment.value, previous=previous, reasons=reasons, at=now
+    moves.segments.append(
+        repository.SegmentMove(
+            customer=customer, segment=decision.segment.value, previous=previous, reasons=reasons, at=now
+        )
     )
     uow.emit(
         CustomerSegmentChangedData(
@@ -381,7 +405,7 @@ async def _decide(
         ),
         subject=customer_id,
     )
-    await care.replan(
+    moves.care.replan(
         uow,
         customer_id=customer_id,
         segment=decision.segment,

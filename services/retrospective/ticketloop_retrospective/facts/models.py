@@ -133,7 +133,11 @@ class AnswerFact(Base):
     NPS and the dimension scores the review averages."""
 
     __tablename__ = "answer_facts"
-    __table_args__ = (Index("ix_answer_facts_answered_at", "answered_at"),)
+    __table_args__ = (
+        Index("ix_answer_facts_answered_at", "answered_at"),
+        # A segment change re-labels a customer's answers from its instant.
+        Index("ix_answer_facts_customer_answered", "customer_id", "answered_at"),
+    )
 
     survey_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     ticket_id: Mapped[uuid.UUID | None]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -34,7 +33,6 @@ from sqlalchemy import (
     null,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -367,46 +365,104 @@ async def record_answer_facts(session: AsyncSession, rows: Sequence[Mapping[str,
         await session.execute(_RECORD_ANSWER_FACTS, _params(rows, _ANSWER_FACT_ROWS))
 
 
-async def record_segment(session: AsyncSession, *, customer_id: str, segment: str, changed_at: datetime) -> bool:
-    """Keep a segment change and re-label what it covers: the customer's tickets opened and
-    answers given from `changed_at` (from the start, for their first change) until their next
-    change. False when already known."""
-    following = await session.scalar(
-        select(func.min(SegmentFact.changed_at)).where(
-            SegmentFact.customer_id == customer_id, SegmentFact.changed_at > changed_at
-        )
+_SEGMENT_ROWS = _rows(customer_id=String(), changed_at=_AT, segment=String())
+_RECORD_SEGMENTS = (
+    insert(_SEGMENTS)
+    .from_select(
+        ["customer_id", "changed_at", "segment"],
+        select(_SEGMENT_ROWS.c.customer_id, _SEGMENT_ROWS.c.changed_at, _SEGMENT_ROWS.c.segment),
     )
-    inserted = await session.scalar(
-        insert(SegmentFact)
-        .values(customer_id=customer_id, changed_at=changed_at, segment=segment, valid_until=following)
-        .on_conflict_do_nothing(index_elements=[SegmentFact.customer_id, SegmentFact.changed_at])
-        .returning(SegmentFact.changed_at)
+    .on_conflict_do_nothing(index_elements=[_SEGMENTS.c.customer_id, _SEGMENTS.c.changed_at])
+    .returning(_SEGMENTS.c.customer_id, _SEGMENTS.c.changed_at)
+)
+_CUSTOMERS = sql_cast(bindparam("customers"), ARRAY(String()))
+# The changes of the customers concerned with what each covers: from its instant (from the start,
+# for a customer's first change: see `_segment_at`) until the next one.
+_CHAIN = (
+    select(
+        _SEGMENTS.c.customer_id,
+        _SEGMENTS.c.changed_at,
+        _SEGMENTS.c.segment,
+        func.lead(_SEGMENTS.c.changed_at)
+        .over(partition_by=_SEGMENTS.c.customer_id, order_by=_SEGMENTS.c.changed_at)
+        .label("until"),
+        func.lag(_SEGMENTS.c.changed_at)
+        .over(partition_by=_SEGMENTS.c.customer_id, order_by=_SEGMENTS.c.changed_at)
+        .is_(None)
+        .label("first"),
     )
-    if inserted is None:
-        return False
-    # The change before this one (if any) now ends here.
-    ended = await session.execute(
-        update(SegmentFact)
+    .where(_SEGMENTS.c.customer_id == any_(_CUSTOMERS))
+    .subquery("chain")
+)
+_ch = _CHAIN.c
+_CHAIN_SEGMENTS = (
+    update(_SEGMENTS)
+    .where(
+        _SEGMENTS.c.customer_id == _ch.customer_id,
+        _SEGMENTS.c.changed_at == _ch.changed_at,
+        _SEGMENTS.c.valid_until.is_distinct_from(_ch.until),
+    )
+    .values(valid_until=_ch.until)
+)
+# (its own parameter names: an UPDATE reserves its columns' names for their new values)
+_NEW_ROWS = (
+    func.unnest(sql_cast(bindparam("new_customers"), ARRAY(String())), sql_cast(bindparam("new_instants"), ARRAY(_AT)))
+    .table_valued(column("customer_id", String()), column("changed_at", _AT))
+    .render_derived(name="k")
+)
+# The new changes only: what an already known change covers keeps its labels.
+_NEW = (
+    select(_ch.customer_id, _ch.segment, _ch.changed_at, _ch.until, _ch.first)
+    .join(
+        _NEW_ROWS,
+        and_(_NEW_ROWS.c.customer_id == _ch.customer_id, _NEW_ROWS.c.changed_at == _ch.changed_at),
+    )
+    .subquery("new")
+)
+
+
+def _relabel(table: Table, instant: str) -> Any:
+    """Label the rows of `table` each new change covers (by `instant`) with its segment."""
+    at, new = table.c[instant], _NEW.c
+    return (
+        update(table)
         .where(
-            SegmentFact.customer_id == customer_id,
-            SegmentFact.changed_at < changed_at,
-            or_(SegmentFact.valid_until.is_(None), SegmentFact.valid_until > changed_at),
+            table.c.customer_id == new.customer_id,
+            or_(new.first, at >= new.changed_at),
+            or_(new.until.is_(None), at < new.until),
+            table.c.segment.is_distinct_from(new.segment),
         )
-        .values(valid_until=changed_at)
+        .values(segment=new.segment)
     )
-    earlier = cast(Any, ended).rowcount or await session.scalar(
-        select(func.count()).where(SegmentFact.customer_id == customer_id, SegmentFact.changed_at < changed_at)
-    )
-    tables = ((_FACTS, "created_at"), (cast(Table, AnswerFact.__table__), "answered_at"))
-    for table, instant in tables:  # (the cycles follow: see sync_cycle_dimensions)
-        at = table.c[instant]
-        until = true() if following is None else at < following
-        # The customer's first change also covers what came before it (see `_segment_at`).
-        since = true() if not earlier else at >= changed_at
-        await session.execute(
-            update(table).where(and_(table.c.customer_id == customer_id, since, until)).values(segment=segment)
-        )
-    return True
+
+
+_RELABEL = (_relabel(_FACTS, "created_at"), _relabel(cast(Table, AnswerFact.__table__), "answered_at"))
+
+
+async def record_segments(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Keep segment changes (rows: customer_id, changed_at, segment; any order, any customer,
+    several of one) and re-label what each new one covers: the customer's tickets opened and
+    answers given from its `changed_at` (from the start, for their first change) until their
+    next change. A change already known (the same customer and instant) changes nothing; of two
+    in `rows` the first is kept. Returns the customers with a new change (their SLA cycles
+    follow: see `sync_cycle_dimensions`).
+
+    The result is that of keeping the changes one by one: each new change takes over what its
+    interval among all the customer's changes covers, and the intervals of the changes known
+    before only shrink, so what a known change still covers was never another's to re-label."""
+    if not rows:
+        return []
+    unique = list({(row["customer_id"], row["changed_at"]): row for row in reversed(rows)}.values())
+    inserted = (await session.execute(_RECORD_SEGMENTS, _params(unique, _SEGMENT_ROWS))).all()
+    if not inserted:
+        return []
+    customers = sorted({customer_id for customer_id, _ in inserted})
+    # Each change ends where the customer's next one begins.
+    await session.execute(_CHAIN_SEGMENTS, {"customers": customers})
+    new = {"customers": customers, "new_customers": [c for c, _ in inserted], "new_instants": [t for _, t in inserted]}
+    for relabel in _RELABEL:  # (the cycles follow: see sync_cycle_dimensions)
+        await session.execute(relabel, new)
+    return customers
 
 
 _DIFFERS = or_(*[_CLOCKS.c[d].is_distinct_from(_FACTS.c[d]) for d in DIMENSIONS])
@@ -421,18 +477,21 @@ _SYNC_TICKETS = (
 )
 
 
+_SYNC_CUSTOMERS = (
+    update(_CLOCKS)
+    .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, _FACTS.c.customer_id == any_(_CUSTOMERS), _DIFFERS)
+    .values({d: _FACTS.c[d] for d in DIMENSIONS})
+)
+
+
 async def sync_cycle_dimensions(
-    session: AsyncSession, *, ticket_ids: Sequence[uuid.UUID] = (), customer_id: str | None = None
+    session: AsyncSession, *, ticket_ids: Sequence[uuid.UUID] = (), customer_ids: Sequence[str] = ()
 ) -> None:
-    """Copy tickets' (or a customer's tickets') dimensions onto their SLA cycles, where they
+    """Copy tickets' (or customers' tickets') dimensions onto their SLA cycles, where they
     differ: after an event that can change them (creation, assignment, recategorisation, a
     segment change)."""
-    if customer_id is not None:
-        await session.execute(
-            update(_CLOCKS)
-            .where(_CLOCKS.c.ticket_id == _FACTS.c.ticket_id, _FACTS.c.customer_id == customer_id, _DIFFERS)
-            .values({d: _FACTS.c[d] for d in DIMENSIONS})
-        )
+    if customer_ids:
+        await session.execute(_SYNC_CUSTOMERS, {"customers": list(customer_ids)})
     if ticket_ids:
         await session.execute(_SYNC_TICKETS, {"ticket_ids": list(ticket_ids)})
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -185,12 +186,13 @@ def record_answer(run: Run, *, data: FeedbackReceivedData | FeedbackReceivedV2Da
     )
 
 
-async def record_segment(session: AsyncSession, *, data: CustomerSegmentChangedData) -> None:
-    """Learn a customer's segment from then on; their tickets and answers since are re-labelled."""
-    if await repository.record_segment(
-        session, customer_id=data.customer_id, segment=data.segment, changed_at=data.changed_at
-    ):
-        await repository.sync_cycle_dimensions(session, customer_id=data.customer_id)
+async def record_segments(session: AsyncSession, changes: Sequence[CustomerSegmentChangedData]) -> None:
+    """Learn customers' segments from then on (a run of changes, in a few statements, with the
+    result of learning them one by one); their tickets and answers since are re-labelled, and
+    their SLA cycles follow."""
+    rows = [{"customer_id": c.customer_id, "changed_at": c.changed_at, "segment": c.segment} for c in changes]
+    customers = await repository.record_segments(session, rows)
+    await repository.sync_cycle_dimensions(session, customer_ids=customers)
 
 
 def customers_of_department(department_id: str) -> Select[Any]:
