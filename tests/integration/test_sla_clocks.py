@@ -26,7 +26,7 @@ from tests.support import (
     sla_cycles_when,
 )
 from ticketloop_shared.clock import FrozenClock
-from ticketloop_shared.events import Topics
+from ticketloop_shared.events import ClockView, Topics
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_sla.app import create_app
 from ticketloop_sla.settings import SlaSettings
@@ -634,3 +634,39 @@ async def test_a_care_ticket_creates_no_sla_clocks(
 
 async def _breached(sla: RunningService, ticket_id: UUID) -> bool:
     return any(kind == "breached" for kind, _ in await emitted(sla, ticket_id=ticket_id))
+
+
+async def _clock_publications(sla: RunningService, ticket_id: UUID) -> list[dict[str, Any]]:
+    """The `sla.clocks_changed` payloads sla wrote for a ticket, oldest first."""
+    table = sla.runtime.spec.messaging.outbox
+    async with sla.runtime.engine.connect() as conn:
+        rows = await conn.execute(
+            select(table.c.payload)
+            .where(table.c.key == str(ticket_id), table.c.event_type == "sla.clocks_changed.v1")
+            .order_by(table.c.seq)
+        )
+        return [json.loads(r.payload)["data"] for r in rows]
+
+
+async def test_a_start_exactly_as_ticket_created_announced_it_is_not_published_and_any_other_is(
+    sla: RunningService, platform: PlatformSettings
+) -> None:
+    # A ticket announced without clocks (an older intake): sla publishes its start, as before.
+    plain = Story()
+    await publish(platform, plain.created())
+    await sla_cycles_when(sla, plain.ticket_id, lambda c: "resolution" in c)
+    [start] = await eventually(lambda: _clock_publications(sla, plain.ticket_id))
+    views = [ClockView.model_validate(c) for c in start["clocks"]]
+    # The same facts at the same instant, announced with exactly those clocks / with one moved.
+    same, moved = Story(), Story()
+    shifted = [v.model_copy(update={"due_at": v.due_at + MIN}) if v.due_at else v for v in views]
+    await publish(
+        platform,
+        same.created(clocks=views, clocks_policy_id=start["policy_id"]),
+        moved.created(clocks=shifted, clocks_policy_id=start["policy_id"]),
+    )
+    for story in (same, moved):
+        await sla_cycles_when(sla, story.ticket_id, lambda c: "resolution" in c)
+    assert await _clock_publications(sla, same.ticket_id) == []
+    [corrected] = await _clock_publications(sla, moved.ticket_id)
+    assert [ClockView.model_validate(c) for c in corrected["clocks"]] == views

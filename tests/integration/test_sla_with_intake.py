@@ -139,8 +139,15 @@ async def test_a_ticket_across_a_weekend_holiday_with_a_pause_and_a_recategorisa
         assert at(ticket["deadlines"]["acknowledgement_due"]) == utc(FRIDAY, 15, 40)
         assert at(ticket["deadlines"]["first_response_due"]) == utc(FRIDAY, 15, 45)
         assert at(ticket["deadlines"]["resolution_due"]) == utc(TUESDAY, 14, 30)
+        # ticket.created carried them, so sla, starting exactly these, published nothing for the start.
+        async with sla.runtime.engine.connect() as conn:
+            published = await conn.scalar(
+                text("SELECT count(*) FROM outbox WHERE key = :k AND event_type = 'sla.clocks_changed.v1'"), {"k": tid}
+            )
+        assert published == 0
 
-        # The customer sees sla's deadlines in intake's read-back, once sla published them (version 1 on).
+        # The customer sees sla's deadlines in intake's read-back, once sla published a change (the
+        # read-back itself acknowledges: the acknowledgement clock is met).
         async def shown() -> dict[str, Any] | None:
             got = (await intake.client.get(f"/v1/channel/tickets/{tid}", headers=channel_headers())).json()
             return got if got.get("sla") and got["sla"]["version"] >= 1 else None

@@ -32,6 +32,7 @@ from datetime import datetime
 from ticketloop_shared.events import (
     ClockKind,
     ClockOutcome,
+    ClockView,
     TicketCreatedData,
     TicketOrigin,
     TicketRef,
@@ -80,6 +81,10 @@ class Ticket:
     clocks: dict[ClockKind, Cycle] = field(default_factory=dict)
     ended: list[Cycle] = field(default_factory=list)  # cycles no longer current, to store
     notes: list[Note] = field(default_factory=list)
+    # The policy and clocks intake announced in `ticket.created` (computed at acceptance with
+    # these rules): when sla's own start is exactly that, its first publication would tell
+    # nobody anything (`service._publish_pending`). Only for a ticket first seen by that event.
+    announced: tuple[str | None, list[ClockView]] | None = field(default=None, compare=False, repr=False)
     changed: bool = False  # since the last publication of its clocks
     dirty: set[ClockKind] = field(default_factory=set)  # current cycles changed since loaded
     new: bool = False

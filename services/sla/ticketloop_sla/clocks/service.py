@@ -61,6 +61,10 @@ log = logging.getLogger(__name__)
 
 
 ANNOUNCED = Counter("ticketloop_sla_announced_total", "SLA announcements written", ["what", "clock"])
+SKIPPED_PUBLICATIONS = Counter(
+    "ticketloop_sla_clocks_unpublished_total",
+    "New tickets whose clocks started as ticket.created announced them: no sla.clocks_changed for the start",
+)
 LATENESS = Histogram(
     "ticketloop_sla_breach_lateness_seconds",
     "From a breach's due instant to the commit of its announcement",
@@ -239,6 +243,8 @@ async def apply(uow: SlaUnit, events: Sequence[Envelope]) -> None:
                 continue
             live = isinstance(event, TicketCreated) and event.data.live_session
             t = tickets[data.ticket_id] = rules.from_ref(data, live=live)
+            if isinstance(event, TicketCreated) and event.data.clocks is not None:
+                t.announced = (event.data.clocks_policy_id, event.data.clocks)
             t.segment = known_segments.get(t.customer_id)
             t.applied_until = event.occurred_at
             for early in waiting.pop(t.ticket_id, []):
@@ -442,6 +448,12 @@ async def _publish_pending(uow: SlaUnit, pending: dict[uuid.UUID, tuple[Ticket, 
         return
     versions = await repository.next_versions(uow.session, list(pending))
     for ticket_id, (t, cause) in pending.items():
+        views = published.views(t.clocks)
+        if t.announced is not None and t.announced == (t.policy_id, views):
+            # A new ticket whose clocks started exactly as `ticket.created` announced them:
+            # intake shows those already (version 0), and this version is skipped.
+            SKIPPED_PUBLICATIONS.inc()
+            continue
         with uow.caused_by(cause):
             uow.emit(
                 SlaClocksChangedData(
@@ -450,7 +462,7 @@ async def _publish_pending(uow: SlaUnit, pending: dict[uuid.UUID, tuple[Ticket, 
                     policy_id=t.policy_id,
                     policy_version=t.rules_version,
                     changed_at=uow.now(),
-                    clocks=published.views(t.clocks),
+                    clocks=views,
                 )
             )
 
