@@ -112,18 +112,27 @@ async def test_a_batch_of_a_tickets_events_ends_as_the_same_events_one_transacti
         story.message_received(T0 + 150 * 1e-3 * MIN),  # late: older than what was applied
         story.reassigned(T0 + 8 * MIN),
     ]
-    later = [assigned, story.status_changed(T0 + 9 * MIN, "waiting_on_customer", "in_progress", action="resume")]
+    # A redelivery from an earlier batch, then news. A run applies segment changes after its
+    # ticket events, so they come last here too; and not in the batch with the late event above:
+    # a rebuild takes the customer's segment as it stands at the end of the batch (`replay`).
+    later = [
+        assigned,
+        story.status_changed(T0 + 9 * MIN, "waiting_on_customer", "in_progress", action="resume"),
+        story.segment_changed(T0 + 9 * MIN, segment="high_value"),  # a policy of its own
+        Story(customer_id="cust-without-tickets").segment_changed(T0 + 9 * MIN, segment="new"),
+        story.segment_changed(T0 + 8 * MIN, segment="new"),  # older than the one above: ignored
+    ]
 
     results = []
     for batched in (False, True):
         clock = FrozenClock(T0 + 10 * MIN)
         async with quiet_sla(platform, new_database, clock) as sla:
-            if batched:
-                await deliver(sla, events)
-            else:
-                for e in events:
-                    await deliver(sla, [e])
-            await deliver(sla, later)  # a redelivery from an earlier batch, then news
+            for run in (events, later):
+                if batched:
+                    await deliver(sla, run)
+                else:
+                    for e in run:
+                        await deliver(sla, [e])
             for minutes in (12, 16, 30, 130):  # warnings, breaches, escalations
                 clock.set(T0 + minutes * MIN)
                 await visit(sla)
@@ -135,4 +144,5 @@ async def test_a_batch_of_a_tickets_events_ends_as_the_same_events_one_transacti
     assert len(batch["clocks"]) >= 5
     assert _without_ids(batch["said"]) == _without_ids(one_at_a_time["said"])
     assert len(batch["said"]) >= 3  # breaches and escalations were announced
+    assert {t["segment"] for t in batch["tickets"]} == {"high_value"}
     assert _without_ids(batch["clocks_changed_last"]) == _without_ids(one_at_a_time["clocks_changed_last"])

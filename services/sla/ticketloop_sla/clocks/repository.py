@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -157,19 +157,34 @@ async def segments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[s
     return {r.customer_id: r.segment for r in rows}
 
 
+# One statement for a run's customers (arrays, compiled once); each customer appears once in a
+# run (`service.apply` keeps the newest change of each), so the INSERT touches no row twice.
+_SET_SEGMENTS = text(
+    """
+    INSERT INTO customer_segments (customer_id, segment, changed_at)
+    SELECT * FROM unnest(CAST(:customers AS varchar[]), CAST(:segments AS varchar[]), CAST(:at AS timestamptz[]))
+    ON CONFLICT (customer_id) DO UPDATE SET segment = EXCLUDED.segment, changed_at = EXCLUDED.changed_at
+    WHERE customer_segments.changed_at < EXCLUDED.changed_at
+    RETURNING customer_id
+    """
+)
+
+
 async def set_segments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> list[str]:
     """Record customers' segments (a change older than the one stored is ignored); returns the
-    customers whose segment this changed."""
-    base = insert(CustomerSegment)
-    stmt = base.on_conflict_do_update(
-        index_elements=["customer_id"],
-        set_={"segment": base.excluded.segment, "changed_at": base.excluded.changed_at},
-        where=CustomerSegment.changed_at < base.excluded.changed_at,
-    ).returning(CustomerSegment.customer_id)
-    changed: list[str] = []
-    for row in rows:  # few per batch: segment changes are rare next to ticket events
-        changed.extend((await session.scalars(stmt, [dict(row)])).all())
-    return changed
+    customers whose segment this changed, in the order of `rows` (one row per customer)."""
+    if not rows:
+        return []
+    result = await session.execute(
+        _SET_SEGMENTS,
+        {
+            "customers": [r["customer_id"] for r in rows],
+            "segments": [r["segment"] for r in rows],
+            "at": [r["changed_at"] for r in rows],
+        },
+    )
+    changed = set(result.scalars())
+    return [c for c in (cast(str, r["customer_id"]) for r in rows) if c in changed]
 
 
 async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetime) -> None:
