@@ -84,8 +84,8 @@ _LOCK = (
 )
 _LOCK_SKIPPING = _LOCK.with_for_update(skip_locked=True)
 # Through `current_cycles` (migration 0010), planned on each call: a prepared statement's cached
-# plan, made while the table was small, scanned the whole of `clocks` ever after.
-# Only what `cycle_of` reads: the consumer and the timer load every current cycle of each ticket.
+# plan, made while the table was small, scanned the whole of `clocks` ever after. Only the columns
+# `cycle_of` reads: the consumer and the timer load every current cycle of each ticket.
 _CURRENT = (
     func.current_cycles(_IDS)
     .table_valued("ticket_id", "kind", "cycle", *(_COLUMN_OF.get(f, f) for f in _CYCLE_FIELDS))
