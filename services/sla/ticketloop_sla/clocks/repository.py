@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, delete, func, select, true, update
+from sqlalchemy import ColumnElement, Table, and_, any_, bindparam, delete, func, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -77,13 +77,21 @@ _UPSERT_CLOCKS = _UPSERT_CLOCKS.on_conflict_do_update(
 # One statement whatever the number of ids (an array parameter, not an expanding IN list).
 _IDS = bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True)))
 _LOCK = (
-    select(*[_TICKETS.c[f] for f in ("ticket_id", *TICKET_FIELDS)])
+    select(*[_TICKETS.c[f] for f in ("ticket_id", *TICKET_FIELDS, "open")])
     .where(_TICKETS.c.ticket_id == any_(_IDS))
     .order_by(_TICKETS.c.ticket_id)
     .with_for_update()
 )
 _LOCK_SKIPPING = _LOCK.with_for_update(skip_locked=True)
-_CURRENT_CYCLES = select(_CLOCKS).where(_CLOCKS.c.ticket_id == any_(_IDS), _CLOCKS.c.current)
+# Through `current_cycles` (migration 0010), planned on each call: a prepared statement's cached
+# plan, made while the table was small, scanned the whole of `clocks` ever after. Only the columns
+# `cycle_of` reads: the consumer and the timer load every current cycle of each ticket.
+_CURRENT = (
+    func.current_cycles(_IDS)
+    .table_valued("ticket_id", "kind", "cycle", *(_COLUMN_OF.get(f, f) for f in _CYCLE_FIELDS))
+    .alias("c")
+)
+_CURRENT_CYCLES = select(*_CURRENT.c)
 
 
 def cycle_of(row: Any) -> Cycle:
@@ -122,7 +130,10 @@ async def lock(
     # Core rows, not ORM objects: the timer loads hundreds of tickets a batch.
     stmt = _LOCK_SKIPPING if skip_locked else _LOCK
     rows = (await session.execute(stmt, {"ids": ids})).all()
-    tickets = {r.ticket_id: Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in TICKET_FIELDS}) for r in rows}
+    tickets: dict[uuid.UUID, Ticket] = {}
+    for r in rows:
+        t = tickets[r.ticket_id] = Ticket(ticket_id=r.ticket_id, **{f: getattr(r, f) for f in TICKET_FIELDS})
+        t.stored = (*(getattr(r, f) for f in _SAVED_FIELDS), r.open)
     if tickets:
         clocks = await session.execute(_CURRENT_CYCLES, {"ids": list(tickets)})
         for c in clocks:
@@ -151,34 +162,55 @@ async def segments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[s
     return {r.customer_id: r.segment for r in rows}
 
 
+# One statement for a run's customers (arrays, compiled once); each customer appears once in a
+# run (`service.apply` keeps the newest change of each), so the INSERT touches no row twice.
+_SET_SEGMENTS = text(
+    """
+    INSERT INTO customer_segments (customer_id, segment, changed_at)
+    SELECT * FROM unnest(CAST(:customers AS varchar[]), CAST(:segments AS varchar[]), CAST(:at AS timestamptz[]))
+    ON CONFLICT (customer_id) DO UPDATE SET segment = EXCLUDED.segment, changed_at = EXCLUDED.changed_at
+    WHERE customer_segments.changed_at < EXCLUDED.changed_at
+    RETURNING customer_id
+    """
+)
+
+
 async def set_segments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> list[str]:
     """Record customers' segments (a change older than the one stored is ignored); returns the
-    customers whose segment this changed."""
-    base = insert(CustomerSegment)
-    stmt = base.on_conflict_do_update(
-        index_elements=["customer_id"],
-        set_={"segment": base.excluded.segment, "changed_at": base.excluded.changed_at},
-        where=CustomerSegment.changed_at < base.excluded.changed_at,
-    ).returning(CustomerSegment.customer_id)
-    changed: list[str] = []
-    for row in rows:  # few per batch: segment changes are rare next to ticket events
-        changed.extend((await session.scalars(stmt, [dict(row)])).all())
-    return changed
+    customers whose segment this changed, in the order of `rows` (one row per customer)."""
+    if not rows:
+        return []
+    result = await session.execute(
+        _SET_SEGMENTS,
+        {
+            "customers": [r["customer_id"] for r in rows],
+            "segments": [r["segment"] for r in rows],
+            "at": [r["changed_at"] for r in rows],
+        },
+    )
+    changed = set(result.scalars())
+    return [c for c in (cast(str, r["customer_id"]) for r in rows) if c in changed]
 
 
 async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetime) -> None:
-    """Write the tickets and every cycle they changed or ended, in two statements."""
+    """Write the tickets whose row changed and every cycle they changed or ended, each row once
+    as it ends the batch, in two statements."""
     ticket_rows: list[dict[str, Any]] = []
-    clock_rows: list[dict[str, Any]] = []
+    clock_rows: dict[tuple[uuid.UUID, str, int], dict[str, Any]] = {}
     for t in tickets:
-        ticket_rows.append(
-            {
-                "ticket_id": t.ticket_id,
-                **{f: getattr(t, f) for f in TICKET_FIELDS},
-                "open": any(c.open for c in t.clocks.values()) or t.status not in ("resolved", "closed"),
-                "updated_at": now,
-            }
-        )
+        is_open = any(c.open for c in t.clocks.values()) or t.status not in ("resolved", "closed")
+        stored = (*(getattr(t, f) for f in _SAVED_FIELDS), is_open)
+        # A timer visit that only warns, or an event that moves no fact, leaves the row as it was.
+        if stored != t.stored:
+            ticket_rows.append(
+                {
+                    "ticket_id": t.ticket_id,
+                    **{f: getattr(t, f) for f in TICKET_FIELDS},
+                    "open": is_open,
+                    "updated_at": now,
+                }
+            )
+            t.stored = stored
         # Only what changed: an assignment touches one or two of a ticket's five cycles.
         for c in [*t.ended, *(t.clocks[k] for k in t.dirty)]:
             row = {_COLUMN_OF.get(f, f): getattr(c, f) for f in _CYCLE_FIELDS}
@@ -192,13 +224,13 @@ async def save(session: AsyncSession, tickets: Iterable[Ticket], *, now: datetim
                 policy_id=t.policy_id,
                 updated_at=now,
             )
-            clock_rows.append(row)
+            clock_rows[(t.ticket_id, c.kind.value, c.cycle)] = row  # the last state of a cycle wins
         t.ended.clear()
         t.dirty.clear()
     if ticket_rows:
         await session.execute(_UPSERT_TICKETS, ticket_rows)
     if clock_rows:
-        await session.execute(_UPSERT_CLOCKS, clock_rows)
+        await session.execute(_UPSERT_CLOCKS, list(clock_rows.values()))
 
 
 _NEXT_VERSIONS = (

@@ -88,6 +88,8 @@ class Ticket:
     changed: bool = False  # since the last publication of its clocks
     dirty: set[ClockKind] = field(default_factory=set)  # current cycles changed since loaded
     new: bool = False
+    # The ticket's row as stored (None: not stored yet): `save` leaves an unchanged row alone.
+    stored: tuple[object, ...] | None = field(default=None, compare=False, repr=False)
 
     def facts(self) -> Facts:
         """What the policy conditions look at."""
