@@ -5,14 +5,18 @@ On a throw-away embedded PostgreSQL and broker (no service), with the platform's
 `ticket.created` envelopes as intake writes them (a realistic payload), committed to an outbox
 a few per transaction as a service's transactions would; the platform's `OutboxRelay` publishes
 them; `EventConsumer`s with the inbox and a handler that does nothing read them, one consumer
-group per reading service. Everything runs at a steady rate for a window, and the CPU of this
-process (relay and consumers), the broker and PostgreSQL over the window is divided by the
-events: the cost of one event written, published and consumed by `--groups` groups.
+group per reading service. First the writer runs alone at the rate (what committing the rows
+costs: a service pays that in a transaction it commits anyway); then everything runs at the
+rate for a window, and the CPU of this process (writer, relay and consumers), the broker and
+PostgreSQL over the window is divided by the events; less the writer's share, that is the cost
+of one event published and consumed by `--groups` groups.
 
 The floor per ticket is then that cost times the events a ticket makes on `make bench`'s mix
-(`--events-per-ticket`, measured with pg_stat_statements: see the README), plus the bare POST
+(`--events-per-ticket`, counted with pg_stat_statements: see the README), plus the bare POST
 (`make bench`'s baseline: a FastAPI endpoint and one INSERT). No service logic is in it: a loop
-that does anything for a ticket costs more.
+that does anything for a ticket costs more. Everything of the backbone runs in this one process,
+as each service runs its relay and consumer in its own: when the rate asked is more than it
+keeps up with, the window stretches and the figures are those of the rate it reached.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 
 import psutil
 import uvloop
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, func
 
 from ticketloop_embedded.broker import EmbeddedBroker
 from ticketloop_embedded.ports import free_port
@@ -62,6 +66,10 @@ class Floor:
     # CPU ms per event written, published and consumed by every group, per process.
     cpu_ms_per_event: dict[str, float]
     cpu_ms_per_event_all: float
+    # Of that, committing the event in a transaction of its writer (measured alone first), and
+    # the rest: publishing and reading it, the backbone's own cost.
+    writer_ms_per_event: float
+    backbone_ms_per_event: float
     # The floor per ticket: events per ticket × the cost above, plus the bare POST.
     events_per_ticket: float
     post_ms: float
@@ -118,7 +126,7 @@ async def _measure(
     per_tx: int,
     pids: dict[str, list[int]],
     say: Say,
-) -> tuple[int, float, dict[str, float]]:
+) -> Measured:
     metadata = MetaData()
     messaging = Messaging.on(metadata)
     engine = make_engine(url, pool_size=groups + 4)
@@ -159,27 +167,30 @@ async def _measure(
         )
         for g in range(groups)
     ]
+    # 1. The writer alone (no relay, no consumer): what committing the rows costs, which a
+    # service pays in a transaction it commits anyway. Those rows are then set aside.
+    say(f"  the writer alone: {rate:,.0f} events/s for {seconds / 2:.0f} s, {per_tx} per transaction")
+    before, began = _cpu(pids), time.monotonic()
+    alone = await _steady(sessions, outbox, lambda: None, rate=rate, seconds=seconds / 2, per_tx=per_tx, first=0)
+    writer_s = sum(_cpu(pids).values()) - sum(before.values())
+    async with engine.begin() as conn:
+        await conn.execute(messaging.outbox.update().values(published_at=func.now()))
+    say(f"    {alone:,} events in {time.monotonic() - began:.1f} s, {writer_s * 1000 / alone:.3f} CPU ms each")
     tasks = [asyncio.create_task(relay.run()), *(asyncio.create_task(c.run()) for c in consumers)]
     try:
         for c in consumers:
             await asyncio.wait_for(c.started.wait(), 60)
         # Warm up (connections, prepared statements, the groups' first fetches).
-        await _write(sessions, outbox, relay, [_event(i) for i in range(200)])
+        await _write(sessions, outbox, relay.wake, [_event(i) for i in range(200)])
         await _until(lambda: all(c.handled >= 200 for c in consumers), 60)
+        # 2. Written, published and read by every group.
         say(f"  steady {rate:,.0f} events/s for {seconds:.0f} s, {per_tx} per transaction, {groups} groups reading")
         before, began = _cpu(pids), time.monotonic()
-        written, i = 0, 200
-        while time.monotonic() - began < seconds:
-            due = began + written / rate
-            if due > time.monotonic():
-                await asyncio.sleep(due - time.monotonic())
-            await _write(sessions, outbox, relay, [_event(i + k) for k in range(per_tx)])
-            written += per_tx
-            i += per_tx
+        written = await _steady(sessions, outbox, relay.wake, rate=rate, seconds=seconds, per_tx=per_tx, first=200)
         await _until(lambda: all(c.handled >= 200 + written for c in consumers), 120)
         took = time.monotonic() - began
         after = _cpu(pids)
-        return written, took, {k: after[k] - before[k] for k in after}
+        return Measured(written, took, {k: after[k] - before[k] for k in after}, writer_s * 1000 / alone)
     finally:
         for t in tasks:
             t.cancel()
@@ -190,10 +201,32 @@ async def _measure(
         await engine.dispose()
 
 
-async def _write(sessions: Any, outbox: Outbox, relay: OutboxRelay, events: list[TicketCreated]) -> None:
+async def _write(sessions: Any, outbox: Outbox, wake: Callable[[], None], events: list[TicketCreated]) -> None:
     async with transaction(sessions) as session:
         await outbox.write(session, events)
-    relay.wake()
+    wake()
+
+
+async def _steady(
+    sessions: Any, outbox: Outbox, wake: Callable[[], None], *, rate: float, seconds: float, per_tx: int, first: int
+) -> int:
+    """Commit `per_tx` events at a time at `rate` events/s for `seconds`; how many."""
+    written, began = 0, time.monotonic()
+    while time.monotonic() - began < seconds:
+        due = began + written / rate
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        await _write(sessions, outbox, wake, [_event(first + written + k) for k in range(per_tx)])
+        written += per_tx
+    return written
+
+
+@dataclass
+class Measured:
+    written: int
+    seconds: float
+    cpu_s: dict[str, float]
+    writer_ms_per_event: float
 
 
 async def _until(check: Callable[[], bool], timeout: float) -> None:
@@ -233,7 +266,7 @@ def bench_floor(
             "postgres": [int(pid_file.read_text().split()[0])],
         }
         # uvloop, as the services run under uvicorn.
-        written, took, cpu = uvloop.run(
+        measured = uvloop.run(
             _measure(
                 platform=platform, url=url, rate=rate, seconds=seconds, groups=groups, per_tx=per_tx, pids=pids, say=say
             )
@@ -242,8 +275,11 @@ def bench_floor(
         broker.stop()
         pg.stop()
         shutil.rmtree(root, ignore_errors=True)
+    written, took, cpu = measured.written, measured.seconds, measured.cpu_s
     per_event = {k: round(v * 1000 / written, 3) for k, v in cpu.items()}
     all_ms = round(sum(cpu.values()) * 1000 / written, 3)
+    writer = round(measured.writer_ms_per_event, 3)
+    backbone = round(max(0.0, all_ms - writer), 3)
     floor = Floor(
         events_per_s=round(written / took, 1),
         events=written,
@@ -251,14 +287,17 @@ def bench_floor(
         seconds=round(took, 1),
         cpu_ms_per_event=per_event,
         cpu_ms_per_event_all=all_ms,
+        writer_ms_per_event=writer,
+        backbone_ms_per_event=backbone,
         events_per_ticket=events_per_ticket,
         post_ms=post_ms,
-        floor_ms_per_ticket=floor_per_ticket(all_ms, events_per_ticket=events_per_ticket, post_ms=post_ms),
+        floor_ms_per_ticket=floor_per_ticket(backbone, events_per_ticket=events_per_ticket, post_ms=post_ms),
     )
     say(f"  {written:,} events in {took:.1f} s ({floor.events_per_s:,.0f}/s), each read by {groups} groups")
     say(f"  CPU ms per event written, published and read {groups} times: {all_ms} {per_event}")
+    say(f"  of which committing it (the writer alone, a service's own transaction): {writer}; the backbone: {backbone}")
     say(
-        f"  floor per ticket: {events_per_ticket} events x {all_ms} ms + {post_ms} ms POST = "
+        f"  floor per ticket: {events_per_ticket} events x {backbone} ms + {post_ms} ms POST = "
         f"{floor.floor_ms_per_ticket} ms of CPU ({2000 / floor.floor_ms_per_ticket:,.0f} tickets/s on 2 cores at best)"
     )
     json_path.write_text(json.dumps(asdict(floor), indent=2))
