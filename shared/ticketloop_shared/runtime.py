@@ -210,6 +210,7 @@ class Runtime(Generic[S]):
                 dead_letters=self.spec.messaging.dead_letters,
                 producer=self.producer,
                 batch_size=self.settings.consumer_batch_size,
+                cluster_id=self._cluster_id,
             )
             self._spawn("consumer", self.consumer.run())
         for name, side_consumer in self.spec.side_consumers.items():
@@ -229,6 +230,7 @@ class Runtime(Generic[S]):
                 batch_size=self.settings.consumer_batch_size,
                 interest=wanted.interest,
                 dedup=wanted.dedup,
+                cluster_id=self._cluster_id,
             )
             self.side_consumers.append(side)
             self._spawn(f"consumer-{name}", side.run())

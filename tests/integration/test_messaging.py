@@ -716,3 +716,25 @@ async def test_a_consumer_that_wants_none_of_the_records_fetches_at_the_idle_pac
             await asyncio.sleep(0.1)
         await eventually(lambda: held() == backbone.platform.kafka_fetch_max_wait_ms)
         assert await backbone.effect_count() > 0
+
+
+async def test_offsets_read_before_the_broker_was_replaced_are_not_committed_to_the_new_one(
+    backbone: Backbone,
+) -> None:
+    who = {"cluster": "the first broker"}
+
+    async def cluster_id() -> str:
+        return who["cluster"]
+
+    consumer = backbone.consumer({EventType.TICKET_CREATED: record_effect()}, cluster_id=cluster_id)
+    async with running(consumer.run()):
+        await eventually(consumer.started.is_set)
+        await publish(backbone.platform, create_ticket_created())
+        await eventually(lambda: _equals(backbone.effect_count(), 1))
+        await eventually(lambda: _equals(_behind(backbone, consumer), 0))  # committed: same broker
+        # From here the broker answers with another cluster id: it was replaced.
+        who["cluster"] = "a new broker"
+        await publish(backbone.platform, create_ticket_created(), create_ticket_created())
+        await eventually(lambda: _equals(backbone.effect_count(), 3))
+        await asyncio.sleep(1.0)  # several quiet polls, each of which would commit
+        assert await _behind(backbone, consumer) == 2, "what was read since is not committed there"

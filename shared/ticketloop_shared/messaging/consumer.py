@@ -100,6 +100,7 @@ class EventConsumer:
         replica: str = "",
         interest: Interest | None = None,
         dedup: bool = True,
+        cluster_id: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.service = service
         self.replica = replica or service
@@ -129,6 +130,12 @@ class EventConsumer:
         # Next offsets of what was applied (committed in the database) but not yet committed to
         # the group: see `kafka_commit_interval_ms`.
         self._uncommitted: dict[TopicPartition, int] = {}
+        # Who the broker is (its cluster id), asked when the session starts and again before a
+        # deferred commit: offsets read from a broker since replaced must not be committed to
+        # the new one (its log is another; a member joining there would skip what lies below
+        # them). None: not asked (a consumer outside a service runtime, as in tests).
+        self.cluster_id = cluster_id
+        self._cluster: str | None = None
         # Without an interest, every type it has a handler for is wanted.
         self.interest = interest
         self._interested: frozenset[str] | None = None
@@ -192,6 +199,7 @@ class EventConsumer:
         try:
             # Inside the try: a service stopped while this joins its group still closes it.
             await consumer.start()
+            self._cluster = await self._ask_cluster()
             self.started.set()
             self._last_progress = asyncio.get_running_loop().time()
             fetch_wait = self._fetch_wait()
@@ -236,14 +244,36 @@ class EventConsumer:
         (the partition went to another member in a rebalance) only makes its next owner
         re-read records the inbox turns into no-ops."""
         offsets = {tp: o for tp, o in self._uncommitted.items() if only is None or tp in only}
-        for tp in offsets:
-            del self._uncommitted[tp]
         if not offsets:
             return
+        if self.cluster_id is not None:
+            now = await self._ask_cluster()
+            if now is None:
+                return  # cannot tell who the broker is: commit later
+            if self._cluster is None:
+                self._cluster = now
+            elif now != self._cluster:
+                log.warning(
+                    "broker replaced since these records were read: their offsets are not committed",
+                    extra={"before": self._cluster, "now": now},
+                )
+                self._uncommitted.clear()
+                return
+        for tp in offsets:
+            del self._uncommitted[tp]
         try:
             await consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             log.warning("offset commit failed", extra={"error": repr(exc)})
+
+    async def _ask_cluster(self) -> str | None:
+        if self.cluster_id is None:
+            return None
+        try:
+            return await self.cluster_id()
+        except Exception as exc:
+            log.warning("could not ask the broker's cluster id", extra={"error": repr(exc)})
+            return None
 
     def _drop_uncommitted(self, partitions: set[TopicPartition]) -> None:
         """A partition read again from its start: its pending offset (of the old log) must never
