@@ -67,3 +67,16 @@ def test_a_language_tag_is_checked_and_shaped_as_bcp_47_writes_it() -> None:
     for bad in ("english!", "e", "zh_CN", ""):
         with pytest.raises(ValueError):
             language_tag(bad)
+
+
+def test_a_refresh_that_read_before_an_article_was_created_here_does_not_hide_it() -> None:
+    from ticketloop_intake.knowledge.service import ActiveArticlesGuard
+
+    guard = ActiveArticlesGuard()
+    guard.remember("db", False, interval=30)
+    began = guard.changes("db")  # the periodic refresh starts its read: no article yet
+    guard.changed("db", any_active=True)  # an article is created (and committed) meanwhile
+    guard.remember("db", False, interval=30, read_after=began)  # the refresh's stale answer
+    assert guard.answer("db") is True
+    guard.remember("db", False, interval=30, read_after=guard.changes("db"))  # a later read counts
+    assert guard.answer("db") is False

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_intake.db import audit
@@ -48,6 +49,9 @@ class ActiveArticlesGuard:
 
     def __init__(self) -> None:
         self._known: dict[str, tuple[bool, float, float]] = {}
+        # Changes made in this process, per database: a refresh whose query began before one
+        # must not overwrite what it says (it read the table as it was before).
+        self._changes: dict[str, int] = {}
 
     @staticmethod
     def database(session: AsyncSession) -> str:
@@ -61,13 +65,31 @@ class ActiveArticlesGuard:
             return None
         return known[0]
 
-    def remember(self, db: str, any_active: bool, *, interval: float | None = None) -> None:
-        """Keep an answer for three refresh intervals."""
+    def changes(self, db: str) -> int:
+        """How many changes this process made to the database's articles (see `remember`)."""
+        return self._changes.get(db, 0)
+
+    def remember(
+        self, db: str, any_active: bool, *, interval: float | None = None, read_after: int | None = None
+    ) -> None:
+        """Keep an answer for three refresh intervals; one read before a change this process
+        made since (`read_after`: `changes` when the read began) is dropped."""
+        if read_after is not None and read_after != self.changes(db):
+            return
         interval = interval if interval is not None else self._interval(db)
         self._known[db] = (any_active, time.monotonic() + 3 * interval, interval)
 
+    def changed(self, db: str, *, any_active: bool | None) -> None:
+        """This process changed the articles: `True` (one was created) counts at once; `None`
+        (one was retired) drops the answer, so the next lookup asks again."""
+        self._changes[db] = self.changes(db) + 1
+        if any_active is not None:
+            self.remember(db, any_active)
+        else:
+            self.forget(db)
+
     def forget(self, db: str) -> None:
-        """Drop the answer (an article was retired here): the next lookup asks again."""
+        """Drop the answer: the next lookup asks again."""
         known = self._known.pop(db, None)
         if known is not None:  # keep the interval the refresh set
             self._known[db] = (True, 0.0, known[2])
@@ -81,8 +103,9 @@ class ActiveArticlesGuard:
         db = self.database(session)
         known = self.answer(db)
         if known is None:
+            began = self.changes(db)
             known = await repository.any_active(session)
-            self.remember(db, known)
+            self.remember(db, known, read_after=began)
         return known
 
 
@@ -93,10 +116,20 @@ def _guard(session: AsyncSession) -> ActiveArticlesGuard:
     return state_of(session)[GUARD]
 
 
+def _changed(session: AsyncSession, *, any_active: bool | None) -> None:
+    """Tell the guard at once, and again when the transaction commits: a refresh whose read
+    began before the commit (so saw the table without this change) must not stand after it."""
+    guard, db = _guard(session), ActiveArticlesGuard.database(session)
+    guard.changed(db, any_active=any_active)
+    event.listen(session.sync_session, "after_commit", lambda _: guard.changed(db, any_active=any_active), once=True)
+
+
 async def refresh_guard(session: AsyncSession, *, interval: float) -> bool:
     """Ask the database whether any article is active and remember the answer."""
+    guard, db = _guard(session), ActiveArticlesGuard.database(session)
+    began = guard.changes(db)
     found = await repository.any_active(session)
-    _guard(session).remember(ActiveArticlesGuard.database(session), found, interval=interval)
+    guard.remember(db, found, interval=interval, read_after=began)
     return found
 
 
@@ -191,7 +224,7 @@ async def create(
     await audit_log.record(
         session, audit, actor=by, action="knowledge.article_created", subject=_subject(article), details={"version": 1}
     )
-    _guard(session).remember(ActiveArticlesGuard.database(session), True)
+    _changed(session, any_active=True)
     return article
 
 
@@ -277,7 +310,7 @@ async def retire(session: AsyncSession, *, article_id: uuid.UUID, by: Principal,
         subject=_subject(article),
         details={"version": article.version},
     )
-    _guard(session).forget(ActiveArticlesGuard.database(session))
+    _changed(session, any_active=None)
     return article
 
 
