@@ -337,6 +337,16 @@ async def show_clocks(session: AsyncSession, published: Sequence[ClocksShown]) -
     the whole run (intake applies these on the event loop that also takes new tickets). Returns
     the tickets intake does not have. One ticket appears at most once (the caller keeps its
     newest)."""
+    if len(published) > 1:
+        # Locked in id order first, as every transaction that locks several tickets does (the
+        # update's own order is its plan's): the webhook worker recording acknowledgements
+        # deadlocked against it.
+        await session.execute(
+            select(Ticket.id)
+            .where(Ticket.id.in_(sorted(p.ticket_id for p in published)))
+            .order_by(Ticket.id)
+            .with_for_update()
+        )
     result = await session.execute(
         _CLOCKS_STATEMENT,
         {

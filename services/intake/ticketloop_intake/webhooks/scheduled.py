@@ -17,6 +17,7 @@ from datetime import datetime
 
 import aiohttp
 import httpx
+from sqlalchemy.exc import DBAPIError
 
 from ticketloop_intake.settings import IntakeSettings
 from ticketloop_intake.unit import IntakeRuntime
@@ -25,6 +26,7 @@ from ticketloop_intake.webhooks.bookkeeping import Outcome, Outgoing
 from ticketloop_intake.webhooks.domain import ChannelEvent
 from ticketloop_shared import webhooks as signing
 from ticketloop_shared.clock import Clock
+from ticketloop_shared.faults import is_transient
 from ticketloop_shared.scheduler import Batch, Scheduler
 from ticketloop_shared.state import ProcessState, Slot
 
@@ -199,6 +201,21 @@ async def deliver(runtime: IntakeRuntime) -> Batch:
     if not outgoing:
         return Batch(0, False)
     outcomes = await send_all(outgoing, runtime.settings, runtime.clock, runtime.state)
-    async with runtime.unit_of_work() as uow:
-        await bookkeeping.record(uow, outcomes)
+    await _record(runtime, outcomes)
     return Batch(len(outgoing), len(outgoing) >= runtime.settings.webhooks_batch)
+
+
+async def _record(runtime: IntakeRuntime, outcomes: Sequence[Outcome], attempts: int = 5) -> None:
+    """Record the batch's outcomes, again at once if PostgreSQL chose this transaction as a
+    deadlock's victim (recording acknowledgements locks their tickets, which a consumer batch
+    storing deadlines may hold in another order): given up, the sent deliveries would stay leased
+    and go out a second time when the lease ends."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with runtime.unit_of_work() as uow:
+                await bookkeeping.record(uow, outcomes)
+            return
+        except DBAPIError as exc:
+            if attempt == attempts or not is_transient(exc):
+                raise
+            await asyncio.sleep(0.05 * attempt)
