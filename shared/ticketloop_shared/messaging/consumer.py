@@ -53,6 +53,9 @@ from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.unit_of_work import BatchHandler, Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
+# How long a consumer leaving its partitions (a rebalance, a stop) spends committing what it
+# applied since its last commit; past it, the next owner re-reads those records (the inbox drops them).
+COMMIT_ON_LEAVE_SECONDS = 2.0
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 UowFactory = Callable[[], AbstractAsyncContextManager[UnitOfWork[Any]]]
@@ -230,10 +233,12 @@ class EventConsumer:
         finally:
             self.started.clear()
             if self._uncommitted and not self._restart.is_set():
-                # Best effort (the inbox absorbs a re-read); never after a broker replacement,
-                # whose new log these offsets are not of.
+                # Best effort and briefly (the inbox absorbs a re-read; aiokafka's commit waits
+                # for a coordinator without end, which would hold the service's shutdown); never
+                # after a broker replacement, whose new log these offsets are not of.
                 with contextlib.suppress(Exception):
-                    await self.commit_applied(consumer)
+                    async with asyncio.timeout(COMMIT_ON_LEAVE_SECONDS):
+                        await self.commit_applied(consumer)
             self._uncommitted.clear()
             await consumer.stop()
             self.forget_partitions(set())
@@ -631,8 +636,10 @@ class _RereadAfterReset(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """What was applied of the partitions that leave is committed before they go (their next
-        owner starts there), and their lag is forgotten."""
-        await self.owner.commit_applied(self.consumer, set(revoked))
+        owner starts there; briefly: a rebalance must not wait on it), and their lag is forgotten."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(COMMIT_ON_LEAVE_SECONDS):
+                await self.owner.commit_applied(self.consumer, set(revoked))
         self.owner.forget_partitions(set(self.consumer.assignment()) - set(revoked))
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
