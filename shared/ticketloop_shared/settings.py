@@ -81,7 +81,7 @@ class PlatformSettings(BaseSettings):
     kafka_idle_after_seconds: float = Field(default=5.0, ge=0)
     kafka_linger_ms: int = Field(default=2, ge=0, le=1000)
     # A consumer commits its offsets at most this often while records keep coming (and at once
-    # when a poll finds none, when it loses partitions and when it stops), not after every poll
+    # when a poll finds none and when it loses partitions in a rebalance), not after every poll
     # batch: one commit request per batch per consumer was a good share of the broker's and the
     # services' work. A crash re-reads at most this much, which the inbox turns into no-ops.
     # 0: after every batch.

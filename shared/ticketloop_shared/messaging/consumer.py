@@ -53,8 +53,8 @@ from ticketloop_shared.settings import PlatformSettings
 from ticketloop_shared.unit_of_work import BatchHandler, Handler, UnitOfWork
 
 log = logging.getLogger(__name__)
-# How long a consumer leaving its partitions (a rebalance, a stop) spends committing what it
-# applied since its last commit; past it, the next owner re-reads those records (the inbox drops them).
+# How long a consumer losing partitions in a rebalance spends committing what it applied of
+# them since its last commit; past it, the next owner re-reads those records (the inbox drops them).
 COMMIT_ON_LEAVE_SECONDS = 2.0
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -232,13 +232,10 @@ class EventConsumer:
                     return
         finally:
             self.started.clear()
-            if self._uncommitted and not self._restart.is_set():
-                # Best effort and briefly (the inbox absorbs a re-read; aiokafka's commit waits
-                # for a coordinator without end, which would hold the service's shutdown); never
-                # after a broker replacement, whose new log these offsets are not of.
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(COMMIT_ON_LEAVE_SECONDS):
-                        await self.commit_applied(consumer)
+            # Not committed on the way out: a stopping service's task is being cancelled, and
+            # aiokafka's commit can wait for a coordinator without end (it held shutdowns in
+            # the suite). What was applied since the last commit (at most a second's records)
+            # is read again by the next owner, and the inbox drops it.
             self._uncommitted.clear()
             await consumer.stop()
             self.forget_partitions(set())
