@@ -25,28 +25,13 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from ticketloop_shared.cancellation import stop_if_cancelled, wait_for_event
 from ticketloop_shared.state import ProcessState, Slot
 
 log = logging.getLogger(__name__)
 
 # The listening connections' name in `pg_stat_activity`.
 APPLICATION_NAME = "ticketloop-notices"
-
-
-async def wait_for_event(event: asyncio.Event, seconds: float) -> bool:
-    """Wait until `event` is set or `seconds` pass; whether it was set.
-
-    Not `asyncio.wait_for(event.wait(), ...)`: on Python 3.11 that can swallow a cancellation
-    arriving just as the event is set, and a loop that then sleeps for the safety net's hour
-    holds up its service's shutdown."""
-    if event.is_set():
-        return True
-    waiter = asyncio.ensure_future(event.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=seconds)
-    finally:
-        waiter.cancel()
-    return event.is_set()
 
 
 async def notify(db: AsyncSession | AsyncConnection, channel: str) -> None:
@@ -95,9 +80,8 @@ class Notices:
             try:
                 await self._listen()
                 delay = 0.5
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("change notices: listening connection lost; reconnecting", extra={"error": repr(exc)})
             finally:
                 self.connected.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -22,6 +23,7 @@ from sqlalchemy import MetaData, Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ticketloop_shared import migrations
+from ticketloop_shared.cancellation import stop_if_cancelled, wait_for_event
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.db import asyncpg_dsn, ensure_database, make_engine, make_sessionmaker, make_statement_pool
 from ticketloop_shared.events.catalog import EventType
@@ -34,7 +36,7 @@ from ticketloop_shared.messaging.inbox import inbox_table
 from ticketloop_shared.messaging.kafka import ensure_topics, make_producer
 from ticketloop_shared.messaging.outbox import Outbox, OutboxRelay, broker_epoch_table, outbox_table
 from ticketloop_shared.metrics import REPLICA_INFO
-from ticketloop_shared.notices import Notices, wait_for_event
+from ticketloop_shared.notices import Notices
 from ticketloop_shared.revocation import CHANGED as REVOCATIONS_CHANGED
 from ticketloop_shared.revocation import NOTICE as REVOCATIONS_NOTICE
 from ticketloop_shared.revocation import Revocations, revocation_handler, revoked_tokens_table
@@ -43,6 +45,11 @@ from ticketloop_shared.state import ProcessState
 from ticketloop_shared.unit_of_work import Handler, Handlers, Observer, S, UnitOfWork, unit_of_work
 
 log = logging.getLogger(__name__)
+
+# How long a stop waits for the background tasks it cancelled. They end within milliseconds (a
+# consumer leaving its group within a few seconds); one that does not has swallowed its
+# cancellation, and is left behind with its stack in the log instead of holding the stop.
+STOP_TASKS_SECONDS = 20.0
 
 
 @dataclass
@@ -248,9 +255,8 @@ class Runtime(Generic[S]):
             changed.clear()  # what is committed from here on is seen by this read
             try:
                 await self.revocations.refresh(self.engine)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("periodic job failed", extra={"job": "revocations", "error": repr(exc)})
                 await asyncio.sleep(1.0)
                 continue
@@ -267,6 +273,7 @@ class Runtime(Generic[S]):
                 await action()
                 return
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if not is_transient(exc) or loop.time() > deadline:
                     raise
                 log.warning(f"{what}: dependency unavailable, waiting", extra={"error": repr(exc)})
@@ -284,7 +291,8 @@ class Runtime(Generic[S]):
         if node is None:
             raise KafkaConnectionError("no broker known to the producer")
         request = MetadataRequest([], allow_auto_topic_creation=False)
-        response = await asyncio.wait_for(client.send(node, request), 5.0)
+        async with asyncio.timeout(5.0):  # not `wait_for`: see `ticketloop_shared.cancellation`
+            response = await client.send(node, request)
         return str(response.to_object()["cluster_id"] or "")
 
     async def _check_broker(self) -> None:
@@ -331,9 +339,8 @@ class Runtime(Generic[S]):
             await asyncio.sleep(self.platform.broker_check_seconds)
             try:
                 await self._check_broker()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if self.broker_problem is None:
                     log.warning("broker check failed", extra={"error": repr(exc)})
                 self.broker_problem = repr(exc)
@@ -383,9 +390,17 @@ class Runtime(Generic[S]):
             REPLICA_INFO.remove(self.spec.name, self.replica)
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_TASKS_SECONDS)
+            for task in stuck:
+                # A bug (a loop that swallowed its cancellation): say where it is, and stop anyway
+                # rather than hold the process (and a rolling update) for ever.
+                trace = io.StringIO()
+                task.print_stack(file=trace)
+                log.error(
+                    "background task did not stop when cancelled; stopping without it",
+                    extra={"task": task.get_name(), "stack": trace.getvalue()[-4000:]},
+                )
         self._tasks.clear()
         if self.relay is not None:
             self.relay.close()

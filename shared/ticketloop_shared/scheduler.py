@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ticketloop_shared.notices import wait_for_event
+from ticketloop_shared.cancellation import stop_if_cancelled, wait_for_event
 from ticketloop_shared.settings import ServiceSettings
 from ticketloop_shared.state import Slot
 
@@ -68,11 +68,11 @@ class _Every(Generic[S]):
     async def loop(self, runtime: Runtime[S]) -> None:
         interval = _resolve(self.seconds, runtime.settings)
         while True:
+            stop_if_cancelled()
             try:
                 await self.run(runtime)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("periodic job failed", extra={"job": self.name, "error": repr(exc)})
             await asyncio.sleep(interval)
 
@@ -101,6 +101,7 @@ class _Due(Generic[S]):
         woken = runtime.state[self.wake] if self.wake is not None else None
         linger = _resolve(self.linger, runtime.settings)
         while True:
+            stop_if_cancelled()
             try:
                 if woken is not None:
                     woken.clear()  # what is committed from here on is seen by this batch
@@ -108,9 +109,8 @@ class _Due(Generic[S]):
                 if batch.full:
                     continue
                 next_at = await self.next_due(runtime)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("due-time job failed; retrying", extra={"job": self.name, "error": repr(exc)})
                 await asyncio.sleep(min(1.0, max_idle))
                 continue

@@ -33,6 +33,7 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ticketloop_shared import tracing
+from ticketloop_shared.cancellation import stop_if_cancelled
 from ticketloop_shared.errors import PermanentEventError
 from ticketloop_shared.events.catalog import AnyEvent, parse_event
 from ticketloop_shared.events.topics import Topics
@@ -182,9 +183,8 @@ class EventConsumer:
             try:
                 await self._consume()
                 delay = self.settings.consumer_backoff_seconds
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 self.started.clear()
                 log.warning("consumer failed; reconnecting", extra={"group": self.group_id, "error": repr(exc)})
                 await asyncio.sleep(delay)
@@ -210,6 +210,7 @@ class EventConsumer:
             interval = self.settings.kafka_commit_interval_ms / 1000
             last_commit = loop.time()
             while not self._restart.is_set():
+                stop_if_cancelled()
                 batches = await consumer.getmany(timeout_ms=500)
                 # Records of which nothing is wanted (a side consumer whose interest is empty:
                 # no admin webhook endpoint) count as none: it fetches at the idle pace.
@@ -274,6 +275,7 @@ class EventConsumer:
         try:
             return await self.cluster_id()
         except Exception as exc:
+            stop_if_cancelled(exc)
             log.warning("could not ask the broker's cluster id", extra={"error": repr(exc)})
             return None
 
@@ -402,6 +404,7 @@ class EventConsumer:
             async with self.unit_of_work() as uow:
                 self._interested = frozenset(await self.interest(uow.session))
         except Exception as exc:
+            stop_if_cancelled(exc)
             self._interested = None
             log.warning("could not read what the consumer wants; taking everything", extra={"error": repr(exc)})
 
@@ -418,6 +421,7 @@ class EventConsumer:
         try:
             await self._until_available(lambda: self._apply(work))
         except Exception as exc:
+            stop_if_cancelled(exc)
             log.warning("batch failed; applying it event by event", extra={"error": repr(exc), "size": len(work)})
             for item in work:
                 await self._apply_alone(item)
@@ -516,6 +520,7 @@ class EventConsumer:
                 await self._until_available(partial(self._park, item, f"rejected: {exc}", attempts=attempt))
                 return
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if attempt == attempts:
                     log.error(
                         "handler failed on a healthy database; parking the event",
@@ -534,9 +539,8 @@ class EventConsumer:
         while True:
             try:
                 await action()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 if not is_transient(exc):
                     raise
                 if self.paused_for is None:
@@ -600,10 +604,8 @@ class EventConsumer:
                 ("x-failed-at", datetime.now(UTC).isoformat().encode()),
             ]
             try:
-                await asyncio.wait_for(
-                    self.producer.send_and_wait(self.topics.deadletter, value=r.value, key=r.key, headers=headers),
-                    timeout=10,
-                )
+                async with asyncio.timeout(10):  # not `wait_for`: see `ticketloop_shared.cancellation`
+                    await self.producer.send_and_wait(self.topics.deadletter, value=r.value, key=r.key, headers=headers)
             except (KafkaError, TimeoutError) as exc:
                 log.warning("dead-letter topic copy failed; the database copy stands", extra={"error": repr(exc)})
 

@@ -14,7 +14,6 @@ global lock. Every process that writes outbox rows runs a relay and wakes it aft
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -43,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from ticketloop_shared.cancellation import stop_if_cancelled, wait_for_event
 from ticketloop_shared.clock import utcnow
 from ticketloop_shared.events.envelope import Envelope
 from ticketloop_shared.events.topics import Topics
@@ -469,6 +469,7 @@ class OutboxRelay:
         wake = self._wakes[partition]
         last_batch = -1e9
         while True:
+            stop_if_cancelled()
             wake.clear()
             try:
                 # Under load (the last batch went out moments ago), let the rows of a few more
@@ -485,11 +486,9 @@ class OutboxRelay:
                 if partition == 0 and loop.time() - last_purge > 3600:
                     last_purge = loop.time()
                     await self.purge()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 self.last_error = repr(exc)
                 log.warning("outbox relay failed; retrying", extra={"error": repr(exc), "partition": partition})
                 await asyncio.sleep(self.fallback_poll_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=self.fallback_poll_seconds)
+            await wait_for_event(wake, self.fallback_poll_seconds)

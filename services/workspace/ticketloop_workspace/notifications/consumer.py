@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 
+from ticketloop_shared.cancellation import stop_if_cancelled
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.events.catalog import AnyEvent, EventType, parse_event
 from ticketloop_shared.events.topics import Topics
@@ -123,9 +124,8 @@ class Tailer:
         while True:
             try:
                 await self._session()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:
+                stop_if_cancelled(exc)
                 log.warning("live notifications: broker session failed; reconnecting", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.live_reconnect_max_seconds)

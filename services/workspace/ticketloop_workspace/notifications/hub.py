@@ -82,8 +82,10 @@ class Subscription:
         """The next notification, or None after `timeout` seconds (or at once when dropped and drained)."""
         if self.dropped and self.queue.empty():
             return None
+        # `asyncio.timeout`, not `wait_for`: on Python 3.11 the latter can swallow a cancellation.
         with contextlib.suppress(TimeoutError):
-            return await asyncio.wait_for(self.queue.get(), timeout=max(timeout, 0.0))
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await self.queue.get()
         return None
 
 

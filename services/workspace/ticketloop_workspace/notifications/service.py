@@ -3,10 +3,9 @@ stopped by the app's lifespan, and what the endpoint asks of them."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from datetime import timedelta
 
+from ticketloop_shared.cancellation import wait_for_event
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_workspace.notifications.consumer import Tailer
@@ -59,8 +58,7 @@ class LiveNotifications:
         """A live connection, resuming after `last_event_id`: waits (a bounded while) for the
         start-up read, so a resume right after a restart finds what the browser missed."""
         if not self.hub.ready.is_set() and self.settings.live_ready_timeout_seconds > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.hub.ready.wait(), timeout=self.settings.live_ready_timeout_seconds)
+            await wait_for_event(self.hub.ready, self.settings.live_ready_timeout_seconds)
         return self.hub.subscribe(audiences, last_event_id)
 
     def problems(self) -> dict[str, str]:
