@@ -255,9 +255,16 @@ async def test_a_due_survey_reaches_the_customer_by_mail_and_leaves_the_notifier
         [mailed] = await eventually(lambda: relay.about("How did we do?"), timeout=30)
         link = next(w for w in mailed.get_content().split() if "/v1/surveys/" in w)
         assert mailed["To"] == "jane@example.com" and mailed["Subject"].startswith(f"[{ticket['number']}]")
-        r = await feedback.client.get(f"/v1/tickets/{ticket['id']}/survey", headers=admin_headers())
-        survey = r.json()
-        assert r.status_code == 200 and survey["delivered_at"] is not None, "intake reported it delivered"
+
+        async def reported_delivered() -> dict[str, Any] | None:
+            # The gateway mails before it answers the webhook; intake reports the delivery to
+            # feedback when that answer comes: just after the mail, not before it.
+            r = await feedback.client.get(f"/v1/tickets/{ticket['id']}/survey", headers=admin_headers())
+            assert r.status_code == 200, r.text
+            body: dict[str, Any] = r.json()
+            return body if body["delivered_at"] is not None else None
+
+        survey = await eventually(reported_delivered, timeout=10)
         listed = (await feedback.client.get("/v1/survey-deliveries", headers=NOTIFIER)).json()["items"]
         assert survey["id"] not in {d["survey_id"] for d in listed}
         r = await feedback.client.get("/v1/audit", params={"action": "survey.link_issued"}, headers=admin_headers())
