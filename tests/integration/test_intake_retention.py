@@ -32,7 +32,13 @@ SUBJECT, MESSAGE = "Router 55KQ keeps rebooting", "Still rebooting after the upd
 async def intake(
     platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]]
 ) -> AsyncIterator[RunningService]:
-    settings = IntakeSettings(database_url=await new_database("intake"), platform=platform, retention_enabled=False)
+    # No webhook worker: it would attempt the pending delivery written below (an attempt row more).
+    settings = IntakeSettings(
+        database_url=await new_database("intake"),
+        platform=platform,
+        retention_enabled=False,
+        webhooks_worker_enabled=False,
+    )
     async with serve(create_app(settings, clock=FrozenClock(NOW))) as running:
         yield running
 
