@@ -9,10 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
-from ticketloop_shared import migrations
+from ticketloop_shared import migrations, serving
 from ticketloop_shared.auth import Role, token_for
 from ticketloop_shared.db import ensure_database
 from ticketloop_shared.logging import uvicorn_log_config
@@ -89,7 +88,7 @@ def service_main(
             asyncio.run(run_cli(settings, retention, service=service, dry_run=args.dry_run, as_json=args.json))
         )
     workers = settings.http_workers
-    uvicorn.run(
+    serving.run(
         # Several workers need an importable factory; each worker builds its app from the environment.
         f"{create_app.__module__}:{create_app.__name__}" if workers > 1 else create_app(settings),
         factory=workers > 1,

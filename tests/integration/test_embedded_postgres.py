@@ -5,6 +5,7 @@ local user is switched over on its next start with its data intact, and the pass
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import subprocess
 import tempfile
@@ -95,3 +96,24 @@ def test_the_server_is_given_only_a_verifier_never_the_password(infra: Infra) ->
         ["grep", "-rl", "--", infra.pg.password, str(infra.pg.data_dir)], capture_output=True, check=False
     )
     assert result.stdout == b""  # not in any file of the data folder (pg_authid, the log, ...)
+
+
+def test_running_follows_the_server_through_a_kill_a_reused_pid_and_a_stop(folder: Path) -> None:
+    """What the supervisor asks every second (from the pid file and /proc, no `pg_ctl`)."""
+    server = EmbeddedPostgres(folder / "pg", free_port(), durable=False)
+    assert not server.running()
+    server.start()
+    try:
+        assert server.running()
+        server.kill()  # its pid file stays behind, naming a process that is gone
+        pid_file = server.data_dir / "postmaster.pid"
+        assert pid_file.exists() and not server.running()
+        written = pid_file.read_text()
+        pid_file.write_text("\n".join([str(os.getpid()), *written.split("\n")[1:]]))
+        assert not server.running(), "a pid reused by another program is not the server"
+        pid_file.write_text(written)
+        server.start()  # crash recovery
+        assert server.running()
+    finally:
+        server.stop()
+    assert not server.running()

@@ -23,6 +23,7 @@ from ticketloop_shared.auth import Role, issue_token, require_staff
 from ticketloop_shared.events import ClockKind, EscalationTarget
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_workspace.notifications import STATE_KEY, LiveNotifications, LiveSettings, events_router
+from ticketloop_workspace.notifications.consumer import TAIL_FETCH_WAIT_MS
 from ticketloop_workspace.notifications.domain import Audience, notification_id
 
 SALES, BILLING = "after_sales", "billing"
@@ -187,6 +188,26 @@ async def test_a_reconnect_with_last_event_id_gets_exactly_what_was_missed(platf
             await publish(platform, later)
             await eventually(lambda: len(resumed.events) == 4)
             assert resumed.ids()[-1] == notification_id(later.id, Audience.person(ANNA))
+
+
+async def test_an_idle_tailer_fetches_at_the_idle_pace_and_a_notification_makes_it_quick_again(
+    platform: PlatformSettings,
+) -> None:
+    quick = platform.model_copy(update={"kafka_idle_after_seconds": 0.3, "kafka_idle_fetch_max_wait_ms": 800})
+    story = Story(created_at=now())
+    async with serving(quick) as ws:
+
+        def held() -> int | None:
+            consumer = ws.live.tailer.consumer
+            fetcher = getattr(consumer, "_fetcher", None)
+            return None if fetcher is None else int(fetcher._fetch_max_wait_ms)  # noqa: SLF001
+
+        await eventually(lambda: held() == 800, timeout=10)
+        async with connected(ws, token(ANNA)) as stream:
+            await publish(quick, story.created(), story.assigned(now(), ANNA))
+            await eventually(lambda: len(stream.events) == 1)
+            assert held() == TAIL_FETCH_WAIT_MS  # records came: short again
+        await eventually(lambda: held() == 800, timeout=10)
 
 
 async def test_a_restarted_workspace_rebuilds_from_the_topics_and_resumes(platform: PlatformSettings) -> None:

@@ -10,10 +10,9 @@ import sys
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-import uvicorn
-
 from ticketloop_emailgw.app import create_app
 from ticketloop_emailgw.settings import EmailGatewaySettings
+from ticketloop_shared import serving
 from ticketloop_shared.logging import configure_logging, uvicorn_log_config
 from ticketloop_shared.proxies import UVICORN_PROXY_HEADERS
 
@@ -23,7 +22,7 @@ def serve() -> None:
     settings = EmailGatewaySettings()
     configure_logging("emailgw", level=settings.log_level, json_lines=settings.log_json)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command at INFO
-    uvicorn.run(
+    serving.run(
         create_app(settings),
         host=settings.http_host,
         port=settings.http_port,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from ticketloop_shared import serving
 from ticketloop_shared.logging import uvicorn_log_config
 from ticketloop_shared.proxies import UVICORN_PROXY_HEADERS
 from ticketloop_workspace.app import create_app
@@ -13,7 +12,7 @@ from ticketloop_workspace.settings import WorkspaceSettings
 def main() -> None:
     """Serve on the configured host and port."""
     settings = WorkspaceSettings()
-    uvicorn.run(
+    serving.run(
         create_app(settings),
         loop="uvloop",
         http="httptools",

@@ -40,7 +40,7 @@ from ticketloop_shared.events.topics import Topics
 from ticketloop_shared.faults import is_transient
 from ticketloop_shared.messaging.deadletter import Letter, park
 from ticketloop_shared.messaging.inbox import claim_many
-from ticketloop_shared.messaging.kafka import FetchWait, make_consumer, set_fetch_wait
+from ticketloop_shared.messaging.kafka import FetchWait, adapt_fetch_wait, make_consumer
 from ticketloop_shared.metrics import (
     CONSUMER_LAG,
     CONSUMER_PARTITIONS,
@@ -214,7 +214,7 @@ class EventConsumer:
                 batches = await consumer.getmany(timeout_ms=500)
                 # Records of which nothing is wanted (a side consumer whose interest is empty:
                 # no admin webhook endpoint) count as none: it fetches at the idle pace.
-                self._adapt_fetch_wait(consumer, fetch_wait, bool(batches) and self._interested != frozenset())
+                adapt_fetch_wait(consumer, fetch_wait, bool(batches) and self._interested != frozenset(), loop.time())
                 if batches:
                     await self.process_batch([r for records in batches.values() for r in records])
                     self._last_progress = loop.time()
@@ -292,14 +292,6 @@ class EventConsumer:
             idle_after=self.settings.kafka_idle_after_seconds,
             now=asyncio.get_running_loop().time(),
         )
-
-    @staticmethod
-    def _adapt_fetch_wait(consumer: AIOKafkaConsumer, fetch_wait: FetchWait, got_records: bool) -> None:
-        """Before the fetcher sends its next request (no await since the poll returned)."""
-        before = fetch_wait.current_ms
-        after = fetch_wait.after_poll(got_records, asyncio.get_running_loop().time())
-        if after != before:
-            set_fetch_wait(consumer, after)
 
     def forget_partitions(self, kept: set[TopicPartition]) -> None:
         """Drop the lag of partitions this member no longer owns (another replica reports them

@@ -78,6 +78,15 @@ class FetchWait:
         return self.current_ms
 
 
+def adapt_fetch_wait(consumer: AIOKafkaConsumer, fetch_wait: FetchWait, got_records: bool, now: float) -> None:
+    """After a poll, before the fetcher sends its next request (no await since the poll
+    returned): the wait `fetch_wait` says, set on the consumer if it changed."""
+    before = fetch_wait.current_ms
+    after = fetch_wait.after_poll(got_records, now)
+    if after != before:
+        set_fetch_wait(consumer, after)
+
+
 def set_fetch_wait(consumer: AIOKafkaConsumer, wait_ms: int) -> None:
     """Make the consumer's next fetch requests ask the broker to hold them at most `wait_ms`.
 

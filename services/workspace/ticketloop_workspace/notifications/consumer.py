@@ -30,7 +30,7 @@ from ticketloop_shared.cancellation import stop_if_cancelled
 from ticketloop_shared.clock import Clock, SystemClock
 from ticketloop_shared.events.catalog import AnyEvent, EventType, parse_event
 from ticketloop_shared.events.topics import Topics
-from ticketloop_shared.messaging.kafka import ensure_topics
+from ticketloop_shared.messaging.kafka import FetchWait, adapt_fetch_wait, ensure_topics
 from ticketloop_shared.settings import PlatformSettings
 from ticketloop_workspace.notifications.domain import Notification, TicketBook, notifications_for
 from ticketloop_workspace.notifications.hub import Hub
@@ -90,6 +90,8 @@ class Tailer:
         self.topics = [Topics(platform.topic_prefix).for_family(f) for f in FAMILIES]
         self.window = timedelta(seconds=settings.live_window_seconds)
         self.connected = asyncio.Event()
+        # The current session's consumer (None between sessions): what its fetches wait is read from it.
+        self.consumer: AIOKafkaConsumer | None = None
         self.handled = 0
         self.skipped = 0
         self._positions: dict[TopicPartition, int] = {}
@@ -140,13 +142,14 @@ class Tailer:
             client_id=self.client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            # The broker holds an empty fetch this long: a notification still leaves at once when
-            # an event arrives, and an idle workspace polls 4 times a second, not 40 (each
-            # replica reads every partition of three topics; the idle stack measured 87 % of a
-            # core with the platform's 25 ms here).
-            fetch_max_wait_ms=max(self.platform.kafka_fetch_max_wait_ms, TAIL_FETCH_WAIT_MS),
+            # The broker holds an empty fetch this long while events flow (each replica reads
+            # every partition of three topics; the idle stack measured 87 % of a core with the
+            # platform's 25 ms here), and the platform's idle wait after a quiet spell (see
+            # `FetchWait`): four fetches a second at idle were the broker's largest idle cost.
+            fetch_max_wait_ms=self._short_wait_ms(),
             max_poll_records=500,
         )
+        self.consumer = consumer
         try:
             await consumer.start()
             partitions = await self._partitions(consumer)
@@ -160,8 +163,15 @@ class Tailer:
             self.connected.set()
             loop = asyncio.get_running_loop()
             joined = last_prune = loop.time()
+            fetch_wait = FetchWait(
+                short_ms=self._short_wait_ms(),
+                long_ms=self.platform.kafka_idle_fetch_max_wait_ms,
+                idle_after=self.platform.kafka_idle_after_seconds,
+                now=loop.time(),
+            )
             while True:
                 batches = await consumer.getmany(timeout_ms=500)
+                adapt_fetch_wait(consumer, fetch_wait, bool(batches), loop.time())
                 # Within a batch too, the ticket topic goes first.
                 for tp, records in sorted(batches.items(), key=lambda item: item[0].topic != self.topics[0]):
                     for record in records:
@@ -179,8 +189,12 @@ class Tailer:
                     last_prune = loop.time()
         finally:
             self.connected.clear()
+            self.consumer = None
             with contextlib.suppress(Exception):
                 await consumer.stop()
+
+    def _short_wait_ms(self) -> int:
+        return max(self.platform.kafka_fetch_max_wait_ms, TAIL_FETCH_WAIT_MS)
 
     async def _partitions(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
         await consumer.topics()  # fetches the cluster's metadata
