@@ -211,7 +211,8 @@ class EventConsumer:
             last_commit = loop.time()
             while not self._restart.is_set():
                 stop_if_cancelled()
-                batches = await consumer.getmany(timeout_ms=500)
+                # Idle, the loop wakes as often as the fetches come back, not twice a second.
+                batches = await consumer.getmany(timeout_ms=max(500, fetch_wait.current_ms))
                 # Records of which nothing is wanted (a side consumer whose interest is empty:
                 # no admin webhook endpoint) count as none: it fetches at the idle pace.
                 adapt_fetch_wait(consumer, fetch_wait, bool(batches) and self._interested != frozenset(), loop.time())
@@ -223,7 +224,10 @@ class EventConsumer:
                 if self._uncommitted and (not batches or loop.time() - last_commit >= interval):
                     await self.commit_applied(consumer)
                     last_commit = loop.time()
-                await self._check_positions(consumer)
+                # Lag can only grow when records come: idle, it is looked at less often.
+                await self._check_positions(
+                    consumer, every=2.0 if fetch_wait.current_ms == fetch_wait.short_ms else 10.0
+                )
                 if self._stuck():
                     self._stuck_restarts += 1
                     log.error(

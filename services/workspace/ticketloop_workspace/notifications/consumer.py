@@ -170,7 +170,7 @@ class Tailer:
                 now=loop.time(),
             )
             while True:
-                batches = await consumer.getmany(timeout_ms=500)
+                batches = await consumer.getmany(timeout_ms=max(500, fetch_wait.current_ms))
                 adapt_fetch_wait(consumer, fetch_wait, bool(batches), loop.time())
                 # Within a batch too, the ticket topic goes first.
                 for tp, records in sorted(batches.items(), key=lambda item: item[0].topic != self.topics[0]):
