@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     hooks.add_argument("--outage-rate", type=float, default=10, help="tickets/s during the outage")
     hooks.add_argument("--batch", type=int, default=100, help="TICKETLOOP_INTAKE_WEBHOOKS_BATCH")
     hooks.add_argument("--concurrency", type=int, default=50, help="TICKETLOOP_INTAKE_WEBHOOKS_CONCURRENCY")
-    hooks.add_argument("--poll", type=float, default=2.0, help="TICKETLOOP_INTAKE_WEBHOOKS_POLL_SECONDS")
+    hooks.add_argument("--poll", type=float, default=10.0, help="TICKETLOOP_INTAKE_WEBHOOKS_POLL_SECONDS")
     hooks.add_argument(
         "--json", type=Path, default=Path("bench-webhooks-result.json"), help="where to write the figures"
     )

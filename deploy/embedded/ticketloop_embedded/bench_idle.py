@@ -6,10 +6,15 @@ ready and a settling time more, then sums the user and system CPU of every proce
 over a window (PostgreSQL's postmaster is started detached: it is found by its data folder) and
 prints the share of one core, in all and per process. A team that gets a ticket a minute pays
 this all day.
+
+Then it posts one ticket and times it until its read-back shows an assignee: what an idle stack
+saves (consumers' fetches held long while nothing comes) the first ticket after a quiet spell
+pays in latency, so both figures are printed together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -21,12 +26,37 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import psutil
 
 from ticketloop_embedded.ports import free_port
-from ticketloop_embedded.services import PROCESSES
+from ticketloop_embedded.services import PROCESSES, SERVICES
 
 READY = b"Stop: Ctrl-C"
+CHANNEL_KEY = "tl-dev-channel-key"  # the embedded stack's development channel
+
+
+async def first_ticket_after_quiet(intake_url: str) -> dict[str, float]:
+    """Seconds until one ticket is accepted and until its read-back shows an assignee."""
+    body = {
+        "channel": "web",
+        "customer": {"id": "bench-idle-first", "name": "First After Quiet", "contact": "first@example.com"},
+        "category": "billing",
+        "subject": "the first ticket after a quiet spell",
+        "description": "How long until someone has it?",
+    }
+    async with httpx.AsyncClient(base_url=intake_url, headers={"X-Api-Key": CHANNEL_KEY}, timeout=30) as client:
+        started = time.perf_counter()
+        r = await client.post("/v1/tickets", json=body)
+        r.raise_for_status()
+        accepted = time.perf_counter() - started
+        ticket_id = r.json()["id"]
+        while time.perf_counter() - started < 60:
+            r = await client.get(f"/v1/channel/tickets/{ticket_id}")
+            if r.status_code == 200 and r.json().get("assignee"):
+                return {"accepted_s": round(accepted, 3), "assignee_shown_s": round(time.perf_counter() - started, 3)}
+            await asyncio.sleep(0.02)
+    return {"accepted_s": round(accepted, 3), "assignee_shown_s": float("nan")}
 
 
 def _stack_env(root: Path) -> dict[str, str]:
@@ -75,10 +105,13 @@ def bench_idle(*, settle: float, window: float, json_path: Path, say: Callable[[
     """Measure and print; write the figures as JSON. Exit status 1 if the stack never got ready."""
     root = Path(tempfile.mkdtemp(prefix="ticketloop-idle-"))
     log_path = root / "run.log"
+    env = _stack_env(root)
+    intake = next(s for s in SERVICES if s.name == "intake")
+    intake_url = f"http://127.0.0.1:{env[f'{intake.env_prefix}HTTP_PORT']}"
     with log_path.open("wb") as log:
         stack = subprocess.Popen(
             [sys.executable, "-m", "ticketloop_embedded", "run"],
-            env=_stack_env(root),
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -101,7 +134,17 @@ def bench_idle(*, settle: float, window: float, json_path: Path, say: Callable[[
         say(f"idle: {total} % of one core over {elapsed:.0f} s, {len(processes)} processes")
         for name, share in sorted(shares.items(), key=lambda item: -item[1]):
             say(f"  {share:6.2f} %  {name}")
-        figures = {"window_s": round(elapsed), "total_percent_of_one_core": total, "per_process": shares}
+        first = asyncio.run(first_ticket_after_quiet(intake_url))
+        say(
+            f"first ticket after {settle + elapsed:.0f} s of quiet: accepted in {1000 * first['accepted_s']:.0f} ms, "
+            f"its assignee shown after {first['assignee_shown_s']:.2f} s"
+        )
+        figures = {
+            "window_s": round(elapsed),
+            "total_percent_of_one_core": total,
+            "per_process": shares,
+            "first_ticket_after_quiet": first,
+        }
         json_path.write_text(json.dumps(figures, indent=2) + "\n")
         say(f"figures written to {json_path}")
         return 0

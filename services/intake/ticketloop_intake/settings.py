@@ -134,11 +134,13 @@ class IntakeSettings(ServiceSettings):
     # How much of a receiver's answer each attempt's log keeps.
     webhooks_response_log_chars: int = Field(default=1024, ge=0, le=65_536)
     # The delivery worker: how often it looks when idle (deliveries written by this process wake
-    # it at once, after `webhooks_linger_seconds` to gather what else commits meanwhile; the
-    # poll finds those of other replicas and retries falling due), how many deliveries it
-    # claims at once, and how many requests it has in flight.
+    # it at once, after `webhooks_linger_seconds` to gather what else commits meanwhile; an
+    # operator's test event, resume or replay wakes every intake process by a PostgreSQL notice;
+    # retries wake it when they fall due; the poll is the safety net that finds what another
+    # replica wrote and could not send, once its lease ends), how many deliveries it claims at
+    # once, and how many requests it has in flight.
     webhooks_worker_enabled: bool = True
-    webhooks_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    webhooks_poll_seconds: float = Field(default=10.0, gt=0, le=60)
     webhooks_linger_seconds: float = Field(default=0.02, ge=0, le=1)
     webhooks_batch: int = Field(default=100, ge=1, le=1_000)
     webhooks_concurrency: int = Field(default=50, ge=1, le=500)

@@ -40,6 +40,7 @@ from ticketloop_shared.events import (
     TicketResolved,
 )
 from ticketloop_shared.ids import new_id
+from ticketloop_shared.notices import notify
 from ticketloop_shared.state import Slot, state_of
 
 K = TypeVar("K", bound=Hashable)
@@ -85,8 +86,20 @@ _CHANNEL_ENDPOINTS: Slot[_Remembered[uuid.UUID, list[tuple[uuid.UUID, list[str]]
 DUE_NOW = Slot("webhook deliveries due now", asyncio.Event)
 
 
+# The same, for every intake process (the `webhooks replay` command runs in a process of its
+# own): a PostgreSQL notice at commit. Only the admin paths send it (test event, resume, replay);
+# the fan-out of events, the hot path, wakes its own process only.
+DUE_NOTICE = "ticketloop_webhook_deliveries"
+
+
 def wake_worker(uow: IntakeUnit) -> None:
     uow.after_commit(uow.state[DUE_NOW].set)
+
+
+async def wake_every_worker(uow: IntakeUnit) -> None:
+    """Deliveries queued by an operator: every intake process's worker looks at once."""
+    wake_worker(uow)
+    await notify(uow.session, DUE_NOTICE)
 
 
 def forget_subscriptions(session: AsyncSession) -> None:

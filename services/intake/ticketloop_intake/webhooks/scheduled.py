@@ -192,6 +192,7 @@ async def next_delivery(runtime: IntakeRuntime) -> datetime | None:
     idle_when_stuck=lambda s: s.webhooks_poll_seconds,
     enabled=lambda s: s.webhooks_worker_enabled,
     wake=fanout.DUE_NOW,
+    notice=fanout.DUE_NOTICE,
     linger=lambda s: s.webhooks_linger_seconds,
 )
 async def deliver(runtime: IntakeRuntime) -> Batch:

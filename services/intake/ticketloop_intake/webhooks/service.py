@@ -25,7 +25,7 @@ from ticketloop_intake.webhooks.domain import (
     EndpointStatus,
     Owner,
 )
-from ticketloop_intake.webhooks.fanout import delivery_body, delivery_row, forget_subscriptions, wake_worker
+from ticketloop_intake.webhooks.fanout import delivery_body, delivery_row, forget_subscriptions, wake_every_worker
 from ticketloop_intake.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ticketloop_intake.webhooks.schemas import EndpointCreate, EndpointUpdate, ReplayRange
 from ticketloop_shared import audit as audit_log
@@ -239,7 +239,7 @@ async def set_paused(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID,
         await record_audit(uow.session, by, action, endpoint.id, previous_status=previous)
         forget_subscriptions(uow.session)
         if not paused:
-            wake_worker(uow)
+            await wake_every_worker(uow)
     return endpoint
 
 
@@ -285,7 +285,7 @@ async def send_test(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID) 
         now=now,
     )
     await repository.add_deliveries(uow.session, [row])
-    wake_worker(uow)
+    await wake_every_worker(uow)
     await record_audit(uow.session, by, "webhook.test_sent", endpoint.id, delivery_id=str(delivery_id))
     found = await repository.delivery(uow.session, delivery_id)
     assert found is not None
@@ -340,7 +340,7 @@ async def replay(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, del
     found.attempts = 0
     found.next_attempt_at = uow.now()
     await record_audit(uow.session, by, "webhook.delivery_replayed", endpoint_id, delivery_id=str(delivery_id))
-    wake_worker(uow)
+    await wake_every_worker(uow)
     return found
 
 
@@ -363,7 +363,7 @@ async def replay_range(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUI
         statuses=list(window.statuses),
         count=count,
     )
-    wake_worker(uow)
+    await wake_every_worker(uow)
     return count
 
 
@@ -390,7 +390,7 @@ async def requeue(uow: IntakeUnit, *, by: Subscriber, endpoint_id: uuid.UUID, id
     await read(uow.session, by=by, endpoint_id=endpoint_id)
     count = await repository.requeue(uow.session, ids, now=uow.now())
     await record_audit(uow.session, by, "webhook.deliveries_replayed", endpoint_id, count=count, via="cli")
-    wake_worker(uow)
+    await wake_every_worker(uow)
     return count
 
 
