@@ -396,59 +396,61 @@ async def test_per_ticket_order_holds_and_a_receiver_down_then_back_gets_everyth
     assert uuid.UUID(ok[0].headers["webhook-id"])
 
 
-async def test_a_delivery_written_by_this_process_is_sent_at_once_not_at_the_next_poll(
-    platform: PlatformSettings,
-    new_database: Callable[[str], Awaitable[str]],
-    clock: FrozenClock,
-    receiver: Receiver,
-) -> None:
+@pytest.fixture
+async def slow_polling_intake(
+    platform: PlatformSettings, new_database: Callable[[str], Awaitable[str]], clock: FrozenClock
+) -> AsyncIterator[RunningService]:
+    """An intake whose worker polls once a minute: whatever is sent sooner was woken."""
     settings = IntakeSettings(
         database_url=await new_database("intake"),
         platform=platform,
         webhooks_allow_private=True,
         webhooks_poll_seconds=60,
     )
-    async with serve(create_app(settings, clock=clock)) as intake:
-        await subscribe(intake, receiver.url, ["ticket.replied"])
-        await subscribe(intake, receiver.url, ["ticket.assigned.v1"], admin=True)
-        ticket = await owned_ticket(intake, platform)
-        started = asyncio.get_running_loop().time()
-        r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "On it"}, headers=OWNER)
-        assert r.status_code == 201, r.text
-        await eventually(lambda: receiver.of_type("ticket.replied"), timeout=10)
-        await eventually(lambda: receiver.of_type("ticket.assigned.v1"), timeout=10)
-        took = asyncio.get_running_loop().time() - started
+    async with serve(create_app(settings, clock=clock)) as running:
+        yield running
+
+
+async def test_a_delivery_written_by_this_process_is_sent_at_once_not_at_the_next_poll(
+    slow_polling_intake: RunningService, platform: PlatformSettings, clock: FrozenClock, receiver: Receiver
+) -> None:
+    intake = slow_polling_intake
+    await subscribe(intake, receiver.url, ["ticket.replied"])
+    await subscribe(intake, receiver.url, ["ticket.assigned.v1"], admin=True)
+    ticket = await owned_ticket(intake, platform)
+    started = asyncio.get_running_loop().time()
+    r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "On it"}, headers=OWNER)
+    assert r.status_code == 201, r.text
+    await eventually(lambda: receiver.of_type("ticket.replied"), timeout=10)
+    await eventually(lambda: receiver.of_type("ticket.assigned.v1"), timeout=10)
+    took = asyncio.get_running_loop().time() - started
     assert took < 10, f"woken by the commits, not by the 60 s poll (took {took:.1f}s)"
 
 
 async def test_a_replay_from_the_command_line_wakes_the_running_worker_not_its_poll(
-    platform: PlatformSettings,
-    new_database: Callable[[str], Awaitable[str]],
-    clock: FrozenClock,
-    receiver: Receiver,
+    slow_polling_intake: RunningService, platform: PlatformSettings, clock: FrozenClock, receiver: Receiver
 ) -> None:
-    settings = IntakeSettings(
-        database_url=await new_database("intake"),
-        platform=platform,
-        webhooks_allow_private=True,
-        webhooks_poll_seconds=60,
-    )
-    async with serve(create_app(settings, clock=clock)) as intake:
-        endpoint, _ = await subscribe(intake, receiver.url, ["ticket.replied"])
-        ticket = await owned_ticket(intake, platform)
-        start = clock.now()
-        r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "On it"}, headers=OWNER)
-        assert r.status_code == 201, r.text
-        await eventually(lambda: len(receiver.received) == 1, timeout=10)
-        await eventually(lambda: _status(intake, endpoint["id"], "delivered"))
+    intake = slow_polling_intake
+    endpoint, _ = await subscribe(intake, receiver.url, ["ticket.replied"])
+    ticket = await owned_ticket(intake, platform)
+    start = clock.now()
+    r = await intake.client.post(f"/v1/tickets/{ticket['id']}/replies", json={"body": "On it"}, headers=OWNER)
+    assert r.status_code == 201, r.text
+    await eventually(lambda: len(receiver.received) == 1, timeout=10)
+    await eventually(lambda: _status(intake, endpoint["id"], "delivered"))
 
-        window = ReplayRange(since=start - timedelta(seconds=1), until=clock.now() + timedelta(seconds=1))
-        clock.set(datetime.now(UTC) + timedelta(seconds=1))  # the command line runs on the wall clock
-        started = asyncio.get_running_loop().time()
-        # Another process's transaction (its own engine and state): only the notice can wake
-        # this intake's worker before its 60 s poll.
-        assert await cli.replay(settings, uuid.UUID(endpoint["id"]), delivery_id=None, window=window, actor="ops") == 1
-        await eventually(lambda: len(receiver.received) == 2, timeout=20)
-        took = asyncio.get_running_loop().time() - started
+    window = ReplayRange(since=start - timedelta(seconds=1), until=clock.now() + timedelta(seconds=1))
+    clock.set(datetime.now(UTC) + timedelta(seconds=1))  # the command line runs on the wall clock
+    started = asyncio.get_running_loop().time()
+    # Another process's transaction (its own engine and state): only the notice can wake
+    # this intake's worker before its 60 s poll.
+    assert (
+        await cli.replay(
+            intake.runtime.settings, uuid.UUID(endpoint["id"]), delivery_id=None, window=window, actor="ops"
+        )
+        == 1
+    )
+    await eventually(lambda: len(receiver.received) == 2, timeout=20)
+    took = asyncio.get_running_loop().time() - started
     assert receiver.received[1].headers["webhook-id"] == receiver.received[0].headers["webhook-id"]
     assert took < 10, f"woken by the notice, not by the 60 s poll (took {took:.1f}s)"

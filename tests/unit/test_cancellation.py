@@ -6,7 +6,9 @@ a service's shutdown for three minutes in CI."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -50,58 +52,48 @@ async def rounds_after_cancel(loop: asyncio.Task[None], rounds: Rounds, wake: as
     return 0
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 fixed asyncio.wait_for")
-async def test_wait_for_loses_a_cancellation_arriving_as_its_event_is_set() -> None:
-    """The hazard itself, so the test below is known to exercise it."""
+async def wait_for(wake: asyncio.Event) -> None:
+    """How the relay waited for its wake-up before."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(wake.wait(), timeout=30)
+
+
+async def rounds_of_a_loop_cancelled_as_it_is_woken(
+    wait: Callable[[asyncio.Event], Awaitable[object]], *, check_each_round: bool
+) -> int:
+    """A loop that waits for its wake-up with `wait` (and checks for a cancellation at the top of
+    each round, or not), cancelled just as it is woken: the rounds it ran after that."""
     wake = asyncio.Event()
     rounds = Rounds()
 
     async def loop() -> None:
         while True:
+            if check_each_round:
+                stop_if_cancelled()
             rounds.next()
             wake.clear()
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=30)
-            except TimeoutError:
-                pass
+            await wait(wake)
 
     task = asyncio.create_task(loop())
     await cancel_as_woken(task, wake)
-    assert await rounds_after_cancel(task, rounds, wake) > 0
+    return await rounds_after_cancel(task, rounds, wake)
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="Python 3.12 fixed asyncio.wait_for")
+async def test_wait_for_loses_a_cancellation_arriving_as_its_event_is_set() -> None:
+    """The hazard itself, so the tests below are known to exercise it."""
+    assert await rounds_of_a_loop_cancelled_as_it_is_woken(wait_for, check_each_round=False) > 0
 
 
 async def test_a_loop_waiting_with_wait_for_event_stops_when_cancelled_as_it_is_woken() -> None:
-    wake = asyncio.Event()
-    rounds = Rounds()
+    async def wait(wake: asyncio.Event) -> bool:
+        return await wait_for_event(wake, 30)
 
-    async def loop() -> None:
-        while True:
-            rounds.next()
-            wake.clear()
-            await wait_for_event(wake, 30)
-
-    task = asyncio.create_task(loop())
-    await cancel_as_woken(task, wake)
-    assert await rounds_after_cancel(task, rounds, wake) == 0
+    assert await rounds_of_a_loop_cancelled_as_it_is_woken(wait, check_each_round=False) == 0
 
 
 async def test_a_loop_checking_at_the_top_of_each_round_stops_even_if_a_wait_swallowed_the_cancellation() -> None:
-    wake = asyncio.Event()
-    rounds = Rounds()
-
-    async def loop() -> None:
-        while True:
-            stop_if_cancelled()
-            rounds.next()
-            wake.clear()
-            try:
-                await asyncio.wait_for(wake.wait(), timeout=30)
-            except TimeoutError:
-                pass
-
-    task = asyncio.create_task(loop())
-    await cancel_as_woken(task, wake)
-    assert await rounds_after_cancel(task, rounds, wake) == 0
+    assert await rounds_of_a_loop_cancelled_as_it_is_woken(wait_for, check_each_round=True) == 0
 
 
 class ConnectionBroken(Exception):
