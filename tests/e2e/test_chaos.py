@@ -9,6 +9,7 @@ per service (PostgreSQL stopped) and once with these replicas, and prints the ta
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -56,6 +57,7 @@ def _stack(replicas: Mapping[str, int]) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+        shutil.rmtree(config.data_dir, ignore_errors=True)
 
 
 @pytest.fixture

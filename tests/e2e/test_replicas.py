@@ -6,6 +6,7 @@ replica says who it is in its metrics and its logs."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,6 +56,7 @@ def stack() -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+        shutil.rmtree(config.data_dir, ignore_errors=True)
 
 
 async def views(stack: Stack, http: httpx.AsyncClient, *names: str) -> dict[str, ProcessView]:

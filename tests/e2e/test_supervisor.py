@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,3 +157,4 @@ def test_run_supervises_and_stops_everything_on_ctrl_c() -> None:
                     child.kill()
                 proc.kill()
                 proc.wait()
+        shutil.rmtree(root, ignore_errors=True)

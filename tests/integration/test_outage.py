@@ -4,6 +4,7 @@ same keep-alive connection; when the database comes back, so does the service, w
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -39,12 +40,14 @@ pytestmark = pytest.mark.xdist_group("integration-outage")
 @pytest.fixture(scope="module")
 def outage_pg() -> Iterator[EmbeddedPostgres]:
     """A PostgreSQL server of this module's own, so stopping it harms no other test."""
-    pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="ticketloop-outage-")) / "pg", free_port(), durable=False)
+    root = Path(tempfile.mkdtemp(prefix="ticketloop-outage-"))
+    pg = EmbeddedPostgres(root / "pg", free_port(), durable=False)
     pg.start()
     try:
         yield pg
     finally:
         pg.stop(immediate=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
