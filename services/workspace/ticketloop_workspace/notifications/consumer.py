@@ -145,7 +145,7 @@ class Tailer:
             # The broker holds an empty fetch this long while events flow (each replica reads
             # every partition of three topics; the idle stack measured 87 % of a core with the
             # platform's 25 ms here), and the platform's idle wait after a quiet spell (see
-            # `FetchWait`): four fetches a second at idle were the broker's largest idle cost.
+            # `FetchWait`): its four fetches a second at idle were a third of the broker's.
             fetch_max_wait_ms=self._short_wait_ms(),
             max_poll_records=500,
         )
