@@ -29,25 +29,19 @@ from pathlib import Path
 import httpx
 import psutil
 
+from ticketloop_embedded.bench import CHANNEL_KEY, ticket_body
 from ticketloop_embedded.ports import free_port
 from ticketloop_embedded.services import PROCESSES, SERVICES
 
 READY = b"Stop: Ctrl-C"
-CHANNEL_KEY = "tl-dev-channel-key"  # the embedded stack's development channel
 
 
 async def first_ticket_after_quiet(intake_url: str) -> dict[str, float]:
     """Seconds until one ticket is accepted and until its read-back shows an assignee."""
-    body = {
-        "channel": "web",
-        "customer": {"id": "bench-idle-first", "name": "First After Quiet", "contact": "first@example.com"},
-        "category": "billing",
-        "subject": "the first ticket after a quiet spell",
-        "description": "How long until someone has it?",
-    }
-    async with httpx.AsyncClient(base_url=intake_url, headers={"X-Api-Key": CHANNEL_KEY}, timeout=30) as client:
+    headers = {"X-Api-Key": CHANNEL_KEY, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=intake_url, headers=headers, timeout=30) as client:
         started = time.perf_counter()
-        r = await client.post("/v1/tickets", json=body)
+        r = await client.post("/v1/tickets", content=ticket_body(0))  # the simple body: web, billing
         r.raise_for_status()
         accepted = time.perf_counter() - started
         ticket_id = r.json()["id"]
